@@ -1,0 +1,178 @@
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { Hono, type Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import { accessStatements } from './db/access.js'
+import { auditStatements } from './db/audit.js'
+import { customerStatements } from './db/customers.js'
+import type { Db } from './db/open.js'
+import { otpStatements } from './db/otp.js'
+import { DomainError, RateLimitedError, ValidationError } from './errors.js'
+import { createDeviceAccess } from './gate/device-access.js'
+import type { Gate } from './gate/gate.js'
+import type { NeighbourTable } from './gate/neighbours.js'
+import { asLocale, t, type Locale } from './i18n/messages.js'
+import { createLogin } from './portal/login.js'
+import { renderPage } from './portal/page.js'
+import { portalRoutes, type PortalEnv } from './portal/routes.js'
+import type { SmsSender } from './sms/sender.js'
+import { loadViews, type Views } from './views.js'
+
+/** Everything outside the process that the app talks to, handed in by the composition root. */
+export interface AppDeps {
+  config: Config
+  db: Db
+  gate: Gate
+  /** Name of the gate backend, for /healthz. */
+  gateBackend?: string
+  sms: SmsSender
+  neighbours: NeighbourTable
+  clock: Clock
+  /** Per-install secret for code HMACs (32 bytes). */
+  secret: Buffer
+  log?: (line: string) => void
+  views?: Views
+  /** The TCP peer of a request. Defaults to the Node socket's remote address. */
+  clientAddress?: (c: Context) => string | undefined
+}
+
+const socketAddress = (c: Context): string | undefined => {
+  try {
+    return getConnInfo(c).remote.address
+  } catch {
+    return undefined
+  }
+}
+
+/** Builds the portal (guest listener) and the console (admin listener) apps. */
+export function createApp(deps: AppDeps) {
+  const log = deps.log ?? ((line: string) => console.error(line))
+  const views = deps.views ?? loadViews()
+  const audit = auditStatements(deps.db)
+  const access = createDeviceAccess({
+    db: deps.db,
+    gate: deps.gate,
+    clock: deps.clock,
+    access: accessStatements(deps.db),
+    audit,
+    branchId: deps.config.branch.id,
+    log,
+  })
+  const login = createLogin({
+    db: deps.db,
+    clock: deps.clock,
+    otp: otpStatements(deps.db),
+    customers: customerStatements(deps.db),
+    audit,
+    access,
+    sms: deps.sms,
+    secret: deps.secret,
+    policy: deps.config.otp,
+    phoneRules: deps.config.phone,
+    branch: deps.config.branch,
+    portalHost: new URL(deps.config.publicUrl).hostname,
+    noticeVersion: deps.config.privacy.noticeVersion,
+    sessionHours: deps.config.session.hours,
+    log,
+  })
+
+  const portal = new Hono<PortalEnv>()
+  portal.route(
+    '/',
+    portalRoutes({
+      config: deps.config,
+      views,
+      login,
+      access,
+      neighbours: deps.neighbours,
+      clientAddress: deps.clientAddress ?? socketAddress,
+      clock: deps.clock,
+      db: deps.db,
+      gateBackend: deps.gateBackend ?? 'dry-run',
+    }),
+  )
+  portal.notFound((c) => {
+    const locale = c.get('locale') ?? 'es'
+    return c.html(
+      renderPage(views, deps.config, locale, 'portal/error', {
+        title: t(locale, 'error.title'),
+        error: t(locale, 'error.notFound'),
+      }),
+      404,
+    )
+  })
+  portal.onError((err, c) => portalError(err, c, { views, config: deps.config, log }))
+
+  const admin = new Hono()
+  admin.get('/', (c) =>
+    c.html(views.render('console/placeholder', { branchName: deps.config.branch.name, branchId: deps.config.branch.id })),
+  )
+  admin.get('/portal.css', (c) => portal.fetch(new Request(new URL('/portal.css', c.req.url))))
+  admin.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
+
+  return { portal, admin, access, login }
+}
+
+/**
+ * The one boundary that turns errors into what the customer sees: a status, and the page they
+ * were on with their input kept and one clear sentence in their language.
+ */
+function portalError(
+  err: Error,
+  c: Context<PortalEnv>,
+  ctx: { views: Views; config: Config; log: (line: string) => void },
+) {
+  const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
+  const regions = new Intl.DisplayNames([locale], { type: 'region' })
+  const params = {
+    digits: ctx.config.otp.digits,
+    regions: ctx.config.phone.allowedRegions.map((r) => regions.of(r) ?? r).join(', '),
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status
+    const res = c.html(
+      renderPage(ctx.views, ctx.config, locale, 'portal/error', {
+        title: t(locale, 'error.title'),
+        error: t(locale, status === 404 ? 'error.notFound' : 'error.unexpected'),
+      }),
+      status,
+    )
+    return res
+  }
+  if (!(err instanceof DomainError)) {
+    ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
+    return c.html(
+      renderPage(ctx.views, ctx.config, locale, 'portal/error', {
+        title: t(locale, 'error.title'),
+        error: t(locale, 'error.unexpected'),
+      }),
+      500,
+    )
+  }
+  if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds))
+  const wait = Number(err.params.wait ?? 0)
+  const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
+  const fieldErrors =
+    err instanceof ValidationError
+      ? Object.fromEntries(Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]))
+      : {}
+  const state = c.get('page')
+  if (!state) {
+    return c.html(
+      renderPage(ctx.views, ctx.config, locale, 'portal/error', { title: t(locale, 'error.title'), error: message }),
+      err.status,
+    )
+  }
+  const isSplash = state.view === 'portal/splash'
+  return c.html(
+    renderPage(ctx.views, ctx.config, locale, state.view, {
+      ...state,
+      title: t(locale, isSplash ? 'splash.title' : 'code.title'),
+      showLangSwitch: isSplash,
+      error: message,
+      fieldErrors,
+    }),
+    err.status,
+  )
+}

@@ -1,0 +1,329 @@
+import { z } from 'zod'
+
+/**
+ * branchgate's configuration: one JSON file plus a few environment overrides.
+ *
+ * `loadConfig(fileText, env)` is pure: it never touches the disk or `process.env`.
+ * Only `main.ts` calls it with the real file and environment.
+ */
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
+const REGION_RE = /^[A-Z]{2}$/
+
+const listener = (defaultHost: string, defaultPort: number) =>
+  z
+    .object({
+      /** Address to bind. */
+      host: z.string().min(1).default(defaultHost),
+      /** TCP port, 1–65535. */
+      port: z.number().int().min(1).max(65535).default(defaultPort),
+    })
+    .strict()
+    .default({ host: defaultHost, port: defaultPort })
+
+const consoleSms = z.object({ type: z.literal('console') }).strict()
+
+const httpSms = z
+  .object({
+    type: z.literal('http'),
+    /** Where to POST (or PUT) the message. */
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['POST', 'PUT']).default('POST'),
+    /** Extra request headers, e.g. an Authorization header. Values may use {to}, {text}, {code}. */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** How the body is encoded. */
+    bodyFormat: z.enum(['json', 'form']).default('json'),
+    /** Body fields; string values may use the placeholders {to}, {text} and {code}. */
+    body: z.record(z.string(), z.unknown()).default({ to: '{to}', text: '{text}' }),
+    /** Milliseconds before the request is abandoned; at most 10 000 so a guest never waits longer. */
+    timeoutMs: z.number().int().min(100).max(10_000).default(10_000),
+  })
+  .strict()
+
+const smsProvider = z.discriminatedUnion('type', [consoleSms, httpSms])
+const SMS_TYPES = ['console', 'http']
+
+const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
+const GATE_BACKENDS = ['dry-run']
+
+const localeCode = z.enum(['es', 'en'])
+
+export const configSchema = z
+  .object({
+    branch: z
+      .object({
+        /** Stable id of this branch, sent with every record to the CRM. Letters, digits, - and _. */
+        id: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _')
+          .default('demo'),
+        /** Name shown to customers on the splash page and in SMS. */
+        name: z.string().min(1).max(80).default('Sucursal Demo'),
+        /** Logo shown on the splash page: a path served by the portal or a data: URL. null: none. */
+        logoUrl: z.string().nullable().default(null),
+        /** IANA time zone of the branch, used to show local times. */
+        timeZone: z
+          .string()
+          .refine(isTimeZone, 'must be an IANA time zone such as America/Mexico_City')
+          .default('America/Mexico_City'),
+      })
+      .strict()
+      .default({
+        id: 'demo',
+        name: 'Sucursal Demo',
+        logoUrl: null,
+        timeZone: 'America/Mexico_City',
+      }),
+    /** Locale used when the browser does not ask for one we have (es-MX or en). */
+    defaultLocale: z.enum(['es-MX', 'es', 'en', 'en-US']).default('es-MX'),
+    phone: z
+      .object({
+        /** Region assumed for numbers typed without a country code (ISO 3166 alpha-2). */
+        defaultRegion: z.string().regex(REGION_RE, 'must be a two-letter region such as MX').default('MX'),
+        /** Regions whose numbers may sign in. */
+        allowedRegions: z
+          .array(z.string().regex(REGION_RE, 'must be two-letter regions such as MX'))
+          .min(1)
+          .default(['MX']),
+      })
+      .strict()
+      .default({ defaultRegion: 'MX', allowedRegions: ['MX'] }),
+    listen: z
+      .object({
+        /** The guest-facing portal. */
+        portal: listener('0.0.0.0', 8080),
+        /** The manager console: keep it on loopback or the management LAN, never the guest network. */
+        admin: listener('127.0.0.1', 8081),
+      })
+      .strict()
+      .default({ portal: { host: '0.0.0.0', port: 8080 }, admin: { host: '127.0.0.1', port: 8081 } }),
+    /** The URL guests reach the portal on; its host ends every SMS (`@host #code`). */
+    publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+    otp: z
+      .object({
+        /** Digits in a code, 4–8. */
+        digits: z.number().int().min(4).max(8).default(6),
+        /** Seconds a code stays valid. */
+        ttlSeconds: z.number().int().min(60).max(3600).default(300),
+        /** Wrong tries allowed per code; then a new code is needed. */
+        maxAttempts: z.number().int().min(1).max(20).default(5),
+        /** Seconds before "send again" is allowed. */
+        resendAfterSeconds: z.number().int().min(0).max(600).default(30),
+        /** Codes per number within `perNumberWindowMinutes`. */
+        perNumberMax: z.number().int().min(1).default(3),
+        /** Minutes of the per-number window. */
+        perNumberWindowMinutes: z.number().int().min(1).default(15),
+        /** Codes per device (MAC) per hour. */
+        perDevicePerHour: z.number().int().min(1).default(10),
+        /** Codes per number per calendar day (UTC, rolling 24 h). */
+        perNumberPerDay: z.number().int().min(1).default(10),
+      })
+      .strict()
+      .default({
+        digits: 6,
+        ttlSeconds: 300,
+        maxAttempts: 5,
+        resendAfterSeconds: 30,
+        perNumberMax: 3,
+        perNumberWindowMinutes: 15,
+        perDevicePerHour: 10,
+        perNumberPerDay: 10,
+      }),
+    sms: z
+      .object({
+        /** Providers tried in order. Demo: console (codes printed on stdout). */
+        providers: z.array(smsProvider).min(1).default([{ type: 'console' }]),
+      })
+      .strict()
+      .default({ providers: [{ type: 'console' }] }),
+    gate: z.discriminatedUnion('backend', [dryRunGate]).default({ backend: 'dry-run' }),
+    /** Folder holding the SQLite database and the install secret. */
+    dataDir: z.string().min(1).default('./data'),
+    session: z
+      .object({
+        /** Hours a verified device stays let through. */
+        hours: z.number().min(0.1).max(24 * 7).default(8),
+      })
+      .strict()
+      .default({ hours: 8 }),
+    privacy: z
+      .object({
+        /** Version of the privacy notice; recorded with every consent. Change it when the text changes. */
+        noticeVersion: z.string().min(1).max(40).default('2026-01'),
+        /** Short notice text per locale, shown on the splash page. */
+        notice: z
+          .record(localeCode, z.string().min(1))
+          .default({
+            es: 'Usamos tu nombre y tu número para darte acceso a la red y saber cuándo nos visitas. Puedes pedir que borremos tus datos en cualquier sucursal.',
+            en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
+          }),
+        /** Optional link to the full notice (reachable before login via the walled garden). */
+        noticeUrl: z.url().nullable().default(null),
+      })
+      .strict()
+      .default({
+        noticeVersion: '2026-01',
+        notice: {
+          es: 'Usamos tu nombre y tu número para darte acceso a la red y saber cuándo nos visitas. Puedes pedir que borremos tus datos en cualquier sucursal.',
+          en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
+        },
+        noticeUrl: null,
+      }),
+    /** MACs of staff devices (aa:bb:cc:dd:ee:ff). */
+    staffMacs: z.array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff')).default([]),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (!cfg.phone.allowedRegions.includes(cfg.phone.defaultRegion)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phone', 'defaultRegion'],
+        message: `must be one of phone.allowedRegions (${cfg.phone.allowedRegions.join(', ')}), got ${cfg.phone.defaultRegion}`,
+      })
+    }
+  })
+
+export type Config = Readonly<z.infer<typeof configSchema>>
+export type SmsProviderConfig = z.infer<typeof smsProvider>
+export type HttpSmsConfig = z.infer<typeof httpSms>
+
+/** Thrown when the configuration cannot be used; `problems` name each key and what is wrong. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The environment variables branchgate reads. */
+export interface ConfigEnv {
+  PORT?: string | undefined
+  ADMIN_PORT?: string | undefined
+  BRANCHGATE_DATA_DIR?: string | undefined
+}
+
+/**
+ * Builds the validated configuration from the config file's text (or null: demo defaults)
+ * and the environment. Pure: tested without touching disk or process.env.
+ */
+export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config {
+  let raw: unknown = {}
+  if (fileText !== null && fileText.trim() !== '') {
+    try {
+      raw = JSON.parse(fileText)
+    } catch (err) {
+      throw new ConfigError([`the file is not valid JSON: ${(err as Error).message}`])
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ConfigError(['the file must hold one JSON object'])
+    }
+  }
+  const merged = structuredClone(raw) as Record<string, any>
+  const problems: string[] = []
+  const port = (name: string, value: string | undefined, set: (n: number) => void) => {
+    if (value === undefined || value === '') return
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      problems.push(`${name} must be a port number between 1 and 65535, got ${JSON.stringify(value)}`)
+    } else set(n)
+  }
+  const listenOf = (key: 'portal' | 'admin') => {
+    merged.listen ??= {}
+    merged.listen[key] ??= {}
+    return merged.listen[key] as Record<string, unknown>
+  }
+  port('PORT', env.PORT, (n) => (listenOf('portal').port = n))
+  port('ADMIN_PORT', env.ADMIN_PORT, (n) => (listenOf('admin').port = n))
+  if (env.BRANCHGATE_DATA_DIR) merged.dataDir = env.BRANCHGATE_DATA_DIR
+  if (problems.length) throw new ConfigError(problems)
+
+  const parsed = configSchema.safeParse(merged)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, merged)))
+  }
+  return deepFreeze(parsed.data)
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = issue.path.map(String).join('.') || '(top level)'
+  const got = valueAt(input, issue.path)
+  const shown = got === undefined ? 'nothing' : JSON.stringify(got)
+  switch (issue.code) {
+    case 'too_big':
+    case 'too_small': {
+      const min = (issue as any).minimum
+      const max = (issue as any).maximum
+      const range = rangeOf(path, issue.path, min, max)
+      if (typeof got === 'number' && range) return `${path} must be ${range}, got ${got}`
+      return `${path}: ${issue.message}, got ${shown}`
+    }
+    case 'unrecognized_keys':
+      return `${path === '(top level)' ? '' : path + ': '}unknown key(s) ${issue.keys.join(', ')}`
+    case 'invalid_union':
+      return `${path}: ${unionHint(issue.path, got)}`
+    case 'custom':
+      return `${path} ${issue.message}`
+    case 'invalid_type':
+      if (got === undefined) return `${path} is required (${issue.message.replace(/^Invalid input: /, '')})`
+      return `${path}: ${issue.message.replace(/^Invalid input: /, '')}, got ${shown}`
+    default:
+      return `${path} ${issue.message.replace(/^Invalid input: /, '')}${got === undefined ? '' : `, got ${shown}`}`
+  }
+}
+
+function rangeOf(_path: string, _p: PropertyKey[], min: unknown, max: unknown): string | null {
+  // zod reports one bound at a time; look the other one up from the schema's sibling check.
+  if (min !== undefined && max !== undefined) return `between ${min} and ${max}`
+  const bounds = KNOWN_BOUNDS[_path]
+  if (bounds) return `between ${bounds[0]} and ${bounds[1]}`
+  if (min !== undefined) return `at least ${min}`
+  if (max !== undefined) return `at most ${max}`
+  return null
+}
+
+const KNOWN_BOUNDS: Record<string, [number, number]> = {
+  'otp.digits': [4, 8],
+  'otp.ttlSeconds': [60, 3600],
+  'otp.maxAttempts': [1, 20],
+  'otp.resendAfterSeconds': [0, 600],
+  'listen.portal.port': [1, 65535],
+  'listen.admin.port': [1, 65535],
+}
+
+function unionHint(path: PropertyKey[], got: unknown): string {
+  const where = path.map(String).join('.')
+  const shown = got !== null && typeof got === 'object' ? undefined : got
+  if (where.startsWith('sms.providers')) {
+    return `must be one of ${SMS_TYPES.join(', ')}, got ${JSON.stringify(shown ?? (got as any)?.type)}`
+  }
+  if (where.startsWith('gate')) {
+    return `must be one of ${GATE_BACKENDS.join(', ')}, got ${JSON.stringify(shown ?? (got as any)?.backend)}`
+  }
+  return 'is not one of the accepted shapes'
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur: any = input
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = cur[key as any]
+  }
+  return cur
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,77 @@
+import type { Db } from './open.js'
+
+export interface CustomerRow {
+  id: number
+  phone_e164: string
+  name: string
+  locale: string
+  first_verified_at: number
+  last_verified_at: number
+  updated_at: number
+}
+
+/** Prepared statements over customers, devices and consents. */
+export function customerStatements(db: Db) {
+  const byPhone = db.prepare(`SELECT * FROM customers WHERE phone_e164 = ?`)
+  const byId = db.prepare(`SELECT * FROM customers WHERE id = ?`)
+  const insert = db.prepare(
+    `INSERT INTO customers (phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+     VALUES (@phone, @name, @locale, @now, @now, @now) RETURNING *`,
+  )
+  const verifiedAgain = db.prepare(
+    `UPDATE customers SET name = @name, locale = @locale, last_verified_at = @now, updated_at = @now
+     WHERE id = @id RETURNING *`,
+  )
+  const upsertDevice = db.prepare(
+    `INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at) VALUES (@mac, @customerId, @now, @now)
+     ON CONFLICT (mac) DO UPDATE SET customer_id = excluded.customer_id, last_seen_at = excluded.last_seen_at`,
+  )
+  const devicesOf = db.prepare(
+    `SELECT mac, first_seen_at, last_seen_at, is_staff FROM devices WHERE customer_id = ? ORDER BY first_seen_at`,
+  )
+  const insertConsent = db.prepare(
+    `INSERT INTO consents (customer_id, notice_version, purposes, given_at, branch_id, mac, locale)
+     VALUES (@customerId, @noticeVersion, @purposes, @now, @branchId, @mac, @locale)`,
+  )
+  const consentsOf = db.prepare(
+    `SELECT notice_version, purposes, given_at, branch_id, locale, withdrawn_at FROM consents
+     WHERE customer_id = ? ORDER BY given_at`,
+  )
+  return {
+    byPhone: (phone: string) => byPhone.get(phone) as CustomerRow | undefined,
+    byId: (id: number) => byId.get(id) as CustomerRow | undefined,
+    /** Creates the customer for a newly verified number, or refreshes the one that exists. */
+    verified(p: { phone: string; name: string; locale: string; now: number }): {
+      customer: CustomerRow
+      created: boolean
+    } {
+      const existing = byPhone.get(p.phone) as CustomerRow | undefined
+      if (existing) {
+        return { customer: verifiedAgain.get({ ...p, id: existing.id }) as CustomerRow, created: false }
+      }
+      return { customer: insert.get(p) as CustomerRow, created: true }
+    },
+    linkDevice: (mac: string, customerId: number, now: number) => upsertDevice.run({ mac, customerId, now }),
+    devicesOf: (customerId: number) =>
+      devicesOf.all(customerId) as Array<{ mac: string; first_seen_at: number; last_seen_at: number; is_staff: number }>,
+    recordConsent: (c: {
+      customerId: number
+      noticeVersion: string
+      purposes: string[]
+      now: number
+      branchId: string
+      mac: string
+      locale: string
+    }) => insertConsent.run({ ...c, purposes: JSON.stringify(c.purposes) }),
+    consentsOf: (customerId: number) =>
+      consentsOf.all(customerId) as Array<{
+        notice_version: string
+        purposes: string
+        given_at: number
+        branch_id: string
+        locale: string
+        withdrawn_at: number | null
+      }>,
+  }
+}
+export type CustomerStatements = ReturnType<typeof customerStatements>

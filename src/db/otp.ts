@@ -1,0 +1,62 @@
+import type { Db } from './open.js'
+
+export type ChallengeStatus = 'pending' | 'verified' | 'exhausted' | 'superseded' | 'send_failed'
+
+export interface ChallengeRow {
+  id: string
+  phone_e164: string
+  mac: string
+  name: string
+  locale: string
+  marketing: 0 | 1
+  code_hmac: string
+  created_at: number
+  expires_at: number
+  attempts: number
+  status: ChallengeStatus
+  provider: string | null
+  closed_at: number | null
+}
+
+/** Prepared statements over otp_challenges. */
+export function otpStatements(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status)
+     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'pending')`,
+  )
+  const byId = db.prepare(`SELECT * FROM otp_challenges WHERE id = ?`)
+  // Failed sends cost nothing and must not lock a customer out while a provider is down.
+  const sentToPhoneSince = db.prepare(
+    `SELECT created_at FROM otp_challenges
+     WHERE phone_e164 = @phone AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+  )
+  const sentToMacSince = db.prepare(
+    `SELECT created_at FROM otp_challenges
+     WHERE mac = @mac AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+  )
+  const supersede = db.prepare(
+    `UPDATE otp_challenges SET status = 'superseded', closed_at = @now
+     WHERE status = 'pending' AND (mac = @mac OR phone_e164 = @phone) AND id != @keep`,
+  )
+  const setStatus = db.prepare(
+    `UPDATE otp_challenges SET status = @status, closed_at = @now WHERE id = @id`,
+  )
+  const setProvider = db.prepare(`UPDATE otp_challenges SET provider = @provider WHERE id = @id`)
+  const countAttempt = db.prepare(
+    `UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = @id RETURNING attempts`,
+  )
+  return {
+    insert: (row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at'>) => insert.run(row),
+    byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
+    sentToPhoneSince: (phone: string, since: number) =>
+      (sentToPhoneSince.all({ phone, since }) as Array<{ created_at: number }>).map((r) => r.created_at),
+    sentToMacSince: (mac: string, since: number) =>
+      (sentToMacSince.all({ mac, since }) as Array<{ created_at: number }>).map((r) => r.created_at),
+    supersedeOthers: (keep: string, mac: string, phone: string, now: number) =>
+      supersede.run({ keep, mac, phone, now }),
+    setStatus: (id: string, status: ChallengeStatus, now: number | null) => setStatus.run({ id, status, now }),
+    setProvider: (id: string, provider: string) => setProvider.run({ id, provider }),
+    countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,
+  }
+}
+export type OtpStatements = ReturnType<typeof otpStatements>

@@ -1,0 +1,106 @@
+/**
+ * Typed errors of the domain. Domain code throws these; one boundary (app.onError) turns them
+ * into a status and a page in the customer's language. `key` names the message in src/i18n.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly status: 400 | 403 | 404 | 409 | 410 | 422 | 429 | 502 | 503
+  abstract readonly key: string
+  readonly params: Record<string, string | number> = {}
+}
+
+/** One or more form fields are wrong; `fields` maps each field to its message key. */
+export class ValidationError extends DomainError {
+  readonly status = 422
+  readonly key = 'error.validation'
+  constructor(readonly fields: Record<string, string>) {
+    super(`invalid input: ${Object.entries(fields).map(([f, k]) => `${f}=${k}`).join(', ')}`)
+    this.name = 'ValidationError'
+  }
+}
+
+export class InvalidCodeError extends DomainError {
+  readonly status = 422
+  readonly key = 'error.code.wrong'
+  constructor(readonly triesLeft: number) {
+    super(`wrong code, ${triesLeft} tries left`)
+    this.name = 'InvalidCodeError'
+    this.params.triesLeft = triesLeft
+  }
+}
+
+export class CodeExpiredError extends DomainError {
+  readonly status = 410
+  readonly key = 'error.code.expired'
+  constructor() {
+    super('code expired')
+    this.name = 'CodeExpiredError'
+  }
+}
+
+export class TooManyAttemptsError extends DomainError {
+  readonly status = 429
+  readonly key = 'error.code.tooManyTries'
+  constructor() {
+    super('too many wrong tries for this code')
+    this.name = 'TooManyAttemptsError'
+  }
+}
+
+/** The code page no longer matches a live challenge (used, replaced or never existed). */
+export class ChallengeNotFoundError extends DomainError {
+  readonly status = 410
+  readonly key = 'error.code.gone'
+  constructor() {
+    super('no live challenge')
+    this.name = 'ChallengeNotFoundError'
+  }
+}
+
+export type RateLimitScope = 'resend' | 'number' | 'device' | 'numberDaily'
+
+export class RateLimitedError extends DomainError {
+  readonly status = 429
+  readonly key: string
+  constructor(
+    readonly scope: RateLimitScope,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`rate limited (${scope}), retry after ${retryAfterSeconds}s`)
+    this.name = 'RateLimitedError'
+    this.key = `error.limit.${scope}`
+    this.params.wait = retryAfterSeconds
+  }
+}
+
+/** The SMS provider failed or did not answer in time. */
+export class SmsSendError extends DomainError {
+  readonly status = 502
+  readonly key = 'error.sms.failed'
+  constructor(
+    readonly provider: string,
+    readonly detail: string,
+  ) {
+    super(`sms provider ${provider} failed: ${detail}`)
+    this.name = 'SmsSendError'
+  }
+}
+
+/** The client's MAC could not be found in the kernel's neighbour table. */
+export class DeviceUnknownError extends DomainError {
+  readonly status = 403
+  readonly key = 'error.device.unknown'
+  constructor(readonly ip: string) {
+    super(`no MAC for ${ip}`)
+    this.name = 'DeviceUnknownError'
+  }
+}
+
+/** The firewall refused to apply a change. */
+export class GateError extends DomainError {
+  readonly status = 503
+  readonly key = 'error.gate'
+  constructor(detail: string) {
+    super(`gate failed: ${detail}`)
+    this.name = 'GateError'
+  }
+}

@@ -1,0 +1,110 @@
+import type { Clock } from '../clock.js'
+import type { AccessStatements } from '../db/access.js'
+import type { AuditStatements } from '../db/audit.js'
+import type { Db } from '../db/open.js'
+import { GateError } from '../errors.js'
+import { uuidv7 } from '../ids.js'
+import type { Mac } from '../mac.js'
+import type { Gate } from './gate.js'
+
+/** Why a device's access changed; recorded in the audit log. */
+export type AccessReason =
+  | 'login'
+  | 'manual-allow'
+  | 'revoke'
+  | 'expiry'
+  | 'idle'
+  | 'shutdown'
+  | 'staff'
+  | 'returning'
+
+export type DeviceChange =
+  | {
+      next: 'allowed'
+      mac: Mac
+      customerId: number | null
+      until: number
+      reason: AccessReason
+      actor: string
+    }
+  | { next: 'blocked'; mac: Mac; reason: AccessReason; actor: string }
+
+export interface DeviceAccessDeps {
+  db: Db
+  gate: Gate
+  clock: Clock
+  access: AccessStatements
+  audit: AuditStatements
+  branchId: string
+  log: (line: string) => void
+}
+
+/**
+ * The one path by which a device's access changes: login, manual allow, revoke, expiry, idle and
+ * shutdown all call `setDeviceState`. The firewall is told first; only what it accepted is
+ * recorded, together with the audit line, in one transaction.
+ */
+export function createDeviceAccess(deps: DeviceAccessDeps) {
+  const { db, gate, clock, access, audit } = deps
+
+  const recordAllowed = db.transaction(
+    (c: Extract<DeviceChange, { next: 'allowed' }>, now: number): string | null => {
+      access.endFor(c.mac, now, 'replaced')
+      access.grant({ mac: c.mac, customerId: c.customerId, now, until: c.until, reason: c.reason })
+      const visitId =
+        c.customerId === null
+          ? null
+          : access.ensureVisit(c.customerId, deps.branchId, now, () => uuidv7(now))
+      audit.record({
+        at: now,
+        actor: c.actor,
+        action: 'device.allow',
+        subject: c.mac,
+        reason: c.reason,
+        detail: { until: c.until, customerId: c.customerId, visitId },
+      })
+      return visitId
+    },
+  )
+  const recordBlocked = db.transaction((c: Extract<DeviceChange, { next: 'blocked' }>, now: number) => {
+    const ended = access.endFor(c.mac, now, c.reason)
+    audit.record({
+      at: now,
+      actor: c.actor,
+      action: 'device.revoke',
+      subject: c.mac,
+      reason: c.reason,
+      detail: { authorizationsEnded: ended },
+    })
+  })
+
+  return {
+    async setDeviceState(change: DeviceChange): Promise<{ visitId: string | null }> {
+      try {
+        if (change.next === 'allowed') await gate.letThrough(change.mac, change.until)
+        else await gate.revoke(change.mac)
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err)
+        deps.log(`gate: ${change.next} ${change.mac} (${change.reason}) failed: ${detail}`)
+        audit.record({
+          at: clock.now(),
+          actor: change.actor,
+          action: change.next === 'allowed' ? 'device.allow.failed' : 'device.revoke.failed',
+          subject: change.mac,
+          reason: change.reason,
+          detail: { error: detail },
+        })
+        throw err instanceof GateError ? err : new GateError(detail)
+      }
+      const now = clock.now()
+      if (change.next === 'allowed') return { visitId: recordAllowed(change, now) }
+      recordBlocked(change, now)
+      return { visitId: null }
+    },
+    /** The device's live authorization, if any. */
+    liveUntil(mac: Mac): number | null {
+      return access.live(mac, clock.now())?.ends_at ?? null
+    },
+  }
+}
+export type DeviceAccess = ReturnType<typeof createDeviceAccess>

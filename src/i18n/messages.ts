@@ -1,0 +1,161 @@
+/** Customer-facing text, Spanish first. Keys are shared; `{name}` placeholders are filled by t(). */
+const es = {
+  'lang.name': 'Español',
+  'lang.switch': 'English',
+  'splash.title': 'Wi-Fi para clientes',
+  'splash.lead': 'Conéctate gratis mientras esperas. Te enviaremos un código por SMS para confirmar tu número.',
+  'splash.name': 'Tu nombre',
+  'splash.name.hint': 'Como quieres que te llamemos.',
+  'splash.phone': 'Tu celular',
+  'splash.phone.hint': 'A 10 dígitos, por ejemplo 55 1234 5678.',
+  'splash.consent': 'Acepto los términos de uso y el aviso de privacidad.',
+  'splash.marketing': 'Quiero recibir promociones por SMS o WhatsApp (opcional).',
+  'splash.notice.more': 'Leer el aviso de privacidad completo',
+  'splash.submit': 'Enviarme el código',
+  'code.title': 'Escribe tu código',
+  'code.lead': 'Te enviamos un código de {digits} dígitos por SMS al {phone}.',
+  'code.label': 'Código',
+  'code.submit': 'Conectarme',
+  'code.resend': 'Enviar otro código',
+  'code.resend.wait': 'Podrás pedir otro código en {wait} segundos.',
+  'code.resent': 'Te enviamos un código nuevo. El anterior ya no sirve.',
+  'code.change': 'Cambiar mi número',
+  'welcome.title': '¡Listo, {name}!',
+  'welcome.lead': 'Ya tienes internet hasta las {until}.',
+  'welcome.close': 'Puedes cerrar esta ventana y seguir navegando.',
+  'error.title': 'Algo salió mal',
+  'error.validation': 'Revisa los datos marcados.',
+  'error.name.required': 'Escribe tu nombre.',
+  'error.name.tooLong': 'Tu nombre no puede tener más de 80 caracteres.',
+  'error.name.invalid': 'Tu nombre tiene caracteres que no podemos usar.',
+  'error.phone.required': 'Escribe tu número de celular.',
+  'error.phone.invalid': 'Ese número no parece válido. Escríbelo a 10 dígitos, por ejemplo 55 1234 5678.',
+  'error.phone.region': 'Solo podemos enviar códigos a números de {regions}.',
+  'error.phone.notMobile': 'Ese número no puede recibir SMS. Usa un número de celular.',
+  'error.consent.required': 'Para conectarte necesitas aceptar los términos y el aviso de privacidad.',
+  'error.code.required': 'Escribe el código que te enviamos.',
+  'error.code.format': 'El código tiene {digits} dígitos, solo números.',
+  'error.code.wrong': 'Ese código no es correcto. Te quedan {triesLeft} intentos.',
+  'error.code.expired': 'Ese código ya venció. Pide uno nuevo.',
+  'error.code.tooManyTries': 'Demasiados intentos con ese código. Pide uno nuevo.',
+  'error.code.gone': 'Ese código ya no es válido. Vuelve a empezar para recibir uno nuevo.',
+  'error.limit.resend': 'Espera {wait} segundos antes de pedir otro código.',
+  'error.limit.number': 'Ya enviamos varios códigos a este número. Intenta de nuevo en {minutes} minutos.',
+  'error.limit.device': 'Se han pedido demasiados códigos desde este teléfono. Intenta de nuevo en {minutes} minutos.',
+  'error.limit.numberDaily': 'Este número ya recibió el máximo de códigos por hoy. Intenta de nuevo mañana.',
+  'error.sms.failed': 'No pudimos enviar el código. Intenta de nuevo en un momento.',
+  'error.device.unknown': 'No pudimos reconocer tu dispositivo en la red de la sucursal. Desconéctate del Wi-Fi, vuelve a conectarte e inténtalo otra vez.',
+  'error.gate': 'No pudimos darte acceso en este momento. Intenta de nuevo o pide ayuda al personal.',
+  'error.unexpected': 'Tuvimos un problema. Intenta de nuevo en un momento.',
+  'error.notFound': 'Esta página no existe.',
+  'error.back': 'Volver al inicio',
+  'sms.text': 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
+} as const
+
+export type MessageKey = keyof typeof es
+
+const en: Record<MessageKey, string> = {
+  'lang.name': 'English',
+  'lang.switch': 'Español',
+  'splash.title': 'Guest Wi-Fi',
+  'splash.lead': 'Get online for free while you wait. We will text you a code to confirm your number.',
+  'splash.name': 'Your name',
+  'splash.name.hint': 'What you would like us to call you.',
+  'splash.phone': 'Your mobile number',
+  'splash.phone.hint': '10 digits, for example 55 1234 5678.',
+  'splash.consent': 'I accept the terms of use and the privacy notice.',
+  'splash.marketing': 'Send me offers by SMS or WhatsApp (optional).',
+  'splash.notice.more': 'Read the full privacy notice',
+  'splash.submit': 'Text me the code',
+  'code.title': 'Enter your code',
+  'code.lead': 'We texted a {digits}-digit code to {phone}.',
+  'code.label': 'Code',
+  'code.submit': 'Connect',
+  'code.resend': 'Send another code',
+  'code.resend.wait': 'You can ask for another code in {wait} seconds.',
+  'code.resent': 'We sent you a new code. The previous one no longer works.',
+  'code.change': 'Change my number',
+  'welcome.title': 'You are online, {name}!',
+  'welcome.lead': 'Your access lasts until {until}.',
+  'welcome.close': 'You may close this window and keep browsing.',
+  'error.title': 'Something went wrong',
+  'error.validation': 'Please check the highlighted fields.',
+  'error.name.required': 'Please enter your name.',
+  'error.name.tooLong': 'Your name cannot be longer than 80 characters.',
+  'error.name.invalid': 'Your name has characters we cannot use.',
+  'error.phone.required': 'Please enter your mobile number.',
+  'error.phone.invalid': 'That number does not look right. Type it with 10 digits, for example 55 1234 5678.',
+  'error.phone.region': 'We can only send codes to numbers from {regions}.',
+  'error.phone.notMobile': 'That number cannot receive text messages. Please use a mobile number.',
+  'error.consent.required': 'To connect you need to accept the terms and the privacy notice.',
+  'error.code.required': 'Please enter the code we sent you.',
+  'error.code.format': 'The code has {digits} digits, numbers only.',
+  'error.code.wrong': 'That code is not right. You have {triesLeft} tries left.',
+  'error.code.expired': 'That code has expired. Ask for a new one.',
+  'error.code.tooManyTries': 'Too many tries with that code. Ask for a new one.',
+  'error.code.gone': 'That code is no longer valid. Start again to get a new one.',
+  'error.limit.resend': 'Please wait {wait} seconds before asking for another code.',
+  'error.limit.number': 'We already sent several codes to this number. Try again in {minutes} minutes.',
+  'error.limit.device': 'Too many codes were requested from this phone. Try again in {minutes} minutes.',
+  'error.limit.numberDaily': 'This number has had the most codes allowed today. Please try again tomorrow.',
+  'error.sms.failed': 'We could not send the code. Please try again in a moment.',
+  'error.device.unknown': 'We could not recognise your device on the branch network. Disconnect from the Wi-Fi, reconnect and try again.',
+  'error.gate': 'We could not let you online right now. Try again or ask the staff for help.',
+  'error.unexpected': 'We had a problem. Please try again in a moment.',
+  'error.notFound': 'This page does not exist.',
+  'error.back': 'Back to the start',
+  'sms.text': 'Your {branch} Wi-Fi code is {code}. It expires in {minutes} minutes.',
+}
+
+export type Locale = 'es' | 'en'
+export const LOCALES: readonly Locale[] = ['es', 'en']
+
+const catalogs: Record<Locale, Record<MessageKey, string>> = { es, en }
+
+export function isMessageKey(key: string): key is MessageKey {
+  return key in es
+}
+
+/** Looks up a message and fills its `{placeholders}`. Unknown keys fall back to the generic error. */
+export function t(locale: Locale, key: string, params: Record<string, string | number> = {}): string {
+  const catalog = catalogs[locale]
+  const text = isMessageKey(key) ? catalog[key] : catalog['error.unexpected']
+  return text.replace(/\{(\w+)\}/g, (m, name: string) =>
+    params[name] === undefined ? m : String(params[name]),
+  )
+}
+
+/**
+ * Picks the locale: an explicit choice (query or cookie) first, then Accept-Language, then the default.
+ */
+export function pickLocale(
+  explicit: string | undefined,
+  acceptLanguage: string | undefined,
+  fallback: Locale,
+): Locale {
+  const direct = asLocale(explicit)
+  if (direct) return direct
+  if (acceptLanguage) {
+    const ranked = acceptLanguage
+      .split(',')
+      .map((part, i) => {
+        const [tag = '', ...rest] = part.trim().split(';')
+        const q = rest.map((r) => r.trim()).find((r) => r.startsWith('q='))
+        const weight = q ? Number(q.slice(2)) : 1
+        return { tag, weight: Number.isFinite(weight) ? weight : 0, i }
+      })
+      .filter((r) => r.weight > 0)
+      .sort((a, b) => b.weight - a.weight || a.i - b.i)
+    for (const r of ranked) {
+      const l = asLocale(r.tag)
+      if (l) return l
+    }
+  }
+  return fallback
+}
+
+export function asLocale(tag: string | undefined): Locale | null {
+  if (!tag) return null
+  const lang = tag.trim().toLowerCase().split(/[-_]/)[0]
+  return lang === 'es' || lang === 'en' ? lang : null
+}

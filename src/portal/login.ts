@@ -1,0 +1,251 @@
+import type { Clock } from '../clock.js'
+import type { AuditStatements } from '../db/audit.js'
+import type { CustomerStatements } from '../db/customers.js'
+import type { Db } from '../db/open.js'
+import type { OtpStatements, ChallengeRow } from '../db/otp.js'
+import {
+  ChallengeNotFoundError,
+  CodeExpiredError,
+  InvalidCodeError,
+  SmsSendError,
+  TooManyAttemptsError,
+  ValidationError,
+} from '../errors.js'
+import type { DeviceAccess } from '../gate/device-access.js'
+import { opaqueId } from '../ids.js'
+import type { Locale } from '../i18n/messages.js'
+import type { Mac } from '../mac.js'
+import { composeCodeText, type SmsSender } from '../sms/sender.js'
+import { normalizeName } from './name.js'
+import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
+import { parsePhone, type PhoneRules } from './phone.js'
+
+export interface LoginDeps {
+  db: Db
+  clock: Clock
+  otp: OtpStatements
+  customers: CustomerStatements
+  audit: AuditStatements
+  access: DeviceAccess
+  sms: SmsSender
+  secret: Buffer
+  policy: OtpPolicy
+  phoneRules: PhoneRules
+  branch: { id: string; name: string }
+  portalHost: string
+  noticeVersion: string
+  sessionHours: number
+  log: (line: string) => void
+}
+
+/** What the customer typed on the splash page, as received. */
+export interface LoginForm {
+  name: string
+  phone: string
+  consent: boolean
+  marketing: boolean
+}
+
+export interface Challenge {
+  id: string
+  phone: string
+  digits: number
+  /** Epoch ms when "send again" becomes possible. */
+  resendAt: number
+}
+
+const MINUTE = 60_000
+
+/**
+ * The customer's flow: ask for a code, send it again, check it. Every limit and refusal is a
+ * typed error; the route layer shows it in the customer's language.
+ */
+export function createLogin(deps: LoginDeps) {
+  const { db, clock, otp, policy } = deps
+
+  /** Checks the limits and records the challenge in one transaction, so parallel requests can't slip past. */
+  const recordChallenge = db.transaction(
+    (c: { phone: string; mac: Mac; name: string; locale: Locale; marketing: boolean; code: string }, now: number) => {
+      checkSendLimits(
+        policy,
+        {
+          toNumberLastDay: otp.sentToPhoneSince(c.phone, now - 24 * 60 * MINUTE),
+          fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE),
+        },
+        now,
+      )
+      const id = opaqueId()
+      otp.insert({
+        id,
+        phone_e164: c.phone,
+        mac: c.mac,
+        name: c.name,
+        locale: c.locale,
+        marketing: c.marketing ? 1 : 0,
+        code_hmac: hashCode(deps.secret, id, c.code),
+        created_at: now,
+        expires_at: now + policy.ttlSeconds * 1000,
+      })
+      otp.supersedeOthers(id, c.mac, c.phone, now)
+      return id
+    },
+  )
+
+  async function sendCode(c: {
+    phone: string
+    mac: Mac
+    name: string
+    locale: Locale
+    marketing: boolean
+  }): Promise<Challenge> {
+    const code = generateCode(policy.digits)
+    const now = clock.now()
+    const id = recordChallenge({ ...c, code }, now)
+    const text = composeCodeText({
+      locale: c.locale,
+      branchName: deps.branch.name,
+      code,
+      ttlMinutes: Math.round(policy.ttlSeconds / 60),
+      portalHost: deps.portalHost,
+    })
+    try {
+      const sent = await deps.sms.send({ to: c.phone, text, code, locale: c.locale })
+      otp.setProvider(id, sent.provider)
+    } catch (err) {
+      otp.setStatus(id, 'send_failed', clock.now())
+      const e = err instanceof SmsSendError ? err : new SmsSendError(deps.sms.name, String(err))
+      deps.log(`sms: sending to ${maskPhone(c.phone)} failed: ${e.detail}`)
+      throw e
+    }
+    return { id, phone: c.phone, digits: policy.digits, resendAt: now + policy.resendAfterSeconds * 1000 }
+  }
+
+  return {
+    /** Validates the splash form and texts a code to the number. */
+    async start(form: LoginForm, mac: Mac, locale: Locale): Promise<Challenge> {
+      const fields: Record<string, string> = {}
+      const name = normalizeName(form.name)
+      if (!name.ok) fields.name = `error.name.${name.reason}`
+      const phone = parsePhone(form.phone, deps.phoneRules)
+      if (!phone.ok) fields.phone = `error.phone.${phone.reason}`
+      if (!form.consent) fields.consent = 'error.consent.required'
+      if (!name.ok || !phone.ok || Object.keys(fields).length) throw new ValidationError(fields)
+      return sendCode({ phone: phone.e164, mac, name: name.name, locale, marketing: form.marketing })
+    },
+
+    /** Sends a new code for the same login (the previous one stops working). */
+    async resend(challengeId: string, mac: Mac): Promise<Challenge> {
+      const old = otp.byId(challengeId)
+      if (!old || old.mac !== mac || old.status === 'verified') throw new ChallengeNotFoundError()
+      return sendCode({
+        phone: old.phone_e164,
+        mac,
+        name: old.name,
+        locale: old.locale as Locale,
+        marketing: old.marketing === 1,
+      })
+    },
+
+    /** The challenge shown on the code page, if it still belongs to this device. */
+    describe(challengeId: string, mac: Mac): Challenge | null {
+      const c = otp.byId(challengeId)
+      if (!c || c.mac !== mac) return null
+      return {
+        id: c.id,
+        phone: c.phone_e164,
+        digits: policy.digits,
+        resendAt: c.created_at + policy.resendAfterSeconds * 1000,
+      }
+    },
+
+    /** Checks the code; on success the customer is recorded and the device let through. */
+    async verify(challengeId: string, mac: Mac, typed: string) {
+      const code = typed.replace(/[\s-]/g, '')
+      if (code === '') throw new ValidationError({ code: 'error.code.required' })
+      if (!new RegExp(`^\\d{${policy.digits}}$`).test(code)) {
+        throw new ValidationError({ code: 'error.code.format' })
+      }
+      const now = clock.now()
+      const challenge = checkCode(challengeId, mac, code, now)
+      const until = now + deps.sessionHours * 60 * MINUTE
+      const customer = recordVerified(challenge, now)
+      try {
+        const { visitId } = await deps.access.setDeviceState({
+          next: 'allowed',
+          mac,
+          customerId: customer.id,
+          until,
+          reason: 'login',
+          actor: 'portal',
+        })
+        return { customer, until, visitId }
+      } catch (err) {
+        // The firewall refused: the code stays usable so the customer can simply try again.
+        otp.setStatus(challenge.id, 'pending', null)
+        throw err
+      }
+    },
+  }
+
+  function checkCode(challengeId: string, mac: Mac, code: string, now: number): ChallengeRow {
+    // The transaction returns its refusal instead of throwing it: a throw would roll back the
+    // counted wrong try.
+    const outcome = db.transaction((): ChallengeRow | Error => {
+      const c = otp.byId(challengeId)
+      if (!c || c.mac !== mac) return new ChallengeNotFoundError()
+      if (c.status === 'exhausted') return new TooManyAttemptsError()
+      if (c.status !== 'pending') return new ChallengeNotFoundError()
+      if (now >= c.expires_at) return new CodeExpiredError()
+      if (c.attempts >= policy.maxAttempts) return new TooManyAttemptsError()
+      if (codeMatches(deps.secret, c.id, code, c.code_hmac)) {
+        otp.setStatus(c.id, 'verified', now)
+        return c
+      }
+      const attempts = otp.countAttempt(c.id)
+      if (attempts >= policy.maxAttempts) {
+        otp.setStatus(c.id, 'exhausted', now)
+        return new TooManyAttemptsError()
+      }
+      return new InvalidCodeError(policy.maxAttempts - attempts)
+    })()
+    if (outcome instanceof Error) throw outcome
+    return outcome
+  }
+
+  function recordVerified(c: ChallengeRow, now: number) {
+    return db.transaction(() => {
+      const { customer, created } = deps.customers.verified({
+        phone: c.phone_e164,
+        name: c.name,
+        locale: c.locale,
+        now,
+      })
+      deps.customers.linkDevice(c.mac, customer.id, now)
+      deps.customers.recordConsent({
+        customerId: customer.id,
+        noticeVersion: deps.noticeVersion,
+        purposes: c.marketing ? ['service', 'marketing'] : ['service'],
+        now,
+        branchId: deps.branch.id,
+        mac: c.mac,
+        locale: c.locale,
+      })
+      deps.audit.record({
+        at: now,
+        actor: 'portal',
+        action: created ? 'customer.create' : 'customer.verify',
+        subject: String(customer.id),
+        reason: 'otp',
+        detail: { mac: c.mac, challenge: c.id },
+      })
+      return customer
+    })()
+  }
+}
+
+/** A phone number for logs: country code and last two digits only. */
+export function maskPhone(e164: string): string {
+  return e164.length > 6 ? `${e164.slice(0, 3)}…${e164.slice(-2)}` : '…'
+}
+
+export type Login = ReturnType<typeof createLogin>

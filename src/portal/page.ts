@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Config } from '../config.js'
+import { t, type Locale } from '../i18n/messages.js'
+import type { Views } from '../views.js'
+
+export const PORTAL_CSS = readFileSync(fileURLToPath(new URL('../../public/portal.css', import.meta.url)))
+export const PORTAL_CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 10)
+
+/** What the form showed, so a refusal can show it again with what the customer typed. */
+export type PageState =
+  | { view: 'portal/splash'; values: { name: string; phone: string; consent: boolean; marketing: boolean } }
+  | {
+      view: 'portal/code'
+      values: { code: string }
+      challenge: { id: string; digits: number; phoneDisplay: string; resendWait: number }
+    }
+
+export interface RenderOptions {
+  error?: string | null
+  notice?: string | null
+  fieldErrors?: Record<string, string>
+  title?: string
+  showLangSwitch?: boolean
+  [key: string]: unknown
+}
+
+/** Renders a portal page with everything the layout needs. */
+export function renderPage(
+  views: Views,
+  config: Config,
+  locale: Locale,
+  view: string,
+  opts: RenderOptions,
+): string {
+  const other: Locale = locale === 'es' ? 'en' : 'es'
+  return views.render(view, {
+    locale,
+    otherLocale: other,
+    t: (key: string, params?: Record<string, string | number>) => t(locale, key, params),
+    branch: config.branch,
+    cssVersion: PORTAL_CSS_VERSION,
+    switchLangHref: opts.showLangSwitch ? `/?lang=${other}` : null,
+    title: opts.title ?? t(locale, 'splash.title'),
+    error: null,
+    notice: null,
+    fieldErrors: {},
+    values: {},
+    privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
+    noticeUrl: config.privacy.noticeUrl,
+    ...opts,
+  })
+}

@@ -1,0 +1,61 @@
+import { parsePhoneNumberWithError, type CountryCode, type NumberType } from 'libphonenumber-js/max'
+
+export type PhoneResult =
+  | { ok: true; e164: string; region: string; national: string }
+  | { ok: false; reason: 'required' | 'invalid' | 'region' | 'notMobile' }
+
+/** Number types that can receive an SMS. Undefined types are refused: we cannot tell. */
+const SMS_TYPES: ReadonlySet<NumberType> = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE'])
+
+export interface PhoneRules {
+  defaultRegion: string
+  allowedRegions: readonly string[]
+}
+
+/**
+ * Reads a phone number the way people type it ("55 1234 5678", "+52 1 55 1234 5678",
+ * "(55) 1234-5678", "5512345678") and returns it in E.164, or why it is refused.
+ */
+export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
+  const text = input.normalize('NFKC').trim()
+  if (text === '') return { ok: false, reason: 'required' }
+  if (text.length > 40 || !/^[+\d\s().\-/]+$/.test(text)) return { ok: false, reason: 'invalid' }
+  const parsed = tryParse(text, rules.defaultRegion) ?? tryParse(withoutLegacyMexicanPrefix(text), rules.defaultRegion)
+  if (!parsed) return { ok: false, reason: 'invalid' }
+  const region = parsed.country
+  if (!region || !rules.allowedRegions.includes(region)) return { ok: false, reason: 'region' }
+  const type = parsed.getType()
+  if (!type || !SMS_TYPES.has(type)) return { ok: false, reason: 'notMobile' }
+  return { ok: true, e164: parsed.number, region, national: parsed.formatNational() }
+}
+
+function tryParse(text: string, region: string) {
+  try {
+    const p = parsePhoneNumberWithError(text, region as CountryCode)
+    return p.isValid() ? p : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Mexico dropped the mobile "1" after +52 and the 044/045 prefixes in 2019, but people still
+ * type them; libphonenumber's metadata now calls such numbers invalid. Strip them.
+ */
+function withoutLegacyMexicanPrefix(text: string): string {
+  const digits = text.replace(/[^\d+]/g, '')
+  const intl = /^(?:\+|00)521(\d{10})$/.exec(digits)
+  if (intl) return `+52${intl[1]}`
+  const national = /^04[45](\d{10})$/.exec(digits)
+  if (national) return `+52${national[1]}`
+  return text
+}
+
+/** The number as shown back to the customer: national format for the default region. */
+export function displayPhone(e164: string): string {
+  try {
+    return parsePhoneNumberWithError(e164).formatInternational()
+  } catch {
+    return e164
+  }
+}

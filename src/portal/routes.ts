@@ -1,0 +1,233 @@
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { getCookie, setCookie } from 'hono/cookie'
+import { HTTPException } from 'hono/http-exception'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import type { Db } from '../db/open.js'
+import { DeviceUnknownError, ChallengeNotFoundError } from '../errors.js'
+import type { DeviceAccess } from '../gate/device-access.js'
+import type { NeighbourTable } from '../gate/neighbours.js'
+import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
+import type { Mac } from '../mac.js'
+import type { Views } from '../views.js'
+import type { Challenge, Login } from './login.js'
+import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, type PageState } from './page.js'
+import { displayPhone } from './phone.js'
+
+export interface PortalEnv {
+  Variables: { locale: Locale; page: PageState | undefined }
+}
+
+export interface PortalDeps {
+  config: Config
+  views: Views
+  login: Login
+  access: DeviceAccess
+  neighbours: NeighbourTable
+  /** The TCP peer address of the request (never a header): see app.ts. */
+  clientAddress: (c: Context) => string | undefined
+  clock: Clock
+  db: Db
+  gateBackend: string
+}
+
+const LANG_COOKIE = 'bg_lang'
+const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? 'es'
+
+/** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
+export function portalRoutes(deps: PortalDeps) {
+  const { config, views, login } = deps
+  const app = new Hono<PortalEnv>()
+
+  app.use('*', async (c, next) => {
+    const query = c.req.query('lang')
+    const explicit = asLocale(query) ?? asLocale(getCookie(c, LANG_COOKIE))
+    const locale = pickLocale(explicit ?? undefined, c.req.header('accept-language'), DEFAULT_LOCALE(config))
+    if (asLocale(query)) {
+      setCookie(c, LANG_COOKIE, locale, { path: '/', maxAge: 365 * 86400, sameSite: 'Lax', httpOnly: true })
+    }
+    c.set('locale', locale)
+    await next()
+  })
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('X-Content-Type-Options', 'nosniff')
+    c.header('Referrer-Policy', 'no-referrer')
+    if (c.res.headers.get('content-type')?.startsWith('text/html')) {
+      c.header('Cache-Control', 'no-store')
+      c.header('X-Frame-Options', 'DENY')
+      c.header(
+        'Content-Security-Policy',
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      )
+    }
+  })
+  // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
+  // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway).
+  app.post('*', bodyLimit({ maxSize: 16 * 1024 }), async (c, next) => {
+    const origin = c.req.header('origin')
+    const site = c.req.header('sec-fetch-site')
+    const host = c.req.header('host')
+    const crossOrigin = origin !== undefined && origin !== 'null' && hostOf(origin) !== host
+    if (crossOrigin || site === 'cross-site') throw new HTTPException(403, { message: 'cross-site form post' })
+    await next()
+  })
+
+  /** Who is asking: the MAC from the kernel's neighbour table for the TCP peer. */
+  async function deviceOf(c: Context): Promise<Mac> {
+    const ip = deps.clientAddress(c) ?? ''
+    const mac = ip ? await deps.neighbours.macFor(ip) : null
+    if (!mac) throw new DeviceUnknownError(ip)
+    return mac
+  }
+
+  const page = (c: Context<PortalEnv>, view: string, opts: Parameters<typeof renderPage>[4] = {}) =>
+    renderPage(views, config, c.get('locale'), view, opts)
+
+  const codePageState = (ch: Challenge, code: string): PageState => ({
+    view: 'portal/code',
+    values: { code },
+    challenge: {
+      id: ch.id,
+      digits: ch.digits,
+      phoneDisplay: displayPhone(ch.phone),
+      resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
+    },
+  })
+
+  app.get('/', (c) => c.html(page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })))
+
+  app.get('/portal.css', (c) => {
+    c.header('Content-Type', 'text/css; charset=utf-8')
+    c.header('Cache-Control', 'public, max-age=86400')
+    c.header('ETag', `"${PORTAL_CSS_VERSION}"`)
+    return c.body(PORTAL_CSS)
+  })
+
+  app.post('/login', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const values = {
+      name: form.name ?? '',
+      phone: form.phone ?? '',
+      consent: isTicked(form.consent),
+      marketing: isTicked(form.marketing),
+    }
+    c.set('page', { view: 'portal/splash', values })
+    const mac = await deviceOf(c)
+    const challenge = await login.start(values, mac, c.get('locale'))
+    const state = codePageState(challenge, '')
+    return c.html(page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+  })
+
+  app.post('/resend', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const current = login.describe(form.challenge ?? '', mac)
+    if (!current) throw new ChallengeNotFoundError()
+    c.set('page', codePageState(current, ''))
+    const next = await login.resend(current.id, mac)
+    const state = codePageState(next, '')
+    return c.html(
+      page(c, state.view, {
+        ...state,
+        title: t(c.get('locale'), 'code.title'),
+        notice: t(c.get('locale'), 'code.resent'),
+      }),
+    )
+  })
+
+  app.post('/verify', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const current = login.describe(form.challenge ?? '', mac)
+    if (!current) throw new ChallengeNotFoundError()
+    c.set('page', codePageState(current, form.code ?? ''))
+    const { customer, until } = await login.verify(current.id, mac, form.code ?? '')
+    const locale = c.get('locale')
+    return c.html(
+      page(c, 'portal/welcome', {
+        title: t(locale, 'welcome.close'),
+        customerName: customer.name,
+        untilText: formatLocalTime(until, locale, config.branch.timeZone),
+      }),
+    )
+  })
+
+  app.get('/api/captive', async (c) => {
+    const ip = deps.clientAddress(c)
+    const mac = ip ? await deps.neighbours.macFor(ip) : null
+    const until = mac ? deps.access.liveUntil(mac) : null
+    const body: Record<string, unknown> = {
+      captive: until === null,
+      'user-portal-url': new URL('/', config.publicUrl).href,
+    }
+    if (until !== null) {
+      body['seconds-remaining'] = Math.max(0, Math.floor((until - deps.clock.now()) / 1000))
+      body['can-extend-session'] = false
+    }
+    return c.body(JSON.stringify(body), 200, {
+      'Content-Type': 'application/captive+json',
+      'Cache-Control': 'private',
+    })
+  })
+
+  app.get('/healthz', (c) => {
+    let db = 'ok'
+    try {
+      deps.db.prepare('SELECT 1').get()
+    } catch {
+      db = 'error'
+    }
+    return c.json(
+      { status: db === 'ok' ? 'ok' : 'degraded', branch: config.branch.id, db, gate: deps.gateBackend },
+      db === 'ok' ? 200 : 503,
+    )
+  })
+
+  return app
+}
+
+const emptySplash = { name: '', phone: '', consent: false, marketing: false }
+
+function hostOf(origin: string): string | null {
+  try {
+    return new URL(origin).host
+  } catch {
+    return null
+  }
+}
+
+function isTicked(v: string | undefined): boolean {
+  return v !== undefined && v !== '' && v !== 'no' && v !== 'false' && v !== '0'
+}
+
+/** The posted form as plain strings; anything malformed reads as empty, never as a crash. */
+async function readForm(c: Context): Promise<Record<string, string | undefined>> {
+  let body: Record<string, unknown> = {}
+  try {
+    body = await c.req.parseBody()
+  } catch {
+    body = {}
+  }
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v.slice(0, 1000)
+  return out
+}
+
+function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | undefined>) {
+  const l = asLocale(form.lang)
+  if (l) c.set('locale', l)
+}
+
+export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
+  return new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: locale === 'es' ? 'h23' : 'h12',
+  }).format(ms)
+}

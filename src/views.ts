@@ -1,0 +1,38 @@
+import ejs from 'ejs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url))
+
+type Template = (data: Record<string, unknown>) => string
+
+/** EJS templates compiled once at start; rendering is a function call. Output is escaped by `<%=`. */
+export interface Views {
+  render(name: string, data: Record<string, unknown>): string
+}
+
+export function loadViews(dir = VIEWS_DIR): Views {
+  const templates = new Map<string, Template>()
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(path.join(dir, sub))) {
+      const rel = path.join(sub, entry)
+      if (statSync(path.join(dir, rel)).isDirectory()) walk(rel)
+      else if (entry.endsWith('.ejs')) {
+        const filename = path.join(dir, rel)
+        templates.set(
+          rel.replace(/\\/g, '/').replace(/\.ejs$/, ''),
+          ejs.compile(readFileSync(filename, 'utf8'), { filename, rmWhitespace: false }) as Template,
+        )
+      }
+    }
+  }
+  walk('')
+  return {
+    render(name, data) {
+      const tpl = templates.get(name)
+      if (!tpl) throw new Error(`no view named ${name}`)
+      return tpl(data)
+    },
+  }
+}
