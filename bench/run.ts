@@ -1,0 +1,21 @@
+/**
+ * `npm run bench`: prints the figures each issue names. Each section lives in its own file and
+ * is listed here; `npm run bench -- portal` runs only the sections whose name matches.
+ */
+export interface BenchSection {
+  name: string
+  run(): Promise<void>
+}
+
+const SECTIONS: Array<() => Promise<BenchSection>> = [
+  async () => (await import('./portal.js')).default,
+]
+
+const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+for (const load of SECTIONS) {
+  const section = await load()
+  if (filter.length && !filter.some((f) => section.name.includes(f))) continue
+  console.log(`\n## ${section.name}`)
+  await section.run()
+}
+process.exit(0)

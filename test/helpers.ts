@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { closeDb, openDb, type Db } from '../src/db/open.js'
+import { createDryRunGate } from '../src/gate/dry-run.js'
+import { FakeClock } from './fakes/clock.js'
+import { FakeNeighbours } from './fakes/neighbours.js'
+import { FakeSms } from './fakes/sms.js'
+
+/** A temporary folder removed by the returned function. */
+export function tempDir(prefix = 'branchgate-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** A real SQLite file in a temp folder with the production migrations applied. */
+export function tempDb(): { db: Db; file: string; close: () => void } {
+  const t = tempDir()
+  const file = path.join(t.dir, 'branchgate.db')
+  const db = openDb(file)
+  return {
+    db,
+    file,
+    close: () => {
+      closeDb(db)
+      t.remove()
+    },
+  }
+}
+
+export const PHONE_IP = '10.20.0.15'
+export const PHONE_MAC = '3a:11:22:33:44:55'
+
+/**
+ * The whole portal on a real SQLite file with hand-made fakes for the outside world.
+ * `request(path, init, ip)` goes through app.request() as if from the TCP peer `ip`.
+ */
+export function portalHarness(configOverrides: Record<string, unknown> = {}) {
+  const t = tempDir()
+  const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
+  const db = openDb(path.join(t.dir, 'branchgate.db'))
+  const clock = new FakeClock()
+  const sms = new FakeSms()
+  const neighbours = new FakeNeighbours().set(PHONE_IP, PHONE_MAC)
+  const gate = createDryRunGate(clock)
+  const logs: string[] = []
+  const secret = Buffer.alloc(32, 7)
+  const app = createApp({ config, db, gate, sms, neighbours, clock, secret, log: (l) => logs.push(l) })
+  const request = (p: string, init: RequestInit = {}, ip: string = PHONE_IP) =>
+    app.portal.request(p, init, { incoming: { socket: { remoteAddress: ip } } })
+  const post = (p: string, fields: Record<string, string>, ip: string = PHONE_IP, headers: Record<string, string> = {}) =>
+    request(
+      p,
+      {
+        method: 'POST',
+        body: new URLSearchParams(fields).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      },
+      ip,
+    )
+  return {
+    app,
+    config,
+    db,
+    clock,
+    sms,
+    neighbours,
+    gate,
+    logs,
+    secret,
+    request,
+    post,
+    close: () => {
+      closeDb(db)
+      t.remove()
+    },
+  }
+}
+
+/** Pulls the hidden challenge id out of a code page. */
+export function challengeOf(html: string): string {
+  const m = /name="challenge" value="([^"]+)"/.exec(html)
+  if (!m) throw new Error(`no challenge in page:\n${html.slice(0, 2000)}`)
+  return m[1]!
+}
