@@ -19,7 +19,7 @@ const listener = (defaultHost: string, defaultPort: number) =>
       port: z.number().int().min(1).max(65535).default(defaultPort),
     })
     .strict()
-    .default({ host: defaultHost, port: defaultPort })
+    .prefault({})
 
 const consoleSms = z.object({ type: z.literal('console') }).strict()
 
@@ -68,12 +68,7 @@ export const configSchema = z
           .default('America/Mexico_City'),
       })
       .strict()
-      .default({
-        id: 'demo',
-        name: 'Sucursal Demo',
-        logoUrl: null,
-        timeZone: 'America/Mexico_City',
-      }),
+      .prefault({}),
     /** Locale used when the browser does not ask for one we have (es-MX or en). */
     defaultLocale: z.enum(['es-MX', 'es', 'en', 'en-US']).default('es-MX'),
     phone: z
@@ -87,7 +82,7 @@ export const configSchema = z
           .default(['MX']),
       })
       .strict()
-      .default({ defaultRegion: 'MX', allowedRegions: ['MX'] }),
+      .prefault({}),
     listen: z
       .object({
         /** The guest-facing portal. */
@@ -96,7 +91,7 @@ export const configSchema = z
         admin: listener('127.0.0.1', 8081),
       })
       .strict()
-      .default({ portal: { host: '0.0.0.0', port: 8080 }, admin: { host: '127.0.0.1', port: 8081 } }),
+      .prefault({}),
     /** The URL guests reach the portal on; its host ends every SMS (`@host #code`). */
     publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
     otp: z
@@ -119,23 +114,14 @@ export const configSchema = z
         perNumberPerDay: z.number().int().min(1).default(10),
       })
       .strict()
-      .default({
-        digits: 6,
-        ttlSeconds: 300,
-        maxAttempts: 5,
-        resendAfterSeconds: 30,
-        perNumberMax: 3,
-        perNumberWindowMinutes: 15,
-        perDevicePerHour: 10,
-        perNumberPerDay: 10,
-      }),
+      .prefault({}),
     sms: z
       .object({
         /** Providers tried in order. Demo: console (codes printed on stdout). */
         providers: z.array(smsProvider).min(1).default([{ type: 'console' }]),
       })
       .strict()
-      .default({ providers: [{ type: 'console' }] }),
+      .prefault({}),
     gate: z.discriminatedUnion('backend', [dryRunGate]).default({ backend: 'dry-run' }),
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
@@ -145,7 +131,7 @@ export const configSchema = z
         hours: z.number().min(0.1).max(24 * 7).default(8),
       })
       .strict()
-      .default({ hours: 8 }),
+      .prefault({}),
     privacy: z
       .object({
         /** Version of the privacy notice; recorded with every consent. Change it when the text changes. */
@@ -161,14 +147,7 @@ export const configSchema = z
         noticeUrl: z.url().nullable().default(null),
       })
       .strict()
-      .default({
-        noticeVersion: '2026-01',
-        notice: {
-          es: 'Usamos tu nombre y tu número para darte acceso a la red y saber cuándo nos visitas. Puedes pedir que borremos tus datos en cualquier sucursal.',
-          en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
-        },
-        noticeUrl: null,
-      }),
+      .prefault({}),
     /** MACs of staff devices (aa:bb:cc:dd:ee:ff). */
     staffMacs: z.array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff')).default([]),
   })
