@@ -17,6 +17,7 @@ import { createLogin } from './portal/login.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { SmsSender } from './sms/sender.js'
+import { buildOutbox } from './sync/adapters.js'
 import { loadViews, type Views } from './views.js'
 
 /** Everything outside the process that the app talks to, handed in by the composition root. */
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps) {
     branchId: deps.config.branch.id,
     log,
   })
+  const outbox = buildOutbox(deps.db, { branchId: deps.config.branch.id, sync: deps.config.sync, secret: deps.secret })
   const login = createLogin({
     db: deps.db,
     clock: deps.clock,
@@ -75,6 +77,7 @@ export function createApp(deps: AppDeps) {
     noticeVersion: deps.config.privacy.noticeVersion,
     sessionHours: deps.config.session.hours,
     log,
+    outbox,
   })
 
   const portal = new Hono<PortalEnv>()
@@ -111,7 +114,7 @@ export function createApp(deps: AppDeps) {
   admin.get('/portal.css', (c) => portal.fetch(new Request(new URL('/portal.css', c.req.url))))
   admin.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
 
-  return { portal, admin, access, login }
+  return { portal, admin, access, login, outbox }
 }
 
 /**

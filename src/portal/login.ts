@@ -16,6 +16,8 @@ import { opaqueId } from '../ids.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { composeCodeText, type SmsSender } from '../sms/sender.js'
+import { consentGiven, consentWithdrawn, customerRecord, customerRenamed, customerVerified } from '../sync/events.js'
+import type { Outbox } from '../sync/outbox.js'
 import { normalizeName } from './name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
 import { parsePhone, type PhoneRules } from './phone.js'
@@ -36,6 +38,8 @@ export interface LoginDeps {
   noticeVersion: string
   sessionHours: number
   log: (line: string) => void
+  /** Where the CRM's events are written, in the same transaction as the change. */
+  outbox: Outbox
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -214,6 +218,8 @@ export function createLogin(deps: LoginDeps) {
 
   function recordVerified(c: ChallengeRow, now: number) {
     return db.transaction(() => {
+      const before = deps.customers.byPhone(c.phone_e164)
+      const marketingBefore = before ? hadMarketing(deps.customers.consentsOf(before.id).at(-1)) : false
       const { customer, created } = deps.customers.verified({
         phone: c.phone_e164,
         name: c.name,
@@ -238,9 +244,35 @@ export function createLogin(deps: LoginDeps) {
         reason: 'otp',
         detail: { mac: c.mac, challenge: c.id },
       })
+      const record = customerRecord(customer, c.marketing === 1)
+      const { outbox } = deps
+      outbox.append(customerVerified({ customer: record, firstTime: created, mac: c.mac, now, macs: outbox.macs }))
+      if (before && before.name !== customer.name) {
+        outbox.append(customerRenamed({ customer: record, previousName: before.name, now }))
+      }
+      outbox.append(
+        consentGiven({
+          customer: record,
+          noticeVersion: deps.noticeVersion,
+          purposes: c.marketing ? ['service', 'marketing'] : ['service'],
+          branchId: deps.branch.id,
+          locale: c.locale,
+          now,
+        }),
+      )
+      if (marketingBefore && !c.marketing) {
+        outbox.append(
+          consentWithdrawn({ customer: record, purposes: ['marketing'], noticeVersion: deps.noticeVersion, branchId: deps.branch.id, now }),
+        )
+      }
       return customer
     })()
   }
+}
+
+/** Whether a consent row (the customer's latest) includes marketing and was not withdrawn. */
+function hadMarketing(consent: { purposes: string; withdrawn_at: number | null } | undefined): boolean {
+  return !!consent && consent.withdrawn_at === null && (JSON.parse(consent.purposes) as string[]).includes('marketing')
 }
 
 /** A phone number for logs: country code and last two digits only. */

@@ -1,0 +1,157 @@
+import type { Db } from './open.js'
+
+export type OutboxStatus = 'pending' | 'delivered' | 'parked'
+
+export interface OutboxRow {
+  seq: number
+  id: string
+  type: string
+  branch_id: string
+  schema_version: number
+  occurred_at: number
+  subject: string | null
+  payload: string
+  status: OutboxStatus
+  attempts: number
+  next_attempt_at: number
+  last_error: string | null
+  response: string | null
+  delivered_at: number | null
+  parked_at: number | null
+}
+
+export interface SyncStateRow {
+  lease_owner: string | null
+  lease_until: number | null
+  consecutive_failures: number
+  next_attempt_at: number
+  last_run_at: number | null
+  last_success_at: number | null
+  last_error: string | null
+  last_error_at: number | null
+  adapter: string | null
+}
+
+/** Prepared statements over outbox_events and sync_state. Lists of seqs travel as JSON arrays. */
+export function outboxStatements(db: Db) {
+  const insert = db.prepare(
+    `INSERT INTO outbox_events (id, type, branch_id, schema_version, occurred_at, subject, payload)
+     VALUES (@id, @type, @branchId, @schemaVersion, @occurredAt, @subject, @payload)`,
+  )
+  const forgetSubject = db.prepare(`DELETE FROM outbox_events WHERE subject = @subject`)
+  // Due pending events in order, except those queued behind an earlier event of the same
+  // subject that waits for its own retry: per-subject order is never broken.
+  const due = db.prepare(
+    `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
+     FROM outbox_events e
+     WHERE status = 'pending' AND next_attempt_at <= @now
+       AND (subject IS NULL OR NOT EXISTS (
+         SELECT 1 FROM outbox_events b
+         WHERE b.status = 'pending' AND b.subject = e.subject AND b.seq < e.seq AND b.next_attempt_at > @now))
+     ORDER BY seq LIMIT @limit`,
+  )
+  const markDelivered = db.prepare(
+    `UPDATE outbox_events SET status = 'delivered', delivered_at = @now, attempts = attempts + 1,
+       last_error = NULL, response = NULL
+     WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(@seqs))`,
+  )
+  const markFailed = db.prepare(
+    `UPDATE outbox_events SET attempts = attempts + 1, last_error = @error,
+       next_attempt_at = MAX(next_attempt_at, @nextAttemptAt)
+     WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(@seqs))`,
+  )
+  const park = db.prepare(
+    `UPDATE outbox_events SET status = 'parked', parked_at = @now, attempts = attempts + 1,
+       last_error = @error, response = @response
+     WHERE status = 'pending' AND seq = @seq`,
+  )
+  const requeueParked = db.prepare(
+    `UPDATE outbox_events SET status = 'pending', parked_at = NULL, next_attempt_at = 0
+     WHERE status = 'parked'`,
+  )
+  const prune = db.prepare(
+    `DELETE FROM outbox_events WHERE status = 'delivered' AND delivered_at <= @before`,
+  )
+  const counts = db.prepare(
+    `SELECT
+       (SELECT COUNT(*) FROM outbox_events WHERE status = 'pending') AS pending,
+       (SELECT MIN(occurred_at) FROM outbox_events WHERE status = 'pending') AS oldestPendingAt,
+       (SELECT MIN(next_attempt_at) FROM outbox_events WHERE status = 'pending') AS nextEventAttemptAt,
+       (SELECT COUNT(*) FROM outbox_events WHERE status = 'parked') AS parked`,
+  )
+  const parked = db.prepare(
+    `SELECT seq, id, type, occurred_at, attempts, last_error, response, parked_at FROM outbox_events
+     WHERE status = 'parked' ORDER BY seq LIMIT @limit`,
+  )
+  const state = db.prepare(`SELECT * FROM sync_state WHERE id = 1`)
+  const takeLease = db.prepare(
+    `UPDATE sync_state SET lease_owner = @owner, lease_until = @until WHERE id = 1`,
+  )
+  const renewLease = db.prepare(
+    `UPDATE sync_state SET lease_until = @until WHERE id = 1 AND lease_owner = @owner`,
+  )
+  const releaseLease = db.prepare(
+    `UPDATE sync_state SET lease_owner = NULL, lease_until = NULL WHERE id = 1 AND lease_owner = @owner`,
+  )
+  const runStarted = db.prepare(`UPDATE sync_state SET last_run_at = @now, adapter = @adapter WHERE id = 1`)
+  const succeeded = db.prepare(
+    `UPDATE sync_state SET last_success_at = @now, consecutive_failures = 0, next_attempt_at = 0 WHERE id = 1`,
+  )
+  const failed = db.prepare(
+    `UPDATE sync_state SET last_error = @error, last_error_at = @now,
+       consecutive_failures = consecutive_failures + 1, next_attempt_at = @nextAttemptAt
+     WHERE id = 1`,
+  )
+  const noteError = db.prepare(`UPDATE sync_state SET last_error = @error, last_error_at = @now WHERE id = 1`)
+  const clearBackoff = db.prepare(`UPDATE sync_state SET next_attempt_at = 0 WHERE id = 1`)
+
+  const json = (seqs: number[]) => JSON.stringify(seqs)
+  return {
+    insert: (e: {
+      id: string
+      type: string
+      branchId: string
+      schemaVersion: number
+      occurredAt: number
+      subject: string | null
+      payload: string
+    }) => insert.run(e),
+    /** Drops every outbox row of a subject (used when its data is erased). */
+    forgetSubject: (subject: string) => forgetSubject.run({ subject }).changes,
+    due: (now: number, limit: number) =>
+      due.all({ now, limit }) as Array<
+        Pick<
+          OutboxRow,
+          'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload' | 'attempts'
+        >
+      >,
+    markDelivered: (seqs: number[], now: number) => markDelivered.run({ seqs: json(seqs), now }).changes,
+    markFailed: (seqs: number[], error: string, nextAttemptAt: number) =>
+      markFailed.run({ seqs: json(seqs), error, nextAttemptAt }).changes,
+    park: (seq: number, error: string, response: string | null, now: number) =>
+      park.run({ seq, error, response, now }).changes,
+    requeueParked: () => requeueParked.run().changes,
+    prune: (before: number) => prune.run({ before }).changes,
+    counts: () =>
+      counts.get() as {
+        pending: number
+        oldestPendingAt: number | null
+        nextEventAttemptAt: number | null
+        parked: number
+      },
+    parked: (limit: number) =>
+      parked.all({ limit }) as Array<
+        Pick<OutboxRow, 'seq' | 'id' | 'type' | 'occurred_at' | 'attempts' | 'last_error' | 'response' | 'parked_at'>
+      >,
+    state: () => state.get() as SyncStateRow,
+    takeLease: (owner: string, until: number) => takeLease.run({ owner, until }),
+    renewLease: (owner: string, until: number) => renewLease.run({ owner, until }).changes === 1,
+    releaseLease: (owner: string) => releaseLease.run({ owner }),
+    runStarted: (now: number, adapter: string) => runStarted.run({ now, adapter }),
+    succeeded: (now: number) => succeeded.run({ now }),
+    failed: (error: string, now: number, nextAttemptAt: number) => failed.run({ error, now, nextAttemptAt }),
+    noteError: (error: string, now: number) => noteError.run({ error, now }),
+    clearBackoff: () => clearBackoff.run(),
+  }
+}
+export type OutboxStatements = ReturnType<typeof outboxStatements>

@@ -1,0 +1,43 @@
+import type { Clock } from '../clock.js'
+import type { SyncConfig } from '../config.js'
+import type { Db } from '../db/open.js'
+import type { CrmAdapter } from './adapter.js'
+import { macPolicy, createOutbox, type Outbox } from './outbox.js'
+import { createSyncRunner, type SyncRunner } from './run.js'
+import { createSalesforceAdapter } from './salesforce.js'
+import { createWebhookAdapter } from './webhook.js'
+
+/** The configured CRM adapter, or null for `type: 'none'` (events accumulate). */
+export function buildCrmAdapter(sync: SyncConfig, clock: Clock): CrmAdapter | null {
+  const a = sync.adapter
+  switch (a.type) {
+    case 'none':
+      return null
+    case 'webhook':
+      return createWebhookAdapter(a, { clock, timeoutMs: sync.timeoutMs })
+    case 'salesforce':
+      return createSalesforceAdapter(a, { clock, timeoutMs: sync.timeoutMs })
+  }
+}
+
+/** The branch's outbox with the configured MAC policy (key: `sync.macSalt`, else the install secret). */
+export function buildOutbox(db: Db, p: { branchId: string; sync: SyncConfig; secret: Buffer }): Outbox {
+  return createOutbox(db, { branchId: p.branchId, macs: macPolicy(p.sync.macs, p.sync.macSalt ?? p.secret) })
+}
+
+export function buildSyncRunner(p: {
+  db: Db
+  sync: SyncConfig
+  branchId: string
+  clock: Clock
+  log: (line: string) => void
+}): SyncRunner {
+  return createSyncRunner({
+    db: p.db,
+    adapter: buildCrmAdapter(p.sync, p.clock),
+    clock: p.clock,
+    config: p.sync,
+    branchId: p.branchId,
+    log: p.log,
+  })
+}

@@ -1,0 +1,131 @@
+import { createHmac } from 'node:crypto'
+import { customerStatements } from '../db/customers.js'
+import type { Db } from '../db/open.js'
+import { outboxStatements } from '../db/outbox.js'
+import { uuidv7 } from '../ids.js'
+import {
+  customerErased,
+  customerRecord,
+  visitClosed,
+  type CustomerRecord,
+  type MacPolicy,
+  type NewEvent,
+} from './events.js'
+
+/**
+ * The outbox: every change the CRM must learn of becomes a row of `outbox_events`, written in
+ * the same SQLite transaction as the change. Nothing outside the outbox decides what is sent:
+ * the sync run sends the stored payloads as they are.
+ */
+
+/** Thrown when an event is appended outside a transaction: it could then outlive a rolled-back change, or be lost. */
+export class OutboxOutsideTransactionError extends Error {
+  constructor(type: string) {
+    super(`outbox: ${type} must be appended inside the transaction that makes the change`)
+    this.name = 'OutboxOutsideTransactionError'
+  }
+}
+
+/**
+ * Appends one event and returns its id (UUID v7). MUST be called inside the caller's
+ * `db.transaction(...)`, next to the change the event describes.
+ */
+export function appendEvent(db: Db, branchId: string, e: NewEvent, newId: (now: number) => string = uuidv7): string {
+  if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
+  const id = newId(e.occurredAt)
+  statementsOf(db).insert({
+    id,
+    type: e.type,
+    branchId,
+    schemaVersion: e.schemaVersion,
+    occurredAt: e.occurredAt,
+    subject: e.subject,
+    payload: JSON.stringify(e.data),
+  })
+  return id
+}
+
+const cache = new WeakMap<Db, ReturnType<typeof outboxStatements>>()
+function statementsOf(db: Db) {
+  let s = cache.get(db)
+  if (!s) cache.set(db, (s = outboxStatements(db)))
+  return s
+}
+
+export type MacMode = 'hashed' | 'plain' | 'omit'
+
+/**
+ * How MACs leave the branch. 'hashed' (default): hex HMAC-SHA256 of the canonical MAC under the
+ * key, so the CRM can tell a returning device without learning its address. With the install
+ * secret as key the hash differs per branch; a shared `sync.macSalt` makes it comparable across
+ * branches.
+ */
+export function macPolicy(mode: MacMode, key: Buffer | string): MacPolicy {
+  if (mode === 'omit') return () => null
+  if (mode === 'plain') return (mac) => ({ mac: mac.toLowerCase(), macForm: 'plain' })
+  // Derived, so the install secret itself never keys anything that leaves the branch.
+  const k = createHmac('sha256', key).update('branchgate sync mac v1').digest()
+  return (mac) => ({ mac: createHmac('sha256', k).update(mac.toLowerCase()).digest('hex'), macForm: 'hmac-sha256' })
+}
+
+/** The outbox of one branch, with the conveniences other features call inside their transactions. */
+export interface Outbox {
+  readonly branchId: string
+  readonly macs: MacPolicy
+  /** Appends an event built with src/sync/events.ts; inside a transaction only. */
+  append(e: NewEvent): string
+  /** The customer as the CRM sees it (with the current marketing flag), or null if gone. */
+  customerRecord(customerId: number): CustomerRecord | null
+  /**
+   * Call inside the transaction that closes a visit, after the visit row got its `ended_at`.
+   * Reads the visit and its customer and appends `visit.closed`. Returns the event id, or null
+   * when the visit is not closed (nothing is sent for an open visit).
+   */
+  visitClosed(visitId: string): string | null
+  /**
+   * Call inside the erasure transaction, with the customer's E.164 number. Drops everything
+   * still in the outbox about that customer (sent or not: the CRM is told to erase anyway) and
+   * appends `customer.erased`, which the CRM receives as its own event.
+   */
+  customerErased(p: { phone: string; requestedBy: string; now: number }): string
+}
+
+export function createOutbox(db: Db, opts: { branchId: string; macs: MacPolicy; newId?: (now: number) => string }): Outbox {
+  const customers = customerStatements(db)
+  const visitById = db.prepare(
+    `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
+  )
+  const append = (e: NewEvent) => appendEvent(db, opts.branchId, e, opts.newId)
+  const record = (customerId: number): CustomerRecord | null => {
+    const row = customers.byId(customerId)
+    if (!row) return null
+    const last = customers.consentsOf(customerId).at(-1)
+    const marketing = !!last && last.withdrawn_at === null && (JSON.parse(last.purposes) as string[]).includes('marketing')
+    return customerRecord(row, marketing)
+  }
+  return {
+    branchId: opts.branchId,
+    macs: opts.macs,
+    append,
+    customerRecord: record,
+    visitClosed(visitId) {
+      if (!db.inTransaction) throw new OutboxOutsideTransactionError('visit.closed')
+      const v = visitById.get({ id: visitId }) as
+        | { id: string; customer_id: number | null; branch_id: string; started_at: number; ended_at: number | null; end_reason: string | null }
+        | undefined
+      if (!v || v.ended_at === null) return null
+      return append(
+        visitClosed({
+          visit: { id: v.id, branchId: v.branch_id, startedAt: v.started_at, endedAt: v.ended_at, endReason: v.end_reason },
+          customer: v.customer_id === null ? null : record(v.customer_id),
+        }),
+      )
+    },
+    customerErased(p) {
+      const e = customerErased(p)
+      if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
+      if (e.subject) statementsOf(db).forgetSubject(e.subject)
+      return append(e)
+    },
+  }
+}

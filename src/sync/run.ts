@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Clock } from '../clock.js'
+import type { SyncConfig } from '../config.js'
+import type { Db } from '../db/open.js'
+import { outboxStatements, type OutboxRow } from '../db/outbox.js'
+import { opaqueId } from '../ids.js'
+import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
+
+/**
+ * One sync run: drain due events in order, in batches, marking each delivered only after the CRM
+ * acknowledged it. Runs never overlap: an in-process lock, and a lease row in SQLite so that
+ * `branchgate sync` and the service (two processes) cannot overlap either.
+ *
+ * Crash safety: an event leaves `pending` only in the transaction that records the CRM's answer.
+ * Killed mid-batch, the batch is sent again (same batch id, same event ids): at-least-once
+ * delivery, and the receiver's de-duplication by event id makes it exactly-once.
+ */
+
+export type RunResult =
+  /** No CRM configured: events accumulate. */
+  | { status: 'no-adapter'; pending: number }
+  /** Another run (here or in another process) holds the lease. */
+  | { status: 'busy'; holder: string }
+  /** A transient failure asked to wait; nothing was tried. */
+  | { status: 'backing-off'; until: number }
+  | { status: 'done'; delivered: number; parked: number; retried: number; batches: number }
+  | { status: 'failed'; delivered: number; parked: number; retried: number; batches: number; error: string; nextAttemptAt: number }
+
+export interface SyncRunnerDeps {
+  db: Db
+  /** null when `sync.adapter.type` is none. */
+  adapter: CrmAdapter | null
+  clock: Clock
+  config: Pick<
+    SyncConfig,
+    'timeoutMs' | 'batchMaxEvents' | 'batchMaxBytes' | 'backoffBaseMs' | 'backoffCapMs' | 'keepDeliveredHours'
+  >
+  branchId: string
+  log: (line: string) => void
+  /** [0, 1); tests pass a fixed one. */
+  random?: () => number
+  /** Whether a lease holder on this host is still running; default asks the kernel. */
+  isAlive?: (pid: number) => boolean
+}
+
+export interface SyncRunner {
+  /** One run. `force` ignores the backoff (an operator's `branchgate sync`). */
+  run(opts?: { force?: boolean }): Promise<RunResult>
+  /** Re-queues parked events (after the cause was fixed); returns how many. */
+  retryParked(): number
+  /** Finishes the batch in flight, then stops; later runs return 'busy'. */
+  stop(): Promise<void>
+}
+
+/** The batch id: a hash of its event ids, so a retried batch keeps its id (and webhook-id). */
+export function batchIdOf(eventIds: readonly string[]): string {
+  return `batch_${createHash('sha256').update(eventIds.join('\n')).digest('hex').slice(0, 32)}`
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(cap, base · 2^failures)). */
+export function backoffMs(failures: number, baseMs: number, capMs: number, random: () => number): number {
+  const window = Math.min(capMs, baseMs * 2 ** Math.min(failures, 40))
+  return Math.floor(random() * window)
+}
+
+/** Retry-After beyond this is taken as a misconfiguration and clamped. */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000
+
+export function wireEvent(
+  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'payload'>,
+): WireEvent {
+  const occurredAt = new Date(row.occurred_at).toISOString()
+  return {
+    seq: row.seq,
+    id: row.id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    branchId: row.branch_id,
+    occurredAt: row.occurred_at,
+    data: row.payload,
+    json: `{"id":${JSON.stringify(row.id)},"type":${JSON.stringify(row.type)},"schemaVersion":${row.schema_version},"branchId":${JSON.stringify(row.branch_id)},"occurredAt":"${occurredAt}","data":${row.payload}}`,
+  }
+}
+
+function defaultIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
+  const { db, clock, config, log } = deps
+  const s = outboxStatements(db)
+  const random = deps.random ?? Math.random
+  const isAlive = deps.isAlive ?? defaultIsAlive
+  const host = hostname()
+  const owner = `${host}:${process.pid}:${opaqueId()}`
+  // Long enough for the slowest batch (Salesforce: token + two calls, each with its timeout).
+  const leaseMs = 4 * config.timeoutMs + 10_000
+  let current: Promise<RunResult> | null = null
+  let stopping = false
+
+  const holderGone = (holder: string) => {
+    const [h, pid] = holder.split(':')
+    return h === host && Number.isInteger(Number(pid)) && !isAlive(Number(pid))
+  }
+
+  const acquire = db.transaction((now: number): string | null => {
+    const st = s.state()
+    if (st.lease_owner && st.lease_owner !== owner && (st.lease_until ?? 0) > now && !holderGone(st.lease_owner)) {
+      return st.lease_owner
+    }
+    s.takeLease(owner, now + leaseMs)
+    return null
+  })
+
+  function nextBatch(dueAt: number): WireEvent[] {
+    const events: WireEvent[] = []
+    let bytes = 0
+    for (const row of s.due(dueAt, config.batchMaxEvents)) {
+      const e = wireEvent(row)
+      const size = Buffer.byteLength(e.json) + 1
+      if (events.length > 0 && bytes + size > config.batchMaxBytes) break
+      events.push(e)
+      eventAttempts.set(e.seq, row.attempts)
+      bytes += size
+    }
+    return events
+  }
+
+  const recordAck = db.transaction((events: WireEvent[], outcome: Extract<Awaited<ReturnType<CrmAdapter['deliver']>>, { kind: 'acked' }>, now: number) => {
+    const tally = { delivered: 0, parked: 0, retried: 0 }
+    const byId = new Map(events.map((e) => [e.id, e]))
+    const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
+    const delivered: number[] = []
+    for (const e of events) {
+      const r = results.get(e.id)
+      if (!r || r.result === 'delivered') {
+        delivered.push(e.seq)
+      } else if (r.result === 'retry') {
+        const attempts = (eventAttempts.get(e.seq) ?? 0) + 1
+        s.markFailed([e.seq], r.error, now + 1 + backoffMs(attempts - 1, config.backoffBaseMs, config.backoffCapMs, random))
+        tally.retried++
+      } else {
+        s.park(e.seq, r.error, r.response, now)
+        tally.parked++
+        log(`sync: parked ${e.type} ${e.id}: ${clip(r.error, 300)}`)
+      }
+    }
+    for (const id of results.keys()) if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
+    tally.delivered = s.markDelivered(delivered, now)
+    s.succeeded(now)
+    return tally
+  })
+
+  const parkAll = db.transaction((events: WireEvent[], error: string, response: string | null, now: number) => {
+    for (const e of events) s.park(e.seq, error, response, now)
+  })
+
+  // Attempts per event as read when its batch was formed (for per-event backoff).
+  const eventAttempts = new Map<number, number>()
+
+  async function drain(force: boolean): Promise<RunResult> {
+    const adapter = deps.adapter
+    const startedAt = clock.now()
+    if (!adapter) return { status: 'no-adapter', pending: s.counts().pending }
+    const st = s.state()
+    if (!force && st.next_attempt_at > startedAt) return { status: 'backing-off', until: st.next_attempt_at }
+    const holder = acquire.immediate(startedAt)
+    if (holder) return { status: 'busy', holder }
+    s.runStarted(startedAt, adapter.name)
+    const tally = { delivered: 0, parked: 0, retried: 0, batches: 0 }
+    // Sub-batches of a batch the CRM refused for its content, sent apart to find the bad events.
+    const split: WireEvent[][] = []
+    eventAttempts.clear()
+    try {
+      while (!stopping) {
+        if (!s.renewLease(owner, clock.now() + leaseMs)) {
+          log('sync: lost the run lease to another process; stopping this run')
+          break
+        }
+        // Only events due when the run started: one retried inside this run waits for the next.
+        const events = split.shift() ?? nextBatch(startedAt)
+        if (events.length === 0) break
+        const batch: Batch = { id: batchIdOf(events.map((e) => e.id)), branchId: deps.branchId, events }
+        let outcome
+        try {
+          outcome = await adapter.deliver(batch)
+        } catch (err) {
+          outcome = { kind: 'transient' as const, error: `${adapter.name}: ${(err as Error).message}`, retryAfterMs: null }
+        }
+        tally.batches++
+        const now = clock.now()
+        if (outcome.kind === 'acked') {
+          const t = recordAck(events, outcome, now)
+          tally.delivered += t.delivered
+          tally.parked += t.parked
+          tally.retried += t.retried
+        } else if (outcome.kind === 'rejected') {
+          if (isContentRejection(outcome.status) && events.length > 1) {
+            const half = Math.ceil(events.length / 2)
+            split.unshift(events.slice(0, half), events.slice(half))
+            continue
+          }
+          parkAll(events, outcome.error, outcome.response, now)
+          tally.parked += events.length
+          log(`sync: parked ${events.length} event(s) (${events[0]!.type} ${events[0]!.id}…): ${clip(outcome.error, 300)}`)
+          s.noteError(outcome.error, now)
+        } else {
+          const failures = s.state().consecutive_failures
+          const wait =
+            outcome.retryAfterMs !== null
+              ? Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS)
+              : backoffMs(failures, config.backoffBaseMs, config.backoffCapMs, random)
+          const nextAttemptAt = now + wait
+          db.transaction(() => {
+            s.markFailed(events.map((e) => e.seq), outcome.error, 0)
+            s.failed(outcome.error, now, nextAttemptAt)
+          })()
+          log(`sync: ${outcome.error}; ${s.counts().pending} pending, next try in ${Math.ceil(wait / 1000)} s`)
+          return { status: 'failed', ...tally, error: outcome.error, nextAttemptAt }
+        }
+      }
+      s.prune(clock.now() - config.keepDeliveredHours * 3_600_000)
+      if (tally.batches > 0) {
+        log(`sync: delivered ${tally.delivered}, parked ${tally.parked}, retrying ${tally.retried} in ${tally.batches} request(s)`)
+      }
+      return { status: 'done', ...tally }
+    } finally {
+      s.releaseLease(owner)
+    }
+  }
+
+  return {
+    run(opts = {}) {
+      if (stopping) return Promise.resolve({ status: 'busy', holder: 'stopping' })
+      if (current) return Promise.resolve({ status: 'busy', holder: owner })
+      current = drain(opts.force ?? false).finally(() => {
+        current = null
+      })
+      return current
+    },
+    retryParked() {
+      return db.transaction(() => {
+        const n = s.requeueParked()
+        if (n > 0) s.clearBackoff()
+        return n
+      })()
+    },
+    async stop() {
+      stopping = true
+      await current?.catch(() => undefined)
+    },
+  }
+}
