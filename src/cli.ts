@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url'
+import { syncCommand, SYNC_USAGE } from './cli/sync.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -16,6 +17,12 @@ export const COMMANDS: Command[] = [
     usage: 'branchgate serve [--config FILE]',
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
+  },
+  {
+    name: 'sync',
+    usage: SYNC_USAGE,
+    summary: 'send pending events to the CRM now; --status, --retry-failed, --wait',
+    run: (argv, env) => syncCommand(argv, env),
   },
 ]
 

@@ -14,6 +14,8 @@ import { loadOrCreateSecret } from './secret.js'
 import { createConsoleSender } from './sms/console.js'
 import { createHttpSender } from './sms/http.js'
 import { createFailoverSender, type SmsSender } from './sms/sender.js'
+import { buildSyncRunner } from './sync/adapters.js'
+import { branchOffsetSeconds, startSyncSchedule } from './sync/schedule.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
@@ -97,18 +99,29 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
+  const sync = startSyncSchedule({
+    expression: config.sync.schedule,
+    offsetSeconds: branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds),
+    runner: buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+    clock,
+    log,
+  })
+  if (config.sync.adapter.type === 'none') log('sync: no CRM configured; events accumulate in the outbox')
+
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     log(`${signal}: stopping`)
-    let open = servers.length
+    let open = servers.length + 1
     const done = () => {
       if (--open > 0) return
       closeDb(db)
       log('stopped')
       process.exit(0)
     }
+    // A batch in flight is finished (or abandoned at the 5 s limit: it is sent again next time).
+    sync.stop().then(done, done)
     for (const s of servers) {
       s.close(done)
       ;(s as any).closeAllConnections?.()

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { customerStatements } from '../src/db/customers.js'
+import { appendEvent, createOutbox, macPolicy, OutboxOutsideTransactionError } from '../src/sync/outbox.js'
+import { customerVerified, customerRecord } from '../src/sync/events.js'
+import { challengeOf, PHONE_MAC, portalHarness, tempDb } from './helpers.js'
+
+type Harness = ReturnType<typeof portalHarness>
+let h: Harness | null = null
+afterEach(() => {
+  h?.close()
+  h = null
+})
+
+function outboxRows(db: Harness['db']) {
+  return (
+    db.prepare(`SELECT id, type, branch_id, schema_version, occurred_at, payload, status FROM outbox_events ORDER BY seq`).all() as Array<{
+      id: string
+      type: string
+      branch_id: string
+      schema_version: number
+      occurred_at: number
+      payload: string
+      status: string
+    }>
+  ).map((r) => ({ ...r, data: JSON.parse(r.payload) }))
+}
+
+async function signIn(hh: Harness, p: { name: string; phone: string; marketing: boolean }) {
+  const fields: Record<string, string> = { name: p.name, phone: p.phone, consent: 'yes' }
+  if (p.marketing) fields.marketing = 'yes'
+  const page = await hh.post('/login', fields)
+  expect(page.status).toBe(200)
+  const challenge = challengeOf(await page.text())
+  const done = await hh.post('/verify', { challenge, code: hh.sms.lastCodeTo('+525512345678') })
+  expect(done.status).toBeLessThan(400)
+}
+
+describe('the outbox, written by the login transaction', () => {
+  it('records customer.verified and consent.given when a customer proves their number', async () => {
+    h = portalHarness({ branch: { id: 'mx-cdmx-001' } })
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: true })
+    const rows = outboxRows(h.db)
+    expect(rows.map((r) => r.type)).toEqual(['customer.verified', 'consent.given'])
+    const [verified, consent] = rows
+    expect(verified!.branch_id).toBe('mx-cdmx-001')
+    expect(verified!.schema_version).toBe(1)
+    expect(verified!.occurred_at).toBe(h.clock.now())
+    expect(verified!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(verified!.data.customer).toMatchObject({ phone: '+525512345678', name: 'Ana López', marketingConsent: true })
+    expect(verified!.data.firstTime).toBe(true)
+    expect(consent!.data.consent).toMatchObject({ purposes: ['service', 'marketing'], branchId: 'mx-cdmx-001' })
+    expect(rows.every((r) => r.status === 'pending')).toBe(true)
+  })
+
+  it('never lets the raw MAC leave the branch by default, only a salted hash', async () => {
+    h = portalHarness()
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
+    const all = outboxRows(h.db).map((r) => r.payload).join('\n')
+    expect(all).not.toContain(PHONE_MAC)
+    expect(all).not.toContain(PHONE_MAC.replace(/:/g, ''))
+    const device = outboxRows(h.db)[0]!.data.device
+    expect(device.macForm).toBe('hmac-sha256')
+    expect(device.mac).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('sends the MAC as configured: plain, or not at all', async () => {
+    h = portalHarness({ sync: { macs: 'plain' } })
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
+    expect(outboxRows(h.db)[0]!.data.device).toEqual({ mac: PHONE_MAC, macForm: 'plain' })
+    h.close()
+    h = portalHarness({ sync: { macs: 'omit' } })
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
+    expect(outboxRows(h.db)[0]!.data.device).toBeNull()
+  })
+
+  it('hashes the same MAC the same way across branches when they share a sync salt', () => {
+    const a = macPolicy('hashed', 'a shared company salt')(PHONE_MAC)
+    const b = macPolicy('hashed', 'a shared company salt')(PHONE_MAC.toUpperCase())
+    const other = macPolicy('hashed', 'another salt entirely')(PHONE_MAC)
+    expect(a).toEqual(b)
+    expect(a!.mac).not.toBe(other!.mac)
+  })
+
+  it('adds customer.renamed and consent.withdrawn when a returning customer changes name and unticks marketing', async () => {
+    h = portalHarness()
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: true })
+    h.clock.advance({ hours: 30 })
+    await signIn(h, { name: 'Ana María López', phone: '55 1234 5678', marketing: false })
+    const rows = outboxRows(h.db)
+    expect(rows.map((r) => r.type)).toEqual([
+      'customer.verified',
+      'consent.given',
+      'customer.verified',
+      'customer.renamed',
+      'consent.given',
+      'consent.withdrawn',
+    ])
+    expect(rows[2]!.data.firstTime).toBe(false)
+    expect(rows[3]!.data).toMatchObject({ previousName: 'Ana López', customer: { name: 'Ana María López' } })
+    expect(rows[5]!.data.consent.purposes).toEqual(['marketing'])
+    // The marketing flag travels with every customer record, and says the current truth.
+    for (const r of rows.slice(2)) expect(r.data.customer.marketingConsent).toBe(false)
+  })
+
+  it('does not withdraw what was never given', async () => {
+    h = portalHarness()
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
+    h.clock.advance({ hours: 30 })
+    await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
+    expect(outboxRows(h.db).map((r) => r.type)).toEqual(['customer.verified', 'consent.given', 'customer.verified', 'consent.given'])
+  })
+})
+
+describe('appending events', () => {
+  it('refuses an event outside a transaction', () => {
+    const t = tempDb()
+    try {
+      const e = customerVerified({
+        customer: customerRecord({ phone_e164: '+525511111111', name: 'X', locale: 'es', first_verified_at: 0, last_verified_at: 0 }, false),
+        firstTime: true,
+        mac: PHONE_MAC,
+        now: 1,
+        macs: macPolicy('omit', ''),
+      })
+      expect(() => appendEvent(t.db, 'b', e)).toThrow(OutboxOutsideTransactionError)
+      expect(t.db.transaction(() => appendEvent(t.db, 'b', e))()).toMatch(/^[0-9a-f-]{36}$/)
+      // Rolled back with the change it belongs to.
+      expect(() =>
+        t.db.transaction(() => {
+          appendEvent(t.db, 'b', e)
+          throw new Error('the change failed')
+        })(),
+      ).toThrow('the change failed')
+      expect((t.db.prepare('SELECT COUNT(*) AS n FROM outbox_events').get() as { n: number }).n).toBe(1)
+    } finally {
+      t.close()
+    }
+  })
+
+  it('builds visit.closed from the closed visit and its customer, and nothing for an open one', () => {
+    const t = tempDb()
+    try {
+      const customers = customerStatements(t.db)
+      const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('hashed', 'k'.repeat(16)) })
+      const start = Date.parse('2026-03-02T15:00:00Z')
+      const id = t.db.transaction(() => {
+        const { customer } = customers.verified({ phone: '+525512345678', name: 'Ana', locale: 'es', now: start })
+        customers.recordConsent({ customerId: customer.id, noticeVersion: 'v1', purposes: ['service', 'marketing'], now: start, branchId: 'b1', mac: PHONE_MAC, locale: 'es' })
+        t.db.prepare(`INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at) VALUES ('v-1', @c, 'b1', @s, @s)`).run({ c: customer.id, s: start })
+        expect(outbox.visitClosed('v-1')).toBeNull()
+        t.db.prepare(`UPDATE visits SET ended_at = @e, end_reason = 'idle' WHERE id = 'v-1'`).run({ e: start + 47 * 60_000 + 5000 })
+        return outbox.visitClosed('v-1')
+      })()
+      expect(id).not.toBeNull()
+      const row = t.db.prepare(`SELECT type, subject, payload FROM outbox_events`).get() as { type: string; subject: string; payload: string }
+      expect(row.type).toBe('visit.closed')
+      expect(JSON.parse(row.payload)).toEqual({
+        visit: { id: 'v-1', branchId: 'b1', startedAt: '2026-03-02T15:00:00.000Z', endedAt: '2026-03-02T15:47:05.000Z', dwellMinutes: 47, endReason: 'idle' },
+        customer: expect.objectContaining({ phone: '+525512345678', marketingConsent: true }),
+      })
+      expect(() => outbox.visitClosed('v-1')).toThrow(OutboxOutsideTransactionError)
+    } finally {
+      t.close()
+    }
+  })
+
+  it('on erasure drops everything the outbox still holds about the customer and queues customer.erased', () => {
+    const t = tempDb()
+    try {
+      const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') })
+      const rec = (phone: string) => customerRecord({ phone_e164: phone, name: 'N', locale: 'es', first_verified_at: 0, last_verified_at: 0 }, true)
+      t.db.transaction(() => {
+        outbox.append(customerVerified({ customer: rec('+525500000001'), firstTime: true, mac: PHONE_MAC, now: 1, macs: outbox.macs }))
+        outbox.append(customerVerified({ customer: rec('+525500000002'), firstTime: true, mac: PHONE_MAC, now: 2, macs: outbox.macs }))
+      })()
+      t.db.transaction(() => outbox.customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: 3 }))()
+      const rows = t.db.prepare(`SELECT type, payload FROM outbox_events ORDER BY seq`).all() as Array<{ type: string; payload: string }>
+      expect(rows.map((r) => r.type)).toEqual(['customer.verified', 'customer.erased'])
+      expect(JSON.parse(rows[0]!.payload).customer.phone).toBe('+525500000002')
+      expect(JSON.parse(rows[1]!.payload)).toEqual({ phone: '+525500000001', requestedAt: '1970-01-01T00:00:00.003Z', requestedBy: 'user:maria' })
+    } finally {
+      t.close()
+    }
+  })
+})
