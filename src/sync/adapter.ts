@@ -13,6 +13,8 @@ export interface WireEvent {
   branchId: string
   /** Epoch ms (UTC). */
   occurredAt: number
+  /** Local ordering key (never sent): events of one subject reach the CRM in order. */
+  subject: string | null
   /** The stored payload (JSON text), sent as it is. */
   data: string
   /** The event's envelope as JSON text: `{"id":…,"type":…,…,"data":…}`. */

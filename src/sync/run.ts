@@ -68,7 +68,7 @@ export function backoffMs(failures: number, baseMs: number, capMs: number, rando
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000
 
 export function wireEvent(
-  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'payload'>,
+  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload'>,
 ): WireEvent {
   const occurredAt = new Date(row.occurred_at).toISOString()
   return {
@@ -78,6 +78,7 @@ export function wireEvent(
     schemaVersion: row.schema_version,
     branchId: row.branch_id,
     occurredAt: row.occurred_at,
+    subject: row.subject,
     data: row.payload,
     json: `{"id":${JSON.stringify(row.id)},"type":${JSON.stringify(row.type)},"schemaVersion":${row.schema_version},"branchId":${JSON.stringify(row.branch_id)},"occurredAt":"${occurredAt}","data":${row.payload}}`,
   }
@@ -137,8 +138,15 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const byId = new Map(events.map((e) => [e.id, e]))
     const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
     const delivered: number[] = []
+    // Once an event of a subject waits for a retry, the later ones of that subject wait with it,
+    // so the CRM ends with them applied in order (upserts sent again are harmless).
+    const held = new Set<string>()
     for (const e of events) {
-      const r = results.get(e.id)
+      let r = results.get(e.id)
+      if (e.subject !== null && held.has(e.subject) && (!r || r.result === 'delivered')) {
+        r = { id: e.id, result: 'retry', error: 'held back behind an earlier event of the same subject' }
+      }
+      if (r?.result === 'retry' && e.subject !== null) held.add(e.subject)
       if (!r || r.result === 'delivered') {
         delivered.push(e.seq)
       } else if (r.result === 'retry') {

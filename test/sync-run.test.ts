@@ -1,0 +1,236 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { loadConfig, type SyncConfig } from '../src/config.js'
+import type { Db } from '../src/db/open.js'
+import type { Batch, CrmAdapter } from '../src/sync/adapter.js'
+import { backoffMs, batchIdOf, createSyncRunner } from '../src/sync/run.js'
+import { parkedEvents, syncStatus } from '../src/sync/status.js'
+import { createWebhookAdapter } from '../src/sync/webhook.js'
+import { FakeClock } from './fakes/clock.js'
+import { seedEvents } from './fakes/outbox-seed.js'
+import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
+import { tempDb } from './helpers.js'
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+
+function syncConfig(over: Record<string, unknown> = {}, url = 'http://127.0.0.1:9/x'): SyncConfig {
+  return loadConfig(JSON.stringify({ sync: { adapter: { type: 'webhook', url, secrets: [SECRET] }, ...over } })).sync
+}
+
+let t: ReturnType<typeof tempDb>
+let receiver: WebhookReceiver
+let clock: FakeClock
+let logs: string[]
+beforeEach(async () => {
+  t = tempDb()
+  receiver = await new WebhookReceiver([SECRET]).start()
+  // The receiver checks timestamps against the real time.
+  clock = new FakeClock(Date.now())
+  logs = []
+})
+afterEach(async () => {
+  await receiver.stop()
+  t.close()
+})
+
+function runnerFor(db: Db, over: Record<string, unknown> = {}, extra: { random?: () => number; isAlive?: (pid: number) => boolean; adapter?: CrmAdapter } = {}) {
+  const config = syncConfig(over, receiver.url)
+  const adapter = extra.adapter ?? createWebhookAdapter(config.adapter as any, { clock, timeoutMs: config.timeoutMs })
+  return createSyncRunner({ db, adapter, clock, config, branchId: 'b1', log: (l) => logs.push(l), random: extra.random ?? (() => 0.5), isAlive: extra.isAlive })
+}
+
+const statusOf = (db: Db) => db.prepare(`SELECT status, COUNT(*) AS n FROM outbox_events GROUP BY status`).all()
+
+describe('a sync run', () => {
+  it('sends every pending event in order, in batches of at most the configured count, and marks them delivered', async () => {
+    const written = seedEvents(t.db, { count: 450, customers: 7 })
+    const r = await runnerFor(t.db).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 450, batches: 3 })
+    expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id))
+    expect(receiver.duplicates()).toBe(0)
+    expect(receiver.badSignatures).toBe(0)
+    expect(statusOf(t.db)).toEqual([{ status: 'delivered', n: 450 }])
+    expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 0, parked: 0, lastSuccessAt: clock.now(), lastError: null })
+  })
+
+  it('keeps each request under the byte limit', async () => {
+    seedEvents(t.db, { count: 60, customers: 3, nameBytes: 1000 })
+    receiver.keepHeaders = true
+    const r = await runnerFor(t.db, { batchMaxBytes: 8 * 1024 }).run()
+    expect(r.status).toBe('done')
+    expect(receiver.requests).toBeGreaterThan(6)
+    expect(receiver.accepted).toHaveLength(60)
+  })
+
+  it('retries a failed batch with the same batch id (webhook-id) and event ids', async () => {
+    const written = seedEvents(t.db, { count: 5, customers: 2 })
+    receiver.keepHeaders = true
+    receiver.mode = { kind: 'status', status: 503 }
+    const first = await runnerFor(t.db).run()
+    expect(first).toMatchObject({ status: 'failed', error: 'webhook answered 503' })
+    receiver.mode = { kind: 'ok' }
+    const second = await runnerFor(t.db).run({ force: true })
+    expect(second).toMatchObject({ status: 'done', delivered: 5 })
+    const ids = receiver.headers.map((h) => h['webhook-id'])
+    expect(ids[0]).toBe(ids[1])
+    expect(ids[0]).toBe(batchIdOf(written.map((w) => w.id)))
+  })
+
+  it('backs off after a transient failure, honours Retry-After, and the schedule waits while the CLI may force', async () => {
+    seedEvents(t.db, { count: 3, customers: 1 })
+    receiver.mode = { kind: 'status', status: 429, retryAfter: '120' }
+    const runner = runnerFor(t.db)
+    const r = await runner.run()
+    expect(r).toMatchObject({ status: 'failed', nextAttemptAt: clock.now() + 120_000 })
+    expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 3, lastError: 'webhook answered 429', nextAttemptAt: clock.now() + 120_000 })
+    expect(t.db.prepare(`SELECT attempts FROM outbox_events`).all()).toEqual([{ attempts: 1 }, { attempts: 1 }, { attempts: 1 }])
+    receiver.mode = { kind: 'ok' }
+    clock.advance({ seconds: 119 })
+    expect(await runner.run()).toMatchObject({ status: 'backing-off' })
+    clock.advance({ seconds: 1 })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 3 })
+  })
+
+  it('grows the backoff window exponentially with full jitter, up to the cap', () => {
+    const top = () => 0.999999
+    expect(backoffMs(0, 1000, 1_800_000, top)).toBe(999)
+    expect(backoffMs(3, 1000, 1_800_000, top)).toBe(7999)
+    expect(backoffMs(30, 1000, 1_800_000, top)).toBe(1_799_998)
+    expect(backoffMs(5, 1000, 1_800_000, () => 0)).toBe(0)
+  })
+
+  it('uses consecutive failures for the global backoff and resets after a success', async () => {
+    seedEvents(t.db, { count: 1, customers: 1 })
+    receiver.mode = { kind: 'status', status: 500 }
+    const runner = runnerFor(t.db, { backoffBaseMs: 1000 }, { random: () => 0.999 })
+    const waits: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const r = await runner.run({ force: true })
+      if (r.status !== 'failed') throw new Error(r.status)
+      waits.push(r.nextAttemptAt - clock.now())
+    }
+    expect(waits).toEqual([999, 1998, 3996, 7992])
+    receiver.mode = { kind: 'ok' }
+    await runner.run({ force: true })
+    expect(syncStatus(t.db, clock.now()).nextAttemptAt).toBeNull()
+  })
+
+  it('gives up on a request after the timeout and retries later', async () => {
+    seedEvents(t.db, { count: 2, customers: 1 })
+    receiver.mode = { kind: 'hang' }
+    const r = await runnerFor(t.db, { timeoutMs: 150 }).run()
+    expect(r).toMatchObject({ status: 'failed', error: 'webhook: timed out after 150 ms' })
+  })
+
+  it('says connection refused when the CRM is down', async () => {
+    seedEvents(t.db, { count: 2, customers: 1 })
+    const port = await freePort()
+    const config = syncConfig({}, `http://127.0.0.1:${port}/hook`)
+    const runner = createSyncRunner({
+      db: t.db,
+      adapter: createWebhookAdapter(config.adapter as any, { clock, timeoutMs: 1000 }),
+      clock,
+      config,
+      branchId: 'b1',
+      log: () => {},
+    })
+    expect(await runner.run()).toMatchObject({ status: 'failed', error: 'webhook: network error ECONNREFUSED' })
+  })
+
+  it('parks only the events the CRM refuses, keeps its answer, and does not block the events behind them', async () => {
+    const written = seedEvents(t.db, { count: 40, customers: 4 })
+    const bad = written[13]!.id
+    receiver.poison.add(bad)
+    const r = await runnerFor(t.db).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 39, parked: 1 })
+    expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id).filter((id) => id !== bad))
+    const parked = parkedEvents(t.db)
+    expect(parked).toEqual([expect.objectContaining({ id: bad, error: 'webhook answered 400', response: '{"error":"poisoned event"}' })])
+    expect(syncStatus(t.db, clock.now())).toMatchObject({ parked: 1, pending: 0 })
+    expect(logs.some((l) => l.includes(`parked 1 event(s)`) && l.includes(bad))).toBe(true)
+
+    // After a fix, --retry-failed sends it again.
+    receiver.poison.clear()
+    const runner = runnerFor(t.db)
+    expect(runner.retryParked()).toBe(1)
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 1 })
+    expect(syncStatus(t.db, clock.now()).parked).toBe(0)
+    expect(receiver.deliveries.get(bad)).toBe(1)
+  })
+
+  it('retries (not parks) when the CRM refuses the credentials, since the events are not at fault', async () => {
+    seedEvents(t.db, { count: 3, customers: 1 })
+    const wrong = createWebhookAdapter({ type: 'webhook', url: receiver.url, secrets: ['whsec_' + Buffer.from('wrong secret').toString('base64')] }, { clock, timeoutMs: 1000 })
+    const r = await runnerFor(t.db, {}, { adapter: wrong }).run()
+    expect(r).toMatchObject({ status: 'failed', error: expect.stringContaining('webhook answered 401') })
+    expect(syncStatus(t.db, clock.now())).toMatchObject({ parked: 0, pending: 3 })
+  })
+
+  it('never overlaps: a second run in this process or another one is told the first is busy', async () => {
+    seedEvents(t.db, { count: 10, customers: 1 })
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    receiver.beforeAnswer = () => held
+    const a = runnerFor(t.db)
+    const first = a.run()
+    while (receiver.requests === 0) await new Promise((r) => setImmediate(r))
+    expect(await a.run()).toMatchObject({ status: 'busy' })
+    // Another process: same database, its own runner; the holder (this pid) is alive.
+    const b = runnerFor(t.db)
+    expect(await b.run({ force: true })).toMatchObject({ status: 'busy' })
+    release()
+    expect(await first).toMatchObject({ status: 'done', delivered: 10 })
+    expect(syncStatus(t.db, clock.now()).running).toBe(false)
+  })
+
+  it('takes over the lease of a run whose process died', async () => {
+    seedEvents(t.db, { count: 4, customers: 1 })
+    t.db.prepare(`UPDATE sync_state SET lease_owner = @o, lease_until = @u`).run({ o: `${(await import('node:os')).hostname()}:999999:abc`, u: clock.now() + 600_000 })
+    const alive = runnerFor(t.db, {}, { isAlive: () => true })
+    expect(await alive.run()).toMatchObject({ status: 'busy' })
+    const r = await runnerFor(t.db, {}, { isAlive: () => false }).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 4 })
+  })
+
+  it('with no CRM configured, leaves the events where they are and says so', async () => {
+    seedEvents(t.db, { count: 4, customers: 1 })
+    const config = loadConfig(null).sync
+    expect(config.adapter).toEqual({ type: 'none' })
+    const runner = createSyncRunner({ db: t.db, adapter: null, clock, config, branchId: 'b1', log: () => {} })
+    expect(await runner.run()).toEqual({ status: 'no-adapter', pending: 4 })
+  })
+
+  it('prunes delivered events after keepDeliveredHours', async () => {
+    seedEvents(t.db, { count: 4, customers: 1 })
+    const runner = runnerFor(t.db, { keepDeliveredHours: 1 })
+    await runner.run()
+    expect(statusOf(t.db)).toEqual([{ status: 'delivered', n: 4 }])
+    clock.advance({ hours: 1 })
+    await runner.run()
+    expect(statusOf(t.db)).toEqual([])
+  })
+
+  it('retries one event the CRM asked to retry on its own, without breaking that customer\'s order', async () => {
+    const written = seedEvents(t.db, { count: 6, customers: 2 })
+    // customers alternate: 0,1,0,1,0,1. Event 0 (customer 0) is to be retried.
+    let calls = 0
+    const sent: string[][] = []
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      async deliver(b: Batch) {
+        calls++
+        sent.push(b.events.map((e) => e.id))
+        if (calls === 1) return { kind: 'acked', events: [{ id: written[0]!.id, result: 'retry', error: 'locked' }] }
+        return { kind: 'acked' }
+      },
+    }
+    const runner = runnerFor(t.db, {}, { adapter })
+    const r = await runner.run()
+    // First batch holds all 6; event 0 waits, and customer 0's later events (2, 4) wait behind it.
+    expect(r).toMatchObject({ status: 'done', delivered: 3, retried: 3 })
+    expect(await runner.run()).toMatchObject({ status: 'done', batches: 0 })
+    clock.advance({ hours: 1 })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 3 })
+    expect(calls).toBe(2)
+    expect(sent[1]).toEqual([written[0]!.id, written[2]!.id, written[4]!.id])
+  })
+})
