@@ -229,7 +229,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
             s.markFailed(events.map((e) => e.seq), outcome.error, 0)
             s.failed(outcome.error, now, nextAttemptAt)
           })()
-          log(`sync: ${outcome.error}; ${s.counts().pending} pending, next try in ${Math.ceil(wait / 1000)} s`)
+          log(`sync: ${outcome.error}; ${s.counts().pending} pending, next try in ${wait < 10_000 ? `${wait} ms` : `${Math.ceil(wait / 1000)} s`}`)
           return { status: 'failed', ...tally, error: outcome.error, nextAttemptAt }
         }
       }

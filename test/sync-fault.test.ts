@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { closeDb, openDb, type Db } from '../src/db/open.js'
+import { seedEvents } from './fakes/outbox-seed.js'
+import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
+import { tempDir } from './helpers.js'
+
+/**
+ * The promise of the outbox, end to end: 20,000 events produced while the CRM is down (refused,
+ * then 503s, then hanging), the sync process (a real child, `branchgate sync --wait`) killed with
+ * SIGKILL in the middle of a batch twice, the CRM back. The receiver must end with every event
+ * exactly once by id (after its de-dup), in order per customer, and the outbox empty.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const SECRET = 'whsec_' + Buffer.from('fault-test secret, 32 bytes long').toString('base64')
+
+const dir = tempDir('branchgate-fault-')
+afterAll(() => dir.remove())
+
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('sync under faults', () => {
+  it('delivers 20,000 events exactly once, in order per customer, through outages and SIGKILLs', async () => {
+    const port = await freePort()
+    const configFile = path.join(dir.dir, 'branchgate.json')
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDir: dir.dir,
+        branch: { id: 'fault-branch' },
+        sync: {
+          adapter: { type: 'webhook', url: `http://127.0.0.1:${port}/crm/hook`, secrets: [SECRET] },
+          timeoutMs: 300,
+          backoffBaseMs: 20,
+          backoffCapMs: 200,
+          keepDeliveredHours: 0,
+        },
+      }),
+    )
+    const db: Db = openDb(path.join(dir.dir, 'branchgate.db'))
+    const state = () => db.prepare(`SELECT last_error, consecutive_failures FROM sync_state`).get() as { last_error: string | null; consecutive_failures: number }
+    const logs: string[] = []
+    let child: ChildProcess | null = null
+    let exited: Promise<number | null> = Promise.resolve(null)
+    const startSync = () => {
+      const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync', '--wait', '--config', configFile], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      c.stdout!.on('data', (d) => logs.push(String(d)))
+      c.stderr!.on('data', (d) => logs.push(String(d)))
+      exited = new Promise((resolve) => c.once('exit', (code) => resolve(code)))
+      child = c
+    }
+    const receiver = new WebhookReceiver([SECRET], port)
+    try {
+      // Down: nothing listens on the port.
+      const written = seedEvents(db, { count: 15_000, customers: 500, branchId: 'fault-branch' })
+      startSync()
+      await until('connection refused', () => (state().last_error ?? '').includes('ECONNREFUSED') && state().consecutive_failures >= 2)
+
+      // Up, but failing: 503s. More events arrive meanwhile.
+      receiver.mode = { kind: 'status', status: 503 }
+      await receiver.start()
+      written.push(...seedEvents(db, { count: 5_000, customers: 500, branchId: 'fault-branch', startAt: Date.parse('2026-03-03T15:00:00Z') }))
+      await until('503s', () => receiver.requests >= 3 && (state().last_error ?? '').includes('503'))
+
+      // Hanging: the sender's timeout must fire.
+      receiver.mode = { kind: 'hang' }
+      await until('a timeout', () => (state().last_error ?? '').includes('timed out'))
+      expect(receiver.accepted).toHaveLength(0)
+
+      // Back, but the sync process dies twice with a batch received and not yet acknowledged.
+      let okRequests = 0
+      const killAt = new Set([3, 25])
+      let kills = 0
+      receiver.beforeAnswer = async () => {
+        okRequests++
+        if (!killAt.has(okRequests)) return
+        const victim = child!
+        const gone = exited
+        victim.kill('SIGKILL')
+        await gone
+        kills++
+        startSync()
+      }
+      receiver.mode = { kind: 'ok' }
+      // The last child drains everything and exits 0; the earlier ones were killed.
+      await until('two kills mid-batch', () => kills === 2, 40_000)
+      const code = await exited
+      expect(code).toBe(0)
+      expect(kills).toBe(2)
+
+      const ids = written.map((w) => w.id)
+      expect(receiver.badSignatures).toBe(0)
+      expect(receiver.accepted).toHaveLength(20_000)
+      expect(new Set(receiver.accepted.map((e) => e.id))).toEqual(new Set(ids))
+      // Each killed batch arrived twice: at-least-once, made exactly-once by the receiver's de-dup.
+      expect(receiver.duplicates()).toBeGreaterThan(0)
+      expect(receiver.duplicates()).toBeLessThanOrEqual(2 * 200)
+      for (const [id, n] of receiver.deliveries) if (n > 2) throw new Error(`${id} delivered ${n} times`)
+
+      // In order per customer.
+      const phoneOf = (e: { data: any }) => e.data.customer.phone as string
+      const sentOrder = new Map<string, string[]>()
+      for (const w of written) (sentOrder.get(w.phone) ?? sentOrder.set(w.phone, []).get(w.phone)!).push(w.id)
+      const gotOrder = new Map<string, string[]>()
+      for (const e of receiver.accepted) (gotOrder.get(phoneOf(e)) ?? gotOrder.set(phoneOf(e), []).get(phoneOf(e))!).push(e.id)
+      expect(gotOrder.size).toBe(500)
+      for (const [phone, order] of sentOrder) expect(gotOrder.get(phone)).toEqual(order)
+
+      // Nothing left behind.
+      expect(db.prepare(`SELECT COUNT(*) AS n FROM outbox_events`).get()).toEqual({ n: 0 })
+      expect(db.prepare(`SELECT lease_owner FROM sync_state`).get()).toEqual({ lease_owner: null })
+    } catch (err) {
+      console.error(logs.join('').slice(-4000))
+      throw err
+    } finally {
+      ;(child as ChildProcess | null)?.kill('SIGKILL')
+      await receiver.stop()
+      closeDb(db)
+    }
+  }, 60_000)
+})
