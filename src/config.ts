@@ -74,7 +74,9 @@ const webhookSync = z
   })
   .strict()
 
-const sfField = (name: string | null) => z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/).nullable().default(name)
+/** A Salesforce API name (object or field), e.g. Contact, Branchgate_Phone__c. */
+const sfName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a Salesforce API name such as Branchgate_Phone__c')
+const sfField = (name: string | null) => sfName.nullable().default(name)
 const salesforceSync = z
   .object({
     type: z.literal('salesforce'),
@@ -93,8 +95,8 @@ const salesforceSync = z
     /** Customers: upserted by an external-id field that holds the E.164 number. */
     contact: z
       .object({
-        object: z.string().min(1).default('Contact'),
-        externalIdField: z.string().min(1).default('Branchgate_Phone__c'),
+        object: sfName.default('Contact'),
+        externalIdField: sfName.default('Branchgate_Phone__c'),
         /** Salesforce field per customer attribute; null: not sent. */
         fields: z
           .object({
@@ -114,10 +116,10 @@ const salesforceSync = z
     /** Visits: upserted into a custom object by an external-id field that holds the visit id. */
     visit: z
       .object({
-        object: z.string().min(1).default('Branchgate_Visit__c'),
-        externalIdField: z.string().min(1).default('Branchgate_Visit_Id__c'),
+        object: sfName.default('Branchgate_Visit__c'),
+        externalIdField: sfName.default('Branchgate_Visit_Id__c'),
         /** Relationship to the contact, set by the contact's external id; null: no link. */
-        contactRelationship: z.string().min(1).nullable().default('Contact__r'),
+        contactRelationship: sfName.nullable().default('Contact__r'),
         fields: z
           .object({
             branchId: sfField('Branch_Id__c'),
