@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 /**
  * The door to the CRM. A sync run hands an adapter one batch of events in order; the adapter
  * says what the CRM acknowledged. The run alone decides what is marked delivered, retried or
@@ -13,6 +15,8 @@ export interface WireEvent {
   branchId: string
   /** Epoch ms (UTC). */
   occurredAt: number
+  /** Tries so far (local, never sent): the per-event backoff grows with it. */
+  attempts: number
   /** Local ordering key (never sent): events of one subject reach the CRM in order. */
   subject: string | null
   /** The stored payload (JSON text), sent as it is. */
@@ -69,11 +73,11 @@ export function retryAfterMs(header: string | null, now: number): number | null 
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
-/** A short description of a failed fetch (timeout, refused…), without URLs' secrets or headers. */
+/** A short description of a failed request (refused, reset…), without URLs' secrets or headers. */
 export function describeFetchError(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  const e = err as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timed out after ${timeoutMs} ms`
-  const code = e?.cause?.code
+  const code = e?.code ?? e?.cause?.code
   if (code) return `network error ${code}`
   return `network error: ${e?.cause?.message ?? e?.message ?? String(err)}`
 }
@@ -83,20 +87,64 @@ export function clip(text: string, max = 2000): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
-/** A POST/PATCH with a timeout that also covers reading the body. */
-export async function httpCall(
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 4 }), https: new https.Agent({ keepAlive: true, maxSockets: 4 }) }
+
+/**
+ * One HTTP exchange with a deadline covering connect, send and the whole answer. node:http
+ * rather than fetch: a sync of a week's backlog sends thousands of requests, and this keeps the
+ * process small (no WASM parser, no stream machinery per request).
+ */
+export function httpCall(
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string },
   timeoutMs: number,
   now: () => number,
 ): Promise<{ ok: true; status: number; body: string; retryAfterMs: number | null } | { ok: false; error: string }> {
-  try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' })
-    const body = await res.text()
-    return { ok: true, status: res.status, body, retryAfterMs: retryAfterMs(res.headers.get('retry-after'), now()) }
-  } catch (err) {
-    return { ok: false, error: describeFetchError(err, timeoutMs) }
-  }
+  return new Promise((resolve) => {
+    const u = new URL(url)
+    const secure = u.protocol === 'https:'
+    const body = init.body === undefined ? undefined : Buffer.from(init.body)
+    let settled = false
+    const finish = (r: Awaited<ReturnType<typeof httpCall>>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(r)
+    }
+    const req = (secure ? https : http).request(
+      u,
+      {
+        method: init.method,
+        headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        agent: secure ? agents.https : agents.http,
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          // Only the start of an answer is ever kept; a huge body must not fill memory.
+          if (size < 1_000_000) chunks.push(c)
+          size += c.length
+        })
+        res.on('end', () => {
+          const header = res.headers['retry-after']
+          finish({
+            ok: true,
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            retryAfterMs: retryAfterMs(Array.isArray(header) ? (header[0] ?? null) : (header ?? null), now()),
+          })
+        })
+        res.on('error', (err) => finish({ ok: false, error: describeFetchError(err, timeoutMs) }))
+      },
+    )
+    const timer = setTimeout(() => {
+      finish({ ok: false, error: `timed out after ${timeoutMs} ms` })
+      req.destroy()
+    }, timeoutMs)
+    req.on('error', (err) => finish({ ok: false, error: describeFetchError(err, timeoutMs) }))
+    req.end(body)
+  })
 }
 
 /** Maps an HTTP answer for a whole batch to an outcome. */

@@ -68,7 +68,7 @@ export function backoffMs(failures: number, baseMs: number, capMs: number, rando
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000
 
 export function wireEvent(
-  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload'>,
+  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload'> & { attempts?: number },
 ): WireEvent {
   const occurredAt = new Date(row.occurred_at).toISOString()
   return {
@@ -78,6 +78,7 @@ export function wireEvent(
     schemaVersion: row.schema_version,
     branchId: row.branch_id,
     occurredAt: row.occurred_at,
+    attempts: row.attempts ?? 0,
     subject: row.subject,
     data: row.payload,
     json: `{"id":${JSON.stringify(row.id)},"type":${JSON.stringify(row.type)},"schemaVersion":${row.schema_version},"branchId":${JSON.stringify(row.branch_id)},"occurredAt":"${occurredAt}","data":${row.payload}}`,
@@ -127,7 +128,6 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       const size = Buffer.byteLength(e.json) + 1
       if (events.length > 0 && bytes + size > config.batchMaxBytes) break
       events.push(e)
-      eventAttempts.set(e.seq, row.attempts)
       bytes += size
     }
     return events
@@ -150,8 +150,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       if (!r || r.result === 'delivered') {
         delivered.push(e.seq)
       } else if (r.result === 'retry') {
-        const attempts = (eventAttempts.get(e.seq) ?? 0) + 1
-        s.markFailed([e.seq], r.error, now + 1 + backoffMs(attempts - 1, config.backoffBaseMs, config.backoffCapMs, random))
+        s.markFailed([e.seq], r.error, now + 1 + backoffMs(e.attempts, config.backoffBaseMs, config.backoffCapMs, random))
         tally.retried++
       } else {
         s.park(e.seq, r.error, r.response, now)
@@ -169,9 +168,6 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     for (const e of events) s.park(e.seq, error, response, now)
   })
 
-  // Attempts per event as read when its batch was formed (for per-event backoff).
-  const eventAttempts = new Map<number, number>()
-
   async function drain(force: boolean): Promise<RunResult> {
     const adapter = deps.adapter
     const startedAt = clock.now()
@@ -184,7 +180,6 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const tally = { delivered: 0, parked: 0, retried: 0, batches: 0 }
     // Sub-batches of a batch the CRM refused for its content, sent apart to find the bad events.
     const split: WireEvent[][] = []
-    eventAttempts.clear()
     try {
       while (!stopping) {
         if (!s.renewLease(owner, clock.now() + leaseMs)) {

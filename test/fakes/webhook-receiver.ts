@@ -35,6 +35,9 @@ export class WebhookReceiver {
   readonly batchIds: string[] = []
   readonly headers: Array<Record<string, string | string[] | undefined>> = []
   keepHeaders = false
+  /** Date.now() of the first and last accepted batch. */
+  firstAcceptedAt: number | null = null
+  lastAcceptedAt: number | null = null
   private server: Server | null = null
   private hanging = new Set<ServerResponse>()
 
@@ -115,6 +118,8 @@ export class WebhookReceiver {
     }
     // Counted on arrival: if the sender dies before reading our answer, it sends these again.
     this.batchIds.push(parsed.data.batchId)
+    this.firstAcceptedAt ??= Date.now()
+    this.lastAcceptedAt = Date.now()
     for (const e of events) {
       const n = this.deliveries.get(e.id) ?? 0
       this.deliveries.set(e.id, n + 1)

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { closeDb, openDb } from '../src/db/open.js'
+import { seedEvents } from '../test/fakes/outbox-seed.js'
+import { WebhookReceiver } from '../test/fakes/webhook-receiver.js'
+import { tempDir } from '../test/helpers.js'
+import type { BenchSection } from './run.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const EVENTS = Number(process.env.SYNC_BENCH_EVENTS ?? 100_000)
+const SECRET = 'whsec_' + Buffer.from('bench secret, thirty-two bytes!!').toString('base64')
+
+/** The kernel's high-water mark of a process's resident memory, in bytes (Linux). */
+function peakRssOf(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * 100,000 pending events drained by `branchgate sync` (a real child process, as an operator or
+ * the service would run it) to a webhook receiver on loopback that verifies every signature and
+ * de-duplicates by event id. Prints events/s and the sync process's peak RSS.
+ * Targets (issue 5): >= 5,000 events/s, peak RSS <= 200 MB.
+ */
+const section: BenchSection = {
+  name: 'sync',
+  async run() {
+    const dir = tempDir('branchgate-bench-sync-')
+    const receiver = await new WebhookReceiver([SECRET]).start()
+    try {
+      const configFile = path.join(dir.dir, 'branchgate.json')
+      writeFileSync(
+        configFile,
+        JSON.stringify({ dataDir: dir.dir, branch: { id: 'bench' }, sync: { adapter: { type: 'webhook', url: receiver.url, secrets: [SECRET] } } }),
+      )
+      const db = openDb(path.join(dir.dir, 'branchgate.db'))
+      let t = performance.now()
+      seedEvents(db, { count: EVENTS, customers: 5_000, perTransaction: 5_000, branchId: 'bench' })
+      const seedMs = performance.now() - t
+      closeDb(db)
+
+      t = performance.now()
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (d) => (out += d))
+      child.stderr.on('data', (d) => (out += d))
+      let peak = 0
+      const sample = () => (peak = Math.max(peak, peakRssOf(child.pid!) ?? 0))
+      const sampler = setInterval(sample, 20)
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      clearInterval(sampler)
+      const wallMs = performance.now() - t
+      if (code !== 0 || receiver.accepted.length !== EVENTS) {
+        throw new Error(`drain incomplete (exit ${code}, receiver has ${receiver.accepted.length}):\n${out}`)
+      }
+      const drainMs = (receiver.lastAcceptedAt ?? 0) - (receiver.firstAcceptedAt ?? 0)
+      const mb = (b: number) => (b / 1024 / 1024).toFixed(0)
+      console.log(`seeded ${EVENTS} events in ${(seedMs / 1000).toFixed(1)} s (${Math.round(EVENTS / (seedMs / 1000))} events/s written to the outbox)`)
+      console.log(`branchgate sync: ${out.trim().split('\n').at(-1)}`)
+      console.log(`sync throughput: ${Math.round(EVENTS / (drainMs / 1000))} events/s first to last batch (${(drainMs / 1000).toFixed(1)} s; target >= 5000)`)
+      console.log(`  including process start: ${Math.round(EVENTS / (wallMs / 1000))} events/s (${(wallMs / 1000).toFixed(1)} s)`)
+      console.log(`peak RSS of the sync process: ${peak ? `${mb(peak)} MB` : 'unknown (no /proc)'} (target <= 200 MB)`)
+      console.log(`receiver: ${receiver.requests} requests, ${receiver.duplicates()} duplicates, ${receiver.badSignatures} bad signatures`)
+      console.log('(loopback receiver in the bench process; the machine is shared, so figures vary)')
+    } finally {
+      await receiver.stop()
+      dir.remove()
+    }
+  },
+}
+export default section
