@@ -38,8 +38,10 @@ export async function syncCommand(argv: string[], env: NodeJS.ProcessEnv, clock:
   mkdirSync(dataDir, { recursive: true, mode: 0o750 })
   const db = openDb(path.join(dataDir, 'branchgate.db'))
   let interrupted = false
+  let wake: (() => void) | null = null
   const onSignal = () => {
     interrupted = true
+    wake?.()
     void runner.stop()
   }
   const runner = buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log })
@@ -63,7 +65,17 @@ export async function syncCommand(argv: string[], env: NodeJS.ProcessEnv, clock:
     while (argv.includes('--wait') && !interrupted) {
       const wait = waitFor(result, db, clock)
       if (wait === null) break
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      if (wait > 0) {
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, wait)
+          wake = () => {
+            clearTimeout(timer)
+            r()
+          }
+        })
+        wake = null
+      }
+      if (interrupted) break
       result = await runner.run({ force: result.status === 'busy' ? false : true })
     }
     console.log(describe(result))
