@@ -37,7 +37,11 @@ const section: BenchSection = {
       const configFile = path.join(dir.dir, 'branchgate.json')
       writeFileSync(
         configFile,
-        JSON.stringify({ dataDir: dir.dir, branch: { id: 'bench' }, sync: { adapter: { type: 'webhook', url: receiver.url, secrets: [SECRET] } } }),
+        JSON.stringify({
+          dataDir: dir.dir,
+          branch: { id: 'bench' },
+          sync: { adapter: { type: 'webhook', url: receiver.url, secrets: [SECRET] } },
+        }),
       )
       const db = openDb(path.join(dir.dir, 'branchgate.db'))
       let t = performance.now()
@@ -46,10 +50,14 @@ const section: BenchSection = {
       closeDb(db)
 
       t = performance.now()
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       let out = ''
       child.stdout.on('data', (d) => (out += d))
       child.stderr.on('data', (d) => (out += d))
@@ -60,17 +68,31 @@ const section: BenchSection = {
       clearInterval(sampler)
       const wallMs = performance.now() - t
       if (code !== 0 || receiver.accepted.length !== EVENTS) {
-        throw new Error(`drain incomplete (exit ${code}, receiver has ${receiver.accepted.length}):\n${out}`)
+        throw new Error(
+          `drain incomplete (exit ${code}, receiver has ${receiver.accepted.length}):\n${out}`,
+        )
       }
       const drainMs = (receiver.lastAcceptedAt ?? 0) - (receiver.firstAcceptedAt ?? 0)
       const mb = (b: number) => (b / 1024 / 1024).toFixed(0)
-      console.log(`seeded ${EVENTS} events in ${(seedMs / 1000).toFixed(1)} s (${Math.round(EVENTS / (seedMs / 1000))} events/s written to the outbox)`)
+      console.log(
+        `seeded ${EVENTS} events in ${(seedMs / 1000).toFixed(1)} s (${Math.round(EVENTS / (seedMs / 1000))} events/s written to the outbox)`,
+      )
       console.log(`branchgate sync: ${out.trim().split('\n').at(-1)}`)
-      console.log(`sync throughput: ${Math.round(EVENTS / (drainMs / 1000))} events/s first to last batch (${(drainMs / 1000).toFixed(1)} s; target >= 5000)`)
-      console.log(`  including process start: ${Math.round(EVENTS / (wallMs / 1000))} events/s (${(wallMs / 1000).toFixed(1)} s)`)
-      console.log(`peak RSS of the sync process: ${peak ? `${mb(peak)} MB` : 'unknown (no /proc)'} (target <= 200 MB)`)
-      console.log(`receiver: ${receiver.requests} requests, ${receiver.duplicates()} duplicates, ${receiver.badSignatures} bad signatures`)
-      console.log('(loopback receiver in the bench process; the machine is shared, so figures vary)')
+      console.log(
+        `sync throughput: ${Math.round(EVENTS / (drainMs / 1000))} events/s first to last batch (${(drainMs / 1000).toFixed(1)} s; target >= 5000)`,
+      )
+      console.log(
+        `  including process start: ${Math.round(EVENTS / (wallMs / 1000))} events/s (${(wallMs / 1000).toFixed(1)} s)`,
+      )
+      console.log(
+        `peak RSS of the sync process: ${peak ? `${mb(peak)} MB` : 'unknown (no /proc)'} (target <= 200 MB)`,
+      )
+      console.log(
+        `receiver: ${receiver.requests} requests, ${receiver.duplicates()} duplicates, ${receiver.badSignatures} bad signatures`,
+      )
+      console.log(
+        '(loopback receiver in the bench process; the machine is shared, so figures vary)',
+      )
     } finally {
       await receiver.stop()
       dir.remove()

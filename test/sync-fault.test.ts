@@ -48,15 +48,23 @@ describe('sync under faults', () => {
       }),
     )
     const db: Db = openDb(path.join(dir.dir, 'branchgate.db'))
-    const state = () => db.prepare(`SELECT last_error, consecutive_failures FROM sync_state`).get() as { last_error: string | null; consecutive_failures: number }
+    const state = () =>
+      db.prepare(`SELECT last_error, consecutive_failures FROM sync_state`).get() as {
+        last_error: string | null
+        consecutive_failures: number
+      }
     const logs: string[] = []
     let child: ChildProcess | null = null
     let exited: Promise<number | null> = Promise.resolve(null)
     const startSync = () => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync', '--wait', '--config', configFile], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const c = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'sync', '--wait', '--config', configFile],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       c.stdout!.on('data', (d) => logs.push(String(d)))
       c.stderr!.on('data', (d) => logs.push(String(d)))
       exited = new Promise((resolve) => c.once('exit', (code) => resolve(code)))
@@ -67,13 +75,27 @@ describe('sync under faults', () => {
       // Down: nothing listens on the port.
       const written = seedEvents(db, { count: 15_000, customers: 500, branchId: 'fault-branch' })
       startSync()
-      await until('connection refused', () => (state().last_error ?? '').includes('ECONNREFUSED') && state().consecutive_failures >= 2)
+      await until(
+        'connection refused',
+        () =>
+          (state().last_error ?? '').includes('ECONNREFUSED') && state().consecutive_failures >= 2,
+      )
 
       // Up, but failing: 503s. More events arrive meanwhile.
       receiver.mode = { kind: 'status', status: 503 }
       await receiver.start()
-      written.push(...seedEvents(db, { count: 5_000, customers: 500, branchId: 'fault-branch', startAt: Date.parse('2026-03-03T15:00:00Z') }))
-      await until('503s', () => receiver.requests >= 3 && (state().last_error ?? '').includes('503'))
+      written.push(
+        ...seedEvents(db, {
+          count: 5_000,
+          customers: 500,
+          branchId: 'fault-branch',
+          startAt: Date.parse('2026-03-03T15:00:00Z'),
+        }),
+      )
+      await until(
+        '503s',
+        () => receiver.requests >= 3 && (state().last_error ?? '').includes('503'),
+      )
 
       // Hanging: the sender's timeout must fire.
       receiver.mode = { kind: 'hang' }
@@ -108,14 +130,17 @@ describe('sync under faults', () => {
       // Each killed batch arrived twice: at-least-once, made exactly-once by the receiver's de-dup.
       expect(receiver.duplicates()).toBeGreaterThan(0)
       expect(receiver.duplicates()).toBeLessThanOrEqual(2 * 200)
-      for (const [id, n] of receiver.deliveries) if (n > 2) throw new Error(`${id} delivered ${n} times`)
+      for (const [id, n] of receiver.deliveries)
+        if (n > 2) throw new Error(`${id} delivered ${n} times`)
 
       // In order per customer.
       const phoneOf = (e: { data: any }) => e.data.customer.phone as string
       const sentOrder = new Map<string, string[]>()
-      for (const w of written) (sentOrder.get(w.phone) ?? sentOrder.set(w.phone, []).get(w.phone)!).push(w.id)
+      for (const w of written)
+        (sentOrder.get(w.phone) ?? sentOrder.set(w.phone, []).get(w.phone)!).push(w.id)
       const gotOrder = new Map<string, string[]>()
-      for (const e of receiver.accepted) (gotOrder.get(phoneOf(e)) ?? gotOrder.set(phoneOf(e), []).get(phoneOf(e))!).push(e.id)
+      for (const e of receiver.accepted)
+        (gotOrder.get(phoneOf(e)) ?? gotOrder.set(phoneOf(e), []).get(phoneOf(e))!).push(e.id)
       expect(gotOrder.size).toBe(500)
       for (const [phone, order] of sentOrder) expect(gotOrder.get(phone)).toEqual(order)
 

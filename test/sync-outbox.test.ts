@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { customerStatements } from '../src/db/customers.js'
-import { appendEvent, createOutbox, macPolicy, OutboxOutsideTransactionError } from '../src/sync/outbox.js'
+import {
+  appendEvent,
+  createOutbox,
+  macPolicy,
+  OutboxOutsideTransactionError,
+} from '../src/sync/outbox.js'
 import { customerVerified, customerRecord } from '../src/sync/events.js'
 import { challengeOf, PHONE_MAC, portalHarness, tempDb } from './helpers.js'
 
@@ -13,7 +18,11 @@ afterEach(() => {
 
 function outboxRows(db: Harness['db']) {
   return (
-    db.prepare(`SELECT id, type, branch_id, schema_version, occurred_at, payload, status FROM outbox_events ORDER BY seq`).all() as Array<{
+    db
+      .prepare(
+        `SELECT id, type, branch_id, schema_version, occurred_at, payload, status FROM outbox_events ORDER BY seq`,
+      )
+      .all() as Array<{
       id: string
       type: string
       branch_id: string
@@ -45,17 +54,28 @@ describe('the outbox, written by the login transaction', () => {
     expect(verified!.branch_id).toBe('mx-cdmx-001')
     expect(verified!.schema_version).toBe(1)
     expect(verified!.occurred_at).toBe(h.clock.now())
-    expect(verified!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-    expect(verified!.data.customer).toMatchObject({ phone: '+525512345678', name: 'Ana López', marketingConsent: true })
+    expect(verified!.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    )
+    expect(verified!.data.customer).toMatchObject({
+      phone: '+525512345678',
+      name: 'Ana López',
+      marketingConsent: true,
+    })
     expect(verified!.data.firstTime).toBe(true)
-    expect(consent!.data.consent).toMatchObject({ purposes: ['service', 'marketing'], branchId: 'mx-cdmx-001' })
+    expect(consent!.data.consent).toMatchObject({
+      purposes: ['service', 'marketing'],
+      branchId: 'mx-cdmx-001',
+    })
     expect(rows.every((r) => r.status === 'pending')).toBe(true)
   })
 
   it('never lets the raw MAC leave the branch by default, only a salted hash', async () => {
     h = portalHarness()
     await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
-    const all = outboxRows(h.db).map((r) => r.payload).join('\n')
+    const all = outboxRows(h.db)
+      .map((r) => r.payload)
+      .join('\n')
     expect(all).not.toContain(PHONE_MAC)
     expect(all).not.toContain(PHONE_MAC.replace(/:/g, ''))
     const device = outboxRows(h.db)[0]!.data.device
@@ -96,7 +116,10 @@ describe('the outbox, written by the login transaction', () => {
       'consent.withdrawn',
     ])
     expect(rows[2]!.data.firstTime).toBe(false)
-    expect(rows[3]!.data).toMatchObject({ previousName: 'Ana López', customer: { name: 'Ana María López' } })
+    expect(rows[3]!.data).toMatchObject({
+      previousName: 'Ana López',
+      customer: { name: 'Ana María López' },
+    })
     expect(rows[5]!.data.consent.purposes).toEqual(['marketing'])
     // The marketing flag travels with every customer record, and says the current truth.
     for (const r of rows.slice(2)) expect(r.data.customer.marketingConsent).toBe(false)
@@ -107,7 +130,12 @@ describe('the outbox, written by the login transaction', () => {
     await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
     h.clock.advance({ hours: 30 })
     await signIn(h, { name: 'Ana López', phone: '55 1234 5678', marketing: false })
-    expect(outboxRows(h.db).map((r) => r.type)).toEqual(['customer.verified', 'consent.given', 'customer.verified', 'consent.given'])
+    expect(outboxRows(h.db).map((r) => r.type)).toEqual([
+      'customer.verified',
+      'consent.given',
+      'customer.verified',
+      'consent.given',
+    ])
   })
 })
 
@@ -116,7 +144,16 @@ describe('appending events', () => {
     const t = tempDb()
     try {
       const e = customerVerified({
-        customer: customerRecord({ phone_e164: '+525511111111', name: 'X', locale: 'es', first_verified_at: 0, last_verified_at: 0 }, false),
+        customer: customerRecord(
+          {
+            phone_e164: '+525511111111',
+            name: 'X',
+            locale: 'es',
+            first_verified_at: 0,
+            last_verified_at: 0,
+          },
+          false,
+        ),
         firstTime: true,
         mac: PHONE_MAC,
         now: 1,
@@ -131,7 +168,9 @@ describe('appending events', () => {
           throw new Error('the change failed')
         })(),
       ).toThrow('the change failed')
-      expect((t.db.prepare('SELECT COUNT(*) AS n FROM outbox_events').get() as { n: number }).n).toBe(1)
+      expect(
+        (t.db.prepare('SELECT COUNT(*) AS n FROM outbox_events').get() as { n: number }).n,
+      ).toBe(1)
     } finally {
       t.close()
     }
@@ -141,21 +180,54 @@ describe('appending events', () => {
     const t = tempDb()
     try {
       const customers = customerStatements(t.db)
-      const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('hashed', 'k'.repeat(16)) })
+      const outbox = createOutbox(t.db, {
+        branchId: 'b1',
+        macs: macPolicy('hashed', 'k'.repeat(16)),
+      })
       const start = Date.parse('2026-03-02T15:00:00Z')
       const id = t.db.transaction(() => {
-        const { customer } = customers.verified({ phone: '+525512345678', name: 'Ana', locale: 'es', now: start })
-        customers.recordConsent({ customerId: customer.id, noticeVersion: 'v1', purposes: ['service', 'marketing'], now: start, branchId: 'b1', mac: PHONE_MAC, locale: 'es' })
-        t.db.prepare(`INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at) VALUES ('v-1', @c, 'b1', @s, @s)`).run({ c: customer.id, s: start })
+        const { customer } = customers.verified({
+          phone: '+525512345678',
+          name: 'Ana',
+          locale: 'es',
+          now: start,
+        })
+        customers.recordConsent({
+          customerId: customer.id,
+          noticeVersion: 'v1',
+          purposes: ['service', 'marketing'],
+          now: start,
+          branchId: 'b1',
+          mac: PHONE_MAC,
+          locale: 'es',
+        })
+        t.db
+          .prepare(
+            `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at) VALUES ('v-1', @c, 'b1', @s, @s)`,
+          )
+          .run({ c: customer.id, s: start })
         expect(outbox.visitClosed('v-1')).toBeNull()
-        t.db.prepare(`UPDATE visits SET ended_at = @e, end_reason = 'idle' WHERE id = 'v-1'`).run({ e: start + 47 * 60_000 + 5000 })
+        t.db
+          .prepare(`UPDATE visits SET ended_at = @e, end_reason = 'idle' WHERE id = 'v-1'`)
+          .run({ e: start + 47 * 60_000 + 5000 })
         return outbox.visitClosed('v-1')
       })()
       expect(id).not.toBeNull()
-      const row = t.db.prepare(`SELECT type, subject, payload FROM outbox_events`).get() as { type: string; subject: string; payload: string }
+      const row = t.db.prepare(`SELECT type, subject, payload FROM outbox_events`).get() as {
+        type: string
+        subject: string
+        payload: string
+      }
       expect(row.type).toBe('visit.closed')
       expect(JSON.parse(row.payload)).toEqual({
-        visit: { id: 'v-1', branchId: 'b1', startedAt: '2026-03-02T15:00:00.000Z', endedAt: '2026-03-02T15:47:05.000Z', dwellMinutes: 47, endReason: 'idle' },
+        visit: {
+          id: 'v-1',
+          branchId: 'b1',
+          startedAt: '2026-03-02T15:00:00.000Z',
+          endedAt: '2026-03-02T15:47:05.000Z',
+          dwellMinutes: 47,
+          endReason: 'idle',
+        },
         customer: expect.objectContaining({ phone: '+525512345678', marketingConsent: true }),
       })
       expect(() => outbox.visitClosed('v-1')).toThrow(OutboxOutsideTransactionError)
@@ -168,16 +240,44 @@ describe('appending events', () => {
     const t = tempDb()
     try {
       const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') })
-      const rec = (phone: string) => customerRecord({ phone_e164: phone, name: 'N', locale: 'es', first_verified_at: 0, last_verified_at: 0 }, true)
+      const rec = (phone: string) =>
+        customerRecord(
+          { phone_e164: phone, name: 'N', locale: 'es', first_verified_at: 0, last_verified_at: 0 },
+          true,
+        )
       t.db.transaction(() => {
-        outbox.append(customerVerified({ customer: rec('+525500000001'), firstTime: true, mac: PHONE_MAC, now: 1, macs: outbox.macs }))
-        outbox.append(customerVerified({ customer: rec('+525500000002'), firstTime: true, mac: PHONE_MAC, now: 2, macs: outbox.macs }))
+        outbox.append(
+          customerVerified({
+            customer: rec('+525500000001'),
+            firstTime: true,
+            mac: PHONE_MAC,
+            now: 1,
+            macs: outbox.macs,
+          }),
+        )
+        outbox.append(
+          customerVerified({
+            customer: rec('+525500000002'),
+            firstTime: true,
+            mac: PHONE_MAC,
+            now: 2,
+            macs: outbox.macs,
+          }),
+        )
       })()
-      t.db.transaction(() => outbox.customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: 3 }))()
-      const rows = t.db.prepare(`SELECT type, payload FROM outbox_events ORDER BY seq`).all() as Array<{ type: string; payload: string }>
+      t.db.transaction(() =>
+        outbox.customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: 3 }),
+      )()
+      const rows = t.db
+        .prepare(`SELECT type, payload FROM outbox_events ORDER BY seq`)
+        .all() as Array<{ type: string; payload: string }>
       expect(rows.map((r) => r.type)).toEqual(['customer.verified', 'customer.erased'])
       expect(JSON.parse(rows[0]!.payload).customer.phone).toBe('+525500000002')
-      expect(JSON.parse(rows[1]!.payload)).toEqual({ phone: '+525500000001', requestedAt: '1970-01-01T00:00:00.003Z', requestedBy: 'user:maria' })
+      expect(JSON.parse(rows[1]!.payload)).toEqual({
+        phone: '+525500000001',
+        requestedAt: '1970-01-01T00:00:00.003Z',
+        requestedBy: 'user:maria',
+      })
     } finally {
       t.close()
     }

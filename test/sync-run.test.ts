@@ -13,7 +13,9 @@ import { tempDb } from './helpers.js'
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 
 function syncConfig(over: Record<string, unknown> = {}, url = 'http://127.0.0.1:9/x'): SyncConfig {
-  return loadConfig(JSON.stringify({ sync: { adapter: { type: 'webhook', url, secrets: [SECRET] }, ...over } })).sync
+  return loadConfig(
+    JSON.stringify({ sync: { adapter: { type: 'webhook', url, secrets: [SECRET] }, ...over } }),
+  ).sync
 }
 
 let t: ReturnType<typeof tempDb>
@@ -32,13 +34,29 @@ afterEach(async () => {
   t.close()
 })
 
-function runnerFor(db: Db, over: Record<string, unknown> = {}, extra: { random?: () => number; isAlive?: (pid: number) => boolean; adapter?: CrmAdapter } = {}) {
+function runnerFor(
+  db: Db,
+  over: Record<string, unknown> = {},
+  extra: { random?: () => number; isAlive?: (pid: number) => boolean; adapter?: CrmAdapter } = {},
+) {
   const config = syncConfig(over, receiver.url)
-  const adapter = extra.adapter ?? createWebhookAdapter(config.adapter as any, { clock, timeoutMs: config.timeoutMs })
-  return createSyncRunner({ db, adapter, clock, config, branchId: 'b1', log: (l) => logs.push(l), random: extra.random ?? (() => 0.5), isAlive: extra.isAlive })
+  const adapter =
+    extra.adapter ??
+    createWebhookAdapter(config.adapter as any, { clock, timeoutMs: config.timeoutMs })
+  return createSyncRunner({
+    db,
+    adapter,
+    clock,
+    config,
+    branchId: 'b1',
+    log: (l) => logs.push(l),
+    random: extra.random ?? (() => 0.5),
+    isAlive: extra.isAlive,
+  })
 }
 
-const statusOf = (db: Db) => db.prepare(`SELECT status, COUNT(*) AS n FROM outbox_events GROUP BY status`).all()
+const statusOf = (db: Db) =>
+  db.prepare(`SELECT status, COUNT(*) AS n FROM outbox_events GROUP BY status`).all()
 
 describe('a sync run', () => {
   it('sends every pending event in order, in batches of at most the configured count, and marks them delivered', async () => {
@@ -49,7 +67,12 @@ describe('a sync run', () => {
     expect(receiver.duplicates()).toBe(0)
     expect(receiver.badSignatures).toBe(0)
     expect(statusOf(t.db)).toEqual([{ status: 'delivered', n: 450 }])
-    expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 0, parked: 0, lastSuccessAt: clock.now(), lastError: null })
+    expect(syncStatus(t.db, clock.now())).toMatchObject({
+      pending: 0,
+      parked: 0,
+      lastSuccessAt: clock.now(),
+      lastError: null,
+    })
   })
 
   it('keeps each request under the byte limit', async () => {
@@ -81,8 +104,16 @@ describe('a sync run', () => {
     const runner = runnerFor(t.db)
     const r = await runner.run()
     expect(r).toMatchObject({ status: 'failed', nextAttemptAt: clock.now() + 120_000 })
-    expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 3, lastError: 'webhook answered 429', nextAttemptAt: clock.now() + 120_000 })
-    expect(t.db.prepare(`SELECT attempts FROM outbox_events`).all()).toEqual([{ attempts: 1 }, { attempts: 1 }, { attempts: 1 }])
+    expect(syncStatus(t.db, clock.now())).toMatchObject({
+      pending: 3,
+      lastError: 'webhook answered 429',
+      nextAttemptAt: clock.now() + 120_000,
+    })
+    expect(t.db.prepare(`SELECT attempts FROM outbox_events`).all()).toEqual([
+      { attempts: 1 },
+      { attempts: 1 },
+      { attempts: 1 },
+    ])
     receiver.mode = { kind: 'ok' }
     clock.advance({ seconds: 119 })
     expect(await runner.run()).toMatchObject({ status: 'backing-off' })
@@ -133,7 +164,10 @@ describe('a sync run', () => {
       branchId: 'b1',
       log: () => {},
     })
-    expect(await runner.run()).toMatchObject({ status: 'failed', error: 'webhook: network error ECONNREFUSED' })
+    expect(await runner.run()).toMatchObject({
+      status: 'failed',
+      error: 'webhook: network error ECONNREFUSED',
+    })
   })
 
   it('parks only the events the CRM refuses, keeps its answer, and does not block the events behind them', async () => {
@@ -142,9 +176,17 @@ describe('a sync run', () => {
     receiver.poison.add(bad)
     const r = await runnerFor(t.db).run()
     expect(r).toMatchObject({ status: 'done', delivered: 39, parked: 1 })
-    expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id).filter((id) => id !== bad))
+    expect(receiver.accepted.map((e) => e.id)).toEqual(
+      written.map((w) => w.id).filter((id) => id !== bad),
+    )
     const parked = parkedEvents(t.db)
-    expect(parked).toEqual([expect.objectContaining({ id: bad, error: 'webhook answered 400', response: '{"error":"poisoned event"}' })])
+    expect(parked).toEqual([
+      expect.objectContaining({
+        id: bad,
+        error: 'webhook answered 400',
+        response: '{"error":"poisoned event"}',
+      }),
+    ])
     expect(syncStatus(t.db, clock.now())).toMatchObject({ parked: 1, pending: 0 })
     expect(logs.some((l) => l.includes(`parked 1 event(s)`) && l.includes(bad))).toBe(true)
 
@@ -159,9 +201,19 @@ describe('a sync run', () => {
 
   it('retries (not parks) when the CRM refuses the credentials, since the events are not at fault', async () => {
     seedEvents(t.db, { count: 3, customers: 1 })
-    const wrong = createWebhookAdapter({ type: 'webhook', url: receiver.url, secrets: ['whsec_' + Buffer.from('wrong secret').toString('base64')] }, { clock, timeoutMs: 1000 })
+    const wrong = createWebhookAdapter(
+      {
+        type: 'webhook',
+        url: receiver.url,
+        secrets: ['whsec_' + Buffer.from('wrong secret').toString('base64')],
+      },
+      { clock, timeoutMs: 1000 },
+    )
     const r = await runnerFor(t.db, {}, { adapter: wrong }).run()
-    expect(r).toMatchObject({ status: 'failed', error: expect.stringContaining('webhook answered 401') })
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('webhook answered 401'),
+    })
     expect(syncStatus(t.db, clock.now())).toMatchObject({ parked: 0, pending: 3 })
   })
 
@@ -184,7 +236,9 @@ describe('a sync run', () => {
 
   it('takes over the lease of a run whose process died', async () => {
     seedEvents(t.db, { count: 4, customers: 1 })
-    t.db.prepare(`UPDATE sync_state SET lease_owner = @o, lease_until = @u`).run({ o: `${(await import('node:os')).hostname()}:999999:abc`, u: clock.now() + 600_000 })
+    t.db
+      .prepare(`UPDATE sync_state SET lease_owner = @o, lease_until = @u`)
+      .run({ o: `${(await import('node:os')).hostname()}:999999:abc`, u: clock.now() + 600_000 })
     const alive = runnerFor(t.db, {}, { isAlive: () => true })
     expect(await alive.run()).toMatchObject({ status: 'busy' })
     const r = await runnerFor(t.db, {}, { isAlive: () => false }).run()
@@ -195,7 +249,14 @@ describe('a sync run', () => {
     seedEvents(t.db, { count: 4, customers: 1 })
     const config = loadConfig(null).sync
     expect(config.adapter).toEqual({ type: 'none' })
-    const runner = createSyncRunner({ db: t.db, adapter: null, clock, config, branchId: 'b1', log: () => {} })
+    const runner = createSyncRunner({
+      db: t.db,
+      adapter: null,
+      clock,
+      config,
+      branchId: 'b1',
+      log: () => {},
+    })
     expect(await runner.run()).toEqual({ status: 'no-adapter', pending: 4 })
   })
 
@@ -209,7 +270,7 @@ describe('a sync run', () => {
     expect(statusOf(t.db)).toEqual([])
   })
 
-  it('retries one event the CRM asked to retry on its own, without breaking that customer\'s order', async () => {
+  it("retries one event the CRM asked to retry on its own, without breaking that customer's order", async () => {
     const written = seedEvents(t.db, { count: 6, customers: 2 })
     // customers alternate: 0,1,0,1,0,1. Event 0 (customer 0) is to be retried.
     let calls = 0
@@ -219,7 +280,11 @@ describe('a sync run', () => {
       async deliver(b: Batch) {
         calls++
         sent.push(b.events.map((e) => e.id))
-        if (calls === 1) return { kind: 'acked', events: [{ id: written[0]!.id, result: 'retry', error: 'locked' }] }
+        if (calls === 1)
+          return {
+            kind: 'acked',
+            events: [{ id: written[0]!.id, result: 'retry', error: 'locked' }],
+          }
         return { kind: 'acked' }
       },
     }

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig, type SyncConfig } from '../src/config.js'
-import { customerErased, customerRecord, customerVerified, visitClosed } from '../src/sync/events.js'
+import {
+  customerErased,
+  customerRecord,
+  customerVerified,
+  visitClosed,
+} from '../src/sync/events.js'
 import { appendEvent, macPolicy } from '../src/sync/outbox.js'
 import { createSyncRunner } from '../src/sync/run.js'
 import { createSalesforceAdapter } from '../src/sync/salesforce.js'
@@ -25,11 +30,20 @@ afterEach(async () => {
   t.close()
 })
 
-function config(over: Record<string, unknown> = {}, adapterOver: Record<string, unknown> = {}): SyncConfig {
+function config(
+  over: Record<string, unknown> = {},
+  adapterOver: Record<string, unknown> = {},
+): SyncConfig {
   return loadConfig(
     JSON.stringify({
       sync: {
-        adapter: { type: 'salesforce', loginUrl: sf.url, clientId: sf.clientId, clientSecret: sf.clientSecret, ...adapterOver },
+        adapter: {
+          type: 'salesforce',
+          loginUrl: sf.url,
+          clientId: sf.clientId,
+          clientSecret: sf.clientSecret,
+          ...adapterOver,
+        },
         ...over,
       },
     }),
@@ -57,7 +71,11 @@ describe('the Salesforce adapter', () => {
     expect(await runner().run()).toMatchObject({ status: 'done', delivered: 9, parked: 0 })
     const token = sf.calls[0]!
     expect(token).toMatchObject({ method: 'POST', path: '/services/oauth2/token', status: 200 })
-    expect(token.body).toEqual({ grant_type: 'client_credentials', client_id: sf.clientId, client_secret: '***' })
+    expect(token.body).toEqual({
+      grant_type: 'client_credentials',
+      client_id: sf.clientId,
+      client_secret: '***',
+    })
     expect(upserts().map((c) => [c.path, c.status])).toEqual([
       ['/services/data/v62.0/composite/sobjects/Contact/Branchgate_Phone__c', 200],
       ['/services/data/v62.0/composite/sobjects/Branchgate_Visit__c/Branchgate_Visit_Id__c', 200],
@@ -84,7 +102,9 @@ describe('the Salesforce adapter', () => {
 
   it('never sends more than 200 records a call', async () => {
     seedEvents(t.db, { count: 700, customers: 700 })
-    expect(await runner(config({ batchMaxEvents: 700, batchMaxBytes: 10_000_000 })).run()).toMatchObject({ status: 'done', delivered: 700 })
+    expect(
+      await runner(config({ batchMaxEvents: 700, batchMaxBytes: 10_000_000 })).run(),
+    ).toMatchObject({ status: 'done', delivered: 700 })
     expect(upserts().every((c) => c.body.records.length <= 200 && c.status === 200)).toBe(true)
     expect(upserts().length).toBeGreaterThanOrEqual(4)
     expect(sf.records.get('Contact')!.size).toBe(700)
@@ -93,12 +113,26 @@ describe('the Salesforce adapter', () => {
   it('parks or retries a failed record on its own and delivers the rest', async () => {
     const written = seedEvents(t.db, { count: 6, customers: 6 })
     sf.failRecord = (object, r) =>
-      object !== 'Contact' ? null : r.Branchgate_Phone__c === seededPhone(1) ? 'INVALID_EMAIL_ADDRESS' : r.Branchgate_Phone__c === seededPhone(3) ? 'UNABLE_TO_LOCK_ROW' : null
+      object !== 'Contact'
+        ? null
+        : r.Branchgate_Phone__c === seededPhone(1)
+          ? 'INVALID_EMAIL_ADDRESS'
+          : r.Branchgate_Phone__c === seededPhone(3)
+            ? 'UNABLE_TO_LOCK_ROW'
+            : null
     const r = await runner().run()
     // Events 2 and 5 are visits of customers 2 and 5: delivered with their contacts.
     expect(r).toMatchObject({ status: 'done', delivered: 4, parked: 1, retried: 1 })
-    expect(parkedEvents(t.db)).toEqual([expect.objectContaining({ id: written[1]!.id, error: 'salesforce Contact: INVALID_EMAIL_ADDRESS injected INVALID_EMAIL_ADDRESS' })])
-    expect(JSON.parse(parkedEvents(t.db)[0]!.response!)).toMatchObject({ success: false, errors: [{ statusCode: 'INVALID_EMAIL_ADDRESS' }] })
+    expect(parkedEvents(t.db)).toEqual([
+      expect.objectContaining({
+        id: written[1]!.id,
+        error: 'salesforce Contact: INVALID_EMAIL_ADDRESS injected INVALID_EMAIL_ADDRESS',
+      }),
+    ])
+    expect(JSON.parse(parkedEvents(t.db)[0]!.response!)).toMatchObject({
+      success: false,
+      errors: [{ statusCode: 'INVALID_EMAIL_ADDRESS' }],
+    })
     expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 1, parked: 1 })
     sf.failRecord = () => null
     clock.advance({ hours: 1 })
@@ -120,7 +154,10 @@ describe('the Salesforce adapter', () => {
   it('retries, never parks, when the login is refused, and never logs the secret', async () => {
     seedEvents(t.db, { count: 2, customers: 1 })
     const r = await runner(config({}, { clientSecret: 'wrong-and-secret' })).run()
-    expect(r).toMatchObject({ status: 'failed', error: 'salesforce login refused: 400 invalid_client (invalid client credentials)' })
+    expect(r).toMatchObject({
+      status: 'failed',
+      error: 'salesforce login refused: 400 invalid_client (invalid client credentials)',
+    })
     expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 2, parked: 0 })
     expect(logs.join('\n')).not.toContain('wrong-and-secret')
   })
@@ -130,19 +167,58 @@ describe('the Salesforce adapter', () => {
     const r = await runner(config({}, { contact: { fields: { phone: 'Id' } } })).run()
     // The visit (event 2) needed its contact too: parked with it.
     expect(r).toMatchObject({ status: 'done', parked: 3, delivered: 0 })
-    expect(parkedEvents(t.db)[0]).toMatchObject({ error: 'salesforce Contact answered 400', response: expect.stringContaining('Id must not be set') })
+    expect(parkedEvents(t.db)[0]).toMatchObject({
+      error: 'salesforce Contact answered 400',
+      response: expect.stringContaining('Id must not be set'),
+    })
   })
 
   it('marks the contact for erasure, and treats erasing a contact Salesforce never had as done', async () => {
-    const rec = customerRecord({ phone_e164: '+525500000001', name: 'Ana', locale: 'es', first_verified_at: 0, last_verified_at: 0 }, true)
+    const rec = customerRecord(
+      {
+        phone_e164: '+525500000001',
+        name: 'Ana',
+        locale: 'es',
+        first_verified_at: 0,
+        last_verified_at: 0,
+      },
+      true,
+    )
     t.db.transaction(() => {
-      appendEvent(t.db, 'b1', customerVerified({ customer: rec, firstTime: true, mac: '3a:11:22:33:44:55', now: clock.now(), macs: macPolicy('omit', '') }))
-      appendEvent(t.db, 'b1', customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: clock.now() }))
-      appendEvent(t.db, 'b1', customerErased({ phone: '+525500000099', requestedBy: 'user:maria', now: clock.now() }))
-      appendEvent(t.db, 'b1', visitClosed({ visit: { id: 'v-anon', branchId: 'b1', startedAt: 0, endedAt: 60_000, endReason: 'idle' }, customer: null }))
+      appendEvent(
+        t.db,
+        'b1',
+        customerVerified({
+          customer: rec,
+          firstTime: true,
+          mac: '3a:11:22:33:44:55',
+          now: clock.now(),
+          macs: macPolicy('omit', ''),
+        }),
+      )
+      appendEvent(
+        t.db,
+        'b1',
+        customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: clock.now() }),
+      )
+      appendEvent(
+        t.db,
+        'b1',
+        customerErased({ phone: '+525500000099', requestedBy: 'user:maria', now: clock.now() }),
+      )
+      appendEvent(
+        t.db,
+        'b1',
+        visitClosed({
+          visit: { id: 'v-anon', branchId: 'b1', startedAt: 0, endedAt: 60_000, endReason: 'idle' },
+          customer: null,
+        }),
+      )
     })()
     expect(await runner().run()).toMatchObject({ status: 'done', delivered: 4, parked: 0 })
-    expect(sf.records.get('Contact')!.get('+525500000001')).toMatchObject({ Branchgate_Erasure_Requested_At__c: new Date(clock.now()).toISOString() })
+    expect(sf.records.get('Contact')!.get('+525500000001')).toMatchObject({
+      Branchgate_Erasure_Requested_At__c: new Date(clock.now()).toISOString(),
+    })
     expect(sf.records.get('Contact')!.has('+525500000099')).toBe(false)
     expect(sf.records.get('Branchgate_Visit__c')!.get('v-anon')).not.toHaveProperty('Contact__r')
   })

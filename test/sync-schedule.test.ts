@@ -27,10 +27,22 @@ describe('the sync schedule', () => {
   it('asks for a retry at the backoff time after a failed run, and not after a good one', async () => {
     const clock = new FakeClock()
     const results: RunResult[] = [
-      { status: 'failed', delivered: 0, parked: 0, retried: 0, batches: 1, error: 'webhook answered 503', nextAttemptAt: clock.now() + 4000 },
+      {
+        status: 'failed',
+        delivered: 0,
+        parked: 0,
+        retried: 0,
+        batches: 1,
+        error: 'webhook answered 503',
+        nextAttemptAt: clock.now() + 4000,
+      },
       { status: 'done', delivered: 3, parked: 0, retried: 0, batches: 1 },
     ]
-    const runner: SyncRunner = { run: async () => results.shift()!, retryParked: () => 0, stop: async () => {} }
+    const runner: SyncRunner = {
+      run: async () => results.shift()!,
+      retryParked: () => 0,
+      stop: async () => {},
+    }
     const retries: number[] = []
     const deps = { runner, clock, log: () => {}, retryAt: (at: number) => retries.push(at) }
     await syncTick(deps)

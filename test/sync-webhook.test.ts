@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { wireEvent } from '../src/sync/run.js'
-import { createWebhookAdapter, signWebhook, verifyWebhook, webhookBody } from '../src/sync/webhook.js'
+import {
+  createWebhookAdapter,
+  signWebhook,
+  verifyWebhook,
+  webhookBody,
+} from '../src/sync/webhook.js'
 import { FakeClock } from './fakes/clock.js'
 import { WebhookReceiver } from './fakes/webhook-receiver.js'
 
@@ -23,22 +28,50 @@ afterEach(async () => {
 
 describe('Standard Webhooks signing', () => {
   it('reproduces the published test vector', () => {
-    expect(signWebhook({ id: VECTOR.id, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, secrets: [VECTOR.secret] })).toBe(VECTOR.signature)
+    expect(
+      signWebhook({
+        id: VECTOR.id,
+        timestampSeconds: VECTOR.timestampSeconds,
+        body: VECTOR.body,
+        secrets: [VECTOR.secret],
+      }),
+    ).toBe(VECTOR.signature)
   })
 
   it('signs with both secrets during a rotation, so a receiver holding either one accepts', () => {
-    const header = signWebhook({ id: VECTOR.id, timestampSeconds: VECTOR.timestampSeconds, body: VECTOR.body, secrets: [NEW_SECRET, VECTOR.secret] })
+    const header = signWebhook({
+      id: VECTOR.id,
+      timestampSeconds: VECTOR.timestampSeconds,
+      body: VECTOR.body,
+      secrets: [NEW_SECRET, VECTOR.secret],
+    })
     const parts = header.split(' ')
     expect(parts).toHaveLength(2)
     expect(parts[1]).toBe(VECTOR.signature)
     for (const secret of [NEW_SECRET, VECTOR.secret]) {
-      expect(verifyWebhook({ headers: { id: VECTOR.id, timestamp: String(VECTOR.timestampSeconds), signature: header }, body: VECTOR.body, secrets: [secret], nowSeconds: VECTOR.timestampSeconds })).toBe(true)
+      expect(
+        verifyWebhook({
+          headers: { id: VECTOR.id, timestamp: String(VECTOR.timestampSeconds), signature: header },
+          body: VECTOR.body,
+          secrets: [secret],
+          nowSeconds: VECTOR.timestampSeconds,
+        }),
+      ).toBe(true)
     }
   })
 
   it('refuses a changed body, an old timestamp, or a missing header', () => {
-    const headers = { id: VECTOR.id, timestamp: String(VECTOR.timestampSeconds), signature: VECTOR.signature }
-    const ok = { headers, body: VECTOR.body, secrets: [VECTOR.secret], nowSeconds: VECTOR.timestampSeconds }
+    const headers = {
+      id: VECTOR.id,
+      timestamp: String(VECTOR.timestampSeconds),
+      signature: VECTOR.signature,
+    }
+    const ok = {
+      headers,
+      body: VECTOR.body,
+      secrets: [VECTOR.secret],
+      nowSeconds: VECTOR.timestampSeconds,
+    }
     expect(verifyWebhook(ok)).toBe(true)
     expect(verifyWebhook({ ...ok, body: '{"test": 2432232315}' })).toBe(false)
     expect(verifyWebhook({ ...ok, nowSeconds: VECTOR.timestampSeconds + 301 })).toBe(false)
@@ -51,25 +84,64 @@ describe('the webhook adapter', () => {
     receiver = await new WebhookReceiver([VECTOR.secret]).start()
     receiver.keepHeaders = true
     const clock = new FakeClock(Date.now())
-    const adapter = createWebhookAdapter({ type: 'webhook', url: receiver.url, secrets: [VECTOR.secret] }, { clock, timeoutMs: 2000 })
-    const e = wireEvent({ seq: 1, id: '0190a1b2-0000-7000-8000-000000000001', type: 'customer.verified', branch_id: 'b1', schema_version: 1, occurred_at: Date.parse('2026-03-02T15:00:00Z'), subject: 'customer:+525512345678', payload: '{"customer":{"phone":"+525512345678"}}' })
-    expect(await adapter.deliver({ id: 'batch_abc', branchId: 'b1', events: [e] })).toEqual({ kind: 'acked' })
+    const adapter = createWebhookAdapter(
+      { type: 'webhook', url: receiver.url, secrets: [VECTOR.secret] },
+      { clock, timeoutMs: 2000 },
+    )
+    const e = wireEvent({
+      seq: 1,
+      id: '0190a1b2-0000-7000-8000-000000000001',
+      type: 'customer.verified',
+      branch_id: 'b1',
+      schema_version: 1,
+      occurred_at: Date.parse('2026-03-02T15:00:00Z'),
+      subject: 'customer:+525512345678',
+      payload: '{"customer":{"phone":"+525512345678"}}',
+    })
+    expect(await adapter.deliver({ id: 'batch_abc', branchId: 'b1', events: [e] })).toEqual({
+      kind: 'acked',
+    })
     expect(receiver.badSignatures).toBe(0)
-    expect(receiver.headers[0]).toMatchObject({ 'webhook-id': 'batch_abc', 'content-type': 'application/json' })
+    expect(receiver.headers[0]).toMatchObject({
+      'webhook-id': 'batch_abc',
+      'content-type': 'application/json',
+    })
     expect(receiver.accepted).toEqual([
-      { id: e.id, type: 'customer.verified', schemaVersion: 1, branchId: 'b1', occurredAt: '2026-03-02T15:00:00.000Z', data: { customer: { phone: '+525512345678' } } },
+      {
+        id: e.id,
+        type: 'customer.verified',
+        schemaVersion: 1,
+        branchId: 'b1',
+        occurredAt: '2026-03-02T15:00:00.000Z',
+        data: { customer: { phone: '+525512345678' } },
+      },
     ])
     // The local ordering key stays local.
-    expect(webhookBody({ id: 'batch_abc', branchId: 'b1', events: [e] }, clock.now())).not.toContain('subject')
+    expect(
+      webhookBody({ id: 'batch_abc', branchId: 'b1', events: [e] }, clock.now()),
+    ).not.toContain('subject')
   })
 
   it('accepts only https URLs, or http to loopback', () => {
-    const cfg = (url: string) => JSON.stringify({ sync: { adapter: { type: 'webhook', url, secrets: [VECTOR.secret] } } })
-    expect(loadConfig(cfg('https://crm.example.com/hooks/branchgate')).sync.adapter.type).toBe('webhook')
+    const cfg = (url: string) =>
+      JSON.stringify({ sync: { adapter: { type: 'webhook', url, secrets: [VECTOR.secret] } } })
+    expect(loadConfig(cfg('https://crm.example.com/hooks/branchgate')).sync.adapter.type).toBe(
+      'webhook',
+    )
     expect(loadConfig(cfg('http://127.0.0.1:8090/hook')).sync.adapter.type).toBe('webhook')
     expect(() => loadConfig(cfg('http://crm.example.com/hook'))).toThrow(ConfigError)
-    expect(() => loadConfig(JSON.stringify({ sync: { adapter: { type: 'webhook', url: 'https://x.example', secrets: ['hunter2'] } } }))).toThrow(/whsec_/)
-    expect(() => loadConfig(JSON.stringify({ sync: { adapter: { type: 'crm9000' } } }))).toThrow(/must be one of none, webhook, salesforce/)
-    expect(() => loadConfig(JSON.stringify({ sync: { schedule: 'every five minutes' } }))).toThrow(/cron/)
+    expect(() =>
+      loadConfig(
+        JSON.stringify({
+          sync: { adapter: { type: 'webhook', url: 'https://x.example', secrets: ['hunter2'] } },
+        }),
+      ),
+    ).toThrow(/whsec_/)
+    expect(() => loadConfig(JSON.stringify({ sync: { adapter: { type: 'crm9000' } } }))).toThrow(
+      /must be one of none, webhook, salesforce/,
+    )
+    expect(() => loadConfig(JSON.stringify({ sync: { schedule: 'every five minutes' } }))).toThrow(
+      /cron/,
+    )
   })
 })

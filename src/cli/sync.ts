@@ -18,8 +18,17 @@ const log = (line: string) => console.error(`${new Date().toISOString()} ${line}
  * `--wait`: keep trying with backoff until nothing is pending. `--status`: what is waiting.
  * `--retry-failed`: re-queue parked events, then run.
  */
-export async function syncCommand(argv: string[], env: NodeJS.ProcessEnv, clock: Clock = systemClock): Promise<number> {
-  const unknown = argv.filter((a, i) => a.startsWith('--') && !['--status', '--retry-failed', '--wait', '--config'].includes(a) && argv[i - 1] !== '--config')
+export async function syncCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  clock: Clock = systemClock,
+): Promise<number> {
+  const unknown = argv.filter(
+    (a, i) =>
+      a.startsWith('--') &&
+      !['--status', '--retry-failed', '--wait', '--config'].includes(a) &&
+      argv[i - 1] !== '--config',
+  )
   if (unknown.length) {
     console.error(`branchgate sync: unknown option ${unknown.join(' ')}\nUsage: ${SYNC_USAGE}`)
     return 2
@@ -58,7 +67,9 @@ export async function syncCommand(argv: string[], env: NodeJS.ProcessEnv, clock:
     }
     if (config.sync.adapter.type === 'none') {
       const { pending } = syncStatus(db, clock.now())
-      console.log(`no CRM configured (sync.adapter.type is "none"): ${pending} event(s) wait in the outbox`)
+      console.log(
+        `no CRM configured (sync.adapter.type is "none"): ${pending} event(s) wait in the outbox`,
+      )
       return 0
     }
     let result = await runner.run({ force: true })
@@ -89,7 +100,11 @@ export async function syncCommand(argv: string[], env: NodeJS.ProcessEnv, clock:
 }
 
 /** Milliseconds to wait before the next try of `--wait`, or null when everything is sent. */
-function waitFor(result: RunResult, db: Parameters<typeof syncStatus>[0], clock: Clock): number | null {
+function waitFor(
+  result: RunResult,
+  db: Parameters<typeof syncStatus>[0],
+  clock: Clock,
+): number | null {
   const now = clock.now()
   if (result.status === 'failed') return Math.max(0, result.nextAttemptAt - now)
   if (result.status === 'busy') return 1000
@@ -118,7 +133,8 @@ function describe(r: RunResult): string {
 
 function printStatus(config: Config, db: Parameters<typeof syncStatus>[0], now: number): void {
   const s = syncStatus(db, now)
-  const when = (ms: number | null) => (ms === null ? 'never' : `${new Date(ms).toISOString()} (${formatAge(now - ms)} ago)`)
+  const when = (ms: number | null) =>
+    ms === null ? 'never' : `${new Date(ms).toISOString()} (${formatAge(now - ms)} ago)`
   const lines = [
     `CRM:            ${config.sync.adapter.type === 'none' ? 'none configured — events accumulate in the outbox' : config.sync.adapter.type}`,
     `pending:        ${s.pending}${s.oldestPendingAgeMs !== null ? ` (oldest ${formatAge(s.oldestPendingAgeMs)} old)` : ''}`,

@@ -93,7 +93,9 @@ export function outboxStatements(db: Db) {
   const releaseLease = db.prepare(
     `UPDATE sync_state SET lease_owner = NULL, lease_until = NULL WHERE id = 1 AND lease_owner = @owner`,
   )
-  const runStarted = db.prepare(`UPDATE sync_state SET last_run_at = @now, adapter = @adapter WHERE id = 1`)
+  const runStarted = db.prepare(
+    `UPDATE sync_state SET last_run_at = @now, adapter = @adapter WHERE id = 1`,
+  )
   const succeeded = db.prepare(
     `UPDATE sync_state SET last_success_at = @now, consecutive_failures = 0, next_attempt_at = 0 WHERE id = 1`,
   )
@@ -102,7 +104,9 @@ export function outboxStatements(db: Db) {
        consecutive_failures = consecutive_failures + 1, next_attempt_at = @nextAttemptAt
      WHERE id = 1`,
   )
-  const noteError = db.prepare(`UPDATE sync_state SET last_error = @error, last_error_at = @now WHERE id = 1`)
+  const noteError = db.prepare(
+    `UPDATE sync_state SET last_error = @error, last_error_at = @now WHERE id = 1`,
+  )
   const clearBackoff = db.prepare(`UPDATE sync_state SET next_attempt_at = 0 WHERE id = 1`)
 
   const json = (seqs: number[]) => JSON.stringify(seqs)
@@ -122,10 +126,19 @@ export function outboxStatements(db: Db) {
       due.all({ now, limit }) as Array<
         Pick<
           OutboxRow,
-          'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload' | 'attempts'
+          | 'seq'
+          | 'id'
+          | 'type'
+          | 'branch_id'
+          | 'schema_version'
+          | 'occurred_at'
+          | 'subject'
+          | 'payload'
+          | 'attempts'
         >
       >,
-    markDelivered: (seqs: number[], now: number) => markDelivered.run({ seqs: json(seqs), now }).changes,
+    markDelivered: (seqs: number[], now: number) =>
+      markDelivered.run({ seqs: json(seqs), now }).changes,
     markFailed: (seqs: number[], error: string, nextAttemptAt: number) =>
       markFailed.run({ seqs: json(seqs), error, nextAttemptAt }).changes,
     park: (seq: number, error: string, response: string | null, now: number) =>
@@ -141,7 +154,17 @@ export function outboxStatements(db: Db) {
       },
     parked: (limit: number) =>
       parked.all({ limit }) as Array<
-        Pick<OutboxRow, 'seq' | 'id' | 'type' | 'occurred_at' | 'attempts' | 'last_error' | 'response' | 'parked_at'>
+        Pick<
+          OutboxRow,
+          | 'seq'
+          | 'id'
+          | 'type'
+          | 'occurred_at'
+          | 'attempts'
+          | 'last_error'
+          | 'response'
+          | 'parked_at'
+        >
       >,
     state: () => state.get() as SyncStateRow,
     takeLease: (owner: string, until: number) => takeLease.run({ owner, until }),
@@ -149,7 +172,8 @@ export function outboxStatements(db: Db) {
     releaseLease: (owner: string) => releaseLease.run({ owner }),
     runStarted: (now: number, adapter: string) => runStarted.run({ now, adapter }),
     succeeded: (now: number) => succeeded.run({ now }),
-    failed: (error: string, now: number, nextAttemptAt: number) => failed.run({ error, now, nextAttemptAt }),
+    failed: (error: string, now: number, nextAttemptAt: number) =>
+      failed.run({ error, now, nextAttemptAt }),
     noteError: (error: string, now: number) => noteError.run({ error, now }),
     clearBackoff: () => clearBackoff.run(),
   }

@@ -76,7 +76,8 @@ export function retryAfterMs(header: string | null, now: number): number | null 
 /** A short description of a failed request (refused, reset…), without URLs' secrets or headers. */
 export function describeFetchError(err: unknown, timeoutMs: number): string {
   const e = err as NodeJS.ErrnoException & { cause?: { code?: string; message?: string } }
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timed out after ${timeoutMs} ms`
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return `timed out after ${timeoutMs} ms`
   const code = e?.code ?? e?.cause?.code
   if (code) return `network error ${code}`
   return `network error: ${e?.cause?.message ?? e?.message ?? String(err)}`
@@ -87,7 +88,10 @@ export function clip(text: string, max = 2000): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 4 }), https: new https.Agent({ keepAlive: true, maxSockets: 4 }) }
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 4 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 4 }),
+}
 
 /**
  * One HTTP exchange with a deadline covering connect, send and the whole answer. node:http
@@ -99,7 +103,10 @@ export function httpCall(
   init: { method: string; headers: Record<string, string>; body?: string },
   timeoutMs: number,
   now: () => number,
-): Promise<{ ok: true; status: number; body: string; retryAfterMs: number | null } | { ok: false; error: string }> {
+): Promise<
+  | { ok: true; status: number; body: string; retryAfterMs: number | null }
+  | { ok: false; error: string }
+> {
   return new Promise((resolve) => {
     const u = new URL(url)
     const secure = u.protocol === 'https:'
@@ -132,7 +139,10 @@ export function httpCall(
             ok: true,
             status: res.statusCode ?? 0,
             body: Buffer.concat(chunks).toString('utf8'),
-            retryAfterMs: retryAfterMs(Array.isArray(header) ? (header[0] ?? null) : (header ?? null), now()),
+            retryAfterMs: retryAfterMs(
+              Array.isArray(header) ? (header[0] ?? null) : (header ?? null),
+              now(),
+            ),
           })
         })
         res.on('error', (err) => finish({ ok: false, error: describeFetchError(err, timeoutMs) }))
@@ -148,7 +158,12 @@ export function httpCall(
 }
 
 /** Maps an HTTP answer for a whole batch to an outcome. */
-export function outcomeOfStatus(status: number, body: string, retryAfter: number | null, what: string): BatchOutcome {
+export function outcomeOfStatus(
+  status: number,
+  body: string,
+  retryAfter: number | null,
+  what: string,
+): BatchOutcome {
   if (status >= 200 && status < 300) return { kind: 'acked' }
   if (isContentRejection(status)) {
     return { kind: 'rejected', status, error: `${what} answered ${status}`, response: clip(body) }

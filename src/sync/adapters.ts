@@ -21,8 +21,14 @@ export function buildCrmAdapter(sync: SyncConfig, clock: Clock): CrmAdapter | nu
 }
 
 /** The branch's outbox with the configured MAC policy (key: `sync.macSalt`, else the install secret). */
-export function buildOutbox(db: Db, p: { branchId: string; sync: SyncConfig; secret: Buffer }): Outbox {
-  return createOutbox(db, { branchId: p.branchId, macs: macPolicy(p.sync.macs, p.sync.macSalt ?? p.secret) })
+export function buildOutbox(
+  db: Db,
+  p: { branchId: string; sync: SyncConfig; secret: Buffer },
+): Outbox {
+  return createOutbox(db, {
+    branchId: p.branchId,
+    macs: macPolicy(p.sync.macs, p.sync.macSalt ?? p.secret),
+  })
 }
 
 export function buildSyncRunner(p: {

@@ -76,7 +76,12 @@ export function customerRecord(row: CustomerRowLike, marketingConsent: boolean):
   }
 }
 
-function event<T extends EventType, D>(type: T, occurredAt: number, subject: string | null, data: D): NewEvent<T, D> {
+function event<T extends EventType, D>(
+  type: T,
+  occurredAt: number,
+  subject: string | null,
+  data: D,
+): NewEvent<T, D> {
   return { type, schemaVersion: EVENT_SCHEMA_VERSIONS[type], occurredAt, subject, data }
 }
 
@@ -166,7 +171,12 @@ export function consentWithdrawn(p: {
 }): NewEvent<'consent.withdrawn', ConsentWithdrawnData> {
   return event('consent.withdrawn', p.now, customerSubject(p.customer.phone), {
     customer: p.customer,
-    consent: { purposes: p.purposes, withdrawnAt: iso(p.now), branchId: p.branchId, noticeVersion: p.noticeVersion },
+    consent: {
+      purposes: p.purposes,
+      withdrawnAt: iso(p.now),
+      branchId: p.branchId,
+      noticeVersion: p.noticeVersion,
+    },
   })
 }
 
@@ -187,7 +197,13 @@ export interface VisitClosedData {
 }
 
 export function visitClosed(p: {
-  visit: { id: string; branchId: string; startedAt: number; endedAt: number; endReason: string | null }
+  visit: {
+    id: string
+    branchId: string
+    startedAt: number
+    endedAt: number
+    endReason: string | null
+  }
   customer: CustomerRecord | null
 }): NewEvent<'visit.closed', VisitClosedData> {
   const v = p.visit

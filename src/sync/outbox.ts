@@ -30,7 +30,12 @@ export class OutboxOutsideTransactionError extends Error {
  * Appends one event and returns its id (UUID v7). MUST be called inside the caller's
  * `db.transaction(...)`, next to the change the event describes.
  */
-export function appendEvent(db: Db, branchId: string, e: NewEvent, newId: (now: number) => string = uuidv7): string {
+export function appendEvent(
+  db: Db,
+  branchId: string,
+  e: NewEvent,
+  newId: (now: number) => string = uuidv7,
+): string {
   if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
   const id = newId(e.occurredAt)
   statementsOf(db).insert({
@@ -65,7 +70,10 @@ export function macPolicy(mode: MacMode, key: Buffer | string): MacPolicy {
   if (mode === 'plain') return (mac) => ({ mac: mac.toLowerCase(), macForm: 'plain' })
   // Derived, so the install secret itself never keys anything that leaves the branch.
   const k = createHmac('sha256', key).update('branchgate sync mac v1').digest()
-  return (mac) => ({ mac: createHmac('sha256', k).update(mac.toLowerCase()).digest('hex'), macForm: 'hmac-sha256' })
+  return (mac) => ({
+    mac: createHmac('sha256', k).update(mac.toLowerCase()).digest('hex'),
+    macForm: 'hmac-sha256',
+  })
 }
 
 /** The outbox of one branch, with the conveniences other features call inside their transactions. */
@@ -90,7 +98,10 @@ export interface Outbox {
   customerErased(p: { phone: string; requestedBy: string; now: number }): string
 }
 
-export function createOutbox(db: Db, opts: { branchId: string; macs: MacPolicy; newId?: (now: number) => string }): Outbox {
+export function createOutbox(
+  db: Db,
+  opts: { branchId: string; macs: MacPolicy; newId?: (now: number) => string },
+): Outbox {
   const customers = customerStatements(db)
   const visitById = db.prepare(
     `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
@@ -100,7 +111,10 @@ export function createOutbox(db: Db, opts: { branchId: string; macs: MacPolicy; 
     const row = customers.byId(customerId)
     if (!row) return null
     const last = customers.consentsOf(customerId).at(-1)
-    const marketing = !!last && last.withdrawn_at === null && (JSON.parse(last.purposes) as string[]).includes('marketing')
+    const marketing =
+      !!last &&
+      last.withdrawn_at === null &&
+      (JSON.parse(last.purposes) as string[]).includes('marketing')
     return customerRecord(row, marketing)
   }
   return {
@@ -111,12 +125,25 @@ export function createOutbox(db: Db, opts: { branchId: string; macs: MacPolicy; 
     visitClosed(visitId) {
       if (!db.inTransaction) throw new OutboxOutsideTransactionError('visit.closed')
       const v = visitById.get({ id: visitId }) as
-        | { id: string; customer_id: number | null; branch_id: string; started_at: number; ended_at: number | null; end_reason: string | null }
+        | {
+            id: string
+            customer_id: number | null
+            branch_id: string
+            started_at: number
+            ended_at: number | null
+            end_reason: string | null
+          }
         | undefined
       if (!v || v.ended_at === null) return null
       return append(
         visitClosed({
-          visit: { id: v.id, branchId: v.branch_id, startedAt: v.started_at, endedAt: v.ended_at, endReason: v.end_reason },
+          visit: {
+            id: v.id,
+            branchId: v.branch_id,
+            startedAt: v.started_at,
+            endedAt: v.ended_at,
+            endReason: v.end_reason,
+          },
           customer: v.customer_id === null ? null : record(v.customer_id),
         }),
       )

@@ -25,7 +25,15 @@ export type RunResult =
   /** A transient failure asked to wait; nothing was tried. */
   | { status: 'backing-off'; until: number }
   | { status: 'done'; delivered: number; parked: number; retried: number; batches: number }
-  | { status: 'failed'; delivered: number; parked: number; retried: number; batches: number; error: string; nextAttemptAt: number }
+  | {
+      status: 'failed'
+      delivered: number
+      parked: number
+      retried: number
+      batches: number
+      error: string
+      nextAttemptAt: number
+    }
 
 export interface SyncRunnerDeps {
   db: Db
@@ -34,7 +42,12 @@ export interface SyncRunnerDeps {
   clock: Clock
   config: Pick<
     SyncConfig,
-    'timeoutMs' | 'batchMaxEvents' | 'batchMaxBytes' | 'backoffBaseMs' | 'backoffCapMs' | 'keepDeliveredHours'
+    | 'timeoutMs'
+    | 'batchMaxEvents'
+    | 'batchMaxBytes'
+    | 'backoffBaseMs'
+    | 'backoffCapMs'
+    | 'keepDeliveredHours'
   >
   branchId: string
   log: (line: string) => void
@@ -59,7 +72,12 @@ export function batchIdOf(eventIds: readonly string[]): string {
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(cap, base · 2^failures)). */
-export function backoffMs(failures: number, baseMs: number, capMs: number, random: () => number): number {
+export function backoffMs(
+  failures: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number,
+): number {
   const window = Math.min(capMs, baseMs * 2 ** Math.min(failures, 40))
   return Math.floor(random() * window)
 }
@@ -68,7 +86,10 @@ export function backoffMs(failures: number, baseMs: number, capMs: number, rando
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000
 
 export function wireEvent(
-  row: Pick<OutboxRow, 'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload'> & { attempts?: number },
+  row: Pick<
+    OutboxRow,
+    'seq' | 'id' | 'type' | 'branch_id' | 'schema_version' | 'occurred_at' | 'subject' | 'payload'
+  > & { attempts?: number },
 ): WireEvent {
   const occurredAt = new Date(row.occurred_at).toISOString()
   return {
@@ -113,7 +134,12 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
 
   const acquire = db.transaction((now: number): string | null => {
     const st = s.state()
-    if (st.lease_owner && st.lease_owner !== owner && (st.lease_until ?? 0) > now && !holderGone(st.lease_owner)) {
+    if (
+      st.lease_owner &&
+      st.lease_owner !== owner &&
+      (st.lease_until ?? 0) > now &&
+      !holderGone(st.lease_owner)
+    ) {
       return st.lease_owner
     }
     s.takeLease(owner, now + leaseMs)
@@ -133,47 +159,65 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     return events
   }
 
-  const recordAck = db.transaction((events: WireEvent[], outcome: Extract<Awaited<ReturnType<CrmAdapter['deliver']>>, { kind: 'acked' }>, now: number) => {
-    const tally = { delivered: 0, parked: 0, retried: 0 }
-    const byId = new Map(events.map((e) => [e.id, e]))
-    const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
-    const delivered: number[] = []
-    // Once an event of a subject waits for a retry, the later ones of that subject wait with it,
-    // so the CRM ends with them applied in order (upserts sent again are harmless).
-    const held = new Set<string>()
-    for (const e of events) {
-      let r = results.get(e.id)
-      if (e.subject !== null && held.has(e.subject) && (!r || r.result === 'delivered')) {
-        r = { id: e.id, result: 'retry', error: 'held back behind an earlier event of the same subject' }
+  const recordAck = db.transaction(
+    (
+      events: WireEvent[],
+      outcome: Extract<Awaited<ReturnType<CrmAdapter['deliver']>>, { kind: 'acked' }>,
+      now: number,
+    ) => {
+      const tally = { delivered: 0, parked: 0, retried: 0 }
+      const byId = new Map(events.map((e) => [e.id, e]))
+      const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
+      const delivered: number[] = []
+      // Once an event of a subject waits for a retry, the later ones of that subject wait with it,
+      // so the CRM ends with them applied in order (upserts sent again are harmless).
+      const held = new Set<string>()
+      for (const e of events) {
+        let r = results.get(e.id)
+        if (e.subject !== null && held.has(e.subject) && (!r || r.result === 'delivered')) {
+          r = {
+            id: e.id,
+            result: 'retry',
+            error: 'held back behind an earlier event of the same subject',
+          }
+        }
+        if (r?.result === 'retry' && e.subject !== null) held.add(e.subject)
+        if (!r || r.result === 'delivered') {
+          delivered.push(e.seq)
+        } else if (r.result === 'retry') {
+          s.markFailed(
+            [e.seq],
+            r.error,
+            now + 1 + backoffMs(e.attempts, config.backoffBaseMs, config.backoffCapMs, random),
+          )
+          tally.retried++
+        } else {
+          s.park(e.seq, r.error, r.response, now)
+          tally.parked++
+          log(`sync: parked ${e.type} ${e.id}: ${clip(r.error, 300)}`)
+        }
       }
-      if (r?.result === 'retry' && e.subject !== null) held.add(e.subject)
-      if (!r || r.result === 'delivered') {
-        delivered.push(e.seq)
-      } else if (r.result === 'retry') {
-        s.markFailed([e.seq], r.error, now + 1 + backoffMs(e.attempts, config.backoffBaseMs, config.backoffCapMs, random))
-        tally.retried++
-      } else {
-        s.park(e.seq, r.error, r.response, now)
-        tally.parked++
-        log(`sync: parked ${e.type} ${e.id}: ${clip(r.error, 300)}`)
-      }
-    }
-    for (const id of results.keys()) if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
-    tally.delivered = s.markDelivered(delivered, now)
-    s.succeeded(now)
-    return tally
-  })
+      for (const id of results.keys())
+        if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
+      tally.delivered = s.markDelivered(delivered, now)
+      s.succeeded(now)
+      return tally
+    },
+  )
 
-  const parkAll = db.transaction((events: WireEvent[], error: string, response: string | null, now: number) => {
-    for (const e of events) s.park(e.seq, error, response, now)
-  })
+  const parkAll = db.transaction(
+    (events: WireEvent[], error: string, response: string | null, now: number) => {
+      for (const e of events) s.park(e.seq, error, response, now)
+    },
+  )
 
   async function drain(force: boolean): Promise<RunResult> {
     const adapter = deps.adapter
     const startedAt = clock.now()
     if (!adapter) return { status: 'no-adapter', pending: s.counts().pending }
     const st = s.state()
-    if (!force && st.next_attempt_at > startedAt) return { status: 'backing-off', until: st.next_attempt_at }
+    if (!force && st.next_attempt_at > startedAt)
+      return { status: 'backing-off', until: st.next_attempt_at }
     const holder = acquire.immediate(startedAt)
     if (holder) return { status: 'busy', holder }
     s.runStarted(startedAt, adapter.name)
@@ -189,12 +233,20 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
         // Only events due when the run started: one retried inside this run waits for the next.
         const events = split.shift() ?? nextBatch(startedAt)
         if (events.length === 0) break
-        const batch: Batch = { id: batchIdOf(events.map((e) => e.id)), branchId: deps.branchId, events }
+        const batch: Batch = {
+          id: batchIdOf(events.map((e) => e.id)),
+          branchId: deps.branchId,
+          events,
+        }
         let outcome
         try {
           outcome = await adapter.deliver(batch)
         } catch (err) {
-          outcome = { kind: 'transient' as const, error: `${adapter.name}: ${(err as Error).message}`, retryAfterMs: null }
+          outcome = {
+            kind: 'transient' as const,
+            error: `${adapter.name}: ${(err as Error).message}`,
+            retryAfterMs: null,
+          }
         }
         tally.batches++
         const now = clock.now()
@@ -211,7 +263,9 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           }
           parkAll(events, outcome.error, outcome.response, now)
           tally.parked += events.length
-          log(`sync: parked ${events.length} event(s) (${events[0]!.type} ${events[0]!.id}…): ${clip(outcome.error, 300)}`)
+          log(
+            `sync: parked ${events.length} event(s) (${events[0]!.type} ${events[0]!.id}…): ${clip(outcome.error, 300)}`,
+          )
           s.noteError(outcome.error, now)
         } else {
           const failures = s.state().consecutive_failures
@@ -221,16 +275,24 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
               : backoffMs(failures, config.backoffBaseMs, config.backoffCapMs, random)
           const nextAttemptAt = now + wait
           db.transaction(() => {
-            s.markFailed(events.map((e) => e.seq), outcome.error, 0)
+            s.markFailed(
+              events.map((e) => e.seq),
+              outcome.error,
+              0,
+            )
             s.failed(outcome.error, now, nextAttemptAt)
           })()
-          log(`sync: ${outcome.error}; ${s.counts().pending} pending, next try in ${wait < 10_000 ? `${wait} ms` : `${Math.ceil(wait / 1000)} s`}`)
+          log(
+            `sync: ${outcome.error}; ${s.counts().pending} pending, next try in ${wait < 10_000 ? `${wait} ms` : `${Math.ceil(wait / 1000)} s`}`,
+          )
           return { status: 'failed', ...tally, error: outcome.error, nextAttemptAt }
         }
       }
       s.prune(clock.now() - config.keepDeliveredHours * 3_600_000)
       if (tally.batches > 0) {
-        log(`sync: delivered ${tally.delivered}, parked ${tally.parked}, retrying ${tally.retried} in ${tally.batches} request(s)`)
+        log(
+          `sync: delivered ${tally.delivered}, parked ${tally.parked}, retrying ${tally.retried} in ${tally.batches} request(s)`,
+        )
       }
       return { status: 'done', ...tally }
     } finally {

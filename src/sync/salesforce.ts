@@ -1,6 +1,13 @@
 import type { Clock } from '../clock.js'
 import type { SalesforceSyncConfig } from '../config.js'
-import { clip, httpCall, isContentRejection, type BatchOutcome, type CrmAdapter, type EventResult } from './adapter.js'
+import {
+  clip,
+  httpCall,
+  isContentRejection,
+  type BatchOutcome,
+  type CrmAdapter,
+  type EventResult,
+} from './adapter.js'
 import type { CustomerErasedData, CustomerRecord, VisitClosedData } from './events.js'
 
 /**
@@ -18,7 +25,12 @@ import type { CustomerErasedData, CustomerRecord, VisitClosedData } from './even
 export const SF_MAX_RECORDS = 200
 
 /** Per-record error codes that are worth another try later. */
-const RETRYABLE_CODES = new Set(['UNABLE_TO_LOCK_ROW', 'REQUEST_RUNNING_TOO_LONG', 'SERVER_UNAVAILABLE', 'QUERY_TIMEOUT'])
+const RETRYABLE_CODES = new Set([
+  'UNABLE_TO_LOCK_ROW',
+  'REQUEST_RUNNING_TOO_LONG',
+  'SERVER_UNAVAILABLE',
+  'QUERY_TIMEOUT',
+])
 
 type SfRecord = Record<string, unknown>
 interface Pending {
@@ -39,7 +51,10 @@ class CallFailed extends Error {
   }
 }
 
-export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock: Clock; timeoutMs: number }): CrmAdapter {
+export function createSalesforceAdapter(
+  cfg: SalesforceSyncConfig,
+  deps: { clock: Clock; timeoutMs: number },
+): CrmAdapter {
   const base = cfg.loginUrl.replace(/\/+$/, '')
   let token: { accessToken: string; instanceUrl: string } | null = null
 
@@ -48,7 +63,10 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
       `${base}/services/oauth2/token`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
         body: new URLSearchParams({
           grant_type: 'client_credentials',
           client_id: cfg.clientId,
@@ -58,7 +76,12 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
       deps.timeoutMs,
       () => deps.clock.now(),
     )
-    if (!res.ok) throw new CallFailed({ kind: 'transient', error: `salesforce login: ${res.error}`, retryAfterMs: null })
+    if (!res.ok)
+      throw new CallFailed({
+        kind: 'transient',
+        error: `salesforce login: ${res.error}`,
+        retryAfterMs: null,
+      })
     if (res.status !== 200) {
       // A refused login is a credentials problem, not the events' fault: retried, never parked.
       let why = `${res.status}`
@@ -68,17 +91,32 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
       } catch {
         /* not JSON */
       }
-      throw new CallFailed({ kind: 'transient', error: `salesforce login refused: ${clip(why, 200)}`, retryAfterMs: res.retryAfterMs })
+      throw new CallFailed({
+        kind: 'transient',
+        error: `salesforce login refused: ${clip(why, 200)}`,
+        retryAfterMs: res.retryAfterMs,
+      })
     }
     const j = JSON.parse(res.body) as { access_token?: string; instance_url?: string }
     if (!j.access_token) {
-      throw new CallFailed({ kind: 'transient', error: 'salesforce login: no access_token in the answer', retryAfterMs: null })
+      throw new CallFailed({
+        kind: 'transient',
+        error: 'salesforce login: no access_token in the answer',
+        retryAfterMs: null,
+      })
     }
-    token = { accessToken: j.access_token, instanceUrl: (j.instance_url ?? base).replace(/\/+$/, '') }
+    token = {
+      accessToken: j.access_token,
+      instanceUrl: (j.instance_url ?? base).replace(/\/+$/, ''),
+    }
     return token
   }
 
-  async function upsert(object: string, externalIdField: string, records: SfRecord[]): Promise<UpsertResult[]> {
+  async function upsert(
+    object: string,
+    externalIdField: string,
+    records: SfRecord[],
+  ): Promise<UpsertResult[]> {
     const body = JSON.stringify({
       allOrNone: false,
       records: records.map((r) => ({ attributes: { type: object }, ...r })),
@@ -89,13 +127,22 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
         `${t.instanceUrl}/services/data/v${cfg.apiVersion}/composite/sobjects/${encodeURIComponent(object)}/${encodeURIComponent(externalIdField)}`,
         {
           method: 'PATCH',
-          headers: { authorization: `Bearer ${t.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+          headers: {
+            authorization: `Bearer ${t.accessToken}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
           body,
         },
         deps.timeoutMs,
         () => deps.clock.now(),
       )
-      if (!res.ok) throw new CallFailed({ kind: 'transient', error: `salesforce ${object}: ${res.error}`, retryAfterMs: null })
+      if (!res.ok)
+        throw new CallFailed({
+          kind: 'transient',
+          error: `salesforce ${object}: ${res.error}`,
+          retryAfterMs: null,
+        })
       if (res.status === 401 && attempt === 0) {
         // Expired or revoked session: log in again once, then send the same call again.
         token = null
@@ -113,7 +160,12 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
         return results
       }
       if (isContentRejection(res.status)) {
-        throw new CallFailed({ kind: 'rejected', status: res.status, error: `salesforce ${object} answered ${res.status}`, response: clip(res.body) })
+        throw new CallFailed({
+          kind: 'rejected',
+          status: res.status,
+          error: `salesforce ${object} answered ${res.status}`,
+          response: clip(res.body),
+        })
       }
       throw new CallFailed({
         kind: 'transient',
@@ -161,7 +213,12 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
           const r: SfRecord = {}
           set(r, cfg.contact.fields.erasureRequestedAt, d.requestedAt)
           if (!cfg.contact.fields.erasureRequestedAt) {
-            early.push({ id: e.id, result: 'park', error: 'salesforce: contact.fields.erasureRequestedAt is not mapped', response: null })
+            early.push({
+              id: e.id,
+              result: 'park',
+              error: 'salesforce: contact.fields.erasureRequestedAt is not mapped',
+              response: null,
+            })
             continue
           }
           add(contacts, d.phone, r, e.id)
@@ -183,9 +240,19 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
           }
           add(visits, d.visit.id, r, e.id)
         } else if (data.customer && typeof data.customer === 'object') {
-          add(contacts, (data.customer as CustomerRecord).phone, contactFields(data.customer as CustomerRecord, e.branchId), e.id)
+          add(
+            contacts,
+            (data.customer as CustomerRecord).phone,
+            contactFields(data.customer as CustomerRecord, e.branchId),
+            e.id,
+          )
         } else {
-          early.push({ id: e.id, result: 'park', error: `salesforce: no mapping for ${e.type}`, response: null })
+          early.push({
+            id: e.id,
+            result: 'park',
+            error: `salesforce: no mapping for ${e.type}`,
+            response: null,
+          })
         }
       }
 
@@ -208,11 +275,17 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
             const chunk = pending.slice(i, i + SF_MAX_RECORDS)
             let results: UpsertResult[]
             try {
-              results = await upsert(object, extField, chunk.map((p) => ({ [extField]: p.key, ...p.record })))
+              results = await upsert(
+                object,
+                extField,
+                chunk.map((p) => ({ [extField]: p.key, ...p.record })),
+              )
             } catch (err) {
               if (err instanceof CallFailed && err.outcome.kind === 'rejected') {
                 const o = err.outcome
-                for (const p of chunk) for (const id of p.eventIds) note({ id, result: 'park', error: o.error, response: o.response })
+                for (const p of chunk)
+                  for (const id of p.eventIds)
+                    note({ id, result: 'park', error: o.error, response: o.response })
                 continue
               }
               throw err
@@ -226,7 +299,11 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
                   // Erasing a contact the CRM never had: nothing to erase.
                   note({ id, result: 'delivered' })
                 } else if (RETRYABLE_CODES.has(code)) {
-                  note({ id, result: 'retry', error: `salesforce ${object}: ${code} ${r.errors?.[0]?.message ?? ''}`.trim() })
+                  note({
+                    id,
+                    result: 'retry',
+                    error: `salesforce ${object}: ${code} ${r.errors?.[0]?.message ?? ''}`.trim(),
+                  })
                 } else {
                   note({
                     id,
@@ -243,7 +320,12 @@ export function createSalesforceAdapter(cfg: SalesforceSyncConfig, deps: { clock
         if (err instanceof CallFailed) return err.outcome
         throw err
       }
-      return { kind: 'acked', events: batch.events.map((e) => verdict.get(e.id) ?? { id: e.id, result: 'delivered' as const }) }
+      return {
+        kind: 'acked',
+        events: batch.events.map(
+          (e) => verdict.get(e.id) ?? { id: e.id, result: 'delivered' as const },
+        ),
+      }
     },
   }
 }

@@ -13,7 +13,10 @@ import type { SyncRunner } from './run.js'
 /** Seconds in [0, maxSeconds], fixed per branch id (same id, same offset, on every start). */
 export function branchOffsetSeconds(branchId: string, maxSeconds: number): number {
   if (maxSeconds <= 0) return 0
-  const n = createHash('sha256').update(`branchgate sync offset:${branchId}`).digest().readUInt32BE(0)
+  const n = createHash('sha256')
+    .update(`branchgate sync offset:${branchId}`)
+    .digest()
+    .readUInt32BE(0)
   return n % (maxSeconds + 1)
 }
 

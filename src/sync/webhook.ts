@@ -15,9 +15,16 @@ export function secretKey(secret: string): Buffer {
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret, space-separated. */
-export function signWebhook(p: { id: string; timestampSeconds: number; body: string; secrets: readonly string[] }): string {
+export function signWebhook(p: {
+  id: string
+  timestampSeconds: number
+  body: string
+  secrets: readonly string[]
+}): string {
   const signed = `${p.id}.${p.timestampSeconds}.${p.body}`
-  return p.secrets.map((s) => `v1,${createHmac('sha256', secretKey(s)).update(signed).digest('base64')}`).join(' ')
+  return p.secrets
+    .map((s) => `v1,${createHmac('sha256', secretKey(s)).update(signed).digest('base64')}`)
+    .join(' ')
 }
 
 /**
@@ -47,13 +54,19 @@ export function verifyWebhook(p: {
 
 /** The request body: `{"type":"branchgate.batch","timestamp":…,"data":{"batchId":…,"branchId":…,"events":[…]}}`. */
 export function webhookBody(batch: Batch, nowMs: number): string {
-  const head = JSON.stringify({ type: 'branchgate.batch', timestamp: new Date(nowMs).toISOString() }).slice(0, -1)
+  const head = JSON.stringify({
+    type: 'branchgate.batch',
+    timestamp: new Date(nowMs).toISOString(),
+  }).slice(0, -1)
   return `${head},"data":{"batchId":${JSON.stringify(batch.id)},"branchId":${JSON.stringify(batch.branchId)},"events":[${batch.events
     .map((e) => e.json)
     .join(',')}]}}`
 }
 
-export function createWebhookAdapter(config: WebhookSyncConfig, deps: { clock: Clock; timeoutMs: number }): CrmAdapter {
+export function createWebhookAdapter(
+  config: WebhookSyncConfig,
+  deps: { clock: Clock; timeoutMs: number },
+): CrmAdapter {
   return {
     name: 'webhook',
     async deliver(batch) {
@@ -69,7 +82,12 @@ export function createWebhookAdapter(config: WebhookSyncConfig, deps: { clock: C
             'user-agent': 'branchgate-sync/1',
             'webhook-id': batch.id,
             'webhook-timestamp': String(timestampSeconds),
-            'webhook-signature': signWebhook({ id: batch.id, timestampSeconds, body, secrets: config.secrets }),
+            'webhook-signature': signWebhook({
+              id: batch.id,
+              timestampSeconds,
+              body,
+              secrets: config.secrets,
+            }),
           },
           body,
         },

@@ -14,7 +14,14 @@ export const seededPhone = (n: number) => `+5255${String(10_000_000 + n).slice(-
  */
 export function seedEvents(
   db: Db,
-  p: { count: number; customers: number; branchId?: string; startAt?: number; perTransaction?: number; nameBytes?: number },
+  p: {
+    count: number
+    customers: number
+    branchId?: string
+    startAt?: number
+    perTransaction?: number
+    nameBytes?: number
+  },
 ): Array<{ id: string; phone: string }> {
   const written: Array<{ id: string; phone: string }> = []
   const per = p.perTransaction ?? 1000
@@ -24,11 +31,35 @@ export function seedEvents(
     for (let i = from; i < to; i++) {
       const n = i % p.customers
       const phone = seededPhone(n)
-      const customer = customerRecord({ phone_e164: phone, name: `Cliente ${n}${pad}`, locale: 'es', first_verified_at: t0, last_verified_at: t0 + i }, n % 2 === 0)
+      const customer = customerRecord(
+        {
+          phone_e164: phone,
+          name: `Cliente ${n}${pad}`,
+          locale: 'es',
+          first_verified_at: t0,
+          last_verified_at: t0 + i,
+        },
+        n % 2 === 0,
+      )
       const e =
         i % 3 === 2
-          ? visitClosed({ visit: { id: `visit-${i}`, branchId: p.branchId ?? 'b1', startedAt: t0, endedAt: t0 + i * 1000, endReason: 'idle' }, customer })
-          : customerVerified({ customer, firstTime: i < p.customers, mac: '3a:11:22:33:44:55', now: t0 + i, macs: noMacs })
+          ? visitClosed({
+              visit: {
+                id: `visit-${i}`,
+                branchId: p.branchId ?? 'b1',
+                startedAt: t0,
+                endedAt: t0 + i * 1000,
+                endReason: 'idle',
+              },
+              customer,
+            })
+          : customerVerified({
+              customer,
+              firstTime: i < p.customers,
+              mac: '3a:11:22:33:44:55',
+              now: t0 + i,
+              macs: noMacs,
+            })
       written.push({ id: appendEvent(db, p.branchId ?? 'b1', e), phone })
     }
   })

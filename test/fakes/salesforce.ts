@@ -51,7 +51,12 @@ export class FakeSalesforce {
     this.tokens.clear()
   }
 
-  private send(res: ServerResponse, call: { method: string; path: string; body: any }, status: number, body: unknown) {
+  private send(
+    res: ServerResponse,
+    call: { method: string; path: string; body: any },
+    status: number,
+    body: unknown,
+  ) {
     this.calls.push({ ...call, status })
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
   }
@@ -64,16 +69,33 @@ export class FakeSalesforce {
     const call = { method: req.method ?? '', path: url.pathname, body: raw as any }
 
     if (url.pathname === '/services/oauth2/token') {
-      if (req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-        return this.send(res, call, 400, { error: 'invalid_request', error_description: 'must be a form POST' })
+      if (
+        req.method !== 'POST' ||
+        !String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')
+      ) {
+        return this.send(res, call, 400, {
+          error: 'invalid_request',
+          error_description: 'must be a form POST',
+        })
       }
       const form = new URLSearchParams(raw)
-      call.body = Object.fromEntries([...form].map(([k, v]) => [k, k === 'client_secret' ? '***' : v]))
+      call.body = Object.fromEntries(
+        [...form].map(([k, v]) => [k, k === 'client_secret' ? '***' : v]),
+      )
       if (form.get('grant_type') !== 'client_credentials') {
-        return this.send(res, call, 400, { error: 'unsupported_grant_type', error_description: 'grant type not supported' })
+        return this.send(res, call, 400, {
+          error: 'unsupported_grant_type',
+          error_description: 'grant type not supported',
+        })
       }
-      if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
-        return this.send(res, call, 400, { error: 'invalid_client', error_description: 'invalid client credentials' })
+      if (
+        form.get('client_id') !== this.clientId ||
+        form.get('client_secret') !== this.clientSecret
+      ) {
+        return this.send(res, call, 400, {
+          error: 'invalid_client',
+          error_description: 'invalid client credentials',
+        })
       }
       const token = `00DFAKE!token${++this.tokensIssued}`
       this.tokens.add(token)
@@ -88,47 +110,79 @@ export class FakeSalesforce {
       })
     }
 
-    const m = /^\/services\/data\/v(\d+\.\d)\/composite\/sobjects\/([A-Za-z0-9_]+)\/([A-Za-z0-9_]+)$/.exec(url.pathname)
-    if (!m) return this.send(res, call, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }])
+    const m =
+      /^\/services\/data\/v(\d+\.\d)\/composite\/sobjects\/([A-Za-z0-9_]+)\/([A-Za-z0-9_]+)$/.exec(
+        url.pathname,
+      )
+    if (!m)
+      return this.send(res, call, 404, [
+        { errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' },
+      ])
     const [, version, object, extField] = m as unknown as [string, string, string, string]
     const auth = String(req.headers.authorization ?? '')
     if (!auth.startsWith('Bearer ') || !this.tokens.has(auth.slice(7))) {
-      return this.send(res, call, 401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }])
+      return this.send(res, call, 401, [
+        { message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' },
+      ])
     }
-    if (req.method !== 'PATCH') return this.send(res, call, 405, [{ errorCode: 'METHOD_NOT_ALLOWED', message: req.method }])
-    if (Number(version) < 46) return this.send(res, call, 400, [{ errorCode: 'INVALID_VERSION', message: 'upsert needs v46.0+' }])
+    if (req.method !== 'PATCH')
+      return this.send(res, call, 405, [{ errorCode: 'METHOD_NOT_ALLOWED', message: req.method }])
+    if (Number(version) < 46)
+      return this.send(res, call, 400, [
+        { errorCode: 'INVALID_VERSION', message: 'upsert needs v46.0+' },
+      ])
     let body: { allOrNone?: unknown; records?: Array<Record<string, any>> }
     try {
       body = JSON.parse(raw)
     } catch {
-      return this.send(res, call, 400, [{ errorCode: 'JSON_PARSER_ERROR', message: 'malformed JSON' }])
+      return this.send(res, call, 400, [
+        { errorCode: 'JSON_PARSER_ERROR', message: 'malformed JSON' },
+      ])
     }
     call.body = body
-    const malformed = (message: string) => this.send(res, call, 400, [{ errorCode: 'INVALID_FIELD', message }])
+    const malformed = (message: string) =>
+      this.send(res, call, 400, [{ errorCode: 'INVALID_FIELD', message }])
     if (typeof body.allOrNone !== 'boolean') return malformed('allOrNone must be a boolean')
-    if (!Array.isArray(body.records) || body.records.length === 0) return malformed('records must be a non-empty list')
+    if (!Array.isArray(body.records) || body.records.length === 0)
+      return malformed('records must be a non-empty list')
     if (body.records.length > 200) {
-      return this.send(res, call, 400, [{ errorCode: 'EXCEEDED_ID_LIMIT', message: 'record limit reached. cannot submit more than 200 records into this call' }])
+      return this.send(res, call, 400, [
+        {
+          errorCode: 'EXCEEDED_ID_LIMIT',
+          message: 'record limit reached. cannot submit more than 200 records into this call',
+        },
+      ])
     }
     for (const r of body.records) {
-      if (r.attributes?.type !== object) return malformed(`every record must have attributes.type = ${object}`)
+      if (r.attributes?.type !== object)
+        return malformed(`every record must have attributes.type = ${object}`)
       if ('Id' in r || 'id' in r) return malformed('Id must not be set: upsert by external id only')
-      if (typeof r[extField] !== 'string' || r[extField] === '') return malformed(`${extField} is required`)
+      if (typeof r[extField] !== 'string' || r[extField] === '')
+        return malformed(`${extField} is required`)
     }
     const seen = new Map<string, number>()
     for (const r of body.records) seen.set(r[extField], (seen.get(r[extField]) ?? 0) + 1)
     const table = this.records.get(object) ?? this.records.set(object, new Map()).get(object)!
     const results = body.records.map((r) => {
       const key = r[extField] as string
-      const fail = (statusCode: string, message: string) => ({ id: null, success: false, errors: [{ statusCode, message, fields: [] }] })
-      if (seen.get(key)! > 1) return fail('DUPLICATE_EXTERNAL_ID', `Duplicate external id specified: ${key}`)
+      const fail = (statusCode: string, message: string) => ({
+        id: null,
+        success: false,
+        errors: [{ statusCode, message, fields: [] }],
+      })
+      if (seen.get(key)! > 1)
+        return fail('DUPLICATE_EXTERNAL_ID', `Duplicate external id specified: ${key}`)
       const injected = this.failRecord(object, r)
       if (injected) return fail(injected, `injected ${injected}`)
       const { attributes: _a, ...fields } = r
       const existing = table.get(key)
       if (!existing) {
         const missing = (this.requiredOnCreate[object] ?? []).filter((f) => fields[f] === undefined)
-        if (missing.length) return fail('REQUIRED_FIELD_MISSING', `Required fields are missing: [${missing.join(', ')}]`)
+        if (missing.length)
+          return fail(
+            'REQUIRED_FIELD_MISSING',
+            `Required fields are missing: [${missing.join(', ')}]`,
+          )
       }
       table.set(key, { ...(existing ?? {}), ...fields })
       return { id: `a0${table.size}`, success: true, errors: [], created: !existing }

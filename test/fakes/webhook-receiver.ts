@@ -23,7 +23,9 @@ export interface ReceivedEvent {
 export class WebhookReceiver {
   mode: ReceiverMode = { kind: 'ok' }
   /** Called with each request before it is answered; may take its time (e.g. kill the sender). */
-  beforeAnswer: ((info: { requestNo: number; batchId: string; eventIds: string[] }) => Promise<void> | void) | null = null
+  beforeAnswer:
+    | ((info: { requestNo: number; batchId: string; eventIds: string[] }) => Promise<void> | void)
+    | null = null
   /** Events refused with 400 when present in a batch (to test parking and splitting). */
   poison = new Set<string>()
   requests = 0
@@ -113,7 +115,9 @@ export class WebhookReceiver {
     const parsed = JSON.parse(body) as { data: { batchId: string; events: ReceivedEvent[] } }
     const events = parsed.data.events
     if (events.some((e) => this.poison.has(e.id))) {
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'poisoned event' }))
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'poisoned event' }))
       return
     }
     // Counted on arrival: if the sender dies before reading our answer, it sends these again.
@@ -126,9 +130,14 @@ export class WebhookReceiver {
       if (n === 0) this.accepted.push(e)
     }
     if (this.beforeAnswer) {
-      await this.beforeAnswer({ requestNo, batchId: parsed.data.batchId, eventIds: events.map((e) => e.id) })
+      await this.beforeAnswer({
+        requestNo,
+        batchId: parsed.data.batchId,
+        eventIds: events.map((e) => e.id),
+      })
     }
-    if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+    if (!res.destroyed)
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
   }
 }
 
