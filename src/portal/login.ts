@@ -112,7 +112,6 @@ export function createLogin(deps: LoginDeps) {
         created_at: now,
         expires_at: now + policy.ttlSeconds * 1000,
       })
-      otp.supersedeOthers(id, c.mac, c.phone, now)
       return id
     },
   )
@@ -144,6 +143,8 @@ export function createLogin(deps: LoginDeps) {
       channel = sent.channel ?? 'sms'
       otp.setProvider(id, sent.provider)
       deps.setChannel?.(id, channel)
+      // Only a delivered code replaces the previous one: a failed resend leaves it usable.
+      otp.supersedeOthers(id, c.mac, c.phone, clock.now())
     } catch (err) {
       otp.setStatus(id, 'send_failed', clock.now())
       const e =
