@@ -1,0 +1,76 @@
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { smsStatusCommand } from '../src/cli/sms-status.js'
+import { closeDb, openDb } from '../src/db/open.js'
+import { smsStatements } from '../src/db/sms.js'
+import { percentile, providerStats } from '../src/sms/metrics.js'
+import { tempDir } from './helpers.js'
+import { FakeClock } from './fakes/clock.js'
+
+describe('per-provider figures', () => {
+  it('takes nearest-rank percentiles', () => {
+    const ms = Array.from({ length: 20 }, (_, i) => i + 1)
+    expect(percentile(ms, 0.5)).toBe(10)
+    expect(percentile(ms, 0.95)).toBe(19)
+    expect(percentile([], 0.5)).toBeNull()
+  })
+
+  it('counts sent, failed and unreachable per provider over the window', () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const sms = smsStatements(db)
+      const at = Date.parse('2026-03-02T15:00:00Z')
+      const row = (provider: string, outcome: 'sent' | 'failed' | 'unreachable', latency_ms: number, when = at) =>
+        sms.recordAttempt({ at: when, provider, channel: 'sms', outcome, latency_ms, detail: null })
+      for (let i = 1; i <= 10; i++) row('twilio', 'sent', i * 100)
+      row('twilio', 'failed', 5000)
+      row('infobip', 'unreachable', 80)
+      row('infobip', 'sent', 90, at - 2 * 86_400_000) // outside the window
+      expect(providerStats(sms, at - 86_400_000)).toEqual([
+        { provider: 'infobip', sent: 0, failed: 0, unreachable: 1, p50Ms: 80, p95Ms: 80 },
+        { provider: 'twilio', sent: 10, failed: 1, unreachable: 0, p50Ms: 600, p95Ms: 5000 },
+      ])
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+})
+
+describe('branchgate sms-status', () => {
+  it('prints the breaker, the budget and each provider', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: t.dir, sms: { fraud: { dailyBudget: 50 } } }))
+    const clock = new FakeClock()
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    smsStatements(db).recordAttempt({ at: clock.now(), provider: 'console', channel: 'sms', outcome: 'sent', latency_ms: 3, detail: null })
+    closeDb(db)
+    const lines: string[] = []
+    try {
+      const code = await smsStatusCommand(clock).run(['--config', file], {}, (l: string) => lines.push(l))
+      expect(code).toBe(0)
+      expect(lines).toEqual([
+        'sms providers: console',
+        'sms sending: on',
+        expect.stringMatching(/^sms today: 0 of 50 codes; resets 03\/03\/2026, 00:00$/),
+        'sms console, last 24 h: 1 sent, 0 failed, 0 unreachable; p50 3 ms, p95 3 ms',
+      ])
+    } finally {
+      t.remove()
+    }
+  })
+
+  it('refuses to create a database for a config that was never served', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: path.join(t.dir, 'nothing') }))
+    try {
+      expect(await smsStatusCommand().run(['--config', file], {})).toBe(2)
+    } finally {
+      t.remove()
+    }
+  })
+})
