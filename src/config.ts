@@ -223,8 +223,11 @@ export const configSchema = z
         /** Defences against SMS pumping and runaway cost. Each count of 0 turns its rule off. */
         fraud: z
           .object({
-            /** Codes per number prefix (the number without its last 4 digits) per hour. */
-            perPrefixPerHour: z.number().int().min(0).default(6),
+            /**
+             * Codes per number prefix (the number without its last 4 digits) per hour. Not lower:
+             * company phone plans hand out consecutive numbers, and colleagues visit together.
+             */
+            perPrefixPerHour: z.number().int().min(0).default(10),
             /** Circuit breaker: codes per branch per hour; past it, sending pauses for everyone and an alert is logged. */
             branchPerHour: z.number().int().min(0).default(60),
             /** Minutes the circuit breaker pauses sending once tripped. */
@@ -234,7 +237,7 @@ export const configSchema = z
             conversion: z
               .object({
                 /** Distinct numbers a prefix needs in the window before its ratio is judged. */
-                minNumbers: z.number().int().min(0).default(8),
+                minNumbers: z.number().int().min(0).default(10),
                 /** Hours of history the ratio of verified to sent is taken over. */
                 windowHours: z.number().int().min(1).max(24 * 7).default(24),
                 /** A prefix is blocked when its ratio is below this fraction of the branch's normal ratio (0–1). */

@@ -31,18 +31,24 @@ export function createSendGuard(deps: {
   return {
     check(phone, now) {
       const prefix = phonePrefix(phone)
-      const conversionSince = since('prefix', prefix, now, policy.conversion.windowHours * HOUR)
+      const windowMs = policy.conversion.windowHours * HOUR
+      const none = { numbers: 0, verified: 0 }
+      // Rules turned off (0) are not read at all: they cost nothing on the login.
+      const judgeConversion = policy.conversion.minNumbers > 0
       const verdict = judgeSend(
         policy,
         {
           branchHoldUntil: sms.activeHold('branch', '', now)?.until ?? null,
           prefixHoldUntil: sms.activeHold('prefix', prefix, now)?.until ?? null,
-          sentToday: sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1),
-          nextDayStart: startOfNextLocalDay(now, deps.timeZone),
-          branchLastHour: sms.sentSince(since('branch', '', now, HOUR)),
-          prefixLastHour: sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR)),
-          prefixConversion: sms.prefixConversion(prefix, conversionSince, now),
-          restConversion: sms.restConversion(prefix, now - policy.conversion.windowHours * HOUR, now),
+          sentToday: policy.dailyBudget > 0 ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) : 0,
+          nextDayStart: policy.dailyBudget > 0 ? startOfNextLocalDay(now, deps.timeZone) : now,
+          branchLastHour: policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
+          prefixLastHour:
+            policy.perPrefixPerHour > 0 ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR)) : [],
+          prefixConversion: judgeConversion
+            ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
+            : none,
+          restConversion: judgeConversion ? sms.restConversion(prefix, now - windowMs, now) : none,
         },
         now,
       )
