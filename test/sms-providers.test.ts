@@ -106,6 +106,9 @@ describe('twilio provider', () => {
     expect(t('es', e.key)).toMatch(/este número no puede recibir SMS/i)
     expect(t('en', e.key)).toMatch(/cannot receive SMS/)
     expect(t('es', e.key)).not.toMatch(/en un momento/)
+    // Twilio echoes the number; what is logged keeps only its last two digits.
+    expect(e.detail).toContain("The 'To' number …78 is not a valid phone number")
+    expect(e.detail).not.toContain('5512345678')
   })
 
   it('reports 429 / 20429 as the provider being busy', async () => {

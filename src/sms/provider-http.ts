@@ -51,7 +51,11 @@ export async function postToProvider(
   return { status: res.status, json, text }
 }
 
-/** The first 200 characters of an answer, for logs (never the request: it holds the code). */
+/**
+ * The first 200 characters of an answer, for logs and the per-try record (never the request:
+ * it holds the code). Providers echo the number back; only its last two digits are kept.
+ */
 export function excerpt(a: ProviderAnswer): string {
-  return `HTTP ${a.status}: ${a.text.replace(/\s+/g, ' ').slice(0, 200)}`
+  const text = a.text.replace(/\s+/g, ' ').replace(/\+?\d{7,}(\d{2})/g, '…$1')
+  return `HTTP ${a.status}: ${text.slice(0, 200)}`
 }
