@@ -21,8 +21,18 @@ import type { BenchSection } from './run.js'
  * Then whole logins through the portal: with a bare instant sender and the guard turned off
  * (baseline), with everything on, and with the real Twilio client against a local HTTP fake.
  */
-const instant: SmsSender = { name: 'instant', async send() { return { provider: 'instant' } } }
-const message: SmsMessage = { to: '+525512345678', text: 'x\n\n@h #123456', code: '123456', locale: 'es' }
+const instant: SmsSender = {
+  name: 'instant',
+  async send() {
+    return { provider: 'instant' }
+  },
+}
+const message: SmsMessage = {
+  to: '+525512345678',
+  text: 'x\n\n@h #123456',
+  code: '123456',
+  locale: 'es',
+}
 
 function stats(samples: number[]) {
   const s = [...samples].sort((a, b) => a - b)
@@ -32,7 +42,9 @@ function stats(samples: number[]) {
 const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`)
 const line = (label: string, samples: number[]) => {
   const r = stats(samples)
-  console.log(`${label.padEnd(58)} p50 ${fmt(r.p50).padStart(9)}  p95 ${fmt(r.p95).padStart(9)}  (n=${r.n})`)
+  console.log(
+    `${label.padEnd(58)} p50 ${fmt(r.p50).padStart(9)}  p95 ${fmt(r.p95).padStart(9)}  (n=${r.n})`,
+  )
   return r
 }
 
@@ -57,17 +69,27 @@ function seed(db: Db, now: number) {
   })()
 }
 
-async function logins(opts: { fraudOn: boolean; sms: (db: Db, clock: FakeClock, cfg: ReturnType<typeof loadConfig>) => SmsSender; n: number }) {
+async function logins(opts: {
+  fraudOn: boolean
+  sms: (db: Db, clock: FakeClock, cfg: ReturnType<typeof loadConfig>) => SmsSender
+  n: number
+}) {
   const t = tempDir('branchgate-bench-')
   const fraud = opts.fraudOn
     ? { branchPerHour: 1_000_000, dailyBudget: 1_000_000 }
     : { perPrefixPerHour: 0, branchPerHour: 0, dailyBudget: 0, conversion: { minNumbers: 0 } }
-  const config = loadConfig(JSON.stringify({ dataDir: t.dir, sms: { fraud }, otp: { perDevicePerHour: 1000 } }))
+  const config = loadConfig(
+    JSON.stringify({ dataDir: t.dir, sms: { fraud }, otp: { perDevicePerHour: 1000 } }),
+  )
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   const clock = new FakeClock()
   seed(db, clock.now())
   const neighbours = new FakeNeighbours()
-  for (let i = 0; i < opts.n; i++) neighbours.set(`10.9.${i >> 8}.${i & 255}`, `3a:99:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)
+  for (let i = 0; i < opts.n; i++)
+    neighbours.set(
+      `10.9.${i >> 8}.${i & 255}`,
+      `3a:99:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+    )
   const app = createApp({
     config,
     db,
@@ -110,7 +132,13 @@ const section: BenchSection = {
     seed(db, clock.now())
     const sms = smsStatements(db)
     const config = loadConfig(null)
-    const guard = createSendGuard({ sms, audit: auditStatements(db), policy: config.sms.fraud, timeZone: config.branch.timeZone, log: () => {} })
+    const guard = createSendGuard({
+      sms,
+      audit: auditStatements(db),
+      policy: config.sms.fraud,
+      timeZone: config.branch.timeZone,
+      log: () => {},
+    })
     const check = db.transaction((phone: string, now: number) => guard.check(phone, now))
     const guardSamples: number[] = []
     for (let i = 0; i < 2000; i++) {
@@ -118,8 +146,13 @@ const section: BenchSection = {
       check(`+5255${String(3000 + (i % 5000)).padStart(4, '0')}1234`, clock.now())
       guardSamples.push(performance.now() - t0)
     }
-    const g = line('fraud guard check (in a transaction, 400 codes/day seeded)', guardSamples.slice(200))
-    const chain = createFailoverSender([instant], { onAttempt: attemptRecorder(sms, clock, () => {}) })
+    const g = line(
+      'fraud guard check (in a transaction, 400 codes/day seeded)',
+      guardSamples.slice(200),
+    )
+    const chain = createFailoverSender([instant], {
+      onAttempt: attemptRecorder(sms, clock, () => {}),
+    })
     const chainSamples: number[] = []
     for (let i = 0; i < 2000; i++) {
       const t0 = performance.now()
@@ -129,18 +162,26 @@ const section: BenchSection = {
     const c = line('failover wrapper + per-try record, instant provider', chainSamples.slice(200))
     closeDb(db)
     t.remove()
-    console.log(`send path's own overhead (guard + failover + record), p50: ${fmt(g.p50 + c.p50)}  (target ≤ 5 ms)`)
+    console.log(
+      `send path's own overhead (guard + failover + record), p50: ${fmt(g.p50 + c.p50)}  (target ≤ 5 ms)`,
+    )
 
     // 2. Whole logins through the portal.
     const fake = await new FakeProviders().start()
     try {
-      const base = line('login, bare instant sender, fraud rules off (baseline)', await logins({ fraudOn: false, sms: () => instant, n: 300 }))
+      const base = line(
+        'login, bare instant sender, fraud rules off (baseline)',
+        await logins({ fraudOn: false, sms: () => instant, n: 300 }),
+      )
       const full = line(
         'login, fraud rules on, failover chain, instant provider',
         await logins({
           fraudOn: true,
           sms: (db, clock, cfg) =>
-            createFailoverSender([instant], { budgetMs: cfg.sms.sendBudgetMs, onAttempt: attemptRecorder(smsStatements(db), clock, () => {}) }),
+            createFailoverSender([instant], {
+              budgetMs: cfg.sms.sendBudgetMs,
+              onAttempt: attemptRecorder(smsStatements(db), clock, () => {}),
+            }),
           n: 300,
         }),
       )
@@ -172,7 +213,9 @@ const section: BenchSection = {
           n: 300,
         }),
       )
-      console.log(`added to a login by the send path (p50 with − p50 baseline): ${fmt(full.p50 - base.p50)}  (target ≤ 5 ms)`)
+      console.log(
+        `added to a login by the send path (p50 with − p50 baseline): ${fmt(full.p50 - base.p50)}  (target ≤ 5 ms)`,
+      )
     } finally {
       await fake.stop()
     }

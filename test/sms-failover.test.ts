@@ -39,7 +39,9 @@ let portal: ReturnType<typeof smsPortal>
 afterEach(() => portal?.close())
 
 const challengeRow = (id: string) =>
-  portal.db.prepare('SELECT status, provider, channel FROM otp_challenges WHERE id = ?').get(id) as {
+  portal.db
+    .prepare('SELECT status, provider, channel FROM otp_challenges WHERE id = ?')
+    .get(id) as {
     status: string
     provider: string | null
     channel: string
@@ -56,7 +58,11 @@ describe('failover between providers', () => {
     expect(elapsed).toBeLessThan(10_000)
     expect(elapsed).toBeGreaterThanOrEqual(250)
     const id = challengeOf(await res.text())
-    expect(challengeRow(id)).toMatchObject({ status: 'pending', provider: 'infobip', channel: 'sms' })
+    expect(challengeRow(id)).toMatchObject({
+      status: 'pending',
+      provider: 'infobip',
+      channel: 'sms',
+    })
     expect(fake.last('infobip').body.messages[0].destinations[0].to).toBe('525512345678')
     const stats = smsHealth(portal.db, portal.config, portal.clock.now()).providers
     expect(stats).toEqual(
@@ -77,7 +83,10 @@ describe('failover between providers', () => {
 
   it('gives the customer one answer within the overall budget even when every provider hangs', async () => {
     portal = smsPortal({
-      sms: { providers: [twilio({ timeoutMs: 5000 }), infobip({ timeoutMs: 5000 })], sendBudgetMs: 600 },
+      sms: {
+        providers: [twilio({ timeoutMs: 5000 }), infobip({ timeoutMs: 5000 })],
+        sendBudgetMs: 600,
+      },
     })
     fake.mode.twilio = 'hang'
     fake.mode.infobip = 'hang'
@@ -130,13 +139,20 @@ describe('choosing WhatsApp on the code page', () => {
     expect(fake.received.map((r) => r.provider)).toEqual(['twilio'])
 
     portal.clock.advance({ seconds: 31 })
-    const res = await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp', lang: 'es' })
+    const res = await portal.post('/resend', {
+      challenge: challengeOf(page),
+      channel: 'whatsapp',
+      lang: 'es',
+    })
     expect(res.status).toBe(200)
     const html = await res.text()
     expect(html).toContain('por WhatsApp al')
     expect(html).toContain('Te enviamos un código nuevo por WhatsApp')
     expect(html).toContain('Enviármelo por SMS')
-    expect(challengeRow(challengeOf(html))).toMatchObject({ provider: 'whatsapp', channel: 'whatsapp' })
+    expect(challengeRow(challengeOf(html))).toMatchObject({
+      provider: 'whatsapp',
+      channel: 'whatsapp',
+    })
     expect(fake.last('whatsapp').body.to).toBe('+525512345678')
   })
 
@@ -155,7 +171,9 @@ describe('choosing WhatsApp on the code page', () => {
     const page = await (await portal.login('55 1234 5678')).text()
     fake.mode.whatsapp = 'down'
     portal.clock.advance({ seconds: 31 })
-    const html = await (await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })).text()
+    const html = await (
+      await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })
+    ).text()
     expect(html).toContain('por SMS al')
     expect(challengeRow(challengeOf(html))).toMatchObject({ provider: 'twilio', channel: 'sms' })
   })
@@ -168,7 +186,9 @@ describe('choosing WhatsApp on the code page', () => {
     const res = await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })
     expect(res.status).toBe(422)
     const html = await res.text()
-    expect(html).toContain('Este número no puede recibir mensajes de WhatsApp. Pide el código por SMS.')
+    expect(html).toContain(
+      'Este número no puede recibir mensajes de WhatsApp. Pide el código por SMS.',
+    )
     // Still on the code page, where the SMS button is.
     expect(html).toContain('name="channel" value="whatsapp"')
     expect(fake.received.map((r) => r.provider)).toEqual(['twilio', 'whatsapp'])

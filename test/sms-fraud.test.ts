@@ -48,11 +48,17 @@ describe('fraud rules (pure)', () => {
     expect(v.ok).toBe(false)
     if (v.ok) return
     expect(v.error).toBeInstanceOf(SendingPausedError)
-    expect(v.hold).toMatchObject({ scope: 'branch', until: NOW + policy.breakerPauseMinutes * 60_000 })
+    expect(v.hold).toMatchObject({
+      scope: 'branch',
+      until: NOW + policy.breakerPauseMinutes * 60_000,
+    })
   })
 
   it('limits codes per prefix per hour and says when to retry', () => {
-    const times = Array.from({ length: policy.perPrefixPerHour }, (_, i) => NOW - 50 * 60_000 + i * 60_000)
+    const times = Array.from(
+      { length: policy.perPrefixPerHour },
+      (_, i) => NOW - 50 * 60_000 + i * 60_000,
+    )
     const v = judgeSend(policy, { ...quiet, prefixLastHour: times }, NOW)
     expect(v.ok).toBe(false)
     if (v.ok) return
@@ -62,14 +68,22 @@ describe('fraud rules (pure)', () => {
 
   it('blocks a prefix converting far below the rest of the branch, not one converting normally', () => {
     const rest = { numbers: 40, verified: 32 }
-    expect(lowConversion(policy, { numbers: 10, verified: 1 }, rest)).toMatch(/1 of 10 numbers verified/)
+    expect(lowConversion(policy, { numbers: 10, verified: 1 }, rest)).toMatch(
+      /1 of 10 numbers verified/,
+    )
     expect(lowConversion(policy, { numbers: 10, verified: 7 }, rest)).toBeNull()
     // Too few numbers to judge.
     expect(lowConversion(policy, { numbers: 3, verified: 0 }, rest)).toBeNull()
   })
 
   it('turns a rule off with 0', () => {
-    const off = { ...policy, branchPerHour: 0, dailyBudget: 0, perPrefixPerHour: 0, conversion: { ...policy.conversion, minNumbers: 0 } }
+    const off = {
+      ...policy,
+      branchPerHour: 0,
+      dailyBudget: 0,
+      perPrefixPerHour: 0,
+      conversion: { ...policy.conversion, minNumbers: 0 },
+    }
     const busy: FraudCounts = {
       ...quiet,
       sentToday: 10_000,
@@ -81,12 +95,20 @@ describe('fraud rules (pure)', () => {
   })
 
   it('finds the start of the local day, across a daylight-saving change', () => {
-    expect(new Date(startOfLocalDay(NOW, 'America/Mexico_City')).toISOString()).toBe('2026-03-02T06:00:00.000Z')
-    expect(new Date(startOfNextLocalDay(NOW, 'America/Mexico_City')).toISOString()).toBe('2026-03-03T06:00:00.000Z')
+    expect(new Date(startOfLocalDay(NOW, 'America/Mexico_City')).toISOString()).toBe(
+      '2026-03-02T06:00:00.000Z',
+    )
+    expect(new Date(startOfNextLocalDay(NOW, 'America/Mexico_City')).toISOString()).toBe(
+      '2026-03-03T06:00:00.000Z',
+    )
     // New York springs forward on 2026-03-08: that day starts at UTC-5, the next at UTC-4.
     const dst = Date.parse('2026-03-08T15:00:00Z')
-    expect(new Date(startOfLocalDay(dst, 'America/New_York')).toISOString()).toBe('2026-03-08T05:00:00.000Z')
-    expect(new Date(startOfNextLocalDay(dst, 'America/New_York')).toISOString()).toBe('2026-03-09T04:00:00.000Z')
+    expect(new Date(startOfLocalDay(dst, 'America/New_York')).toISOString()).toBe(
+      '2026-03-08T05:00:00.000Z',
+    )
+    expect(new Date(startOfNextLocalDay(dst, 'America/New_York')).toISOString()).toBe(
+      '2026-03-09T04:00:00.000Z',
+    )
   })
 })
 
@@ -112,17 +134,28 @@ describe('fraud defences at the portal', () => {
   })
 
   it('pauses the whole branch past the hourly threshold, alerts, and resumes after the pause', async () => {
-    portal = smsPortal({ sms: { fraud: { branchPerHour: 4, breakerPauseMinutes: 30 } } }, new FakeSms())
+    portal = smsPortal(
+      { sms: { fraud: { branchPerHour: 4, breakerPauseMinutes: 30 } } },
+      new FakeSms(),
+    )
     for (let i = 1; i <= 4; i++) expect((await portal.login(ownPrefix(i), i)).status).toBe(200)
     const tripped = await portal.login(ownPrefix(5), 5)
     expect(tripped.status).toBe(503)
     expect(tripped.headers.get('retry-after')).toBe('1800')
     expect(await tripped.text()).toContain('no podemos enviar códigos desde esta sucursal')
     expect(portal.logs.filter((l) => l.includes('ALERT circuit breaker open'))).toHaveLength(1)
-    const audit = portal.db.prepare(`SELECT action, reason FROM audit_log WHERE action = 'sms.breaker.open'`).all()
-    expect(audit).toEqual([{ action: 'sms.breaker.open', reason: '4 codes in the last hour (limit 4)' }])
-    expect(smsHealth(portal.db, portal.config, portal.clock.now()).breaker).toMatchObject({ open: true })
-    expect(smsStatusLines(portal.db, portal.config, portal.clock.now()).join('\n')).toMatch(/PAUSED by the circuit breaker/)
+    const audit = portal.db
+      .prepare(`SELECT action, reason FROM audit_log WHERE action = 'sms.breaker.open'`)
+      .all()
+    expect(audit).toEqual([
+      { action: 'sms.breaker.open', reason: '4 codes in the last hour (limit 4)' },
+    ])
+    expect(smsHealth(portal.db, portal.config, portal.clock.now()).breaker).toMatchObject({
+      open: true,
+    })
+    expect(smsStatusLines(portal.db, portal.config, portal.clock.now()).join('\n')).toMatch(
+      /PAUSED by the circuit breaker/,
+    )
 
     // Everyone is paused, also a number never seen; no second alert while paused.
     portal.clock.advance({ minutes: 10 })
@@ -137,7 +170,11 @@ describe('fraud defences at the portal', () => {
 
   it('blocks a prefix whose codes are not typed back, for the cool-down only', async () => {
     portal = smsPortal(
-      { sms: { fraud: { perPrefixPerHour: 0, conversion: { minNumbers: 4, cooldownMinutes: 120 } } } },
+      {
+        sms: {
+          fraud: { perPrefixPerHour: 0, conversion: { minNumbers: 4, cooldownMinutes: 120 } },
+        },
+      },
       new FakeSms(),
     )
     for (let i = 1; i <= 4; i++) expect((await portal.login(samePrefix(i), i)).status).toBe(200)
@@ -147,7 +184,9 @@ describe('fraud defences at the portal', () => {
     const blocked = await portal.login(samePrefix(6), 6)
     expect(blocked.status).toBe(503)
     expect(await blocked.text()).toContain('no podemos enviar códigos a este número')
-    expect(portal.logs.some((l) => /ALERT prefix \+52551234… blocked: 0 of 5 numbers verified/.test(l))).toBe(true)
+    expect(
+      portal.logs.some((l) => /ALERT prefix \+52551234… blocked: 0 of 5 numbers verified/.test(l)),
+    ).toBe(true)
     expect(smsHealth(portal.db, portal.config, portal.clock.now()).blockedPrefixes).toEqual([
       expect.objectContaining({ prefix: '+52551234' }),
     ])
@@ -159,11 +198,18 @@ describe('fraud defences at the portal', () => {
 
   it('does not block a prefix whose customers type their codes', async () => {
     const sms = new FakeSms()
-    portal = smsPortal({ sms: { fraud: { perPrefixPerHour: 0, conversion: { minNumbers: 4 } } } }, sms)
+    portal = smsPortal(
+      { sms: { fraud: { perPrefixPerHour: 0, conversion: { minNumbers: 4 } } } },
+      sms,
+    )
     for (let i = 1; i <= 4; i++) {
       const page = await (await portal.login(samePrefix(i), i)).text()
       const e164 = `+52551234${5600 + i}`
-      const ok = await portal.post('/verify', { challenge: challengeOf(page), code: sms.lastCodeTo(e164) }, i)
+      const ok = await portal.post(
+        '/verify',
+        { challenge: challengeOf(page), code: sms.lastCodeTo(e164) },
+        i,
+      )
       expect(ok.status).toBe(200)
     }
     portal.clock.advance({ minutes: 6 })

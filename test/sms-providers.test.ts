@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { loadConfig, type InfobipSmsConfig, type TwilioSmsConfig, type WhatsappSmsConfig } from '../src/config.js'
+import {
+  loadConfig,
+  type InfobipSmsConfig,
+  type TwilioSmsConfig,
+  type WhatsappSmsConfig,
+} from '../src/config.js'
 import { RecipientUnreachableError, SmsSendError } from '../src/errors.js'
 import { t } from '../src/i18n/messages.js'
 import { createInfobipSender } from '../src/sms/infobip.js'
@@ -75,7 +80,9 @@ describe('twilio provider', () => {
     expect(sent).toMatchObject({ provider: 'twilio', channel: 'sms' })
     expect(sent.messageId).toMatch(/^SM[0-9]{32}$/)
     const req = fake.last('twilio')
-    expect(req.path).toBe(`/2010-04-01/Accounts/${FAKE_CREDENTIALS.twilio.accountSid}/Messages.json`)
+    expect(req.path).toBe(
+      `/2010-04-01/Accounts/${FAKE_CREDENTIALS.twilio.accountSid}/Messages.json`,
+    )
     expect(req.headers['content-type']).toMatch(/^application\/x-www-form-urlencoded/)
     expect(req.body).toEqual({ To: '+525512345678', From: '+15005550006', Body: message.text })
   })
@@ -91,7 +98,9 @@ describe('twilio provider', () => {
     })
     const err = await failure(sender)
     const req = fake.last('twilio')
-    expect(req.headers.authorization).toBe(`Basic ${Buffer.from(`SK${'b2'.repeat(16)}:key-secret`).toString('base64')}`)
+    expect(req.headers.authorization).toBe(
+      `Basic ${Buffer.from(`SK${'b2'.repeat(16)}:key-secret`).toString('base64')}`,
+    )
     expect(req.body.MessagingServiceSid).toBe('MG' + 'c3'.repeat(16))
     expect(req.body.From).toBeUndefined()
     expect(err).toBeInstanceOf(SmsSendError)
@@ -130,12 +139,28 @@ describe('twilio provider', () => {
 
   it('refuses half-set credentials at config time', () => {
     expect(() =>
-      loadConfig(JSON.stringify({ sms: { providers: [{ type: 'twilio', accountSid: FAKE_CREDENTIALS.twilio.accountSid, from: '+15005550006' }] } })),
+      loadConfig(
+        JSON.stringify({
+          sms: {
+            providers: [
+              {
+                type: 'twilio',
+                accountSid: FAKE_CREDENTIALS.twilio.accountSid,
+                from: '+15005550006',
+              },
+            ],
+          },
+        }),
+      ),
     ).toThrow(/set either authToken, or apiKeySid and apiKeySecret/)
     expect(() =>
       loadConfig(
         JSON.stringify({
-          sms: { providers: [{ type: 'twilio', accountSid: FAKE_CREDENTIALS.twilio.accountSid, authToken: 'x' }] },
+          sms: {
+            providers: [
+              { type: 'twilio', accountSid: FAKE_CREDENTIALS.twilio.accountSid, authToken: 'x' },
+            ],
+          },
         }),
       ),
     ).toThrow(/set either from or messagingServiceSid/)
@@ -145,11 +170,17 @@ describe('twilio provider', () => {
 describe('infobip provider', () => {
   it('posts the documented JSON with App auth and returns the message id', async () => {
     const sent = await infobip().send(message)
-    expect(sent).toMatchObject({ provider: 'infobip', channel: 'sms', messageId: expect.stringMatching(/^ib-/) })
+    expect(sent).toMatchObject({
+      provider: 'infobip',
+      channel: 'sms',
+      messageId: expect.stringMatching(/^ib-/),
+    })
     const req = fake.last('infobip')
     expect(req.path).toBe('/sms/2/text/advanced')
     expect(req.headers.authorization).toBe(`App ${FAKE_CREDENTIALS.infobip.apiKey}`)
-    expect(req.body).toEqual({ messages: [{ from: 'Banco', destinations: [{ to: '525512345678' }], text: message.text }] })
+    expect(req.body).toEqual({
+      messages: [{ from: 'Banco', destinations: [{ to: '525512345678' }], text: message.text }],
+    })
   })
 
   it('says the number cannot receive SMS when the destination is rejected', async () => {
@@ -172,7 +203,11 @@ describe('infobip provider', () => {
 describe('whatsapp provider', () => {
   it('sends the authentication template with the code in the body and the copy-code button', async () => {
     const sent = await whatsapp().send(message)
-    expect(sent).toMatchObject({ provider: 'whatsapp', channel: 'whatsapp', messageId: expect.stringMatching(/^wamid\./) })
+    expect(sent).toMatchObject({
+      provider: 'whatsapp',
+      channel: 'whatsapp',
+      messageId: expect.stringMatching(/^wamid\./),
+    })
     const req = fake.last('whatsapp')
     expect(req.path).toBe(`/v21.0/${FAKE_CREDENTIALS.whatsapp.phoneNumberId}/messages`)
     expect(req.headers.authorization).toBe(`Bearer ${FAKE_CREDENTIALS.whatsapp.accessToken}`)
@@ -186,7 +221,12 @@ describe('whatsapp provider', () => {
         language: { code: 'es_MX' },
         components: [
           { type: 'body', parameters: [{ type: 'text', text: '123456' }] },
-          { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: '123456' }] },
+          {
+            type: 'button',
+            sub_type: 'url',
+            index: '0',
+            parameters: [{ type: 'text', text: '123456' }],
+          },
         ],
       },
     })
@@ -211,19 +251,24 @@ describe('whatsapp provider', () => {
     fake.mode.whatsapp = 'down'
     expect(((await failure(whatsapp())) as SmsSendError).kind).toBe('unavailable')
     fake.mode.whatsapp = 'ok'
-    expect(((await failure(whatsapp({ accessToken: 'expired' }))) as SmsSendError).kind).toBe('rejected')
+    expect(((await failure(whatsapp({ accessToken: 'expired' }))) as SmsSendError).kind).toBe(
+      'rejected',
+    )
   })
 })
 
 describe('every provider', () => {
-  it.each<FakeProvider>(['twilio', 'infobip', 'whatsapp'])('%s stops when the caller aborts', async (p) => {
-    fake.mode[p] = 'hang'
-    const sender = { twilio, infobip, whatsapp }[p]({ timeoutMs: 5000 })
-    const ctl = new AbortController()
-    const pending = sender.send(message, { signal: ctl.signal }).catch((e: unknown) => e)
-    setTimeout(() => ctl.abort(), 50)
-    const err = (await pending) as SmsSendError
-    expect(err).toBeInstanceOf(SmsSendError)
-    expect(err.kind).toBe('timeout')
-  })
+  it.each<FakeProvider>(['twilio', 'infobip', 'whatsapp'])(
+    '%s stops when the caller aborts',
+    async (p) => {
+      fake.mode[p] = 'hang'
+      const sender = { twilio, infobip, whatsapp }[p]({ timeoutMs: 5000 })
+      const ctl = new AbortController()
+      const pending = sender.send(message, { signal: ctl.signal }).catch((e: unknown) => e)
+      setTimeout(() => ctl.abort(), 50)
+      const err = (await pending) as SmsSendError
+      expect(err).toBeInstanceOf(SmsSendError)
+      expect(err.kind).toBe('timeout')
+    },
+  )
 })

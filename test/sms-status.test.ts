@@ -22,7 +22,12 @@ describe('per-provider figures', () => {
     try {
       const sms = smsStatements(db)
       const at = Date.parse('2026-03-02T15:00:00Z')
-      const row = (provider: string, outcome: 'sent' | 'failed' | 'unreachable', latency_ms: number, when = at) =>
+      const row = (
+        provider: string,
+        outcome: 'sent' | 'failed' | 'unreachable',
+        latency_ms: number,
+        when = at,
+      ) =>
         sms.recordAttempt({ at: when, provider, channel: 'sms', outcome, latency_ms, detail: null })
       for (let i = 1; i <= 10; i++) row('twilio', 'sent', i * 100)
       row('twilio', 'failed', 5000)
@@ -46,11 +51,20 @@ describe('branchgate sms-status', () => {
     writeFileSync(file, JSON.stringify({ dataDir: t.dir, sms: { fraud: { dailyBudget: 50 } } }))
     const clock = new FakeClock()
     const db = openDb(path.join(t.dir, 'branchgate.db'))
-    smsStatements(db).recordAttempt({ at: clock.now(), provider: 'console', channel: 'sms', outcome: 'sent', latency_ms: 3, detail: null })
+    smsStatements(db).recordAttempt({
+      at: clock.now(),
+      provider: 'console',
+      channel: 'sms',
+      outcome: 'sent',
+      latency_ms: 3,
+      detail: null,
+    })
     closeDb(db)
     const lines: string[] = []
     try {
-      const code = await smsStatusCommand(clock).run(['--config', file], {}, (l: string) => lines.push(l))
+      const code = await smsStatusCommand(clock).run(['--config', file], {}, (l: string) =>
+        lines.push(l),
+      )
       expect(code).toBe(0)
       expect(lines).toEqual([
         'sms providers: console',

@@ -30,10 +30,17 @@ describe('SMS segment counting', () => {
   })
 
   it('counts extension characters as two septets and never splits them', () => {
-    expect(countSegments('€'.repeat(80))).toMatchObject({ encoding: 'GSM-7', units: 160, segments: 1 })
+    expect(countSegments('€'.repeat(80))).toMatchObject({
+      encoding: 'GSM-7',
+      units: 160,
+      segments: 1,
+    })
     expect(countSegments('€'.repeat(81))).toMatchObject({ units: 162, segments: 3 - 1 })
     // 152 plain + one € would straddle the 153 boundary: the € moves to part two.
-    expect(countSegments('a'.repeat(152) + '€' + 'a'.repeat(152))).toMatchObject({ units: 306, segments: 3 })
+    expect(countSegments('a'.repeat(152) + '€' + 'a'.repeat(152))).toMatchObject({
+      units: 306,
+      segments: 3,
+    })
   })
 
   it('counts an emoji as two UCS-2 units', () => {
@@ -57,7 +64,11 @@ describe('code message templates', () => {
   it('uses the configured template for the customer locale at the portal', async () => {
     const sms = new FakeSms()
     const portal = smsPortal(
-      { branch: { name: 'Centro' }, publicUrl: 'http://wifi.banco.mx', sms: { templates: { es: 'Clave {code} - {branch}' } } },
+      {
+        branch: { name: 'Centro' },
+        publicUrl: 'http://wifi.banco.mx',
+        sms: { templates: { es: 'Clave {code} - {branch}' } },
+      },
       sms,
     )
     try {
@@ -77,7 +88,11 @@ describe('code message templates', () => {
     const config = loadConfig(
       JSON.stringify({
         branch: { name: 'Sucursal Polanco' },
-        sms: { templates: { es: 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.' } },
+        sms: {
+          templates: {
+            es: 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
+          },
+        },
       }),
     )
     const warnings = templateWarnings(config)
@@ -87,7 +102,11 @@ describe('code message templates', () => {
     const portal = smsPortal(
       {
         branch: { name: 'Sucursal Polanco' },
-        sms: { templates: { es: 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.' } },
+        sms: {
+          templates: {
+            es: 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
+          },
+        },
       },
       sms,
     )
@@ -99,11 +118,18 @@ describe('code message templates', () => {
   })
 
   it('counts the branch name too: an accent in it warns for every locale', () => {
-    const warnings = templateWarnings(loadConfig(JSON.stringify({ branch: { name: 'Campos Elíseos' } })))
-    expect(warnings.map((w) => w.slice(0, 25))).toEqual(['sms: warning: the es code', 'sms: warning: the en code'])
+    const warnings = templateWarnings(
+      loadConfig(JSON.stringify({ branch: { name: 'Campos Elíseos' } })),
+    )
+    expect(warnings.map((w) => w.slice(0, 25))).toEqual([
+      'sms: warning: the es code',
+      'sms: warning: the en code',
+    ])
   })
 
   it('refuses a template without {code}', () => {
-    expect(() => loadConfig(JSON.stringify({ sms: { templates: { en: 'Hello' } } }))).toThrow(/must contain \{code\}/)
+    expect(() => loadConfig(JSON.stringify({ sms: { templates: { en: 'Hello' } } }))).toThrow(
+      /must contain \{code\}/,
+    )
   })
 })

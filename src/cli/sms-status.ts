@@ -30,7 +30,9 @@ export function smsStatusCommand(clock: Clock = systemClock): Command & {
       const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
       // Never create a database here: a typo in --config must not start an empty one.
       if (!existsSync(file)) {
-        console.error(`branchgate: no database at ${file}: run branchgate serve with this config first`)
+        console.error(
+          `branchgate: no database at ${file}: run branchgate serve with this config first`,
+        )
         return 2
       }
       const db = openDb(file)

@@ -75,7 +75,9 @@ export function smsStatements(db: Db) {
   return {
     sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
     prefixTimesSince: (prefix: string, since: number) =>
-      (prefixTimes.all({ prefix, since }) as Array<{ created_at: number }>).map((r) => r.created_at),
+      (prefixTimes.all({ prefix, since }) as Array<{ created_at: number }>).map(
+        (r) => r.created_at,
+      ),
     prefixConversion: (prefix: string, since: number, now: number) =>
       prefixConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
     restConversion: (prefix: string, since: number, now: number) =>
@@ -85,16 +87,24 @@ export function smsStatements(db: Db) {
     /** When the last hold of this scope/key ended (epoch ms), or null. */
     lastHoldEnd: (scope: HoldRow['scope'], key: string, now: number) =>
       (lastHoldEnd.get({ scope, key, now }) as { ended: number | null }).ended,
-    hold: (h: { scope: HoldRow['scope']; key: string; reason: string; now: number; until: number }) =>
-      Number(insertHold.run(h).lastInsertRowid),
+    hold: (h: {
+      scope: HoldRow['scope']
+      key: string
+      reason: string
+      now: number
+      until: number
+    }) => Number(insertHold.run(h).lastInsertRowid),
     activeHolds: (now: number) => activeHolds.all({ now }) as HoldRow[],
     /** Ends a hold early (a manager's decision); counting restarts from now. */
     liftHold: (id: number, now: number) => liftHold.run({ id, now }).changes === 1,
     recordAttempt: (a: AttemptRow) => insertAttempt.run(a),
     attemptsSince: (since: number) =>
-      attemptsSince.all({ since }) as Array<Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>>,
+      attemptsSince.all({ since }) as Array<
+        Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>
+      >,
     setChannel: (id: string, channel: 'sms' | 'whatsapp') => setChannel.run({ id, channel }),
-    channelOf: (id: string) => (channelOf.get({ id }) as { channel: 'sms' | 'whatsapp' } | undefined)?.channel,
+    channelOf: (id: string) =>
+      (channelOf.get({ id }) as { channel: 'sms' | 'whatsapp' } | undefined)?.channel,
   }
 }
 export type SmsStatements = ReturnType<typeof smsStatements>

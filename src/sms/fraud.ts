@@ -56,13 +56,22 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 /** Decides whether one more code may be sent now. Pure. */
 export function judgeSend(policy: FraudPolicy, counts: FraudCounts, now: number): FraudVerdict {
   if (counts.branchHoldUntil !== null && counts.branchHoldUntil > now) {
-    return { ok: false, error: new SendingPausedError('breaker', seconds(counts.branchHoldUntil - now)) }
+    return {
+      ok: false,
+      error: new SendingPausedError('breaker', seconds(counts.branchHoldUntil - now)),
+    }
   }
   if (policy.dailyBudget > 0 && counts.sentToday >= policy.dailyBudget) {
-    return { ok: false, error: new SendingPausedError('budget', seconds(counts.nextDayStart - now)) }
+    return {
+      ok: false,
+      error: new SendingPausedError('budget', seconds(counts.nextDayStart - now)),
+    }
   }
   if (counts.prefixHoldUntil !== null && counts.prefixHoldUntil > now) {
-    return { ok: false, error: new SendingPausedError('prefix', seconds(counts.prefixHoldUntil - now)) }
+    return {
+      ok: false,
+      error: new SendingPausedError('prefix', seconds(counts.prefixHoldUntil - now)),
+    }
   }
   if (policy.branchPerHour > 0 && counts.branchLastHour >= policy.branchPerHour) {
     const until = now + policy.breakerPauseMinutes * MINUTE
@@ -84,7 +93,11 @@ export function judgeSend(policy: FraudPolicy, counts: FraudCounts, now: number)
   const low = lowConversion(policy, counts.prefixConversion, counts.restConversion)
   if (low) {
     const until = now + policy.conversion.cooldownMinutes * MINUTE
-    return { ok: false, error: new SendingPausedError('prefix', seconds(until - now)), hold: { scope: 'prefix', until, reason: low } }
+    return {
+      ok: false,
+      error: new SendingPausedError('prefix', seconds(until - now)),
+      hold: { scope: 'prefix', until, reason: low },
+    }
   }
   return { ok: true }
 }
@@ -93,7 +106,11 @@ export function judgeSend(policy: FraudPolicy, counts: FraudCounts, now: number)
  * Why a prefix converts far below normal, or null. Normal is the rest of the branch's ratio when
  * it has enough numbers to tell, else `assumedNormalRatio`.
  */
-export function lowConversion(policy: FraudPolicy, prefix: Conversion, rest: Conversion): string | null {
+export function lowConversion(
+  policy: FraudPolicy,
+  prefix: Conversion,
+  rest: Conversion,
+): string | null {
   const c = policy.conversion
   if (c.minNumbers === 0 || prefix.numbers < c.minNumbers) return null
   const normal = rest.numbers >= c.minNumbers ? rest.verified / rest.numbers : c.assumedNormalRatio
@@ -124,14 +141,14 @@ function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
   let f = formats.get(timeZone)
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     })
     formats.set(timeZone, f)
   }

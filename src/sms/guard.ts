@@ -1,7 +1,13 @@
 import type { AuditStatements } from '../db/audit.js'
 import type { SmsStatements } from '../db/sms.js'
 import type { DomainError } from '../errors.js'
-import { judgeSend, phonePrefix, startOfLocalDay, startOfNextLocalDay, type FraudPolicy } from './fraud.js'
+import {
+  judgeSend,
+  phonePrefix,
+  startOfLocalDay,
+  startOfNextLocalDay,
+  type FraudPolicy,
+} from './fraud.js'
 
 /** The fraud and cost defences as the login sees them. */
 export interface SendGuard {
@@ -40,11 +46,15 @@ export function createSendGuard(deps: {
         {
           branchHoldUntil: sms.activeHold('branch', '', now)?.until ?? null,
           prefixHoldUntil: sms.activeHold('prefix', prefix, now)?.until ?? null,
-          sentToday: policy.dailyBudget > 0 ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) : 0,
+          sentToday:
+            policy.dailyBudget > 0 ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) : 0,
           nextDayStart: policy.dailyBudget > 0 ? startOfNextLocalDay(now, deps.timeZone) : now,
-          branchLastHour: policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
+          branchLastHour:
+            policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
           prefixLastHour:
-            policy.perPrefixPerHour > 0 ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR)) : [],
+            policy.perPrefixPerHour > 0
+              ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR))
+              : [],
           prefixConversion: judgeConversion
             ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
             : none,

@@ -63,7 +63,8 @@ export function createInfobipSender(cfg: InfobipSmsConfig, fetchImpl: Fetch = fe
         throw new SmsSendError(name, why, 'rejected')
       }
       const exception = String(answer.json?.requestError?.serviceException?.messageId ?? '')
-      if (answer.status === 429 || THROTTLED.has(exception)) throw new SmsSendError(name, why, 'rateLimited')
+      if (answer.status === 429 || THROTTLED.has(exception))
+        throw new SmsSendError(name, why, 'rateLimited')
       if (answer.status >= 500) throw new SmsSendError(name, why, 'unavailable')
       throw new SmsSendError(name, why, 'rejected')
     },

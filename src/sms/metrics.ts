@@ -33,7 +33,10 @@ export function attemptRecorder(sms: SmsStatements, clock: Clock, log: (line: st
 
 /** Sent, failed and latency percentiles per provider since `since` (epoch ms). */
 export function providerStats(sms: SmsStatements, since: number): ProviderStats[] {
-  const by = new Map<string, { sent: number; failed: number; unreachable: number; latencies: number[] }>()
+  const by = new Map<
+    string,
+    { sent: number; failed: number; unreachable: number; latencies: number[] }
+  >()
   // Rows come sorted by provider, then latency: the percentiles need no further sort.
   for (const r of sms.attemptsSince(since)) {
     let s = by.get(r.provider)

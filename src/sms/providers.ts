@@ -11,7 +11,10 @@ import { createTwilioSender } from './twilio.js'
 import { createWhatsappSender } from './whatsapp.js'
 
 /** One sender per configured provider, in the configured order. */
-export function createSenders(providers: readonly SmsProviderConfig[], fetchImpl: Fetch = fetch): SmsSender[] {
+export function createSenders(
+  providers: readonly SmsProviderConfig[],
+  fetchImpl: Fetch = fetch,
+): SmsSender[] {
   return providers.map((p) => {
     switch (p.type) {
       case 'console':

@@ -68,7 +68,10 @@ export function templateWarnings(config: Config): string[] {
     const c = countSegments(text)
     if (c.segments < 2) continue
     const limit = c.encoding === 'GSM-7' ? 160 : 70
-    const why = c.encoding === 'UCS-2' ? ` because of ${c.nonGsm.map((ch) => JSON.stringify(ch)).join(' ')}` : ''
+    const why =
+      c.encoding === 'UCS-2'
+        ? ` because of ${c.nonGsm.map((ch) => JSON.stringify(ch)).join(' ')}`
+        : ''
     out.push(
       `sms: warning: the ${locale} code message needs ${c.segments} SMS segments ` +
         `(${c.encoding}${why}, ${c.units} of ${limit} characters); every code is billed ${c.segments} times. ` +

@@ -54,7 +54,11 @@ export function composeCodeText(p: {
   /** Template with {branch}, {code}, {minutes}; default: the catalog's `sms.text`. */
   template?: string
 }): string {
-  const params: Record<string, string | number> = { branch: p.branchName, code: p.code, minutes: p.ttlMinutes }
+  const params: Record<string, string | number> = {
+    branch: p.branchName,
+    code: p.code,
+    minutes: p.ttlMinutes,
+  }
   const body =
     p.template === undefined
       ? t(p.locale, 'sms.text', params)
@@ -90,7 +94,10 @@ export interface FailoverOptions {
  * - For `channel: 'whatsapp'`, WhatsApp senders go first and SMS ones follow as a fallback;
  *   for SMS, only SMS senders are used (unless nothing but WhatsApp is configured).
  */
-export function createFailoverSender(senders: readonly SmsSender[], opts: FailoverOptions = {}): SmsSender {
+export function createFailoverSender(
+  senders: readonly SmsSender[],
+  opts: FailoverOptions = {},
+): SmsSender {
   const budgetMs = opts.budgetMs ?? 10_000
   const monotonic = opts.monotonic ?? (() => performance.now())
   const channelOf = (s: SmsSender): SmsChannel => s.channel ?? 'sms'
@@ -115,7 +122,12 @@ export function createFailoverSender(senders: readonly SmsSender[], opts: Failov
         }
         const t0 = monotonic()
         const report = (outcome: SendAttempt['outcome'], detail?: string) => {
-          const a: SendAttempt = { provider: sender.name, channel: channelOf(sender), latencyMs: monotonic() - t0, outcome }
+          const a: SendAttempt = {
+            provider: sender.name,
+            channel: channelOf(sender),
+            latencyMs: monotonic() - t0,
+            outcome,
+          }
           if (detail !== undefined) a.detail = detail
           opts.onAttempt?.(a)
         }
@@ -155,7 +167,8 @@ async function withDeadline(
   const onOuter = () => ctl.abort(outer?.reason)
   outer?.addEventListener('abort', onOuter, { once: true })
   const expired = new Promise<never>((_, reject) => {
-    const fail = () => reject(new SmsSendError(sender.name, `no answer within ${Math.round(ms)} ms`, 'timeout'))
+    const fail = () =>
+      reject(new SmsSendError(sender.name, `no answer within ${Math.round(ms)} ms`, 'timeout'))
     timer = setTimeout(() => {
       ctl.abort()
       fail()

@@ -25,7 +25,11 @@ export function smsHealth(db: Db, config: Config, now: number): SmsHealth {
   const used = sms.sentSince(startOfLocalDay(now, config.branch.timeZone) - 1)
   const limit = config.sms.fraud.dailyBudget
   return {
-    breaker: { open: breaker !== undefined, until: breaker?.until ?? null, reason: breaker?.reason ?? null },
+    breaker: {
+      open: breaker !== undefined,
+      until: breaker?.until ?? null,
+      reason: breaker?.reason ?? null,
+    },
     budget: {
       used,
       limit,
@@ -48,7 +52,9 @@ export function smsStatusLines(db: Db, config: Config, now: number): string[] {
       dateStyle: 'short',
       timeStyle: 'short',
     }).format(ms)
-  const lines = [`sms providers: ${config.sms.providers.map((p) => ('name' in p && p.name) || p.type).join(' > ')}`]
+  const lines = [
+    `sms providers: ${config.sms.providers.map((p) => ('name' in p && p.name) || p.type).join(' > ')}`,
+  ]
   lines.push(
     h.breaker.open
       ? `sms sending: PAUSED by the circuit breaker until ${time(h.breaker.until!)} (${h.breaker.reason})`
@@ -59,7 +65,8 @@ export function smsStatusLines(db: Db, config: Config, now: number): string[] {
       ? `sms today: ${h.budget.used} codes (no daily budget)`
       : `sms today: ${h.budget.used} of ${h.budget.limit} codes${h.budget.exhausted ? ' — BUDGET SPENT, the portal refuses new codes' : ''}; resets ${time(h.budget.resetsAt)}`,
   )
-  for (const b of h.blockedPrefixes) lines.push(`sms blocked prefix ${b.prefix}… until ${time(b.until)} (${b.reason})`)
+  for (const b of h.blockedPrefixes)
+    lines.push(`sms blocked prefix ${b.prefix}… until ${time(b.until)} (${b.reason})`)
   if (h.providers.length === 0) lines.push('sms providers, last 24 h: no tries yet')
   for (const p of h.providers) {
     const ms = (v: number | null) => (v === null ? '–' : `${Math.round(v)} ms`)

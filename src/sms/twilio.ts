@@ -22,7 +22,10 @@ export function createTwilioSender(cfg: TwilioSmsConfig, fetchImpl: Fetch = fetc
   const user = cfg.apiKeySid ?? cfg.accountSid
   const password = cfg.apiKeySid ? cfg.apiKeySecret : cfg.authToken
   const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
-  const url = new URL(`/2010-04-01/Accounts/${encodeURIComponent(cfg.accountSid)}/Messages.json`, cfg.baseUrl).href
+  const url = new URL(
+    `/2010-04-01/Accounts/${encodeURIComponent(cfg.accountSid)}/Messages.json`,
+    cfg.baseUrl,
+  ).href
   return {
     name,
     channel: 'sms',
@@ -51,7 +54,8 @@ export function createTwilioSender(cfg: TwilioSmsConfig, fetchImpl: Fetch = fetc
       const code = Number(answer.json?.code)
       const why = `${excerpt(answer)}`
       if (UNREACHABLE.has(code)) throw new RecipientUnreachableError(name, 'sms', why)
-      if (answer.status === 429 || THROTTLED.has(code)) throw new SmsSendError(name, why, 'rateLimited')
+      if (answer.status === 429 || THROTTLED.has(code))
+        throw new SmsSendError(name, why, 'rateLimited')
       if (answer.status >= 500) throw new SmsSendError(name, why, 'unavailable')
       throw new SmsSendError(name, why, 'rejected')
     },

@@ -20,7 +20,10 @@ const TEMPORARY = new Set([1, 2, 131000, 131016])
  */
 export function createWhatsappSender(cfg: WhatsappSmsConfig, fetchImpl: Fetch = fetch): SmsSender {
   const name = cfg.name ?? 'whatsapp'
-  const url = new URL(`/${cfg.apiVersion}/${encodeURIComponent(cfg.phoneNumberId)}/messages`, cfg.baseUrl).href
+  const url = new URL(
+    `/${cfg.apiVersion}/${encodeURIComponent(cfg.phoneNumberId)}/messages`,
+    cfg.baseUrl,
+  ).href
   return {
     name,
     channel: 'whatsapp',
@@ -39,13 +42,20 @@ export function createWhatsappSender(cfg: WhatsappSmsConfig, fetchImpl: Fetch = 
         recipient_type: 'individual',
         to: m.to,
         type: 'template',
-        template: { name: cfg.templateName, language: { code: cfg.languages[m.locale] }, components },
+        template: {
+          name: cfg.templateName,
+          language: { code: cfg.languages[m.locale] },
+          components,
+        },
       }
       const answer = await postToProvider(
         name,
         url,
         {
-          headers: { authorization: `Bearer ${cfg.accessToken}`, 'content-type': 'application/json' },
+          headers: {
+            authorization: `Bearer ${cfg.accessToken}`,
+            'content-type': 'application/json',
+          },
           body: JSON.stringify(body),
         },
         cfg.timeoutMs,
@@ -59,8 +69,10 @@ export function createWhatsappSender(cfg: WhatsappSmsConfig, fetchImpl: Fetch = 
       const code = Number(answer.json?.error?.code)
       const why = excerpt(answer)
       if (UNREACHABLE.has(code)) throw new RecipientUnreachableError(name, 'whatsapp', why)
-      if (answer.status === 429 || THROTTLED.has(code)) throw new SmsSendError(name, why, 'rateLimited')
-      if (answer.status >= 500 || TEMPORARY.has(code)) throw new SmsSendError(name, why, 'unavailable')
+      if (answer.status === 429 || THROTTLED.has(code))
+        throw new SmsSendError(name, why, 'rateLimited')
+      if (answer.status >= 500 || TEMPORARY.has(code))
+        throw new SmsSendError(name, why, 'unavailable')
       throw new SmsSendError(name, why, 'rejected')
     },
   }

@@ -25,9 +25,21 @@ export function smsPortal(configOverrides: Record<string, unknown>, sender?: Sms
   const sms = sender ?? createSmsChain({ config, sms: smsStatements(db), clock, log })
   const neighbours = new FakeNeighbours()
   for (let i = 1; i <= 200; i++) {
-    neighbours.set(`10.20.${i >> 8}.${i & 255}`, `3a:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)
+    neighbours.set(
+      `10.20.${i >> 8}.${i & 255}`,
+      `3a:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+    )
   }
-  const app = createApp({ config, db, gate: createDryRunGate(clock), sms, neighbours, clock, secret: Buffer.alloc(32, 7), log })
+  const app = createApp({
+    config,
+    db,
+    gate: createDryRunGate(clock),
+    sms,
+    neighbours,
+    clock,
+    secret: Buffer.alloc(32, 7),
+    log,
+  })
   const device = (n: number) => `10.20.${n >> 8}.${n & 255}`
   const post = (p: string, fields: Record<string, string>, n = 1) =>
     app.portal.request(

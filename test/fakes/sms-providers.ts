@@ -18,7 +18,11 @@ export interface ReceivedRequest {
 export const FAKE_CREDENTIALS = {
   twilio: { accountSid: 'AC' + 'a1'.repeat(16), authToken: 'tw-token-123' },
   infobip: { apiKey: 'ib-key-456' },
-  whatsapp: { phoneNumberId: '106540352242922', accessToken: 'EAAG-wa-token-789', apiVersion: 'v21.0' },
+  whatsapp: {
+    phoneNumberId: '106540352242922',
+    accessToken: 'EAAG-wa-token-789',
+    apiVersion: 'v21.0',
+  },
 }
 
 /**
@@ -62,7 +66,13 @@ export class FakeProviders {
     return r
   }
 
-  private answer(method: string, path: string, headers: IncomingHttpHeaders, raw: string, res: ServerResponse) {
+  private answer(
+    method: string,
+    path: string,
+    headers: IncomingHttpHeaders,
+    raw: string,
+    res: ServerResponse,
+  ) {
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     const twilio = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path)
@@ -74,24 +84,58 @@ export class FakeProviders {
     return json(404, { error: 'not found' })
   }
 
-  private twilio(sid: string, headers: IncomingHttpHeaders, raw: string, json: Json, res: ServerResponse) {
+  private twilio(
+    sid: string,
+    headers: IncomingHttpHeaders,
+    raw: string,
+    json: Json,
+    res: ServerResponse,
+  ) {
     const body = Object.fromEntries(new URLSearchParams(raw))
-    this.received.push({ provider: 'twilio', method: 'POST', path: `/2010-04-01/Accounts/${sid}/Messages.json`, headers, body })
+    this.received.push({
+      provider: 'twilio',
+      method: 'POST',
+      path: `/2010-04-01/Accounts/${sid}/Messages.json`,
+      headers,
+      body,
+    })
     const c = FAKE_CREDENTIALS.twilio
     const expected = `Basic ${Buffer.from(`${c.accountSid}:${c.authToken}`).toString('base64')}`
     if (headers.authorization !== expected || sid !== c.accountSid) {
-      return json(401, { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 })
+      return json(401, {
+        code: 20003,
+        message: 'Authenticate',
+        more_info: 'https://www.twilio.com/docs/errors/20003',
+        status: 401,
+      })
     }
-    if (!String(headers['content-type']).startsWith('application/x-www-form-urlencoded') || !body.To || !body.Body || !(body.From || body.MessagingServiceSid)) {
-      return json(400, { code: 21604, message: "A 'To' phone number is required.", more_info: 'https://www.twilio.com/docs/errors/21604', status: 400 })
+    if (
+      !String(headers['content-type']).startsWith('application/x-www-form-urlencoded') ||
+      !body.To ||
+      !body.Body ||
+      !(body.From || body.MessagingServiceSid)
+    ) {
+      return json(400, {
+        code: 21604,
+        message: "A 'To' phone number is required.",
+        more_info: 'https://www.twilio.com/docs/errors/21604',
+        status: 400,
+      })
     }
     switch (this.mode.twilio) {
       case 'hang':
         return
       case 'down':
-        return res.writeHead(503, { 'content-type': 'text/html' }).end('<html>Service Unavailable</html>')
+        return res
+          .writeHead(503, { 'content-type': 'text/html' })
+          .end('<html>Service Unavailable</html>')
       case 'rateLimited':
-        return json(429, { code: 20429, message: 'Too Many Requests', more_info: 'https://www.twilio.com/docs/errors/20429', status: 429 })
+        return json(429, {
+          code: 20429,
+          message: 'Too Many Requests',
+          more_info: 'https://www.twilio.com/docs/errors/20429',
+          status: 429,
+        })
       case 'invalidNumber':
         return json(400, {
           code: 21211,
@@ -117,30 +161,56 @@ export class FakeProviders {
 
   private infobip(headers: IncomingHttpHeaders, raw: string, json: Json, res: ServerResponse) {
     const body = safeJson(raw)
-    this.received.push({ provider: 'infobip', method: 'POST', path: '/sms/2/text/advanced', headers, body })
+    this.received.push({
+      provider: 'infobip',
+      method: 'POST',
+      path: '/sms/2/text/advanced',
+      headers,
+      body,
+    })
     if (headers.authorization !== `App ${FAKE_CREDENTIALS.infobip.apiKey}`) {
-      return json(401, { requestError: { serviceException: { messageId: 'UNAUTHORIZED', text: 'Invalid login details' } } })
+      return json(401, {
+        requestError: {
+          serviceException: { messageId: 'UNAUTHORIZED', text: 'Invalid login details' },
+        },
+      })
     }
     const m = body?.messages?.[0]
     const to = m?.destinations?.[0]?.to
     if (!String(headers['content-type']).startsWith('application/json') || !to || !m.text) {
-      return json(400, { requestError: { serviceException: { messageId: 'BAD_REQUEST', text: 'Bad request' } } })
+      return json(400, {
+        requestError: { serviceException: { messageId: 'BAD_REQUEST', text: 'Bad request' } },
+      })
     }
     const messageId = `ib-${++this.seq}`
     switch (this.mode.infobip) {
       case 'hang':
         return
       case 'down':
-        return json(500, { requestError: { serviceException: { messageId: 'GENERAL_ERROR', text: 'Something went wrong' } } })
+        return json(500, {
+          requestError: {
+            serviceException: { messageId: 'GENERAL_ERROR', text: 'Something went wrong' },
+          },
+        })
       case 'rateLimited':
-        return json(429, { requestError: { serviceException: { messageId: 'TOO_MANY_REQUESTS', text: 'Too many requests' } } })
+        return json(429, {
+          requestError: {
+            serviceException: { messageId: 'TOO_MANY_REQUESTS', text: 'Too many requests' },
+          },
+        })
       case 'invalidNumber':
         return json(200, {
           bulkId: `bulk-${this.seq}`,
           messages: [
             {
               to,
-              status: { groupId: 5, groupName: 'REJECTED', id: 52, name: 'REJECTED_DESTINATION', description: 'Invalid destination address.' },
+              status: {
+                groupId: 5,
+                groupName: 'REJECTED',
+                id: 52,
+                name: 'REJECTED_DESTINATION',
+                description: 'Invalid destination address.',
+              },
               messageId,
             },
           ],
@@ -151,7 +221,13 @@ export class FakeProviders {
           messages: [
             {
               to,
-              status: { groupId: 1, groupName: 'PENDING', id: 26, name: 'PENDING_ACCEPTED', description: 'Message sent to next instance' },
+              status: {
+                groupId: 1,
+                groupName: 'PENDING',
+                id: 26,
+                name: 'PENDING_ACCEPTED',
+                description: 'Message sent to next instance',
+              },
               messageId,
             },
           ],
@@ -159,16 +235,43 @@ export class FakeProviders {
     }
   }
 
-  private whatsapp(version: string, phoneId: string, headers: IncomingHttpHeaders, raw: string, json: Json, res: ServerResponse) {
+  private whatsapp(
+    version: string,
+    phoneId: string,
+    headers: IncomingHttpHeaders,
+    raw: string,
+    json: Json,
+    res: ServerResponse,
+  ) {
     const body = safeJson(raw)
-    this.received.push({ provider: 'whatsapp', method: 'POST', path: `/${version}/${phoneId}/messages`, headers, body })
+    this.received.push({
+      provider: 'whatsapp',
+      method: 'POST',
+      path: `/${version}/${phoneId}/messages`,
+      headers,
+      body,
+    })
     const c = FAKE_CREDENTIALS.whatsapp
     const fbError = (status: number, code: number, message: string, type = 'OAuthException') =>
-      json(status, { error: { message, type, code, error_data: { messaging_product: 'whatsapp', details: message }, fbtrace_id: 'AbCdEf123' } })
+      json(status, {
+        error: {
+          message,
+          type,
+          code,
+          error_data: { messaging_product: 'whatsapp', details: message },
+          fbtrace_id: 'AbCdEf123',
+        },
+      })
     if (headers.authorization !== `Bearer ${c.accessToken}` || phoneId !== c.phoneNumberId) {
       return fbError(401, 190, 'Invalid OAuth access token - Cannot parse access token')
     }
-    if (body?.messaging_product !== 'whatsapp' || !body.to || body.type !== 'template' || !body.template?.name || !body.template?.language?.code) {
+    if (
+      body?.messaging_product !== 'whatsapp' ||
+      !body.to ||
+      body.type !== 'template' ||
+      !body.template?.name ||
+      !body.template?.language?.code
+    ) {
       return fbError(400, 100, '(#100) Invalid parameter')
     }
     switch (this.mode.whatsapp) {
