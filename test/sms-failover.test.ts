@@ -64,6 +64,9 @@ describe('failover between providers', () => {
       channel: 'sms',
     })
     expect(fake.last('infobip').body.messages[0].destinations[0].to).toBe('525512345678')
+    expect(portal.logs).toContainEqual(
+      expect.stringMatching(/^sms: twilio failed after \d+ ms: no answer within 300 ms$/),
+    )
     const stats = smsHealth(portal.db, portal.config, portal.clock.now()).providers
     expect(stats).toEqual(
       expect.arrayContaining([

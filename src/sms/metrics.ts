@@ -16,6 +16,9 @@ export interface ProviderStats {
 /** Records every provider try in sms_attempts; the failover chain calls it. Never throws. */
 export function attemptRecorder(sms: SmsStatements, clock: Clock, log: (line: string) => void) {
   return (a: SendAttempt): void => {
+    if (a.outcome === 'failed') {
+      log(`sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms: ${a.detail ?? 'no detail'}`)
+    }
     try {
       sms.recordAttempt({
         at: clock.now(),
