@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import { smsStatusCommand } from './cli/sms-status.js'
+import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -19,6 +19,7 @@ export const COMMANDS: Command[] = [
     run: (argv, env) => serve(argv, env),
   },
   smsStatusCommand(),
+  smsResumeCommand(),
 ]
 
 function help(): string {

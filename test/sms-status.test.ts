@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { smsStatusCommand } from '../src/cli/sms-status.js'
+import { smsResumeCommand, smsStatusCommand } from '../src/cli/sms-status.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { smsStatements } from '../src/db/sms.js'
 import { percentile, providerStats } from '../src/sms/metrics.js'
@@ -83,6 +83,57 @@ describe('branchgate sms-status', () => {
     writeFileSync(file, JSON.stringify({ dataDir: path.join(t.dir, 'nothing') }))
     try {
       expect(await smsStatusCommand().run(['--config', file], {})).toBe(2)
+    } finally {
+      t.remove()
+    }
+  })
+})
+
+describe('branchgate sms-resume', () => {
+  it('ends the breaker pause early and records who did it', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: t.dir }))
+    const clock = new FakeClock()
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    const sms = smsStatements(db)
+    sms.hold({
+      scope: 'branch',
+      key: '',
+      reason: 'test',
+      now: clock.now(),
+      until: clock.now() + 1_800_000,
+    })
+    sms.hold({
+      scope: 'prefix',
+      key: '+52551234',
+      reason: 'test',
+      now: clock.now(),
+      until: clock.now() + 1_800_000,
+    })
+    closeDb(db)
+    const lines: string[] = []
+    const out = (l: string) => lines.push(l)
+    try {
+      expect(await smsResumeCommand(clock).run(['--config', file], {}, out)).toBe(0)
+      expect(await smsResumeCommand(clock).run(['--config', file], {}, out)).toBe(0)
+      expect(
+        await smsResumeCommand(clock).run(['--prefix', '+52551234', '--config', file], {}, out),
+      ).toBe(0)
+      expect(lines).toEqual([
+        'sms sending resumed',
+        'sms sending is not paused',
+        'prefix +52551234 unblocked',
+      ])
+      const check = openDb(path.join(t.dir, 'branchgate.db'))
+      expect(smsStatements(check).activeHolds(clock.now())).toEqual([])
+      expect(check.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
+        { actor: 'cli', action: 'sms.hold.lift' },
+        { actor: 'cli', action: 'sms.hold.lift' },
+      ])
+      // Counting restarts from the lift, not from the hold's planned end.
+      expect(smsStatements(check).lastHoldEnd('branch', '', clock.now())).toBe(clock.now())
+      closeDb(check)
     } finally {
       t.remove()
     }
