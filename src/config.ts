@@ -425,6 +425,12 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'otp.resendAfterSeconds': [0, 600],
   'listen.portal.port': [1, 65535],
   'listen.admin.port': [1, 65535],
+  'sms.sendBudgetMs': [500, 10_000],
+  'sms.fraud.breakerPauseMinutes': [1, 1440],
+  'sms.fraud.conversion.windowHours': [1, 168],
+  'sms.fraud.conversion.belowFraction': [0, 1],
+  'sms.fraud.conversion.assumedNormalRatio': [0, 1],
+  'sms.fraud.conversion.cooldownMinutes': [1, 10_080],
 }
 
 function unionHint(path: PropertyKey[], got: unknown): string {

@@ -272,3 +272,20 @@ describe('every provider', () => {
     },
   )
 })
+
+describe('sms configuration', () => {
+  it('names the key and its range when a bound is crossed', () => {
+    expect(() => loadConfig(JSON.stringify({ sms: { sendBudgetMs: 20_000 } }))).toThrow(
+      'sms.sendBudgetMs must be between 500 and 10000, got 20000',
+    )
+    expect(() =>
+      loadConfig(JSON.stringify({ sms: { fraud: { conversion: { belowFraction: 2 } } } })),
+    ).toThrow('sms.fraud.conversion.belowFraction must be between 0 and 1, got 2')
+  })
+
+  it('lists the provider types when one is unknown', () => {
+    expect(() => loadConfig(JSON.stringify({ sms: { providers: [{ type: 'nexmo' }] } }))).toThrow(
+      'must be one of console, http, twilio, infobip, whatsapp, got "nexmo"',
+    )
+  })
+})

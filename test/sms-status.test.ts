@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { smsResumeCommand, smsStatusCommand } from '../src/cli/sms-status.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { smsStatements } from '../src/db/sms.js'
-import { percentile, providerStats } from '../src/sms/metrics.js'
+import { percentile, providerStats, pruneSmsRecords } from '../src/sms/metrics.js'
 import { tempDir } from './helpers.js'
 import { FakeClock } from './fakes/clock.js'
 
@@ -37,6 +37,35 @@ describe('per-provider figures', () => {
         { provider: 'infobip', sent: 0, failed: 0, unreachable: 1, p50Ms: 80, p95Ms: 80 },
         { provider: 'twilio', sent: 10, failed: 1, unreachable: 0, p50Ms: 600, p95Ms: 5000 },
       ])
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+})
+
+describe('keeping the SMS records small', () => {
+  it('forgets provider tries and ended holds after 90 days, keeps the rest', () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const sms = smsStatements(db)
+      const now = Date.parse('2026-06-01T00:00:00Z')
+      const day = 86_400_000
+      for (const at of [now - 91 * day, now - 89 * day]) {
+        sms.recordAttempt({
+          at,
+          provider: 'twilio',
+          channel: 'sms',
+          outcome: 'sent',
+          latency_ms: 1,
+          detail: null,
+        })
+        sms.hold({ scope: 'prefix', key: '+52551234', reason: 'x', now: at, until: at + 3_600_000 })
+      }
+      expect(pruneSmsRecords(sms, now)).toBe(2)
+      expect(sms.attemptsSince(0)).toHaveLength(1)
+      expect(db.prepare('SELECT count(*) AS n FROM sms_holds').get()).toEqual({ n: 1 })
     } finally {
       closeDb(db)
       t.remove()

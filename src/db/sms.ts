@@ -69,6 +69,8 @@ export function smsStatements(db: Db) {
   const attemptsSince = db.prepare(
     `SELECT provider, outcome, latency_ms FROM sms_attempts WHERE at > @since ORDER BY provider, latency_ms`,
   )
+  const pruneAttempts = db.prepare(`DELETE FROM sms_attempts WHERE at < @before`)
+  const pruneHolds = db.prepare(`DELETE FROM sms_holds WHERE coalesce(lifted_at, until) < @before`)
   const setChannel = db.prepare(`UPDATE otp_challenges SET channel = @channel WHERE id = @id`)
   const channelOf = db.prepare(`SELECT channel FROM otp_challenges WHERE id = @id`)
 
@@ -102,6 +104,9 @@ export function smsStatements(db: Db) {
       attemptsSince.all({ since }) as Array<
         Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>
       >,
+    /** Deletes provider tries and ended holds older than `before`; returns how many rows went. */
+    prune: (before: number) =>
+      pruneAttempts.run({ before }).changes + pruneHolds.run({ before }).changes,
     setChannel: (id: string, channel: 'sms' | 'whatsapp') => setChannel.run({ id, channel }),
     channelOf: (id: string) =>
       (channelOf.get({ id }) as { channel: 'sms' | 'whatsapp' } | undefined)?.channel,

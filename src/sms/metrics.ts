@@ -17,7 +17,9 @@ export interface ProviderStats {
 export function attemptRecorder(sms: SmsStatements, clock: Clock, log: (line: string) => void) {
   return (a: SendAttempt): void => {
     if (a.outcome === 'failed') {
-      log(`sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms: ${a.detail ?? 'no detail'}`)
+      log(
+        `sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms: ${a.detail ?? 'no detail'}`,
+      )
     }
     try {
       sms.recordAttempt({
@@ -62,4 +64,15 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   if (sorted.length === 0) return null
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)))
   return sorted[rank - 1]!
+}
+
+/** Days of provider tries and ended holds kept: enough for a month of figures and audits. */
+export const SMS_RECORDS_DAYS = 90
+
+/**
+ * The body of a daily job (`{ name: 'sms-prune', schedule: '17 3 * * *', run }`): forgets provider
+ * tries and ended holds older than SMS_RECORDS_DAYS. Returns the rows removed.
+ */
+export function pruneSmsRecords(sms: SmsStatements, now: number): number {
+  return sms.prune(now - SMS_RECORDS_DAYS * 86_400_000)
 }
