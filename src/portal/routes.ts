@@ -12,8 +12,8 @@ import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import type { Views } from '../views.js'
 import type { Challenge, Login } from './login.js'
+import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, type PageState } from './page.js'
-import { offersWhatsapp } from '../sms/providers.js'
 import { displayPhone } from './phone.js'
 
 export interface PortalEnv {
@@ -133,7 +133,8 @@ export function portalRoutes(deps: PortalDeps) {
     if (!current) throw new ChallengeNotFoundError()
     c.set('page', codePageState(current, ''))
     // The channel the customer picked on the code page; anything else keeps the current one.
-    const asked = form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
+    const asked =
+      form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
     const next = await login.resend(current.id, mac, asked)
     const state = codePageState(next, '')
     return c.html(

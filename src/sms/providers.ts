@@ -31,11 +31,6 @@ export function createSenders(
   })
 }
 
-/** Whether the customer may ask for the code by WhatsApp. */
-export function offersWhatsapp(providers: readonly SmsProviderConfig[]): boolean {
-  return providers.some((p) => p.type === 'whatsapp')
-}
-
 /**
  * The configured providers as one failover chain within `sms.sendBudgetMs`, every try recorded
  * for the per-provider figures. What main.ts hands to createApp.

@@ -1,3 +1,4 @@
+import type { SmsProviderConfig } from '../config.js'
 import { RecipientUnreachableError, SmsSendError } from '../errors.js'
 import { t, type Locale } from '../i18n/messages.js'
 
@@ -64,6 +65,11 @@ export function composeCodeText(p: {
       ? t(p.locale, 'sms.text', params)
       : p.template.replace(/\{(branch|code|minutes)\}/g, (_, k: string) => String(params[k]))
   return `${body.trimEnd()}\n\n@${p.portalHost} #${p.code}`
+}
+
+/** Whether the customer may ask for the code by WhatsApp: a whatsapp provider is configured. */
+export function offersWhatsapp(providers: readonly SmsProviderConfig[]): boolean {
+  return providers.some((p) => p.type === 'whatsapp')
 }
 
 /** One try of one provider, reported for the per-provider figures. */
