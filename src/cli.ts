@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url'
+import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -17,6 +18,8 @@ export const COMMANDS: Command[] = [
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
   },
+  smsStatusCommand(),
+  smsResumeCommand(),
 ]
 
 function help(): string {
