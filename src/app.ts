@@ -8,7 +8,8 @@ import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
 import type { Db } from './db/open.js'
 import { otpStatements } from './db/otp.js'
-import { DomainError, RateLimitedError, ValidationError } from './errors.js'
+import { smsStatements } from './db/sms.js'
+import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
 import { createDeviceAccess } from './gate/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
@@ -16,6 +17,8 @@ import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
+import { createSendGuard } from './sms/guard.js'
+import { templateWarnings } from './sms/segments.js'
 import type { SmsSender } from './sms/sender.js'
 import { buildOutbox } from './sync/adapters.js'
 import { loadViews, type Views } from './views.js'
@@ -61,6 +64,8 @@ export function createApp(deps: AppDeps) {
     log,
   })
   const outbox = buildOutbox(deps.db, { branchId: deps.config.branch.id, sync: deps.config.sync, secret: deps.secret })
+  const sms = smsStatements(deps.db)
+  for (const warning of templateWarnings(deps.config)) log(warning)
   const login = createLogin({
     db: deps.db,
     clock: deps.clock,
@@ -78,6 +83,16 @@ export function createApp(deps: AppDeps) {
     sessionHours: deps.config.session.hours,
     log,
     outbox,
+    guard: createSendGuard({
+      sms,
+      audit,
+      policy: deps.config.sms.fraud,
+      timeZone: deps.config.branch.timeZone,
+      log,
+    }),
+    templates: deps.config.sms.templates,
+    setChannel: sms.setChannel,
+    channelOf: sms.channelOf,
   })
 
   const portal = new Hono<PortalEnv>()
@@ -153,7 +168,9 @@ function portalError(
       500,
     )
   }
-  if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds))
+  if (err instanceof RateLimitedError || err instanceof SendingPausedError) {
+    c.header('Retry-After', String(err.retryAfterSeconds))
+  }
   const wait = Number(err.params.wait ?? 0)
   const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
   const fieldErrors =

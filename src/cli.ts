@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
 import { syncCommand, SYNC_USAGE } from './cli/sync.js'
+import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -24,6 +25,8 @@ export const COMMANDS: Command[] = [
     summary: 'send pending events to the CRM now; --status, --retry-failed, --wait',
     run: (argv, env) => syncCommand(argv, env),
   },
+  smsStatusCommand(),
+  smsResumeCommand(),
 ]
 
 function help(): string {

@@ -11,9 +11,8 @@ import { createDryRunGate } from './gate/dry-run.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
 import { parseMac, type Mac } from './mac.js'
 import { loadOrCreateSecret } from './secret.js'
-import { createConsoleSender } from './sms/console.js'
-import { createHttpSender } from './sms/http.js'
-import { createFailoverSender, type SmsSender } from './sms/sender.js'
+import { smsStatements } from './db/sms.js'
+import { createSmsChain } from './sms/providers.js'
 import { buildSyncRunner } from './sync/adapters.js'
 import { branchOffsetSeconds, startSyncSchedule } from './sync/schedule.js'
 
@@ -33,12 +32,6 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Co
     }
   }
   return { config: loadConfig(text, env), file }
-}
-
-function buildSms(config: Config): SmsSender {
-  return createFailoverSender(
-    config.sms.providers.map((p) => (p.type === 'console' ? createConsoleSender() : createHttpSender(p))),
-  )
 }
 
 /** The composition root: config, database, adapters, app, listeners, and a clean stop. */
@@ -71,7 +64,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     db,
     gate,
     gateBackend: config.gate.backend,
-    sms: buildSms(config),
+    sms: createSmsChain({ config, sms: smsStatements(db), clock, log }),
     neighbours,
     clock,
     secret,
