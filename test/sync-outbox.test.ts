@@ -4,6 +4,7 @@ import {
   appendEvent,
   createOutbox,
   macPolicy,
+  outboxErasureNotifier,
   OutboxOutsideTransactionError,
 } from '../src/sync/outbox.js'
 import { customerVerified, customerRecord } from '../src/sync/events.js'
@@ -276,6 +277,66 @@ describe('appending events', () => {
       expect(JSON.parse(rows[1]!.payload)).toEqual({
         phone: '+525500000001',
         requestedAt: '1970-01-01T00:00:00.003Z',
+        requestedBy: 'user:maria',
+      })
+    } finally {
+      t.close()
+    }
+  })
+
+  it('carries the pass-by flag when the visits feature knows it, and no customer once erased', () => {
+    const t = tempDb()
+    try {
+      const customers = customerStatements(t.db)
+      const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') })
+      const payloads = t.db.transaction(() => {
+        const { customer } = customers.verified({
+          phone: '+525512345678',
+          name: 'Ana',
+          locale: 'es',
+          now: 0,
+        })
+        const visit = t.db.prepare(
+          `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
+           VALUES (@id, @c, 'b1', 0, 0, 120000, 'idle')`,
+        )
+        visit.run({ id: 'v-1', c: customer.id })
+        outbox.visitClosed('v-1', { passBy: true })
+        // What the console's erasure leaves: an anonymous row without a number.
+        t.db
+          .prepare(`UPDATE customers SET name = '', phone_e164 = 'erased:' || id WHERE id = @id`)
+          .run({ id: customer.id })
+        visit.run({ id: 'v-2', c: customer.id })
+        outbox.visitClosed('v-2')
+        return t.db
+          .prepare(`SELECT subject, payload FROM outbox_events ORDER BY seq`)
+          .all() as Array<{ subject: string | null; payload: string }>
+      })()
+      expect(JSON.parse(payloads[0]!.payload).visit.passBy).toBe(true)
+      expect(JSON.parse(payloads[1]!.payload)).toMatchObject({ customer: null })
+      expect(JSON.parse(payloads[1]!.payload).visit).not.toHaveProperty('passBy')
+      expect(payloads[1]!.subject).toBeNull()
+    } finally {
+      t.close()
+    }
+  })
+
+  it("serves as the console's erasure port", () => {
+    const t = tempDb()
+    try {
+      const notifier = outboxErasureNotifier(
+        createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') }),
+      )
+      t.db.transaction(() =>
+        notifier.customerErased({ phoneE164: '+525512345678', erasedAt: 5, actor: 'user:maria' }),
+      )()
+      const row = t.db.prepare(`SELECT type, payload FROM outbox_events`).get() as {
+        type: string
+        payload: string
+      }
+      expect(row.type).toBe('customer.erased')
+      expect(JSON.parse(row.payload)).toMatchObject({
+        phone: '+525512345678',
         requestedBy: 'user:maria',
       })
     } finally {

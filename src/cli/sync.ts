@@ -7,7 +7,7 @@ import { outboxStatements } from '../db/outbox.js'
 import { readConfig } from '../main.js'
 import { buildSyncRunner } from '../sync/adapters.js'
 import type { RunResult } from '../sync/run.js'
-import { formatAge, syncStatus } from '../sync/status.js'
+import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 
 export const SYNC_USAGE = 'branchgate sync [--status | --retry-failed | --wait] [--config FILE]'
 
@@ -144,5 +144,13 @@ function printStatus(config: Config, db: Parameters<typeof syncStatus>[0], now: 
     `next try:       ${s.nextAttemptAt ? new Date(s.nextAttemptAt).toISOString() : 'on schedule'}`,
     `running now:    ${s.running ? 'yes' : 'no'}`,
   ]
+  const parked = parkedEvents(db, 5)
+  if (parked.length) {
+    lines.push(
+      '',
+      `parked events${s.parked > parked.length ? ` (first ${parked.length} of ${s.parked})` : ''}:`,
+    )
+    for (const p of parked) lines.push(`  ${p.id}  ${p.type}  ${p.error ?? ''}`)
+  }
   console.log(lines.join('\n'))
 }

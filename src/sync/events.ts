@@ -191,6 +191,8 @@ export interface VisitClosedData {
     dwellMinutes: number
     /** Why it ended, e.g. 'idle', 'expiry', 'shutdown'. */
     endReason: string | null
+    /** Shorter than the branch's minimum visit (a pass-by); absent when not known. */
+    passBy?: boolean
   }
   /** Who visited, or null when the customer was erased meanwhile. */
   customer: CustomerRecord | null
@@ -203,6 +205,7 @@ export function visitClosed(p: {
     startedAt: number
     endedAt: number
     endReason: string | null
+    passBy?: boolean
   }
   customer: CustomerRecord | null
 }): NewEvent<'visit.closed', VisitClosedData> {
@@ -215,6 +218,7 @@ export function visitClosed(p: {
       endedAt: iso(v.endedAt),
       dwellMinutes: Math.max(0, Math.floor((v.endedAt - v.startedAt) / 60_000)),
       endReason: v.endReason,
+      ...(v.passBy === undefined ? {} : { passBy: v.passBy }),
     },
     customer: p.customer,
   })

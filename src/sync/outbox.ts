@@ -89,7 +89,7 @@ export interface Outbox {
    * Reads the visit and its customer and appends `visit.closed`. Returns the event id, or null
    * when the visit is not closed (nothing is sent for an open visit).
    */
-  visitClosed(visitId: string): string | null
+  visitClosed(visitId: string, extra?: { passBy?: boolean }): string | null
   /**
    * Call inside the erasure transaction, with the customer's E.164 number. Drops everything
    * still in the outbox about that customer (sent or not: the CRM is told to erase anyway) and
@@ -109,7 +109,8 @@ export function createOutbox(
   const append = (e: NewEvent) => appendEvent(db, opts.branchId, e, opts.newId)
   const record = (customerId: number): CustomerRecord | null => {
     const row = customers.byId(customerId)
-    if (!row) return null
+    // An erased customer keeps an anonymous row (no E.164 number): nothing personal is sent.
+    if (!row || !row.phone_e164.startsWith('+')) return null
     const last = customers.consentsOf(customerId).at(-1)
     const marketing =
       !!last &&
@@ -122,7 +123,7 @@ export function createOutbox(
     macs: opts.macs,
     append,
     customerRecord: record,
-    visitClosed(visitId) {
+    visitClosed(visitId, extra = {}) {
       if (!db.inTransaction) throw new OutboxOutsideTransactionError('visit.closed')
       const v = visitById.get({ id: visitId }) as
         | {
@@ -143,6 +144,7 @@ export function createOutbox(
             startedAt: v.started_at,
             endedAt: v.ended_at,
             endReason: v.end_reason,
+            ...(extra.passBy === undefined ? {} : { passBy: extra.passBy }),
           },
           customer: v.customer_id === null ? null : record(v.customer_id),
         }),
@@ -153,6 +155,20 @@ export function createOutbox(
       if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
       if (e.subject) statementsOf(db).forgetSubject(e.subject)
       return append(e)
+    },
+  }
+}
+
+/**
+ * The console's erasure port (`ErasureNotifier` of src/console/ports.ts, issue 6), backed by the
+ * outbox: called inside the erasure transaction, it queues `customer.erased`.
+ */
+export function outboxErasureNotifier(outbox: Outbox): {
+  customerErased(e: { phoneE164: string; erasedAt: number; actor: string }): void
+} {
+  return {
+    customerErased(e) {
+      outbox.customerErased({ phone: e.phoneE164, requestedBy: e.actor, now: e.erasedAt })
     },
   }
 }

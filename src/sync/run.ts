@@ -5,6 +5,7 @@ import type { SyncConfig } from '../config.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'
+import { retryParkedEvents } from './status.js'
 import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
 
 /**
@@ -309,13 +310,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       })
       return current
     },
-    retryParked() {
-      return db.transaction(() => {
-        const n = s.requeueParked()
-        if (n > 0) s.clearBackoff()
-        return n
-      })()
-    },
+    retryParked: () => retryParkedEvents(db),
     async stop() {
       stopping = true
       await current?.catch(() => undefined)

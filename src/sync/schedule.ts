@@ -30,6 +30,8 @@ export function syncTick(deps: {
   return deps.runner.run().then(
     (r) => {
       if (r.status === 'failed') deps.retryAt(r.nextAttemptAt)
+      // A timer may fire a hair before the backoff ends: come back when it does.
+      else if (r.status === 'backing-off') deps.retryAt(r.until)
     },
     (err) => deps.log(`sync: run failed unexpectedly: ${(err as Error).stack ?? err}`),
   )

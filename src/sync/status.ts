@@ -69,3 +69,16 @@ export function formatAge(ms: number): string {
   if (h < 48) return `${h} h ${m % 60} min`
   return `${Math.floor(h / 24)} d ${h % 24} h`
 }
+
+/**
+ * Queues every parked event again (after the cause was fixed) and lifts the backoff, so the next
+ * run sends them. Returns how many. What `branchgate sync --retry-failed` and the console call.
+ */
+export function retryParkedEvents(db: Db): number {
+  const s = outboxStatements(db)
+  return db.transaction(() => {
+    const n = s.requeueParked()
+    if (n > 0) s.clearBackoff()
+    return n
+  })()
+}
