@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { closeDb, openDb } from '../src/db/open.js'
+import { seedEvents } from './fakes/outbox-seed.js'
+import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
+import { tempDir } from './helpers.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const SECRET = 'whsec_' + Buffer.from('service test secret, 32 bytes!!!').toString('base64')
+
+let dir: ReturnType<typeof tempDir> | null = null
+afterEach(() => dir?.remove())
+
+async function until(what: string, cond: () => boolean, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+describe('the service', () => {
+  it('runs the sync on its schedule, and stops cleanly on SIGTERM', async () => {
+    dir = tempDir()
+    const receiver = await new WebhookReceiver([SECRET]).start()
+    const configFile = path.join(dir.dir, 'branchgate.json')
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDir: dir.dir,
+        listen: {
+          portal: { host: '127.0.0.1', port: await freePort() },
+          admin: { port: await freePort() },
+        },
+        // Every second, no offset: the test need not wait for a 5-minute tick.
+        sync: {
+          adapter: { type: 'webhook', url: receiver.url, secrets: [SECRET] },
+          schedule: '* * * * * *',
+          offsetMaxSeconds: 0,
+        },
+      }),
+    )
+    const db = openDb(path.join(dir.dir, 'branchgate.db'))
+    const written = seedEvents(db, { count: 300, customers: 10 })
+    closeDb(db)
+    let out = ''
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts', '--config', configFile],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (out += d))
+    const exited = new Promise<number | null>((r) => child.once('exit', r))
+    try {
+      await until('the scheduled run', () => receiver.accepted.length === 300)
+      expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id))
+      expect(out).toContain('sync: schedule "* * * * * *" + 0 s offset for this branch')
+    } finally {
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      await receiver.stop()
+    }
+    expect(existsSync(path.join(dir.dir, 'branchgate.db-wal'))).toBe(false)
+  })
+})
