@@ -23,7 +23,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 15_000) {
 }
 
 describe('the service', () => {
-  it('runs the sync on its schedule, and stops cleanly on SIGTERM', async () => {
+  it('runs the sync on its schedule, never beside a `branchgate sync`, and stops cleanly on SIGTERM', async () => {
     dir = tempDir()
     const receiver = await new WebhookReceiver([SECRET]).start()
     const configFile = path.join(dir.dir, 'branchgate.json')
@@ -56,6 +56,23 @@ describe('the service', () => {
     child.stderr.on('data', (d) => (out += d))
     const exited = new Promise<number | null>((r) => child.once('exit', r))
     try {
+      // While the service's run waits for the CRM, `branchgate sync` (another process) must not overlap.
+      let release!: () => void
+      const held = new Promise<void>((r) => (release = r))
+      receiver.beforeAnswer = () => held
+      await until('the first scheduled batch', () => receiver.requests === 1)
+      const cli = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+      let cliOut = ''
+      cli.stdout.on('data', (d) => (cliOut += d))
+      expect(await new Promise((r) => cli.once('exit', r))).toBe(3)
+      expect(cliOut).toMatch(/another sync run is in progress/)
+      expect(receiver.requests).toBe(1)
+      release()
+      receiver.beforeAnswer = null
       await until('the scheduled run', () => receiver.accepted.length === 300)
       expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id))
       expect(out).toContain('sync: schedule "* * * * * *" + 0 s offset for this branch')

@@ -222,6 +222,13 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const holder = acquire.immediate(startedAt)
     if (holder) return { status: 'busy', holder }
     s.runStarted(startedAt, adapter.name)
+    // A batch can outlast the lease (several Salesforce calls, each with its own timeout): keep
+    // renewing it while the run lives, so another process never takes over a live run.
+    const heartbeat = setInterval(
+      () => s.renewLease(owner, clock.now() + leaseMs),
+      Math.max(1000, leaseMs / 4),
+    )
+    heartbeat.unref()
     const tally = { delivered: 0, parked: 0, retried: 0, batches: 0 }
     // Sub-batches of a batch the CRM refused for its content, sent apart to find the bad events.
     const split: WireEvent[][] = []
@@ -297,6 +304,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       }
       return { status: 'done', ...tally }
     } finally {
+      clearInterval(heartbeat)
       s.releaseLease(owner)
     }
   }
