@@ -49,24 +49,40 @@ const section: BenchSection = {
       const seedMs = performance.now() - t
       closeDb(db)
 
-      t = performance.now()
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile],
-        {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+      const runSync = async (cfg: string) => {
+        const started = performance.now()
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', cfg],
+          {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        )
+        let out = ''
+        child.stdout.on('data', (d) => (out += d))
+        child.stderr.on('data', (d) => (out += d))
+        let peak = 0
+        const sampler = setInterval(() => (peak = Math.max(peak, peakRssOf(child.pid!) ?? 0)), 20)
+        const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+        clearInterval(sampler)
+        return { code, out, peak, wallMs: performance.now() - started }
+      }
+
+      // Baseline: the same command with nothing to send (Node, tsx and the modules loaded).
+      const emptyDir = tempDir('branchgate-bench-sync-empty-')
+      const emptyConfig = path.join(emptyDir.dir, 'branchgate.json')
+      writeFileSync(
+        emptyConfig,
+        JSON.stringify({
+          dataDir: emptyDir.dir,
+          sync: { adapter: { type: 'webhook', url: receiver.url, secrets: [SECRET] } },
+        }),
       )
-      let out = ''
-      child.stdout.on('data', (d) => (out += d))
-      child.stderr.on('data', (d) => (out += d))
-      let peak = 0
-      const sample = () => (peak = Math.max(peak, peakRssOf(child.pid!) ?? 0))
-      const sampler = setInterval(sample, 20)
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-      clearInterval(sampler)
-      const wallMs = performance.now() - t
+      const baseline = await runSync(emptyConfig)
+      emptyDir.remove()
+
+      const { code, out, peak, wallMs } = await runSync(configFile)
       if (code !== 0 || receiver.accepted.length !== EVENTS) {
         throw new Error(
           `drain incomplete (exit ${code}, receiver has ${receiver.accepted.length}):\n${out}`,
@@ -86,6 +102,9 @@ const section: BenchSection = {
       )
       console.log(
         `peak RSS of the sync process: ${peak ? `${mb(peak)} MB` : 'unknown (no /proc)'} (target <= 200 MB)`,
+      )
+      console.log(
+        `  baseline, the same command with nothing to send: ${baseline.peak ? `${mb(baseline.peak)} MB` : 'unknown'}`,
       )
       console.log(
         `receiver: ${receiver.requests} requests, ${receiver.duplicates()} duplicates, ${receiver.badSignatures} bad signatures`,
