@@ -222,4 +222,17 @@ describe('the Salesforce adapter', () => {
     expect(sf.records.get('Contact')!.has('+525500000099')).toBe(false)
     expect(sf.records.get('Branchgate_Visit__c')!.get('v-anon')).not.toHaveProperty('Contact__r')
   })
+
+  it('retries the whole batch when Salesforce is unavailable, honouring Retry-After, and sends it again unchanged', async () => {
+    seedEvents(t.db, { count: 4, customers: 2 })
+    sf.unavailable = { status: 503, retryAfter: '90', calls: 1 }
+    const r = await runner().run()
+    expect(r).toMatchObject({ status: 'failed', nextAttemptAt: clock.now() + 90_000 })
+    expect(r.status === 'failed' && r.error).toMatch(/^salesforce Contact answered 503/)
+    expect(syncStatus(t.db, clock.now())).toMatchObject({ pending: 4, parked: 0 })
+    clock.advance({ seconds: 90 })
+    expect(await runner().run()).toMatchObject({ status: 'done', delivered: 4 })
+    const [failed, again] = upserts().filter((c) => c.path.includes('/Contact/'))
+    expect(again!.body).toEqual(JSON.parse(failed!.body))
+  })
 })

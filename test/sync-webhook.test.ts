@@ -143,5 +143,16 @@ describe('the webhook adapter', () => {
     expect(() => loadConfig(JSON.stringify({ sync: { schedule: 'every five minutes' } }))).toThrow(
       /cron/,
     )
+    expect(() => loadConfig(JSON.stringify({ sync: { timeoutMs: 10 } }))).toThrow(
+      'sync.timeoutMs must be between 50 and 300000, got 10',
+    )
+    expect(() => loadConfig(JSON.stringify({ sync: { macs: 'sometimes' } }))).toThrow(/sync\.macs/)
+    expect(() =>
+      loadConfig(
+        JSON.stringify({
+          sync: { adapter: { type: 'salesforce', loginUrl: 'https://acme.my.salesforce.com' } },
+        }),
+      ),
+    ).toThrow(/sync\.adapter\.clientId is required/)
   })
 })

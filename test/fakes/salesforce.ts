@@ -21,6 +21,8 @@ export class FakeSalesforce {
   failRecord: (object: string, record: Record<string, unknown>) => string | null = () => null
   /** Fields that must be present when a record is created, per object. */
   requiredOnCreate: Record<string, string[]> = { Contact: ['LastName'] }
+  /** Answers the next data calls with this status (e.g. 503, or 429 with Retry-After). */
+  unavailable: { status: number; retryAfter?: string; calls: number } | null = null
   tokensIssued = 0
   private tokens = new Set<string>()
   private server: Server | null = null
@@ -124,6 +126,16 @@ export class FakeSalesforce {
       return this.send(res, call, 401, [
         { message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' },
       ])
+    }
+    if (this.unavailable && this.unavailable.calls > 0) {
+      this.unavailable.calls--
+      this.calls.push({ ...call, status: this.unavailable.status })
+      res.writeHead(this.unavailable.status, {
+        'content-type': 'application/json',
+        ...(this.unavailable.retryAfter ? { 'retry-after': this.unavailable.retryAfter } : {}),
+      })
+      res.end(JSON.stringify([{ errorCode: 'SERVER_UNAVAILABLE', message: 'try later' }]))
+      return
     }
     if (req.method !== 'PATCH')
       return this.send(res, call, 405, [{ errorCode: 'METHOD_NOT_ALLOWED', message: req.method }])
