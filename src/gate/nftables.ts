@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { Clock } from '../clock.js'
+import type { Config, NftablesGateConfig } from '../config.js'
 import { GateError } from '../errors.js'
 import type { Mac } from '../mac.js'
 import type { Gate, GateCounter, GateEntry } from './gate.js'
@@ -9,6 +10,8 @@ import {
   installBatch,
   letThroughCommand,
   parseSetJson,
+  readTemplate,
+  renderRuleset,
   replaceSetBatch,
   revokeCommand,
   SET,
@@ -240,4 +243,27 @@ export function briefly(message: string): string {
   return /No such file or directory/.test(text)
     ? `${text} (the table ${TABLE} is missing: is branchgate serve running?)`
     : text
+}
+
+/** The nftables gate for a config (composition helper for main.ts and the CLI). */
+export function nftablesGateFor(
+  config: Config,
+  gate: NftablesGateConfig,
+  deps: { clock: Clock; log: (line: string) => void; runner?: NftRunner; template?: string },
+): NftablesGate {
+  const portalPort = gate.portalPort ?? config.listen.portal.port
+  const ports = [portalPort, config.listen.portal.port]
+  if (config.listen.tls) ports.push(config.listen.tls.port)
+  return createNftablesGate({
+    runner: deps.runner ?? createNftRunner([gate.nftPath]),
+    clock: deps.clock,
+    log: deps.log,
+    attempts: gate.attempts,
+    ruleset: renderRuleset(deps.template ?? readTemplate(), {
+      guestInterface: gate.guestInterface,
+      portalPort,
+      portalPorts: ports,
+      uplinkInterface: gate.uplinkInterface,
+    }),
+  })
 }
