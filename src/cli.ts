@@ -1,4 +1,9 @@
 import { pathToFileURL } from 'node:url'
+import { allowCommand } from './cli/allow.js'
+import { doctorCommand } from './cli/doctor.js'
+import { revokeCommand } from './cli/revoke.js'
+import { statusCommand } from './cli/status.js'
+import { stopCommand } from './cli/stop.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -6,7 +11,8 @@ export interface Command {
   name: string
   usage: string
   summary: string
-  run(argv: string[], env: NodeJS.ProcessEnv): Promise<number | void>
+  /** `out` receives the command's output lines (console.log unless a test captures them). */
+  run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
 }
 
 /** The commands, as a table. Each lives in src/cli/<name>.ts; add a line here for a new one. */
@@ -17,6 +23,11 @@ export const COMMANDS: Command[] = [
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
   },
+  statusCommand,
+  allowCommand,
+  revokeCommand,
+  stopCommand,
+  doctorCommand,
 ]
 
 function help(): string {
