@@ -51,12 +51,12 @@ const interfaceName = z
   .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)')
 
 /** An IPv4 or IPv6 address, optionally with a /prefix. */
-const cidr = z
-  .string()
-  .refine(
-    (v) => z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()]).safeParse(v).success,
-    'must be IP addresses or CIDRs such as 203.0.113.0/24',
-  )
+const anyAddress = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()])
+const cidr = z.string().superRefine((v, ctx) => {
+  if (!anyAddress.safeParse(v).success) {
+    ctx.addIssue({ code: 'custom', message: `must be IP addresses or CIDRs such as 203.0.113.0/24, got ${JSON.stringify(v)}` })
+  }
+})
 
 /**
  * The real firewall: branchgate owns the nftables table `inet branchgate` (see
