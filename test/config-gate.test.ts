@@ -27,7 +27,9 @@ describe('the nftables gate configuration', () => {
   })
 
   it('names each wrong key and what it must be', () => {
-    expect(problemsOf({ backend: 'iptables' })).toEqual(['gate.backend: must be one of dry-run, nftables, got "iptables"'])
+    expect(problemsOf({ backend: 'iptables' })).toEqual([
+      'gate.backend: must be one of dry-run, nftables, got "iptables"',
+    ])
     expect(problemsOf({ backend: 'nftables' })).toEqual([
       'gate.guestInterface is required (expected string, received undefined)',
     ])
@@ -35,14 +37,22 @@ describe('the nftables gate configuration', () => {
       /^gate\.guestInterface must be an interface name/,
     )
     expect(
-      problemsOf({ backend: 'nftables', guestInterface: 'eth0', walledGarden: { cidrs: ['10.0.0.0/33'], hosts: ['a b'] } }),
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        walledGarden: { cidrs: ['10.0.0.0/33'], hosts: ['a b'] },
+      }),
     ).toEqual([
       'gate.walledGarden.hosts.0 must be host names such as www.example.com, got "a b"',
       'gate.walledGarden.cidrs.0 must be IP addresses or CIDRs such as 203.0.113.0/24, got "10.0.0.0/33"',
     ])
-    expect(problemsOf({ backend: 'nftables', guestInterface: 'eth0', walledGarden: { refreshMinutes: 0 } })).toEqual([
-      'gate.walledGarden.refreshMinutes must be between 1 and 1440, got 0',
-    ])
+    expect(
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        walledGarden: { refreshMinutes: 0 },
+      }),
+    ).toEqual(['gate.walledGarden.refreshMinutes must be between 1 and 1440, got 0'])
   })
 })
 
@@ -62,6 +72,8 @@ describe('the walled garden', () => {
     expect(await garden.addresses()).toEqual(['203.0.113.0/24', '198.51.100.7', '2001:db8::7'])
     dnsUp = false
     expect(await garden.addresses()).toEqual(['203.0.113.0/24', '198.51.100.7', '2001:db8::7'])
-    expect(logs).toEqual(['walled garden: cannot resolve privacy.example.com (ESERVFAIL); keeping 2 address(es)'])
+    expect(logs).toEqual([
+      'walled garden: cannot resolve privacy.example.com (ESERVFAIL); keeping 2 address(es)',
+    ])
   })
 })

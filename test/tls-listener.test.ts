@@ -29,7 +29,9 @@ function get(url: string): Promise<{ status: number; type: string; body: string 
     const req = request(url, { rejectUnauthorized: false }, (res) => {
       let body = ''
       res.on('data', (d) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
+      )
     })
     req.on('error', reject)
     req.end()
@@ -38,56 +40,82 @@ function get(url: string): Promise<{ status: number; type: string; body: string 
 
 describe('the TLS listener (RFC 8908)', () => {
   it('refuses a half-set listen.tls, naming the missing keys', () => {
-    expect(() => loadConfig('{"listen":{"tls":{"port":8443}}}')).toThrow(/listen\.tls\.certFile is required/)
+    expect(() => loadConfig('{"listen":{"tls":{"port":8443}}}')).toThrow(
+      /listen\.tls\.certFile is required/,
+    )
     expect(loadConfig(null).listen.tls).toBeNull()
   })
 
-  it.skipIf(!hasOpenssl)('serves the Captive Portal API and the splash page over HTTPS', async () => {
-    const t = tempDir()
-    cleanups.push(t.remove)
-    const cert = path.join(t.dir, 'portal.crt')
-    const key = path.join(t.dir, 'portal.key')
-    const made = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=portal.branch.test',
-    ])
-    expect(made.status).toBe(0)
-    const [portal, admin, tls] = [await freePort(), await freePort(), await freePort()]
-    const file = path.join(t.dir, 'branchgate.json')
-    writeFileSync(
-      file,
-      JSON.stringify({
-        dataDir: t.dir,
-        publicUrl: `https://127.0.0.1:${tls}`,
-        listen: {
-          portal: { host: '127.0.0.1', port: portal },
-          admin: { host: '127.0.0.1', port: admin },
-          tls: { host: '127.0.0.1', port: tls, certFile: cert, keyFile: key },
+  it.skipIf(!hasOpenssl)(
+    'serves the Captive Portal API and the splash page over HTTPS',
+    async () => {
+      const t = tempDir()
+      cleanups.push(t.remove)
+      const cert = path.join(t.dir, 'portal.crt')
+      const key = path.join(t.dir, 'portal.key')
+      const made = spawnSync('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=portal.branch.test',
+      ])
+      expect(made.status).toBe(0)
+      const [portal, admin, tls] = [await freePort(), await freePort(), await freePort()]
+      const file = path.join(t.dir, 'branchgate.json')
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataDir: t.dir,
+          publicUrl: `https://127.0.0.1:${tls}`,
+          listen: {
+            portal: { host: '127.0.0.1', port: portal },
+            admin: { host: '127.0.0.1', port: admin },
+            tls: { host: '127.0.0.1', port: tls, certFile: cert, keyFile: key },
+          },
+        }),
+      )
+      const child: ChildProcess = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/main.ts', '--config', file],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
         },
-      }),
-    )
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stderr!.on('data', (d) => (out += d))
-    cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'))
-    const deadline = Date.now() + 15_000
-    let api: Awaited<ReturnType<typeof get>> | null = null
-    while (!api) {
-      try {
-        api = await get(`https://127.0.0.1:${tls}/api/captive`)
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`no TLS listener: ${(err as Error).message}\n${out}`)
-        await new Promise((r) => setTimeout(r, 100))
+      )
+      let out = ''
+      child.stderr!.on('data', (d) => (out += d))
+      cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'))
+      const deadline = Date.now() + 15_000
+      let api: Awaited<ReturnType<typeof get>> | null = null
+      while (!api) {
+        try {
+          api = await get(`https://127.0.0.1:${tls}/api/captive`)
+        } catch (err) {
+          if (Date.now() > deadline)
+            throw new Error(`no TLS listener: ${(err as Error).message}\n${out}`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
       }
-    }
-    expect(api.status).toBe(200)
-    expect(api.type).toBe('application/captive+json')
-    expect(JSON.parse(api.body)).toEqual({ captive: true, 'user-portal-url': `https://127.0.0.1:${tls}/` })
-    const splash = await get(`https://127.0.0.1:${tls}/`)
-    expect(splash.body).toContain('<form method="post" action="/login"')
-    expect(out).toContain(`portal  on https://127.0.0.1:${tls}`)
-  })
+      expect(api.status).toBe(200)
+      expect(api.type).toBe('application/captive+json')
+      expect(JSON.parse(api.body)).toEqual({
+        captive: true,
+        'user-portal-url': `https://127.0.0.1:${tls}/`,
+      })
+      const splash = await get(`https://127.0.0.1:${tls}/`)
+      expect(splash.body).toContain('<form method="post" action="/login"')
+      expect(out).toContain(`portal  on https://127.0.0.1:${tls}`)
+    },
+  )
 })

@@ -47,7 +47,15 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
 
   /** What a client gets for plain HTTP to the internet host: the page, or where it was sent. */
   async function browse(c: Client, url = `http://${INTERNET_IP}/`) {
-    const r = await n.curl(c, ['--max-time', '10', '-o', '-', '-w', '\n%{http_code} %{redirect_url}', url])
+    const r = await n.curl(c, [
+      '--max-time',
+      '10',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code} %{redirect_url}',
+      url,
+    ])
     const lines = r.stdout.split('\n')
     const [status = '', location = ''] = (lines.pop() ?? '').split(' ')
     return { code: r.code, status: Number(status), location, body: lines.join('\n') }
@@ -155,7 +163,13 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(code, sms.text).toMatch(/^\d{6}$/)
     expect(sms.text).toContain(`@${GATEWAY_IP} #${code}`)
 
-    const welcome = await n.curl(c1, ['--data-urlencode', `challenge=${challenge}`, '--data-urlencode', `code=${code}`, `${PUBLIC_URL}/verify`])
+    const welcome = await n.curl(c1, [
+      '--data-urlencode',
+      `challenge=${challenge}`,
+      '--data-urlencode',
+      `code=${code}`,
+      `${PUBLIC_URL}/verify`,
+    ])
     expect(welcome.stdout).toContain('¡Listo, Ana López!')
     expect(welcome.stdout).toContain('Puedes cerrar esta ventana')
 
@@ -170,7 +184,11 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     const android = await probe(c1, 'connectivitycheck.gstatic.com', '/generate_204')
     expect(android).toMatchObject({ status: 204, body: '' })
     // A probe that still reaches the portal (stale DNS, a slow flush) gets the same answers.
-    const viaPortal = await n.curl(c1, ['-H', 'Host: captive.apple.com', `${PUBLIC_URL}/hotspot-detect.html`])
+    const viaPortal = await n.curl(c1, [
+      '-H',
+      'Host: captive.apple.com',
+      `${PUBLIC_URL}/hotspot-detect.html`,
+    ])
     expect(viaPortal.stdout).toBe(APPLE_SUCCESS)
     const api = JSON.parse((await n.curl(c1, [`${PUBLIC_URL}/api/captive`])).stdout)
     expect(api.captive).toBe(false)
@@ -178,8 +196,10 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(api['can-extend-session']).toBe(false)
   })
 
-  it('counts the let-through client\'s traffic per MAC, and status shows it in the firewall', async () => {
-    const set = JSON.parse((await n.nft(['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])).stdout)
+  it("counts the let-through client's traffic per MAC, and status shows it in the firewall", async () => {
+    const set = JSON.parse(
+      (await n.nft(['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])).stdout,
+    )
     const elems = set.nftables.find((x: any) => x.set).set.elem.map((e: any) => e.elem)
     const mine = elems.find((e: any) => e.val === c1.mac)
     expect(mine.counter.packets).toBeGreaterThan(0)
