@@ -8,7 +8,8 @@ import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
 import type { Db } from './db/open.js'
 import { otpStatements } from './db/otp.js'
-import { DomainError, RateLimitedError, ValidationError } from './errors.js'
+import { smsStatements } from './db/sms.js'
+import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
 import { createDeviceAccess } from './gate/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
@@ -17,6 +18,8 @@ import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
+import { createSendGuard } from './sms/guard.js'
+import { templateWarnings } from './sms/segments.js'
 import type { SmsSender } from './sms/sender.js'
 import { loadViews, type Views } from './views.js'
 
@@ -60,6 +63,8 @@ export function createApp(deps: AppDeps) {
     branchId: deps.config.branch.id,
     log,
   })
+  const sms = smsStatements(deps.db)
+  for (const warning of templateWarnings(deps.config)) log(warning)
   const login = createLogin({
     db: deps.db,
     clock: deps.clock,
@@ -76,6 +81,16 @@ export function createApp(deps: AppDeps) {
     noticeVersion: deps.config.privacy.noticeVersion,
     sessionHours: deps.config.session.hours,
     log,
+    guard: createSendGuard({
+      sms,
+      audit,
+      policy: deps.config.sms.fraud,
+      timeZone: deps.config.branch.timeZone,
+      log,
+    }),
+    templates: deps.config.sms.templates,
+    setChannel: sms.setChannel,
+    channelOf: sms.channelOf,
   })
 
   const portal = new Hono<PortalEnv>()
@@ -165,7 +180,9 @@ function portalError(
       500,
     )
   }
-  if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds))
+  if (err instanceof RateLimitedError || err instanceof SendingPausedError) {
+    c.header('Retry-After', String(err.retryAfterSeconds))
+  }
   const wait = Number(err.params.wait ?? 0)
   const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
   const fieldErrors =

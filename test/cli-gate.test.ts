@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { COMMANDS } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
-import { closeDb, openDb } from '../src/db/open.js'
+import { closeDb, openDb, readMigrations } from '../src/db/open.js'
 import { tempDir } from './helpers.js'
 
 const cleanups: Array<() => void> = []
@@ -137,7 +137,7 @@ function machine(
         })
       return 405
     },
-    openDb: () => ({ version: 1, quickCheck: 'ok' }),
+    openDb: () => ({ version: Math.max(...readMigrations().map((m) => m.version)), quickCheck: 'ok' }),
   }
 }
 

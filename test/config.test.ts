@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -65,5 +66,10 @@ describe('configuration', () => {
   it('returns a frozen config', () => {
     const c = loadConfig(null)
     expect(Object.isFrozen(c.otp)).toBe(true)
+  })
+
+  it('accepts the example file shipped in deploy/', () => {
+    const text = readFileSync(new URL('../deploy/branchgate.example.json', import.meta.url), 'utf8')
+    expect(loadConfig(text).branch.id).toBe('mx-cdmx-042')
   })
 })

@@ -98,7 +98,7 @@ describe('the server process', () => {
     const welcome = await fetch(`http://127.0.0.1:${port}/verify`, form({ challenge, code: code! }))
     expect(welcome.status).toBe(200)
     expect(await welcome.text()).toContain('¡Listo, Ana!')
-    const captive = await (await fetch(`http://127.0.0.1:${port}/api/captive`)).json()
+    const captive = (await (await fetch(`http://127.0.0.1:${port}/api/captive`)).json()) as { captive: boolean }
     expect(captive.captive).toBe(false)
 
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))

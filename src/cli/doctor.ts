@@ -183,21 +183,23 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         check: 'sms console',
         ok: config.gate.backend === 'dry-run',
         detail: 'codes are only printed to the log; guests never receive them',
-        fix: 'add an http provider under sms.providers',
+        fix: 'add a real provider (http, twilio, infobip, whatsapp) under sms.providers',
       })
       continue
     }
+    const url = p.type === 'http' ? p.url : p.type === 'whatsapp' ? p.baseUrl : p.baseUrl
+    const check = `sms ${p.type === 'http' ? '' : `${p.type} `}${new URL(url).host}`
     try {
-      const status = await probes.reach(p.url)
+      const status = await probes.reach(url)
       out.push({
-        check: `sms ${new URL(p.url).host}`,
+        check,
         ok: true,
         detail: `reachable (HTTP ${status})`,
       })
     } catch (err) {
       const e = err as Error
       out.push({
-        check: `sms ${new URL(p.url).host}`,
+        check,
         ok: false,
         detail: `unreachable: ${e.name === 'TimeoutError' ? 'no answer within 5 s' : ((e.cause as Error)?.message ?? e.message)}`,
         fix: 'check the uplink, DNS and the provider URL in sms.providers',

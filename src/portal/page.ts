@@ -14,7 +14,16 @@ export type PageState =
   | {
       view: 'portal/code'
       values: { code: string }
-      challenge: { id: string; digits: number; phoneDisplay: string; resendWait: number }
+      challenge: {
+        id: string
+        digits: number
+        phoneDisplay: string
+        resendWait: number
+        /** How the current code was sent. */
+        channel: 'sms' | 'whatsapp'
+        /** Whether the other channel may be asked for (WhatsApp is configured). */
+        offerWhatsapp: boolean
+      }
     }
 
 export interface RenderOptions {
@@ -35,7 +44,7 @@ export function renderPage(
   opts: RenderOptions,
 ): string {
   const other: Locale = locale === 'es' ? 'en' : 'es'
-  return views.render(view, {
+  const data = {
     locale,
     otherLocale: other,
     t: (key: string, params?: Record<string, string | number>) => t(locale, key, params),
@@ -50,5 +59,8 @@ export function renderPage(
     privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
     noticeUrl: config.privacy.noticeUrl,
     ...opts,
-  })
+  }
+  // The layout is composed here rather than with EJS include(), which looks the partial up on
+  // disk at every render.
+  return views.render('partials/head', data) + views.render(view, data) + views.render('partials/foot', data)
 }

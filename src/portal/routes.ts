@@ -12,6 +12,7 @@ import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import type { Views } from '../views.js'
 import type { Challenge, Login } from './login.js'
+import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, type PageState } from './page.js'
 import { displayPhone } from './phone.js'
 
@@ -38,6 +39,7 @@ const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? '
 /** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
 export function portalRoutes(deps: PortalDeps) {
   const { config, views, login } = deps
+  const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
 
   app.use('*', async (c, next) => {
@@ -50,18 +52,18 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('locale', locale)
     await next()
   })
+  // Headers are set before the handler runs so the response is built once with them (changing a
+  // finished Response forces @hono/node-server off its fast path). Routes override Cache-Control.
   app.use('*', async (c, next) => {
-    await next()
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'no-referrer')
-    if (c.res.headers.get('content-type')?.startsWith('text/html')) {
-      c.header('Cache-Control', 'no-store')
-      c.header('X-Frame-Options', 'DENY')
-      c.header(
-        'Content-Security-Policy',
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-      )
-    }
+    c.header('Cache-Control', 'no-store')
+    c.header('X-Frame-Options', 'DENY')
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    await next()
   })
   // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
   // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway).
@@ -93,10 +95,22 @@ export function portalRoutes(deps: PortalDeps) {
       digits: ch.digits,
       phoneDisplay: displayPhone(ch.phone),
       resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
+      channel: ch.channel,
+      offerWhatsapp,
     },
   })
 
-  app.get('/', (c) => c.html(page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })))
+  // The empty splash page depends only on the locale: render it once per locale.
+  const splashCache = new Map<Locale, string>()
+  app.get('/', (c) => {
+    const locale = c.get('locale')
+    let html = splashCache.get(locale)
+    if (html === undefined) {
+      html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
+      splashCache.set(locale, html)
+    }
+    return c.html(html)
+  })
 
   app.get('/portal.css', (c) => {
     c.header('Content-Type', 'text/css; charset=utf-8')
@@ -128,13 +142,16 @@ export function portalRoutes(deps: PortalDeps) {
     const current = login.describe(form.challenge ?? '', mac)
     if (!current) throw new ChallengeNotFoundError()
     c.set('page', codePageState(current, ''))
-    const next = await login.resend(current.id, mac)
+    // The channel the customer picked on the code page; anything else keeps the current one.
+    const asked =
+      form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
+    const next = await login.resend(current.id, mac, asked)
     const state = codePageState(next, '')
     return c.html(
       page(c, state.view, {
         ...state,
         title: t(c.get('locale'), 'code.title'),
-        notice: t(c.get('locale'), 'code.resent'),
+        notice: t(c.get('locale'), next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent'),
       }),
     )
   })
@@ -223,11 +240,20 @@ function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | unde
   if (l) c.set('locale', l)
 }
 
+const timeFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. Formatters are built once. */
 export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
-  return new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
-    timeZone,
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: locale === 'es' ? 'h23' : 'h12',
-  }).format(ms)
+  const key = `${locale} ${timeZone}`
+  let f = timeFormats.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: locale === 'es' ? 'h23' : 'h12',
+    })
+    timeFormats.set(key, f)
+  }
+  return f.format(ms)
 }
