@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTestNetwork,
   e2eSkipReason,
+  run,
+  withTestNetwork,
   GATEWAY_IP,
   INTERNET_IP,
   PUBLIC_URL,
@@ -248,5 +250,23 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('removed the firewall table inet branchgate')
     expect((await n.nft(['list', 'table', 'inet', 'branchgate'])).code).not.toBe(0)
+  })
+})
+
+describe.skipIf(skip !== null)('the end-to-end network', () => {
+  it('is removed with its processes even when a step fails', async () => {
+    let prefix = ''
+    let pids: number[] = []
+    const failing = withTestNetwork({ clients: 1 }, async (n) => {
+      prefix = n.prefix
+      await n.startInternet()
+      await n.startBranchgate()
+      pids = n.runningPids()
+      expect(pids.length).toBe(2)
+      throw new Error('an assertion failed here')
+    })
+    await expect(failing).rejects.toThrow('an assertion failed here')
+    expect((await run('ip', ['netns', 'list'])).stdout).not.toContain(prefix)
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow()
   })
 })

@@ -130,7 +130,16 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
   }
 
   const cleanup = async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    const exits = [...children]
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.once('exit', () => resolve())
+            c.kill('SIGKILL')
+          }),
+      )
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))])
     for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
     rmSync(tmp, { recursive: true, force: true })
   }
@@ -295,6 +304,29 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       return exec(gw, 'nft', args)
     },
 
+    /** The let-through set as the kernel has it: MAC, seconds left, packet/byte counters. */
+    async allowedSet(): Promise<
+      Array<{ mac: string; expires: number; packets: number; bytes: number }>
+    > {
+      const r = await exec(gw, 'nft', ['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])
+      if (r.code !== 0) throw new Error(`cannot list the set: ${r.stderr}`)
+      const doc = JSON.parse(r.stdout) as {
+        nftables: Array<{ set?: { elem?: Array<{ elem: any }> } }>
+      }
+      const elems = doc.nftables.find((x) => x.set)?.set?.elem ?? []
+      return elems.map(({ elem }) => ({
+        mac: elem.val,
+        expires: elem.expires,
+        packets: elem.counter?.packets ?? 0,
+        bytes: elem.counter?.bytes ?? 0,
+      }))
+    },
+
+    /** The pids of every process this network started that is still running. */
+    runningPids(): number[] {
+      return [...children].filter((c) => c.exitCode === null && c.pid).map((c) => c.pid!)
+    },
+
     /** Writes a config file for branchgate with the given object (merged by the caller). */
     writeConfig(config: Record<string, unknown>, name = 'branchgate.json'): string {
       const file = path.join(tmp, name)
@@ -383,6 +415,19 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     },
   }
   return network
+}
+
+/** Runs `body` with a fresh network and removes the network afterwards, also when `body` throws. */
+export async function withTestNetwork<T>(
+  opts: { clients?: number },
+  body: (n: TestNetwork) => Promise<T>,
+): Promise<T> {
+  const n = await createTestNetwork(opts)
+  try {
+    return await body(n)
+  } finally {
+    await n.cleanup()
+  }
 }
 
 /** Polls `ready` until it is true (for processes starting up: there is no event to wait on). */
