@@ -4,6 +4,7 @@ import {
   e2eSkipReason,
   run,
   withTestNetwork,
+  GARDEN_IP,
   GATEWAY_IP,
   INTERNET_IP,
   PUBLIC_URL,
@@ -144,6 +145,15 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
   })
 
   it('keeps the second client blocked', async () => {
+    await expectBlocked(c2)
+  })
+
+  it('lets a client reach the walled garden before login, and nothing next to it', async () => {
+    const garden = await browse(c2, `http://${GARDEN_IP}/privacy`)
+    expect(garden).toMatchObject({ status: 200, body: INTERNET_PAGE })
+    expect((await n.curl(c2, ['--max-time', '10', `http://${GARDEN_IP}:443/`])).stdout).toBe(
+      INTERNET_PAGE,
+    )
     await expectBlocked(c2)
   })
 

@@ -18,6 +18,8 @@ import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const GATEWAY_IP = '10.99.1.1'
 export const INTERNET_IP = '10.99.2.2'
+/** A second address of the internet host, in the default config's walled garden (say, the privacy notice). */
+export const GARDEN_IP = '10.99.2.3'
 export const PORTAL_PORT = 8080
 export const PUBLIC_URL = `http://${GATEWAY_IP}:${PORTAL_PORT}`
 export const GUEST_IF = 'guest'
@@ -166,6 +168,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     await inNs(gw, 'ip', ['addr', 'add', '10.99.2.1/24', 'dev', UPLINK_IF])
     await inNs(gw, 'ip', ['link', 'set', UPLINK_IF, 'up'])
     await inNs(net, 'ip', ['addr', 'add', `${INTERNET_IP}/24`, 'dev', 'eth0'])
+    await inNs(net, 'ip', ['addr', 'add', `${GARDEN_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['link', 'set', 'eth0', 'up'])
     for (let i = 1; i <= (opts.clients ?? 2); i++) {
       const c: Client = {
@@ -344,7 +347,12 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
           admin: { host: '127.0.0.1', port: 8081 },
         },
         dataDir: path.join(tmp, 'data'),
-        gate: { backend: 'nftables', guestInterface: GUEST_IF, uplinkInterface: UPLINK_IF },
+        gate: {
+          backend: 'nftables',
+          guestInterface: GUEST_IF,
+          uplinkInterface: UPLINK_IF,
+          walledGarden: { cidrs: [`${GARDEN_IP}/32`] },
+        },
         sms: { providers: [{ type: 'http', url: `http://${INTERNET_IP}/sms`, timeoutMs: 5000 }] },
         session: { hours: 1 },
         ...overrides,
