@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createNftablesGate, briefly, type NftRunner } from '../src/gate/nftables.js'
+import {
+  briefly,
+  createNftablesGate,
+  createNftRunner,
+  type NftRunner,
+} from '../src/gate/nftables.js'
 import {
   fillPlaceholders,
   gardenBatch,
@@ -213,6 +218,17 @@ describe('the nftables gate', () => {
     await gate.replaceAll([])
     expect(runner.batches[0]).toMatch(/^table inet branchgate\ndelete table inet branchgate\n/)
     expect(runner.batches[1]).toBe('flush set inet branchgate allowed\n')
+  })
+
+  it('fails at once, not at a timeout, when nft cannot be run', async () => {
+    const runner = createNftRunner(['/nonexistent/nft'])
+    const t0 = Date.now()
+    await expect(runner.line('list tables')).rejects.toThrow(
+      /cannot run \/nonexistent\/nft: spawn \/nonexistent\/nft ENOENT/,
+    )
+    await expect(runner.batch('list tables\n')).rejects.toThrow(/ENOENT/)
+    expect(Date.now() - t0).toBeLessThan(2000)
+    runner.close()
   })
 
   it('explains a missing table', () => {

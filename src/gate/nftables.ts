@@ -53,15 +53,19 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       stderr += d
       settle()
     })
-    child.on('error', () => {})
-    child.on('exit', (code) => {
+    const ended = (why: string) => {
       if (session === child) session = null
       if (waiting) {
         const w = waiting
         waiting = null
-        w.resolve(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`)
+        w.resolve(why)
       }
-    })
+    }
+    // A missing nft fails at spawn ('error', no 'exit'): answer at once rather than at the timeout.
+    child.on('error', (err) => ended(`cannot run ${file}: ${err.message}`))
+    child.on('exit', (code) =>
+      ended(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`),
+    )
     child.stdin.on('error', () => {})
     session = child
     return child
