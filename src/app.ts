@@ -15,6 +15,7 @@ import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
+import { captiveDetection } from './portal/probes.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import { createSendGuard } from './sms/guard.js'
@@ -96,6 +97,20 @@ export function createApp(deps: AppDeps) {
   })
 
   const portal = new Hono<PortalEnv>()
+  const clientAddress = deps.clientAddress ?? socketAddress
+  portal.use(
+    '*',
+    captiveDetection({
+      splashUrl: new URL('/', deps.config.publicUrl).href,
+      portalHosts: [new URL(deps.config.publicUrl).host, new URL(deps.config.publicUrl).hostname],
+      redirectForeignHosts: deps.config.gate.backend === 'nftables',
+      async isOnline(c) {
+        const ip = clientAddress(c)
+        const mac = ip ? await deps.neighbours.macFor(ip) : null
+        return mac !== null && access.liveUntil(mac) !== null
+      },
+    }),
+  )
   portal.route(
     '/',
     portalRoutes({
@@ -104,7 +119,7 @@ export function createApp(deps: AppDeps) {
       login,
       access,
       neighbours: deps.neighbours,
-      clientAddress: deps.clientAddress ?? socketAddress,
+      clientAddress,
       clock: deps.clock,
       db: deps.db,
       gateBackend: deps.gateBackend ?? 'dry-run',

@@ -1,6 +1,11 @@
 import { pathToFileURL } from 'node:url'
 import { syncCommand, SYNC_USAGE } from './cli/sync.js'
+import { allowCommand } from './cli/allow.js'
+import { doctorCommand } from './cli/doctor.js'
+import { revokeCommand } from './cli/revoke.js'
 import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
+import { statusCommand } from './cli/status.js'
+import { stopCommand } from './cli/stop.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -8,7 +13,8 @@ export interface Command {
   name: string
   usage: string
   summary: string
-  run(argv: string[], env: NodeJS.ProcessEnv): Promise<number | void>
+  /** `out` receives the command's output lines (console.log unless a test captures them). */
+  run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
 }
 
 /** The commands, as a table. Each lives in src/cli/<name>.ts; add a line here for a new one. */
@@ -25,6 +31,11 @@ export const COMMANDS: Command[] = [
     summary: 'send pending events to the CRM now; --status, --retry-failed, --wait',
     run: (argv, env) => syncCommand(argv, env),
   },
+  statusCommand,
+  allowCommand,
+  revokeCommand,
+  stopCommand,
+  doctorCommand,
   smsStatusCommand(),
   smsResumeCommand(),
 ]

@@ -132,7 +132,53 @@ const codeTemplate = z
   .refine((t) => t.includes('{code}'), 'must contain {code}')
 
 const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
-const GATE_BACKENDS = ['dry-run']
+
+/** A Linux interface name (IFNAMSIZ: at most 15 characters). */
+const interfaceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)')
+
+/** An IPv4 or IPv6 address, optionally with a /prefix. */
+const anyAddress = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()])
+const cidr = z.string().superRefine((v, ctx) => {
+  if (!anyAddress.safeParse(v).success) {
+    ctx.addIssue({ code: 'custom', message: `must be IP addresses or CIDRs such as 203.0.113.0/24, got ${JSON.stringify(v)}` })
+  }
+})
+
+/**
+ * The real firewall: branchgate owns the nftables table `inet branchgate` (see
+ * deploy/nftables.nft.tmpl) and nothing outside it. Needs CAP_NET_ADMIN.
+ */
+const nftablesGate = z
+  .object({
+    backend: z.literal('nftables'),
+    /** The guest Wi-Fi/LAN interface (or bridge) whose clients are caught. Required. */
+    guestInterface: interfaceName,
+    /** The uplink interface; when set, guests' traffic is masqueraded (NAT) on it. null: no NAT. */
+    uplinkInterface: interfaceName.nullable().default(null),
+    /** TCP port guests' plain HTTP is redirected to. null: listen.portal.port. */
+    portalPort: z.number().int().min(1).max(65535).nullable().default(null),
+    walledGarden: z
+      .object({
+        /** Host names reachable before login (resolved at start, then every refreshMinutes). */
+        hosts: z
+          .array(z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'must be host names such as www.example.com'))
+          .default([]),
+        /** IPv4/IPv6 addresses or CIDRs reachable before login, e.g. "203.0.113.0/24". */
+        cidrs: z.array(cidr).default([]),
+        /** Minutes between re-resolving `hosts`, 1–1440. */
+        refreshMinutes: z.number().int().min(1).max(1440).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /** Tries per firewall change before it is reported as failed (1–10). */
+    attempts: z.number().int().min(1).max(10).default(3),
+    /** The nft program (absolute path or name on PATH). */
+    nftPath: z.string().min(1).default('nft'),
+  })
+  .strict()
+const GATE_BACKENDS = ['dry-run', 'nftables']
 
 const localeCode = z.enum(['es', 'en'])
 
@@ -267,6 +313,24 @@ export const configSchema = z
         portal: listener('0.0.0.0', 8080),
         /** The manager console: keep it on loopback or the management LAN, never the guest network. */
         admin: listener('127.0.0.1', 8081),
+        /**
+         * Optional HTTPS listener for the splash page and the RFC 8908 API (/api/captive), with an
+         * operator-supplied certificate. null (default): none.
+         */
+        tls: z
+          .object({
+            /** Address to bind. */
+            host: z.string().min(1).default('0.0.0.0'),
+            /** TCP port, 1–65535. */
+            port: z.number().int().min(1).max(65535).default(8443),
+            /** PEM certificate chain file (read at start). */
+            certFile: z.string().min(1),
+            /** PEM private key file (read at start). */
+            keyFile: z.string().min(1),
+          })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -346,7 +410,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    gate: z.discriminatedUnion('backend', [dryRunGate]).default({ backend: 'dry-run' }),
+    gate: z.discriminatedUnion('backend', [dryRunGate, nftablesGate]).default({ backend: 'dry-run' }),
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: z
@@ -425,6 +489,7 @@ export type SyncConfig = Config['sync']
 export type SyncAdapterConfig = z.infer<typeof syncAdapter>
 export type WebhookSyncConfig = z.infer<typeof webhookSync>
 export type SalesforceSyncConfig = z.infer<typeof salesforceSync>
+export type NftablesGateConfig = z.infer<typeof nftablesGate>
 export type TwilioSmsConfig = z.infer<typeof twilioSms>
 export type InfobipSmsConfig = z.infer<typeof infobipSms>
 export type WhatsappSmsConfig = z.infer<typeof whatsappSms>
@@ -551,6 +616,10 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'sync.timeoutMs': [50, 300_000],
   'sync.batchMaxEvents': [1, 1000],
   'sync.batchMaxBytes': [1024, 10_485_760],
+  'listen.tls.port': [1, 65535],
+  'gate.portalPort': [1, 65535],
+  'gate.walledGarden.refreshMinutes': [1, 1440],
+  'gate.attempts': [1, 10],
   'sms.sendBudgetMs': [500, 10_000],
   'sms.fraud.breakerPauseMinutes': [1, 1440],
   'sms.fraud.conversion.windowHours': [1, 168],
