@@ -58,6 +58,15 @@ describe('branchgate sync', () => {
     expect(status).toContain(`${written[4]!.id}  customer.verified  webhook answered 400`)
     expect(status).not.toContain(SECRET)
 
+    printed = []
+    expect(await syncCommand(['--status', '--json', '--config', file], {})).toBe(0)
+    expect(JSON.parse(printed.join(''))).toMatchObject({
+      crm: 'webhook',
+      pending: 0,
+      parked: 1,
+      lastError: 'webhook answered 400',
+    })
+
     receiver.poison.clear()
     printed = []
     expect(await syncCommand(['--retry-failed', '--config', file], {})).toBe(0)

@@ -9,7 +9,8 @@ import { buildSyncRunner } from '../sync/adapters.js'
 import type { RunResult } from '../sync/run.js'
 import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 
-export const SYNC_USAGE = 'branchgate sync [--status | --retry-failed | --wait] [--config FILE]'
+export const SYNC_USAGE =
+  'branchgate sync [--status [--json] | --retry-failed | --wait] [--config FILE]'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
@@ -26,7 +27,7 @@ export async function syncCommand(
   const unknown = argv.filter(
     (a, i) =>
       a.startsWith('--') &&
-      !['--status', '--retry-failed', '--wait', '--config'].includes(a) &&
+      !['--status', '--json', '--retry-failed', '--wait', '--config'].includes(a) &&
       argv[i - 1] !== '--config',
   )
   if (unknown.length) {
@@ -58,7 +59,11 @@ export async function syncCommand(
   process.once('SIGTERM', onSignal)
   try {
     if (argv.includes('--status')) {
-      printStatus(config, db, clock.now())
+      if (argv.includes('--json')) {
+        // For monitoring: the same figures as the console, times in epoch ms (UTC).
+        const status = syncStatus(db, clock.now())
+        console.log(JSON.stringify({ crm: config.sync.adapter.type, ...status }))
+      } else printStatus(config, db, clock.now())
       return 0
     }
     if (argv.includes('--retry-failed')) {
