@@ -82,6 +82,10 @@ describe('a sync run', () => {
     expect(r.status).toBe('done')
     expect(receiver.requests).toBeGreaterThan(6)
     expect(receiver.accepted).toHaveLength(60)
+    const sizes = receiver.headers.map((h) => Number(h['content-length']))
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(8 * 1024)
+    // Full, not timid: each request (but the last) carries as much as fits.
+    expect(Math.min(...sizes.slice(0, -1))).toBeGreaterThan(8 * 1024 - 1200)
   })
 
   it('retries a failed batch with the same batch id (webhook-id) and event ids', async () => {

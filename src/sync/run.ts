@@ -149,7 +149,8 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
 
   function nextBatch(dueAt: number): WireEvent[] {
     const events: WireEvent[] = []
-    let bytes = 0
+    // Room for the request's own envelope (type, timestamp, batch and branch ids).
+    let bytes = 256
     for (const row of s.due(dueAt, config.batchMaxEvents)) {
       const e = wireEvent(row)
       const size = Buffer.byteLength(e.json) + 1
