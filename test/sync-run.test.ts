@@ -302,4 +302,19 @@ describe('a sync run', () => {
     expect(calls).toBe(2)
     expect(sent[1]).toEqual([written[0]!.id, written[2]!.id, written[4]!.id])
   })
+
+  it('does not wait for years when the clock jumped back after a failure (a mini-PC booting without its RTC)', async () => {
+    seedEvents(t.db, { count: 3, customers: 1 })
+    let up = false
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      deliver: async () =>
+        up ? { kind: 'acked' } : { kind: 'transient', error: 'down', retryAfterMs: null },
+    }
+    const runner = runnerFor(t.db, {}, { adapter })
+    expect(await runner.run()).toMatchObject({ status: 'failed' })
+    up = true
+    clock.advance({ days: -400 })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 3 })
+  })
 })

@@ -40,14 +40,17 @@ export function outboxStatements(db: Db) {
   )
   const forgetSubject = db.prepare(`DELETE FROM outbox_events WHERE subject = @subject`)
   // Due pending events in order, except those queued behind an earlier event of the same
-  // subject that waits for its own retry: per-subject order is never broken.
+  // subject that waits for its own retry: per-subject order is never broken. A retry time past
+  // @horizon cannot have been set by this clock (it jumped back, e.g. a mini-PC booting without
+  // its RTC): such events count as due rather than waiting for years.
   const due = db.prepare(
     `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
      FROM outbox_events e
-     WHERE status = 'pending' AND next_attempt_at <= @now
+     WHERE status = 'pending' AND (next_attempt_at <= @now OR next_attempt_at > @horizon)
        AND (subject IS NULL OR NOT EXISTS (
          SELECT 1 FROM outbox_events b
-         WHERE b.status = 'pending' AND b.subject = e.subject AND b.seq < e.seq AND b.next_attempt_at > @now))
+         WHERE b.status = 'pending' AND b.subject = e.subject AND b.seq < e.seq
+           AND b.next_attempt_at > @now AND b.next_attempt_at <= @horizon))
      ORDER BY seq LIMIT @limit`,
   )
   const markDelivered = db.prepare(
@@ -122,8 +125,8 @@ export function outboxStatements(db: Db) {
     }) => insert.run(e),
     /** Drops every outbox row of a subject (used when its data is erased). */
     forgetSubject: (subject: string) => forgetSubject.run({ subject }).changes,
-    due: (now: number, limit: number) =>
-      due.all({ now, limit }) as Array<
+    due: (now: number, horizon: number, limit: number) =>
+      due.all({ now, horizon, limit }) as Array<
         Pick<
           OutboxRow,
           | 'seq'

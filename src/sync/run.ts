@@ -125,6 +125,8 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const owner = `${host}:${process.pid}:${opaqueId()}`
   // Long enough for the slowest batch (Salesforce: token + two calls, each with its timeout).
   const leaseMs = 4 * config.timeoutMs + 10_000
+  // No wait this runner sets reaches further; a later retry time means the clock jumped back.
+  const horizonMs = Math.max(config.backoffCapMs, MAX_RETRY_AFTER_MS) + 60_000
   let current: Promise<RunResult> | null = null
   let stopping = false
 
@@ -151,7 +153,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const events: WireEvent[] = []
     // Room for the request's own envelope (type, timestamp, batch and branch ids).
     let bytes = 256
-    for (const row of s.due(dueAt, config.batchMaxEvents)) {
+    for (const row of s.due(dueAt, dueAt + horizonMs, config.batchMaxEvents)) {
       const e = wireEvent(row)
       const size = Buffer.byteLength(e.json) + 1
       if (events.length > 0 && bytes + size > config.batchMaxBytes) break
@@ -218,7 +220,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const startedAt = clock.now()
     if (!adapter) return { status: 'no-adapter', pending: s.counts().pending }
     const st = s.state()
-    if (!force && st.next_attempt_at > startedAt)
+    if (!force && st.next_attempt_at > startedAt && st.next_attempt_at <= startedAt + horizonMs)
       return { status: 'backing-off', until: st.next_attempt_at }
     const holder = acquire.immediate(startedAt)
     if (holder) return { status: 'busy', holder }
