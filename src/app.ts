@@ -21,7 +21,7 @@ import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import { createSendGuard } from './sms/guard.js'
 import { templateWarnings } from './sms/segments.js'
 import type { SmsSender } from './sms/sender.js'
-import { buildOutbox } from './sync/adapters.js'
+import { buildOutbox } from './sync/build.js'
 import { loadViews, type Views } from './views.js'
 
 /** Everything outside the process that the app talks to, handed in by the composition root. */

@@ -18,7 +18,7 @@ import { parseMac, type Mac } from './mac.js'
 import { loadOrCreateSecret } from './secret.js'
 import { smsStatements } from './db/sms.js'
 import { createSmsChain } from './sms/providers.js'
-import { buildSyncRunner } from './sync/adapters.js'
+import { buildSyncRunner } from './sync/build.js'
 import { branchOffsetSeconds, startSyncSchedule } from './sync/schedule.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)

@@ -5,7 +5,7 @@ import { ConfigError, type Config } from '../config.js'
 import { closeDb, openDb } from '../db/open.js'
 import { outboxStatements } from '../db/outbox.js'
 import { readConfig } from '../main.js'
-import { buildSyncRunner } from '../sync/adapters.js'
+import { buildSyncRunner } from '../sync/build.js'
 import type { RunResult } from '../sync/run.js'
 import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 

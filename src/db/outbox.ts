@@ -86,6 +86,9 @@ export function outboxStatements(db: Db) {
     `SELECT seq, id, type, occurred_at, attempts, last_error, response, parked_at FROM outbox_events
      WHERE status = 'parked' ORDER BY seq LIMIT @limit`,
   )
+  const visitForEvent = db.prepare(
+    `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
+  )
   const state = db.prepare(`SELECT * FROM sync_state WHERE id = 1`)
   const takeLease = db.prepare(
     `UPDATE sync_state SET lease_owner = @owner, lease_until = @until WHERE id = 1`,
@@ -169,6 +172,18 @@ export function outboxStatements(db: Db) {
           | 'parked_at'
         >
       >,
+    /** The visit as `visit.closed` describes it. */
+    visitForEvent: (id: string) =>
+      visitForEvent.get({ id }) as
+        | {
+            id: string
+            customer_id: number | null
+            branch_id: string
+            started_at: number
+            ended_at: number | null
+            end_reason: string | null
+          }
+        | undefined,
     state: () => state.get() as SyncStateRow,
     takeLease: (owner: string, until: number) => takeLease.run({ owner, until }),
     renewLease: (owner: string, until: number) => renewLease.run({ owner, until }).changes === 1,

@@ -103,9 +103,7 @@ export function createOutbox(
   opts: { branchId: string; macs: MacPolicy; newId?: (now: number) => string },
 ): Outbox {
   const customers = customerStatements(db)
-  const visitById = db.prepare(
-    `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
-  )
+  const statements = statementsOf(db)
   const append = (e: NewEvent) => appendEvent(db, opts.branchId, e, opts.newId)
   const record = (customerId: number): CustomerRecord | null => {
     const row = customers.byId(customerId)
@@ -125,16 +123,7 @@ export function createOutbox(
     customerRecord: record,
     visitClosed(visitId, extra = {}) {
       if (!db.inTransaction) throw new OutboxOutsideTransactionError('visit.closed')
-      const v = visitById.get({ id: visitId }) as
-        | {
-            id: string
-            customer_id: number | null
-            branch_id: string
-            started_at: number
-            ended_at: number | null
-            end_reason: string | null
-          }
-        | undefined
+      const v = statements.visitForEvent(visitId)
       if (!v || v.ended_at === null) return null
       return append(
         visitClosed({
