@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
 import { main as serve } from './main.js'
+import { USER_USAGE, userCommand } from './cli/user.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
 export interface Command {
@@ -16,6 +17,12 @@ export const COMMANDS: Command[] = [
     usage: 'branchgate serve [--config FILE]',
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
+  },
+  {
+    name: 'user',
+    usage: 'branchgate user add|list|remove|passwd …',
+    summary: `console accounts: ${USER_USAGE.replace('branchgate user ', '')}`,
+    run: (argv, env) => userCommand(argv, env),
   },
 ]
 

@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { createHmac } from 'node:crypto'
+import { createServer as createHttpsServer } from 'node:https'
 import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -64,7 +65,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   ) as Mac
   const neighbours = withLoopbackDemoMac(createKernelNeighbours(), demoMac)
 
-  const { portal, admin } = createApp({
+  const { portal, admin, consoleAuth } = createApp({
     config,
     db,
     gate,
@@ -76,15 +77,44 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log,
   })
 
-  const listen = (app: { fetch: (r: Request, env: any) => Response | Promise<Response> }, l: { host: string; port: number }, what: string) =>
+  // Demo: nobody can sign in to the console yet, so create `admin` and print its password once.
+  if (file === null) {
+    const first = await consoleAuth.createFirstAdmin()
+    if (first) {
+      console.log(`[console] user=${first.name} password=${first.password} (one-time: you choose a new one at first sign-in)`)
+    }
+  } else if (consoleAuth.count() === 0) {
+    log('console: no console user yet; create one with: branchgate user add NAME --role admin')
+  }
+
+  let consoleTls: { key: Buffer; cert: Buffer } | null = null
+  if (config.console.tls) {
+    try {
+      consoleTls = { cert: readFileSync(config.console.tls.certFile), key: readFileSync(config.console.tls.keyFile) }
+    } catch (err) {
+      log(`branchgate: cannot read the console TLS files: ${(err as Error).message}`)
+      closeDb(db)
+      process.exit(2)
+    }
+  }
+
+  const listen = (
+    app: { fetch: (r: Request, env: any) => Response | Promise<Response> },
+    l: { host: string; port: number },
+    what: string,
+    tls: { key: Buffer; cert: Buffer } | null = null,
+  ) =>
     new Promise<ServerType>((resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname: l.host, port: l.port }, () => resolve(server))
+      const options = { fetch: app.fetch, hostname: l.host, port: l.port }
+      const server = tls
+        ? serve({ ...options, createServer: createHttpsServer, serverOptions: tls }, () => resolve(server))
+        : serve(options, () => resolve(server))
       server.once('error', (err) => reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)))
     })
 
   let servers: ServerType[]
   try {
-    servers = [await listen(portal, config.listen.portal, 'portal'), await listen(admin, config.listen.admin, 'console')]
+    servers = [await listen(portal, config.listen.portal, 'portal'), await listen(admin, config.listen.admin, 'console', consoleTls)]
   } catch (err) {
     log(`branchgate: ${(err as Error).message}`)
     closeDb(db)
@@ -93,7 +123,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
   log(`branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`)
   log(`portal  on http://${shown(config.listen.portal.host)}:${config.listen.portal.port}`)
-  log(`console on http://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
+  log(`console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
