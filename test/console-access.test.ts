@@ -106,6 +106,16 @@ describe('console access', () => {
     expect((await b.post('/login', { _csrf: csrfOf(page), name: 'maria', password: PASSWORD })).status).toBe(403)
   })
 
+  it('keeps a sign-in form valid when a second sign-in page is opened (e.g. the favicon bounce)', async () => {
+    h = consoleHarness()
+    await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
+    const b = h.browser()
+    const form = await (await b.get('/login')).text()
+    expect((await b.get('/favicon.ico')).status).toBe(204)
+    await b.get('/login?next=%2Fcustomers')
+    expect((await b.post('/login', { _csrf: csrfOf(form), name: 'maria', password: PASSWORD })).status).toBe(303)
+  })
+
   it('ends a session after the idle time', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')

@@ -55,7 +55,7 @@ describe('customer page', () => {
     const b = await h.signedIn('maria', 'manager')
     const res = await b.submit('/customers/1/export')
     expect(res.headers.get('content-disposition')).toBe('attachment; filename="customer-1.json"')
-    const data = await res.json()
+    const data = (await res.json()) as { customer: unknown; devices: unknown[]; visits: unknown[] }
     expect(data.customer).toMatchObject({ id: 1, name: 'Ana López', phone_e164: '+525512345601' })
     expect(data.devices).toHaveLength(1)
     expect(data.visits).toHaveLength(3)

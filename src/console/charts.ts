@@ -10,9 +10,9 @@ export function escapeXml(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
-function svgOpen(id: string, title: string, width: number, height: number): string {
+function svgOpen(id: string, title: string, width: number, height: number, extraClass = ''): string {
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" role="img" ` +
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart${extraClass}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
     `aria-labelledby="${id}-title" preserveAspectRatio="xMidYMid meet"><title id="${id}-title">${escapeXml(title)}</title>`
   )
 }
@@ -83,7 +83,7 @@ export function heatmapChart(p: { id: string; title: string; grid: number[][]; d
   const width = left + hours.length * cell + 6
   const height = top + 7 * cell + 6
   const max = Math.max(1, ...p.grid.flat())
-  let out = svgOpen(p.id, p.title, width, height)
+  let out = svgOpen(p.id, p.title, width, height, ' heat')
   hours.forEach((h, j) => {
     out += `<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle" font-size="11">${h}</text>`
   })
@@ -112,7 +112,10 @@ function axis(left: number, top: number, right: number, plotH: number, max: numb
   for (const f of [0, 0.5, 1]) {
     const y = top + plotH - f * plotH
     out += `<line x1="${left}" x2="${right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#c8c8c8" stroke-width="1"/>`
-    out += `<text x="${left - 4}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml(Math.round(max * f))}</text>`
+    // Only whole numbers on the axis: a half of 1 is left unlabelled.
+    if (Number.isInteger(max * f)) {
+      out += `<text x="${left - 4}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml(max * f)}</text>`
+    }
   }
   return out
 }

@@ -125,9 +125,13 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return c.body(CONSOLE_CSS)
   })
   app.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
+  app.get('/favicon.ico', (c) => c.body(null, 204))
 
   const loginPage = (c: Context<ConsoleEnv>, data: Record<string, unknown>, status: 200 | 401 | 429 = 200) => {
-    const token = randomBytes(18).toString('base64url')
+    // Reuse the pre-sign-in token while it lives: a second sign-in page (another tab, or a
+    // browser's favicon request bounced to /login) must not invalidate the first form.
+    const existing = getCookie(c, LOGIN_COOKIE)
+    const token = existing && /^[A-Za-z0-9_-]{24}$/.test(existing) ? existing : randomBytes(18).toString('base64url')
     setCookie(c, LOGIN_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: deps.secure })
     return render(c, 'console/login', { loginCsrf: token, next: safeNext(c.req.query('next')), name: '', ...data }, status)
   }
