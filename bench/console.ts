@@ -17,7 +17,10 @@ const TZ = 'America/Mexico_City'
  * A synthetic year of a busy branch: `visitsPerDay` visits a day between 9:00 and 18:00 local,
  * drawn from `customers` customers (a few regulars come often), dwell 1–90 minutes.
  */
-export function seedYear(db: Db, opts: { firstDay: string; days: number; visitsPerDay: number; customers: number }) {
+export function seedYear(
+  db: Db,
+  opts: { firstDay: string; days: number; visitsPerDay: number; customers: number },
+) {
   // mulberry32: small, seeded, good enough to spread customers and times.
   let seed = 42
   const rnd = () => {
@@ -37,7 +40,12 @@ export function seedYear(db: Db, opts: { firstDay: string; days: number; visitsP
   const start = localMidnight(opts.firstDay, TZ)
   db.transaction(() => {
     for (let i = 1; i <= opts.customers; i++) {
-      insertCustomer.run({ id: i, phone: `+5255${String(10_000_000 + i)}`, name: `Cliente ${i}`, at: start })
+      insertCustomer.run({
+        id: i,
+        phone: `+5255${String(10_000_000 + i)}`,
+        name: `Cliente ${i}`,
+        at: start,
+      })
     }
     for (let d = 0; d < opts.days; d++) {
       for (let v = 0; v < opts.visitsPerDay; v++) {
@@ -63,7 +71,9 @@ const section: BenchSection = {
       seedYear(db, { firstDay: '2025-01-01', days: 365, visitsPerDay: 500, customers: 40_000 })
       db.pragma('optimize')
       const count = (db.prepare('SELECT COUNT(*) AS n FROM visits').get() as { n: number }).n
-      console.log(`seeded ${count} visits, 40000 customers in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      console.log(
+        `seeded ${count} visits, 40000 customers in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      )
 
       const now = localMidnight('2025-12-31', TZ) + 12 * 3_600_000
       const range = resolveRange({ range: 'custom', from: '2025-01-01', to: '2025-12-31' }, now, TZ)
@@ -73,10 +83,15 @@ const section: BenchSection = {
         const s = performance.now()
         const f = dashboard.figures(range, now)
         times.push(performance.now() - s)
-        if (i === 0) console.log(`figures: ${f.visits} visits, ${f.customers} customers, median dwell ${f.medianDwellMinutes?.toFixed(1)} min`)
+        if (i === 0)
+          console.log(
+            `figures: ${f.visits} visits, ${f.customers} customers, median dwell ${f.medianDwellMinutes?.toFixed(1)} min`,
+          )
       }
       times.sort((a, b) => a - b)
-      console.log(`dashboard 365 days: median ${times[2]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms (target ≤ 300 ms)`)
+      console.log(
+        `dashboard 365 days: median ${times[2]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms (target ≤ 300 ms)`,
+      )
 
       // The whole page as the server answers it: queries, SVG charts and tables (365 rows).
       const config = loadConfig(JSON.stringify({ dataDir: dir, branch: { timeZone: TZ } }), {})
@@ -96,12 +111,16 @@ const section: BenchSection = {
       let size = 0
       for (let i = 0; i < 5; i++) {
         const s = performance.now()
-        const res = await app.request('/?range=custom&from=2025-01-01&to=2025-12-31', { headers: { cookie: `bg_console=${token}` } })
+        const res = await app.request('/?range=custom&from=2025-01-01&to=2025-12-31', {
+          headers: { cookie: `bg_console=${token}` },
+        })
         size = (await res.text()).length
         pageTimes.push(performance.now() - s)
       }
       pageTimes.sort((a, b) => a - b)
-      console.log(`dashboard page 365 days (queries + SVG + tables, ${(size / 1024).toFixed(0)} KiB HTML): median ${pageTimes[2]!.toFixed(0)} ms`)
+      console.log(
+        `dashboard page 365 days (queries + SVG + tables, ${(size / 1024).toFixed(0)} KiB HTML): median ${pageTimes[2]!.toFixed(0)} ms`,
+      )
 
       global.gc?.()
       const before = mb()
@@ -119,7 +138,9 @@ const section: BenchSection = {
       console.log(
         `CSV export 365 days: ${count} rows, ${(bytes / 1024 / 1024).toFixed(1)} MiB in ${secs.toFixed(2)} s = ${Math.round(count / secs)} rows/s (target ≥ 50000)`,
       )
-      console.log(`RSS before ${before}, peak during ${(peak / 1024 / 1024).toFixed(0)} MiB, after ${mb()}`)
+      console.log(
+        `RSS before ${before}, peak during ${(peak / 1024 / 1024).toFixed(0)} MiB, after ${mb()}`,
+      )
     } finally {
       closeDb(db)
       rmSync(dir, { recursive: true, force: true })

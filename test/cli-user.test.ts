@@ -23,7 +23,8 @@ function io(p: { stdin?: string; answers?: string[]; tty?: boolean } = {}) {
   return { value, out, err }
 }
 
-const run = (argv: string[], x: ReturnType<typeof io>) => userCommand(argv, { BRANCHGATE_DATA_DIR: t.dir }, x.value)
+const run = (argv: string[], x: ReturnType<typeof io>) =>
+  userCommand(argv, { BRANCHGATE_DATA_DIR: t.dir }, x.value)
 const users = () => {
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   try {
@@ -36,14 +37,32 @@ const users = () => {
 describe('branchgate user', () => {
   it('adds a user from a password on stdin, lists, changes the password and removes them', async () => {
     t = tempDir()
-    expect(await run(['add', 'maria', '--role', 'manager', '--password-stdin'], io({ stdin: 'secreto-gerente-1\n' }))).toBe(0)
-    expect(await run(['add', 'root', '--role=admin', '--password-stdin'], io({ stdin: 'secreto-admin-22\n' }))).toBe(0)
+    expect(
+      await run(
+        ['add', 'maria', '--role', 'manager', '--password-stdin'],
+        io({ stdin: 'secreto-gerente-1\n' }),
+      ),
+    ).toBe(0)
+    expect(
+      await run(
+        ['add', 'root', '--role=admin', '--password-stdin'],
+        io({ stdin: 'secreto-admin-22\n' }),
+      ),
+    ).toBe(0)
     const listed = io()
     expect(await run(['list'], listed)).toBe(0)
-    expect(listed.out.map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual(['maria manager', 'root admin'])
+    expect(listed.out.map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual([
+      'maria manager',
+      'root admin',
+    ])
     expect(await verifyPassword('secreto-gerente-1', users()[0]!.password_hash)).toBe(true)
 
-    expect(await run(['passwd', 'maria'], io({ tty: true, answers: ['otra-clave-nueva', 'otra-clave-nueva'] }))).toBe(0)
+    expect(
+      await run(
+        ['passwd', 'maria'],
+        io({ tty: true, answers: ['otra-clave-nueva', 'otra-clave-nueva'] }),
+      ),
+    ).toBe(0)
     expect(await verifyPassword('otra-clave-nueva', users()[0]!.password_hash)).toBe(true)
 
     expect(await run(['remove', 'maria'], io())).toBe(0)
@@ -70,8 +89,18 @@ describe('branchgate user', () => {
     const short = io({ stdin: 'corta\n' })
     expect(await run(['add', 'maria', '--role', 'manager', '--password-stdin'], short)).toBe(1)
     expect(short.err.join()).toContain('at least 10 characters')
-    expect(await run(['add', 'maria', '--role', 'boss', '--password-stdin'], io({ stdin: 'secreto-gerente-1' }))).toBe(2)
-    expect(await run(['add', 'root', '--role', 'admin', '--password-stdin'], io({ stdin: 'secreto-admin-22' }))).toBe(0)
+    expect(
+      await run(
+        ['add', 'maria', '--role', 'boss', '--password-stdin'],
+        io({ stdin: 'secreto-gerente-1' }),
+      ),
+    ).toBe(2)
+    expect(
+      await run(
+        ['add', 'root', '--role', 'admin', '--password-stdin'],
+        io({ stdin: 'secreto-admin-22' }),
+      ),
+    ).toBe(0)
     const again = io({ stdin: 'secreto-admin-22' })
     expect(await run(['add', 'ROOT', '--role', 'admin', '--password-stdin'], again)).toBe(1)
     expect(again.err.join()).toContain('already exists')

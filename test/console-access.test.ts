@@ -4,8 +4,26 @@ import { consoleHarness, csrfOf, OFFICE_IP, PASSWORD } from './console-harness.j
 let h: ReturnType<typeof consoleHarness>
 afterEach(() => h?.close())
 
-const PAGES = ['/', '/visits', '/customers', '/customers/1', '/export', '/campaigns', '/campaigns/report?c=x', '/sync', '/audit', '/password']
-const POSTS = ['/logout', '/password', '/customers/1/export', '/customers/1/erase', '/export/visits.csv', '/campaigns/import']
+const PAGES = [
+  '/',
+  '/visits',
+  '/customers',
+  '/customers/1',
+  '/export',
+  '/campaigns',
+  '/campaigns/report?c=x',
+  '/sync',
+  '/audit',
+  '/password',
+]
+const POSTS = [
+  '/logout',
+  '/password',
+  '/customers/1/export',
+  '/customers/1/erase',
+  '/export/visits.csv',
+  '/campaigns/import',
+]
 
 describe('console access', () => {
   it('shows no page without sign-in and sends the reader to the sign-in form', async () => {
@@ -39,12 +57,18 @@ describe('console access', () => {
     expect(cookie).toMatch(/SameSite=Strict/)
     expect(cookie).not.toMatch(/Secure/)
     expect((await b.get('/')).status).toBe(200)
-    const actions = h.db.prepare(`SELECT action, subject FROM audit_log WHERE action LIKE 'console.login%'`).all()
+    const actions = h.db
+      .prepare(`SELECT action, subject FROM audit_log WHERE action LIKE 'console.login%'`)
+      .all()
     expect(actions).toEqual([{ action: 'console.login', subject: 'maria' }])
   })
 
   it('marks the session cookie Secure when the console runs TLS', async () => {
-    h = consoleHarness({ console: { tls: { certFile: '/etc/branchgate/console.crt', keyFile: '/etc/branchgate/console.key' } } })
+    h = consoleHarness({
+      console: {
+        tls: { certFile: '/etc/branchgate/console.crt', keyFile: '/etc/branchgate/console.key' },
+      },
+    })
     await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
     const b = h.browser()
     await b.login('maria', PASSWORD)
@@ -59,7 +83,11 @@ describe('console access', () => {
     expect(wrong.status).toBe(401)
     expect(unknown.status).toBe(401)
     expect(await wrong.text()).toContain('Usuario o contraseña incorrectos.')
-    const failed = h.db.prepare(`SELECT subject, reason FROM audit_log WHERE action = 'console.login.failed' ORDER BY id`).all()
+    const failed = h.db
+      .prepare(
+        `SELECT subject, reason FROM audit_log WHERE action = 'console.login.failed' ORDER BY id`,
+      )
+      .all()
     expect(failed).toEqual([
       { subject: 'maria', reason: 'wrong-password' },
       { subject: 'nobody', reason: 'unknown-user' },
@@ -69,7 +97,8 @@ describe('console access', () => {
   it('locks a user name after five failures, even with the right password, until the window passes', async () => {
     h = consoleHarness()
     await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
-    for (let i = 0; i < 5; i++) expect((await h.browser(`10.0.0.${i}`).login('maria', 'wrong-password!')).status).toBe(401)
+    for (let i = 0; i < 5; i++)
+      expect((await h.browser(`10.0.0.${i}`).login('maria', 'wrong-password!')).status).toBe(401)
     const locked = await h.browser().login('maria', PASSWORD)
     expect(locked.status).toBe(429)
     expect(Number(locked.headers.get('retry-after'))).toBe(15 * 60)
@@ -91,7 +120,9 @@ describe('console access', () => {
     expect((await b.post('/logout', {})).status).toBe(403)
     expect((await b.post('/logout', { _csrf: 'x'.repeat(32) })).status).toBe(403)
     const token = await b.csrf()
-    expect((await b.post('/logout', { _csrf: token }, { origin: 'http://evil.example' })).status).toBe(403)
+    expect(
+      (await b.post('/logout', { _csrf: token }, { origin: 'http://evil.example' })).status,
+    ).toBe(403)
     expect((await b.get('/')).status).toBe(200)
     expect((await b.post('/logout', { _csrf: token })).status).toBe(303)
     expect((await b.get('/')).status).toBe(303)
@@ -103,7 +134,9 @@ describe('console access', () => {
     const b = h.browser()
     expect((await b.post('/login', { name: 'maria', password: PASSWORD })).status).toBe(403)
     const page = await (await h.browser().get('/login')).text()
-    expect((await b.post('/login', { _csrf: csrfOf(page), name: 'maria', password: PASSWORD })).status).toBe(403)
+    expect(
+      (await b.post('/login', { _csrf: csrfOf(page), name: 'maria', password: PASSWORD })).status,
+    ).toBe(403)
   })
 
   it('keeps a sign-in form valid when a second sign-in page is opened (e.g. the favicon bounce)', async () => {
@@ -113,7 +146,9 @@ describe('console access', () => {
     const form = await (await b.get('/login')).text()
     expect((await b.get('/favicon.ico')).status).toBe(204)
     await b.get('/login?next=%2Fcustomers')
-    expect((await b.post('/login', { _csrf: csrfOf(form), name: 'maria', password: PASSWORD })).status).toBe(303)
+    expect(
+      (await b.post('/login', { _csrf: csrfOf(form), name: 'maria', password: PASSWORD })).status,
+    ).toBe(303)
   })
 
   it('ends a session after the idle time', async () => {
@@ -130,20 +165,24 @@ describe('console access', () => {
   it('lets managers read reports but keeps erasure, sync and the audit log for admins', async () => {
     h = consoleHarness()
     h.db
-      .prepare(`INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at) VALUES (1, '+525512345678', 'Ana', 'es', 1, 1, 1)`)
+      .prepare(
+        `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at) VALUES (1, '+525512345678', 'Ana', 'es', 1, 1, 1)`,
+      )
       .run()
     const manager = await h.signedIn('maria', 'manager')
     for (const p of ['/', '/visits', '/customers', '/customers/1', '/export', '/campaigns']) {
       expect((await manager.get(p)).status, p).toBe(200)
     }
-    for (const p of ['/audit', '/sync', '/customers/1/erase']) expect((await manager.get(p)).status, p).toBe(403)
+    for (const p of ['/audit', '/sync', '/customers/1/erase'])
+      expect((await manager.get(p)).status, p).toBe(403)
     expect((await manager.submit('/customers/1/erase', { confirm: 'yes' })).status).toBe(403)
     expect(h.db.prepare('SELECT name FROM customers WHERE id = 1').get()).toEqual({ name: 'Ana' })
     const nav = await (await manager.get('/')).text()
     expect(nav).not.toContain('href="/audit"')
 
     const admin = await h.signedIn('root', 'admin')
-    for (const p of ['/audit', '/sync', '/customers/1/erase']) expect((await admin.get(p)).status, p).toBe(200)
+    for (const p of ['/audit', '/sync', '/customers/1/erase'])
+      expect((await admin.get(p)).status, p).toBe(200)
     expect(await (await admin.get('/audit')).text()).toContain('console.login')
   })
 
@@ -156,7 +195,11 @@ describe('console access', () => {
     const res = await b.login('admin', first!.password)
     expect(res.headers.get('location')).toBe('/password')
     expect((await b.get('/')).headers.get('location')).toBe('/password')
-    const changed = await b.submit('/password', { current: first!.password, next: 'nueva-clave-123', again: 'nueva-clave-123' })
+    const changed = await b.submit('/password', {
+      current: first!.password,
+      next: 'nueva-clave-123',
+      again: 'nueva-clave-123',
+    })
     expect(changed.status).toBe(303)
     expect((await b.get('/')).status).toBe(200)
     expect((await h.browser().login('admin', first!.password)).status).toBe(401)
@@ -167,7 +210,12 @@ describe('console access', () => {
     await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
     const b = h.browser()
     const page = await (await b.get('/login?next=%2F%2Fevil.example')).text()
-    const res = await b.post('/login', { _csrf: csrfOf(page), name: 'maria', password: PASSWORD, next: '//evil.example' })
+    const res = await b.post('/login', {
+      _csrf: csrfOf(page),
+      name: 'maria',
+      password: PASSWORD,
+      next: '//evil.example',
+    })
     expect(res.headers.get('location')).toBe('/')
   })
 
@@ -176,7 +224,17 @@ describe('console access', () => {
     await h.app.consoleAuth.add('maria', 'admin', PASSWORD, 'test')
     const guest = (p: string, init: RequestInit = {}) =>
       h.app.portal.request(p, init, { incoming: { socket: { remoteAddress: '10.20.0.15' } } })
-    for (const p of ['/login', '/customers', '/visits', '/export', '/campaigns', '/audit', '/sync', '/console.css', '/password']) {
+    for (const p of [
+      '/login',
+      '/customers',
+      '/visits',
+      '/export',
+      '/campaigns',
+      '/audit',
+      '/sync',
+      '/console.css',
+      '/password',
+    ]) {
       const res = await guest(p)
       expect(res.status, p).toBe(404)
       expect(await res.text(), p).not.toContain('_csrf')

@@ -57,13 +57,16 @@ describe('campaign walk-ins', () => {
     expect(/id="c-walkins">([^<]*)</.exec(short)?.[1]).toBe('2')
 
     // Importing the same file again adds nothing.
-    expect(await (await upload(b, csv)).text()).toContain('Importadas 5 filas: 0 nuevas, 5 ya estaban.')
+    expect(await (await upload(b, csv)).text()).toContain(
+      'Importadas 5 filas: 0 nuevas, 5 ya estaban.',
+    )
   })
 
   it('imports nothing when a row is wrong, and names each bad line', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')
-    const csv = 'telefono;campaña;enviado\n5512345601;Marzo;2026-02-24 09:00\n12;Marzo;2026-02-24\n5512345602;;2026-13-01\n5512345603;Marzo;2026-02-24\n'
+    const csv =
+      'telefono;campaña;enviado\n5512345601;Marzo;2026-02-24 09:00\n12;Marzo;2026-02-24\n5512345602;;2026-13-01\n5512345603;Marzo;2026-02-24\n'
     const res = await upload(b, csv)
     expect(res.status).toBe(422)
     const html = await res.text()
@@ -71,12 +74,16 @@ describe('campaign walk-ins', () => {
     expect(html).toContain('Línea 3:</strong> Celular no válido: «12».')
     expect(html).toContain('Línea 4:</strong> Falta el nombre de la campaña')
     expect(html).toContain('Línea 4:</strong> Fecha de envío no válida: «2026-13-01».')
-    expect((h.db.prepare('SELECT COUNT(*) AS n FROM campaign_sends').get() as { n: number }).n).toBe(0)
+    expect(
+      (h.db.prepare('SELECT COUNT(*) AS n FROM campaign_sends').get() as { n: number }).n,
+    ).toBe(0)
   })
 
   it('refuses a file without the three columns', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')
-    expect(await (await upload(b, 'numero,fecha\n5512345601,2026-02-24\n')).text()).toContain('Línea 1:</strong> La primera línea debe nombrar')
+    expect(await (await upload(b, 'numero,fecha\n5512345601,2026-02-24\n')).text()).toContain(
+      'Línea 1:</strong> La primera línea debe nombrar',
+    )
   })
 })

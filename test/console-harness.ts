@@ -64,7 +64,9 @@ export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
   }
 }
 
-type Fetcher = { request: (path: string, init?: RequestInit, env?: unknown) => Response | Promise<Response> }
+type Fetcher = {
+  request: (path: string, init?: RequestInit, env?: unknown) => Response | Promise<Response>
+}
 
 /** Keeps cookies between requests like a browser, and knows the page's CSRF token. */
 export class ConsoleBrowser {
@@ -77,8 +79,13 @@ export class ConsoleBrowser {
 
   async request(p: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers)
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '))
-    const res = await this.app.request(p, { ...init, headers }, { incoming: { socket: { remoteAddress: this.ip } } })
+    if (this.cookies.size)
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '))
+    const res = await this.app.request(
+      p,
+      { ...init, headers },
+      { incoming: { socket: { remoteAddress: this.ip } } },
+    )
     this.lastSetCookies = res.headers.getSetCookie()
     for (const line of this.lastSetCookies) {
       const [pair = ''] = line.split(';')

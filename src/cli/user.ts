@@ -21,10 +21,15 @@ export interface UserCommandIo {
   clock?: Clock
 }
 
-export const USER_USAGE = 'branchgate user add NAME --role manager|admin [--password-stdin] | list | remove NAME | passwd NAME [--password-stdin]'
+export const USER_USAGE =
+  'branchgate user add NAME --role manager|admin [--password-stdin] | list | remove NAME | passwd NAME [--password-stdin]'
 
 /** `branchgate user …`: console accounts. Returns the exit code. */
-export async function userCommand(argv: string[], env: NodeJS.ProcessEnv, io: UserCommandIo = terminalIo()): Promise<number> {
+export async function userCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: UserCommandIo = terminalIo(),
+): Promise<number> {
   const args = withoutConfig(argv)
   const [verb, name] = args
   if (!verb || verb === 'help' || verb === '--help') {
@@ -53,10 +58,13 @@ export async function userCommand(argv: string[], env: NodeJS.ProcessEnv, io: Us
     switch (verb) {
       case 'list': {
         const users = auth.list()
-        if (users.length === 0) io.out('no console users; add one with: branchgate user add NAME --role admin')
+        if (users.length === 0)
+          io.out('no console users; add one with: branchgate user add NAME --role admin')
         for (const u of users) {
           const last = u.last_login_at ? new Date(u.last_login_at).toISOString() : 'never'
-          io.out(`${u.name}\t${u.role}\tlast sign-in ${last}${u.must_change ? '\t(must change password)' : ''}`)
+          io.out(
+            `${u.name}\t${u.role}\tlast sign-in ${last}${u.must_change ? '\t(must change password)' : ''}`,
+          )
         }
         return 0
       }

@@ -2,7 +2,13 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { ConsoleRole, ConsoleUserStatements } from '../db/console.js'
-import { DUMMY_HASH_PROMISE, hashPassword, passwordProblem, randomPassword, verifyPassword } from './passwords.js'
+import {
+  DUMMY_HASH_PROMISE,
+  hashPassword,
+  passwordProblem,
+  randomPassword,
+  verifyPassword,
+} from './passwords.js'
 
 /** How sign-ins are throttled and sessions expire (from config `console`). */
 export interface ConsoleAuthPolicy {
@@ -29,7 +35,11 @@ export class ConsoleLoginError extends Error {
     readonly reason: 'invalid' | 'throttled',
     readonly retryAfterSeconds = 0,
   ) {
-    super(reason === 'throttled' ? `sign-in throttled for ${retryAfterSeconds}s` : 'wrong user name or password')
+    super(
+      reason === 'throttled'
+        ? `sign-in throttled for ${retryAfterSeconds}s`
+        : 'wrong user name or password',
+    )
     this.name = 'ConsoleLoginError'
   }
 }
@@ -68,7 +78,9 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
 
   function checkName(name: string) {
     if (!NAME_RE.test(name)) {
-      throw new AccountError('user names are 1–40 letters, digits, ".", "_" or "-", starting with a letter or digit')
+      throw new AccountError(
+        'user names are 1–40 letters, digits, ".", "_" or "-", starting with a letter or digit',
+      )
     }
   }
 
@@ -76,13 +88,25 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
     list: () => users.all().map(({ password_hash: _, ...u }) => u),
     count: () => users.count(),
 
-    async add(name: string, role: ConsoleRole, password: string, actor: string, opts: { mustChange?: boolean } = {}) {
+    async add(
+      name: string,
+      role: ConsoleRole,
+      password: string,
+      actor: string,
+      opts: { mustChange?: boolean } = {},
+    ) {
       checkName(name)
       const problem = passwordProblem(password, name)
       if (problem) throw new AccountError(`password ${problem}`)
       if (users.byName(name)) throw new AccountError(`user ${name} already exists`)
       const now = clock.now()
-      const row = users.insert({ name, role, hash: await hashPassword(password), mustChange: opts.mustChange ?? false, now })
+      const row = users.insert({
+        name,
+        role,
+        hash: await hashPassword(password),
+        mustChange: opts.mustChange ?? false,
+        now,
+      })
       audit.record({ at: now, actor, action: 'console.user.add', subject: name, detail: { role } })
       return row
     },
@@ -124,7 +148,11 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
      * Checks a sign-in. Throttled per user name and per client address over the window, whether
      * or not the name exists, and before the password is even looked at.
      */
-    async login(name: string, password: string, ip: string): Promise<{ token: string; user: ConsoleUser }> {
+    async login(
+      name: string,
+      password: string,
+      ip: string,
+    ): Promise<{ token: string; user: ConsoleUser }> {
       const now = clock.now()
       const windowMs = policy.loginWindowMinutes * MINUTE
       const since = now - windowMs
@@ -135,7 +163,10 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
         byIp.n >= policy.maxFailuresPerIp ? (byIp.first ?? now) : null,
       ].filter((x): x is number => x !== null)
       if (locked.length) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(...locked) + windowMs - now) / 1000))
+        const retryAfterSeconds = Math.max(
+          1,
+          Math.ceil((Math.max(...locked) + windowMs - now) / 1000),
+        )
         audit.record({
           at: now,
           actor: 'console',
@@ -161,16 +192,32 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       }
       users.clearFailures(user.name)
       users.pruneFailures(now - 24 * 60 * MINUTE)
-      users.endStale(now - policy.sessionIdleMinutes * MINUTE, now - policy.sessionMaxHours * 60 * MINUTE)
+      users.endStale(
+        now - policy.sessionIdleMinutes * MINUTE,
+        now - policy.sessionMaxHours * 60 * MINUTE,
+      )
       users.loggedIn(user.id, now)
       const token = randomBytes(32).toString('base64url')
       const csrf = randomBytes(24).toString('base64url')
       const hash = tokenHash(token)
       users.insertSession({ tokenHash: hash, userId: user.id, csrf, ip, now })
-      audit.record({ at: now, actor: `user:${user.name}`, action: 'console.login', subject: user.name, detail: { ip } })
+      audit.record({
+        at: now,
+        actor: `user:${user.name}`,
+        action: 'console.login',
+        subject: user.name,
+        detail: { ip },
+      })
       return {
         token,
-        user: { id: user.id, name: user.name, role: user.role, mustChange: user.must_change === 1, csrf, tokenHash: hash },
+        user: {
+          id: user.id,
+          name: user.name,
+          role: user.role,
+          mustChange: user.must_change === 1,
+          csrf,
+          tokenHash: hash,
+        },
       }
     },
 
@@ -181,31 +228,58 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const s = users.session(hash)
       if (!s) return null
       const now = clock.now()
-      if (now - s.last_seen_at > policy.sessionIdleMinutes * MINUTE || now - s.created_at > policy.sessionMaxHours * 60 * MINUTE) {
+      if (
+        now - s.last_seen_at > policy.sessionIdleMinutes * MINUTE ||
+        now - s.created_at > policy.sessionMaxHours * 60 * MINUTE
+      ) {
         users.endSession(hash)
         return null
       }
       // Written at most once a minute: reading a page should not mean a write every time.
       if (now - s.last_seen_at > MINUTE) users.touchSession(hash, now)
-      return { id: s.user_id, name: s.name, role: s.role, mustChange: s.must_change === 1, csrf: s.csrf, tokenHash: hash }
+      return {
+        id: s.user_id,
+        name: s.name,
+        role: s.role,
+        mustChange: s.must_change === 1,
+        csrf: s.csrf,
+        tokenHash: hash,
+      }
     },
 
     logout(user: ConsoleUser): void {
       users.endSession(user.tokenHash)
-      audit.record({ at: clock.now(), actor: `user:${user.name}`, action: 'console.logout', subject: user.name })
+      audit.record({
+        at: clock.now(),
+        actor: `user:${user.name}`,
+        action: 'console.logout',
+        subject: user.name,
+      })
     },
 
     /** A signed-in user changes their own password (current one required); other sessions end. */
     async changeOwnPassword(user: ConsoleUser, current: string, next: string): Promise<void> {
       const row = users.byId(user.id)
-      if (!row || !(await verifyPassword(current, row.password_hash))) throw new AccountError('wrong-current')
+      if (!row || !(await verifyPassword(current, row.password_hash)))
+        throw new AccountError('wrong-current')
       const problem = passwordProblem(next, row.name)
       if (problem) throw new AccountError('weak')
       const now = clock.now()
       users.setPassword(row.id, await hashPassword(next), false, now)
       users.endSessionsOf(row.id)
-      users.insertSession({ tokenHash: user.tokenHash, userId: row.id, csrf: user.csrf, ip: null, now })
-      audit.record({ at: now, actor: `user:${row.name}`, action: 'console.user.passwd', subject: row.name })
+      users.insertSession({
+        tokenHash: user.tokenHash,
+        userId: row.id,
+        csrf: user.csrf,
+        ip: null,
+        now,
+      })
+      audit.record({
+        at: now,
+        actor: `user:${row.name}`,
+        action: 'console.user.passwd',
+        subject: row.name,
+      })
     },
   }
 }

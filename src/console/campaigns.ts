@@ -34,7 +34,9 @@ export function parseSentAt(text: string, timeZone: string): number | null {
     return Number.isNaN(ms) ? null : ms
   }
   let m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
-  let parts: number[] | null = m ? [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) : null
+  let parts: number[] | null = m
+    ? [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0))
+    : null
   if (!parts) {
     m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
     if (m) parts = [m[3], m[2], m[1], m[4], m[5], m[6]].map((x) => Number(x ?? 0))
@@ -100,11 +102,17 @@ export function createCampaigns(deps: CampaignDeps) {
     FROM r LEFT JOIN customers c ON c.phone_e164 = r.phone_e164 AND c.erased_at IS NULL
     ORDER BY visited_at IS NULL, visited_at`)
 
-  const importRows = db.transaction((rows: Array<{ campaign: string; phone: string; sentAt: number }>, actor: string, now: number) => {
-    let added = 0
-    for (const r of rows) added += insert.run({ ...r, now, actor }).changes
-    return added
-  })
+  const importRows = db.transaction(
+    (
+      rows: Array<{ campaign: string; phone: string; sentAt: number }>,
+      actor: string,
+      now: number,
+    ) => {
+      let added = 0
+      for (const r of rows) added += insert.run({ ...r, now, actor }).changes
+      return added
+    },
+  )
 
   return {
     /**
@@ -117,7 +125,8 @@ export function createCampaigns(deps: CampaignDeps) {
       try {
         records = parseCsv(text)
       } catch (err) {
-        if (err instanceof CsvSyntaxError) return { ok: false, problems: [{ line: err.line, key: 'campaigns.err.syntax' }] }
+        if (err instanceof CsvSyntaxError)
+          return { ok: false, problems: [{ line: err.line, key: 'campaigns.err.syntax' }] }
         throw err
       }
       const [header, ...body] = records
@@ -128,7 +137,8 @@ export function createCampaigns(deps: CampaignDeps) {
       if (cols.phone < 0 || cols.campaign < 0 || cols.sent_at < 0) {
         return { ok: false, problems: [{ line: header.line, key: 'campaigns.err.header' }] }
       }
-      if (body.length === 0) return { ok: false, problems: [{ line: header.line, key: 'campaigns.err.empty' }] }
+      if (body.length === 0)
+        return { ok: false, problems: [{ line: header.line, key: 'campaigns.err.empty' }] }
       const problems: ImportProblem[] = []
       const rows: Array<{ campaign: string; phone: string; sentAt: number }> = []
       for (const r of body) {
@@ -137,9 +147,16 @@ export function createCampaigns(deps: CampaignDeps) {
         const sentText = (r.fields[cols.sent_at] ?? '').trim()
         const phone = parsePhone(phoneText, deps.phoneRules)
         const sentAt = parseSentAt(sentText, deps.timeZone)
-        if (!phone.ok) problems.push({ line: r.line, key: `campaigns.err.phone.${phone.reason}`, value: phoneText })
-        if (campaign === '' || campaign.length > 80) problems.push({ line: r.line, key: 'campaigns.err.campaign', value: campaign })
-        if (sentAt === null) problems.push({ line: r.line, key: 'campaigns.err.sentAt', value: sentText })
+        if (!phone.ok)
+          problems.push({
+            line: r.line,
+            key: `campaigns.err.phone.${phone.reason}`,
+            value: phoneText,
+          })
+        if (campaign === '' || campaign.length > 80)
+          problems.push({ line: r.line, key: 'campaigns.err.campaign', value: campaign })
+        if (sentAt === null)
+          problems.push({ line: r.line, key: 'campaigns.err.sentAt', value: sentText })
         if (phone.ok && sentAt !== null && campaign !== '' && campaign.length <= 80) {
           rows.push({ campaign, phone: phone.e164, sentAt })
         }
@@ -148,19 +165,32 @@ export function createCampaigns(deps: CampaignDeps) {
       const now = deps.clock.now()
       const added = importRows(rows, actor, now)
       const campaigns = [...new Set(rows.map((r) => r.campaign))]
-      deps.audit.record({ at: now, actor, action: 'campaign.import', detail: { rows: rows.length, added, campaigns } })
+      deps.audit.record({
+        at: now,
+        actor,
+        action: 'campaign.import',
+        detail: { rows: rows.length, added, campaigns },
+      })
       return { ok: true, rows: rows.length, added, duplicates: rows.length - added, campaigns }
     },
 
     /** Every campaign with its walk-in figures for a window of `days` after each send. */
     reports(days: number): CampaignReport[] {
-      return (list.all() as Array<{ campaign: string; firstSentAt: number; lastSentAt: number }>).map((c) =>
-        this.report(c.campaign, days, c),
-      ) as CampaignReport[]
+      return (
+        list.all() as Array<{ campaign: string; firstSentAt: number; lastSentAt: number }>
+      ).map((c) => this.report(c.campaign, days, c)) as CampaignReport[]
     },
 
-    report(campaign: string, days: number, span?: { firstSentAt: number; lastSentAt: number }): CampaignReport | null {
-      const rows = recipients.all({ campaign, windowMs: days * 86_400_000, minMs: deps.passByMinutes * 60_000 }) as WalkIn[]
+    report(
+      campaign: string,
+      days: number,
+      span?: { firstSentAt: number; lastSentAt: number },
+    ): CampaignReport | null {
+      const rows = recipients.all({
+        campaign,
+        windowMs: days * 86_400_000,
+        minMs: deps.passByMinutes * 60_000,
+      }) as WalkIn[]
       if (rows.length === 0) return null
       const came = rows.filter((r) => r.visited_at !== null)
       const delays = came.map((r) => (r.visited_at! - r.sent_at) / 86_400_000).sort((a, b) => a - b)

@@ -10,7 +10,13 @@ export function escapeXml(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
-function svgOpen(id: string, title: string, width: number, height: number, extraClass = ''): string {
+function svgOpen(
+  id: string,
+  title: string,
+  width: number,
+  height: number,
+  extraClass = '',
+): string {
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart${extraClass}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
     `aria-labelledby="${id}-title" preserveAspectRatio="xMidYMid meet"><title id="${id}-title">${escapeXml(title)}</title>`
@@ -26,7 +32,12 @@ export function niceMax(max: number): number {
 }
 
 /** Vertical bars with their value above each bar and the label below. */
-export function barChart(p: { id: string; title: string; labels: string[]; values: number[] }): string {
+export function barChart(p: {
+  id: string
+  title: string
+  labels: string[]
+  values: number[]
+}): string {
   const width = 560
   const height = 240
   const left = 40
@@ -50,7 +61,12 @@ export function barChart(p: { id: string; title: string; labels: string[]; value
 }
 
 /** Daily visits as thin bars; dates labelled sparsely so a year stays readable. */
-export function trendChart(p: { id: string; title: string; days: Array<{ date: string; visits: number }>; dateLabel: (d: string) => string }): string {
+export function trendChart(p: {
+  id: string
+  title: string
+  days: Array<{ date: string; visits: number }>
+  dateLabel: (d: string) => string
+}): string {
   const width = 720
   const height = 220
   const left = 40
@@ -75,7 +91,12 @@ export function trendChart(p: { id: string; title: string; days: Array<{ date: s
 }
 
 /** Weekday × hour grid; darker means more visits. Hours with no visit at all are left out. */
-export function heatmapChart(p: { id: string; title: string; grid: number[][]; dayLabels: string[] }): string {
+export function heatmapChart(p: {
+  id: string
+  title: string
+  grid: number[][]
+  dayLabels: string[]
+}): string {
   const hours = activeHours(p.grid)
   const cell = 24
   const left = 44
@@ -100,7 +121,9 @@ export function heatmapChart(p: { id: string; title: string; grid: number[][]; d
 
 /** The hours of the day that have visits on any weekday (all 24 when there are none). */
 export function activeHours(grid: number[][]): number[] {
-  const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) => grid.some((row) => (row[h] ?? 0) > 0))
+  const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
+    grid.some((row) => (row[h] ?? 0) > 0),
+  )
   if (hours.length === 0) return Array.from({ length: 24 }, (_, h) => h)
   const first = hours[0]!
   const last = hours[hours.length - 1]!

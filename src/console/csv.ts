@@ -5,17 +5,28 @@ export const UTF8_BOM = '\uFEFF'
 export type CsvDelimiter = ',' | ';'
 
 /** One field, quoted only when needed; embedded quotes doubled. */
-export function csvField(value: string | number | null | undefined, delimiter: CsvDelimiter = ','): string {
+export function csvField(
+  value: string | number | null | undefined,
+  delimiter: CsvDelimiter = ',',
+): string {
   if (value === null || value === undefined) return ''
   const text = String(value)
-  if (text.includes('"') || text.includes(delimiter) || text.includes('\n') || text.includes('\r')) {
+  if (
+    text.includes('"') ||
+    text.includes(delimiter) ||
+    text.includes('\n') ||
+    text.includes('\r')
+  ) {
     return `"${text.replace(/"/g, '""')}"`
   }
   return text
 }
 
 /** One record, CRLF-terminated. */
-export function csvLine(fields: ReadonlyArray<string | number | null | undefined>, delimiter: CsvDelimiter = ','): string {
+export function csvLine(
+  fields: ReadonlyArray<string | number | null | undefined>,
+  delimiter: CsvDelimiter = ',',
+): string {
   return fields.map((f) => csvField(f, delimiter)).join(delimiter) + '\r\n'
 }
 
@@ -61,7 +72,8 @@ export function parseCsv(input: string): CsvRecord[] {
   let fieldStarted = false
   const endRecord = () => {
     fields.push(field)
-    if (!(fields.length === 1 && fields[0] === '' && !fieldStarted)) records.push({ line: recordLine, fields })
+    if (!(fields.length === 1 && fields[0] === '' && !fieldStarted))
+      records.push({ line: recordLine, fields })
     fields = []
     field = ''
     fieldStarted = false

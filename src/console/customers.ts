@@ -37,7 +37,13 @@ export interface CustomerFile {
     locale: string
     withdrawn_at: number | null
   }>
-  visits: Array<{ id: string; started_at: number; last_seen_at: number; ended_at: number | null; end_reason: string | null }>
+  visits: Array<{
+    id: string
+    started_at: number
+    last_seen_at: number
+    ended_at: number | null
+    end_reason: string | null
+  }>
   campaigns: Array<{ campaign: string; sent_at: number }>
 }
 
@@ -59,7 +65,9 @@ export interface CustomerDeskDeps {
 /** Finding customers, reading everything kept about one, exporting it and erasing it. */
 export function createCustomerDesk(deps: CustomerDeskDeps) {
   const { db } = deps
-  db.function('bg_fold', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? fold(v) : null))
+  db.function('bg_fold', { deterministic: true }, (v: unknown) =>
+    typeof v === 'string' ? fold(v) : null,
+  )
   const SUMMARY = `SELECT c.id, c.name, c.phone_e164, c.first_verified_at, c.last_verified_at,
       (SELECT COUNT(*) FROM visits v WHERE v.customer_id = c.id) AS visits,
       (SELECT MAX(started_at) FROM visits v WHERE v.customer_id = c.id) AS last_visit_at
@@ -71,7 +79,9 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
   const byName = db.prepare(
     `${SUMMARY} WHERE c.erased_at IS NULL AND bg_fold(c.name) LIKE @pattern ESCAPE '\\' ORDER BY c.last_verified_at DESC LIMIT @limit`,
   )
-  const recent = db.prepare(`${SUMMARY} WHERE c.erased_at IS NULL ORDER BY c.last_verified_at DESC LIMIT @limit`)
+  const recent = db.prepare(
+    `${SUMMARY} WHERE c.erased_at IS NULL ORDER BY c.last_verified_at DESC LIMIT @limit`,
+  )
   const customer = db.prepare(
     `SELECT id, name, phone_e164, locale, first_verified_at, last_verified_at, updated_at, erased_at FROM customers WHERE id = @id`,
   )
@@ -112,7 +122,9 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       devices: devices.all({ id }) as CustomerFile['devices'],
       consents: consents.all({ id }) as CustomerFile['consents'],
       visits: visits.all({ id, limit: visitLimit }) as CustomerFile['visits'],
-      campaigns: c.erased_at ? [] : (campaigns.all({ phone: c.phone_e164 }) as CustomerFile['campaigns']),
+      campaigns: c.erased_at
+        ? []
+        : (campaigns.all({ phone: c.phone_e164 }) as CustomerFile['campaigns']),
     }
   }
 
@@ -123,8 +135,20 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     dropCodes.run({ phone: c.phone_e164 })
     dropCampaignSends.run({ phone: c.phone_e164 })
     anonymize.run({ id: c.id, now })
-    deps.audit.record({ at: now, actor, action: 'customer.erase', subject: String(c.id), reason: 'arco-request' })
-    deps.erasure.customerErased({ customerId: c.id, phoneE164: c.phone_e164, erasedAt: now, branchId: deps.branchId, actor })
+    deps.audit.record({
+      at: now,
+      actor,
+      action: 'customer.erase',
+      subject: String(c.id),
+      reason: 'arco-request',
+    })
+    deps.erasure.customerErased({
+      customerId: c.id,
+      phoneE164: c.phone_e164,
+      erasedAt: now,
+      branchId: deps.branchId,
+      actor,
+    })
   })
 
   return {
@@ -148,12 +172,19 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     page: (id: number) => file(id, 200),
 
     /** All data of one customer as a JSON document (ARCO access request). Audit-logged. */
-    exportFile(id: number, actor: string): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
+    exportFile(
+      id: number,
+      actor: string,
+    ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
       const f = file(id)
       if (!f) return null
       const now = deps.clock.now()
       deps.audit.record({ at: now, actor, action: 'customer.export', subject: String(id) })
-      return { ...f, authorizations: authorizations.all({ id }), exportedAt: new Date(now).toISOString() }
+      return {
+        ...f,
+        authorizations: authorizations.all({ id }),
+        exportedAt: new Date(now).toISOString(),
+      }
     },
 
     /**
@@ -167,7 +198,12 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       if (!c || c.erased_at) return false
       for (const d of devices.all({ id }) as CustomerFile['devices']) {
         if (deps.access.liveUntil(d.mac as Mac) !== null) {
-          await deps.access.setDeviceState({ next: 'blocked', mac: d.mac as Mac, reason: 'revoke', actor })
+          await deps.access.setDeviceState({
+            next: 'blocked',
+            mac: d.mac as Mac,
+            reason: 'revoke',
+            actor,
+          })
         }
       }
       eraseLocally(c, actor, deps.clock.now())

@@ -107,14 +107,21 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         visits += d.n
         sumSeconds += d.seconds * d.n
         const minutes = d.seconds / 60
-        const i = DWELL_BUCKETS.findIndex((b) => minutes >= b.from && (b.to === null || minutes < b.to))
+        const i = DWELL_BUCKETS.findIndex(
+          (b) => minutes >= b.from && (b.to === null || minutes < b.to),
+        )
         histogram[i]! += d.n
       }
 
       const heatmap = Array.from({ length: 7 }, () => Array<number>(24).fill(0))
       const perDay = new Map<string, number>()
       for (const seg of offsetSegments(range.fromMs, range.toMs, rules.timeZone)) {
-        const hours = byLocalHour.all({ from: seg.from, to: seg.to, minMs, offset: seg.offset }) as Array<{
+        const hours = byLocalHour.all({
+          from: seg.from,
+          to: seg.to,
+          minMs,
+          offset: seg.offset,
+        }) as Array<{
           localHour: number
           n: number
         }>
@@ -127,18 +134,22 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
       }
       const daily: DashboardFigures['daily'] = []
       for (let i = 0; i < range.days; i++) {
-        const date = new Date(Date.parse(`${range.from}T00:00:00Z`) + i * 86_400_000).toISOString().slice(0, 10)
+        const date = new Date(Date.parse(`${range.from}T00:00:00Z`) + i * 86_400_000)
+          .toISOString()
+          .slice(0, 10)
         daily.push({ date, visits: perDay.get(date) ?? 0 })
       }
 
       const who = customers.get(params) as { customers: number; fresh: number }
-      const here = (hereNow.all({ since: now - rules.hereNowMinutes * 60_000 }) as Array<HereNow & { erasedAt: number | null }>).map(
-        ({ erasedAt, ...h }) => ({
-          ...h,
-          name: erasedAt ? null : h.name,
-          minutes: Math.max(0, Math.floor((now - h.startedAt) / 60_000)),
-        }),
-      )
+      const here = (
+        hereNow.all({ since: now - rules.hereNowMinutes * 60_000 }) as Array<
+          HereNow & { erasedAt: number | null }
+        >
+      ).map(({ erasedAt, ...h }) => ({
+        ...h,
+        name: erasedAt ? null : h.name,
+        minutes: Math.max(0, Math.floor((now - h.startedAt) / 60_000)),
+      }))
       return {
         range,
         visits,

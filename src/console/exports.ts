@@ -73,7 +73,13 @@ export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStre
           started = true
         }
         let n = 0
-        for (const r of page.iterate({ from: opts.range.fromMs, to: opts.range.toMs, afterStart, afterId, limit }) as IterableIterator<VisitExportRow>) {
+        for (const r of page.iterate({
+          from: opts.range.fromMs,
+          to: opts.range.toMs,
+          afterStart,
+          afterId,
+          limit,
+        }) as IterableIterator<VisitExportRow>) {
           n++
           afterStart = r.started_at
           afterId = r.id

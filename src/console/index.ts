@@ -41,7 +41,12 @@ export function createConsole(deps: ConsoleDeps) {
   const audit = auditStatements(deps.db)
   const passByMinutes = passByMinutesOf(deps.config)
   const phoneRules = deps.config.phone
-  const auth = createConsoleAuth({ users: consoleUserStatements(deps.db), audit, clock: deps.clock, policy: deps.config.console })
+  const auth = createConsoleAuth({
+    users: consoleUserStatements(deps.db),
+    audit,
+    clock: deps.clock,
+    policy: deps.config.console,
+  })
   const app = consoleRoutes({
     config: deps.config,
     db: deps.db,

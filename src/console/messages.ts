@@ -30,7 +30,8 @@ const es = {
   'password.submit': 'Guardar',
   'password.mismatch': 'Las dos contraseñas nuevas no coinciden.',
   'password.wrongCurrent': 'La contraseña actual no es correcta.',
-  'password.weak': 'La contraseña nueva debe tener al menos 10 caracteres y no contener tu usuario.',
+  'password.weak':
+    'La contraseña nueva debe tener al menos 10 caracteres y no contener tu usuario.',
   'password.changed': 'Tu contraseña se cambió. Las demás sesiones se cerraron.',
   'range.today': 'Hoy',
   'range.7': '7 días',
@@ -64,7 +65,8 @@ const es = {
   'dash.hereNow.since': 'Desde',
   'dash.hereNow.minutes': 'Minutos',
   'dash.checkList': 'Ver la lista de visitas de este periodo',
-  'dash.rules': 'Se excluyen las pasadas de menos de {minutes} minutos y los dispositivos del personal. Hora de la sucursal ({tz}).',
+  'dash.rules':
+    'Se excluyen las pasadas de menos de {minutes} minutos y los dispositivos del personal. Hora de la sucursal ({tz}).',
   'visits.title': 'Lista de visitas',
   'visits.start': 'Inicio',
   'visits.end': 'Fin',
@@ -79,7 +81,8 @@ const es = {
   'visits.none': 'No hay visitas en este periodo.',
   'customers.title': 'Clientes',
   'customers.search': 'Buscar por nombre o celular',
-  'customers.search.hint': 'El número se puede escribir como sea: 55 1234 5678, +52 1 55…, (55) 1234-5678.',
+  'customers.search.hint':
+    'El número se puede escribir como sea: 55 1234 5678, +52 1 55…, (55) 1234-5678.',
   'customers.submit': 'Buscar',
   'customers.none': 'No encontramos clientes con esa búsqueda.',
   'customers.recent': 'Clientes más recientes',
@@ -109,22 +112,27 @@ const es = {
   'purpose.service': 'servicio',
   'purpose.marketing': 'promociones',
   'erase.title': 'Borrar los datos de {name}',
-  'erase.lead': 'Se borrarán su nombre, su número, sus dispositivos, sus consentimientos y las promociones recibidas. Sus visitas quedan como visitas anónimas. Se avisará al CRM central. Esto no se puede deshacer.',
+  'erase.lead':
+    'Se borrarán su nombre, su número, sus dispositivos, sus consentimientos y las promociones recibidas. Sus visitas quedan como visitas anónimas. Se avisará al CRM central. Esto no se puede deshacer.',
   'erase.confirm': 'Confirmo que el cliente pidió borrar sus datos.',
   'erase.confirmNeeded': 'Marca la casilla para confirmar.',
   'erase.submit': 'Borrar definitivamente',
   'erase.cancel': 'Cancelar',
   'export.title': 'Exportar visitas',
-  'export.lead': 'Un archivo CSV (UTF-8, se abre en Excel) con una fila por visita y la hora de la sucursal.',
+  'export.lead':
+    'Un archivo CSV (UTF-8, se abre en Excel) con una fila por visita y la hora de la sucursal.',
   'export.delimiter': 'Separador',
   'export.comma': 'Coma (estándar RFC 4180)',
   'export.semicolon': 'Punto y coma (Excel en español)',
   'export.submit': 'Descargar CSV',
-  'export.header': 'visita,inicio,fin,ultima_vez_visto,minutos,pasada,personal,cliente_id,nombre,celular,motivo_fin',
+  'export.header':
+    'visita,inicio,fin,ultima_vez_visto,minutos,pasada,personal,cliente_id,nombre,celular,motivo_fin',
   'campaigns.title': 'Campañas',
-  'campaigns.lead': 'Importa las promociones enviadas y mide cuántos destinatarios vinieron a la sucursal dentro de {days} días.',
+  'campaigns.lead':
+    'Importa las promociones enviadas y mide cuántos destinatarios vinieron a la sucursal dentro de {days} días.',
   'campaigns.import': 'Importar envíos (CSV)',
-  'campaigns.import.hint': 'Columnas: phone (celular), campaign (campaña), sent_at (fecha de envío: 2026-03-01 10:30, 01/03/2026 10:30 o ISO 8601). Si alguna fila está mal no se importa nada.',
+  'campaigns.import.hint':
+    'Columnas: phone (celular), campaign (campaña), sent_at (fecha de envío: 2026-03-01 10:30, 01/03/2026 10:30 o ISO 8601). Si alguna fila está mal no se importa nada.',
   'campaigns.file': 'Archivo CSV',
   'campaigns.submit': 'Importar',
   'campaigns.imported': 'Importadas {rows} filas: {added} nuevas, {duplicates} ya estaban.',
@@ -204,7 +212,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'password.submit': 'Save',
   'password.mismatch': 'The two new passwords differ.',
   'password.wrongCurrent': 'The current password is not right.',
-  'password.weak': 'The new password needs at least 10 characters and must not contain your user name.',
+  'password.weak':
+    'The new password needs at least 10 characters and must not contain your user name.',
   'password.changed': 'Your password was changed. Your other sessions were signed out.',
   'range.today': 'Today',
   'range.7': '7 days',
@@ -238,7 +247,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'dash.hereNow.since': 'Since',
   'dash.hereNow.minutes': 'Minutes',
   'dash.checkList': 'See the list of visits of this period',
-  'dash.rules': 'Pass-bys under {minutes} minutes and staff devices are left out. Branch time ({tz}).',
+  'dash.rules':
+    'Pass-bys under {minutes} minutes and staff devices are left out. Branch time ({tz}).',
   'visits.title': 'List of visits',
   'visits.start': 'Start',
   'visits.end': 'End',
@@ -283,7 +293,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'purpose.service': 'service',
   'purpose.marketing': 'offers',
   'erase.title': 'Erase the data of {name}',
-  'erase.lead': 'Their name, number, devices, consents and promotions received will be deleted. Their visits stay as anonymous visits. The central CRM will be told. This cannot be undone.',
+  'erase.lead':
+    'Their name, number, devices, consents and promotions received will be deleted. Their visits stay as anonymous visits. The central CRM will be told. This cannot be undone.',
   'erase.confirm': 'I confirm the customer asked for their data to be erased.',
   'erase.confirmNeeded': 'Tick the box to confirm.',
   'erase.submit': 'Erase for good',
@@ -294,11 +305,14 @@ const en: Record<ConsoleMessageKey, string> = {
   'export.comma': 'Comma (RFC 4180 standard)',
   'export.semicolon': 'Semicolon (Excel in Spanish)',
   'export.submit': 'Download CSV',
-  'export.header': 'visit_id,started_local,ended_local,last_seen_local,dwell_minutes,pass_by,staff,customer_id,customer_name,phone,end_reason',
+  'export.header':
+    'visit_id,started_local,ended_local,last_seen_local,dwell_minutes,pass_by,staff,customer_id,customer_name,phone,end_reason',
   'campaigns.title': 'Campaigns',
-  'campaigns.lead': 'Import the promotions sent and see how many recipients came to the branch within {days} days.',
+  'campaigns.lead':
+    'Import the promotions sent and see how many recipients came to the branch within {days} days.',
   'campaigns.import': 'Import sends (CSV)',
-  'campaigns.import.hint': 'Columns: phone, campaign, sent_at (2026-03-01 10:30, 01/03/2026 10:30 or ISO 8601). If any row is wrong nothing is imported.',
+  'campaigns.import.hint':
+    'Columns: phone, campaign, sent_at (2026-03-01 10:30, 01/03/2026 10:30 or ISO 8601). If any row is wrong nothing is imported.',
   'campaigns.file': 'CSV file',
   'campaigns.submit': 'Import',
   'campaigns.imported': 'Imported {rows} rows: {added} new, {duplicates} already there.',
@@ -350,19 +364,40 @@ const en: Record<ConsoleMessageKey, string> = {
 const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
 
 /** Looks up a console message and fills its `{placeholders}`; unknown keys show the key itself. */
-export function ct(locale: Locale, key: string, params: Record<string, string | number> = {}): string {
+export function ct(
+  locale: Locale,
+  key: string,
+  params: Record<string, string | number> = {},
+): string {
   const text = (catalogs[locale] as Record<string, string>)[key] ?? key
-  return text.replace(/\{(\w+)\}/g, (m, name: string) => (params[name] === undefined ? m : String(params[name])))
+  return text.replace(/\{(\w+)\}/g, (m, name: string) =>
+    params[name] === undefined ? m : String(params[name]),
+  )
 }
 
 /** Number and date formatting in the reader's language and the branch's time zone. */
 export function formatters(locale: Locale, timeZone: string) {
   const tag = locale === 'es' ? 'es-MX' : 'en-US'
-  const dateTime = new Intl.DateTimeFormat(tag, { timeZone, dateStyle: 'medium', timeStyle: 'short' })
+  const dateTime = new Intl.DateTimeFormat(tag, {
+    timeZone,
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  })
   const date = new Intl.DateTimeFormat(tag, { timeZone, dateStyle: 'medium' })
-  const time = new Intl.DateTimeFormat(tag, { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: locale === 'es' ? 'h23' : 'h12' })
+  const time = new Intl.DateTimeFormat(tag, {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: locale === 'es' ? 'h23' : 'h12',
+  })
   const short = new Intl.DateTimeFormat(tag, { timeZone: 'UTC', day: 'numeric', month: 'short' })
-  const longDay = new Intl.DateTimeFormat(tag, { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' })
+  const longDay = new Intl.DateTimeFormat(tag, {
+    timeZone: 'UTC',
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+  })
   const number = new Intl.NumberFormat(tag)
   const one = new Intl.NumberFormat(tag, { minimumFractionDigits: 1, maximumFractionDigits: 1 })
   const percent = new Intl.NumberFormat(tag, { style: 'percent', maximumFractionDigits: 1 })

@@ -12,8 +12,12 @@ export const MIN_PASSWORD_LENGTH = 10
 
 function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, KEY_BYTES, { N: n, r, p, maxmem: Math.max(MAXMEM, 128 * n * r * 2) }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scrypt(
+      password.normalize('NFKC'),
+      salt,
+      KEY_BYTES,
+      { N: n, r, p, maxmem: Math.max(MAXMEM, 128 * n * r * 2) },
+      (err, key) => (err ? reject(err) : resolve(key)),
     ),
   )
 }
@@ -32,16 +36,19 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
   const salt = Buffer.from(parts[4]!, 'base64url')
   const expected = Buffer.from(parts[5]!, 'base64url')
-  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length === 0) return false
+  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length === 0)
+    return false
   const key = await derive(password, salt, n, r, p)
   return key.length === expected.length && timingSafeEqual(key, expected)
 }
 
 /** Why a new password is refused, or null when it is acceptable. */
 export function passwordProblem(password: string, userName: string): string | null {
-  if (password.length < MIN_PASSWORD_LENGTH) return `must have at least ${MIN_PASSWORD_LENGTH} characters`
+  if (password.length < MIN_PASSWORD_LENGTH)
+    return `must have at least ${MIN_PASSWORD_LENGTH} characters`
   if (password.length > 200) return 'must have at most 200 characters'
-  if (password.toLowerCase().includes(userName.toLowerCase())) return 'must not contain the user name'
+  if (password.toLowerCase().includes(userName.toLowerCase()))
+    return 'must not contain the user name'
   return null
 }
 

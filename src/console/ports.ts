@@ -12,7 +12,13 @@ export interface SyncStatus {
   lastSuccessAt: number | null
   lastError: { at: number; message: string } | null
   /** Events given up on after repeated failures, with the CRM's last answer. */
-  parked: Array<{ id: string; kind: string; createdAt: number; attempts: number; lastResponse: string | null }>
+  parked: Array<{
+    id: string
+    kind: string
+    createdAt: number
+    attempts: number
+    lastResponse: string | null
+  }>
 }
 
 /** Where the sync panel reads from (the sync feature's `syncStatus(db, now)`). */

@@ -13,7 +13,13 @@ import type { Db } from '../db/open.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
 import { displayPhone } from '../portal/phone.js'
 import type { Views } from '../views.js'
-import { AccountError, ConsoleLoginError, sameToken, type ConsoleAuth, type ConsoleUser } from './auth.js'
+import {
+  AccountError,
+  ConsoleLoginError,
+  sameToken,
+  type ConsoleAuth,
+  type ConsoleUser,
+} from './auth.js'
 import type { Campaigns } from './campaigns.js'
 import { barChart, heatmapChart, trendChart, activeHours } from './charts.js'
 import type { CustomerDesk } from './customers.js'
@@ -23,7 +29,9 @@ import { ct, formatters } from './messages.js'
 import type { SyncStatusSource } from './ports.js'
 import { resolveRange } from './time.js'
 
-export const CONSOLE_CSS = readFileSync(fileURLToPath(new URL('../../public/console.css', import.meta.url)))
+export const CONSOLE_CSS = readFileSync(
+  fileURLToPath(new URL('../../public/console.css', import.meta.url)),
+)
 const CSS_VERSION = createHash('sha256').update(CONSOLE_CSS).digest('hex').slice(0, 10)
 
 export const SESSION_COOKIE = 'bg_console'
@@ -61,8 +69,22 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   app.use('*', async (c, next) => {
     const query = asLocale(c.req.query('lang'))
-    if (query) setCookie(c, LANG_COOKIE, query, { path: '/', maxAge: 365 * 86400, sameSite: 'Strict', httpOnly: true, secure: deps.secure })
-    c.set('locale', pickLocale(query ?? getCookie(c, LANG_COOKIE), c.req.header('accept-language'), asLocale(config.defaultLocale) ?? 'es'))
+    if (query)
+      setCookie(c, LANG_COOKIE, query, {
+        path: '/',
+        maxAge: 365 * 86400,
+        sameSite: 'Strict',
+        httpOnly: true,
+        secure: deps.secure,
+      })
+    c.set(
+      'locale',
+      pickLocale(
+        query ?? getCookie(c, LANG_COOKIE),
+        c.req.header('accept-language'),
+        asLocale(config.defaultLocale) ?? 'es',
+      ),
+    )
     c.set('user', auth.session(getCookie(c, SESSION_COOKIE)))
     await next()
     c.header('X-Content-Type-Options', 'nosniff')
@@ -79,23 +101,38 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   // Every form post: same origin only, bounded body, and the CSRF token of the session (or, for
   // the sign-in form, of the pre-sign-in cookie).
-  app.post('*', bodyLimit({ maxSize: 5 * 1024 * 1024, onError: () => { throw new HTTPException(413, { message: 'too large' }) } }), async (c, next) => {
-    const origin = c.req.header('origin')
-    if (origin !== undefined && origin !== 'null' && hostOf(origin) !== c.req.header('host')) {
-      throw new HTTPException(403, { message: 'cross-site form post' })
-    }
-    if (c.req.header('sec-fetch-site') === 'cross-site') throw new HTTPException(403, { message: 'cross-site form post' })
-    const form = await readForm(c)
-    c.set('form', form)
-    const user = c.get('user')
-    const expected = c.req.path === '/login' ? getCookie(c, LOGIN_COOKIE) : user?.csrf
-    if (!expected || !sameToken(form._csrf, expected)) {
-      throw new HTTPException(403, { message: 'missing or wrong CSRF token' })
-    }
-    await next()
-  })
+  app.post(
+    '*',
+    bodyLimit({
+      maxSize: 5 * 1024 * 1024,
+      onError: () => {
+        throw new HTTPException(413, { message: 'too large' })
+      },
+    }),
+    async (c, next) => {
+      const origin = c.req.header('origin')
+      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== c.req.header('host')) {
+        throw new HTTPException(403, { message: 'cross-site form post' })
+      }
+      if (c.req.header('sec-fetch-site') === 'cross-site')
+        throw new HTTPException(403, { message: 'cross-site form post' })
+      const form = await readForm(c)
+      c.set('form', form)
+      const user = c.get('user')
+      const expected = c.req.path === '/login' ? getCookie(c, LOGIN_COOKIE) : user?.csrf
+      if (!expected || !sameToken(form._csrf, expected)) {
+        throw new HTTPException(403, { message: 'missing or wrong CSRF token' })
+      }
+      await next()
+    },
+  )
 
-  const render = (c: Context<ConsoleEnv>, view: string, data: Record<string, unknown> = {}, status: 200 | 400 | 401 | 403 | 404 | 422 | 429 | 500 = 200) => {
+  const render = (
+    c: Context<ConsoleEnv>,
+    view: string,
+    data: Record<string, unknown> = {},
+    status: 200 | 400 | 401 | 403 | 404 | 422 | 429 | 500 = 200,
+  ) => {
     const locale = c.get('locale')
     const user = c.get('user')
     const f = formatters(locale, tz)
@@ -127,13 +164,30 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
   app.get('/favicon.ico', (c) => c.body(null, 204))
 
-  const loginPage = (c: Context<ConsoleEnv>, data: Record<string, unknown>, status: 200 | 401 | 429 = 200) => {
+  const loginPage = (
+    c: Context<ConsoleEnv>,
+    data: Record<string, unknown>,
+    status: 200 | 401 | 429 = 200,
+  ) => {
     // Reuse the pre-sign-in token while it lives: a second sign-in page (another tab, or a
     // browser's favicon request bounced to /login) must not invalidate the first form.
     const existing = getCookie(c, LOGIN_COOKIE)
-    const token = existing && /^[A-Za-z0-9_-]{24}$/.test(existing) ? existing : randomBytes(18).toString('base64url')
-    setCookie(c, LOGIN_COOKIE, token, { path: '/login', httpOnly: true, sameSite: 'Strict', secure: deps.secure })
-    return render(c, 'console/login', { loginCsrf: token, next: safeNext(c.req.query('next')), name: '', ...data }, status)
+    const token =
+      existing && /^[A-Za-z0-9_-]{24}$/.test(existing)
+        ? existing
+        : randomBytes(18).toString('base64url')
+    setCookie(c, LOGIN_COOKIE, token, {
+      path: '/login',
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: deps.secure,
+    })
+    return render(
+      c,
+      'console/login',
+      { loginCsrf: token, next: safeNext(c.req.query('next')), name: '', ...data },
+      status,
+    )
   }
 
   app.get('/login', (c) => (c.get('user') ? c.redirect('/', 303) : loginPage(c, {})))
@@ -143,8 +197,17 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     const name = (form.name ?? '').trim().slice(0, 40)
     const next = safeNext(form.next)
     try {
-      const { token, user } = await auth.login(name, form.password ?? '', deps.clientAddress(c) ?? 'unknown')
-      setCookie(c, SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'Strict', secure: deps.secure })
+      const { token, user } = await auth.login(
+        name,
+        form.password ?? '',
+        deps.clientAddress(c) ?? 'unknown',
+      )
+      setCookie(c, SESSION_COOKIE, token, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'Strict',
+        secure: deps.secure,
+      })
       deleteCookie(c, LOGIN_COOKIE, { path: '/login' })
       return c.redirect(user.mustChange ? '/password' : next, 303)
     } catch (err) {
@@ -152,7 +215,17 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       const locale = c.get('locale')
       if (err.reason === 'throttled') {
         c.header('Retry-After', String(err.retryAfterSeconds))
-        return loginPage(c, { name, next, error: ct(locale, 'login.throttled', { minutes: Math.ceil(err.retryAfterSeconds / 60) }) }, 429)
+        return loginPage(
+          c,
+          {
+            name,
+            next,
+            error: ct(locale, 'login.throttled', {
+              minutes: Math.ceil(err.retryAfterSeconds / 60),
+            }),
+          },
+          429,
+        )
       }
       return loginPage(c, { name, next, error: ct(locale, 'login.invalid') }, 401)
     }
@@ -168,7 +241,8 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       }
       throw new HTTPException(401, { message: 'not signed in' })
     }
-    if (user.mustChange && c.req.path !== '/password' && c.req.path !== '/logout') return c.redirect('/password', 303)
+    if (user.mustChange && c.req.path !== '/password' && c.req.path !== '/logout')
+      return c.redirect('/password', 303)
     await next()
   })
 
@@ -189,7 +263,12 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     const user = c.get('user')!
     const locale = c.get('locale')
     if ((form.next ?? '') !== (form.again ?? '')) {
-      return render(c, 'console/password', { forced: user.mustChange, error: ct(locale, 'password.mismatch') }, 422)
+      return render(
+        c,
+        'console/password',
+        { forced: user.mustChange, error: ct(locale, 'password.mismatch') },
+        422,
+      )
     }
     try {
       await auth.changeOwnPassword(user, form.current ?? '', form.next ?? '')
@@ -204,10 +283,16 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.get('/', (c) => {
     const locale = c.get('locale')
     const now = deps.clock.now()
-    const range = resolveRange({ range: c.req.query('range'), from: c.req.query('from'), to: c.req.query('to') }, now, tz)
+    const range = resolveRange(
+      { range: c.req.query('range'), from: c.req.query('from'), to: c.req.query('to') },
+      now,
+      tz,
+    )
     const figures = deps.dashboard.figures(range, now)
     const f = formatters(locale, tz)
-    const bucketLabels = DWELL_BUCKETS.map((b) => (b.to === null ? `> ${b.from}` : b.from === 0 ? `< ${b.to}` : `${b.from}–${b.to}`))
+    const bucketLabels = DWELL_BUCKETS.map((b) =>
+      b.to === null ? `> ${b.from}` : b.from === 0 ? `< ${b.to}` : `${b.from}–${b.to}`,
+    )
     const dayLabels = ct(locale, 'dash.weekdays').split(',')
     return render(c, 'console/dashboard', {
       range,
@@ -217,16 +302,35 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       hours: activeHours(figures.heatmap),
       notice: c.req.query('changed') ? ct(locale, 'password.changed') : null,
       charts: {
-        histogram: barChart({ id: 'histogram', title: ct(locale, 'dash.histogram'), labels: bucketLabels, values: figures.histogram }),
-        heatmap: heatmapChart({ id: 'heatmap', title: ct(locale, 'dash.heatmap'), grid: figures.heatmap, dayLabels }),
-        trend: trendChart({ id: 'trend', title: ct(locale, 'dash.trend'), days: figures.daily, dateLabel: f.shortDate }),
+        histogram: barChart({
+          id: 'histogram',
+          title: ct(locale, 'dash.histogram'),
+          labels: bucketLabels,
+          values: figures.histogram,
+        }),
+        heatmap: heatmapChart({
+          id: 'heatmap',
+          title: ct(locale, 'dash.heatmap'),
+          grid: figures.heatmap,
+          dayLabels,
+        }),
+        trend: trendChart({
+          id: 'trend',
+          title: ct(locale, 'dash.trend'),
+          days: figures.daily,
+          dateLabel: f.shortDate,
+        }),
       },
     })
   })
 
   app.get('/visits', (c) => {
     const now = deps.clock.now()
-    const range = resolveRange({ range: c.req.query('range'), from: c.req.query('from'), to: c.req.query('to') }, now, tz)
+    const range = resolveRange(
+      { range: c.req.query('range'), from: c.req.query('from'), to: c.req.query('to') },
+      now,
+      tz,
+    )
     const m = /^(\d{1,15})\.([0-9a-f-]{1,40})$/.exec(c.req.query('after') ?? '')
     const page = visitList(range, m ? { start: Number(m[1]), id: m[2]! } : null)
     return render(c, 'console/visits', { range, page, passByMinutes: deps.passByMinutes })
@@ -243,7 +347,8 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   const customerId = (c: Context<ConsoleEnv>) => {
     const id = Number(c.req.param('id'))
-    if (!Number.isSafeInteger(id) || id <= 0) throw new HTTPException(404, { message: 'no such customer' })
+    if (!Number.isSafeInteger(id) || id <= 0)
+      throw new HTTPException(404, { message: 'no such customer' })
     return id
   }
 
@@ -265,29 +370,44 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   app.get('/customers/:id/erase', adminOnly, (c) => {
     const file = deps.customers.page(customerId(c))
-    if (!file || file.customer.erased_at) throw new HTTPException(404, { message: 'no such customer' })
+    if (!file || file.customer.erased_at)
+      throw new HTTPException(404, { message: 'no such customer' })
     return render(c, 'console/erase', { file })
   })
 
   app.post('/customers/:id/erase', adminOnly, async (c) => {
     const id = customerId(c)
     const file = deps.customers.page(id)
-    if (!file || file.customer.erased_at) throw new HTTPException(404, { message: 'no such customer' })
+    if (!file || file.customer.erased_at)
+      throw new HTTPException(404, { message: 'no such customer' })
     if (c.get('form').confirm !== 'yes') {
-      return render(c, 'console/erase', { file, error: ct(c.get('locale'), 'erase.confirmNeeded') }, 422)
+      return render(
+        c,
+        'console/erase',
+        { file, error: ct(c.get('locale'), 'erase.confirmNeeded') },
+        422,
+      )
     }
     await deps.customers.erase(id, `user:${c.get('user')!.name}`)
     return c.redirect('/customers?erased=1', 303)
   })
 
   app.get('/export', (c) => {
-    const range = resolveRange({ range: c.req.query('range') ?? '30', from: c.req.query('from'), to: c.req.query('to') }, deps.clock.now(), tz)
+    const range = resolveRange(
+      { range: c.req.query('range') ?? '30', from: c.req.query('from'), to: c.req.query('to') },
+      deps.clock.now(),
+      tz,
+    )
     return render(c, 'console/export', { range })
   })
 
   app.post('/export/visits.csv', (c) => {
     const form = c.get('form')
-    const range = resolveRange({ range: 'custom', from: form.from, to: form.to }, deps.clock.now(), tz)
+    const range = resolveRange(
+      { range: 'custom', from: form.from, to: form.to },
+      deps.clock.now(),
+      tz,
+    )
     const delimiter = form.delimiter === 'semicolon' ? ';' : ','
     const user = c.get('user')!
     deps.audit.record({
@@ -318,7 +438,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   app.get('/campaigns', (c) => {
     const days = walkInDays(c)
-    return render(c, 'console/campaigns', { days, reports: deps.campaigns.reports(days), result: null })
+    return render(c, 'console/campaigns', {
+      days,
+      reports: deps.campaigns.reports(days),
+      result: null,
+    })
   })
 
   app.post('/campaigns/import', async (c) => {
@@ -326,7 +450,12 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     const days = config.console.walkInDays
     const text = form.file || form.csv || ''
     const result = deps.campaigns.importCsv(text, `user:${c.get('user')!.name}`)
-    return render(c, 'console/campaigns', { days, reports: deps.campaigns.reports(days), result }, result.ok ? 200 : 422)
+    return render(
+      c,
+      'console/campaigns',
+      { days, reports: deps.campaigns.reports(days), result },
+      result.ok ? 200 : 422,
+    )
   })
 
   app.get('/campaigns/report', (c) => {
@@ -336,20 +465,36 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return render(c, 'console/campaign', { days, report })
   })
 
-  app.get('/sync', adminOnly, (c) => render(c, 'console/sync', { status: deps.sync.status(deps.clock.now()) }))
+  app.get('/sync', adminOnly, (c) =>
+    render(c, 'console/sync', { status: deps.sync.status(deps.clock.now()) }),
+  )
 
   app.get('/audit', adminOnly, (c) => {
     const entries = deps.audit.recent(300)
     return render(c, 'console/audit', { entries })
   })
 
-  app.notFound((c) => render(c, 'console/error', { title: ct(c.get('locale') ?? 'es', 'error.notFound') }, 404))
+  app.notFound((c) =>
+    render(c, 'console/error', { title: ct(c.get('locale') ?? 'es', 'error.notFound') }, 404),
+  )
   app.onError((err, c) => {
     const locale = c.get('locale') ?? 'es'
     if (err instanceof HTTPException) {
       const status = err.status
-      const key = status === 403 ? 'error.forbidden' : status === 404 ? 'error.notFound' : status === 401 ? 'error.signedOut' : 'error.generic'
-      return render(c, 'console/error', { title: ct(locale, key) }, (status === 403 || status === 404 || status === 401 ? status : 400) as 400)
+      const key =
+        status === 403
+          ? 'error.forbidden'
+          : status === 404
+            ? 'error.notFound'
+            : status === 401
+              ? 'error.signedOut'
+              : 'error.generic'
+      return render(
+        c,
+        'console/error',
+        { title: ct(locale, key) },
+        (status === 403 || status === 404 || status === 401 ? status : 400) as 400,
+      )
     }
     deps.log(`console: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
     return render(c, 'console/error', { title: ct(locale, 'error.generic') }, 500)
@@ -360,7 +505,14 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
 /** A local path to go back to after sign-in; anything else (other hosts, //x) becomes "/". */
 export function safeNext(next: string | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || next.length > 500) return '/'
+  if (
+    !next ||
+    !next.startsWith('/') ||
+    next.startsWith('//') ||
+    next.startsWith('/\\') ||
+    next.length > 500
+  )
+    return '/'
   return next
 }
 

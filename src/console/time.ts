@@ -76,7 +76,7 @@ export function offsetSegments(fromMs: number, toMs: number, timeZone: string): 
   let start = fromMs
   let offset = offsetAt(fromMs, timeZone)
   // Sample every 6 hours; a change is then located to the second by bisection.
-  for (let t = fromMs; t < toMs; ) {
+  for (let t = fromMs; t < toMs;) {
     const next = Math.min(t + 6 * 3_600_000, toMs)
     const o = next < toMs ? offsetAt(next, timeZone) : offset
     if (o !== offset) {
@@ -100,7 +100,11 @@ export function offsetSegments(fromMs: number, toMs: number, timeZone: string): 
 }
 
 /** Wall-clock time `YYYY-MM-DD HH:MM:SS` of an instant, given the segments covering it. */
-export function formatLocal(ms: number, segments: readonly OffsetSegment[], timeZone: string): string {
+export function formatLocal(
+  ms: number,
+  segments: readonly OffsetSegment[],
+  timeZone: string,
+): string {
   let offset: number | undefined
   for (const s of segments) {
     if (ms >= s.from && ms < s.to) {

@@ -47,10 +47,14 @@ export function consoleUserStatements(db: Db) {
     `SELECT s.*, u.name, u.role, u.must_change FROM console_sessions s
      JOIN console_users u ON u.id = s.user_id WHERE s.token_hash = @tokenHash`,
   )
-  const touchSession = db.prepare(`UPDATE console_sessions SET last_seen_at = @now WHERE token_hash = @tokenHash`)
+  const touchSession = db.prepare(
+    `UPDATE console_sessions SET last_seen_at = @now WHERE token_hash = @tokenHash`,
+  )
   const endSession = db.prepare(`DELETE FROM console_sessions WHERE token_hash = @tokenHash`)
   const endSessionsOf = db.prepare(`DELETE FROM console_sessions WHERE user_id = @userId`)
-  const endStale = db.prepare(`DELETE FROM console_sessions WHERE last_seen_at < @idleBefore OR created_at < @createdBefore`)
+  const endStale = db.prepare(
+    `DELETE FROM console_sessions WHERE last_seen_at < @idleBefore OR created_at < @createdBefore`,
+  )
   const insertFailure = db.prepare(
     `INSERT INTO console_login_failures (at, user_name, ip) VALUES (@now, @userName, @ip)`,
   )
@@ -67,26 +71,38 @@ export function consoleUserStatements(db: Db) {
     count: () => (count.get() as { n: number }).n,
     byName: (name: string) => byName.get({ name }) as ConsoleUserRow | undefined,
     byId: (id: number) => byId.get({ id }) as ConsoleUserRow | undefined,
-    insert: (u: { name: string; role: ConsoleRole; hash: string; mustChange: boolean; now: number }) =>
-      insert.get({ ...u, mustChange: u.mustChange ? 1 : 0 }) as ConsoleUserRow,
+    insert: (u: {
+      name: string
+      role: ConsoleRole
+      hash: string
+      mustChange: boolean
+      now: number
+    }) => insert.get({ ...u, mustChange: u.mustChange ? 1 : 0 }) as ConsoleUserRow,
     remove: (name: string) => remove.run({ name }).changes,
     setPassword: (id: number, hash: string, mustChange: boolean, now: number) =>
       setPassword.run({ id, hash, mustChange: mustChange ? 1 : 0, now }).changes,
     loggedIn: (id: number, now: number) => loggedIn.run({ id, now }),
-    insertSession: (s: { tokenHash: string; userId: number; csrf: string; ip: string | null; now: number }) =>
-      insertSession.run(s),
+    insertSession: (s: {
+      tokenHash: string
+      userId: number
+      csrf: string
+      ip: string | null
+      now: number
+    }) => insertSession.run(s),
     session: (tokenHash: string) =>
       session.get({ tokenHash }) as
-        | (ConsoleSessionRow & { name: string; role: ConsoleRole; must_change: number })
-        | undefined,
+        (ConsoleSessionRow & { name: string; role: ConsoleRole; must_change: number }) | undefined,
     touchSession: (tokenHash: string, now: number) => touchSession.run({ tokenHash, now }),
     endSession: (tokenHash: string) => endSession.run({ tokenHash }).changes,
     endSessionsOf: (userId: number) => endSessionsOf.run({ userId }).changes,
-    endStale: (idleBefore: number, createdBefore: number) => endStale.run({ idleBefore, createdBefore }).changes,
-    recordFailure: (userName: string, ip: string, now: number) => insertFailure.run({ userName, ip, now }),
+    endStale: (idleBefore: number, createdBefore: number) =>
+      endStale.run({ idleBefore, createdBefore }).changes,
+    recordFailure: (userName: string, ip: string, now: number) =>
+      insertFailure.run({ userName, ip, now }),
     failuresOfUser: (userName: string, since: number) =>
       failuresOfUser.get({ userName, since }) as { n: number; first: number | null },
-    failuresOfIp: (ip: string, since: number) => failuresOfIp.get({ ip, since }) as { n: number; first: number | null },
+    failuresOfIp: (ip: string, since: number) =>
+      failuresOfIp.get({ ip, since }) as { n: number; first: number | null },
     clearFailures: (userName: string) => clearFailures.run({ userName }),
     pruneFailures: (before: number) => pruneFailures.run({ before }),
   }

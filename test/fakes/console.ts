@@ -1,4 +1,9 @@
-import type { CustomerErased, ErasureNotifier, SyncStatus, SyncStatusSource } from '../../src/console/ports.js'
+import type {
+  CustomerErased,
+  ErasureNotifier,
+  SyncStatus,
+  SyncStatusSource,
+} from '../../src/console/ports.js'
 
 /** A sync panel source the test sets by hand. */
 export class FakeSyncStatus implements SyncStatusSource {
