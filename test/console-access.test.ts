@@ -249,3 +249,37 @@ describe('console access', () => {
     expect((await h.browser().get('/api/captive')).status).not.toBe(200)
   })
 })
+
+describe('sync panel', () => {
+  it('says when no CRM sync is configured', async () => {
+    h = consoleHarness()
+    const admin = await h.signedIn('root', 'admin')
+    expect(await (await admin.get('/sync')).text()).toContain(
+      'La sincronización con el CRM no está configurada.',
+    )
+  })
+
+  it('shows pending and parked events with the CRM answer', async () => {
+    h = consoleHarness()
+    h.sync.current = {
+      pending: 12,
+      oldestPendingAt: h.clock.now() - 3_600_000,
+      lastSuccessAt: h.clock.now() - 7_200_000,
+      lastError: { at: h.clock.now() - 60_000, message: 'HTTP 503 from CRM' },
+      parked: [
+        {
+          id: 'ev-1',
+          kind: 'customer.upsert',
+          createdAt: h.clock.now(),
+          attempts: 8,
+          lastResponse: '422 <invalid phone>',
+        },
+      ],
+    }
+    const admin = await h.signedIn('root', 'admin')
+    const html = await (await admin.get('/sync')).text()
+    expect(/id="sync-pending">(\d+)</.exec(html)?.[1]).toBe('12')
+    expect(html).toContain('HTTP 503 from CRM')
+    expect(html).toContain('422 &lt;invalid phone&gt;')
+  })
+})
