@@ -103,7 +103,11 @@ export function heatmapChart(p: {
   const top = 22
   const width = left + hours.length * cell + 6
   const height = top + 7 * cell + 6
-  const max = Math.max(1, ...p.grid.flat())
+  // Shade between the quietest and the busiest hour with visits, so a steady branch still
+  // shows its peaks; hours without visits stay blank.
+  const busy = p.grid.flat().filter((v) => v > 0)
+  const max = Math.max(1, ...busy)
+  const min = Math.min(max, ...busy)
   let out = svgOpen(p.id, p.title, width, height, ' heat')
   hours.forEach((h, j) => {
     out += `<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle" font-size="11">${h}</text>`
@@ -112,7 +116,7 @@ export function heatmapChart(p: {
     out += `<text x="${left - 6}" y="${top + i * cell + cell * 0.65}" text-anchor="end" font-size="11">${escapeXml(p.dayLabels[i] ?? '')}</text>`
     hours.forEach((h, j) => {
       const v = row[h] ?? 0
-      const opacity = v === 0 ? 0.04 : 0.15 + 0.85 * (v / max)
+      const opacity = v === 0 ? 0.04 : 0.15 + 0.85 * (max === min ? 1 : (v - min) / (max - min))
       out += `<rect x="${left + j * cell + 1}" y="${top + i * cell + 1}" width="${cell - 2}" height="${cell - 2}" fill="${ACCENT}" fill-opacity="${opacity.toFixed(2)}"><title>${escapeXml(`${p.dayLabels[i]} ${h}:00 — ${v}`)}</title></rect>`
     })
   })
