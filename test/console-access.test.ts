@@ -283,3 +283,26 @@ describe('sync panel', () => {
     expect(html).toContain('422 &lt;invalid phone&gt;')
   })
 })
+
+describe('audit log page', () => {
+  it('filters by kind of action and pages to older entries', async () => {
+    h = consoleHarness()
+    const insert = h.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, subject) VALUES (@at, 'portal', @action, @subject)`,
+    )
+    for (let i = 0; i < 250; i++) insert.run({ at: i, action: 'device.allow', subject: `mac-${i}` })
+    const admin = await h.signedIn('root', 'admin')
+    const rows = (html: string) => (html.split('<tbody>')[1]!.match(/<tr>/g) ?? []).length
+    const logins = await (await admin.get('/audit?action=console.')).text()
+    expect(rows(logins)).toBe(2) // user added, sign-in
+    expect(logins).not.toContain('device.allow')
+    const first = await (await admin.get('/audit')).text()
+    expect(rows(first)).toBe(200)
+    const older = /href="(\/audit\?action=&amp;before=\d+)"/.exec(first)![1]!.replace('&amp;', '&')
+    const second = await (await admin.get(older)).text()
+    expect(rows(second)).toBe(52)
+    expect(second).toContain('mac-0')
+    // A LIKE wildcard in the filter is taken literally.
+    expect(rows(await (await admin.get('/audit?action=%25')).text())).toBe(0)
+  })
+})

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
-import { consoleUserStatements } from '../db/console.js'
+import { consoleAuditStatements, consoleUserStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../gate/device-access.js'
 import type { Views } from '../views.js'
@@ -53,6 +53,7 @@ export function createConsole(deps: ConsoleDeps) {
     views: deps.views,
     clock: deps.clock,
     audit,
+    auditLog: consoleAuditStatements(deps.db),
     auth,
     dashboard: createDashboard(deps.db, {
       passByMinutes,

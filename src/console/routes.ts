@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { AuditStatements } from '../db/audit.js'
+import type { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
 import { displayPhone } from '../portal/phone.js'
@@ -48,6 +49,7 @@ export interface ConsoleRouteDeps {
   views: Views
   clock: Clock
   audit: AuditStatements
+  auditLog: ReturnType<typeof consoleAuditStatements>
   auth: ConsoleAuth
   dashboard: Dashboard
   customers: CustomerDesk
@@ -470,9 +472,23 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   )
 
   app.get('/audit', adminOnly, (c) => {
-    const entries = deps.audit.recent(300)
-    return render(c, 'console/audit', { entries })
+    const action = (c.req.query('action') ?? '').slice(0, 40)
+    const before = Number(c.req.query('before'))
+    const limit = 200
+    const entries = deps.auditLog.page({
+      beforeId: Number.isSafeInteger(before) && before > 0 ? before : null,
+      actionPrefix: action,
+      limit,
+    })
+    const last = entries[entries.length - 1]
+    return render(c, 'console/audit', {
+      entries,
+      action,
+      olderThan: entries.length === limit && last ? last.id : null,
+    })
   })
+
+  app.get('/users', adminOnly, (c) => render(c, 'console/users', { users: auth.list() }))
 
   app.notFound((c) =>
     render(c, 'console/error', { title: ct(c.get('locale') ?? 'es', 'error.notFound') }, 404),

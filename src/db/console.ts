@@ -108,3 +108,32 @@ export function consoleUserStatements(db: Db) {
   }
 }
 export type ConsoleUserStatements = ReturnType<typeof consoleUserStatements>
+
+export interface AuditRow {
+  id: number
+  at: number
+  actor: string
+  action: string
+  subject: string | null
+  reason: string | null
+  detail: string | null
+}
+
+/** The audit log read back for admins: newest first, by page, optionally by action prefix. */
+export function consoleAuditStatements(db: Db) {
+  const page = db.prepare(
+    `SELECT id, at, actor, action, subject, reason, detail FROM audit_log
+     WHERE id < @beforeId AND action LIKE @prefix ESCAPE '\\'
+     ORDER BY id DESC LIMIT @limit`,
+  )
+  return {
+    page(p: { beforeId: number | null; actionPrefix: string; limit: number }): AuditRow[] {
+      const prefix = p.actionPrefix.replace(/[\\%_]/g, (ch) => `\\${ch}`) + '%'
+      return page.all({
+        beforeId: p.beforeId ?? Number.MAX_SAFE_INTEGER,
+        prefix,
+        limit: p.limit,
+      }) as AuditRow[]
+    },
+  }
+}
