@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsole } from './console/index.js'
-import type { ErasureNotifier, SyncStatusSource } from './console/ports.js'
+import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
 import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
@@ -41,6 +41,8 @@ export interface AppDeps {
   syncStatus?: SyncStatusSource
   /** Told of each customer erasure done in the console (default: nobody). */
   erasure?: ErasureNotifier
+  /** Per-provider SMS figures for the console's status page (default: none). */
+  smsStats?: SmsStatsSource
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -120,6 +122,7 @@ export function createApp(deps: AppDeps) {
     log,
     ...(deps.syncStatus ? { sync: deps.syncStatus } : {}),
     ...(deps.erasure ? { erasure: deps.erasure } : {}),
+    ...(deps.smsStats ? { smsStats: deps.smsStats } : {}),
   })
 
   return { portal, admin, access, login, consoleAuth }

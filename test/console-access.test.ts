@@ -284,6 +284,25 @@ describe('sync panel', () => {
   })
 })
 
+describe('SMS provider figures', () => {
+  it('shows each provider with sent and failed counts on the status page', async () => {
+    h = consoleHarness()
+    h.smsStats.current = [
+      {
+        provider: 'http',
+        sent: 120,
+        failed: 3,
+        lastSuccessAt: h.clock.now(),
+        lastError: { at: h.clock.now() - 60_000, message: 'timeout' },
+      },
+    ]
+    const admin = await h.signedIn('root', 'admin')
+    const html = await (await admin.get('/sync')).text()
+    expect(html).toMatch(/<td>http<\/td><td class="num">120<\/td><td class="num">3<\/td>/)
+    expect(html).toContain('timeout')
+  })
+})
+
 describe('audit log page', () => {
   it('filters by kind of action and pages to older entries', async () => {
     h = consoleHarness()

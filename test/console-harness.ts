@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../src/config.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { FakeClock } from './fakes/clock.js'
-import { FakeSyncStatus, RecordingErasureNotifier } from './fakes/console.js'
+import { FakeSmsStats, FakeSyncStatus, RecordingErasureNotifier } from './fakes/console.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FakeSms } from './fakes/sms.js'
 import { tempDir } from './helpers.js'
@@ -22,6 +22,7 @@ export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   const clock = new FakeClock()
   const sync = new FakeSyncStatus()
+  const smsStats = new FakeSmsStats()
   const erasure = new RecordingErasureNotifier()
   const neighbours = new FakeNeighbours()
   const gate = createDryRunGate(clock)
@@ -37,6 +38,7 @@ export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
     log: (l) => logs.push(l),
     syncStatus: sync,
     erasure,
+    smsStats,
   })
   const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip)
   return {
@@ -45,6 +47,7 @@ export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
     db,
     clock,
     sync,
+    smsStats,
     erasure,
     gate,
     logs,

@@ -10,7 +10,14 @@ import { createConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
 import { createDashboard } from './dashboard.js'
-import { noErasureNotifier, noSync, type ErasureNotifier, type SyncStatusSource } from './ports.js'
+import {
+  noErasureNotifier,
+  noSmsStats,
+  noSync,
+  type ErasureNotifier,
+  type SmsStatsSource,
+  type SyncStatusSource,
+} from './ports.js'
 import { consoleRoutes } from './routes.js'
 
 export interface ConsoleDeps {
@@ -25,6 +32,8 @@ export interface ConsoleDeps {
   sync?: SyncStatusSource
   /** Told of every erasure (the CRM's `customer.erased` event); default: nobody. */
   erasure?: ErasureNotifier
+  /** Per-provider SMS figures for the status page; default: none kept. */
+  smsStats?: SmsStatsSource
 }
 
 /**
@@ -78,6 +87,7 @@ export function createConsole(deps: ConsoleDeps) {
       passByMinutes,
     }),
     sync: deps.sync ?? noSync,
+    smsStats: deps.smsStats ?? noSmsStats,
     passByMinutes,
     secure: deps.config.console.tls !== null,
     clientAddress: deps.clientAddress,

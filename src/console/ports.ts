@@ -48,3 +48,20 @@ export interface ErasureNotifier {
 }
 
 export const noErasureNotifier: ErasureNotifier = { customerErased: () => {} }
+
+/** One SMS provider's delivery figures, as the SMS feature counts them. */
+export interface SmsProviderStats {
+  provider: string
+  sent: number
+  failed: number
+  lastSuccessAt: number | null
+  lastError: { at: number; message: string } | null
+}
+
+/** Where the status page reads SMS provider figures from (the SMS feature's per-provider stats). */
+export interface SmsStatsSource {
+  /** Null when the SMS feature keeps no figures. */
+  stats(now: number): SmsProviderStats[] | null
+}
+
+export const noSmsStats: SmsStatsSource = { stats: () => null }

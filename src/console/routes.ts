@@ -27,7 +27,7 @@ import type { CustomerDesk } from './customers.js'
 import { DWELL_BUCKETS, type Dashboard } from './dashboard.js'
 import { createVisitList, visitsCsvStream } from './exports.js'
 import { ct, formatters } from './messages.js'
-import type { SyncStatusSource } from './ports.js'
+import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { resolveRange } from './time.js'
 
 export const CONSOLE_CSS = readFileSync(
@@ -55,6 +55,7 @@ export interface ConsoleRouteDeps {
   customers: CustomerDesk
   campaigns: Campaigns
   sync: SyncStatusSource
+  smsStats: SmsStatsSource
   passByMinutes: number
   /** True when the console listener runs TLS: the session cookie is then `Secure`. */
   secure: boolean
@@ -468,7 +469,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   })
 
   app.get('/sync', adminOnly, (c) =>
-    render(c, 'console/sync', { status: deps.sync.status(deps.clock.now()) }),
+    render(c, 'console/sync', {
+      status: deps.sync.status(deps.clock.now()),
+      sms: deps.smsStats.stats(deps.clock.now()),
+    }),
   )
 
   app.get('/audit', adminOnly, (c) => {

@@ -1,6 +1,8 @@
 import type {
   CustomerErased,
   ErasureNotifier,
+  SmsProviderStats,
+  SmsStatsSource,
   SyncStatus,
   SyncStatusSource,
 } from '../../src/console/ports.js'
@@ -18,5 +20,13 @@ export class RecordingErasureNotifier implements ErasureNotifier {
   readonly events: CustomerErased[] = []
   customerErased(e: CustomerErased) {
     this.events.push(e)
+  }
+}
+
+/** SMS provider figures the test sets by hand. */
+export class FakeSmsStats implements SmsStatsSource {
+  current: SmsProviderStats[] | null = null
+  stats() {
+    return this.current
   }
 }
