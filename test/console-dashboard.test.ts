@@ -99,3 +99,37 @@ describe('dashboard figures', () => {
     expect(/id="fig-visits">([^<]*)</.exec(html)?.[1]).toBe('1') // Beto's 23:30, not Dana's 00:10
   })
 })
+
+describe('dashboard across a daylight-saving change', () => {
+  it('puts 10:00 local in the 10 o’clock column before and after the clocks move', () => {
+    h = consoleHarness({ branch: { timeZone: 'Europe/Madrid' } })
+    const insert = h.db.prepare(
+      `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at) VALUES (@id, NULL, 'demo', @s, @e, @e)`,
+    )
+    // Madrid: UTC+1 until 2026-03-29 01:00Z, then UTC+2.
+    insert.run({
+      id: 'a',
+      s: Date.parse('2026-03-28T09:00:00Z'),
+      e: Date.parse('2026-03-28T09:30:00Z'),
+    }) // Sat 10:00
+    insert.run({
+      id: 'b',
+      s: Date.parse('2026-03-30T08:00:00Z'),
+      e: Date.parse('2026-03-30T08:30:00Z'),
+    }) // Mon 10:00
+    const dashboard = createDashboard(h.db, {
+      passByMinutes: 2,
+      hereNowMinutes: 15,
+      timeZone: 'Europe/Madrid',
+    })
+    const range = resolveRange(
+      { range: 'custom', from: '2026-03-28', to: '2026-03-30' },
+      h.clock.now(),
+      'Europe/Madrid',
+    )
+    const f = dashboard.figures(range, h.clock.now())
+    expect(f.heatmap[5]![10]).toBe(1)
+    expect(f.heatmap[0]![10]).toBe(1)
+    expect(f.daily.map((d) => d.visits)).toEqual([1, 0, 1])
+  })
+})
