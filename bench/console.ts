@@ -78,6 +78,9 @@ const section: BenchSection = {
       const now = localMidnight('2025-12-31', TZ) + 12 * 3_600_000
       const range = resolveRange({ range: 'custom', from: '2025-01-01', to: '2025-12-31' }, now, TZ)
       const dashboard = createDashboard(db, { passByMinutes: 2, hereNowMinutes: 15, timeZone: TZ })
+      const coldStart = performance.now()
+      dashboard.figures(range, now)
+      console.log(`dashboard 365 days, first call (statements compiled, cache cold): ${(performance.now() - coldStart).toFixed(0)} ms`)
       const times: number[] = []
       for (let i = 0; i < 5; i++) {
         const s = performance.now()
@@ -90,7 +93,7 @@ const section: BenchSection = {
       }
       times.sort((a, b) => a - b)
       console.log(
-        `dashboard 365 days: median ${times[2]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms (target ≤ 300 ms)`,
+        `dashboard 365 days, warm: median ${times[2]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[4]!.toFixed(0)} ms (target ≤ 300 ms)`,
       )
 
       // The whole page as the server answers it: queries, SVG charts and tables (365 rows).

@@ -75,9 +75,10 @@ export function offsetSegments(fromMs: number, toMs: number, timeZone: string): 
   const segments: OffsetSegment[] = []
   let start = fromMs
   let offset = offsetAt(fromMs, timeZone)
-  // Sample every 6 hours; a change is then located to the second by bisection.
+  // Sample every 12 hours (a zone changes at most once a day); a change is then located to
+  // the second by bisection.
   for (let t = fromMs; t < toMs;) {
-    const next = Math.min(t + 6 * 3_600_000, toMs)
+    const next = Math.min(t + 12 * 3_600_000, toMs)
     const o = next < toMs ? offsetAt(next, timeZone) : offset
     if (o !== offset) {
       // Bisect in whole seconds: offsets change on a second boundary.
