@@ -37,7 +37,8 @@ interface VisitExportRow {
   name: string | null
   phone_e164: string | null
   erased_at: number | null
-  staff: number
+  /** Only in the visit list query. */
+  staff?: number
 }
 
 /**
@@ -49,14 +50,23 @@ interface VisitExportRow {
 export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStream<Uint8Array> {
   const page = db.prepare(`
     SELECT v.id, v.started_at, v.last_seen_at, v.ended_at, v.end_reason, v.customer_id,
-           c.name, c.phone_e164, c.erased_at,
-           EXISTS (SELECT 1 FROM devices d WHERE d.customer_id = v.customer_id AND d.is_staff = 1) AS staff
+           c.name, c.phone_e164, c.erased_at
     FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
     WHERE v.started_at >= @from AND v.started_at < @to AND (v.started_at, v.id) > (@afterStart, @afterId)
     ORDER BY v.started_at, v.id
     LIMIT @limit`)
+  // Staff are few: read them once rather than probing devices for every row.
+  const staff = new Set(
+    (
+      db
+        .prepare(
+          `SELECT DISTINCT customer_id FROM devices WHERE is_staff = 1 AND customer_id IS NOT NULL`,
+        )
+        .all() as Array<{ customer_id: number }>
+    ).map((r) => r.customer_id),
+  )
   const delimiter = opts.delimiter ?? ','
-  const limit = opts.pageSize ?? 2000
+  const limit = opts.pageSize ?? 5000
   const minMs = opts.passByMinutes * 60_000
   const segments = offsetSegments(opts.range.fromMs, opts.range.toMs, opts.timeZone)
   const local = (ms: number) => formatLocal(ms, segments, opts.timeZone)
@@ -93,7 +103,7 @@ export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStre
               local(r.last_seen_at),
               (dwell / 60_000).toFixed(1),
               dwell < minMs ? 1 : 0,
-              r.staff,
+              r.customer_id !== null && staff.has(r.customer_id) ? 1 : 0,
               r.customer_id,
               r.erased_at ? '' : spreadsheetSafe(r.name ?? ''),
               r.erased_at ? '' : r.phone_e164,
