@@ -134,7 +134,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     c: Context<ConsoleEnv>,
     view: string,
     data: Record<string, unknown> = {},
-    status: 200 | 400 | 401 | 403 | 404 | 422 | 429 | 500 = 200,
+    status: 200 | 400 | 401 | 403 | 404 | 413 | 422 | 429 | 500 = 200,
   ) => {
     const locale = c.get('locale')
     const user = c.get('user')
@@ -500,21 +500,16 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.onError((err, c) => {
     const locale = c.get('locale') ?? 'es'
     if (err instanceof HTTPException) {
-      const status = err.status
-      const key =
-        status === 403
-          ? 'error.forbidden'
-          : status === 404
-            ? 'error.notFound'
-            : status === 401
-              ? 'error.signedOut'
-              : 'error.generic'
-      return render(
-        c,
-        'console/error',
-        { title: ct(locale, key) },
-        (status === 403 || status === 404 || status === 401 ? status : 400) as 400,
-      )
+      // The console's one error boundary: access refusals and missing pages get a calm page in
+      // the reader's language; anything else HTTP-ish (too large, malformed) a generic one.
+      const known: Record<number, { key: string; status: 401 | 403 | 404 | 413 }> = {
+        401: { key: 'error.signedOut', status: 401 },
+        403: { key: 'error.forbidden', status: 403 },
+        404: { key: 'error.notFound', status: 404 },
+        413: { key: 'error.generic', status: 413 },
+      }
+      const page = known[err.status] ?? { key: 'error.generic', status: 400 as const }
+      return render(c, 'console/error', { title: ct(locale, page.key) }, page.status)
     }
     deps.log(`console: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
     return render(c, 'console/error', { title: ct(locale, 'error.generic') }, 500)
