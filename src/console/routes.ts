@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { createHash } from 'node:crypto'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
@@ -91,7 +90,9 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     c.set('user', auth.session(getCookie(c, SESSION_COOKIE)))
     await next()
     c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
+    // same-origin (not no-referrer): browsers then send the real Origin on the console's own
+    // form posts, so the origin check below means something.
+    c.header('Referrer-Policy', 'same-origin')
     c.header('Cache-Control', 'no-store')
     if (c.res.headers.get('content-type')?.startsWith('text/html')) {
       c.header('X-Frame-Options', 'DENY')
