@@ -133,3 +133,15 @@ describe('dashboard across a daylight-saving change', () => {
     expect(f.daily.map((d) => d.visits)).toEqual([1, 0, 1])
   })
 })
+
+describe('language link', () => {
+  it('keeps the period shown when switching language', async () => {
+    h = consoleHarness()
+    const b = await h.signedIn('maria', 'manager')
+    const html = await (await b.get('/?range=7')).text()
+    expect(html).toContain('href="/?range=7&amp;lang=en" lang="en"')
+    const en = await (await b.get('/?range=7&lang=en')).text()
+    expect(en).toContain('Visits overview')
+    expect(await (await b.get('/customers')).text()).toContain('<h1>Customers</h1>')
+  })
+})

@@ -140,8 +140,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     const locale = c.get('locale')
     const user = c.get('user')
     const f = formatters(locale, tz)
+    const other: Locale = locale === 'es' ? 'en' : 'es'
     return c.html(
       views.render(view, {
+        otherLocale: other,
+        langHref: switchLanguageHref(c.req.method, c.req.url, other),
         locale,
         t: (key: string, params?: Record<string, string | number>) => ct(locale, key, params),
         f,
@@ -517,6 +520,17 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   })
 
   return app
+}
+
+/**
+ * Where the language link goes: the same page (its query kept) for a page read with GET; after
+ * a form post, the page the form belongs to is not addressable, so the sign-in page or home.
+ */
+export function switchLanguageHref(method: string, url: string, lang: Locale): string {
+  const u = new URL(url)
+  if (method !== 'GET') return `${u.pathname === '/login' ? '/login' : '/'}?lang=${lang}`
+  u.searchParams.set('lang', lang)
+  return `${u.pathname}${u.search}`
 }
 
 /** A local path to go back to after sign-in; anything else (other hosts, //x) becomes "/". */
