@@ -1,3 +1,4 @@
+import type { SyncStatusSource } from '../console/ports.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements } from '../db/outbox.js'
 
@@ -81,4 +82,33 @@ export function retryParkedEvents(db: Db): number {
     if (n > 0) s.clearBackoff()
     return n
   })()
+}
+
+/**
+ * The console's sync panel source (`SyncStatusSource` of src/console/ports.ts): null when no CRM
+ * is configured, else the figures of `syncStatus` and the parked events (first 500).
+ */
+export function consoleSyncSource(db: Db, configured: boolean): SyncStatusSource {
+  return {
+    status(now) {
+      if (!configured) return null
+      const s = syncStatus(db, now)
+      return {
+        pending: s.pending,
+        oldestPendingAt: s.oldestPendingAt,
+        lastSuccessAt: s.lastSuccessAt,
+        lastError:
+          s.lastError !== null && s.lastErrorAt !== null
+            ? { at: s.lastErrorAt, message: s.lastError }
+            : null,
+        parked: parkedEvents(db, 500).map((p) => ({
+          id: p.id,
+          kind: p.type,
+          createdAt: p.occurredAt,
+          attempts: p.attempts,
+          lastResponse: p.response ?? p.error,
+        })),
+      }
+    },
+  }
 }
