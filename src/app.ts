@@ -8,10 +8,17 @@ import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
 import type { Db } from './db/open.js'
 import { otpStatements } from './db/otp.js'
+import { sessionStatements } from './db/sessions.js'
+import { visitStatements } from './db/visits.js'
 import { DomainError, RateLimitedError, ValidationError } from './errors.js'
 import { createDeviceAccess } from './gate/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
+import { admitStaff, type SessionJobDeps } from './gate/session-jobs.js'
+import { sessionUntil } from './gate/session-policy.js'
+import { uuidv7 } from './ids.js'
+import { parseMac } from './mac.js'
+import { createVisitBook } from './visits/book.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
 import { renderPage } from './portal/page.js'
@@ -50,6 +57,14 @@ export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line: string) => console.error(line))
   const views = deps.views ?? loadViews()
   const audit = auditStatements(deps.db)
+  const visitRows = visitStatements(deps.db)
+  const visits = createVisitBook({
+    db: deps.db,
+    visits: visitRows,
+    branchId: deps.config.branch.id,
+    policy: visitPolicyOf(deps.config),
+    newId: (at) => uuidv7(at),
+  })
   const access = createDeviceAccess({
     db: deps.db,
     gate: deps.gate,
@@ -58,7 +73,16 @@ export function createApp(deps: AppDeps) {
     audit,
     branchId: deps.config.branch.id,
     log,
+    visits,
   })
+  const staffMacs = staffMacsOfConfig(deps.config)
+  const session: SessionJobDeps = {
+    access,
+    sessions: sessionStatements(deps.db),
+    idleMinutes: deps.config.session.idleMinutes,
+    staffMacs,
+    log,
+  }
   const login = createLogin({
     db: deps.db,
     clock: deps.clock,
@@ -73,7 +97,15 @@ export function createApp(deps: AppDeps) {
     branch: deps.config.branch,
     portalHost: new URL(deps.config.publicUrl).hostname,
     noticeVersion: deps.config.privacy.noticeVersion,
-    sessionHours: deps.config.session.hours,
+    sessionUntil: (now) =>
+      sessionUntil(now, {
+        hours: deps.config.session.hours,
+        openingHours: deps.config.branch.openingHours,
+        timeZone: deps.config.branch.timeZone,
+      }),
+    remember: { rememberDays: deps.config.remember.days, reverifyDays: deps.config.reverify.days },
+    staffMacs,
+    admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,
   })
 
@@ -111,7 +143,22 @@ export function createApp(deps: AppDeps) {
   admin.get('/portal.css', (c) => portal.fetch(new Request(new URL('/portal.css', c.req.url))))
   admin.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
 
-  return { portal, admin, access, login }
+  return { portal, admin, access, login, visits, visitRows, session }
+}
+
+/** The visit rules' policy from the config, in ms. */
+export function visitPolicyOf(config: Config) {
+  return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
+}
+
+/** The config's staff MACs in canonical form. */
+export function staffMacsOfConfig(config: Config): Set<string> {
+  const out = new Set<string>()
+  for (const text of config.staffMacs) {
+    const mac = parseMac(text)
+    if (mac) out.add(mac)
+  }
+  return out
 }
 
 /**
