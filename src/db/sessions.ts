@@ -12,7 +12,7 @@ export function sessionStatements(db: Db) {
      FROM authorizations a LEFT JOIN devices d ON d.mac = a.mac
      WHERE a.ended_at IS NULL AND a.ends_at > @now
        AND a.reason NOT IN ('staff', 'manual-allow') AND COALESCE(d.is_staff, 0) = 0
-       AND MAX(a.starts_at, COALESCE(d.last_seen_at, 0)) < @since
+       AND MAX(a.starts_at, COALESCE(d.last_seen_at, 0)) <= @since
      ORDER BY a.mac`,
   )
   const staff = db.prepare(`SELECT mac FROM devices WHERE is_staff = 1 ORDER BY mac`)
