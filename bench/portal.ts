@@ -1,3 +1,108 @@
+import autocannon from 'autocannon'
+import { fork, type ChildProcess } from 'node:child_process'
+import { Agent, request } from 'node:http'
+import { fileURLToPath } from 'node:url'
 import type { BenchSection } from './run.js'
-const section: BenchSection = { name: 'portal', async run() { console.log('todo') } }
+
+const SERVER = fileURLToPath(new URL('./portal-server.ts', import.meta.url))
+
+function start(mode: 'portal' | 'hello'): Promise<{ child: ChildProcess; port: number }> {
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server to DIR, to see where time goes.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+  const child = fork(SERVER, [mode], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: any) => resolve({ child, port: m.port }))
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
+  })
+}
+
+async function rps(port: number, seconds: number): Promise<number> {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: seconds, pipelining: 1 })
+  if (result.non2xx || result.errors) throw new Error(`GET / had ${result.non2xx} non-2xx and ${result.errors} errors`)
+  return result.requests.average
+}
+
+function post(agent: Agent, port: number, path: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d) => (text += d))
+        res.on('end', () => resolve({ status: res.statusCode!, text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const ms = (n: number) => `${n.toFixed(2)} ms`
+
+async function loginVerify(server: { child: ChildProcess; port: number }, clients: number, perClient: number) {
+  const waiting = new Map<string, (code: string) => void>()
+  server.child.on('message', (m: any) => {
+    if (m.to) waiting.get(m.to)?.(m.code)
+  })
+  const login: number[] = []
+  const verify: number[] = []
+  const both: number[] = []
+  let serial = 0
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      // Each client comes from its own loopback address, so the server sees a device per client.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: `127.0.0.${10 + i}` })
+      for (let k = 0; k < perClient; k++) {
+        const national = String(5510000000 + serial++)
+        const e164 = `+52${national}`
+        const code = new Promise<string>((r) => waiting.set(e164, r))
+        const t0 = performance.now()
+        const a = await post(agent, server.port, '/login', `name=Cliente+${i}&phone=${national}&consent=yes`)
+        const t1 = performance.now()
+        if (a.status !== 200) throw new Error(`login answered ${a.status}`)
+        const challenge = /name="challenge" value="([^"]+)"/.exec(a.text)![1]!
+        const c = await code
+        waiting.delete(e164)
+        const t2 = performance.now()
+        const b = await post(agent, server.port, '/verify', `challenge=${encodeURIComponent(challenge)}&code=${c}`)
+        const t3 = performance.now()
+        if (b.status !== 200) throw new Error(`verify answered ${b.status}`)
+        login.push(t1 - t0)
+        verify.push(t3 - t2)
+        both.push(t1 - t0 + (t3 - t2))
+      }
+      agent.destroy()
+    }),
+  )
+  for (const a of [login, verify, both]) a.sort((x, y) => x - y)
+  return { login, verify, both }
+}
+
+const section: BenchSection = {
+  name: 'portal',
+  async run() {
+    const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+    const hello = await start('hello')
+    const portal = await start('portal')
+    try {
+      await rps(hello.port, 1) // warm-up
+      await rps(portal.port, 1)
+      const ceiling = await rps(hello.port, seconds)
+      const splash = await rps(portal.port, seconds)
+      console.log(`GET /  bare Hono "hello" (ceiling): ${ceiling.toFixed(0)} req/s`)
+      console.log(`GET /  branchgate splash page:      ${splash.toFixed(0)} req/s`)
+      console.log(`splash / ceiling: ${((100 * splash) / ceiling).toFixed(1)} %   (target >= 50 %)`)
+      const r = await loginVerify(portal, 20, Number(process.env.BENCH_LOGINS_PER_CLIENT ?? 50))
+      console.log(`login + verify, 20 concurrent clients, ${r.both.length} logins:`)
+      console.log(`  POST /login          p50 ${ms(pct(r.login, 50))}  p99 ${ms(pct(r.login, 99))}`)
+      console.log(`  POST /verify         p50 ${ms(pct(r.verify, 50))}  p99 ${ms(pct(r.verify, 99))}`)
+      console.log(`  login + verify       p50 ${ms(pct(r.both, 50))}  p99 ${ms(pct(r.both, 99))}   (target p99 < 25 ms)`)
+    } finally {
+      hello.child.disconnect()
+      portal.child.disconnect()
+    }
+  },
+}
 export default section

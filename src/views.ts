@@ -22,7 +22,7 @@ export function loadViews(dir = VIEWS_DIR): Views {
         const filename = path.join(dir, rel)
         templates.set(
           rel.replace(/\\/g, '/').replace(/\.ejs$/, ''),
-          ejs.compile(readFileSync(filename, 'utf8'), { filename, rmWhitespace: false }) as Template,
+          ejs.compile(readFileSync(filename, 'utf8'), { filename }) as Template,
         )
       }
     }

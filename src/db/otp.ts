@@ -28,15 +28,22 @@ export function otpStatements(db: Db) {
   // Failed sends cost nothing and must not lock a customer out while a provider is down.
   const sentToPhoneSince = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE phone_e164 = @phone AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+     WHERE phone_e164 = @phone AND created_at > @since AND status != 'send_failed'
+     ORDER BY created_at DESC LIMIT @limit`,
   )
   const sentToMacSince = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE mac = @mac AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+     WHERE mac = @mac AND created_at > @since AND status != 'send_failed'
+     ORDER BY created_at DESC LIMIT @limit`,
   )
-  const supersede = db.prepare(
+  // Two statements rather than one OR, so each uses its partial index of pending codes.
+  const supersedeForMac = db.prepare(
     `UPDATE otp_challenges SET status = 'superseded', closed_at = @now
-     WHERE status = 'pending' AND (mac = @mac OR phone_e164 = @phone) AND id != @keep`,
+     WHERE mac = @mac AND status = 'pending' AND id != @keep`,
+  )
+  const supersedeForPhone = db.prepare(
+    `UPDATE otp_challenges SET status = 'superseded', closed_at = @now
+     WHERE phone_e164 = @phone AND status = 'pending' AND id != @keep`,
   )
   const setStatus = db.prepare(
     `UPDATE otp_challenges SET status = @status, closed_at = @now WHERE id = @id`,
@@ -48,12 +55,21 @@ export function otpStatements(db: Db) {
   return {
     insert: (row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at'>) => insert.run(row),
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
-    sentToPhoneSince: (phone: string, since: number) =>
-      (sentToPhoneSince.all({ phone, since }) as Array<{ created_at: number }>).map((r) => r.created_at),
-    sentToMacSince: (mac: string, since: number) =>
-      (sentToMacSince.all({ mac, since }) as Array<{ created_at: number }>).map((r) => r.created_at),
-    supersedeOthers: (keep: string, mac: string, phone: string, now: number) =>
-      supersede.run({ keep, mac, phone, now }),
+    /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
+    sentToPhoneSince: (phone: string, since: number, limit: number) =>
+      (sentToPhoneSince.all({ phone, since, limit }) as Array<{ created_at: number }>)
+        .map((r) => r.created_at)
+        .reverse(),
+    /** Creation times (ascending) of the newest `limit` codes asked for by the device since `since`. */
+    sentToMacSince: (mac: string, since: number, limit: number) =>
+      (sentToMacSince.all({ mac, since, limit }) as Array<{ created_at: number }>)
+        .map((r) => r.created_at)
+        .reverse(),
+    /** Older pending codes of the same device or number stop working. */
+    supersedeOthers(keep: string, mac: string, phone: string, now: number) {
+      supersedeForMac.run({ keep, mac, now })
+      supersedeForPhone.run({ keep, phone, now })
+    },
     setStatus: (id: string, status: ChallengeStatus, now: number | null) => setStatus.run({ id, status, now }),
     setProvider: (id: string, provider: string) => setProvider.run({ id, provider }),
     countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,

@@ -76,8 +76,13 @@ export function createLogin(deps: LoginDeps) {
       checkSendLimits(
         policy,
         {
-          toNumberLastDay: otp.sentToPhoneSince(c.phone, now - 24 * 60 * MINUTE),
-          fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE),
+          // The limits only ever look at the newest N codes: no need to read more.
+          toNumberLastDay: otp.sentToPhoneSince(
+            c.phone,
+            now - 24 * 60 * MINUTE,
+            Math.max(policy.perNumberPerDay, policy.perNumberMax, 1),
+          ),
+          fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE, policy.perDevicePerHour),
         },
         now,
       )

@@ -35,7 +35,7 @@ export function renderPage(
   opts: RenderOptions,
 ): string {
   const other: Locale = locale === 'es' ? 'en' : 'es'
-  return views.render(view, {
+  const data = {
     locale,
     otherLocale: other,
     t: (key: string, params?: Record<string, string | number>) => t(locale, key, params),
@@ -50,5 +50,8 @@ export function renderPage(
     privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
     noticeUrl: config.privacy.noticeUrl,
     ...opts,
-  })
+  }
+  // The layout is composed here rather than with EJS include(), which looks the partial up on
+  // disk at every render.
+  return views.render('partials/head', data) + views.render(view, data) + views.render('partials/foot', data)
 }

@@ -50,18 +50,18 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('locale', locale)
     await next()
   })
+  // Headers are set before the handler runs so the response is built once with them (changing a
+  // finished Response forces @hono/node-server off its fast path). Routes override Cache-Control.
   app.use('*', async (c, next) => {
-    await next()
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'no-referrer')
-    if (c.res.headers.get('content-type')?.startsWith('text/html')) {
-      c.header('Cache-Control', 'no-store')
-      c.header('X-Frame-Options', 'DENY')
-      c.header(
-        'Content-Security-Policy',
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-      )
-    }
+    c.header('Cache-Control', 'no-store')
+    c.header('X-Frame-Options', 'DENY')
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    await next()
   })
   // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
   // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway).
@@ -96,9 +96,21 @@ export function portalRoutes(deps: PortalDeps) {
     },
   })
 
+  // The empty splash page depends only on the locale: render it once per locale.
+  const splashCache = new Map<Locale, string>()
+  const emptySplashPage = (c: Context<PortalEnv>) => {
+    const locale = c.get('locale')
+    let html = splashCache.get(locale)
+    if (html === undefined) {
+      html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
+      splashCache.set(locale, html)
+    }
+    return c.html(html)
+  }
+
   // The first page every phone opens: one neighbour lookup and one indexed read, nothing more.
   app.get('/', async (c) => {
-    const splash = (values = emptySplash) => c.html(page(c, 'portal/splash', { showLangSwitch: true, values }))
+    const splash = () => emptySplashPage(c)
     if (c.req.query('fresh') !== undefined) return splash()
     const ip = deps.clientAddress(c)
     const mac = ip ? await deps.neighbours.macFor(ip) : null
@@ -118,7 +130,7 @@ export function portalRoutes(deps: PortalDeps) {
           }),
         )
       case 'expired':
-        return splash({ ...emptySplash, name: standing.name })
+        return c.html(page(c, 'portal/splash', { showLangSwitch: true, values: { ...emptySplash, name: standing.name } }))
       default:
         return splash()
     }
@@ -131,7 +143,7 @@ export function portalRoutes(deps: PortalDeps) {
     const mac = await deviceOf(c)
     const locale = c.get('locale')
     const back = await login.welcomeBack(mac)
-    if (!back) return c.html(page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash }))
+    if (!back) return emptySplashPage(c)
     return c.html(
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
@@ -266,11 +278,20 @@ function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | unde
   if (l) c.set('locale', l)
 }
 
+const timeFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. Formatters are built once. */
 export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
-  return new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
-    timeZone,
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: locale === 'es' ? 'h23' : 'h12',
-  }).format(ms)
+  const key = `${locale} ${timeZone}`
+  let f = timeFormats.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: locale === 'es' ? 'h23' : 'h12',
+    })
+    timeFormats.set(key, f)
+  }
+  return f.format(ms)
 }

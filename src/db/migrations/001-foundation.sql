@@ -39,6 +39,8 @@ CREATE TABLE otp_challenges (
 );
 CREATE INDEX otp_by_phone ON otp_challenges (phone_e164, created_at);
 CREATE INDEX otp_by_mac   ON otp_challenges (mac, created_at);
+CREATE INDEX otp_pending_by_mac   ON otp_challenges (mac) WHERE status = 'pending';
+CREATE INDEX otp_pending_by_phone ON otp_challenges (phone_e164) WHERE status = 'pending';
 
 -- Consents: which notice version, which purposes, when and at which branch.
 CREATE TABLE consents (

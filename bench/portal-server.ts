@@ -1,0 +1,58 @@
+/**
+ * A server for the bench, run in its own process so the load generator does not share its event
+ * loop. `portal`: the real app on a temp SQLite file, dry-run gate, an in-process SMS sender that
+ * hands codes to the parent over IPC, and neighbours mapping 127.0.0.N to a MAC per N.
+ * `hello`: a bare Hono "hello" server, the ceiling.
+ */
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createApp } from '../src/app.js'
+import { systemClock } from '../src/clock.js'
+import { loadConfig } from '../src/config.js'
+import { openDb } from '../src/db/open.js'
+import { createDryRunGate } from '../src/gate/dry-run.js'
+import { plainIp } from '../src/gate/neighbours.js'
+import { parseMac, type Mac } from '../src/mac.js'
+
+const mode = process.argv[2]
+const send = (m: unknown) => process.send!(m)
+
+if (mode === 'hello') {
+  const app = new Hono()
+  app.get('/', (c) => c.text('hello'))
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => send({ port: info.port }))
+  process.on('disconnect', () => server.close(() => process.exit(0)))
+} else {
+  const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-'))
+  // The limits are lifted only so 20 clients can log in thousands of times from 20 addresses.
+  const config = loadConfig(
+    JSON.stringify({ dataDir: dir, otp: { perDevicePerHour: 1_000_000, perNumberPerDay: 1_000_000 } }),
+  )
+  const db = openDb(path.join(dir, 'branchgate.db'))
+  const { portal } = createApp({
+    config,
+    db,
+    gate: createDryRunGate(systemClock),
+    sms: {
+      name: 'in-process',
+      async send(m) {
+        send({ to: m.to, code: m.code })
+        return { provider: 'in-process' }
+      },
+    },
+    neighbours: {
+      async macFor(ip) {
+        const last = Number(plainIp(ip).split('.')[3] ?? 0)
+        return parseMac(`02:00:00:00:00:${last.toString(16).padStart(2, '0')}`) as Mac
+      },
+    },
+    clock: systemClock,
+    secret: Buffer.alloc(32, 9),
+    log: () => {},
+  })
+  const server = serve({ fetch: portal.fetch, port: 0, hostname: '127.0.0.1' }, (info) => send({ port: info.port }))
+  process.on('disconnect', () => server.close(() => process.exit(0)))
+}

@@ -1,0 +1,111 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { tempDir } from './helpers.js'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const cleanups: Array<() => void> = []
+afterEach(() => cleanups.splice(0).forEach((f) => f()))
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function startServer(env: Record<string, string>, args: string[] = []): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (out += d))
+  cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'))
+  return { child, output: () => out }
+}
+
+async function waitFor(url: string, ms = 15_000): Promise<Response> {
+  const until = Date.now() + ms
+  for (;;) {
+    try {
+      return await fetch(url)
+    } catch (err) {
+      if (Date.now() > until) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+describe('the server process', () => {
+  it('refuses a bad config file at start, naming the key, and exits non-zero', () => {
+    const t = tempDir()
+    cleanups.push(t.remove)
+    const file = path.join(t.dir, 'branchgate.json')
+    writeFileSync(file, JSON.stringify({ otp: { digits: 12 }, sms: { providers: [{ type: 'http' }] } }))
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
+      cwd: ROOT,
+      env: { ...process.env, BRANCHGATE_DATA_DIR: t.dir },
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain('otp.digits must be between 4 and 8, got 12')
+    expect(run.stderr).toContain('sms.providers.0.url is required')
+  })
+
+  it('reads BRANCHGATE_CONFIG too, and says when the file is missing', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, BRANCHGATE_CONFIG: '/nonexistent/branchgate.json' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain('cannot read config file /nonexistent/branchgate.json')
+  })
+
+  it('runs the whole demo flow over real HTTP, prints the code, and stops cleanly on SIGTERM', async () => {
+    const t = tempDir()
+    cleanups.push(t.remove)
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const { child, output } = startServer({ PORT: String(port), ADMIN_PORT: String(adminPort), BRANCHGATE_DATA_DIR: t.dir })
+    const health = await waitFor(`http://127.0.0.1:${port}/healthz`)
+    expect(await health.json()).toMatchObject({ status: 'ok', gate: 'dry-run' })
+    const consolePage = await fetch(`http://127.0.0.1:${adminPort}/`)
+    expect(consolePage.status).toBe(200)
+
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    const codePage = await (await fetch(`http://127.0.0.1:${port}/login`, form({ name: 'Ana', phone: '55 1234 5678', consent: 'yes' }))).text()
+    const challenge = /name="challenge" value="([^"]+)"/.exec(codePage)![1]!
+    let code: string | undefined
+    for (let i = 0; i < 50 && !code; i++) {
+      code = /\[sms\] to=\+525512345678 code=(\d{6})/.exec(output())?.[1]
+      if (!code) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(code).toMatch(/^\d{6}$/)
+    const welcome = await fetch(`http://127.0.0.1:${port}/verify`, form({ challenge, code: code! }))
+    expect(welcome.status).toBe(200)
+    expect(await welcome.text()).toContain('¡Listo, Ana!')
+    const captive = (await (await fetch(`http://127.0.0.1:${port}/api/captive`)).json()) as { captive: boolean }
+    expect(captive.captive).toBe(false)
+
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(existsSync(path.join(t.dir, 'branchgate.db'))).toBe(true)
+    expect(existsSync(path.join(t.dir, 'branchgate.db-wal'))).toBe(false)
+    expect(output()).not.toMatch(/secret|[0-9a-f]{64}/)
+  })
+})
