@@ -3,12 +3,16 @@ import { createHmac } from 'node:crypto'
 import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { createApp } from './app.js'
+import { performance } from 'node:perf_hooks'
+import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { closeDb, openDb } from './db/open.js'
 import { createDryRunGate } from './gate/dry-run.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
+import { JOBS, startJobs } from './jobs.js'
+import { createKernelPresence } from './visits/kernel-presence.js'
+import { createPresenceTracker } from './visits/presence.js'
 import { parseMac, type Mac } from './mac.js'
 import { loadOrCreateSecret } from './secret.js'
 import { createConsoleSender } from './sms/console.js'
@@ -64,7 +68,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   ) as Mac
   const neighbours = withLoopbackDemoMac(createKernelNeighbours(), demoMac)
 
-  const { portal, admin } = createApp({
+  const { portal, admin, visits, visitRows, session } = createApp({
     config,
     db,
     gate,
@@ -97,14 +101,28 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
+  const tracker = createPresenceTracker({
+    db,
+    source: createKernelPresence({ gate, log }),
+    visits: visitRows,
+    book: visits,
+    policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
+    staffMacs: staffMacsOfConfig(config),
+    monotonic: { now: () => performance.now() },
+    log,
+  })
+  const jobs = startJobs(JOBS, { tracker, session, log }, config, clock)
+
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     log(`${signal}: stopping`)
+    const jobsStopped = jobs.stop()
     let open = servers.length
-    const done = () => {
+    const done = async () => {
       if (--open > 0) return
+      await jobsStopped
       closeDb(db)
       log('stopped')
       process.exit(0)
