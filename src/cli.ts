@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url'
+import { visitsCommand } from './cli/visits.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
   },
+  visitsCommand,
 ]
 
 function help(): string {
