@@ -160,8 +160,8 @@ export const configSchema = z
       .prefault({}),
     visits: z
       .object({
-        /** Minutes of absence that end a visit; the visit ends at the last activity before it. */
-        idleMinutes: z.number().min(1).max(240).default(15),
+        /** Minutes of absence that end a visit; the visit ends at the last activity before it. Fractions allowed (tests). */
+        idleMinutes: z.number().min(0.1).max(240).default(15),
         /** Visits shorter than this many minutes are kept but marked as pass-bys (not in dwell averages). */
         minMinutes: z.number().min(0).max(60).default(2),
       })
@@ -333,7 +333,7 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'listen.portal.port': [1, 65535],
   'listen.admin.port': [1, 65535],
   'session.idleMinutes': [0, 1440],
-  'visits.idleMinutes': [1, 240],
+  'visits.idleMinutes': [0.1, 240],
   'visits.minMinutes': [0, 60],
   'presence.intervalSeconds': [1, 600],
   'remember.days': [0, 365],
