@@ -68,7 +68,14 @@ const section: BenchSection = {
           `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason) VALUES (@mac, @id, @now, @until, 'login')`,
         )
         for (let i = 0; i < DEVICES; i++) {
-          const row = { id: i + 1, phone: `+5255${String(10_000_000 + i)}`, name: `Cliente ${i}`, mac: macOf(i), now: now - 10 * MIN, until: now + 8 * 60 * MIN }
+          const row = {
+            id: i + 1,
+            phone: `+5255${String(10_000_000 + i)}`,
+            name: `Cliente ${i}`,
+            mac: macOf(i),
+            now: now - 10 * MIN,
+            until: now + 8 * 60 * MIN,
+          }
           c.run(row)
           d.run(row)
           a.run(row)
@@ -79,12 +86,16 @@ const section: BenchSection = {
       const counters = () => {
         bytes += 1000
         const m = new Map<Mac, { packets: number; bytes: number }>()
-        for (let i = 0; i < DEVICES; i++) m.set(macOf(i), { packets: bytes / 100, bytes: bytes + i })
+        for (let i = 0; i < DEVICES; i++)
+          m.set(macOf(i), { packets: bytes / 100, bytes: bytes + i })
         return m
       }
       const counterFixtures = Array.from({ length: SWEEPS + 2 }, counters)
       let k = 0
-      const source = createKernelPresence({ gate: { counters: async () => counterFixtures[k++]! }, run: async () => neigh })
+      const source = createKernelPresence({
+        gate: { counters: async () => counterFixtures[k++]! },
+        run: async () => neigh,
+      })
       const rows = visitStatements(db)
       const policy = { idleMs: 15 * MIN, minMs: 2 * MIN }
       const book = createVisitBook({ db, visits: rows, branchId: 'bench', policy, newId: uuidv7 })
@@ -111,12 +122,17 @@ const section: BenchSection = {
         mono += 30_000
         reports.push(await tracker.sweep(now))
       }
-      const col = (f: (r: SweepReport) => number) => `median ${median(reports.map(f)).toFixed(1)} / p95 ${p95(reports.map(f)).toFixed(1)}`
+      const col = (f: (r: SweepReport) => number) =>
+        `median ${median(reports.map(f)).toFixed(1)} / p95 ${p95(reports.map(f)).toFixed(1)}`
       console.log(`steady sweeps (${SWEEPS}, ${DEVICES} present, every visit extended):`)
-      console.log(`  sources (parse ${(neigh.length / 1e6).toFixed(1)} MB JSON + counters): ${col((r) => r.sourceMs)} ms`)
+      console.log(
+        `  sources (parse ${(neigh.length / 1e6).toFixed(1)} MB JSON + counters): ${col((r) => r.sourceMs)} ms`,
+      )
       console.log(`  CPU (match + plan):                       ${col((r) => r.cpuMs)} ms`)
       console.log(`  DB (reads + one write transaction):       ${col((r) => r.dbMs)} ms`)
-      console.log(`  total per sweep:                          ${col((r) => r.sourceMs + r.cpuMs + r.dbMs)} ms (target ≤ 50 ms)`)
+      console.log(
+        `  total per sweep:                          ${col((r) => r.sourceMs + r.cpuMs + r.dbMs)} ms (target ≤ 50 ms)`,
+      )
     } finally {
       closeDb(db)
       rmSync(dir, { recursive: true, force: true })

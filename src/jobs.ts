@@ -1,6 +1,12 @@
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
-import { admitStaff, expireSessions, revokeIdle, staffMacsOf, type SessionJobDeps } from './gate/session-jobs.js'
+import {
+  admitStaff,
+  expireSessions,
+  revokeIdle,
+  staffMacsOf,
+  type SessionJobDeps,
+} from './gate/session-jobs.js'
 import type { PresenceTracker } from './visits/presence.js'
 
 /** What the background jobs work with, handed in by main.ts. */

@@ -1,17 +1,82 @@
 import { describe, expect, it } from 'vitest'
-import { createCounterWatch, createKernelPresence, parseNeighbourActivity } from '../src/visits/kernel-presence.js'
+import {
+  createCounterWatch,
+  createKernelPresence,
+  parseNeighbourActivity,
+} from '../src/visits/kernel-presence.js'
 import type { Mac } from '../src/mac.js'
 
 const NOW = Date.parse('2026-03-02T15:00:00Z')
 
 const NEIGH = JSON.stringify([
-  { dst: '10.20.0.15', dev: 'br-guest', lladdr: '3A:11:22:33:44:55', used: 3, confirmed: 2, updated: 2, probes: 0, state: ['REACHABLE'] },
-  { dst: '10.20.0.16', dev: 'br-guest', lladdr: '3a:11:22:33:44:66', used: 100, confirmed: 400, updated: 90, probes: 0, state: ['STALE'] },
-  { dst: '10.20.0.17', dev: 'br-guest', lladdr: '3a:11:22:33:44:77', used: 5, confirmed: 40, updated: 5, probes: 0, state: ['DELAY'] },
-  { dst: '10.20.0.18', dev: 'br-guest', lladdr: '3a:11:22:33:44:88', used: 5, confirmed: 600, updated: 1, probes: 3, state: ['FAILED'] },
-  { dst: '10.20.0.19', dev: 'br-guest', used: 5, confirmed: 5, updated: 5, probes: 3, state: ['INCOMPLETE'] },
-  { dst: 'fe80::1', dev: 'br-guest', lladdr: '3a:11:22:33:44:55', used: 1, confirmed: 1, updated: 1, probes: 0, state: ['REACHABLE'] },
-  { dst: '10.20.0.1', dev: 'br-guest', lladdr: '02:00:00:00:00:01', used: 1, confirmed: 1, updated: 1, state: ['PERMANENT'] },
+  {
+    dst: '10.20.0.15',
+    dev: 'br-guest',
+    lladdr: '3A:11:22:33:44:55',
+    used: 3,
+    confirmed: 2,
+    updated: 2,
+    probes: 0,
+    state: ['REACHABLE'],
+  },
+  {
+    dst: '10.20.0.16',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:66',
+    used: 100,
+    confirmed: 400,
+    updated: 90,
+    probes: 0,
+    state: ['STALE'],
+  },
+  {
+    dst: '10.20.0.17',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:77',
+    used: 5,
+    confirmed: 40,
+    updated: 5,
+    probes: 0,
+    state: ['DELAY'],
+  },
+  {
+    dst: '10.20.0.18',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:88',
+    used: 5,
+    confirmed: 600,
+    updated: 1,
+    probes: 3,
+    state: ['FAILED'],
+  },
+  {
+    dst: '10.20.0.19',
+    dev: 'br-guest',
+    used: 5,
+    confirmed: 5,
+    updated: 5,
+    probes: 3,
+    state: ['INCOMPLETE'],
+  },
+  {
+    dst: 'fe80::1',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:55',
+    used: 1,
+    confirmed: 1,
+    updated: 1,
+    probes: 0,
+    state: ['REACHABLE'],
+  },
+  {
+    dst: '10.20.0.1',
+    dev: 'br-guest',
+    lladdr: '02:00:00:00:00:01',
+    used: 1,
+    confirmed: 1,
+    updated: 1,
+    state: ['PERMANENT'],
+  },
 ])
 
 describe('kernel presence', () => {
@@ -41,7 +106,10 @@ describe('kernel presence', () => {
 
   it('combines the neighbour table and the counters, and still answers when one fails', async () => {
     let bytes = 0
-    const gate = { counters: async () => new Map([['3a:11:22:33:44:99' as Mac, { packets: 1, bytes: (bytes += 500) }]]) }
+    const gate = {
+      counters: async () =>
+        new Map([['3a:11:22:33:44:99' as Mac, { packets: 1, bytes: (bytes += 500) }]]),
+    }
     const logs: string[] = []
     let fail = false
     const source = createKernelPresence({

@@ -69,8 +69,17 @@ async function signIn(ip = PHONE_IP, phone = '55 1234 5678', e164 = '+5255123456
 
 const visits = () =>
   h.db
-    .prepare(`SELECT customer_id, started_at, last_seen_at, ended_at, end_reason, pass_by FROM visits ORDER BY started_at`)
-    .all() as Array<{ customer_id: number; started_at: number; last_seen_at: number; ended_at: number | null; end_reason: string | null; pass_by: number }>
+    .prepare(
+      `SELECT customer_id, started_at, last_seen_at, ended_at, end_reason, pass_by FROM visits ORDER BY started_at`,
+    )
+    .all() as Array<{
+    customer_id: number
+    started_at: number
+    last_seen_at: number
+    ended_at: number | null
+    end_reason: string | null
+    pass_by: number
+  }>
 
 describe('presence tracker on a real SQLite file', () => {
   it('closes the visit at the last activity once the customer has been gone for the idle gap', async () => {
@@ -85,7 +94,14 @@ describe('presence tracker on a real SQLite file', () => {
     expect(visits()[0]!.ended_at).toBeNull()
     await s.run(2)
     expect(visits()).toEqual([
-      { customer_id: 1, started_at: arrived, last_seen_at: lastActive, ended_at: lastActive, end_reason: 'absent', pass_by: 0 },
+      {
+        customer_id: 1,
+        started_at: arrived,
+        last_seen_at: lastActive,
+        ended_at: lastActive,
+        end_reason: 'absent',
+        pass_by: 0,
+      },
     ])
     const device = h.db.prepare(`SELECT last_seen_at FROM devices WHERE mac = ?`).get(PHONE_MAC)
     expect(device).toEqual({ last_seen_at: lastActive })
@@ -154,7 +170,9 @@ describe('presence tracker on a real SQLite file', () => {
     s.restart()
     s.advance({ minutes: 5 }) // down for 5 minutes
     await s.run(10)
-    expect(visits()).toEqual([expect.objectContaining({ started_at: arrived, ended_at: null, last_seen_at: h.clock.now() })])
+    expect(visits()).toEqual([
+      expect.objectContaining({ started_at: arrived, ended_at: null, last_seen_at: h.clock.now() }),
+    ])
   })
 
   it('closes at the last seen time, never stretched, when the server was down longer than the idle gap', async () => {
@@ -168,7 +186,13 @@ describe('presence tracker on a real SQLite file', () => {
     closeDb(h.db)
     h.db = openDb(file)
     const rows = visitStatements(h.db)
-    const book = createVisitBook({ db: h.db, visits: rows, branchId: 'demo', policy: visitPolicyOf(h.config), newId: uuidv7 })
+    const book = createVisitBook({
+      db: h.db,
+      visits: rows,
+      branchId: 'demo',
+      policy: visitPolicyOf(h.config),
+      newId: uuidv7,
+    })
     h.clock.advance({ minutes: 60 })
     const tracker = createPresenceTracker({
       db: h.db,

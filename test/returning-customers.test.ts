@@ -18,7 +18,11 @@ async function signIn(ip = PHONE_IP, name = 'Ana López') {
 }
 
 const visitsOf = () =>
-  h.db.prepare(`SELECT customer_id, started_at, last_seen_at, ended_at FROM visits ORDER BY started_at`).all() as Array<{
+  h.db
+    .prepare(
+      `SELECT customer_id, started_at, last_seen_at, ended_at FROM visits ORDER BY started_at`,
+    )
+    .all() as Array<{
     customer_id: number
     started_at: number
     ended_at: number | null
@@ -45,7 +49,9 @@ describe('returning customers', () => {
     expect(h.gate.calls.slice(gateCalls)).toEqual([
       { verb: 'letThrough', mac: PHONE_MAC, until: h.clock.now() + 8 * 3_600_000 },
     ])
-    const audit = h.db.prepare(`SELECT reason FROM audit_log WHERE action = 'device.allow' ORDER BY id`).all()
+    const audit = h.db
+      .prepare(`SELECT reason FROM audit_log WHERE action = 'device.allow' ORDER BY id`)
+      .all()
     expect(audit).toEqual([{ reason: 'login' }, { reason: 'returning' }])
     // a new day, a new visit for the same customer
     expect(visitsOf().map((v) => v.customer_id)).toEqual([1, 1])
@@ -100,9 +106,18 @@ describe('returning customers', () => {
     await signIn(OTHER_IP)
     const customers = h.db.prepare(`SELECT id FROM customers`).all()
     expect(customers).toEqual([{ id: 1 }])
-    const devices = h.db.prepare(`SELECT mac, customer_id, first_seen_at, last_seen_at FROM devices ORDER BY first_seen_at`).all()
+    const devices = h.db
+      .prepare(
+        `SELECT mac, customer_id, first_seen_at, last_seen_at FROM devices ORDER BY first_seen_at`,
+      )
+      .all()
     expect(devices).toEqual([
-      { mac: PHONE_MAC, customer_id: 1, first_seen_at: h.clock.now() - 5 * 60_000, last_seen_at: h.clock.now() - 5 * 60_000 },
+      {
+        mac: PHONE_MAC,
+        customer_id: 1,
+        first_seen_at: h.clock.now() - 5 * 60_000,
+        last_seen_at: h.clock.now() - 5 * 60_000,
+      },
       { mac: OTHER_MAC, customer_id: 1, first_seen_at: h.clock.now(), last_seen_at: h.clock.now() },
     ])
     // both devices, one visit
@@ -116,7 +131,9 @@ describe('returning customers', () => {
     const html = await res.text()
     expect(html).toContain('Dispositivo del personal')
     expect(html).not.toContain('name="phone"')
-    expect(h.gate.calls).toEqual([{ verb: 'letThrough', mac: PHONE_MAC, until: h.clock.now() + 24 * 3_600_000 }])
+    expect(h.gate.calls).toEqual([
+      { verb: 'letThrough', mac: PHONE_MAC, until: h.clock.now() + 24 * 3_600_000 },
+    ])
     expect(visitsOf()).toEqual([])
     // seen again soon after: nothing to renew
     await h.request('/')

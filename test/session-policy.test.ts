@@ -40,13 +40,19 @@ let h: Harness
 afterEach(() => h?.close())
 
 async function signIn() {
-  const codePage = await h.post('/login', { name: 'Ana', phone: '55 1234 5678', consent: 'yes' }, PHONE_IP)
+  const codePage = await h.post(
+    '/login',
+    { name: 'Ana', phone: '55 1234 5678', consent: 'yes' },
+    PHONE_IP,
+  )
   const challenge = challengeOf(await codePage.text())
   await h.post('/verify', { challenge, code: h.sms.lastCodeTo('+525512345678') }, PHONE_IP)
 }
 
 const reasons = () =>
-  h.db.prepare(`SELECT action, reason FROM audit_log WHERE action LIKE 'device.%' ORDER BY id`).all()
+  h.db
+    .prepare(`SELECT action, reason FROM audit_log WHERE action LIKE 'device.%' ORDER BY id`)
+    .all()
 
 describe('session jobs', () => {
   it('ends expired access through setDeviceState with reason expiry', async () => {
@@ -96,7 +102,9 @@ describe('session jobs', () => {
     for (let i = 0; i < 19; i++) await minute()
     expect(h.gate.calls.filter((c) => c.verb === 'revoke')).toEqual([])
     await minute()
-    expect(h.gate.calls.filter((c) => c.verb === 'revoke')).toEqual([{ verb: 'revoke', mac: PHONE_MAC }])
+    expect(h.gate.calls.filter((c) => c.verb === 'revoke')).toEqual([
+      { verb: 'revoke', mac: PHONE_MAC },
+    ])
     expect(reasons().at(-1)).toEqual({ action: 'device.revoke', reason: 'idle' })
     const visit = h.db.prepare(`SELECT ended_at FROM visits`).get()
     expect(visit).toEqual({ ended_at: lastActive })
@@ -111,7 +119,11 @@ describe('session jobs', () => {
 
   it('lets staff through at start and renews only what is running out, never revoking them for idleness', async () => {
     h = portalHarness({ staffMacs: ['AA:BB:CC:00:00:01'], session: { idleMinutes: 5 } })
-    h.db.prepare(`INSERT INTO devices (mac, first_seen_at, last_seen_at, is_staff) VALUES ('aa:bb:cc:00:00:02', 0, 0, 1)`).run()
+    h.db
+      .prepare(
+        `INSERT INTO devices (mac, first_seen_at, last_seen_at, is_staff) VALUES ('aa:bb:cc:00:00:02', 0, 0, 1)`,
+      )
+      .run()
     const all = staffMacsOf(h.app.session)
     expect([...all]).toEqual(['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02'])
     expect((await admitStaff(h.app.session, all, h.clock.now())).changed).toHaveLength(2)

@@ -19,7 +19,8 @@ const at = (minutes: number) => T0 + minutes * MIN
  */
 function replay(minutes: number, here: (minute: number) => number[]) {
   let open: OpenVisit[] = []
-  const closed: Array<{ customerId: number; startedAt: number; endedAt: number; passBy: boolean }> = []
+  const closed: Array<{ customerId: number; startedAt: number; endedAt: number; passBy: boolean }> =
+    []
   let n = 0
   for (let minute = 0; minute <= minutes; minute++) {
     const now = at(minute)
@@ -39,10 +40,15 @@ function replay(minutes: number, here: (minute: number) => number[]) {
 }
 
 /** Customers present during [from, to] minutes. */
-const during = (...spans: Array<[customer: number, from: number, to: number]>) => (m: number) =>
-  spans.filter(([, from, to]) => m >= from && m <= to).map(([c]) => c)
+const during =
+  (...spans: Array<[customer: number, from: number, to: number]>) =>
+  (m: number) =>
+    spans.filter(([, from, to]) => m >= from && m <= to).map(([c]) => c)
 
-const minutesOf = (v: { startedAt: number; endedAt: number }) => [(v.startedAt - T0) / MIN, (v.endedAt - T0) / MIN]
+const minutesOf = (v: { startedAt: number; endedAt: number }) => [
+  (v.startedAt - T0) / MIN,
+  (v.endedAt - T0) / MIN,
+]
 
 describe('visit rules', () => {
   it('opens a visit at the first sign of a device and ends it at the last activity, not when the absence is noticed', () => {
@@ -60,7 +66,9 @@ describe('visit rules', () => {
   it('opens a new visit when the customer comes back after the gap', () => {
     const { closed, open } = replay(45, during([1, 0, 10], [1, 26, 45]))
     expect(closed.map(minutesOf)).toEqual([[0, 10]])
-    expect(open.map((v) => minutesOf({ startedAt: v.startedAt, endedAt: v.lastSeenAt }))).toEqual([[26, 45]])
+    expect(open.map((v) => minutesOf({ startedAt: v.startedAt, endedAt: v.lastSeenAt }))).toEqual([
+      [26, 45],
+    ])
   })
 
   it('closes exactly at the last activity when the absence reaches the idle gap', () => {
@@ -73,10 +81,15 @@ describe('visit rules', () => {
 
   it('makes one visit of two devices of the same customer', () => {
     const open: OpenVisit[] = []
-    const plan = planSweep(open, [
-      { customerId: 7, at: at(0) },
-      { customerId: 7, at: at(0) - 30_000 },
-    ], at(0), policy)
+    const plan = planSweep(
+      open,
+      [
+        { customerId: 7, at: at(0) },
+        { customerId: 7, at: at(0) - 30_000 },
+      ],
+      at(0),
+      policy,
+    )
     expect(plan.opened).toEqual([{ customerId: 7, startedAt: at(0), lastSeenAt: at(0) }])
   })
 
@@ -118,7 +131,14 @@ describe('visit rules', () => {
     // the server was down from minute 20 to minute 60; the customer is (again) here at 60
     const plan = planSweep(open, [{ customerId: 1, at: at(60) }], at(60), policy, 'restart')
     expect(plan.closed).toEqual([
-      { id: 'v', customerId: 1, startedAt: at(0), endedAt: at(20), passBy: false, reason: 'restart' },
+      {
+        id: 'v',
+        customerId: 1,
+        startedAt: at(0),
+        endedAt: at(20),
+        passBy: false,
+        reason: 'restart',
+      },
     ])
     expect(plan.opened).toEqual([{ customerId: 1, startedAt: at(60), lastSeenAt: at(60) }])
   })
@@ -145,8 +165,15 @@ describe('clock steps', () => {
     expect(clockStepMs({ wall: 1_000_000, mono: 5_000 }, { wall: 1_030_000, mono: 35_000 })).toBe(0)
   })
   it('reads a forward and a backward step as the difference', () => {
-    expect(clockStepMs({ wall: 1_000_000, mono: 5_000 }, { wall: 1_000_000 + 3_630_000, mono: 35_000 })).toBe(3_600_000)
-    expect(clockStepMs({ wall: 10_000_000, mono: 5_000 }, { wall: 10_000_000 - 3_570_000, mono: 35_000 })).toBe(-3_600_000)
+    expect(
+      clockStepMs({ wall: 1_000_000, mono: 5_000 }, { wall: 1_000_000 + 3_630_000, mono: 35_000 }),
+    ).toBe(3_600_000)
+    expect(
+      clockStepMs(
+        { wall: 10_000_000, mono: 5_000 },
+        { wall: 10_000_000 - 3_570_000, mono: 35_000 },
+      ),
+    ).toBe(-3_600_000)
   })
   it('has nothing to compare on the first reading', () => {
     expect(clockStepMs(null, { wall: 1, mono: 1 })).toBe(0)

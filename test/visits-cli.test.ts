@@ -27,7 +27,9 @@ describe('branchgate visits', () => {
       to: Date.parse('2026-03-03T06:00:00Z'),
     })
     expect(() => parseVisitRange(['--from', '2026-02-30'], now, TZ)).toThrow(/no such date/)
-    expect(() => parseVisitRange(['--from', '2026-03-05', '--to', '2026-03-01'], now, TZ)).toThrow(/comes before/)
+    expect(() => parseVisitRange(['--from', '2026-03-05', '--to', '2026-03-01'], now, TZ)).toThrow(
+      /comes before/,
+    )
   })
 
   it('writes dwell the way people read it', () => {
@@ -52,24 +54,44 @@ describe('branchgate visits', () => {
     insert.run({ id: 'a', c: 1, s: at('09:05'), l: at('10:10'), e: at('10:10'), r: 'absent', p: 0 })
     insert.run({ id: 'b', c: 2, s: at('11:00'), l: at('11:01'), e: at('11:01'), r: 'absent', p: 1 })
     insert.run({ id: 'c', c: 1, s: at('16:30'), l: at('16:50'), e: null, r: null, p: 0 })
-    insert.run({ id: 'd', c: 2, s: at('09:00') + 86_400_000, l: at('09:30') + 86_400_000, e: at('09:30') + 86_400_000, r: 'absent', p: 0 })
+    insert.run({
+      id: 'd',
+      c: 2,
+      s: at('09:00') + 86_400_000,
+      l: at('09:30') + 86_400_000,
+      e: at('09:30') + 86_400_000,
+      r: 'absent',
+      p: 0,
+    })
     closeDb(db)
 
     const lines: string[] = []
     const clock = new FakeClock(at('17:00'))
-    const code = await visitsCommand.run(['--config', config, '--today'], {}, (l) => lines.push(l), clock)
+    const code = await visitsCommand.run(
+      ['--config', config, '--today'],
+      {},
+      (l) => lines.push(l),
+      clock,
+    )
     expect(code).toBe(0)
-    expect(lines).toEqual([
-      'visits 2026-03-02 (America/Mexico_City): 3',
-      'CUSTOMER   PHONE   ARRIVAL  DEPARTURE  DWELL      ',
-      'Ana López  +52…78  09:05    10:10      1 h 05 min',
-      'Beto       +52…21  11:00    11:01      1 min       pass-by',
-      'Ana López  +52…78  16:30    here       20 min      open',
-      '2 customer(s); 1 pass-by(s); average dwell 1 h 05 min (closed visits, pass-bys left out)',
-    ].map((l) => l.trimEnd()))
+    expect(lines).toEqual(
+      [
+        'visits 2026-03-02 (America/Mexico_City): 3',
+        'CUSTOMER   PHONE   ARRIVAL  DEPARTURE  DWELL      ',
+        'Ana López  +52…78  09:05    10:10      1 h 05 min',
+        'Beto       +52…21  11:00    11:01      1 min       pass-by',
+        'Ana López  +52…78  16:30    here       20 min      open',
+        '2 customer(s); 1 pass-by(s); average dwell 1 h 05 min (closed visits, pass-bys left out)',
+      ].map((l) => l.trimEnd()),
+    )
 
     const range: string[] = []
-    await visitsCommand.run(['--config', config, '--from', '2026-03-02', '--to', '2026-03-03'], {}, (l) => range.push(l), clock)
+    await visitsCommand.run(
+      ['--config', config, '--from', '2026-03-02', '--to', '2026-03-03'],
+      {},
+      (l) => range.push(l),
+      clock,
+    )
     expect(range[0]).toBe('visits 2026-03-02 to 2026-03-03 (America/Mexico_City): 4')
     expect(range.at(-2)).toContain('2026-03-03 09:00')
   })

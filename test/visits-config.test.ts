@@ -23,7 +23,11 @@ describe('visit, presence, session and remember settings', () => {
   })
 
   it('accepts opening hours per weekday with several ranges', () => {
-    const c = loadConfig(JSON.stringify({ branch: { openingHours: { mon: '09:00-14:00,16:00-19:00', sat: '10:00-24:00' } } }))
+    const c = loadConfig(
+      JSON.stringify({
+        branch: { openingHours: { mon: '09:00-14:00,16:00-19:00', sat: '10:00-24:00' } },
+      }),
+    )
     expect(c.branch.openingHours).toEqual({ mon: '09:00-14:00,16:00-19:00', sat: '10:00-24:00' })
   })
 
@@ -46,6 +50,8 @@ describe('visit, presence, session and remember settings', () => {
   })
 
   it('states the range of a number out of bounds', () => {
-    expect(problems({ session: { idleMinutes: -1 } })).toEqual(['session.idleMinutes must be between 0 and 1440, got -1'])
+    expect(problems({ session: { idleMinutes: -1 } })).toEqual([
+      'session.idleMinutes must be between 0 and 1440, got -1',
+    ])
   })
 })

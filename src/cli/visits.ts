@@ -33,7 +33,14 @@ function zoneOffsetMs(ms: number, timeZone: string): number {
       .formatToParts(ms)
       .map((p) => [p.type, p.value]),
   )
-  const asUtc = Date.UTC(+parts.year!, +parts.month! - 1, +parts.day!, +parts.hour!, +parts.minute!, +parts.second!)
+  const asUtc = Date.UTC(
+    +parts.year!,
+    +parts.month! - 1,
+    +parts.day!,
+    +parts.hour!,
+    +parts.minute!,
+    +parts.second!,
+  )
   return asUtc - (ms - (((ms % 1000) + 1000) % 1000))
 }
 
@@ -53,7 +60,12 @@ export function localMidnight(day: string, timeZone: string): number {
 
 /** The branch's local date of an instant, YYYY-MM-DD. */
 export function localDay(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms)
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(ms)
 }
 
 function nextDay(day: string): string {
@@ -68,15 +80,21 @@ export function parseVisitRange(argv: string[], now: number, timeZone: string): 
     const i = argv.indexOf(flag)
     if (i < 0) return undefined
     const v = argv[i + 1]
-    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag} needs a date (YYYY-MM-DD)`])
+    if (v === undefined || v.startsWith('--'))
+      throw new ConfigError([`${flag} needs a date (YYYY-MM-DD)`])
     return v
   }
   const fromArg = value('--from')
   const toArg = value('--to')
   if (argv.includes('--today') || (fromArg === undefined && toArg === undefined)) {
-    if (fromArg !== undefined || toArg !== undefined) throw new ConfigError(['use either --today or --from/--to'])
+    if (fromArg !== undefined || toArg !== undefined)
+      throw new ConfigError(['use either --today or --from/--to'])
     const today = localDay(now, timeZone)
-    return { from: localMidnight(today, timeZone), to: localMidnight(nextDay(today), timeZone), label: today }
+    return {
+      from: localMidnight(today, timeZone),
+      to: localMidnight(nextDay(today), timeZone),
+      label: today,
+    }
   }
   const fromDay = fromArg ?? toArg!
   const toDay = toArg ?? fromArg!
@@ -107,7 +125,11 @@ function localTime(ms: number, timeZone: string, withDate: boolean): string {
  * The visits as a table: customer, arrival, departure, dwell (local time of the branch), then a
  * summary line. Pass-bys are marked and left out of the average; open visits show as "here".
  */
-export function formatVisits(rows: readonly VisitReportRow[], range: VisitRange, timeZone: string): string[] {
+export function formatVisits(
+  rows: readonly VisitReportRow[],
+  range: VisitRange,
+  timeZone: string,
+): string[] {
   const manyDays = localDay(range.from, timeZone) !== localDay(range.to - 1, timeZone)
   const table = rows.map((v) => {
     const end = v.ended_at ?? v.last_seen_at
@@ -123,7 +145,14 @@ export function formatVisits(rows: readonly VisitReportRow[], range: VisitRange,
   const head = ['CUSTOMER', 'PHONE', 'ARRIVAL', 'DEPARTURE', 'DWELL', '']
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)))
   const lines = [`visits ${range.label} (${timeZone}): ${rows.length}`]
-  if (rows.length) for (const r of [head, ...table]) lines.push(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())
+  if (rows.length)
+    for (const r of [head, ...table])
+      lines.push(
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
   const closed = rows
     .filter((v) => v.ended_at !== null)
     .map((v) => ({ startedAt: v.started_at, endedAt: v.ended_at!, passBy: v.pass_by === 1 }))
@@ -141,11 +170,19 @@ export const visitsCommand = {
   name: 'visits',
   usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD]',
   summary: 'list visits: customer, arrival, departure, dwell (branch local time)',
-  async run(argv: string[], env: NodeJS.ProcessEnv, out: (line: string) => void = console.log, clock: Clock = systemClock) {
+  async run(
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    out: (line: string) => void = console.log,
+    clock: Clock = systemClock,
+  ) {
     try {
       const { config } = readConfig(argv, env)
       const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
-      if (!existsSync(file)) throw new ConfigError([`no database at ${file}: run branchgate serve with this config first`])
+      if (!existsSync(file))
+        throw new ConfigError([
+          `no database at ${file}: run branchgate serve with this config first`,
+        ])
       const tz = config.branch.timeZone
       const range = parseVisitRange(argv, clock.now(), tz)
       const db = openDb(file)

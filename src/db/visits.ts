@@ -79,8 +79,13 @@ export function visitStatements(db: Db) {
   return {
     openAll: () => openAll.all() as OpenVisitRow[],
     openFor: (customerId: number) => openFor.get({ customerId }) as OpenVisitRow | undefined,
-    insert: (v: { id: string; customerId: number; branchId: string; startedAt: number; lastSeenAt: number }) =>
-      insert.run(v),
+    insert: (v: {
+      id: string
+      customerId: number
+      branchId: string
+      startedAt: number
+      lastSeenAt: number
+    }) => insert.run(v),
     touch: (id: string, lastSeenAt: number) => touch.run({ id, lastSeenAt }),
     /** Low level; call `closeVisit` from src/visits/book.ts, the one place a visit ends. */
     close: (c: { id: string; endedAt: number; reason: string; passBy: boolean }) =>
@@ -90,7 +95,8 @@ export function visitStatements(db: Db) {
     /** Visits that started in [from, to), with their customer. */
     between: (from: number, to: number) => between.all({ from, to }) as VisitReportRow[],
     /** Devices the sweep cares about: staff, remembered, or with live access. */
-    tracked: (now: number, rememberSince: number) => tracked.all({ now, rememberSince }) as TrackedDeviceRow[],
+    tracked: (now: number, rememberSince: number) =>
+      tracked.all({ now, rememberSince }) as TrackedDeviceRow[],
     touchDevice: (mac: string, at: number) => touchDevice.run({ mac, at }),
   }
 }

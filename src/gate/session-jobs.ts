@@ -17,7 +17,11 @@ export interface SessionJobDeps {
 
 type Outcome = { changed: Mac[]; failed: Mac[] }
 
-async function each(macs: Iterable<string>, change: (mac: Mac) => Promise<unknown>, log: (l: string) => void): Promise<Outcome> {
+async function each(
+  macs: Iterable<string>,
+  change: (mac: Mac) => Promise<unknown>,
+  log: (l: string) => void,
+): Promise<Outcome> {
   const out: Outcome = { changed: [], failed: [] }
   for (const text of macs) {
     const mac = parseMac(text)
@@ -38,7 +42,8 @@ async function each(macs: Iterable<string>, change: (mac: Mac) => Promise<unknow
 export function expireSessions(deps: SessionJobDeps, now: number): Promise<Outcome> {
   return each(
     deps.sessions.expired(now),
-    (mac) => deps.access.setDeviceState({ next: 'blocked', mac, reason: 'expiry', actor: 'system' }),
+    (mac) =>
+      deps.access.setDeviceState({ next: 'blocked', mac, reason: 'expiry', actor: 'system' }),
     deps.log,
   )
 }
@@ -46,7 +51,9 @@ export function expireSessions(deps: SessionJobDeps, now: number): Promise<Outco
 /** Revokes devices with no sign of life for session.idleMinutes; their visit closes by the visit rules. */
 export function revokeIdle(deps: SessionJobDeps, now: number): Promise<Outcome> {
   if (deps.idleMinutes <= 0) return Promise.resolve({ changed: [], failed: [] })
-  const idle = deps.sessions.idleSince(now, now - deps.idleMinutes * 60_000).filter((r) => !deps.staffMacs.has(r.mac))
+  const idle = deps.sessions
+    .idleSince(now, now - deps.idleMinutes * 60_000)
+    .filter((r) => !deps.staffMacs.has(r.mac))
   return each(
     idle.map((r) => r.mac),
     (mac) => deps.access.setDeviceState({ next: 'blocked', mac, reason: 'idle', actor: 'system' }),
@@ -68,7 +75,11 @@ export function staffMacsOf(deps: Pick<SessionJobDeps, 'sessions' | 'staffMacs'>
  * Lets staff devices through without the portal (at start, and whenever the presence sweep or
  * the portal sees one), renewing access that has less than half its time left.
  */
-export function admitStaff(deps: SessionJobDeps, macs: Iterable<string>, now: number): Promise<Outcome> {
+export function admitStaff(
+  deps: SessionJobDeps,
+  macs: Iterable<string>,
+  now: number,
+): Promise<Outcome> {
   const hoursMs = STAFF_ACCESS_HOURS * 3_600_000
   const due = [...macs].filter((m) => {
     const mac = parseMac(m)
@@ -79,7 +90,14 @@ export function admitStaff(deps: SessionJobDeps, macs: Iterable<string>, now: nu
   return each(
     due,
     (mac) =>
-      deps.access.setDeviceState({ next: 'allowed', mac, customerId: null, until: now + hoursMs, reason: 'staff', actor: 'system' }),
+      deps.access.setDeviceState({
+        next: 'allowed',
+        mac,
+        customerId: null,
+        until: now + hoursMs,
+        reason: 'staff',
+        actor: 'system',
+      }),
     deps.log,
   )
 }

@@ -11,7 +11,15 @@ export interface SessionPolicy {
 }
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
-const WEEKDAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 }
+const WEEKDAY_INDEX: Record<string, number> = {
+  Sun: 0,
+  Mon: 1,
+  Tue: 2,
+  Wed: 3,
+  Thu: 4,
+  Fri: 5,
+  Sat: 6,
+}
 
 const partsFormats = new Map<string, Intl.DateTimeFormat>()
 function partsFormat(timeZone: string): Intl.DateTimeFormat {
@@ -32,10 +40,15 @@ function partsFormat(timeZone: string): Intl.DateTimeFormat {
 
 /** Weekday (0 = Sunday) and milliseconds since local midnight of an instant in a time zone. */
 export function localDayTime(ms: number, timeZone: string): { weekday: number; msOfDay: number } {
-  const parts = Object.fromEntries(partsFormat(timeZone).formatToParts(ms).map((p) => [p.type, p.value]))
+  const parts = Object.fromEntries(
+    partsFormat(timeZone)
+      .formatToParts(ms)
+      .map((p) => [p.type, p.value]),
+  )
   const weekday = WEEKDAY_INDEX[parts.weekday ?? 'Sun'] ?? 0
   const msOfDay =
-    ((Number(parts.hour) * 60 + Number(parts.minute)) * 60 + Number(parts.second)) * 1000 + (((ms % 1000) + 1000) % 1000)
+    ((Number(parts.hour) * 60 + Number(parts.minute)) * 60 + Number(parts.second)) * 1000 +
+    (((ms % 1000) + 1000) % 1000)
   return { weekday, msOfDay }
 }
 
@@ -53,13 +66,18 @@ export function parseRanges(text: string): Array<[number, number]> {
  * no opening hours. Counted in local wall time from `now`: a DST change in the middle of an
  * opening range (they happen at night) would shift it by the change.
  */
-export function closingTime(now: number, openingHours: OpeningHours | null, timeZone: string): number | null {
+export function closingTime(
+  now: number,
+  openingHours: OpeningHours | null,
+  timeZone: string,
+): number | null {
   if (!openingHours) return null
   const { weekday, msOfDay } = localDayTime(now, timeZone)
   const today = openingHours[DAYS[weekday]!]
   if (!today) return null
   for (const [open, close] of parseRanges(today)) {
-    if (msOfDay >= open * 60_000 && msOfDay < close * 60_000) return now + (close * 60_000 - msOfDay)
+    if (msOfDay >= open * 60_000 && msOfDay < close * 60_000)
+      return now + (close * 60_000 - msOfDay)
   }
   return null
 }

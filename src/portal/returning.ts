@@ -34,7 +34,12 @@ export function standingOf(
   if (!row || row.customer_id === null || row.name === null) return { kind: 'unknown' }
   const customer = { customerId: row.customer_id, name: row.name }
   const deviceFresh =
-    policy.rememberDays > 0 && row.verified_at !== null && now - row.verified_at <= policy.rememberDays * DAY
-  const numberFresh = row.last_verified_at !== null && now - row.last_verified_at <= policy.reverifyDays * DAY
-  return deviceFresh && numberFresh ? { kind: 'remembered', ...customer } : { kind: 'expired', ...customer }
+    policy.rememberDays > 0 &&
+    row.verified_at !== null &&
+    now - row.verified_at <= policy.rememberDays * DAY
+  const numberFresh =
+    row.last_verified_at !== null && now - row.last_verified_at <= policy.reverifyDays * DAY
+  return deviceFresh && numberFresh
+    ? { kind: 'remembered', ...customer }
+    : { kind: 'expired', ...customer }
 }

@@ -33,7 +33,13 @@ export function createVisitBook(deps: VisitBookDeps) {
     const openedIds: string[] = []
     for (const o of plan.opened) {
       const id = deps.newId(o.startedAt)
-      visits.insert({ id, customerId: o.customerId, branchId: deps.branchId, startedAt: o.startedAt, lastSeenAt: o.lastSeenAt })
+      visits.insert({
+        id,
+        customerId: o.customerId,
+        branchId: deps.branchId,
+        startedAt: o.startedAt,
+        lastSeenAt: o.lastSeenAt,
+      })
       openedIds.push(id)
     }
     return { openedIds }

@@ -15,7 +15,11 @@ const ABSENT_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP', 'NONE'])
  * last time the kernel confirmed it reachable (`confirmed`, seconds ago). REACHABLE, DELAY, PROBE
  * and STALE entries count; how old the confirmation may be is the visit rules' business.
  */
-export function parseNeighbourActivity(stdout: string, now: number, into = new Map<Mac, number>()): Map<Mac, number> {
+export function parseNeighbourActivity(
+  stdout: string,
+  now: number,
+  into = new Map<Mac, number>(),
+): Map<Mac, number> {
   let rows: unknown
   try {
     rows = JSON.parse(stdout || '[]')
@@ -67,7 +71,9 @@ export function createCounterWatch() {
 
 const runIp: RunCommand = (file, args) =>
   new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 5000, maxBuffer: 64 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+    execFile(file, args, { timeout: 5000, maxBuffer: 64 << 20 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    )
   })
 
 export interface KernelPresenceDeps {
@@ -91,11 +97,16 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource {
       const [neigh, counters] = await Promise.allSettled([run('ip', args), deps.gate.counters()])
       const seen = new Map<Mac, number>()
       if (neigh.status === 'fulfilled') parseNeighbourActivity(neigh.value, now, seen)
-      else deps.log?.(`presence: cannot read the neighbour table: ${(neigh.reason as Error)?.message ?? neigh.reason}`)
+      else
+        deps.log?.(
+          `presence: cannot read the neighbour table: ${(neigh.reason as Error)?.message ?? neigh.reason}`,
+        )
       if (counters.status === 'fulfilled') {
         for (const mac of watch.grown(counters.value)) seen.set(mac, now)
       } else {
-        deps.log?.(`presence: cannot read the firewall counters: ${(counters.reason as Error)?.message ?? counters.reason}`)
+        deps.log?.(
+          `presence: cannot read the firewall counters: ${(counters.reason as Error)?.message ?? counters.reason}`,
+        )
       }
       return seen
     },

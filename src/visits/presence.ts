@@ -4,7 +4,14 @@ import type { Db } from '../db/open.js'
 import type { TrackedDeviceRow, VisitStatements } from '../db/visits.js'
 import type { Mac } from '../mac.js'
 import type { VisitBook } from './book.js'
-import { clockStepMs, planSweep, type ClockReading, type OpenVisit, type Sighting, type VisitPolicy } from './rules.js'
+import {
+  clockStepMs,
+  planSweep,
+  type ClockReading,
+  type OpenVisit,
+  type Sighting,
+  type VisitPolicy,
+} from './rules.js'
 
 /**
  * Where signs of life come from. The real one combines the kernel's neighbour table and the
@@ -96,7 +103,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         const row = byMac.get(mac)
         if (row) touchedDevices.push([mac, Math.min(at, now)])
         if (isStaff(mac, row)) staffSeen.push(mac)
-        else if (row && row.counts === 1 && row.customer_id !== null) sightings.push({ customerId: row.customer_id, at })
+        else if (row && row.counts === 1 && row.customer_id !== null)
+          sightings.push({ customerId: row.customer_id, at })
       }
       const open: OpenVisit[] = openRows.map((r) => ({
         id: r.id,
@@ -122,7 +130,10 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         clockStepMs: step,
       }
     })()
-    if (step !== 0) deps.log?.(`presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`)
+    if (step !== 0)
+      deps.log?.(
+        `presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`,
+      )
     return { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
   }
 

@@ -52,7 +52,11 @@ export interface SweepPlan {
  * The latest usable sign of life per customer. A sign newer than `now` is clamped to `now`; one
  * older than the idle gap is no presence at all (a STALE neighbour entry can linger for hours).
  */
-export function latestPerCustomer(sightings: Iterable<Sighting>, now: number, policy: VisitPolicy): Map<number, number> {
+export function latestPerCustomer(
+  sightings: Iterable<Sighting>,
+  now: number,
+  policy: VisitPolicy,
+): Map<number, number> {
   const latest = new Map<number, number>()
   for (const s of sightings) {
     const at = Math.min(s.at, now)
@@ -121,12 +125,18 @@ export function dwellMs(startedAt: number, endedAt: number): number {
   return Math.max(0, endedAt - startedAt)
 }
 
-export function isPassBy(startedAt: number, endedAt: number, policy: Pick<VisitPolicy, 'minMs'>): boolean {
+export function isPassBy(
+  startedAt: number,
+  endedAt: number,
+  policy: Pick<VisitPolicy, 'minMs'>,
+): boolean {
   return dwellMs(startedAt, endedAt) < policy.minMs
 }
 
 /** Average dwell of closed visits in ms, pass-bys left out; null when there is none. */
-export function averageDwellMs(visits: Iterable<{ startedAt: number; endedAt: number; passBy: boolean }>): number | null {
+export function averageDwellMs(
+  visits: Iterable<{ startedAt: number; endedAt: number; passBy: boolean }>,
+): number | null {
   let sum = 0
   let n = 0
   for (const v of visits) {
@@ -148,7 +158,11 @@ export interface ClockReading {
  * The monotonic clock says how much time really passed; a difference beyond `toleranceMs` is a
  * step (NTP correction, manual change), not time.
  */
-export function clockStepMs(prev: ClockReading | null, cur: ClockReading, toleranceMs = 2000): number {
+export function clockStepMs(
+  prev: ClockReading | null,
+  cur: ClockReading,
+  toleranceMs = 2000,
+): number {
   if (!prev) return 0
   const step = cur.wall - prev.wall - (cur.mono - prev.mono)
   return Math.abs(step) > toleranceMs ? step : 0

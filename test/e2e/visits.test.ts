@@ -35,7 +35,8 @@ const CLIENT_IP = '10.99.0.2'
 const PORT = 8080
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' })
-const inNs = (ns: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' })
+const inNs = (ns: string, ...cmd: string[]) =>
+  execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' })
 
 describe.skipIf(!canNetns)('a visit seen through the kernel', () => {
   const t = tempDir('branchgate-e2e-visits-')
@@ -51,7 +52,10 @@ describe.skipIf(!canNetns)('a visit seen through the kernel', () => {
     ip('link', 'set', `vc${tag}`, 'netns', CLIENT)
     inNs(GW, 'ip', 'addr', 'add', `${GW_IP}/24`, 'dev', `vg${tag}`)
     inNs(CLIENT, 'ip', 'addr', 'add', `${CLIENT_IP}/24`, 'dev', `vc${tag}`)
-    for (const [ns, dev] of [[GW, `vg${tag}`], [CLIENT, `vc${tag}`]] as const) {
+    for (const [ns, dev] of [
+      [GW, `vg${tag}`],
+      [CLIENT, `vc${tag}`],
+    ] as const) {
       inNs(ns, 'ip', 'link', 'set', 'lo', 'up')
       inNs(ns, 'ip', 'link', 'set', dev, 'up')
     }
@@ -65,20 +69,28 @@ describe.skipIf(!canNetns)('a visit seen through the kernel', () => {
       JSON.stringify({
         dataDir: t.dir,
         publicUrl: `http://${GW_IP}:${PORT}`,
-        listen: { portal: { host: '0.0.0.0', port: PORT }, admin: { host: '127.0.0.1', port: 8081 } },
+        listen: {
+          portal: { host: '0.0.0.0', port: PORT },
+          admin: { host: '127.0.0.1', port: 8081 },
+        },
         visits: { idleMinutes: 0.25, minMinutes: 0.05 },
         presence: { intervalSeconds: 2 },
       }),
     )
-    server = spawn('ip', ['netns', 'exec', GW, process.execPath, '--import', 'tsx', 'src/main.ts', '--config', config], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    server = spawn(
+      'ip',
+      ['netns', 'exec', GW, process.execPath, '--import', 'tsx', 'src/main.ts', '--config', config],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     server.stdout!.on('data', (d) => (output += d))
     server.stderr!.on('data', (d) => (output += d))
     const until = Date.now() + 30_000
     while (!output.includes('portal  on')) {
-      if (Date.now() > until || server.exitCode !== null) throw new Error(`server did not start:\n${output}`)
+      if (Date.now() > until || server.exitCode !== null)
+        throw new Error(`server did not start:\n${output}`)
       await sleep(100)
     }
   })
@@ -100,27 +112,42 @@ describe.skipIf(!canNetns)('a visit seen through the kernel', () => {
 
   it('closes the visit at the last activity once the client is gone', async () => {
     const arrivedBefore = Date.now()
-    const codePage = curl('-d', 'name=Ana López&phone=55 1234 5678&consent=yes', `http://${GW_IP}:${PORT}/login`)
+    const codePage = curl(
+      '-d',
+      'name=Ana López&phone=55 1234 5678&consent=yes',
+      `http://${GW_IP}:${PORT}/login`,
+    )
     const challenge = /name="challenge" value="([^"]+)"/.exec(codePage)?.[1]
     expect(challenge, codePage).toBeTruthy()
     const smsBy = Date.now() + 5_000
     while (!/\[sms\] to=\+525512345678 code=\d+/.test(output) && Date.now() < smsBy) await sleep(50)
     const code = /\[sms\] to=\+525512345678 code=(\d+)/.exec(output)?.[1]
     expect(code, output).toBeTruthy()
-    const welcome = curl('-d', `challenge=${challenge}&code=${code}`, `http://${GW_IP}:${PORT}/verify`)
+    const welcome = curl(
+      '-d',
+      `challenge=${challenge}&code=${code}`,
+      `http://${GW_IP}:${PORT}/verify`,
+    )
     expect(welcome).toContain('Ana López')
     const arrivedAfter = Date.now()
 
     // The client stays and keeps talking to the gateway for ten seconds.
-    pinger = spawn('ip', ['netns', 'exec', CLIENT, 'ping', '-q', '-i', '0.2', GW_IP], { stdio: 'ignore' })
+    pinger = spawn('ip', ['netns', 'exec', CLIENT, 'ping', '-q', '-i', '0.2', GW_IP], {
+      stdio: 'ignore',
+    })
     await sleep(10_000)
     const leftAt = Date.now()
     inNs(CLIENT, 'ip', 'link', 'set', `vc${tag}`, 'down')
     pinger.kill('SIGKILL')
 
-    const db = new Database(path.join(t.dir, 'branchgate.db'), { readonly: true, fileMustExist: true })
+    const db = new Database(path.join(t.dir, 'branchgate.db'), {
+      readonly: true,
+      fileMustExist: true,
+    })
     const visit = () =>
-      db.prepare(`SELECT started_at, last_seen_at, ended_at, end_reason, pass_by FROM visits`).all() as Array<{
+      db
+        .prepare(`SELECT started_at, last_seen_at, ended_at, end_reason, pass_by FROM visits`)
+        .all() as Array<{
         started_at: number
         last_seen_at: number
         ended_at: number | null
@@ -135,7 +162,9 @@ describe.skipIf(!canNetns)('a visit seen through the kernel', () => {
       const until = Date.now() + 20_000
       while (visit()[0]?.ended_at == null && Date.now() < until) await sleep(500)
       const [v, ...more] = visit()
-      console.log(`e2e: arrival ${v!.started_at - arrivedBefore} ms after sign-in began, departure ${v!.ended_at! - leftAt} ms from link down`)
+      console.log(
+        `e2e: arrival ${v!.started_at - arrivedBefore} ms after sign-in began, departure ${v!.ended_at! - leftAt} ms from link down`,
+      )
       expect(more).toEqual([])
       expect(v!.end_reason).toBe('absent')
       expect(v!.pass_by).toBe(0)
