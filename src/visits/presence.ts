@@ -75,10 +75,11 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
   }
 
   async function sweep(now: number): Promise<SweepReport> {
+    // Read together with `now`, before the source is awaited: a slow command must not read as a step.
+    const reading = { wall: now, mono: deps.monotonic.now() }
     const s0 = performance.now()
     const seen = await deps.source.sample(now)
     const s1 = performance.now()
-    const reading = { wall: now, mono: deps.monotonic.now() }
     const step = clockStepMs(previous, reading)
     const reason = previous === null ? 'restart' : 'absent'
     previous = reading
