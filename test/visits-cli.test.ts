@@ -1,7 +1,13 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { formatDwell, localMidnight, parseVisitRange, visitsCommand } from '../src/cli/visits.js'
+import {
+  formatDwell,
+  localMidnight,
+  parseVisitRange,
+  visitsCommand,
+  visitsCsv,
+} from '../src/cli/visits.js'
 import { openDb, closeDb } from '../src/db/open.js'
 import { FakeClock } from './fakes/clock.js'
 import { tempDir } from './helpers.js'
@@ -94,6 +100,32 @@ describe('branchgate visits', () => {
     )
     expect(range[0]).toBe('visits 2026-03-02 to 2026-03-03 (America/Mexico_City): 4')
     expect(range.at(-2)).toContain('2026-03-03 09:00')
+
+    const csv: string[] = []
+    await visitsCommand.run(['--config', config, '--today', '--csv'], {}, (l) => csv.push(l), clock)
+    expect(csv).toEqual([
+      'visit_id,customer_id,customer,phone,arrival,departure,dwell_minutes,pass_by,open',
+      "a,1,Ana López,'+525512345678,2026-03-02 09:05,2026-03-02 10:10,65,0,0",
+      "b,2,Beto,'+525587654321,2026-03-02 11:00,2026-03-02 11:01,1,1,0",
+      "c,1,Ana López,'+525512345678,2026-03-02 16:30,,20,0,1",
+    ])
+  })
+
+  it('keeps a guest-typed name from becoming a spreadsheet formula', () => {
+    const row = {
+      id: 'x',
+      customer_id: 1,
+      name: '=HYPERLINK("http://evil","hi")',
+      phone_e164: null,
+      started_at: 0,
+      last_seen_at: 0,
+      ended_at: 0,
+      end_reason: 'absent',
+      pass_by: 0 as const,
+    }
+    expect(visitsCsv([row], 'UTC')[1]).toBe(
+      'x,1,"\'=HYPERLINK(""http://evil"",""hi"")",,1970-01-01 00:00,1970-01-01 00:00,0,0,0',
+    )
   })
 
   it('refuses a config whose database does not exist, with exit code 2', async () => {

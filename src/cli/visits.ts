@@ -165,10 +165,41 @@ export function formatVisits(
   return lines
 }
 
+/**
+ * The visits as CSV for a spreadsheet: local times of the branch (YYYY-MM-DD HH:MM), dwell in
+ * whole minutes, full phone number (the file is for the branch's own use).
+ */
+export function visitsCsv(rows: readonly VisitReportRow[], timeZone: string): string[] {
+  // A cell starting with = + - @ is a formula to a spreadsheet: names are typed by guests, so such
+  // cells get a leading apostrophe (OWASP's CSV-injection advice); quotes as RFC 4180 says.
+  const cell = (text: string) => {
+    const v = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
+    return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+  }
+  const lines = ['visit_id,customer_id,customer,phone,arrival,departure,dwell_minutes,pass_by,open']
+  for (const v of rows) {
+    const end = v.ended_at ?? v.last_seen_at
+    lines.push(
+      [
+        v.id,
+        v.customer_id === null ? '' : String(v.customer_id),
+        cell(v.name ?? ''),
+        cell(v.phone_e164 ?? ''),
+        localTime(v.started_at, timeZone, true),
+        v.ended_at === null ? '' : localTime(v.ended_at, timeZone, true),
+        String(Math.round(dwellMs(v.started_at, end) / 60_000)),
+        v.pass_by ? '1' : '0',
+        v.ended_at === null ? '1' : '0',
+      ].join(','),
+    )
+  }
+  return lines
+}
+
 /** `branchgate visits`: what happened at the branch, from the database. */
 export const visitsCommand = {
   name: 'visits',
-  usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD]',
+  usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD] [--csv]',
   summary: 'list visits: customer, arrival, departure, dwell (branch local time)',
   async run(
     argv: string[],
@@ -188,7 +219,8 @@ export const visitsCommand = {
       const db = openDb(file)
       try {
         const rows = visitStatements(db).between(range.from, range.to)
-        for (const line of formatVisits(rows, range, tz)) out(line)
+        const lines = argv.includes('--csv') ? visitsCsv(rows, tz) : formatVisits(rows, range, tz)
+        for (const line of lines) out(line)
       } finally {
         closeDb(db)
       }
