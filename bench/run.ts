@@ -10,6 +10,7 @@ export interface BenchSection {
 const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./portal.js')).default,
   async () => (await import('./visits.js')).default,
+  async () => (await import('./gate.js')).default,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -21,6 +21,7 @@ import { parseMac } from './mac.js'
 import { createVisitBook } from './visits/book.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
+import { captiveDetection } from './portal/probes.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { SmsSender } from './sms/sender.js'
@@ -110,6 +111,20 @@ export function createApp(deps: AppDeps) {
   })
 
   const portal = new Hono<PortalEnv>()
+  const clientAddress = deps.clientAddress ?? socketAddress
+  portal.use(
+    '*',
+    captiveDetection({
+      splashUrl: new URL('/', deps.config.publicUrl).href,
+      portalHosts: [new URL(deps.config.publicUrl).host, new URL(deps.config.publicUrl).hostname],
+      redirectForeignHosts: deps.config.gate.backend === 'nftables',
+      async isOnline(c) {
+        const ip = clientAddress(c)
+        const mac = ip ? await deps.neighbours.macFor(ip) : null
+        return mac !== null && access.liveUntil(mac) !== null
+      },
+    }),
+  )
   portal.route(
     '/',
     portalRoutes({
@@ -118,7 +133,7 @@ export function createApp(deps: AppDeps) {
       login,
       access,
       neighbours: deps.neighbours,
-      clientAddress: deps.clientAddress ?? socketAddress,
+      clientAddress,
       clock: deps.clock,
       db: deps.db,
       gateBackend: deps.gateBackend ?? 'dry-run',

@@ -1,5 +1,10 @@
 import { pathToFileURL } from 'node:url'
 import { visitsCommand } from './cli/visits.js'
+import { allowCommand } from './cli/allow.js'
+import { doctorCommand } from './cli/doctor.js'
+import { revokeCommand } from './cli/revoke.js'
+import { statusCommand } from './cli/status.js'
+import { stopCommand } from './cli/stop.js'
 import { main as serve } from './main.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -7,7 +12,8 @@ export interface Command {
   name: string
   usage: string
   summary: string
-  run(argv: string[], env: NodeJS.ProcessEnv): Promise<number | void>
+  /** `out` receives the command's output lines (console.log unless a test captures them). */
+  run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
 }
 
 /** The commands, as a table. Each lives in src/cli/<name>.ts; add a line here for a new one. */
@@ -19,6 +25,11 @@ export const COMMANDS: Command[] = [
     run: (argv, env) => serve(argv, env),
   },
   visitsCommand,
+  statusCommand,
+  allowCommand,
+  revokeCommand,
+  stopCommand,
+  doctorCommand,
 ]
 
 function help(): string {

@@ -44,7 +44,53 @@ const smsProvider = z.discriminatedUnion('type', [consoleSms, httpSms])
 const SMS_TYPES = ['console', 'http']
 
 const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
-const GATE_BACKENDS = ['dry-run']
+
+/** A Linux interface name (IFNAMSIZ: at most 15 characters). */
+const interfaceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)')
+
+/** An IPv4 or IPv6 address, optionally with a /prefix. */
+const cidr = z
+  .string()
+  .refine(
+    (v) => z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()]).safeParse(v).success,
+    'must be IP addresses or CIDRs such as 203.0.113.0/24',
+  )
+
+/**
+ * The real firewall: branchgate owns the nftables table `inet branchgate` (see
+ * deploy/nftables.nft.tmpl) and nothing outside it. Needs CAP_NET_ADMIN.
+ */
+const nftablesGate = z
+  .object({
+    backend: z.literal('nftables'),
+    /** The guest Wi-Fi/LAN interface (or bridge) whose clients are caught. Required. */
+    guestInterface: interfaceName,
+    /** The uplink interface; when set, guests' traffic is masqueraded (NAT) on it. null: no NAT. */
+    uplinkInterface: interfaceName.nullable().default(null),
+    /** TCP port guests' plain HTTP is redirected to. null: listen.portal.port. */
+    portalPort: z.number().int().min(1).max(65535).nullable().default(null),
+    walledGarden: z
+      .object({
+        /** Host names reachable before login (resolved at start, then every refreshMinutes). */
+        hosts: z
+          .array(z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'must be host names such as www.example.com'))
+          .default([]),
+        /** IPv4/IPv6 addresses or CIDRs reachable before login, e.g. "203.0.113.0/24". */
+        cidrs: z.array(cidr).default([]),
+        /** Minutes between re-resolving `hosts`, 1–1440. */
+        refreshMinutes: z.number().int().min(1).max(1440).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /** Tries per firewall change before it is reported as failed (1–10). */
+    attempts: z.number().int().min(1).max(10).default(3),
+    /** The nft program (absolute path or name on PATH). */
+    nftPath: z.string().min(1).default('nft'),
+  })
+  .strict()
+const GATE_BACKENDS = ['dry-run', 'nftables']
 
 const localeCode = z.enum(['es', 'en'])
 
@@ -113,6 +159,24 @@ export const configSchema = z
         portal: listener('0.0.0.0', 8080),
         /** The manager console: keep it on loopback or the management LAN, never the guest network. */
         admin: listener('127.0.0.1', 8081),
+        /**
+         * Optional HTTPS listener for the splash page and the RFC 8908 API (/api/captive), with an
+         * operator-supplied certificate. null (default): none.
+         */
+        tls: z
+          .object({
+            /** Address to bind. */
+            host: z.string().min(1).default('0.0.0.0'),
+            /** TCP port, 1–65535. */
+            port: z.number().int().min(1).max(65535).default(8443),
+            /** PEM certificate chain file (read at start). */
+            certFile: z.string().min(1),
+            /** PEM private key file (read at start). */
+            keyFile: z.string().min(1),
+          })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -146,7 +210,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    gate: z.discriminatedUnion('backend', [dryRunGate]).default({ backend: 'dry-run' }),
+    gate: z.discriminatedUnion('backend', [dryRunGate, nftablesGate]).default({ backend: 'dry-run' }),
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: z
@@ -230,6 +294,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>
 export type SmsProviderConfig = z.infer<typeof smsProvider>
 export type HttpSmsConfig = z.infer<typeof httpSms>
 export type OpeningHours = z.infer<typeof openingHours>
+export type NftablesGateConfig = z.infer<typeof nftablesGate>
 
 /** Thrown when the configuration cannot be used; `problems` name each key and what is wrong. */
 export class ConfigError extends Error {
@@ -338,6 +403,10 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'presence.intervalSeconds': [1, 600],
   'remember.days': [0, 365],
   'reverify.days': [1, 3650],
+  'listen.tls.port': [1, 65535],
+  'gate.portalPort': [1, 65535],
+  'gate.walledGarden.refreshMinutes': [1, 1440],
+  'gate.attempts': [1, 10],
 }
 
 function unionHint(path: PropertyKey[], got: unknown): string {

@@ -1,18 +1,23 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { createHmac } from 'node:crypto'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { closeDb, openDb } from './db/open.js'
+import { accessStatements } from './db/access.js'
+import { closeDb, openDb, type Db } from './db/open.js'
 import { createDryRunGate } from './gate/dry-run.js'
+import type { Gate } from './gate/gate.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
+import { nftablesGateFor, type NftablesGate } from './gate/nftables.js'
+import { createWalledGarden, resolveWithSystem } from './gate/walled-garden.js'
 import { parseMac, type Mac } from './mac.js'
 import { loadOrCreateSecret } from './secret.js'
 import { createConsoleSender } from './sms/console.js'
@@ -35,6 +40,46 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Co
     }
   }
   return { config: loadConfig(text, env), file }
+}
+
+/** Where `serve` writes its process id, for `branchgate stop`. */
+export const pidFile = (config: Config) => path.join(path.resolve(config.dataDir), 'branchgate.pid')
+
+/**
+ * The gate for the config. With nftables the table is installed by the first rebuild; the walled
+ * garden's host names are resolved now and every `refreshMinutes`.
+ */
+async function buildGate(config: Config, clock: typeof systemClock) {
+  if (config.gate.backend !== 'nftables') return { gate: createDryRunGate(clock, log) as Gate, stop: () => {} }
+  const g = config.gate
+  const gate: NftablesGate = nftablesGateFor(config, g, { clock, log })
+  const garden = createWalledGarden({ ...g.walledGarden, resolve: resolveWithSystem, log })
+  await gate.setGarden(await garden.addresses())
+  const timer = setInterval(
+    () => {
+      garden
+        .addresses()
+        .then((a) => gate.setGarden(a))
+        .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
+    },
+    g.walledGarden.refreshMinutes * 60_000,
+  )
+  timer.unref()
+  return {
+    gate: gate as Gate,
+    stop: () => {
+      clearInterval(timer)
+      // The table stays: the kernel's timeouts keep governing access while branchgate is down.
+      gate.close()
+    },
+  }
+}
+
+/** Start-up: the let-through set rebuilt from the live authorizations, in one batch. */
+export async function rebuildGate(gate: Gate, db: Db, now: number): Promise<number> {
+  const live = accessStatements(db).allLive(now)
+  await gate.replaceAll(live.map((a) => ({ mac: a.mac as Mac, until: a.ends_at })))
+  return live.length
 }
 
 function buildSms(config: Config): SmsSender {
@@ -62,11 +107,25 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const secret = loadOrCreateSecret(dataDir)
   const clock = systemClock
 
-  const gate = createDryRunGate(clock, log)
+  let built: Awaited<ReturnType<typeof buildGate>>
+  try {
+    built = await buildGate(config, clock)
+    const n = await rebuildGate(built.gate, db, clock.now())
+    log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
+  } catch (err) {
+    log(`branchgate: cannot set up the firewall: ${(err as Error).message}`)
+    closeDb(db)
+    process.exit(1)
+  }
+  const gate = built.gate
   const demoMac = parseMac(
     '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
   ) as Mac
-  const neighbours = withLoopbackDemoMac(createKernelNeighbours(), demoMac)
+  // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
+  const neighbours =
+    config.gate.backend === 'dry-run'
+      ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
+      : createKernelNeighbours()
 
   const { portal, admin, visits, visitRows, session } = createApp({
     config,
@@ -80,15 +139,28 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log,
   })
 
-  const listen = (app: { fetch: (r: Request, env: any) => Response | Promise<Response> }, l: { host: string; port: number }, what: string) =>
+  const tls = config.listen.tls
+  const listen = (
+    app: { fetch: (r: Request, env: any) => Response | Promise<Response> },
+    l: { host: string; port: number },
+    what: string,
+    secure?: { key: Buffer; cert: Buffer },
+  ) =>
     new Promise<ServerType>((resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname: l.host, port: l.port }, () => resolve(server))
+      const options = { fetch: app.fetch, hostname: l.host, port: l.port }
+      const server = secure
+        ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () => resolve(server))
+        : serve(options, () => resolve(server))
       server.once('error', (err) => reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)))
     })
 
   let servers: ServerType[]
   try {
     servers = [await listen(portal, config.listen.portal, 'portal'), await listen(admin, config.listen.admin, 'console')]
+    if (tls) {
+      const secure = { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }
+      servers.push(await listen(portal, tls, 'portal over TLS', secure))
+    }
   } catch (err) {
     log(`branchgate: ${(err as Error).message}`)
     closeDb(db)
@@ -98,12 +170,18 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   log(`branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`)
   log(`portal  on http://${shown(config.listen.portal.host)}:${config.listen.portal.port}`)
   log(`console on http://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
+  if (tls) log(`portal  on https://${shown(tls.host)}:${tls.port} (RFC 8908 API at /api/captive)`)
+  writeFileSync(pidFile(config), `${process.pid}\n`)
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
   const tracker = createPresenceTracker({
     db,
-    source: createKernelPresence({ gate, log }),
+    source: createKernelPresence({
+      gate,
+      device: config.gate.backend === 'nftables' ? config.gate.guestInterface : null,
+      log,
+    }),
     visits: visitRows,
     book: visits,
     policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
@@ -118,7 +196,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     if (stopping) return
     stopping = true
     log(`${signal}: stopping`)
-    const jobsStopped = jobs.stop()
+    // Jobs first: a sweep or a revocation in flight still needs the gate and the database.
+    const jobsStopped = jobs.stop().finally(() => built.stop())
+    rmSync(pidFile(config), { force: true })
     let open = servers.length
     const done = async () => {
       if (--open > 0) return

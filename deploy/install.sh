@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Installs branchgate on a Debian/Ubuntu mini-PC with two network ports: one to the guest
+# Wi-Fi access point or switch (--guest), one to the branch's internet router (--uplink).
+# Safe to run again: it never overwrites /etc/branchgate/branchgate.json or the database, and
+# every other file it writes comes out the same.
+#
+#   sudo deploy/install.sh --guest enp2s0 --uplink enp1s0 [--address 192.168.77.1/24]
+#                          [--portal-name portal.branch.lan] [--no-start]
+#
+# BRANCHGATE_ROOT=/some/dir installs the files under that directory only (no packages, users,
+# sysctl or systemctl): what the test suite does.
+set -euo pipefail
+
+ROOT="${BRANCHGATE_ROOT:-}"
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APP=/opt/branchgate
+ETC=/etc/branchgate
+DATA=/var/lib/branchgate
+GUEST=""
+UPLINK=""
+ADDRESS="192.168.77.1/24"
+PORTAL_NAME=""
+START=1
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+say() { echo "install.sh: $*"; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --guest) GUEST="${2:-}"; shift 2 ;;
+    --uplink) UPLINK="${2:-}"; shift 2 ;;
+    --address) ADDRESS="${2:-}"; shift 2 ;;
+    --portal-name) PORTAL_NAME="${2:-}"; shift 2 ;;
+    --no-start) START=0; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+# Everything that ends up in a file is checked first, so no template can be bent by a value.
+ifname_re='^[A-Za-z0-9_.-]{1,15}$'
+[[ "$GUEST" =~ $ifname_re ]] || die "--guest must name the guest interface, e.g. --guest enp2s0"
+[[ "$UPLINK" =~ $ifname_re ]] || die "--uplink must name the uplink interface, e.g. --uplink enp1s0"
+[ "$GUEST" != "$UPLINK" ] || die "--guest and --uplink must be two different ports"
+[[ "$ADDRESS" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/(1[6-9]|2[0-4])$ ]] ||
+  die "--address must be the gateway's guest address with a /16../24 prefix, e.g. 192.168.77.1/24"
+O1=${BASH_REMATCH[1]}; O2=${BASH_REMATCH[2]}; O3=${BASH_REMATCH[3]}; O4=${BASH_REMATCH[4]}; PREFIX=${BASH_REMATCH[5]}
+for o in "$O1" "$O2" "$O3" "$O4"; do [ "$o" -le 255 ] || die "--address: $o is not an octet"; done
+[ -z "$PORTAL_NAME" ] || [[ "$PORTAL_NAME" =~ ^[A-Za-z0-9.-]{1,253}$ ]] || die "--portal-name must be a host name"
+
+GW="$O1.$O2.$O3.$O4"
+mask=$(( 0xffffffff << (32 - PREFIX) & 0xffffffff ))
+NETMASK="$(( mask >> 24 & 255 )).$(( mask >> 16 & 255 )).$(( mask >> 8 & 255 )).$(( mask & 255 ))"
+# The DHCP pool: the last /24 of the guest network from .20 to .250, leaving room for fixed hosts.
+DHCP_START="$O1.$O2.$O3.20"
+DHCP_END="$O1.$O2.$O3.250"
+HOST="${PORTAL_NAME:-$GW}"
+PUBLIC_URL="http://$HOST:8080"
+API_URL="http://$HOST:8080/api/captive"
+
+if [ -z "$ROOT" ]; then
+  [ "$(id -u)" -eq 0 ] || die "run as root (sudo)"
+  missing=()
+  for p in nftables dnsmasq iproute2 ca-certificates; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$node_major" -ge 20 ] ||
+    die "Node.js 20 or later is needed (found ${node_major}); install it from https://nodejs.org or NodeSource, then run again"
+  if ! id -u branchgate >/dev/null 2>&1; then
+    say "creating the system user branchgate"
+    useradd --system --home-dir "$DATA" --no-create-home --shell /usr/sbin/nologin branchgate
+  fi
+fi
+
+owned() { # owned MODE USER:GROUP DIR
+  install -d -m "$1" "$ROOT$3"
+  [ -n "$ROOT" ] || chown "$2" "$ROOT$3"
+}
+owned 0755 root:root "$APP"
+owned 0750 root:branchgate "$ETC"
+owned 0750 branchgate:branchgate "$DATA"
+
+# The application: the source tree, without data, tests or version control.
+say "copying branchgate to $APP"
+tar -C "$SRC" --exclude=./.git --exclude=./data --exclude=./node_modules --exclude=./test \
+  -cf - . | tar -C "$ROOT$APP" --no-same-owner -xf -
+chmod 0755 "$ROOT$APP/bin/branchgate.js"
+if [ -z "$ROOT" ]; then
+  if [ ! -d "$APP/node_modules" ] || ! cmp -s "$SRC/package-lock.json" "$APP/node_modules/.package-lock.json" 2>/dev/null; then
+    say "installing Node packages"
+    (cd "$APP" && npm ci --omit=dev --no-audit --no-fund)
+    cp "$SRC/package-lock.json" "$APP/node_modules/.package-lock.json"
+  fi
+  ln -sfn "$APP/bin/branchgate.js" /usr/local/bin/branchgate
+fi
+
+fill() { # fill TEMPLATE: the placeholders this installer knows, from the checked values above
+  sed -e "s|{{guestInterface}}|$GUEST|g" -e "s|{{uplinkInterface}}|$UPLINK|g" \
+      -e "s|{{gatewayIp}}|$GW|g" -e "s|{{netmask}}|$NETMASK|g" \
+      -e "s|{{dhcpStart}}|$DHCP_START|g" -e "s|{{dhcpEnd}}|$DHCP_END|g" -e "s|{{leaseTime}}|2h|g" \
+      -e "s|{{captiveApiUrl}}|$API_URL|g" -e "s|{{portalHostRecord}}|$PORTAL_RECORD|g" "$1"
+}
+PORTAL_RECORD=""
+[ -z "$PORTAL_NAME" ] || PORTAL_RECORD="address=/$PORTAL_NAME/$GW"
+
+CONFIG="$ROOT$ETC/branchgate.json"
+if [ -e "$CONFIG" ]; then
+  say "kept $ETC/branchgate.json (edit it by hand; it is never overwritten)"
+else
+  say "writing $ETC/branchgate.json: set the branch and the SMS provider in it"
+  sed -e "s|\"guestInterface\": \"enp2s0\"|\"guestInterface\": \"$GUEST\"|" \
+      -e "s|\"uplinkInterface\": \"enp1s0\"|\"uplinkInterface\": \"$UPLINK\"|" \
+      -e "s|\"publicUrl\": \"http://192.168.77.1:8080\"|\"publicUrl\": \"$PUBLIC_URL\"|" \
+      "$SRC/deploy/branchgate.example.json" >"$CONFIG.new"
+  chmod 0640 "$CONFIG.new"
+  [ -n "$ROOT" ] || chown root:branchgate "$CONFIG.new"
+  mv "$CONFIG.new" "$CONFIG"
+fi
+
+install -d "$ROOT/etc/dnsmasq.d" "$ROOT/etc/sysctl.d" "$ROOT/etc/systemd/system" "$ROOT/etc/network/interfaces.d"
+fill "$SRC/deploy/dnsmasq.conf.tmpl" >"$ROOT/etc/dnsmasq.d/branchgate.conf"
+printf '# branchgate: the mini-PC routes guests to the uplink.\nnet.ipv4.ip_forward = 1\n' \
+  >"$ROOT/etc/sysctl.d/90-branchgate.conf"
+install -m 0644 "$SRC/systemd/branchgate.service" "$ROOT/etc/systemd/system/branchgate.service"
+
+IFACES="$ROOT/etc/network/interfaces.d/branchgate-guest"
+if [ ! -e "$IFACES" ]; then
+  printf '# branchgate: the guest port, with the gateway address.\nauto %s\niface %s inet static\n    address %s\n' \
+    "$GUEST" "$GUEST" "$ADDRESS" >"$IFACES"
+fi
+
+if [ -z "$ROOT" ]; then
+  sysctl -q --system
+  ip addr show dev "$GUEST" | grep -q "inet $ADDRESS" || ip addr add "$ADDRESS" dev "$GUEST" || true
+  ip link set "$GUEST" up
+  systemctl daemon-reload
+  systemctl enable -q dnsmasq branchgate
+  systemctl restart dnsmasq
+  if [ "$START" -eq 1 ]; then systemctl restart branchgate; fi
+  say "done. Check it with: sudo branchgate doctor --config $ETC/branchgate.json"
+else
+  say "done (files only, under $ROOT)"
+fi

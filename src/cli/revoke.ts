@@ -1,0 +1,30 @@
+import type { Command } from '../cli.js'
+import { GateError } from '../errors.js'
+import { parseMac } from '../mac.js'
+import { withContext, withoutConfigArg } from './context.js'
+
+/** `branchgate revoke MAC`: cuts a device off now (reason revoke). */
+export const revokeCommand: Command = {
+  name: 'revoke',
+  usage: 'branchgate revoke MAC',
+  summary: 'cut a device off now',
+  run: (argv, env, out = console.log) =>
+    withContext(argv, env, async (ctx) => {
+      const args = withoutConfigArg(argv)
+      const mac = parseMac(args[0] ?? '')
+      if (!mac || args.length !== 1) {
+        console.error('branchgate revoke: give one MAC address, e.g. branchgate revoke 3a:11:22:33:44:55')
+        return 2
+      }
+      const wasLive = ctx.access.liveUntil(mac) !== null
+      try {
+        await ctx.access.setDeviceState({ next: 'blocked', mac, reason: 'revoke', actor: 'cli' })
+      } catch (err) {
+        if (!(err instanceof GateError)) throw err
+        console.error(`branchgate revoke: the firewall refused: ${err.message}`)
+        return 1
+      }
+      out(wasLive ? `${mac} revoked` : `${mac} was not let through; it is blocked`)
+      return 0
+    }),
+}

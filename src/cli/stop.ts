@@ -1,0 +1,62 @@
+import { readFileSync, rmSync } from 'node:fs'
+import type { Command } from '../cli.js'
+import { pidFile } from '../main.js'
+import { withContext, withoutConfigArg } from './context.js'
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * `branchgate stop [--flush]`: stops the running server (SIGTERM; its firewall table stays, so
+ * the kernel keeps governing access). With --flush the table is removed too: everyone is cut
+ * off and nobody is caught any more.
+ */
+export const stopCommand: Command = {
+  name: 'stop',
+  usage: 'branchgate stop [--flush]',
+  summary: 'stop the server; --flush also removes the firewall table',
+  run: (argv, env, out = console.log) =>
+    withContext(argv, env, async (ctx) => {
+      const args = withoutConfigArg(argv)
+      const flush = args.includes('--flush')
+      if (args.some((a) => a !== '--flush')) {
+        console.error('branchgate stop: the only option is --flush')
+        return 2
+      }
+      const file = pidFile(ctx.config)
+      let pid: number | null = null
+      try {
+        pid = Number(readFileSync(file, 'utf8').trim()) || null
+      } catch {
+        pid = null
+      }
+      if (pid !== null && alive(pid)) {
+        process.kill(pid, 'SIGTERM')
+        const deadline = Date.now() + 10_000
+        // Waiting for another process to exit: there is no event to wait on, so poll.
+        while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+        if (alive(pid)) {
+          console.error(`branchgate stop: process ${pid} is still running after 10 s`)
+          return 1
+        }
+        out(`stopped branchgate (pid ${pid})`)
+      } else {
+        rmSync(file, { force: true })
+        out('branchgate was not running')
+      }
+      if (flush) {
+        if (!ctx.nft) out('gate is dry-run: no firewall table to remove')
+        else {
+          await ctx.nft.flush()
+          out('removed the firewall table inet branchgate')
+        }
+      }
+      return 0
+    }),
+}

@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { parseMac, type Mac } from '../mac.js'
+import type { GateCounter, GateEntry } from './gate.js'
+
+/**
+ * The nftables ruleset as text, built by pure functions: the table from the template in
+ * deploy/nftables.nft.tmpl, and the batches that change the let-through set. Nothing here runs a
+ * command; src/gate/nftables.ts feeds these strings to nft.
+ */
+
+export const TABLE = 'inet branchgate'
+export const SET = 'allowed'
+
+export const TEMPLATE_FILE = fileURLToPath(new URL('../../deploy/nftables.nft.tmpl', import.meta.url))
+
+export function readTemplate(file = TEMPLATE_FILE): string {
+  return readFileSync(file, 'utf8')
+}
+
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/
+
+export interface RulesetParams {
+  guestInterface: string
+  /** Where guests' plain HTTP is redirected. */
+  portalPort: number
+  /** Every port of the gateway guests may open: the portal's, the TLS listener's. */
+  portalPorts: readonly number[]
+  /** The uplink to masquerade guests' traffic on; null: no NAT. */
+  uplinkInterface: string | null
+}
+
+/** Fills `{{name}}` placeholders; an unknown placeholder is an error, never left in the output. */
+export function fillPlaceholders(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const v = values[name]
+    if (v === undefined) throw new Error(`template placeholder {{${name}}} has no value`)
+    return v
+  })
+}
+
+const port = (n: number) => {
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`not a port: ${n}`)
+  return String(n)
+}
+const ifname = (name: string) => {
+  if (!IFNAME_RE.test(name)) throw new Error(`not an interface name: ${JSON.stringify(name)}`)
+  return name
+}
+
+/** The table definition from the template. Interface names and ports are checked again here. */
+export function renderRuleset(template: string, p: RulesetParams): string {
+  const ports = [...new Set([p.portalPort, ...p.portalPorts])].map(port).join(', ')
+  const nat =
+    p.uplinkInterface === null
+      ? ''
+      : [
+          '',
+          '\t# Guests reach the internet through the uplink with the gateway\'s address.',
+          '\tchain uplink_nat {',
+          '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+          `\t\tiifname "${ifname(p.guestInterface)}" oifname "${ifname(p.uplinkInterface)}" masquerade`,
+          '\t}',
+          '',
+        ].join('\n')
+  return fillPlaceholders(template, {
+    guestInterface: ifname(p.guestInterface),
+    portalPort: port(p.portalPort),
+    portalPorts: ports,
+    uplinkNat: nat,
+  })
+}
+
+/** Seconds left until `until`, at least 1 (nft refuses a zero timeout). */
+export function timeoutSeconds(until: number, now: number): number {
+  return Math.max(1, Math.ceil((until - now) / 1000))
+}
+
+function checked(mac: Mac): Mac {
+  // Types are not enough at this boundary: whatever reaches nft must be a canonical MAC.
+  const ok = parseMac(mac)
+  if (ok === null || ok !== mac) throw new Error(`refusing a malformed MAC: ${JSON.stringify(mac)}`)
+  return ok
+}
+
+/**
+ * One transaction letting a MAC through until `until`. `add` of an existing element would keep
+ * its old timeout, so the element is added (no-op if present), deleted and added again: one
+ * batch, no moment without access, and no error whether or not it was there.
+ */
+export function letThroughCommand(mac: Mac, until: number, now: number): string {
+  const m = checked(mac)
+  const el = `element ${TABLE} ${SET} { ${m} }`
+  return `add ${el}; delete ${el}; add element ${TABLE} ${SET} { ${m} timeout ${timeoutSeconds(until, now)}s }`
+}
+
+/** One transaction removing a MAC; not an error when it was not let through. */
+export function revokeCommand(mac: Mac): string {
+  const el = `element ${TABLE} ${SET} { ${checked(mac)} }`
+  return `add ${el}; delete ${el}`
+}
+
+function elementLines(entries: readonly GateEntry[], now: number): string[] {
+  const live = new Map<Mac, number>()
+  for (const e of entries) {
+    if (e.until <= now) continue
+    const m = checked(e.mac)
+    live.set(m, Math.max(live.get(m) ?? 0, e.until))
+  }
+  if (live.size === 0) return []
+  const items = [...live].map(([m, until]) => `${m} timeout ${timeoutSeconds(until, now)}s`)
+  const lines: string[] = []
+  // Chunks keep each line a reasonable length; they are still one transaction.
+  for (let i = 0; i < items.length; i += 1000) {
+    lines.push(`add element ${TABLE} ${SET} { ${items.slice(i, i + 1000).join(', ')} }`)
+  }
+  return lines
+}
+
+/** Splits walled-garden addresses into the IPv4 and IPv6 sets. */
+export function gardenElements(cidrs: readonly string[]): { v4: string[]; v6: string[] } {
+  const v4 = new Set<string>()
+  const v6 = new Set<string>()
+  for (const c of cidrs) {
+    const [addr = '', prefix] = c.split('/')
+    const family = isIP(addr)
+    if (family === 0) throw new Error(`not an address: ${JSON.stringify(c)}`)
+    if (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) throw new Error(`bad prefix: ${JSON.stringify(c)}`)
+    ;(family === 4 ? v4 : v6).add(c)
+  }
+  return { v4: [...v4], v6: [...v6] }
+}
+
+function gardenLines(cidrs: readonly string[]): string[] {
+  const { v4, v6 } = gardenElements(cidrs)
+  const lines = [`flush set ${TABLE} garden4`, `flush set ${TABLE} garden6`]
+  // `auto-merge` is not set on the sets, so overlapping entries would be refused: keep one each.
+  if (v4.length) lines.push(`add element ${TABLE} garden4 { ${v4.join(', ')} }`)
+  if (v6.length) lines.push(`add element ${TABLE} garden6 { ${v6.join(', ')} }`)
+  return lines
+}
+
+/**
+ * The start-up batch: the whole table replaced atomically (created if missing), with the walled
+ * garden and the live let-through set. Devices already let through never see a gap.
+ */
+export function installBatch(
+  ruleset: string,
+  entries: readonly GateEntry[],
+  garden: readonly string[],
+  now: number,
+): string {
+  return [
+    `table ${TABLE}`,
+    `delete table ${TABLE}`,
+    ruleset.trimEnd(),
+    ...gardenLines(garden),
+    ...elementLines(entries, now),
+    '',
+  ].join('\n')
+}
+
+/** The let-through set replaced in one batch (the table already exists). */
+export function replaceSetBatch(entries: readonly GateEntry[], now: number): string {
+  return [`flush set ${TABLE} ${SET}`, ...elementLines(entries, now), ''].join('\n')
+}
+
+/** The walled garden replaced in one batch (after re-resolving its host names). */
+export function gardenBatch(cidrs: readonly string[]): string {
+  return [...gardenLines(cidrs), ''].join('\n')
+}
+
+export function flushBatch(): string {
+  return `table ${TABLE}\ndelete table ${TABLE}\n`
+}
+
+/** One element of `nft -j list set inet branchgate allowed`. */
+export interface SetElement {
+  mac: Mac
+  /** Seconds until the kernel drops it. */
+  expiresSeconds: number
+  counter: GateCounter
+}
+
+/** Reads `nft -j list set inet branchgate allowed`; unknown shapes are skipped, never guessed. */
+export function parseSetJson(json: string): SetElement[] {
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, any>> }
+  const out: SetElement[] = []
+  for (const item of doc.nftables ?? []) {
+    const elems = item.set?.elem
+    if (!Array.isArray(elems)) continue
+    for (const raw of elems) {
+      const e = typeof raw === 'object' && raw !== null && 'elem' in raw ? raw.elem : { val: raw }
+      const mac = typeof e.val === 'string' ? parseMac(e.val) : null
+      if (!mac) continue
+      out.push({
+        mac,
+        expiresSeconds: typeof e.expires === 'number' ? e.expires : Number.POSITIVE_INFINITY,
+        counter: {
+          packets: Number(e.counter?.packets ?? 0),
+          bytes: Number(e.counter?.bytes ?? 0),
+        },
+      })
+    }
+  }
+  return out
+}

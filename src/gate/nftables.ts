@@ -1,0 +1,269 @@
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import type { Clock } from '../clock.js'
+import type { Config, NftablesGateConfig } from '../config.js'
+import { GateError } from '../errors.js'
+import type { Mac } from '../mac.js'
+import type { Gate, GateCounter, GateEntry } from './gate.js'
+import {
+  flushBatch,
+  gardenBatch,
+  installBatch,
+  letThroughCommand,
+  parseSetJson,
+  readTemplate,
+  renderRuleset,
+  replaceSetBatch,
+  revokeCommand,
+  SET,
+  TABLE,
+} from './nft-ruleset.js'
+
+/**
+ * How branchgate talks to nft: a long-lived `nft -i` session for the one-line changes of every
+ * login (a process per change costs ~20 ms, a line in a session well under 5 ms), and `nft -f -`
+ * for big batches. Arguments are arrays, never a shell string.
+ */
+export interface NftRunner {
+  /** Runs one line (one transaction) in the long-lived session. Rejects with nft's message. */
+  line(command: string): Promise<void>
+  /** Runs a batch file through `nft -f -`: one transaction. */
+  batch(text: string): Promise<void>
+  /** `nft -j list set inet branchgate allowed` */
+  listSetJson(): Promise<string>
+  close(): void
+}
+
+/** `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench). */
+export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
+  const [file, ...pre] = argv
+  if (!file) throw new Error('empty nft command')
+  let session: ChildProcessWithoutNullStreams | null = null
+  let stderr = ''
+  let seq = 0
+  // One line at a time: nft answers in order, and a sentinel tells where each answer ends.
+  let queue: Promise<unknown> = Promise.resolve()
+  let waiting: { token: string; resolve: (err: string) => void } | null = null
+
+  const open = () => {
+    const child = spawn(file, [...pre, '-i'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    stderr = ''
+    child.stdout.resume()
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (d: string) => {
+      stderr += d
+      settle()
+    })
+    child.on('error', () => {})
+    child.on('exit', (code) => {
+      if (session === child) session = null
+      if (waiting) {
+        const w = waiting
+        waiting = null
+        w.resolve(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`)
+      }
+    })
+    child.stdin.on('error', () => {})
+    session = child
+    return child
+  }
+
+  // nft -i prints nothing on success and an error with the offending line on failure. After
+  // each command a `list set` of a set that does not exist is sent: its error, naming a unique
+  // token, marks the end of the command's answer.
+  const settle = () => {
+    if (!waiting) return
+    const marker = `list set ${TABLE} ${waiting.token}\n`
+    const at = stderr.indexOf(marker)
+    if (at < 0) return
+    const caret = stderr.indexOf('\n', at + marker.length)
+    if (caret < 0) return
+    const before = stderr.slice(0, at)
+    // The sentinel's own "Error: ..." line sits just before its command line.
+    const own = before.lastIndexOf('Error:')
+    const answer = own >= 0 ? before.slice(0, own) : before
+    stderr = stderr.slice(caret + 1)
+    const w = waiting
+    waiting = null
+    w.resolve(answer.trim())
+  }
+
+  const runLine = (command: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (command.includes('\n')) return reject(new Error('one line per command'))
+      const child = session ?? open()
+      const token = `bg_sync_${++seq}`
+      const timer = setTimeout(() => {
+        waiting = null
+        child.kill()
+        reject(new Error('nft did not answer within 5 s'))
+      }, 5000)
+      waiting = {
+        token,
+        resolve: (err) => {
+          clearTimeout(timer)
+          if (err) reject(new Error(err))
+          else resolve()
+        },
+      }
+      child.stdin.write(`${command}\nlist set ${TABLE} ${token}\n`)
+    })
+
+  const exec = (args: string[], input?: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        file,
+        [...pre, ...args],
+        { timeout: 10_000, maxBuffer: 64 << 20 },
+        (err, stdout, errText) => (err ? reject(new Error(errText.trim() || err.message)) : resolve(stdout)),
+      )
+      if (input !== undefined) child.stdin?.end(input)
+    })
+
+  return {
+    line(command) {
+      const run = queue.then(() => runLine(command))
+      queue = run.catch(() => {})
+      return run
+    },
+    async batch(text) {
+      await exec(['-f', '-'], text)
+    },
+    listSetJson: () => exec(['-j', 'list', 'set', ...TABLE.split(' '), SET]),
+    close() {
+      session?.stdin.end()
+      session = null
+    },
+  }
+}
+
+export interface NftablesGateOptions {
+  runner: NftRunner
+  clock: Clock
+  log: (line: string) => void
+  /** The rendered table (renderRuleset); installed by the first replaceAll. */
+  ruleset: string
+  /** Tries per change before it is reported as failed. */
+  attempts: number
+  /** Walled-garden addresses/CIDRs (configured ones and resolved host names). */
+  garden?: readonly string[]
+  /** Waits between tries; tests pass a no-op. */
+  pause?: (ms: number) => Promise<void>
+}
+
+export interface NftablesGate extends Gate {
+  /** Replaces the walled garden (after re-resolving host names). */
+  setGarden(cidrs: readonly string[]): Promise<void>
+  /** Removes the whole table (`branchgate stop --flush`). */
+  flush(): Promise<void>
+  close(): void
+}
+
+/**
+ * The real gate over nftables. Verbs only: no policy. Each change is one nft transaction,
+ * tried `attempts` times (a failing nft is often a passing resource problem), then logged and
+ * thrown as GateError so the caller reports it.
+ */
+export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
+  const pause = o.pause ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  let installed = false
+  let garden: readonly string[] = o.garden ?? []
+
+  async function tried(what: string, fn: () => Promise<void>): Promise<void> {
+    let last = ''
+    for (let attempt = 1; attempt <= o.attempts; attempt++) {
+      try {
+        await fn()
+        return
+      } catch (err) {
+        last = briefly((err as Error).message)
+        if (attempt < o.attempts) {
+          o.log(`gate: ${what} failed (try ${attempt} of ${o.attempts}), retrying: ${last}`)
+          await pause(20 * attempt)
+        }
+      }
+    }
+    o.log(`gate: ${what} failed after ${o.attempts} tries: ${last}`)
+    throw new GateError(`${what}: ${last}`)
+  }
+
+  const elements = async () => parseSetJson(await o.runner.listSetJson())
+
+  /** A malformed MAC is refused before nft, without retries: trying again cannot fix it. */
+  const command = (build: () => string): string => {
+    try {
+      return build()
+    } catch (err) {
+      throw new GateError((err as Error).message)
+    }
+  }
+
+  return {
+    async letThrough(mac, until) {
+      command(() => letThroughCommand(mac, until, o.clock.now()))
+      await tried(`let ${mac} through`, () => o.runner.line(letThroughCommand(mac, until, o.clock.now())))
+    },
+    async revoke(mac) {
+      const line = command(() => revokeCommand(mac))
+      await tried(`revoke ${mac}`, () => o.runner.line(line))
+    },
+    async replaceAll(entries: readonly GateEntry[]) {
+      await tried(`rebuild the set of ${entries.length}`, async () => {
+        const now = o.clock.now()
+        await o.runner.batch(
+          installed ? replaceSetBatch(entries, now) : installBatch(o.ruleset, entries, garden, now),
+        )
+        installed = true
+      })
+    },
+    async list() {
+      const now = o.clock.now()
+      return (await elements()).map((e) => ({
+        mac: e.mac,
+        until: Number.isFinite(e.expiresSeconds) ? now + e.expiresSeconds * 1000 : Number.MAX_SAFE_INTEGER,
+      }))
+    },
+    async counters() {
+      const out = new Map<Mac, GateCounter>()
+      for (const e of await elements()) out.set(e.mac, e.counter)
+      return out
+    },
+    async setGarden(cidrs) {
+      garden = [...cidrs]
+      if (installed) await tried('refresh the walled garden', () => o.runner.batch(gardenBatch(garden)))
+    },
+    flush: () => tried('remove the table', () => o.runner.batch(flushBatch())),
+    close: () => o.runner.close(),
+  }
+}
+
+/** nft's answer in one line: its distinct "Error:" lines, with a hint when the table is missing. */
+export function briefly(message: string): string {
+  const errors = [...new Set(message.split('\n').filter((l) => l.startsWith('Error:')))]
+  const text = errors.length ? errors.map((l) => l.slice(7).trim()).join('; ') : message.trim()
+  return /No such file or directory/.test(text)
+    ? `${text} (the table ${TABLE} is missing: is branchgate serve running?)`
+    : text
+}
+
+/** The nftables gate for a config (composition helper for main.ts and the CLI). */
+export function nftablesGateFor(
+  config: Config,
+  gate: NftablesGateConfig,
+  deps: { clock: Clock; log: (line: string) => void; runner?: NftRunner; template?: string },
+): NftablesGate {
+  const portalPort = gate.portalPort ?? config.listen.portal.port
+  const ports = [portalPort, config.listen.portal.port]
+  if (config.listen.tls) ports.push(config.listen.tls.port)
+  return createNftablesGate({
+    runner: deps.runner ?? createNftRunner([gate.nftPath]),
+    clock: deps.clock,
+    log: deps.log,
+    attempts: gate.attempts,
+    ruleset: renderRuleset(deps.template ?? readTemplate(), {
+      guestInterface: gate.guestInterface,
+      portalPort,
+      portalPorts: ports,
+      uplinkInterface: gate.uplinkInterface,
+    }),
+  })
+}

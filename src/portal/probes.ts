@@ -1,0 +1,154 @@
+import type { Context, MiddlewareHandler } from 'hono'
+
+/**
+ * Captive-portal detection. Phones and laptops fetch a known URL when they join a network; if the
+ * answer is not exactly what they expect, they open the login sheet. Before login, nftables sends
+ * those requests here and we redirect them to the splash page; after login, a probe that still
+ * reaches us (a cached DNS answer, a slow flush) gets exactly the expected answer so the sheet
+ * turns to "Done".
+ */
+
+/** What one OS expects from its probe once online. */
+export interface ProbeAnswer {
+  status: 200 | 204
+  contentType?: string
+  body: string
+}
+
+export interface Probe {
+  /** Who sends it (for docs and logs). */
+  os: string
+  hosts: readonly string[]
+  paths: readonly string[]
+  online: ProbeAnswer
+}
+
+const APPLE_SUCCESS =
+  '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>'
+const NO_CONTENT: ProbeAnswer = { status: 204, body: '' }
+const text = (body: string): ProbeAnswer => ({ status: 200, contentType: 'text/plain', body })
+
+/** The probe table: host names and paths each OS fetches, and what it needs to read "online". */
+export const PROBES: readonly Probe[] = [
+  {
+    os: 'iOS/macOS',
+    hosts: [
+      'captive.apple.com',
+      'www.apple.com',
+      'www.appleiphonecell.com',
+      'www.itools.info',
+      'www.ibook.info',
+      'www.airport.us',
+      'www.thinkdifferent.us',
+    ],
+    paths: ['/hotspot-detect.html', '/library/test/success.html'],
+    online: { status: 200, contentType: 'text/html', body: APPLE_SUCCESS },
+  },
+  {
+    os: 'Android/ChromeOS/Chrome',
+    hosts: [
+      'connectivitycheck.gstatic.com',
+      'connectivitycheck.android.com',
+      'clients1.google.com',
+      'clients3.google.com',
+      'www.gstatic.com',
+      'play.googleapis.com',
+      'www.google.com',
+      'google.com',
+    ],
+    paths: ['/generate_204', '/gen_204'],
+    online: NO_CONTENT,
+  },
+  {
+    os: 'Windows',
+    hosts: ['www.msftconnecttest.com', 'ipv6.msftconnecttest.com'],
+    paths: ['/connecttest.txt'],
+    online: text('Microsoft Connect Test'),
+  },
+  {
+    os: 'Windows (legacy)',
+    hosts: ['www.msftncsi.com'],
+    paths: ['/ncsi.txt'],
+    online: text('Microsoft NCSI'),
+  },
+  {
+    os: 'Firefox',
+    hosts: ['detectportal.firefox.com'],
+    paths: ['/canonical.html'],
+    online: {
+      status: 200,
+      contentType: 'text/html',
+      body: '<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>',
+    },
+  },
+  {
+    os: 'Firefox',
+    hosts: ['detectportal.firefox.com'],
+    paths: ['/success.txt'],
+    online: text('success\n'),
+  },
+  {
+    os: 'GNOME/NetworkManager',
+    hosts: ['nmcheck.gnome.org'],
+    paths: ['/check_network_status.txt'],
+    online: text('NetworkManager is online\n'),
+  },
+  {
+    os: 'Ubuntu',
+    hosts: ['connectivity-check.ubuntu.com'],
+    paths: ['/'],
+    online: NO_CONTENT,
+  },
+]
+
+/** The host a request named, lower-case, without port or trailing dot. */
+export function hostOf(hostHeader: string | undefined): string {
+  const h = (hostHeader ?? '').trim().toLowerCase()
+  const bare = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '')
+  return bare.replace(/\.$/, '')
+}
+
+/** The probe a request is, by Host and path; null when it is none. */
+export function findProbe(host: string, path: string): Probe | null {
+  return PROBES.find((p) => p.hosts.includes(host) && p.paths.includes(path)) ?? null
+}
+
+export interface CaptiveDetectionDeps {
+  /** The splash page, where a caught device is sent (config.publicUrl). */
+  splashUrl: string
+  /** Hosts that are the portal itself (publicUrl's host, the TLS listener's name...). */
+  portalHosts: readonly string[]
+  /**
+   * Whether requests for other hosts reach this listener because the firewall redirects them
+   * (nftables gate): then any foreign Host is sent to the splash page. Off in the dry-run demo.
+   */
+  redirectForeignHosts: boolean
+  /** Whether the device behind the request is let through now. */
+  isOnline(c: Context): Promise<boolean>
+}
+
+/**
+ * The middleware in front of the portal routes: answers probes by Host and path, and sends any
+ * other foreign Host (plain HTTP the firewall redirected) to the splash page.
+ */
+export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler {
+  const own = new Set(deps.portalHosts.map((h) => hostOf(h)))
+  const toSplash = (c: Context) => {
+    c.header('Cache-Control', 'no-store')
+    return c.redirect(deps.splashUrl, 302)
+  }
+  return async (c, next) => {
+    const host = hostOf(c.req.header('host'))
+    if (own.has(host)) return next()
+    const probe = findProbe(host, c.req.path)
+    if (probe) {
+      if (!(await deps.isOnline(c))) return toSplash(c)
+      const a = probe.online
+      c.header('Cache-Control', 'no-store')
+      if (a.status === 204) return c.body(null, 204)
+      return c.body(a.body, 200, { 'Content-Type': `${a.contentType}; charset=utf-8` })
+    }
+    if (deps.redirectForeignHosts) return toSplash(c)
+    return next()
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The "internet" of the end-to-end test, run inside its namespace: a web site, the OS probe
+ * servers (Apple, Google...) answering as the real ones do, and an HTTP SMS provider that keeps
+ * what branchgate sends it. Ports 80 and 443 (plain HTTP on 443 too, so a test can tell the
+ * gateway's reset apart from a closed port).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { findProbe, hostOf } from '../../src/portal/probes.js'
+
+export const INTERNET_PAGE = 'hello from the internet host'
+const messages: unknown[] = []
+
+function handle(req: IncomingMessage, res: ServerResponse) {
+  const url = new URL(req.url ?? '/', 'http://x')
+  if (req.method === 'POST' && url.pathname === '/sms') {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      messages.push(JSON.parse(body))
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `m${messages.length}` }))
+    })
+    return
+  }
+  if (url.pathname === '/sms/messages') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(messages))
+    return
+  }
+  const probe = findProbe(hostOf(req.headers.host), url.pathname)
+  if (probe) {
+    res.writeHead(probe.online.status, probe.online.contentType ? { 'content-type': probe.online.contentType } : {})
+    res.end(probe.online.body)
+    return
+  }
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(INTERNET_PAGE)
+}
+
+for (const port of [80, 443]) createServer(handle).listen(port, '0.0.0.0', () => console.log(`listening ${port}`))

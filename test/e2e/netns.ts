@@ -1,0 +1,318 @@
+/**
+ * Network namespaces for end-to-end tests: a gateway running branchgate with the nftables backend
+ * and dnsmasq, guest clients that get their address by DHCP, and an "internet" host with a web
+ * server and an HTTP SMS provider. Everything lives in namespaces this file creates, named with a
+ * per-run prefix, and uses private addresses inside them only; `cleanup()` removes it all.
+ *
+ *   client c1 (eth0) ──┐
+ *                      ├── bridge "guest" 10.99.1.1/24 ── gateway ── up0 10.99.2.1/24 ── internet eth0 10.99.2.2
+ *   client c2 (eth0) ──┘        (branchgate, dnsmasq, nftables)                           (web, probes, SMS)
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
+
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+export const GATEWAY_IP = '10.99.1.1'
+export const INTERNET_IP = '10.99.2.2'
+export const PORTAL_PORT = 8080
+export const PUBLIC_URL = `http://${GATEWAY_IP}:${PORTAL_PORT}`
+export const GUEST_IF = 'guest'
+export const UPLINK_IF = 'up0'
+
+/** Why the e2e tests cannot run here, or null when they can. */
+export function e2eSkipReason(): string | null {
+  if (process.platform !== 'linux') return 'needs Linux network namespaces'
+  if (process.getuid?.() !== 0) return 'needs root to create network namespaces (CI runs it as root)'
+  for (const tool of ['ip', 'nft', 'dnsmasq', 'curl']) {
+    if (spawnSync('sh', ['-c', 'command -v "$0"', tool]).status !== 0) {
+      return `${tool} is not installed (apt-get install iproute2 nftables dnsmasq curl)`
+    }
+  }
+  return null
+}
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+/** Runs a program (no shell) and resolves with its exit code and output; never rejects on exit code. */
+export function run(file: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+  const t0 = performance.now()
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0
+      resolve({ code, stdout, stderr, ms: performance.now() - t0 })
+    })
+  })
+}
+
+async function must(file: string, args: string[]): Promise<string> {
+  const r = await run(file, args)
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r.stdout
+}
+
+export interface Client {
+  name: string
+  ns: string
+  mac: string
+  /** Host-side port on the gateway's bridge. */
+  port: string
+  address: string | null
+}
+
+export interface Lease {
+  address: string
+  prefix: number
+  router: string | null
+  dns: string | null
+  captivePortal: string | null
+}
+
+export interface BranchgateHandle {
+  configFile: string
+  dataDir: string
+  process: ChildProcess
+  output(): string
+  /** SIGTERM, then waits for the exit; returns the exit code. */
+  stop(): Promise<number | null>
+}
+
+export type TestNetwork = Awaited<ReturnType<typeof createTestNetwork>>
+
+/** Builds the namespaces and links. Call `cleanup()` in afterAll, whatever happened. */
+export async function createTestNetwork(opts: { clients?: number } = {}) {
+  const prefix = `bg${randomBytes(3).toString('hex')}`
+  const gw = `${prefix}-gw`
+  const net = `${prefix}-net`
+  const tmp = mkdtempSync(path.join(tmpdir(), `${prefix}-`))
+  const namespaces: string[] = []
+  const children = new Set<ChildProcess>()
+  const clients: Client[] = []
+
+  const exec = (ns: string, file: string, args: string[], timeoutMs?: number) =>
+    run('ip', ['netns', 'exec', ns, file, ...args], timeoutMs)
+  const inNs = (ns: string, file: string, args: string[]) => must('ip', ['netns', 'exec', ns, file, ...args])
+
+  /** Starts a long-running program in a namespace; it is killed by cleanup(). */
+  function spawnIn(ns: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    const child = spawn('ip', ['netns', 'exec', ns, file, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout!.on('data', (d) => (out += d))
+    child.stderr!.on('data', (d) => (out += d))
+    children.add(child)
+    child.once('exit', () => children.delete(child))
+    return { child, output: () => out }
+  }
+
+  const addNs = async (name: string) => {
+    await must('ip', ['netns', 'add', name])
+    namespaces.push(name)
+    await inNs(name, 'ip', ['link', 'set', 'lo', 'up'])
+  }
+
+  const cleanup = async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
+    rmSync(tmp, { recursive: true, force: true })
+  }
+
+  try {
+    await addNs(gw)
+    await addNs(net)
+    await inNs(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    await inNs(gw, 'ip', ['link', 'add', GUEST_IF, 'type', 'bridge'])
+    await inNs(gw, 'ip', ['addr', 'add', `${GATEWAY_IP}/24`, 'dev', GUEST_IF])
+    await inNs(gw, 'ip', ['link', 'set', GUEST_IF, 'up'])
+    await inNs(gw, 'ip', ['link', 'add', UPLINK_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', net])
+    await inNs(gw, 'ip', ['addr', 'add', '10.99.2.1/24', 'dev', UPLINK_IF])
+    await inNs(gw, 'ip', ['link', 'set', UPLINK_IF, 'up'])
+    await inNs(net, 'ip', ['addr', 'add', `${INTERNET_IP}/24`, 'dev', 'eth0'])
+    await inNs(net, 'ip', ['link', 'set', 'eth0', 'up'])
+    for (let i = 1; i <= (opts.clients ?? 2); i++) {
+      const c: Client = {
+        name: `c${i}`,
+        ns: `${prefix}-c${i}`,
+        mac: `02:99:00:00:00:${i.toString(16).padStart(2, '0')}`,
+        port: `g${i}`,
+        address: null,
+      }
+      await addNs(c.ns)
+      await inNs(gw, 'ip', ['link', 'add', c.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c.ns])
+      await inNs(gw, 'ip', ['link', 'set', c.port, 'master', GUEST_IF, 'up'])
+      await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'address', c.mac])
+      await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'up'])
+      // The DHCP client broadcasts before it has an address: give the kernel a route for that.
+      await inNs(c.ns, 'ip', ['route', 'add', '255.255.255.255/32', 'dev', 'eth0'])
+      clients.push(c)
+    }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+
+  let branchgate: BranchgateHandle | null = null
+
+  const network = {
+    prefix,
+    gw,
+    net,
+    tmp,
+    clients,
+    exec,
+    spawnIn,
+    cleanup,
+
+    /** The internet host: web site, probe servers and SMS provider. */
+    async startInternet() {
+      const h = spawnIn(net, process.execPath, ['--import', 'tsx', 'test/e2e/internet-host.ts'])
+      await until(async () => (await exec(net, 'curl', ['-sf', `http://${INTERNET_IP}/`])).code === 0, 'the internet host')
+      return h
+    },
+
+    /** SMS messages the provider on the internet host received. */
+    async smsMessages(): Promise<Array<{ to: string; text: string }>> {
+      return JSON.parse(await inNs(net, 'curl', ['-sf', `http://${INTERNET_IP}/sms/messages`]))
+    },
+
+    /** dnsmasq on the guest bridge, from deploy/dnsmasq.conf.tmpl plus test-only lines. */
+    async startDnsmasq(extraLines: string[] = []) {
+      const conf = fillPlaceholders(readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'), {
+        guestInterface: GUEST_IF,
+        dhcpStart: '10.99.1.20',
+        dhcpEnd: '10.99.1.250',
+        netmask: '255.255.255.0',
+        leaseTime: '1h',
+        gatewayIp: GATEWAY_IP,
+        captiveApiUrl: `${PUBLIC_URL}/api/captive`,
+        portalHostRecord: '',
+      })
+      const file = path.join(tmp, 'dnsmasq.conf')
+      // no-ping: dnsmasq would wait seconds probing each new address; no upstream resolvers here.
+      writeFileSync(file, [conf, 'no-ping', 'no-resolv', 'no-hosts', ...extraLines, ''].join('\n'))
+      const h = spawnIn(gw, 'dnsmasq', [
+        '--keep-in-foreground',
+        `--conf-file=${file}`,
+        `--pid-file=${path.join(tmp, 'dnsmasq.pid')}`,
+        `--dhcp-leasefile=${path.join(tmp, 'dnsmasq.leases')}`,
+        '--user=root',
+        '--log-facility=-',
+      ])
+      await until(async () => (await exec(gw, 'ss', ['-lnu'])).stdout.includes(':67 '), 'dnsmasq', h.output)
+      return h
+    },
+
+    /** Asks for an address by DHCP from the client namespace and configures it. */
+    async dhcp(client: Client): Promise<Lease> {
+      const r = await exec(client.ns, process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/dhcp-client.ts'), client.mac], 30_000)
+      if (r.code !== 0) throw new Error(`DHCP failed for ${client.name}: ${r.stderr}`)
+      const lease = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Lease
+      await inNs(client.ns, 'ip', ['addr', 'add', `${lease.address}/${lease.prefix}`, 'dev', 'eth0'])
+      if (lease.router) await inNs(client.ns, 'ip', ['route', 'add', 'default', 'via', lease.router])
+      client.address = lease.address
+      return lease
+    },
+
+    /** Takes a client's link down (it leaves the branch) or brings it back. */
+    async clientLink(client: Client, state: 'up' | 'down') {
+      await inNs(gw, 'ip', ['link', 'set', client.port, state])
+    },
+
+    /** curl from a client namespace. */
+    curl(client: Client | string, args: string[], timeoutMs?: number) {
+      return exec(typeof client === 'string' ? client : client.ns, 'curl', ['-sS', ...args], timeoutMs)
+    },
+
+    /** nft in the gateway namespace. */
+    nft(args: string[]) {
+      return exec(gw, 'nft', args)
+    },
+
+    /** Writes a config file for branchgate with the given object (merged by the caller). */
+    writeConfig(config: Record<string, unknown>, name = 'branchgate.json'): string {
+      const file = path.join(tmp, name)
+      writeFileSync(file, JSON.stringify(config, null, 2))
+      return file
+    },
+
+    /** A config for the gateway: nftables on the guest bridge, NAT on the uplink, SMS to the internet host. */
+    defaultConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+      return {
+        branch: { id: 'e2e', name: 'Sucursal Prueba' },
+        publicUrl: PUBLIC_URL,
+        listen: { portal: { host: '0.0.0.0', port: PORTAL_PORT }, admin: { host: '127.0.0.1', port: 8081 } },
+        dataDir: path.join(tmp, 'data'),
+        gate: { backend: 'nftables', guestInterface: GUEST_IF, uplinkInterface: UPLINK_IF },
+        sms: { providers: [{ type: 'http', url: `http://${INTERNET_IP}/sms`, timeoutMs: 5000 }] },
+        session: { hours: 1 },
+        ...overrides,
+      }
+    },
+
+    /** Starts branchgate in the gateway namespace and waits until the portal answers. */
+    async startBranchgate(config: Record<string, unknown> = network.defaultConfig()): Promise<BranchgateHandle> {
+      if (branchgate && branchgate.process.exitCode === null) throw new Error('branchgate is already running')
+      const configFile = network.writeConfig(config)
+      const h = spawnIn(gw, process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configFile])
+      const port = ((config.listen as any)?.portal?.port as number) ?? PORTAL_PORT
+      await until(
+        async () => {
+          if (h.child.exitCode !== null) throw new Error(`branchgate exited (${h.child.exitCode}):\n${h.output()}`)
+          return (await exec(gw, 'curl', ['-sf', `http://${GATEWAY_IP}:${port}/healthz`])).code === 0
+        },
+        'branchgate',
+        h.output,
+      )
+      branchgate = {
+        configFile,
+        dataDir: String(config.dataDir),
+        process: h.child,
+        output: h.output,
+        stop: () =>
+          new Promise((resolve) => {
+            if (h.child.exitCode !== null) return resolve(h.child.exitCode)
+            h.child.once('exit', (code) => resolve(code))
+            h.child.kill('SIGTERM')
+          }),
+      }
+      return branchgate
+    },
+
+    async stopBranchgate() {
+      return branchgate ? branchgate.stop() : null
+    },
+
+    async restartBranchgate(config?: Record<string, unknown>) {
+      await network.stopBranchgate()
+      return network.startBranchgate(config)
+    },
+
+    /** Runs a branchgate command (`src/cli.ts`) in the gateway namespace with the current config. */
+    cli(args: string[]) {
+      if (!branchgate) throw new Error('start branchgate first: the CLI uses its config')
+      return exec(gw, process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args, '--config', branchgate.configFile])
+    },
+  }
+  return network
+}
+
+/** Polls `ready` until it is true (for processes starting up: there is no event to wait on). */
+export async function until(ready: () => Promise<boolean>, what: string, output?: () => string, ms = 30_000) {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await ready()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${what} did not come up within ${ms / 1000} s${output ? `:\n${output()}` : ''}`)
+}

@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest'
+import { createNftablesGate, briefly, type NftRunner } from '../src/gate/nftables.js'
+import {
+  fillPlaceholders,
+  gardenBatch,
+  installBatch,
+  letThroughCommand,
+  parseSetJson,
+  readTemplate,
+  renderRuleset,
+  replaceSetBatch,
+  revokeCommand,
+} from '../src/gate/nft-ruleset.js'
+import { GateError } from '../src/errors.js'
+import type { Mac } from '../src/mac.js'
+import { FakeClock } from './fakes/clock.js'
+
+const MAC = '3a:11:22:33:44:55' as Mac
+const params = { guestInterface: 'br-guest', portalPort: 8080, portalPorts: [8080, 8443], uplinkInterface: 'eth0' }
+
+describe('the nftables ruleset', () => {
+  const text = renderRuleset(readTemplate(), params)
+
+  it('owns one table, inet branchgate, with the let-through set of MACs with timeouts and counters', () => {
+    expect(text.match(/^table /gm)).toEqual(['table '])
+    expect(text).toContain('table inet branchgate {')
+    expect(text).toMatch(/set allowed \{\s+type ether_addr\s+flags timeout\s+counter\s+\}/)
+  })
+
+  it('before login: DHCP and DNS to the gateway, HTTP to the portal, HTTPS reset, the rest dropped', () => {
+    expect(text).toContain('iifname != "br-guest" return')
+    expect(text).toContain('udp dport { 67, 547 } accept')
+    expect(text).toContain('meta l4proto { tcp, udp } th dport 53 accept')
+    expect(text).toContain('tcp dport { 8080, 8443 } accept')
+    expect(text).toContain('tcp dport 80 redirect to :8080')
+    const fromGuest = text.slice(text.indexOf('chain from_guest'))
+    expect(fromGuest).toMatch(
+      /ether saddr @allowed accept\s+ip daddr @garden4 accept\s+ip6 daddr @garden6 accept\s+(#.*\s+)*tcp dport 443 reject with tcp reset\s+drop/,
+    )
+  })
+
+  it('lets the walled garden and let-through devices skip the HTTP redirect', () => {
+    expect(text).toMatch(/ether saddr @allowed return\s+ip daddr @garden4 return\s+ip6 daddr @garden6 return\s+tcp dport 80 redirect/)
+  })
+
+  it('masquerades guests on the uplink only when one is configured', () => {
+    expect(text).toContain('iifname "br-guest" oifname "eth0" masquerade')
+    expect(renderRuleset(readTemplate(), { ...params, uplinkInterface: null })).not.toContain('masquerade')
+  })
+
+  it('refuses interface names and ports that could smuggle nft syntax', () => {
+    expect(() => renderRuleset(readTemplate(), { ...params, guestInterface: 'x" accept; #' })).toThrow(/interface name/)
+    expect(() => renderRuleset(readTemplate(), { ...params, portalPort: 0 })).toThrow(/port/)
+    expect(() => fillPlaceholders('{{nope}}', {})).toThrow(/nope/)
+  })
+
+  it('lets a MAC through with a fresh timeout, whether or not it was there, in one line', () => {
+    const now = 1_000_000
+    expect(letThroughCommand(MAC, now + 3_600_000, now)).toBe(
+      'add element inet branchgate allowed { 3a:11:22:33:44:55 }; delete element inet branchgate allowed { 3a:11:22:33:44:55 }; ' +
+        'add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 3600s }',
+    )
+    expect(letThroughCommand(MAC, now + 1, now)).toMatch(/timeout 1s }$/)
+    expect(revokeCommand(MAC)).toBe(
+      'add element inet branchgate allowed { 3a:11:22:33:44:55 }; delete element inet branchgate allowed { 3a:11:22:33:44:55 }',
+    )
+  })
+
+  it('never lets a malformed MAC reach nft', () => {
+    for (const bad of ['3a:11:22:33:44:5', '3A:11:22:33:44:55', '3a:11:22:33:44:55 }; flush ruleset', 'ff:ff:ff:ff:ff:ff']) {
+      expect(() => letThroughCommand(bad as Mac, 2, 1), bad).toThrow(/malformed MAC/)
+      expect(() => revokeCommand(bad as Mac), bad).toThrow(/malformed MAC/)
+    }
+  })
+
+  it('replaces the table and the set in one batch at start, dropping expired entries', () => {
+    const now = 5_000_000
+    const batch = installBatch(
+      text,
+      [
+        { mac: MAC, until: now + 60_000 },
+        { mac: '3a:11:22:33:44:66' as Mac, until: now - 1 },
+      ],
+      ['203.0.113.0/24', '2001:db8::/32'],
+      now,
+    )
+    const lines = batch.split('\n')
+    expect(lines.slice(0, 3)).toEqual(['table inet branchgate', 'delete table inet branchgate', '# branchgate\'s firewall: the table `inet branchgate` and nothing outside it.'])
+    expect(batch).toContain('add element inet branchgate garden4 { 203.0.113.0/24 }')
+    expect(batch).toContain('add element inet branchgate garden6 { 2001:db8::/32 }')
+    expect(batch).toContain('add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 60s }')
+    expect(batch).not.toContain('3a:11:22:33:44:66')
+    expect(replaceSetBatch([], now)).toBe('flush set inet branchgate allowed\n')
+    expect(gardenBatch(['198.51.100.7'])).toBe(
+      'flush set inet branchgate garden4\nflush set inet branchgate garden6\nadd element inet branchgate garden4 { 198.51.100.7 }\n',
+    )
+  })
+
+  it('reads MACs, time left and counters from nft -j list set', () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        {
+          set: {
+            family: 'inet',
+            name: 'allowed',
+            elem: [
+              { elem: { val: '3a:11:22:33:44:55', timeout: 3600, expires: 3599, counter: { packets: 12, bytes: 3400 } } },
+              { elem: { val: 'not-a-mac', expires: 1 } },
+            ],
+          },
+        },
+      ],
+    })
+    expect(parseSetJson(json)).toEqual([{ mac: MAC, expiresSeconds: 3599, counter: { packets: 12, bytes: 3400 } }])
+    expect(parseSetJson('{"nftables":[{"set":{"name":"allowed"}}]}')).toEqual([])
+  })
+})
+
+/** An nft that fails a given number of times, then works; records every line. */
+function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: string[] } {
+  let left = failures
+  const lines: string[] = []
+  const batches: string[] = []
+  const maybeFail = () => {
+    if (left-- > 0) throw new Error('Error: Could not process rule: Cannot allocate memory\nadd element ...\n^^^')
+  }
+  return {
+    lines,
+    batches,
+    async line(c) {
+      lines.push(c)
+      maybeFail()
+    },
+    async batch(t) {
+      batches.push(t)
+      maybeFail()
+    },
+    async listSetJson() {
+      return '{"nftables":[]}'
+    },
+    close() {},
+  }
+}
+
+describe('the nftables gate', () => {
+  const make = (runner: NftRunner, logs: string[] = []) =>
+    createNftablesGate({
+      runner,
+      clock: new FakeClock(),
+      log: (l) => logs.push(l),
+      ruleset: renderRuleset(readTemplate(), params),
+      attempts: 3,
+      pause: async () => {},
+    })
+
+  it('retries a failing change, then succeeds', async () => {
+    const runner = flakyRunner(2)
+    const logs: string[] = []
+    await make(runner, logs).letThrough(MAC, new FakeClock().now() + 60_000)
+    expect(runner.lines).toHaveLength(3)
+    expect(logs).toEqual([
+      'gate: let 3a:11:22:33:44:55 through failed (try 1 of 3), retrying: Could not process rule: Cannot allocate memory',
+      'gate: let 3a:11:22:33:44:55 through failed (try 2 of 3), retrying: Could not process rule: Cannot allocate memory',
+    ])
+  })
+
+  it('reports a change that keeps failing as a GateError, logged, never silent', async () => {
+    const logs: string[] = []
+    const err = await make(flakyRunner(99), logs).revoke(MAC).catch((e) => e)
+    expect(err).toBeInstanceOf(GateError)
+    expect(logs.at(-1)).toBe('gate: revoke 3a:11:22:33:44:55 failed after 3 tries: Could not process rule: Cannot allocate memory')
+  })
+
+  it('installs the table with the first rebuild, then only replaces the set', async () => {
+    const runner = flakyRunner(0)
+    const gate = make(runner)
+    await gate.replaceAll([{ mac: MAC, until: new FakeClock().now() + 1000 }])
+    await gate.replaceAll([])
+    expect(runner.batches[0]).toMatch(/^table inet branchgate\ndelete table inet branchgate\n/)
+    expect(runner.batches[1]).toBe('flush set inet branchgate allowed\n')
+  })
+
+  it('explains a missing table', () => {
+    expect(briefly('Error: No such file or directory\nadd element inet branchgate allowed { }\n   ^^^')).toContain(
+      'is branchgate serve running?',
+    )
+  })
+})
