@@ -11,7 +11,8 @@ const LOGINS = 1_000
 const BASELINE = 100
 
 const hex = (n: number) => n.toString(16).padStart(2, '0')
-const macOf = (i: number, tag = 0xaa) => `02:${hex(tag)}:${hex((i >> 16) & 255)}:${hex((i >> 8) & 255)}:${hex(i & 255)}:01` as Mac
+const macOf = (i: number, tag = 0xaa) =>
+  `02:${hex(tag)}:${hex((i >> 16) & 255)}:${hex((i >> 8) & 255)}:${hex(i & 255)}:01` as Mac
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -53,7 +54,10 @@ const section: BenchSection = {
           uplinkInterface: 'up0',
         }),
       })
-      const entries = Array.from({ length: SET_SIZE }, (_, i) => ({ mac: macOf(i), until: Date.now() + 3_600_000 }))
+      const entries = Array.from({ length: SET_SIZE }, (_, i) => ({
+        mac: macOf(i),
+        until: Date.now() + 3_600_000,
+      }))
 
       // Start-up: the table and the set of 10,000 in one batch, then a rebuild on a live table.
       let t0 = performance.now()
@@ -84,7 +88,9 @@ const section: BenchSection = {
         const cmd = letThroughCommand(macOf(i, 0xdd), Date.now() + 60_000, Date.now())
         const start = performance.now()
         await new Promise<void>((resolve, reject) =>
-          execFile(nftArgv[0]!, [...nftArgv.slice(1), cmd], (err) => (err ? reject(err) : resolve())),
+          execFile(nftArgv[0]!, [...nftArgv.slice(1), cmd], (err) =>
+            err ? reject(err) : resolve(),
+          ),
         )
         spawnTimes.push(performance.now() - start)
       }
@@ -93,7 +99,10 @@ const section: BenchSection = {
       const rows: Array<[string, string]> = [
         [`MACs in the set before the logins`, String(inSet)],
         [`start: table + set of ${SET_SIZE} in one batch`, ms(install)],
-        [`rebuild the set of ${SET_SIZE} (median of 5)`, `${ms(percentile(rebuilds, 50))} (max ${ms(rebuilds.at(-1)!)})`],
+        [
+          `rebuild the set of ${SET_SIZE} (median of 5)`,
+          `${ms(percentile(rebuilds, 50))} (max ${ms(rebuilds.at(-1)!)})`,
+        ],
         [
           `letThrough, nft -i session (${LOGINS} logins)`,
           `p50 ${ms(percentile(times, 50))}  p99 ${ms(percentile(times, 99))}  max ${ms(times.at(-1)!)}`,
@@ -105,7 +114,9 @@ const section: BenchSection = {
       ]
       const width = Math.max(...rows.map((r) => r[0].length))
       for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`)
-      console.log('targets: letThrough p99 <= 5 ms; rebuild of 10,000 <= 1 s (figures, not asserted)')
+      console.log(
+        'targets: letThrough p99 <= 5 ms; rebuild of 10,000 <= 1 s (figures, not asserted)',
+      )
       gate.close()
     } finally {
       runner.close()

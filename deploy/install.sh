@@ -114,9 +114,11 @@ if [ -e "$CONFIG" ]; then
   say "kept $ETC/branchgate.json (edit it by hand; it is never overwritten)"
 else
   say "writing $ETC/branchgate.json: set the branch and the SMS provider in it"
-  sed -e "s|\"guestInterface\": \"enp2s0\"|\"guestInterface\": \"$GUEST\"|" \
-      -e "s|\"uplinkInterface\": \"enp1s0\"|\"uplinkInterface\": \"$UPLINK\"|" \
-      -e "s|\"publicUrl\": \"http://192.168.77.1:8080\"|\"publicUrl\": \"$PUBLIC_URL\"|" \
+  # The console stays on loopback until the operator names a management address.
+  sed -e "s|\"guestInterface\": \"[^\"]*\"|\"guestInterface\": \"$GUEST\"|" \
+      -e "s|\"uplinkInterface\": \"[^\"]*\"|\"uplinkInterface\": \"$UPLINK\"|" \
+      -e "s|\"publicUrl\": \"[^\"]*\"|\"publicUrl\": \"$PUBLIC_URL\"|" \
+      -e "s|\"admin\": { \"host\": \"[^\"]*\"|\"admin\": { \"host\": \"127.0.0.1\"|" \
       "$SRC/deploy/branchgate.example.json" >"$CONFIG.new"
   chmod 0640 "$CONFIG.new"
   [ -n "$ROOT" ] || chown root:branchgate "$CONFIG.new"

@@ -10,7 +10,8 @@ import type { Db } from './db/open.js'
 import { otpStatements } from './db/otp.js'
 import { sessionStatements } from './db/sessions.js'
 import { visitStatements } from './db/visits.js'
-import { DomainError, RateLimitedError, ValidationError } from './errors.js'
+import { smsStatements } from './db/sms.js'
+import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
 import { createDeviceAccess } from './gate/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
@@ -24,6 +25,8 @@ import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
 import { renderPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
+import { createSendGuard } from './sms/guard.js'
+import { templateWarnings } from './sms/segments.js'
 import type { SmsSender } from './sms/sender.js'
 import { loadViews, type Views } from './views.js'
 
@@ -84,6 +87,8 @@ export function createApp(deps: AppDeps) {
     staffMacs,
     log,
   }
+  const sms = smsStatements(deps.db)
+  for (const warning of templateWarnings(deps.config)) log(warning)
   const login = createLogin({
     db: deps.db,
     clock: deps.clock,
@@ -108,6 +113,16 @@ export function createApp(deps: AppDeps) {
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,
+    guard: createSendGuard({
+      sms,
+      audit,
+      policy: deps.config.sms.fraud,
+      timeZone: deps.config.branch.timeZone,
+      log,
+    }),
+    templates: deps.config.sms.templates,
+    setChannel: sms.setChannel,
+    channelOf: sms.channelOf,
   })
 
   const portal = new Hono<PortalEnv>()
@@ -212,7 +227,9 @@ function portalError(
       500,
     )
   }
-  if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds))
+  if (err instanceof RateLimitedError || err instanceof SendingPausedError) {
+    c.header('Retry-After', String(err.retryAfterSeconds))
+  }
   const wait = Number(err.params.wait ?? 0)
   const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
   const fieldErrors =

@@ -3,6 +3,7 @@ import { visitsCommand } from './cli/visits.js'
 import { allowCommand } from './cli/allow.js'
 import { doctorCommand } from './cli/doctor.js'
 import { revokeCommand } from './cli/revoke.js'
+import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { statusCommand } from './cli/status.js'
 import { stopCommand } from './cli/stop.js'
 import { main as serve } from './main.js'
@@ -30,6 +31,8 @@ export const COMMANDS: Command[] = [
   revokeCommand,
   stopCommand,
   doctorCommand,
+  smsStatusCommand(),
+  smsResumeCommand(),
 ]
 
 function help(): string {

@@ -56,7 +56,7 @@ export class ChallengeNotFoundError extends DomainError {
   }
 }
 
-export type RateLimitScope = 'resend' | 'number' | 'device' | 'numberDaily'
+export type RateLimitScope = 'resend' | 'number' | 'device' | 'numberDaily' | 'prefix'
 
 export class RateLimitedError extends DomainError {
   readonly status = 429
@@ -72,16 +72,61 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+/**
+ * Why a provider did not deliver. All of these are the provider's side, so the next provider is
+ * tried: 'timeout' (no answer in time), 'unavailable' (5xx, network), 'rateLimited' (429 or the
+ * provider's throttling code), 'rejected' (refused for an account reason: credit, sender, auth).
+ */
+export type SmsFailureKind = 'timeout' | 'unavailable' | 'rateLimited' | 'rejected'
+
 /** The SMS provider failed or did not answer in time. */
 export class SmsSendError extends DomainError {
   readonly status = 502
-  readonly key = 'error.sms.failed'
+  readonly key: string
   constructor(
     readonly provider: string,
     readonly detail: string,
+    readonly kind: SmsFailureKind = 'unavailable',
   ) {
     super(`sms provider ${provider} failed: ${detail}`)
     this.name = 'SmsSendError'
+    this.key = kind === 'rateLimited' ? 'error.sms.busy' : 'error.sms.failed'
+  }
+}
+
+/**
+ * The provider says this number cannot receive the message (not a mobile, unknown, not on
+ * WhatsApp). It is the number, not the provider: no other provider is tried.
+ */
+export class RecipientUnreachableError extends DomainError {
+  readonly status = 422
+  readonly key: string
+  constructor(
+    readonly provider: string,
+    readonly channel: 'sms' | 'whatsapp',
+    readonly detail: string,
+  ) {
+    super(`${provider}: the number cannot receive ${channel}: ${detail}`)
+    this.name = 'RecipientUnreachableError'
+    this.key = channel === 'whatsapp' ? 'error.whatsapp.unreachable' : 'error.sms.unreachable'
+  }
+}
+
+/**
+ * Sending is held back by a fraud or cost defence: the branch-wide circuit breaker ('breaker'),
+ * the daily budget ('budget'), or a number prefix with too few verified codes ('prefix').
+ */
+export class SendingPausedError extends DomainError {
+  readonly status = 503
+  readonly key: string
+  constructor(
+    readonly reason: 'breaker' | 'budget' | 'prefix',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`sending paused (${reason}), retry after ${retryAfterSeconds}s`)
+    this.name = 'SendingPausedError'
+    this.key = `error.sms.paused.${reason}`
+    this.params.wait = retryAfterSeconds
   }
 }
 

@@ -20,9 +20,8 @@ import { nftablesGateFor, type NftablesGate } from './gate/nftables.js'
 import { createWalledGarden, resolveWithSystem } from './gate/walled-garden.js'
 import { parseMac, type Mac } from './mac.js'
 import { loadOrCreateSecret } from './secret.js'
-import { createConsoleSender } from './sms/console.js'
-import { createHttpSender } from './sms/http.js'
-import { createFailoverSender, type SmsSender } from './sms/sender.js'
+import { smsStatements } from './db/sms.js'
+import { createSmsChain } from './sms/providers.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
@@ -82,12 +81,6 @@ export async function rebuildGate(gate: Gate, db: Db, now: number): Promise<numb
   return live.length
 }
 
-function buildSms(config: Config): SmsSender {
-  return createFailoverSender(
-    config.sms.providers.map((p) => (p.type === 'console' ? createConsoleSender() : createHttpSender(p))),
-  )
-}
-
 /** The composition root: config, database, adapters, app, listeners, and a clean stop. */
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   let loaded: { config: Config; file: string | null }
@@ -132,7 +125,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     db,
     gate,
     gateBackend: config.gate.backend,
-    sms: buildSms(config),
+    sms: createSmsChain({ config, sms: smsStatements(db), clock, log }),
     neighbours,
     clock,
     secret,

@@ -6,7 +6,10 @@ let h: ReturnType<typeof portalHarness>
 afterEach(() => h?.close())
 
 const PUBLIC_URL = 'http://10.99.1.1:8080'
-const nftables = { publicUrl: PUBLIC_URL, gate: { backend: 'nftables', guestInterface: 'br-guest' } }
+const nftables = {
+  publicUrl: PUBLIC_URL,
+  gate: { backend: 'nftables', guestInterface: 'br-guest' },
+}
 
 const probe = (url: string) => {
   const u = new URL(url)
@@ -15,7 +18,12 @@ const probe = (url: string) => {
 
 async function logIn() {
   const host = { host: '10.99.1.1:8080' }
-  const started = await h.post('/login', { name: 'Ana', phone: '55 1234 5678', consent: 'yes' }, undefined, host)
+  const started = await h.post(
+    '/login',
+    { name: 'Ana', phone: '55 1234 5678', consent: 'yes' },
+    undefined,
+    host,
+  )
   const html = await started.text()
   const code = h.sms.sent.at(-1)!.code
   const done = await h.post('/verify', { challenge: challengeOf(html), code }, undefined, host)
@@ -24,8 +32,16 @@ async function logIn() {
 
 /** Each OS's probe, and exactly what it must read once the device is online. */
 const EXPECTED: Array<[string, number, string | null]> = [
-  ['http://captive.apple.com/hotspot-detect.html', 200, '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>'],
-  ['http://www.apple.com/library/test/success.html', 200, '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>'],
+  [
+    'http://captive.apple.com/hotspot-detect.html',
+    200,
+    '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>',
+  ],
+  [
+    'http://www.apple.com/library/test/success.html',
+    200,
+    '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>',
+  ],
   ['http://connectivitycheck.gstatic.com/generate_204', 204, ''],
   ['http://www.google.com/gen_204', 204, ''],
   ['http://clients3.google.com/generate_204', 204, ''],
@@ -66,7 +82,12 @@ describe('captive-portal detection', () => {
     h = portalHarness(nftables)
     await logIn()
     expect((await probe('http://captive.apple.com/hotspot-detect.html')).status).toBe(200)
-    await h.app.access.setDeviceState({ next: 'blocked', mac: PHONE_MAC as any, reason: 'revoke', actor: 'cli' })
+    await h.app.access.setDeviceState({
+      next: 'blocked',
+      mac: PHONE_MAC as any,
+      reason: 'revoke',
+      actor: 'cli',
+    })
     expect((await probe('http://captive.apple.com/hotspot-detect.html')).status).toBe(302)
   })
 

@@ -5,6 +5,9 @@ import { allowCommand } from '../src/cli/allow.js'
 import { diagnose, formatFindings, type DoctorProbes } from '../src/cli/doctor.js'
 import { revokeCommand } from '../src/cli/revoke.js'
 import { statusCommand } from '../src/cli/status.js'
+import { stopCommand } from '../src/cli/stop.js'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { COMMANDS } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { closeDb, openDb, readMigrations } from '../src/db/open.js'
@@ -50,8 +53,13 @@ describe('branchgate allow, revoke and status', () => {
     expect(status.text).toContain('1 device(s) let through')
     expect(status.text).toMatch(/3a:11:22:33:44:55 {2}\(manual-allow\)/)
     const db = bg.db()
-    const auth = db.prepare('SELECT mac, reason, ends_at - starts_at AS ms FROM authorizations').get()
-    expect(auth).toEqual({ mac: '3a:11:22:33:44:55', reason: 'manual-allow', ms: 90 * 60_000 })
+    const auth = db
+      .prepare('SELECT mac, reason, ends_at - starts_at AS ms FROM authorizations')
+      .get() as any
+    expect(auth).toMatchObject({ mac: '3a:11:22:33:44:55', reason: 'manual-allow' })
+    // The real clock runs between computing the deadline and recording the grant.
+    expect(auth.ms).toBeGreaterThan(90 * 60_000 - 2000)
+    expect(auth.ms).toBeLessThanOrEqual(90 * 60_000)
     expect(db.prepare('SELECT actor, action, reason FROM audit_log').all()).toEqual([
       { actor: 'cli', action: 'device.allow', reason: 'manual-allow' },
     ])
@@ -75,6 +83,18 @@ describe('branchgate allow, revoke and status', () => {
     expect(bg.db().prepare('SELECT COUNT(*) AS n FROM audit_log').get()).toEqual({ n: 0 })
   })
 
+  it('stop never signals a process that is not branchgate (a stale pid file)', async () => {
+    const bg = install()
+    const other = spawn('sleep', ['30'])
+    cleanups.push(() => other.kill('SIGKILL'))
+    writeFileSync(path.join(bg.dir, 'branchgate.pid'), `${other.pid}\n`)
+    const r = await bg.run(stopCommand)
+    expect(r).toEqual({ code: 0, text: 'branchgate was not running' })
+    expect(other.exitCode).toBeNull()
+    expect(other.signalCode).toBeNull()
+    expect(existsSync(path.join(bg.dir, 'branchgate.pid'))).toBe(false)
+  })
+
   it('never creates a database for a config that has not served yet', async () => {
     const t = tempDir()
     cleanups.push(t.remove)
@@ -85,15 +105,24 @@ describe('branchgate allow, revoke and status', () => {
 })
 
 /** A machine staged for doctor: everything right unless a test says otherwise. */
-function machine(over: Partial<Record<string, string | null>> = {}, nft = { code: 0, stderr: '' }): DoctorProbes {
+function machine(
+  over: Partial<Record<string, string | null>> = {},
+  nft = { code: 0, stderr: '' },
+  dnsmasqUp = true,
+): DoctorProbes {
   const files: Record<string, string | null> = {
     '/sys/class/net/br-guest/operstate': 'up\n',
     '/proc/sys/net/ipv4/ip_forward': '1\n',
     ...over,
   }
   return {
-    async run(_file, args) {
-      if (args[0] === '--version') return { code: 0, stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '' }
+    async run(file, args) {
+      if (file === 'pidof')
+        return dnsmasqUp
+          ? { code: 0, stdout: '812\n', stderr: '' }
+          : { code: 1, stdout: '', stderr: '' }
+      if (args[0] === '--version')
+        return { code: 0, stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '' }
       return { code: nft.code, stdout: '', stderr: nft.stderr }
     },
     async readFile(f) {
@@ -102,10 +131,12 @@ function machine(over: Partial<Record<string, string | null>> = {}, nft = { code
       return v
     },
     async reach(url) {
-      if (url.includes('down.example')) throw Object.assign(new Error('fetch failed'), { cause: new Error('getaddrinfo ENOTFOUND down.example') })
+      if (url.includes('down.example'))
+        throw Object.assign(new Error('fetch failed'), {
+          cause: new Error('getaddrinfo ENOTFOUND down.example'),
+        })
       return 405
     },
-    // Up to date whatever migrations other branches add.
     openDb: () => ({ version: Math.max(...readMigrations().map((m) => m.version)), quickCheck: 'ok' }),
   }
 }
@@ -122,28 +153,47 @@ describe('branchgate doctor', () => {
   it('passes a well set-up gateway', async () => {
     const findings = await diagnose(gateConfig(), machine())
     expect(findings.filter((f) => !f.ok)).toEqual([])
-    expect(findings.map((f) => f.check)).toEqual(['nft', 'guest interface', 'IP forwarding', 'database', 'sms sms.example'])
+    expect(findings.map((f) => f.check)).toEqual([
+      'nft',
+      'guest interface',
+      'IP forwarding',
+      'dnsmasq',
+      'database',
+      'sms sms.example',
+    ])
     expect(formatFindings(findings).at(-1)).toBe('everything looks right')
   })
 
   it('says what to fix for each failure', async () => {
     const findings = await diagnose(
       gateConfig('https://down.example/send'),
-      machine({ '/sys/class/net/br-guest/operstate': null, '/proc/sys/net/ipv4/ip_forward': '0\n' }, { code: 1, stderr: 'Error: No such file or directory' }),
+      machine(
+        { '/sys/class/net/br-guest/operstate': null, '/proc/sys/net/ipv4/ip_forward': '0\n' },
+        { code: 1, stderr: 'Error: No such file or directory' },
+        false,
+      ),
     )
     const text = formatFindings(findings).join('\n')
-    expect(text).toContain('FAIL  nft: nftables v1.0.6 (Lester Gooch #5); table inet branchgate is not loaded')
+    expect(text).toContain(
+      'FAIL  nft: nftables v1.0.6 (Lester Gooch #5); table inet branchgate is not loaded',
+    )
     expect(text).toContain('fix: start the service: systemctl start branchgate')
     expect(text).toContain('FAIL  guest interface: br-guest does not exist')
     expect(text).toContain('fix: set gate.guestInterface')
     expect(text).toContain('FAIL  IP forwarding: off')
     expect(text).toContain('sysctl -w net.ipv4.ip_forward=1')
-    expect(text).toContain('FAIL  sms down.example: unreachable: getaddrinfo ENOTFOUND down.example')
-    expect(text).toContain('4 problem(s) found')
+    expect(text).toContain(
+      'FAIL  sms down.example: unreachable: getaddrinfo ENOTFOUND down.example',
+    )
+    expect(text).toContain('FAIL  dnsmasq: not running')
+    expect(text).toContain('5 problem(s) found')
   })
 
   it('tells a person without CAP_NET_ADMIN why nft cannot read the firewall', async () => {
-    const findings = await diagnose(gateConfig(), machine({}, { code: 1, stderr: 'Error: Operation not permitted' }))
+    const findings = await diagnose(
+      gateConfig(),
+      machine({}, { code: 1, stderr: 'Error: Operation not permitted' }),
+    )
     expect(findings[0]).toMatchObject({ check: 'nft', ok: false })
     expect(findings[0]!.fix).toContain('root')
   })

@@ -33,16 +33,26 @@ function verifyUnit(unitText: string) {
   writeFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), unitText)
   for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
     if (existsSync(dir)) {
-      cpSync(dir, path.join(root, dir), { recursive: true, dereference: false, verbatimSymlinks: true })
+      cpSync(dir, path.join(root, dir), {
+        recursive: true,
+        dereference: false,
+        verbatimSymlinks: true,
+      })
       break
     }
   }
-  return spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/branchgate.service'], {
-    encoding: 'utf8',
-  })
+  return spawnSync(
+    'systemd-analyze',
+    ['verify', `--root=${root}`, '/etc/systemd/system/branchgate.service'],
+    {
+      encoding: 'utf8',
+    },
+  )
 }
 
-const noSystemd = has('systemd-analyze') ? null : 'systemd-analyze is not installed (apt-get install systemd)'
+const noSystemd = has('systemd-analyze')
+  ? null
+  : 'systemd-analyze is not installed (apt-get install systemd)'
 if (noSystemd) console.warn(`skipping the systemd unit check: ${noSystemd}`)
 
 describe('the systemd unit', () => {
@@ -70,11 +80,19 @@ describe('the systemd unit', () => {
     expect(run.status).toBe(0)
   })
 
-  it.skipIf(noSystemd !== null)('would fail verify if the unit were broken (the check can fail)', () => {
-    const run = verifyUnit(unit.replace('ExecStart=/opt/branchgate/bin/branchgate.js', 'ExecStart=/opt/branchgate/bin/missing.js'))
-    expect(run.status).not.toBe(0)
-    expect(run.stderr).toContain('missing.js')
-  })
+  it.skipIf(noSystemd !== null)(
+    'would fail verify if the unit were broken (the check can fail)',
+    () => {
+      const run = verifyUnit(
+        unit.replace(
+          'ExecStart=/opt/branchgate/bin/branchgate.js',
+          'ExecStart=/opt/branchgate/bin/missing.js',
+        ),
+      )
+      expect(run.status).not.toBe(0)
+      expect(run.stderr).toContain('missing.js')
+    },
+  )
 })
 
 describe('the install script', () => {
@@ -89,34 +107,60 @@ describe('the install script', () => {
     const first = run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--address', '10.99.1.1/24')
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
-    const config = loadConfig(readFileSync(path.join(root, 'etc/branchgate/branchgate.json'), 'utf8'))
-    expect(config.gate).toMatchObject({ backend: 'nftables', guestInterface: 'br-guest', uplinkInterface: 'eth0' })
+    const config = loadConfig(
+      readFileSync(path.join(root, 'etc/branchgate/branchgate.json'), 'utf8'),
+    )
+    expect(config.gate).toMatchObject({
+      backend: 'nftables',
+      guestInterface: 'br-guest',
+      uplinkInterface: 'eth0',
+    })
     expect(config.publicUrl).toBe('http://10.99.1.1:8080')
+    expect(config.listen.admin.host).toBe('127.0.0.1')
     expect(existsSync(path.join(root, 'opt/branchgate/src/main.ts'))).toBe(true)
     expect(existsSync(path.join(root, 'opt/branchgate/test'))).toBe(false)
     expect(existsSync(path.join(root, 'var/lib/branchgate'))).toBe(true)
-    expect(readFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), 'utf8')).toBe(readFileSync(UNIT, 'utf8'))
-    expect(readFileSync(path.join(root, 'etc/sysctl.d/90-branchgate.conf'), 'utf8')).toContain('net.ipv4.ip_forward = 1')
+    expect(readFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), 'utf8')).toBe(
+      readFileSync(UNIT, 'utf8'),
+    )
+    expect(readFileSync(path.join(root, 'etc/sysctl.d/90-branchgate.conf'), 'utf8')).toContain(
+      'net.ipv4.ip_forward = 1',
+    )
     const dnsmasq = readFileSync(path.join(root, 'etc/dnsmasq.d/branchgate.conf'), 'utf8')
     expect(dnsmasq).toContain('dhcp-range=br-guest,10.99.1.20,10.99.1.250,255.255.255.0,2h')
     expect(dnsmasq).toContain('dhcp-option=br-guest,114,"http://10.99.1.1:8080/api/captive"')
     expect(dnsmasq).not.toContain('{{')
 
     // The operator edits the config; running the script again keeps the edit.
-    const edited = readFileSync(path.join(root, 'etc/branchgate/branchgate.json'), 'utf8').replace('Sucursal Reforma', 'Sucursal Roma')
+    const edited = readFileSync(path.join(root, 'etc/branchgate/branchgate.json'), 'utf8').replace(
+      'Sucursal Reforma',
+      'Sucursal Roma',
+    )
     writeFileSync(path.join(root, 'etc/branchgate/branchgate.json'), edited)
-    const snapshot = execFileSync('sh', ['-c', 'cd "$0" && find . -path ./opt -prune -o -type f -exec md5sum {} + | sort', root], { encoding: 'utf8' })
+    const snapshot = execFileSync(
+      'sh',
+      ['-c', 'cd "$0" && find . -path ./opt -prune -o -type f -exec md5sum {} + | sort', root],
+      { encoding: 'utf8' },
+    )
     const second = run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--address', '10.99.1.1/24')
     expect(second.status).toBe(0)
     expect(second.stdout).toContain('kept /etc/branchgate/branchgate.json')
-    expect(execFileSync('sh', ['-c', 'cd "$0" && find . -path ./opt -prune -o -type f -exec md5sum {} + | sort', root], { encoding: 'utf8' })).toBe(snapshot)
+    expect(
+      execFileSync(
+        'sh',
+        ['-c', 'cd "$0" && find . -path ./opt -prune -o -type f -exec md5sum {} + | sort', root],
+        { encoding: 'utf8' },
+      ),
+    ).toBe(snapshot)
   })
 
   it('refuses values that could bend a template', () => {
     const root = temp()
     expect(run(root, '--guest', 'eth1|rm', '--uplink', 'eth0').status).not.toBe(0)
     expect(run(root, '--guest', 'eth1', '--uplink', 'eth1').stderr).toContain('two different ports')
-    expect(run(root, '--guest', 'eth1', '--uplink', 'eth0', '--address', '10.0.0.1/8').stderr).toContain('--address')
+    expect(
+      run(root, '--guest', 'eth1', '--uplink', 'eth0', '--address', '10.0.0.1/8').stderr,
+    ).toContain('--address')
     expect(existsSync(path.join(root, 'etc'))).toBe(false)
   })
 
@@ -128,16 +172,19 @@ describe('the install script', () => {
 
 describe('the dnsmasq config', () => {
   it.skipIf(!has('dnsmasq'))('renders to a file dnsmasq accepts, with option 114', () => {
-    const text = fillPlaceholders(readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'), {
-      guestInterface: 'br-guest',
-      dhcpStart: '10.99.1.20',
-      dhcpEnd: '10.99.1.250',
-      netmask: '255.255.255.0',
-      leaseTime: '2h',
-      gatewayIp: '10.99.1.1',
-      captiveApiUrl: 'https://portal.branch.lan:8443/api/captive',
-      portalHostRecord: 'address=/portal.branch.lan/10.99.1.1',
-    })
+    const text = fillPlaceholders(
+      readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'),
+      {
+        guestInterface: 'br-guest',
+        dhcpStart: '10.99.1.20',
+        dhcpEnd: '10.99.1.250',
+        netmask: '255.255.255.0',
+        leaseTime: '2h',
+        gatewayIp: '10.99.1.1',
+        captiveApiUrl: 'https://portal.branch.lan:8443/api/captive',
+        portalHostRecord: 'address=/portal.branch.lan/10.99.1.1',
+      },
+    )
     const file = path.join(temp(), 'dnsmasq.conf')
     writeFileSync(file, text)
     const check = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })

@@ -14,14 +14,23 @@ const hasNft = (() => {
     return false
   }
 })()
-const why = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : !hasNft ? 'nft is not installed' : null
+const why =
+  process.getuid?.() !== 0
+    ? 'needs root (network namespaces)'
+    : !hasNft
+      ? 'nft is not installed'
+      : null
 if (why) console.warn(`skipping the real-nftables tests: ${why}`)
 
 // The real kernel firewall, in a network namespace of its own: the host's rules are never touched.
 describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
   const ns = `bgtest-${randomBytes(3).toString('hex')}`
   let gate: NftablesGate
-  const nft = (...args: string[]) => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const nft = (...args: string[]) =>
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
   beforeAll(() => {
     execFileSync('ip', ['netns', 'add', ns])
     gate = createNftablesGate({
@@ -68,7 +77,12 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
       clock: systemClock,
       log: () => {},
       attempts: 1,
-      ruleset: renderRuleset(readTemplate(), { guestInterface: 'guest0', portalPort: 8080, portalPorts: [8080], uplinkInterface: null }),
+      ruleset: renderRuleset(readTemplate(), {
+        guestInterface: 'guest0',
+        portalPort: 8080,
+        portalPorts: [8080],
+        uplinkInterface: null,
+      }),
     })
     await again.replaceAll([{ mac: A, until: now + 60_000 }])
     expect((await again.list()).map((e) => e.mac)).toEqual([A])

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createNftablesGate, briefly, type NftRunner } from '../src/gate/nftables.js'
+import {
+  briefly,
+  createNftablesGate,
+  createNftRunner,
+  type NftRunner,
+} from '../src/gate/nftables.js'
 import {
   fillPlaceholders,
   gardenBatch,
@@ -16,7 +21,12 @@ import type { Mac } from '../src/mac.js'
 import { FakeClock } from './fakes/clock.js'
 
 const MAC = '3a:11:22:33:44:55' as Mac
-const params = { guestInterface: 'br-guest', portalPort: 8080, portalPorts: [8080, 8443], uplinkInterface: 'eth0' }
+const params = {
+  guestInterface: 'br-guest',
+  portalPort: 8080,
+  portalPorts: [8080, 8443],
+  uplinkInterface: 'eth0',
+}
 
 describe('the nftables ruleset', () => {
   const text = renderRuleset(readTemplate(), params)
@@ -40,16 +50,22 @@ describe('the nftables ruleset', () => {
   })
 
   it('lets the walled garden and let-through devices skip the HTTP redirect', () => {
-    expect(text).toMatch(/ether saddr @allowed return\s+ip daddr @garden4 return\s+ip6 daddr @garden6 return\s+tcp dport 80 redirect/)
+    expect(text).toMatch(
+      /ether saddr @allowed return\s+ip daddr @garden4 return\s+ip6 daddr @garden6 return\s+tcp dport 80 redirect/,
+    )
   })
 
   it('masquerades guests on the uplink only when one is configured', () => {
     expect(text).toContain('iifname "br-guest" oifname "eth0" masquerade')
-    expect(renderRuleset(readTemplate(), { ...params, uplinkInterface: null })).not.toContain('masquerade')
+    expect(renderRuleset(readTemplate(), { ...params, uplinkInterface: null })).not.toContain(
+      'masquerade',
+    )
   })
 
   it('refuses interface names and ports that could smuggle nft syntax', () => {
-    expect(() => renderRuleset(readTemplate(), { ...params, guestInterface: 'x" accept; #' })).toThrow(/interface name/)
+    expect(() =>
+      renderRuleset(readTemplate(), { ...params, guestInterface: 'x" accept; #' }),
+    ).toThrow(/interface name/)
     expect(() => renderRuleset(readTemplate(), { ...params, portalPort: 0 })).toThrow(/port/)
     expect(() => fillPlaceholders('{{nope}}', {})).toThrow(/nope/)
   })
@@ -67,7 +83,12 @@ describe('the nftables ruleset', () => {
   })
 
   it('never lets a malformed MAC reach nft', () => {
-    for (const bad of ['3a:11:22:33:44:5', '3A:11:22:33:44:55', '3a:11:22:33:44:55 }; flush ruleset', 'ff:ff:ff:ff:ff:ff']) {
+    for (const bad of [
+      '3a:11:22:33:44:5',
+      '3A:11:22:33:44:55',
+      '3a:11:22:33:44:55 }; flush ruleset',
+      'ff:ff:ff:ff:ff:ff',
+    ]) {
       expect(() => letThroughCommand(bad as Mac, 2, 1), bad).toThrow(/malformed MAC/)
       expect(() => revokeCommand(bad as Mac), bad).toThrow(/malformed MAC/)
     }
@@ -85,7 +106,11 @@ describe('the nftables ruleset', () => {
       now,
     )
     const lines = batch.split('\n')
-    expect(lines.slice(0, 3)).toEqual(['table inet branchgate', 'delete table inet branchgate', '# branchgate\'s firewall: the table `inet branchgate` and nothing outside it.'])
+    expect(lines.slice(0, 3)).toEqual([
+      'table inet branchgate',
+      'delete table inet branchgate',
+      "# branchgate's firewall: the table `inet branchgate` and nothing outside it.",
+    ])
     expect(batch).toContain('add element inet branchgate garden4 { 203.0.113.0/24 }')
     expect(batch).toContain('add element inet branchgate garden6 { 2001:db8::/32 }')
     expect(batch).toContain('add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 60s }')
@@ -105,14 +130,23 @@ describe('the nftables ruleset', () => {
             family: 'inet',
             name: 'allowed',
             elem: [
-              { elem: { val: '3a:11:22:33:44:55', timeout: 3600, expires: 3599, counter: { packets: 12, bytes: 3400 } } },
+              {
+                elem: {
+                  val: '3a:11:22:33:44:55',
+                  timeout: 3600,
+                  expires: 3599,
+                  counter: { packets: 12, bytes: 3400 },
+                },
+              },
               { elem: { val: 'not-a-mac', expires: 1 } },
             ],
           },
         },
       ],
     })
-    expect(parseSetJson(json)).toEqual([{ mac: MAC, expiresSeconds: 3599, counter: { packets: 12, bytes: 3400 } }])
+    expect(parseSetJson(json)).toEqual([
+      { mac: MAC, expiresSeconds: 3599, counter: { packets: 12, bytes: 3400 } },
+    ])
     expect(parseSetJson('{"nftables":[{"set":{"name":"allowed"}}]}')).toEqual([])
   })
 })
@@ -123,7 +157,8 @@ function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: 
   const lines: string[] = []
   const batches: string[] = []
   const maybeFail = () => {
-    if (left-- > 0) throw new Error('Error: Could not process rule: Cannot allocate memory\nadd element ...\n^^^')
+    if (left-- > 0)
+      throw new Error('Error: Could not process rule: Cannot allocate memory\nadd element ...\n^^^')
   }
   return {
     lines,
@@ -167,9 +202,13 @@ describe('the nftables gate', () => {
 
   it('reports a change that keeps failing as a GateError, logged, never silent', async () => {
     const logs: string[] = []
-    const err = await make(flakyRunner(99), logs).revoke(MAC).catch((e) => e)
+    const err = await make(flakyRunner(99), logs)
+      .revoke(MAC)
+      .catch((e) => e)
     expect(err).toBeInstanceOf(GateError)
-    expect(logs.at(-1)).toBe('gate: revoke 3a:11:22:33:44:55 failed after 3 tries: Could not process rule: Cannot allocate memory')
+    expect(logs.at(-1)).toBe(
+      'gate: revoke 3a:11:22:33:44:55 failed after 3 tries: Could not process rule: Cannot allocate memory',
+    )
   })
 
   it('installs the table with the first rebuild, then only replaces the set', async () => {
@@ -181,9 +220,20 @@ describe('the nftables gate', () => {
     expect(runner.batches[1]).toBe('flush set inet branchgate allowed\n')
   })
 
-  it('explains a missing table', () => {
-    expect(briefly('Error: No such file or directory\nadd element inet branchgate allowed { }\n   ^^^')).toContain(
-      'is branchgate serve running?',
+  it('fails at once, not at a timeout, when nft cannot be run', async () => {
+    const runner = createNftRunner(['/nonexistent/nft'])
+    const t0 = Date.now()
+    await expect(runner.line('list tables')).rejects.toThrow(
+      /cannot run \/nonexistent\/nft: spawn \/nonexistent\/nft ENOENT/,
     )
+    await expect(runner.batch('list tables\n')).rejects.toThrow(/ENOENT/)
+    expect(Date.now() - t0).toBeLessThan(2000)
+    runner.close()
+  })
+
+  it('explains a missing table', () => {
+    expect(
+      briefly('Error: No such file or directory\nadd element inet branchgate allowed { }\n   ^^^'),
+    ).toContain('is branchgate serve running?')
   })
 })

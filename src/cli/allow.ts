@@ -18,10 +18,13 @@ export const allowCommand: Command = {
       })
       const mac = parseMac(positionals[0] ?? '')
       if (!mac || positionals.length !== 1) {
-        console.error('branchgate allow: give one MAC address, e.g. branchgate allow 3a:11:22:33:44:55 --minutes 60')
+        console.error(
+          'branchgate allow: give one MAC address, e.g. branchgate allow 3a:11:22:33:44:55 --minutes 60',
+        )
         return 2
       }
-      const minutes = values.minutes === undefined ? ctx.config.session.hours * 60 : Number(values.minutes)
+      const minutes =
+        values.minutes === undefined ? ctx.config.session.hours * 60 : Number(values.minutes)
       if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 7 * 24 * 60) {
         console.error('branchgate allow: --minutes must be a number of minutes between 1 and 10080')
         return 2
@@ -41,7 +44,9 @@ export const allowCommand: Command = {
         console.error(`branchgate allow: the firewall refused: ${err.message}`)
         return 1
       }
-      out(`${mac} let through until ${localTime(until, ctx.config.branch.timeZone)} (${ctx.config.branch.timeZone})`)
+      out(
+        `${mac} let through until ${localTime(until, ctx.config.branch.timeZone)} (${ctx.config.branch.timeZone})`,
+      )
       if (!ctx.nft) out('note: the gate is dry-run, so nothing changed in the firewall')
       return 0
     }),

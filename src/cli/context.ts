@@ -32,14 +32,20 @@ export interface CliContext {
  * Opens what a command needs. The gate only changes elements of the running table: the table
  * itself is installed by `serve`.
  */
-export function openCliContext(argv: string[], env: NodeJS.ProcessEnv, clock: Clock = systemClock): CliContext {
+export function openCliContext(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  clock: Clock = systemClock,
+): CliContext {
   const { config } = readConfig(argv, env)
   const log = (line: string) => console.error(line)
   const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
   // A one-shot command never creates a database: a typo in --config must not start an empty one.
-  if (!existsSync(file)) throw new ConfigError([`no database at ${file}: run branchgate serve with this config first`])
+  if (!existsSync(file))
+    throw new ConfigError([`no database at ${file}: run branchgate serve with this config first`])
   const db = openDb(file)
-  const nft = config.gate.backend === 'nftables' ? nftablesGateFor(config, config.gate, { clock, log }) : null
+  const nft =
+    config.gate.backend === 'nftables' ? nftablesGateFor(config, config.gate, { clock, log }) : null
   const gate: Gate = nft ?? createDryRunGate(clock)
   const access = createDeviceAccess({
     db,

@@ -35,7 +35,11 @@ export const systemProbes: DoctorProbes = {
     }),
   readFile: (file) => readFile(file, 'utf8'),
   async reach(url) {
-    const res = await fetch(url, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(5000) })
+    const res = await fetch(url, {
+      method: 'HEAD',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    })
     return res.status
   },
   openDb(file) {
@@ -51,7 +55,7 @@ export const systemProbes: DoctorProbes = {
   },
 }
 
-/** Every check for this config, in the order a person would fix them. */
+/** Every check for this config: nft, the guest interface, forwarding, dnsmasq, the DB, SMS. */
 export async function diagnose(config: Config, probes: DoctorProbes): Promise<Finding[]> {
   const out: Finding[] = []
   const gate = config.gate
@@ -76,7 +80,11 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       const denied = /Operation not permitted|Permission denied/i.test(table.stderr)
       out.push(
         table.code === 0
-          ? { check: 'nft', ok: true, detail: `${version.stdout.trim()}; table inet branchgate loaded` }
+          ? {
+              check: 'nft',
+              ok: true,
+              detail: `${version.stdout.trim()}; table inet branchgate loaded`,
+            }
           : denied
             ? {
                 check: 'nft',
@@ -98,7 +106,12 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       out.push(
         state === 'up' || state === 'unknown'
           ? { check: 'guest interface', ok: true, detail: `${iface} is ${state}` }
-          : { check: 'guest interface', ok: false, detail: `${iface} is ${state}`, fix: `ip link set ${iface} up, and check its cable or access point` },
+          : {
+              check: 'guest interface',
+              ok: false,
+              detail: `${iface} is ${state}`,
+              fix: `ip link set ${iface} up, and check its cable or access point`,
+            },
       )
     } catch {
       out.push({
@@ -121,8 +134,24 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
             },
       )
     } catch (err) {
-      out.push({ check: 'IP forwarding', ok: false, detail: `cannot read it: ${(err as Error).message}`, fix: 'is this Linux?' })
+      out.push({
+        check: 'IP forwarding',
+        ok: false,
+        detail: `cannot read it: ${(err as Error).message}`,
+        fix: 'is this Linux?',
+      })
     }
+    const dnsmasq = await probes.run('pidof', ['dnsmasq'])
+    out.push(
+      dnsmasq.code === 0
+        ? { check: 'dnsmasq', ok: true, detail: `running (pid ${dnsmasq.stdout.trim()})` }
+        : {
+            check: 'dnsmasq',
+            ok: false,
+            detail: 'not running: guests get no address (DHCP) and no DNS',
+            fix: 'systemctl enable --now dnsmasq (deploy/install.sh writes /etc/dnsmasq.d/branchgate.conf)',
+          },
+    )
   }
 
   const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
@@ -154,17 +183,23 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         check: 'sms console',
         ok: config.gate.backend === 'dry-run',
         detail: 'codes are only printed to the log; guests never receive them',
-        fix: 'add an http provider under sms.providers',
+        fix: 'add a real provider (http, twilio, infobip, whatsapp) under sms.providers',
       })
       continue
     }
+    const url = p.type === 'http' ? p.url : p.type === 'whatsapp' ? p.baseUrl : p.baseUrl
+    const check = `sms ${p.type === 'http' ? '' : `${p.type} `}${new URL(url).host}`
     try {
-      const status = await probes.reach(p.url)
-      out.push({ check: `sms ${new URL(p.url).host}`, ok: true, detail: `reachable (HTTP ${status})` })
+      const status = await probes.reach(url)
+      out.push({
+        check,
+        ok: true,
+        detail: `reachable (HTTP ${status})`,
+      })
     } catch (err) {
       const e = err as Error
       out.push({
-        check: `sms ${new URL(p.url).host}`,
+        check,
         ok: false,
         detail: `unreachable: ${e.name === 'TimeoutError' ? 'no answer within 5 s' : ((e.cause as Error)?.message ?? e.message)}`,
         fix: 'check the uplink, DNS and the provider URL in sms.providers',
@@ -189,7 +224,7 @@ export function formatFindings(findings: readonly Finding[]): string[] {
 export const doctorCommand: Command = {
   name: 'doctor',
   usage: 'branchgate doctor',
-  summary: 'check nft, the guest interface, forwarding, the DB and the SMS provider',
+  summary: 'check nft, the guest port, forwarding, dnsmasq, the DB and SMS',
   async run(argv, env, out = console.log) {
     let config: Config
     try {

@@ -13,7 +13,9 @@ export const revokeCommand: Command = {
       const args = withoutConfigArg(argv)
       const mac = parseMac(args[0] ?? '')
       if (!mac || args.length !== 1) {
-        console.error('branchgate revoke: give one MAC address, e.g. branchgate revoke 3a:11:22:33:44:55')
+        console.error(
+          'branchgate revoke: give one MAC address, e.g. branchgate revoke 3a:11:22:33:44:55',
+        )
         return 2
       }
       const wasLive = ctx.access.liveUntil(mac) !== null

@@ -19,7 +19,9 @@ export const statusCommand: Command = {
           out(`firewall: cannot read the set (${(err as Error).message})`)
         }
       }
-      out(`branch ${ctx.config.branch.id}, gate ${ctx.config.gate.backend}: ${live.length} device(s) let through`)
+      out(
+        `branch ${ctx.config.branch.id}, gate ${ctx.config.gate.backend}: ${live.length} device(s) let through`,
+      )
       if (live.length) {
         const rows = live.map((d) => [
           d.mac,
@@ -29,7 +31,13 @@ export const statusCommand: Command = {
         ])
         const head = ['MAC', 'CUSTOMER', `UNTIL (${tz})`, inKernel === null ? '' : 'IN FIREWALL']
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-        for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())
+        for (const r of [head, ...rows])
+          out(
+            r
+              .map((c, i) => c.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd(),
+          )
       }
       if (inKernel) {
         const known = new Set(live.map((d) => d.mac))

@@ -3,6 +3,18 @@ import type { Command } from '../cli.js'
 import { pidFile } from '../main.js'
 import { withContext, withoutConfigArg } from './context.js'
 
+/** Whether the process is a branchgate server: a stale pid file must never stop another program. */
+const isBranchgate = (pid: number) => {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    return cmdline.some(
+      (a) => a.endsWith('src/main.ts') || a.endsWith('branchgate.js') || a.endsWith('src/cli.ts'),
+    )
+  } catch {
+    return true // no /proc: trust the pid file
+  }
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)
@@ -34,6 +46,13 @@ export const stopCommand: Command = {
       try {
         pid = Number(readFileSync(file, 'utf8').trim()) || null
       } catch {
+        pid = null
+      }
+      if (pid !== null && alive(pid) && !isBranchgate(pid)) {
+        console.error(
+          `branchgate stop: ${file} names process ${pid}, which is not branchgate; removing the stale file`,
+        )
+        rmSync(file, { force: true })
         pid = null
       }
       if (pid !== null && alive(pid)) {

@@ -13,7 +13,9 @@ import type { GateCounter, GateEntry } from './gate.js'
 export const TABLE = 'inet branchgate'
 export const SET = 'allowed'
 
-export const TEMPLATE_FILE = fileURLToPath(new URL('../../deploy/nftables.nft.tmpl', import.meta.url))
+export const TEMPLATE_FILE = fileURLToPath(
+  new URL('../../deploy/nftables.nft.tmpl', import.meta.url),
+)
 
 export function readTemplate(file = TEMPLATE_FILE): string {
   return readFileSync(file, 'utf8')
@@ -57,7 +59,7 @@ export function renderRuleset(template: string, p: RulesetParams): string {
       ? ''
       : [
           '',
-          '\t# Guests reach the internet through the uplink with the gateway\'s address.',
+          "\t# Guests reach the internet through the uplink with the gateway's address.",
           '\tchain uplink_nat {',
           '\t\ttype nat hook postrouting priority srcnat; policy accept;',
           `\t\tiifname "${ifname(p.guestInterface)}" oifname "${ifname(p.uplinkInterface)}" masquerade`,
@@ -126,7 +128,8 @@ export function gardenElements(cidrs: readonly string[]): { v4: string[]; v6: st
     const [addr = '', prefix] = c.split('/')
     const family = isIP(addr)
     if (family === 0) throw new Error(`not an address: ${JSON.stringify(c)}`)
-    if (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) throw new Error(`bad prefix: ${JSON.stringify(c)}`)
+    if (prefix !== undefined && !/^\d{1,3}$/.test(prefix))
+      throw new Error(`bad prefix: ${JSON.stringify(c)}`)
     ;(family === 4 ? v4 : v6).add(c)
   }
   return { v4: [...v4], v6: [...v6] }

@@ -53,15 +53,19 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       stderr += d
       settle()
     })
-    child.on('error', () => {})
-    child.on('exit', (code) => {
+    const ended = (why: string) => {
       if (session === child) session = null
       if (waiting) {
         const w = waiting
         waiting = null
-        w.resolve(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`)
+        w.resolve(why)
       }
-    })
+    }
+    // A missing nft fails at spawn ('error', no 'exit'): answer at once rather than at the timeout.
+    child.on('error', (err) => ended(`cannot run ${file}: ${err.message}`))
+    child.on('exit', (code) =>
+      ended(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`),
+    )
     child.stdin.on('error', () => {})
     session = child
     return child
@@ -114,7 +118,8 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
         file,
         [...pre, ...args],
         { timeout: 10_000, maxBuffer: 64 << 20 },
-        (err, stdout, errText) => (err ? reject(new Error(errText.trim() || err.message)) : resolve(stdout)),
+        (err, stdout, errText) =>
+          err ? reject(new Error(errText.trim() || err.message)) : resolve(stdout),
       )
       if (input !== undefined) child.stdin?.end(input)
     })
@@ -200,7 +205,9 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   return {
     async letThrough(mac, until) {
       command(() => letThroughCommand(mac, until, o.clock.now()))
-      await tried(`let ${mac} through`, () => o.runner.line(letThroughCommand(mac, until, o.clock.now())))
+      await tried(`let ${mac} through`, () =>
+        o.runner.line(letThroughCommand(mac, until, o.clock.now())),
+      )
     },
     async revoke(mac) {
       const line = command(() => revokeCommand(mac))
@@ -219,7 +226,9 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
       const now = o.clock.now()
       return (await elements()).map((e) => ({
         mac: e.mac,
-        until: Number.isFinite(e.expiresSeconds) ? now + e.expiresSeconds * 1000 : Number.MAX_SAFE_INTEGER,
+        until: Number.isFinite(e.expiresSeconds)
+          ? now + e.expiresSeconds * 1000
+          : Number.MAX_SAFE_INTEGER,
       }))
     },
     async counters() {
@@ -229,7 +238,8 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
     },
     async setGarden(cidrs) {
       garden = [...cidrs]
-      if (installed) await tried('refresh the walled garden', () => o.runner.batch(gardenBatch(garden)))
+      if (installed)
+        await tried('refresh the walled garden', () => o.runner.batch(gardenBatch(garden)))
     },
     flush: () => tried('remove the table', () => o.runner.batch(flushBatch())),
     close: () => o.runner.close(),

@@ -26,7 +26,9 @@ export function createWalledGarden(o: {
           if (found.length) known.set(host, found)
         } catch (err) {
           const kept = known.get(host)?.length ?? 0
-          o.log(`walled garden: cannot resolve ${host} (${(err as Error).message}); keeping ${kept} address(es)`)
+          o.log(
+            `walled garden: cannot resolve ${host} (${(err as Error).message}); keeping ${kept} address(es)`,
+          )
         }
       }
       const all = new Set<string>(o.cidrs)

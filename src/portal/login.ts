@@ -7,6 +7,8 @@ import {
   ChallengeNotFoundError,
   CodeExpiredError,
   InvalidCodeError,
+  RateLimitedError,
+  RecipientUnreachableError,
   SmsSendError,
   TooManyAttemptsError,
   ValidationError,
@@ -15,7 +17,8 @@ import type { DeviceAccess } from '../gate/device-access.js'
 import { opaqueId } from '../ids.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
-import { composeCodeText, type SmsSender } from '../sms/sender.js'
+import type { SendGuard } from '../sms/guard.js'
+import { composeCodeText, type SmsChannel, type SmsSender } from '../sms/sender.js'
 import { normalizeName } from './name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
 import { parsePhone, type PhoneRules } from './phone.js'
@@ -43,6 +46,14 @@ export interface LoginDeps {
   /** Lets a staff device through (session jobs' admitStaff). */
   admitStaff?: (mac: Mac, now: number) => Promise<unknown>
   log: (line: string) => void
+  /** Fraud and cost defences, checked in the transaction that records the challenge. */
+  guard?: SendGuard
+  /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
+  templates?: Partial<Record<Locale, string>>
+  /** Records which channel delivered a challenge. */
+  setChannel?: (challengeId: string, channel: SmsChannel) => void
+  /** The channel a challenge was delivered on. */
+  channelOf?: (challengeId: string) => SmsChannel | undefined
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -59,6 +70,8 @@ export interface Challenge {
   digits: number
   /** Epoch ms when "send again" becomes possible. */
   resendAt: number
+  /** How the code was sent. */
+  channel: SmsChannel
 }
 
 const MINUTE = 60_000
@@ -70,22 +83,35 @@ const MINUTE = 60_000
 export function createLogin(deps: LoginDeps) {
   const { db, clock, otp, policy } = deps
 
-  /** Checks the limits and records the challenge in one transaction, so parallel requests can't slip past. */
+  /**
+   * Checks the limits and records the challenge in one transaction, so parallel requests can't
+   * slip past. A refusal is returned, not thrown: a hold the fraud guard decided must be kept.
+   */
   const recordChallenge = db.transaction(
-    (c: { phone: string; mac: Mac; name: string; locale: Locale; marketing: boolean; code: string }, now: number) => {
-      checkSendLimits(
-        policy,
-        {
-          // The limits only ever look at the newest N codes: no need to read more.
-          toNumberLastDay: otp.sentToPhoneSince(
-            c.phone,
-            now - 24 * 60 * MINUTE,
-            Math.max(policy.perNumberPerDay, policy.perNumberMax, 1),
-          ),
-          fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE, policy.perDevicePerHour),
-        },
-        now,
-      )
+    (
+      c: { phone: string; mac: Mac; name: string; locale: Locale; marketing: boolean; code: string },
+      now: number,
+    ): string | Error => {
+      try {
+        checkSendLimits(
+          policy,
+          {
+            // The limits only ever look at the newest N codes: no need to read more.
+            toNumberLastDay: otp.sentToPhoneSince(
+              c.phone,
+              now - 24 * 60 * MINUTE,
+              Math.max(policy.perNumberPerDay, policy.perNumberMax, 1),
+            ),
+            fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE, policy.perDevicePerHour),
+          },
+          now,
+        )
+      } catch (err) {
+        if (err instanceof RateLimitedError) return err
+        throw err
+      }
+      const refused = deps.guard?.check(c.phone, now)
+      if (refused) return refused
       const id = opaqueId()
       otp.insert({
         id,
@@ -98,7 +124,6 @@ export function createLogin(deps: LoginDeps) {
         created_at: now,
         expires_at: now + policy.ttlSeconds * 1000,
       })
-      otp.supersedeOthers(id, c.mac, c.phone, now)
       return id
     },
   )
@@ -109,27 +134,39 @@ export function createLogin(deps: LoginDeps) {
     name: string
     locale: Locale
     marketing: boolean
+    channel: SmsChannel
   }): Promise<Challenge> {
     const code = generateCode(policy.digits)
     const now = clock.now()
-    const id = recordChallenge({ ...c, code }, now)
+    const recorded = recordChallenge({ ...c, code }, now)
+    if (recorded instanceof Error) throw recorded
+    const id = recorded
     const text = composeCodeText({
       locale: c.locale,
       branchName: deps.branch.name,
       code,
       ttlMinutes: Math.round(policy.ttlSeconds / 60),
       portalHost: deps.portalHost,
+      ...(deps.templates?.[c.locale] === undefined ? {} : { template: deps.templates[c.locale] }),
     })
+    let channel: SmsChannel
     try {
-      const sent = await deps.sms.send({ to: c.phone, text, code, locale: c.locale })
+      const sent = await deps.sms.send({ to: c.phone, text, code, locale: c.locale, channel: c.channel })
+      channel = sent.channel ?? 'sms'
       otp.setProvider(id, sent.provider)
+      deps.setChannel?.(id, channel)
+      // Only a delivered code replaces the previous one: a failed resend leaves it usable.
+      otp.supersedeOthers(id, c.mac, c.phone, clock.now())
     } catch (err) {
       otp.setStatus(id, 'send_failed', clock.now())
-      const e = err instanceof SmsSendError ? err : new SmsSendError(deps.sms.name, String(err))
-      deps.log(`sms: sending to ${maskPhone(c.phone)} failed: ${e.detail}`)
+      const e =
+        err instanceof SmsSendError || err instanceof RecipientUnreachableError
+          ? err
+          : new SmsSendError(deps.sms.name, String(err))
+      deps.log(`sms: sending to ${maskPhone(c.phone)} failed: ${e.message}`)
       throw e
     }
-    return { id, phone: c.phone, digits: policy.digits, resendAt: now + policy.resendAfterSeconds * 1000 }
+    return { id, phone: c.phone, digits: policy.digits, resendAt: now + policy.resendAfterSeconds * 1000, channel }
   }
 
   return {
@@ -142,11 +179,14 @@ export function createLogin(deps: LoginDeps) {
       if (!phone.ok) fields.phone = `error.phone.${phone.reason}`
       if (!form.consent) fields.consent = 'error.consent.required'
       if (!name.ok || !phone.ok || Object.keys(fields).length) throw new ValidationError(fields)
-      return sendCode({ phone: phone.e164, mac, name: name.name, locale, marketing: form.marketing })
+      return sendCode({ phone: phone.e164, mac, name: name.name, locale, marketing: form.marketing, channel: 'sms' })
     },
 
-    /** Sends a new code for the same login (the previous one stops working). */
-    async resend(challengeId: string, mac: Mac): Promise<Challenge> {
+    /**
+     * Sends a new code for the same login (the previous one stops working), on the channel the
+     * customer picked (default: the one used before).
+     */
+    async resend(challengeId: string, mac: Mac, channel?: SmsChannel): Promise<Challenge> {
       const old = otp.byId(challengeId)
       if (!old || old.mac !== mac || old.status === 'verified') throw new ChallengeNotFoundError()
       return sendCode({
@@ -155,6 +195,7 @@ export function createLogin(deps: LoginDeps) {
         name: old.name,
         locale: old.locale as Locale,
         marketing: old.marketing === 1,
+        channel: channel ?? deps.channelOf?.(old.id) ?? 'sms',
       })
     },
 
@@ -167,6 +208,7 @@ export function createLogin(deps: LoginDeps) {
         phone: c.phone_e164,
         digits: policy.digits,
         resendAt: c.created_at + policy.resendAfterSeconds * 1000,
+        channel: deps.channelOf?.(c.id) ?? 'sms',
       }
     },
 

@@ -14,7 +14,16 @@ export type PageState =
   | {
       view: 'portal/code'
       values: { code: string }
-      challenge: { id: string; digits: number; phoneDisplay: string; resendWait: number }
+      challenge: {
+        id: string
+        digits: number
+        phoneDisplay: string
+        resendWait: number
+        /** How the current code was sent. */
+        channel: 'sms' | 'whatsapp'
+        /** Whether the other channel may be asked for (WhatsApp is configured). */
+        offerWhatsapp: boolean
+      }
     }
 
 export interface RenderOptions {

@@ -23,8 +23,7 @@ export interface Probe {
   online: ProbeAnswer
 }
 
-const APPLE_SUCCESS =
-  '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>'
+const APPLE_SUCCESS = '<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>'
 const NO_CONTENT: ProbeAnswer = { status: 204, body: '' }
 const text = (body: string): ProbeAnswer => ({ status: 200, contentType: 'text/plain', body })
 

@@ -12,6 +12,7 @@ import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import type { Views } from '../views.js'
 import type { Challenge, Login } from './login.js'
+import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, type PageState } from './page.js'
 import { displayPhone } from './phone.js'
 
@@ -38,6 +39,7 @@ const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? '
 /** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
 export function portalRoutes(deps: PortalDeps) {
   const { config, views, login } = deps
+  const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
 
   app.use('*', async (c, next) => {
@@ -93,6 +95,8 @@ export function portalRoutes(deps: PortalDeps) {
       digits: ch.digits,
       phoneDisplay: displayPhone(ch.phone),
       resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
+      channel: ch.channel,
+      offerWhatsapp,
     },
   })
 
@@ -183,13 +187,16 @@ export function portalRoutes(deps: PortalDeps) {
     const current = login.describe(form.challenge ?? '', mac)
     if (!current) throw new ChallengeNotFoundError()
     c.set('page', codePageState(current, ''))
-    const next = await login.resend(current.id, mac)
+    // The channel the customer picked on the code page; anything else keeps the current one.
+    const asked =
+      form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
+    const next = await login.resend(current.id, mac, asked)
     const state = codePageState(next, '')
     return c.html(
       page(c, state.view, {
         ...state,
         title: t(c.get('locale'), 'code.title'),
-        notice: t(c.get('locale'), 'code.resent'),
+        notice: t(c.get('locale'), next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent'),
       }),
     )
   })

@@ -24,7 +24,8 @@ export function createHttpSender(cfg: HttpSmsConfig, fetchImpl: Fetch = fetch): 
   const name = `http:${new URL(cfg.url).host}`
   return {
     name,
-    async send(m) {
+    channel: 'sms',
+    async send(m, options = {}) {
       const headers = fillTemplate(cfg.headers, m) as Record<string, string>
       const fields = fillTemplate(cfg.body, m) as Record<string, unknown>
       let body: string
@@ -44,16 +45,21 @@ export function createHttpSender(cfg: HttpSmsConfig, fetchImpl: Fetch = fetch): 
           method: cfg.method,
           headers,
           body,
-          signal: AbortSignal.timeout(cfg.timeoutMs),
+          signal: options.signal
+            ? AbortSignal.any([AbortSignal.timeout(cfg.timeoutMs), options.signal])
+            : AbortSignal.timeout(cfg.timeoutMs),
           redirect: 'error',
         })
       } catch (err) {
         const e = err as Error
-        const why = e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : e.message
-        throw new SmsSendError(name, why)
+        const late = e.name === 'TimeoutError' || e.name === 'AbortError'
+        throw new SmsSendError(name, late ? `no answer within ${cfg.timeoutMs} ms` : e.message, late ? 'timeout' : 'unavailable')
       }
       const text = await res.text().catch(() => '')
-      if (!res.ok) throw new SmsSendError(name, `HTTP ${res.status}: ${text.slice(0, 200)}`)
+      if (!res.ok) {
+        const kind = res.status === 429 ? 'rateLimited' : res.status >= 500 ? 'unavailable' : 'rejected'
+        throw new SmsSendError(name, `HTTP ${res.status}: ${text.slice(0, 200)}`, kind)
+      }
       let messageId: string | undefined
       try {
         const json = JSON.parse(text) as Record<string, unknown>

@@ -25,7 +25,10 @@ function packet(type: 1 | 3, extra: Array<[number, Buffer]>): Buffer {
   chaddr.copy(head, 28)
   head.writeUInt32BE(0x63825363, 236)
   const opts: Buffer[] = [Buffer.from([53, 1, type])]
-  for (const [code, value] of [...extra, [55, Buffer.from([1, 3, 6, 51, 54, 114])] as [number, Buffer]]) {
+  for (const [code, value] of [
+    ...extra,
+    [55, Buffer.from([1, 3, 6, 51, 54, 114])] as [number, Buffer],
+  ]) {
     opts.push(Buffer.from([code, value.length]), value)
   }
   opts.push(Buffer.from([255]))
@@ -35,7 +38,7 @@ function packet(type: 1 | 3, extra: Array<[number, Buffer]>): Buffer {
 function parse(msg: Buffer) {
   if (msg.length < 240 || msg[0] !== 2 || !msg.subarray(4, 8).equals(xid)) return null
   const options = new Map<number, Buffer>()
-  for (let i = 240; i < msg.length; ) {
+  for (let i = 240; i < msg.length;) {
     const code = msg[i]!
     if (code === 255) break
     if (code === 0) {
@@ -74,7 +77,9 @@ sock.on('message', (msg) => {
     send(request)
   } else if (stage === 'request' && p.type === 5) {
     const mask = p.options.get(1)
-    const prefix = mask ? [...mask].reduce((n, b) => n + b.toString(2).replace(/0/g, '').length, 0) : 24
+    const prefix = mask
+      ? [...mask].reduce((n, b) => n + b.toString(2).replace(/0/g, '').length, 0)
+      : 24
     console.log(
       JSON.stringify({
         address: p.yiaddr,

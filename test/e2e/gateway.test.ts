@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTestNetwork,
   e2eSkipReason,
+  run,
+  withTestNetwork,
+  GARDEN_IP,
   GATEWAY_IP,
   INTERNET_IP,
   PUBLIC_URL,
@@ -47,7 +50,15 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
 
   /** What a client gets for plain HTTP to the internet host: the page, or where it was sent. */
   async function browse(c: Client, url = `http://${INTERNET_IP}/`) {
-    const r = await n.curl(c, ['--max-time', '10', '-o', '-', '-w', '\n%{http_code} %{redirect_url}', url])
+    const r = await n.curl(c, [
+      '--max-time',
+      '10',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code} %{redirect_url}',
+      url,
+    ])
     const lines = r.stdout.split('\n')
     const [status = '', location = ''] = (lines.pop() ?? '').split(' ')
     return { code: r.code, status: Number(status), location, body: lines.join('\n') }
@@ -137,6 +148,15 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     await expectBlocked(c2)
   })
 
+  it('lets a client reach the walled garden before login, and nothing next to it', async () => {
+    const garden = await browse(c2, `http://${GARDEN_IP}/privacy`)
+    expect(garden).toMatchObject({ status: 200, body: INTERNET_PAGE })
+    expect((await n.curl(c2, ['--max-time', '10', `http://${GARDEN_IP}:443/`])).stdout).toBe(
+      INTERNET_PAGE,
+    )
+    await expectBlocked(c2)
+  })
+
   it('lets the client log in over HTTP with the texted code, then through to the internet', async () => {
     const form = await n.curl(c1, [
       '--data-urlencode',
@@ -155,7 +175,13 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(code, sms.text).toMatch(/^\d{6}$/)
     expect(sms.text).toContain(`@${GATEWAY_IP} #${code}`)
 
-    const welcome = await n.curl(c1, ['--data-urlencode', `challenge=${challenge}`, '--data-urlencode', `code=${code}`, `${PUBLIC_URL}/verify`])
+    const welcome = await n.curl(c1, [
+      '--data-urlencode',
+      `challenge=${challenge}`,
+      '--data-urlencode',
+      `code=${code}`,
+      `${PUBLIC_URL}/verify`,
+    ])
     expect(welcome.stdout).toContain('¡Listo, Ana López!')
     expect(welcome.stdout).toContain('Puedes cerrar esta ventana')
 
@@ -170,7 +196,11 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     const android = await probe(c1, 'connectivitycheck.gstatic.com', '/generate_204')
     expect(android).toMatchObject({ status: 204, body: '' })
     // A probe that still reaches the portal (stale DNS, a slow flush) gets the same answers.
-    const viaPortal = await n.curl(c1, ['-H', 'Host: captive.apple.com', `${PUBLIC_URL}/hotspot-detect.html`])
+    const viaPortal = await n.curl(c1, [
+      '-H',
+      'Host: captive.apple.com',
+      `${PUBLIC_URL}/hotspot-detect.html`,
+    ])
     expect(viaPortal.stdout).toBe(APPLE_SUCCESS)
     const api = JSON.parse((await n.curl(c1, [`${PUBLIC_URL}/api/captive`])).stdout)
     expect(api.captive).toBe(false)
@@ -178,8 +208,10 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(api['can-extend-session']).toBe(false)
   })
 
-  it('counts the let-through client\'s traffic per MAC, and status shows it in the firewall', async () => {
-    const set = JSON.parse((await n.nft(['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])).stdout)
+  it("counts the let-through client's traffic per MAC, and status shows it in the firewall", async () => {
+    const set = JSON.parse(
+      (await n.nft(['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])).stdout,
+    )
     const elems = set.nftables.find((x: any) => x.set).set.elem.map((e: any) => e.elem)
     const mine = elems.find((e: any) => e.val === c1.mac)
     expect(mine.counter.packets).toBeGreaterThan(0)
@@ -228,5 +260,23 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('removed the firewall table inet branchgate')
     expect((await n.nft(['list', 'table', 'inet', 'branchgate'])).code).not.toBe(0)
+  })
+})
+
+describe.skipIf(skip !== null)('the end-to-end network', () => {
+  it('is removed with its processes even when a step fails', async () => {
+    let prefix = ''
+    let pids: number[] = []
+    const failing = withTestNetwork({ clients: 1 }, async (n) => {
+      prefix = n.prefix
+      await n.startInternet()
+      await n.startBranchgate()
+      pids = n.runningPids()
+      expect(pids.length).toBe(2)
+      throw new Error('an assertion failed here')
+    })
+    await expect(failing).rejects.toThrow('an assertion failed here')
+    expect((await run('ip', ['netns', 'list'])).stdout).not.toContain(prefix)
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow()
   })
 })

@@ -17,7 +17,9 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     req.on('data', (d) => (body += d))
     req.on('end', () => {
       messages.push(JSON.parse(body))
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `m${messages.length}` }))
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: `m${messages.length}` }))
     })
     return
   }
@@ -27,11 +29,15 @@ function handle(req: IncomingMessage, res: ServerResponse) {
   }
   const probe = findProbe(hostOf(req.headers.host), url.pathname)
   if (probe) {
-    res.writeHead(probe.online.status, probe.online.contentType ? { 'content-type': probe.online.contentType } : {})
+    res.writeHead(
+      probe.online.status,
+      probe.online.contentType ? { 'content-type': probe.online.contentType } : {},
+    )
     res.end(probe.online.body)
     return
   }
   res.writeHead(200, { 'content-type': 'text/plain' }).end(INTERNET_PAGE)
 }
 
-for (const port of [80, 443]) createServer(handle).listen(port, '0.0.0.0', () => console.log(`listening ${port}`))
+for (const port of [80, 443])
+  createServer(handle).listen(port, '0.0.0.0', () => console.log(`listening ${port}`))

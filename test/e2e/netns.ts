@@ -18,6 +18,8 @@ import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const GATEWAY_IP = '10.99.1.1'
 export const INTERNET_IP = '10.99.2.2'
+/** A second address of the internet host, in the default config's walled garden (say, the privacy notice). */
+export const GARDEN_IP = '10.99.2.3'
 export const PORTAL_PORT = 8080
 export const PUBLIC_URL = `http://${GATEWAY_IP}:${PORTAL_PORT}`
 export const GUEST_IF = 'guest'
@@ -26,7 +28,8 @@ export const UPLINK_IF = 'up0'
 /** Why the e2e tests cannot run here, or null when they can. */
 export function e2eSkipReason(): string | null {
   if (process.platform !== 'linux') return 'needs Linux network namespaces'
-  if (process.getuid?.() !== 0) return 'needs root to create network namespaces (CI runs it as root)'
+  if (process.getuid?.() !== 0)
+    return 'needs root to create network namespaces (CI runs it as root)'
   for (const tool of ['ip', 'nft', 'dnsmasq', 'curl']) {
     if (spawnSync('sh', ['-c', 'command -v "$0"', tool]).status !== 0) {
       return `${tool} is not installed (apt-get install iproute2 nftables dnsmasq curl)`
@@ -46,10 +49,15 @@ export interface RunResult {
 export function run(file: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
   const t0 = performance.now()
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 })
-    })
+    execFile(
+      file,
+      args,
+      { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0
+        resolve({ code, stdout, stderr, ms: performance.now() - t0 })
+      },
+    )
   })
 }
 
@@ -99,7 +107,8 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
 
   const exec = (ns: string, file: string, args: string[], timeoutMs?: number) =>
     run('ip', ['netns', 'exec', ns, file, ...args], timeoutMs)
-  const inNs = (ns: string, file: string, args: string[]) => must('ip', ['netns', 'exec', ns, file, ...args])
+  const inNs = (ns: string, file: string, args: string[]) =>
+    must('ip', ['netns', 'exec', ns, file, ...args])
 
   /** Starts a long-running program in a namespace; it is killed by cleanup(). */
   function spawnIn(ns: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -123,7 +132,16 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
   }
 
   const cleanup = async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    const exits = [...children]
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.once('exit', () => resolve())
+            c.kill('SIGKILL')
+          }),
+      )
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))])
     for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
     rmSync(tmp, { recursive: true, force: true })
   }
@@ -135,10 +153,22 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     await inNs(gw, 'ip', ['link', 'add', GUEST_IF, 'type', 'bridge'])
     await inNs(gw, 'ip', ['addr', 'add', `${GATEWAY_IP}/24`, 'dev', GUEST_IF])
     await inNs(gw, 'ip', ['link', 'set', GUEST_IF, 'up'])
-    await inNs(gw, 'ip', ['link', 'add', UPLINK_IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', net])
+    await inNs(gw, 'ip', [
+      'link',
+      'add',
+      UPLINK_IF,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      net,
+    ])
     await inNs(gw, 'ip', ['addr', 'add', '10.99.2.1/24', 'dev', UPLINK_IF])
     await inNs(gw, 'ip', ['link', 'set', UPLINK_IF, 'up'])
     await inNs(net, 'ip', ['addr', 'add', `${INTERNET_IP}/24`, 'dev', 'eth0'])
+    await inNs(net, 'ip', ['addr', 'add', `${GARDEN_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['link', 'set', 'eth0', 'up'])
     for (let i = 1; i <= (opts.clients ?? 2); i++) {
       const c: Client = {
@@ -149,7 +179,18 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         address: null,
       }
       await addNs(c.ns)
-      await inNs(gw, 'ip', ['link', 'add', c.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c.ns])
+      await inNs(gw, 'ip', [
+        'link',
+        'add',
+        c.port,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        c.ns,
+      ])
       await inNs(gw, 'ip', ['link', 'set', c.port, 'master', GUEST_IF, 'up'])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'address', c.mac])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'up'])
@@ -177,7 +218,10 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     /** The internet host: web site, probe servers and SMS provider. */
     async startInternet() {
       const h = spawnIn(net, process.execPath, ['--import', 'tsx', 'test/e2e/internet-host.ts'])
-      await until(async () => (await exec(net, 'curl', ['-sf', `http://${INTERNET_IP}/`])).code === 0, 'the internet host')
+      await until(
+        async () => (await exec(net, 'curl', ['-sf', `http://${INTERNET_IP}/`])).code === 0,
+        'the internet host',
+      )
       return h
     },
 
@@ -188,16 +232,19 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
 
     /** dnsmasq on the guest bridge, from deploy/dnsmasq.conf.tmpl plus test-only lines. */
     async startDnsmasq(extraLines: string[] = []) {
-      const conf = fillPlaceholders(readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'), {
-        guestInterface: GUEST_IF,
-        dhcpStart: '10.99.1.20',
-        dhcpEnd: '10.99.1.250',
-        netmask: '255.255.255.0',
-        leaseTime: '1h',
-        gatewayIp: GATEWAY_IP,
-        captiveApiUrl: `${PUBLIC_URL}/api/captive`,
-        portalHostRecord: '',
-      })
+      const conf = fillPlaceholders(
+        readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'),
+        {
+          guestInterface: GUEST_IF,
+          dhcpStart: '10.99.1.20',
+          dhcpEnd: '10.99.1.250',
+          netmask: '255.255.255.0',
+          leaseTime: '1h',
+          gatewayIp: GATEWAY_IP,
+          captiveApiUrl: `${PUBLIC_URL}/api/captive`,
+          portalHostRecord: '',
+        },
+      )
       const file = path.join(tmp, 'dnsmasq.conf')
       // no-ping: dnsmasq would wait seconds probing each new address; no upstream resolvers here.
       writeFileSync(file, [conf, 'no-ping', 'no-resolv', 'no-hosts', ...extraLines, ''].join('\n'))
@@ -209,17 +256,33 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         '--user=root',
         '--log-facility=-',
       ])
-      await until(async () => (await exec(gw, 'ss', ['-lnu'])).stdout.includes(':67 '), 'dnsmasq', h.output)
+      await until(
+        async () => (await exec(gw, 'ss', ['-lnu'])).stdout.includes(':67 '),
+        'dnsmasq',
+        h.output,
+      )
       return h
     },
 
     /** Asks for an address by DHCP from the client namespace and configures it. */
     async dhcp(client: Client): Promise<Lease> {
-      const r = await exec(client.ns, process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/e2e/dhcp-client.ts'), client.mac], 30_000)
+      const r = await exec(
+        client.ns,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/e2e/dhcp-client.ts'), client.mac],
+        30_000,
+      )
       if (r.code !== 0) throw new Error(`DHCP failed for ${client.name}: ${r.stderr}`)
       const lease = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Lease
-      await inNs(client.ns, 'ip', ['addr', 'add', `${lease.address}/${lease.prefix}`, 'dev', 'eth0'])
-      if (lease.router) await inNs(client.ns, 'ip', ['route', 'add', 'default', 'via', lease.router])
+      await inNs(client.ns, 'ip', [
+        'addr',
+        'add',
+        `${lease.address}/${lease.prefix}`,
+        'dev',
+        'eth0',
+      ])
+      if (lease.router)
+        await inNs(client.ns, 'ip', ['route', 'add', 'default', 'via', lease.router])
       client.address = lease.address
       return lease
     },
@@ -231,12 +294,40 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
 
     /** curl from a client namespace. */
     curl(client: Client | string, args: string[], timeoutMs?: number) {
-      return exec(typeof client === 'string' ? client : client.ns, 'curl', ['-sS', ...args], timeoutMs)
+      return exec(
+        typeof client === 'string' ? client : client.ns,
+        'curl',
+        ['-sS', ...args],
+        timeoutMs,
+      )
     },
 
     /** nft in the gateway namespace. */
     nft(args: string[]) {
       return exec(gw, 'nft', args)
+    },
+
+    /** The let-through set as the kernel has it: MAC, seconds left, packet/byte counters. */
+    async allowedSet(): Promise<
+      Array<{ mac: string; expires: number; packets: number; bytes: number }>
+    > {
+      const r = await exec(gw, 'nft', ['-j', 'list', 'set', 'inet', 'branchgate', 'allowed'])
+      if (r.code !== 0) throw new Error(`cannot list the set: ${r.stderr}`)
+      const doc = JSON.parse(r.stdout) as {
+        nftables: Array<{ set?: { elem?: Array<{ elem: any }> } }>
+      }
+      const elems = doc.nftables.find((x) => x.set)?.set?.elem ?? []
+      return elems.map(({ elem }) => ({
+        mac: elem.val,
+        expires: elem.expires,
+        packets: elem.counter?.packets ?? 0,
+        bytes: elem.counter?.bytes ?? 0,
+      }))
+    },
+
+    /** The pids of every process this network started that is still running. */
+    runningPids(): number[] {
+      return [...children].filter((c) => c.exitCode === null && c.pid).map((c) => c.pid!)
     },
 
     /** Writes a config file for branchgate with the given object (merged by the caller). */
@@ -251,9 +342,17 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       return {
         branch: { id: 'e2e', name: 'Sucursal Prueba' },
         publicUrl: PUBLIC_URL,
-        listen: { portal: { host: '0.0.0.0', port: PORTAL_PORT }, admin: { host: '127.0.0.1', port: 8081 } },
+        listen: {
+          portal: { host: '0.0.0.0', port: PORTAL_PORT },
+          admin: { host: '127.0.0.1', port: 8081 },
+        },
         dataDir: path.join(tmp, 'data'),
-        gate: { backend: 'nftables', guestInterface: GUEST_IF, uplinkInterface: UPLINK_IF },
+        gate: {
+          backend: 'nftables',
+          guestInterface: GUEST_IF,
+          uplinkInterface: UPLINK_IF,
+          walledGarden: { cidrs: [`${GARDEN_IP}/32`] },
+        },
         sms: { providers: [{ type: 'http', url: `http://${INTERNET_IP}/sms`, timeoutMs: 5000 }] },
         session: { hours: 1 },
         ...overrides,
@@ -261,15 +360,27 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     },
 
     /** Starts branchgate in the gateway namespace and waits until the portal answers. */
-    async startBranchgate(config: Record<string, unknown> = network.defaultConfig()): Promise<BranchgateHandle> {
-      if (branchgate && branchgate.process.exitCode === null) throw new Error('branchgate is already running')
+    async startBranchgate(
+      config: Record<string, unknown> = network.defaultConfig(),
+    ): Promise<BranchgateHandle> {
+      if (branchgate && branchgate.process.exitCode === null)
+        throw new Error('branchgate is already running')
       const configFile = network.writeConfig(config)
-      const h = spawnIn(gw, process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configFile])
+      const h = spawnIn(gw, process.execPath, [
+        '--import',
+        'tsx',
+        'src/main.ts',
+        '--config',
+        configFile,
+      ])
       const port = ((config.listen as any)?.portal?.port as number) ?? PORTAL_PORT
       await until(
         async () => {
-          if (h.child.exitCode !== null) throw new Error(`branchgate exited (${h.child.exitCode}):\n${h.output()}`)
-          return (await exec(gw, 'curl', ['-sf', `http://${GATEWAY_IP}:${port}/healthz`])).code === 0
+          if (h.child.exitCode !== null)
+            throw new Error(`branchgate exited (${h.child.exitCode}):\n${h.output()}`)
+          return (
+            (await exec(gw, 'curl', ['-sf', `http://${GATEWAY_IP}:${port}/healthz`])).code === 0
+          )
         },
         'branchgate',
         h.output,
@@ -301,14 +412,39 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     /** Runs a branchgate command (`src/cli.ts`) in the gateway namespace with the current config. */
     cli(args: string[]) {
       if (!branchgate) throw new Error('start branchgate first: the CLI uses its config')
-      return exec(gw, process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args, '--config', branchgate.configFile])
+      return exec(gw, process.execPath, [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'src/cli.ts'),
+        ...args,
+        '--config',
+        branchgate.configFile,
+      ])
     },
   }
   return network
 }
 
+/** Runs `body` with a fresh network and removes the network afterwards, also when `body` throws. */
+export async function withTestNetwork<T>(
+  opts: { clients?: number },
+  body: (n: TestNetwork) => Promise<T>,
+): Promise<T> {
+  const n = await createTestNetwork(opts)
+  try {
+    return await body(n)
+  } finally {
+    await n.cleanup()
+  }
+}
+
 /** Polls `ready` until it is true (for processes starting up: there is no event to wait on). */
-export async function until(ready: () => Promise<boolean>, what: string, output?: () => string, ms = 30_000) {
+export async function until(
+  ready: () => Promise<boolean>,
+  what: string,
+  output?: () => string,
+  ms = 30_000,
+) {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await ready()) return

@@ -1,0 +1,115 @@
+import type { Db } from './open.js'
+
+export interface HoldRow {
+  id: number
+  scope: 'branch' | 'prefix'
+  key: string
+  reason: string
+  starts_at: number
+  until: number
+  lifted_at: number | null
+}
+
+export interface AttemptRow {
+  at: number
+  provider: string
+  channel: 'sms' | 'whatsapp'
+  outcome: 'sent' | 'failed' | 'unreachable'
+  latency_ms: number
+  detail: string | null
+}
+
+/** Prepared statements over sms_holds, sms_attempts and the SMS columns of otp_challenges. */
+export function smsStatements(db: Db) {
+  // Failed sends cost nothing: they never count against a limit or the budget.
+  const sentSince = db.prepare(
+    `SELECT count(*) AS n FROM otp_challenges WHERE created_at > @since AND status != 'send_failed'`,
+  )
+  const prefixTimes = db.prepare(
+    `SELECT created_at FROM otp_challenges
+     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+  )
+  // Only decided codes count: verified, or no longer usable. A code still pending is neither.
+  const prefixConversion = db.prepare(
+    `SELECT count(DISTINCT phone_e164) AS numbers,
+            count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
+     FROM otp_challenges
+     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed'
+       AND (status != 'pending' OR expires_at <= @now)`,
+  )
+  const restConversion = db.prepare(
+    `SELECT count(DISTINCT phone_e164) AS numbers,
+            count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
+     FROM otp_challenges
+     WHERE phone_prefix != @prefix AND created_at > @since AND status != 'send_failed'
+       AND (status != 'pending' OR expires_at <= @now)`,
+  )
+  const activeHold = db.prepare(
+    `SELECT * FROM sms_holds
+     WHERE scope = @scope AND key = @key AND lifted_at IS NULL AND until > @now
+     ORDER BY until DESC LIMIT 1`,
+  )
+  const lastHoldEnd = db.prepare(
+    `SELECT max(coalesce(lifted_at, until)) AS ended FROM sms_holds
+     WHERE scope = @scope AND key = @key AND coalesce(lifted_at, until) <= @now`,
+  )
+  const insertHold = db.prepare(
+    `INSERT INTO sms_holds (scope, key, reason, starts_at, until) VALUES (@scope, @key, @reason, @now, @until)`,
+  )
+  const activeHolds = db.prepare(
+    `SELECT * FROM sms_holds WHERE lifted_at IS NULL AND until > @now ORDER BY scope, until`,
+  )
+  const liftHold = db.prepare(
+    `UPDATE sms_holds SET lifted_at = @now WHERE id = @id AND lifted_at IS NULL AND until > @now`,
+  )
+  const insertAttempt = db.prepare(
+    `INSERT INTO sms_attempts (at, provider, channel, outcome, latency_ms, detail)
+     VALUES (@at, @provider, @channel, @outcome, @latency_ms, @detail)`,
+  )
+  const attemptsSince = db.prepare(
+    `SELECT provider, outcome, latency_ms FROM sms_attempts WHERE at > @since ORDER BY provider, latency_ms`,
+  )
+  const pruneAttempts = db.prepare(`DELETE FROM sms_attempts WHERE at < @before`)
+  const pruneHolds = db.prepare(`DELETE FROM sms_holds WHERE coalesce(lifted_at, until) < @before`)
+  const setChannel = db.prepare(`UPDATE otp_challenges SET channel = @channel WHERE id = @id`)
+  const channelOf = db.prepare(`SELECT channel FROM otp_challenges WHERE id = @id`)
+
+  return {
+    sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
+    prefixTimesSince: (prefix: string, since: number) =>
+      (prefixTimes.all({ prefix, since }) as Array<{ created_at: number }>).map(
+        (r) => r.created_at,
+      ),
+    prefixConversion: (prefix: string, since: number, now: number) =>
+      prefixConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
+    restConversion: (prefix: string, since: number, now: number) =>
+      restConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
+    activeHold: (scope: HoldRow['scope'], key: string, now: number) =>
+      activeHold.get({ scope, key, now }) as HoldRow | undefined,
+    /** When the last hold of this scope/key ended (epoch ms), or null. */
+    lastHoldEnd: (scope: HoldRow['scope'], key: string, now: number) =>
+      (lastHoldEnd.get({ scope, key, now }) as { ended: number | null }).ended,
+    hold: (h: {
+      scope: HoldRow['scope']
+      key: string
+      reason: string
+      now: number
+      until: number
+    }) => Number(insertHold.run(h).lastInsertRowid),
+    activeHolds: (now: number) => activeHolds.all({ now }) as HoldRow[],
+    /** Ends a hold early (a manager's decision); counting restarts from now. */
+    liftHold: (id: number, now: number) => liftHold.run({ id, now }).changes === 1,
+    recordAttempt: (a: AttemptRow) => insertAttempt.run(a),
+    attemptsSince: (since: number) =>
+      attemptsSince.all({ since }) as Array<
+        Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>
+      >,
+    /** Deletes provider tries and ended holds older than `before`; returns how many rows went. */
+    prune: (before: number) =>
+      pruneAttempts.run({ before }).changes + pruneHolds.run({ before }).changes,
+    setChannel: (id: string, channel: 'sms' | 'whatsapp') => setChannel.run({ id, channel }),
+    channelOf: (id: string) =>
+      (channelOf.get({ id }) as { channel: 'sms' | 'whatsapp' } | undefined)?.channel,
+  }
+}
+export type SmsStatements = ReturnType<typeof smsStatements>

@@ -1,0 +1,88 @@
+import type { AuditStatements } from '../db/audit.js'
+import type { SmsStatements } from '../db/sms.js'
+import type { DomainError } from '../errors.js'
+import {
+  judgeSend,
+  phonePrefix,
+  startOfLocalDay,
+  startOfNextLocalDay,
+  type FraudPolicy,
+} from './fraud.js'
+
+/** The fraud and cost defences as the login sees them. */
+export interface SendGuard {
+  /**
+   * Whether one more code may go to `phone` now; the refusal, or null. Must run inside the
+   * transaction that records the challenge. A hold it decides (circuit breaker, low-conversion
+   * prefix) is recorded and alerted on even though the request is refused, so the caller must
+   * commit rather than roll back.
+   */
+  check(phone: string, now: number): DomainError | null
+}
+
+const HOUR = 3_600_000
+
+export function createSendGuard(deps: {
+  sms: SmsStatements
+  audit: AuditStatements
+  policy: FraudPolicy
+  timeZone: string
+  log: (line: string) => void
+}): SendGuard {
+  const { sms, policy } = deps
+  /** A window of `ms` back from now, restarted when a hold of that scope/key ended. */
+  const since = (scope: 'branch' | 'prefix', key: string, now: number, ms: number) =>
+    Math.max(now - ms, sms.lastHoldEnd(scope, key, now) ?? -Infinity)
+
+  return {
+    check(phone, now) {
+      const prefix = phonePrefix(phone)
+      const windowMs = policy.conversion.windowHours * HOUR
+      const none = { numbers: 0, verified: 0 }
+      // Rules turned off (0) are not read at all: they cost nothing on the login.
+      const judgeConversion = policy.conversion.minNumbers > 0
+      const verdict = judgeSend(
+        policy,
+        {
+          branchHoldUntil: sms.activeHold('branch', '', now)?.until ?? null,
+          prefixHoldUntil: sms.activeHold('prefix', prefix, now)?.until ?? null,
+          sentToday:
+            policy.dailyBudget > 0 ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) : 0,
+          nextDayStart: policy.dailyBudget > 0 ? startOfNextLocalDay(now, deps.timeZone) : now,
+          branchLastHour:
+            policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
+          prefixLastHour:
+            policy.perPrefixPerHour > 0
+              ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR))
+              : [],
+          prefixConversion: judgeConversion
+            ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
+            : none,
+          restConversion: judgeConversion ? sms.restConversion(prefix, now - windowMs, now) : none,
+        },
+        now,
+      )
+      if (verdict.ok) return null
+      const hold = verdict.hold
+      if (hold) {
+        const key = hold.scope === 'branch' ? '' : prefix
+        sms.hold({ scope: hold.scope, key, reason: hold.reason, now, until: hold.until })
+        deps.audit.record({
+          at: now,
+          actor: 'system',
+          action: hold.scope === 'branch' ? 'sms.breaker.open' : 'sms.prefix.block',
+          subject: key || null,
+          reason: hold.reason,
+          detail: { until: hold.until },
+        })
+        const until = new Date(hold.until).toISOString()
+        deps.log(
+          hold.scope === 'branch'
+            ? `sms: ALERT circuit breaker open: ${hold.reason}; sending paused until ${until}`
+            : `sms: ALERT prefix ${key}… blocked: ${hold.reason}; until ${until}`,
+        )
+      }
+      return verdict.error
+    },
+  }
+}

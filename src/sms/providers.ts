@@ -1,0 +1,49 @@
+import type { Clock } from '../clock.js'
+import type { Config, SmsProviderConfig } from '../config.js'
+import type { SmsStatements } from '../db/sms.js'
+import { createConsoleSender } from './console.js'
+import { createHttpSender } from './http.js'
+import { createInfobipSender } from './infobip.js'
+import type { Fetch } from './provider-http.js'
+import { attemptRecorder } from './metrics.js'
+import { createFailoverSender, type SmsSender } from './sender.js'
+import { createTwilioSender } from './twilio.js'
+import { createWhatsappSender } from './whatsapp.js'
+
+/** One sender per configured provider, in the configured order. */
+export function createSenders(
+  providers: readonly SmsProviderConfig[],
+  fetchImpl: Fetch = fetch,
+): SmsSender[] {
+  return providers.map((p) => {
+    switch (p.type) {
+      case 'console':
+        return createConsoleSender()
+      case 'http':
+        return createHttpSender(p, fetchImpl)
+      case 'twilio':
+        return createTwilioSender(p, fetchImpl)
+      case 'infobip':
+        return createInfobipSender(p, fetchImpl)
+      case 'whatsapp':
+        return createWhatsappSender(p, fetchImpl)
+    }
+  })
+}
+
+/**
+ * The configured providers as one failover chain within `sms.sendBudgetMs`, every try recorded
+ * for the per-provider figures. What main.ts hands to createApp.
+ */
+export function createSmsChain(deps: {
+  config: Config
+  sms: SmsStatements
+  clock: Clock
+  log: (line: string) => void
+  fetchImpl?: Fetch
+}): SmsSender {
+  return createFailoverSender(createSenders(deps.config.sms.providers, deps.fetchImpl), {
+    budgetMs: deps.config.sms.sendBudgetMs,
+    onAttempt: attemptRecorder(deps.sms, deps.clock, deps.log),
+  })
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { createWalledGarden } from '../src/gate/walled-garden.js'
+
+function problemsOf(gate: unknown): string[] {
+  try {
+    loadConfig(JSON.stringify({ gate }))
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+describe('the nftables gate configuration', () => {
+  it('needs only the guest interface; everything else has a default', () => {
+    const c = loadConfig('{"gate":{"backend":"nftables","guestInterface":"enp2s0"}}')
+    expect(c.gate).toEqual({
+      backend: 'nftables',
+      guestInterface: 'enp2s0',
+      uplinkInterface: null,
+      portalPort: null,
+      walledGarden: { hosts: [], cidrs: [], refreshMinutes: 30 },
+      attempts: 3,
+      nftPath: 'nft',
+    })
+  })
+
+  it('names each wrong key and what it must be', () => {
+    expect(problemsOf({ backend: 'iptables' })).toEqual([
+      'gate.backend: must be one of dry-run, nftables, got "iptables"',
+    ])
+    expect(problemsOf({ backend: 'nftables' })).toEqual([
+      'gate.guestInterface is required (expected string, received undefined)',
+    ])
+    expect(problemsOf({ backend: 'nftables', guestInterface: 'eth0"; flush ruleset' })[0]).toMatch(
+      /^gate\.guestInterface must be an interface name/,
+    )
+    expect(
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        walledGarden: { cidrs: ['10.0.0.0/33'], hosts: ['a b'] },
+      }),
+    ).toEqual([
+      'gate.walledGarden.hosts.0 must be host names such as www.example.com, got "a b"',
+      'gate.walledGarden.cidrs.0 must be IP addresses or CIDRs such as 203.0.113.0/24, got "10.0.0.0/33"',
+    ])
+    expect(
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        walledGarden: { refreshMinutes: 0 },
+      }),
+    ).toEqual(['gate.walledGarden.refreshMinutes must be between 1 and 1440, got 0'])
+  })
+})
+
+describe('the walled garden', () => {
+  it('adds what each host resolves to, and keeps the last addresses when DNS fails', async () => {
+    let dnsUp = true
+    const logs: string[] = []
+    const garden = createWalledGarden({
+      hosts: ['privacy.example.com'],
+      cidrs: ['203.0.113.0/24'],
+      resolve: async (h) => {
+        if (!dnsUp) throw new Error('ESERVFAIL')
+        return h === 'privacy.example.com' ? ['198.51.100.7', '2001:db8::7'] : []
+      },
+      log: (l) => logs.push(l),
+    })
+    expect(await garden.addresses()).toEqual(['203.0.113.0/24', '198.51.100.7', '2001:db8::7'])
+    dnsUp = false
+    expect(await garden.addresses()).toEqual(['203.0.113.0/24', '198.51.100.7', '2001:db8::7'])
+    expect(logs).toEqual([
+      'walled garden: cannot resolve privacy.example.com (ESERVFAIL); keeping 2 address(es)',
+    ])
+  })
+})

@@ -1,0 +1,203 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { challengeOf } from './helpers.js'
+import { smsHealth } from '../src/sms/status.js'
+import { FAKE_CREDENTIALS, FakeProviders } from './fakes/sms-providers.js'
+import { smsPortal } from './fakes/sms-portal.js'
+
+const fake = new FakeProviders()
+beforeAll(() => fake.start())
+afterAll(() => fake.stop())
+beforeEach(() => fake.reset())
+
+const twilio = (extra: Record<string, unknown> = {}) => ({
+  type: 'twilio',
+  accountSid: FAKE_CREDENTIALS.twilio.accountSid,
+  authToken: FAKE_CREDENTIALS.twilio.authToken,
+  from: '+15005550006',
+  baseUrl: fake.base,
+  timeoutMs: 300,
+  ...extra,
+})
+const infobip = (extra: Record<string, unknown> = {}) => ({
+  type: 'infobip',
+  baseUrl: fake.base,
+  apiKey: FAKE_CREDENTIALS.infobip.apiKey,
+  timeoutMs: 300,
+  ...extra,
+})
+const whatsapp = (extra: Record<string, unknown> = {}) => ({
+  type: 'whatsapp',
+  phoneNumberId: FAKE_CREDENTIALS.whatsapp.phoneNumberId,
+  accessToken: FAKE_CREDENTIALS.whatsapp.accessToken,
+  templateName: 'codigo_wifi',
+  baseUrl: fake.base,
+  timeoutMs: 300,
+  ...extra,
+})
+
+let portal: ReturnType<typeof smsPortal>
+afterEach(() => portal?.close())
+
+const challengeRow = (id: string) =>
+  portal.db
+    .prepare('SELECT status, provider, channel FROM otp_challenges WHERE id = ?')
+    .get(id) as {
+    status: string
+    provider: string | null
+    channel: string
+  }
+
+describe('failover between providers', () => {
+  it('answers with the second provider when the first does not answer, well within 10 seconds', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    fake.mode.twilio = 'hang'
+    const started = performance.now()
+    const res = await portal.login('55 1234 5678')
+    const elapsed = performance.now() - started
+    expect(res.status).toBe(200)
+    expect(elapsed).toBeLessThan(10_000)
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    const id = challengeOf(await res.text())
+    expect(challengeRow(id)).toMatchObject({
+      status: 'pending',
+      provider: 'infobip',
+      channel: 'sms',
+    })
+    expect(fake.last('infobip').body.messages[0].destinations[0].to).toBe('525512345678')
+    expect(portal.logs).toContainEqual(
+      expect.stringMatching(/^sms: twilio failed after \d+ ms: no answer within 300 ms$/),
+    )
+    const stats = smsHealth(portal.db, portal.config, portal.clock.now()).providers
+    expect(stats).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ provider: 'twilio', sent: 0, failed: 1 }),
+        expect.objectContaining({ provider: 'infobip', sent: 1, failed: 0 }),
+      ]),
+    )
+  })
+
+  it('moves on when the first provider is rate limited', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    fake.mode.twilio = 'rateLimited'
+    const res = await portal.login('55 1234 5678')
+    expect(res.status).toBe(200)
+    expect(challengeRow(challengeOf(await res.text())).provider).toBe('infobip')
+  })
+
+  it('gives the customer one answer within the overall budget even when every provider hangs', async () => {
+    portal = smsPortal({
+      sms: {
+        providers: [twilio({ timeoutMs: 5000 }), infobip({ timeoutMs: 5000 })],
+        sendBudgetMs: 600,
+      },
+    })
+    fake.mode.twilio = 'hang'
+    fake.mode.infobip = 'hang'
+    const started = performance.now()
+    const res = await portal.login('55 1234 5678')
+    const elapsed = performance.now() - started
+    expect(elapsed).toBeLessThan(2000)
+    expect(res.status).toBe(502)
+    const html = await res.text()
+    expect(html).toContain('No pudimos enviar el código')
+    expect(html).toContain('value="55 1234 5678"')
+    // Infobip was never reached: the budget was spent on Twilio.
+    expect(fake.received.filter((r) => r.provider === 'infobip')).toHaveLength(0)
+    const row = portal.db.prepare('SELECT status FROM otp_challenges').get() as { status: string }
+    expect(row.status).toBe('send_failed')
+  })
+
+  it('does not fail over when the number cannot receive SMS, and says so', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    fake.mode.twilio = 'invalidNumber'
+    const res = await portal.login('55 1234 5678')
+    expect(res.status).toBe(422)
+    const html = await res.text()
+    expect(html).toContain('Este número no puede recibir SMS')
+    expect(html).not.toContain('Intenta de nuevo en un momento')
+    expect(fake.received.filter((r) => r.provider === 'infobip')).toHaveLength(0)
+    expect(smsHealth(portal.db, portal.config, portal.clock.now()).providers).toEqual([
+      expect.objectContaining({ provider: 'twilio', unreachable: 1, failed: 0 }),
+    ])
+  })
+
+  it('tells the customer the service is busy when every provider is rate limited', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    fake.mode.twilio = 'rateLimited'
+    fake.mode.infobip = 'rateLimited'
+    const res = await portal.login('55 1234 5678', 1, 'en')
+    expect(res.status).toBe(502)
+    expect(await res.text()).toContain('Our messaging service is busy')
+  })
+})
+
+describe('choosing WhatsApp on the code page', () => {
+  it('offers WhatsApp when it is configured and sends the next code there', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), whatsapp()] } })
+    const first = await portal.login('55 1234 5678')
+    const page = await first.text()
+    expect(page).toContain('por SMS al')
+    expect(page).toContain('name="channel" value="whatsapp"')
+    expect(page).toContain('Enviármelo por WhatsApp')
+    expect(fake.received.map((r) => r.provider)).toEqual(['twilio'])
+
+    portal.clock.advance({ seconds: 31 })
+    const res = await portal.post('/resend', {
+      challenge: challengeOf(page),
+      channel: 'whatsapp',
+      lang: 'es',
+    })
+    expect(res.status).toBe(200)
+    const html = await res.text()
+    expect(html).toContain('por WhatsApp al')
+    expect(html).toContain('Te enviamos un código nuevo por WhatsApp')
+    expect(html).toContain('Enviármelo por SMS')
+    expect(challengeRow(challengeOf(html))).toMatchObject({
+      provider: 'whatsapp',
+      channel: 'whatsapp',
+    })
+    expect(fake.last('whatsapp').body.to).toBe('+525512345678')
+  })
+
+  it('shows no WhatsApp button without a whatsapp provider, and ignores a forged channel', async () => {
+    portal = smsPortal({ sms: { providers: [twilio()] } })
+    const page = await (await portal.login('55 1234 5678')).text()
+    expect(page).not.toContain('WhatsApp</button>')
+    portal.clock.advance({ seconds: 31 })
+    const res = await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })
+    expect(res.status).toBe(200)
+    expect(fake.received.map((r) => r.provider)).toEqual(['twilio', 'twilio'])
+  })
+
+  it('falls back to SMS when WhatsApp is down, and the page says SMS', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), whatsapp()] } })
+    const page = await (await portal.login('55 1234 5678')).text()
+    fake.mode.whatsapp = 'down'
+    portal.clock.advance({ seconds: 31 })
+    const html = await (
+      await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })
+    ).text()
+    expect(html).toContain('por SMS al')
+    expect(challengeRow(challengeOf(html))).toMatchObject({ provider: 'twilio', channel: 'sms' })
+  })
+
+  it('tells the customer to ask by SMS when the number is not on WhatsApp', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), whatsapp()] } })
+    const page = await (await portal.login('55 1234 5678')).text()
+    fake.mode.whatsapp = 'invalidNumber'
+    portal.clock.advance({ seconds: 31 })
+    const res = await portal.post('/resend', { challenge: challengeOf(page), channel: 'whatsapp' })
+    expect(res.status).toBe(422)
+    const html = await res.text()
+    expect(html).toContain(
+      'Este número no puede recibir mensajes de WhatsApp. Pide el código por SMS.',
+    )
+    // Still on the code page, where the SMS button is.
+    expect(html).toContain('name="channel" value="whatsapp"')
+    expect(fake.received.map((r) => r.provider)).toEqual(['twilio', 'whatsapp'])
+    // The SMS code sent first still works: a failed resend replaces nothing.
+    const code = /#(\d{6})$/.exec(fake.last('twilio').body.Body)![1]!
+    const ok = await portal.post('/verify', { challenge: challengeOf(page), code })
+    expect(ok.status).toBe(200)
+  })
+})

@@ -1,0 +1,170 @@
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { smsResumeCommand, smsStatusCommand } from '../src/cli/sms-status.js'
+import { closeDb, openDb } from '../src/db/open.js'
+import { smsStatements } from '../src/db/sms.js'
+import { percentile, providerStats, pruneSmsRecords } from '../src/sms/metrics.js'
+import { tempDir } from './helpers.js'
+import { FakeClock } from './fakes/clock.js'
+
+describe('per-provider figures', () => {
+  it('takes nearest-rank percentiles', () => {
+    const ms = Array.from({ length: 20 }, (_, i) => i + 1)
+    expect(percentile(ms, 0.5)).toBe(10)
+    expect(percentile(ms, 0.95)).toBe(19)
+    expect(percentile([], 0.5)).toBeNull()
+  })
+
+  it('counts sent, failed and unreachable per provider over the window', () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const sms = smsStatements(db)
+      const at = Date.parse('2026-03-02T15:00:00Z')
+      const row = (
+        provider: string,
+        outcome: 'sent' | 'failed' | 'unreachable',
+        latency_ms: number,
+        when = at,
+      ) =>
+        sms.recordAttempt({ at: when, provider, channel: 'sms', outcome, latency_ms, detail: null })
+      for (let i = 1; i <= 10; i++) row('twilio', 'sent', i * 100)
+      row('twilio', 'failed', 5000)
+      row('infobip', 'unreachable', 80)
+      row('infobip', 'sent', 90, at - 2 * 86_400_000) // outside the window
+      expect(providerStats(sms, at - 86_400_000)).toEqual([
+        { provider: 'infobip', sent: 0, failed: 0, unreachable: 1, p50Ms: 80, p95Ms: 80 },
+        { provider: 'twilio', sent: 10, failed: 1, unreachable: 0, p50Ms: 600, p95Ms: 5000 },
+      ])
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+})
+
+describe('keeping the SMS records small', () => {
+  it('forgets provider tries and ended holds after 90 days, keeps the rest', () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const sms = smsStatements(db)
+      const now = Date.parse('2026-06-01T00:00:00Z')
+      const day = 86_400_000
+      for (const at of [now - 91 * day, now - 89 * day]) {
+        sms.recordAttempt({
+          at,
+          provider: 'twilio',
+          channel: 'sms',
+          outcome: 'sent',
+          latency_ms: 1,
+          detail: null,
+        })
+        sms.hold({ scope: 'prefix', key: '+52551234', reason: 'x', now: at, until: at + 3_600_000 })
+      }
+      expect(pruneSmsRecords(sms, now)).toBe(2)
+      expect(sms.attemptsSince(0)).toHaveLength(1)
+      expect(db.prepare('SELECT count(*) AS n FROM sms_holds').get()).toEqual({ n: 1 })
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+})
+
+describe('branchgate sms-status', () => {
+  it('prints the breaker, the budget and each provider', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: t.dir, sms: { fraud: { dailyBudget: 50 } } }))
+    const clock = new FakeClock()
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    smsStatements(db).recordAttempt({
+      at: clock.now(),
+      provider: 'console',
+      channel: 'sms',
+      outcome: 'sent',
+      latency_ms: 3,
+      detail: null,
+    })
+    closeDb(db)
+    const lines: string[] = []
+    try {
+      const code = await smsStatusCommand(clock).run(['--config', file], {}, (l: string) =>
+        lines.push(l),
+      )
+      expect(code).toBe(0)
+      expect(lines).toEqual([
+        'sms providers: console',
+        'sms sending: on',
+        expect.stringMatching(/^sms today: 0 of 50 codes; resets 03\/03\/2026, 00:00$/),
+        'sms console, last 24 h: 1 sent, 0 failed, 0 unreachable; p50 3 ms, p95 3 ms',
+      ])
+    } finally {
+      t.remove()
+    }
+  })
+
+  it('refuses to create a database for a config that was never served', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: path.join(t.dir, 'nothing') }))
+    try {
+      expect(await smsStatusCommand().run(['--config', file], {})).toBe(2)
+    } finally {
+      t.remove()
+    }
+  })
+})
+
+describe('branchgate sms-resume', () => {
+  it('ends the breaker pause early and records who did it', async () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'config.json')
+    writeFileSync(file, JSON.stringify({ dataDir: t.dir }))
+    const clock = new FakeClock()
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    const sms = smsStatements(db)
+    sms.hold({
+      scope: 'branch',
+      key: '',
+      reason: 'test',
+      now: clock.now(),
+      until: clock.now() + 1_800_000,
+    })
+    sms.hold({
+      scope: 'prefix',
+      key: '+52551234',
+      reason: 'test',
+      now: clock.now(),
+      until: clock.now() + 1_800_000,
+    })
+    closeDb(db)
+    const lines: string[] = []
+    const out = (l: string) => lines.push(l)
+    try {
+      expect(await smsResumeCommand(clock).run(['--config', file], {}, out)).toBe(0)
+      expect(await smsResumeCommand(clock).run(['--config', file], {}, out)).toBe(0)
+      expect(
+        await smsResumeCommand(clock).run(['--prefix', '+52551234', '--config', file], {}, out),
+      ).toBe(0)
+      expect(lines).toEqual([
+        'sms sending resumed',
+        'sms sending is not paused',
+        'prefix +52551234 unblocked',
+      ])
+      const check = openDb(path.join(t.dir, 'branchgate.db'))
+      expect(smsStatements(check).activeHolds(clock.now())).toEqual([])
+      expect(check.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
+        { actor: 'cli', action: 'sms.hold.lift' },
+        { actor: 'cli', action: 'sms.hold.lift' },
+      ])
+      // Counting restarts from the lift, not from the hold's planned end.
+      expect(smsStatements(check).lastHoldEnd('branch', '', clock.now())).toBe(clock.now())
+      closeDb(check)
+    } finally {
+      t.remove()
+    }
+  })
+})
