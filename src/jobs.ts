@@ -1,5 +1,7 @@
+import cron, { type ScheduledTask } from 'node-cron'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
+import type { SmsStatements } from './db/sms.js'
 import {
   admitStaff,
   expireSessions,
@@ -7,19 +9,28 @@ import {
   staffMacsOf,
   type SessionJobDeps,
 } from './gate/session-jobs.js'
+import { pruneSmsRecords } from './sms/metrics.js'
 import type { PresenceTracker } from './visits/presence.js'
 
 /** What the background jobs work with, handed in by main.ts. */
 export interface JobDeps {
   tracker: PresenceTracker
   session: SessionJobDeps
+  sms: SmsStatements
   log: (line: string) => void
 }
+
+/**
+ * When a job runs: every `everyMs` milliseconds, or at the times of a cron expression read in the
+ * branch's time zone (node-cron syntax, e.g. '17 3 * * *' for 03:17 every day). `atStart` runs
+ * it once as the process starts, too.
+ */
+export type JobSchedule = { everyMs: number; atStart: boolean } | { cron: string; atStart: boolean }
 
 /** One background job: a name, when it runs, and a plain function tests call directly. */
 export interface Job {
   name: string
-  schedule: (config: Config) => { everyMs: number; atStart: boolean }
+  schedule: (config: Config) => JobSchedule
   run(deps: JobDeps, now: number): Promise<unknown>
 }
 
@@ -51,6 +62,12 @@ export const JOBS: Job[] = [
     schedule: () => ({ everyMs: 3_600_000, atStart: true }),
     run: (deps, now) => admitStaff(deps.session, staffMacsOf(deps.session), now),
   },
+  {
+    // Provider tries and ended holds older than 90 days (src/sms/metrics.ts).
+    name: 'sms-prune',
+    schedule: () => ({ cron: '17 3 * * *', atStart: false }),
+    run: async (deps, now) => pruneSmsRecords(deps.sms, now),
+  },
 ]
 
 /** Runs the jobs on timers. A run still going makes the next tick of that job a no-op. */
@@ -62,6 +79,7 @@ export function startJobs(
 ): { stop(): Promise<void> } {
   const running = new Map<string, Promise<unknown>>()
   const timers: NodeJS.Timeout[] = []
+  const tasks: ScheduledTask[] = []
   let stopped = false
   const tick = (job: Job) => {
     if (stopped || running.has(job.name)) return
@@ -72,14 +90,24 @@ export function startJobs(
     running.set(job.name, p)
   }
   for (const job of jobs) {
-    const { everyMs, atStart } = job.schedule(config)
-    if (atStart) tick(job)
-    timers.push(setInterval(() => tick(job), everyMs))
+    const when = job.schedule(config)
+    if (when.atStart) tick(job)
+    if ('cron' in when) {
+      tasks.push(
+        cron.schedule(when.cron, () => tick(job), {
+          name: job.name,
+          timezone: config.branch.timeZone,
+        }),
+      )
+    } else {
+      timers.push(setInterval(() => tick(job), when.everyMs))
+    }
   }
   return {
     async stop() {
       stopped = true
       for (const t of timers) clearInterval(t)
+      await Promise.all(tasks.map((t) => t.destroy()))
       await Promise.allSettled([...running.values()])
     },
   }

@@ -182,7 +182,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     monotonic: { now: () => performance.now() },
     log,
   })
-  const jobs = startJobs(JOBS, { tracker, session, log }, config, clock)
+  const jobs = startJobs(JOBS, { tracker, session, sms: smsStatements(db), log }, config, clock)
 
   let stopping = false
   const stop = (signal: string) => {

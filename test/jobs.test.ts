@@ -8,7 +8,17 @@ afterEach(() => vi.useRealTimers())
 describe('background jobs', () => {
   it('lists presence, expiry, idle and staff, with presence every presence.intervalSeconds', () => {
     const config = loadConfig(JSON.stringify({ presence: { intervalSeconds: 20 } }))
-    expect(JOBS.map((j) => j.name)).toEqual(['presence', 'session-expiry', 'session-idle', 'staff'])
+    expect(JOBS.map((j) => j.name)).toEqual([
+      'presence',
+      'session-expiry',
+      'session-idle',
+      'staff',
+      'sms-prune',
+    ])
+    expect(JOBS.find((j) => j.name === 'sms-prune')!.schedule(config)).toEqual({
+      cron: '17 3 * * *',
+      atStart: false,
+    })
     expect(JOBS[0]!.schedule(config)).toEqual({ everyMs: 20_000, atStart: true })
   })
 
@@ -64,5 +74,29 @@ describe('background jobs', () => {
     expect(n).toBe(2)
     expect(logs.join('\n')).toMatch(/job flaky failed: Error: ip: not found/)
     await handle.stop()
+  })
+
+  it('runs a cron job at its times in the branch time zone, and not after stop', async () => {
+    vi.useFakeTimers({ now: Date.parse('2026-03-02T08:59:58Z') }) // 02:59:58 in Mexico City
+    const runs: number[] = []
+    const job: Job = {
+      name: 'at-three',
+      schedule: () => ({ cron: '0 3 * * *', atStart: false }),
+      run: async (_deps, now) => void runs.push(now),
+    }
+    const clock = { now: () => Date.now() }
+    const handle = startJobs(
+      [job],
+      { log: () => {} } as unknown as JobDeps,
+      loadConfig(null),
+      clock,
+    )
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(runs).toEqual([])
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(runs.map((t) => new Date(t).toISOString().slice(0, 19))).toEqual(['2026-03-02T09:00:00'])
+    await handle.stop()
+    await vi.advanceTimersByTimeAsync(86_400_000)
+    expect(runs).toHaveLength(1)
   })
 })

@@ -3,6 +3,7 @@ import { closingTime, sessionUntil } from '../src/gate/session-policy.js'
 import { admitStaff, expireSessions, revokeIdle, staffMacsOf } from '../src/gate/session-jobs.js'
 import { JOBS } from '../src/jobs.js'
 import { visitPolicyOf } from '../src/app.js'
+import { smsStatements } from '../src/db/sms.js'
 import { visitStatements } from '../src/db/visits.js'
 import { createPresenceTracker } from '../src/visits/presence.js'
 import { FakeClock } from './fakes/clock.js'
@@ -84,7 +85,7 @@ describe('session jobs', () => {
       staffMacs: new Set(),
       monotonic: mono,
     })
-    const deps = { tracker, session: h.app.session, log: () => {} }
+    const deps = { tracker, session: h.app.session, sms: smsStatements(h.db), log: () => {} }
     const presenceJob = JOBS.find((j) => j.name === 'presence')!
     const idleJob = JOBS.find((j) => j.name === 'session-idle')!
     await signIn()
