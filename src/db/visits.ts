@@ -26,6 +26,7 @@ export interface TrackedDeviceRow {
   mac: string
   customer_id: number | null
   is_staff: 0 | 1
+  last_seen_at: number
   /** 1 when the device may open a visit: live access, or verified within remember.days. */
   counts: 0 | 1
 }
@@ -64,7 +65,7 @@ export function visitStatements(db: Db) {
      ORDER BY v.started_at, v.id`,
   )
   const tracked = db.prepare(
-    `SELECT d.mac, d.customer_id, d.is_staff,
+    `SELECT d.mac, d.customer_id, d.is_staff, d.last_seen_at,
             (d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
                SELECT 1 FROM authorizations a
                WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now))) AS counts

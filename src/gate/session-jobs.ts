@@ -1,5 +1,6 @@
 import type { SessionStatements } from '../db/sessions.js'
 import { parseMac, type Mac } from '../mac.js'
+import { DEVICE_SEEN_STEP_MS } from '../visits/presence.js'
 import type { DeviceAccess } from './device-access.js'
 
 /** Hours a staff device stays through; renewed whenever it is seen with less than half left. */
@@ -48,11 +49,15 @@ export function expireSessions(deps: SessionJobDeps, now: number): Promise<Outco
   )
 }
 
-/** Revokes devices with no sign of life for session.idleMinutes; their visit closes by the visit rules. */
+/**
+ * Revokes devices with no sign of life for session.idleMinutes (within a minute: the sweep writes
+ * a device's last-seen time once a minute, so the threshold allows for that and errs late, never
+ * early); their visit closes by the visit rules.
+ */
 export function revokeIdle(deps: SessionJobDeps, now: number): Promise<Outcome> {
   if (deps.idleMinutes <= 0) return Promise.resolve({ changed: [], failed: [] })
   const idle = deps.sessions
-    .idleSince(now, now - deps.idleMinutes * 60_000)
+    .idleSince(now, now - deps.idleMinutes * 60_000 - DEVICE_SEEN_STEP_MS)
     .filter((r) => !deps.staffMacs.has(r.mac))
   return each(
     idle.map((r) => r.mac),

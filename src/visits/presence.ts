@@ -13,6 +13,9 @@ import {
   type VisitPolicy,
 } from './rules.js'
 
+/** How stale a device's stored last-seen time may get before a sweep writes it again (ms). */
+export const DEVICE_SEEN_STEP_MS = 60_000
+
 /**
  * Where signs of life come from. The real one combines the kernel's neighbour table and the
  * firewall's per-MAC counters (src/visits/kernel-presence.ts); tests hand in a fake.
@@ -102,7 +105,11 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       const touchedDevices: Array<[string, number]> = []
       for (const [mac, at] of seen) {
         const row = byMac.get(mac)
-        if (row) touchedDevices.push([mac, Math.min(at, now)])
+        // A device's last seen serves the device list and idle revocation (minutes): writing it
+        // once a minute is enough, and halves the writes of a sweep.
+        const seenAt = Math.min(at, now)
+        if (row && seenAt - row.last_seen_at >= DEVICE_SEEN_STEP_MS)
+          touchedDevices.push([mac, seenAt])
         if (isStaff(mac, row)) staffSeen.push(mac)
         else if (row && row.counts === 1 && row.customer_id !== null)
           sightings.push({ customerId: row.customer_id, at })
