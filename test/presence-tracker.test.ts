@@ -229,6 +229,24 @@ describe('presence tracker on a real SQLite file', () => {
     expect(s.logs.join('\n')).toMatch(/clock stepped by 7200 s/)
   })
 
+  it('leaves alone a visit a login opened on the new clock between the step and the sweep', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(5)
+    h.clock.advance({ minutes: 120 }) // NTP steps the wall clock forward
+    s.advance({ seconds: 10 })
+    const loginAt = h.clock.now()
+    await signIn(OTHER_IP, '55 8765 4321', '+525587654321', 'Beto')
+    s.presence.here(OTHER_MAC)
+    await s.run(2)
+    const beto = visits().find((v) => v.customer_id === 2)!
+    expect(beto.started_at).toBe(loginAt)
+    const ana = visits().find((v) => v.customer_id === 1)!
+    expect(ana.ended_at).toBeNull()
+    expect(ana.last_seen_at - ana.started_at).toBe(7 * MIN + 10_000)
+  })
+
   it('survives a backward clock step without a negative duration', async () => {
     const s = setup()
     await signIn()

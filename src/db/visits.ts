@@ -53,9 +53,13 @@ export function visitStatements(db: Db) {
     `UPDATE visits SET ended_at = @endedAt, end_reason = @reason, pass_by = @passBy
      WHERE id = @id AND ended_at IS NULL`,
   )
+  // Only rows written on the old clock: after a forward step those seen at or before the last
+  // sweep; after a backward step those that now lie in the future. A visit a login opened on the
+  // new clock between the step and the sweep stays as it is.
   const rebase = db.prepare(
     `UPDATE visits SET started_at = started_at + @stepMs, last_seen_at = last_seen_at + @stepMs
-     WHERE ended_at IS NULL`,
+     WHERE ended_at IS NULL
+       AND ((@stepMs > 0 AND last_seen_at <= @lastSweepAt) OR (@stepMs < 0 AND last_seen_at > @now))`,
   )
   const between = db.prepare(
     `SELECT v.id, v.customer_id, c.name, c.phone_e164, v.started_at, v.last_seen_at, v.ended_at,
@@ -91,8 +95,12 @@ export function visitStatements(db: Db) {
     /** Low level; call `closeVisit` from src/visits/book.ts, the one place a visit ends. */
     close: (c: { id: string; endedAt: number; reason: string; passBy: boolean }) =>
       close.run({ ...c, passBy: c.passBy ? 1 : 0 }).changes,
-    /** Shifts every open visit by a clock step so durations stay true (ms, may be negative). */
-    rebaseOpen: (stepMs: number) => rebase.run({ stepMs }).changes,
+    /**
+     * Shifts the open visits written on the old clock by a clock step (ms, negative when the clock
+     * went back), so their durations stay true. `lastSweepAt` is the previous sweep's wall time.
+     */
+    rebaseOpen: (stepMs: number, lastSweepAt: number, now: number) =>
+      rebase.run({ stepMs, lastSweepAt, now }).changes,
     /** Visits that started in [from, to), with their customer. */
     between: (from: number, to: number) => between.all({ from, to }) as VisitReportRow[],
     /** Devices the sweep cares about: staff, remembered, or with live access. */

@@ -83,15 +83,15 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     const s0 = performance.now()
     const seen = await deps.source.sample(now)
     const s1 = performance.now()
-    const step = clockStepMs(previous, reading)
-    const reason = previous === null ? 'restart' : 'absent'
-    previous = reading
+    const before = previous
+    const step = clockStepMs(before, reading)
+    const reason = before === null ? 'restart' : 'absent'
     let dbMs = 0
     let cpuMs = 0
     const report = deps.db.transaction(() => {
       let t = performance.now()
       // The clock jumped (NTP step): shift open visits with it so their durations stay true.
-      if (step !== 0) deps.visits.rebaseOpen(step)
+      if (step !== 0 && before) deps.visits.rebaseOpen(step, before.wall, now)
       const tracked = deps.visits.tracked(now, now - deps.policy.rememberMs)
       const openRows = deps.visits.openAll()
       let u = performance.now()
@@ -138,6 +138,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         clockStepMs: step,
       }
     })()
+    previous = reading
     if (step !== 0)
       deps.log?.(
         `presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`,
