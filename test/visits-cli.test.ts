@@ -10,6 +10,7 @@ import {
 } from '../src/cli/visits.js'
 import { openDb, closeDb } from '../src/db/open.js'
 import { FakeClock } from './fakes/clock.js'
+import { visitFigures } from '../src/visits/figures.js'
 import { tempDir } from './helpers.js'
 
 const TZ = 'America/Mexico_City'
@@ -134,5 +135,41 @@ describe('branchgate visits', () => {
     const config = path.join(t.dir, 'branchgate.json')
     writeFileSync(config, JSON.stringify({ dataDir: path.join(t.dir, 'nothing') }))
     expect(await visitsCommand.run(['--config', config, '--today'], {}, () => {})).toBe(2)
+  })
+
+  it('sums visits up: open ones and pass-bys out of the average, erased customers still counted', () => {
+    const v = (
+      id: string,
+      customer: number | null,
+      start: number,
+      end: number | null,
+      passBy: 0 | 1 = 0,
+    ) => ({
+      id,
+      customer_id: customer,
+      name: null,
+      phone_e164: null,
+      started_at: start * 60_000,
+      last_seen_at: (end ?? start) * 60_000,
+      ended_at: end === null ? null : end * 60_000,
+      end_reason: null,
+      pass_by: passBy,
+    })
+    expect(
+      visitFigures([
+        v('a', 1, 0, 30),
+        v('b', 1, 60, 61, 1),
+        v('c', null, 0, 10),
+        v('d', null, 5, 25),
+        v('e', 2, 90, null),
+      ]),
+    ).toEqual({ visits: 5, customers: 4, open: 1, passBys: 1, averageDwellMs: 20 * 60_000 })
+    expect(visitFigures([])).toEqual({
+      visits: 0,
+      customers: 0,
+      open: 0,
+      passBys: 0,
+      averageDwellMs: null,
+    })
   })
 })

@@ -6,7 +6,8 @@ import { closeDb, openDb } from '../db/open.js'
 import { visitStatements, type VisitReportRow } from '../db/visits.js'
 import { readConfig } from '../main.js'
 import { maskPhone } from '../portal/login.js'
-import { averageDwellMs, dwellMs } from '../visits/rules.js'
+import { visitFigures } from '../visits/figures.js'
+import { dwellMs } from '../visits/rules.js'
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -153,14 +154,10 @@ export function formatVisits(
           .join('  ')
           .trimEnd(),
       )
-  const closed = rows
-    .filter((v) => v.ended_at !== null)
-    .map((v) => ({ startedAt: v.started_at, endedAt: v.ended_at!, passBy: v.pass_by === 1 }))
-  const avg = averageDwellMs(closed)
-  const passBys = closed.filter((v) => v.passBy).length
-  const customers = new Set(rows.map((v) => v.customer_id)).size
+  const f = visitFigures(rows)
+  const avg = f.averageDwellMs === null ? '—' : formatDwell(f.averageDwellMs)
   lines.push(
-    `${customers} customer(s); ${passBys} pass-by(s); average dwell ${avg === null ? '—' : formatDwell(avg)} (closed visits, pass-bys left out)`,
+    `${f.customers} customer(s); ${f.passBys} pass-by(s); average dwell ${avg} (closed visits, pass-bys left out)`,
   )
   return lines
 }
