@@ -12,6 +12,7 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./visits.js')).default,
   async () => (await import('./sms.js')).default,
   async () => (await import('./gate.js')).default,
+  async () => (await import('./console.js')).default,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -3,6 +3,8 @@ import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
+import { createConsole } from './console/index.js'
+import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
 import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
@@ -46,6 +48,12 @@ export interface AppDeps {
   views?: Views
   /** The TCP peer of a request. Defaults to the Node socket's remote address. */
   clientAddress?: (c: Context) => string | undefined
+  /** The CRM sync's state for the console's sync panel (default: not configured). */
+  syncStatus?: SyncStatusSource
+  /** Told of each customer erasure done in the console (default: nobody). */
+  erasure?: ErasureNotifier
+  /** Per-provider SMS figures for the console's status page (default: none). */
+  smsStats?: SmsStatsSource
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -166,14 +174,20 @@ export function createApp(deps: AppDeps) {
   })
   portal.onError((err, c) => portalError(err, c, { views, config: deps.config, log }))
 
-  const admin = new Hono()
-  admin.get('/', (c) =>
-    c.html(views.render('console/placeholder', { branchName: deps.config.branch.name, branchId: deps.config.branch.id })),
-  )
-  admin.get('/portal.css', (c) => portal.fetch(new Request(new URL('/portal.css', c.req.url))))
-  admin.get('/healthz', (c) => c.json({ status: 'ok', listener: 'admin' }))
+  const { app: admin, auth: consoleAuth } = createConsole({
+    config: deps.config,
+    db: deps.db,
+    clock: deps.clock,
+    views,
+    access,
+    clientAddress: deps.clientAddress ?? socketAddress,
+    log,
+    ...(deps.syncStatus ? { sync: deps.syncStatus } : {}),
+    ...(deps.erasure ? { erasure: deps.erasure } : {}),
+    ...(deps.smsStats ? { smsStats: deps.smsStats } : {}),
+  })
 
-  return { portal, admin, access, login, visits, visitRows, session }
+  return { portal, admin, access, login, consoleAuth, visits, visitRows, session }
 }
 
 /** The visit rules' policy from the config, in ms. */

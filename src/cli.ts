@@ -7,6 +7,7 @@ import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { statusCommand } from './cli/status.js'
 import { stopCommand } from './cli/stop.js'
 import { main as serve } from './main.js'
+import { USER_USAGE, userCommand } from './cli/user.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
 export interface Command {
@@ -33,6 +34,12 @@ export const COMMANDS: Command[] = [
   doctorCommand,
   smsStatusCommand(),
   smsResumeCommand(),
+  {
+    name: 'user',
+    usage: 'branchgate user add|list|remove|passwd …',
+    summary: `console accounts: ${USER_USAGE.replace('branchgate user ', '')}`,
+    run: (argv, env) => userCommand(argv, env),
+  },
 ]
 
 function help(): string {

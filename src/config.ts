@@ -401,6 +401,36 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    console: z
+      .object({
+        /** Minutes without a request after which a console session ends. */
+        sessionIdleMinutes: z.number().int().min(1).max(24 * 60).default(30),
+        /** Hours after sign-in when a console session ends whatever the activity. */
+        sessionMaxHours: z.number().min(1).max(72).default(12),
+        /** Failed sign-ins per user name within `loginWindowMinutes` before the name is locked. */
+        maxFailuresPerUser: z.number().int().min(1).max(100).default(5),
+        /** Failed sign-ins per client address within `loginWindowMinutes` before it is locked. */
+        maxFailuresPerIp: z.number().int().min(1).max(1000).default(20),
+        /** Minutes of the sign-in throttling window (and of the lock-out). */
+        loginWindowMinutes: z.number().int().min(1).max(24 * 60).default(15),
+        /** Days after a campaign send within which a visit counts as a walk-in. */
+        walkInDays: z.number().int().min(1).max(90).default(7),
+        /** Minutes since an open visit was last seen for the customer to count as "at the branch now". */
+        hereNowMinutes: z.number().int().min(1).max(240).default(15),
+        /** TLS for the console listener with the operator's PEM files; null: plain HTTP. */
+        tls: z
+          .object({
+            /** PEM certificate (chain) file. */
+            certFile: z.string().min(1),
+            /** PEM private key file (keep it mode 0600). */
+            keyFile: z.string().min(1),
+          })
+          .strict()
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     /** MACs of staff devices (aa:bb:cc:dd:ee:ff). */
     staffMacs: z.array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff')).default([]),
   })
@@ -571,6 +601,8 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'sms.fraud.conversion.belowFraction': [0, 1],
   'sms.fraud.conversion.assumedNormalRatio': [0, 1],
   'sms.fraud.conversion.cooldownMinutes': [1, 10_080],
+  'console.sessionIdleMinutes': [1, 1440],
+  'console.walkInDays': [1, 90],
 }
 
 function unionHint(path: PropertyKey[], got: unknown): string {

@@ -120,7 +120,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
       : createKernelNeighbours()
 
-  const { portal, admin, visits, visitRows, session } = createApp({
+  const { portal, admin, consoleAuth, visits, visitRows, session } = createApp({
     config,
     db,
     gate,
@@ -131,6 +131,27 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     secret,
     log,
   })
+
+  // Demo: nobody can sign in to the console yet, so create `admin` and print its password once.
+  if (file === null) {
+    const first = await consoleAuth.createFirstAdmin()
+    if (first) {
+      console.log(`[console] user=${first.name} password=${first.password} (one-time: you choose a new one at first sign-in)`)
+    }
+  } else if (consoleAuth.count() === 0) {
+    log('console: no console user yet; create one with: branchgate user add NAME --role admin')
+  }
+
+  let consoleTls: { key: Buffer; cert: Buffer } | null = null
+  if (config.console.tls) {
+    try {
+      consoleTls = { cert: readFileSync(config.console.tls.certFile), key: readFileSync(config.console.tls.keyFile) }
+    } catch (err) {
+      log(`branchgate: cannot read the console TLS files: ${(err as Error).message}`)
+      closeDb(db)
+      process.exit(2)
+    }
+  }
 
   const tls = config.listen.tls
   const listen = (
@@ -149,7 +170,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   let servers: ServerType[]
   try {
-    servers = [await listen(portal, config.listen.portal, 'portal'), await listen(admin, config.listen.admin, 'console')]
+    servers = [
+      await listen(portal, config.listen.portal, 'portal'),
+      await listen(admin, config.listen.admin, 'console', consoleTls ?? undefined),
+    ]
     if (tls) {
       const secure = { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }
       servers.push(await listen(portal, tls, 'portal over TLS', secure))
@@ -162,7 +186,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
   log(`branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`)
   log(`portal  on http://${shown(config.listen.portal.host)}:${config.listen.portal.port}`)
-  log(`console on http://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
+  log(`console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
   if (tls) log(`portal  on https://${shown(tls.host)}:${tls.port} (RFC 8908 API at /api/captive)`)
   writeFileSync(pidFile(config), `${process.pid}\n`)
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)

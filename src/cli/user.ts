@@ -1,0 +1,180 @@
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { systemClock, type Clock } from '../clock.js'
+import { AccountError, createConsoleAuth } from '../console/auth.js'
+import { ConfigError } from '../config.js'
+import { auditStatements } from '../db/audit.js'
+import { CONSOLE_ROLES, consoleUserStatements, type ConsoleRole } from '../db/console.js'
+import { closeDb, openDb } from '../db/open.js'
+import { readConfig } from '../main.js'
+
+/** How the command talks to the person running it; tests pass their own. */
+export interface UserCommandIo {
+  out(line: string): void
+  err(line: string): void
+  /** Whether a person is at the terminal (passwords may then be asked). */
+  isTty: boolean
+  /** Asks for a password without echoing it. */
+  askHidden(prompt: string): Promise<string>
+  /** All of standard input (for --password-stdin). */
+  readStdin(): Promise<string>
+  clock?: Clock
+}
+
+export const USER_USAGE =
+  'branchgate user add NAME --role manager|admin [--password-stdin] | list | remove NAME | passwd NAME [--password-stdin]'
+
+/** `branchgate user …`: console accounts. Returns the exit code. */
+export async function userCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: UserCommandIo = terminalIo(),
+): Promise<number> {
+  const args = withoutConfig(argv)
+  const [verb, name] = args
+  if (!verb || verb === 'help' || verb === '--help') {
+    io.out(`usage: ${USER_USAGE}`)
+    return verb ? 0 : 2
+  }
+  let config
+  try {
+    config = readConfig(argv, env).config
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`branchgate: ${err.message}`)
+      return 2
+    }
+    throw err
+  }
+  const db = openDb(path.join(path.resolve(config.dataDir), 'branchgate.db'))
+  const auth = createConsoleAuth({
+    users: consoleUserStatements(db),
+    audit: auditStatements(db),
+    clock: io.clock ?? systemClock,
+    policy: config.console,
+  })
+  const actor = `cli:${env.SUDO_USER ?? env.USER ?? 'unknown'}`
+  try {
+    switch (verb) {
+      case 'list': {
+        const users = auth.list()
+        if (users.length === 0)
+          io.out('no console users; add one with: branchgate user add NAME --role admin')
+        for (const u of users) {
+          const last = u.last_login_at ? new Date(u.last_login_at).toISOString() : 'never'
+          io.out(
+            `${u.name}\t${u.role}\tlast sign-in ${last}${u.must_change ? '\t(must change password)' : ''}`,
+          )
+        }
+        return 0
+      }
+      case 'add': {
+        if (!name) return usage(io)
+        const role = valueOf(args, '--role')
+        if (!role || !CONSOLE_ROLES.includes(role as ConsoleRole)) {
+          io.err(`branchgate: --role must be one of ${CONSOLE_ROLES.join(', ')}`)
+          return 2
+        }
+        const password = await newPassword(args, io)
+        if (password === null) return 2
+        await auth.add(name, role as ConsoleRole, password, actor)
+        io.out(`added ${name} (${role})`)
+        return 0
+      }
+      case 'remove': {
+        if (!name) return usage(io)
+        auth.remove(name, actor)
+        io.out(`removed ${name}`)
+        return 0
+      }
+      case 'passwd': {
+        if (!name) return usage(io)
+        const password = await newPassword(args, io)
+        if (password === null) return 2
+        await auth.setPassword(name, password, actor)
+        io.out(`password of ${name} changed; their sessions were signed out`)
+        return 0
+      }
+      default:
+        return usage(io)
+    }
+  } catch (err) {
+    if (err instanceof AccountError) {
+      io.err(`branchgate: ${err.message}`)
+      return 1
+    }
+    throw err
+  } finally {
+    closeDb(db)
+  }
+}
+
+function usage(io: UserCommandIo): number {
+  io.err(`usage: ${USER_USAGE}`)
+  return 2
+}
+
+async function newPassword(args: string[], io: UserCommandIo): Promise<string | null> {
+  if (args.includes('--password-stdin')) {
+    const text = await io.readStdin()
+    return text.split(/\r?\n/)[0] ?? ''
+  }
+  if (!io.isTty) {
+    io.err('branchgate: no terminal to ask the password on; pipe it with --password-stdin')
+    return null
+  }
+  const first = await io.askHidden('New password: ')
+  const second = await io.askHidden('Same password again: ')
+  if (first !== second) {
+    io.err('branchgate: the two passwords differ; nothing changed')
+    return null
+  }
+  return first
+}
+
+function valueOf(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag)
+  if (i >= 0) return args[i + 1]
+  const eq = args.find((a) => a.startsWith(`${flag}=`))
+  return eq?.slice(flag.length + 1)
+}
+
+function withoutConfig(argv: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') i++
+    else out.push(argv[i]!)
+  }
+  return out
+}
+
+function terminalIo(): UserCommandIo {
+  return {
+    out: (l) => console.log(l),
+    err: (l) => console.error(l),
+    isTty: Boolean(process.stdin.isTTY),
+    askHidden: (prompt) =>
+      new Promise((resolve) => {
+        const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
+        // Echo the prompt only, never what is typed.
+        const out = rl as unknown as { _writeToOutput: (s: string) => void }
+        let prompted = false
+        out._writeToOutput = (s: string) => {
+          if (!prompted) {
+            process.stdout.write(s)
+            prompted = true
+          }
+        }
+        rl.question(prompt, (answer) => {
+          rl.close()
+          process.stdout.write('\n')
+          resolve(answer)
+        })
+      }),
+    readStdin: async () => {
+      const chunks: Buffer[] = []
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+      return Buffer.concat(chunks).toString('utf8')
+    },
+  }
+}

@@ -1,0 +1,217 @@
+import type { Clock } from '../clock.js'
+import type { AuditStatements } from '../db/audit.js'
+import type { Db } from '../db/open.js'
+import { parsePhone, type PhoneRules } from '../portal/phone.js'
+import { CsvSyntaxError, parseCsv } from './csv.js'
+import { fold } from './customers.js'
+import { offsetAt } from './time.js'
+
+/** A refused row of an import: its line in the file and why (a message key and values). */
+export interface ImportProblem {
+  line: number
+  key: string
+  value?: string
+}
+
+export type ImportResult =
+  | { ok: true; rows: number; added: number; duplicates: number; campaigns: string[] }
+  | { ok: false; problems: ImportProblem[] }
+
+const HEADERS: Record<'phone' | 'campaign' | 'sent_at', string[]> = {
+  phone: ['phone', 'telefono', 'celular', 'movil', 'numero'],
+  campaign: ['campaign', 'campana', 'promocion'],
+  sent_at: ['sent_at', 'sent', 'enviado', 'fecha_envio', 'fecha', 'date'],
+}
+
+/**
+ * When a promotion was sent: ISO 8601 with a zone, or a branch-local date and time written
+ * YYYY-MM-DD[ HH:MM[:SS]] or DD/MM/YYYY[ HH:MM[:SS]]. Null when unreadable.
+ */
+export function parseSentAt(text: string, timeZone: string): number | null {
+  const t = text.trim()
+  if (/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/i.test(t)) {
+    const ms = Date.parse(t)
+    return Number.isNaN(ms) ? null : ms
+  }
+  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
+  let parts: number[] | null = m
+    ? [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0))
+    : null
+  if (!parts) {
+    m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
+    if (m) parts = [m[3], m[2], m[1], m[4], m[5], m[6]].map((x) => Number(x ?? 0))
+  }
+  if (!parts) return null
+  const [y, mo, d, h, mi, s] = parts as [number, number, number, number, number, number]
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s)
+  if (new Date(wall).getUTCDate() !== d) return null
+  return wall - offsetAt(wall - offsetAt(wall, timeZone), timeZone)
+}
+
+export interface CampaignDeps {
+  db: Db
+  clock: Clock
+  audit: AuditStatements
+  phoneRules: PhoneRules
+  timeZone: string
+  passByMinutes: number
+}
+
+export interface WalkIn {
+  phone_e164: string
+  sent_at: number
+  customer_id: number | null
+  name: string | null
+  visited_at: number | null
+}
+
+export interface CampaignReport {
+  campaign: string
+  recipients: number
+  walkIns: number
+  /** walkIns / recipients, 0–1. */
+  rate: number
+  medianDaysToVisit: number | null
+  firstSentAt: number
+  lastSentAt: number
+  /** Recipients who came, with their first visit after the send. */
+  visits: WalkIn[]
+}
+
+/** Campaign sends imported from CSV, and the walk-ins they brought. */
+export function createCampaigns(deps: CampaignDeps) {
+  const { db } = deps
+  const insert = db.prepare(
+    `INSERT INTO campaign_sends (campaign, phone_e164, sent_at, imported_at, imported_by)
+     VALUES (@campaign, @phone, @sentAt, @now, @actor) ON CONFLICT DO NOTHING`,
+  )
+  const list = db.prepare(
+    `SELECT campaign, MIN(sent_at) AS firstSentAt, MAX(sent_at) AS lastSentAt FROM campaign_sends
+     GROUP BY campaign ORDER BY lastSentAt DESC`,
+  )
+  // Each recipient's first send of the campaign, and their first real visit within the window.
+  const recipients = db.prepare(`
+    WITH r AS (
+      SELECT phone_e164, MIN(sent_at) AS sent_at FROM campaign_sends WHERE campaign = @campaign GROUP BY phone_e164
+    )
+    SELECT r.phone_e164, r.sent_at, c.id AS customer_id, c.name,
+      (SELECT MIN(v.started_at) FROM visits v
+        WHERE v.customer_id = c.id AND v.started_at >= r.sent_at AND v.started_at < r.sent_at + @windowMs
+          AND COALESCE(v.ended_at, v.last_seen_at) - v.started_at >= @minMs) AS visited_at
+    FROM r LEFT JOIN customers c ON c.phone_e164 = r.phone_e164 AND c.erased_at IS NULL
+    ORDER BY visited_at IS NULL, visited_at`)
+
+  const importRows = db.transaction(
+    (
+      rows: Array<{ campaign: string; phone: string; sentAt: number }>,
+      actor: string,
+      now: number,
+    ) => {
+      let added = 0
+      for (const r of rows) added += insert.run({ ...r, now, actor }).changes
+      return added
+    },
+  )
+
+  return {
+    /**
+     * Imports a CSV of sends (header row: phone, campaign, sent_at; Spanish names accepted).
+     * Every row is checked first; if any is wrong nothing is imported and each problem is
+     * reported with its line. Otherwise all rows go in one transaction; repeats are skipped.
+     */
+    importCsv(text: string, actor: string): ImportResult {
+      let records
+      try {
+        records = parseCsv(text)
+      } catch (err) {
+        if (err instanceof CsvSyntaxError)
+          return { ok: false, problems: [{ line: err.line, key: 'campaigns.err.syntax' }] }
+        throw err
+      }
+      const [header, ...body] = records
+      if (!header) return { ok: false, problems: [{ line: 1, key: 'campaigns.err.empty' }] }
+      const names = header.fields.map((f) => fold(f.trim()).replace(/\s+/g, '_'))
+      const col = (k: keyof typeof HEADERS) => names.findIndex((n) => HEADERS[k].includes(n))
+      const cols = { phone: col('phone'), campaign: col('campaign'), sent_at: col('sent_at') }
+      if (cols.phone < 0 || cols.campaign < 0 || cols.sent_at < 0) {
+        return { ok: false, problems: [{ line: header.line, key: 'campaigns.err.header' }] }
+      }
+      if (body.length === 0)
+        return { ok: false, problems: [{ line: header.line, key: 'campaigns.err.empty' }] }
+      const problems: ImportProblem[] = []
+      const rows: Array<{ campaign: string; phone: string; sentAt: number }> = []
+      for (const r of body) {
+        const phoneText = r.fields[cols.phone]?.trim() ?? ''
+        const campaign = (r.fields[cols.campaign] ?? '').trim()
+        const sentText = (r.fields[cols.sent_at] ?? '').trim()
+        const phone = parsePhone(phoneText, deps.phoneRules)
+        const sentAt = parseSentAt(sentText, deps.timeZone)
+        if (!phone.ok)
+          problems.push({
+            line: r.line,
+            key: `campaigns.err.phone.${phone.reason}`,
+            value: phoneText,
+          })
+        if (campaign === '' || campaign.length > 80)
+          problems.push({ line: r.line, key: 'campaigns.err.campaign', value: campaign })
+        if (sentAt === null)
+          problems.push({ line: r.line, key: 'campaigns.err.sentAt', value: sentText })
+        if (phone.ok && sentAt !== null && campaign !== '' && campaign.length <= 80) {
+          rows.push({ campaign, phone: phone.e164, sentAt })
+        }
+      }
+      if (problems.length) return { ok: false, problems }
+      const now = deps.clock.now()
+      const added = importRows(rows, actor, now)
+      const campaigns = [...new Set(rows.map((r) => r.campaign))]
+      deps.audit.record({
+        at: now,
+        actor,
+        action: 'campaign.import',
+        detail: { rows: rows.length, added, campaigns },
+      })
+      return { ok: true, rows: rows.length, added, duplicates: rows.length - added, campaigns }
+    },
+
+    /** Every campaign with its walk-in figures for a window of `days` after each send. */
+    reports(days: number): CampaignReport[] {
+      return (
+        list.all() as Array<{ campaign: string; firstSentAt: number; lastSentAt: number }>
+      ).map((c) => this.report(c.campaign, days, c)) as CampaignReport[]
+    },
+
+    report(
+      campaign: string,
+      days: number,
+      span?: { firstSentAt: number; lastSentAt: number },
+    ): CampaignReport | null {
+      const rows = recipients.all({
+        campaign,
+        windowMs: days * 86_400_000,
+        minMs: deps.passByMinutes * 60_000,
+      }) as WalkIn[]
+      if (rows.length === 0) return null
+      const came = rows.filter((r) => r.visited_at !== null)
+      const delays = came.map((r) => (r.visited_at! - r.sent_at) / 86_400_000).sort((a, b) => a - b)
+      const mid = delays.length / 2
+      const medianDays = delays.length
+        ? delays.length % 2
+          ? delays[Math.floor(mid)]!
+          : (delays[mid - 1]! + delays[mid]!) / 2
+        : null
+      const sent = rows.map((r) => r.sent_at)
+      return {
+        campaign,
+        recipients: rows.length,
+        walkIns: came.length,
+        rate: came.length / rows.length,
+        medianDaysToVisit: medianDays,
+        firstSentAt: span?.firstSentAt ?? Math.min(...sent),
+        lastSentAt: span?.lastSentAt ?? Math.max(...sent),
+        visits: came,
+      }
+    },
+  }
+}
+export type Campaigns = ReturnType<typeof createCampaigns>

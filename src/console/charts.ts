@@ -1,0 +1,148 @@
+/**
+ * Charts drawn on the server as SVG strings: no script, no CDN, so the console works when the
+ * branch's internet is down. Every chart is paired in the page with a table of its numbers.
+ * Colours are presentation attributes (a CSP without 'unsafe-inline' allows them).
+ */
+
+const ACCENT = '#0b5cad'
+
+export function escapeXml(text: string | number): string {
+  return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+}
+
+function svgOpen(
+  id: string,
+  title: string,
+  width: number,
+  height: number,
+  extraClass = '',
+): string {
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart${extraClass}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
+    `aria-labelledby="${id}-title" preserveAspectRatio="xMidYMid meet"><title id="${id}-title">${escapeXml(title)}</title>`
+  )
+}
+
+/** Round maximum for an axis: 1, 2 or 5 times a power of ten, at least `max`. */
+export function niceMax(max: number): number {
+  if (max <= 0) return 1
+  const power = 10 ** Math.floor(Math.log10(max))
+  for (const m of [1, 2, 5, 10]) if (m * power >= max) return m * power
+  return 10 * power
+}
+
+/** Vertical bars with their value above each bar and the label below. */
+export function barChart(p: {
+  id: string
+  title: string
+  labels: string[]
+  values: number[]
+}): string {
+  const width = 560
+  const height = 240
+  const left = 40
+  const bottom = 40
+  const top = 20
+  const plotH = height - top - bottom
+  const max = niceMax(Math.max(0, ...p.values))
+  const slot = (width - left - 10) / Math.max(1, p.values.length)
+  let out = svgOpen(p.id, p.title, width, height)
+  out += axis(left, top, width - 10, plotH, max)
+  p.values.forEach((v, i) => {
+    const h = (v / max) * plotH
+    const x = left + i * slot + slot * 0.15
+    const w = slot * 0.7
+    const y = top + plotH - h
+    out += `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${ACCENT}"/>`
+    out += `<text x="${(x + w / 2).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" font-size="12">${escapeXml(v)}</text>`
+    out += `<text x="${(x + w / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle" font-size="12">${escapeXml(p.labels[i] ?? '')}</text>`
+  })
+  return out + '</svg>'
+}
+
+/** Daily visits as thin bars; dates labelled sparsely so a year stays readable. */
+export function trendChart(p: {
+  id: string
+  title: string
+  days: Array<{ date: string; visits: number }>
+  dateLabel: (d: string) => string
+}): string {
+  const width = 720
+  const height = 220
+  const left = 40
+  const bottom = 36
+  const top = 14
+  const plotW = width - left - 10
+  const plotH = height - top - bottom
+  const max = niceMax(Math.max(0, ...p.days.map((d) => d.visits)))
+  const slot = plotW / Math.max(1, p.days.length)
+  const every = Math.max(1, Math.ceil(p.days.length / 8))
+  let out = svgOpen(p.id, p.title, width, height)
+  out += axis(left, top, width - 10, plotH, max)
+  p.days.forEach((d, i) => {
+    const h = (d.visits / max) * plotH
+    const x = left + i * slot
+    out += `<rect x="${x.toFixed(2)}" y="${(top + plotH - h).toFixed(2)}" width="${Math.max(0.5, slot * 0.8).toFixed(2)}" height="${h.toFixed(2)}" fill="${ACCENT}"/>`
+    if (i % every === 0) {
+      out += `<text x="${(x + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle" font-size="11">${escapeXml(p.dateLabel(d.date))}</text>`
+    }
+  })
+  return out + '</svg>'
+}
+
+/** Weekday × hour grid; darker means more visits. Hours with no visit at all are left out. */
+export function heatmapChart(p: {
+  id: string
+  title: string
+  grid: number[][]
+  dayLabels: string[]
+}): string {
+  const hours = activeHours(p.grid)
+  const cell = 24
+  const left = 44
+  const top = 22
+  const width = left + hours.length * cell + 6
+  const height = top + 7 * cell + 6
+  // Shade between the quietest and the busiest hour with visits, so a steady branch still
+  // shows its peaks; hours without visits stay blank.
+  const busy = p.grid.flat().filter((v) => v > 0)
+  const max = Math.max(1, ...busy)
+  const min = Math.min(max, ...busy)
+  let out = svgOpen(p.id, p.title, width, height, ' heat')
+  hours.forEach((h, j) => {
+    out += `<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle" font-size="11">${h}</text>`
+  })
+  p.grid.forEach((row, i) => {
+    out += `<text x="${left - 6}" y="${top + i * cell + cell * 0.65}" text-anchor="end" font-size="11">${escapeXml(p.dayLabels[i] ?? '')}</text>`
+    hours.forEach((h, j) => {
+      const v = row[h] ?? 0
+      const opacity = v === 0 ? 0.04 : 0.15 + 0.85 * (max === min ? 1 : (v - min) / (max - min))
+      out += `<rect x="${left + j * cell + 1}" y="${top + i * cell + 1}" width="${cell - 2}" height="${cell - 2}" fill="${ACCENT}" fill-opacity="${opacity.toFixed(2)}"><title>${escapeXml(`${p.dayLabels[i]} ${h}:00 — ${v}`)}</title></rect>`
+    })
+  })
+  return out + '</svg>'
+}
+
+/** The hours of the day that have visits on any weekday (all 24 when there are none). */
+export function activeHours(grid: number[][]): number[] {
+  const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
+    grid.some((row) => (row[h] ?? 0) > 0),
+  )
+  if (hours.length === 0) return Array.from({ length: 24 }, (_, h) => h)
+  const first = hours[0]!
+  const last = hours[hours.length - 1]!
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i)
+}
+
+function axis(left: number, top: number, right: number, plotH: number, max: number): string {
+  let out = ''
+  for (const f of [0, 0.5, 1]) {
+    const y = top + plotH - f * plotH
+    out += `<line x1="${left}" x2="${right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#c8c8c8" stroke-width="1"/>`
+    // Only whole numbers on the axis: a half of 1 is left unlabelled.
+    if (Number.isInteger(max * f)) {
+      out += `<text x="${left - 4}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${escapeXml(max * f)}</text>`
+    }
+  }
+  return out
+}

@@ -1,0 +1,214 @@
+import type { Clock } from '../clock.js'
+import type { AuditStatements } from '../db/audit.js'
+import type { Db } from '../db/open.js'
+import type { DeviceAccess } from '../gate/device-access.js'
+import type { Mac } from '../mac.js'
+import { parsePhone, type PhoneRules } from '../portal/phone.js'
+import type { ErasureNotifier } from './ports.js'
+
+export interface CustomerSummary {
+  id: number
+  name: string
+  phone_e164: string
+  first_verified_at: number
+  last_verified_at: number
+  visits: number
+  last_visit_at: number | null
+}
+
+export interface CustomerFile {
+  customer: {
+    id: number
+    name: string
+    phone_e164: string
+    locale: string
+    first_verified_at: number
+    last_verified_at: number
+    updated_at: number
+    erased_at: number | null
+  }
+  devices: Array<{ mac: string; first_seen_at: number; last_seen_at: number; is_staff: number }>
+  consents: Array<{
+    notice_version: string
+    purposes: string
+    given_at: number
+    branch_id: string
+    mac: string | null
+    locale: string
+    withdrawn_at: number | null
+  }>
+  visits: Array<{
+    id: string
+    started_at: number
+    last_seen_at: number
+    ended_at: number | null
+    end_reason: string | null
+  }>
+  campaigns: Array<{ campaign: string; sent_at: number }>
+}
+
+/** Folds case and accents so "jose" finds "José". Registered as an SQL function. */
+export function fold(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
+}
+
+export interface CustomerDeskDeps {
+  db: Db
+  clock: Clock
+  audit: AuditStatements
+  access: Pick<DeviceAccess, 'setDeviceState' | 'liveUntil'>
+  erasure: ErasureNotifier
+  phoneRules: PhoneRules
+  branchId: string
+}
+
+/** Finding customers, reading everything kept about one, exporting it and erasing it. */
+export function createCustomerDesk(deps: CustomerDeskDeps) {
+  const { db } = deps
+  db.function('bg_fold', { deterministic: true }, (v: unknown) =>
+    typeof v === 'string' ? fold(v) : null,
+  )
+  const SUMMARY = `SELECT c.id, c.name, c.phone_e164, c.first_verified_at, c.last_verified_at,
+      (SELECT COUNT(*) FROM visits v WHERE v.customer_id = c.id) AS visits,
+      (SELECT MAX(started_at) FROM visits v WHERE v.customer_id = c.id) AS last_visit_at
+    FROM customers c`
+  const byPhone = db.prepare(`${SUMMARY} WHERE c.erased_at IS NULL AND c.phone_e164 = @phone`)
+  const byDigits = db.prepare(
+    `${SUMMARY} WHERE c.erased_at IS NULL AND c.phone_e164 LIKE @pattern ESCAPE '\\' ORDER BY c.last_verified_at DESC LIMIT @limit`,
+  )
+  const byName = db.prepare(
+    `${SUMMARY} WHERE c.erased_at IS NULL AND bg_fold(c.name) LIKE @pattern ESCAPE '\\' ORDER BY c.last_verified_at DESC LIMIT @limit`,
+  )
+  const recent = db.prepare(
+    `${SUMMARY} WHERE c.erased_at IS NULL ORDER BY c.last_verified_at DESC LIMIT @limit`,
+  )
+  const customer = db.prepare(
+    `SELECT id, name, phone_e164, locale, first_verified_at, last_verified_at, updated_at, erased_at FROM customers WHERE id = @id`,
+  )
+  const devices = db.prepare(
+    `SELECT mac, first_seen_at, last_seen_at, is_staff FROM devices WHERE customer_id = @id ORDER BY first_seen_at`,
+  )
+  const consents = db.prepare(
+    `SELECT notice_version, purposes, given_at, branch_id, mac, locale, withdrawn_at FROM consents
+     WHERE customer_id = @id ORDER BY given_at`,
+  )
+  const visits = db.prepare(
+    `SELECT id, started_at, last_seen_at, ended_at, end_reason FROM visits WHERE customer_id = @id
+     ORDER BY started_at DESC LIMIT @limit`,
+  )
+  const campaigns = db.prepare(
+    `SELECT campaign, sent_at FROM campaign_sends WHERE phone_e164 = @phone ORDER BY sent_at DESC`,
+  )
+  const authorizations = db.prepare(
+    `SELECT mac, starts_at, ends_at, reason, ended_at, end_reason FROM authorizations WHERE customer_id = @id ORDER BY starts_at`,
+  )
+  const anonymize = db.prepare(
+    `UPDATE customers SET name = '', phone_e164 = 'erased:' || id, locale = '', updated_at = @now, erased_at = @now
+     WHERE id = @id AND erased_at IS NULL`,
+  )
+  const dropDevices = db.prepare(`DELETE FROM devices WHERE customer_id = @id`)
+  const dropConsents = db.prepare(`DELETE FROM consents WHERE customer_id = @id`)
+  const dropAuthorizations = db.prepare(`DELETE FROM authorizations WHERE customer_id = @id`)
+  const dropCodes = db.prepare(`DELETE FROM otp_challenges WHERE phone_e164 = @phone`)
+  const dropCampaignSends = db.prepare(`DELETE FROM campaign_sends WHERE phone_e164 = @phone`)
+
+  const like = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`)
+
+  function file(id: number, visitLimit = 1_000_000): CustomerFile | null {
+    const c = customer.get({ id }) as CustomerFile['customer'] | undefined
+    if (!c) return null
+    return {
+      customer: c,
+      devices: devices.all({ id }) as CustomerFile['devices'],
+      consents: consents.all({ id }) as CustomerFile['consents'],
+      visits: visits.all({ id, limit: visitLimit }) as CustomerFile['visits'],
+      campaigns: c.erased_at
+        ? []
+        : (campaigns.all({ phone: c.phone_e164 }) as CustomerFile['campaigns']),
+    }
+  }
+
+  const eraseLocally = db.transaction((c: CustomerFile['customer'], actor: string, now: number) => {
+    dropDevices.run({ id: c.id })
+    dropConsents.run({ id: c.id })
+    dropAuthorizations.run({ id: c.id })
+    dropCodes.run({ phone: c.phone_e164 })
+    dropCampaignSends.run({ phone: c.phone_e164 })
+    anonymize.run({ id: c.id, now })
+    deps.audit.record({
+      at: now,
+      actor,
+      action: 'customer.erase',
+      subject: String(c.id),
+      reason: 'arco-request',
+    })
+    deps.erasure.customerErased({
+      customerId: c.id,
+      phoneE164: c.phone_e164,
+      erasedAt: now,
+      branchId: deps.branchId,
+      actor,
+    })
+  })
+
+  return {
+    /**
+     * Finds customers by phone (typed any way: parsed with the branch's region), by a run of
+     * digits within the number, or by name (case and accents ignored). Empty query: most recent.
+     */
+    search(query: string, limit = 50): CustomerSummary[] {
+      const q = query.normalize('NFKC').trim().slice(0, 80)
+      if (q === '') return recent.all({ limit }) as CustomerSummary[]
+      const phone = parsePhone(q, deps.phoneRules)
+      if (phone.ok) return byPhone.all({ phone: phone.e164 }) as CustomerSummary[]
+      const digits = q.replace(/\D/g, '')
+      if (/^[+\d\s().\-/]+$/.test(q) && digits.length >= 3) {
+        return byDigits.all({ pattern: `%${digits}%`, limit }) as CustomerSummary[]
+      }
+      return byName.all({ pattern: `%${like(fold(q))}%`, limit }) as CustomerSummary[]
+    },
+
+    /** Everything kept about one customer, for the customer page (latest 200 visits). */
+    page: (id: number) => file(id, 200),
+
+    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. */
+    exportFile(
+      id: number,
+      actor: string,
+    ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
+      const f = file(id)
+      if (!f) return null
+      const now = deps.clock.now()
+      deps.audit.record({ at: now, actor, action: 'customer.export', subject: String(id) })
+      return {
+        ...f,
+        authorizations: authorizations.all({ id }),
+        exportedAt: new Date(now).toISOString(),
+      }
+    },
+
+    /**
+     * Erases a customer's personal data (ARCO cancellation / GDPR erasure): devices, consents,
+     * access records, codes and campaign sends are deleted; the customer row stays as an
+     * anonymous id so visit counts keep their meaning. Live access is revoked first through the
+     * one state-change path. The erasure notifier is told inside the same transaction.
+     */
+    async erase(id: number, actor: string): Promise<boolean> {
+      const c = customer.get({ id }) as CustomerFile['customer'] | undefined
+      if (!c || c.erased_at) return false
+      for (const d of devices.all({ id }) as CustomerFile['devices']) {
+        if (deps.access.liveUntil(d.mac as Mac) !== null) {
+          await deps.access.setDeviceState({
+            next: 'blocked',
+            mac: d.mac as Mac,
+            reason: 'revoke',
+            actor,
+          })
+        }
+      }
+      eraseLocally(c, actor, deps.clock.now())
+      return true
+    },
+  }
+}
+export type CustomerDesk = ReturnType<typeof createCustomerDesk>

@@ -1,0 +1,97 @@
+import type { Context } from 'hono'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import { auditStatements } from '../db/audit.js'
+import { consoleAuditStatements, consoleUserStatements } from '../db/console.js'
+import type { Db } from '../db/open.js'
+import type { DeviceAccess } from '../gate/device-access.js'
+import type { Views } from '../views.js'
+import { createConsoleAuth } from './auth.js'
+import { createCampaigns } from './campaigns.js'
+import { createCustomerDesk } from './customers.js'
+import { createDashboard } from './dashboard.js'
+import {
+  noErasureNotifier,
+  noSmsStats,
+  noSync,
+  type ErasureNotifier,
+  type SmsStatsSource,
+  type SyncStatusSource,
+} from './ports.js'
+import { consoleRoutes } from './routes.js'
+
+export interface ConsoleDeps {
+  config: Config
+  db: Db
+  clock: Clock
+  views: Views
+  access: DeviceAccess
+  clientAddress: (c: Context) => string | undefined
+  log: (line: string) => void
+  /** The CRM sync's state for the sync panel; default: "not configured". */
+  sync?: SyncStatusSource
+  /** Told of every erasure (the CRM's `customer.erased` event); default: nobody. */
+  erasure?: ErasureNotifier
+  /** Per-provider SMS figures for the status page; default: none kept. */
+  smsStats?: SmsStatsSource
+}
+
+/**
+ * Minutes under which a visit is a pass-by: `visits.minMinutes` once the visits feature adds it
+ * to the config, else 2.
+ */
+export function passByMinutesOf(config: Config): number {
+  const v = (config as { visits?: { minMinutes?: unknown } }).visits?.minMinutes
+  return typeof v === 'number' && v >= 0 ? v : 2
+}
+
+/** The manager console app (served on the admin listener only) and its account service. */
+export function createConsole(deps: ConsoleDeps) {
+  const audit = auditStatements(deps.db)
+  const passByMinutes = passByMinutesOf(deps.config)
+  const phoneRules = deps.config.phone
+  const auth = createConsoleAuth({
+    users: consoleUserStatements(deps.db),
+    audit,
+    clock: deps.clock,
+    policy: deps.config.console,
+  })
+  const app = consoleRoutes({
+    config: deps.config,
+    db: deps.db,
+    views: deps.views,
+    clock: deps.clock,
+    audit,
+    auditLog: consoleAuditStatements(deps.db),
+    auth,
+    dashboard: createDashboard(deps.db, {
+      passByMinutes,
+      hereNowMinutes: deps.config.console.hereNowMinutes,
+      timeZone: deps.config.branch.timeZone,
+    }),
+    customers: createCustomerDesk({
+      db: deps.db,
+      clock: deps.clock,
+      audit,
+      access: deps.access,
+      erasure: deps.erasure ?? noErasureNotifier,
+      phoneRules,
+      branchId: deps.config.branch.id,
+    }),
+    campaigns: createCampaigns({
+      db: deps.db,
+      clock: deps.clock,
+      audit,
+      phoneRules,
+      timeZone: deps.config.branch.timeZone,
+      passByMinutes,
+    }),
+    sync: deps.sync ?? noSync,
+    smsStats: deps.smsStats ?? noSmsStats,
+    passByMinutes,
+    secure: deps.config.console.tls !== null,
+    clientAddress: deps.clientAddress,
+    log: deps.log,
+  })
+  return { app, auth }
+}

@@ -1,0 +1,67 @@
+/**
+ * What the console needs from other features, as small doors the composition root fills in.
+ * Both have no-op defaults so the console runs before those features are wired.
+ */
+
+/** The CRM sync's state as the sync panel shows it. */
+export interface SyncStatus {
+  /** Events waiting to be sent. */
+  pending: number
+  /** When the oldest waiting event was queued (UTC ms), or null. */
+  oldestPendingAt: number | null
+  lastSuccessAt: number | null
+  lastError: { at: number; message: string } | null
+  /** Events given up on after repeated failures, with the CRM's last answer. */
+  parked: Array<{
+    id: string
+    kind: string
+    createdAt: number
+    attempts: number
+    lastResponse: string | null
+  }>
+}
+
+/** Where the sync panel reads from (the sync feature's `syncStatus(db, now)`). */
+export interface SyncStatusSource {
+  /** Null when no CRM sync is configured. */
+  status(now: number): SyncStatus | null
+}
+
+export const noSync: SyncStatusSource = { status: () => null }
+
+/** A customer's personal data was erased here; the CRM must be told (ARCO/GDPR). */
+export interface CustomerErased {
+  customerId: number
+  /** The number as it was, so the CRM can find its record; not kept locally after this. */
+  phoneE164: string
+  erasedAt: number
+  branchId: string
+  actor: string
+}
+
+/**
+ * Told of each erasure inside the erasure's transaction, so the outbox event and the local
+ * erasure commit together (the sync feature's `customer.erased` event builder).
+ */
+export interface ErasureNotifier {
+  customerErased(event: CustomerErased): void
+}
+
+export const noErasureNotifier: ErasureNotifier = { customerErased: () => {} }
+
+/** One SMS provider's delivery figures, as the SMS feature counts them. */
+export interface SmsProviderStats {
+  provider: string
+  sent: number
+  failed: number
+  lastSuccessAt: number | null
+  lastError: { at: number; message: string } | null
+}
+
+/** Where the status page reads SMS provider figures from (the SMS feature's per-provider stats). */
+export interface SmsStatsSource {
+  /** Null when the SMS feature keeps no figures. */
+  stats(now: number): SmsProviderStats[] | null
+}
+
+export const noSmsStats: SmsStatsSource = { stats: () => null }

@@ -1,0 +1,170 @@
+/**
+ * Branch-local calendar arithmetic. Visits are stored in UTC milliseconds; reports speak in the
+ * branch's days and hours. SQLite knows no time zones, so the offsets in force over a range are
+ * computed here once, as a few segments, and handed to SQL.
+ */
+
+const DAY = 86_400_000
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
+    formatters.set(timeZone, f)
+  }
+  return f
+}
+
+/** Milliseconds to add to a UTC instant to get the wall-clock time of `timeZone` at that instant. */
+export function offsetAt(ms: number, timeZone: string): number {
+  const p: Record<string, number> = {}
+  for (const part of formatter(timeZone).formatToParts(ms)) {
+    if (part.type !== 'literal') p[part.type] = Number(part.value)
+  }
+  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour! % 24, p.minute!, p.second!)
+  return wall - Math.floor(ms / 1000) * 1000
+}
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
+
+/** True for a real calendar date written YYYY-MM-DD. */
+export function isDate(text: string): boolean {
+  const m = DATE_RE.exec(text)
+  if (!m) return false
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
+  return d.toISOString().slice(0, 10) === text
+}
+
+/** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone`. */
+export function localMidnight(date: string, timeZone: string): number {
+  const wall = Date.parse(`${date}T00:00:00Z`)
+  let guess = wall - offsetAt(wall, timeZone)
+  // A second pass settles days on which the offset changes.
+  guess = wall - offsetAt(guess, timeZone)
+  return guess
+}
+
+/** The branch-local calendar date (YYYY-MM-DD) of an instant. */
+export function localDate(ms: number, timeZone: string): string {
+  return new Date(ms + offsetAt(ms, timeZone)).toISOString().slice(0, 10)
+}
+
+export function addDays(date: string, n: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
+}
+
+/** A stretch of time over which the zone's offset is constant: [from, to). */
+export interface OffsetSegment {
+  from: number
+  to: number
+  offset: number
+}
+
+/** The offsets in force over [fromMs, toMs): one segment per daylight-saving change. */
+export function offsetSegments(fromMs: number, toMs: number, timeZone: string): OffsetSegment[] {
+  const segments: OffsetSegment[] = []
+  let start = fromMs
+  let offset = offsetAt(fromMs, timeZone)
+  // Sample every 12 hours (a zone changes at most once a day); a change is then located to
+  // the second by bisection.
+  for (let t = fromMs; t < toMs;) {
+    const next = Math.min(t + 12 * 3_600_000, toMs)
+    const o = next < toMs ? offsetAt(next, timeZone) : offset
+    if (o !== offset) {
+      // Bisect in whole seconds: offsets change on a second boundary.
+      let lo = Math.floor(t / 1000)
+      let hi = Math.ceil(next / 1000)
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2)
+        if (offsetAt(mid * 1000, timeZone) === offset) lo = mid
+        else hi = mid
+      }
+      hi *= 1000
+      segments.push({ from: start, to: hi, offset })
+      start = hi
+      offset = o
+    }
+    t = next
+  }
+  segments.push({ from: start, to: toMs, offset })
+  return segments
+}
+
+/** Wall-clock time `YYYY-MM-DD HH:MM:SS` of an instant, given the segments covering it. */
+export function formatLocal(
+  ms: number,
+  segments: readonly OffsetSegment[],
+  timeZone: string,
+): string {
+  let offset: number | undefined
+  for (const s of segments) {
+    if (ms >= s.from && ms < s.to) {
+      offset = s.offset
+      break
+    }
+  }
+  offset ??= offsetAt(ms, timeZone)
+  const iso = new Date(ms + offset).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
+}
+
+/** A report period: whole branch-local days `from`..`to` (inclusive), as UTC [fromMs, toMs). */
+export interface DateRange {
+  kind: RangeKind
+  from: string
+  to: string
+  fromMs: number
+  toMs: number
+  days: number
+}
+
+export type RangeKind = 'today' | '7' | '30' | 'custom'
+export const MAX_RANGE_DAYS = 366
+
+/**
+ * Reads the period a page asks for: today, the last 7 or 30 days (ending today), or a chosen
+ * range. Anything unreadable falls back to today; ranges are capped at MAX_RANGE_DAYS.
+ */
+export function resolveRange(
+  q: { range?: string | undefined; from?: string | undefined; to?: string | undefined },
+  now: number,
+  timeZone: string,
+): DateRange {
+  const today = localDate(now, timeZone)
+  let kind: RangeKind = 'today'
+  let from = today
+  let to = today
+  if (q.range === '7' || q.range === '30') {
+    kind = q.range
+    from = addDays(today, -(Number(q.range) - 1))
+  } else if (q.range === 'custom' || (q.range === undefined && q.from && q.to)) {
+    if (q.from && q.to && isDate(q.from) && isDate(q.to)) {
+      kind = 'custom'
+      ;[from, to] = q.from <= q.to ? [q.from, q.to] : [q.to, q.from]
+      if (daysBetween(from, to) > MAX_RANGE_DAYS) from = addDays(to, -(MAX_RANGE_DAYS - 1))
+    }
+  }
+  return {
+    kind,
+    from,
+    to,
+    fromMs: localMidnight(from, timeZone),
+    toMs: localMidnight(addDays(to, 1), timeZone),
+    days: daysBetween(from, to),
+  }
+}
+
+/** Number of calendar days from `a` to `b` inclusive. */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / DAY) + 1
+}

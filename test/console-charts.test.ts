@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { activeHours, barChart, heatmapChart, niceMax, trendChart } from '../src/console/charts.js'
+
+describe('server-drawn charts', () => {
+  it('draws one bar per value with its number, and escapes every label', () => {
+    const svg = barChart({ id: 'h', title: 'Visitas <b>', labels: ['< 5', '5–15'], values: [3, 7] })
+    expect(svg.match(/<rect /g)).toHaveLength(2)
+    expect(svg).toContain('>7</text>')
+    expect(svg).toContain('&#60; 5')
+    expect(svg).toContain('<title id="h-title">Visitas &#60;b&#62;</title>')
+    expect(svg).toContain('role="img"')
+  })
+
+  it('rounds the axis to 1, 2 or 5 times a power of ten', () => {
+    expect([niceMax(0), niceMax(1), niceMax(3), niceMax(7), niceMax(480), niceMax(501)]).toEqual([
+      1, 1, 5, 10, 500, 1000,
+    ])
+  })
+
+  it('labels a year of days sparsely', () => {
+    const days = Array.from({ length: 365 }, (_, i) => ({ date: `d${i}`, visits: i % 7 }))
+    const svg = trendChart({ id: 't', title: 'x', days, dateLabel: (d) => d })
+    expect(svg.match(/<rect /g)).toHaveLength(365)
+    expect(svg.match(/font-size="11">d\d+</g)!.length).toBeLessThanOrEqual(9)
+  })
+
+  it('shows only the opening hours in the heatmap, busiest cell darkest', () => {
+    const grid = Array.from({ length: 7 }, () => Array<number>(24).fill(0))
+    grid[0]![9] = 1
+    grid[2]![17] = 10
+    expect(activeHours(grid)).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17])
+    const svg = heatmapChart({
+      id: 'm',
+      title: 'x',
+      grid,
+      dayLabels: ['lun', 'mar', 'mié', 'jue', 'vie', 'sáb', 'dom'],
+    })
+    expect(svg.match(/<rect /g)).toHaveLength(7 * 9)
+    expect(svg).toMatch(/fill-opacity="1.00"><title>mié 17:00 — 10<\/title>/)
+    expect(svg).toMatch(/fill-opacity="0.15"><title>lun 9:00 — 1<\/title>/)
+  })
+})

@@ -1,0 +1,32 @@
+import type {
+  CustomerErased,
+  ErasureNotifier,
+  SmsProviderStats,
+  SmsStatsSource,
+  SyncStatus,
+  SyncStatusSource,
+} from '../../src/console/ports.js'
+
+/** A sync panel source the test sets by hand. */
+export class FakeSyncStatus implements SyncStatusSource {
+  current: SyncStatus | null = null
+  status() {
+    return this.current
+  }
+}
+
+/** Keeps every erasure it is told of. */
+export class RecordingErasureNotifier implements ErasureNotifier {
+  readonly events: CustomerErased[] = []
+  customerErased(e: CustomerErased) {
+    this.events.push(e)
+  }
+}
+
+/** SMS provider figures the test sets by hand. */
+export class FakeSmsStats implements SmsStatsSource {
+  current: SmsProviderStats[] | null = null
+  stats() {
+    return this.current
+  }
+}
