@@ -60,7 +60,11 @@ export const JOBS: Job[] = [
     // Staff get through without the portal from the start; the presence job admits them when seen.
     name: 'staff',
     schedule: () => ({ everyMs: 3_600_000, atStart: true }),
-    run: (deps, now) => admitStaff(deps.session, staffMacsOf(deps.session), now),
+    run: (deps, now) => {
+      // The devices table carries the config's staff too, so every report can leave them out.
+      deps.session.sessions.syncConfigStaff(deps.session.staffMacs, now)
+      return admitStaff(deps.session, staffMacsOf(deps.session), now)
+    },
   },
   {
     // Provider tries and ended holds older than 90 days (src/sms/metrics.ts).

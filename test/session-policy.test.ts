@@ -137,4 +137,36 @@ describe('session jobs', () => {
     expect((await admitStaff(h.app.session, all, h.clock.now())).changed).toHaveLength(2)
     expect(reasons().every((r: any) => r.reason === 'staff')).toBe(true)
   })
+
+  it('writes the config staff into the devices table for the reports, and unmarks them when the config drops them', async () => {
+    h = portalHarness({ staffMacs: ['AA:BB:CC:00:00:01'] })
+    h.db
+      .prepare(
+        `INSERT INTO devices (mac, first_seen_at, last_seen_at, is_staff) VALUES ('aa:bb:cc:00:00:02', 0, 0, 1)`,
+      )
+      .run()
+    const staffJob = JOBS.find((j) => j.name === 'staff')!
+    const deps = { session: h.app.session, log: () => {} } as unknown as Parameters<
+      typeof staffJob.run
+    >[0]
+    await staffJob.run(deps, h.clock.now())
+    const flags = () =>
+      h.db.prepare(`SELECT mac, is_staff, staff_from_config FROM devices ORDER BY mac`).all()
+    expect(flags()).toEqual([
+      { mac: 'aa:bb:cc:00:00:01', is_staff: 1, staff_from_config: 1 },
+      { mac: 'aa:bb:cc:00:00:02', is_staff: 1, staff_from_config: 0 },
+    ])
+    expect(h.gate.calls.map((c) => c.mac).sort()).toEqual([
+      'aa:bb:cc:00:00:01',
+      'aa:bb:cc:00:00:02',
+    ])
+    // the next start runs with a config that no longer lists the first one
+    h.app.session.sessions.syncConfigStaff(new Set(['aa:bb:cc:00:00:02']), h.clock.now())
+    expect(flags()).toEqual([
+      { mac: 'aa:bb:cc:00:00:01', is_staff: 0, staff_from_config: 0 },
+      { mac: 'aa:bb:cc:00:00:02', is_staff: 1, staff_from_config: 0 },
+    ])
+    h.app.session.sessions.syncConfigStaff(new Set(), h.clock.now())
+    expect(flags()).toContainEqual({ mac: 'aa:bb:cc:00:00:02', is_staff: 1, staff_from_config: 0 })
+  })
 })

@@ -12,3 +12,8 @@ CREATE INDEX devices_by_verified ON devices (verified_at) WHERE customer_id IS N
 -- A visit shorter than visits.minMinutes: kept, but left out of dwell averages.
 ALTER TABLE visits ADD COLUMN pass_by INTEGER NOT NULL DEFAULT 0 CHECK (pass_by IN (0, 1));
 -- (Open visits, read by every sweep, are found through the partial index visits_open of 001.)
+
+-- Staff devices from the config's staffMacs are written here (is_staff = 1) so every report can
+-- leave them out; this marks which flags came from the config, so removing a MAC from the config
+-- clears its flag without touching devices marked staff by hand.
+ALTER TABLE devices ADD COLUMN staff_from_config INTEGER NOT NULL DEFAULT 0 CHECK (staff_from_config IN (0, 1));
