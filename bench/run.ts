@@ -10,6 +10,7 @@ export interface BenchSection {
 const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./portal.js')).default,
   async () => (await import('./sync.js')).default,
+  async () => (await import('./visits.js')).default,
   async () => (await import('./sms.js')).default,
   async () => (await import('./gate.js')).default,
   async () => (await import('./console.js')).default,

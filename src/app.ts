@@ -10,11 +10,18 @@ import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
 import type { Db } from './db/open.js'
 import { otpStatements } from './db/otp.js'
+import { sessionStatements } from './db/sessions.js'
+import { visitStatements } from './db/visits.js'
 import { smsStatements } from './db/sms.js'
 import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
 import { createDeviceAccess } from './gate/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
+import { admitStaff, type SessionJobDeps } from './gate/session-jobs.js'
+import { sessionUntil } from './gate/session-policy.js'
+import { uuidv7 } from './ids.js'
+import { parseMac } from './mac.js'
+import { createVisitBook } from './visits/book.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
@@ -65,6 +72,16 @@ export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line: string) => console.error(line))
   const views = deps.views ?? loadViews()
   const audit = auditStatements(deps.db)
+  const visitRows = visitStatements(deps.db)
+  const outbox = buildOutbox(deps.db, { branchId: deps.config.branch.id, sync: deps.config.sync, secret: deps.secret })
+  const visits = createVisitBook({
+    db: deps.db,
+    visits: visitRows,
+    branchId: deps.config.branch.id,
+    policy: visitPolicyOf(deps.config),
+    newId: (at) => uuidv7(at),
+    outbox,
+  })
   const access = createDeviceAccess({
     db: deps.db,
     gate: deps.gate,
@@ -73,8 +90,16 @@ export function createApp(deps: AppDeps) {
     audit,
     branchId: deps.config.branch.id,
     log,
+    visits,
   })
-  const outbox = buildOutbox(deps.db, { branchId: deps.config.branch.id, sync: deps.config.sync, secret: deps.secret })
+  const staffMacs = staffMacsOfConfig(deps.config)
+  const session: SessionJobDeps = {
+    access,
+    sessions: sessionStatements(deps.db),
+    idleMinutes: deps.config.session.idleMinutes,
+    staffMacs,
+    log,
+  }
   const sms = smsStatements(deps.db)
   for (const warning of templateWarnings(deps.config)) log(warning)
   const login = createLogin({
@@ -91,7 +116,15 @@ export function createApp(deps: AppDeps) {
     branch: deps.config.branch,
     portalHost: new URL(deps.config.publicUrl).hostname,
     noticeVersion: deps.config.privacy.noticeVersion,
-    sessionHours: deps.config.session.hours,
+    sessionUntil: (now) =>
+      sessionUntil(now, {
+        hours: deps.config.session.hours,
+        openingHours: deps.config.branch.openingHours,
+        timeZone: deps.config.branch.timeZone,
+      }),
+    remember: { rememberDays: deps.config.remember.days, reverifyDays: deps.config.reverify.days },
+    staffMacs,
+    admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,
     outbox,
     guard: createSendGuard({
@@ -161,7 +194,22 @@ export function createApp(deps: AppDeps) {
     ...(deps.smsStats ? { smsStats: deps.smsStats } : {}),
   })
 
-  return { portal, admin, access, login, consoleAuth, outbox }
+  return { portal, admin, access, login, consoleAuth, visits, visitRows, session, outbox }
+}
+
+/** The visit rules' policy from the config, in ms. */
+export function visitPolicyOf(config: Config) {
+  return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
+}
+
+/** The config's staff MACs in canonical form. */
+export function staffMacsOfConfig(config: Config): Set<string> {
+  const out = new Set<string>()
+  for (const text of config.staffMacs) {
+    const mac = parseMac(text)
+    if (mac) out.add(mac)
+  }
+  return out
 }
 
 /**

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
 import { syncCommand, SYNC_USAGE } from './cli/sync.js'
+import { visitsCommand } from './cli/visits.js'
 import { allowCommand } from './cli/allow.js'
 import { doctorCommand } from './cli/doctor.js'
 import { revokeCommand } from './cli/revoke.js'
@@ -32,6 +33,7 @@ export const COMMANDS: Command[] = [
     summary: 'send pending events to the CRM now; --status, --retry-failed, --wait',
     run: (argv, env) => syncCommand(argv, env),
   },
+  visitsCommand,
   statusCommand,
   allowCommand,
   revokeCommand,

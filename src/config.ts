@@ -260,6 +260,7 @@ const salesforceSync = z
             endedAt: sfField('Ended_At__c'),
             dwellMinutes: sfField('Dwell_Minutes__c'),
             endReason: sfField('End_Reason__c'),
+            passBy: sfField('Pass_By__c'),
           })
           .strict()
           .prefault({}),
@@ -271,6 +272,24 @@ const salesforceSync = z
 
 const syncAdapter = z.discriminatedUnion('type', [noneSync, webhookSync, salesforceSync])
 const SYNC_ADAPTERS = ['none', 'webhook', 'salesforce']
+
+const HOURS_RE = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d)*$/
+const dayHours = z
+  .string()
+  .regex(HOURS_RE, 'must be ranges like "09:00-17:00" or "09:00-14:00,16:00-19:00"')
+  .refine(rangesAscend, 'each range must close after it opens')
+const openingHours = z
+  .object({ mon: dayHours, tue: dayHours, wed: dayHours, thu: dayHours, fri: dayHours, sat: dayHours, sun: dayHours })
+  .partial()
+  .strict()
+
+function rangesAscend(text: string): boolean {
+  const minutes = (hm: string) => Number(hm.slice(0, 2)) * 60 + Number(hm.slice(3, 5))
+  return text.split(',').every((r) => {
+    const [open = '', close = ''] = r.split('-')
+    return minutes(close) > minutes(open)
+  })
+}
 
 export const configSchema = z
   .object({
@@ -290,6 +309,12 @@ export const configSchema = z
           .string()
           .refine(isTimeZone, 'must be an IANA time zone such as America/Mexico_City')
           .default('America/Mexico_City'),
+        /**
+         * Opening hours per weekday in the branch time zone, e.g. { "mon": "09:00-17:00",
+         * "sat": "10:00-14:00" } (several ranges: "09:00-14:00,16:00-19:00"). A day left out is
+         * closed. null: not configured, so access simply lasts `session.hours`.
+         */
+        openingHours: openingHours.nullable().default(null),
       })
       .strict()
       .prefault({}),
@@ -415,8 +440,40 @@ export const configSchema = z
     dataDir: z.string().min(1).default('./data'),
     session: z
       .object({
-        /** Hours a verified device stays let through. */
+        /** Hours a verified device stays let through (cut at closing time when opening hours are set). */
         hours: z.number().min(0.1).max(24 * 7).default(8),
+        /** Minutes without any sign of a device before its access is revoked; 0 means never. */
+        idleMinutes: z.number().int().min(0).max(24 * 60).default(30),
+      })
+      .strict()
+      .prefault({}),
+    visits: z
+      .object({
+        /** Minutes of absence that end a visit; the visit ends at the last activity before it. Fractions allowed (tests). */
+        idleMinutes: z.number().min(0.1).max(240).default(15),
+        /** Visits shorter than this many minutes are kept but marked as pass-bys (not in dwell averages). */
+        minMinutes: z.number().min(0).max(60).default(2),
+      })
+      .strict()
+      .prefault({}),
+    presence: z
+      .object({
+        /** Seconds between two presence sweeps (neighbour table + firewall counters). */
+        intervalSeconds: z.number().min(1).max(600).default(30),
+      })
+      .strict()
+      .prefault({}),
+    remember: z
+      .object({
+        /** Days a verified device is recognised ("welcome back", no new code); 0 means never. */
+        days: z.number().int().min(0).max(365).default(30),
+      })
+      .strict()
+      .prefault({}),
+    reverify: z
+      .object({
+        /** Days after a number's last verification when a code is asked again, even on a known device. */
+        days: z.number().int().min(1).max(3650).default(180),
       })
       .strict()
       .prefault({}),
@@ -510,6 +567,14 @@ export const configSchema = z
         message: `must be one of phone.allowedRegions (${cfg.phone.allowedRegions.join(', ')}), got ${cfg.phone.defaultRegion}`,
       })
     }
+    // A sweep gap as long as the idle gap would read as an absence between every two sweeps.
+    if (cfg.presence.intervalSeconds * 2 > cfg.visits.idleMinutes * 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['presence', 'intervalSeconds'],
+        message: `must be at most half of visits.idleMinutes (${cfg.visits.idleMinutes} min), got ${cfg.presence.intervalSeconds} s`,
+      })
+    }
   })
 
 export type Config = Readonly<z.infer<typeof configSchema>>
@@ -519,6 +584,7 @@ export type SyncConfig = Config['sync']
 export type SyncAdapterConfig = z.infer<typeof syncAdapter>
 export type WebhookSyncConfig = z.infer<typeof webhookSync>
 export type SalesforceSyncConfig = z.infer<typeof salesforceSync>
+export type OpeningHours = z.infer<typeof openingHours>
 export type NftablesGateConfig = z.infer<typeof nftablesGate>
 export type TwilioSmsConfig = z.infer<typeof twilioSms>
 export type InfobipSmsConfig = z.infer<typeof infobipSms>
@@ -646,6 +712,12 @@ const KNOWN_BOUNDS: Record<string, [number, number]> = {
   'sync.timeoutMs': [50, 300_000],
   'sync.batchMaxEvents': [1, 1000],
   'sync.batchMaxBytes': [1024, 10_485_760],
+  'session.idleMinutes': [0, 1440],
+  'visits.idleMinutes': [0.1, 240],
+  'visits.minMinutes': [0, 60],
+  'presence.intervalSeconds': [1, 600],
+  'remember.days': [0, 365],
+  'reverify.days': [1, 3650],
   'listen.tls.port': [1, 65535],
   'gate.portalPort': [1, 65535],
   'gate.walledGarden.refreshMinutes': [1, 1440],

@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { createApp } from './app.js'
+import { performance } from 'node:perf_hooks'
+import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { accessStatements } from './db/access.js'
@@ -12,6 +13,9 @@ import { closeDb, openDb, type Db } from './db/open.js'
 import { createDryRunGate } from './gate/dry-run.js'
 import type { Gate } from './gate/gate.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
+import { JOBS, startJobs } from './jobs.js'
+import { createKernelPresence } from './visits/kernel-presence.js'
+import { createPresenceTracker } from './visits/presence.js'
 import { nftablesGateFor, type NftablesGate } from './gate/nftables.js'
 import { createWalledGarden, resolveWithSystem } from './gate/walled-garden.js'
 import { parseMac, type Mac } from './mac.js'
@@ -19,7 +23,7 @@ import { loadOrCreateSecret } from './secret.js'
 import { smsStatements } from './db/sms.js'
 import { createSmsChain } from './sms/providers.js'
 import { buildSyncRunner } from './sync/build.js'
-import { branchOffsetSeconds, startSyncSchedule } from './sync/schedule.js'
+import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
@@ -118,7 +122,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
       : createKernelNeighbours()
 
-  const { portal, admin, consoleAuth } = createApp({
+  const { portal, admin, consoleAuth, visits, visitRows, session } = createApp({
     config,
     db,
     gate,
@@ -190,31 +194,48 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
-  const sync = startSyncSchedule({
-    expression: config.sync.schedule,
-    offsetSeconds: branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds),
+  const tracker = createPresenceTracker({
+    db,
+    source: createKernelPresence({
+      gate,
+      device: config.gate.backend === 'nftables' ? config.gate.guestInterface : null,
+      log,
+    }),
+    visits: visitRows,
+    book: visits,
+    policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
+    staffMacs: staffMacsOfConfig(config),
+    monotonic: { now: () => performance.now() },
+    log,
+  })
+  const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)
+  const sync = createSyncJob({
     runner: buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+    offsetSeconds,
     clock,
     log,
   })
-  if (config.sync.adapter.type === 'none') log('sync: no CRM configured; events accumulate in the outbox')
+  log(`sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`)
+  const jobs = startJobs(JOBS, { tracker, session, sms: smsStatements(db), sync, log }, config, clock)
 
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     log(`${signal}: stopping`)
-    built.stop()
+    // Jobs first: a sweep or a revocation in flight still needs the gate and the database. The
+    // sync's waits end at once; a batch in flight is finished, or abandoned at the 5 s limit
+    // below (it is sent again next time).
+    const jobsStopped = Promise.all([sync.stop(), jobs.stop()]).finally(() => built.stop())
     rmSync(pidFile(config), { force: true })
-    let open = servers.length + 1
-    const done = () => {
+    let open = servers.length
+    const done = async () => {
       if (--open > 0) return
+      await jobsStopped
       closeDb(db)
       log('stopped')
       process.exit(0)
     }
-    // A batch in flight is finished (or abandoned at the 5 s limit: it is sent again next time).
-    sync.stop().then(done, done)
     for (const s of servers) {
       s.close(done)
       ;(s as any).closeAllConnections?.()

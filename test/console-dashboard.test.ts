@@ -17,23 +17,24 @@ describe('dashboard figures', () => {
     const range = resolveRange({ range: '7' }, h.clock.now(), TZ)
     expect([range.from, range.to]).toEqual(['2026-02-24', '2026-03-02'])
     const f = dashboard.figures(range, h.clock.now())
-    // Dana 6, Ana 12, Beto 3, Ana 45, Carla 75, Carla 28 (open); Beto's 1-minute pass-by and staff left out.
-    expect(f.visits).toBe(6)
+    // Dana 6, Ana 12, Beto 3, Beto's 1-minute pass-by, Ana 45, Carla 75, Carla 28 (open); staff left out.
+    expect(f.visits).toBe(7)
     expect(f.passBys).toBe(1)
     expect(f.customers).toBe(4)
     expect(f.newCustomers).toBe(2) // Dana, Carla
     expect(f.returningCustomers).toBe(2) // Ana, Beto
-    expect(f.medianDwellMinutes).toBe(20) // (12 + 28) / 2
-    expect(f.averageDwellMinutes).toBeCloseTo(169 / 6, 5)
-    expect(f.histogram).toEqual([1, 2, 1, 1, 1])
+    // Dwell of finished visits only, pass-by left out: 3, 6, 12, 45, 75.
+    expect(f.medianDwellMinutes).toBe(12)
+    expect(f.averageDwellMinutes).toBeCloseTo(141 / 5, 5)
+    expect(f.histogram).toEqual([1, 2, 0, 1, 1])
     const cells: string[] = []
     f.heatmap.forEach((row, d) => row.forEach((n, hour) => n && cells.push(`${d}@${hour}=${n}`)))
-    // Monday = 0: Mon 8h Carla, Tue 0h Dana, Wed 10h Ana+Beto, Fri 17h Ana, Sun 23h Carla.
-    expect(cells).toEqual(['0@8=1', '1@0=1', '2@10=2', '4@17=1', '6@23=1'])
+    // Monday = 0: Mon 8h Carla, Tue 0h Dana, Wed 10h Ana+Beto, Thu 11h Beto's pass-by, Fri 17h Ana, Sun 23h Carla.
+    expect(cells).toEqual(['0@8=1', '1@0=1', '2@10=2', '3@11=1', '4@17=1', '6@23=1'])
     expect(f.daily.map((d) => `${d.date.slice(5)}:${d.visits}`)).toEqual([
       '02-24:1',
       '02-25:2',
-      '02-26:0',
+      '02-26:1',
       '02-27:1',
       '02-28:0',
       '03-01:1',
@@ -56,7 +57,8 @@ describe('dashboard figures', () => {
     seedWeek(h.db)
     const dashboard = createDashboard(h.db, { passByMinutes: 5, hereNowMinutes: 15, timeZone: TZ })
     const f = dashboard.figures(resolveRange({ range: '7' }, h.clock.now(), TZ), h.clock.now())
-    expect([f.visits, f.passBys]).toEqual([5, 2])
+    expect([f.visits, f.passBys]).toEqual([7, 2])
+    expect(f.medianDwellMinutes).toBe(28.5) // 6, 12, 45, 75
   })
 
   it('shows the same figures on the page, with each chart drawn as SVG and its numbers as a table', async () => {
@@ -65,11 +67,11 @@ describe('dashboard figures', () => {
     const b = await h.signedIn('maria', 'manager')
     const html = await (await b.get('/?range=7')).text()
     const fig = (id: string) => new RegExp(`id="${id}">([^<]*)<`).exec(html)?.[1]
-    expect(fig('fig-visits')).toBe('6')
+    expect(fig('fig-visits')).toBe('7')
     expect(fig('fig-customers')).toBe('4')
     expect(fig('fig-new')).toBe('2')
     expect(fig('fig-returning')).toBe('2')
-    expect(fig('fig-median')).toBe('20.0 min')
+    expect(fig('fig-median')).toBe('12.0 min')
     expect(fig('fig-passbys')).toBe('1')
     expect(html.match(/<svg /g)).toHaveLength(3)
     expect(html).toContain('<table id="table-histogram">')

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { customerStatements } from '../src/db/customers.js'
+import { visitStatements } from '../src/db/visits.js'
 import {
   appendEvent,
   createOutbox,
@@ -8,6 +9,7 @@ import {
   OutboxOutsideTransactionError,
 } from '../src/sync/outbox.js'
 import { customerVerified, customerRecord } from '../src/sync/events.js'
+import { createVisitBook } from '../src/visits/book.js'
 import { challengeOf, PHONE_MAC, portalHarness, tempDb } from './helpers.js'
 
 type Harness = ReturnType<typeof portalHarness>
@@ -115,7 +117,13 @@ describe('the outbox, written by the login transaction', () => {
       'customer.renamed',
       'consent.given',
       'consent.withdrawn',
+      // Her first visit, left open, closes (at its last activity) as she is let through again.
+      'visit.closed',
     ])
+    expect(rows[6]!.data.visit).toMatchObject({
+      endedAt: new Date(rows[0]!.occurred_at).toISOString(),
+    })
+    expect(rows[6]!.data.customer.phone).toBe('+525512345678')
     expect(rows[2]!.data.firstTime).toBe(false)
     expect(rows[3]!.data).toMatchObject({
       previousName: 'Ana López',
@@ -136,6 +144,7 @@ describe('the outbox, written by the login transaction', () => {
       'consent.given',
       'customer.verified',
       'consent.given',
+      'visit.closed',
     ])
   })
 })
@@ -338,6 +347,53 @@ describe('appending events', () => {
       expect(JSON.parse(row.payload)).toMatchObject({
         phone: '+525512345678',
         requestedBy: 'user:maria',
+      })
+    } finally {
+      t.close()
+    }
+  })
+
+  it('is written by the visits book where a visit closes, once, with the pass-by flag', () => {
+    const t = tempDb()
+    try {
+      const customers = customerStatements(t.db)
+      const book = createVisitBook({
+        db: t.db,
+        visits: visitStatements(t.db),
+        branchId: 'b1',
+        policy: { idleMs: 15 * 60_000, minMs: 5 * 60_000 },
+        newId: () => 'v-1',
+        outbox: createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') }),
+      })
+      const closed = t.db.transaction(() => {
+        const { customer } = customers.verified({
+          phone: '+525512345678',
+          name: 'Ana',
+          locale: 'es',
+          now: 0,
+        })
+        book.arrive(customer.id, 0)
+        const v = {
+          id: 'v-1',
+          customerId: customer.id,
+          startedAt: 0,
+          endedAt: 120_000,
+          passBy: true,
+          reason: 'absent' as const,
+        }
+        return [book.closeVisit(v), book.closeVisit(v)]
+      })()
+      expect(closed).toEqual([true, false])
+      const rows = t.db.prepare(`SELECT type, payload FROM outbox_events`).all() as Array<{
+        type: string
+        payload: string
+      }>
+      expect(rows.map((r) => r.type)).toEqual(['visit.closed'])
+      expect(JSON.parse(rows[0]!.payload).visit).toMatchObject({
+        id: 'v-1',
+        passBy: true,
+        endReason: 'absent',
+        dwellMinutes: 2,
       })
     } finally {
       t.close()

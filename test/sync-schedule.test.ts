@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import type { RunResult, SyncRunner } from '../src/sync/run.js'
-import { branchOffsetSeconds, syncTick } from '../src/sync/schedule.js'
+import { branchOffsetSeconds, createSyncJob, syncTick } from '../src/sync/schedule.js'
 import { FakeClock } from './fakes/clock.js'
 
 describe('the sync schedule', () => {
@@ -48,5 +48,47 @@ describe('the sync schedule', () => {
     await syncTick(deps)
     await syncTick(deps)
     expect(retries).toEqual([clock.now() + 4000])
+  })
+
+  it('stops at once even while a tick waits out the branch offset, without running', async () => {
+    let runs = 0
+    let stopped = false
+    const runner: SyncRunner = {
+      run: async () => (
+        runs++,
+        { status: 'done', delivered: 0, parked: 0, retried: 0, batches: 0 }
+      ),
+      retryParked: () => 0,
+      stop: async () => void (stopped = true),
+    }
+    const job = createSyncJob({
+      runner,
+      offsetSeconds: 3600,
+      clock: new FakeClock(),
+      log: () => {},
+    })
+    const tick = job.tick()
+    await job.stop()
+    await tick
+    expect(runs).toBe(0)
+    expect(stopped).toBe(true)
+    await job.tick()
+    expect(runs).toBe(0)
+  })
+
+  it('runs on a tick once the offset has passed', async () => {
+    let runs = 0
+    const runner: SyncRunner = {
+      run: async () => (
+        runs++,
+        { status: 'done', delivered: 1, parked: 0, retried: 0, batches: 1 }
+      ),
+      retryParked: () => 0,
+      stop: async () => {},
+    }
+    const job = createSyncJob({ runner, offsetSeconds: 0, clock: new FakeClock(), log: () => {} })
+    await job.tick()
+    expect(runs).toBe(1)
+    await job.stop()
   })
 })

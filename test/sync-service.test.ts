@@ -75,7 +75,7 @@ describe('the service', () => {
       receiver.beforeAnswer = null
       await until('the scheduled run', () => receiver.accepted.length === 300)
       expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id))
-      expect(out).toContain('sync: schedule "* * * * * *" + 0 s offset for this branch')
+      expect(out).toContain('sync: to webhook, schedule "* * * * * *" + 0 s offset for this branch')
     } finally {
       child.kill('SIGTERM')
       expect(await exited).toBe(0)

@@ -10,6 +10,12 @@ import { createDryRunGate } from '../gate/dry-run.js'
 import type { Gate } from '../gate/gate.js'
 import { nftablesGateFor, type NftablesGate } from '../gate/nftables.js'
 import { readConfig } from '../main.js'
+import { visitPolicyOf } from '../app.js'
+import { visitStatements } from '../db/visits.js'
+import { uuidv7 } from '../ids.js'
+import { createVisitBook } from '../visits/book.js'
+import { loadOrCreateSecret } from '../secret.js'
+import { buildOutbox } from '../sync/build.js'
 
 /** What a one-shot command needs: the config, the database, the gate and the one change path. */
 export interface CliContext {
@@ -51,6 +57,18 @@ export function openCliContext(
     audit: auditStatements(db),
     branchId: config.branch.id,
     log,
+    visits: createVisitBook({
+      db,
+      visits: visitStatements(db),
+      branchId: config.branch.id,
+      policy: visitPolicyOf(config),
+      newId: uuidv7,
+      outbox: buildOutbox(db, {
+        branchId: config.branch.id,
+        sync: config.sync,
+        secret: loadOrCreateSecret(path.resolve(config.dataDir)),
+      }),
+    }),
   })
   return {
     config,

@@ -3,7 +3,7 @@ import { offsetSegments, type DateRange } from './time.js'
 
 /** The visit rules the reports follow (from config: `visits.minMinutes`, `console.hereNowMinutes`). */
 export interface VisitReportRules {
-  /** A visit shorter than this many minutes is a pass-by: counted apart, left out of every figure. */
+  /** A finished visit shorter than this many minutes is a pass-by: counted, but left out of dwell figures. */
   passByMinutes: number
   /** Minutes since an open visit was last seen for its customer to count as "here now". */
   hereNowMinutes: number
@@ -30,8 +30,9 @@ export interface HereNow {
 
 export interface DashboardFigures {
   range: DateRange
-  /** Visits of at least `passByMinutes`, staff left out. */
+  /** Visits started in the range, pass-bys included, staff left out. */
   visits: number
+  /** Of `visits`, the finished ones shorter than `passByMinutes`. */
   passBys: number
   /** Distinct customers among `visits`. */
   customers: number
@@ -54,7 +55,8 @@ export interface DashboardFigures {
 const BASE = `
   staff(customer_id) AS (SELECT customer_id FROM devices WHERE is_staff = 1 AND customer_id IS NOT NULL),
   base AS (
-    SELECT v.customer_id, v.started_at, COALESCE(v.ended_at, v.last_seen_at) - v.started_at AS dwell_ms
+    SELECT v.customer_id, v.started_at, v.ended_at IS NULL AS open,
+           COALESCE(v.ended_at, v.last_seen_at) - v.started_at AS dwell_ms
     FROM visits v
     WHERE v.started_at >= @from AND v.started_at < @to
       AND (v.customer_id IS NULL OR v.customer_id NOT IN (SELECT customer_id FROM staff))
@@ -65,18 +67,16 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
   // Measured on a synthetic busy year (bench/console.ts): three grouped scans of the covering
   // indexes beat one wide GROUP BY with many aggregates, and a CASE over offsets per row.
   const dwell = db.prepare(`WITH ${BASE}
-    SELECT dwell_ms / 1000 AS seconds, COUNT(*) AS n FROM base GROUP BY seconds ORDER BY seconds`)
+    SELECT dwell_ms / 1000 AS seconds, open, COUNT(*) AS n FROM base GROUP BY seconds, open ORDER BY seconds`)
   // Run once per offset segment, so the local hour is a plain addition.
   const byLocalHour = db.prepare(`WITH ${BASE}
     SELECT (started_at + CAST(@offset AS INTEGER)) / 3600000 AS localHour, COUNT(*) AS n
-    FROM base WHERE dwell_ms >= @minMs GROUP BY localHour`)
-  // Distinct customers walk the per-customer index; "new" means no qualifying visit before the range.
+    FROM base GROUP BY localHour`)
+  // Distinct customers walk the per-customer index; "new" means no visit before the range.
   const customers = db.prepare(`WITH ${BASE},
-    seen(customer_id) AS (SELECT DISTINCT customer_id FROM base WHERE dwell_ms >= @minMs AND customer_id IS NOT NULL)
+    seen(customer_id) AS (SELECT DISTINCT customer_id FROM base WHERE customer_id IS NOT NULL)
     SELECT COUNT(*) AS customers, COALESCE(SUM(NOT EXISTS (
-      SELECT 1 FROM visits p
-      WHERE p.customer_id = s.customer_id AND p.started_at < @from
-        AND COALESCE(p.ended_at, p.last_seen_at) - p.started_at >= @minMs
+      SELECT 1 FROM visits p WHERE p.customer_id = s.customer_id AND p.started_at < @from
     )), 0) AS fresh
     FROM seen s`)
   const hereNow = db.prepare(`
@@ -92,19 +92,23 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
     figures(range: DateRange, now: number): DashboardFigures {
       const minMs = rules.passByMinutes * 60_000
       const params = { from: range.fromMs, to: range.toMs, minMs }
-      const dist = dwell.all(params) as Array<{ seconds: number; n: number }>
+      const dist = dwell.all(params) as Array<{ seconds: number; open: 0 | 1; n: number }>
       const histogram = DWELL_BUCKETS.map(() => 0)
       const stays: Array<{ seconds: number; n: number }> = []
       let visits = 0
       let passBys = 0
+      let finished = 0
       let sumSeconds = 0
       for (const d of dist) {
+        visits += d.n
+        // A visit still going has no dwell yet; a finished one too short is a pass-by.
+        if (d.open) continue
         if (d.seconds * 1000 < minMs) {
           passBys += d.n
           continue
         }
         stays.push(d)
-        visits += d.n
+        finished += d.n
         sumSeconds += d.seconds * d.n
         const minutes = d.seconds / 60
         const i = DWELL_BUCKETS.findIndex(
@@ -157,8 +161,8 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         customers: who.customers,
         newCustomers: who.fresh,
         returningCustomers: who.customers - who.fresh,
-        medianDwellMinutes: visits ? median(stays, visits) / 60 : null,
-        averageDwellMinutes: visits ? sumSeconds / visits / 60 : null,
+        medianDwellMinutes: finished ? median(stays, finished) / 60 : null,
+        averageDwellMinutes: finished ? sumSeconds / finished / 60 : null,
         histogram,
         heatmap,
         daily,

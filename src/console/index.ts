@@ -36,13 +36,9 @@ export interface ConsoleDeps {
   smsStats?: SmsStatsSource
 }
 
-/**
- * Minutes under which a visit is a pass-by: `visits.minMinutes` once the visits feature adds it
- * to the config, else 2.
- */
+/** Minutes under which a finished visit is a pass-by (`visits.minMinutes`). */
 export function passByMinutesOf(config: Config): number {
-  const v = (config as { visits?: { minMinutes?: unknown } }).visits?.minMinutes
-  return typeof v === 'number' && v >= 0 ? v : 2
+  return config.visits.minMinutes
 }
 
 /** The manager console app (served on the admin listener only) and its account service. */

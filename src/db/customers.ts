@@ -22,10 +22,18 @@ export function customerStatements(db: Db) {
     `UPDATE customers SET name = @name, locale = @locale, last_verified_at = @now, updated_at = @now
      WHERE id = @id RETURNING *`,
   )
+  // Only called when a code was just verified from this MAC: that is what verified_at records.
   const upsertDevice = db.prepare(
-    `INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at) VALUES (@mac, @customerId, @now, @now)
-     ON CONFLICT (mac) DO UPDATE SET customer_id = excluded.customer_id, last_seen_at = excluded.last_seen_at`,
+    `INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at, verified_at)
+     VALUES (@mac, @customerId, @now, @now, @now)
+     ON CONFLICT (mac) DO UPDATE SET customer_id = excluded.customer_id,
+       last_seen_at = MAX(last_seen_at, excluded.last_seen_at), verified_at = excluded.verified_at`,
   )
+  const deviceWithCustomer = db.prepare(
+    `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at
+     FROM devices d LEFT JOIN customers c ON c.id = d.customer_id WHERE d.mac = ?`,
+  )
+  const seenDevice = db.prepare(`UPDATE devices SET last_seen_at = MAX(last_seen_at, @now) WHERE mac = @mac`)
   const devicesOf = db.prepare(
     `SELECT mac, first_seen_at, last_seen_at, is_staff FROM devices WHERE customer_id = ? ORDER BY first_seen_at`,
   )
@@ -51,7 +59,23 @@ export function customerStatements(db: Db) {
       }
       return { customer: insert.get(p) as CustomerRow, created: true }
     },
+    /** Links a MAC a code was just verified from to its customer (first seen kept). */
     linkDevice: (mac: string, customerId: number, now: number) => upsertDevice.run({ mac, customerId, now }),
+    /** The device and its customer, if any: one indexed read, for the portal's first page. */
+    deviceWithCustomer: (mac: string) =>
+      deviceWithCustomer.get(mac) as
+        | {
+            mac: string
+            is_staff: 0 | 1
+            verified_at: number | null
+            customer_id: number | null
+            name: string | null
+            locale: string | null
+            last_verified_at: number | null
+          }
+        | undefined,
+    /** The device was seen now (welcome back without a code). */
+    seenDevice: (mac: string, now: number) => seenDevice.run({ mac, now }),
     devicesOf: (customerId: number) =>
       devicesOf.all(customerId) as Array<{ mac: string; first_seen_at: number; last_seen_at: number; is_staff: number }>,
     recordConsent: (c: {

@@ -37,6 +37,8 @@ export interface DeviceAccessDeps {
   audit: AuditStatements
   branchId: string
   log: (line: string) => void
+  /** Visit rules for a customer's arrival (src/visits/book.ts); without it a visit is only ensured open. */
+  visits?: { arrive(customerId: number, at: number): string }
 }
 
 /**
@@ -54,7 +56,9 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       const visitId =
         c.customerId === null
           ? null
-          : access.ensureVisit(c.customerId, deps.branchId, now, () => uuidv7(now))
+          : deps.visits
+            ? deps.visits.arrive(c.customerId, now)
+            : access.ensureVisit(c.customerId, deps.branchId, now, () => uuidv7(now))
       audit.record({
         at: now,
         actor: c.actor,

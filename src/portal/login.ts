@@ -24,6 +24,7 @@ import type { Outbox } from '../sync/outbox.js'
 import { normalizeName } from './name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
 import { parsePhone, type PhoneRules } from './phone.js'
+import { standingOf, type DeviceStanding, type RememberPolicy } from './returning.js'
 
 export interface LoginDeps {
   db: Db
@@ -39,7 +40,13 @@ export interface LoginDeps {
   branch: { id: string; name: string }
   portalHost: string
   noticeVersion: string
-  sessionHours: number
+  /** Until when a device let through now stays through (session.hours, closing time). */
+  sessionUntil: (now: number) => number
+  remember: RememberPolicy
+  /** Staff MACs from the config (canonical form). */
+  staffMacs: ReadonlySet<string>
+  /** Lets a staff device through (session jobs' admitStaff). */
+  admitStaff?: (mac: Mac, now: number) => Promise<unknown>
   log: (line: string) => void
   /** Where the CRM's events are written, in the same transaction as the change. */
   outbox: Outbox
@@ -209,6 +216,37 @@ export function createLogin(deps: LoginDeps) {
       }
     },
 
+    /** What the portal knows about this device: staff, remembered, known but expired, or unknown. */
+    standing(mac: Mac): DeviceStanding {
+      return standingOf(deps.customers.deviceWithCustomer(mac), clock.now(), deps.remember, deps.staffMacs.has(mac))
+    },
+
+    /**
+     * "Welcome back": a remembered device is let through with one tap, no code and no SMS.
+     * Returns null when the device is no longer remembered (the splash page then asks for a code).
+     */
+    async welcomeBack(mac: Mac) {
+      const now = clock.now()
+      const standing = standingOf(deps.customers.deviceWithCustomer(mac), now, deps.remember, deps.staffMacs.has(mac))
+      if (standing.kind !== 'remembered') return null
+      const until = deps.sessionUntil(now)
+      deps.customers.seenDevice(mac, now)
+      const { visitId } = await deps.access.setDeviceState({
+        next: 'allowed',
+        mac,
+        customerId: standing.customerId,
+        until,
+        reason: 'returning',
+        actor: 'portal',
+      })
+      return { name: standing.name, until, visitId }
+    },
+
+    /** Lets a staff device through without the portal. */
+    async letStaffThrough(mac: Mac): Promise<void> {
+      await deps.admitStaff?.(mac, clock.now())
+    },
+
     /** Checks the code; on success the customer is recorded and the device let through. */
     async verify(challengeId: string, mac: Mac, typed: string) {
       const code = typed.replace(/[\s-]/g, '')
@@ -218,7 +256,7 @@ export function createLogin(deps: LoginDeps) {
       }
       const now = clock.now()
       const challenge = checkCode(challengeId, mac, code, now)
-      const until = now + deps.sessionHours * 60 * MINUTE
+      const until = deps.sessionUntil(now)
       const customer = recordVerified(challenge, now)
       try {
         const { visitId } = await deps.access.setDeviceState({

@@ -102,7 +102,7 @@ export function portalRoutes(deps: PortalDeps) {
 
   // The empty splash page depends only on the locale: render it once per locale.
   const splashCache = new Map<Locale, string>()
-  app.get('/', (c) => {
+  const emptySplashPage = (c: Context<PortalEnv>) => {
     const locale = c.get('locale')
     let html = splashCache.get(locale)
     if (html === undefined) {
@@ -110,6 +110,51 @@ export function portalRoutes(deps: PortalDeps) {
       splashCache.set(locale, html)
     }
     return c.html(html)
+  }
+
+  // The first page every phone opens: one neighbour lookup and one indexed read, nothing more.
+  app.get('/', async (c) => {
+    const splash = () => emptySplashPage(c)
+    if (c.req.query('fresh') !== undefined) return splash()
+    const ip = deps.clientAddress(c)
+    const mac = ip ? await deps.neighbours.macFor(ip) : null
+    if (!mac) return splash()
+    const standing = login.standing(mac)
+    const locale = c.get('locale')
+    switch (standing.kind) {
+      case 'staff':
+        await login.letStaffThrough(mac)
+        return c.html(page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
+      case 'remembered':
+        return c.html(
+          page(c, 'portal/returning', {
+            title: t(locale, 'returning.title', { name: standing.name }),
+            showLangSwitch: true,
+            customerName: standing.name,
+          }),
+        )
+      case 'expired':
+        return c.html(page(c, 'portal/splash', { showLangSwitch: true, values: { ...emptySplash, name: standing.name } }))
+      default:
+        return splash()
+    }
+  })
+
+  // "Welcome back": one tap, no code, no SMS. A device no longer remembered gets the splash page.
+  app.post('/welcome-back', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    const back = await login.welcomeBack(mac)
+    if (!back) return emptySplashPage(c)
+    return c.html(
+      page(c, 'portal/welcome', {
+        title: t(locale, 'welcome.close'),
+        customerName: back.name,
+        untilText: formatLocalTime(back.until, locale, config.branch.timeZone),
+      }),
+    )
   })
 
   app.get('/portal.css', (c) => {

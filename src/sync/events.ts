@@ -189,7 +189,7 @@ export interface VisitClosedData {
     endedAt: string
     /** Whole minutes between start and end. */
     dwellMinutes: number
-    /** Why it ended, e.g. 'idle', 'expiry', 'shutdown'. */
+    /** Why it ended: 'absent' (the device left), 'restart' (closed at its last activity after a downtime). */
     endReason: string | null
     /** Shorter than the branch's minimum visit (a pass-by); absent when not known. */
     passBy?: boolean

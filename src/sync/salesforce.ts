@@ -232,6 +232,7 @@ export function createSalesforceAdapter(
           set(r, f.endedAt, d.visit.endedAt)
           set(r, f.dwellMinutes, d.visit.dwellMinutes)
           set(r, f.endReason, d.visit.endReason)
+          if (d.visit.passBy !== undefined) set(r, f.passBy, d.visit.passBy)
           if (d.customer) {
             add(contacts, d.customer.phone, contactFields(d.customer, e.branchId), e.id)
             if (cfg.visit.contactRelationship) {

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
-import cron from 'node-cron'
 import type { Clock } from '../clock.js'
 import type { SyncRunner } from './run.js'
 
 /**
- * The regular sync: a node-cron tick, then a per-branch offset so hundreds of branches on the
- * same expression don't reach the CRM in the same second. After a transient failure the next
- * try is scheduled at the backoff time (it may come before the next tick); ticks inside the
- * backoff window are skipped by the run itself.
+ * The regular sync, a job of the jobs table (src/jobs.ts) on the `sync.schedule` cron expression:
+ * each tick waits a per-branch offset so hundreds of branches on the same expression don't reach
+ * the CRM in the same second. After a transient failure the next try is scheduled at the backoff
+ * time (it may come before the next tick); ticks inside the backoff window are skipped by the
+ * run itself.
  */
 
 /** Seconds in [0, maxSeconds], fixed per branch id (same id, same offset, on every start). */
@@ -37,45 +37,56 @@ export function syncTick(deps: {
   )
 }
 
-export interface SyncSchedule {
+/** The sync as the jobs table (src/jobs.ts) runs it on `sync.schedule`. */
+export interface SyncJob {
+  /** One cron tick: wait this branch's offset, then run; after a failure, retry at the backoff time. */
+  tick(): Promise<void>
+  /** Cancels the waits and timers and lets a batch in flight finish. */
   stop(): Promise<void>
 }
 
-export function startSyncSchedule(deps: {
-  expression: string
-  offsetSeconds: number
+export function createSyncJob(deps: {
   runner: SyncRunner
+  offsetSeconds: number
   clock: Clock
   log: (line: string) => void
-}): SyncSchedule {
-  const timers = new Set<NodeJS.Timeout>()
+}): SyncJob {
+  let stopped = false
   let retryTimer: NodeJS.Timeout | null = null
-  const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => {
-      timers.delete(t)
-      fn()
-    }, ms)
-    t.unref()
-    timers.add(t)
-    return t
-  }
-  const tick = () =>
-    syncTick({
+  const waits = new Set<() => void>()
+  // A wait that stop() ends at once, so shutting down never waits out an offset or a backoff.
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        waits.delete(done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      t.unref()
+      waits.add(done)
+    })
+  const runNow = (): Promise<void> => {
+    if (stopped) return Promise.resolve()
+    return syncTick({
       ...deps,
       retryAt: (at) => {
         if (retryTimer) clearTimeout(retryTimer)
-        retryTimer = later(Math.max(0, at - deps.clock.now()), () => void tick())
+        retryTimer = setTimeout(() => void runNow(), Math.max(0, at - deps.clock.now()))
+        retryTimer.unref()
       },
     })
-  const task = cron.schedule(deps.expression, () => {
-    later(deps.offsetSeconds * 1000, () => void tick())
-  })
-  deps.log(`sync: schedule "${deps.expression}" + ${deps.offsetSeconds} s offset for this branch`)
+  }
   return {
+    async tick() {
+      if (stopped) return
+      await wait(deps.offsetSeconds * 1000)
+      await runNow()
+    },
     async stop() {
-      await task.stop()
-      for (const t of timers) clearTimeout(t)
-      timers.clear()
+      stopped = true
+      if (retryTimer) clearTimeout(retryTimer)
+      for (const end of [...waits]) end()
       await deps.runner.stop()
     },
   }

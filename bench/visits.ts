@@ -1,0 +1,150 @@
+/**
+ * One presence sweep over 5,000 present devices: the neighbour table (`ip -j -s neigh` text) and
+ * the firewall counters come from fixtures, the database is a real SQLite file in WAL mode.
+ * Prints the time to read the sources (parsing, CPU), the matching and planning (CPU) and SQLite
+ * (DB) separately. Target: ≤ 50 ms per sweep.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { closeDb, openDb } from '../src/db/open.js'
+import { visitStatements } from '../src/db/visits.js'
+import { uuidv7 } from '../src/ids.js'
+import type { Mac } from '../src/mac.js'
+import { createOutbox, macPolicy } from '../src/sync/outbox.js'
+import { createVisitBook } from '../src/visits/book.js'
+import { createKernelPresence } from '../src/visits/kernel-presence.js'
+import { createPresenceTracker, type SweepReport } from '../src/visits/presence.js'
+import type { BenchSection } from './run.js'
+
+const DEVICES = 5_000
+const SWEEPS = 20
+const MIN = 60_000
+
+const macOf = (i: number) =>
+  ('3a' + i.toString(16).padStart(10, '0')).match(/../g)!.join(':') as Mac
+
+function fixtures(now: number) {
+  const neigh = JSON.stringify(
+    Array.from({ length: DEVICES }, (_, i) => ({
+      dst: `10.${20 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+      dev: 'br-guest',
+      lladdr: macOf(i),
+      used: i % 30,
+      confirmed: i % 25,
+      updated: i % 25,
+      probes: 0,
+      state: [i % 3 === 0 ? 'STALE' : 'REACHABLE'],
+    })),
+  )
+  void now
+  return { neigh }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+function p95(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!
+}
+
+const section: BenchSection = {
+  name: 'visits',
+  async run() {
+    const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-'))
+    const db = openDb(path.join(dir, 'branchgate.db'))
+    try {
+      let now = Date.parse('2026-03-02T15:00:00Z')
+      db.transaction(() => {
+        const c = db.prepare(
+          `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+           VALUES (@id, @phone, @name, 'es', @now, @now, @now)`,
+        )
+        const d = db.prepare(
+          `INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at, verified_at) VALUES (@mac, @id, @now, @now, @now)`,
+        )
+        const a = db.prepare(
+          `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason) VALUES (@mac, @id, @now, @until, 'login')`,
+        )
+        for (let i = 0; i < DEVICES; i++) {
+          const row = {
+            id: i + 1,
+            phone: `+5255${String(10_000_000 + i)}`,
+            name: `Cliente ${i}`,
+            mac: macOf(i),
+            now: now - 10 * MIN,
+            until: now + 8 * 60 * MIN,
+          }
+          c.run(row)
+          d.run(row)
+          a.run(row)
+        }
+      })()
+      const { neigh } = fixtures(now)
+      let bytes = 0
+      const counters = () => {
+        bytes += 1000
+        const m = new Map<Mac, { packets: number; bytes: number }>()
+        for (let i = 0; i < DEVICES; i++)
+          m.set(macOf(i), { packets: bytes / 100, bytes: bytes + i })
+        return m
+      }
+      const counterFixtures = Array.from({ length: SWEEPS + 2 }, counters)
+      let k = 0
+      const source = createKernelPresence({
+        gate: { counters: async () => counterFixtures[k++]! },
+        run: async () => neigh,
+      })
+      const rows = visitStatements(db)
+      const policy = { idleMs: 15 * MIN, minMs: 2 * MIN }
+      const book = createVisitBook({
+        db,
+        visits: rows,
+        branchId: 'bench',
+        policy,
+        newId: uuidv7,
+        outbox: createOutbox(db, { branchId: 'bench', macs: macPolicy('omit', '') }),
+      })
+      let mono = 0
+      const tracker = createPresenceTracker({
+        db,
+        source,
+        visits: rows,
+        book,
+        policy: { ...policy, rememberMs: 30 * 86_400_000 },
+        staffMacs: new Set(),
+        monotonic: { now: () => mono },
+      })
+      const show = (label: string, r: SweepReport) =>
+        console.log(
+          `${label}: ${r.present} present, ${r.opened} opened, ${r.touched} extended — ` +
+            `sources (parse) ${r.sourceMs.toFixed(1)} ms, CPU ${r.cpuMs.toFixed(1)} ms, DB ${r.dbMs.toFixed(1)} ms, ` +
+            `total ${(r.sourceMs + r.cpuMs + r.dbMs).toFixed(1)} ms`,
+        )
+      show('first sweep (opens every visit)', await tracker.sweep(now))
+      const reports: SweepReport[] = []
+      for (let i = 0; i < SWEEPS; i++) {
+        now += 30_000
+        mono += 30_000
+        reports.push(await tracker.sweep(now))
+      }
+      const col = (f: (r: SweepReport) => number) =>
+        `median ${median(reports.map(f)).toFixed(1)} / p95 ${p95(reports.map(f)).toFixed(1)}`
+      console.log(`steady sweeps (${SWEEPS}, ${DEVICES} present, every visit extended):`)
+      console.log(
+        `  sources (parse ${(neigh.length / 1e6).toFixed(1)} MB JSON + counters): ${col((r) => r.sourceMs)} ms`,
+      )
+      console.log(`  CPU (match + plan):                       ${col((r) => r.cpuMs)} ms`)
+      console.log(`  DB (reads + one write transaction):       ${col((r) => r.dbMs)} ms`)
+      console.log(
+        `  total per sweep:                          ${col((r) => r.sourceMs + r.cpuMs + r.dbMs)} ms (target ≤ 50 ms)`,
+      )
+    } finally {
+      closeDb(db)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+}
+export default section

@@ -1,0 +1,112 @@
+import type { Db } from './open.js'
+
+/** An open visit as the presence sweep sees it. Times are UTC epoch ms. */
+export interface OpenVisitRow {
+  id: string
+  customer_id: number
+  started_at: number
+  last_seen_at: number
+}
+
+/** A visit as the CLI and reports show it. */
+export interface VisitReportRow {
+  id: string
+  customer_id: number | null
+  name: string | null
+  phone_e164: string | null
+  started_at: number
+  last_seen_at: number
+  ended_at: number | null
+  end_reason: string | null
+  pass_by: 0 | 1
+}
+
+/** A device the sweep may count: linked to a customer, with what makes it staff. */
+export interface TrackedDeviceRow {
+  mac: string
+  customer_id: number | null
+  is_staff: 0 | 1
+  last_seen_at: number
+  /** 1 when the device may open a visit: live access, or verified within remember.days. */
+  counts: 0 | 1
+}
+
+/** Prepared statements over visits and the presence columns of devices. */
+export function visitStatements(db: Db) {
+  const openAll = db.prepare(
+    `SELECT id, customer_id, started_at, last_seen_at FROM visits
+     WHERE ended_at IS NULL AND customer_id IS NOT NULL`,
+  )
+  const openFor = db.prepare(
+    `SELECT id, customer_id, started_at, last_seen_at FROM visits
+     WHERE customer_id = @customerId AND ended_at IS NULL LIMIT 1`,
+  )
+  const insert = db.prepare(
+    `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at)
+     VALUES (@id, @customerId, @branchId, @startedAt, @lastSeenAt)`,
+  )
+  // MAX: a late or backward observation never moves the last activity back.
+  const touch = db.prepare(
+    `UPDATE visits SET last_seen_at = MAX(last_seen_at, @lastSeenAt) WHERE id = @id AND ended_at IS NULL`,
+  )
+  const close = db.prepare(
+    `UPDATE visits SET ended_at = @endedAt, end_reason = @reason, pass_by = @passBy
+     WHERE id = @id AND ended_at IS NULL`,
+  )
+  // Only rows written on the old clock: after a forward step those seen at or before the last
+  // sweep; after a backward step those that now lie in the future. A visit a login opened on the
+  // new clock between the step and the sweep stays as it is.
+  const rebase = db.prepare(
+    `UPDATE visits SET started_at = started_at + @stepMs, last_seen_at = last_seen_at + @stepMs
+     WHERE ended_at IS NULL
+       AND ((@stepMs > 0 AND last_seen_at <= @lastSweepAt) OR (@stepMs < 0 AND last_seen_at > @now))`,
+  )
+  const between = db.prepare(
+    `SELECT v.id, v.customer_id, c.name, c.phone_e164, v.started_at, v.last_seen_at, v.ended_at,
+            v.end_reason, v.pass_by
+     FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
+     WHERE v.started_at >= @from AND v.started_at < @to
+     ORDER BY v.started_at, v.id`,
+  )
+  const tracked = db.prepare(
+    `SELECT d.mac, d.customer_id, d.is_staff, d.last_seen_at,
+            (d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
+               SELECT 1 FROM authorizations a
+               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now))) AS counts
+     FROM devices d
+     WHERE d.is_staff = 1
+        OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
+        OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
+  )
+  const touchDevice = db.prepare(
+    `UPDATE devices SET last_seen_at = MAX(last_seen_at, @at) WHERE mac = @mac`,
+  )
+  return {
+    openAll: () => openAll.all() as OpenVisitRow[],
+    openFor: (customerId: number) => openFor.get({ customerId }) as OpenVisitRow | undefined,
+    insert: (v: {
+      id: string
+      customerId: number
+      branchId: string
+      startedAt: number
+      lastSeenAt: number
+    }) => insert.run(v),
+    touch: (id: string, lastSeenAt: number) => touch.run({ id, lastSeenAt }),
+    /** Low level; call `closeVisit` from src/visits/book.ts, the one place a visit ends. */
+    close: (c: { id: string; endedAt: number; reason: string; passBy: boolean }) =>
+      close.run({ ...c, passBy: c.passBy ? 1 : 0 }).changes,
+    /**
+     * Shifts the open visits written on the old clock by a clock step (ms, negative when the clock
+     * went back), so their durations stay true. `lastSweepAt` is the previous sweep's wall time.
+     */
+    rebaseOpen: (stepMs: number, lastSweepAt: number, now: number) =>
+      rebase.run({ stepMs, lastSweepAt, now }).changes,
+    /** Visits that started in [from, to), with their customer. */
+    between: (from: number, to: number) => between.all({ from, to }) as VisitReportRow[],
+    /** Devices the sweep cares about: staff, remembered, or with live access. */
+    tracked: (now: number, rememberSince: number) =>
+      tracked.all({ now, rememberSince }) as TrackedDeviceRow[],
+    touchDevice: (mac: string, at: number) => touchDevice.run({ mac, at }),
+  }
+}
+export type VisitStatements = ReturnType<typeof visitStatements>

@@ -1,0 +1,127 @@
+import cron, { type ScheduledTask } from 'node-cron'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import type { SmsStatements } from './db/sms.js'
+import {
+  admitStaff,
+  expireSessions,
+  revokeIdle,
+  staffMacsOf,
+  type SessionJobDeps,
+} from './gate/session-jobs.js'
+import { pruneSmsRecords } from './sms/metrics.js'
+import type { SyncJob } from './sync/schedule.js'
+import type { PresenceTracker } from './visits/presence.js'
+
+/** What the background jobs work with, handed in by main.ts. */
+export interface JobDeps {
+  tracker: PresenceTracker
+  session: SessionJobDeps
+  sms: SmsStatements
+  /** The CRM sync (src/sync/schedule.ts): the per-branch offset and the retry timer live there. */
+  sync: SyncJob
+  log: (line: string) => void
+}
+
+/**
+ * When a job runs: every `everyMs` milliseconds, or at the times of a cron expression read in the
+ * branch's time zone (node-cron syntax, e.g. '17 3 * * *' for 03:17 every day). `atStart` runs
+ * it once as the process starts, too.
+ */
+export type JobSchedule = { everyMs: number; atStart: boolean } | { cron: string; atStart: boolean }
+
+/** One background job: a name, when it runs, and a plain function tests call directly. */
+export interface Job {
+  name: string
+  schedule: (config: Config) => JobSchedule
+  run(deps: JobDeps, now: number): Promise<unknown>
+}
+
+/** The background jobs, as a table. */
+export const JOBS: Job[] = [
+  {
+    // Also at start: closes, at their last activity, the visits a downtime interrupted.
+    name: 'presence',
+    schedule: (c) => ({ everyMs: c.presence.intervalSeconds * 1000, atStart: true }),
+    async run(deps, now) {
+      const report = await deps.tracker.sweepUnlessBusy(now)
+      if (report && report.staffSeen.length) await admitStaff(deps.session, report.staffSeen, now)
+      return report
+    },
+  },
+  {
+    name: 'session-expiry',
+    schedule: () => ({ everyMs: 60_000, atStart: true }),
+    run: (deps, now) => expireSessions(deps.session, now),
+  },
+  {
+    name: 'session-idle',
+    schedule: () => ({ everyMs: 60_000, atStart: false }),
+    run: (deps, now) => revokeIdle(deps.session, now),
+  },
+  {
+    // Staff get through without the portal from the start; the presence job admits them when seen.
+    name: 'staff',
+    schedule: () => ({ everyMs: 3_600_000, atStart: true }),
+    run: (deps, now) => {
+      // The devices table carries the config's staff too, so every report can leave them out.
+      deps.session.sessions.syncConfigStaff(deps.session.staffMacs, now)
+      return admitStaff(deps.session, staffMacsOf(deps.session), now)
+    },
+  },
+  {
+    // Also at start (after the branch's offset): a branch back from a power cut catches up.
+    name: 'sync',
+    schedule: (c) => ({ cron: c.sync.schedule, atStart: true }),
+    run: (deps) => deps.sync.tick(),
+  },
+  {
+    // Provider tries and ended holds older than 90 days (src/sms/metrics.ts).
+    name: 'sms-prune',
+    schedule: () => ({ cron: '17 3 * * *', atStart: false }),
+    run: async (deps, now) => pruneSmsRecords(deps.sms, now),
+  },
+]
+
+/** Runs the jobs on timers. A run still going makes the next tick of that job a no-op. */
+export function startJobs(
+  jobs: readonly Job[],
+  deps: JobDeps,
+  config: Config,
+  clock: Clock,
+): { stop(): Promise<void> } {
+  const running = new Map<string, Promise<unknown>>()
+  const timers: NodeJS.Timeout[] = []
+  const tasks: ScheduledTask[] = []
+  let stopped = false
+  const tick = (job: Job) => {
+    if (stopped || running.has(job.name)) return
+    const p = job
+      .run(deps, clock.now())
+      .catch((err) => deps.log(`job ${job.name} failed: ${(err as Error).stack ?? err}`))
+      .finally(() => running.delete(job.name))
+    running.set(job.name, p)
+  }
+  for (const job of jobs) {
+    const when = job.schedule(config)
+    if (when.atStart) tick(job)
+    if ('cron' in when) {
+      tasks.push(
+        cron.schedule(when.cron, () => tick(job), {
+          name: job.name,
+          timezone: config.branch.timeZone,
+        }),
+      )
+    } else {
+      timers.push(setInterval(() => tick(job), when.everyMs))
+    }
+  }
+  return {
+    async stop() {
+      stopped = true
+      for (const t of timers) clearInterval(t)
+      await Promise.all(tasks.map((t) => t.destroy()))
+      await Promise.allSettled([...running.values()])
+    },
+  }
+}

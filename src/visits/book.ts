@@ -1,0 +1,73 @@
+import type { Db } from '../db/open.js'
+import type { VisitStatements } from '../db/visits.js'
+import type { Outbox } from '../sync/outbox.js'
+import { planSweep, type ClosedVisit, type SweepPlan, type VisitPolicy } from './rules.js'
+
+export interface VisitBookDeps {
+  db: Db
+  visits: VisitStatements
+  branchId: string
+  policy: VisitPolicy
+  /** A new visit id for a visit starting at `at` (UUID v7 in production). */
+  newId: (at: number) => string
+  /** Where the CRM's `visit.closed` is written, in the transaction that closes the visit. */
+  outbox: Pick<Outbox, 'visitClosed'>
+}
+
+/**
+ * Writes visits: what the rules planned, and the one place a visit ends (`closeVisit`). Every
+ * method expects to run inside the caller's transaction, so a sweep is one transaction.
+ */
+export function createVisitBook(deps: VisitBookDeps) {
+  const { visits } = deps
+
+  /**
+   * The one place a visit is closed. Anything that must happen when a visit ends (the CRM's
+   * `visit.closed` outbox event) belongs here, in the same transaction.
+   */
+  function closeVisit(v: ClosedVisit): boolean {
+    const closed =
+      visits.close({ id: v.id, endedAt: v.endedAt, reason: v.reason, passBy: v.passBy }) > 0
+    if (closed) deps.outbox.visitClosed(v.id, { passBy: v.passBy })
+    return closed
+  }
+
+  /** Writes a plan. Closes come first, so a customer's new visit never meets the old one open. */
+  function apply(plan: SweepPlan): { openedIds: string[] } {
+    for (const c of plan.closed) closeVisit(c)
+    for (const t of plan.touched) visits.touch(t.id, t.lastSeenAt)
+    const openedIds: string[] = []
+    for (const o of plan.opened) {
+      const id = deps.newId(o.startedAt)
+      visits.insert({
+        id,
+        customerId: o.customerId,
+        branchId: deps.branchId,
+        startedAt: o.startedAt,
+        lastSeenAt: o.lastSeenAt,
+      })
+      openedIds.push(id)
+    }
+    return { openedIds }
+  }
+
+  return {
+    closeVisit,
+    apply,
+    /**
+     * A device of the customer was just let through (login, welcome back): the customer is here
+     * at `at`. Extends the open visit, or opens one; a visit left open across a gap longer than
+     * the idle time is first closed at its last activity, never stretched. Returns the visit id.
+     */
+    arrive(customerId: number, at: number): string {
+      const open = visits.openFor(customerId)
+      const current = open
+        ? [{ id: open.id, customerId, startedAt: open.started_at, lastSeenAt: open.last_seen_at }]
+        : []
+      const plan = planSweep(current, [{ customerId, at }], at, deps.policy)
+      const { openedIds } = apply(plan)
+      return openedIds[0] ?? open!.id
+    },
+  }
+}
+export type VisitBook = ReturnType<typeof createVisitBook>

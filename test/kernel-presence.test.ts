@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest'
+import {
+  createCounterWatch,
+  createKernelPresence,
+  parseNeighbourActivity,
+} from '../src/visits/kernel-presence.js'
+import type { Mac } from '../src/mac.js'
+
+const NOW = Date.parse('2026-03-02T15:00:00Z')
+
+const NEIGH = JSON.stringify([
+  {
+    dst: '10.20.0.15',
+    dev: 'br-guest',
+    lladdr: '3A:11:22:33:44:55',
+    used: 3,
+    confirmed: 2,
+    updated: 2,
+    probes: 0,
+    state: ['REACHABLE'],
+  },
+  {
+    dst: '10.20.0.16',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:66',
+    used: 100,
+    confirmed: 400,
+    updated: 90,
+    probes: 0,
+    state: ['STALE'],
+  },
+  {
+    dst: '10.20.0.17',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:77',
+    used: 5,
+    confirmed: 40,
+    updated: 5,
+    probes: 0,
+    state: ['DELAY'],
+  },
+  {
+    dst: '10.20.0.18',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:88',
+    used: 5,
+    confirmed: 600,
+    updated: 1,
+    probes: 3,
+    state: ['FAILED'],
+  },
+  {
+    dst: '10.20.0.19',
+    dev: 'br-guest',
+    used: 5,
+    confirmed: 5,
+    updated: 5,
+    probes: 3,
+    state: ['INCOMPLETE'],
+  },
+  {
+    dst: 'fe80::1',
+    dev: 'br-guest',
+    lladdr: '3a:11:22:33:44:55',
+    used: 1,
+    confirmed: 1,
+    updated: 1,
+    probes: 0,
+    state: ['REACHABLE'],
+  },
+  {
+    dst: '10.20.0.1',
+    dev: 'br-guest',
+    lladdr: '02:00:00:00:00:01',
+    used: 1,
+    confirmed: 1,
+    updated: 1,
+    state: ['PERMANENT'],
+  },
+])
+
+describe('kernel presence', () => {
+  it('reads each usable neighbour entry as the last time the kernel confirmed the device', () => {
+    const seen = parseNeighbourActivity(NEIGH, NOW)
+    expect(Object.fromEntries(seen)).toEqual({
+      '3a:11:22:33:44:55': NOW - 1_000, // the freshest of its IPv4 and IPv6 entries
+      '3a:11:22:33:44:66': NOW - 400_000,
+      '3a:11:22:33:44:77': NOW - 40_000,
+    })
+  })
+
+  it('reads garbage as nobody', () => {
+    expect(parseNeighbourActivity('not json', NOW).size).toBe(0)
+    expect(parseNeighbourActivity('{}', NOW).size).toBe(0)
+  })
+
+  it('counts a device whose byte count grew since the last look, and resets when it went down', () => {
+    const watch = createCounterWatch()
+    const m = (bytes: number) => new Map([['3a:11:22:33:44:55' as Mac, { bytes }]])
+    expect(watch.grown(m(100))).toEqual([]) // first look: baseline only
+    expect(watch.grown(m(100))).toEqual([])
+    expect(watch.grown(m(250))).toEqual(['3a:11:22:33:44:55'])
+    expect(watch.grown(m(10))).toEqual([]) // re-added element
+    expect(watch.grown(m(11))).toEqual(['3a:11:22:33:44:55'])
+  })
+
+  it('combines the neighbour table and the counters, and still answers when one fails', async () => {
+    let bytes = 0
+    const gate = {
+      counters: async () =>
+        new Map([['3a:11:22:33:44:99' as Mac, { packets: 1, bytes: (bytes += 500) }]]),
+    }
+    const logs: string[] = []
+    let fail = false
+    const source = createKernelPresence({
+      gate,
+      run: async (file, args) => {
+        expect([file, ...args]).toEqual(['ip', '-j', '-s', 'neigh', 'show', 'dev', 'br-guest'])
+        if (fail) throw new Error('ip: not found')
+        return NEIGH
+      },
+      device: 'br-guest',
+      log: (l) => logs.push(l),
+    })
+    expect((await source.sample(NOW)).has('3a:11:22:33:44:99' as Mac)).toBe(false)
+    fail = true
+    const second = await source.sample(NOW + 30_000)
+    expect(Object.fromEntries(second)).toEqual({ '3a:11:22:33:44:99': NOW + 30_000 })
+    expect(logs.join('\n')).toMatch(/cannot read the neighbour table: ip: not found/)
+  })
+})

@@ -1,0 +1,280 @@
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { visitPolicyOf } from '../src/app.js'
+import { closeDb, openDb } from '../src/db/open.js'
+import { visitStatements } from '../src/db/visits.js'
+import { uuidv7 } from '../src/ids.js'
+import { createVisitBook } from '../src/visits/book.js'
+import { createPresenceTracker } from '../src/visits/presence.js'
+import { createOutbox, macPolicy } from '../src/sync/outbox.js'
+import { FakeClock } from './fakes/clock.js'
+import { FakePresence } from './fakes/presence.js'
+import { challengeOf, PHONE_IP, PHONE_MAC, portalHarness } from './helpers.js'
+
+const MIN = 60_000
+const OTHER_IP = '10.20.0.16'
+const OTHER_MAC = '3a:11:22:33:44:66'
+const STAFF_MAC = '3a:00:00:00:00:99'
+
+type Harness = ReturnType<typeof portalHarness>
+let h: Harness
+afterEach(() => h?.close())
+
+/** The portal on a real SQLite file, plus a tracker over a scripted presence source. */
+function setup(overrides: Record<string, unknown> = {}) {
+  h = portalHarness({ staffMacs: [STAFF_MAC], ...overrides })
+  h.neighbours.set(OTHER_IP, OTHER_MAC)
+  const mono = new FakeClock(5_000)
+  const presence = new FakePresence()
+  const logs: string[] = []
+  const tracker = () =>
+    createPresenceTracker({
+      db: h.db,
+      source: presence,
+      visits: visitStatements(h.db),
+      book: h.app.visits,
+      policy: { ...visitPolicyOf(h.config), rememberMs: h.config.remember.days * 86_400_000 },
+      staffMacs: new Set([STAFF_MAC]),
+      monotonic: mono,
+      log: (l) => logs.push(l),
+    })
+  let t = tracker()
+  const advance = (p: { minutes?: number; seconds?: number }) => {
+    h.clock.advance(p)
+    mono.advance(p)
+  }
+  /** Sweeps every 30 s for `minutes`. */
+  const run = async (minutes: number) => {
+    for (let i = 0; i < minutes * 2; i++) {
+      advance({ seconds: 30 })
+      await t.sweep(h.clock.now())
+    }
+  }
+  return {
+    presence,
+    mono,
+    logs,
+    advance,
+    run,
+    sweep: () => t.sweep(h.clock.now()),
+    restart: () => (t = tracker()),
+  }
+}
+
+async function signIn(ip = PHONE_IP, phone = '55 1234 5678', e164 = '+525512345678', name = 'Ana') {
+  const codePage = await h.post('/login', { name, phone, consent: 'yes' }, ip)
+  const challenge = challengeOf(await codePage.text())
+  const res = await h.post('/verify', { challenge, code: h.sms.lastCodeTo(e164) }, ip)
+  expect(res.status).toBe(200)
+}
+
+const visits = () =>
+  h.db
+    .prepare(
+      `SELECT customer_id, started_at, last_seen_at, ended_at, end_reason, pass_by FROM visits ORDER BY started_at`,
+    )
+    .all() as Array<{
+    customer_id: number
+    started_at: number
+    last_seen_at: number
+    ended_at: number | null
+    end_reason: string | null
+    pass_by: number
+  }>
+
+describe('presence tracker on a real SQLite file', () => {
+  it('closes the visit at the last activity once the customer has been gone for the idle gap', async () => {
+    const s = setup()
+    const arrived = h.clock.now()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(40)
+    const lastActive = h.clock.now()
+    s.presence.gone(PHONE_MAC)
+    await s.run(14)
+    expect(visits()[0]!.ended_at).toBeNull()
+    await s.run(2)
+    expect(visits()).toEqual([
+      {
+        customer_id: 1,
+        started_at: arrived,
+        last_seen_at: lastActive,
+        ended_at: lastActive,
+        end_reason: 'absent',
+        pass_by: 0,
+      },
+    ])
+    const device = h.db.prepare(`SELECT last_seen_at FROM devices WHERE mac = ?`).get(PHONE_MAC)
+    // written once a minute: at most a minute behind, never ahead
+    const seen = (device as { last_seen_at: number }).last_seen_at
+    expect(lastActive - seen).toBeGreaterThanOrEqual(0)
+    expect(lastActive - seen).toBeLessThan(60_000)
+  })
+
+  it('opens a visit at the first sign of a remembered device, before any login', async () => {
+    const s = setup()
+    await signIn()
+    await s.run(1)
+    s.presence.here(PHONE_MAC)
+    await s.run(5)
+    s.presence.gone(PHONE_MAC)
+    await s.run(20)
+    // two days later the phone joins the Wi-Fi again: access has ended, but the device is remembered
+    s.advance({ minutes: 2 * 24 * 60 })
+    const back = h.clock.now() + 30_000
+    s.presence.here(PHONE_MAC)
+    await s.run(10)
+    const v = visits()
+    expect(v).toHaveLength(2)
+    expect(v[1]).toMatchObject({ started_at: back, ended_at: null })
+  })
+
+  it('makes one visit of two devices of the same customer', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(1) // a code can be asked again after 30 s
+    await signIn(OTHER_IP)
+    s.presence.here(OTHER_MAC)
+    await s.run(10)
+    s.presence.gone(PHONE_MAC)
+    await s.run(10)
+    const last = h.clock.now()
+    s.presence.gone(OTHER_MAC)
+    await s.run(16)
+    expect(visits()).toHaveLength(1)
+    expect(visits()[0]!.ended_at).toBe(last)
+  })
+
+  it('flags a pass-by', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(1)
+    s.presence.gone(PHONE_MAC)
+    await s.run(16)
+    expect(visits()[0]).toMatchObject({ pass_by: 1 })
+  })
+
+  it('keeps staff devices out of visits and reports them for letting through', async () => {
+    const s = setup()
+    s.presence.here(STAFF_MAC)
+    s.advance({ seconds: 30 })
+    const report = await s.sweep()
+    expect(report.staffSeen).toEqual([STAFF_MAC])
+    expect(visits()).toEqual([])
+  })
+
+  it('keeps an open visit across a short restart', async () => {
+    const s = setup()
+    const arrived = h.clock.now()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(10)
+    s.restart()
+    s.advance({ minutes: 5 }) // down for 5 minutes
+    await s.run(10)
+    expect(visits()).toEqual([
+      expect.objectContaining({ started_at: arrived, ended_at: null, last_seen_at: h.clock.now() }),
+    ])
+  })
+
+  it('closes at the last seen time, never stretched, when the server was down longer than the idle gap', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(10)
+    const lastSeen = h.clock.now()
+    // the process dies; reopen the very same database file as a new process would
+    const file = path.join(h.config.dataDir, 'branchgate.db')
+    closeDb(h.db)
+    h.db = openDb(file)
+    const rows = visitStatements(h.db)
+    const book = createVisitBook({
+      db: h.db,
+      visits: rows,
+      branchId: 'demo',
+      policy: visitPolicyOf(h.config),
+      newId: uuidv7,
+      outbox: createOutbox(h.db, { branchId: 'demo', macs: macPolicy('omit', '') }),
+    })
+    h.clock.advance({ minutes: 60 })
+    const tracker = createPresenceTracker({
+      db: h.db,
+      source: s.presence,
+      visits: rows,
+      book,
+      policy: { ...visitPolicyOf(h.config), rememberMs: 30 * 86_400_000 },
+      staffMacs: new Set(),
+      monotonic: new FakeClock(0),
+    })
+    await tracker.sweep(h.clock.now())
+    const v = visits()
+    expect(v[0]).toMatchObject({ ended_at: lastSeen, end_reason: 'restart' })
+    expect(v[1]).toMatchObject({ started_at: h.clock.now(), ended_at: null })
+    closeDb(h.db)
+  })
+
+  it('shifts open visits with a clock step so the dwell is neither negative nor inflated', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(10)
+    // NTP steps the wall clock forward by two hours between two sweeps
+    h.clock.advance({ minutes: 120 })
+    await s.run(10)
+    s.presence.gone(PHONE_MAC)
+    await s.run(16)
+    const [v, ...more] = visits()
+    expect(more).toEqual([])
+    expect(v!.ended_at! - v!.started_at).toBe(20 * MIN)
+    expect(s.logs.join('\n')).toMatch(/clock stepped by 7200 s/)
+  })
+
+  it('leaves alone a visit a login opened on the new clock between the step and the sweep', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(5)
+    h.clock.advance({ minutes: 120 }) // NTP steps the wall clock forward
+    s.advance({ seconds: 10 })
+    const loginAt = h.clock.now()
+    await signIn(OTHER_IP, '55 8765 4321', '+525587654321', 'Beto')
+    s.presence.here(OTHER_MAC)
+    await s.run(2)
+    const beto = visits().find((v) => v.customer_id === 2)!
+    expect(beto.started_at).toBe(loginAt)
+    const ana = visits().find((v) => v.customer_id === 1)!
+    expect(ana.ended_at).toBeNull()
+    expect(ana.last_seen_at - ana.started_at).toBe(7 * MIN + 10_000)
+  })
+
+  it('survives a backward clock step without a negative duration', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(10)
+    h.clock.advance({ minutes: -60 })
+    await s.run(5)
+    s.presence.gone(PHONE_MAC)
+    await s.run(16)
+    const [v, ...more] = visits()
+    expect(more).toEqual([])
+    expect(v!.ended_at! - v!.started_at).toBe(15 * MIN)
+  })
+
+  it('writes a whole sweep or nothing', async () => {
+    const s = setup()
+    await signIn()
+    await signIn(OTHER_IP, '55 8765 4321', '+525587654321', 'Beto')
+    s.presence.here(PHONE_MAC, OTHER_MAC)
+    await s.run(2)
+    const before = visits()
+    // one of the two updates fails: the other must not be written either
+    h.db.exec(`CREATE TRIGGER boom BEFORE UPDATE OF last_seen_at ON visits WHEN NEW.customer_id = 2
+               BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+    s.advance({ seconds: 30 })
+    await expect(s.sweep()).rejects.toThrow(/boom/)
+    expect(visits()).toEqual(before)
+  })
+})
