@@ -25,7 +25,7 @@ import { createVisitBook } from './visits/book.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
-import { renderPage } from './portal/page.js'
+import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import { createSendGuard } from './sms/guard.js'
 import { templateWarnings } from './sms/segments.js'
@@ -170,7 +170,8 @@ export function createApp(deps: AppDeps) {
   )
   portal.notFound((c) => {
     const locale = c.get('locale') ?? 'es'
-    return c.html(
+    return sendPage(
+      c,
       renderPage(views, deps.config, locale, 'portal/error', {
         title: t(locale, 'error.title'),
         error: t(locale, 'error.notFound'),
@@ -229,7 +230,8 @@ function portalError(
   }
   if (err instanceof HTTPException) {
     const status = err.status
-    const res = c.html(
+    const res = sendPage(
+      c,
       renderPage(ctx.views, ctx.config, locale, 'portal/error', {
         title: t(locale, 'error.title'),
         error: t(locale, status === 404 ? 'error.notFound' : 'error.unexpected'),
@@ -240,7 +242,8 @@ function portalError(
   }
   if (!(err instanceof DomainError)) {
     ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
-    return c.html(
+    return sendPage(
+      c,
       renderPage(ctx.views, ctx.config, locale, 'portal/error', {
         title: t(locale, 'error.title'),
         error: t(locale, 'error.unexpected'),
@@ -248,9 +251,10 @@ function portalError(
       500,
     )
   }
-  if (err instanceof RateLimitedError || err instanceof SendingPausedError) {
-    c.header('Retry-After', String(err.retryAfterSeconds))
-  }
+  const extra =
+    err instanceof RateLimitedError || err instanceof SendingPausedError
+      ? { 'Retry-After': String(err.retryAfterSeconds) }
+      : undefined
   const wait = Number(err.params.wait ?? 0)
   const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
   const fieldErrors =
@@ -259,13 +263,16 @@ function portalError(
       : {}
   const state = c.get('page')
   if (!state) {
-    return c.html(
+    return sendPage(
+      c,
       renderPage(ctx.views, ctx.config, locale, 'portal/error', { title: t(locale, 'error.title'), error: message }),
       err.status,
+      extra,
     )
   }
   const isSplash = state.view === 'portal/splash'
-  return c.html(
+  return sendPage(
+    c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
       title: t(locale, isSplash ? 'splash.title' : 'code.title'),
@@ -274,5 +281,6 @@ function portalError(
       fieldErrors,
     }),
     err.status,
+    extra,
   )
 }

@@ -36,6 +36,15 @@ describe('the splash page', () => {
     expect(switched.headers.get('set-cookie')).toMatch(/bg_lang=es/)
   })
 
+  it('is sent never cached, never framed, with no script allowed', async () => {
+    for (const res of [await h.request('/'), await h.post('/login', { name: '' }), await h.request('/nope')]) {
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('x-frame-options')).toBe('DENY')
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    }
+  })
+
   it('serves one small stylesheet', async () => {
     const res = await h.request('/portal.css')
     expect(res.status).toBe(200)

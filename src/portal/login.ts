@@ -86,6 +86,12 @@ const MINUTE = 60_000
  */
 export function createLogin(deps: LoginDeps) {
   const { db, clock, otp, policy } = deps
+  // Devices that can be more than "new" on the splash page. Only this process links a device to a
+  // customer (verify, below) or marks it staff (at start, from the config), so a MAC missing here
+  // needs no database read: most splash and probe requests come from phones never seen before.
+  const linkedMacs = new Set<string>(deps.customers.linkedMacs())
+  const deviceOf = (mac: Mac) =>
+    linkedMacs.has(mac) || deps.staffMacs.has(mac) ? deps.customers.deviceWithCustomer(mac) : undefined
 
   /**
    * Checks the limits and records the challenge in one transaction, so parallel requests can't
@@ -218,7 +224,7 @@ export function createLogin(deps: LoginDeps) {
 
     /** What the portal knows about this device: staff, remembered, known but expired, or unknown. */
     standing(mac: Mac): DeviceStanding {
-      return standingOf(deps.customers.deviceWithCustomer(mac), clock.now(), deps.remember, deps.staffMacs.has(mac))
+      return standingOf(deviceOf(mac), clock.now(), deps.remember, deps.staffMacs.has(mac))
     },
 
     /**
@@ -227,7 +233,7 @@ export function createLogin(deps: LoginDeps) {
      */
     async welcomeBack(mac: Mac) {
       const now = clock.now()
-      const standing = standingOf(deps.customers.deviceWithCustomer(mac), now, deps.remember, deps.staffMacs.has(mac))
+      const standing = standingOf(deviceOf(mac), now, deps.remember, deps.staffMacs.has(mac))
       if (standing.kind !== 'remembered') return null
       const until = deps.sessionUntil(now)
       deps.customers.seenDevice(mac, now)
@@ -312,6 +318,7 @@ export function createLogin(deps: LoginDeps) {
         now,
       })
       deps.customers.linkDevice(c.mac, customer.id, now)
+      linkedMacs.add(c.mac)
       deps.customers.recordConsent({
         customerId: customer.id,
         noticeVersion: deps.noticeVersion,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { Context } from 'hono'
 import type { Config } from '../config.js'
 import { t, type Locale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
@@ -63,4 +64,35 @@ export function renderPage(
   // The layout is composed here rather than with EJS include(), which looks the partial up on
   // disk at every render.
   return views.render('partials/head', data) + views.render(view, data) + views.render('partials/foot', data)
+}
+
+/**
+ * Headers of every portal page: never cached, never framed, no script, forms only to us.
+ *
+ * Pages are sent as a Response built with a plain header object, and extra headers (the language
+ * cookie, Retry-After) travel in the context variable `pageHeaders` rather than c.header(): both
+ * c.header() and c.html(body, status, headers) build a WHATWG Headers object per request, which
+ * cost a third of the splash page's throughput.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Type': 'text/html; charset=UTF-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+})
+
+/** Sends a rendered portal page with PAGE_HEADERS and any `pageHeaders` set on the context. */
+export function sendPage(
+  c: Context,
+  html: string,
+  status: number = 200,
+  extra?: Record<string, string>,
+): Response {
+  const fromContext = c.get('pageHeaders') as Record<string, string> | undefined
+  const headers =
+    fromContext || extra ? { ...PAGE_HEADERS, ...fromContext, ...extra } : (PAGE_HEADERS as Record<string, string>)
+  return new Response(html, { status, headers })
 }

@@ -109,8 +109,12 @@ export function hostOf(hostHeader: string | undefined): string {
 
 /** The probe a request is, by Host and path; null when it is none. */
 export function findProbe(host: string, path: string): Probe | null {
+  if (!PROBE_HOSTS.has(host)) return null
   return PROBES.find((p) => p.hosts.includes(host) && p.paths.includes(path)) ?? null
 }
+
+/** Every probe host, so the common case (not a probe) is one Set lookup. */
+const PROBE_HOSTS: ReadonlySet<string> = new Set(PROBES.flatMap((p) => p.hosts))
 
 export interface CaptiveDetectionDeps {
   /** The splash page, where a caught device is sent (config.publicUrl). */

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { getCookie, setCookie } from 'hono/cookie'
+import { getCookie } from 'hono/cookie'
+import { serialize } from 'hono/utils/cookie'
 import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
@@ -13,11 +14,16 @@ import type { Mac } from '../mac.js'
 import type { Views } from '../views.js'
 import type { Challenge, Login } from './login.js'
 import { offersWhatsapp } from '../sms/sender.js'
-import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, type PageState } from './page.js'
+import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from './phone.js'
 
 export interface PortalEnv {
-  Variables: { locale: Locale; page: PageState | undefined }
+  Variables: {
+    locale: Locale
+    page: PageState | undefined
+    /** Extra headers for the page this request ends with (see sendPage). */
+    pageHeaders: Record<string, string> | undefined
+  }
 }
 
 export interface PortalDeps {
@@ -42,27 +48,28 @@ export function portalRoutes(deps: PortalDeps) {
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
 
+  // Phones send a handful of Accept-Language values: remember what each one picked.
+  const byAcceptLanguage = new Map<string, Locale>()
+  const fallback = DEFAULT_LOCALE(config)
   app.use('*', async (c, next) => {
-    const query = c.req.query('lang')
-    const explicit = asLocale(query) ?? asLocale(getCookie(c, LANG_COOKIE))
-    const locale = pickLocale(explicit ?? undefined, c.req.header('accept-language'), DEFAULT_LOCALE(config))
+    // Most requests carry neither a query nor a cookie: skip parsing what is not there.
+    const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
+    const explicit = asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
+    const accept = c.req.header('accept-language') ?? ''
+    let locale = explicit
+    if (!locale) {
+      locale = byAcceptLanguage.get(accept) ?? null
+      if (!locale) {
+        locale = pickLocale(undefined, accept, fallback)
+        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, locale)
+      }
+    }
     if (asLocale(query)) {
-      setCookie(c, LANG_COOKIE, locale, { path: '/', maxAge: 365 * 86400, sameSite: 'Lax', httpOnly: true })
+      c.set('pageHeaders', {
+        'Set-Cookie': serialize(LANG_COOKIE, locale, { path: '/', maxAge: 365 * 86400, sameSite: 'Lax', httpOnly: true }),
+      })
     }
     c.set('locale', locale)
-    await next()
-  })
-  // Headers are set before the handler runs so the response is built once with them (changing a
-  // finished Response forces @hono/node-server off its fast path). Routes override Cache-Control.
-  app.use('*', async (c, next) => {
-    c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
-    c.header('Cache-Control', 'no-store')
-    c.header('X-Frame-Options', 'DENY')
-    c.header(
-      'Content-Security-Policy',
-      "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    )
     await next()
   })
   // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
@@ -109,13 +116,14 @@ export function portalRoutes(deps: PortalDeps) {
       html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
       splashCache.set(locale, html)
     }
-    return c.html(html)
+    return sendPage(c, html)
   }
 
-  // The first page every phone opens: one neighbour lookup and one indexed read, nothing more.
+  // The first page every phone opens: one neighbour lookup, and a database read only for a device
+  // linked to a customer.
   app.get('/', async (c) => {
     const splash = () => emptySplashPage(c)
-    if (c.req.query('fresh') !== undefined) return splash()
+    if (c.req.url.includes('?') && c.req.query('fresh') !== undefined) return splash()
     const ip = deps.clientAddress(c)
     const mac = ip ? await deps.neighbours.macFor(ip) : null
     if (!mac) return splash()
@@ -124,9 +132,9 @@ export function portalRoutes(deps: PortalDeps) {
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
-        return c.html(page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
+        return sendPage(c, page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
       case 'remembered':
-        return c.html(
+        return sendPage(c, 
           page(c, 'portal/returning', {
             title: t(locale, 'returning.title', { name: standing.name }),
             showLangSwitch: true,
@@ -134,7 +142,7 @@ export function portalRoutes(deps: PortalDeps) {
           }),
         )
       case 'expired':
-        return c.html(page(c, 'portal/splash', { showLangSwitch: true, values: { ...emptySplash, name: standing.name } }))
+        return sendPage(c, page(c, 'portal/splash', { showLangSwitch: true, values: { ...emptySplash, name: standing.name } }))
       default:
         return splash()
     }
@@ -148,7 +156,7 @@ export function portalRoutes(deps: PortalDeps) {
     const locale = c.get('locale')
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
-    return c.html(
+    return sendPage(c, 
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: back.name,
@@ -158,10 +166,12 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   app.get('/portal.css', (c) => {
-    c.header('Content-Type', 'text/css; charset=utf-8')
-    c.header('Cache-Control', 'public, max-age=86400')
-    c.header('ETag', `"${PORTAL_CSS_VERSION}"`)
-    return c.body(PORTAL_CSS)
+    return c.body(PORTAL_CSS, 200, {
+      'Content-Type': 'text/css; charset=utf-8',
+      'Cache-Control': 'public, max-age=86400',
+      ETag: `"${PORTAL_CSS_VERSION}"`,
+      'X-Content-Type-Options': 'nosniff',
+    })
   })
 
   app.post('/login', async (c) => {
@@ -177,7 +187,7 @@ export function portalRoutes(deps: PortalDeps) {
     const mac = await deviceOf(c)
     const challenge = await login.start(values, mac, c.get('locale'))
     const state = codePageState(challenge, '')
-    return c.html(page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
   })
 
   app.post('/resend', async (c) => {
@@ -192,7 +202,7 @@ export function portalRoutes(deps: PortalDeps) {
       form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
     const next = await login.resend(current.id, mac, asked)
     const state = codePageState(next, '')
-    return c.html(
+    return sendPage(c, 
       page(c, state.view, {
         ...state,
         title: t(c.get('locale'), 'code.title'),
@@ -210,7 +220,7 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('page', codePageState(current, form.code ?? ''))
     const { customer, until } = await login.verify(current.id, mac, form.code ?? '')
     const locale = c.get('locale')
-    return c.html(
+    return sendPage(c, 
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: customer.name,
