@@ -25,9 +25,11 @@ export function smsStatements(db: Db) {
   const sentSince = db.prepare(
     `SELECT count(*) AS n FROM otp_challenges WHERE created_at > @since AND status != 'send_failed'`,
   )
+  // The per-prefix limit only ever looks at the newest `limit` codes: no need to read more.
   const prefixTimes = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed' ORDER BY created_at`,
+     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed'
+     ORDER BY created_at DESC LIMIT @limit`,
   )
   // Only decided codes count: verified, or no longer usable. A code still pending is neither.
   const prefixConversion = db.prepare(
@@ -35,6 +37,13 @@ export function smsStatements(db: Db) {
             count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
      FROM otp_challenges
      WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed'
+       AND (status != 'pending' OR expires_at <= @now)`,
+  )
+  const totalConversion = db.prepare(
+    `SELECT count(DISTINCT phone_e164) AS numbers,
+            count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
+     FROM otp_challenges
+     WHERE created_at > @since AND status != 'send_failed'
        AND (status != 'pending' OR expires_at <= @now)`,
   )
   const restConversion = db.prepare(
@@ -76,12 +85,16 @@ export function smsStatements(db: Db) {
 
   return {
     sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
-    prefixTimesSince: (prefix: string, since: number) =>
-      (prefixTimes.all({ prefix, since }) as Array<{ created_at: number }>).map(
-        (r) => r.created_at,
-      ),
+    /** Creation times (ascending) of the newest `limit` codes sent to the prefix since `since`. */
+    prefixTimesSince: (prefix: string, since: number, limit: number) =>
+      (prefixTimes.all({ prefix, since, limit }) as Array<{ created_at: number }>)
+        .map((r) => r.created_at)
+        .reverse(),
     prefixConversion: (prefix: string, since: number, now: number) =>
       prefixConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
+    /** The whole branch's conversion: numbers partition by prefix, so rest = total − prefix. */
+    totalConversion: (since: number, now: number) =>
+      totalConversion.get({ since, now }) as { numbers: number; verified: number },
     restConversion: (prefix: string, since: number, now: number) =>
       restConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
     activeHold: (scope: HoldRow['scope'], key: string, now: number) =>

@@ -21,6 +21,8 @@ export interface SendGuard {
 }
 
 const HOUR = 3_600_000
+/** Milliseconds the branch-wide conversion baseline is reused. */
+const TOTAL_TTL_MS = 30_000
 
 export function createSendGuard(deps: {
   sms: SmsStatements
@@ -30,6 +32,20 @@ export function createSendGuard(deps: {
   log: (line: string) => void
 }): SendGuard {
   const { sms, policy } = deps
+  // The branch's normal ratio is a baseline over a day of codes: read it at most every
+  // TOTAL_TTL_MS instead of scanning the day on every code sent.
+  let total: { at: number; value: { numbers: number; verified: number } } | null = null
+  const branchConversion = (now: number, windowMs: number) => {
+    if (!total || now - total.at >= TOTAL_TTL_MS || now < total.at) {
+      total = { at: now, value: sms.totalConversion(now - windowMs, now) }
+    }
+    return total.value
+  }
+  const restOf = (prefix: string, now: number, windowMs: number) => {
+    const t = branchConversion(now, windowMs)
+    const p = sms.prefixConversion(prefix, now - windowMs, now)
+    return { numbers: Math.max(0, t.numbers - p.numbers), verified: Math.max(0, t.verified - p.verified) }
+  }
   /** A window of `ms` back from now, restarted when a hold of that scope/key ended. */
   const since = (scope: 'branch' | 'prefix', key: string, now: number, ms: number) =>
     Math.max(now - ms, sms.lastHoldEnd(scope, key, now) ?? -Infinity)
@@ -53,12 +69,12 @@ export function createSendGuard(deps: {
             policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
           prefixLastHour:
             policy.perPrefixPerHour > 0
-              ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR))
+              ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR), policy.perPrefixPerHour)
               : [],
           prefixConversion: judgeConversion
             ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
             : none,
-          restConversion: judgeConversion ? sms.restConversion(prefix, now - windowMs, now) : none,
+          restConversion: judgeConversion ? restOf(prefix, now, windowMs) : none,
         },
         now,
       )
