@@ -27,6 +27,7 @@ import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
 import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
+import { smsHealth } from './sms/status.js'
 import { createSendGuard } from './sms/guard.js'
 import { templateWarnings } from './sms/segments.js'
 import type { SmsSender } from './sms/sender.js'
@@ -192,7 +193,7 @@ export function createApp(deps: AppDeps) {
     sync: deps.syncStatus ?? consoleSyncSource(deps.db, deps.config.sync.adapter.type !== 'none'),
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),
-    ...(deps.smsStats ? { smsStats: deps.smsStats } : {}),
+    smsStats: deps.smsStats ?? { stats: (now) => smsHealth(deps.db, deps.config, now) },
   })
 
   return { portal, admin, access, login, consoleAuth, visits, visitRows, session, outbox }

@@ -52,6 +52,9 @@ describe('branchgate allow, revoke and status', () => {
     const status = await bg.run(statusCommand)
     expect(status.text).toContain('1 device(s) let through')
     expect(status.text).toMatch(/3a:11:22:33:44:55 {2}\(manual-allow\)/)
+    // and whether codes can be sent, with the daily budget
+    expect(status.text).toContain('sms sending: on')
+    expect(status.text).toMatch(/sms today: 0 of 400 codes/)
     const db = bg.db()
     const auth = db
       .prepare('SELECT mac, reason, ends_at - starts_at AS ms FROM authorizations')

@@ -16,7 +16,10 @@ export const PASSWORD = 'sucursal-2026-segura'
  * The whole app on a real SQLite file with fakes for the outside world, plus a cookie-keeping
  * browser for the console (admin listener) that goes through app.request().
  */
-export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
+export function consoleHarness(
+  configOverrides: Record<string, unknown> = {},
+  opts: { realSmsStats?: boolean } = {},
+) {
   const t = tempDir()
   const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
   const db = openDb(path.join(t.dir, 'branchgate.db'))
@@ -38,7 +41,7 @@ export function consoleHarness(configOverrides: Record<string, unknown> = {}) {
     log: (l) => logs.push(l),
     syncStatus: sync,
     erasure,
-    smsStats,
+    ...(opts.realSmsStats ? {} : { smsStats }),
   })
   const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip)
   return {

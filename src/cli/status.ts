@@ -1,12 +1,13 @@
 import type { Command } from '../cli.js'
 import { gateStatusStatements } from '../db/gate-status.js'
+import { smsStatusLines } from '../sms/status.js'
 import { localTime, withContext } from './context.js'
 
 /** `branchgate status`: the devices let through now, and whether the firewall agrees. */
 export const statusCommand: Command = {
   name: 'status',
   usage: 'branchgate status',
-  summary: 'list let-through devices: MAC, customer, until',
+  summary: 'let-through devices (MAC, customer, until) and whether codes can be sent',
   run: (argv, env, out = console.log) =>
     withContext(argv, env, async (ctx) => {
       const live = gateStatusStatements(ctx.db).live(ctx.clock.now())
@@ -44,6 +45,8 @@ export const statusCommand: Command = {
         const stray = [...inKernel].filter((m) => !known.has(m))
         if (stray.length) out(`in the firewall but not in the database: ${stray.join(', ')}`)
       }
+      // Whether the portal can text codes now: circuit breaker, daily budget, per-provider figures.
+      for (const line of smsStatusLines(ctx.db, ctx.config, ctx.clock.now())) out(line)
       return 0
     }),
 }

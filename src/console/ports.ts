@@ -1,3 +1,4 @@
+import type { SmsHealth } from '../sms/status.js'
 /**
  * What the console needs from other features, as small doors the composition root fills in.
  * Both have no-op defaults so the console runs before those features are wired.
@@ -49,19 +50,16 @@ export interface ErasureNotifier {
 
 export const noErasureNotifier: ErasureNotifier = { customerErased: () => {} }
 
-/** One SMS provider's delivery figures, as the SMS feature counts them. */
-export interface SmsProviderStats {
-  provider: string
-  sent: number
-  failed: number
-  lastSuccessAt: number | null
-  lastError: { at: number; message: string } | null
-}
+/**
+ * Whether the portal can text codes and how each provider does: the SMS feature's smsHealth()
+ * (circuit breaker, daily budget, blocked prefixes; per provider sent, failed, p50/p95 latency).
+ */
+export type SmsStats = SmsHealth
 
-/** Where the status page reads SMS provider figures from (the SMS feature's per-provider stats). */
+/** Where the status page reads the SMS figures from. */
 export interface SmsStatsSource {
   /** Null when the SMS feature keeps no figures. */
-  stats(now: number): SmsProviderStats[] | null
+  stats(now: number): SmsStats | null
 }
 
 export const noSmsStats: SmsStatsSource = { stats: () => null }

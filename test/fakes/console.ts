@@ -1,7 +1,7 @@
 import type {
   CustomerErased,
   ErasureNotifier,
-  SmsProviderStats,
+  SmsStats,
   SmsStatsSource,
   SyncStatus,
   SyncStatusSource,
@@ -25,7 +25,7 @@ export class RecordingErasureNotifier implements ErasureNotifier {
 
 /** SMS provider figures the test sets by hand. */
 export class FakeSmsStats implements SmsStatsSource {
-  current: SmsProviderStats[] | null = null
+  current: SmsStats | null = null
   stats() {
     return this.current
   }
