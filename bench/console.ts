@@ -80,7 +80,9 @@ const section: BenchSection = {
       const dashboard = createDashboard(db, { passByMinutes: 2, hereNowMinutes: 15, timeZone: TZ })
       const coldStart = performance.now()
       dashboard.figures(range, now)
-      console.log(`dashboard 365 days, first call (statements compiled, cache cold): ${(performance.now() - coldStart).toFixed(0)} ms`)
+      console.log(
+        `dashboard 365 days, first call (statements compiled, cache cold): ${(performance.now() - coldStart).toFixed(0)} ms`,
+      )
       const times: number[] = []
       for (let i = 0; i < 5; i++) {
         const s = performance.now()

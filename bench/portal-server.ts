@@ -23,7 +23,9 @@ const send = (m: unknown) => process.send!(m)
 if (mode === 'hello') {
   const app = new Hono()
   app.get('/', (c) => c.text('hello'))
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => send({ port: info.port }))
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+    send({ port: info.port }),
+  )
   process.on('disconnect', () => server.close(() => process.exit(0)))
 } else {
   const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-'))
@@ -64,6 +66,8 @@ if (mode === 'hello') {
     secret: Buffer.alloc(32, 9),
     log: () => {},
   })
-  const server = serve({ fetch: portal.fetch, port: 0, hostname: '127.0.0.1' }, (info) => send({ port: info.port }))
+  const server = serve({ fetch: portal.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+    send({ port: info.port }),
+  )
   process.on('disconnect', () => server.close(() => process.exit(0)))
 }

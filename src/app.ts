@@ -74,7 +74,11 @@ export function createApp(deps: AppDeps) {
   const views = deps.views ?? loadViews()
   const audit = auditStatements(deps.db)
   const visitRows = visitStatements(deps.db)
-  const outbox = buildOutbox(deps.db, { branchId: deps.config.branch.id, sync: deps.config.sync, secret: deps.secret })
+  const outbox = buildOutbox(deps.db, {
+    branchId: deps.config.branch.id,
+    sync: deps.config.sync,
+    secret: deps.secret,
+  })
   const visits = createVisitBook({
     db: deps.db,
     visits: visitRows,
@@ -257,16 +261,25 @@ function portalError(
       ? { 'Retry-After': String(err.retryAfterSeconds) }
       : undefined
   const wait = Number(err.params.wait ?? 0)
-  const message = t(locale, err.key, { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) })
+  const message = t(locale, err.key, {
+    ...params,
+    ...err.params,
+    minutes: Math.max(1, Math.ceil(wait / 60)),
+  })
   const fieldErrors =
     err instanceof ValidationError
-      ? Object.fromEntries(Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]))
+      ? Object.fromEntries(
+          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]),
+        )
       : {}
   const state = c.get('page')
   if (!state) {
     return sendPage(
       c,
-      renderPage(ctx.views, ctx.config, locale, 'portal/error', { title: t(locale, 'error.title'), error: message }),
+      renderPage(ctx.views, ctx.config, locale, 'portal/error', {
+        title: t(locale, 'error.title'),
+        error: message,
+      }),
       err.status,
       extra,
     )

@@ -60,7 +60,11 @@ const twilioSms = z
     /** The account's auth token (secret). null when an API key is used. */
     authToken: z.string().min(1).nullable().default(null),
     /** API key SID: SK followed by 32 hex digits. Used with apiKeySecret instead of authToken. */
-    apiKeySid: z.string().regex(/^SK[0-9a-fA-F]{32}$/, 'must be SK followed by 32 hex digits').nullable().default(null),
+    apiKeySid: z
+      .string()
+      .regex(/^SK[0-9a-fA-F]{32}$/, 'must be SK followed by 32 hex digits')
+      .nullable()
+      .default(null),
     /** The API key's secret. */
     apiKeySecret: z.string().min(1).nullable().default(null),
     /** Sender: a Twilio number in E.164 or an alphanumeric sender ID. null when messagingServiceSid is set. */
@@ -114,14 +118,23 @@ const whatsappSms = z
     /** Whether the template has the copy-code button (authentication templates do); it then gets the code too. */
     copyCodeButton: z.boolean().default(true),
     /** Graph API version, e.g. v21.0. */
-    apiVersion: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').default('v21.0'),
+    apiVersion: z
+      .string()
+      .regex(/^v\d+\.\d+$/, 'must look like v21.0')
+      .default('v21.0'),
     /** API origin; override only for tests. */
     baseUrl: z.url({ protocol: /^https?$/ }).default('https://graph.facebook.com'),
     timeoutMs: providerTimeoutMs,
   })
   .strict()
 
-const smsProvider = z.discriminatedUnion('type', [consoleSms, httpSms, twilioSms, infobipSms, whatsappSms])
+const smsProvider = z.discriminatedUnion('type', [
+  consoleSms,
+  httpSms,
+  twilioSms,
+  infobipSms,
+  whatsappSms,
+])
 const SMS_TYPES = ['console', 'http', 'twilio', 'infobip', 'whatsapp']
 
 /** A code message template: {branch}, {code} and {minutes} are filled; `@host #code` is appended. */
@@ -136,13 +149,19 @@ const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
 /** A Linux interface name (IFNAMSIZ: at most 15 characters). */
 const interfaceName = z
   .string()
-  .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)')
+  .regex(
+    /^[A-Za-z0-9_.-]{1,15}$/,
+    'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)',
+  )
 
 /** An IPv4 or IPv6 address, optionally with a /prefix. */
 const anyAddress = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()])
 const cidr = z.string().superRefine((v, ctx) => {
   if (!anyAddress.safeParse(v).success) {
-    ctx.addIssue({ code: 'custom', message: `must be IP addresses or CIDRs such as 203.0.113.0/24, got ${JSON.stringify(v)}` })
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be IP addresses or CIDRs such as 203.0.113.0/24, got ${JSON.stringify(v)}`,
+    })
   }
 })
 
@@ -163,7 +182,14 @@ const nftablesGate = z
       .object({
         /** Host names reachable before login (resolved at start, then every refreshMinutes). */
         hosts: z
-          .array(z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'must be host names such as www.example.com'))
+          .array(
+            z
+              .string()
+              .regex(
+                /^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
+                'must be host names such as www.example.com',
+              ),
+          )
           .default([]),
         /** IPv4/IPv6 addresses or CIDRs reachable before login, e.g. "203.0.113.0/24". */
         cidrs: z.array(cidr).default([]),
@@ -208,7 +234,9 @@ const webhookSync = z
   .strict()
 
 /** A Salesforce API name (object or field), e.g. Contact, Branchgate_Phone__c. */
-const sfName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a Salesforce API name such as Branchgate_Phone__c')
+const sfName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a Salesforce API name such as Branchgate_Phone__c')
 const sfField = (name: string | null) => sfName.nullable().default(name)
 const salesforceSync = z
   .object({
@@ -273,13 +301,22 @@ const salesforceSync = z
 const syncAdapter = z.discriminatedUnion('type', [noneSync, webhookSync, salesforceSync])
 const SYNC_ADAPTERS = ['none', 'webhook', 'salesforce']
 
-const HOURS_RE = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d)*$/
+const HOURS_RE =
+  /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d)*$/
 const dayHours = z
   .string()
   .regex(HOURS_RE, 'must be ranges like "09:00-17:00" or "09:00-14:00,16:00-19:00"')
   .refine(rangesAscend, 'each range must close after it opens')
 const openingHours = z
-  .object({ mon: dayHours, tue: dayHours, wed: dayHours, thu: dayHours, fri: dayHours, sat: dayHours, sun: dayHours })
+  .object({
+    mon: dayHours,
+    tue: dayHours,
+    wed: dayHours,
+    thu: dayHours,
+    fri: dayHours,
+    sat: dayHours,
+    sun: dayHours,
+  })
   .partial()
   .strict()
 
@@ -323,7 +360,10 @@ export const configSchema = z
     phone: z
       .object({
         /** Region assumed for numbers typed without a country code (ISO 3166 alpha-2). */
-        defaultRegion: z.string().regex(REGION_RE, 'must be a two-letter region such as MX').default('MX'),
+        defaultRegion: z
+          .string()
+          .regex(REGION_RE, 'must be a two-letter region such as MX')
+          .default('MX'),
         /** Regions whose numbers may sign in. */
         allowedRegions: z
           .array(z.string().regex(REGION_RE, 'must be two-letter regions such as MX'))
@@ -385,7 +425,10 @@ export const configSchema = z
     sms: z
       .object({
         /** Providers tried in order. Demo: console (codes printed on stdout). */
-        providers: z.array(smsProvider).min(1).default([{ type: 'console' }]),
+        providers: z
+          .array(smsProvider)
+          .min(1)
+          .default([{ type: 'console' }]),
         /** Milliseconds the customer waits at most for the whole chain (failover included). */
         sendBudgetMs: z.number().int().min(500).max(10_000).default(10_000),
         /**
@@ -395,8 +438,12 @@ export const configSchema = z
          */
         templates: z
           .object({
-            es: codeTemplate.default('Tu codigo para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.'),
-            en: codeTemplate.default('Your {branch} Wi-Fi code is {code}. It expires in {minutes} minutes.'),
+            es: codeTemplate.default(
+              'Tu codigo para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
+            ),
+            en: codeTemplate.default(
+              'Your {branch} Wi-Fi code is {code}. It expires in {minutes} minutes.',
+            ),
           })
           .strict()
           .prefault({}),
@@ -411,7 +458,12 @@ export const configSchema = z
             /** Circuit breaker: codes per branch per hour; past it, sending pauses for everyone and an alert is logged. */
             branchPerHour: z.number().int().min(0).default(60),
             /** Minutes the circuit breaker pauses sending once tripped. */
-            breakerPauseMinutes: z.number().int().min(1).max(24 * 60).default(30),
+            breakerPauseMinutes: z
+              .number()
+              .int()
+              .min(1)
+              .max(24 * 60)
+              .default(30),
             /** Codes per branch per local calendar day (branch.timeZone); past it, the portal says so. */
             dailyBudget: z.number().int().min(0).default(400),
             conversion: z
@@ -419,13 +471,23 @@ export const configSchema = z
                 /** Distinct numbers a prefix needs in the window before its ratio is judged. */
                 minNumbers: z.number().int().min(0).default(10),
                 /** Hours of history the ratio of verified to sent is taken over. */
-                windowHours: z.number().int().min(1).max(24 * 7).default(24),
+                windowHours: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(24 * 7)
+                  .default(24),
                 /** A prefix is blocked when its ratio is below this fraction of the branch's normal ratio (0–1). */
                 belowFraction: z.number().min(0).max(1).default(0.25),
                 /** The normal ratio assumed when the rest of the branch has too few numbers to tell (0–1). */
                 assumedNormalRatio: z.number().min(0).max(1).default(0.7),
                 /** Minutes a low-conversion prefix stays blocked. */
-                cooldownMinutes: z.number().int().min(1).max(7 * 24 * 60).default(360),
+                cooldownMinutes: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(7 * 24 * 60)
+                  .default(360),
               })
               .strict()
               .prefault({}),
@@ -435,15 +497,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    gate: z.discriminatedUnion('backend', [dryRunGate, nftablesGate]).default({ backend: 'dry-run' }),
+    gate: z
+      .discriminatedUnion('backend', [dryRunGate, nftablesGate])
+      .default({ backend: 'dry-run' }),
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: z
       .object({
         /** Hours a verified device stays let through (cut at closing time when opening hours are set). */
-        hours: z.number().min(0.1).max(24 * 7).default(8),
+        hours: z
+          .number()
+          .min(0.1)
+          .max(24 * 7)
+          .default(8),
         /** Minutes without any sign of a device before its access is revoked; 0 means never. */
-        idleMinutes: z.number().int().min(0).max(24 * 60).default(30),
+        idleMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(24 * 60)
+          .default(30),
       })
       .strict()
       .prefault({}),
@@ -482,12 +555,10 @@ export const configSchema = z
         /** Version of the privacy notice; recorded with every consent. Change it when the text changes. */
         noticeVersion: z.string().min(1).max(40).default('2026-01'),
         /** Short notice text per locale, shown on the splash page. */
-        notice: z
-          .record(localeCode, z.string().min(1))
-          .default({
-            es: 'Usamos tu nombre y tu número para darte acceso a la red y saber cuándo nos visitas. Puedes pedir que borremos tus datos en cualquier sucursal.',
-            en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
-          }),
+        notice: z.record(localeCode, z.string().min(1)).default({
+          es: 'Usamos tu nombre y tu número para darte acceso a la red y saber cuándo nos visitas. Puedes pedir que borremos tus datos en cualquier sucursal.',
+          en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
+        }),
         /** Optional link to the full notice (reachable before login via the walled garden). */
         noticeUrl: z.url().nullable().default(null),
       })
@@ -498,7 +569,10 @@ export const configSchema = z
         /** Where events go. `none` (demo default): events accumulate in the outbox until a CRM is set. */
         adapter: syncAdapter.default({ type: 'none' }),
         /** node-cron expression of the regular run (default every 5 minutes). */
-        schedule: z.string().refine((v) => isCronExpression(v), 'must be a cron expression such as */5 * * * *').default('*/5 * * * *'),
+        schedule: z
+          .string()
+          .refine((v) => isCronExpression(v), 'must be a cron expression such as */5 * * * *')
+          .default('*/5 * * * *'),
         /** Seconds; each branch waits a fixed share of this (derived from its id) after every tick. */
         offsetMaxSeconds: z.number().int().min(0).max(3600).default(240),
         /** Milliseconds before one CRM request is abandoned (then retried). */
@@ -512,7 +586,11 @@ export const configSchema = z
         /** Milliseconds; the backoff never waits longer (default 30 minutes). No retry limit. */
         backoffCapMs: z.number().int().min(10).max(86_400_000).default(1_800_000),
         /** Hours a delivered event stays in the outbox before it is pruned; 0 prunes at once. */
-        keepDeliveredHours: z.number().min(0).max(24 * 90).default(168),
+        keepDeliveredHours: z
+          .number()
+          .min(0)
+          .max(24 * 90)
+          .default(168),
         /** How MACs leave the branch: hashed (HMAC-SHA256), plain, or omit. */
         macs: z.enum(['hashed', 'plain', 'omit']).default('hashed'),
         /** Key for hashed MACs; null: the install secret (hashes then differ per branch). Never logged. */
@@ -523,7 +601,12 @@ export const configSchema = z
     console: z
       .object({
         /** Minutes without a request after which a console session ends. */
-        sessionIdleMinutes: z.number().int().min(1).max(24 * 60).default(30),
+        sessionIdleMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(30),
         /** Hours after sign-in when a console session ends whatever the activity. */
         sessionMaxHours: z.number().min(1).max(72).default(12),
         /** Failed sign-ins per user name within `loginWindowMinutes` before the name is locked. */
@@ -531,7 +614,12 @@ export const configSchema = z
         /** Failed sign-ins per client address within `loginWindowMinutes` before it is locked. */
         maxFailuresPerIp: z.number().int().min(1).max(1000).default(20),
         /** Minutes of the sign-in throttling window (and of the lock-out). */
-        loginWindowMinutes: z.number().int().min(1).max(24 * 60).default(15),
+        loginWindowMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
         /** Days after a campaign send within which a visit counts as a walk-in. */
         walkInDays: z.number().int().min(1).max(90).default(7),
         /** Minutes since an open visit was last seen for the customer to count as "at the branch now". */
@@ -551,7 +639,9 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** MACs of staff devices (aa:bb:cc:dd:ee:ff). */
-    staffMacs: z.array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff')).default([]),
+    staffMacs: z
+      .array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff'))
+      .default([]),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -644,7 +734,9 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
     if (value === undefined || value === '') return
     const n = Number(value)
     if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      problems.push(`${name} must be a port number between 1 and 65535, got ${JSON.stringify(value)}`)
+      problems.push(
+        `${name} must be a port number between 1 and 65535, got ${JSON.stringify(value)}`,
+      )
     } else set(n)
   }
   const listenOf = (key: 'portal' | 'admin') => {
@@ -684,7 +776,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     case 'custom':
       return `${path} ${issue.message}`
     case 'invalid_type':
-      if (got === undefined) return `${path} is required (${issue.message.replace(/^Invalid input: /, '')})`
+      if (got === undefined)
+        return `${path} is required (${issue.message.replace(/^Invalid input: /, '')})`
       return `${path}: ${issue.message.replace(/^Invalid input: /, '')}, got ${shown}`
     default:
       return `${path} ${issue.message.replace(/^Invalid input: /, '')}${got === undefined ? '' : `, got ${shown}`}`

@@ -13,7 +13,11 @@ export class ValidationError extends DomainError {
   readonly status = 422
   readonly key = 'error.validation'
   constructor(readonly fields: Record<string, string>) {
-    super(`invalid input: ${Object.entries(fields).map(([f, k]) => `${f}=${k}`).join(', ')}`)
+    super(
+      `invalid input: ${Object.entries(fields)
+        .map(([f, k]) => `${f}=${k}`)
+        .join(', ')}`,
+    )
     this.name = 'ValidationError'
   }
 }

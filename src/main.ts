@@ -28,7 +28,10 @@ import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
 /** Reads `--config FILE` (or BRANCHGATE_CONFIG) and the environment; exits non-zero when invalid. */
-export function readConfig(argv: string[], env: NodeJS.ProcessEnv): { config: Config; file: string | null } {
+export function readConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { config: Config; file: string | null } {
   const i = argv.indexOf('--config')
   const file = i >= 0 ? (argv[i + 1] ?? '') : (env.BRANCHGATE_CONFIG ?? null)
   let text: string | null = null
@@ -51,20 +54,18 @@ export const pidFile = (config: Config) => path.join(path.resolve(config.dataDir
  * garden's host names are resolved now and every `refreshMinutes`.
  */
 async function buildGate(config: Config, clock: typeof systemClock) {
-  if (config.gate.backend !== 'nftables') return { gate: createDryRunGate(clock, log) as Gate, stop: () => {} }
+  if (config.gate.backend !== 'nftables')
+    return { gate: createDryRunGate(clock, log) as Gate, stop: () => {} }
   const g = config.gate
   const gate: NftablesGate = nftablesGateFor(config, g, { clock, log })
   const garden = createWalledGarden({ ...g.walledGarden, resolve: resolveWithSystem, log })
   await gate.setGarden(await garden.addresses())
-  const timer = setInterval(
-    () => {
-      garden
-        .addresses()
-        .then((a) => gate.setGarden(a))
-        .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
-    },
-    g.walledGarden.refreshMinutes * 60_000,
-  )
+  const timer = setInterval(() => {
+    garden
+      .addresses()
+      .then((a) => gate.setGarden(a))
+      .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
+  }, g.walledGarden.refreshMinutes * 60_000)
   timer.unref()
   return {
     gate: gate as Gate,
@@ -138,7 +139,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   if (file === null) {
     const first = await consoleAuth.createFirstAdmin()
     if (first) {
-      console.log(`[console] user=${first.name} password=${first.password} (one-time: you choose a new one at first sign-in)`)
+      console.log(
+        `[console] user=${first.name} password=${first.password} (one-time: you choose a new one at first sign-in)`,
+      )
     }
   } else if (consoleAuth.count() === 0) {
     log('console: no console user yet; create one with: branchgate user add NAME --role admin')
@@ -147,7 +150,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   let consoleTls: { key: Buffer; cert: Buffer } | null = null
   if (config.console.tls) {
     try {
-      consoleTls = { cert: readFileSync(config.console.tls.certFile), key: readFileSync(config.console.tls.keyFile) }
+      consoleTls = {
+        cert: readFileSync(config.console.tls.certFile),
+        key: readFileSync(config.console.tls.keyFile),
+      }
     } catch (err) {
       log(`branchgate: cannot read the console TLS files: ${(err as Error).message}`)
       closeDb(db)
@@ -165,9 +171,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     new Promise<ServerType>((resolve, reject) => {
       const options = { fetch: app.fetch, hostname: l.host, port: l.port }
       const server = secure
-        ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () => resolve(server))
+        ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () =>
+            resolve(server),
+          )
         : serve(options, () => resolve(server))
-      server.once('error', (err) => reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)))
+      server.once('error', (err) =>
+        reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)),
+      )
     })
 
   let servers: ServerType[]
@@ -186,12 +196,18 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.exit(1)
   }
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
-  log(`branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`)
+  log(
+    `branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
+  )
   log(`portal  on http://${shown(config.listen.portal.host)}:${config.listen.portal.port}`)
-  log(`console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${config.listen.admin.port}`)
+  log(
+    `console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${config.listen.admin.port}`,
+  )
   if (tls) log(`portal  on https://${shown(tls.host)}:${tls.port} (RFC 8908 API at /api/captive)`)
   writeFileSync(pidFile(config), `${process.pid}\n`)
-  log(`data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`)
+  log(
+    `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
+  )
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
   const tracker = createPresenceTracker({
@@ -215,8 +231,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     clock,
     log,
   })
-  log(`sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`)
-  const jobs = startJobs(JOBS, { tracker, session, sms: smsStatements(db), sync, log }, config, clock)
+  log(
+    `sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`,
+  )
+  const jobs = startJobs(
+    JOBS,
+    { tracker, session, sms: smsStatements(db), sync, log },
+    config,
+    clock,
+  )
 
   let stopping = false
   const stop = (signal: string) => {

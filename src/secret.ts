@@ -18,7 +18,9 @@ export function loadOrCreateSecret(dataDir: string): Buffer {
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
   const hex = readFileSync(file, 'utf8').trim()
   if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new Error(`${file} is damaged: expected 64 hex characters. Restore it from backup; deleting it invalidates pending codes.`)
+    throw new Error(
+      `${file} is damaged: expected 64 hex characters. Restore it from backup; deleting it invalidates pending codes.`,
+    )
   }
   return Buffer.from(hex, 'hex')
 }

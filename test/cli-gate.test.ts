@@ -140,7 +140,10 @@ function machine(
         })
       return 405
     },
-    openDb: () => ({ version: Math.max(...readMigrations().map((m) => m.version)), quickCheck: 'ok' }),
+    openDb: () => ({
+      version: Math.max(...readMigrations().map((m) => m.version)),
+      quickCheck: 'ok',
+    }),
   }
 }
 

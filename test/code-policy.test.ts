@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { RateLimitedError } from '../src/errors.js'
-import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from '../src/portal/otp.js'
+import {
+  checkSendLimits,
+  codeMatches,
+  generateCode,
+  hashCode,
+  type OtpPolicy,
+} from '../src/portal/otp.js'
 import { FakeClock } from './fakes/clock.js'
 
 const policy: OtpPolicy = {
@@ -28,7 +34,8 @@ function limitOf(fn: () => void): RateLimitedError | null {
 describe('one-time codes', () => {
   it('draws codes of the configured length, keeping leading zeros', () => {
     for (const digits of [4, 6, 8]) {
-      for (let i = 0; i < 200; i++) expect(generateCode(digits)).toMatch(new RegExp(`^\\d{${digits}}$`))
+      for (let i = 0; i < 200; i++)
+        expect(generateCode(digits)).toMatch(new RegExp(`^\\d{${digits}}$`))
     }
   })
 
@@ -57,18 +64,32 @@ describe('one-time codes', () => {
 describe('sending limits', () => {
   it('lets the first code go', () => {
     const clock = new FakeClock()
-    expect(limitOf(() => checkSendLimits(policy, { toNumberLastDay: [], fromDeviceLastHour: [] }, clock.now()))).toBeNull()
+    expect(
+      limitOf(() =>
+        checkSendLimits(policy, { toNumberLastDay: [], fromDeviceLastHour: [] }, clock.now()),
+      ),
+    ).toBeNull()
   })
 
   it('refuses "send again" before 30 seconds and says how long to wait', () => {
     const clock = new FakeClock()
     const sent = clock.now()
     clock.advance({ seconds: 12 })
-    const err = limitOf(() => checkSendLimits(policy, { toNumberLastDay: [sent], fromDeviceLastHour: [sent] }, clock.now()))
+    const err = limitOf(() =>
+      checkSendLimits(policy, { toNumberLastDay: [sent], fromDeviceLastHour: [sent] }, clock.now()),
+    )
     expect(err?.scope).toBe('resend')
     expect(err?.retryAfterSeconds).toBe(18)
     clock.advance({ seconds: 18 })
-    expect(limitOf(() => checkSendLimits(policy, { toNumberLastDay: [sent], fromDeviceLastHour: [sent] }, clock.now()))).toBeNull()
+    expect(
+      limitOf(() =>
+        checkSendLimits(
+          policy,
+          { toNumberLastDay: [sent], fromDeviceLastHour: [sent] },
+          clock.now(),
+        ),
+      ),
+    ).toBeNull()
   })
 
   it('allows 3 codes per number in 15 minutes, then names when the oldest leaves the window', () => {
@@ -76,11 +97,17 @@ describe('sending limits', () => {
     const t0 = clock.now()
     const sent = [t0, t0 + 60_000, t0 + 120_000]
     clock.advance({ minutes: 5 })
-    const err = limitOf(() => checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: sent }, clock.now()))
+    const err = limitOf(() =>
+      checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: sent }, clock.now()),
+    )
     expect(err?.scope).toBe('number')
     expect(err?.retryAfterSeconds).toBe(10 * 60)
     clock.advance({ minutes: 10 })
-    expect(limitOf(() => checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: sent }, clock.now()))).toBeNull()
+    expect(
+      limitOf(() =>
+        checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: sent }, clock.now()),
+      ),
+    ).toBeNull()
   })
 
   it('allows 10 codes per device per hour', () => {
@@ -88,11 +115,21 @@ describe('sending limits', () => {
     const t0 = clock.now()
     const fromDevice = Array.from({ length: 10 }, (_, i) => t0 + i * 60_000)
     clock.advance({ minutes: 20 })
-    const err = limitOf(() => checkSendLimits(policy, { toNumberLastDay: [], fromDeviceLastHour: fromDevice }, clock.now()))
+    const err = limitOf(() =>
+      checkSendLimits(policy, { toNumberLastDay: [], fromDeviceLastHour: fromDevice }, clock.now()),
+    )
     expect(err?.scope).toBe('device')
     expect(err?.retryAfterSeconds).toBe(40 * 60)
     clock.advance({ minutes: 40 })
-    expect(limitOf(() => checkSendLimits(policy, { toNumberLastDay: [], fromDeviceLastHour: fromDevice }, clock.now()))).toBeNull()
+    expect(
+      limitOf(() =>
+        checkSendLimits(
+          policy,
+          { toNumberLastDay: [], fromDeviceLastHour: fromDevice },
+          clock.now(),
+        ),
+      ),
+    ).toBeNull()
   })
 
   it('caps codes per number per day', () => {
@@ -101,10 +138,16 @@ describe('sending limits', () => {
     // 10 codes spread out so neither the 15-minute nor the resend limit applies.
     const sent = Array.from({ length: 10 }, (_, i) => t0 + i * 20 * 60_000)
     clock.advance({ hours: 4 })
-    const err = limitOf(() => checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: [] }, clock.now()))
+    const err = limitOf(() =>
+      checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: [] }, clock.now()),
+    )
     expect(err?.scope).toBe('numberDaily')
     expect(err?.retryAfterSeconds).toBe(20 * 60 * 60)
     clock.advance({ hours: 20 })
-    expect(limitOf(() => checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: [] }, clock.now()))).toBeNull()
+    expect(
+      limitOf(() =>
+        checkSendLimits(policy, { toNumberLastDay: sent, fromDeviceLastHour: [] }, clock.now()),
+      ),
+    ).toBeNull()
   })
 })

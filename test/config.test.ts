@@ -43,11 +43,21 @@ describe('configuration', () => {
   })
 
   it('names the key and what is wrong', () => {
-    expect(problemsOf('{"otp":{"digits":12}}')).toEqual(['otp.digits must be between 4 and 8, got 12'])
-    expect(problemsOf('{"otp":{"digits":"6"}}')).toEqual(['otp.digits: expected number, received string, got "6"'])
-    expect(problemsOf(null, { PORT: 'eighty' })).toEqual(['PORT must be a port number between 1 and 65535, got "eighty"'])
-    expect(problemsOf('{"branch":{"timeZone":"Mars/Olympus"}}')[0]).toMatch(/^branch\.timeZone must be an IANA time zone/)
-    expect(problemsOf('{"phone":{"defaultRegion":"US"}}')[0]).toMatch(/^phone\.defaultRegion must be one of phone\.allowedRegions/)
+    expect(problemsOf('{"otp":{"digits":12}}')).toEqual([
+      'otp.digits must be between 4 and 8, got 12',
+    ])
+    expect(problemsOf('{"otp":{"digits":"6"}}')).toEqual([
+      'otp.digits: expected number, received string, got "6"',
+    ])
+    expect(problemsOf(null, { PORT: 'eighty' })).toEqual([
+      'PORT must be a port number between 1 and 65535, got "eighty"',
+    ])
+    expect(problemsOf('{"branch":{"timeZone":"Mars/Olympus"}}')[0]).toMatch(
+      /^branch\.timeZone must be an IANA time zone/,
+    )
+    expect(problemsOf('{"phone":{"defaultRegion":"US"}}')[0]).toMatch(
+      /^phone\.defaultRegion must be one of phone\.allowedRegions/,
+    )
     expect(problemsOf('{"colour":"blue"}')).toEqual(['unknown key(s) colour'])
   })
 
@@ -55,7 +65,9 @@ describe('configuration', () => {
     expect(problemsOf('{"sms":{"providers":[{"type":"http"}]}}')).toEqual([
       'sms.providers.0.url is required (expected string, received undefined)',
     ])
-    expect(problemsOf('{"sms":{"providers":[{"type":"carrier-pigeon"}]}}')[0]).toMatch(/^sms\.providers\.0\.type: must be one of/)
+    expect(problemsOf('{"sms":{"providers":[{"type":"carrier-pigeon"}]}}')[0]).toMatch(
+      /^sms\.providers\.0\.type: must be one of/,
+    )
   })
 
   it('explains a file that is not JSON', () => {

@@ -288,14 +288,24 @@ describe('SMS provider figures', () => {
   it('shows the breaker, the daily budget and each provider with counts and latency', async () => {
     h = consoleHarness()
     h.smsStats.current = {
-      breaker: { open: true, until: h.clock.now() + 20 * 60_000, reason: '61 codes in the last hour (limit 60)' },
+      breaker: {
+        open: true,
+        until: h.clock.now() + 20 * 60_000,
+        reason: '61 codes in the last hour (limit 60)',
+      },
       budget: { used: 57, limit: 400, exhausted: false, resetsAt: h.clock.now() + 3_600_000 },
-      blockedPrefixes: [{ id: 1, prefix: '+52551234', until: h.clock.now() + 60_000, reason: 'low conversion' }],
-      providers: [{ provider: 'twilio', sent: 120, failed: 3, unreachable: 1, p50Ms: 412, p95Ms: 1890 }],
+      blockedPrefixes: [
+        { id: 1, prefix: '+52551234', until: h.clock.now() + 60_000, reason: 'low conversion' },
+      ],
+      providers: [
+        { provider: 'twilio', sent: 120, failed: 3, unreachable: 1, p50Ms: 412, p95Ms: 1890 },
+      ],
     }
     const admin = await h.signedIn('root', 'admin')
     const html = await (await admin.get('/sync')).text()
-    expect(html).toMatch(/<td>twilio<\/td><td class="num">120<\/td><td class="num">3<\/td><td class="num">1<\/td><td class="num">412 ms<\/td><td class="num">1890 ms<\/td>/)
+    expect(html).toMatch(
+      /<td>twilio<\/td><td class="num">120<\/td><td class="num">3<\/td><td class="num">1<\/td><td class="num">412 ms<\/td><td class="num">1890 ms<\/td>/,
+    )
     expect(html).toContain('id="sms-breaker"')
     expect(html).toContain('61 codes in the last hour (limit 60)')
     expect(/id="sms-budget">([^<]*)</.exec(html)?.[1]).toBe('57 / 400')

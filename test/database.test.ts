@@ -21,9 +21,21 @@ describe('database', () => {
     const latest = Math.max(...readMigrations().map((m) => m.version))
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(latest)
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((r) => r.name)
+    const tables = (
+      db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{
+        name: string
+      }>
+    ).map((r) => r.name)
     expect(tables).toEqual(
-      expect.arrayContaining(['customers', 'devices', 'otp_challenges', 'consents', 'authorizations', 'visits', 'audit_log']),
+      expect.arrayContaining([
+        'customers',
+        'devices',
+        'otp_challenges',
+        'consents',
+        'authorizations',
+        'visits',
+        'audit_log',
+      ]),
     )
     closeDb(db)
   })

@@ -47,10 +47,24 @@ export function portalHarness(configOverrides: Record<string, unknown> = {}) {
   const gate = createDryRunGate(clock)
   const logs: string[] = []
   const secret = Buffer.alloc(32, 7)
-  const app = createApp({ config, db, gate, sms, neighbours, clock, secret, log: (l) => logs.push(l) })
+  const app = createApp({
+    config,
+    db,
+    gate,
+    sms,
+    neighbours,
+    clock,
+    secret,
+    log: (l) => logs.push(l),
+  })
   const request = (p: string, init: RequestInit = {}, ip: string = PHONE_IP) =>
     app.portal.request(p, init, { incoming: { socket: { remoteAddress: ip } } })
-  const post = (p: string, fields: Record<string, string>, ip: string = PHONE_IP, headers: Record<string, string> = {}) =>
+  const post = (
+    p: string,
+    fields: Record<string, string>,
+    ip: string = PHONE_IP,
+    headers: Record<string, string> = {},
+  ) =>
     request(
       p,
       {

@@ -7,7 +7,10 @@ describe('name rules', () => {
   })
 
   it('keeps accents, ñ and apostrophes, in NFC form', () => {
-    expect(normalizeName('Nun\u0303ez O’Higgins')).toEqual({ ok: true, name: 'Nu\u00f1ez O’Higgins' })
+    expect(normalizeName('Nun\u0303ez O’Higgins')).toEqual({
+      ok: true,
+      name: 'Nu\u00f1ez O’Higgins',
+    })
   })
 
   it('asks for a name when only spaces were typed', () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { createKernelNeighbours, parseIpNeighJson, parseProcArp, plainIp, withLoopbackDemoMac } from '../src/gate/neighbours.js'
+import {
+  createKernelNeighbours,
+  parseIpNeighJson,
+  parseProcArp,
+  plainIp,
+  withLoopbackDemoMac,
+} from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
 
 const IP_NEIGH = JSON.stringify([
@@ -18,7 +24,15 @@ describe('MAC addresses', () => {
     expect(parseMac('3a1122334455')).toBe('3a:11:22:33:44:55')
   })
   it('refuses text, broadcast, multicast and mixed separators', () => {
-    for (const bad of ['', 'hello', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '00:00:00:00:00:00', '3a:11-22:33:44:55', '3a:11:22:33:44:55; rm -rf /']) {
+    for (const bad of [
+      '',
+      'hello',
+      'ff:ff:ff:ff:ff:ff',
+      '01:00:5e:00:00:01',
+      '00:00:00:00:00:00',
+      '3a:11-22:33:44:55',
+      '3a:11:22:33:44:55; rm -rf /',
+    ]) {
       expect(parseMac(bad)).toBeNull()
     }
   })
@@ -67,7 +81,10 @@ describe('neighbour table', () => {
   })
   it('gives loopback clients the demo MAC only through the demo wrapper', async () => {
     const demo = parseMac('02:aa:bb:cc:dd:ee') as Mac
-    const kernel = createKernelNeighbours(async () => '[]', async () => PROC_ARP)
+    const kernel = createKernelNeighbours(
+      async () => '[]',
+      async () => PROC_ARP,
+    )
     expect(await kernel.macFor('127.0.0.1')).toBeNull()
     const wrapped = withLoopbackDemoMac(kernel, demo)
     expect(await wrapped.macFor('127.0.0.1')).toBe(demo)

@@ -26,12 +26,17 @@ describe('phone rules', () => {
     expect(parsePhone('   ', MX)).toEqual({ ok: false, reason: 'required' })
   })
 
-  it.each([['abc'], ['12'], ['55 1234 567'], ['55 1234 56789 0'], ['+52 55 1234 5678 ext 3'], ['x'.repeat(500)], ['55\u0000 1234 5678']])(
-    'refuses %j as invalid',
-    (typed) => {
-      expect(parsePhone(typed, MX)).toEqual({ ok: false, reason: 'invalid' })
-    },
-  )
+  it.each([
+    ['abc'],
+    ['12'],
+    ['55 1234 567'],
+    ['55 1234 56789 0'],
+    ['+52 55 1234 5678 ext 3'],
+    ['x'.repeat(500)],
+    ['55\u0000 1234 5678'],
+  ])('refuses %j as invalid', (typed) => {
+    expect(parsePhone(typed, MX)).toEqual({ ok: false, reason: 'invalid' })
+  })
 
   it('refuses a number from a region that is not allowed', () => {
     expect(parsePhone('+1 212 555 0123', MX)).toEqual({ ok: false, reason: 'region' })
@@ -40,7 +45,11 @@ describe('phone rules', () => {
 
   it('accepts another region once it is allowed', () => {
     const rules = { defaultRegion: 'MX', allowedRegions: ['MX', 'ES'] }
-    expect(parsePhone('+34 612 345 678', rules)).toMatchObject({ ok: true, e164: '+34612345678', region: 'ES' })
+    expect(parsePhone('+34 612 345 678', rules)).toMatchObject({
+      ok: true,
+      e164: '+34612345678',
+      region: 'ES',
+    })
   })
 
   it('refuses numbers that cannot receive SMS: toll-free, premium rate and landlines', () => {

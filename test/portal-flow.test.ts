@@ -22,7 +22,8 @@ describe('the splash page', () => {
     const html = await res.text()
     expect(html).toContain('<html lang="es">')
     expect(html).toContain('action="/login"')
-    for (const field of ['name="name"', 'name="phone"', 'name="consent"', 'name="marketing"']) expect(html).toContain(field)
+    for (const field of ['name="name"', 'name="phone"', 'name="consent"', 'name="marketing"'])
+      expect(html).toContain(field)
     expect(html).toMatch(/id="marketing" name="marketing" type="checkbox" value="yes">/) // unticked
     expect(html).toContain('Sucursal Demo')
     expect(html).not.toMatch(/https?:\/\/(?!localhost)/) // no CDN, no outside fonts
@@ -37,7 +38,11 @@ describe('the splash page', () => {
   })
 
   it('is sent never cached, never framed, with no script allowed', async () => {
-    for (const res of [await h.request('/'), await h.post('/login', { name: '' }), await h.request('/nope')]) {
+    for (const res of [
+      await h.request('/'),
+      await h.post('/login', { name: '' }),
+      await h.request('/nope'),
+    ]) {
       expect(res.headers.get('cache-control')).toBe('no-store')
       expect(res.headers.get('x-frame-options')).toBe('DENY')
       expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
@@ -71,16 +76,26 @@ describe('the whole flow', () => {
     expect(welcome).toContain('¡Listo, Ana López!')
     expect(welcome).toContain('Puedes cerrar esta ventana')
 
-    expect(h.gate.calls).toEqual([{ verb: 'letThrough', mac: PHONE_MAC, until: h.clock.now() + 8 * 3600_000 }])
+    expect(h.gate.calls).toEqual([
+      { verb: 'letThrough', mac: PHONE_MAC, until: h.clock.now() + 8 * 3600_000 },
+    ])
     const customer = h.db.prepare('SELECT * FROM customers').get() as any
     expect(customer).toMatchObject({ phone_e164: '+525512345678', name: 'Ana López', locale: 'es' })
-    expect(h.db.prepare('SELECT mac, customer_id FROM devices').all()).toEqual([{ mac: PHONE_MAC, customer_id: customer.id }])
+    expect(h.db.prepare('SELECT mac, customer_id FROM devices').all()).toEqual([
+      { mac: PHONE_MAC, customer_id: customer.id },
+    ])
     const consent = h.db.prepare('SELECT * FROM consents').get() as any
-    expect(consent).toMatchObject({ notice_version: '2026-01', branch_id: 'demo', purposes: '["service","marketing"]' })
+    expect(consent).toMatchObject({
+      notice_version: '2026-01',
+      branch_id: 'demo',
+      purposes: '["service","marketing"]',
+    })
     expect(h.db.prepare('SELECT mac, ends_at FROM authorizations').all()).toEqual([
       { mac: PHONE_MAC, ends_at: h.clock.now() + 8 * 3600_000 },
     ])
-    expect(h.db.prepare('SELECT customer_id, ended_at FROM visits').all()).toEqual([{ customer_id: customer.id, ended_at: null }])
+    expect(h.db.prepare('SELECT customer_id, ended_at FROM visits').all()).toEqual([
+      { customer_id: customer.id, ended_at: null },
+    ])
     const audit = h.db.prepare(`SELECT action, subject, reason FROM audit_log ORDER BY id`).all()
     expect(audit).toEqual([
       { action: 'customer.create', subject: String(customer.id), reason: 'otp' },
@@ -91,7 +106,9 @@ describe('the whole flow', () => {
   it('never stores the code itself', async () => {
     const { html } = await startLogin()
     const code = h.sms.sent.at(-1)!.code
-    const row = h.db.prepare('SELECT * FROM otp_challenges WHERE id = ?').get(challengeOf(html)) as any
+    const row = h.db
+      .prepare('SELECT * FROM otp_challenges WHERE id = ?')
+      .get(challengeOf(html)) as any
     expect(JSON.stringify(row)).not.toContain(code)
     expect(row.code_hmac).toMatch(/^[0-9a-f]{64}$/)
   })
@@ -108,17 +125,26 @@ describe('the whole flow', () => {
     h.neighbours.set('10.20.0.99', '3a:00:00:00:00:99')
     h.clock.advance({ minutes: 1 })
     const second = await startLogin({ ...ANA, name: 'Ana L.' }, '10.20.0.99')
-    const ok = await h.post('/verify', { challenge: challengeOf(second.html), code: h.sms.sent.at(-1)!.code }, '10.20.0.99')
+    const ok = await h.post(
+      '/verify',
+      { challenge: challengeOf(second.html), code: h.sms.sent.at(-1)!.code },
+      '10.20.0.99',
+    )
     expect(ok.status).toBe(200)
     expect(h.db.prepare('SELECT name FROM customers').all()).toEqual([{ name: 'Ana L.' }])
-    expect(h.db.prepare('SELECT COUNT(*) AS n FROM devices WHERE customer_id IS NOT NULL').get()).toEqual({ n: 2 })
+    expect(
+      h.db.prepare('SELECT COUNT(*) AS n FROM devices WHERE customer_id IS NOT NULL').get(),
+    ).toEqual({ n: 2 })
   })
 
   it('answers the Captive Portal API: captive before, time left after', async () => {
     const before = await h.request('/api/captive')
     expect(before.headers.get('content-type')).toBe('application/captive+json')
     expect(before.headers.get('cache-control')).toBe('private')
-    expect(await before.json()).toEqual({ captive: true, 'user-portal-url': 'http://localhost:8080/' })
+    expect(await before.json()).toEqual({
+      captive: true,
+      'user-portal-url': 'http://localhost:8080/',
+    })
     const { html } = await startLogin()
     await h.post('/verify', { challenge: challengeOf(html), code: h.sms.sent.at(-1)!.code })
     h.clock.advance({ minutes: 30 })
@@ -176,7 +202,11 @@ describe('refusals keep what was typed and say why', () => {
   })
 
   it('escapes whatever was typed', async () => {
-    const { html } = await startLogin({ ...ANA, name: '<script>alert(1)</script>', phone: '"><img src=x>' })
+    const { html } = await startLogin({
+      ...ANA,
+      name: '<script>alert(1)</script>',
+      phone: '"><img src=x>',
+    })
     expect(html).not.toContain('<script>alert(1)</script>')
     expect(html).not.toContain('"><img src=x>')
     expect(html).toContain('&lt;script&gt;')
@@ -184,7 +214,10 @@ describe('refusals keep what was typed and say why', () => {
 
   it('a wrong code: 422 with tries left, the code kept', async () => {
     const { html } = await startLogin()
-    const res = await h.post('/verify', { challenge: challengeOf(html), code: '000000' === h.sms.sent[0]!.code ? '111111' : '000000' })
+    const res = await h.post('/verify', {
+      challenge: challengeOf(html),
+      code: '000000' === h.sms.sent[0]!.code ? '111111' : '000000',
+    })
     expect(res.status).toBe(422)
     const page = await res.text()
     expect(page).toContain('Te quedan 4 intentos')
@@ -203,7 +236,10 @@ describe('refusals keep what was typed and say why', () => {
   it('an expired code: 410, and the right code no longer works', async () => {
     const { html } = await startLogin()
     h.clock.advance({ minutes: 5 })
-    const res = await h.post('/verify', { challenge: challengeOf(html), code: h.sms.sent.at(-1)!.code })
+    const res = await h.post('/verify', {
+      challenge: challengeOf(html),
+      code: h.sms.sent.at(-1)!.code,
+    })
     expect(res.status).toBe(410)
     expect(await res.text()).toContain('Ese código ya venció')
   })
@@ -214,7 +250,8 @@ describe('refusals keep what was typed and say why', () => {
     const right = h.sms.sent.at(-1)!.code
     const wrong = right === '000000' ? '111111' : '000000'
     const statuses: number[] = []
-    for (let i = 0; i < 5; i++) statuses.push((await h.post('/verify', { challenge, code: wrong })).status)
+    for (let i = 0; i < 5; i++)
+      statuses.push((await h.post('/verify', { challenge, code: wrong })).status)
     expect(statuses).toEqual([422, 422, 422, 422, 429])
     const sixth = await h.post('/verify', { challenge, code: right })
     expect(sixth.status).toBe(429)
@@ -233,7 +270,11 @@ describe('refusals keep what was typed and say why', () => {
   it('a code texted for one device cannot be used from another', async () => {
     const { html } = await startLogin()
     h.neighbours.set('10.20.0.66', '3a:00:00:00:00:66')
-    const res = await h.post('/verify', { challenge: challengeOf(html), code: h.sms.sent.at(-1)!.code }, '10.20.0.66')
+    const res = await h.post(
+      '/verify',
+      { challenge: challengeOf(html), code: h.sms.sent.at(-1)!.code },
+      '10.20.0.66',
+    )
     expect(res.status).toBe(410)
     expect(h.gate.calls).toHaveLength(0)
   })
@@ -260,7 +301,9 @@ describe('refusals keep what was typed and say why', () => {
     if (oldCode !== h.sms.sent[1]!.code) {
       expect((await h.post('/verify', { challenge: first, code: oldCode })).status).toBe(410)
     }
-    expect((await h.post('/verify', { challenge: second, code: h.sms.sent[1]!.code })).status).toBe(200)
+    expect((await h.post('/verify', { challenge: second, code: h.sms.sent[1]!.code })).status).toBe(
+      200,
+    )
   })
 
   it('at most 3 codes per number in 15 minutes', async () => {
@@ -316,16 +359,30 @@ describe('refusals keep what was typed and say why', () => {
   })
 
   it('ignores any MAC the client sends', async () => {
-    await h.post('/login', { ...ANA, mac: 'aa:aa:aa:aa:aa:aa' }, PHONE_IP, { 'x-mac': 'aa:aa:aa:aa:aa:aa' })
+    await h.post('/login', { ...ANA, mac: 'aa:aa:aa:aa:aa:aa' }, PHONE_IP, {
+      'x-mac': 'aa:aa:aa:aa:aa:aa',
+    })
     expect(h.db.prepare('SELECT mac FROM otp_challenges').all()).toEqual([{ mac: PHONE_MAC }])
   })
 
   it('survives malformed requests', async () => {
-    const garbage = await h.request('/login', { method: 'POST', body: '%%%&&&===', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    const garbage = await h.request('/login', {
+      method: 'POST',
+      body: '%%%&&&===',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
     expect(garbage.status).toBe(422)
-    const json = await h.request('/login', { method: 'POST', body: '{"name":1}', headers: { 'content-type': 'application/json' } })
+    const json = await h.request('/login', {
+      method: 'POST',
+      body: '{"name":1}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(json.status).toBe(422)
-    const huge = await h.request('/login', { method: 'POST', body: 'name=' + 'a'.repeat(100_000), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    const huge = await h.request('/login', {
+      method: 'POST',
+      body: 'name=' + 'a'.repeat(100_000),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
     expect(huge.status).toBe(413)
     const noChallenge = await h.post('/verify', { code: '123456' })
     expect(noChallenge.status).toBe(410)
@@ -335,7 +392,10 @@ describe('refusals keep what was typed and say why', () => {
   })
 
   it('refuses a cross-site form post', async () => {
-    const res = await h.post('/login', ANA, PHONE_IP, { origin: 'https://evil.example', host: 'localhost' })
+    const res = await h.post('/login', ANA, PHONE_IP, {
+      origin: 'https://evil.example',
+      host: 'localhost',
+    })
     expect(res.status).toBe(403)
     expect(h.sms.sent).toHaveLength(0)
   })

@@ -19,7 +19,10 @@ function freePort(): Promise<number> {
   })
 }
 
-function startServer(env: Record<string, string>, args: string[] = []): { child: ChildProcess; output: () => string } {
+function startServer(
+  env: Record<string, string>,
+  args: string[] = [],
+): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -49,7 +52,10 @@ describe('the server process', () => {
     const t = tempDir()
     cleanups.push(t.remove)
     const file = path.join(t.dir, 'branchgate.json')
-    writeFileSync(file, JSON.stringify({ otp: { digits: 12 }, sms: { providers: [{ type: 'http' }] } }))
+    writeFileSync(
+      file,
+      JSON.stringify({ otp: { digits: 12 }, sms: { providers: [{ type: 'http' }] } }),
+    )
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
       cwd: ROOT,
       env: { ...process.env, BRANCHGATE_DATA_DIR: t.dir },
@@ -76,7 +82,11 @@ describe('the server process', () => {
     const t = tempDir()
     cleanups.push(t.remove)
     const [port, adminPort] = [await freePort(), await freePort()]
-    const { child, output } = startServer({ PORT: String(port), ADMIN_PORT: String(adminPort), BRANCHGATE_DATA_DIR: t.dir })
+    const { child, output } = startServer({
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      BRANCHGATE_DATA_DIR: t.dir,
+    })
     const health = await waitFor(`http://127.0.0.1:${port}/healthz`)
     expect(await health.json()).toMatchObject({ status: 'ok', gate: 'dry-run' })
     const consolePage = await fetch(`http://127.0.0.1:${adminPort}/`)
@@ -87,7 +97,12 @@ describe('the server process', () => {
       body: new URLSearchParams(fields).toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     })
-    const codePage = await (await fetch(`http://127.0.0.1:${port}/login`, form({ name: 'Ana', phone: '55 1234 5678', consent: 'yes' }))).text()
+    const codePage = await (
+      await fetch(
+        `http://127.0.0.1:${port}/login`,
+        form({ name: 'Ana', phone: '55 1234 5678', consent: 'yes' }),
+      )
+    ).text()
     const challenge = /name="challenge" value="([^"]+)"/.exec(codePage)![1]!
     let code: string | undefined
     for (let i = 0; i < 50 && !code; i++) {
@@ -98,7 +113,9 @@ describe('the server process', () => {
     const welcome = await fetch(`http://127.0.0.1:${port}/verify`, form({ challenge, code: code! }))
     expect(welcome.status).toBe(200)
     expect(await welcome.text()).toContain('¡Listo, Ana!')
-    const captive = (await (await fetch(`http://127.0.0.1:${port}/api/captive`)).json()) as { captive: boolean }
+    const captive = (await (await fetch(`http://127.0.0.1:${port}/api/captive`)).json()) as {
+      captive: boolean
+    }
     expect(captive.captive).toBe(false)
 
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))

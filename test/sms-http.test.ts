@@ -24,7 +24,8 @@ beforeAll(async () => {
     req.on('data', (d) => (body += d))
     req.on('end', () => {
       received.push({ method: req.method!, url: req.url!, headers: req.headers, body })
-      if (req.url === '/ok') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"msg-77"}')
+      if (req.url === '/ok')
+        return res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"msg-77"}')
       if (req.url === '/down') return res.writeHead(503).end('maintenance')
       if (req.url === '/slow') return // never answers
       res.writeHead(404).end()
@@ -43,7 +44,12 @@ function httpConfig(extra: Record<string, unknown>): HttpSmsConfig {
   return cfg.sms.providers[0] as HttpSmsConfig
 }
 
-const message = { to: '+525512345678', text: 'Tu código es 123456\n\n@portal.example #123456', code: '123456', locale: 'es' as const }
+const message = {
+  to: '+525512345678',
+  text: 'Tu código es 123456\n\n@portal.example #123456',
+  code: '123456',
+  locale: 'es' as const,
+}
 
 describe('http SMS sender', () => {
   it('posts a JSON body filled from the template, with the configured headers', async () => {
@@ -60,14 +66,21 @@ describe('http SMS sender', () => {
     expect(req.method).toBe('POST')
     expect(req.headers.authorization).toBe('Bearer s3cret')
     expect(req.headers['content-type']).toBe('application/json')
-    expect(JSON.parse(req.body)).toEqual({ destination: '+525512345678', message: message.text, meta: { otp: '123456' } })
+    expect(JSON.parse(req.body)).toEqual({
+      destination: '+525512345678',
+      message: message.text,
+      meta: { otp: '123456' },
+    })
   })
 
   it('can send a form body instead', async () => {
     await createHttpSender(httpConfig({ url: `${base}/ok`, bodyFormat: 'form' })).send(message)
     const req = received.at(-1)!
     expect(req.headers['content-type']).toBe('application/x-www-form-urlencoded')
-    expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({ to: '+525512345678', text: message.text })
+    expect(Object.fromEntries(new URLSearchParams(req.body))).toEqual({
+      to: '+525512345678',
+      text: message.text,
+    })
   })
 
   it('turns a non-2xx answer into an SmsSendError', async () => {
@@ -91,17 +104,33 @@ describe('http SMS sender', () => {
 
 describe('code messages', () => {
   it('end with the origin-bound line so phones can offer the code', () => {
-    const text = composeCodeText({ locale: 'es', branchName: 'Sucursal Centro', code: '042042', ttlMinutes: 5, portalHost: 'wifi.banco.mx' })
-    expect(text).toBe('Tu código para el Wi-Fi de Sucursal Centro es 042042. Vence en 5 minutos.\n\n@wifi.banco.mx #042042')
-    expect(composeCodeText({ locale: 'en', branchName: 'Downtown', code: '1234', ttlMinutes: 5, portalHost: 'h' })).toMatch(
-      /^Your Downtown Wi-Fi code is 1234\..*\n\n@h #1234$/s,
+    const text = composeCodeText({
+      locale: 'es',
+      branchName: 'Sucursal Centro',
+      code: '042042',
+      ttlMinutes: 5,
+      portalHost: 'wifi.banco.mx',
+    })
+    expect(text).toBe(
+      'Tu código para el Wi-Fi de Sucursal Centro es 042042. Vence en 5 minutos.\n\n@wifi.banco.mx #042042',
     )
+    expect(
+      composeCodeText({
+        locale: 'en',
+        branchName: 'Downtown',
+        code: '1234',
+        ttlMinutes: 5,
+        portalHost: 'h',
+      }),
+    ).toMatch(/^Your Downtown Wi-Fi code is 1234\..*\n\n@h #1234$/s)
   })
 
   it('the console sender prints the number and the text on one line', async () => {
     const lines: string[] = []
     await createConsoleSender((l) => lines.push(l)).send(message)
-    expect(lines).toEqual([`[sms] to=+525512345678 code=123456 text=${JSON.stringify(message.text)}`])
+    expect(lines).toEqual([
+      `[sms] to=+525512345678 code=123456 text=${JSON.stringify(message.text)}`,
+    ])
   })
 
   it('fails over to the next provider when one fails', async () => {

@@ -34,12 +34,19 @@ export function accessStatements(db: Db) {
     `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at)
      VALUES (@id, @customerId, @branchId, @now, @now)`,
   )
-  const touchVisit = db.prepare(`UPDATE visits SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id`)
+  const touchVisit = db.prepare(
+    `UPDATE visits SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id`,
+  )
   return {
     live: (mac: string, now: number) => live.get({ mac, now }) as AuthorizationRow | undefined,
     allLive: (now: number) => allLive.all({ now }) as AuthorizationRow[],
-    grant: (a: { mac: string; customerId: number | null; now: number; until: number; reason: string }) =>
-      insert.run(a),
+    grant: (a: {
+      mac: string
+      customerId: number | null
+      now: number
+      until: number
+      reason: string
+    }) => insert.run(a),
     endFor: (mac: string, now: number, reason: string) => end.run({ mac, now, reason }).changes,
     /** Opens a visit for the customer unless one is open; returns the open visit's id. */
     ensureVisit(customerId: number, branchId: string, now: number, newId: () => string): string {

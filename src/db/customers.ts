@@ -33,10 +33,12 @@ export function customerStatements(db: Db) {
     `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at
      FROM devices d LEFT JOIN customers c ON c.id = d.customer_id WHERE d.mac = ?`,
   )
-  const linkedMacs = db.prepare(
-    `SELECT mac FROM devices WHERE customer_id IS NOT NULL OR is_staff = 1`,
-  ).pluck()
-  const seenDevice = db.prepare(`UPDATE devices SET last_seen_at = MAX(last_seen_at, @now) WHERE mac = @mac`)
+  const linkedMacs = db
+    .prepare(`SELECT mac FROM devices WHERE customer_id IS NOT NULL OR is_staff = 1`)
+    .pluck()
+  const seenDevice = db.prepare(
+    `UPDATE devices SET last_seen_at = MAX(last_seen_at, @now) WHERE mac = @mac`,
+  )
   const devicesOf = db.prepare(
     `SELECT mac, first_seen_at, last_seen_at, is_staff FROM devices WHERE customer_id = ? ORDER BY first_seen_at`,
   )
@@ -58,12 +60,16 @@ export function customerStatements(db: Db) {
     } {
       const existing = byPhone.get(p.phone) as CustomerRow | undefined
       if (existing) {
-        return { customer: verifiedAgain.get({ ...p, id: existing.id }) as CustomerRow, created: false }
+        return {
+          customer: verifiedAgain.get({ ...p, id: existing.id }) as CustomerRow,
+          created: false,
+        }
       }
       return { customer: insert.get(p) as CustomerRow, created: true }
     },
     /** Links a MAC a code was just verified from to its customer (first seen kept). */
-    linkDevice: (mac: string, customerId: number, now: number) => upsertDevice.run({ mac, customerId, now }),
+    linkDevice: (mac: string, customerId: number, now: number) =>
+      upsertDevice.run({ mac, customerId, now }),
     /** MACs of every device linked to a customer or marked as staff. */
     linkedMacs: () => linkedMacs.all() as string[],
     /** The device and its customer, if any: one indexed read, for the portal's first page. */
@@ -82,7 +88,12 @@ export function customerStatements(db: Db) {
     /** The device was seen now (welcome back without a code). */
     seenDevice: (mac: string, now: number) => seenDevice.run({ mac, now }),
     devicesOf: (customerId: number) =>
-      devicesOf.all(customerId) as Array<{ mac: string; first_seen_at: number; last_seen_at: number; is_staff: number }>,
+      devicesOf.all(customerId) as Array<{
+        mac: string
+        first_seen_at: number
+        last_seen_at: number
+        is_staff: number
+      }>,
     recordConsent: (c: {
       customerId: number
       noticeVersion: string

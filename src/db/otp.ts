@@ -53,7 +53,8 @@ export function otpStatements(db: Db) {
     `UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = @id RETURNING attempts`,
   )
   return {
-    insert: (row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at'>) => insert.run(row),
+    insert: (row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at'>) =>
+      insert.run(row),
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
     /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
     sentToPhoneSince: (phone: string, since: number, limit: number) =>
@@ -70,7 +71,8 @@ export function otpStatements(db: Db) {
       supersedeForMac.run({ keep, mac, now })
       supersedeForPhone.run({ keep, phone, now })
     },
-    setStatus: (id: string, status: ChallengeStatus, now: number | null) => setStatus.run({ id, status, now }),
+    setStatus: (id: string, status: ChallengeStatus, now: number | null) =>
+      setStatus.run({ id, status, now }),
     setProvider: (id: string, provider: string) => setProvider.run({ id, provider }),
     countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,
   }

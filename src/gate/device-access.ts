@@ -9,14 +9,7 @@ import type { Gate } from './gate.js'
 
 /** Why a device's access changed; recorded in the audit log. */
 export type AccessReason =
-  | 'login'
-  | 'manual-allow'
-  | 'revoke'
-  | 'expiry'
-  | 'idle'
-  | 'shutdown'
-  | 'staff'
-  | 'returning'
+  'login' | 'manual-allow' | 'revoke' | 'expiry' | 'idle' | 'shutdown' | 'staff' | 'returning'
 
 export type DeviceChange =
   | {
@@ -70,17 +63,19 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       return visitId
     },
   )
-  const recordBlocked = db.transaction((c: Extract<DeviceChange, { next: 'blocked' }>, now: number) => {
-    const ended = access.endFor(c.mac, now, c.reason)
-    audit.record({
-      at: now,
-      actor: c.actor,
-      action: 'device.revoke',
-      subject: c.mac,
-      reason: c.reason,
-      detail: { authorizationsEnded: ended },
-    })
-  })
+  const recordBlocked = db.transaction(
+    (c: Extract<DeviceChange, { next: 'blocked' }>, now: number) => {
+      const ended = access.endFor(c.mac, now, c.reason)
+      audit.record({
+        at: now,
+        actor: c.actor,
+        action: 'device.revoke',
+        subject: c.mac,
+        reason: c.reason,
+        detail: { authorizationsEnded: ended },
+      })
+    },
+  )
 
   return {
     async setDeviceState(change: DeviceChange): Promise<{ visitId: string | null }> {

@@ -4,7 +4,11 @@ import type { Gate, GateCounter, GateEntry } from './gate.js'
 
 export interface DryRunGate extends Gate {
   /** Every call made, in order: what a real firewall would have been told. */
-  readonly calls: ReadonlyArray<{ verb: 'letThrough' | 'revoke' | 'replaceAll'; mac?: Mac; until?: number }>
+  readonly calls: ReadonlyArray<{
+    verb: 'letThrough' | 'revoke' | 'replaceAll'
+    mac?: Mac
+    until?: number
+  }>
   /** Counters the test (or demo) sets by hand; only MACs let through are reported. */
   readonly traffic: Map<Mac, GateCounter>
 }
@@ -15,7 +19,8 @@ export interface DryRunGate extends Gate {
  */
 export function createDryRunGate(clock: Clock, log: (line: string) => void = () => {}): DryRunGate {
   const entries = new Map<Mac, number>()
-  const calls: Array<{ verb: 'letThrough' | 'revoke' | 'replaceAll'; mac?: Mac; until?: number }> = []
+  const calls: Array<{ verb: 'letThrough' | 'revoke' | 'replaceAll'; mac?: Mac; until?: number }> =
+    []
   const traffic = new Map<Mac, GateCounter>()
   return {
     calls,

@@ -3,7 +3,8 @@ const es = {
   'lang.name': 'Español',
   'lang.switch': 'English',
   'splash.title': 'Wi-Fi para clientes',
-  'splash.lead': 'Conéctate gratis mientras esperas. Te enviaremos un código por SMS para confirmar tu número.',
+  'splash.lead':
+    'Conéctate gratis mientras esperas. Te enviaremos un código por SMS para confirmar tu número.',
   'splash.name': 'Tu nombre',
   'splash.name.hint': 'Como quieres que te llamemos.',
   'splash.phone': 'Tu celular',
@@ -39,10 +40,12 @@ const es = {
   'error.name.tooLong': 'Tu nombre no puede tener más de 80 caracteres.',
   'error.name.invalid': 'Tu nombre tiene caracteres que no podemos usar.',
   'error.phone.required': 'Escribe tu número de celular.',
-  'error.phone.invalid': 'Ese número no parece válido. Escríbelo a 10 dígitos, por ejemplo 55 1234 5678.',
+  'error.phone.invalid':
+    'Ese número no parece válido. Escríbelo a 10 dígitos, por ejemplo 55 1234 5678.',
   'error.phone.region': 'Solo podemos enviar códigos a números de {regions}.',
   'error.phone.notMobile': 'Ese número no puede recibir SMS. Usa un número de celular.',
-  'error.consent.required': 'Para conectarte necesitas aceptar los términos y el aviso de privacidad.',
+  'error.consent.required':
+    'Para conectarte necesitas aceptar los términos y el aviso de privacidad.',
   'error.code.required': 'Escribe el código que te enviamos.',
   'error.code.format': 'El código tiene {digits} dígitos, solo números.',
   'error.code.wrong': 'Ese código no es correcto. Te quedan {triesLeft} intentos.',
@@ -50,19 +53,30 @@ const es = {
   'error.code.tooManyTries': 'Demasiados intentos con ese código. Pide uno nuevo.',
   'error.code.gone': 'Ese código ya no es válido. Vuelve a empezar para recibir uno nuevo.',
   'error.limit.resend': 'Espera {wait} segundos antes de pedir otro código.',
-  'error.limit.number': 'Ya enviamos varios códigos a este número. Intenta de nuevo en {minutes} minutos.',
-  'error.limit.device': 'Se han pedido demasiados códigos desde este teléfono. Intenta de nuevo en {minutes} minutos.',
-  'error.limit.numberDaily': 'Este número ya recibió el máximo de códigos por hoy. Intenta de nuevo mañana.',
+  'error.limit.number':
+    'Ya enviamos varios códigos a este número. Intenta de nuevo en {minutes} minutos.',
+  'error.limit.device':
+    'Se han pedido demasiados códigos desde este teléfono. Intenta de nuevo en {minutes} minutos.',
+  'error.limit.numberDaily':
+    'Este número ya recibió el máximo de códigos por hoy. Intenta de nuevo mañana.',
   'error.sms.failed': 'No pudimos enviar el código. Intenta de nuevo en un momento.',
   'error.sms.busy': 'Nuestro servicio de mensajes está saturado. Intenta de nuevo en un minuto.',
-  'error.sms.unreachable': 'Este número no puede recibir SMS. Revisa que sea un celular o usa otro número.',
-  'error.whatsapp.unreachable': 'Este número no puede recibir mensajes de WhatsApp. Pide el código por SMS.',
-  'error.limit.prefix': 'Se han pedido muchos códigos para números parecidos a este. Intenta de nuevo en {minutes} minutos.',
-  'error.sms.paused.breaker': 'Por ahora no podemos enviar códigos desde esta sucursal. Intenta de nuevo en {minutes} minutos o pide ayuda al personal.',
-  'error.sms.paused.budget': 'Lo sentimos: hoy ya no podemos enviar más códigos desde esta sucursal. Pide ayuda al personal o vuelve mañana.',
-  'error.sms.paused.prefix': 'Por ahora no podemos enviar códigos a este número. Intenta más tarde o pide ayuda al personal.',
-  'error.device.unknown': 'No pudimos reconocer tu dispositivo en la red de la sucursal. Desconéctate del Wi-Fi, vuelve a conectarte e inténtalo otra vez.',
-  'error.gate': 'No pudimos darte acceso en este momento. Intenta de nuevo o pide ayuda al personal.',
+  'error.sms.unreachable':
+    'Este número no puede recibir SMS. Revisa que sea un celular o usa otro número.',
+  'error.whatsapp.unreachable':
+    'Este número no puede recibir mensajes de WhatsApp. Pide el código por SMS.',
+  'error.limit.prefix':
+    'Se han pedido muchos códigos para números parecidos a este. Intenta de nuevo en {minutes} minutos.',
+  'error.sms.paused.breaker':
+    'Por ahora no podemos enviar códigos desde esta sucursal. Intenta de nuevo en {minutes} minutos o pide ayuda al personal.',
+  'error.sms.paused.budget':
+    'Lo sentimos: hoy ya no podemos enviar más códigos desde esta sucursal. Pide ayuda al personal o vuelve mañana.',
+  'error.sms.paused.prefix':
+    'Por ahora no podemos enviar códigos a este número. Intenta más tarde o pide ayuda al personal.',
+  'error.device.unknown':
+    'No pudimos reconocer tu dispositivo en la red de la sucursal. Desconéctate del Wi-Fi, vuelve a conectarte e inténtalo otra vez.',
+  'error.gate':
+    'No pudimos darte acceso en este momento. Intenta de nuevo o pide ayuda al personal.',
   'error.unexpected': 'Tuvimos un problema. Intenta de nuevo en un momento.',
   'error.notFound': 'Esta página no existe.',
   'error.back': 'Volver al inicio',
@@ -75,7 +89,8 @@ const en: Record<MessageKey, string> = {
   'lang.name': 'English',
   'lang.switch': 'Español',
   'splash.title': 'Guest Wi-Fi',
-  'splash.lead': 'Get online for free while you wait. We will text you a code to confirm your number.',
+  'splash.lead':
+    'Get online for free while you wait. We will text you a code to confirm your number.',
   'splash.name': 'Your name',
   'splash.name.hint': 'What you would like us to call you.',
   'splash.phone': 'Your mobile number',
@@ -111,7 +126,8 @@ const en: Record<MessageKey, string> = {
   'error.name.tooLong': 'Your name cannot be longer than 80 characters.',
   'error.name.invalid': 'Your name has characters we cannot use.',
   'error.phone.required': 'Please enter your mobile number.',
-  'error.phone.invalid': 'That number does not look right. Type it with 10 digits, for example 55 1234 5678.',
+  'error.phone.invalid':
+    'That number does not look right. Type it with 10 digits, for example 55 1234 5678.',
   'error.phone.region': 'We can only send codes to numbers from {regions}.',
   'error.phone.notMobile': 'That number cannot receive text messages. Please use a mobile number.',
   'error.consent.required': 'To connect you need to accept the terms and the privacy notice.',
@@ -122,18 +138,28 @@ const en: Record<MessageKey, string> = {
   'error.code.tooManyTries': 'Too many tries with that code. Ask for a new one.',
   'error.code.gone': 'That code is no longer valid. Start again to get a new one.',
   'error.limit.resend': 'Please wait {wait} seconds before asking for another code.',
-  'error.limit.number': 'We already sent several codes to this number. Try again in {minutes} minutes.',
-  'error.limit.device': 'Too many codes were requested from this phone. Try again in {minutes} minutes.',
-  'error.limit.numberDaily': 'This number has had the most codes allowed today. Please try again tomorrow.',
+  'error.limit.number':
+    'We already sent several codes to this number. Try again in {minutes} minutes.',
+  'error.limit.device':
+    'Too many codes were requested from this phone. Try again in {minutes} minutes.',
+  'error.limit.numberDaily':
+    'This number has had the most codes allowed today. Please try again tomorrow.',
   'error.sms.failed': 'We could not send the code. Please try again in a moment.',
   'error.sms.busy': 'Our messaging service is busy. Please try again in a minute.',
-  'error.sms.unreachable': 'This number cannot receive SMS. Check that it is a mobile number or use another one.',
-  'error.whatsapp.unreachable': 'This number cannot receive WhatsApp messages. Ask for the code by SMS.',
-  'error.limit.prefix': 'Many codes were requested for numbers like this one. Try again in {minutes} minutes.',
-  'error.sms.paused.breaker': 'We cannot send codes from this branch right now. Try again in {minutes} minutes or ask the staff for help.',
-  'error.sms.paused.budget': 'Sorry: this branch cannot send any more codes today. Please ask the staff for help or come back tomorrow.',
-  'error.sms.paused.prefix': 'We cannot send codes to this number right now. Try again later or ask the staff for help.',
-  'error.device.unknown': 'We could not recognise your device on the branch network. Disconnect from the Wi-Fi, reconnect and try again.',
+  'error.sms.unreachable':
+    'This number cannot receive SMS. Check that it is a mobile number or use another one.',
+  'error.whatsapp.unreachable':
+    'This number cannot receive WhatsApp messages. Ask for the code by SMS.',
+  'error.limit.prefix':
+    'Many codes were requested for numbers like this one. Try again in {minutes} minutes.',
+  'error.sms.paused.breaker':
+    'We cannot send codes from this branch right now. Try again in {minutes} minutes or ask the staff for help.',
+  'error.sms.paused.budget':
+    'Sorry: this branch cannot send any more codes today. Please ask the staff for help or come back tomorrow.',
+  'error.sms.paused.prefix':
+    'We cannot send codes to this number right now. Try again later or ask the staff for help.',
+  'error.device.unknown':
+    'We could not recognise your device on the branch network. Disconnect from the Wi-Fi, reconnect and try again.',
   'error.gate': 'We could not let you online right now. Try again or ask the staff for help.',
   'error.unexpected': 'We had a problem. Please try again in a moment.',
   'error.notFound': 'This page does not exist.',
@@ -151,7 +177,11 @@ export function isMessageKey(key: string): key is MessageKey {
 }
 
 /** Looks up a message and fills its `{placeholders}`. Unknown keys fall back to the generic error. */
-export function t(locale: Locale, key: string, params: Record<string, string | number> = {}): string {
+export function t(
+  locale: Locale,
+  key: string,
+  params: Record<string, string | number> = {},
+): string {
   const catalog = catalogs[locale]
   const text = isMessageKey(key) ? catalog[key] : catalog['error.unexpected']
   return text.replace(/\{(\w+)\}/g, (m, name: string) =>

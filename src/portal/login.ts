@@ -19,7 +19,13 @@ import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import type { SendGuard } from '../sms/guard.js'
 import { composeCodeText, type SmsChannel, type SmsSender } from '../sms/sender.js'
-import { consentGiven, consentWithdrawn, customerRecord, customerRenamed, customerVerified } from '../sync/events.js'
+import {
+  consentGiven,
+  consentWithdrawn,
+  customerRecord,
+  customerRenamed,
+  customerVerified,
+} from '../sync/events.js'
 import type { Outbox } from '../sync/outbox.js'
 import { normalizeName } from './name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
@@ -91,7 +97,9 @@ export function createLogin(deps: LoginDeps) {
   // needs no database read: most splash and probe requests come from phones never seen before.
   const linkedMacs = new Set<string>(deps.customers.linkedMacs())
   const deviceOf = (mac: Mac) =>
-    linkedMacs.has(mac) || deps.staffMacs.has(mac) ? deps.customers.deviceWithCustomer(mac) : undefined
+    linkedMacs.has(mac) || deps.staffMacs.has(mac)
+      ? deps.customers.deviceWithCustomer(mac)
+      : undefined
 
   /**
    * Checks the limits and records the challenge in one transaction, so parallel requests can't
@@ -99,7 +107,14 @@ export function createLogin(deps: LoginDeps) {
    */
   const recordChallenge = db.transaction(
     (
-      c: { phone: string; mac: Mac; name: string; locale: Locale; marketing: boolean; code: string },
+      c: {
+        phone: string
+        mac: Mac
+        name: string
+        locale: Locale
+        marketing: boolean
+        code: string
+      },
       now: number,
     ): string | Error => {
       try {
@@ -112,7 +127,11 @@ export function createLogin(deps: LoginDeps) {
               now - 24 * 60 * MINUTE,
               Math.max(policy.perNumberPerDay, policy.perNumberMax, 1),
             ),
-            fromDeviceLastHour: otp.sentToMacSince(c.mac, now - 60 * MINUTE, policy.perDevicePerHour),
+            fromDeviceLastHour: otp.sentToMacSince(
+              c.mac,
+              now - 60 * MINUTE,
+              policy.perDevicePerHour,
+            ),
           },
           now,
         )
@@ -161,7 +180,13 @@ export function createLogin(deps: LoginDeps) {
     })
     let channel: SmsChannel
     try {
-      const sent = await deps.sms.send({ to: c.phone, text, code, locale: c.locale, channel: c.channel })
+      const sent = await deps.sms.send({
+        to: c.phone,
+        text,
+        code,
+        locale: c.locale,
+        channel: c.channel,
+      })
       channel = sent.channel ?? 'sms'
       otp.setProvider(id, sent.provider)
       deps.setChannel?.(id, channel)
@@ -176,7 +201,13 @@ export function createLogin(deps: LoginDeps) {
       deps.log(`sms: sending to ${maskPhone(c.phone)} failed: ${e.message}`)
       throw e
     }
-    return { id, phone: c.phone, digits: policy.digits, resendAt: now + policy.resendAfterSeconds * 1000, channel }
+    return {
+      id,
+      phone: c.phone,
+      digits: policy.digits,
+      resendAt: now + policy.resendAfterSeconds * 1000,
+      channel,
+    }
   }
 
   return {
@@ -189,7 +220,14 @@ export function createLogin(deps: LoginDeps) {
       if (!phone.ok) fields.phone = `error.phone.${phone.reason}`
       if (!form.consent) fields.consent = 'error.consent.required'
       if (!name.ok || !phone.ok || Object.keys(fields).length) throw new ValidationError(fields)
-      return sendCode({ phone: phone.e164, mac, name: name.name, locale, marketing: form.marketing, channel: 'sms' })
+      return sendCode({
+        phone: phone.e164,
+        mac,
+        name: name.name,
+        locale,
+        marketing: form.marketing,
+        channel: 'sms',
+      })
     },
 
     /**
@@ -310,7 +348,9 @@ export function createLogin(deps: LoginDeps) {
   function recordVerified(c: ChallengeRow, now: number) {
     return db.transaction(() => {
       const before = deps.customers.byPhone(c.phone_e164)
-      const marketingBefore = before ? hadMarketing(deps.customers.consentsOf(before.id).at(-1)) : false
+      const marketingBefore = before
+        ? hadMarketing(deps.customers.consentsOf(before.id).at(-1))
+        : false
       const { customer, created } = deps.customers.verified({
         phone: c.phone_e164,
         name: c.name,
@@ -338,7 +378,15 @@ export function createLogin(deps: LoginDeps) {
       })
       const record = customerRecord(customer, c.marketing === 1)
       const { outbox } = deps
-      outbox.append(customerVerified({ customer: record, firstTime: created, mac: c.mac, now, macs: outbox.macs }))
+      outbox.append(
+        customerVerified({
+          customer: record,
+          firstTime: created,
+          mac: c.mac,
+          now,
+          macs: outbox.macs,
+        }),
+      )
       if (before && before.name !== customer.name) {
         outbox.append(customerRenamed({ customer: record, previousName: before.name, now }))
       }
@@ -354,7 +402,13 @@ export function createLogin(deps: LoginDeps) {
       )
       if (marketingBefore && !c.marketing) {
         outbox.append(
-          consentWithdrawn({ customer: record, purposes: ['marketing'], noticeVersion: deps.noticeVersion, branchId: deps.branch.id, now }),
+          consentWithdrawn({
+            customer: record,
+            purposes: ['marketing'],
+            noticeVersion: deps.noticeVersion,
+            branchId: deps.branch.id,
+            now,
+          }),
         )
       }
       return customer
@@ -363,8 +417,14 @@ export function createLogin(deps: LoginDeps) {
 }
 
 /** Whether a consent row (the customer's latest) includes marketing and was not withdrawn. */
-function hadMarketing(consent: { purposes: string; withdrawn_at: number | null } | undefined): boolean {
-  return !!consent && consent.withdrawn_at === null && (JSON.parse(consent.purposes) as string[]).includes('marketing')
+function hadMarketing(
+  consent: { purposes: string; withdrawn_at: number | null } | undefined,
+): boolean {
+  return (
+    !!consent &&
+    consent.withdrawn_at === null &&
+    (JSON.parse(consent.purposes) as string[]).includes('marketing')
+  )
 }
 
 /** A phone number for logs: country code and last two digits only. */

@@ -1,4 +1,5 @@
-export type NameResult = { ok: true; name: string } | { ok: false; reason: 'required' | 'tooLong' | 'invalid' }
+export type NameResult =
+  { ok: true; name: string } | { ok: false; reason: 'required' | 'tooLong' | 'invalid' }
 
 export const NAME_MAX_CHARS = 80
 

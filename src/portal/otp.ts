@@ -24,7 +24,12 @@ export function hashCode(secret: Buffer, challengeId: string, code: string): str
 }
 
 /** Constant-time comparison of a typed code against the stored HMAC. */
-export function codeMatches(secret: Buffer, challengeId: string, typed: string, storedHex: string): boolean {
+export function codeMatches(
+  secret: Buffer,
+  challengeId: string,
+  typed: string,
+  storedHex: string,
+): boolean {
   const a = Buffer.from(hashCode(secret, challengeId, typed), 'hex')
   const b = Buffer.from(storedHex, 'hex')
   return a.length === b.length && timingSafeEqual(a, b)
@@ -56,12 +61,21 @@ export function checkSendLimits(policy: OtpPolicy, history: SendHistory, now: nu
   const windowMs = policy.perNumberWindowMinutes * MINUTE
   const inWindow = toNumber.filter((t) => t > now - windowMs)
   if (inWindow.length >= policy.perNumberMax) {
-    throw new RateLimitedError('number', wait(inWindow[inWindow.length - policy.perNumberMax]! + windowMs))
+    throw new RateLimitedError(
+      'number',
+      wait(inWindow[inWindow.length - policy.perNumberMax]! + windowMs),
+    )
   }
   if (fromDevice.length >= policy.perDevicePerHour) {
-    throw new RateLimitedError('device', wait(fromDevice[fromDevice.length - policy.perDevicePerHour]! + HOUR))
+    throw new RateLimitedError(
+      'device',
+      wait(fromDevice[fromDevice.length - policy.perDevicePerHour]! + HOUR),
+    )
   }
   if (toNumber.length >= policy.perNumberPerDay) {
-    throw new RateLimitedError('numberDaily', wait(toNumber[toNumber.length - policy.perNumberPerDay]! + DAY))
+    throw new RateLimitedError(
+      'numberDaily',
+      wait(toNumber[toNumber.length - policy.perNumberPerDay]! + DAY),
+    )
   }
 }

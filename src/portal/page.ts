@@ -6,12 +6,17 @@ import type { Config } from '../config.js'
 import { t, type Locale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 
-export const PORTAL_CSS = readFileSync(fileURLToPath(new URL('../../public/portal.css', import.meta.url)))
+export const PORTAL_CSS = readFileSync(
+  fileURLToPath(new URL('../../public/portal.css', import.meta.url)),
+)
 export const PORTAL_CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 10)
 
 /** What the form showed, so a refusal can show it again with what the customer typed. */
 export type PageState =
-  | { view: 'portal/splash'; values: { name: string; phone: string; consent: boolean; marketing: boolean } }
+  | {
+      view: 'portal/splash'
+      values: { name: string; phone: string; consent: boolean; marketing: boolean }
+    }
   | {
       view: 'portal/code'
       values: { code: string }
@@ -63,7 +68,11 @@ export function renderPage(
   }
   // The layout is composed here rather than with EJS include(), which looks the partial up on
   // disk at every render.
-  return views.render('partials/head', data) + views.render(view, data) + views.render('partials/foot', data)
+  return (
+    views.render('partials/head', data) +
+    views.render(view, data) +
+    views.render('partials/foot', data)
+  )
 }
 
 /**
@@ -93,6 +102,8 @@ export function sendPage(
 ): Response {
   const fromContext = c.get('pageHeaders') as Record<string, string> | undefined
   const headers =
-    fromContext || extra ? { ...PAGE_HEADERS, ...fromContext, ...extra } : (PAGE_HEADERS as Record<string, string>)
+    fromContext || extra
+      ? { ...PAGE_HEADERS, ...fromContext, ...extra }
+      : (PAGE_HEADERS as Record<string, string>)
   return new Response(html, { status, headers })
 }

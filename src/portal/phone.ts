@@ -20,7 +20,9 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
   const text = input.normalize('NFKC').trim()
   if (text === '') return { ok: false, reason: 'required' }
   if (text.length > 40 || !/^[+\d\s().\-/]+$/.test(text)) return { ok: false, reason: 'invalid' }
-  const parsed = tryParse(text, rules.defaultRegion) ?? tryParse(withoutLegacyMexicanPrefix(text), rules.defaultRegion)
+  const parsed =
+    tryParse(text, rules.defaultRegion) ??
+    tryParse(withoutLegacyMexicanPrefix(text), rules.defaultRegion)
   if (!parsed) return { ok: false, reason: 'invalid' }
   const region = parsed.country
   if (!region || !rules.allowedRegions.includes(region)) return { ok: false, reason: 'region' }

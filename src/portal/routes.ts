@@ -54,7 +54,8 @@ export function portalRoutes(deps: PortalDeps) {
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
-    const explicit = asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
+    const explicit =
+      asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
     const accept = c.req.header('accept-language') ?? ''
     let locale = explicit
     if (!locale) {
@@ -66,7 +67,12 @@ export function portalRoutes(deps: PortalDeps) {
     }
     if (asLocale(query)) {
       c.set('pageHeaders', {
-        'Set-Cookie': serialize(LANG_COOKIE, locale, { path: '/', maxAge: 365 * 86400, sameSite: 'Lax', httpOnly: true }),
+        'Set-Cookie': serialize(LANG_COOKIE, locale, {
+          path: '/',
+          maxAge: 365 * 86400,
+          sameSite: 'Lax',
+          httpOnly: true,
+        }),
       })
     }
     c.set('locale', locale)
@@ -79,7 +85,8 @@ export function portalRoutes(deps: PortalDeps) {
     const site = c.req.header('sec-fetch-site')
     const host = c.req.header('host')
     const crossOrigin = origin !== undefined && origin !== 'null' && hostOf(origin) !== host
-    if (crossOrigin || site === 'cross-site') throw new HTTPException(403, { message: 'cross-site form post' })
+    if (crossOrigin || site === 'cross-site')
+      throw new HTTPException(403, { message: 'cross-site form post' })
     await next()
   })
 
@@ -134,7 +141,8 @@ export function portalRoutes(deps: PortalDeps) {
         await login.letStaffThrough(mac)
         return sendPage(c, page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
       case 'remembered':
-        return sendPage(c, 
+        return sendPage(
+          c,
           page(c, 'portal/returning', {
             title: t(locale, 'returning.title', { name: standing.name }),
             showLangSwitch: true,
@@ -142,7 +150,13 @@ export function portalRoutes(deps: PortalDeps) {
           }),
         )
       case 'expired':
-        return sendPage(c, page(c, 'portal/splash', { showLangSwitch: true, values: { ...emptySplash, name: standing.name } }))
+        return sendPage(
+          c,
+          page(c, 'portal/splash', {
+            showLangSwitch: true,
+            values: { ...emptySplash, name: standing.name },
+          }),
+        )
       default:
         return splash()
     }
@@ -156,7 +170,8 @@ export function portalRoutes(deps: PortalDeps) {
     const locale = c.get('locale')
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
-    return sendPage(c, 
+    return sendPage(
+      c,
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: back.name,
@@ -199,14 +214,22 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('page', codePageState(current, ''))
     // The channel the customer picked on the code page; anything else keeps the current one.
     const asked =
-      form.channel === 'whatsapp' && offerWhatsapp ? 'whatsapp' : form.channel === 'sms' ? 'sms' : undefined
+      form.channel === 'whatsapp' && offerWhatsapp
+        ? 'whatsapp'
+        : form.channel === 'sms'
+          ? 'sms'
+          : undefined
     const next = await login.resend(current.id, mac, asked)
     const state = codePageState(next, '')
-    return sendPage(c, 
+    return sendPage(
+      c,
       page(c, state.view, {
         ...state,
         title: t(c.get('locale'), 'code.title'),
-        notice: t(c.get('locale'), next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent'),
+        notice: t(
+          c.get('locale'),
+          next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent',
+        ),
       }),
     )
   })
@@ -220,7 +243,8 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('page', codePageState(current, form.code ?? ''))
     const { customer, until } = await login.verify(current.id, mac, form.code ?? '')
     const locale = c.get('locale')
-    return sendPage(c, 
+    return sendPage(
+      c,
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: customer.name,
@@ -255,7 +279,12 @@ export function portalRoutes(deps: PortalDeps) {
       db = 'error'
     }
     return c.json(
-      { status: db === 'ok' ? 'ok' : 'degraded', branch: config.branch.id, db, gate: deps.gateBackend },
+      {
+        status: db === 'ok' ? 'ok' : 'degraded',
+        branch: config.branch.id,
+        db,
+        gate: deps.gateBackend,
+      },
       db === 'ok' ? 200 : 503,
     )
   })

@@ -44,7 +44,10 @@ export function createSendGuard(deps: {
   const restOf = (prefix: string, now: number, windowMs: number) => {
     const t = branchConversion(now, windowMs)
     const p = sms.prefixConversion(prefix, now - windowMs, now)
-    return { numbers: Math.max(0, t.numbers - p.numbers), verified: Math.max(0, t.verified - p.verified) }
+    return {
+      numbers: Math.max(0, t.numbers - p.numbers),
+      verified: Math.max(0, t.verified - p.verified),
+    }
   }
   /** A window of `ms` back from now, restarted when a hold of that scope/key ended. */
   const since = (scope: 'branch' | 'prefix', key: string, now: number, ms: number) =>
@@ -69,7 +72,11 @@ export function createSendGuard(deps: {
             policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
           prefixLastHour:
             policy.perPrefixPerHour > 0
-              ? sms.prefixTimesSince(prefix, since('prefix', prefix, now, HOUR), policy.perPrefixPerHour)
+              ? sms.prefixTimesSince(
+                  prefix,
+                  since('prefix', prefix, now, HOUR),
+                  policy.perPrefixPerHour,
+                )
               : [],
           prefixConversion: judgeConversion
             ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)

@@ -33,9 +33,10 @@ export function createHttpSender(cfg: HttpSmsConfig, fetchImpl: Fetch = fetch): 
         body = JSON.stringify(fields)
         headers['content-type'] ??= 'application/json'
       } else {
-        const pairs = Object.entries(fields).map(
-          ([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)],
-        )
+        const pairs = Object.entries(fields).map(([k, v]): [string, string] => [
+          k,
+          typeof v === 'string' ? v : JSON.stringify(v),
+        ])
         body = new URLSearchParams(pairs).toString()
         headers['content-type'] ??= 'application/x-www-form-urlencoded'
       }
@@ -53,11 +54,16 @@ export function createHttpSender(cfg: HttpSmsConfig, fetchImpl: Fetch = fetch): 
       } catch (err) {
         const e = err as Error
         const late = e.name === 'TimeoutError' || e.name === 'AbortError'
-        throw new SmsSendError(name, late ? `no answer within ${cfg.timeoutMs} ms` : e.message, late ? 'timeout' : 'unavailable')
+        throw new SmsSendError(
+          name,
+          late ? `no answer within ${cfg.timeoutMs} ms` : e.message,
+          late ? 'timeout' : 'unavailable',
+        )
       }
       const text = await res.text().catch(() => '')
       if (!res.ok) {
-        const kind = res.status === 429 ? 'rateLimited' : res.status >= 500 ? 'unavailable' : 'rejected'
+        const kind =
+          res.status === 429 ? 'rateLimited' : res.status >= 500 ? 'unavailable' : 'rejected'
         throw new SmsSendError(name, `HTTP ${res.status}: ${text.slice(0, 200)}`, kind)
       }
       let messageId: string | undefined
