@@ -339,8 +339,19 @@ export const configSchema = z
           .default('demo'),
         /** Name shown to customers on the splash page and in SMS. */
         name: z.string().min(1).max(80).default('Sucursal Demo'),
-        /** Logo shown on the splash page: a path served by the portal or a data: URL. null: none. */
-        logoUrl: z.string().nullable().default(null),
+        /**
+         * Logo shown on the splash page, as a `data:image/…` URL (at most 100 000 characters):
+         * guests have no internet yet and the page allows no outside image. null: the name only.
+         */
+        logoUrl: z
+          .string()
+          .max(100_000)
+          .regex(
+            /^data:image\/(png|jpeg|gif|webp|svg\+xml)(;base64)?,/,
+            'must be a data:image/… URL (e.g. data:image/png;base64,…)',
+          )
+          .nullable()
+          .default(null),
         /** IANA time zone of the branch, used to show local times. */
         timeZone: z
           .string()

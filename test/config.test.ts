@@ -61,6 +61,14 @@ describe('configuration', () => {
     expect(problemsOf('{"colour":"blue"}')).toEqual(['unknown key(s) colour'])
   })
 
+  it('takes a logo only as a data: image, which works before the guest has internet', () => {
+    const png = 'data:image/png;base64,iVBORw0KGgo='
+    expect(loadConfig(JSON.stringify({ branch: { logoUrl: png } })).branch.logoUrl).toBe(png)
+    expect(problemsOf('{"branch":{"logoUrl":"https://cdn.example/logo.png"}}')[0]).toMatch(
+      /^branch\.logoUrl must be a data:image\/… URL/,
+    )
+  })
+
   it('refuses a half-filled SMS provider', () => {
     expect(problemsOf('{"sms":{"providers":[{"type":"http"}]}}')).toEqual([
       'sms.providers.0.url is required (expected string, received undefined)',

@@ -21,6 +21,7 @@ const POSTS = [
   '/password',
   '/customers/1/export',
   '/customers/1/erase',
+  '/customers/1/devices/3a:11:22:33:44:55/staff',
   '/export/visits.csv',
   '/campaigns/import',
 ]
@@ -184,6 +185,46 @@ describe('console access', () => {
     for (const p of ['/audit', '/sync', '/customers/1/erase'])
       expect((await admin.get(p)).status, p).toBe(200)
     expect(await (await admin.get('/audit')).text()).toContain('console.login')
+  })
+
+  it("lets an admin mark a customer's device as staff, audited, and not a manager", async () => {
+    h = consoleHarness()
+    h.db
+      .prepare(
+        `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at) VALUES (1, '+525512345678', 'Ana', 'es', 1, 1, 1)`,
+      )
+      .run()
+    h.db
+      .prepare(
+        `INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at) VALUES ('3a:11:22:33:44:55', 1, 1, 1)`,
+      )
+      .run()
+    const path = '/customers/1/devices/3a:11:22:33:44:55/staff'
+    const manager = await h.signedIn('maria', 'manager')
+    expect((await manager.submit(path, { staff: '1' })).status).toBe(403)
+    const admin = await h.signedIn('root', 'admin')
+    expect((await admin.post(path, { staff: '1' })).status).toBe(403) // no CSRF token
+    const isStaff = () => h.db.prepare(`SELECT is_staff FROM devices`).get()
+    expect(isStaff()).toEqual({ is_staff: 0 })
+    expect(await (await admin.get('/customers/1')).text()).toContain('Marcar como personal')
+    const res = await admin.submit(path, { staff: '1' })
+    expect(res.status).toBe(303)
+    expect(isStaff()).toEqual({ is_staff: 1 })
+    expect(await (await admin.get('/customers/1')).text()).toContain('Ya no es personal')
+    await admin.submit(path, { staff: '0' })
+    expect(isStaff()).toEqual({ is_staff: 0 })
+    const audit = h.db
+      .prepare(
+        `SELECT action, subject, actor FROM audit_log WHERE action LIKE 'device.%' ORDER BY id`,
+      )
+      .all()
+    expect(audit).toEqual([
+      { action: 'device.staff', subject: '3a:11:22:33:44:55', actor: 'user:root' },
+      { action: 'device.unstaff', subject: '3a:11:22:33:44:55', actor: 'user:root' },
+    ])
+    expect(
+      (await admin.submit('/customers/1/devices/aa:bb:cc:dd:ee:ff/staff', { staff: '1' })).status,
+    ).toBe(404)
   })
 
   it('makes the demo admin choose a new password before anything else', async () => {

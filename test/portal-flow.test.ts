@@ -50,6 +50,17 @@ describe('the splash page', () => {
     }
   })
 
+  it('shows the branch logo from the config, inline, since there is no internet yet', async () => {
+    h.close()
+    h = portalHarness({
+      branch: { name: 'Sucursal Reforma', logoUrl: 'data:image/png;base64,iVBORw0KGgo=' },
+    })
+    const html = await (await h.request('/')).text()
+    expect(html).toContain(
+      '<img class="logo" src="data:image/png;base64,iVBORw0KGgo=" alt="Sucursal Reforma">',
+    )
+  })
+
   it('serves one small stylesheet', async () => {
     const res = await h.request('/portal.css')
     expect(res.status).toBe(200)

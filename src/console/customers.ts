@@ -112,6 +112,23 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
   const dropCodes = db.prepare(`DELETE FROM otp_challenges WHERE phone_e164 = @phone`)
   const dropCampaignSends = db.prepare(`DELETE FROM campaign_sends WHERE phone_e164 = @phone`)
 
+  const setStaff = db.prepare(
+    `UPDATE devices SET is_staff = @staff, staff_from_config = 0 WHERE mac = @mac AND customer_id = @id`,
+  )
+  const markStaff = db.transaction((id: number, mac: string, staff: boolean, actor: string) => {
+    const changed = setStaff.run({ id, mac, staff: staff ? 1 : 0 }).changes === 1
+    if (changed) {
+      deps.audit.record({
+        at: deps.clock.now(),
+        actor,
+        action: staff ? 'device.staff' : 'device.unstaff',
+        subject: mac,
+        detail: { customerId: id },
+      })
+    }
+    return changed
+  })
+
   const like = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`)
 
   function file(id: number, visitLimit = 1_000_000): CustomerFile | null {
@@ -167,6 +184,13 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       }
       return byName.all({ pattern: `%${like(fold(q))}%`, limit }) as CustomerSummary[]
     },
+
+    /**
+     * Marks one of the customer's devices as a staff device (or not): staff get through without
+     * the portal and are left out of every visit figure. Audit-logged; false if no such device.
+     */
+    setStaff: (id: number, mac: string, staff: boolean, actor: string): boolean =>
+      markStaff(id, mac, staff, actor),
 
     /** Everything kept about one customer, for the customer page (latest 200 visits). */
     page: (id: number) => file(id, 200),

@@ -1,3 +1,4 @@
+import { parseMac } from '../mac.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -373,6 +374,18 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       'Content-Type': 'application/json; charset=utf-8',
       'Content-Disposition': `attachment; filename="customer-${id}.json"`,
     })
+  })
+
+  // Staff devices get through without the portal and stay out of the figures (issue 4).
+  app.post('/customers/:id/devices/:mac/staff', adminOnly, (c) => {
+    const id = customerId(c)
+    const mac = parseMac(c.req.param('mac'))
+    if (!mac) throw new HTTPException(404, { message: 'no such device' })
+    const staff = c.get('form').staff === '1'
+    if (!deps.customers.setStaff(id, mac, staff, `user:${c.get('user')!.name}`)) {
+      throw new HTTPException(404, { message: 'no such device' })
+    }
+    return c.redirect(`/customers/${id}`, 303)
   })
 
   app.get('/customers/:id/erase', adminOnly, (c) => {
