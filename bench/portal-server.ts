@@ -29,12 +29,11 @@ if (mode === 'hello') {
   process.on('disconnect', () => server.close(() => process.exit(0)))
 } else {
   const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-'))
-  // The limits are lifted only so 20 clients can log in thousands of times from 20 addresses.
   const config = loadConfig(
     JSON.stringify({
       dataDir: dir,
-      otp: { perDevicePerHour: 1_000_000, perNumberPerDay: 1_000_000 },
-      // The fraud rules stay on (their cost is part of a login) with limits out of reach.
+      // The code limits are the defaults (every bench login is a new phone and number); the
+      // branch-wide fraud rules stay on (their cost is part of a login) with limits out of reach.
       sms: { fraud: { perPrefixPerHour: 1e9, branchPerHour: 1e9, dailyBudget: 1e9 } },
     }),
   )
@@ -55,8 +54,10 @@ if (mode === 'hello') {
       async macFor(ip) {
         let mac = macs.get(ip)
         if (!mac) {
-          const last = Number(plainIp(ip).split('.')[3] ?? 0)
-          mac = parseMac(`02:00:00:00:00:${last.toString(16).padStart(2, '0')}`) as Mac
+          // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
+          const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
+          const hex = (v: number) => v.toString(16).padStart(2, '0')
+          mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
           macs.set(ip, mac)
         }
         return mac

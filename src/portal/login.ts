@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
-import type { CustomerStatements } from '../db/customers.js'
+import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
 import {
@@ -157,6 +157,15 @@ export function createLogin(deps: LoginDeps) {
     },
   )
 
+  /** Who delivered, in one commit. Only a delivered code replaces the previous one: a failed resend leaves it usable. */
+  const recordDelivered = db.transaction(
+    (id: string, provider: string, channel: SmsChannel, mac: Mac, phone: string, now: number) => {
+      otp.setProvider(id, provider)
+      deps.setChannel?.(id, channel)
+      otp.supersedeOthers(id, mac, phone, now)
+    },
+  )
+
   async function sendCode(c: {
     phone: string
     mac: Mac
@@ -188,10 +197,7 @@ export function createLogin(deps: LoginDeps) {
         channel: c.channel,
       })
       channel = sent.channel ?? 'sms'
-      otp.setProvider(id, sent.provider)
-      deps.setChannel?.(id, channel)
-      // Only a delivered code replaces the previous one: a failed resend leaves it usable.
-      otp.supersedeOthers(id, c.mac, c.phone, clock.now())
+      recordDelivered(id, sent.provider, channel, c.mac, c.phone, clock.now())
     } catch (err) {
       otp.setStatus(id, 'send_failed', clock.now())
       const e =
@@ -299,9 +305,8 @@ export function createLogin(deps: LoginDeps) {
         throw new ValidationError({ code: 'error.code.format' })
       }
       const now = clock.now()
-      const challenge = checkCode(challengeId, mac, code, now)
+      const { challenge, customer } = checkCode(challengeId, mac, code, now)
       const until = deps.sessionUntil(now)
-      const customer = recordVerified(challenge, now)
       try {
         const { visitId } = await deps.access.setDeviceState({
           next: 'allowed',
@@ -320,29 +325,44 @@ export function createLogin(deps: LoginDeps) {
     },
   }
 
-  function checkCode(challengeId: string, mac: Mac, code: string, now: number): ChallengeRow {
-    // The transaction returns its refusal instead of throwing it: a throw would roll back the
-    // counted wrong try.
-    const outcome = db.transaction((): ChallengeRow | Error => {
-      const c = otp.byId(challengeId)
-      if (!c || c.mac !== mac) return new ChallengeNotFoundError()
-      if (c.status === 'exhausted') return new TooManyAttemptsError()
-      if (c.status !== 'pending') return new ChallengeNotFoundError()
-      if (now >= c.expires_at) return new CodeExpiredError()
-      if (c.attempts >= policy.maxAttempts) return new TooManyAttemptsError()
-      if (codeMatches(deps.secret, c.id, code, c.code_hmac)) {
-        otp.setStatus(c.id, 'verified', now)
-        return c
-      }
-      const attempts = otp.countAttempt(c.id)
-      if (attempts >= policy.maxAttempts) {
-        otp.setStatus(c.id, 'exhausted', now)
-        return new TooManyAttemptsError()
-      }
-      return new InvalidCodeError(policy.maxAttempts - attempts)
-    })()
+  /**
+   * Checks the code and, when it is right, records the customer, in one transaction (one commit
+   * on the login's hot path). A refusal is returned, not thrown: a throw would roll back the
+   * counted wrong try.
+   */
+  function checkCode(challengeId: string, mac: Mac, code: string, now: number) {
+    const outcome = db.transaction(
+      (): { challenge: ChallengeRow; customer: CustomerRow } | Error => {
+        const c = codeOutcome(challengeId, mac, code, now)
+        return c instanceof Error ? c : { challenge: c, customer: recordVerified(c, now) }
+      },
+    )()
     if (outcome instanceof Error) throw outcome
     return outcome
+  }
+
+  function codeOutcome(
+    challengeId: string,
+    mac: Mac,
+    code: string,
+    now: number,
+  ): ChallengeRow | Error {
+    const c = otp.byId(challengeId)
+    if (!c || c.mac !== mac) return new ChallengeNotFoundError()
+    if (c.status === 'exhausted') return new TooManyAttemptsError()
+    if (c.status !== 'pending') return new ChallengeNotFoundError()
+    if (now >= c.expires_at) return new CodeExpiredError()
+    if (c.attempts >= policy.maxAttempts) return new TooManyAttemptsError()
+    if (codeMatches(deps.secret, c.id, code, c.code_hmac)) {
+      otp.setStatus(c.id, 'verified', now)
+      return c
+    }
+    const attempts = otp.countAttempt(c.id)
+    if (attempts >= policy.maxAttempts) {
+      otp.setStatus(c.id, 'exhausted', now)
+      return new TooManyAttemptsError()
+    }
+    return new InvalidCodeError(policy.maxAttempts - attempts)
   }
 
   function recordVerified(c: ChallengeRow, now: number) {
