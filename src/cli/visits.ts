@@ -8,6 +8,7 @@ import { readConfig } from '../main.js'
 import { maskPhone } from '../portal/login.js'
 import { visitFigures } from '../visits/figures.js'
 import { dwellMs } from '../visits/rules.js'
+import { instantOfWallTime } from '../time.js'
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -18,33 +19,6 @@ export interface VisitRange {
   label: string
 }
 
-/** Offset of the time zone from UTC at an instant, in ms (UTC−6 is −21 600 000). */
-function zoneOffsetMs(ms: number, timeZone: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    })
-      .formatToParts(ms)
-      .map((p) => [p.type, p.value]),
-  )
-  const asUtc = Date.UTC(
-    +parts.year!,
-    +parts.month! - 1,
-    +parts.day!,
-    +parts.hour!,
-    +parts.minute!,
-    +parts.second!,
-  )
-  return asUtc - (ms - (((ms % 1000) + 1000) % 1000))
-}
-
 /** The instant local midnight starts the day `yyyy-mm-dd` in the time zone. */
 export function localMidnight(day: string, timeZone: string): number {
   const m = DAY_RE.exec(day)
@@ -53,10 +27,7 @@ export function localMidnight(day: string, timeZone: string): number {
   if (Number.isNaN(guess) || new Date(guess).toISOString().slice(0, 10) !== day) {
     throw new ConfigError([`no such date: ${day}`])
   }
-  // Twice: the offset at the guess may differ from the offset at the answer across a DST change.
-  let at = guess - zoneOffsetMs(guess, timeZone)
-  at = guess - zoneOffsetMs(at, timeZone)
-  return at
+  return instantOfWallTime(guess, timeZone)
 }
 
 /** The branch's local date of an instant, YYYY-MM-DD. */

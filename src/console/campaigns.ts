@@ -4,7 +4,7 @@ import type { Db } from '../db/open.js'
 import { parsePhone, type PhoneRules } from '../portal/phone.js'
 import { CsvSyntaxError, parseCsv } from './csv.js'
 import { fold } from './customers.js'
-import { offsetAt } from './time.js'
+import { instantOfWallTime } from '../time.js'
 
 /** A refused row of an import: its line in the file and why (a message key and values). */
 export interface ImportProblem {
@@ -46,7 +46,7 @@ export function parseSentAt(text: string, timeZone: string): number | null {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null
   const wall = Date.UTC(y, mo - 1, d, h, mi, s)
   if (new Date(wall).getUTCDate() !== d) return null
-  return wall - offsetAt(wall - offsetAt(wall, timeZone), timeZone)
+  return instantOfWallTime(wall, timeZone)
 }
 
 export interface CampaignDeps {

@@ -3,37 +3,10 @@
  * branch's days and hours. SQLite knows no time zones, so the offsets in force over a range are
  * computed here once, as a few segments, and handed to SQL.
  */
+import { instantOfWallTime, offsetAt } from '../time.js'
 
 const DAY = 86_400_000
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    })
-    formatters.set(timeZone, f)
-  }
-  return f
-}
-
-/** Milliseconds to add to a UTC instant to get the wall-clock time of `timeZone` at that instant. */
-export function offsetAt(ms: number, timeZone: string): number {
-  const p: Record<string, number> = {}
-  for (const part of formatter(timeZone).formatToParts(ms)) {
-    if (part.type !== 'literal') p[part.type] = Number(part.value)
-  }
-  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour! % 24, p.minute!, p.second!)
-  return wall - Math.floor(ms / 1000) * 1000
-}
+export { offsetAt }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -47,11 +20,7 @@ export function isDate(text: string): boolean {
 
 /** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone`. */
 export function localMidnight(date: string, timeZone: string): number {
-  const wall = Date.parse(`${date}T00:00:00Z`)
-  let guess = wall - offsetAt(wall, timeZone)
-  // A second pass settles days on which the offset changes.
-  guess = wall - offsetAt(guess, timeZone)
-  return guess
+  return instantOfWallTime(Date.parse(`${date}T00:00:00Z`), timeZone)
 }
 
 /** The branch-local calendar date (YYYY-MM-DD) of an instant. */

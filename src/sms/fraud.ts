@@ -120,42 +120,4 @@ export function lowConversion(
   return `${prefix.verified} of ${prefix.numbers} numbers verified (${pct(ratio)}, normal ${pct(normal)})`
 }
 
-/** Epoch ms of the start of the local calendar day containing `now` in `timeZone`. */
-export function startOfLocalDay(now: number, timeZone: string): number {
-  const fmt = wallClockFormat(timeZone)
-  const wall = (t: number) => {
-    const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, x.value]))
-    return Date.UTC(+p.year!, +p.month! - 1, +p.day!, +p.hour!, +p.minute!, +p.second!)
-  }
-  const w = wall(now)
-  const midnightWall = w - (w % (24 * HOUR))
-  // The zone's offset at local midnight may differ from now's (DST): refine once.
-  let guess = midnightWall - (w - now)
-  guess = midnightWall - (wall(guess) - guess)
-  return guess
-}
-
-// Building an Intl formatter costs far more than using one: keep one per zone.
-const formats = new Map<string, Intl.DateTimeFormat>()
-function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
-  let f = formats.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    })
-    formats.set(timeZone, f)
-  }
-  return f
-}
-
-/** Epoch ms when the next local day starts. */
-export function startOfNextLocalDay(now: number, timeZone: string): number {
-  return startOfLocalDay(startOfLocalDay(now, timeZone) + 36 * HOUR, timeZone)
-}
+export { startOfLocalDay, startOfNextLocalDay } from '../time.js'

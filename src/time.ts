@@ -1,0 +1,56 @@
+/**
+ * Branch-local time. Everything is stored as UTC epoch milliseconds; the branch speaks in its own
+ * days and hours (`branch.timeZone`). One place computes zone offsets, so reports, the SMS budget
+ * and the CLI agree on where a local day starts, across DST changes.
+ */
+
+const HOUR = 3_600_000
+
+// Building an Intl formatter costs far more than using one: keep one per zone.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
+    formatters.set(timeZone, f)
+  }
+  return f
+}
+
+/** Milliseconds to add to a UTC instant to get the wall-clock time of `timeZone` at that instant. */
+export function offsetAt(ms: number, timeZone: string): number {
+  const p: Record<string, number> = {}
+  for (const part of wallClockFormat(timeZone).formatToParts(ms)) {
+    if (part.type !== 'literal') p[part.type] = Number(part.value)
+  }
+  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour! % 24, p.minute!, p.second!)
+  return wall - Math.floor(ms / 1000) * 1000
+}
+
+/** The UTC instant at which the wall clock of `timeZone` shows `wall` (a wall time read as UTC). */
+export function instantOfWallTime(wall: number, timeZone: string): number {
+  // Twice: the offset at the guess may differ from the offset at the answer across a DST change.
+  const guess = wall - offsetAt(wall, timeZone)
+  return wall - offsetAt(guess, timeZone)
+}
+
+/** Epoch ms of the start of the local calendar day containing `now` in `timeZone`. */
+export function startOfLocalDay(now: number, timeZone: string): number {
+  const wall = now + offsetAt(now, timeZone)
+  return instantOfWallTime(wall - (((wall % (24 * HOUR)) + 24 * HOUR) % (24 * HOUR)), timeZone)
+}
+
+/** Epoch ms when the next local day starts. */
+export function startOfNextLocalDay(now: number, timeZone: string): number {
+  return startOfLocalDay(startOfLocalDay(now, timeZone) + 36 * HOUR, timeZone)
+}
