@@ -12,6 +12,7 @@ import path from 'node:path'
 import { createApp } from '../src/app.js'
 import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
+import { startCheckpointer } from '../src/db/checkpointer.js'
 import { openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { plainIp } from '../src/gate/neighbours.js'
@@ -38,6 +39,8 @@ if (mode === 'hello') {
     }),
   )
   const db = openDb(path.join(dir, 'branchgate.db'))
+  // As main.ts does: checkpoints in a worker, off the event loop.
+  startCheckpointer(db, path.join(dir, 'branchgate.db'), () => {})
   const macs = new Map<string, Mac>()
   const { portal } = createApp({
     config,

@@ -9,6 +9,7 @@ import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
 import { systemClock } from './clock.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { accessStatements } from './db/access.js'
+import { startCheckpointer } from './db/checkpointer.js'
 import { closeDb, openDb, type Db } from './db/open.js'
 import { createDryRunGate } from './gate/dry-run.js'
 import type { Gate } from './gate/gate.js'
@@ -99,7 +100,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const { config, file } = loaded
   const dataDir = path.resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true, mode: 0o750 })
-  const db = openDb(path.join(dataDir, 'branchgate.db'))
+  const dbFile = path.join(dataDir, 'branchgate.db')
+  const db = openDb(dbFile)
+  const checkpointer = startCheckpointer(db, dbFile, log)
   const secret = loadOrCreateSecret(dataDir)
   const clock = systemClock
 
@@ -249,7 +252,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // Jobs first: a sweep or a revocation in flight still needs the gate and the database. The
     // sync's waits end at once; a batch in flight is finished, or abandoned at the 5 s limit
     // below (it is sent again next time).
-    const jobsStopped = Promise.all([sync.stop(), jobs.stop()]).finally(() => built.stop())
+    const jobsStopped = Promise.all([sync.stop(), jobs.stop(), checkpointer.stop()]).finally(() =>
+      built.stop(),
+    )
     rmSync(pidFile(config), { force: true })
     let open = servers.length
     const done = async () => {

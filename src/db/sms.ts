@@ -46,13 +46,6 @@ export function smsStatements(db: Db) {
      WHERE created_at > @since AND status != 'send_failed'
        AND (status != 'pending' OR expires_at <= @now)`,
   )
-  const restConversion = db.prepare(
-    `SELECT count(DISTINCT phone_e164) AS numbers,
-            count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
-     FROM otp_challenges
-     WHERE phone_prefix != @prefix AND created_at > @since AND status != 'send_failed'
-       AND (status != 'pending' OR expires_at <= @now)`,
-  )
   const activeHold = db.prepare(
     `SELECT * FROM sms_holds
      WHERE scope = @scope AND key = @key AND lifted_at IS NULL AND until > @now
@@ -95,8 +88,6 @@ export function smsStatements(db: Db) {
     /** The whole branch's conversion: numbers partition by prefix, so rest = total − prefix. */
     totalConversion: (since: number, now: number) =>
       totalConversion.get({ since, now }) as { numbers: number; verified: number },
-    restConversion: (prefix: string, since: number, now: number) =>
-      restConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
     activeHold: (scope: HoldRow['scope'], key: string, now: number) =>
       activeHold.get({ scope, key, now }) as HoldRow | undefined,
     /** When the last hold of this scope/key ended (epoch ms), or null. */

@@ -1,0 +1,39 @@
+import { statSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startCheckpointer } from '../src/db/checkpointer.js'
+import { tempDb } from './helpers.js'
+
+const cleanups: Array<() => unknown> = []
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f()
+})
+
+describe('checkpoints off the event loop', () => {
+  it('copies committed pages into the database file from a worker, not from the commits', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, 50)
+    cleanups.push(() => checkpointer.stop())
+    expect(t.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0)
+    const before = statSync(t.file).size
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    for (let i = 0; i < 3000; i++) insert.run({ d: 'x'.repeat(200) })
+    // The commits above only append to the WAL; the database file grows once the worker has
+    // checkpointed. Poll the real worker for a bounded time.
+    const deadline = Date.now() + 10_000
+    while (statSync(t.file).size <= before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(statSync(t.file).size).toBeGreaterThan(before)
+  })
+
+  it('gives checkpointing back to the main connection when stopped', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, 50)
+    await checkpointer.stop()
+    expect(t.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000)
+  })
+})
