@@ -5,6 +5,7 @@
  */
 
 const HOUR = 3_600_000
+const DAY = 24 * HOUR
 
 // Building an Intl formatter costs far more than using one: keep one per zone.
 const formatters = new Map<string, Intl.DateTimeFormat>()
@@ -53,4 +54,11 @@ export function startOfLocalDay(now: number, timeZone: string): number {
 /** Epoch ms when the next local day starts. */
 export function startOfNextLocalDay(now: number, timeZone: string): number {
   return startOfLocalDay(startOfLocalDay(now, timeZone) + 36 * HOUR, timeZone)
+}
+
+/** Weekday (0 = Sunday) and milliseconds since local midnight of an instant in a time zone. */
+export function localDayTime(ms: number, timeZone: string): { weekday: number; msOfDay: number } {
+  const wall = ms + offsetAt(ms, timeZone)
+  const msOfDay = ((wall % DAY) + DAY) % DAY
+  return { weekday: new Date(wall - msOfDay).getUTCDay(), msOfDay }
 }

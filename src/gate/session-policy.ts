@@ -1,4 +1,5 @@
 import type { OpeningHours } from '../config.js'
+import { localDayTime } from '../time.js'
 
 /** How long access lasts. */
 export interface SessionPolicy {
@@ -11,46 +12,7 @@ export interface SessionPolicy {
 }
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
-const WEEKDAY_INDEX: Record<string, number> = {
-  Sun: 0,
-  Mon: 1,
-  Tue: 2,
-  Wed: 3,
-  Thu: 4,
-  Fri: 5,
-  Sat: 6,
-}
-
-const partsFormats = new Map<string, Intl.DateTimeFormat>()
-function partsFormat(timeZone: string): Intl.DateTimeFormat {
-  let f = partsFormats.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    })
-    partsFormats.set(timeZone, f)
-  }
-  return f
-}
-
-/** Weekday (0 = Sunday) and milliseconds since local midnight of an instant in a time zone. */
-export function localDayTime(ms: number, timeZone: string): { weekday: number; msOfDay: number } {
-  const parts = Object.fromEntries(
-    partsFormat(timeZone)
-      .formatToParts(ms)
-      .map((p) => [p.type, p.value]),
-  )
-  const weekday = WEEKDAY_INDEX[parts.weekday ?? 'Sun'] ?? 0
-  const msOfDay =
-    ((Number(parts.hour) * 60 + Number(parts.minute)) * 60 + Number(parts.second)) * 1000 +
-    (((ms % 1000) + 1000) % 1000)
-  return { weekday, msOfDay }
-}
+export { localDayTime }
 
 /** "09:00-14:00,16:00-19:00" as [open, close) pairs in minutes since local midnight. */
 export function parseRanges(text: string): Array<[number, number]> {

@@ -1,37 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers.js'
+import { CHROMIUM_LAUNCH, freePort } from '../net-helpers.js'
 
 // The real server (node --import tsx src/main.ts) in demo mode on free loopback ports, driven by
 // Debian's Chromium. Screenshots go to test-artifacts/ (gitignored) for a person to look at.
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const ARTIFACTS = path.join(ROOT, 'test-artifacts')
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 let server: ChildProcess
 let browser: Browser
@@ -79,11 +58,7 @@ beforeAll(async () => {
       throw new Error(`server did not start:\n${stderr}`)
     await new Promise((r) => setTimeout(r, 100))
   }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_FLAGS,
-  })
+  browser = await chromium.launch({ ...CHROMIUM_LAUNCH, headless: true })
 })
 
 afterAll(async () => {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FAKE_CREDENTIALS, FakeProviders } from '../fakes/sms-providers.js'
 import { tempDir } from '../helpers.js'
+import { CHROMIUM_LAUNCH, freePort } from '../net-helpers.js'
 
 /**
  * The real server process, its real provider clients against the local fake providers, and
@@ -19,16 +19,6 @@ let server: ChildProcess
 let browser: Browser
 let portalUrl = ''
 let output = ''
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 beforeAll(async () => {
   await fake.start()
@@ -80,19 +70,7 @@ beforeAll(async () => {
       await new Promise((r) => setTimeout(r, 100))
     }
   }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await chromium.launch(CHROMIUM_LAUNCH)
 })
 
 afterAll(async () => {

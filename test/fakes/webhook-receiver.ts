@@ -147,10 +147,4 @@ function header(req: IncomingMessage, name: string): string | null {
 }
 
 /** A loopback port nobody listens on right now (connection refused until a receiver takes it). */
-export async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
+export { freePort } from '../net-helpers.js'
