@@ -22,6 +22,14 @@ const listener = (defaultHost: string, defaultPort: number) =>
     .strict()
     .prefault({})
 
+/** An operator-supplied certificate for a TLS listener: PEM files read at start. */
+const pemFiles = {
+  /** PEM certificate (chain) file. */
+  certFile: z.string().min(1),
+  /** PEM private key file (keep it mode 0600). */
+  keyFile: z.string().min(1),
+}
+
 const consoleSms = z.object({ type: z.literal('console') }).strict()
 
 const httpSms = z
@@ -399,10 +407,7 @@ export const configSchema = z
             host: z.string().min(1).default('0.0.0.0'),
             /** TCP port, 1–65535. */
             port: z.number().int().min(1).max(65535).default(8443),
-            /** PEM certificate chain file (read at start). */
-            certFile: z.string().min(1),
-            /** PEM private key file (read at start). */
-            keyFile: z.string().min(1),
+            ...pemFiles,
           })
           .strict()
           .nullable()
@@ -636,16 +641,7 @@ export const configSchema = z
         /** Minutes since an open visit was last seen for the customer to count as "at the branch now". */
         hereNowMinutes: z.number().int().min(1).max(240).default(15),
         /** TLS for the console listener with the operator's PEM files; null: plain HTTP. */
-        tls: z
-          .object({
-            /** PEM certificate (chain) file. */
-            certFile: z.string().min(1),
-            /** PEM private key file (keep it mode 0600). */
-            keyFile: z.string().min(1),
-          })
-          .strict()
-          .nullable()
-          .default(null),
+        tls: z.object(pemFiles).strict().nullable().default(null),
       })
       .strict()
       .prefault({}),

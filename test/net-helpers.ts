@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
+import path from 'node:path'
 
 /** A TCP port on loopback that nothing listens on right now. */
 export function freePort(): Promise<number> {
@@ -28,4 +30,25 @@ export const CHROMIUM_LAUNCH = {
     '--disable-component-update',
     '--disable-sync',
   ],
+}
+
+/** A throwaway self-signed certificate (EC P-256, one day) for `cn`, as PEM files in `dir`. */
+export function selfSignedCert(dir: string, cn: string): { cert: string; key: string } {
+  const cert = path.join(dir, 'test.crt')
+  const key = path.join(dir, 'test.key')
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${cn}`,
+    ]),
+    { stdio: 'ignore' },
+  )
+  return { cert, key }
 }

@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { RateLimitedError, SendingPausedError } from '../src/errors.js'
-import {
-  judgeSend,
-  lowConversion,
-  phonePrefix,
-  startOfLocalDay,
-  startOfNextLocalDay,
-  type FraudCounts,
-} from '../src/sms/fraud.js'
+import { judgeSend, lowConversion, phonePrefix, type FraudCounts } from '../src/sms/fraud.js'
+import { startOfLocalDay, startOfNextLocalDay } from '../src/time.js'
 import { smsHealth, smsStatusLines } from '../src/sms/status.js'
 import { challengeOf } from './helpers.js'
 import { smsPortal } from './fakes/sms-portal.js'

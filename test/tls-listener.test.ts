@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { tempDir } from './helpers.js'
-import { freePort } from './net-helpers.js'
+import { freePort, selfSignedCert } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
@@ -41,26 +41,7 @@ describe('the TLS listener (RFC 8908)', () => {
     async () => {
       const t = tempDir()
       cleanups.push(t.remove)
-      const cert = path.join(t.dir, 'portal.crt')
-      const key = path.join(t.dir, 'portal.key')
-      const made = spawnSync('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=portal.branch.test',
-      ])
-      expect(made.status).toBe(0)
+      const { cert, key } = selfSignedCert(t.dir, 'portal.branch.test')
       const [portal, admin, tls] = [await freePort(), await freePort(), await freePort()]
       const file = path.join(t.dir, 'branchgate.json')
       writeFileSync(

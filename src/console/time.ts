@@ -6,7 +6,6 @@
 import { instantOfWallTime, offsetAt } from '../time.js'
 
 const DAY = 86_400_000
-export { offsetAt }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 

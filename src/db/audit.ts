@@ -17,9 +17,6 @@ export function auditStatements(db: Db) {
     `INSERT INTO audit_log (at, actor, action, subject, reason, detail)
      VALUES (@at, @actor, @action, @subject, @reason, @detail)`,
   )
-  const recent = db.prepare(
-    `SELECT id, at, actor, action, subject, reason, detail FROM audit_log ORDER BY id DESC LIMIT @limit`,
-  )
   return {
     record(e: AuditEntry): void {
       insert.run({
@@ -30,17 +27,6 @@ export function auditStatements(db: Db) {
         reason: e.reason ?? null,
         detail: e.detail ? JSON.stringify(e.detail) : null,
       })
-    },
-    recent(limit = 100) {
-      return recent.all({ limit }) as Array<{
-        id: number
-        at: number
-        actor: string
-        action: string
-        subject: string | null
-        reason: string | null
-        detail: string | null
-      }>
     },
   }
 }

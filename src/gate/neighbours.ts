@@ -26,16 +26,19 @@ export function plainIp(address: string): string {
 
 const UNUSABLE_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP'])
 
+/** The rows of `ip -j neigh` output; garbage reads as no rows. */
+export function neighbourRows(stdout: string): Array<Record<string, unknown>> {
+  try {
+    const rows: unknown = JSON.parse(stdout || '[]')
+    return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : []
+  } catch {
+    return []
+  }
+}
+
 /** Reads `ip -j neigh show to IP` output. */
 export function parseIpNeighJson(stdout: string, ip: string): Mac | null {
-  let rows: unknown
-  try {
-    rows = JSON.parse(stdout || '[]')
-  } catch {
-    return null
-  }
-  if (!Array.isArray(rows)) return null
-  for (const row of rows as Array<Record<string, unknown>>) {
+  for (const row of neighbourRows(stdout)) {
     if (row.dst !== ip || typeof row.lladdr !== 'string') continue
     const states = Array.isArray(row.state) ? (row.state as string[]) : []
     if (states.some((s) => UNUSABLE_STATES.has(s))) continue

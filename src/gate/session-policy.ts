@@ -12,8 +12,6 @@ export interface SessionPolicy {
 }
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
-export { localDayTime }
-
 /** "09:00-14:00,16:00-19:00" as [open, close) pairs in minutes since local midnight. */
 export function parseRanges(text: string): Array<[number, number]> {
   const minutes = (hm: string) => Number(hm.slice(0, 2)) * 60 + Number(hm.slice(3, 5))

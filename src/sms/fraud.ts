@@ -119,5 +119,3 @@ export function lowConversion(
   const pct = (x: number) => `${Math.round(x * 100)}%`
   return `${prefix.verified} of ${prefix.numbers} numbers verified (${pct(ratio)}, normal ${pct(normal)})`
 }
-
-export { startOfLocalDay, startOfNextLocalDay } from '../time.js'

@@ -1,13 +1,8 @@
 import type { AuditStatements } from '../db/audit.js'
 import type { SmsStatements } from '../db/sms.js'
 import type { DomainError } from '../errors.js'
-import {
-  judgeSend,
-  phonePrefix,
-  startOfLocalDay,
-  startOfNextLocalDay,
-  type FraudPolicy,
-} from './fraud.js'
+import { startOfLocalDay, startOfNextLocalDay } from '../time.js'
+import { judgeSend, phonePrefix, type FraudPolicy } from './fraud.js'
 
 /** The fraud and cost defences as the login sees them. */
 export interface SendGuard {

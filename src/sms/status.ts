@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
 import { smsStatements, type HoldRow } from '../db/sms.js'
-import { startOfLocalDay, startOfNextLocalDay } from './fraud.js'
+import { startOfLocalDay, startOfNextLocalDay } from '../time.js'
 import { providerStats, type ProviderStats } from './metrics.js'
 
 /** What a manager needs to know about sending codes: for `branchgate status` and the console. */

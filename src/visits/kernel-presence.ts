@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import type { Gate } from '../gate/gate.js'
-import type { RunCommand } from '../gate/neighbours.js'
+import { neighbourRows, type RunCommand } from '../gate/neighbours.js'
 import { parseMac, type Mac } from '../mac.js'
 import type { PresenceSource } from './presence.js'
 
@@ -20,14 +20,7 @@ export function parseNeighbourActivity(
   now: number,
   into = new Map<Mac, number>(),
 ): Map<Mac, number> {
-  let rows: unknown
-  try {
-    rows = JSON.parse(stdout || '[]')
-  } catch {
-    return into
-  }
-  if (!Array.isArray(rows)) return into
-  for (const row of rows as Array<Record<string, unknown>>) {
+  for (const row of neighbourRows(stdout)) {
     if (typeof row.lladdr !== 'string') continue
     const states = Array.isArray(row.state) ? (row.state as string[]) : []
     if (states.length === 0 || states.some((s) => ABSENT_STATES.has(s))) continue

@@ -1,10 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { request } from 'node:https'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers.js'
+import { freePort, selfSignedCert } from '../net-helpers.js'
 
 // The console listener with the operator's certificate: a real HTTPS server started from a
 // config file, with a self-signed certificate made by openssl for the test.
@@ -13,14 +13,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 let server: ChildProcess
 let data: ReturnType<typeof tempDir>
 let adminPort = 0
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 
 function get(p: string): Promise<{ status: number; cookies: string[]; body: string }> {
   return new Promise((resolve, reject) => {
@@ -41,27 +33,7 @@ function get(p: string): Promise<{ status: number; cookies: string[]; body: stri
 
 beforeAll(async () => {
   data = tempDir('branchgate-tls-')
-  const key = path.join(data.dir, 'console.key')
-  const cert = path.join(data.dir, 'console.crt')
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  )
+  const { cert, key } = selfSignedCert(data.dir, '127.0.0.1')
   adminPort = await freePort()
   const portalPort = await freePort()
   const configFile = path.join(data.dir, 'config.json')
