@@ -45,15 +45,32 @@ export function instantOfWallTime(wall: number, timeZone: string): number {
   return wall - offsetAt(guess, timeZone)
 }
 
-/** Epoch ms of the start of the local calendar day containing `now` in `timeZone`. */
-export function startOfLocalDay(now: number, timeZone: string): number {
+function computeStartOfDay(now: number, timeZone: string): number {
   const wall = now + offsetAt(now, timeZone)
   return instantOfWallTime(wall - (((wall % (24 * HOUR)) + 24 * HOUR) % (24 * HOUR)), timeZone)
 }
 
+// The SMS budget asks on every code sent; an answer holds for the whole local day.
+const lastDay = new Map<string, { start: number; next: number }>()
+
+function localDay(now: number, timeZone: string): { start: number; next: number } {
+  const known = lastDay.get(timeZone)
+  if (known && now >= known.start && now < known.next) return known
+  const start = computeStartOfDay(now, timeZone)
+  const day = { start, next: computeStartOfDay(start + 36 * HOUR, timeZone) }
+  if (lastDay.size > 16) lastDay.clear()
+  lastDay.set(timeZone, day)
+  return day
+}
+
+/** Epoch ms of the start of the local calendar day containing `now` in `timeZone`. */
+export function startOfLocalDay(now: number, timeZone: string): number {
+  return localDay(now, timeZone).start
+}
+
 /** Epoch ms when the next local day starts. */
 export function startOfNextLocalDay(now: number, timeZone: string): number {
-  return startOfLocalDay(startOfLocalDay(now, timeZone) + 36 * HOUR, timeZone)
+  return localDay(now, timeZone).next
 }
 
 /** Weekday (0 = Sunday) and milliseconds since local midnight of an instant in a time zone. */

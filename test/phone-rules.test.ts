@@ -18,7 +18,6 @@ describe('phone rules', () => {
       ok: true,
       e164: '+525512345678',
       region: 'MX',
-      national: '55 1234 5678',
     })
   })
 

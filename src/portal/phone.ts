@@ -1,7 +1,7 @@
 import { parsePhoneNumberWithError, type CountryCode, type NumberType } from 'libphonenumber-js/max'
 
 export type PhoneResult =
-  | { ok: true; e164: string; region: string; national: string }
+  | { ok: true; e164: string; region: string }
   | { ok: false; reason: 'required' | 'invalid' | 'region' | 'notMobile' }
 
 /** Number types that can receive an SMS. Undefined types are refused: we cannot tell. */
@@ -28,7 +28,9 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
   if (!region || !rules.allowedRegions.includes(region)) return { ok: false, reason: 'region' }
   const type = parsed.getType()
   if (!type || !SMS_TYPES.has(type)) return { ok: false, reason: 'notMobile' }
-  return { ok: true, e164: parsed.number, region, national: parsed.formatNational() }
+  // The code page shows the number right after: format it now, from the parse already done.
+  remember(parsed.number, parsed.formatInternational())
+  return { ok: true, e164: parsed.number, region }
 }
 
 function tryParse(text: string, region: string) {
@@ -53,10 +55,22 @@ function withoutLegacyMexicanPrefix(text: string): string {
   return text
 }
 
-/** The number as shown back to the customer: national format for the default region. */
+/** Numbers recently shown, by E.164: a login's code page and its verify show the same one. */
+const shown = new Map<string, string>()
+const SHOWN_MAX = 1000
+
+function remember(e164: string, display: string): string {
+  if (shown.size >= SHOWN_MAX) shown.delete(shown.keys().next().value!)
+  shown.set(e164, display)
+  return display
+}
+
+/** The number as shown back to the customer: "+52 55 1234 5678". */
 export function displayPhone(e164: string): string {
+  const known = shown.get(e164)
+  if (known !== undefined) return known
   try {
-    return parsePhoneNumberWithError(e164).formatInternational()
+    return remember(e164, parsePhoneNumberWithError(e164).formatInternational())
   } catch {
     return e164
   }

@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { getCookie } from 'hono/cookie'
 import { serialize } from 'hono/utils/cookie'
 import { HTTPException } from 'hono/http-exception'
@@ -16,6 +15,7 @@ import type { Challenge, Login } from './login.js'
 import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from './phone.js'
+import { readForm } from './form-body.js'
 
 export interface PortalEnv {
   Variables: {
@@ -80,7 +80,7 @@ export function portalRoutes(deps: PortalDeps) {
   })
   // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
   // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway).
-  app.post('*', bodyLimit({ maxSize: 16 * 1024 }), async (c, next) => {
+  app.post('*', async (c, next) => {
     const origin = c.req.header('origin')
     const site = c.req.header('sec-fetch-site')
     const host = c.req.header('host')
@@ -304,19 +304,6 @@ function hostOf(origin: string): string | null {
 
 function isTicked(v: string | undefined): boolean {
   return v !== undefined && v !== '' && v !== 'no' && v !== 'false' && v !== '0'
-}
-
-/** The posted form as plain strings; anything malformed reads as empty, never as a crash. */
-async function readForm(c: Context): Promise<Record<string, string | undefined>> {
-  let body: Record<string, unknown> = {}
-  try {
-    body = await c.req.parseBody()
-  } catch {
-    body = {}
-  }
-  const out: Record<string, string | undefined> = {}
-  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') out[k] = v.slice(0, 1000)
-  return out
 }
 
 function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | undefined>) {
