@@ -67,6 +67,56 @@ describe('database', () => {
     closeDb(db3)
   })
 
+  it('rebuilds the codes table (migration 8) keeping every code, failed sends marked', () => {
+    const file = path.join(folder(), 'branchgate.db')
+    const before = readMigrations().filter((m) => m.version < 8)
+    const old = openDb(file, before)
+    const insert = old.prepare(
+      `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status, closed_at)
+       VALUES (@id, '+525512345678', '02:00:00:00:00:01', 'Ana', 'es', 0, 'h', @at, @at + 300000, @status, @closed)`,
+    )
+    insert.run({ id: 'a', at: 1000, status: 'verified', closed: 2000 })
+    insert.run({ id: 'b', at: 3000, status: 'send_failed', closed: 3500 })
+    insert.run({ id: 'c', at: 4000, status: 'pending', closed: null })
+    closeDb(old)
+
+    const db = openDb(file)
+    const rows = db
+      .prepare(
+        `SELECT id, status, closed_at, send_failed_at, phone_prefix FROM otp_challenges ORDER BY id`,
+      )
+      .all()
+    expect(rows).toEqual([
+      {
+        id: 'a',
+        status: 'verified',
+        closed_at: 2000,
+        send_failed_at: null,
+        phone_prefix: '+52551234',
+      },
+      {
+        id: 'b',
+        status: 'send_failed',
+        closed_at: 3500,
+        send_failed_at: 3500,
+        phone_prefix: '+52551234',
+      },
+      {
+        id: 'c',
+        status: 'pending',
+        closed_at: null,
+        send_failed_at: null,
+        phone_prefix: '+52551234',
+      },
+    ])
+    // The counts of codes really sent read an index, and skip the failed send.
+    const count = `SELECT count(*) AS n FROM otp_challenges WHERE created_at > 0 AND send_failed_at IS NULL`
+    expect(db.prepare(count).get()).toEqual({ n: 2 })
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${count}`).all() as Array<{ detail: string }>
+    expect(plan.map((p) => p.detail).join()).toMatch(/otp_sent_by_created/)
+    closeDb(db)
+  })
+
   it('keeps exactly one customer per verified number', () => {
     const db = openDb(path.join(folder(), 'branchgate.db'))
     const insert = db.prepare(

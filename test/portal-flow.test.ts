@@ -70,6 +70,29 @@ describe('the splash page', () => {
 })
 
 describe('the whole flow', () => {
+  it('keeps the code usable when the firewall refuses, and records nothing until it accepts', async () => {
+    const { html } = await startLogin()
+    const code = h.sms.sent.at(-1)!.code
+    const letThrough = h.gate.letThrough.bind(h.gate)
+    h.gate.letThrough = async () => {
+      throw new Error('nft: Could not process rule')
+    }
+    const refused = await h.post('/verify', { challenge: challengeOf(html), code })
+    expect(refused.status).toBe(503)
+    const page = await refused.text()
+    expect(page).toContain('No pudimos darte acceso en este momento')
+    expect(page).toContain(`value="${code}"`)
+    expect(h.db.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 0 })
+    expect(h.db.prepare('SELECT count(*) AS n FROM authorizations').get()).toEqual({ n: 0 })
+    expect(h.db.prepare('SELECT status FROM otp_challenges').get()).toEqual({ status: 'pending' })
+
+    h.gate.letThrough = letThrough
+    const ok = await h.post('/verify', { challenge: challengeOf(html), code })
+    expect(ok.status).toBe(200)
+    expect(h.db.prepare('SELECT status FROM otp_challenges').get()).toEqual({ status: 'verified' })
+    expect(h.db.prepare('SELECT count(*) AS n FROM authorizations').get()).toEqual({ n: 1 })
+  })
+
   it('texts a code, checks it, lets the device through and records the customer', async () => {
     const { res, html } = await startLogin({ ...ANA, marketing: 'yes' })
     expect(res.status).toBe(200)

@@ -28,15 +28,15 @@ export function otpStatements(db: Db) {
   // Failed sends cost nothing and must not lock a customer out while a provider is down.
   const sentToPhoneSince = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE phone_e164 = @phone AND created_at > @since AND status != 'send_failed'
+     WHERE phone_e164 = @phone AND created_at > @since AND send_failed_at IS NULL
      ORDER BY created_at DESC LIMIT @limit`,
   )
   const sentToMacSince = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE mac = @mac AND created_at > @since AND status != 'send_failed'
+     WHERE mac = @mac AND created_at > @since AND send_failed_at IS NULL
      ORDER BY created_at DESC LIMIT @limit`,
   )
-  // Two statements rather than one OR, so each uses its partial index of pending codes.
+  // Two statements rather than one OR, so each uses its index (a device's or number's codes).
   const supersedeForMac = db.prepare(
     `UPDATE otp_challenges SET status = 'superseded', closed_at = @now
      WHERE mac = @mac AND status = 'pending' AND id != @keep`,
@@ -47,6 +47,11 @@ export function otpStatements(db: Db) {
   )
   const setStatus = db.prepare(
     `UPDATE otp_challenges SET status = @status, closed_at = @now WHERE id = @id`,
+  )
+  // Its own statement: `send_failed_at` filters the "sent" indexes, so only this write touches them.
+  const markSendFailed = db.prepare(
+    `UPDATE otp_challenges SET status = 'send_failed', closed_at = @now, send_failed_at = @now
+     WHERE id = @id`,
   )
   const setProvider = db.prepare(`UPDATE otp_challenges SET provider = @provider WHERE id = @id`)
   const countAttempt = db.prepare(
@@ -71,8 +76,10 @@ export function otpStatements(db: Db) {
       supersedeForMac.run({ keep, mac, now })
       supersedeForPhone.run({ keep, phone, now })
     },
-    setStatus: (id: string, status: ChallengeStatus, now: number | null) =>
+    setStatus: (id: string, status: Exclude<ChallengeStatus, 'send_failed'>, now: number | null) =>
       setStatus.run({ id, status, now }),
+    /** The code could not be sent: it counts against nothing and cannot be used. */
+    markSendFailed: (id: string, now: number) => markSendFailed.run({ id, now }),
     setProvider: (id: string, provider: string) => setProvider.run({ id, provider }),
     countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,
   }

@@ -23,12 +23,12 @@ export interface AttemptRow {
 export function smsStatements(db: Db) {
   // Failed sends cost nothing: they never count against a limit or the budget.
   const sentSince = db.prepare(
-    `SELECT count(*) AS n FROM otp_challenges WHERE created_at > @since AND status != 'send_failed'`,
+    `SELECT count(*) AS n FROM otp_challenges WHERE created_at > @since AND send_failed_at IS NULL`,
   )
   // The per-prefix limit only ever looks at the newest `limit` codes: no need to read more.
   const prefixTimes = db.prepare(
     `SELECT created_at FROM otp_challenges
-     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed'
+     WHERE phone_prefix = @prefix AND created_at > @since AND send_failed_at IS NULL
      ORDER BY created_at DESC LIMIT @limit`,
   )
   // Only decided codes count: verified, or no longer usable. A code still pending is neither.
@@ -36,14 +36,14 @@ export function smsStatements(db: Db) {
     `SELECT count(DISTINCT phone_e164) AS numbers,
             count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
      FROM otp_challenges
-     WHERE phone_prefix = @prefix AND created_at > @since AND status != 'send_failed'
+     WHERE phone_prefix = @prefix AND created_at > @since AND send_failed_at IS NULL
        AND (status != 'pending' OR expires_at <= @now)`,
   )
   const totalConversion = db.prepare(
     `SELECT count(DISTINCT phone_e164) AS numbers,
             count(DISTINCT CASE WHEN status = 'verified' THEN phone_e164 END) AS verified
      FROM otp_challenges
-     WHERE created_at > @since AND status != 'send_failed'
+     WHERE created_at > @since AND send_failed_at IS NULL
        AND (status != 'pending' OR expires_at <= @now)`,
   )
   const activeHold = db.prepare(

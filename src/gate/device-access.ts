@@ -22,6 +22,13 @@ export type DeviceChange =
     }
   | { next: 'blocked'; mac: Mac; reason: AccessReason; actor: string }
 
+/**
+ * Writes that belong in the same commit as a device's access: a login's used code and its
+ * customer. Runs inside the transaction, before the access is recorded, and names the customer
+ * the access is for; a throw rolls the whole commit back.
+ */
+export type AlongWith = (now: number) => { customerId: number | null }
+
 export interface DeviceAccessDeps {
   db: Db
   gate: Gate
@@ -43,22 +50,23 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
   const { db, gate, clock, access, audit } = deps
 
   const recordAllowed = db.transaction(
-    (c: Extract<DeviceChange, { next: 'allowed' }>, now: number): string | null => {
+    (c: Extract<DeviceChange, { next: 'allowed' }>, now: number, along?: AlongWith) => {
+      const customerId = along ? along(now).customerId : c.customerId
       access.endFor(c.mac, now, 'replaced')
-      access.grant({ mac: c.mac, customerId: c.customerId, now, until: c.until, reason: c.reason })
+      access.grant({ mac: c.mac, customerId, now, until: c.until, reason: c.reason })
       const visitId =
-        c.customerId === null
+        customerId === null
           ? null
           : deps.visits
-            ? deps.visits.arrive(c.customerId, now)
-            : access.ensureVisit(c.customerId, deps.branchId, now, () => uuidv7(now))
+            ? deps.visits.arrive(customerId, now)
+            : access.ensureVisit(customerId, deps.branchId, now, () => uuidv7(now))
       audit.record({
         at: now,
         actor: c.actor,
         action: 'device.allow',
         subject: c.mac,
         reason: c.reason,
-        detail: { until: c.until, customerId: c.customerId, visitId },
+        detail: { until: c.until, customerId, visitId },
       })
       return visitId
     },
@@ -78,7 +86,15 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
   )
 
   return {
-    async setDeviceState(change: DeviceChange): Promise<{ visitId: string | null }> {
+    /**
+     * Changes a device's access. `along` adds writes to the same commit (see AlongWith); if
+     * recording fails after the firewall let the device through, and the device has no other
+     * live access, the firewall is told to take it back.
+     */
+    async setDeviceState(
+      change: DeviceChange,
+      along?: AlongWith,
+    ): Promise<{ visitId: string | null }> {
       try {
         if (change.next === 'allowed') await gate.letThrough(change.mac, change.until)
         else await gate.revoke(change.mac)
@@ -96,7 +112,14 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
         throw err instanceof GateError ? err : new GateError(detail)
       }
       const now = clock.now()
-      if (change.next === 'allowed') return { visitId: recordAllowed(change, now) }
+      if (change.next === 'allowed') {
+        try {
+          return { visitId: recordAllowed(change, now, along) }
+        } catch (err) {
+          if (!access.live(change.mac, now)) await gate.revoke(change.mac).catch(() => {})
+          throw err
+        }
+      }
       recordBlocked(change, now)
       return { visitId: null }
     },

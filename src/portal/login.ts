@@ -199,7 +199,7 @@ export function createLogin(deps: LoginDeps) {
       channel = sent.channel ?? 'sms'
       recordDelivered(id, sent.provider, channel, c.mac, c.phone, clock.now())
     } catch (err) {
-      otp.setStatus(id, 'send_failed', clock.now())
+      otp.markSendFailed(id, clock.now())
       const e =
         err instanceof SmsSendError || err instanceof RecipientUnreachableError
           ? err
@@ -305,38 +305,32 @@ export function createLogin(deps: LoginDeps) {
         throw new ValidationError({ code: 'error.code.format' })
       }
       const now = clock.now()
-      const { challenge, customer } = checkCode(challengeId, mac, code, now)
+      const challenge = checkCode(challengeId, mac, code, now)
       const until = deps.sessionUntil(now)
-      try {
-        const { visitId } = await deps.access.setDeviceState({
-          next: 'allowed',
-          mac,
-          customerId: customer.id,
-          until,
-          reason: 'login',
-          actor: 'portal',
-        })
-        return { customer, until, visitId }
-      } catch (err) {
-        // The firewall refused: the code stays usable so the customer can simply try again.
-        otp.setStatus(challenge.id, 'pending', null)
-        throw err
-      }
+      // The firewall first; then the used code, the customer and the access in one commit. Until
+      // that commit the code stays usable, so a refused firewall change costs the customer nothing.
+      let customer: CustomerRow | undefined
+      const { visitId } = await deps.access.setDeviceState(
+        { next: 'allowed', mac, customerId: null, until, reason: 'login', actor: 'portal' },
+        () => {
+          // A parallel request may have used or spent the code meanwhile.
+          if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
+          otp.setStatus(challenge.id, 'verified', now)
+          customer = recordVerified(challenge, now)
+          return { customerId: customer.id }
+        },
+      )
+      return { customer: customer!, until, visitId }
     },
   }
 
   /**
-   * Checks the code and, when it is right, records the customer, in one transaction (one commit
-   * on the login's hot path). A refusal is returned, not thrown: a throw would roll back the
-   * counted wrong try.
+   * Checks the code: the right one is returned (and marked used later, in the commit that lets
+   * the device through); a wrong one is counted and committed. A refusal is returned from the
+   * transaction, not thrown: a throw would roll back the counted wrong try.
    */
-  function checkCode(challengeId: string, mac: Mac, code: string, now: number) {
-    const outcome = db.transaction(
-      (): { challenge: ChallengeRow; customer: CustomerRow } | Error => {
-        const c = codeOutcome(challengeId, mac, code, now)
-        return c instanceof Error ? c : { challenge: c, customer: recordVerified(c, now) }
-      },
-    )()
+  function checkCode(challengeId: string, mac: Mac, code: string, now: number): ChallengeRow {
+    const outcome = db.transaction(() => codeOutcome(challengeId, mac, code, now))()
     if (outcome instanceof Error) throw outcome
     return outcome
   }
@@ -353,10 +347,7 @@ export function createLogin(deps: LoginDeps) {
     if (c.status !== 'pending') return new ChallengeNotFoundError()
     if (now >= c.expires_at) return new CodeExpiredError()
     if (c.attempts >= policy.maxAttempts) return new TooManyAttemptsError()
-    if (codeMatches(deps.secret, c.id, code, c.code_hmac)) {
-      otp.setStatus(c.id, 'verified', now)
-      return c
-    }
+    if (codeMatches(deps.secret, c.id, code, c.code_hmac)) return c
     const attempts = otp.countAttempt(c.id)
     if (attempts >= policy.maxAttempts) {
       otp.setStatus(c.id, 'exhausted', now)
@@ -365,74 +356,73 @@ export function createLogin(deps: LoginDeps) {
     return new InvalidCodeError(policy.maxAttempts - attempts)
   }
 
-  function recordVerified(c: ChallengeRow, now: number) {
-    return db.transaction(() => {
-      const before = deps.customers.byPhone(c.phone_e164)
-      const marketingBefore = before
-        ? hadMarketing(deps.customers.consentsOf(before.id).at(-1))
-        : false
-      const { customer, created } = deps.customers.verified({
-        phone: c.phone_e164,
-        name: c.name,
-        locale: c.locale,
+  /** Records the verified customer, device, consent and their CRM events. Runs inside the commit. */
+  function recordVerified(c: ChallengeRow, now: number): CustomerRow {
+    const before = deps.customers.byPhone(c.phone_e164)
+    const marketingBefore = before
+      ? hadMarketing(deps.customers.consentsOf(before.id).at(-1))
+      : false
+    const { customer, created } = deps.customers.verified({
+      phone: c.phone_e164,
+      name: c.name,
+      locale: c.locale,
+      now,
+    })
+    deps.customers.linkDevice(c.mac, customer.id, now)
+    linkedMacs.add(c.mac)
+    deps.customers.recordConsent({
+      customerId: customer.id,
+      noticeVersion: deps.noticeVersion,
+      purposes: c.marketing ? ['service', 'marketing'] : ['service'],
+      now,
+      branchId: deps.branch.id,
+      mac: c.mac,
+      locale: c.locale,
+    })
+    deps.audit.record({
+      at: now,
+      actor: 'portal',
+      action: created ? 'customer.create' : 'customer.verify',
+      subject: String(customer.id),
+      reason: 'otp',
+      detail: { mac: c.mac, challenge: c.id },
+    })
+    const record = customerRecord(customer, c.marketing === 1)
+    const { outbox } = deps
+    outbox.append(
+      customerVerified({
+        customer: record,
+        firstTime: created,
+        mac: c.mac,
         now,
-      })
-      deps.customers.linkDevice(c.mac, customer.id, now)
-      linkedMacs.add(c.mac)
-      deps.customers.recordConsent({
-        customerId: customer.id,
+        macs: outbox.macs,
+      }),
+    )
+    if (before && before.name !== customer.name) {
+      outbox.append(customerRenamed({ customer: record, previousName: before.name, now }))
+    }
+    outbox.append(
+      consentGiven({
+        customer: record,
         noticeVersion: deps.noticeVersion,
         purposes: c.marketing ? ['service', 'marketing'] : ['service'],
-        now,
         branchId: deps.branch.id,
-        mac: c.mac,
         locale: c.locale,
-      })
-      deps.audit.record({
-        at: now,
-        actor: 'portal',
-        action: created ? 'customer.create' : 'customer.verify',
-        subject: String(customer.id),
-        reason: 'otp',
-        detail: { mac: c.mac, challenge: c.id },
-      })
-      const record = customerRecord(customer, c.marketing === 1)
-      const { outbox } = deps
+        now,
+      }),
+    )
+    if (marketingBefore && !c.marketing) {
       outbox.append(
-        customerVerified({
+        consentWithdrawn({
           customer: record,
-          firstTime: created,
-          mac: c.mac,
-          now,
-          macs: outbox.macs,
-        }),
-      )
-      if (before && before.name !== customer.name) {
-        outbox.append(customerRenamed({ customer: record, previousName: before.name, now }))
-      }
-      outbox.append(
-        consentGiven({
-          customer: record,
+          purposes: ['marketing'],
           noticeVersion: deps.noticeVersion,
-          purposes: c.marketing ? ['service', 'marketing'] : ['service'],
           branchId: deps.branch.id,
-          locale: c.locale,
           now,
         }),
       )
-      if (marketingBefore && !c.marketing) {
-        outbox.append(
-          consentWithdrawn({
-            customer: record,
-            purposes: ['marketing'],
-            noticeVersion: deps.noticeVersion,
-            branchId: deps.branch.id,
-            now,
-          }),
-        )
-      }
-      return customer
-    })()
+    }
+    return customer
   }
 }
 
