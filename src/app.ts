@@ -140,8 +140,6 @@ export function createApp(deps: AppDeps) {
       log,
     }),
     templates: deps.config.sms.templates,
-    setChannel: sms.setChannel,
-    channelOf: sms.channelOf,
   })
 
   const portal = new Hono<PortalEnv>()

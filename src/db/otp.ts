@@ -16,6 +16,8 @@ export interface ChallengeRow {
   status: ChallengeStatus
   provider: string | null
   closed_at: number | null
+  /** How the code was delivered. */
+  channel: 'sms' | 'whatsapp'
 }
 
 /** Prepared statements over otp_challenges. */
@@ -53,13 +55,16 @@ export function otpStatements(db: Db) {
     `UPDATE otp_challenges SET status = 'send_failed', closed_at = @now, send_failed_at = @now
      WHERE id = @id`,
   )
-  const setProvider = db.prepare(`UPDATE otp_challenges SET provider = @provider WHERE id = @id`)
+  const setDelivered = db.prepare(
+    `UPDATE otp_challenges SET provider = @provider, channel = @channel WHERE id = @id`,
+  )
   const countAttempt = db.prepare(
     `UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = @id RETURNING attempts`,
   )
   return {
-    insert: (row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at'>) =>
-      insert.run(row),
+    insert: (
+      row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at' | 'channel'>,
+    ) => insert.run(row),
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
     /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
     sentToPhoneSince: (phone: string, since: number, limit: number) =>
@@ -80,7 +85,9 @@ export function otpStatements(db: Db) {
       setStatus.run({ id, status, now }),
     /** The code could not be sent: it counts against nothing and cannot be used. */
     markSendFailed: (id: string, now: number) => markSendFailed.run({ id, now }),
-    setProvider: (id: string, provider: string) => setProvider.run({ id, provider }),
+    /** Who delivered the code, and on which channel. */
+    setDelivered: (id: string, provider: string, channel: 'sms' | 'whatsapp') =>
+      setDelivered.run({ id, provider, channel }),
     countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,
   }
 }

@@ -73,8 +73,6 @@ export function smsStatements(db: Db) {
   )
   const pruneAttempts = db.prepare(`DELETE FROM sms_attempts WHERE at < @before`)
   const pruneHolds = db.prepare(`DELETE FROM sms_holds WHERE coalesce(lifted_at, until) < @before`)
-  const setChannel = db.prepare(`UPDATE otp_challenges SET channel = @channel WHERE id = @id`)
-  const channelOf = db.prepare(`SELECT channel FROM otp_challenges WHERE id = @id`)
 
   return {
     sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
@@ -111,9 +109,6 @@ export function smsStatements(db: Db) {
     /** Deletes provider tries and ended holds older than `before`; returns how many rows went. */
     prune: (before: number) =>
       pruneAttempts.run({ before }).changes + pruneHolds.run({ before }).changes,
-    setChannel: (id: string, channel: 'sms' | 'whatsapp') => setChannel.run({ id, channel }),
-    channelOf: (id: string) =>
-      (channelOf.get({ id }) as { channel: 'sms' | 'whatsapp' } | undefined)?.channel,
   }
 }
 export type SmsStatements = ReturnType<typeof smsStatements>

@@ -60,10 +60,6 @@ export interface LoginDeps {
   guard?: SendGuard
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
   templates?: Partial<Record<Locale, string>>
-  /** Records which channel delivered a challenge. */
-  setChannel?: (challengeId: string, channel: SmsChannel) => void
-  /** The channel a challenge was delivered on. */
-  channelOf?: (challengeId: string) => SmsChannel | undefined
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -92,6 +88,7 @@ const MINUTE = 60_000
  */
 export function createLogin(deps: LoginDeps) {
   const { db, clock, otp, policy } = deps
+  const codePattern = new RegExp(`^\\d{${policy.digits}}$`)
   // Devices that can be more than "new" on the splash page. Only this process links a device to a
   // customer (verify, below) or marks it staff (at start, from the config), so a MAC missing here
   // needs no database read: most splash and probe requests come from phones never seen before.
@@ -160,8 +157,7 @@ export function createLogin(deps: LoginDeps) {
   /** Who delivered, in one commit. Only a delivered code replaces the previous one: a failed resend leaves it usable. */
   const recordDelivered = db.transaction(
     (id: string, provider: string, channel: SmsChannel, mac: Mac, phone: string, now: number) => {
-      otp.setProvider(id, provider)
-      deps.setChannel?.(id, channel)
+      otp.setDelivered(id, provider, channel)
       otp.supersedeOthers(id, mac, phone, now)
     },
   )
@@ -249,7 +245,7 @@ export function createLogin(deps: LoginDeps) {
         name: old.name,
         locale: old.locale as Locale,
         marketing: old.marketing === 1,
-        channel: channel ?? deps.channelOf?.(old.id) ?? 'sms',
+        channel: channel ?? old.channel,
       })
     },
 
@@ -262,7 +258,7 @@ export function createLogin(deps: LoginDeps) {
         phone: c.phone_e164,
         digits: policy.digits,
         resendAt: c.created_at + policy.resendAfterSeconds * 1000,
-        channel: deps.channelOf?.(c.id) ?? 'sms',
+        channel: c.channel,
       }
     },
 
@@ -301,7 +297,7 @@ export function createLogin(deps: LoginDeps) {
     async verify(challengeId: string, mac: Mac, typed: string) {
       const code = typed.replace(/[\s-]/g, '')
       if (code === '') throw new ValidationError({ code: 'error.code.required' })
-      if (!new RegExp(`^\\d{${policy.digits}}$`).test(code)) {
+      if (!codePattern.test(code)) {
         throw new ValidationError({ code: 'error.code.format' })
       }
       const now = clock.now()
