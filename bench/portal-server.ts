@@ -1,8 +1,11 @@
 /**
  * A server for the bench, run in its own process so the load generator does not share its event
  * loop. `portal`: the real app on a temp SQLite file, dry-run gate, an in-process SMS sender that
- * hands codes to the parent over IPC, and neighbours mapping 127.0.0.N to a MAC per N.
- * `hello`: a bare Hono "hello" server, the ceiling.
+ * hands codes to the parent over IPC, and neighbours mapping 127.0.X.Y to a MAC per address.
+ * `hello`: a bare Hono "hello" server, the ceiling. `stub`: the three routes of a login answered
+ * with fixed pages and no work, to measure the load generator and the machine on their own.
+ *
+ * Messages from the parent: 'cpu' answers with this process's CPU time so far (µs).
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -21,13 +24,48 @@ import { parseMac, type Mac } from '../src/mac.js'
 const mode = process.argv[2]
 const send = (m: unknown) => process.send!(m)
 
-if (mode === 'hello') {
-  const app = new Hono()
-  app.get('/', (c) => c.text('hello'))
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+// Codes reach the load generator in one IPC message per event-loop turn: a message per code would
+// cost the portal a pipe write per login, which a real SMS provider's HTTP call does not.
+let codes: Array<{ to: string; code: string }> = []
+function deliver(to: string, code: string) {
+  if (codes.length === 0) setImmediate(() => send({ codes: codes.splice(0) }))
+  codes.push({ to, code })
+}
+
+process.on('message', (m) => {
+  if (m === 'cpu') {
+    const u = process.cpuUsage()
+    send({ cpu: u.user + u.system })
+  }
+})
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch']) {
+  const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
     send({ port: info.port }),
   )
   process.on('disconnect', () => server.close(() => process.exit(0)))
+}
+
+if (mode === 'hello') {
+  const app = new Hono()
+  app.get('/', (c) => c.text('hello'))
+  listen(app.fetch)
+} else if (mode === 'stub') {
+  const app = new Hono()
+  const page = (body: string) =>
+    `<!doctype html><html><body>${body}${' '.repeat(3000)}</body></html>`
+  let n = 0
+  app.get('/', (c) => c.html(page('<form method="post" action="/login"></form>')))
+  app.post('/login', async (c) => {
+    const form = new URLSearchParams(await c.req.text())
+    deliver(`+52${form.get('phone')}`, '123456')
+    return c.html(page(`<input type="hidden" name="challenge" value="${++n}">`))
+  })
+  app.post('/verify', async (c) => {
+    await c.req.text()
+    return c.html(page('<p>Listo</p>'))
+  })
+  listen(app.fetch)
 } else {
   const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-'))
   const config = loadConfig(
@@ -38,9 +76,10 @@ if (mode === 'hello') {
       sms: { fraud: { perPrefixPerHour: 1e9, branchPerHour: 1e9, dailyBudget: 1e9 } },
     }),
   )
-  const db = openDb(path.join(dir, 'branchgate.db'))
+  const file = path.join(dir, 'branchgate.db')
+  const db = openDb(file)
   // As main.ts does: checkpoints in a worker, off the event loop.
-  startCheckpointer(db, path.join(dir, 'branchgate.db'), () => {})
+  startCheckpointer(db, file, () => {})
   const macs = new Map<string, Mac>()
   const { portal } = createApp({
     config,
@@ -49,7 +88,7 @@ if (mode === 'hello') {
     sms: {
       name: 'in-process',
       async send(m) {
-        send({ to: m.to, code: m.code })
+        deliver(m.to, m.code)
         return { provider: 'in-process' }
       },
     },
@@ -70,8 +109,5 @@ if (mode === 'hello') {
     secret: Buffer.alloc(32, 9),
     log: () => {},
   })
-  const server = serve({ fetch: portal.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
-    send({ port: info.port }),
-  )
-  process.on('disconnect', () => server.close(() => process.exit(0)))
+  listen(portal.fetch)
 }
