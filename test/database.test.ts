@@ -78,6 +78,13 @@ describe('database', () => {
     insert.run({ id: 'a', at: 1000, status: 'verified', closed: 2000 })
     insert.run({ id: 'b', at: 3000, status: 'send_failed', closed: 3500 })
     insert.run({ id: 'c', at: 4000, status: 'pending', closed: null })
+    old.exec(`
+      INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+        VALUES (7, '+525512345678', 'Ana', 'es', 1, 1, 1);
+      INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at, verified_at)
+        VALUES ('02:00:00:00:00:01', 7, 1, 2, 2);
+      INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, pass_by)
+        VALUES ('v1', 7, 'b', 10, 20, 30, 1);`)
     closeDb(old)
 
     const db = openDb(file)
@@ -114,6 +121,16 @@ describe('database', () => {
     expect(db.prepare(count).get()).toEqual({ n: 2 })
     const plan = db.prepare(`EXPLAIN QUERY PLAN ${count}`).all() as Array<{ detail: string }>
     expect(plan.map((p) => p.detail).join()).toMatch(/COVERING INDEX otp_sent_by_created/)
+    // Devices and visits were rebuilt too, with their rows and their link to the customer.
+    expect(db.prepare('SELECT mac, customer_id, verified_at FROM devices').all()).toEqual([
+      { mac: '02:00:00:00:00:01', customer_id: 7, verified_at: 2 },
+    ])
+    expect(db.prepare('SELECT id, customer_id, ended_at, pass_by FROM visits').all()).toEqual([
+      { id: 'v1', customer_id: 7, ended_at: 30, pass_by: 1 },
+    ])
+    db.prepare('DELETE FROM customers WHERE id = 7').run()
+    expect(db.prepare('SELECT customer_id FROM devices').get()).toEqual({ customer_id: null })
+    expect(db.pragma('foreign_key_check')).toEqual([])
     closeDb(db)
   })
 
