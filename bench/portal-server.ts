@@ -1,7 +1,7 @@
 /**
  * A server for the bench, run in its own process so the load generator does not share its event
- * loop. `portal`: the real app on a temp SQLite file, dry-run gate, an in-process SMS sender that
- * hands codes to the parent over IPC, and neighbours mapping 127.0.X.Y to a MAC per address.
+ * loop. `portal`: the real app on a temp SQLite file, dry-run gate, an in-process SMS provider (in the
+ * failover chain, as main.ts wires providers) that hands codes to the parent over IPC, and neighbours mapping 127.0.X.Y to a MAC per address.
  * `hello`: a bare Hono "hello" server, the ceiling. `stub`: the three routes of a login answered
  * with fixed pages and no work, to measure the load generator and the machine on their own.
  *
@@ -9,7 +9,7 @@
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createApp } from '../src/app.js'
@@ -20,6 +20,9 @@ import { openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { plainIp } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
+import { smsStatements } from '../src/db/sms.js'
+import { attemptRecorder } from '../src/sms/metrics.js'
+import { createFailoverSender } from '../src/sms/sender.js'
 
 const mode = process.argv[2]
 const send = (m: unknown) => process.send!(m)
@@ -39,11 +42,16 @@ process.on('message', (m) => {
   }
 })
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch']) {
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], cleanUp = () => {}) {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
     send({ port: info.port }),
   )
-  process.on('disconnect', () => server.close(() => process.exit(0)))
+  process.on('disconnect', () =>
+    server.close(() => {
+      cleanUp()
+      process.exit(0)
+    }),
+  )
 }
 
 if (mode === 'hello') {
@@ -85,13 +93,22 @@ if (mode === 'hello') {
     config,
     db,
     gate: createDryRunGate(systemClock),
-    sms: {
-      name: 'in-process',
-      async send(m) {
-        deliver(m.to, m.code)
-        return { provider: 'in-process' }
+    // As main.ts wires a provider: inside the failover chain, every try recorded for the figures.
+    sms: createFailoverSender(
+      [
+        {
+          name: 'in-process',
+          async send(m) {
+            deliver(m.to, m.code)
+            return { provider: 'in-process' }
+          },
+        },
+      ],
+      {
+        budgetMs: config.sms.sendBudgetMs,
+        onAttempt: attemptRecorder(smsStatements(db), systemClock, () => {}),
       },
-    },
+    ),
     neighbours: {
       async macFor(ip) {
         let mac = macs.get(ip)
@@ -109,5 +126,9 @@ if (mode === 'hello') {
     secret: Buffer.alloc(32, 9),
     log: () => {},
   })
-  listen(portal.fetch)
+  // The WAL of a bench run grows to a few hundred MB: leave nothing behind.
+  listen(portal.fetch, () => {
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 }

@@ -4,11 +4,44 @@ import { describe, expect, it } from 'vitest'
 import { smsResumeCommand, smsStatusCommand } from '../src/cli/sms-status.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { smsStatements } from '../src/db/sms.js'
-import { percentile, providerStats, pruneSmsRecords } from '../src/sms/metrics.js'
+import { attemptRecorder, percentile, providerStats, pruneSmsRecords } from '../src/sms/metrics.js'
 import { tempDir } from './helpers.js'
 import { FakeClock } from './fakes/clock.js'
 
 describe('per-provider figures', () => {
+  it('writes the provider tries of one event-loop turn together, once the turn is over', async () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const logs: string[] = []
+      const record = attemptRecorder(smsStatements(db), new FakeClock(), (l) => logs.push(l))
+      record({
+        provider: 'twilio',
+        channel: 'sms',
+        outcome: 'failed',
+        latencyMs: 812.34,
+        detail: 'HTTP 503',
+      })
+      record({ provider: 'infobip', channel: 'sms', outcome: 'sent', latencyMs: 95.06 })
+      const rows = () => db.prepare('SELECT provider, outcome, latency_ms FROM sms_attempts').all()
+      expect(rows()).toEqual([])
+      expect(logs).toEqual(['sms: twilio failed after 812 ms: HTTP 503'])
+      await new Promise((r) => setImmediate(r))
+      expect(rows()).toEqual([
+        { provider: 'twilio', outcome: 'failed', latency_ms: 812.3 },
+        { provider: 'infobip', outcome: 'sent', latency_ms: 95.1 },
+      ])
+      // A database that refuses the write costs a log line, never the send.
+      closeDb(db)
+      record({ provider: 'twilio', channel: 'sms', outcome: 'sent', latencyMs: 10 })
+      await new Promise((r) => setImmediate(r))
+      expect(logs.at(-1)).toMatch(/^sms: could not record 1 provider tries: /)
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+
   it('takes nearest-rank percentiles', () => {
     const ms = Array.from({ length: 20 }, (_, i) => i + 1)
     expect(percentile(ms, 0.5)).toBe(10)

@@ -102,6 +102,10 @@ export function smsStatements(db: Db) {
     /** Ends a hold early (a manager's decision); counting restarts from now. */
     liftHold: (id: number, now: number) => liftHold.run({ id, now }).changes === 1,
     recordAttempt: (a: AttemptRow) => insertAttempt.run(a),
+    /** Several tries in one commit. */
+    recordAttempts: db.transaction((rows: AttemptRow[]) => {
+      for (const a of rows) insertAttempt.run(a)
+    }),
     attemptsSince: (since: number) =>
       attemptsSince.all({ since }) as Array<
         Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>

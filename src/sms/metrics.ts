@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { SmsStatements } from '../db/sms.js'
+import type { AttemptRow, SmsStatements } from '../db/sms.js'
 import type { SendAttempt } from './sender.js'
 
 /** Per-provider figures over a window. Latencies in milliseconds, of every try (sent or not). */
@@ -13,26 +13,41 @@ export interface ProviderStats {
   p95Ms: number | null
 }
 
-/** Records every provider try in sms_attempts; the failover chain calls it. Never throws. */
-export function attemptRecorder(sms: SmsStatements, clock: Clock, log: (line: string) => void) {
+/**
+ * Records every provider try in sms_attempts; the failover chain calls it. Never throws.
+ * Tries are figures for the status pages: they are written together, one commit per event-loop
+ * turn, after the sends of that turn, rather than one commit each inside every login.
+ */
+export function attemptRecorder(
+  sms: SmsStatements,
+  clock: Clock,
+  log: (line: string) => void,
+  later: (flush: () => void) => void = setImmediate,
+) {
+  const queue: AttemptRow[] = []
+  const flush = () => {
+    const rows = queue.splice(0)
+    try {
+      sms.recordAttempts(rows)
+    } catch (err) {
+      log(`sms: could not record ${rows.length} provider tries: ${(err as Error).message}`)
+    }
+  }
   return (a: SendAttempt): void => {
     if (a.outcome === 'failed') {
       log(
         `sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms: ${a.detail ?? 'no detail'}`,
       )
     }
-    try {
-      sms.recordAttempt({
-        at: clock.now(),
-        provider: a.provider,
-        channel: a.channel,
-        outcome: a.outcome,
-        latency_ms: Math.round(a.latencyMs * 10) / 10,
-        detail: a.detail?.slice(0, 300) ?? null,
-      })
-    } catch (err) {
-      log(`sms: could not record a provider try: ${(err as Error).message}`)
-    }
+    if (queue.length === 0) later(flush)
+    queue.push({
+      at: clock.now(),
+      provider: a.provider,
+      channel: a.channel,
+      outcome: a.outcome,
+      latency_ms: Math.round(a.latencyMs * 10) / 10,
+      detail: a.detail?.slice(0, 300) ?? null,
+    })
   }
 }
 
