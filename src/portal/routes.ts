@@ -238,10 +238,19 @@ export function portalRoutes(deps: PortalDeps) {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
-    const current = login.describe(form.challenge ?? '', mac)
-    if (!current) throw new ChallengeNotFoundError()
-    c.set('page', codePageState(current, form.code ?? ''))
-    const { customer, until } = await login.verify(current.id, mac, form.code ?? '')
+    const id = form.challenge ?? ''
+    let verified: Awaited<ReturnType<Login['verify']>>
+    try {
+      verified = await login.verify(id, mac, form.code ?? '')
+    } catch (err) {
+      // Any refusal shows this device's code page again, with what was typed; a code that is
+      // not this device's shows none.
+      const current = login.describe(id, mac)
+      if (!current) throw new ChallengeNotFoundError()
+      c.set('page', codePageState(current, form.code ?? ''))
+      throw err
+    }
+    const { customer, until } = verified
     const locale = c.get('locale')
     return sendPage(
       c,
@@ -313,8 +322,14 @@ function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | unde
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>()
 
+// Every welcome page within a minute shows the same "until": format each minute once.
+const formattedMinutes = new Map<string, string>()
+
 /** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. Formatters are built once. */
 export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
+  const minuteKey = `${locale} ${timeZone} ${Math.floor(ms / 60_000)}`
+  const known = formattedMinutes.get(minuteKey)
+  if (known !== undefined) return known
   const key = `${locale} ${timeZone}`
   let f = timeFormats.get(key)
   if (!f) {
@@ -326,5 +341,8 @@ export function formatLocalTime(ms: number, locale: Locale, timeZone: string): s
     })
     timeFormats.set(key, f)
   }
-  return f.format(ms)
+  if (formattedMinutes.size >= 1000) formattedMinutes.clear()
+  const text = f.format(ms)
+  formattedMinutes.set(minuteKey, text)
+  return text
 }
