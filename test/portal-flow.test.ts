@@ -69,6 +69,51 @@ describe('the splash page', () => {
   })
 })
 
+describe('codes on their way', () => {
+  it('counts a code the provider has not answered for yet: a second tap waits, one SMS goes', async () => {
+    const release = h.sms.holdAnswers()
+    const first = startLogin()
+    await h.sms.untilAsked(1)
+    const second = await h.post('/login', ANA)
+    expect(second.status).toBe(429)
+    expect(await second.text()).toContain('value="55 1234 5678"')
+    release()
+    const { res, html } = await first
+    expect(res.status).toBe(200)
+    expect(h.sms.sent).toHaveLength(1)
+    // Recorded once the provider answered, with who delivered it.
+    expect(
+      h.db
+        .prepare('SELECT id, status, provider, channel, send_failed_at FROM otp_challenges')
+        .all(),
+    ).toEqual([
+      {
+        id: challengeOf(html),
+        status: 'pending',
+        provider: 'fake',
+        channel: 'sms',
+        send_failed_at: null,
+      },
+    ])
+  })
+
+  it('records a failed send as failed, usable by nobody and counted against nothing', async () => {
+    h.sms.failing = true
+    expect((await startLogin()).res.status).toBe(502)
+    const row = h.db
+      .prepare('SELECT status, provider, closed_at, send_failed_at FROM otp_challenges')
+      .get()
+    expect(row).toEqual({
+      status: 'send_failed',
+      provider: null,
+      closed_at: h.clock.now(),
+      send_failed_at: h.clock.now(),
+    })
+    h.sms.failing = false
+    expect((await startLogin()).res.status).toBe(200)
+  })
+})
+
 describe('the whole flow', () => {
   it('keeps the code usable when the firewall refuses, and records nothing until it accepts', async () => {
     const { html } = await startLogin()

@@ -230,6 +230,19 @@ describe('fraud defences at the portal', () => {
     expect((await portal.login(ownPrefix(4), 4)).status).toBe(200)
   })
 
+  it('counts codes still on their way against the daily budget', async () => {
+    const sms = new FakeSms()
+    portal = smsPortal({ sms: { fraud: { dailyBudget: 1 } } }, sms)
+    const release = sms.holdAnswers()
+    const first = portal.login(ownPrefix(1), 1)
+    await sms.untilAsked(1)
+    // The first code is with the provider, not yet recorded: the budget is spent all the same.
+    expect((await portal.login(ownPrefix(2), 2)).status).toBe(503)
+    release()
+    expect((await first).status).toBe(200)
+    expect(sms.sent.map((m) => m.to)).toEqual([`+52${ownPrefix(1).replace(/\D/g, '')}`])
+  })
+
   it('refuses premium-rate, toll-free and landline numbers before anything is sent', async () => {
     const sms = new FakeSms()
     portal = smsPortal({}, sms)
