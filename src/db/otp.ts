@@ -22,13 +22,9 @@ export interface ChallengeRow {
 
 /** Prepared statements over otp_challenges. */
 export function otpStatements(db: Db) {
-  const insertSent = db.prepare(
-    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status, provider, channel)
-     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'pending', @provider, @channel)`,
-  )
-  const insertFailed = db.prepare(
-    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status, closed_at, send_failed_at)
-     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'send_failed', @failedAt, @failedAt)`,
+  const insert = db.prepare(
+    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status)
+     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'pending')`,
   )
   const byId = db.prepare(`SELECT * FROM otp_challenges WHERE id = ?`)
   // Failed sends cost nothing and must not lock a customer out while a provider is down.
@@ -54,18 +50,21 @@ export function otpStatements(db: Db) {
   const setStatus = db.prepare(
     `UPDATE otp_challenges SET status = @status, closed_at = @now WHERE id = @id`,
   )
+  // Its own statement: `send_failed_at` filters the "sent" indexes, so only this write touches them.
+  const markSendFailed = db.prepare(
+    `UPDATE otp_challenges SET status = 'send_failed', closed_at = @now, send_failed_at = @now
+     WHERE id = @id`,
+  )
+  const setDelivered = db.prepare(
+    `UPDATE otp_challenges SET provider = @provider, channel = @channel WHERE id = @id`,
+  )
   const countAttempt = db.prepare(
     `UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = @id RETURNING attempts`,
   )
   return {
-    /**
-     * A code once the provider answered: delivered (pending, usable) or failed (it counts
-     * against nothing and cannot be used).
-     */
     insert: (
       row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at' | 'channel'>,
-      outcome: { provider: string; channel: 'sms' | 'whatsapp' } | { failedAt: number },
-    ) => ('provider' in outcome ? insertSent : insertFailed).run({ ...row, ...outcome }),
+    ) => insert.run(row),
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
     /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
     sentToPhoneSince: (phone: string, since: number, limit: number) =>
@@ -84,7 +83,11 @@ export function otpStatements(db: Db) {
     },
     setStatus: (id: string, status: Exclude<ChallengeStatus, 'send_failed'>, now: number | null) =>
       setStatus.run({ id, status, now }),
-
+    /** The code could not be sent: it counts against nothing and cannot be used. */
+    markSendFailed: (id: string, now: number) => markSendFailed.run({ id, now }),
+    /** Who delivered the code, and on which channel. */
+    setDelivered: (id: string, provider: string, channel: 'sms' | 'whatsapp') =>
+      setDelivered.run({ id, provider, channel }),
     countAttempt: (id: string) => (countAttempt.get({ id }) as { attempts: number }).attempts,
   }
 }

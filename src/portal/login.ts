@@ -29,7 +29,6 @@ import {
 import type { Outbox } from '../sync/outbox.js'
 import { normalizeName } from './name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
-import { phonePrefix } from '../sms/fraud.js'
 import { parsePhone, type PhoneRules } from './phone.js'
 import { standingOf, type DeviceStanding, type RememberPolicy } from './returning.js'
 
@@ -100,71 +99,66 @@ export function createLogin(deps: LoginDeps) {
       : undefined
 
   /**
-   * Codes on their way: allowed, handed to the provider, not yet recorded (the row is written
-   * once, when the provider has answered). Every limit counts them, so requests in parallel
-   * cannot slip past one another while a send is in progress.
+   * Checks the limits and records the challenge in one transaction, so parallel requests can't
+   * slip past. A refusal is returned, not thrown: a hold the fraud guard decided must be kept.
    */
-  const inFlight = new Map<string, { phone: string; mac: string; prefix: string; at: number }>()
-  const flyingTimes = (pick: (f: { phone: string; mac: string; prefix: string }) => boolean) => {
-    const times: number[] = []
-    for (const f of inFlight.values()) if (pick(f)) times.push(f.at)
-    return times
-  }
-  const withFlying = (recorded: number[], flying: number[]) =>
-    flying.length ? [...recorded, ...flying].sort((a, b) => a - b) : recorded
-
-  /**
-   * Whether one more code may go to this number from this device now: the code limits, then the
-   * fraud and cost rules. A refusal is returned, not thrown: a hold the fraud guard decided is
-   * written in this transaction and must be kept.
-   */
-  const checkCanSend = db.transaction((c: { phone: string; mac: Mac }, now: number) => {
-    try {
-      checkSendLimits(
-        policy,
-        {
-          // The limits only ever look at the newest N codes: no need to read more.
-          toNumberLastDay: withFlying(
-            otp.sentToPhoneSince(
+  const recordChallenge = db.transaction(
+    (
+      c: {
+        phone: string
+        mac: Mac
+        name: string
+        locale: Locale
+        marketing: boolean
+        code: string
+      },
+      now: number,
+    ): string | Error => {
+      try {
+        checkSendLimits(
+          policy,
+          {
+            // The limits only ever look at the newest N codes: no need to read more.
+            toNumberLastDay: otp.sentToPhoneSince(
               c.phone,
               now - 24 * 60 * MINUTE,
               Math.max(policy.perNumberPerDay, policy.perNumberMax, 1),
             ),
-            flyingTimes((f) => f.phone === c.phone),
-          ),
-          fromDeviceLastHour: withFlying(
-            otp.sentToMacSince(c.mac, now - 60 * MINUTE, policy.perDevicePerHour),
-            flyingTimes((f) => f.mac === c.mac),
-          ),
-        },
-        now,
-      )
-    } catch (err) {
-      if (err instanceof RateLimitedError) return err
-      throw err
-    }
-    const prefix = phonePrefix(c.phone)
-    return (
-      deps.guard?.check(c.phone, now, {
-        codes: inFlight.size,
-        prefixTimes: flyingTimes((f) => f.prefix === prefix),
-      }) ?? null
-    )
-  })
+            fromDeviceLastHour: otp.sentToMacSince(
+              c.mac,
+              now - 60 * MINUTE,
+              policy.perDevicePerHour,
+            ),
+          },
+          now,
+        )
+      } catch (err) {
+        if (err instanceof RateLimitedError) return err
+        throw err
+      }
+      const refused = deps.guard?.check(c.phone, now)
+      if (refused) return refused
+      const id = opaqueId()
+      otp.insert({
+        id,
+        phone_e164: c.phone,
+        mac: c.mac,
+        name: c.name,
+        locale: c.locale,
+        marketing: c.marketing ? 1 : 0,
+        code_hmac: hashCode(deps.secret, id, c.code),
+        created_at: now,
+        expires_at: now + policy.ttlSeconds * 1000,
+      })
+      return id
+    },
+  )
 
-  /**
-   * The code, recorded once the provider answered, in one commit: delivered (by whom, on which
-   * channel; older pending codes of the device and the number stop working) or failed (it counts
-   * against nothing, and the previous code stays usable).
-   */
-  const recordSent = db.transaction(
-    (
-      row: Parameters<OtpStatements['insert']>[0],
-      outcome: { provider: string; channel: SmsChannel } | { failedAt: number },
-      now: number,
-    ) => {
-      otp.insert(row, outcome)
-      if ('provider' in outcome) otp.supersedeOthers(row.id, row.mac, row.phone_e164, now)
+  /** Who delivered, in one commit. Only a delivered code replaces the previous one: a failed resend leaves it usable. */
+  const recordDelivered = db.transaction(
+    (id: string, provider: string, channel: SmsChannel, mac: Mac, phone: string, now: number) => {
+      otp.setDelivered(id, provider, channel)
+      otp.supersedeOthers(id, mac, phone, now)
     },
   )
 
@@ -178,20 +172,9 @@ export function createLogin(deps: LoginDeps) {
   }): Promise<Challenge> {
     const code = generateCode(policy.digits)
     const now = clock.now()
-    const refused = checkCanSend(c, now)
-    if (refused) throw refused
-    const id = opaqueId()
-    const row = {
-      id,
-      phone_e164: c.phone,
-      mac: c.mac,
-      name: c.name,
-      locale: c.locale,
-      marketing: c.marketing ? (1 as const) : (0 as const),
-      code_hmac: hashCode(deps.secret, id, code),
-      created_at: now,
-      expires_at: now + policy.ttlSeconds * 1000,
-    }
+    const recorded = recordChallenge({ ...c, code }, now)
+    if (recorded instanceof Error) throw recorded
+    const id = recorded
     const text = composeCodeText({
       locale: c.locale,
       branchName: deps.branch.name,
@@ -200,21 +183,19 @@ export function createLogin(deps: LoginDeps) {
       portalHost: deps.portalHost,
       ...(deps.templates?.[c.locale] === undefined ? {} : { template: deps.templates[c.locale] }),
     })
-    inFlight.set(id, { phone: c.phone, mac: c.mac, prefix: phonePrefix(c.phone), at: now })
-    // The entry leaves the in-flight set in the same synchronous step that records the code, so
-    // no request ever sees the code in neither.
-    let sent: Awaited<ReturnType<SmsSender['send']>>
+    let channel: SmsChannel
     try {
-      sent = await deps.sms.send({
+      const sent = await deps.sms.send({
         to: c.phone,
         text,
         code,
         locale: c.locale,
         channel: c.channel,
       })
+      channel = sent.channel ?? 'sms'
+      recordDelivered(id, sent.provider, channel, c.mac, c.phone, clock.now())
     } catch (err) {
-      inFlight.delete(id)
-      recordSent(row, { failedAt: clock.now() }, clock.now())
+      otp.markSendFailed(id, clock.now())
       const e =
         err instanceof SmsSendError || err instanceof RecipientUnreachableError
           ? err
@@ -222,9 +203,6 @@ export function createLogin(deps: LoginDeps) {
       deps.log(`sms: sending to ${maskPhone(c.phone)} failed: ${e.message}`)
       throw e
     }
-    inFlight.delete(id)
-    const channel = sent.channel ?? 'sms'
-    recordSent(row, { provider: sent.provider, channel }, clock.now())
     return {
       id,
       phone: c.phone,

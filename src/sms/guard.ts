@@ -12,15 +12,7 @@ export interface SendGuard {
    * prefix) is recorded and alerted on even though the request is refused, so the caller must
    * commit rather than roll back.
    */
-  check(phone: string, now: number, pending?: PendingCodes): DomainError | null
-}
-
-/** Codes handed to a provider and not yet recorded: the limits count them too. */
-export interface PendingCodes {
-  /** How many, branch-wide. */
-  codes: number
-  /** When each of those to this number's prefix was asked for. */
-  prefixTimes: number[]
+  check(phone: string, now: number): DomainError | null
 }
 
 const HOUR = 3_600_000
@@ -57,7 +49,7 @@ export function createSendGuard(deps: {
     Math.max(now - ms, sms.lastHoldEnd(scope, key, now) ?? -Infinity)
 
   return {
-    check(phone, now, pending = { codes: 0, prefixTimes: [] }) {
+    check(phone, now) {
       const prefix = phonePrefix(phone)
       const windowMs = policy.conversion.windowHours * HOUR
       const none = { numbers: 0, verified: 0 }
@@ -69,24 +61,17 @@ export function createSendGuard(deps: {
           branchHoldUntil: sms.activeHold('branch', '', now)?.until ?? null,
           prefixHoldUntil: sms.activeHold('prefix', prefix, now)?.until ?? null,
           sentToday:
-            policy.dailyBudget > 0
-              ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) + pending.codes
-              : 0,
+            policy.dailyBudget > 0 ? sms.sentSince(startOfLocalDay(now, deps.timeZone) - 1) : 0,
           nextDayStart: policy.dailyBudget > 0 ? startOfNextLocalDay(now, deps.timeZone) : now,
           branchLastHour:
-            policy.branchPerHour > 0
-              ? sms.sentSince(since('branch', '', now, HOUR)) + pending.codes
-              : 0,
+            policy.branchPerHour > 0 ? sms.sentSince(since('branch', '', now, HOUR)) : 0,
           prefixLastHour:
             policy.perPrefixPerHour > 0
-              ? [
-                  ...sms.prefixTimesSince(
-                    prefix,
-                    since('prefix', prefix, now, HOUR),
-                    policy.perPrefixPerHour,
-                  ),
-                  ...pending.prefixTimes,
-                ].sort((a, b) => a - b)
+              ? sms.prefixTimesSince(
+                  prefix,
+                  since('prefix', prefix, now, HOUR),
+                  policy.perPrefixPerHour,
+                )
               : [],
           prefixConversion: judgeConversion
             ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
