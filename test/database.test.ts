@@ -67,7 +67,7 @@ describe('database', () => {
     closeDb(db3)
   })
 
-  it('rebuilds the codes table (migration 8) keeping every code, failed sends marked', () => {
+  it('rebuilds the codes and devices tables (migration 8) keeping every row, failed sends marked', () => {
     const file = path.join(folder(), 'branchgate.db')
     const before = readMigrations().filter((m) => m.version < 8)
     const old = openDb(file, before)
@@ -121,7 +121,7 @@ describe('database', () => {
     expect(db.prepare(count).get()).toEqual({ n: 2 })
     const plan = db.prepare(`EXPLAIN QUERY PLAN ${count}`).all() as Array<{ detail: string }>
     expect(plan.map((p) => p.detail).join()).toMatch(/COVERING INDEX otp_sent_by_created/)
-    // Devices and visits were rebuilt too, with their rows and their link to the customer.
+    // Devices were rebuilt too, and visits kept: rows and links to the customer all survive.
     expect(db.prepare('SELECT mac, customer_id, verified_at FROM devices').all()).toEqual([
       { mac: '02:00:00:00:00:01', customer_id: 7, verified_at: 2 },
     ])
