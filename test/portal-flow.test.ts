@@ -69,6 +69,16 @@ describe('the splash page', () => {
   })
 })
 
+describe('malformed requests', () => {
+  it("refuses a form body over 16 KB with 413 and a page in the customer's language", async () => {
+    const res = await h.post('/login', { ...ANA, name: 'x'.repeat(20_000) })
+    expect(res.status).toBe(413)
+    expect(res.headers.get('content-type')).toMatch(/text\/html/)
+    expect(await res.text()).toContain('<html lang="es">')
+    expect(h.sms.sent).toHaveLength(0)
+  })
+})
+
 describe('codes on their way', () => {
   it('counts a code the provider has not answered for yet: a second tap waits, one SMS goes', async () => {
     const release = h.sms.holdAnswers()
