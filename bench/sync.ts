@@ -7,6 +7,7 @@ import { seedEvents } from '../test/fakes/outbox-seed.js'
 import { WebhookReceiver } from '../test/fakes/webhook-receiver.js'
 import { tempDir } from '../test/helpers.js'
 import type { BenchSection } from './run.js'
+import { CLI_ARGS } from '../test/net-helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const EVENTS = Number(process.env.SYNC_BENCH_EVENTS ?? 100_000)
@@ -51,14 +52,10 @@ const section: BenchSection = {
 
       const runSync = async (cfg: string) => {
         const started = performance.now()
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', cfg],
-          {
-            cwd: ROOT,
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        )
+        const child = spawn(process.execPath, [...CLI_ARGS, 'sync', '--config', cfg], {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
         let out = ''
         child.stdout.on('data', (d) => (out += d))
         child.stderr.on('data', (d) => (out += d))

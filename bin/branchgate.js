@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-// The `branchgate` command: runs src/cli.ts through tsx (no build step).
-import { register } from 'tsx/esm/api'
-import { fileURLToPath } from 'node:url'
+// The `branchgate` command: plain JavaScript compiled from src/ into dist/ (npm run build).
+import { cli } from '../dist/cli.js'
 
-register()
-const { cli } = await import(fileURLToPath(new URL('../src/cli.ts', import.meta.url)))
 const code = await cli(process.argv.slice(2), process.env)
 if (process.argv[2] !== 'serve') process.exit(code)

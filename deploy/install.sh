@@ -86,7 +86,13 @@ owned 0755 root:root "$APP"
 owned 0750 root:branchgate "$ETC"
 owned 0750 branchgate:branchgate "$DATA"
 
-# The application: the source tree, without data, tests or version control.
+# The application runs as plain JavaScript from dist/, compiled from src/ (npm run build).
+if [ -x "$SRC/node_modules/.bin/esbuild" ]; then
+  (cd "$SRC" && node scripts/build.mjs --if-stale) || die "cannot compile branchgate (npm run build)"
+fi
+[ -f "$SRC/dist/main.js" ] || die "dist/ is missing: run npm ci && npm run build in $SRC first"
+
+# The application: the tree with dist/, without data, tests or version control.
 say "copying branchgate to $APP"
 tar -C "$SRC" --exclude=./.git --exclude=./data --exclude=./node_modules --exclude=./test \
   -cf - . | tar -C "$ROOT$APP" --no-same-owner -xf -

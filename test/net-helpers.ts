@@ -52,3 +52,12 @@ export function selfSignedCert(dir: string, cn: string): { cert: string; key: st
   )
   return { cert, key }
 }
+
+/** The repository's root folder. */
+export const ROOT = path.resolve(import.meta.dirname, '..')
+
+/** `node` arguments that run the compiled service (`branchgate serve`), as production does. */
+export const SERVE_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/main.js')]
+
+/** `node` arguments that run the compiled `branchgate` command; append its arguments. */
+export const CLI_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/cli.js')]

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from './helpers.js'
-import { freePort } from './net-helpers.js'
+import { freePort, SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
@@ -13,7 +13,7 @@ function startServer(
   env: Record<string, string>,
   args: string[] = [],
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...SERVE_ARGS, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,7 +46,7 @@ describe('the server process', () => {
       file,
       JSON.stringify({ otp: { digits: 12 }, sms: { providers: [{ type: 'http' }] } }),
     )
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', file], {
+    const run = spawnSync(process.execPath, [...SERVE_ARGS, '--config', file], {
       cwd: ROOT,
       env: { ...process.env, BRANCHGATE_DATA_DIR: t.dir },
       encoding: 'utf8',
@@ -58,7 +58,7 @@ describe('the server process', () => {
   })
 
   it('reads BRANCHGATE_CONFIG too, and says when the file is missing', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const run = spawnSync(process.execPath, [...SERVE_ARGS], {
       cwd: ROOT,
       env: { ...process.env, BRANCHGATE_CONFIG: '/nonexistent/branchgate.json' },
       encoding: 'utf8',

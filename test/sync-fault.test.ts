@@ -7,6 +7,7 @@ import { closeDb, openDb, type Db } from '../src/db/open.js'
 import { seedEvents } from './fakes/outbox-seed.js'
 import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
 import { tempDir } from './helpers.js'
+import { CLI_ARGS } from './net-helpers.js'
 
 /**
  * The promise of the outbox, end to end: 20,000 events produced while the CRM is down (refused,
@@ -57,14 +58,10 @@ describe('sync under faults', () => {
     let child: ChildProcess | null = null
     let exited: Promise<number | null> = Promise.resolve(null)
     const startSync = () => {
-      const c = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli.ts', 'sync', '--wait', '--config', configFile],
-        {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
+      const c = spawn(process.execPath, [...CLI_ARGS, 'sync', '--wait', '--config', configFile], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       c.stdout!.on('data', (d) => logs.push(String(d)))
       c.stderr!.on('data', (d) => logs.push(String(d)))
       exited = new Promise((resolve) => c.once('exit', (code) => resolve(code)))

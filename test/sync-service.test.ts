@@ -7,6 +7,7 @@ import { closeDb, openDb } from '../src/db/open.js'
 import { seedEvents } from './fakes/outbox-seed.js'
 import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
 import { tempDir } from './helpers.js'
+import { CLI_ARGS, SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SECRET = 'whsec_' + Buffer.from('service test secret, 32 bytes!!!').toString('base64')
@@ -47,11 +48,10 @@ describe('the service', () => {
     const written = seedEvents(db, { count: 300, customers: 10 })
     closeDb(db)
     let out = ''
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts', '--config', configFile],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+    const child = spawn(process.execPath, [...SERVE_ARGS, '--config', configFile], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
     const exited = new Promise<number | null>((r) => child.once('exit', r))
@@ -61,11 +61,10 @@ describe('the service', () => {
       const held = new Promise<void>((r) => (release = r))
       receiver.beforeAnswer = () => held
       await until('the first scheduled batch', () => receiver.requests === 1)
-      const cli = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli.ts', 'sync', '--config', configFile],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      )
+      const cli = spawn(process.execPath, [...CLI_ARGS, 'sync', '--config', configFile], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let cliOut = ''
       cli.stdout.on('data', (d) => (cliOut += d))
       expect(await new Promise((r) => cli.once('exit', r))).toBe(3)

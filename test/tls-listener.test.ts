@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { tempDir } from './helpers.js'
-import { freePort, selfSignedCert } from './net-helpers.js'
+import { freePort, selfSignedCert, SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
@@ -56,14 +56,10 @@ describe('the TLS listener (RFC 8908)', () => {
           },
         }),
       )
-      const child: ChildProcess = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/main.ts', '--config', file],
-        {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      )
+      const child: ChildProcess = spawn(process.execPath, [...SERVE_ARGS, '--config', file], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let out = ''
       child.stderr!.on('data', (d) => (out += d))
       cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'))

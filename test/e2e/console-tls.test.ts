@@ -4,7 +4,7 @@ import { request } from 'node:https'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers.js'
-import { freePort, selfSignedCert } from '../net-helpers.js'
+import { freePort, selfSignedCert, SERVE_ARGS } from '../net-helpers.js'
 
 // The console listener with the operator's certificate: a real HTTPS server started from a
 // config file, with a self-signed certificate made by openssl for the test.
@@ -48,7 +48,7 @@ beforeAll(async () => {
       console: { tls: { certFile: cert, keyFile: key } },
     }),
   )
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configFile], {
+  server = spawn(process.execPath, [...SERVE_ARGS, '--config', configFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

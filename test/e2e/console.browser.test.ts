@@ -4,7 +4,7 @@ import path from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers.js'
-import { CHROMIUM_LAUNCH, freePort } from '../net-helpers.js'
+import { CHROMIUM_LAUNCH, freePort, SERVE_ARGS } from '../net-helpers.js'
 
 // The real server (node --import tsx src/main.ts) in demo mode on free loopback ports, driven by
 // Debian's Chromium. Screenshots go to test-artifacts/ (gitignored) for a person to look at.
@@ -44,7 +44,7 @@ beforeAll(async () => {
     BRANCHGATE_DATA_DIR: data.dir,
   }
   delete env.BRANCHGATE_CONFIG
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  server = spawn(process.execPath, [...SERVE_ARGS], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

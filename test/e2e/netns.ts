@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
+import { CLI_ARGS, SERVE_ARGS } from '../net-helpers.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const GATEWAY_IP = '10.99.1.1'
@@ -366,13 +367,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       if (branchgate && branchgate.process.exitCode === null)
         throw new Error('branchgate is already running')
       const configFile = network.writeConfig(config)
-      const h = spawnIn(gw, process.execPath, [
-        '--import',
-        'tsx',
-        'src/main.ts',
-        '--config',
-        configFile,
-      ])
+      const h = spawnIn(gw, process.execPath, [...SERVE_ARGS, '--config', configFile])
       const port = ((config.listen as any)?.portal?.port as number) ?? PORTAL_PORT
       await until(
         async () => {
@@ -412,14 +407,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     /** Runs a branchgate command (`src/cli.ts`) in the gateway namespace with the current config. */
     cli(args: string[]) {
       if (!branchgate) throw new Error('start branchgate first: the CLI uses its config')
-      return exec(gw, process.execPath, [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'src/cli.ts'),
-        ...args,
-        '--config',
-        branchgate.configFile,
-      ])
+      return exec(gw, process.execPath, [...CLI_ARGS, ...args, '--config', branchgate.configFile])
     },
   }
   return network

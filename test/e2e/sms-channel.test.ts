@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FAKE_CREDENTIALS, FakeProviders } from '../fakes/sms-providers.js'
 import { tempDir } from '../helpers.js'
-import { CHROMIUM_LAUNCH, freePort } from '../net-helpers.js'
+import { CHROMIUM_LAUNCH, freePort, SERVE_ARGS } from '../net-helpers.js'
 
 /**
  * The real server process, its real provider clients against the local fake providers, and
@@ -54,7 +54,7 @@ beforeAll(async () => {
       },
     }),
   )
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', config], {
+  server = spawn(process.execPath, [...SERVE_ARGS, '--config', config], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
