@@ -216,11 +216,14 @@ const GATE_BACKENDS = ['dry-run', 'nftables']
 
 const localeCode = z.enum(['es', 'en'])
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1'])
+/** localhost, ::1 or any address of 127.0.0.0/8. */
+const isLoopbackHost = (host: string) =>
+  LOOPBACK_HOSTS.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 /** CRM endpoints must be HTTPS; plain http only to loopback (tests, a local relay). */
 const crmUrl = z.url().refine((u) => {
   const url = new URL(u)
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
 }, 'must be an https:// URL (http:// only to loopback)')
 
 const noneSync = z.object({ type: z.literal('none') }).strict()

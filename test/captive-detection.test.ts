@@ -114,6 +114,19 @@ describe('captive-portal detection', () => {
     expect(findProbe('captive.apple.com', '/hotspot-detect.html')?.os).toBe('iOS/macOS')
     expect(findProbe('captive.apple.com', '/other')).toBeNull()
     expect(findProbe('evil.example', '/generate_204')).toBeNull()
-    for (const p of PROBES) expect(p.hosts.length).toBeGreaterThan(0)
+    // Every host and path of the table is found again, as the probe it belongs to.
+    for (const p of PROBES)
+      for (const host of p.hosts)
+        for (const pathname of p.paths) expect(findProbe(host, pathname)?.paths).toBe(p.paths)
+    expect(PROBES.map((p) => [p.os, p.hosts.length])).toEqual([
+      ['iOS/macOS', 7],
+      ['Android/ChromeOS/Chrome', 8],
+      ['Windows', 2],
+      ['Windows (legacy)', 1],
+      ['Firefox', 1],
+      ['Firefox', 1],
+      ['GNOME/NetworkManager', 1],
+      ['Ubuntu', 1],
+    ])
   })
 })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { verifyWebhook } from '../../src/sync/webhook.js'
@@ -46,10 +47,12 @@ export class WebhookReceiver {
   constructor(
     readonly secrets: string[],
     public port = 0,
+    /** Any address of 127.0.0.0/8: a random one of its own lets a test hold "nothing listens here". */
+    readonly host = '127.0.0.1',
   ) {}
 
   get url() {
-    return `http://127.0.0.1:${this.port}/crm/hook`
+    return `http://${this.host}:${this.port}/crm/hook`
   }
 
   async start(): Promise<this> {
@@ -57,7 +60,7 @@ export class WebhookReceiver {
     server.keepAliveTimeout = 1000
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(this.port, '127.0.0.1', () => resolve())
+      server.listen(this.port, this.host, () => resolve())
     })
     this.port = (server.address() as AddressInfo).port
     this.server = server
@@ -146,5 +149,12 @@ function header(req: IncomingMessage, name: string): string | null {
   return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
 }
 
-/** A loopback port nobody listens on right now (connection refused until a receiver takes it). */
-export { freePort } from '../net-helpers.js'
+/**
+ * A loopback address of 127.0.0.0/8 that nothing else uses: a port on it is refused until a
+ * receiver listens there, and no other process can take it meanwhile (unlike a "free" port on
+ * 127.0.0.1, which the kernel may hand to anyone).
+ */
+export function privateLoopback(): string {
+  const b = randomBytes(3)
+  return `127.${1 + (b[0]! % 250)}.${b[1]}.${1 + (b[2]! % 250)}`
+}

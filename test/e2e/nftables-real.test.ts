@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../src/clock.js'
-import { createNftablesGate, createNftRunner, type NftablesGate } from '../src/gate/nftables.js'
-import { readTemplate, renderRuleset } from '../src/gate/nft-ruleset.js'
-import type { Mac } from '../src/mac.js'
+import { systemClock } from '../../src/clock.js'
+import { createNftablesGate, createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
+import { readTemplate, renderRuleset } from '../../src/gate/nft-ruleset.js'
+import type { Mac } from '../../src/mac.js'
 
 const hasNft = (() => {
   try {
