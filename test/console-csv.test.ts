@@ -100,7 +100,7 @@ describe('visits CSV export', () => {
     expect(lines.find((l) => l.startsWith('v07,'))).toContain(',1.0,1,0,2,Beto Ruiz,') // pass-by
     expect(lines.find((l) => l.startsWith('v06,'))).toContain(',30.0,0,1,4,Sam Staff,') // staff
     expect(lines.find((l) => l.startsWith('v10,'))).toBe(
-      'v10,2026-03-02 08:30:00,,2026-03-02 08:58:00,28.0,0,0,3,Carla Núñez,+525512345603,',
+      'v10,2026-03-02 08:30:00,,2026-03-02 08:58:00,28.0,,0,3,Carla Núñez,+525512345603,', // still going: no pass_by yet
     )
   })
 

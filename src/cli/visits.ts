@@ -156,7 +156,8 @@ export function visitsCsv(rows: readonly VisitReportRow[], timeZone: string): st
         localTime(v.started_at, timeZone, true),
         v.ended_at === null ? '' : localTime(v.ended_at, timeZone, true),
         String(Math.round(dwellMs(v.started_at, end) / 60_000)),
-        v.pass_by ? '1' : '0',
+        // A visit still going is not a pass-by yet: the cell stays empty until it ends.
+        v.ended_at === null || v.pass_by === null ? '' : String(v.pass_by),
         v.ended_at === null ? '1' : '0',
       ].join(','),
     )
