@@ -37,7 +37,12 @@ function seedMorning(db: Db) {
 }
 
 const cellsOf = (html: string, table: string) =>
-  [...html.split(`<table id="${table}">`)[1]!.split('</table>')[0]!.matchAll(/<tr>(.*?)<\/tr>/gs)]
+  [
+    ...html
+      .split(`<table id="${table}">`)[1]!
+      .split('</table>')[0]!
+      .matchAll(/<tr>(.*?)<\/tr>/gs),
+  ]
     .slice(1)
     .map((m) => [...m[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((c) => c[1]!.trim()))
 

@@ -132,6 +132,8 @@ const es = {
   'campaigns.title': 'Campañas',
   'campaigns.lead':
     'Importa las promociones enviadas y mide cuántos destinatarios vinieron a la sucursal dentro de {days} días.',
+  'campaigns.counts':
+    'Cuenta como visita la primera estancia de al menos {minutes} min que empieza en los {days} días siguientes al envío, terminada o en curso: quien sigue en la sucursal cuenta desde que lleva {minutes} min. Las pasadas más cortas no cuentan.',
   'campaigns.import': 'Importar envíos (CSV)',
   'campaigns.import.hint':
     'Columnas: phone (celular), campaign (campaña), sent_at (fecha de envío: 2026-03-01 10:30, 01/03/2026 10:30 o ISO 8601). Si alguna fila está mal no se importa nada.',
@@ -338,6 +340,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'campaigns.title': 'Campaigns',
   'campaigns.lead':
     'Import the promotions sent and see how many recipients came to the branch within {days} days.',
+  'campaigns.counts':
+    'A recipient came if a stay of at least {minutes} min started within {days} days after the send, finished or still going: someone still at the branch counts once they have been here {minutes} min. Shorter pass-bys do not count.',
   'campaigns.import': 'Import sends (CSV)',
   'campaigns.import.hint':
     'Columns: phone, campaign, sent_at (2026-03-01 10:30, 01/03/2026 10:30 or ISO 8601). If any row is wrong nothing is imported.',
