@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -64,7 +65,7 @@ describe('branchgate allow, revoke and status', () => {
     expect(auth.ms).toBeGreaterThan(90 * 60_000 - 2000)
     expect(auth.ms).toBeLessThanOrEqual(90 * 60_000)
     expect(db.prepare('SELECT actor, action, reason FROM audit_log').all()).toEqual([
-      { actor: 'cli', action: 'device.allow', reason: 'manual-allow' },
+      { actor: `cli:${userInfo().username}`, action: 'device.allow', reason: 'manual-allow' },
     ])
   })
 
@@ -75,7 +76,11 @@ describe('branchgate allow, revoke and status', () => {
     expect(revoked).toEqual({ code: 0, text: '3a:11:22:33:44:55 revoked' })
     expect((await bg.run(statusCommand)).text).toContain('0 device(s) let through')
     const audit = bg.db().prepare('SELECT actor, action, reason FROM audit_log ORDER BY id').all()
-    expect(audit.at(-1)).toEqual({ actor: 'cli', action: 'device.revoke', reason: 'revoke' })
+    expect(audit.at(-1)).toEqual({
+      actor: `cli:${userInfo().username}`,
+      action: 'device.revoke',
+      reason: 'revoke',
+    })
   })
 
   it('refuses a malformed MAC or duration with usage, and changes nothing', async () => {

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -190,8 +191,8 @@ describe('branchgate sms-resume', () => {
       const check = openDb(path.join(t.dir, 'branchgate.db'))
       expect(smsStatements(check).activeHolds(clock.now())).toEqual([])
       expect(check.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
-        { actor: 'cli', action: 'sms.hold.lift' },
-        { actor: 'cli', action: 'sms.hold.lift' },
+        { actor: `cli:${userInfo().username}`, action: 'sms.hold.lift' },
+        { actor: `cli:${userInfo().username}`, action: 'sms.hold.lift' },
       ])
       // Counting restarts from the lift, not from the hold's planned end.
       expect(smsStatements(check).lastHoldEnd('branch', '', clock.now())).toBe(clock.now())

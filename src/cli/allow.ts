@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import type { Command } from '../cli.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'
+import { cliActor } from './actor.js'
 import { localTime, withContext, withoutConfigArg } from './context.js'
 
 /** `branchgate allow MAC --minutes N`: lets a device through by hand (reason manual-allow). */
@@ -37,7 +38,7 @@ export const allowCommand: Command = {
           customerId: null,
           until,
           reason: 'manual-allow',
-          actor: 'cli',
+          actor: cliActor(env),
         })
       } catch (err) {
         if (!(err instanceof GateError)) throw err

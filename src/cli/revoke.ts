@@ -1,6 +1,7 @@
 import type { Command } from '../cli.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'
+import { cliActor } from './actor.js'
 import { withContext, withoutConfigArg } from './context.js'
 
 /** `branchgate revoke MAC`: cuts a device off now (reason revoke). */
@@ -20,7 +21,12 @@ export const revokeCommand: Command = {
       }
       const wasLive = ctx.access.liveUntil(mac) !== null
       try {
-        await ctx.access.setDeviceState({ next: 'blocked', mac, reason: 'revoke', actor: 'cli' })
+        await ctx.access.setDeviceState({
+          next: 'blocked',
+          mac,
+          reason: 'revoke',
+          actor: cliActor(env),
+        })
       } catch (err) {
         if (!(err instanceof GateError)) throw err
         console.error(`branchgate revoke: the firewall refused: ${err.message}`)

@@ -7,6 +7,7 @@ import { auditStatements } from '../db/audit.js'
 import { closeDb, openDb, type Db } from '../db/open.js'
 import { smsStatements } from '../db/sms.js'
 import { readConfig } from '../main.js'
+import { cliActor } from './actor.js'
 import { smsStatusLines } from '../sms/status.js'
 
 type Out = (line: string) => void
@@ -95,7 +96,7 @@ export function smsResumeCommand(clock: Clock = systemClock): SmsCommand {
             sms.liftHold(h.id, now)
             audit.record({
               at: now,
-              actor: 'cli',
+              actor: cliActor(env),
               action: 'sms.hold.lift',
               subject: h.key || null,
               reason: 'sms-resume',

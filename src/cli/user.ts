@@ -7,6 +7,7 @@ import { auditStatements } from '../db/audit.js'
 import { CONSOLE_ROLES, consoleUserStatements, type ConsoleRole } from '../db/console.js'
 import { closeDb, openDb } from '../db/open.js'
 import { readConfig } from '../main.js'
+import { cliActor } from './actor.js'
 
 /** How the command talks to the person running it; tests pass their own. */
 export interface UserCommandIo {
@@ -53,7 +54,7 @@ export async function userCommand(
     clock: io.clock ?? systemClock,
     policy: config.console,
   })
-  const actor = `cli:${env.SUDO_USER ?? env.USER ?? 'unknown'}`
+  const actor = cliActor(env)
   try {
     switch (verb) {
       case 'list': {
