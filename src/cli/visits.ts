@@ -5,6 +5,7 @@ import { ConfigError } from '../config.js'
 import { closeDb, openDb } from '../db/open.js'
 import { visitStatements, type VisitReportRow } from '../db/visits.js'
 import { readConfig } from '../main.js'
+import { csvField, spreadsheetPhone } from '../console/csv.js'
 import { maskPhone } from '../portal/login.js'
 import { visitFigures } from '../visits/figures.js'
 import { dwellMs } from '../visits/rules.js'
@@ -152,7 +153,8 @@ export function visitsCsv(rows: readonly VisitReportRow[], timeZone: string): st
         v.id,
         v.customer_id === null ? '' : String(v.customer_id),
         cell(v.name ?? ''),
-        cell(v.phone_e164 ?? ''),
+        // ="+52…": kept as text by spreadsheets (see spreadsheetPhone), so no apostrophe here.
+        csvField(spreadsheetPhone(v.phone_e164)),
         localTime(v.started_at, timeZone, true),
         v.ended_at === null ? '' : localTime(v.ended_at, timeZone, true),
         String(Math.round(dwellMs(v.started_at, end) / 60_000)),

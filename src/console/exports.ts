@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js'
-import { UTF8_BOM, csvLine, spreadsheetSafe, type CsvDelimiter } from './csv.js'
+import { UTF8_BOM, csvLine, spreadsheetPhone, spreadsheetSafe, type CsvDelimiter } from './csv.js'
 import { formatLocal, offsetSegments, type DateRange } from './time.js'
 import { visitStanding } from '../visits/rules.js'
 
@@ -109,7 +109,7 @@ export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStre
               r.customer_id !== null && staff.has(r.customer_id) ? 1 : 0,
               r.customer_id,
               r.erased_at ? '' : spreadsheetSafe(r.name ?? ''),
-              r.erased_at ? '' : r.phone_e164,
+              r.erased_at ? '' : spreadsheetPhone(r.phone_e164),
               r.end_reason,
             ],
             delimiter,
