@@ -54,7 +54,10 @@ describe('server-drawn charts', () => {
     // "Hoy" with one busy hour: eight rows around it, not one stretched column.
     const one = empty()
     one[0]![11] = 3
-    expect(activeHours(one)).toEqual([7, 8, 9, 10, 11, 12, 13, 14])
+    expect(activeHours(one)).toEqual([9, 10, 11, 12, 13, 14, 15, 16])
+    const late = empty()
+    late[4]![22] = 1
+    expect(activeHours(late)).toEqual([15, 16, 17, 18, 19, 20, 21, 22])
     const allDay = empty().map((row) => row.map(() => 1))
     const a = size(one)
     const b = size(allDay)

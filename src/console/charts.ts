@@ -140,7 +140,7 @@ export const HEAT_MIN_HOURS = 8
 
 /**
  * The hours of the day the heatmap shows: from the first to the last hour with visits on any
- * weekday, widened around them to at least HEAT_MIN_HOURS (9:00–16:00 when there is no visit).
+ * weekday, widened toward midday to at least HEAT_MIN_HOURS (9:00–16:00 when there is no visit).
  */
 export function activeHours(grid: number[][]): number[] {
   const busy = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
@@ -149,9 +149,8 @@ export function activeHours(grid: number[][]): number[] {
   let first = busy[0] ?? 9
   let last = busy[busy.length - 1] ?? 9 + HEAT_MIN_HOURS - 1
   while (last - first + 1 < HEAT_MIN_HOURS) {
-    // Widen evenly, earlier hours first, without leaving the day.
-    if (first > 0 && (last - first) % 2 === 0) first--
-    else if (last < 23) last++
+    // Widen toward midday, where a branch's hours are, never past the day's ends.
+    if ((first + last) / 2 < 12.5 ? last < 23 : first === 0) last++
     else first--
   }
   return Array.from({ length: last - first + 1 }, (_, i) => first + i)
