@@ -67,7 +67,9 @@ describe('failover between providers', () => {
     })
     expect(fake.last('infobip').body.messages[0].destinations[0].to).toBe('525512345678')
     expect(portal.logs).toContainEqual(
-      expect.stringMatching(/^sms: twilio failed after \d+ ms: no answer within 300 ms$/),
+      expect.stringMatching(
+        /^sms: twilio failed after \d+ ms \(timeout\): no answer within 300 ms$/,
+      ),
     )
     await afterThisTurn() // provider tries are written once per event-loop turn
     const stats = smsHealth(portal.db, portal.config, portal.clock.now()).providers
