@@ -28,12 +28,14 @@ export const TWILIO_REFUSALS: ReadonlyMap<number, Refusal> = new Map<number, Ref
   [21635, 'number'],
   // This sender for this number: the customer replied STOP to it (21610), the To/From pair
   // cannot be connected (21612), the account may not text that country (21408), the From is
-  // not a sender of this account or not for this destination (21401, 21606, 21659, 21661),
+  // not a sender of this account, not SMS-capable or not for this destination (21401, 21407,
+  // 21606, 21659, 21661),
   // a trial account (21608), the number is our own sender (21266).
   [21610, 'senderRefused'],
   [21612, 'senderRefused'],
   [21408, 'senderRefused'],
   [21401, 'senderRefused'],
+  [21407, 'senderRefused'],
   [21606, 'senderRefused'],
   [21659, 'senderRefused'],
   [21661, 'senderRefused'],
