@@ -63,7 +63,9 @@ async function askProvider(
     if (e.name === 'TimeoutError' || e.name === 'AbortError') {
       throw new SmsSendError(provider, `no answer within ${timeoutMs} ms`, 'timeout')
     }
-    throw new SmsSendError(provider, `network: ${e.message}`, 'unavailable')
+    // fetch says only "fetch failed"; the cause names it (ECONNREFUSED, ENOTFOUND…).
+    const why = (e.cause as Error | undefined)?.message ?? e.message
+    throw new SmsSendError(provider, `network: ${why}`, 'unavailable')
   }
   let json: any = null
   try {

@@ -137,6 +137,10 @@ export async function checkWhatsappAccount(
     timeoutMs,
     fetchImpl,
   )
+  if (a.status === 400 && a.json?.error?.code === 100) {
+    // Graph's answer for an ID it does not know, or that this token may not read.
+    return { ok: false, kind: 'credentials', detail: `phone-number ID not found: ${excerpt(a)}` }
+  }
   if (a.status !== 200 || typeof a.json?.id !== 'string') {
     const refusal = whatsappRefusal(a)
     return { ok: false, kind: refusal === 'number' ? 'rejected' : refusal, detail: excerpt(a) }
