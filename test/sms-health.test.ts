@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { smsStatusCommand } from '../src/cli/sms-status.js'
 import { statusCommand } from '../src/cli/status.js'
 import { smsStatements } from '../src/db/sms.js'
+import { SMS_FAILURE_KINDS } from '../src/errors.js'
 import { smsHealth } from '../src/sms/status.js'
 import { consoleHarness } from './console-harness.js'
 import { FAKE_CREDENTIALS, FakeProviders } from './fakes/sms-providers.js'
@@ -117,6 +118,11 @@ describe("each SMS provider's health", () => {
     expect(sms.lastErrors()).toEqual([
       { provider: 'twilio', at, kind: 'credentials', channel: 'sms', detail: 'credentials' },
     ])
+    // The table takes every kind there is.
+    for (const [i, kind] of SMS_FAILURE_KINDS.entries()) {
+      sms.recordAttempts([{ ...failed(at + i + 1, 'credentials'), kind }])
+      expect(sms.lastErrors()[0]!.kind).toBe(kind)
+    }
   })
 })
 
