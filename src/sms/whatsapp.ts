@@ -14,7 +14,7 @@ import type { SmsSender } from './sender.js'
 
 /**
  * Cloud API error codes (`error.code`,
- * https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes) and what each
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/) and what each
  * means for the chain. docs/sms.md has the table with the reasons; test/sms-refusals.test.ts
  * holds the two together. Codes 200–299 (API permission) are credentials too.
  */
