@@ -13,10 +13,11 @@ import {
 import type { SmsSender } from './sender.js'
 
 /**
- * Cloud API error codes (`error.code`,
- * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/) and what each
- * means for the chain. docs/sms.md has the table with the reasons; test/sms-refusals.test.ts
- * holds the two together. Codes 200–299 (API permission) are credentials too.
+ * Cloud API error codes (`error.code`, Meta's "WhatsApp error codes",
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/)
+ * and what each means for the chain. docs/sms.md has the table with the reasons;
+ * test/sms-refusals.test.ts holds the two together. Codes 200–299 (API permission) are
+ * credentials too.
  */
 export const WHATSAPP_REFUSALS: ReadonlyMap<number, Refusal> = new Map<number, Refusal>([
   // The number cannot get WhatsApp messages: not on WhatsApp, old app, terms not accepted.
