@@ -330,7 +330,8 @@ async function checkDnsmasq(
   for (const pid of pids) {
     const sources = await dnsmasqSources(pid, probes)
     if (!sources) continue
-    if (sources.files.includes(file) || sources.dirs.some((d) => confDirLoads(d, file))) {
+    const same = (f: string) => path.resolve(f) === path.resolve(file)
+    if (sources.files.some(same) || sources.dirs.some((d) => confDirLoads(d, file))) {
       loader = pid
       break
     }
