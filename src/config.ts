@@ -210,6 +210,8 @@ const nftablesGate = z
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */
     nftPath: z.string().min(1).default('nft'),
+    /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
+    dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
   })
   .strict()
 const GATE_BACKENDS = ['dry-run', 'nftables']

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { COMMANDS } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { closeDb, openDb, readMigrations } from '../src/db/open.js'
+import { stagedDnsmasq } from './fakes/dnsmasq-machine.js'
 import { tempDir } from './helpers.js'
 
 const cleanups: Array<() => void> = []
@@ -118,17 +119,17 @@ function machine(
   nft = { code: 0, stderr: '' },
   dnsmasqUp = true,
 ): DoctorProbes {
+  const dnsmasq = stagedDnsmasq(dnsmasqUp ? {} : { processes: {} })
   const files: Record<string, string | null> = {
     '/sys/class/net/br-guest/operstate': 'up\n',
     '/proc/sys/net/ipv4/ip_forward': '1\n',
+    ...dnsmasq.files,
     ...over,
   }
   return {
     async run(file, args) {
-      if (file === 'pidof')
-        return dnsmasqUp
-          ? { code: 0, stdout: '812\n', stderr: '' }
-          : { code: 1, stdout: '', stderr: '' }
+      const staged = dnsmasq.run(file, args)
+      if (staged) return staged
       if (args[0] === '--version')
         return { code: 0, stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '' }
       return { code: nft.code, stdout: '', stderr: nft.stderr }
@@ -138,6 +139,8 @@ function machine(
       if (v === undefined || v === null) throw new Error(`ENOENT ${f}`)
       return v
     },
+    mtimeMs: async (f) => dnsmasq.mtimes[f] ?? 0,
+    fetch: () => Promise.reject(new Error('no provider API in this test')),
     async reach(url) {
       if (url.includes('down.example'))
         throw Object.assign(new Error('fetch failed'), {
@@ -168,6 +171,7 @@ describe('branchgate doctor', () => {
       'nft',
       'guest interface',
       'IP forwarding',
+      'dnsmasq config',
       'dnsmasq',
       'database',
       'sms sms.example',

@@ -341,6 +341,7 @@ describe('SMS provider figures', () => {
       providers: [
         { provider: 'twilio', sent: 120, failed: 3, unreachable: 1, p50Ms: 412, p95Ms: 1890 },
       ],
+      health: [],
     }
     const admin = await h.signedIn('root', 'admin')
     const html = await (await admin.get('/sync')).text()
