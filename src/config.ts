@@ -417,7 +417,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** The URL guests reach the portal on; its host ends every SMS (`@host #code`). */
+    /**
+     * The URL guests reach the portal on; its host ends every SMS (`@host #code`). Unset, it is
+     * `http://localhost:<listen.portal.port>` (after PORT), set in loadConfig.
+     */
     publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
     otp: z
       .object({
@@ -762,6 +765,9 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, merged)))
   }
+  // Unless configured, the portal's URL follows the port the portal really listens on.
+  if (merged.publicUrl === undefined)
+    parsed.data.publicUrl = `http://localhost:${parsed.data.listen.portal.port}`
   return deepFreeze(parsed.data)
 }
 
