@@ -1,5 +1,6 @@
 import { validate as isCronExpression } from 'node-cron'
 import { z } from 'zod'
+import { OperatorError } from './errors.js'
 
 /**
  * branchgate's configuration: one JSON file plus a few environment overrides.
@@ -710,7 +711,7 @@ function providerProblems(p: SmsProviderConfig): string[] {
 }
 
 /** Thrown when the configuration cannot be used; `problems` name each key and what is wrong. */
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
     this.name = 'ConfigError'

@@ -180,3 +180,56 @@ export class GateError extends DomainError {
     this.name = 'GateError'
   }
 }
+
+/**
+ * Something the person running branchgate must fix before it can run: a bad command-line option,
+ * a damaged or misplaced data file. Never shown to guests. The two process boundaries (src/cli.ts
+ * and src/main.ts) print its one-sentence message and exit with status 2; whoever throws it has
+ * changed nothing on disk.
+ */
+export abstract class OperatorError extends Error {
+  readonly exitCode = 2
+  /** The subcommand it concerns, printed as `branchgate <command>: …`. */
+  command: string | null = null
+}
+
+/** A command-line option is unknown, given twice, lacks its value, or has one out of range. */
+export class UsageError extends OperatorError {
+  constructor(command: string, message: string) {
+    super(message)
+    this.name = 'UsageError'
+    this.command = command
+  }
+}
+
+/**
+ * A file or folder in the data folder (or the folder itself) cannot be used as it is; `file` is
+ * its path, and the message says what is wrong and what to do. branchgate left it untouched.
+ */
+export class DataFileError extends OperatorError {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'DataFileError'
+  }
+}
+
+/**
+ * What the process prints and exits with for an error that ended a command: an OperatorError's
+ * own sentence and 2; anything else is a bug, reported with its stack and 1.
+ */
+export function fatalReport(err: unknown): { text: string; exitCode: number } {
+  if (err instanceof OperatorError) {
+    return {
+      text: `branchgate${err.command ? ` ${err.command}` : ''}: ${err.message}`,
+      exitCode: err.exitCode,
+    }
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  return {
+    text: `branchgate: unexpected error (a bug; please report it with these lines): ${e.stack ?? e.message}`,
+    exitCode: 1,
+  }
+}

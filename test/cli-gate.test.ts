@@ -9,7 +9,7 @@ import { statusCommand } from '../src/cli/status.js'
 import { stopCommand } from '../src/cli/stop.js'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { COMMANDS } from '../src/cli.js'
+import { cli, COMMANDS } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { closeDb, openDb, readMigrations } from '../src/db/open.js'
 import { stagedDnsmasq } from './fakes/dnsmasq-machine.js'
@@ -26,9 +26,19 @@ function install(extra: Record<string, unknown> = {}) {
   const file = path.join(t.dir, 'branchgate.json')
   writeFileSync(file, JSON.stringify({ dataDir: t.dir, ...extra }))
   const lines: string[] = []
+  const errors: string[] = []
+  // Through the `branchgate` entry, so bad options meet the boundary that maps them.
   const run = async (cmd: typeof allowCommand, ...args: string[]) => {
     lines.length = 0
-    const code = await cmd.run([...args, '--config', file], {}, (l) => lines.push(l))
+    errors.length = 0
+    const code = await cli(
+      [cmd.name, ...args, '--config', file],
+      {},
+      {
+        out: (l) => lines.push(l),
+        err: (l) => errors.push(l),
+      },
+    )
     return { code, text: lines.join('\n') }
   }
   const db = () => {
@@ -36,7 +46,7 @@ function install(extra: Record<string, unknown> = {}) {
     cleanups.unshift(() => closeDb(d))
     return d
   }
-  return { dir: t.dir, file, run, db }
+  return { dir: t.dir, file, run, db, errors }
 }
 
 describe('branchgate allow, revoke and status', () => {

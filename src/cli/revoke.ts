@@ -2,16 +2,18 @@ import type { Command } from '../cli.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'
 import { cliActor } from './actor.js'
-import { withContext, withoutConfigArg } from './context.js'
+import { withContext } from './context.js'
+import { readOptions } from './options.js'
 
 /** `branchgate revoke MAC`: cuts a device off now (reason revoke). */
 export const revokeCommand: Command = {
   name: 'revoke',
   usage: 'branchgate revoke MAC',
   summary: 'cut a device off now',
+  maxArgs: 1,
   run: (argv, env, out = console.log) =>
     withContext(argv, env, async (ctx) => {
-      const args = withoutConfigArg(argv)
+      const { args } = readOptions('revoke', 'branchgate revoke MAC', argv, {}, 1)
       const mac = parseMac(args[0] ?? '')
       if (!mac || args.length !== 1) {
         console.error(

@@ -71,6 +71,7 @@ export function smsResumeCommand(clock: Clock = systemClock): SmsCommand {
     name: 'sms-resume',
     usage: 'branchgate sms-resume [--prefix PREFIX] [--config FILE]',
     summary: 'end the SMS circuit breaker pause (or one blocked prefix) early',
+    options: { prefix: { type: 'string' } },
     run: (argv, env, out: Out = console.log) =>
       withDb(argv, env, (_config, db) => {
         const i = argv.indexOf('--prefix')

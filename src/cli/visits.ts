@@ -10,6 +10,7 @@ import { maskPhone } from '../portal/login.js'
 import { visitFigures } from '../visits/figures.js'
 import { dwellMs } from '../visits/rules.js'
 import { instantOfWallTime } from '../time.js'
+import type { OptionSpec } from './options.js'
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -172,6 +173,12 @@ export const visitsCommand = {
   name: 'visits',
   usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD] [--csv]',
   summary: 'list visits: customer, arrival, departure, dwell (branch local time)',
+  options: {
+    today: { type: 'boolean' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    csv: { type: 'boolean' },
+  } satisfies OptionSpec,
   async run(
     argv: string[],
     env: NodeJS.ProcessEnv,
