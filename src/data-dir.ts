@@ -10,7 +10,7 @@ import { DataFileError } from './errors.js'
  */
 export function prepareDataDir(dataDir: string): string {
   const dir = path.resolve(dataDir)
-  const refuse = (err: unknown): never => {
+  const refuse = (err: unknown, creating: boolean): never => {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST' || code === 'ENOTDIR')
       throw new DataFileError(
@@ -22,6 +22,11 @@ export function prepareDataDir(dataDir: string): string {
         dir,
         `dataDir ${dir} is on a read-only file system: set dataDir (or BRANCHGATE_DATA_DIR) to a writable folder, such as /var/lib/branchgate`,
       )
+    if ((code === 'EACCES' || code === 'EPERM') && creating)
+      throw new DataFileError(
+        dir,
+        `dataDir ${dir} does not exist and user ${osUserName()} may not create it: create it for that user (install -d -o ${osUserName()} ${dir}) or set dataDir to a folder it may write`,
+      )
     if (code === 'EACCES' || code === 'EPERM')
       throw new DataFileError(
         dir,
@@ -32,13 +37,13 @@ export function prepareDataDir(dataDir: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 })
   } catch (err) {
-    refuse(err)
+    refuse(err, true)
   }
   try {
     // As root this only fails on a read-only file system; for the service's own user, on rights.
     accessSync(dir, constants.W_OK | constants.X_OK)
   } catch (err) {
-    refuse(err)
+    refuse(err, false)
   }
   return dir
 }

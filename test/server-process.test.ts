@@ -83,22 +83,40 @@ describe('the server process', () => {
     expect(run.stderr).toContain('cannot read config file /nonexistent/branchgate.json')
   })
 
-  it('with PORT set and no publicUrl, sends guests to that port: probes and the RFC 8908 API', async () => {
-    const t = tempDir()
-    cleanups.push(t.remove)
-    const [port, adminPort] = [await freePort(), await freePort()]
-    startServer({ PORT: String(port), ADMIN_PORT: String(adminPort), BRANCHGATE_DATA_DIR: t.dir })
-    await waitFor(`http://127.0.0.1:${port}/healthz`)
-    const api = await fetch(`http://127.0.0.1:${port}/api/captive`)
-    expect(await api.json()).toEqual({
-      captive: true,
-      'user-portal-url': `http://localhost:${port}/`,
-    })
-    // An OS probe, as the phone sends it (fetch cannot set Host, so a raw request).
-    const probe = await rawGet(port, 'captive.apple.com', '/hotspot-detect.html')
-    expect(probe).toMatch(/^HTTP\/1\.1 302/)
-    expect(probe).toMatch(new RegExp(`\r\nlocation: http://localhost:${port}/\r\n`, 'i'))
-  })
+  it(
+    'with PORT set and no publicUrl, sends guests to that port: probes and the RFC 8908 API',
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const t = tempDir()
+      cleanups.push(t.remove)
+      const [port, adminPort] = [await freePort(), await freePort()]
+      const { child } = startServer({
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        BRANCHGATE_DATA_DIR: t.dir,
+      })
+      // Started once it says where the portal listens (an event, not a poll).
+      await new Promise<void>((resolve, reject) => {
+        let seen = ''
+        child.stderr!.on('data', (d) => {
+          seen += d
+          if (seen.includes(`portal  on http://localhost:${port}`)) resolve()
+        })
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${seen}`)))
+      })
+      const api = await fetch(`http://127.0.0.1:${port}/api/captive`)
+      expect(await api.json()).toEqual({
+        captive: true,
+        'user-portal-url': `http://localhost:${port}/`,
+      })
+      // An OS probe, as the phone sends it (fetch cannot set Host, so a raw request).
+      const probe = await rawGet(port, 'captive.apple.com', '/hotspot-detect.html')
+      expect(probe).toMatch(/^HTTP\/1\.1 302/)
+      expect(probe).toMatch(new RegExp(`\r\nlocation: http://localhost:${port}/\r\n`, 'i'))
+    },
+  )
 
   it('runs the whole demo flow over real HTTP, prints the code, and stops cleanly on SIGTERM', async () => {
     const t = tempDir()
