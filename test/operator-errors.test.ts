@@ -354,6 +354,20 @@ describe('every subcommand checks its options before doing anything', () => {
     },
   )
 
+  it.each([
+    [['--from', '2026-02-30'], 'no such date: 2026-02-30'],
+    [['--from', '02/03/2026'], 'dates are written YYYY-MM-DD, got "02/03/2026"'],
+    [['--from', '2026-03-05', '--to', '2026-03-01'], '--to (2026-03-01) comes before --from'],
+    [['--today', '--from', '2026-03-01'], 'use either --today or --from/--to'],
+  ])('visits %j: one sentence about the dates, not about the configuration', async (args, says) => {
+    const dir = installed()
+    const r = await inProcess(['visits', ...args], { BRANCHGATE_DATA_DIR: dir })
+    expect(r.code).toBe(2)
+    expect(r.err).toHaveLength(1)
+    expect(r.err[0]).toMatch(/^branchgate visits: /)
+    expect(r.err[0]).toContain(says)
+  })
+
   it('reads --config=FILE like --config FILE', async () => {
     const dir = installed()
     const file = path.join(dir, 'branchgate.json')
