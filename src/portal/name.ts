@@ -55,7 +55,8 @@ const SPELLING_JOINER = new RegExp(
 export function normalizeName(input: string): NameResult {
   // Tab and line breaks are whitespace typed by accident (a paste): they collapse like spaces.
   const text = input.normalize('NFC').replace(/[\t\n\r]/g, ' ')
-  if (FORBIDDEN.test(text.replace(SPELLING_JOINER, ''))) return { ok: false, reason: 'invalid' }
+  const withoutJoiners = /[\u200C\u200D]/.test(text) ? text.replace(SPELLING_JOINER, '') : text
+  if (FORBIDDEN.test(withoutJoiners)) return { ok: false, reason: 'invalid' }
   const name = text.replace(/\s+/gu, ' ').trim()
   if (name === '') return { ok: false, reason: 'required' }
   if ([...name].length > NAME_MAX_CHARS) return { ok: false, reason: 'tooLong' }
