@@ -9,7 +9,7 @@ import { revokeCommand } from './cli/revoke.js'
 import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
 import { statusCommand } from './cli/status.js'
 import { stopCommand } from './cli/stop.js'
-import { main as serve } from './main.js'
+import { main as serve, SERVE_USAGE } from './main.js'
 import { USER_OPTIONS, USER_USAGE, userCommand } from './cli/user.js'
 
 /** One subcommand of `branchgate`: its name, one line of help, and what it does. */
@@ -29,7 +29,7 @@ export interface Command {
 export const COMMANDS: Command[] = [
   {
     name: 'serve',
-    usage: 'branchgate serve [--config FILE]',
+    usage: SERVE_USAGE,
     summary: 'run the portal and the console (what systemd starts)',
     run: (argv, env) => serve(argv, env),
   },

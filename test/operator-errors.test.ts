@@ -228,6 +228,23 @@ describe('start-up refuses damaged or misplaced data, says what to do, and touch
     expect(readdirSync(dir)).toEqual(['branchgate.db'])
   })
 
+  it('a TLS file the config names but nobody can read, before any data file is created', async () => {
+    const dir = folder()
+    const config = path.join(dir, 'branchgate.json')
+    const dataDir = path.join(dir, 'data')
+    const missing = path.join(dir, 'portal.crt')
+    writeFileSync(
+      config,
+      JSON.stringify({ dataDir, listen: { tls: { certFile: missing, keyFile: missing } } }),
+    )
+    const r = await inProcess(['serve', '--config', config], {})
+    expect(r.code).toBe(2)
+    expect(r.err).toEqual([
+      `branchgate: cannot read listen.tls.certFile ${missing} (ENOENT): fix the path in the config file or the file's rights`,
+    ])
+    expect(readdirSync(dir)).toEqual(['branchgate.json'])
+  })
+
   it('a dataDir that is a file, or lies under one', async () => {
     const file = path.join(folder(), 'data')
     writeFileSync(file, 'my notes\n')
