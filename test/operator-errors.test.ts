@@ -245,6 +245,19 @@ describe('start-up refuses damaged or misplaced data, says what to do, and touch
     expect(readdirSync(dir)).toEqual(['branchgate.json'])
   })
 
+  it('doctor names a damaged database and what to do, not the folder rights', async () => {
+    const dir = installed()
+    const db = path.join(dir, 'branchgate.db')
+    writeFileSync(db, randomBytes(8192))
+    const r = await inProcess(['doctor'], { BRANCHGATE_DATA_DIR: dir })
+    const lines = r.out.filter((l) => l.includes('database'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /^FAIL {2}database: .* is not a SQLite database .*restore it from a backup/,
+    )
+    expect(r.out.join('\n')).not.toContain('writable by the branchgate user')
+  })
+
   it('a dataDir that is a file, or lies under one', async () => {
     const file = path.join(folder(), 'data')
     writeFileSync(file, 'my notes\n')

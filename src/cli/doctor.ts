@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from '../cli.js'
 import { ConfigError, type Config } from '../config.js'
-import type { SmsFailureKind } from '../errors.js'
+import { DataFileError, type SmsFailureKind } from '../errors.js'
 import { closeDb, openDb, readMigrations } from '../db/open.js'
 import {
   confDirLoads,
@@ -180,12 +180,17 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
           },
     )
   } catch (err) {
-    out.push({
-      check: 'database',
-      ok: false,
-      detail: `cannot open ${dbFile}: ${(err as Error).message}`,
-      fix: `make ${path.dirname(dbFile)} writable by the branchgate user (install.sh creates /var/lib/branchgate)`,
-    })
+    out.push(
+      // A damaged or misplaced file: its sentence already says what to do.
+      err instanceof DataFileError
+        ? { check: 'database', ok: false, detail: err.message }
+        : {
+            check: 'database',
+            ok: false,
+            detail: `cannot open ${dbFile}: ${(err as Error).message}`,
+            fix: `make ${path.dirname(dbFile)} writable by the branchgate user (install.sh creates /var/lib/branchgate)`,
+          },
+    )
   }
 
   for (const p of config.sms.providers) {
