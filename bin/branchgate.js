@@ -3,4 +3,5 @@
 import { cli } from '../dist/cli.js'
 
 const code = await cli(process.argv.slice(2), process.env)
-if (process.argv[2] !== 'serve') process.exit(code)
+// serve keeps running: only exit for commands that finished, or a serve that could not start.
+if (process.argv[2] !== 'serve' || code !== 0) process.exit(code)

@@ -1,5 +1,6 @@
 import { validate as isCronExpression } from 'node-cron'
 import { z } from 'zod'
+import { OperatorError } from './errors.js'
 
 /**
  * branchgate's configuration: one JSON file plus a few environment overrides.
@@ -210,6 +211,8 @@ const nftablesGate = z
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */
     nftPath: z.string().min(1).default('nft'),
+    /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
+    dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
   })
   .strict()
 const GATE_BACKENDS = ['dry-run', 'nftables']
@@ -418,7 +421,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** The URL guests reach the portal on; its host ends every SMS (`@host #code`). */
+    /**
+     * The URL guests reach the portal on; its host ends every SMS (`@host #code`). Unset, it is
+     * `http://localhost:<listen.portal.port>` (after PORT), set in loadConfig.
+     */
     publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
     otp: z
       .object({
@@ -708,7 +714,7 @@ function providerProblems(p: SmsProviderConfig): string[] {
 }
 
 /** Thrown when the configuration cannot be used; `problems` name each key and what is wrong. */
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
     this.name = 'ConfigError'
@@ -763,6 +769,9 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, merged)))
   }
+  // Unless configured, the portal's URL follows the port the portal really listens on.
+  if (merged.publicUrl === undefined)
+    parsed.data.publicUrl = `http://localhost:${parsed.data.listen.portal.port}`
   return deepFreeze(parsed.data)
 }
 

@@ -77,11 +77,36 @@ export class RateLimitedError extends DomainError {
 }
 
 /**
- * Why a provider did not deliver. All of these are the provider's side, so the next provider is
- * tried: 'timeout' (no answer in time), 'unavailable' (5xx, network), 'rateLimited' (429 or the
- * provider's throttling code), 'rejected' (refused for an account reason: credit, sender, auth).
+ * Why a provider did not deliver. All of these are the provider's side (or this sender's), so the
+ * next provider is tried, and the operator sees the kind of each provider's last error:
+ * - 'timeout': no answer in time; 'unavailable': 5xx or a network error;
+ * - 'rateLimited': 429 or the provider's throttling code;
+ * - 'credentials': the provider refused our credentials (wrong or expired token, no permission);
+ * - 'noCredit': the account is out of credit or suspended;
+ * - 'senderRefused': this sender (number, sender ID, account route) cannot reach this number,
+ *   e.g. the customer once replied STOP to it, or the pair cannot be connected;
+ * - 'rejected': any other refusal of the request (a template or parameter the provider refuses).
+ * The table of each provider's codes is in docs/sms.md.
  */
-export type SmsFailureKind = 'timeout' | 'unavailable' | 'rateLimited' | 'rejected'
+export type SmsFailureKind =
+  | 'timeout'
+  | 'unavailable'
+  | 'rateLimited'
+  | 'credentials'
+  | 'noCredit'
+  | 'senderRefused'
+  | 'rejected'
+
+/** Every SmsFailureKind, in the order status pages list them. */
+export const SMS_FAILURE_KINDS: readonly SmsFailureKind[] = [
+  'credentials',
+  'noCredit',
+  'senderRefused',
+  'rejected',
+  'rateLimited',
+  'timeout',
+  'unavailable',
+]
 
 /** The SMS provider failed or did not answer in time. */
 export class SmsSendError extends DomainError {
@@ -99,8 +124,10 @@ export class SmsSendError extends DomainError {
 }
 
 /**
- * The provider says this number cannot receive the message (not a mobile, unknown, not on
- * WhatsApp). It is the number, not the provider: no other provider is tried.
+ * The provider says this number cannot receive the message (invalid, not a mobile, not on
+ * WhatsApp): whoever sends it. It is the number, not the provider: no other provider is tried.
+ * A refusal that depends on the sender (an opt-out from that sender, a pair that cannot be
+ * connected) is an SmsSendError of kind 'senderRefused' instead.
  */
 export class RecipientUnreachableError extends DomainError {
   readonly status = 422
@@ -151,5 +178,58 @@ export class GateError extends DomainError {
   constructor(detail: string) {
     super(`gate failed: ${detail}`)
     this.name = 'GateError'
+  }
+}
+
+/**
+ * Something the person running branchgate must fix before it can run: a bad command-line option,
+ * a damaged or misplaced data file. Never shown to guests. The two process boundaries (src/cli.ts
+ * and src/main.ts) print its one-sentence message and exit with status 2; whoever throws it has
+ * changed nothing on disk.
+ */
+export abstract class OperatorError extends Error {
+  readonly exitCode = 2
+  /** The subcommand it concerns, printed as `branchgate <command>: …`. */
+  command: string | null = null
+}
+
+/** A command-line option is unknown, given twice, lacks its value, or has one out of range. */
+export class UsageError extends OperatorError {
+  constructor(command: string, message: string) {
+    super(message)
+    this.name = 'UsageError'
+    this.command = command
+  }
+}
+
+/**
+ * A file or folder in the data folder (or the folder itself) cannot be used as it is; `file` is
+ * its path, and the message says what is wrong and what to do. branchgate left it untouched.
+ */
+export class DataFileError extends OperatorError {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'DataFileError'
+  }
+}
+
+/**
+ * What the process prints and exits with for an error that ended a command: an OperatorError's
+ * own sentence and 2; anything else is a bug, reported with its stack and 1.
+ */
+export function fatalReport(err: unknown): { text: string; exitCode: number } {
+  if (err instanceof OperatorError) {
+    return {
+      text: `branchgate${err.command ? ` ${err.command}` : ''}: ${err.message}`,
+      exitCode: err.exitCode,
+    }
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  return {
+    text: `branchgate: unexpected error (a bug; please report it with these lines): ${e.stack ?? e.message}`,
+    exitCode: 1,
   }
 }

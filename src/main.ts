@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { createHmac } from 'node:crypto'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -20,7 +20,10 @@ import { createPresenceTracker } from './visits/presence.js'
 import { nftablesGateFor, type NftablesGate } from './gate/nftables.js'
 import { createWalledGarden, resolveWithSystem } from './gate/walled-garden.js'
 import { parseMac, type Mac } from './mac.js'
-import { loadOrCreateSecret } from './secret.js'
+import { createSecret, readSecret } from './secret.js'
+import { readOptions } from './cli/options.js'
+import { prepareDataDir } from './data-dir.js'
+import { DataFileError, fatalReport } from './errors.js'
 import { smsStatements } from './db/sms.js'
 import { createSmsChain } from './sms/providers.js'
 import { buildSyncRunner } from './sync/build.js'
@@ -33,8 +36,13 @@ export function readConfig(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { config: Config; file: string | null } {
-  const i = argv.indexOf('--config')
-  const file = i >= 0 ? (argv[i + 1] ?? '') : (env.BRANCHGATE_CONFIG ?? null)
+  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='))
+  const file =
+    i < 0
+      ? (env.BRANCHGATE_CONFIG ?? null)
+      : argv[i] === '--config'
+        ? (argv[i + 1] ?? '')
+        : argv[i]!.slice('--config='.length)
   let text: string | null = null
   if (file !== null) {
     if (file === '') throw new ConfigError(['--config needs a file name'])
@@ -85,25 +93,49 @@ export async function rebuildGate(gate: Gate, db: Db, now: number): Promise<numb
   return live.length
 }
 
-/** The composition root: config, database, adapters, app, listeners, and a clean stop. */
-export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
-  let loaded: { config: Config; file: string | null }
+export const SERVE_USAGE = 'branchgate serve [--config FILE]'
+
+/** Reads a PEM file named in the config; a DataFileError names the key and the file. */
+function readPem(key: string, file: string): Buffer {
   try {
-    loaded = readConfig(argv, env)
+    return readFileSync(file)
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`branchgate: ${err.message}`)
-      process.exit(2)
-    }
-    throw err
+    throw new DataFileError(
+      file,
+      `cannot read ${key} ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix the path in the config file or the file's rights`,
+    )
   }
-  const { config, file } = loaded
-  const dataDir = path.resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true, mode: 0o750 })
+}
+
+/**
+ * The composition root: config, database, adapters, app, listeners, and a clean stop. What the
+ * operator must fix (options, config, data files) is thrown as an OperatorError before anything
+ * is written; the process boundary prints it and exits 2.
+ */
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  readOptions('serve', SERVE_USAGE, argv, {})
+  const { config, file } = readConfig(argv, env)
+  const consoleTls = config.console.tls
+    ? {
+        cert: readPem('console.tls.certFile', config.console.tls.certFile),
+        key: readPem('console.tls.keyFile', config.console.tls.keyFile),
+      }
+    : null
+  const tls = config.listen.tls
+  const portalTls = tls
+    ? {
+        cert: readPem('listen.tls.certFile', tls.certFile),
+        key: readPem('listen.tls.keyFile', tls.keyFile),
+      }
+    : null
+  const dataDir = prepareDataDir(config.dataDir)
+  // Check what is there before creating anything: a damaged key must not leave a new database
+  // behind, nor a damaged database a new key.
+  const existingSecret = readSecret(dataDir)
   const dbFile = path.join(dataDir, 'branchgate.db')
   const db = openDb(dbFile)
+  const secret = existingSecret ?? createSecret(dataDir)
   const checkpointer = startCheckpointer(db, dbFile, log)
-  const secret = loadOrCreateSecret(dataDir)
   const clock = systemClock
 
   let built: Awaited<ReturnType<typeof buildGate>>
@@ -150,21 +182,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log('console: no console user yet; create one with: branchgate user add NAME --role admin')
   }
 
-  let consoleTls: { key: Buffer; cert: Buffer } | null = null
-  if (config.console.tls) {
-    try {
-      consoleTls = {
-        cert: readFileSync(config.console.tls.certFile),
-        key: readFileSync(config.console.tls.keyFile),
-      }
-    } catch (err) {
-      log(`branchgate: cannot read the console TLS files: ${(err as Error).message}`)
-      closeDb(db)
-      process.exit(2)
-    }
-  }
-
-  const tls = config.listen.tls
   const listen = (
     app: { fetch: (r: Request, env: any) => Response | Promise<Response> },
     l: { host: string; port: number },
@@ -189,10 +206,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       await listen(portal, config.listen.portal, 'portal'),
       await listen(admin, config.listen.admin, 'console', consoleTls ?? undefined),
     ]
-    if (tls) {
-      const secure = { key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }
-      servers.push(await listen(portal, tls, 'portal over TLS', secure))
-    }
+    if (tls && portalTls) servers.push(await listen(portal, tls, 'portal over TLS', portalTls))
   } catch (err) {
     log(`branchgate: ${(err as Error).message}`)
     closeDb(db)
@@ -278,8 +292,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // The process boundary of `npm start` (`branchgate serve` has the same one in cli.ts).
   main().catch((err) => {
-    console.error(`branchgate: ${(err as Error).stack ?? err}`)
-    process.exit(1)
+    const report = fatalReport(err)
+    console.error(report.text)
+    process.exit(report.exitCode)
   })
 }

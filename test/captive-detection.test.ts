@@ -107,6 +107,27 @@ describe('captive-portal detection', () => {
     expect((await probe('http://captive.apple.com/hotspot-detect.html')).status).toBe(302)
   })
 
+  it('with PORT set and no publicUrl, sends guests to the port the portal really listens on', async () => {
+    h = portalHarness({}, { PORT: '9090' })
+    const before = await probe('http://captive.apple.com/hotspot-detect.html')
+    expect(before.status).toBe(302)
+    expect(before.headers.get('location')).toBe('http://localhost:9090/')
+    expect(await (await h.request('/api/captive')).json()).toEqual({
+      captive: true,
+      'user-portal-url': 'http://localhost:9090/',
+    })
+    // The origin-bound line names a host, never a port (the WICG format has no port).
+    const html = await (
+      await h.post('/login', { name: 'Ana', phone: '55 1234 5678', consent: 'yes' })
+    ).text()
+    const sms = h.sms.sent.at(-1)!
+    expect(sms.text).toMatch(new RegExp(`\\n@localhost #${sms.code}$`))
+    expect(sms.text).not.toContain('8080')
+    // The splash page itself, asked for by the name guests were sent to, is served, not redirected.
+    expect((await h.request('/', { headers: { host: 'localhost:9090' } })).status).toBe(200)
+    expect(challengeOf(html)).toBeTruthy()
+  })
+
   it('finds probes by host and path only', () => {
     expect(hostOf('Captive.Apple.com:80')).toBe('captive.apple.com')
     expect(hostOf('captive.apple.com.')).toBe('captive.apple.com')

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -8,9 +9,10 @@ import { statusCommand } from '../src/cli/status.js'
 import { stopCommand } from '../src/cli/stop.js'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { COMMANDS } from '../src/cli.js'
+import { cli, COMMANDS } from '../src/cli.js'
 import { loadConfig } from '../src/config.js'
 import { closeDb, openDb, readMigrations } from '../src/db/open.js'
+import { stagedDnsmasq } from './fakes/dnsmasq-machine.js'
 import { tempDir } from './helpers.js'
 
 const cleanups: Array<() => void> = []
@@ -24,9 +26,19 @@ function install(extra: Record<string, unknown> = {}) {
   const file = path.join(t.dir, 'branchgate.json')
   writeFileSync(file, JSON.stringify({ dataDir: t.dir, ...extra }))
   const lines: string[] = []
+  const errors: string[] = []
+  // Through the `branchgate` entry, so bad options meet the boundary that maps them.
   const run = async (cmd: typeof allowCommand, ...args: string[]) => {
     lines.length = 0
-    const code = await cmd.run([...args, '--config', file], {}, (l) => lines.push(l))
+    errors.length = 0
+    const code = await cli(
+      [cmd.name, ...args, '--config', file],
+      {},
+      {
+        out: (l) => lines.push(l),
+        err: (l) => errors.push(l),
+      },
+    )
     return { code, text: lines.join('\n') }
   }
   const db = () => {
@@ -34,7 +46,7 @@ function install(extra: Record<string, unknown> = {}) {
     cleanups.unshift(() => closeDb(d))
     return d
   }
-  return { dir: t.dir, file, run, db }
+  return { dir: t.dir, file, run, db, errors }
 }
 
 describe('branchgate allow, revoke and status', () => {
@@ -64,7 +76,7 @@ describe('branchgate allow, revoke and status', () => {
     expect(auth.ms).toBeGreaterThan(90 * 60_000 - 2000)
     expect(auth.ms).toBeLessThanOrEqual(90 * 60_000)
     expect(db.prepare('SELECT actor, action, reason FROM audit_log').all()).toEqual([
-      { actor: 'cli', action: 'device.allow', reason: 'manual-allow' },
+      { actor: `cli:${userInfo().username}`, action: 'device.allow', reason: 'manual-allow' },
     ])
   })
 
@@ -75,7 +87,11 @@ describe('branchgate allow, revoke and status', () => {
     expect(revoked).toEqual({ code: 0, text: '3a:11:22:33:44:55 revoked' })
     expect((await bg.run(statusCommand)).text).toContain('0 device(s) let through')
     const audit = bg.db().prepare('SELECT actor, action, reason FROM audit_log ORDER BY id').all()
-    expect(audit.at(-1)).toEqual({ actor: 'cli', action: 'device.revoke', reason: 'revoke' })
+    expect(audit.at(-1)).toEqual({
+      actor: `cli:${userInfo().username}`,
+      action: 'device.revoke',
+      reason: 'revoke',
+    })
   })
 
   it('refuses a malformed MAC or duration with usage, and changes nothing', async () => {
@@ -113,17 +129,17 @@ function machine(
   nft = { code: 0, stderr: '' },
   dnsmasqUp = true,
 ): DoctorProbes {
+  const dnsmasq = stagedDnsmasq(dnsmasqUp ? {} : { processes: {} })
   const files: Record<string, string | null> = {
     '/sys/class/net/br-guest/operstate': 'up\n',
     '/proc/sys/net/ipv4/ip_forward': '1\n',
+    ...dnsmasq.files,
     ...over,
   }
   return {
     async run(file, args) {
-      if (file === 'pidof')
-        return dnsmasqUp
-          ? { code: 0, stdout: '812\n', stderr: '' }
-          : { code: 1, stdout: '', stderr: '' }
+      const staged = dnsmasq.run(file, args)
+      if (staged) return staged
       if (args[0] === '--version')
         return { code: 0, stdout: 'nftables v1.0.6 (Lester Gooch #5)\n', stderr: '' }
       return { code: nft.code, stdout: '', stderr: nft.stderr }
@@ -133,6 +149,8 @@ function machine(
       if (v === undefined || v === null) throw new Error(`ENOENT ${f}`)
       return v
     },
+    mtimeMs: async (f) => dnsmasq.mtimes[f] ?? 0,
+    fetch: () => Promise.reject(new Error('no provider API in this test')),
     async reach(url) {
       if (url.includes('down.example'))
         throw Object.assign(new Error('fetch failed'), {
@@ -163,6 +181,7 @@ describe('branchgate doctor', () => {
       'nft',
       'guest interface',
       'IP forwarding',
+      'dnsmasq config',
       'dnsmasq',
       'database',
       'sms sms.example',

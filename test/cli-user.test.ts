@@ -1,4 +1,6 @@
+import { userInfo } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
+import { cliActor } from '../src/cli/actor.js'
 import { userCommand, type UserCommandIo } from '../src/cli/user.js'
 import { consoleUserStatements } from '../src/db/console.js'
 import { openDb, closeDb } from '../src/db/open.js'
@@ -107,5 +109,38 @@ describe('branchgate user', () => {
     const last = io()
     expect(await run(['remove', 'root'], last)).toBe(1)
     expect(last.err.join()).toContain('last admin')
+  })
+})
+
+describe('who ran a command', () => {
+  it('is the Unix user from the OS when $USER is unset, never "unknown"', async () => {
+    t = tempDir()
+    // The test's env has no USER, SUDO_USER or LOGNAME, as under systemd or cron.
+    expect(
+      await run(
+        ['add', 'maria', '--role', 'manager', '--password-stdin'],
+        io({ stdin: 'secreto-gerente-1\n' }),
+      ),
+    ).toBe(0)
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    try {
+      expect(db.prepare(`SELECT actor FROM audit_log`).all()).toEqual([
+        { actor: `cli:${userInfo().username}` },
+      ])
+    } finally {
+      closeDb(db)
+    }
+  })
+
+  it('names the person behind sudo first, then $USER, then the OS user, then the uid', () => {
+    const os = () => 'branchgate'
+    expect(cliActor({ SUDO_USER: 'ana', USER: 'root' }, os)).toBe('cli:ana')
+    expect(cliActor({ USER: 'beto' }, os)).toBe('cli:beto')
+    expect(cliActor({ LOGNAME: 'carla' }, os)).toBe('cli:carla')
+    expect(cliActor({ USER: ' ' }, os)).toBe('cli:branchgate')
+    const none = () => {
+      throw new Error('no passwd entry')
+    }
+    expect(cliActor({}, none)).toMatch(/^cli:uid-\d+$/)
   })
 })

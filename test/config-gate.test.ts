@@ -23,6 +23,7 @@ describe('the nftables gate configuration', () => {
       walledGarden: { hosts: [], cidrs: [], refreshMinutes: 30 },
       attempts: 3,
       nftPath: 'nft',
+      dnsmasqConfFile: '/etc/dnsmasq.d/branchgate.conf',
     })
   })
 

@@ -36,6 +36,19 @@ describe('configuration', () => {
     expect(c.dataDir).toBe('/tmp/bg')
   })
 
+  it('points publicUrl at the port the portal listens on, unless it is configured', () => {
+    expect(loadConfig(null, {}).publicUrl).toBe('http://localhost:8080')
+    expect(loadConfig(null, { PORT: '9080' }).publicUrl).toBe('http://localhost:9080')
+    expect(loadConfig('{"listen":{"portal":{"port":8000}}}', {}).publicUrl).toBe(
+      'http://localhost:8000',
+    )
+    expect(loadConfig('{"listen":{"portal":{"port":8000}}}', { PORT: '9080' }).publicUrl).toBe(
+      'http://localhost:9080',
+    )
+    const configured = '{"publicUrl":"http://portal.branch.lan:8080"}'
+    expect(loadConfig(configured, { PORT: '9080' }).publicUrl).toBe('http://portal.branch.lan:8080')
+  })
+
   it('keeps defaults for the keys a partial group leaves out', () => {
     const c = loadConfig('{"otp":{"digits":8},"branch":{"id":"mx-cdmx-042"}}')
     expect(c.otp).toMatchObject({ digits: 8, ttlSeconds: 300, maxAttempts: 5 })

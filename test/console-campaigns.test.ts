@@ -62,6 +62,66 @@ describe('campaign walk-ins', () => {
     )
   })
 
+  it('counts a recipient still at the branch once his visit has lasted visits.minMinutes, and says so', async () => {
+    h = consoleHarness()
+    const customer = h.db.prepare(
+      `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+       VALUES (@id, @phone, @name, 'es', 0, 0, 0)`,
+    )
+    const visit = h.db.prepare(
+      `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
+       VALUES (@id, @c, 'demo', @s, @l, @e, @r)`,
+    )
+    const at = (hhmm: string) => local(`2026-03-02T${hhmm}`) // the clock says 09:00
+    const people = [
+      // In "here now" for 10 minutes; no sign of life since the login yet.
+      { id: 1, name: 'Ana López', s: '08:50', l: '08:50', e: null },
+      // In "here now", but for one minute only so far.
+      { id: 2, name: 'Beto Ruiz', s: '08:59', l: '08:59', e: null },
+      // Not seen for 29 minutes after one minute at the branch: not here now, and too short.
+      { id: 3, name: 'Carla Núñez', s: '08:30', l: '08:31', e: null },
+      // Came and left.
+      { id: 4, name: 'Dana Pérez', s: '08:10', l: '08:40', e: '08:40' },
+    ]
+    for (const p of people) {
+      customer.run({ id: p.id, phone: `+52551234560${p.id}`, name: p.name })
+      visit.run({
+        id: `v${p.id}`,
+        c: p.id,
+        s: at(p.s),
+        l: at(p.l),
+        e: p.e && at(p.e),
+        r: p.e && 'absent',
+      })
+    }
+    const b = await h.signedIn('maria', 'manager')
+    const csv = [
+      'phone,campaign,sent_at',
+      ...people.map((p) => `55 1234 560${p.id},Hoy,2026-03-02 08:00`),
+    ]
+    expect((await upload(b, csv.join('\n'))).status).toBe(200)
+
+    const walkIns = async () => {
+      const page = await (await b.get('/campaigns/report?c=Hoy&days=7')).text()
+      return {
+        count: /id="c-walkins">([^<]*)</.exec(page)?.[1],
+        names: [...page.matchAll(/<a href="\/customers\/\d+">([^<]*)<\/a>/g)].map((m) => m[1]),
+        rule: /id="walkin-rule">([^<]*)</.exec(page)?.[1],
+      }
+    }
+    const dashboard = await (await b.get('/')).text()
+    expect(dashboard).toContain('En la sucursal ahora (2)') // Ana and Beto
+    expect(await walkIns()).toEqual({
+      count: '2',
+      names: ['Dana Pérez', 'Ana López'],
+      rule: 'Cuenta como visita la primera estancia de al menos 2 min que empieza en los 7 días siguientes al envío, terminada o en curso: quien sigue en la sucursal cuenta desde que lleva 2 min. Las pasadas más cortas no cuentan.',
+    })
+    // Two minutes later Beto, still here, has stayed long enough.
+    h.clock.advance({ minutes: 2 })
+    expect((await walkIns()).names).toEqual(['Dana Pérez', 'Ana López', 'Beto Ruiz'])
+    expect(await (await b.get('/campaigns')).text()).toContain('id="walkin-rule"')
+  })
+
   it('imports nothing when a row is wrong, and names each bad line', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')

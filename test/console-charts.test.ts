@@ -39,4 +39,35 @@ describe('server-drawn charts', () => {
     expect(svg).toMatch(/fill-opacity="1.00"><title>mié 17:00 — 10<\/title>/)
     expect(svg).toMatch(/fill-opacity="0.15"><title>lun 9:00 — 1<\/title>/)
   })
+
+  it('keeps heatmap cells one size whatever the range, and the chart narrow enough for a phone', () => {
+    const days = ['lun', 'mar', 'mié', 'jue', 'vie', 'sáb', 'dom']
+    const size = (grid: number[][]) => {
+      const svg = heatmapChart({ id: 'm', title: 'x', grid, dayLabels: days })
+      const [, w, h] = /width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number)
+      const cells = new Set(
+        [...svg.matchAll(/<rect [^>]*width="(\d+)" height="(\d+)"/g)].map((m) => `${m[1]}x${m[2]}`),
+      )
+      return { w, h, cells: [...cells] }
+    }
+    const empty = () => Array.from({ length: 7 }, () => Array<number>(24).fill(0))
+    // "Hoy" with one busy hour: eight rows around it, not one stretched column.
+    const one = empty()
+    one[0]![11] = 3
+    expect(activeHours(one)).toEqual([9, 10, 11, 12, 13, 14, 15, 16])
+    const late = empty()
+    late[4]![22] = 1
+    expect(activeHours(late)).toEqual([15, 16, 17, 18, 19, 20, 21, 22])
+    const allDay = empty().map((row) => row.map(() => 1))
+    const a = size(one)
+    const b = size(allDay)
+    expect(a.cells).toEqual(['36x18'])
+    expect(b.cells).toEqual(['36x18'])
+    expect(a.w).toBe(b.w)
+    // 390 px phone, less the page's padding.
+    expect(a.w).toBeLessThanOrEqual(366)
+    expect(a.h).toBeLessThan(200)
+    expect(b.h).toBeLessThan(520)
+    expect(activeHours(empty())).toEqual([9, 10, 11, 12, 13, 14, 15, 16])
+  })
 })

@@ -95,12 +95,12 @@ describe('visits CSV export', () => {
     expect(lines).toHaveLength(1 + 9 + 1)
     expect(chunks).toBeGreaterThanOrEqual(5)
     expect(lines[1]).toBe(
-      'v03,2026-02-24 00:10:00,2026-02-24 00:16:00,2026-02-24 00:16:00,6.0,0,0,5,Dana Pérez,+525512345605,left',
+      'v03,2026-02-24 00:10:00,2026-02-24 00:16:00,2026-02-24 00:16:00,6.0,0,0,5,Dana Pérez,"=""+525512345605""",left',
     )
     expect(lines.find((l) => l.startsWith('v07,'))).toContain(',1.0,1,0,2,Beto Ruiz,') // pass-by
     expect(lines.find((l) => l.startsWith('v06,'))).toContain(',30.0,0,1,4,Sam Staff,') // staff
     expect(lines.find((l) => l.startsWith('v10,'))).toBe(
-      'v10,2026-03-02 08:30:00,,2026-03-02 08:58:00,28.0,0,0,3,Carla Núñez,+525512345603,',
+      'v10,2026-03-02 08:30:00,,2026-03-02 08:58:00,28.0,,0,3,Carla Núñez,"=""+525512345603""",', // still going: no pass_by yet
     )
   })
 

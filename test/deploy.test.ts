@@ -68,6 +68,7 @@ describe('the systemd unit', () => {
       'ReadWritePaths=/var/lib/branchgate',
       'PrivateTmp=yes',
       'Restart=on-failure',
+      'RestartPreventExitStatus=2',
       'ExecStart=/opt/branchgate/bin/branchgate.js serve --config /etc/branchgate/branchgate.json',
     ]) {
       expect(unit.split('\n'), line).toContain(line)

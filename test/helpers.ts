@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createApp } from '../src/app.js'
-import { loadConfig, type Config } from '../src/config.js'
+import { loadConfig, type Config, type ConfigEnv } from '../src/config.js'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { FakeClock } from './fakes/clock.js'
@@ -37,9 +37,9 @@ export const PHONE_MAC = '3a:11:22:33:44:55'
  * The whole portal on a real SQLite file with hand-made fakes for the outside world.
  * `request(path, init, ip)` goes through app.request() as if from the TCP peer `ip`.
  */
-export function portalHarness(configOverrides: Record<string, unknown> = {}) {
+export function portalHarness(configOverrides: Record<string, unknown> = {}, env: ConfigEnv = {}) {
   const t = tempDir()
-  const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
+  const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), env)
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   const clock = new FakeClock()
   const sms = new FakeSms()

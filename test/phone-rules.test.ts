@@ -21,6 +21,42 @@ describe('phone rules', () => {
     })
   })
 
+  it.each([
+    [
+      'iOS Contacts: LEFT-TO-RIGHT OVERRIDE … POP DIRECTIONAL FORMATTING',
+      '\u202d+52 55 1234 5678\u202c',
+    ],
+    ['first-strong isolate … pop directional isolate', '\u2068+52 55 1234 5678\u2069'],
+    ['left-to-right isolate', '\u2066(55) 1234-5678\u2069'],
+    ['right-to-left isolate around a number in a Hebrew UI', '\u2067+52 55 1234 5678\u2069'],
+    ['left-to-right marks', '\u200e+52\u200e 55 1234 5678\u200e'],
+    ['a right-to-left mark', '\u200f55 1234 5678'],
+    ['no-break spaces', '+52\u00a055\u00a01234\u00a05678'],
+    ['narrow no-break spaces', '55\u202f1234\u202f5678'],
+    ['zero-width spaces', '55\u200b1234\u200b5678'],
+    ['a byte-order mark and a word joiner', '\ufeff55 1234\u20605678'],
+    ['an Arabic letter mark', '\u061c5512345678'],
+    ['non-breaking hyphens and en dashes', '55\u20111234\u20135678'],
+    ['a soft hyphen', '55 1234\u00ad5678'],
+  ])('reads a number copied with %s like any other', (_what, typed) => {
+    expect(parsePhone(typed, MX)).toEqual({ ok: true, e164: '+525512345678', region: 'MX' })
+  })
+
+  it('still refuses what is not a number once the formatting is gone', () => {
+    expect(parsePhone('\u202d\u202c', MX)).toEqual({ ok: false, reason: 'required' })
+    expect(parsePhone('\u202d55 1234\u202c', MX)).toEqual({ ok: false, reason: 'invalid' })
+    expect(parsePhone('\u202dabc\u202c', MX)).toEqual({ ok: false, reason: 'invalid' })
+    expect(parsePhone('\u202d55\u0007 1234 5678\u202c', MX)).toEqual({
+      ok: false,
+      reason: 'invalid',
+    })
+    expect(parsePhone('\u200b'.repeat(500) + '5512345678', MX)).toEqual({
+      ok: false,
+      reason: 'invalid',
+    })
+    expect(parsePhone('\u202d+1 212 555 0123\u202c', MX)).toEqual({ ok: false, reason: 'region' })
+  })
+
   it('asks for a number when nothing was typed', () => {
     expect(parsePhone('   ', MX)).toEqual({ ok: false, reason: 'required' })
   })

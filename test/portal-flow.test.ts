@@ -245,6 +245,26 @@ describe('the whole flow', () => {
     })
   })
 
+  it('signs in with a number copied from Contacts, invisible direction marks and all', async () => {
+    // What iOS puts on the clipboard: the number inside LRO … PDF, with no-break spaces.
+    const copied = '\u202d+52\u00a055\u00a01234\u00a05678\u202c'
+    const { res, html } = await startLogin({ ...ANA, phone: copied })
+    expect(res.status).toBe(200)
+    expect(html).toContain('+52 55 1234 5678')
+    expect(h.sms.sent.map((m) => m.to)).toEqual(['+525512345678'])
+    const ok = await h.post('/verify', { challenge: challengeOf(html), code: h.sms.sent[0]!.code })
+    expect(ok.status).toBe(200)
+    expect(h.db.prepare('SELECT phone_e164 FROM customers').all()).toEqual([
+      { phone_e164: '+525512345678' },
+    ])
+    // The same person typing the number by hand is the same customer.
+    h.clock.advance({ minutes: 1 })
+    h.neighbours.set('10.20.0.99', '3a:00:00:00:00:99')
+    const again = await startLogin({ ...ANA, phone: '\u2066(55) 1234-5678\u2069' }, '10.20.0.99')
+    expect(again.res.status).toBe(200)
+    expect(h.sms.sent.map((m) => m.to)).toEqual(['+525512345678', '+525512345678'])
+  })
+
   it('reports its health', async () => {
     const res = await h.request('/healthz')
     expect(res.status).toBe(200)
@@ -273,6 +293,14 @@ describe('refusals keep what was typed and say why', () => {
     const { res, html } = await startLogin({ ...ANA, phone: '800 123 4567' })
     expect(res.status).toBe(422)
     expect(html).toContain('Ese número no puede recibir SMS')
+  })
+
+  it('a name that renders blank: 422, the message, and no SMS', async () => {
+    const { res, html } = await startLogin({ ...ANA, name: '\u3164\u3164' })
+    expect(res.status).toBe(422)
+    expect(html).toContain('Tu nombre tiene caracteres que no podemos usar.')
+    expect(html).toContain('value="55 1234 5678"')
+    expect(h.sms.sent).toHaveLength(0)
   })
 
   it('missing consent', async () => {

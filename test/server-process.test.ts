@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from './helpers.js'
@@ -37,6 +38,20 @@ async function waitFor(url: string, ms = 15_000): Promise<Response> {
   }
 }
 
+/** One plain HTTP/1.1 GET with the Host header of our choosing; resolves with the raw answer. */
+function rawGet(port: number, host: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    )
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (d) => (answer += d))
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
+}
+
 describe('the server process', () => {
   it('refuses a bad config file at start, naming the key, and exits non-zero', () => {
     const t = tempDir()
@@ -67,6 +82,41 @@ describe('the server process', () => {
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('cannot read config file /nonexistent/branchgate.json')
   })
+
+  it(
+    'with PORT set and no publicUrl, sends guests to that port: probes and the RFC 8908 API',
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const t = tempDir()
+      cleanups.push(t.remove)
+      const [port, adminPort] = [await freePort(), await freePort()]
+      const { child } = startServer({
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        BRANCHGATE_DATA_DIR: t.dir,
+      })
+      // Started once it says where the portal listens (an event, not a poll).
+      await new Promise<void>((resolve, reject) => {
+        let seen = ''
+        child.stderr!.on('data', (d) => {
+          seen += d
+          if (seen.includes(`portal  on http://localhost:${port}`)) resolve()
+        })
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${seen}`)))
+      })
+      const api = await fetch(`http://127.0.0.1:${port}/api/captive`)
+      expect(await api.json()).toEqual({
+        captive: true,
+        'user-portal-url': `http://localhost:${port}/`,
+      })
+      // An OS probe, as the phone sends it (fetch cannot set Host, so a raw request).
+      const probe = await rawGet(port, 'captive.apple.com', '/hotspot-detect.html')
+      expect(probe).toMatch(/^HTTP\/1\.1 302/)
+      expect(probe).toMatch(new RegExp(`\r\nlocation: http://localhost:${port}/\r\n`, 'i'))
+    },
+  )
 
   it('runs the whole demo flow over real HTTP, prints the code, and stops cleanly on SIGTERM', async () => {
     const t = tempDir()

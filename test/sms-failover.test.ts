@@ -67,7 +67,9 @@ describe('failover between providers', () => {
     })
     expect(fake.last('infobip').body.messages[0].destinations[0].to).toBe('525512345678')
     expect(portal.logs).toContainEqual(
-      expect.stringMatching(/^sms: twilio failed after \d+ ms: no answer within 300 ms$/),
+      expect.stringMatching(
+        /^sms: twilio failed after \d+ ms \(timeout\): no answer within 300 ms$/,
+      ),
     )
     await afterThisTurn() // provider tries are written once per event-loop turn
     const stats = smsHealth(portal.db, portal.config, portal.clock.now()).providers
@@ -123,6 +125,50 @@ describe('failover between providers', () => {
     expect(smsHealth(portal.db, portal.config, portal.clock.now()).providers).toEqual([
       expect.objectContaining({ provider: 'twilio', unreachable: 1, failed: 0 }),
     ])
+  })
+
+  it.each([
+    [21610, 'the customer once replied STOP to that sender'],
+    [21612, 'that To/From pair cannot be connected'],
+  ])(
+    'fails over when Twilio refuses with %i (%s): it is the sender, not the number',
+    async (code) => {
+      portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+      fake.mode.twilio = { error: code }
+      const res = await portal.login('55 1234 5678')
+      expect(res.status).toBe(200)
+      const html = await res.text()
+      expect(html).not.toContain('Este número no puede recibir SMS')
+      expect(challengeRow(challengeOf(html))).toMatchObject({
+        status: 'pending',
+        provider: 'infobip',
+      })
+      expect(portal.logs).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^sms: twilio failed after \\d+ ms \\(senderRefused\\): HTTP 400: .*${code}`),
+        ),
+      )
+      // Twilio's answer echoes the number: neither the log nor the record keeps it.
+      expect(portal.logs.join('\n')).not.toContain('5512345678')
+      await afterThisTurn()
+      const [health] = smsHealth(portal.db, portal.config, portal.clock.now()).health
+      expect(health).toMatchObject({
+        provider: 'twilio',
+        lastError: { kind: 'senderRefused', at: portal.clock.now() },
+        failing: true,
+      })
+      expect(health!.lastError!.detail).not.toContain('5512345678')
+    },
+  )
+
+  it('still ends with "this number cannot receive SMS" when the next provider says so', async () => {
+    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    fake.mode.twilio = { error: 21610 }
+    fake.mode.infobip = 'invalidNumber'
+    const res = await portal.login('55 1234 5678')
+    expect(res.status).toBe(422)
+    expect(await res.text()).toContain('Este número no puede recibir SMS')
+    expect(fake.received.map((r) => r.provider)).toEqual(['twilio', 'infobip'])
   })
 
   it('tells the customer the service is busy when every provider is rate limited', async () => {

@@ -65,6 +65,11 @@ const whatsapp = (extra: Record<string, unknown> = {}) =>
     }),
   )
 
+const FAKE_KEY = {
+  apiKeySid: FAKE_CREDENTIALS.twilio.apiKeySid,
+  apiKeySecret: FAKE_CREDENTIALS.twilio.apiKeySecret,
+}
+
 async function failure(sender: SmsSender): Promise<unknown> {
   return sender.send(message).then(
     () => {
@@ -88,23 +93,24 @@ describe('twilio provider', () => {
   })
 
   it('uses an API key and a Messaging Service when configured that way', async () => {
-    // The fake only knows the auth token: an API key reaches it, and gets the auth error.
     const sender = twilio({
       authToken: null,
-      apiKeySid: 'SK' + 'b2'.repeat(16),
-      apiKeySecret: 'key-secret',
+      apiKeySid: FAKE_CREDENTIALS.twilio.apiKeySid,
+      apiKeySecret: FAKE_CREDENTIALS.twilio.apiKeySecret,
       from: null,
       messagingServiceSid: 'MG' + 'c3'.repeat(16),
     })
-    const err = await failure(sender)
+    expect(await sender.send(message)).toMatchObject({ provider: 'twilio', channel: 'sms' })
     const req = fake.last('twilio')
     expect(req.headers.authorization).toBe(
-      `Basic ${Buffer.from(`SK${'b2'.repeat(16)}:key-secret`).toString('base64')}`,
+      `Basic ${Buffer.from(`${FAKE_CREDENTIALS.twilio.apiKeySid}:key-secret`).toString('base64')}`,
     )
     expect(req.body.MessagingServiceSid).toBe('MG' + 'c3'.repeat(16))
     expect(req.body.From).toBeUndefined()
+    // A wrong secret gets Twilio's 20003: the credentials, and the next provider is tried.
+    const err = await failure(twilio({ authToken: null, ...FAKE_KEY, apiKeySecret: 'wrong' }))
     expect(err).toBeInstanceOf(SmsSendError)
-    expect((err as SmsSendError).kind).toBe('rejected')
+    expect((err as SmsSendError).kind).toBe('credentials')
   })
 
   it('says the number cannot receive SMS on error 21211, and never says "try again later"', async () => {
@@ -190,13 +196,13 @@ describe('infobip provider', () => {
     expect((err as RecipientUnreachableError).key).toBe('error.sms.unreachable')
   })
 
-  it('maps 429 to busy, 500 to unavailable and a bad key to rejected', async () => {
+  it('maps 429 to busy, 500 to unavailable and a bad key to credentials', async () => {
     fake.mode.infobip = 'rateLimited'
     expect(((await failure(infobip())) as SmsSendError).kind).toBe('rateLimited')
     fake.mode.infobip = 'down'
     expect(((await failure(infobip())) as SmsSendError).kind).toBe('unavailable')
     fake.mode.infobip = 'ok'
-    expect(((await failure(infobip({ apiKey: 'wrong' }))) as SmsSendError).kind).toBe('rejected')
+    expect(((await failure(infobip({ apiKey: 'wrong' }))) as SmsSendError).kind).toBe('credentials')
   })
 })
 
@@ -245,14 +251,14 @@ describe('whatsapp provider', () => {
     expect(t('es', err.key)).toMatch(/SMS/)
   })
 
-  it('maps 130429 to busy, 131000 to unavailable and a bad token to rejected', async () => {
+  it('maps 130429 to busy, 131000 to unavailable and a bad token to credentials', async () => {
     fake.mode.whatsapp = 'rateLimited'
     expect(((await failure(whatsapp())) as SmsSendError).kind).toBe('rateLimited')
     fake.mode.whatsapp = 'down'
     expect(((await failure(whatsapp())) as SmsSendError).kind).toBe('unavailable')
     fake.mode.whatsapp = 'ok'
     expect(((await failure(whatsapp({ accessToken: 'expired' }))) as SmsSendError).kind).toBe(
-      'rejected',
+      'credentials',
     )
   })
 })

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -26,10 +27,23 @@ describe('per-provider figures', () => {
       const rows = () => db.prepare('SELECT provider, outcome, latency_ms FROM sms_attempts').all()
       expect(rows()).toEqual([])
       expect(logs).toEqual(['sms: twilio failed after 812 ms: HTTP 503'])
+      // A failure of a known kind says which in the log line.
+      record({
+        provider: 'twilio',
+        channel: 'sms',
+        outcome: 'failed',
+        kind: 'credentials',
+        latencyMs: 40,
+        detail: 'HTTP 401: {"code":20003}',
+      })
+      expect(logs.at(-1)).toBe(
+        'sms: twilio failed after 40 ms (credentials): HTTP 401: {"code":20003}',
+      )
       await new Promise((r) => setImmediate(r))
       expect(rows()).toEqual([
         { provider: 'twilio', outcome: 'failed', latency_ms: 812.3 },
         { provider: 'infobip', outcome: 'sent', latency_ms: 95.1 },
+        { provider: 'twilio', outcome: 'failed', latency_ms: 40 },
       ])
       // A database that refuses the write costs a log line, never the send.
       closeDb(db)
@@ -133,6 +147,7 @@ describe('branchgate sms-status', () => {
         'sms sending: on',
         expect.stringMatching(/^sms today: 0 of 50 codes; resets 03\/03\/2026, 00:00$/),
         'sms console, last 24 h: 1 sent, 0 failed, 0 unreachable; p50 3 ms, p95 3 ms',
+        'sms console: no error on record',
       ])
     } finally {
       t.remove()
@@ -190,8 +205,8 @@ describe('branchgate sms-resume', () => {
       const check = openDb(path.join(t.dir, 'branchgate.db'))
       expect(smsStatements(check).activeHolds(clock.now())).toEqual([])
       expect(check.prepare(`SELECT actor, action FROM audit_log`).all()).toEqual([
-        { actor: 'cli', action: 'sms.hold.lift' },
-        { actor: 'cli', action: 'sms.hold.lift' },
+        { actor: `cli:${userInfo().username}`, action: 'sms.hold.lift' },
+        { actor: `cli:${userInfo().username}`, action: 'sms.hold.lift' },
       ])
       // Counting restarts from the lift, not from the hold's planned end.
       expect(smsStatements(check).lastHoldEnd('branch', '', clock.now())).toBe(clock.now())

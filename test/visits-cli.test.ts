@@ -106,9 +106,9 @@ describe('branchgate visits', () => {
     await visitsCommand.run(['--config', config, '--today', '--csv'], {}, (l) => csv.push(l), clock)
     expect(csv).toEqual([
       'visit_id,customer_id,customer,phone,arrival,departure,dwell_minutes,pass_by,open',
-      "a,1,Ana López,'+525512345678,2026-03-02 09:05,2026-03-02 10:10,65,0,0",
-      "b,2,Beto,'+525587654321,2026-03-02 11:00,2026-03-02 11:01,1,1,0",
-      "c,1,Ana López,'+525512345678,2026-03-02 16:30,,20,0,1",
+      'a,1,Ana López,"=""+525512345678""",2026-03-02 09:05,2026-03-02 10:10,65,0,0',
+      'b,2,Beto,"=""+525587654321""",2026-03-02 11:00,2026-03-02 11:01,1,1,0',
+      'c,1,Ana López,"=""+525512345678""",2026-03-02 16:30,,20,,1',
     ])
   })
 

@@ -1,34 +1,36 @@
-import { parseArgs } from 'node:util'
 import type { Command } from '../cli.js'
-import { GateError } from '../errors.js'
+import { GateError, UsageError } from '../errors.js'
 import { parseMac } from '../mac.js'
-import { localTime, withContext, withoutConfigArg } from './context.js'
+import { cliActor } from './actor.js'
+import { localTime, withContext } from './context.js'
+import { readOptions, wholeNumber } from './options.js'
+
+const USAGE = 'branchgate allow MAC [--minutes N]'
+const OPTIONS = { minutes: { type: 'string' } } as const
 
 /** `branchgate allow MAC --minutes N`: lets a device through by hand (reason manual-allow). */
 export const allowCommand: Command = {
   name: 'allow',
-  usage: 'branchgate allow MAC [--minutes N]',
+  usage: USAGE,
   summary: 'let a device through by hand (default: session.hours)',
-  run: (argv, env, out = console.log) =>
-    withContext(argv, env, async (ctx) => {
-      const { positionals, values } = parseArgs({
-        args: withoutConfigArg(argv),
-        allowPositionals: true,
-        options: { minutes: { type: 'string' } },
-      })
-      const mac = parseMac(positionals[0] ?? '')
-      if (!mac || positionals.length !== 1) {
-        console.error(
-          'branchgate allow: give one MAC address, e.g. branchgate allow 3a:11:22:33:44:55 --minutes 60',
-        )
-        return 2
-      }
-      const minutes =
-        values.minutes === undefined ? ctx.config.session.hours * 60 : Number(values.minutes)
-      if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 7 * 24 * 60) {
-        console.error('branchgate allow: --minutes must be a number of minutes between 1 and 10080')
-        return 2
-      }
+  options: OPTIONS,
+  maxArgs: 1,
+  run: (argv, env, out = console.log) => {
+    // Options first: a mistake is told before the database is opened.
+    const { args, values } = readOptions('allow', USAGE, argv, OPTIONS, 1)
+    const minutesGiven =
+      values.minutes === undefined
+        ? null
+        : wholeNumber('allow', '--minutes', values.minutes, 1, 7 * 24 * 60, 'minutes')
+    const mac = parseMac(args[0] ?? '')
+    if (!mac) {
+      throw new UsageError(
+        'allow',
+        `give one MAC address, e.g. branchgate allow 3a:11:22:33:44:55 --minutes 60${args[0] ? `, got ${JSON.stringify(args[0])}` : ''}`,
+      )
+    }
+    return withContext(argv, env, async (ctx) => {
+      const minutes = minutesGiven ?? ctx.config.session.hours * 60
       const until = ctx.clock.now() + Math.round(minutes * 60_000)
       try {
         await ctx.access.setDeviceState({
@@ -37,7 +39,7 @@ export const allowCommand: Command = {
           customerId: null,
           until,
           reason: 'manual-allow',
-          actor: 'cli',
+          actor: cliActor(env),
         })
       } catch (err) {
         if (!(err instanceof GateError)) throw err
@@ -49,5 +51,6 @@ export const allowCommand: Command = {
       )
       if (!ctx.nft) out('note: the gate is dry-run, so nothing changed in the firewall')
       return 0
-    }),
+    })
+  },
 }

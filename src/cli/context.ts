@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
+import { OperatorError } from '../errors.js'
 import { accessStatements } from '../db/access.js'
 import { auditStatements } from '../db/audit.js'
 import { closeDb, openDb, type Db } from '../db/open.js'
@@ -99,6 +100,8 @@ export async function withContext(
       console.error(`branchgate: ${err.message}`)
       return 2
     }
+    // A damaged data file: the boundary in cli.ts says which and what to do.
+    if (err instanceof OperatorError) throw err
     console.error(`branchgate: ${(err as Error).message}`)
     return 1
   }
@@ -109,12 +112,12 @@ export async function withContext(
   }
 }
 
-/** `--config FILE` and its value removed, so commands can read their own arguments. */
+/** `--config FILE` (or `--config=FILE`) removed, so commands can read their own arguments. */
 export function withoutConfigArg(argv: string[]): string[] {
   const out: string[] = []
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--config') i++
-    else out.push(argv[i]!)
+    else if (!argv[i]!.startsWith('--config=')) out.push(argv[i]!)
   }
   return out
 }

@@ -1,10 +1,25 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from '../cli.js'
 import { ConfigError, type Config } from '../config.js'
+import { DataFileError, type SmsFailureKind } from '../errors.js'
 import { closeDb, openDb, readMigrations } from '../db/open.js'
+import {
+  confDirLoads,
+  DNSMASQ_MAIN_FILE,
+  expectedCaptiveUrls,
+  processStartMs,
+  readGuestFile,
+  readListeningSockets,
+  sameUrl,
+  sourcesInFile,
+  sourcesOnCommandLine,
+} from '../gate/dnsmasq.js'
+import { FAILURE_KIND_TEXT } from '../sms/status.js'
+import { checkProviderAccount } from '../sms/providers.js'
+import type { Fetch } from '../sms/provider-http.js'
 import { readConfig } from '../main.js'
 
 /** One thing doctor looked at: fine, or what is wrong and how to fix it. */
@@ -20,8 +35,12 @@ export interface Finding {
 export interface DoctorProbes {
   run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>
   readFile(file: string): Promise<string>
+  /** When a file was last changed (epoch ms); rejects when it is missing. */
+  mtimeMs(file: string): Promise<number>
   /** Any HTTP answer (even 4xx) means reachable; rejects on network errors and timeouts. */
   reach(url: string): Promise<number>
+  /** For the SMS providers' authenticated read-only calls. */
+  fetch: Fetch
   openDb(file: string): { version: number; quickCheck: string }
 }
 
@@ -34,6 +53,8 @@ export const systemProbes: DoctorProbes = {
       })
     }),
   readFile: (file) => readFile(file, 'utf8'),
+  mtimeMs: async (file) => (await stat(file)).mtimeMs,
+  fetch: (input, init) => fetch(input, init),
   async reach(url) {
     const res = await fetch(url, {
       method: 'HEAD',
@@ -141,17 +162,7 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         fix: 'is this Linux?',
       })
     }
-    const dnsmasq = await probes.run('pidof', ['dnsmasq'])
-    out.push(
-      dnsmasq.code === 0
-        ? { check: 'dnsmasq', ok: true, detail: `running (pid ${dnsmasq.stdout.trim()})` }
-        : {
-            check: 'dnsmasq',
-            ok: false,
-            detail: 'not running: guests get no address (DHCP) and no DNS',
-            fix: 'systemctl enable --now dnsmasq (deploy/install.sh writes /etc/dnsmasq.d/branchgate.conf)',
-          },
-    )
+    out.push(...(await checkDnsmasq(config, gate.guestInterface, gate.dnsmasqConfFile, probes)))
   }
 
   const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
@@ -169,12 +180,17 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
           },
     )
   } catch (err) {
-    out.push({
-      check: 'database',
-      ok: false,
-      detail: `cannot open ${dbFile}: ${(err as Error).message}`,
-      fix: `make ${path.dirname(dbFile)} writable by the branchgate user (install.sh creates /var/lib/branchgate)`,
-    })
+    out.push(
+      // A damaged or misplaced file: its sentence already says what to do.
+      err instanceof DataFileError
+        ? { check: 'database', ok: false, detail: err.message }
+        : {
+            check: 'database',
+            ok: false,
+            detail: `cannot open ${dbFile}: ${(err as Error).message}`,
+            fix: `make ${path.dirname(dbFile)} writable by the branchgate user (install.sh creates /var/lib/branchgate)`,
+          },
+    )
   }
 
   for (const p of config.sms.providers) {
@@ -187,8 +203,24 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       })
       continue
     }
-    const url = p.type === 'http' ? p.url : p.type === 'whatsapp' ? p.baseUrl : p.baseUrl
+    const url = p.type === 'http' ? p.url : p.baseUrl
     const check = `sms ${p.type === 'http' ? '' : `${p.type} `}${new URL(url).host}`
+    // The providers with a read-only authenticated call are checked with it: a wrong token must
+    // show here, not only as failover to the backup provider.
+    const account = await checkProviderAccount(p, probes.fetch)
+    if (account) {
+      out.push(
+        account.ok
+          ? { check, ok: true, detail: account.detail }
+          : {
+              check,
+              ok: false,
+              detail: `${FAILURE_KIND_TEXT[account.kind]}: ${account.detail}`,
+              fix: ACCOUNT_FIX[account.kind](p.type),
+            },
+      )
+      continue
+    }
     try {
       const status = await probes.reach(url)
       out.push({
@@ -207,6 +239,214 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
     }
   }
   return out
+}
+
+/** The keys of each provider type that hold its credentials. */
+const CREDENTIAL_KEYS: Record<string, string> = {
+  twilio: 'accountSid and authToken (or apiKeySid and apiKeySecret)',
+  infobip: 'apiKey and baseUrl (your account’s own API URL)',
+  whatsapp: 'accessToken and phoneNumberId',
+}
+
+/** What to do about a failed credential check, by kind. */
+const ACCOUNT_FIX: Record<SmsFailureKind, (type: string) => string> = {
+  credentials: (type) =>
+    `set the right ${CREDENTIAL_KEYS[type] ?? 'credentials'} of this provider in sms.providers, then restart branchgate`,
+  noCredit: () => 'top up the provider account, or ask the provider why it is suspended',
+  senderRefused: () => 'ask the provider which sender and routes the account may use',
+  rejected: () => 'check this provider in sms.providers against the provider answer above',
+  rateLimited: () => 'wait a minute and run doctor again; ask the provider for a higher limit',
+  timeout: () => 'check the uplink, DNS and the provider URL in sms.providers',
+  unavailable: () => 'check the uplink, DNS and the provider URL in sms.providers',
+}
+
+/**
+ * dnsmasq for the guests: branchgate's own file says DHCP on the guest interface with option
+ * 114 at publicUrl's Captive Portal API, and a running dnsmasq has loaded that file (from its
+ * command line, its main file or a conf-dir) since it last changed, and answers DHCP and DNS on
+ * the guest interface. `pidof dnsmasq` alone would count any dnsmasq on the machine (libvirt's,
+ * NetworkManager's).
+ */
+async function checkDnsmasq(
+  config: Config,
+  guest: string,
+  file: string,
+  probes: DoctorProbes,
+): Promise<Finding[]> {
+  const out: Finding[] = []
+  const restart = 'then systemctl restart dnsmasq'
+  let text: string
+  try {
+    text = await probes.readFile(file)
+  } catch {
+    return [
+      {
+        check: 'dnsmasq config',
+        ok: false,
+        detail: `${file} does not exist: guests get no address from branchgate's dnsmasq settings`,
+        fix: `run deploy/install.sh (it writes ${file}), or set gate.dnsmasqConfFile to your file`,
+      },
+    ]
+  }
+  const guestFile = readGuestFile(text, guest)
+  const expected = expectedCaptiveUrls(config)
+  if (!guestFile.interfaces.includes(guest)) {
+    out.push({
+      check: 'dnsmasq config',
+      ok: false,
+      detail: `${file} serves ${guestFile.interfaces.join(', ') || 'no interface'}, not the guest interface ${guest}`,
+      fix: `set interface=${guest} in ${file} (deploy/install.sh --guest ${guest} writes it), ${restart}`,
+    })
+  } else if (guestFile.captiveUrl === null) {
+    out.push({
+      check: 'dnsmasq config',
+      ok: false,
+      detail: `${file} hands out no DHCP option 114 on ${guest}: phones must guess they are captive`,
+      fix: `add dhcp-option=${guest},114,"${expected[0]}" to ${file}, ${restart}`,
+    })
+  } else if (!expected.some((u) => sameUrl(u, guestFile.captiveUrl!))) {
+    out.push({
+      check: 'dnsmasq config',
+      ok: false,
+      detail: `option 114 in ${file} is "${guestFile.captiveUrl}", but publicUrl puts the Captive Portal API at ${expected.join(' or ')}`,
+      fix: `set dhcp-option=${guest},114,"${expected.at(-1)}" in ${file} (or correct publicUrl), ${restart}`,
+    })
+  } else {
+    out.push({
+      check: 'dnsmasq config',
+      ok: true,
+      detail: `${file}: DHCP on ${guest}, option 114 ${guestFile.captiveUrl}`,
+    })
+  }
+
+  const pidof = await probes.run('pidof', ['dnsmasq'])
+  const pids = pidof.code === 0 ? pidof.stdout.trim().split(/\s+/).filter(Boolean) : []
+  if (pids.length === 0) {
+    out.push({
+      check: 'dnsmasq',
+      ok: false,
+      detail: 'not running: guests get no address (DHCP) and no DNS',
+      fix: `systemctl enable --now dnsmasq (deploy/install.sh writes ${file})`,
+    })
+    return out
+  }
+  const seen: string[] = []
+  let loader: string | null = null
+  for (const pid of pids) {
+    const sources = await dnsmasqSources(pid, probes)
+    if (!sources) continue
+    const same = (f: string) => path.resolve(f) === path.resolve(file)
+    if (sources.files.some(same) || sources.dirs.some((d) => confDirLoads(d, file))) {
+      loader = pid
+      break
+    }
+    seen.push(`pid ${pid} reads ${[...sources.files, ...sources.dirs].join(', ') || 'nothing'}`)
+  }
+  if (loader === null) {
+    out.push({
+      check: 'dnsmasq',
+      ok: false,
+      detail: `running, but no dnsmasq has loaded ${file} (${seen.join('; ')}): guests get no address or no option 114 from it`,
+      fix: `let the system's dnsmasq read ${path.dirname(file)} (Debian passes -7 /etc/dnsmasq.d; else conf-dir=${path.dirname(file)}/,*.conf in ${DNSMASQ_MAIN_FILE}), ${restart}`,
+    })
+    return out
+  }
+  const started = processStartMs(
+    await probes.readFile(`/proc/${loader}/stat`).catch(() => ''),
+    await probes.readFile('/proc/stat').catch(() => ''),
+  )
+  const changed = await probes.mtimeMs(file).catch(() => null)
+  // btime has a one-second grain: only a change clearly after the start counts.
+  if (started !== null && changed !== null && changed > started + 2000) {
+    out.push({
+      check: 'dnsmasq',
+      ok: false,
+      detail: `pid ${loader} started before ${file} was last changed: it serves the old settings`,
+      fix: 'systemctl restart dnsmasq',
+    })
+    return out
+  }
+  out.push(await dnsmasqServes(Number(loader), guest, file, probes))
+  return out
+}
+
+/** The files and conf-dirs a running dnsmasq reads; null when it is gone. */
+async function dnsmasqSources(
+  pid: string,
+  probes: DoctorProbes,
+): Promise<{ files: string[]; dirs: string[] } | null> {
+  let cmdline: string
+  try {
+    cmdline = await probes.readFile(`/proc/${pid}/cmdline`)
+  } catch {
+    return null
+  }
+  const onLine = sourcesOnCommandLine(cmdline)
+  const main = onLine.main ?? DNSMASQ_MAIN_FILE
+  const inMain = sourcesInFile(await probes.readFile(main).catch(() => ''))
+  return { files: [main, ...inMain.files], dirs: [...onLine.dirs, ...inMain.dirs] }
+}
+
+/** Whether dnsmasq `pid` answers DHCP (udp 67) and DNS (53) on the guest interface. */
+async function dnsmasqServes(
+  pid: number,
+  guest: string,
+  file: string,
+  probes: DoctorProbes,
+): Promise<Finding> {
+  const check = 'dnsmasq'
+  const ss = await probes.run('ss', ['-H', '-l', '-n', '-u', '-p'])
+  const ip = await probes.run('ip', ['-j', '-4', 'addr', 'show', 'dev', guest])
+  if (ss.code !== 0) {
+    return {
+      check,
+      ok: false,
+      detail: `pid ${pid} has loaded ${file}, but its sockets cannot be listed: ${(ss.stderr || `ss exit ${ss.code}`).trim()}`,
+      fix: 'apt-get install iproute2, and run doctor as root',
+    }
+  }
+  const sockets = readListeningSockets(ss.stdout).filter((s) => s.pid === pid)
+  if (sockets.length === 0 && !ss.stdout.includes('pid=')) {
+    return {
+      check,
+      ok: false,
+      detail: `pid ${pid} has loaded ${file}, but whose sockets these are is hidden`,
+      fix: 'run doctor as root',
+    }
+  }
+  let addresses: string[] = []
+  try {
+    const parsed = JSON.parse(ip.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>
+    addresses = parsed.flatMap((l) => (l.addr_info ?? []).map((a) => a.local ?? ''))
+  } catch {
+    // no address to match: DNS only counts on a wildcard socket
+  }
+  const onGuest = (s: { device: string | null }) => s.device === null || s.device === guest
+  const dhcp = sockets.some((s) => s.port === 67 && onGuest(s))
+  const dns = sockets.some(
+    (s) =>
+      s.port === 53 &&
+      onGuest(s) &&
+      (s.device === guest ||
+        ['0.0.0.0', '*', '::'].includes(s.address) ||
+        addresses.includes(s.address)),
+  )
+  if (!dhcp || !dns) {
+    const missing = [!dhcp && 'DHCP (udp 67)', !dns && `DNS (port 53 on ${addresses[0] ?? guest})`]
+      .filter(Boolean)
+      .join(' nor ')
+    return {
+      check,
+      ok: false,
+      detail: `pid ${pid} has loaded ${file}, but answers no ${missing} on ${guest}`,
+      fix: `give ${guest} its address, look at journalctl -u dnsmasq (another DHCP server on port 67?), then systemctl restart dnsmasq`,
+    }
+  }
+  return {
+    check,
+    ok: true,
+    detail: `pid ${pid} has loaded ${file} and answers DHCP and DNS on ${guest}${addresses[0] ? ` (${addresses[0]})` : ''}`,
+  }
 }
 
 export function formatFindings(findings: readonly Finding[]): string[] {

@@ -1,16 +1,19 @@
 import type { Command } from '../cli.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'
-import { withContext, withoutConfigArg } from './context.js'
+import { cliActor } from './actor.js'
+import { withContext } from './context.js'
+import { readOptions } from './options.js'
 
 /** `branchgate revoke MAC`: cuts a device off now (reason revoke). */
 export const revokeCommand: Command = {
   name: 'revoke',
   usage: 'branchgate revoke MAC',
   summary: 'cut a device off now',
+  maxArgs: 1,
   run: (argv, env, out = console.log) =>
     withContext(argv, env, async (ctx) => {
-      const args = withoutConfigArg(argv)
+      const { args } = readOptions('revoke', 'branchgate revoke MAC', argv, {}, 1)
       const mac = parseMac(args[0] ?? '')
       if (!mac || args.length !== 1) {
         console.error(
@@ -20,7 +23,12 @@ export const revokeCommand: Command = {
       }
       const wasLive = ctx.access.liveUntil(mac) !== null
       try {
-        await ctx.access.setDeviceState({ next: 'blocked', mac, reason: 'revoke', actor: 'cli' })
+        await ctx.access.setDeviceState({
+          next: 'blocked',
+          mac,
+          reason: 'revoke',
+          actor: cliActor(env),
+        })
       } catch (err) {
         if (!(err instanceof GateError)) throw err
         console.error(`branchgate revoke: the firewall refused: ${err.message}`)

@@ -7,6 +7,7 @@ import { auditStatements } from '../db/audit.js'
 import { closeDb, openDb, type Db } from '../db/open.js'
 import { smsStatements } from '../db/sms.js'
 import { readConfig } from '../main.js'
+import { cliActor } from './actor.js'
 import { smsStatusLines } from '../sms/status.js'
 
 type Out = (line: string) => void
@@ -70,6 +71,7 @@ export function smsResumeCommand(clock: Clock = systemClock): SmsCommand {
     name: 'sms-resume',
     usage: 'branchgate sms-resume [--prefix PREFIX] [--config FILE]',
     summary: 'end the SMS circuit breaker pause (or one blocked prefix) early',
+    options: { prefix: { type: 'string' } },
     run: (argv, env, out: Out = console.log) =>
       withDb(argv, env, (_config, db) => {
         const i = argv.indexOf('--prefix')
@@ -95,7 +97,7 @@ export function smsResumeCommand(clock: Clock = systemClock): SmsCommand {
             sms.liftHold(h.id, now)
             audit.record({
               at: now,
-              actor: 'cli',
+              actor: cliActor(env),
               action: 'sms.hold.lift',
               subject: h.key || null,
               reason: 'sms-resume',

@@ -1,7 +1,10 @@
 import { readFileSync, rmSync } from 'node:fs'
 import type { Command } from '../cli.js'
 import { pidFile } from '../main.js'
-import { withContext, withoutConfigArg } from './context.js'
+import { withContext } from './context.js'
+import { readOptions } from './options.js'
+
+const STOP_OPTIONS = { flush: { type: 'boolean' } } as const
 
 /** Whether the process is a branchgate server: a stale pid file must never stop another program. */
 const isBranchgate = (pid: number) => {
@@ -33,14 +36,11 @@ export const stopCommand: Command = {
   name: 'stop',
   usage: 'branchgate stop [--flush]',
   summary: 'stop the server; --flush also removes the firewall table',
+  options: STOP_OPTIONS,
   run: (argv, env, out = console.log) =>
     withContext(argv, env, async (ctx) => {
-      const args = withoutConfigArg(argv)
-      const flush = args.includes('--flush')
-      if (args.some((a) => a !== '--flush')) {
-        console.error('branchgate stop: the only option is --flush')
-        return 2
-      }
+      const flush = readOptions('stop', 'branchgate stop [--flush]', argv, STOP_OPTIONS).values
+        .flush
       const file = pidFile(ctx.config)
       let pid: number | null = null
       try {

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
 import { closeDb, openDb } from '../db/open.js'
 import { outboxStatements } from '../db/outbox.js'
 import { readConfig } from '../main.js'
+import { prepareDataDir } from '../data-dir.js'
 import { buildSyncRunner } from '../sync/build.js'
 import type { RunResult } from '../sync/run.js'
 import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
@@ -44,8 +44,7 @@ export async function syncCommand(
     }
     throw err
   }
-  const dataDir = path.resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true, mode: 0o750 })
+  const dataDir = prepareDataDir(config.dataDir)
   const db = openDb(path.join(dataDir, 'branchgate.db'))
   let interrupted = false
   let wake: (() => void) | null = null

@@ -7,6 +7,8 @@ import { auditStatements } from '../db/audit.js'
 import { CONSOLE_ROLES, consoleUserStatements, type ConsoleRole } from '../db/console.js'
 import { closeDb, openDb } from '../db/open.js'
 import { readConfig } from '../main.js'
+import { cliActor } from './actor.js'
+import { readOptions } from './options.js'
 
 /** How the command talks to the person running it; tests pass their own. */
 export interface UserCommandIo {
@@ -21,6 +23,13 @@ export interface UserCommandIo {
   clock?: Clock
 }
 
+/** The options of `branchgate user` (besides --config). */
+export const USER_OPTIONS = {
+  role: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const
+
 export const USER_USAGE =
   'branchgate user add NAME --role manager|admin [--password-stdin] | list | remove NAME | passwd NAME [--password-stdin]'
 
@@ -30,9 +39,9 @@ export async function userCommand(
   env: NodeJS.ProcessEnv,
   io: UserCommandIo = terminalIo(),
 ): Promise<number> {
-  const args = withoutConfig(argv)
+  const { values, args } = readOptions('user', USER_USAGE, argv, USER_OPTIONS, 2)
   const [verb, name] = args
-  if (!verb || verb === 'help' || verb === '--help') {
+  if (!verb || verb === 'help' || values.help) {
     io.out(`usage: ${USER_USAGE}`)
     return verb ? 0 : 2
   }
@@ -53,7 +62,7 @@ export async function userCommand(
     clock: io.clock ?? systemClock,
     policy: config.console,
   })
-  const actor = `cli:${env.SUDO_USER ?? env.USER ?? 'unknown'}`
+  const actor = cliActor(env)
   try {
     switch (verb) {
       case 'list': {
@@ -69,34 +78,34 @@ export async function userCommand(
         return 0
       }
       case 'add': {
-        if (!name) return usage(io)
-        const role = valueOf(args, '--role')
+        if (!name) return usage(io, `${verb} needs the account's NAME`)
+        const role = values.role
         if (!role || !CONSOLE_ROLES.includes(role as ConsoleRole)) {
           io.err(`branchgate: --role must be one of ${CONSOLE_ROLES.join(', ')}`)
           return 2
         }
-        const password = await newPassword(args, io)
+        const password = await newPassword(values['password-stdin'] === true, io)
         if (password === null) return 2
         await auth.add(name, role as ConsoleRole, password, actor)
         io.out(`added ${name} (${role})`)
         return 0
       }
       case 'remove': {
-        if (!name) return usage(io)
+        if (!name) return usage(io, `${verb} needs the account's NAME`)
         auth.remove(name, actor)
         io.out(`removed ${name}`)
         return 0
       }
       case 'passwd': {
-        if (!name) return usage(io)
-        const password = await newPassword(args, io)
+        if (!name) return usage(io, `${verb} needs the account's NAME`)
+        const password = await newPassword(values['password-stdin'] === true, io)
         if (password === null) return 2
         await auth.setPassword(name, password, actor)
         io.out(`password of ${name} changed; their sessions were signed out`)
         return 0
       }
       default:
-        return usage(io)
+        return usage(io, `unknown subcommand ${JSON.stringify(verb)}`)
     }
   } catch (err) {
     if (err instanceof AccountError) {
@@ -109,13 +118,13 @@ export async function userCommand(
   }
 }
 
-function usage(io: UserCommandIo): number {
-  io.err(`usage: ${USER_USAGE}`)
+function usage(io: UserCommandIo, what: string): number {
+  io.err(`branchgate user: ${what} (usage: ${USER_USAGE})`)
   return 2
 }
 
-async function newPassword(args: string[], io: UserCommandIo): Promise<string | null> {
-  if (args.includes('--password-stdin')) {
+async function newPassword(fromStdin: boolean, io: UserCommandIo): Promise<string | null> {
+  if (fromStdin) {
     const text = await io.readStdin()
     return text.split(/\r?\n/)[0] ?? ''
   }
@@ -130,22 +139,6 @@ async function newPassword(args: string[], io: UserCommandIo): Promise<string | 
     return null
   }
   return first
-}
-
-function valueOf(args: string[], flag: string): string | undefined {
-  const i = args.indexOf(flag)
-  if (i >= 0) return args[i + 1]
-  const eq = args.find((a) => a.startsWith(`${flag}=`))
-  return eq?.slice(flag.length + 1)
-}
-
-function withoutConfig(argv: string[]): string[] {
-  const out: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--config') i++
-    else out.push(argv[i]!)
-  }
-  return out
 }
 
 function terminalIo(): UserCommandIo {

@@ -5,10 +5,13 @@ import { ConfigError } from '../config.js'
 import { closeDb, openDb } from '../db/open.js'
 import { visitStatements, type VisitReportRow } from '../db/visits.js'
 import { readConfig } from '../main.js'
+import { csvField, spreadsheetPhone } from '../console/csv.js'
 import { maskPhone } from '../portal/login.js'
 import { visitFigures } from '../visits/figures.js'
 import { dwellMs } from '../visits/rules.js'
 import { instantOfWallTime } from '../time.js'
+import { UsageError } from '../errors.js'
+import type { OptionSpec } from './options.js'
 
 const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
 
@@ -22,10 +25,10 @@ export interface VisitRange {
 /** The instant local midnight starts the day `yyyy-mm-dd` in the time zone. */
 export function localMidnight(day: string, timeZone: string): number {
   const m = DAY_RE.exec(day)
-  if (!m) throw new ConfigError([`dates are written YYYY-MM-DD, got ${JSON.stringify(day)}`])
+  if (!m) throw new UsageError('visits', `dates are written YYYY-MM-DD, got ${JSON.stringify(day)}`)
   const guess = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!)
   if (Number.isNaN(guess) || new Date(guess).toISOString().slice(0, 10) !== day) {
-    throw new ConfigError([`no such date: ${day}`])
+    throw new UsageError('visits', `no such date: ${day}`)
   }
   return instantOfWallTime(guess, timeZone)
 }
@@ -53,14 +56,14 @@ export function parseVisitRange(argv: string[], now: number, timeZone: string): 
     if (i < 0) return undefined
     const v = argv[i + 1]
     if (v === undefined || v.startsWith('--'))
-      throw new ConfigError([`${flag} needs a date (YYYY-MM-DD)`])
+      throw new UsageError('visits', `${flag} needs a date (YYYY-MM-DD)`)
     return v
   }
   const fromArg = value('--from')
   const toArg = value('--to')
   if (argv.includes('--today') || (fromArg === undefined && toArg === undefined)) {
     if (fromArg !== undefined || toArg !== undefined)
-      throw new ConfigError(['use either --today or --from/--to'])
+      throw new UsageError('visits', 'use either --today or --from/--to')
     const today = localDay(now, timeZone)
     return {
       from: localMidnight(today, timeZone),
@@ -72,7 +75,7 @@ export function parseVisitRange(argv: string[], now: number, timeZone: string): 
   const toDay = toArg ?? fromArg!
   const from = localMidnight(fromDay, timeZone)
   const to = localMidnight(nextDay(toDay), timeZone)
-  if (to <= from) throw new ConfigError([`--to (${toDay}) comes before --from (${fromDay})`])
+  if (to <= from) throw new UsageError('visits', `--to (${toDay}) comes before --from (${fromDay})`)
   return { from, to, label: fromDay === toDay ? fromDay : `${fromDay} to ${toDay}` }
 }
 
@@ -152,11 +155,13 @@ export function visitsCsv(rows: readonly VisitReportRow[], timeZone: string): st
         v.id,
         v.customer_id === null ? '' : String(v.customer_id),
         cell(v.name ?? ''),
-        cell(v.phone_e164 ?? ''),
+        // ="+52…": kept as text by spreadsheets (see spreadsheetPhone), so no apostrophe here.
+        csvField(spreadsheetPhone(v.phone_e164)),
         localTime(v.started_at, timeZone, true),
         v.ended_at === null ? '' : localTime(v.ended_at, timeZone, true),
         String(Math.round(dwellMs(v.started_at, end) / 60_000)),
-        v.pass_by ? '1' : '0',
+        // A visit still going is not a pass-by yet: the cell stays empty until it ends.
+        v.ended_at === null || v.pass_by === null ? '' : String(v.pass_by),
         v.ended_at === null ? '1' : '0',
       ].join(','),
     )
@@ -169,6 +174,12 @@ export const visitsCommand = {
   name: 'visits',
   usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD] [--csv]',
   summary: 'list visits: customer, arrival, departure, dwell (branch local time)',
+  options: {
+    today: { type: 'boolean' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    csv: { type: 'boolean' },
+  } satisfies OptionSpec,
   async run(
     argv: string[],
     env: NodeJS.ProcessEnv,

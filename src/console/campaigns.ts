@@ -56,6 +56,8 @@ export interface CampaignDeps {
   phoneRules: PhoneRules
   timeZone: string
   passByMinutes: number
+  /** Minutes since last seen for an open visit's customer to count as here now (console.hereNowMinutes). */
+  hereNowMinutes: number
 }
 
 export interface WalkIn {
@@ -90,7 +92,9 @@ export function createCampaigns(deps: CampaignDeps) {
     `SELECT campaign, MIN(sent_at) AS firstSentAt, MAX(sent_at) AS lastSentAt FROM campaign_sends
      GROUP BY campaign ORDER BY lastSentAt DESC`,
   )
-  // Each recipient's first send of the campaign, and their first real visit within the window.
+  // Each recipient's first send of the campaign, and their first real visit within the window:
+  // one that has lasted visits.minMinutes, ended or not. A visit still going whose customer is
+  // "here now" (seen within console.hereNowMinutes, as on the dashboard) has lasted until now.
   const recipients = db.prepare(`
     WITH r AS (
       SELECT phone_e164, MIN(sent_at) AS sent_at FROM campaign_sends WHERE campaign = @campaign GROUP BY phone_e164
@@ -98,7 +102,11 @@ export function createCampaigns(deps: CampaignDeps) {
     SELECT r.phone_e164, r.sent_at, c.id AS customer_id, c.name,
       (SELECT MIN(v.started_at) FROM visits v
         WHERE v.customer_id = c.id AND v.started_at >= r.sent_at AND v.started_at < r.sent_at + @windowMs
-          AND COALESCE(v.ended_at, v.last_seen_at) - v.started_at >= @minMs) AS visited_at
+          AND CASE
+                WHEN v.ended_at IS NOT NULL THEN v.ended_at
+                WHEN v.last_seen_at >= @hereSince THEN MAX(v.last_seen_at, @now)
+                ELSE v.last_seen_at
+              END - v.started_at >= @minMs) AS visited_at
     FROM r LEFT JOIN customers c ON c.phone_e164 = r.phone_e164 AND c.erased_at IS NULL
     ORDER BY visited_at IS NULL, visited_at`)
 
@@ -186,10 +194,13 @@ export function createCampaigns(deps: CampaignDeps) {
       days: number,
       span?: { firstSentAt: number; lastSentAt: number },
     ): CampaignReport | null {
+      const now = deps.clock.now()
       const rows = recipients.all({
         campaign,
         windowMs: days * 86_400_000,
         minMs: deps.passByMinutes * 60_000,
+        now,
+        hereSince: now - deps.hereNowMinutes * 60_000,
       }) as WalkIn[]
       if (rows.length === 0) return null
       const came = rows.filter((r) => r.visited_at !== null)

@@ -90,7 +90,18 @@ export function trendChart(p: {
   return out + '</svg>'
 }
 
-/** Weekday × hour grid; darker means more visits. Hours with no visit at all are left out. */
+/**
+ * Size of a heatmap cell in px. Fixed, whatever the range: the chart grows by rows as hours are
+ * added, and the page never stretches it (a chart of one busy hour used to be scaled to the
+ * page's width, cells 480 px tall).
+ */
+export const HEAT_CELL = { width: 38, height: 20 } as const
+
+/**
+ * Weekday × hour grid drawn like a week calendar: one column per weekday, one row per hour, so
+ * its width is fixed (7 columns, about 320 px: it fits a phone) and every hour gets the same cell.
+ * Darker means more visits. Only the hours `activeHours` returns are drawn.
+ */
 export function heatmapChart(p: {
   id: string
   title: string
@@ -98,39 +109,50 @@ export function heatmapChart(p: {
   dayLabels: string[]
 }): string {
   const hours = activeHours(p.grid)
-  const cell = 24
+  const { width: cw, height: ch } = HEAT_CELL
   const left = 44
   const top = 22
-  const width = left + hours.length * cell + 6
-  const height = top + 7 * cell + 6
+  const width = left + 7 * cw + 6
+  const height = top + hours.length * ch + 6
   // Shade between the quietest and the busiest hour with visits, so a steady branch still
   // shows its peaks; hours without visits stay blank.
   const busy = p.grid.flat().filter((v) => v > 0)
   const max = Math.max(1, ...busy)
   const min = Math.min(max, ...busy)
   let out = svgOpen(p.id, p.title, width, height, ' heat')
-  hours.forEach((h, j) => {
-    out += `<text x="${left + j * cell + cell / 2}" y="${top - 6}" text-anchor="middle" font-size="11">${h}</text>`
+  p.dayLabels.slice(0, 7).forEach((d, i) => {
+    out += `<text x="${left + i * cw + cw / 2}" y="${top - 7}" text-anchor="middle" font-size="11">${escapeXml(d)}</text>`
   })
-  p.grid.forEach((row, i) => {
-    out += `<text x="${left - 6}" y="${top + i * cell + cell * 0.65}" text-anchor="end" font-size="11">${escapeXml(p.dayLabels[i] ?? '')}</text>`
-    hours.forEach((h, j) => {
+  hours.forEach((h, j) => {
+    const y = top + j * ch
+    out += `<text x="${left - 6}" y="${y + ch * 0.7}" text-anchor="end" font-size="11">${h}:00</text>`
+    p.grid.forEach((row, i) => {
       const v = row[h] ?? 0
       const opacity = v === 0 ? 0.04 : 0.15 + 0.85 * (max === min ? 1 : (v - min) / (max - min))
-      out += `<rect x="${left + j * cell + 1}" y="${top + i * cell + 1}" width="${cell - 2}" height="${cell - 2}" fill="${ACCENT}" fill-opacity="${opacity.toFixed(2)}"><title>${escapeXml(`${p.dayLabels[i]} ${h}:00 — ${v}`)}</title></rect>`
+      out += `<rect x="${left + i * cw + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${ACCENT}" fill-opacity="${opacity.toFixed(2)}"><title>${escapeXml(`${p.dayLabels[i]} ${h}:00 — ${v}`)}</title></rect>`
     })
   })
   return out + '</svg>'
 }
 
-/** The hours of the day that have visits on any weekday (all 24 when there are none). */
+/** Fewest hours the heatmap shows: one busy hour is read against its neighbours. */
+export const HEAT_MIN_HOURS = 8
+
+/**
+ * The hours of the day the heatmap shows: from the first to the last hour with visits on any
+ * weekday, widened toward midday to at least HEAT_MIN_HOURS (9:00–16:00 when there is no visit).
+ */
 export function activeHours(grid: number[][]): number[] {
-  const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
+  const busy = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
     grid.some((row) => (row[h] ?? 0) > 0),
   )
-  if (hours.length === 0) return Array.from({ length: 24 }, (_, h) => h)
-  const first = hours[0]!
-  const last = hours[hours.length - 1]!
+  let first = busy[0] ?? 9
+  let last = busy[busy.length - 1] ?? 9 + HEAT_MIN_HOURS - 1
+  while (last - first + 1 < HEAT_MIN_HOURS) {
+    // Widen toward midday, where a branch's hours are, never past the day's ends.
+    if ((first + last) / 2 < 12.5 ? last < 23 : first === 0) last++
+    else first--
+  }
   return Array.from({ length: last - first + 1 }, (_, i) => first + i)
 }
 

@@ -38,6 +38,21 @@ export function spreadsheetSafe(text: string): string {
   return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
 }
 
+/**
+ * A mobile number as spreadsheets keep it: `="+525523456701"`. Written bare, Excel and
+ * LibreOffice read +525523456701 as the number 525523456701 (shown 5.25523E+11) and the `+` is
+ * lost; a leading apostrophe or tab would stay in the cell as a visible character. The formula
+ * form is the one Excel shows as the text itself, and LibreOffice too when it evaluates formulas
+ * on import (its default on the command line; its import dialog may show the form as written,
+ * still as text). Only numbers we wrote ourselves (E.164: `+` and digits) take this form: it
+ * holds a string constant, nothing a spreadsheet could run. Anything else (an erased
+ * customer's `erased:12`) goes through `spreadsheetSafe`.
+ */
+export function spreadsheetPhone(e164: string | null | undefined): string {
+  if (!e164) return ''
+  return /^\+\d{1,15}$/.test(e164) ? `="${e164}"` : spreadsheetSafe(e164)
+}
+
 /** A parsed record and the line of the file it starts on (1-based, as an editor shows it). */
 export interface CsvRecord {
   line: number

@@ -1,6 +1,7 @@
 import type { Db } from '../db/open.js'
-import { UTF8_BOM, csvLine, spreadsheetSafe, type CsvDelimiter } from './csv.js'
+import { UTF8_BOM, csvLine, spreadsheetPhone, spreadsheetSafe, type CsvDelimiter } from './csv.js'
 import { formatLocal, offsetSegments, type DateRange } from './time.js'
+import { visitStanding } from '../visits/rules.js'
 
 export interface VisitsExportOptions {
   range: DateRange
@@ -95,6 +96,8 @@ export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStre
           afterId = r.id
           const end = r.ended_at ?? r.last_seen_at
           const dwell = end - r.started_at
+          // A visit still going is not a pass-by yet: its pass_by cell stays empty until it ends.
+          const standing = visitStanding(r.started_at, r.ended_at, { minMs })
           chunk += csvLine(
             [
               r.id,
@@ -102,11 +105,11 @@ export function visitsCsvStream(db: Db, opts: VisitsExportOptions): ReadableStre
               r.ended_at === null ? '' : local(r.ended_at),
               local(r.last_seen_at),
               (dwell / 60_000).toFixed(1),
-              dwell < minMs ? 1 : 0,
+              standing === 'open' ? '' : standing === 'pass-by' ? 1 : 0,
               r.customer_id !== null && staff.has(r.customer_id) ? 1 : 0,
               r.customer_id,
               r.erased_at ? '' : spreadsheetSafe(r.name ?? ''),
-              r.erased_at ? '' : r.phone_e164,
+              r.erased_at ? '' : spreadsheetPhone(r.phone_e164),
               r.end_reason,
             ],
             delimiter,
@@ -131,6 +134,9 @@ export interface VisitListRow {
   erased: boolean
   staff: boolean
   dwellMinutes: number
+  /** Still going: no end yet, so not a pass-by whatever its length so far. */
+  open: boolean
+  /** Ended, and shorter than visits.minMinutes. */
   passBy: boolean
 }
 
@@ -155,6 +161,9 @@ export function createVisitList(db: Db, passByMinutes: number) {
     const more = rows.length > limit
     const list: VisitListRow[] = rows.slice(0, limit).map((r) => {
       const dwell = (r.ended_at ?? r.last_seen_at) - r.started_at
+      const standing = visitStanding(r.started_at, r.ended_at, {
+        minMs: passByMinutes * 60_000,
+      })
       return {
         id: r.id,
         started_at: r.started_at,
@@ -166,7 +175,8 @@ export function createVisitList(db: Db, passByMinutes: number) {
         erased: r.erased_at !== null,
         staff: r.staff === 1,
         dwellMinutes: dwell / 60_000,
-        passBy: dwell < passByMinutes * 60_000,
+        open: standing === 'open',
+        passBy: standing === 'pass-by',
       }
     })
     const last = list[list.length - 1]

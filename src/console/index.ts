@@ -81,6 +81,7 @@ export function createConsole(deps: ConsoleDeps) {
       phoneRules,
       timeZone: deps.config.branch.timeZone,
       passByMinutes,
+      hereNowMinutes: deps.config.console.hereNowMinutes,
     }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,

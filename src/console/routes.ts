@@ -21,6 +21,7 @@ import {
   type ConsoleAuth,
   type ConsoleUser,
 } from './auth.js'
+import { describeAudit } from './audit-text.js'
 import type { Campaigns } from './campaigns.js'
 import { barChart, heatmapChart, trendChart, activeHours } from './charts.js'
 import type { CustomerDesk } from './customers.js'
@@ -502,8 +503,9 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       limit,
     })
     const last = entries[entries.length - 1]
+    const f = formatters(c.get('locale'), tz)
     return render(c, 'console/audit', {
-      entries,
+      entries: entries.map((e) => describeAudit(e, c.get('locale'), f)),
       action,
       olderThan: entries.length === limit && last ? last.id : null,
     })

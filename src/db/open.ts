@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3'
-import { readFileSync, readdirSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs'
+import { osUserName } from '../data-dir.js'
+import { DataFileError } from '../errors.js'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
@@ -28,15 +30,153 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
 /**
  * Opens (creating if needed) the SQLite database in WAL mode and brings its schema up to date.
  * Each migration runs in its own transaction together with the bump of `user_version`.
+ *
+ * A file that cannot be used is refused with a DataFileError before anything is written to it:
+ * a folder, a file that is not SQLite (random bytes, text), one shorter than its header says
+ * (truncated), another program's database, one from a newer branchgate, or one SQLite finds
+ * damaged or cannot open.
  */
 export function openDb(file: string, migrations: Migration[] = readMigrations()): Db {
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.pragma('foreign_keys = ON')
-  db.pragma('busy_timeout = 5000')
-  migrate(db, migrations)
-  return db
+  if (file !== ':memory:') checkDbFile(file)
+  let db: Db | null = null
+  try {
+    db = new Database(file)
+    db.pragma('busy_timeout = 5000')
+    // Read before any write: a damaged file fails here, and a foreign one is left as it is.
+    const version = db.pragma('user_version', { simple: true }) as number
+    const latest = Math.max(0, ...migrations.map((m) => m.version))
+    if (version === 0 && (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as any).n) {
+      throw new DataFileError(
+        file,
+        `${file} is a SQLite database, but not branchgate's (it has tables and no branchgate schema version): move it away or point dataDir at another folder; branchgate left it untouched`,
+      )
+    }
+    if (version > latest) {
+      throw new DataFileError(
+        file,
+        `${file} was written by a newer branchgate (schema ${version}; this one knows up to ${latest}): run that newer version, or restore a backup made by this one; branchgate left it untouched`,
+      )
+    }
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    migrate(db, migrations)
+    return db
+  } catch (err) {
+    db?.close()
+    throw asDataFileError(file, err)
+  }
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
+
+/**
+ * What can be told from the file alone, without SQLite writing to it: that it is a folder, not
+ * a SQLite file, or shorter than its header says. An absent or empty file is a new database.
+ */
+function checkDbFile(file: string): void {
+  let size: number
+  try {
+    const st = statSync(file)
+    if (st.isDirectory()) {
+      throw new DataFileError(
+        file,
+        `${file} is a folder, not the database file: move it away (or restore branchgate.db from a backup) and start again`,
+      )
+    }
+    size = st.size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw asDataFileError(file, err)
+  }
+  if (size === 0) return
+  const restore = `restore it from a backup, or move it away to start with an empty database; branchgate left it untouched`
+  const header = Buffer.alloc(100)
+  let got = 0
+  let fd: number | null = null
+  try {
+    fd = openSync(file, 'r')
+    got = readSync(fd, header, 0, 100, 0)
+  } catch (err) {
+    throw asDataFileError(file, err)
+  } finally {
+    if (fd !== null) closeSync(fd)
+  }
+  if (got < SQLITE_MAGIC.length || !header.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
+    throw new DataFileError(
+      file,
+      `${file} is not a SQLite database (damaged or replaced): ${restore}`,
+    )
+  }
+  if (got < 100) {
+    throw new DataFileError(
+      file,
+      `${file} is truncated (${size} bytes, less than its header): ${restore}`,
+    )
+  }
+  const raw = header.readUInt16BE(16)
+  const pageSize = raw === 1 ? 65536 : raw
+  const pages = header.readUInt32BE(28)
+  // The page count in the header is valid when the change counter matches (SQLite file format,
+  // section 1.3.7). With a -wal file beside it the main file may lag behind: SQLite then judges.
+  const countValid = pages > 0 && header.readUInt32BE(24) === header.readUInt32BE(92)
+  if (countValid && pages * pageSize > size && !hasWal(file)) {
+    throw new DataFileError(
+      file,
+      `${file} is truncated (${size} bytes of the ${pages * pageSize} its header announces): ${restore}`,
+    )
+  }
+}
+
+function hasWal(file: string): boolean {
+  try {
+    return statSync(`${file}-wal`).size > 0
+  } catch {
+    return false
+  }
+}
+
+/** SQLite's and the file system's refusals, as a sentence naming the file and what to do. */
+function asDataFileError(file: string, err: unknown): unknown {
+  if (err instanceof DataFileError) return err
+  const code = String((err as { code?: unknown }).code ?? '')
+  const untouched = 'branchgate left it untouched'
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'))
+    return new DataFileError(
+      file,
+      `${file} is damaged (SQLite: ${(err as Error).message}): restore it from a backup; ${untouched}`,
+    )
+  if (
+    code.startsWith('SQLITE_READONLY') ||
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'SQLITE_PERM'
+  )
+    return new DataFileError(
+      file,
+      `${file} cannot be written by user ${osUserName()} (${(err as Error).message}): give it and its folder to that user, or run branchgate as its owner`,
+    )
+  if (code === 'EROFS')
+    return new DataFileError(
+      file,
+      `${file} is on a read-only file system: point dataDir at a writable folder`,
+    )
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return new DataFileError(
+      file,
+      `${file} is locked by another program for more than 5 s: stop whatever holds it (another copy of branchgate, a backup tool, sqlite3) and try again`,
+    )
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC')
+    return new DataFileError(
+      file,
+      `the disk holding ${file} is full: free some space and try again`,
+    )
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR'))
+    return new DataFileError(
+      file,
+      `cannot open ${file} (SQLite: ${(err as Error).message}): check that its folder exists and user ${osUserName()} may write there`,
+    )
+  return err
 }
 
 export function migrate(db: Db, migrations: Migration[]): { from: number; to: number } {

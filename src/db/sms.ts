@@ -1,3 +1,4 @@
+import type { SmsFailureKind } from '../errors.js'
 import type { Db } from './open.js'
 
 export interface HoldRow {
@@ -17,9 +18,23 @@ export interface AttemptRow {
   outcome: 'sent' | 'failed' | 'unreachable'
   latency_ms: number
   detail: string | null
+  /** Why a failed try failed; it then becomes the provider's last error. */
+  kind?: SmsFailureKind | null
 }
 
-/** Prepared statements over sms_holds, sms_attempts and the SMS columns of otp_challenges. */
+/** A provider's last error (sms_provider_errors). */
+export interface ProviderErrorRow {
+  provider: string
+  at: number
+  kind: SmsFailureKind
+  channel: 'sms' | 'whatsapp'
+  detail: string | null
+}
+
+/**
+ * Prepared statements over sms_holds, sms_attempts, sms_provider_errors and the SMS columns of
+ * otp_challenges.
+ */
 export function smsStatements(db: Db) {
   // Failed sends cost nothing: they never count against a limit or the budget.
   const sentSince = db.prepare(
@@ -71,8 +86,36 @@ export function smsStatements(db: Db) {
   const attemptsSince = db.prepare(
     `SELECT provider, outcome, latency_ms FROM sms_attempts WHERE at > @since ORDER BY provider, latency_ms`,
   )
+  // Only a newer error replaces the one kept: tries of one turn may be written out of order.
+  const upsertError = db.prepare(
+    `INSERT INTO sms_provider_errors (provider, at, kind, channel, detail)
+     VALUES (@provider, @at, @kind, @channel, @detail)
+     ON CONFLICT (provider) DO UPDATE SET
+       at = excluded.at, kind = excluded.kind, channel = excluded.channel, detail = excluded.detail
+     WHERE excluded.at >= sms_provider_errors.at`,
+  )
+  const lastErrors = db.prepare(`SELECT * FROM sms_provider_errors ORDER BY provider`)
+  // Walks the time index backwards and stops at the provider's newest success.
+  const lastSent = db.prepare(
+    `SELECT at FROM sms_attempts WHERE provider = @provider AND outcome = 'sent'
+     ORDER BY at DESC LIMIT 1`,
+  )
   const pruneAttempts = db.prepare(`DELETE FROM sms_attempts WHERE at < @before`)
   const pruneHolds = db.prepare(`DELETE FROM sms_holds WHERE coalesce(lifted_at, until) < @before`)
+
+  const record = (a: AttemptRow) => {
+    const { kind, ...row } = a
+    insertAttempt.run(row)
+    if (a.outcome === 'failed' && kind) {
+      upsertError.run({
+        provider: a.provider,
+        at: a.at,
+        kind,
+        channel: a.channel,
+        detail: a.detail,
+      })
+    }
+  }
 
   return {
     sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
@@ -101,11 +144,16 @@ export function smsStatements(db: Db) {
     activeHolds: (now: number) => activeHolds.all({ now }) as HoldRow[],
     /** Ends a hold early (a manager's decision); counting restarts from now. */
     liftHold: (id: number, now: number) => liftHold.run({ id, now }).changes === 1,
-    recordAttempt: (a: AttemptRow) => insertAttempt.run(a),
-    /** Several tries in one commit. */
+    recordAttempt: (a: AttemptRow) => record(a),
+    /** Several tries in one commit; a failed one also becomes its provider's last error. */
     recordAttempts: db.transaction((rows: AttemptRow[]) => {
-      for (const a of rows) insertAttempt.run(a)
+      for (const a of rows) record(a)
     }),
+    /** Every provider's last error. */
+    lastErrors: () => lastErrors.all() as ProviderErrorRow[],
+    /** When the provider last delivered a code (within the kept tries), or null. */
+    lastSentAt: (provider: string) =>
+      (lastSent.get({ provider }) as { at: number } | undefined)?.at ?? null,
     attemptsSince: (since: number) =>
       attemptsSince.all({ since }) as Array<
         Pick<AttemptRow, 'provider' | 'outcome' | 'latency_ms'>

@@ -18,7 +18,8 @@ export interface VisitReportRow {
   last_seen_at: number
   ended_at: number | null
   end_reason: string | null
-  pass_by: 0 | 1
+  /** Null while the visit is open: it is a pass-by or not only once it has ended. */
+  pass_by: 0 | 1 | null
 }
 
 /** A device the sweep may count: linked to a customer, with what makes it staff. */
@@ -63,7 +64,7 @@ export function visitStatements(db: Db) {
   )
   const between = db.prepare(
     `SELECT v.id, v.customer_id, c.name, c.phone_e164, v.started_at, v.last_seen_at, v.ended_at,
-            v.end_reason, v.pass_by
+            v.end_reason, CASE WHEN v.ended_at IS NULL THEN NULL ELSE v.pass_by END AS pass_by
      FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
      WHERE v.started_at >= @from AND v.started_at < @to
      ORDER BY v.started_at, v.id`,

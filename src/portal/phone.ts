@@ -17,7 +17,8 @@ export interface PhoneRules {
  * "(55) 1234-5678", "5512345678") and returns it in E.164, or why it is refused.
  */
 export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
-  const text = input.normalize('NFKC').trim()
+  if (input.length > 200) return { ok: false, reason: 'invalid' }
+  const text = withoutFormatting(input)
   if (text === '') return { ok: false, reason: 'required' }
   if (text.length > 40 || !/^[+\d\s().\-/]+$/.test(text)) return { ok: false, reason: 'invalid' }
   const parsed =
@@ -31,6 +32,21 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
   // The code page shows the number right after: format it now, from the parse already done.
   remember(parsed.number, parsed.formatInternational())
   return { ok: true, e164: parsed.number, region }
+}
+
+/**
+ * The number as typed, without what phones add when a number is copied from Contacts: iOS wraps
+ * it in U+202D … U+202C, others add isolates (U+2066–2069), LRM/RLM, zero-width or no-break
+ * spaces. By property: format characters (Cf) go, any space (Zs) is a space, any dash (Pd) is a
+ * hyphen; NFKC first turns full-width digits into ASCII ones. Controls (Cc) stay and are refused.
+ */
+function withoutFormatting(input: string): string {
+  return input
+    .normalize('NFKC')
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\p{Zs}/gu, ' ')
+    .replace(/\p{Pd}/gu, '-')
+    .trim()
 }
 
 function tryParse(text: string, region: string) {

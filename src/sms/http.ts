@@ -1,5 +1,6 @@
 import type { HttpSmsConfig } from '../config.js'
 import { SmsSendError } from '../errors.js'
+import { excerpt, refusalOfStatus } from './provider-http.js'
 import type { SmsMessage, SmsSender } from './sender.js'
 
 type Fetch = typeof fetch
@@ -62,9 +63,9 @@ export function createHttpSender(cfg: HttpSmsConfig, fetchImpl: Fetch = fetch): 
       }
       const text = await res.text().catch(() => '')
       if (!res.ok) {
-        const kind =
-          res.status === 429 ? 'rateLimited' : res.status >= 500 ? 'unavailable' : 'rejected'
-        throw new SmsSendError(name, `HTTP ${res.status}: ${text.slice(0, 200)}`, kind)
+        // The answer may echo the number: excerpt() keeps only its last two digits.
+        const why = excerpt({ status: res.status, text, json: null })
+        throw new SmsSendError(name, why, refusalOfStatus(res.status))
       }
       let messageId: string | undefined
       try {

@@ -1,21 +1,61 @@
 import type { InfobipSmsConfig } from '../config.js'
-import { RecipientUnreachableError, SmsSendError } from '../errors.js'
-import { excerpt, postToProvider, type Fetch } from './provider-http.js'
+import {
+  excerpt,
+  getFromProvider,
+  postToProvider,
+  refusalError,
+  refusalOfStatus,
+  type AccountCheck,
+  type Fetch,
+  type ProviderAnswer,
+  type Refusal,
+} from './provider-http.js'
 import type { SmsSender } from './sender.js'
 
-/** Infobip statuses (group REJECTED/UNDELIVERABLE) that mean the number cannot get an SMS. */
-const UNREACHABLE = new Set([
-  'REJECTED_DESTINATION',
-  'REJECTED_INVALID_DESTINATION',
-  'REJECTED_PREFIX_MISSING',
-  'REJECTED_DESTINATION_NOT_REGISTERED',
-  'REJECTED_DND',
-  'MISSING_TO',
-  'UNDELIVERABLE_NOT_DELIVERED',
+/**
+ * Infobip's status names of a message it did not accept (groups UNDELIVERABLE and REJECTED,
+ * https://www.infobip.com/docs/essentials/api-essentials/response-status-and-error-codes) and
+ * the request errors of its answer, with what each means for the chain. docs/sms.md has the
+ * table with the reasons; test/sms-refusals.test.ts holds the two together.
+ */
+export const INFOBIP_REFUSALS: ReadonlyMap<string, Refusal> = new Map<string, Refusal>([
+  // The number itself: no operator has that prefix or length; the line refuses service traffic.
+  ['REJECTED_DESTINATION', 'number'],
+  ['REJECTED_PREFIX_MISSING', 'number'],
+  ['REJECTED_DND', 'number'],
+  ['UNDELIVERABLE_NOT_DELIVERED', 'number'],
+  // This account or sender for this number: no coverage or route set up, the sender ID not
+  // registered or blocklisted, the destination blocklisted on this account, a test account
+  // limited to one number, the operator refused this traffic.
+  ['REJECTED_NETWORK', 'senderRefused'],
+  ['REJECTED_ROUTE_NOT_AVAILABLE', 'senderRefused'],
+  ['REJECTED_SOURCE', 'senderRefused'],
+  ['REJECTED_SENDER', 'senderRefused'],
+  ['REJECTED_DESTINATION_BLOCKLISTED', 'senderRefused'],
+  ['REJECTED_DESTINATION_NOT_REGISTERED', 'senderRefused'],
+  ['UNDELIVERABLE_REJECTED_OPERATOR', 'senderRefused'],
+  // No credit.
+  ['REJECTED_NOT_ENOUGH_CREDITS', 'noCredit'],
+  ['REJECTED_PREPAID_PACKAGE_EXPIRED', 'noCredit'],
+  // Throttling: Infobip's per-number flooding filter, or too many requests.
+  ['REJECTED_FLOODING_FILTER', 'rateLimited'],
+  ['TOO_MANY_REQUESTS', 'rateLimited'],
+  // Infobip's own trouble.
+  ['REJECTED_SYSTEM_ERROR', 'unavailable'],
+  // Our credentials (the request error of a 401).
+  ['UNAUTHORIZED', 'credentials'],
 ])
-const THROTTLED = new Set(['REJECTED_FLOODING_FILTER', 'TOO_MANY_REQUESTS'])
 /** Status groups of an accepted message: PENDING (1), DELIVERED (3). */
 const ACCEPTED = new Set([1, 3])
+
+/** What an Infobip answer that is not an accepted message means. */
+export function infobipRefusal(a: Pick<ProviderAnswer, 'status' | 'json'>): Refusal {
+  const name =
+    a.status >= 200 && a.status < 300
+      ? String(a.json?.messages?.[0]?.status?.name ?? '')
+      : String(a.json?.requestError?.serviceException?.messageId ?? '')
+  return INFOBIP_REFUSALS.get(name) ?? refusalOfStatus(a.status)
+}
 
 /**
  * Infobip SMS API: `POST {baseUrl}/sms/2/text/advanced` with `Authorization: App <key>` and a
@@ -50,23 +90,42 @@ export function createInfobipSender(cfg: InfobipSmsConfig, fetchImpl: Fetch = fe
         options.signal,
         fetchImpl,
       )
-      const why = excerpt(answer)
-      if (answer.status >= 200 && answer.status < 300) {
-        const first = answer.json?.messages?.[0]
-        const status = first?.status
-        if (status && ACCEPTED.has(Number(status.groupId))) {
-          return { provider: name, messageId: String(first.messageId ?? ''), channel: 'sms' }
-        }
-        const statusName = String(status?.name ?? '')
-        if (UNREACHABLE.has(statusName)) throw new RecipientUnreachableError(name, 'sms', why)
-        if (THROTTLED.has(statusName)) throw new SmsSendError(name, why, 'rateLimited')
-        throw new SmsSendError(name, why, 'rejected')
+      const first = answer.json?.messages?.[0]
+      if (
+        answer.status >= 200 &&
+        answer.status < 300 &&
+        ACCEPTED.has(Number(first?.status?.groupId))
+      ) {
+        return { provider: name, messageId: String(first.messageId ?? ''), channel: 'sms' }
       }
-      const exception = String(answer.json?.requestError?.serviceException?.messageId ?? '')
-      if (answer.status === 429 || THROTTLED.has(exception))
-        throw new SmsSendError(name, why, 'rateLimited')
-      if (answer.status >= 500) throw new SmsSendError(name, why, 'unavailable')
-      throw new SmsSendError(name, why, 'rejected')
+      throw refusalError(name, 'sms', infobipRefusal(answer), excerpt(answer))
     },
   }
+}
+
+/**
+ * Doctor's read-only check of the API key: the account balance (`GET {baseUrl}/account/1/balance`,
+ * `{ balance, currency }`). A balance of 0 or less is reported as no credit.
+ */
+export async function checkInfobipAccount(
+  cfg: InfobipSmsConfig,
+  fetchImpl: Fetch = fetch,
+  timeoutMs = 5000,
+): Promise<AccountCheck> {
+  const a = await getFromProvider(
+    cfg.name ?? 'infobip',
+    new URL('/account/1/balance', cfg.baseUrl).href,
+    { authorization: `App ${cfg.apiKey}`, accept: 'application/json' },
+    timeoutMs,
+    fetchImpl,
+  )
+  if (a.status !== 200) {
+    const refusal = infobipRefusal(a)
+    return { ok: false, kind: refusal === 'number' ? 'rejected' : refusal, detail: excerpt(a) }
+  }
+  const balance = Number(a.json?.balance)
+  const shown = `${a.json?.balance} ${a.json?.currency ?? ''}`.trim()
+  return Number.isFinite(balance) && balance > 0
+    ? { ok: true, detail: `API key accepted, balance ${shown}` }
+    : { ok: false, kind: 'noCredit', detail: `API key accepted, but the balance is ${shown}` }
 }

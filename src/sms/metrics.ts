@@ -14,7 +14,8 @@ export interface ProviderStats {
 }
 
 /**
- * Records every provider try in sms_attempts; the failover chain calls it. Never throws.
+ * Records every provider try in sms_attempts, and a failed one as its provider's last error;
+ * the failover chain calls it. Never throws.
  * Tries are figures for the status pages: they are written together, one commit per event-loop
  * turn, after the sends of that turn, rather than one commit each inside every login.
  */
@@ -35,8 +36,10 @@ export function attemptRecorder(
   }
   return (a: SendAttempt): void => {
     if (a.outcome === 'failed') {
+      // The detail is the provider's answer with the number masked (never the request).
       log(
-        `sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms: ${a.detail ?? 'no detail'}`,
+        `sms: ${a.provider} failed after ${Math.round(a.latencyMs)} ms` +
+          `${a.kind ? ` (${a.kind})` : ''}: ${a.detail ?? 'no detail'}`,
       )
     }
     if (queue.length === 0) later(flush)
@@ -47,6 +50,7 @@ export function attemptRecorder(
       outcome: a.outcome,
       latency_ms: Math.round(a.latencyMs * 10) / 10,
       detail: a.detail?.slice(0, 300) ?? null,
+      kind: a.kind ?? null,
     })
   }
 }

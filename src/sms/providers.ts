@@ -1,14 +1,15 @@
 import type { Clock } from '../clock.js'
 import type { Config, SmsProviderConfig } from '../config.js'
+import { SmsSendError } from '../errors.js'
 import type { SmsStatements } from '../db/sms.js'
 import { createConsoleSender } from './console.js'
 import { createHttpSender } from './http.js'
-import { createInfobipSender } from './infobip.js'
-import type { Fetch } from './provider-http.js'
+import { checkInfobipAccount, createInfobipSender } from './infobip.js'
+import type { AccountCheck, Fetch } from './provider-http.js'
 import { attemptRecorder } from './metrics.js'
 import { createFailoverSender, type SmsSender } from './sender.js'
-import { createTwilioSender } from './twilio.js'
-import { createWhatsappSender } from './whatsapp.js'
+import { checkTwilioAccount, createTwilioSender } from './twilio.js'
+import { checkWhatsappAccount, createWhatsappSender } from './whatsapp.js'
 
 /** One sender per configured provider, in the configured order. */
 export function createSenders(
@@ -46,4 +47,31 @@ export function createSmsChain(deps: {
     budgetMs: deps.config.sms.sendBudgetMs,
     onAttempt: attemptRecorder(deps.sms, deps.clock, deps.log),
   })
+}
+
+/**
+ * Doctor's check of one provider's credentials with an authenticated read-only call (Twilio's
+ * account, Infobip's balance, the WhatsApp phone-number ID); null for the types that have none
+ * (console, a generic http aggregator). A network error or no answer is an 'unavailable' or
+ * 'timeout' finding, never a throw.
+ */
+export async function checkProviderAccount(
+  p: SmsProviderConfig,
+  fetchImpl: Fetch = fetch,
+): Promise<AccountCheck | null> {
+  try {
+    switch (p.type) {
+      case 'twilio':
+        return await checkTwilioAccount(p, fetchImpl)
+      case 'infobip':
+        return await checkInfobipAccount(p, fetchImpl)
+      case 'whatsapp':
+        return await checkWhatsappAccount(p, fetchImpl)
+      default:
+        return null
+    }
+  } catch (err) {
+    if (err instanceof SmsSendError) return { ok: false, kind: err.kind, detail: err.detail }
+    throw err
+  }
 }

@@ -1,5 +1,5 @@
 import type { SmsProviderConfig } from '../config.js'
-import { RecipientUnreachableError, SmsSendError } from '../errors.js'
+import { RecipientUnreachableError, SmsSendError, type SmsFailureKind } from '../errors.js'
 import { t, type Locale } from '../i18n/messages.js'
 
 /** How a code reaches the phone. */
@@ -79,6 +79,8 @@ export interface SendAttempt {
   /** Milliseconds from the request to the answer (or the give-up). */
   latencyMs: number
   outcome: 'sent' | 'failed' | 'unreachable'
+  /** Why it failed (outcome 'failed' only), for the provider's health. */
+  kind?: SmsFailureKind
   detail?: string
 }
 
@@ -94,9 +96,11 @@ export interface FailoverOptions {
 /**
  * Tries each sender in order within one time budget; the first that delivers wins.
  *
- * - A provider-side failure (timeout, 5xx, throttling, account refusal) moves on to the next.
- * - A number that cannot receive the message stops the chain: another provider would be
- *   refused too, and the customer must be told to use another number.
+ * - A provider-side failure (timeout, 5xx, throttling, credentials, credit) or a refusal that
+ *   belongs to this sender (an opt-out from it, a pair it cannot connect) moves on to the next.
+ * - A number that cannot receive the message from anyone (invalid, not a mobile) stops the
+ *   chain: another provider would be refused too, and the customer must be told to use
+ *   another number.
  * - For `channel: 'whatsapp'`, WhatsApp senders go first and SMS ones follow as a fallback;
  *   for SMS, only SMS senders are used (unless nothing but WhatsApp is configured).
  */
@@ -132,13 +136,18 @@ export function createFailoverSender(
           break
         }
         const t0 = monotonic()
-        const report = (outcome: SendAttempt['outcome'], detail?: string) => {
+        const report = (
+          outcome: SendAttempt['outcome'],
+          detail?: string,
+          kind?: SmsFailureKind,
+        ) => {
           const a: SendAttempt = {
             provider: sender.name,
             channel: channelOf(sender),
             latencyMs: monotonic() - t0,
             outcome,
           }
+          if (kind !== undefined) a.kind = kind
           if (detail !== undefined) a.detail = detail
           opts.onAttempt?.(a)
         }
@@ -152,7 +161,8 @@ export function createFailoverSender(
             report('unreachable', err.detail)
             throw err
           }
-          report('failed', err instanceof SmsSendError ? err.detail : String(err))
+          if (err instanceof SmsSendError) report('failed', err.detail, err.kind)
+          else report('failed', String(err), 'unavailable')
           if (options.signal?.aborted) break
         }
       }

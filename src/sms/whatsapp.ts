@@ -1,17 +1,67 @@
 import type { WhatsappSmsConfig } from '../config.js'
-import { RecipientUnreachableError, SmsSendError } from '../errors.js'
-import { excerpt, postToProvider, type Fetch } from './provider-http.js'
+import {
+  excerpt,
+  getFromProvider,
+  postToProvider,
+  refusalError,
+  refusalOfStatus,
+  type AccountCheck,
+  type Fetch,
+  type ProviderAnswer,
+  type Refusal,
+} from './provider-http.js'
 import type { SmsSender } from './sender.js'
 
 /**
- * Cloud API error codes that mean the number cannot get the message: 131026 undeliverable (not
- * on WhatsApp, old app, terms not accepted), 131021 recipient is the sender itself.
+ * Cloud API error codes (`error.code`, Meta's "WhatsApp error codes",
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes/)
+ * and what each means for the chain. docs/sms.md has the table with the reasons;
+ * test/sms-refusals.test.ts holds the two together. Codes 200–299 (API permission) are
+ * credentials too.
  */
-const UNREACHABLE = new Set([131026, 131021])
-/** 4 / 80007 / 130429 throughput limits, 131048 spam rate limit, 131056 pair rate limit. */
-const THROTTLED = new Set([4, 80007, 130429, 131048, 131056])
-/** 1, 2, 131000, 131016: temporary trouble on Meta's side. */
-const TEMPORARY = new Set([1, 2, 131000, 131016])
+export const WHATSAPP_REFUSALS: ReadonlyMap<number, Refusal> = new Map<number, Refusal>([
+  // The number cannot get WhatsApp messages: not on WhatsApp, old app, terms not accepted.
+  [131026, 'number'],
+  // This business number: the 24-hour window (free-form messages only), the recipient is our own
+  // number, the account is locked or blocked for a policy, the number is not registered on
+  // Cloud API, the business may not message that country.
+  [131047, 'senderRefused'],
+  [131021, 'senderRefused'],
+  [131031, 'senderRefused'],
+  [368, 'senderRefused'],
+  [133010, 'senderRefused'],
+  [130497, 'senderRefused'],
+  // Our credentials: the token is invalid or expired, or lacks a permission.
+  [0, 'credentials'],
+  [190, 'credentials'],
+  [3, 'credentials'],
+  [10, 'credentials'],
+  // Payment: the business account has a payment problem.
+  [131042, 'noCredit'],
+  // Throttling: API throughput, the number's spam limit, too many to this one recipient.
+  [4, 'rateLimited'],
+  [80007, 'rateLimited'],
+  [130429, 'rateLimited'],
+  [131048, 'rateLimited'],
+  [131056, 'rateLimited'],
+  // Temporary trouble on Meta's side.
+  [1, 'unavailable'],
+  [2, 'unavailable'],
+  [131000, 'unavailable'],
+  [131016, 'unavailable'],
+  // Our request: an invalid parameter (or phone-number ID), the template's parameters or name.
+  [100, 'rejected'],
+  [132000, 'rejected'],
+  [132001, 'rejected'],
+])
+
+/** What a Cloud API error answer means: its code when known, else its HTTP status. */
+export function whatsappRefusal(a: Pick<ProviderAnswer, 'status' | 'json'>): Refusal {
+  const raw: unknown = a.json?.error?.code
+  const code = typeof raw === 'number' ? raw : Number.NaN
+  if (code >= 200 && code <= 299) return 'credentials'
+  return WHATSAPP_REFUSALS.get(code) ?? refusalOfStatus(a.status)
+}
 
 /**
  * WhatsApp Business Cloud API: `POST {baseUrl}/{version}/{phone-number-id}/messages` with a
@@ -66,14 +116,38 @@ export function createWhatsappSender(cfg: WhatsappSmsConfig, fetchImpl: Fetch = 
       if (answer.status >= 200 && answer.status < 300 && typeof id === 'string') {
         return { provider: name, messageId: id, channel: 'whatsapp' }
       }
-      const code = Number(answer.json?.error?.code)
-      const why = excerpt(answer)
-      if (UNREACHABLE.has(code)) throw new RecipientUnreachableError(name, 'whatsapp', why)
-      if (answer.status === 429 || THROTTLED.has(code))
-        throw new SmsSendError(name, why, 'rateLimited')
-      if (answer.status >= 500 || TEMPORARY.has(code))
-        throw new SmsSendError(name, why, 'unavailable')
-      throw new SmsSendError(name, why, 'rejected')
+      throw refusalError(name, 'whatsapp', whatsappRefusal(answer), excerpt(answer))
     },
   }
+}
+
+/**
+ * Doctor's read-only check of the token and the phone-number ID:
+ * `GET {baseUrl}/{apiVersion}/{phoneNumberId}` with the Bearer token. Only the verified name and
+ * the quality rating are shown (never the number).
+ */
+export async function checkWhatsappAccount(
+  cfg: WhatsappSmsConfig,
+  fetchImpl: Fetch = fetch,
+  timeoutMs = 5000,
+): Promise<AccountCheck> {
+  const a = await getFromProvider(
+    cfg.name ?? 'whatsapp',
+    new URL(`/${cfg.apiVersion}/${encodeURIComponent(cfg.phoneNumberId)}`, cfg.baseUrl).href,
+    { authorization: `Bearer ${cfg.accessToken}`, accept: 'application/json' },
+    timeoutMs,
+    fetchImpl,
+  )
+  if (a.status === 400 && a.json?.error?.code === 100) {
+    // Graph's answer for an ID it does not know, or that this token may not read.
+    return { ok: false, kind: 'credentials', detail: `phone-number ID not found: ${excerpt(a)}` }
+  }
+  if (a.status !== 200 || typeof a.json?.id !== 'string') {
+    const refusal = whatsappRefusal(a)
+    return { ok: false, kind: refusal === 'number' ? 'rejected' : refusal, detail: excerpt(a) }
+  }
+  const name = typeof a.json.verified_name === 'string' ? `"${a.json.verified_name}"` : 'found'
+  const quality =
+    typeof a.json.quality_rating === 'string' ? `, quality ${a.json.quality_rating}` : ''
+  return { ok: true, detail: `token accepted, phone-number ID ${name}${quality}` }
 }

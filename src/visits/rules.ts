@@ -133,6 +133,22 @@ export function isPassBy(
   return dwellMs(startedAt, endedAt) < policy.minMs
 }
 
+/**
+ * What a visit counts as for the branch: still `open` (no end yet, so neither a pass-by nor a
+ * stay), a `pass-by` (ended, shorter than `minMs`), or a `stay`. A visit still going is never
+ * a pass-by, however short it is so far: it may yet last.
+ */
+export type VisitStanding = 'open' | 'pass-by' | 'stay'
+
+export function visitStanding(
+  startedAt: number,
+  endedAt: number | null,
+  policy: Pick<VisitPolicy, 'minMs'>,
+): VisitStanding {
+  if (endedAt === null) return 'open'
+  return isPassBy(startedAt, endedAt, policy) ? 'pass-by' : 'stay'
+}
+
 /** Average dwell of closed visits in ms, pass-bys left out; null when there is none. */
 export function averageDwellMs(
   visits: Iterable<{ startedAt: number; endedAt: number; passBy: boolean }>,

@@ -166,13 +166,14 @@ describe('in a real browser', () => {
       'visita,inicio,fin,ultima_vez_visto,minutos,pasada,personal,cliente_id,nombre,celular,motivo_fin',
     )
     expect(lines).toHaveLength(2)
-    expect(lines[1]).toContain(',Lucía Fernández,+525512345678,')
+    // The mobile as spreadsheets keep it (text with its +), see spreadsheetPhone.
+    expect(lines[1]).toContain(',Lucía Fernández,"=""+525512345678""",')
 
-    // The audit log shows the sign-in and the export.
+    // The audit log tells the sign-in and the export in the manager's language.
     await page.click('nav a[href="/audit"]')
     const audit = await page.locator('#audit').textContent()
-    expect(audit).toContain('console.login')
-    expect(audit).toContain('visits.export')
+    expect(audit).toContain('admin entró a la consola desde 127.0.0.1')
+    expect(audit).toContain('admin exportó las visitas del')
 
     // Same console on a phone.
     await page.setViewportSize({ width: 390, height: 844 })

@@ -1,8 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** How the fake answers the next requests of one provider. */
-export type FakeMode = 'ok' | 'invalidNumber' | 'rateLimited' | 'down' | 'hang'
+/**
+ * How the fake answers the next sends of one provider. `{ error }` answers with that documented
+ * error: a Twilio or WhatsApp error code, an Infobip status name (REJECTED_SENDER…) or request
+ * error (UNAUTHORIZED, TOO_MANY_REQUESTS), or `HTTP nnn` for a bare status.
+ */
+export type FakeMode =
+  'ok' | 'invalidNumber' | 'rateLimited' | 'down' | 'hang' | { error: number | string }
 export type FakeProvider = 'twilio' | 'infobip' | 'whatsapp'
 
 export interface ReceivedRequest {
@@ -16,7 +21,12 @@ export interface ReceivedRequest {
 
 /** Credentials the fake expects; requests with anything else get the provider's auth error. */
 export const FAKE_CREDENTIALS = {
-  twilio: { accountSid: 'AC' + 'a1'.repeat(16), authToken: 'tw-token-123' },
+  twilio: {
+    accountSid: 'AC' + 'a1'.repeat(16),
+    authToken: 'tw-token-123',
+    apiKeySid: 'SK' + 'b2'.repeat(16),
+    apiKeySecret: 'key-secret',
+  },
   infobip: { apiKey: 'ib-key-456' },
   whatsapp: {
     phoneNumberId: '106540352242922',
@@ -28,11 +38,15 @@ export const FAKE_CREDENTIALS = {
 /**
  * One local HTTP server standing in for Twilio, Infobip and the WhatsApp Cloud API. It checks
  * the documented request (method, path, auth header, required body fields) and answers with the
- * provider's documented success and error bodies. Tests set `mode[provider]`.
+ * provider's documented success and error bodies. Tests set `mode[provider]`. It also serves the
+ * read-only calls doctor makes (Twilio's account, Infobip's balance, the WhatsApp phone-number
+ * ID), answering `account` with the right credentials and the auth error with wrong ones.
  */
 export class FakeProviders {
   readonly received: ReceivedRequest[] = []
   readonly mode: Record<FakeProvider, FakeMode> = { twilio: 'ok', infobip: 'ok', whatsapp: 'ok' }
+  /** What the read-only calls find: Twilio's account status, Infobip's balance. */
+  readonly account = { twilio: 'active', infobipBalance: 47.79134 }
   base = ''
   private server: Server | null = null
   private seq = 0
@@ -58,6 +72,8 @@ export class FakeProviders {
   reset(): void {
     this.received.length = 0
     this.mode.twilio = this.mode.infobip = this.mode.whatsapp = 'ok'
+    this.account.twilio = 'active'
+    this.account.infobipBalance = 47.79134
   }
 
   last(provider: FakeProvider): ReceivedRequest {
@@ -77,10 +93,91 @@ export class FakeProviders {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     const twilio = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path)
     const whatsapp = /^\/(v\d+\.\d+)\/(\d+)\/messages$/.exec(path)
+    if (method === 'GET') return this.readOnly(path, headers, json)
     if (method !== 'POST') return json(405, { error: 'method not allowed' })
     if (twilio) return this.twilio(twilio[1]!, headers, raw, json, res)
     if (path === '/sms/2/text/advanced') return this.infobip(headers, raw, json, res)
     if (whatsapp) return this.whatsapp(whatsapp[1]!, whatsapp[2]!, headers, raw, json, res)
+    return json(404, { error: 'not found' })
+  }
+
+  /**
+   * The read-only calls doctor makes: Twilio's Account resource (auth token only: a Standard API
+   * key may not read it) and one page of its messages, Infobip's balance, the WhatsApp
+   * phone-number ID. Recorded in `received` like the sends.
+   */
+  private readOnly(url: string, headers: IncomingHttpHeaders, json: Json) {
+    const path = url.split('?')[0]!
+    const account = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/.exec(path)
+    const messages = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path)
+    const phone = /^\/(v\d+\.\d+)\/(\d+)$/.exec(path)
+    const provider: FakeProvider =
+      account || messages ? 'twilio' : path === '/account/1/balance' ? 'infobip' : 'whatsapp'
+    this.received.push({ provider, method: 'GET', path: url, headers, body: null })
+    const c = FAKE_CREDENTIALS
+    if (account) {
+      const sid = account[1]!
+      const basic = `Basic ${Buffer.from(`${c.twilio.accountSid}:${c.twilio.authToken}`).toString('base64')}`
+      if (headers.authorization !== basic) return json(401, TWILIO_AUTH_ERROR)
+      if (sid !== c.twilio.accountSid) {
+        return json(404, {
+          code: 20404,
+          message: `The requested resource /2010-04-01/Accounts/${sid}.json was not found`,
+          more_info: 'https://www.twilio.com/docs/errors/20404',
+          status: 404,
+        })
+      }
+      return json(200, {
+        sid,
+        friendly_name: 'Banco Demo',
+        status: this.account.twilio,
+        type: 'Full',
+        uri: `/2010-04-01/Accounts/${sid}.json`,
+      })
+    }
+    if (messages) {
+      if (!twilioAuthorized(headers, messages[1]!)) return json(401, TWILIO_AUTH_ERROR)
+      return json(200, { messages: [], page: 0, page_size: 1, first_page_uri: url })
+    }
+    if (provider === 'infobip') {
+      if (headers.authorization !== `App ${c.infobip.apiKey}`) {
+        return json(401, {
+          requestError: {
+            serviceException: { messageId: 'UNAUTHORIZED', text: 'Invalid login details' },
+          },
+        })
+      }
+      return json(200, { balance: this.account.infobipBalance, currency: 'EUR' })
+    }
+    if (phone) {
+      if (headers.authorization !== `Bearer ${c.whatsapp.accessToken}`) {
+        return json(401, {
+          error: {
+            message: 'Invalid OAuth access token - Cannot parse access token',
+            type: 'OAuthException',
+            code: 190,
+            fbtrace_id: 'AbCdEf123',
+          },
+        })
+      }
+      if (phone[2] !== c.whatsapp.phoneNumberId) {
+        return json(400, {
+          error: {
+            message: `Unsupported get request. Object with ID '${phone[2]}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+            type: 'GraphMethodException',
+            code: 100,
+            error_subcode: 33,
+            fbtrace_id: 'AbCdEf123',
+          },
+        })
+      }
+      return json(200, {
+        verified_name: 'Banco Demo',
+        display_phone_number: '+52 55 5000 0000',
+        quality_rating: 'GREEN',
+        id: phone[2],
+      })
+    }
     return json(404, { error: 'not found' })
   }
 
@@ -99,16 +196,7 @@ export class FakeProviders {
       headers,
       body,
     })
-    const c = FAKE_CREDENTIALS.twilio
-    const expected = `Basic ${Buffer.from(`${c.accountSid}:${c.authToken}`).toString('base64')}`
-    if (headers.authorization !== expected || sid !== c.accountSid) {
-      return json(401, {
-        code: 20003,
-        message: 'Authenticate',
-        more_info: 'https://www.twilio.com/docs/errors/20003',
-        status: 401,
-      })
-    }
+    if (!twilioAuthorized(headers, sid)) return json(401, TWILIO_AUTH_ERROR)
     if (
       !String(headers['content-type']).startsWith('application/x-www-form-urlencoded') ||
       !body.To ||
@@ -122,7 +210,18 @@ export class FakeProviders {
         status: 400,
       })
     }
-    switch (this.mode.twilio) {
+    const mode = this.mode.twilio
+    if (typeof mode === 'object') {
+      const code = Number(mode.error)
+      const status = code === 20003 ? 401 : code === 20404 ? 404 : code === 20429 ? 429 : 400
+      return json(status, {
+        code,
+        message: `Twilio error ${code} for ${body.To}`,
+        more_info: `https://www.twilio.com/docs/errors/${code}`,
+        status,
+      })
+    }
+    switch (mode) {
       case 'hang':
         return
       case 'down':
@@ -183,7 +282,40 @@ export class FakeProviders {
       })
     }
     const messageId = `ib-${++this.seq}`
-    switch (this.mode.infobip) {
+    const mode = this.mode.infobip
+    if (typeof mode === 'object') {
+      const error = String(mode.error)
+      const http = /^HTTP (\d{3})$/.exec(error)
+      if (http) {
+        return json(Number(http[1]), {
+          requestError: { serviceException: { text: `HTTP ${http[1]}` } },
+        })
+      }
+      const requestErrors: Record<string, number> = { UNAUTHORIZED: 401, TOO_MANY_REQUESTS: 429 }
+      if (requestErrors[error]) {
+        return json(requestErrors[error], {
+          requestError: { serviceException: { messageId: error, text: error } },
+        })
+      }
+      const undeliverable = error.startsWith('UNDELIVERABLE_')
+      return json(200, {
+        bulkId: `bulk-${this.seq}`,
+        messages: [
+          {
+            to,
+            status: {
+              groupId: undeliverable ? 2 : 5,
+              groupName: undeliverable ? 'UNDELIVERABLE' : 'REJECTED',
+              id: 99,
+              name: error,
+              description: error,
+            },
+            messageId,
+          },
+        ],
+      })
+    }
+    switch (mode) {
       case 'hang':
         return
       case 'down':
@@ -274,7 +406,13 @@ export class FakeProviders {
     ) {
       return fbError(400, 100, '(#100) Invalid parameter')
     }
-    switch (this.mode.whatsapp) {
+    const mode = this.mode.whatsapp
+    if (typeof mode === 'object') {
+      const code = Number(mode.error)
+      const status = code === 190 || code === 0 ? 401 : code === 131000 ? 500 : 400
+      return fbError(status, code, `(#${code}) WhatsApp error ${code}`)
+    }
+    switch (mode) {
       case 'hang':
         return
       case 'down':
@@ -294,6 +432,24 @@ export class FakeProviders {
 }
 
 type Json = (status: number, body: unknown) => void
+
+const TWILIO_AUTH_ERROR = {
+  code: 20003,
+  message: 'Authenticate',
+  more_info: 'https://www.twilio.com/docs/errors/20003',
+  status: 401,
+}
+
+/** The auth token or the API key of FAKE_CREDENTIALS, for that account. */
+function twilioAuthorized(headers: IncomingHttpHeaders, sid: string): boolean {
+  const c = FAKE_CREDENTIALS.twilio
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
+  return (
+    sid === c.accountSid &&
+    (headers.authorization === basic(c.accountSid, c.authToken) ||
+      headers.authorization === basic(c.apiKeySid, c.apiKeySecret))
+  )
+}
 
 function safeJson(raw: string): any {
   try {
