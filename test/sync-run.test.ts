@@ -7,7 +7,7 @@ import { parkedEvents, syncStatus } from '../src/sync/status.js'
 import { createWebhookAdapter } from '../src/sync/webhook.js'
 import { FakeClock } from './fakes/clock.js'
 import { seedEvents } from './fakes/outbox-seed.js'
-import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
+import { privateLoopback, WebhookReceiver } from './fakes/webhook-receiver.js'
 import { tempDb } from './helpers.js'
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
@@ -158,8 +158,8 @@ describe('a sync run', () => {
 
   it('says connection refused when the CRM is down', async () => {
     seedEvents(t.db, { count: 2, customers: 1 })
-    const port = await freePort()
-    const config = syncConfig({}, `http://127.0.0.1:${port}/hook`)
+    // An address of 127.0.0.0/8 nothing listens on: refused, and no other process can take it.
+    const config = syncConfig({}, `http://${privateLoopback()}:8080/hook`)
     const runner = createSyncRunner({
       db: t.db,
       adapter: createWebhookAdapter(config.adapter as any, { clock, timeoutMs: 1000 }),
