@@ -43,7 +43,9 @@ export function consoleHarness(
     erasure,
     ...(opts.realSmsStats ? {} : { smsStats }),
   })
-  const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip)
+  // Requests name the console's own authority, as a browser on the office PC does.
+  const origin = `http://127.0.0.1:${config.listen.admin.port}`
+  const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip, origin)
   return {
     app,
     config,
@@ -81,6 +83,8 @@ export class ConsoleBrowser {
   constructor(
     private readonly app: Fetcher,
     private readonly ip: string,
+    /** Prefixed to paths: the console's own authority (the default listener's). */
+    readonly origin = 'http://127.0.0.1:8081',
   ) {}
 
   async request(p: string, init: RequestInit = {}): Promise<Response> {
@@ -88,7 +92,7 @@ export class ConsoleBrowser {
     if (this.cookies.size)
       headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '))
     const res = await this.app.request(
-      p,
+      p.startsWith('/') ? this.origin + p : p,
       { ...init, headers },
       { incoming: { socket: { remoteAddress: this.ip } } },
     )

@@ -147,6 +147,11 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
     /**
      * Checks a sign-in. Throttled per user name and per client address over the window, whether
      * or not the name exists, and before the password is even looked at.
+     *
+     * The attempt is counted as a failure in the same synchronous step as the check, before the
+     * password hash is awaited: sign-ins that arrive together then see each other, and no more
+     * than the limit are ever judged (counting after the hash let 40 parallel guesses through).
+     * A success takes its own attempt back, with the name's earlier failures.
      */
     async login(
       name: string,
@@ -156,6 +161,7 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const now = clock.now()
       const windowMs = policy.loginWindowMinutes * MINUTE
       const since = now - windowMs
+      const subject = name.slice(0, 40)
       const byUser = users.failuresOfUser(name, since)
       const byIp = users.failuresOfIp(ip, since)
       const locked = [
@@ -171,26 +177,26 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
           at: now,
           actor: 'console',
           action: 'console.login.throttled',
-          subject: name.slice(0, 40),
+          subject,
           detail: { ip },
         })
         throw new ConsoleLoginError('throttled', retryAfterSeconds)
       }
+      const attempt = users.recordFailure(subject, ip, now)
       const user = users.byName(name)
       const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH_PROMISE()))
       if (!user || !ok) {
-        users.recordFailure(name.slice(0, 40), ip, now)
         audit.record({
           at: now,
           actor: 'console',
           action: 'console.login.failed',
-          subject: name.slice(0, 40),
+          subject,
           reason: user ? 'wrong-password' : 'unknown-user',
           detail: { ip },
         })
         throw new ConsoleLoginError('invalid')
       }
-      users.clearFailures(user.name)
+      users.clearFailuresUpTo(user.name, attempt)
       users.pruneFailures(now - 24 * 60 * MINUTE)
       users.endStale(
         now - policy.sessionIdleMinutes * MINUTE,

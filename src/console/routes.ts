@@ -193,7 +193,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return render(
       c,
       'console/login',
-      { loginCsrf: token, next: safeNext(c.req.query('next')), name: '', ...data },
+      { loginCsrf: token, next: safeNext(c.req.query('next'), c.req.url), name: '', ...data },
       status,
     )
   }
@@ -203,7 +203,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.post('/login', async (c) => {
     const form = c.get('form')
     const name = (form.name ?? '').trim().slice(0, 40)
-    const next = safeNext(form.next)
+    const next = safeNext(form.next, c.req.url)
     try {
       const { token, user } = await auth.login(
         name,
@@ -538,25 +538,36 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 /**
  * Where the language link goes: the same page (its query kept) for a page read with GET; after
  * a form post, the page the form belongs to is not addressable, so the sign-in page or home.
+ * A request for `//evil.example/x` has that path: it is written with one leading slash, so the
+ * link never turns into a protocol-relative one.
  */
 export function switchLanguageHref(method: string, url: string, lang: Locale): string {
   const u = new URL(url)
   if (method !== 'GET') return `${u.pathname === '/login' ? '/login' : '/'}?lang=${lang}`
   u.searchParams.set('lang', lang)
-  return `${u.pathname}${u.search}`
+  return `/${u.pathname.replace(/^\/+/, '')}${u.search}`
 }
 
-/** A local path to go back to after sign-in; anything else (other hosts, //x) becomes "/". */
-export function safeNext(next: string | undefined): string {
-  if (
-    !next ||
-    !next.startsWith('/') ||
-    next.startsWith('//') ||
-    next.startsWith('/\\') ||
-    next.length > 500
-  )
+/**
+ * Where sign-in sends the reader: `next` resolved as a URL against the console's own origin
+ * (`requestUrl`), kept only when it stays on that origin; then its path and query, which is all
+ * the Location header gets. Control characters are refused before parsing (the URL parser drops
+ * tab, CR and LF silently, so `/\t/evil.example` would become `//evil.example`), so are
+ * backslashes (browsers read them as `/`), and so is a path that still starts with `//` once
+ * resolved (`/..//evil.example`), which a browser would read as another host. Anything else: "/".
+ */
+export function safeNext(next: string | undefined, requestUrl: string): string {
+  if (!next || next.length > 500 || /[\u0000-\u001f\u007f-\u009f\\]/.test(next)) return '/'
+  let target: URL
+  let origin: string
+  try {
+    origin = new URL(requestUrl).origin
+    target = new URL(next, origin)
+  } catch {
     return '/'
-  return next
+  }
+  if (target.origin !== origin || target.pathname.startsWith('//')) return '/'
+  return target.pathname + target.search
 }
 
 function hostOf(origin: string): string | null {
