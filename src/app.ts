@@ -149,7 +149,7 @@ export function createApp(deps: AppDeps) {
     captiveDetection({
       splashUrl: new URL('/', deps.config.publicUrl).href,
       portalHosts: [new URL(deps.config.publicUrl).host, new URL(deps.config.publicUrl).hostname],
-      redirectForeignHosts: deps.config.gate.backend === 'nftables',
+      listener: deps.config.listen.portal,
       async isOnline(c) {
         const ip = clientAddress(c)
         const mac = ip ? await deps.neighbours.macFor(ip) : null

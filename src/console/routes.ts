@@ -11,6 +11,7 @@ import type { Config } from '../config.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
+import { addressAsHostName, hostCheck } from '../host-check.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
 import { displayPhone } from '../portal/phone.js'
 import type { Views } from '../views.js'
@@ -70,6 +71,28 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   const visitList = createVisitList(deps.db, deps.passByMinutes)
   const app = new Hono<ConsoleEnv>()
 
+  // First of all: only the console's own names (DNS rebinding). A refused request gets one plain
+  // sentence in both languages, and nothing else runs: no session read, no cookie, no page.
+  app.use(
+    '*',
+    hostCheck(
+      {
+        port: config.listen.admin.port,
+        boundAddress: config.listen.admin.host,
+        names: config.console.hosts,
+      },
+      (c) => {
+        const host = config.listen.admin.host
+        const address = `${deps.secure ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addressAsHostName(host)}:${config.listen.admin.port}`
+        return c.text(
+          `${ct('es', 'error.unknownHost', { address })}\n${ct('en', 'error.unknownHost', { address })}\n`,
+          421,
+          { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+        )
+      },
+    ),
+  )
+
   app.use('*', async (c, next) => {
     const query = asLocale(c.req.query('lang'))
     if (query)
@@ -116,7 +139,8 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     }),
     async (c, next) => {
       const origin = c.req.header('origin')
-      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== c.req.header('host')) {
+      const host = c.req.header('host') ?? new URL(c.req.url).host
+      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== host) {
         throw new HTTPException(403, { message: 'cross-site form post' })
       }
       if (c.req.header('sec-fetch-site') === 'cross-site')
