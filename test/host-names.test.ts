@@ -6,12 +6,12 @@ import { ConfigError, loadConfig } from '../src/config.js'
 import { consoleHarness, csrfOf, PASSWORD } from './console-harness.js'
 import { portalHarness } from './helpers.js'
 
-let h: { close: () => void } | undefined
+let h: { close: () => unknown } | undefined
 let server: ServerType | undefined
 afterEach(async () => {
   if (server) await new Promise<void>((r) => server!.close(() => r()))
   server = undefined
-  h?.close()
+  await h?.close()
   h = undefined
 })
 

@@ -160,6 +160,9 @@ const es = {
   'campaigns.err.phone.notMobile': 'El número no es de celular: «{value}».',
   'campaigns.err.campaign': 'Falta el nombre de la campaña (máximo 80 caracteres).',
   'campaigns.err.sentAt': 'Fecha de envío no válida: «{value}».',
+  'campaigns.err.tooBig':
+    'El archivo es demasiado grande: cada importación acepta hasta 100 000 filas y 4 MB. Divídelo en partes y súbelas una por una; las filas repetidas no se duplican.',
+  'campaigns.moreProblems': 'Y {count} problemas más en otras filas.',
   'sync.title': 'Sincronización con el CRM',
   'sync.off': 'La sincronización con el CRM no está configurada.',
   'sync.pending': 'Pendientes',
@@ -368,6 +371,9 @@ const en: Record<ConsoleMessageKey, string> = {
   'campaigns.err.phone.notMobile': 'Not a mobile number: “{value}”.',
   'campaigns.err.campaign': 'The campaign name is missing (80 characters at most).',
   'campaigns.err.sentAt': 'Not a valid send date: “{value}”.',
+  'campaigns.err.tooBig':
+    'The file is too large: one import takes up to 100,000 rows and 4 MB. Split it and upload the parts one by one; repeated rows are not added twice.',
+  'campaigns.moreProblems': 'And {count} more problems in other rows.',
   'sync.title': 'CRM sync',
   'sync.off': 'CRM sync is not configured.',
   'sync.pending': 'Pending',
