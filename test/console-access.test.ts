@@ -176,6 +176,31 @@ describe('console access', () => {
     expect(left).toEqual([{ ip: '10.2.0.2' }])
   })
 
+  it('counts wrong current passwords like failed sign-ins, even when they are sent all at once', async () => {
+    h = consoleHarness()
+    const b = await h.signedIn('maria', 'manager')
+    const csrf = await b.csrf()
+    const change = (current: string) =>
+      b.post('/password', {
+        _csrf: csrf,
+        current,
+        next: 'otra-clave-segura-1',
+        again: 'otra-clave-segura-1',
+      })
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => change(`guess-number-${i}`)),
+    )
+    const statuses = answers.map((r) => r.status)
+    expect(statuses.filter((s) => s === 422)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3)
+    const locked = await change(PASSWORD)
+    expect(locked.status).toBe(429)
+    expect(await locked.text()).toContain('Demasiados intentos fallidos.')
+    expect((await h.browser('192.168.50.77').login('maria', PASSWORD)).status).toBe(429)
+    h.clock.advance({ minutes: 15, seconds: 1 })
+    expect((await change(PASSWORD)).status).toBe(303)
+  })
+
   it('refuses a form post without the CSRF token, with a wrong one, or from another site', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')

@@ -310,8 +310,20 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       )
     }
     try {
-      await auth.changeOwnPassword(user, form.current ?? '', form.next ?? '')
+      await auth.changeOwnPassword(
+        user,
+        form.current ?? '',
+        form.next ?? '',
+        deps.clientAddress(c) ?? 'unknown',
+      )
     } catch (err) {
+      if (err instanceof ConsoleLoginError) {
+        c.header('Retry-After', String(err.retryAfterSeconds))
+        const error = ct(locale, 'login.throttled', {
+          minutes: Math.ceil(err.retryAfterSeconds / 60),
+        })
+        return render(c, 'console/password', { forced: user.mustChange, error }, 429)
+      }
       if (!(err instanceof AccountError)) throw err
       const key = err.message === 'wrong-current' ? 'password.wrongCurrent' : 'password.weak'
       return render(c, 'console/password', { forced: user.mustChange, error: ct(locale, key) }, 422)
