@@ -118,6 +118,9 @@ describe('long console work and the guests', () => {
       )
       .run({ at: Date.parse('2026-02-24T09:00:00-06:00') })
     expect(await thread.campaignReports(7)).toEqual(await inline.campaignReports(7))
+    for (const q of ['ana', 'nunez', '55 1234 5602', '3456', ''])
+      expect(await thread.searchCustomers(q), q).toEqual(await inline.searchCustomers(q))
+    expect((await thread.searchCustomers('nunez')).map((c) => c.name)).toEqual(['Carla Núñez'])
     expect(await thread.campaignReport('Marzo', 7)).toEqual(await inline.campaignReport('Marzo', 7))
 
     const form = new FormData()
@@ -177,6 +180,37 @@ describe('long console work and the guests', () => {
     expect(await thread.figures(week, now)).toEqual(await inline.figures(week, now))
     expect(await thread.campaignReports(7)).toEqual([])
     expect(logs.join('\n')).toMatch(/console: worker thread could not start/)
+  })
+})
+
+describe('what a campaign page lists', () => {
+  it('lists the first 500 walk-ins and counts the rest in the figures', async () => {
+    h = consoleHarness()
+    const db = h.db
+    const sentAt = Date.parse('2026-02-24T09:00:00-06:00')
+    db.transaction(() => {
+      for (let i = 1; i <= 502; i++) {
+        const phone = `+5255${30_000_000 + i}`
+        db.prepare(
+          `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+           VALUES (@i, @phone, @name, 'es', 1, 1, 1)`,
+        ).run({ i, phone, name: `Cliente ${i}` })
+        const start = sentAt + 86_400_000 + i * 60_000
+        db.prepare(
+          `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
+           VALUES (@id, @i, 'demo', @start, @end, @end, 'left')`,
+        ).run({ id: `v-${i}`, i, start, end: start + 20 * 60_000 })
+        db.prepare(
+          `INSERT INTO campaign_sends (campaign, phone_e164, sent_at, imported_at, imported_by)
+           VALUES ('Marzo', @phone, @sentAt, 1, 'test')`,
+        ).run({ phone, sentAt })
+      }
+    })()
+    const b = await h.signedIn('maria', 'manager')
+    const html = await (await b.get('/campaigns/report?c=Marzo&days=7')).text()
+    expect(/id="c-walkins">([^<]*)</.exec(html)?.[1]).toBe('502')
+    expect(html.split('<tbody>')[1]!.match(/<tr>/g)).toHaveLength(500)
+    expect(html).toContain('Y 2 visitas más, contadas en las cifras de arriba.')
   })
 })
 

@@ -387,11 +387,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return render(c, 'console/visits', { range, page, passByMinutes: deps.passByMinutes })
   })
 
-  app.get('/customers', (c) => {
+  app.get('/customers', async (c) => {
     const q = c.req.query('q') ?? ''
     return render(c, 'console/customers', {
       q,
-      results: deps.customers.search(q),
+      results: await deps.worker.searchCustomers(q),
       notice: c.req.query('erased') ? ct(c.get('locale'), 'customer.erased') : null,
     })
   })

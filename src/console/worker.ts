@@ -15,8 +15,10 @@ import {
   type CampaignSend,
   type ImportRefusal,
 } from './campaigns.js'
+import { createCustomerDesk, type CustomerSummary } from './customers.js'
 import { createDashboard, type DashboardFigures, type VisitReportRules } from './dashboard.js'
 import { visitsCsvStream, type VisitsExportOptions } from './exports.js'
+import { noErasureNotifier } from './ports.js'
 import type { DateRange } from './time.js'
 
 /** What the console's long work needs to know besides the database (from the config). */
@@ -36,6 +38,8 @@ export type CampaignCsvCheck = { ok: true; rows: CampaignSend[] } | ImportRefusa
  */
 export interface ConsoleWorker {
   figures(range: DateRange, now: number): Promise<DashboardFigures>
+  /** Customers by phone or name (a name search reads every customer). */
+  searchCustomers(query: string): Promise<CustomerSummary[]>
   campaignReports(days: number): Promise<CampaignReport[]>
   campaignReport(campaign: string, days: number): Promise<CampaignReport | null>
   /**
@@ -61,6 +65,16 @@ export type ConsoleWorkerFactory = (
 /** The work itself, over one connection: what both kinds of worker run. */
 export function workOn(db: Db, rules: WorkRules) {
   const dashboard = createDashboard(db, rules.dashboard)
+  // Only its search runs here: a name search folds every customer's name in JavaScript.
+  const customers = createCustomerDesk({
+    db,
+    clock: systemClock,
+    audit: auditStatements(db),
+    access: null as never,
+    erasure: noErasureNotifier,
+    phoneRules: rules.campaigns.phoneRules,
+    branchId: '',
+  })
   const campaigns = createCampaigns({
     db,
     clock: systemClock,
@@ -69,6 +83,7 @@ export function workOn(db: Db, rules: WorkRules) {
   })
   return {
     figures: (range: DateRange, now: number) => dashboard.figures(range, now),
+    searchCustomers: (query: string) => customers.search(query),
     campaignReports: (days: number) => campaigns.reports(days),
     campaignReport: (campaign: string, days: number) => campaigns.report(campaign, days),
     readMultipart: (body: ArrayBuffer, contentType: string) => readMultipart(body, contentType),
@@ -99,6 +114,7 @@ export const inlineConsoleWorker: ConsoleWorkerFactory = (db, rules) => {
   const work = workOn(db, rules)
   return {
     figures: async (range, now) => work.figures(range, now),
+    searchCustomers: async (query) => work.searchCustomers(query),
     campaignReports: async (days) => work.campaignReports(days),
     campaignReport: async (campaign, days) => work.campaignReport(campaign, days),
     readMultipart: (body, contentType) => work.readMultipart(body, contentType),
@@ -293,6 +309,7 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
   start()
   return {
     figures: viaThread('figures', inline.figures),
+    searchCustomers: viaThread('searchCustomers', inline.searchCustomers),
     campaignReports: viaThread('campaignReports', inline.campaignReports),
     campaignReport: viaThread('campaignReport', inline.campaignReport),
     readMultipart: viaThread('readMultipart', inline.readMultipart),
