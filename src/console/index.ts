@@ -35,7 +35,7 @@ export interface ConsoleDeps {
   /** Per-provider SMS figures for the status page; default: none kept. */
   smsStats?: SmsStatsSource
   /**
-   * Where the long work runs (dashboard, campaign reports and import checks, CSV export):
+   * Where the long work runs (dashboard, reports, searches, uploads, import checks, CSV):
    * main.ts gives a worker thread; default: the portal's own thread (tests).
    */
   worker?: ConsoleWorkerFactory

@@ -53,7 +53,7 @@ export interface ConsoleRouteDeps {
   audit: AuditStatements
   auditLog: ReturnType<typeof consoleAuditStatements>
   auth: ConsoleAuth
-  /** Where the long work runs (dashboard, campaign reports and checks, CSV export). */
+  /** Where the long work runs (dashboard, reports, searches, uploads, import checks, CSV). */
   worker: ConsoleWorker
   customers: CustomerDesk
   campaigns: Campaigns
@@ -151,7 +151,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       // An upload (the campaign import, up to 5 MB) is parsed in the console's worker: ~100 ms
       // of JavaScript the portal's guests would otherwise wait behind.
       const form = /^multipart\/form-data\b/i.test(contentType)
-        ? await deps.worker.readMultipart(await c.req.arrayBuffer(), contentType)
+        ? await deps.worker.readMultipart(
+            await c.req.arrayBuffer().catch(() => new ArrayBuffer(0)),
+            contentType,
+          )
         : await readForm(c)
       c.set('form', form)
       const user = c.get('user')
