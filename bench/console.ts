@@ -318,7 +318,7 @@ export async function guestsWhileManagersWork(dir: string, db: Db, visitCount: n
   await measure('nothing running (baseline)', idle(3000))
   for (const [name, app, campaign] of [
     ['worker thread (main.ts)', threaded, 'Promo A'],
-    ['portal thread, chunks that yield', inline, 'Promo B'],
+    ['portal thread (only the import in chunks)', inline, 'Promo B'],
   ] as const) {
     const upload = await sends(campaign)
     await measure(`import 100,000 rows (3.7 MB), ${name}`, () =>

@@ -207,11 +207,11 @@ function tsxApiUrl(): string {
  * In a worker thread with its own read-only connection to the database file (WAL: it reads
  * while the portal writes). Why a thread and not chunks that yield on the portal's thread, as
  * measured by `npm run bench -- console` (182,500 visits; /healthz p99 while the work runs,
- * 5 ms idle): importing 100,000 rows, 15 ms in the thread against 1,300 ms on the portal's
- * thread even with the check cut in 200-row chunks (parsing the 4 MB CSV and the campaign
- * reports' SQL cannot be cut); the year's CSV export, 9 ms against 3,700 ms (a stream's pulls
- * follow each other without a turn of the event loop); the year's dashboard, 10 ms against
- * 380 ms (single SQL statements). The thread also puts the box's second core to work. Started
+ * 4 ms idle): importing 100,000 rows, 12 ms in the thread against 1,300 ms on the portal's
+ * thread even with the check and the writes in chunks (parsing the 4 MB CSV and the campaign
+ * reports' SQL cannot be cut); the year's CSV export, 9 ms against 3,200 ms (a stream's pulls
+ * follow each other without a turn of the event loop); the year's dashboard, 9 ms against
+ * 500 ms (single SQL statements). The thread also puts the box's second core to work. Started
  * at once (loading takes about a second); if it cannot start, the work runs inline (logged) so
  * the console still answers.
  */
