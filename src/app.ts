@@ -5,6 +5,7 @@ import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsole } from './console/index.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
+import type { ConsoleWorkerFactory } from './console/worker.js'
 import { accessStatements } from './db/access.js'
 import { auditStatements } from './db/audit.js'
 import { customerStatements } from './db/customers.js'
@@ -58,6 +59,8 @@ export interface AppDeps {
   erasure?: ErasureNotifier
   /** Per-provider SMS figures for the console's status page (default: none). */
   smsStats?: SmsStatsSource
+  /** Where the console's long work runs (main.ts: a worker thread; default: inline). */
+  consoleWorker?: ConsoleWorkerFactory
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -149,7 +152,7 @@ export function createApp(deps: AppDeps) {
     captiveDetection({
       splashUrl: new URL('/', deps.config.publicUrl).href,
       portalHosts: [new URL(deps.config.publicUrl).host, new URL(deps.config.publicUrl).hostname],
-      redirectForeignHosts: deps.config.gate.backend === 'nftables',
+      listener: deps.config.listen.portal,
       async isOnline(c) {
         const ip = clientAddress(c)
         const mac = ip ? await deps.neighbours.macFor(ip) : null
@@ -184,7 +187,11 @@ export function createApp(deps: AppDeps) {
   })
   portal.onError((err, c) => portalError(err, c, { views, config: deps.config, log }))
 
-  const { app: admin, auth: consoleAuth } = createConsole({
+  const {
+    app: admin,
+    auth: consoleAuth,
+    worker: consoleWorker,
+  } = createConsole({
     config: deps.config,
     db: deps.db,
     clock: deps.clock,
@@ -196,9 +203,21 @@ export function createApp(deps: AppDeps) {
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),
     smsStats: deps.smsStats ?? { stats: (now) => smsHealth(deps.db, deps.config, now) },
+    worker: deps.consoleWorker,
   })
 
-  return { portal, admin, access, login, consoleAuth, visits, visitRows, session, outbox }
+  return {
+    portal,
+    admin,
+    access,
+    login,
+    consoleAuth,
+    consoleWorker,
+    visits,
+    visitRows,
+    session,
+    outbox,
+  }
 }
 
 /** The visit rules' policy from the config, in ms. */

@@ -1,6 +1,7 @@
 import { validate as isCronExpression } from 'node-cron'
 import { z } from 'zod'
 import { OperatorError } from './errors.js'
+import { parseAuthority } from './host-check.js'
 
 /**
  * branchgate's configuration: one JSON file plus a few environment overrides.
@@ -651,6 +652,20 @@ export const configSchema = z
         hereNowMinutes: z.number().int().min(1).max(240).default(15),
         /** TLS for the console listener with the operator's PEM files; null: plain HTTP. */
         tls: z.object(pemFiles).strict().nullable().default(null),
+        /**
+         * Host names the console answers to besides loopback names and its listener's own
+         * address (DNS-rebinding defence): `name` on any port, `name:port` on that port only.
+         */
+        hosts: z
+          .array(
+            z
+              .string()
+              .refine(
+                (h) => parseAuthority(h, 'http') !== null,
+                'must be host names such as consola.sucursal.lan or consola.sucursal.lan:8443',
+              ),
+          )
+          .default([]),
       })
       .strict()
       .prefault({}),

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
 import { systemClock } from './clock.js'
+import { threadConsoleWorker } from './console/worker.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { accessStatements } from './db/access.js'
 import { startCheckpointer } from './db/checkpointer.js'
@@ -158,7 +159,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
       : createKernelNeighbours()
 
-  const { portal, admin, consoleAuth, visits, visitRows, session } = createApp({
+  const { portal, admin, consoleAuth, consoleWorker, visits, visitRows, session } = createApp({
     config,
     db,
     gate,
@@ -168,6 +169,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     clock,
     secret,
     log,
+    // The console's long work (a year's dashboard, a 100,000-row import...) never on the
+    // portal's thread.
+    consoleWorker: threadConsoleWorker,
   })
 
   // Demo: nobody can sign in to the console yet, so create `admin` and print its password once.
@@ -266,9 +270,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // Jobs first: a sweep or a revocation in flight still needs the gate and the database. The
     // sync's waits end at once; a batch in flight is finished, or abandoned at the 5 s limit
     // below (it is sent again next time).
-    const jobsStopped = Promise.all([sync.stop(), jobs.stop(), checkpointer.stop()]).finally(() =>
-      built.stop(),
-    )
+    const jobsStopped = Promise.all([
+      sync.stop(),
+      jobs.stop(),
+      checkpointer.stop(),
+      consoleWorker.close(),
+    ]).finally(() => built.stop())
     rmSync(pidFile(config), { force: true })
     let open = servers.length
     const done = async () => {

@@ -101,7 +101,7 @@ describe('captive-portal detection', () => {
     expect(await own.text()).toContain('<form method="post" action="/login"')
   })
 
-  it('leaves other hosts alone in the dry-run demo, where nothing is redirected to it', async () => {
+  it('serves its loopback names in the dry-run demo and still catches probes there', async () => {
     h = portalHarness({ publicUrl: 'http://localhost:8080' })
     expect((await probe('http://127.0.0.1:8080/')).status).toBe(200)
     expect((await probe('http://captive.apple.com/hotspot-detect.html')).status).toBe(302)

@@ -115,6 +115,92 @@ describe('console access', () => {
     expect((await h.browser('192.168.50.11').login('maria', PASSWORD)).status).toBe(303)
   })
 
+  it('judges no more than five guesses at one name when forty arrive at once', async () => {
+    h = consoleHarness()
+    await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
+    // Each guess from its own address, each with its own sign-in form, all posted together.
+    const guessers = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const b = h.browser(`10.1.0.${i + 1}`)
+        return { b, csrf: csrfOf(await (await b.get('/login')).text()) }
+      }),
+    )
+    const answers = await Promise.all(
+      guessers.map(({ b, csrf }, i) =>
+        b.post('/login', { _csrf: csrf, name: 'maria', password: `guess-number-${i}` }),
+      ),
+    )
+    const statuses = answers.map((r) => r.status)
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(35)
+    const judged = h.db
+      .prepare(`SELECT COUNT(*) AS n FROM audit_log WHERE action = 'console.login.failed'`)
+      .get()
+    expect(judged).toEqual({ n: 5 })
+    // The right password now waits for the window too.
+    expect((await h.browser().login('maria', PASSWORD)).status).toBe(429)
+  })
+
+  it('judges no more than twenty guesses from one address when forty arrive at once', async () => {
+    h = consoleHarness()
+    await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
+    const guessers = await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const b = h.browser(OFFICE_IP)
+        return { b, csrf: csrfOf(await (await b.get('/login')).text()) }
+      }),
+    )
+    const answers = await Promise.all(
+      guessers.map(({ b, csrf }, i) =>
+        b.post('/login', { _csrf: csrf, name: `user${i}`, password: 'wrong-password!' }),
+      ),
+    )
+    const statuses = answers.map((r) => r.status)
+    expect(statuses.filter((s) => s === 401)).toHaveLength(20)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20)
+    expect((await h.browser(OFFICE_IP).login('maria', PASSWORD)).status).toBe(429)
+  })
+
+  it('lets the right password in while guesses at the same name are judged, and keeps counting the later ones', async () => {
+    h = consoleHarness()
+    const auth = h.app.consoleAuth
+    await auth.add('maria', 'manager', PASSWORD, 'test')
+    // Each call counts its attempt before its first await, so the order here is the order counted.
+    const first = auth.login('maria', 'guess-number-1', '10.2.0.1')
+    const owner = auth.login('maria', PASSWORD, OFFICE_IP)
+    const later = auth.login('maria', 'guess-number-2', '10.2.0.2')
+    const settled = await Promise.allSettled([first, owner, later])
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled', 'rejected'])
+    // Her success forgets the failure before it, not the guess that came after it.
+    const left = h.db.prepare(`SELECT ip FROM console_login_failures`).all()
+    expect(left).toEqual([{ ip: '10.2.0.2' }])
+  })
+
+  it('counts wrong current passwords like failed sign-ins, even when they are sent all at once', async () => {
+    h = consoleHarness()
+    const b = await h.signedIn('maria', 'manager')
+    const csrf = await b.csrf()
+    const change = (current: string) =>
+      b.post('/password', {
+        _csrf: csrf,
+        current,
+        next: 'otra-clave-segura-1',
+        again: 'otra-clave-segura-1',
+      })
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => change(`guess-number-${i}`)),
+    )
+    const statuses = answers.map((r) => r.status)
+    expect(statuses.filter((s) => s === 422)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3)
+    const locked = await change(PASSWORD)
+    expect(locked.status).toBe(429)
+    expect(await locked.text()).toContain('Demasiados intentos fallidos.')
+    expect((await h.browser('192.168.50.77').login('maria', PASSWORD)).status).toBe(429)
+    h.clock.advance({ minutes: 15, seconds: 1 })
+    expect((await change(PASSWORD)).status).toBe(303)
+  })
+
   it('refuses a form post without the CSRF token, with a wrong one, or from another site', async () => {
     h = consoleHarness()
     const b = await h.signedIn('maria', 'manager')
@@ -249,15 +335,51 @@ describe('console access', () => {
   it('goes back after sign-in only to a page of the console itself', async () => {
     h = consoleHarness()
     await h.app.consoleAuth.add('maria', 'manager', PASSWORD, 'test')
-    const b = h.browser()
-    const page = await (await b.get('/login?next=%2F%2Fevil.example')).text()
-    const res = await b.post('/login', {
-      _csrf: csrfOf(page),
-      name: 'maria',
-      password: PASSWORD,
-      next: '//evil.example',
-    })
-    expect(res.headers.get('location')).toBe('/')
+    const cases: Array<[string, string]> = [
+      ['//evil.example', '/'],
+      ['https://evil.example/visits', '/'],
+      ['/\\evil.example', '/'],
+      ['\\\\evil.example', '/'],
+      ['/\t/evil.example', '/'],
+      ['/visits\r\nSet-Cookie: bg_console=stolen', '/'],
+      ['/visits\nx', '/'],
+      ['/..//evil.example', '/'],
+      ['/./%2e%2e//evil.example', '/'],
+      ['javascript:alert(1)', '/'],
+      ['http://127.0.0.1:8081.evil.example/', '/'],
+      ['/visits?range=7', '/visits?range=7'],
+      ['/customers/12', '/customers/12'],
+      ['http://127.0.0.1:8081/export', '/export'],
+      ['/campañas', '/campa%C3%B1as'],
+    ]
+    for (const [next, expected] of cases) {
+      h.db.prepare('DELETE FROM console_login_failures').run()
+      const b = h.browser()
+      const page = await b.get(`/login?next=${encodeURIComponent(next)}`)
+      expect(page.status, JSON.stringify(next)).toBe(200)
+      const hidden = /name="next" value="([^"]*)"/.exec(await page.text())?.[1]
+      expect(hidden, JSON.stringify(next)).toBe(expected)
+      const res = await b.post('/login', {
+        _csrf: b.cookies.get('bg_console_login')!,
+        name: 'maria',
+        password: PASSWORD,
+        next,
+      })
+      expect(res.status, JSON.stringify(next)).toBe(303)
+      expect(res.headers.get('location'), JSON.stringify(next)).toBe(expected)
+    }
+  })
+
+  it('never writes a protocol-relative language link, whatever path was asked for', async () => {
+    h = consoleHarness()
+    const b = await h.signedIn('maria', 'manager')
+    const res = await b.get('//evil.example/x?y=1')
+    expect(res.status).toBe(404)
+    const links = [...(await res.text()).matchAll(/hreflang="en"|href="([^"]*lang=en[^"]*)"/g)]
+      .map((m) => m[1])
+      .filter(Boolean)
+    expect(links.length).toBeGreaterThan(0)
+    for (const href of links) expect(href).toMatch(/^\/[^/\\]/)
   })
 
   it('is not reachable from the guest listener', async () => {

@@ -14,6 +14,7 @@ describe('console configuration', () => {
       walkInDays: 7,
       hereNowMinutes: 15,
       tls: null,
+      hosts: [],
     })
     expect(passByMinutesOf(c)).toBe(2)
   })

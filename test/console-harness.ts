@@ -1,6 +1,7 @@
 import { createApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { closeDb, openDb } from '../src/db/open.js'
+import type { ConsoleWorkerFactory } from '../src/console/worker.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakeSmsStats, FakeSyncStatus, RecordingErasureNotifier } from './fakes/console.js'
@@ -18,7 +19,7 @@ export const PASSWORD = 'sucursal-2026-segura'
  */
 export function consoleHarness(
   configOverrides: Record<string, unknown> = {},
-  opts: { realSmsStats?: boolean } = {},
+  opts: { realSmsStats?: boolean; consoleWorker?: ConsoleWorkerFactory } = {},
 ) {
   const t = tempDir()
   const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
@@ -42,8 +43,11 @@ export function consoleHarness(
     syncStatus: sync,
     erasure,
     ...(opts.realSmsStats ? {} : { smsStats }),
+    consoleWorker: opts.consoleWorker,
   })
-  const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip)
+  // Requests name the console's own authority, as a browser on the office PC does.
+  const origin = `http://127.0.0.1:${config.listen.admin.port}`
+  const browser = (ip = OFFICE_IP) => new ConsoleBrowser(app.admin, ip, origin)
   return {
     app,
     config,
@@ -63,7 +67,8 @@ export function consoleHarness(
       if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`)
       return b
     },
-    close: () => {
+    close: async () => {
+      await app.consoleWorker.close()
       closeDb(db)
       t.remove()
     },
@@ -81,6 +86,8 @@ export class ConsoleBrowser {
   constructor(
     private readonly app: Fetcher,
     private readonly ip: string,
+    /** Prefixed to paths: the console's own authority (the default listener's). */
+    readonly origin = 'http://127.0.0.1:8081',
   ) {}
 
   async request(p: string, init: RequestInit = {}): Promise<Response> {
@@ -88,7 +95,7 @@ export class ConsoleBrowser {
     if (this.cookies.size)
       headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '))
     const res = await this.app.request(
-      p,
+      p.startsWith('/') ? this.origin + p : p,
       { ...init, headers },
       { incoming: { socket: { remoteAddress: this.ip } } },
     )

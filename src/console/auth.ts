@@ -84,6 +84,39 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
     }
   }
 
+  /**
+   * The throttle of every password check (sign-in, or the current password when changing it):
+   * refused when the name or the address has too many failures in the window; otherwise the
+   * attempt is counted as a failure now, in the same synchronous step as the check and before
+   * the hash is awaited, so checks that arrive together see each other (counting after the
+   * hash let 40 parallel guesses through). Returns the attempt's id, to take it back on success.
+   */
+  function countAttempt(subject: string, ip: string, now: number): number {
+    const windowMs = policy.loginWindowMinutes * MINUTE
+    const since = now - windowMs
+    const byUser = users.failuresOfUser(subject, since)
+    const byIp = users.failuresOfIp(ip, since)
+    const locked = [
+      byUser.n >= policy.maxFailuresPerUser ? (byUser.first ?? now) : null,
+      byIp.n >= policy.maxFailuresPerIp ? (byIp.first ?? now) : null,
+    ].filter((x): x is number => x !== null)
+    if (locked.length) {
+      const retryAfterSeconds = Math.max(
+        1,
+        Math.ceil((Math.max(...locked) + windowMs - now) / 1000),
+      )
+      audit.record({
+        at: now,
+        actor: 'console',
+        action: 'console.login.throttled',
+        subject,
+        detail: { ip },
+      })
+      throw new ConsoleLoginError('throttled', retryAfterSeconds)
+    }
+    return users.recordFailure(subject, ip, now)
+  }
+
   return {
     list: () => users.all().map(({ password_hash: _, ...u }) => u),
     count: () => users.count(),
@@ -146,7 +179,8 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
 
     /**
      * Checks a sign-in. Throttled per user name and per client address over the window, whether
-     * or not the name exists, and before the password is even looked at.
+     * or not the name exists, and before the password is even looked at (countAttempt). A
+     * success takes its own attempt back, with the name's earlier failures.
      */
     async login(
       name: string,
@@ -154,43 +188,22 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       ip: string,
     ): Promise<{ token: string; user: ConsoleUser }> {
       const now = clock.now()
-      const windowMs = policy.loginWindowMinutes * MINUTE
-      const since = now - windowMs
-      const byUser = users.failuresOfUser(name, since)
-      const byIp = users.failuresOfIp(ip, since)
-      const locked = [
-        byUser.n >= policy.maxFailuresPerUser ? (byUser.first ?? now) : null,
-        byIp.n >= policy.maxFailuresPerIp ? (byIp.first ?? now) : null,
-      ].filter((x): x is number => x !== null)
-      if (locked.length) {
-        const retryAfterSeconds = Math.max(
-          1,
-          Math.ceil((Math.max(...locked) + windowMs - now) / 1000),
-        )
-        audit.record({
-          at: now,
-          actor: 'console',
-          action: 'console.login.throttled',
-          subject: name.slice(0, 40),
-          detail: { ip },
-        })
-        throw new ConsoleLoginError('throttled', retryAfterSeconds)
-      }
+      const subject = name.slice(0, 40)
+      const attempt = countAttempt(subject, ip, now)
       const user = users.byName(name)
       const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH_PROMISE()))
       if (!user || !ok) {
-        users.recordFailure(name.slice(0, 40), ip, now)
         audit.record({
           at: now,
           actor: 'console',
           action: 'console.login.failed',
-          subject: name.slice(0, 40),
+          subject,
           reason: user ? 'wrong-password' : 'unknown-user',
           detail: { ip },
         })
         throw new ConsoleLoginError('invalid')
       }
-      users.clearFailures(user.name)
+      users.clearFailuresUpTo(user.name, attempt)
       users.pruneFailures(now - 24 * 60 * MINUTE)
       users.endStale(
         now - policy.sessionIdleMinutes * MINUTE,
@@ -257,11 +270,31 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       })
     },
 
-    /** A signed-in user changes their own password (current one required); other sessions end. */
-    async changeOwnPassword(user: ConsoleUser, current: string, next: string): Promise<void> {
+    /**
+     * A signed-in user changes their own password (current one required); other sessions end.
+     * The current password is throttled like a sign-in, on the same counters: a session left
+     * open is no way to guess it (ConsoleLoginError 'throttled').
+     */
+    async changeOwnPassword(
+      user: ConsoleUser,
+      current: string,
+      next: string,
+      ip: string,
+    ): Promise<void> {
+      const attempt = countAttempt(user.name, ip, clock.now())
       const row = users.byId(user.id)
-      if (!row || !(await verifyPassword(current, row.password_hash)))
+      if (!row || !(await verifyPassword(current, row.password_hash))) {
+        audit.record({
+          at: clock.now(),
+          actor: `user:${user.name}`,
+          action: 'console.login.failed',
+          subject: user.name,
+          reason: 'wrong-current-password',
+          detail: { ip },
+        })
         throw new AccountError('wrong-current')
+      }
+      users.clearFailuresUpTo(row.name, attempt)
       const problem = passwordProblem(next, row.name)
       if (problem) throw new AccountError('weak')
       const now = clock.now()

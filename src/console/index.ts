@@ -9,7 +9,6 @@ import type { Views } from '../views.js'
 import { createConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
-import { createDashboard } from './dashboard.js'
 import {
   noErasureNotifier,
   noSmsStats,
@@ -19,6 +18,7 @@ import {
   type SyncStatusSource,
 } from './ports.js'
 import { consoleRoutes } from './routes.js'
+import { inlineConsoleWorker, type ConsoleWorkerFactory, type WorkRules } from './worker.js'
 
 export interface ConsoleDeps {
   config: Config
@@ -34,6 +34,11 @@ export interface ConsoleDeps {
   erasure?: ErasureNotifier
   /** Per-provider SMS figures for the status page; default: none kept. */
   smsStats?: SmsStatsSource
+  /**
+   * Where the long work runs (dashboard, reports, searches, uploads, import checks, CSV):
+   * main.ts gives a worker thread; default: the portal's own thread (tests).
+   */
+  worker?: ConsoleWorkerFactory
 }
 
 /** Minutes under which a finished visit is a pass-by (`visits.minMinutes`). */
@@ -52,6 +57,20 @@ export function createConsole(deps: ConsoleDeps) {
     clock: deps.clock,
     policy: deps.config.console,
   })
+  const rules: WorkRules = {
+    dashboard: {
+      passByMinutes,
+      hereNowMinutes: deps.config.console.hereNowMinutes,
+      timeZone: deps.config.branch.timeZone,
+    },
+    campaigns: {
+      phoneRules,
+      timeZone: deps.config.branch.timeZone,
+      passByMinutes,
+      hereNowMinutes: deps.config.console.hereNowMinutes,
+    },
+  }
+  const worker = (deps.worker ?? inlineConsoleWorker)(deps.db, rules, deps.log)
   const app = consoleRoutes({
     config: deps.config,
     db: deps.db,
@@ -60,11 +79,7 @@ export function createConsole(deps: ConsoleDeps) {
     audit,
     auditLog: consoleAuditStatements(deps.db),
     auth,
-    dashboard: createDashboard(deps.db, {
-      passByMinutes,
-      hereNowMinutes: deps.config.console.hereNowMinutes,
-      timeZone: deps.config.branch.timeZone,
-    }),
+    worker,
     customers: createCustomerDesk({
       db: deps.db,
       clock: deps.clock,
@@ -90,5 +105,5 @@ export function createConsole(deps: ConsoleDeps) {
     clientAddress: deps.clientAddress,
     log: deps.log,
   })
-  return { app, auth }
+  return { app, auth, worker }
 }

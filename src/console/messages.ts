@@ -153,6 +153,7 @@ const es = {
   'campaigns.visitedAt': 'Visitó',
   'campaigns.days': 'Días',
   'campaigns.visits': 'Visitas de los destinatarios',
+  'campaigns.moreVisits': 'Y {count} visitas más, contadas en las cifras de arriba.',
   'campaigns.err.syntax': 'El archivo no es un CSV válido (comillas sin cerrar).',
   'campaigns.err.empty': 'El archivo no tiene filas.',
   'campaigns.err.header': 'La primera línea debe nombrar las columnas phone, campaign y sent_at.',
@@ -162,6 +163,9 @@ const es = {
   'campaigns.err.phone.notMobile': 'El número no es de celular: «{value}».',
   'campaigns.err.campaign': 'Falta el nombre de la campaña (máximo 80 caracteres).',
   'campaigns.err.sentAt': 'Fecha de envío no válida: «{value}».',
+  'campaigns.err.tooBig':
+    'El archivo es demasiado grande: cada importación acepta hasta 100 000 filas y 4 MB. Divídelo en partes y súbelas una por una; las filas repetidas no se duplican.',
+  'campaigns.moreProblems': 'Y {count} problemas más en otras filas.',
   'sync.title': 'Sincronización con el CRM',
   'sync.off': 'La sincronización con el CRM no está configurada.',
   'sync.pending': 'Pendientes',
@@ -277,6 +281,8 @@ const es = {
   'error.forbidden': 'Tu usuario no tiene permiso para esta página.',
   'error.signedOut': 'Tu sesión terminó. Vuelve a entrar.',
   'error.generic': 'Algo salió mal. Intenta de nuevo.',
+  'error.unknownHost':
+    'La consola no responde a este nombre. Ábrela por su dirección ({address}) o pide que agreguen el nombre en console.hosts.',
   'error.back': 'Volver al resumen',
 } as const
 
@@ -432,6 +438,7 @@ const en: Record<ConsoleMessageKey, string> = {
   'campaigns.visitedAt': 'Visited',
   'campaigns.days': 'Days',
   'campaigns.visits': 'Visits of recipients',
+  'campaigns.moreVisits': 'And {count} more visits, counted in the figures above.',
   'campaigns.err.syntax': 'The file is not valid CSV (a quote is never closed).',
   'campaigns.err.empty': 'The file has no rows.',
   'campaigns.err.header': 'The first line must name the columns phone, campaign and sent_at.',
@@ -441,6 +448,9 @@ const en: Record<ConsoleMessageKey, string> = {
   'campaigns.err.phone.notMobile': 'Not a mobile number: “{value}”.',
   'campaigns.err.campaign': 'The campaign name is missing (80 characters at most).',
   'campaigns.err.sentAt': 'Not a valid send date: “{value}”.',
+  'campaigns.err.tooBig':
+    'The file is too large: one import takes up to 100,000 rows and 4 MB. Split it and upload the parts one by one; repeated rows are not added twice.',
+  'campaigns.moreProblems': 'And {count} more problems in other rows.',
   'sync.title': 'CRM sync',
   'sync.off': 'CRM sync is not configured.',
   'sync.pending': 'Pending',
@@ -554,6 +564,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'error.forbidden': 'Your user may not open this page.',
   'error.signedOut': 'Your session ended. Please sign in again.',
   'error.generic': 'Something went wrong. Please try again.',
+  'error.unknownHost':
+    'The console does not answer to this name. Open it by its address ({address}) or have the name added to console.hosts.',
   'error.back': 'Back to the overview',
 }
 

@@ -11,6 +11,7 @@ import type { Config } from '../config.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
+import { addressAsHostName, hostCheck } from '../host-check.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
 import { displayPhone } from '../portal/phone.js'
 import type { Views } from '../views.js'
@@ -22,14 +23,15 @@ import {
   type ConsoleUser,
 } from './auth.js'
 import { describeAudit } from './audit-text.js'
-import type { Campaigns } from './campaigns.js'
+import { tooBigImport, type Campaigns } from './campaigns.js'
 import { barChart, heatmapChart, trendChart, activeHours } from './charts.js'
 import type { CustomerDesk } from './customers.js'
-import { DWELL_BUCKETS, type Dashboard } from './dashboard.js'
-import { createVisitList, visitsCsvStream } from './exports.js'
+import { DWELL_BUCKETS } from './dashboard.js'
+import { createVisitList } from './exports.js'
 import { ct, formatters } from './messages.js'
 import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { resolveRange } from './time.js'
+import type { ConsoleWorker } from './worker.js'
 
 export const CONSOLE_CSS = readFileSync(
   fileURLToPath(new URL('../../public/console.css', import.meta.url)),
@@ -52,7 +54,8 @@ export interface ConsoleRouteDeps {
   audit: AuditStatements
   auditLog: ReturnType<typeof consoleAuditStatements>
   auth: ConsoleAuth
-  dashboard: Dashboard
+  /** Where the long work runs (dashboard, reports, searches, uploads, import checks, CSV). */
+  worker: ConsoleWorker
   customers: CustomerDesk
   campaigns: Campaigns
   sync: SyncStatusSource
@@ -70,6 +73,28 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   const tz = config.branch.timeZone
   const visitList = createVisitList(deps.db, deps.passByMinutes)
   const app = new Hono<ConsoleEnv>()
+
+  // First of all: only the console's own names (DNS rebinding). A refused request gets one plain
+  // sentence in both languages, and nothing else runs: no session read, no cookie, no page.
+  app.use(
+    '*',
+    hostCheck(
+      {
+        port: config.listen.admin.port,
+        boundAddress: config.listen.admin.host,
+        names: config.console.hosts,
+      },
+      (c) => {
+        const host = config.listen.admin.host
+        const address = `${deps.secure ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addressAsHostName(host)}:${config.listen.admin.port}`
+        return c.text(
+          `${ct('es', 'error.unknownHost', { address })}\n${ct('en', 'error.unknownHost', { address })}\n`,
+          421,
+          { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+        )
+      },
+    ),
+  )
 
   app.use('*', async (c, next) => {
     const query = asLocale(c.req.query('lang'))
@@ -117,12 +142,21 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     }),
     async (c, next) => {
       const origin = c.req.header('origin')
-      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== c.req.header('host')) {
+      const host = c.req.header('host') ?? new URL(c.req.url).host
+      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== host) {
         throw new HTTPException(403, { message: 'cross-site form post' })
       }
       if (c.req.header('sec-fetch-site') === 'cross-site')
         throw new HTTPException(403, { message: 'cross-site form post' })
-      const form = await readForm(c)
+      const contentType = c.req.header('content-type') ?? ''
+      // An upload (the campaign import, up to 5 MB) is parsed in the console's worker: ~100 ms
+      // of JavaScript the portal's guests would otherwise wait behind.
+      const form = /^multipart\/form-data\b/i.test(contentType)
+        ? await deps.worker.readMultipart(
+            await c.req.arrayBuffer().catch(() => new ArrayBuffer(0)),
+            contentType,
+          )
+        : await readForm(c)
       c.set('form', form)
       const user = c.get('user')
       const expected = c.req.path === '/login' ? getCookie(c, LOGIN_COOKIE) : user?.csrf
@@ -194,7 +228,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return render(
       c,
       'console/login',
-      { loginCsrf: token, next: safeNext(c.req.query('next')), name: '', ...data },
+      { loginCsrf: token, next: safeNext(c.req.query('next'), c.req.url), name: '', ...data },
       status,
     )
   }
@@ -204,7 +238,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.post('/login', async (c) => {
     const form = c.get('form')
     const name = (form.name ?? '').trim().slice(0, 40)
-    const next = safeNext(form.next)
+    const next = safeNext(form.next, c.req.url)
     try {
       const { token, user } = await auth.login(
         name,
@@ -280,8 +314,20 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       )
     }
     try {
-      await auth.changeOwnPassword(user, form.current ?? '', form.next ?? '')
+      await auth.changeOwnPassword(
+        user,
+        form.current ?? '',
+        form.next ?? '',
+        deps.clientAddress(c) ?? 'unknown',
+      )
     } catch (err) {
+      if (err instanceof ConsoleLoginError) {
+        c.header('Retry-After', String(err.retryAfterSeconds))
+        const error = ct(locale, 'login.throttled', {
+          minutes: Math.ceil(err.retryAfterSeconds / 60),
+        })
+        return render(c, 'console/password', { forced: user.mustChange, error }, 429)
+      }
       if (!(err instanceof AccountError)) throw err
       const key = err.message === 'wrong-current' ? 'password.wrongCurrent' : 'password.weak'
       return render(c, 'console/password', { forced: user.mustChange, error: ct(locale, key) }, 422)
@@ -289,7 +335,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return c.redirect('/?changed=1', 303)
   })
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const locale = c.get('locale')
     const now = deps.clock.now()
     const range = resolveRange(
@@ -297,7 +343,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       now,
       tz,
     )
-    const figures = deps.dashboard.figures(range, now)
+    const figures = await deps.worker.figures(range, now)
     const f = formatters(locale, tz)
     const bucketLabels = DWELL_BUCKETS.map((b) =>
       b.to === null ? `> ${b.from}` : b.from === 0 ? `< ${b.to}` : `${b.from}–${b.to}`,
@@ -345,11 +391,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return render(c, 'console/visits', { range, page, passByMinutes: deps.passByMinutes })
   })
 
-  app.get('/customers', (c) => {
+  app.get('/customers', async (c) => {
     const q = c.req.query('q') ?? ''
     return render(c, 'console/customers', {
       q,
-      results: deps.customers.search(q),
+      results: await deps.worker.searchCustomers(q),
       notice: c.req.query('erased') ? ct(c.get('locale'), 'customer.erased') : null,
     })
   })
@@ -437,7 +483,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       action: 'visits.export',
       detail: { from: range.from, to: range.to, format: 'csv' },
     })
-    const stream = visitsCsvStream(deps.db, {
+    const stream = deps.worker.visitsCsv({
       range,
       timeZone: tz,
       passByMinutes: deps.passByMinutes,
@@ -457,11 +503,11 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     return Number.isInteger(n) && n >= 1 && n <= 90 ? n : config.console.walkInDays
   }
 
-  app.get('/campaigns', (c) => {
+  app.get('/campaigns', async (c) => {
     const days = walkInDays(c)
     return render(c, 'console/campaigns', {
       days,
-      reports: deps.campaigns.reports(days),
+      reports: await deps.worker.campaignReports(days, deps.clock.now()),
       result: null,
     })
   })
@@ -470,18 +516,22 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     const form = c.get('form')
     const days = config.console.walkInDays
     const text = form.file || form.csv || ''
-    const result = deps.campaigns.importCsv(text, `user:${c.get('user')!.name}`)
+    // Checked off the portal's thread; written on it in chunks (see ConsoleWorker).
+    const checked = await deps.worker.checkCampaignCsv(text)
+    const result = checked.ok
+      ? await deps.campaigns.importRows(checked.rows, `user:${c.get('user')!.name}`)
+      : checked
     return render(
       c,
       'console/campaigns',
-      { days, reports: deps.campaigns.reports(days), result },
-      result.ok ? 200 : 422,
+      { days, reports: await deps.worker.campaignReports(days, deps.clock.now()), result },
+      result.ok ? 200 : result.status,
     )
   })
 
-  app.get('/campaigns/report', (c) => {
+  app.get('/campaigns/report', async (c) => {
     const days = walkInDays(c)
-    const report = deps.campaigns.report(c.req.query('c') ?? '', days)
+    const report = await deps.worker.campaignReport(c.req.query('c') ?? '', days, deps.clock.now())
     if (!report) throw new HTTPException(404, { message: 'no such campaign' })
     return render(c, 'console/campaign', { days, report })
   })
@@ -516,8 +566,27 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.notFound((c) =>
     render(c, 'console/error', { title: ct(c.get('locale') ?? 'es', 'error.notFound') }, 404),
   )
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     const locale = c.get('locale') ?? 'es'
+    // A campaign file over the body limit: the campaigns page says what an import accepts.
+    if (
+      err instanceof HTTPException &&
+      err.status === 413 &&
+      c.req.path === '/campaigns/import' &&
+      c.get('user')
+    ) {
+      const days = config.console.walkInDays
+      return render(
+        c,
+        'console/campaigns',
+        {
+          days,
+          reports: await deps.worker.campaignReports(days, deps.clock.now()),
+          result: tooBigImport(),
+        },
+        413,
+      )
+    }
     if (err instanceof HTTPException) {
       // The console's one error boundary: access refusals and missing pages get a calm page in
       // the reader's language; anything else HTTP-ish (too large, malformed) a generic one.
@@ -540,25 +609,36 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 /**
  * Where the language link goes: the same page (its query kept) for a page read with GET; after
  * a form post, the page the form belongs to is not addressable, so the sign-in page or home.
+ * A request for `//evil.example/x` has that path: it is written with one leading slash, so the
+ * link never turns into a protocol-relative one.
  */
 export function switchLanguageHref(method: string, url: string, lang: Locale): string {
   const u = new URL(url)
   if (method !== 'GET') return `${u.pathname === '/login' ? '/login' : '/'}?lang=${lang}`
   u.searchParams.set('lang', lang)
-  return `${u.pathname}${u.search}`
+  return `/${u.pathname.replace(/^\/+/, '')}${u.search}`
 }
 
-/** A local path to go back to after sign-in; anything else (other hosts, //x) becomes "/". */
-export function safeNext(next: string | undefined): string {
-  if (
-    !next ||
-    !next.startsWith('/') ||
-    next.startsWith('//') ||
-    next.startsWith('/\\') ||
-    next.length > 500
-  )
+/**
+ * Where sign-in sends the reader: `next` resolved as a URL against the console's own origin
+ * (`requestUrl`), kept only when it stays on that origin; then its path and query, which is all
+ * the Location header gets. Control characters are refused before parsing (the URL parser drops
+ * tab, CR and LF silently, so `/\t/evil.example` would become `//evil.example`), so are
+ * backslashes (browsers read them as `/`), and so is a path that still starts with `//` once
+ * resolved (`/..//evil.example`), which a browser would read as another host. Anything else: "/".
+ */
+export function safeNext(next: string | undefined, requestUrl: string): string {
+  if (!next || next.length > 500 || /[\u0000-\u001f\u007f-\u009f\\]/.test(next)) return '/'
+  let target: URL
+  let origin: string
+  try {
+    origin = new URL(requestUrl).origin
+    target = new URL(next, origin)
+  } catch {
     return '/'
-  return next
+  }
+  if (target.origin !== origin || target.pathname.startsWith('//')) return '/'
+  return target.pathname + target.search
 }
 
 function hostOf(origin: string): string | null {

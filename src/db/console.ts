@@ -64,7 +64,9 @@ export function consoleUserStatements(db: Db) {
   const failuresOfIp = db.prepare(
     `SELECT COUNT(*) AS n, MIN(at) AS first FROM console_login_failures WHERE ip = @ip AND at >= @since`,
   )
-  const clearFailures = db.prepare(`DELETE FROM console_login_failures WHERE user_name = @userName`)
+  const clearFailuresUpTo = db.prepare(
+    `DELETE FROM console_login_failures WHERE user_name = @userName AND id <= @id`,
+  )
   const pruneFailures = db.prepare(`DELETE FROM console_login_failures WHERE at < @before`)
   return {
     all: () => all.all() as ConsoleUserRow[],
@@ -97,13 +99,15 @@ export function consoleUserStatements(db: Db) {
     endSessionsOf: (userId: number) => endSessionsOf.run({ userId }).changes,
     endStale: (idleBefore: number, createdBefore: number) =>
       endStale.run({ idleBefore, createdBefore }).changes,
+    /** Records a failed (or still undecided) sign-in; returns its id. */
     recordFailure: (userName: string, ip: string, now: number) =>
-      insertFailure.run({ userName, ip, now }),
+      Number(insertFailure.run({ userName, ip, now }).lastInsertRowid),
     failuresOfUser: (userName: string, since: number) =>
       failuresOfUser.get({ userName, since }) as { n: number; first: number | null },
     failuresOfIp: (ip: string, since: number) =>
       failuresOfIp.get({ ip, since }) as { n: number; first: number | null },
-    clearFailures: (userName: string) => clearFailures.run({ userName }),
+    /** Forgets a name's failures up to attempt `id`; attempts still being judged are kept. */
+    clearFailuresUpTo: (userName: string, id: number) => clearFailuresUpTo.run({ userName, id }),
     pruneFailures: (before: number) => pruneFailures.run({ before }),
   }
 }

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { isOwnAuthority, listenerOf, requestAuthority, type HostRules } from '../host-check.js'
 
 /**
  * Captive-portal detection. Phones and laptops fetch a known URL when they join a network; if the
@@ -122,28 +123,36 @@ export interface CaptiveDetectionDeps {
   /** Hosts that are the portal itself (publicUrl's host, the TLS listener's name...). */
   portalHosts: readonly string[]
   /**
-   * Whether requests for other hosts reach this listener because the firewall redirects them
-   * (nftables gate): then any foreign Host is sent to the splash page. Off in the dry-run demo.
+   * The listener (`listen.portal`): loopback names and its own address are the portal too, so
+   * the demo opened at http://127.0.0.1:8080 or at the box's LAN address is served.
    */
-  redirectForeignHosts: boolean
+  listener: { host: string; port: number }
   /** Whether the device behind the request is let through now. */
   isOnline(c: Context): Promise<boolean>
 }
 
 /**
  * The middleware in front of the portal routes: answers probes by Host and path, and sends any
- * other foreign Host (plain HTTP the firewall redirected) to the splash page.
+ * other foreign Host to the splash page. With nftables, those are the plain-HTTP requests the
+ * firewall redirected; in the dry-run demo, nothing redirects to us, but a foreign name is
+ * still sent away rather than served: a page whose name was pointed at the box (DNS rebinding)
+ * must not read the portal's pages as its own (a returning customer's name on the splash page).
  */
 export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler {
-  const own = new Set(deps.portalHosts.map((h) => hostOf(h)))
+  const rules: HostRules = {
+    names: deps.portalHosts,
+    anyPort: true,
+    port: deps.listener.port,
+    boundAddress: deps.listener.host,
+  }
   const toSplash = (c: Context) => {
     c.header('Cache-Control', 'no-store')
     return c.redirect(deps.splashUrl, 302)
   }
   return async (c, next) => {
-    const host = hostOf(c.req.header('host'))
-    if (own.has(host)) return next()
-    const probe = findProbe(host, c.req.path)
+    const authority = requestAuthority(c)
+    if (authority && isOwnAuthority(authority, rules, listenerOf(c))) return next()
+    const probe = findProbe(hostOf(c.req.header('host') ?? new URL(c.req.url).host), c.req.path)
     if (probe) {
       if (!(await deps.isOnline(c))) return toSplash(c)
       const a = probe.online
@@ -151,7 +160,6 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
       if (a.status === 204) return c.body(null, 204)
       return c.body(a.body, 200, { 'Content-Type': `${a.contentType}; charset=utf-8` })
     }
-    if (deps.redirectForeignHosts) return toSplash(c)
-    return next()
+    return toSplash(c)
   }
 }
