@@ -15,14 +15,15 @@ import { sessionStatements } from './db/sessions.js'
 import { visitStatements } from './db/visits.js'
 import { smsStatements } from './db/sms.js'
 import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
-import { createDeviceAccess } from './gate/device-access.js'
+import { createDeviceAccess } from './access/device-access.js'
 import type { Gate } from './gate/gate.js'
 import type { NeighbourTable } from './gate/neighbours.js'
-import { admitStaff, type SessionJobDeps } from './gate/session-jobs.js'
-import { sessionUntil } from './gate/session-policy.js'
+import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
+import { sessionUntil } from './access/session-policy.js'
 import { uuidv7 } from './ids.js'
 import { parseMac } from './mac.js'
 import { createVisitBook } from './visits/book.js'
+import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { createLogin } from './portal/login.js'
 import { captiveDetection } from './portal/probes.js'
@@ -96,7 +97,6 @@ export function createApp(deps: AppDeps) {
     clock: deps.clock,
     access: accessStatements(deps.db),
     audit,
-    branchId: deps.config.branch.id,
     log,
     visits,
   })
@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps) {
     sessions: sessionStatements(deps.db),
     idleMinutes: deps.config.session.idleMinutes,
     staffMacs,
+    seenStepMs: DEVICE_SEEN_STEP_MS,
     log,
   }
   const sms = smsStatements(deps.db)

@@ -8,7 +8,7 @@ import {
   revokeIdle,
   staffMacsOf,
   type SessionJobDeps,
-} from './gate/session-jobs.js'
+} from './access/session-jobs.js'
 import { pruneSmsRecords } from './sms/metrics.js'
 import type { SyncJob } from './sync/schedule.js'
 import type { PresenceTracker } from './visits/presence.js'

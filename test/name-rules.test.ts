@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeName } from '../src/portal/name.js'
+import { normalizeName } from '../src/customers/name.js'
 
 describe('name rules', () => {
   it('trims and collapses inner whitespace', () => {

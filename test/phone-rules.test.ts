@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parsePhone } from '../src/portal/phone.js'
+import { parsePhone } from '../src/customers/phone.js'
 
 const MX = { defaultRegion: 'MX', allowedRegions: ['MX'] }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { closingTime, sessionUntil } from '../src/gate/session-policy.js'
-import { admitStaff, expireSessions, revokeIdle, staffMacsOf } from '../src/gate/session-jobs.js'
+import { closingTime, sessionUntil } from '../src/access/session-policy.js'
+import { admitStaff, expireSessions, revokeIdle, staffMacsOf } from '../src/access/session-jobs.js'
 import { JOBS } from '../src/jobs.js'
 import { visitPolicyOf } from '../src/app.js'
 import { smsStatements } from '../src/db/sms.js'

@@ -6,7 +6,7 @@ import { OperatorError } from '../errors.js'
 import { accessStatements } from '../db/access.js'
 import { auditStatements } from '../db/audit.js'
 import { closeDb, openDb, type Db } from '../db/open.js'
-import { createDeviceAccess, type DeviceAccess } from '../gate/device-access.js'
+import { createDeviceAccess, type DeviceAccess } from '../access/device-access.js'
 import { createDryRunGate } from '../gate/dry-run.js'
 import type { Gate } from '../gate/gate.js'
 import { nftablesGateFor, type NftablesGate } from '../gate/nftables.js'
@@ -56,7 +56,6 @@ export function openCliContext(
     clock,
     access: accessStatements(db),
     audit: auditStatements(db),
-    branchId: config.branch.id,
     log,
     visits: createVisitBook({
       db,

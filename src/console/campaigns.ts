@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import { parsePhone, type PhoneRules } from '../portal/phone.js'
+import { parsePhone, type PhoneRules } from '../customers/phone.js'
 import { CsvSyntaxError, parseCsv } from './csv.js'
 import { fold } from './customers.js'
 import { instantOfWallTime } from '../time.js'

@@ -1,9 +1,9 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import type { DeviceAccess } from '../gate/device-access.js'
+import type { DeviceAccess } from '../access/device-access.js'
 import type { Mac } from '../mac.js'
-import { parsePhone, type PhoneRules } from '../portal/phone.js'
+import { parsePhone, type PhoneRules } from '../customers/phone.js'
 import type { ErasureNotifier } from './ports.js'
 
 export interface CustomerSummary {

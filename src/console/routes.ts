@@ -13,7 +13,7 @@ import type { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import { addressAsHostName, hostCheck } from '../host-check.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
-import { displayPhone } from '../portal/phone.js'
+import { displayPhone } from '../customers/phone.js'
 import type { Views } from '../views.js'
 import {
   AccountError,

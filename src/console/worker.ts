@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads'
 import { systemClock } from '../clock.js'
 import { auditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import type { PhoneRules } from '../portal/phone.js'
+import type { PhoneRules } from '../customers/phone.js'
 import {
   checkCampaignCsv,
   createCampaigns,

@@ -11,7 +11,7 @@ export interface AuthorizationRow {
   end_reason: string | null
 }
 
-/** Prepared statements over authorizations and visits. */
+/** Prepared statements over authorizations. */
 export function accessStatements(db: Db) {
   const live = db.prepare(
     `SELECT * FROM authorizations WHERE mac = @mac AND ended_at IS NULL AND ends_at > @now
@@ -27,16 +27,6 @@ export function accessStatements(db: Db) {
   const end = db.prepare(
     `UPDATE authorizations SET ended_at = @now, end_reason = @reason WHERE mac = @mac AND ended_at IS NULL`,
   )
-  const openVisit = db.prepare(
-    `SELECT id FROM visits WHERE customer_id = @customerId AND ended_at IS NULL LIMIT 1`,
-  )
-  const insertVisit = db.prepare(
-    `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at)
-     VALUES (@id, @customerId, @branchId, @now, @now)`,
-  )
-  const touchVisit = db.prepare(
-    `UPDATE visits SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id`,
-  )
   return {
     live: (mac: string, now: number) => live.get({ mac, now }) as AuthorizationRow | undefined,
     allLive: (now: number) => allLive.all({ now }) as AuthorizationRow[],
@@ -48,17 +38,6 @@ export function accessStatements(db: Db) {
       reason: string
     }) => insert.run(a),
     endFor: (mac: string, now: number, reason: string) => end.run({ mac, now, reason }).changes,
-    /** Opens a visit for the customer unless one is open; returns the open visit's id. */
-    ensureVisit(customerId: number, branchId: string, now: number, newId: () => string): string {
-      const open = openVisit.get({ customerId }) as { id: string } | undefined
-      if (open) {
-        touchVisit.run({ id: open.id, now })
-        return open.id
-      }
-      const id = newId()
-      insertVisit.run({ id, customerId, branchId, now })
-      return id
-    },
   }
 }
 export type AccessStatements = ReturnType<typeof accessStatements>

@@ -13,7 +13,7 @@ import {
   TooManyAttemptsError,
   ValidationError,
 } from '../errors.js'
-import type { DeviceAccess } from '../gate/device-access.js'
+import type { DeviceAccess } from '../access/device-access.js'
 import { opaqueId } from '../ids.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
@@ -27,9 +27,9 @@ import {
   customerVerified,
 } from '../sync/events.js'
 import type { Outbox } from '../sync/outbox.js'
-import { normalizeName } from './name.js'
+import { normalizeName } from '../customers/name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
-import { parsePhone, type PhoneRules } from './phone.js'
+import { parsePhone, type PhoneRules } from '../customers/phone.js'
 import { standingOf, type DeviceStanding, type RememberPolicy } from './returning.js'
 
 export interface LoginDeps {

@@ -1,6 +1,5 @@
 import type { SessionStatements } from '../db/sessions.js'
 import { parseMac, type Mac } from '../mac.js'
-import { DEVICE_SEEN_STEP_MS } from '../visits/presence.js'
 import type { DeviceAccess } from './device-access.js'
 
 /** Hours a staff device stays through; renewed whenever it is seen with less than half left. */
@@ -13,6 +12,11 @@ export interface SessionJobDeps {
   idleMinutes: number
   /** Staff MACs from the config. */
   staffMacs: ReadonlySet<string>
+  /**
+   * ms; the presence sweep writes a device's last-seen time at most this often (the visits'
+   * DEVICE_SEEN_STEP_MS), so idleness is judged that much late, never early.
+   */
+  seenStepMs: number
   log: (line: string) => void
 }
 
@@ -57,7 +61,7 @@ export function expireSessions(deps: SessionJobDeps, now: number): Promise<Outco
 export function revokeIdle(deps: SessionJobDeps, now: number): Promise<Outcome> {
   if (deps.idleMinutes <= 0) return Promise.resolve({ changed: [], failed: [] })
   const idle = deps.sessions
-    .idleSince(now, now - deps.idleMinutes * 60_000 - DEVICE_SEEN_STEP_MS)
+    .idleSince(now, now - deps.idleMinutes * 60_000 - deps.seenStepMs)
     .filter((r) => !deps.staffMacs.has(r.mac))
   return each(
     idle.map((r) => r.mac),

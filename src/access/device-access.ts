@@ -3,13 +3,12 @@ import type { AccessStatements } from '../db/access.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
 import { GateError } from '../errors.js'
-import { uuidv7 } from '../ids.js'
 import type { Mac } from '../mac.js'
-import type { Gate } from './gate.js'
+import type { Gate } from '../gate/gate.js'
 
 /** Why a device's access changed; recorded in the audit log. */
 export type AccessReason =
-  'login' | 'manual-allow' | 'revoke' | 'expiry' | 'idle' | 'shutdown' | 'staff' | 'returning'
+  'login' | 'manual-allow' | 'revoke' | 'expiry' | 'idle' | 'staff' | 'returning'
 
 export type DeviceChange =
   | {
@@ -35,15 +34,14 @@ export interface DeviceAccessDeps {
   clock: Clock
   access: AccessStatements
   audit: AuditStatements
-  branchId: string
   log: (line: string) => void
-  /** Visit rules for a customer's arrival (src/visits/book.ts); without it a visit is only ensured open. */
-  visits?: { arrive(customerId: number, at: number): string }
+  /** A customer's arrival, by the visit rules (src/visits/book.ts): returns the open visit's id. */
+  visits: { arrive(customerId: number, at: number): string }
 }
 
 /**
  * The one path by which a device's access changes: login, manual allow, revoke, expiry, idle and
- * shutdown all call `setDeviceState`. The firewall is told first; only what it accepted is
+ * staff all call `setDeviceState`. The firewall is told first; only what it accepted is
  * recorded, together with the audit line, in one transaction.
  */
 export function createDeviceAccess(deps: DeviceAccessDeps) {
@@ -54,12 +52,7 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       const customerId = along ? along(now).customerId : c.customerId
       access.endFor(c.mac, now, 'replaced')
       access.grant({ mac: c.mac, customerId, now, until: c.until, reason: c.reason })
-      const visitId =
-        customerId === null
-          ? null
-          : deps.visits
-            ? deps.visits.arrive(customerId, now)
-            : access.ensureVisit(customerId, deps.branchId, now, () => uuidv7(now))
+      const visitId = customerId === null ? null : deps.visits.arrive(customerId, now)
       audit.record({
         at: now,
         actor: c.actor,
