@@ -14,6 +14,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { createApp } from '../src/app.js'
+import { createServices } from '../src/services.js'
 import { systemClock } from '../src/clock.js'
 import {
   inlineConsoleWorker,
@@ -160,30 +161,31 @@ export async function guestsWhileManagersWork(dir: string, db: Db, visitCount: n
     }),
   )
   const macs = new Map<string, Mac>()
-  const build = (consoleWorker: ConsoleWorkerFactory) =>
-    createApp({
+  const build = (consoleWorker: ConsoleWorkerFactory) => {
+    const services = createServices({
       config,
       db,
       gate: createDryRunGate(systemClock),
       sms: { name: 'in-process', send: async () => ({ provider: 'in-process' }) },
-      neighbours: {
-        async macFor(ip) {
-          let mac = macs.get(ip)
-          if (!mac) {
-            // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
-            const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
-            const hex = (v: number) => v.toString(16).padStart(2, '0')
-            mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
-            macs.set(ip, mac)
-          }
-          return mac
-        },
-      },
       clock: systemClock,
       secret: Buffer.alloc(32, 9),
       log: () => {},
-      consoleWorker,
     })
+    const neighbours = {
+      async macFor(ip: string) {
+        let mac = macs.get(ip)
+        if (!mac) {
+          // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
+          const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
+          const hex = (v: number) => v.toString(16).padStart(2, '0')
+          mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
+          macs.set(ip, mac)
+        }
+        return mac
+      },
+    }
+    return { ...services, ...createApp(services, { neighbours, consoleWorker }) }
+  }
   // As main.ts runs it: WAL checkpoints in their own thread.
   db.pragma('wal_checkpoint(TRUNCATE)')
   const checkpointer = startCheckpointer(db, db.name, () => {})
@@ -394,11 +396,20 @@ const section: BenchSection = {
       // The whole page as the server answers it: queries, SVG charts and tables (365 rows).
       const config = loadConfig(JSON.stringify({ dataDir: dir, branch: { timeZone: TZ } }), {})
       const clock = { now: () => now }
+      const { consoleAuth } = createServices({
+        config,
+        db,
+        gate: createDryRunGate(clock),
+        clock,
+        secret: Buffer.alloc(32, 9),
+        log: () => {},
+      })
       const { app, auth } = createConsole({
         config,
         db,
         clock,
         views: loadViews(),
+        auth: consoleAuth,
         access: { setDeviceState: async () => ({ visitId: null }), liveUntil: () => null } as never,
         clientAddress: () => '127.0.0.1',
         log: () => {},

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createApp } from '../src/app.js'
+import { createServices } from '../src/services.js'
 import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
 import { startCheckpointer } from '../src/db/checkpointer.js'
@@ -89,7 +90,7 @@ if (mode === 'hello') {
   // As main.ts does: checkpoints in a worker, off the event loop.
   startCheckpointer(db, file, () => {})
   const macs = new Map<string, Mac>()
-  const { portal } = createApp({
+  const services = createServices({
     config,
     db,
     gate: createDryRunGate(systemClock),
@@ -109,23 +110,24 @@ if (mode === 'hello') {
         onAttempt: attemptRecorder(smsStatements(db), systemClock, () => {}),
       },
     ),
-    neighbours: {
-      async macFor(ip) {
-        let mac = macs.get(ip)
-        if (!mac) {
-          // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
-          const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
-          const hex = (v: number) => v.toString(16).padStart(2, '0')
-          mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
-          macs.set(ip, mac)
-        }
-        return mac
-      },
-    },
     clock: systemClock,
     secret: Buffer.alloc(32, 9),
     log: () => {},
   })
+  const neighbours = {
+    async macFor(ip: string) {
+      let mac = macs.get(ip)
+      if (!mac) {
+        // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
+        const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
+        const hex = (v: number) => v.toString(16).padStart(2, '0')
+        mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
+        macs.set(ip, mac)
+      }
+      return mac
+    },
+  }
+  const { portal } = createApp(services, { neighbours })
   // The WAL of a bench run grows to a few hundred MB: leave nothing behind.
   listen(portal.fetch, () => {
     db.close()

@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { createApp } from '../src/app.js'
+import { createServices } from '../src/services.js'
 import { loadConfig } from '../src/config.js'
 import { auditStatements } from '../src/db/audit.js'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
@@ -90,16 +91,16 @@ async function logins(opts: {
       `10.9.${i >> 8}.${i & 255}`,
       `3a:99:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
     )
-  const app = createApp({
+  const services = createServices({
     config,
     db,
     gate: createDryRunGate(clock),
     sms: opts.sms(db, clock, config),
-    neighbours,
     clock,
     secret: Buffer.alloc(32, 1),
     log: () => {},
   })
+  const app = createApp(services, { neighbours })
   const samples: number[] = []
   for (let i = 0; i < opts.n; i++) {
     // A fresh prefix per login, so the per-prefix limit is never what is measured.

@@ -18,8 +18,8 @@ const listener = (defaultHost: string, defaultPort: number) =>
     .object({
       /** Address to bind. */
       host: z.string().min(1).default(defaultHost),
-      /** TCP port, 1–65535. */
-      port: z.number().int().min(1).max(65535).default(defaultPort),
+      /** TCP port, 1–65535; 0 lets the system pick a free one (tests: the log line names it). */
+      port: z.number().int().min(0).max(65535).default(defaultPort),
     })
     .strict()
     .prefault({})
@@ -412,8 +412,8 @@ export const configSchema = z
           .object({
             /** Address to bind. */
             host: z.string().min(1).default('0.0.0.0'),
-            /** TCP port, 1–65535. */
-            port: z.number().int().min(1).max(65535).default(8443),
+            /** TCP port, 1–65535; 0 lets the system pick one (tests). */
+            port: z.number().int().min(0).max(65535).default(8443),
             ...pemFiles,
           })
           .strict()
@@ -764,9 +764,9 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   const port = (name: string, value: string | undefined, set: (n: number) => void) => {
     if (value === undefined || value === '') return
     const n = Number(value)
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
       problems.push(
-        `${name} must be a port number between 1 and 65535, got ${JSON.stringify(value)}`,
+        `${name} must be a port number between 0 and 65535, got ${JSON.stringify(value)}`,
       )
     } else set(n)
   }

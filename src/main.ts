@@ -1,121 +1,74 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { createHmac } from 'node:crypto'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { createApp, staffMacsOfConfig, visitPolicyOf } from './app.js'
+import { pathToFileURL } from 'node:url'
+import { createApp } from './app.js'
+import { readOptions } from './cli/options.js'
 import { systemClock } from './clock.js'
+import type { Config } from './config.js'
+import { pidFile, readConfig, readPem } from './config-file.js'
 import { threadConsoleWorker } from './console/worker.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
-import { accessStatements } from './db/access.js'
+import { prepareDataDir } from './data-dir.js'
 import { startCheckpointer } from './db/checkpointer.js'
-import { closeDb, openDb, type Db } from './db/open.js'
-import { createDryRunGate } from './gate/dry-run.js'
-import type { Gate } from './gate/gate.js'
+import { closeDb, openDb } from './db/open.js'
+import { fatalReport } from './errors.js'
+import { openConfiguredGate } from './gate/configured.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
-import { createKernelPresence } from './visits/kernel-presence.js'
-import { createPresenceTracker } from './visits/presence.js'
-import { nftablesGateFor, type NftablesGate } from './gate/nftables.js'
-import { createWalledGarden, resolveWithSystem } from './gate/walled-garden.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
-import { readOptions } from './cli/options.js'
-import { prepareDataDir } from './data-dir.js'
-import { DataFileError, fatalReport } from './errors.js'
-import { smsStatements } from './db/sms.js'
-import { createSmsChain } from './sms/providers.js'
-import { buildSyncRunner } from './sync/build.js'
+import { createServices, staffMacsOfConfig, visitPolicyOf } from './services.js'
+import { templateWarnings } from './sms/segments.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
+import { createKernelPresence } from './visits/kernel-presence.js'
+import { createPresenceTracker } from './visits/presence.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
-/** Reads `--config FILE` (or BRANCHGATE_CONFIG) and the environment; exits non-zero when invalid. */
-export function readConfig(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-): { config: Config; file: string | null } {
-  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='))
-  const file =
-    i < 0
-      ? (env.BRANCHGATE_CONFIG ?? null)
-      : argv[i] === '--config'
-        ? (argv[i + 1] ?? '')
-        : argv[i]!.slice('--config='.length)
-  let text: string | null = null
-  if (file !== null) {
-    if (file === '') throw new ConfigError(['--config needs a file name'])
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw new ConfigError([`cannot read config file ${file}: ${(err as Error).message}`])
-    }
-  }
-  return { config: loadConfig(text, env), file }
-}
-
-/** Where `serve` writes its process id, for `branchgate stop`. */
-export const pidFile = (config: Config) => path.join(path.resolve(config.dataDir), 'branchgate.pid')
-
-/**
- * The gate for the config. With nftables the table is installed by the first rebuild; the walled
- * garden's host names are resolved now and every `refreshMinutes`.
- */
-async function buildGate(config: Config, clock: typeof systemClock) {
-  if (config.gate.backend !== 'nftables')
-    return { gate: createDryRunGate(clock, log) as Gate, stop: () => {} }
-  const g = config.gate
-  const gate: NftablesGate = nftablesGateFor(config, g, { clock, log })
-  const garden = createWalledGarden({ ...g.walledGarden, resolve: resolveWithSystem, log })
-  await gate.setGarden(await garden.addresses())
-  const timer = setInterval(() => {
-    garden
-      .addresses()
-      .then((a) => gate.setGarden(a))
-      .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
-  }, g.walledGarden.refreshMinutes * 60_000)
-  timer.unref()
-  return {
-    gate: gate as Gate,
-    stop: () => {
-      clearInterval(timer)
-      // The table stays: the kernel's timeouts keep governing access while branchgate is down.
-      gate.close()
-    },
-  }
-}
-
-/** Start-up: the let-through set rebuilt from the live authorizations, in one batch. */
-export async function rebuildGate(gate: Gate, db: Db, now: number): Promise<number> {
-  const live = accessStatements(db).allLive(now)
-  await gate.replaceAll(live.map((a) => ({ mac: a.mac as Mac, until: a.ends_at })))
-  return live.length
-}
-
 export const SERVE_USAGE = 'branchgate serve [--config FILE]'
 
-/** Reads a PEM file named in the config; a DataFileError names the key and the file. */
-function readPem(key: string, file: string): Buffer {
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new DataFileError(
-      file,
-      `cannot read ${key} ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix the path in the config file or the file's rights`,
-    )
-  }
-}
+type Fetch = (req: Request, env: any) => Response | Promise<Response>
 
 /**
- * The composition root: config, database, adapters, app, listeners, and a clean stop. What the
- * operator must fix (options, config, data files) is thrown as an OperatorError before anything
- * is written; the process boundary prints it and exits 2.
+ * Binds a listener whose requests wait for `app` (the listeners are bound before the app is
+ * built, so a port of 0 can be told to the app). Rejects with a sentence when it cannot bind.
+ */
+function listen(
+  app: Promise<Fetch>,
+  l: { host: string; port: number },
+  what: string,
+  secure?: { key: Buffer; cert: Buffer },
+): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const fetch: Fetch = async (req, env) => (await app)(req, env)
+    const options = { fetch, hostname: l.host, port: l.port }
+    const server = secure
+      ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () =>
+          resolve(server),
+        )
+      : serve(options, () => resolve(server))
+    server.once('error', (err) =>
+      reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)),
+    )
+  })
+}
+
+const portOf = (s: ServerType) => (s.address() as AddressInfo).port
+
+/**
+ * The composition root: config, data folder, database, firewall, services, app, listeners, jobs,
+ * and a clean stop. What the operator must fix (options, config, data files) is thrown as an
+ * OperatorError before anything is written; the process boundary prints it and exits 2.
  */
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   readOptions('serve', SERVE_USAGE, argv, {})
-  const { config, file } = readConfig(argv, env)
+  const loaded = readConfig(argv, env)
+  let config: Config = loaded.config
+  const file = loaded.file
   const consoleTls = config.console.tls
     ? {
         cert: readPem('console.tls.certFile', config.console.tls.certFile),
@@ -138,18 +91,50 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const secret = existingSecret ?? createSecret(dataDir)
   const checkpointer = startCheckpointer(db, dbFile, log)
   const clock = systemClock
-
-  let built: Awaited<ReturnType<typeof buildGate>>
-  try {
-    built = await buildGate(config, clock)
-    const n = await rebuildGate(built.gate, db, clock.now())
-    log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
-  } catch (err) {
-    log(`branchgate: cannot set up the firewall: ${(err as Error).message}`)
+  const fail = (message: string): never => {
+    log(`branchgate: ${message}`)
     closeDb(db)
     process.exit(1)
   }
-  const gate = built.gate
+
+  // Listeners first: their requests wait for the app, and a port of 0 (tests) is known before
+  // the app is built.
+  let ready!: (apps: { portal: Fetch; admin: Fetch }) => void
+  const apps = new Promise<{ portal: Fetch; admin: Fetch }>((r) => (ready = r))
+  const portalApp = apps.then((a) => a.portal)
+  let servers: ServerType[] = []
+  try {
+    servers = [
+      await listen(portalApp, config.listen.portal, 'portal'),
+      await listen(
+        apps.then((a) => a.admin),
+        config.listen.admin,
+        'console',
+        consoleTls ?? undefined,
+      ),
+    ]
+    if (tls && portalTls) servers.push(await listen(portalApp, tls, 'portal over TLS', portalTls))
+  } catch (err) {
+    for (const s of servers) s.close()
+    fail((err as Error).message)
+  }
+  const [portalServer, adminServer] = servers as [ServerType, ServerType]
+  // A publicUrl on port 0 is the default of a portal on port 0: it follows the bound port.
+  if (new URL(config.publicUrl).port === '0')
+    config = { ...config, publicUrl: `http://localhost:${portOf(portalServer)}` }
+
+  const gateHandle = await openConfiguredGate(config, { clock, log, role: 'service' }).catch(
+    (err: Error) => fail(`cannot set up the firewall: ${err.message}`),
+  )
+  const services = createServices({ config, db, gate: gateHandle.gate, clock, secret, log })
+  try {
+    const n = await services.access.rebuildGate()
+    log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
+  } catch (err) {
+    fail(`cannot set up the firewall: ${(err as Error).message}`)
+  }
+  for (const warning of templateWarnings(config)) log(warning)
+
   const demoMac = parseMac(
     '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
   ) as Mac
@@ -158,23 +143,16 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     config.gate.backend === 'dry-run'
       ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
       : createKernelNeighbours()
-
-  const { portal, admin, consoleAuth, consoleWorker, visits, visitRows, session } = createApp({
-    config,
-    db,
-    gate,
-    gateBackend: config.gate.backend,
-    sms: createSmsChain({ config, sms: smsStatements(db), clock, log }),
+  const { portal, admin, consoleWorker } = createApp(services, {
     neighbours,
-    clock,
-    secret,
-    log,
     // The console's long work (a year's dashboard, a 100,000-row import...) never on the
     // portal's thread.
     consoleWorker: threadConsoleWorker,
   })
+  ready({ portal: portal.fetch, admin: admin.fetch })
 
   // Demo: nobody can sign in to the console yet, so create `admin` and print its password once.
+  const consoleAuth = services.consoleAuth
   if (file === null) {
     const first = await consoleAuth.createFirstAdmin()
     if (first) {
@@ -186,45 +164,18 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log('console: no console user yet; create one with: branchgate user add NAME --role admin')
   }
 
-  const listen = (
-    app: { fetch: (r: Request, env: any) => Response | Promise<Response> },
-    l: { host: string; port: number },
-    what: string,
-    secure?: { key: Buffer; cert: Buffer },
-  ) =>
-    new Promise<ServerType>((resolve, reject) => {
-      const options = { fetch: app.fetch, hostname: l.host, port: l.port }
-      const server = secure
-        ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () =>
-            resolve(server),
-          )
-        : serve(options, () => resolve(server))
-      server.once('error', (err) =>
-        reject(new Error(`cannot listen for the ${what} on ${l.host}:${l.port}: ${err.message}`)),
-      )
-    })
-
-  let servers: ServerType[]
-  try {
-    servers = [
-      await listen(portal, config.listen.portal, 'portal'),
-      await listen(admin, config.listen.admin, 'console', consoleTls ?? undefined),
-    ]
-    if (tls && portalTls) servers.push(await listen(portal, tls, 'portal over TLS', portalTls))
-  } catch (err) {
-    log(`branchgate: ${(err as Error).message}`)
-    closeDb(db)
-    process.exit(1)
-  }
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
   log(
     `branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
   )
-  log(`portal  on http://${shown(config.listen.portal.host)}:${config.listen.portal.port}`)
+  log(`portal  on http://${shown(config.listen.portal.host)}:${portOf(portalServer)}`)
   log(
-    `console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${config.listen.admin.port}`,
+    `console on ${consoleTls ? 'https' : 'http'}://${shown(config.listen.admin.host)}:${portOf(adminServer)}`,
   )
-  if (tls) log(`portal  on https://${shown(tls.host)}:${tls.port} (RFC 8908 API at /api/captive)`)
+  if (tls && servers[2])
+    log(
+      `portal  on https://${shown(tls.host)}:${portOf(servers[2])} (RFC 8908 API at /api/captive)`,
+    )
   writeFileSync(pidFile(config), `${process.pid}\n`)
   log(
     `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
@@ -234,30 +185,25 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const tracker = createPresenceTracker({
     db,
     source: createKernelPresence({
-      gate,
+      gate: services.gate,
       device: config.gate.backend === 'nftables' ? config.gate.guestInterface : null,
       log,
     }),
-    visits: visitRows,
-    book: visits,
+    visits: services.visitRows,
+    book: services.visits,
     policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
     staffMacs: staffMacsOfConfig(config),
     monotonic: { now: () => performance.now() },
     log,
   })
   const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)
-  const sync = createSyncJob({
-    runner: buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
-    offsetSeconds,
-    clock,
-    log,
-  })
+  const sync = createSyncJob({ runner: services.syncRunner(), offsetSeconds, clock, log })
   log(
     `sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`,
   )
   const jobs = startJobs(
     JOBS,
-    { tracker, session, sms: smsStatements(db), sync, log },
+    { tracker, session: services.session, sms: services.smsRows, sync, log },
     config,
     clock,
   )
@@ -275,7 +221,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       jobs.stop(),
       checkpointer.stop(),
       consoleWorker.close(),
-    ]).finally(() => built.stop())
+    ]).finally(() => gateHandle.stop())
     rmSync(pidFile(config), { force: true })
     let open = servers.length
     const done = async () => {

@@ -79,3 +79,46 @@ export function localDayTime(ms: number, timeZone: string): { weekday: number; m
   const msOfDay = ((wall % DAY) + DAY) % DAY
   return { weekday: new Date(wall - msOfDay).getUTCDay(), msOfDay }
 }
+
+// Formatters for people: one per (language, zone, style), built once.
+const peopleFormats = new Map<string, Intl.DateTimeFormat>()
+
+/**
+ * A cached Intl formatter of branch-local time: `locale` is a BCP 47 tag ('es-MX', 'en-US', or
+ * 'sv-SE' for the machine-readable `2026-03-02 09:00`), `options` the Intl style.
+ */
+export function branchTimeFormat(
+  locale: string,
+  timeZone: string,
+  options: Intl.DateTimeFormatOptions,
+): Intl.DateTimeFormat {
+  const key = `${locale} ${timeZone} ${JSON.stringify(options)}`
+  let f = peopleFormats.get(key)
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { ...options, timeZone })
+    if (peopleFormats.size > 256) peopleFormats.clear()
+    peopleFormats.set(key, f)
+  }
+  return f
+}
+
+const ISO_DATE: Intl.DateTimeFormatOptions = { year: 'numeric', month: '2-digit', day: '2-digit' }
+const ISO_TIME: Intl.DateTimeFormatOptions = {
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+}
+
+/** The branch's local date of an instant, `2026-03-02` (commands, CSV, file names). */
+export function localDate(ms: number, timeZone: string): string {
+  return branchTimeFormat('sv-SE', timeZone, ISO_DATE).format(ms)
+}
+
+/** The branch's local time of an instant, `2026-03-02 09:00`, or `09:00` without the date. */
+export function localTime(ms: number, timeZone: string, withDate = true): string {
+  return branchTimeFormat(
+    'sv-SE',
+    timeZone,
+    withDate ? { ...ISO_DATE, ...ISO_TIME } : ISO_TIME,
+  ).format(ms)
+}

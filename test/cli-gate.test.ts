@@ -119,7 +119,9 @@ describe('branchgate allow, revoke and status', () => {
     cleanups.push(t.remove)
     const file = path.join(t.dir, 'c.json')
     writeFileSync(file, JSON.stringify({ dataDir: path.join(t.dir, 'nothing-here') }))
-    expect(await statusCommand.run(['--config', file], {}, () => {})).toBe(2)
+    // Through the command's boundary, as the branchgate command runs it.
+    expect(await cli(['status', '--config', file], {})).toBe(2)
+    expect(existsSync(path.join(t.dir, 'nothing-here'))).toBe(false)
   })
 })
 

@@ -63,7 +63,7 @@ describe('configuration', () => {
       'otp.digits: expected number, received string, got "6"',
     ])
     expect(problemsOf(null, { PORT: 'eighty' })).toEqual([
-      'PORT must be a port number between 1 and 65535, got "eighty"',
+      'PORT must be a port number between 0 and 65535, got "eighty"',
     ])
     expect(problemsOf('{"branch":{"timeZone":"Mars/Olympus"}}')[0]).toMatch(
       /^branch\.timeZone must be an IANA time zone/,

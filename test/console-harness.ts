@@ -1,4 +1,3 @@
-import { createApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import type { ConsoleWorkerFactory } from '../src/console/worker.js'
@@ -7,7 +6,7 @@ import { FakeClock } from './fakes/clock.js'
 import { FakeSmsStats, FakeSyncStatus, RecordingErasureNotifier } from './fakes/console.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FakeSms } from './fakes/sms.js'
-import { tempDir } from './helpers.js'
+import { tempDir, wireApp } from './helpers.js'
 import path from 'node:path'
 
 export const OFFICE_IP = '192.168.50.10'
@@ -31,7 +30,7 @@ export function consoleHarness(
   const neighbours = new FakeNeighbours()
   const gate = createDryRunGate(clock)
   const logs: string[] = []
-  const app = createApp({
+  const app = wireApp({
     config,
     db,
     gate,

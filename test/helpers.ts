@@ -1,13 +1,27 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createApp } from '../src/app.js'
+import { createApp, type AppEdges } from '../src/app.js'
+import type { ScryptCost } from '../src/console/passwords.js'
+import { createServices, type ServiceDeps } from '../src/services.js'
 import { loadConfig, type Config, type ConfigEnv } from '../src/config.js'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FakeSms } from './fakes/sms.js'
+
+/** scrypt at 1/32 of production's cost: console tests sign in hundreds of times. */
+export const TEST_SCRYPT_COST: ScryptCost = Object.freeze({ N: 1024, r: 8, p: 1 })
+
+/**
+ * The services and both apps wired as main.ts wires them (src/services.ts, then createApp), with
+ * the test's fakes at the edges; one object, so a test reaches `login`, `access`, `portal`...
+ */
+export function wireApp(deps: ServiceDeps & AppEdges) {
+  const services = createServices({ passwordCost: TEST_SCRYPT_COST, ...deps })
+  return { ...services, ...createApp(services, deps) }
+}
 
 /** A temporary folder removed by the returned function. */
 export function tempDir(prefix = 'branchgate-test-'): { dir: string; remove: () => void } {
@@ -47,7 +61,7 @@ export function portalHarness(configOverrides: Record<string, unknown> = {}, env
   const gate = createDryRunGate(clock)
   const logs: string[] = []
   const secret = Buffer.alloc(32, 7)
-  const app = createApp({
+  const app = wireApp({
     config,
     db,
     gate,

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import path from 'node:path'
 
@@ -61,3 +61,76 @@ export const SERVE_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/main.js
 
 /** `node` arguments that run the compiled `branchgate` command; append its arguments. */
 export const CLI_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/cli.js')]
+
+/** The ports a started service printed (`portal  on http://…:PORT`, `console on …`). */
+export interface ServicePorts {
+  portal: number
+  console: number
+  /** The portal's HTTPS listener, when listen.tls is set. */
+  tls: number | null
+}
+
+/** A running service started by startService. */
+export interface StartedService {
+  child: ChildProcess
+  ports: ServicePorts
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string
+  /** SIGTERM, and its exit code. */
+  stop(): Promise<number | null>
+}
+
+/**
+ * Starts the compiled service (`serve`) and resolves when it has printed where it listens; with
+ * ports of 0 in its config or PORT/ADMIN_PORT=0 the system picks them, so parallel tests never
+ * race for one. Rejects with its output when it exits first. Give it listen ports of 0.
+ */
+export function startService(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; spawn?: (args: string[]) => ChildProcess } = {},
+): Promise<StartedService> {
+  const child =
+    opts.spawn?.([...SERVE_ARGS, ...args]) ??
+    spawn(process.execPath, [...SERVE_ARGS, ...args], {
+      cwd: ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+  let out = ''
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  return new Promise((resolve, reject) => {
+    const seen = () => {
+      // "data in …" is printed after every listener line.
+      if (!/ data in /.test(out)) return
+      const port = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN)
+      const tls = /portal {2}on https:\/\/\S+:(\d+)/.exec(out)
+      resolve({
+        child,
+        ports: {
+          portal: port(/portal {2}on http:\/\/\S+:(\d+)/),
+          console: port(/console on https?:\/\/\S+:(\d+)/),
+          tls: tls ? Number(tls[1]) : null,
+        },
+        output: () => out,
+        stop: () => {
+          if (child.exitCode === null) child.kill('SIGTERM')
+          return exited
+        },
+      })
+    }
+    const onData = (d: Buffer) => {
+      out += d
+      seen()
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    void exited.then((code) =>
+      reject(new Error(`the service exited (${code}) before listening:\n${out}`)),
+    )
+  })
+}
+
+/** Waits for a condition that another process brings about; the test's timeout is the guard. */
+export async function until(cond: () => boolean | Promise<boolean>, everyMs = 25): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, everyMs))
+}

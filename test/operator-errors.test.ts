@@ -17,7 +17,7 @@ import { cli, COMMANDS } from '../src/cli.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { createSecret } from '../src/secret.js'
 import { tempDir } from './helpers.js'
-import { freePort, SERVE_ARGS } from './net-helpers.js'
+import { SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
@@ -65,12 +65,11 @@ async function branchgate(
   env: Record<string, string>,
   opts: { entry?: 'bin' | 'main'; uid?: number } = {},
 ): Promise<Run> {
-  const [port, adminPort] = [await freePort(), await freePort()]
   const script = opts.entry === 'main' ? SERVE_ARGS : ['bin/branchgate.js']
   const child = spawn(process.execPath, [...script, ...args], {
     cwd: ROOT,
     // Ports of its own, so that a regression that starts the server disturbs nothing.
-    env: { ...process.env, PORT: String(port), ADMIN_PORT: String(adminPort), ...env },
+    env: { ...process.env, PORT: '0', ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
   })

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { visitPolicyOf } from '../src/app.js'
+import { visitPolicyOf } from '../src/services.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { visitStatements } from '../src/db/visits.js'
 import { uuidv7 } from '../src/ids.js'

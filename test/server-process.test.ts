@@ -1,41 +1,23 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { closeDb, openDb } from '../src/db/open.js'
 import { tempDir } from './helpers.js'
-import { freePort, SERVE_ARGS } from './net-helpers.js'
+import { SERVE_ARGS, startService, until } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
 afterEach(() => cleanups.splice(0).forEach((f) => f()))
 
-function startServer(
-  env: Record<string, string>,
-  args: string[] = [],
-): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [...SERVE_ARGS, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The demo service on ports the system picks (PORT=0, ADMIN_PORT=0). */
+async function startDemo(dataDir: string) {
+  const service = await startService([], {
+    env: { ...process.env, PORT: '0', ADMIN_PORT: '0', BRANCHGATE_DATA_DIR: dataDir },
   })
-  let out = ''
-  child.stdout!.on('data', (d) => (out += d))
-  child.stderr!.on('data', (d) => (out += d))
-  cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'))
-  return { child, output: () => out }
-}
-
-async function waitFor(url: string, ms = 15_000): Promise<Response> {
-  const until = Date.now() + ms
-  for (;;) {
-    try {
-      return await fetch(url)
-    } catch (err) {
-      if (Date.now() > until) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
+  return service
 }
 
 /** One plain HTTP/1.1 GET with the Host header of our choosing; resolves with the raw answer. */
@@ -91,21 +73,9 @@ describe('the server process', () => {
     async () => {
       const t = tempDir()
       cleanups.push(t.remove)
-      const [port, adminPort] = [await freePort(), await freePort()]
-      const { child } = startServer({
-        PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        BRANCHGATE_DATA_DIR: t.dir,
-      })
-      // Started once it says where the portal listens (an event, not a poll).
-      await new Promise<void>((resolve, reject) => {
-        let seen = ''
-        child.stderr!.on('data', (d) => {
-          seen += d
-          if (seen.includes(`portal  on http://localhost:${port}`)) resolve()
-        })
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${seen}`)))
-      })
+      // PORT=0: the system picks the port, and guests must be sent to the one it picked.
+      const { ports } = await startDemo(t.dir)
+      const port = ports.portal
       const api = await fetch(`http://127.0.0.1:${port}/api/captive`)
       expect(await api.json()).toEqual({
         captive: true,
@@ -121,13 +91,9 @@ describe('the server process', () => {
   it('runs the whole demo flow over real HTTP, prints the code, and stops cleanly on SIGTERM', async () => {
     const t = tempDir()
     cleanups.push(t.remove)
-    const [port, adminPort] = [await freePort(), await freePort()]
-    const { child, output } = startServer({
-      PORT: String(port),
-      ADMIN_PORT: String(adminPort),
-      BRANCHGATE_DATA_DIR: t.dir,
-    })
-    const health = await waitFor(`http://127.0.0.1:${port}/healthz`)
+    const { child, output, ports } = await startDemo(t.dir)
+    const [port, adminPort] = [ports.portal, ports.console]
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`)
     expect(await health.json()).toMatchObject({ status: 'ok', gate: 'dry-run' })
     const consolePage = await fetch(`http://127.0.0.1:${adminPort}/`)
     expect(consolePage.status).toBe(200)
@@ -145,10 +111,9 @@ describe('the server process', () => {
     ).text()
     const challenge = /name="challenge" value="([^"]+)"/.exec(codePage)![1]!
     let code: string | undefined
-    for (let i = 0; i < 50 && !code; i++) {
-      code = /\[sms\] to=\+525512345678 code=(\d{6})/.exec(output())?.[1]
-      if (!code) await new Promise((r) => setTimeout(r, 50))
-    }
+    await until(
+      () => (code = /\[sms\] to=\+525512345678 code=(\d{6})/.exec(output())?.[1]) !== undefined,
+    )
     expect(code).toMatch(/^\d{6}$/)
     const welcome = await fetch(`http://127.0.0.1:${port}/verify`, form({ challenge, code: code! }))
     expect(welcome.status).toBe(200)
@@ -164,5 +129,10 @@ describe('the server process', () => {
     expect(existsSync(path.join(t.dir, 'branchgate.db'))).toBe(true)
     expect(existsSync(path.join(t.dir, 'branchgate.db-wal'))).toBe(false)
     expect(output()).not.toMatch(/secret|[0-9a-f]{64}/)
+    // The service hashes console passwords at production's full scrypt cost (tests use less).
+    const db = openDb(path.join(t.dir, 'branchgate.db'))
+    const hash = db.prepare(`SELECT password_hash FROM console_users`).pluck().get() as string
+    closeDb(db)
+    expect(hash.split('$').slice(0, 4)).toEqual(['scrypt', '32768', '8', '1'])
   })
 })

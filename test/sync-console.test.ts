@@ -1,6 +1,5 @@
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
@@ -11,7 +10,7 @@ import { seedWeek } from './console-seed.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FakeSms } from './fakes/sms.js'
-import { tempDir } from './helpers.js'
+import { tempDir, wireApp } from './helpers.js'
 
 /** The app as main.ts builds it: the console wired to the real outbox and sync status. */
 function wiredApp(sync: Record<string, unknown> = {}) {
@@ -19,7 +18,7 @@ function wiredApp(sync: Record<string, unknown> = {}) {
   const config = loadConfig(JSON.stringify({ dataDir: t.dir, sync }))
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   const clock = new FakeClock()
-  const app = createApp({
+  const app = wireApp({
     config,
     db,
     gate: createDryRunGate(clock),

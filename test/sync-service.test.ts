@@ -5,23 +5,15 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { closeDb, openDb } from '../src/db/open.js'
 import { seedEvents } from './fakes/outbox-seed.js'
-import { freePort, WebhookReceiver } from './fakes/webhook-receiver.js'
+import { WebhookReceiver } from './fakes/webhook-receiver.js'
 import { tempDir } from './helpers.js'
-import { CLI_ARGS, SERVE_ARGS } from './net-helpers.js'
+import { CLI_ARGS, SERVE_ARGS, until } from './net-helpers.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SECRET = 'whsec_' + Buffer.from('service test secret, 32 bytes!!!').toString('base64')
 
 let dir: ReturnType<typeof tempDir> | null = null
 afterEach(() => dir?.remove())
-
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 describe('the service', () => {
   it('runs the sync on its schedule, never beside a `branchgate sync`, and stops cleanly on SIGTERM', async () => {
@@ -33,8 +25,9 @@ describe('the service', () => {
       JSON.stringify({
         dataDir: dir.dir,
         listen: {
-          portal: { host: '127.0.0.1', port: await freePort() },
-          admin: { port: await freePort() },
+          // Ports the system picks: no other test can be given them.
+          portal: { host: '127.0.0.1', port: 0 },
+          admin: { port: 0 },
         },
         // Every second, no offset: the test need not wait for a 5-minute tick.
         sync: {
@@ -60,7 +53,7 @@ describe('the service', () => {
       let release!: () => void
       const held = new Promise<void>((r) => (release = r))
       receiver.beforeAnswer = () => held
-      await until('the first scheduled batch', () => receiver.requests === 1)
+      await until(() => receiver.requests === 1)
       const cli = spawn(process.execPath, [...CLI_ARGS, 'sync', '--config', configFile], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,7 +65,7 @@ describe('the service', () => {
       expect(receiver.requests).toBe(1)
       release()
       receiver.beforeAnswer = null
-      await until('the scheduled run', () => receiver.accepted.length === 300)
+      await until(() => receiver.accepted.length === 300)
       expect(receiver.accepted.map((e) => e.id)).toEqual(written.map((w) => w.id))
       expect(out).toContain('sync: to webhook, schedule "* * * * * *" + 0 s offset for this branch')
     } finally {
@@ -81,5 +74,5 @@ describe('the service', () => {
       await receiver.stop()
     }
     expect(existsSync(path.join(dir.dir, 'branchgate.db-wal'))).toBe(false)
-  })
+  }, 120_000)
 })

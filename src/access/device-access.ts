@@ -116,6 +116,15 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       recordBlocked(change, now)
       return { visitId: null }
     },
+    /**
+     * Start-up: the firewall's let-through set rebuilt from the live authorizations, in one
+     * batch. Returns how many devices it holds.
+     */
+    async rebuildGate(): Promise<number> {
+      const live = access.allLive(clock.now())
+      await gate.replaceAll(live.map((a) => ({ mac: a.mac as Mac, until: a.ends_at })))
+      return live.length
+    },
     /** The device's live authorization, if any. */
     liveUntil(mac: Mac): number | null {
       return access.live(mac, clock.now())?.ends_at ?? null

@@ -2,108 +2,102 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
-import { OperatorError } from '../errors.js'
-import { accessStatements } from '../db/access.js'
-import { auditStatements } from '../db/audit.js'
+import { readConfig } from '../config-file.js'
+import { prepareDataDir } from '../data-dir.js'
 import { closeDb, openDb, type Db } from '../db/open.js'
-import { createDeviceAccess, type DeviceAccess } from '../access/device-access.js'
-import { createDryRunGate } from '../gate/dry-run.js'
+import { GateError } from '../errors.js'
+import { openConfiguredGate } from '../gate/configured.js'
 import type { Gate } from '../gate/gate.js'
-import { nftablesGateFor, type NftablesGate } from '../gate/nftables.js'
-import { readConfig } from '../main.js'
-import { visitPolicyOf } from '../app.js'
-import { visitStatements } from '../db/visits.js'
-import { uuidv7 } from '../ids.js'
-import { createVisitBook } from '../visits/book.js'
+import type { NftablesGate } from '../gate/nftables.js'
 import { loadOrCreateSecret } from '../secret.js'
-import { buildOutbox } from '../sync/build.js'
+import { createServices, type Services } from '../services.js'
 
-/** What a one-shot command needs: the config, the database, the gate and the one change path. */
+/** What a one-shot command works with: the config, the database and the services. */
 export interface CliContext {
   config: Config
   db: Db
-  gate: Gate
-  /** The nftables gate, when that is the configured backend. */
+  services: Services
+  /** The nftables gate, when the command opened the gate and that is the configured backend. */
   nft: NftablesGate | null
-  access: DeviceAccess
   clock: Clock
   log: (line: string) => void
-  close(): void
 }
+
+export interface CliContextOptions {
+  /** The command changes or reads the firewall (allow, revoke, status, stop). */
+  gate?: boolean
+  /**
+   * The command may create the database (`user add` on a new install). Otherwise a missing
+   * database is refused: a typo in --config must not start an empty one.
+   */
+  createDatabase?: boolean
+  clock?: Clock
+  /** Where the services log (default: standard error). */
+  log?: (line: string) => void
+}
+
+/** The gate of a command that does not touch the firewall: any use is a bug, said plainly. */
+const noGate: Gate = new Proxy({} as Gate, {
+  get: () => () => Promise.reject(new GateError('this command does not use the firewall')),
+})
 
 /**
- * Opens what a command needs. The gate only changes elements of the running table: the table
- * itself is installed by `serve`.
+ * Opens what a command needs and builds the services the way the service does
+ * (src/services.ts). The gate only changes elements of the running table: the table itself is
+ * installed by `serve`. A config problem is a ConfigError; the boundary in cli.ts prints it.
  */
-export function openCliContext(
-  argv: string[],
+export async function openCliContext(
+  argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  clock: Clock = systemClock,
-): CliContext {
+  opts: CliContextOptions = {},
+): Promise<CliContext & { close(): void }> {
+  const clock = opts.clock ?? systemClock
   const { config } = readConfig(argv, env)
-  const log = (line: string) => console.error(line)
+  const log = opts.log ?? ((line: string) => console.error(line))
   const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
-  // A one-shot command never creates a database: a typo in --config must not start an empty one.
-  if (!existsSync(file))
+  if (!opts.createDatabase && !existsSync(file))
     throw new ConfigError([`no database at ${file}: run branchgate serve with this config first`])
+  const dataDir = opts.createDatabase ? prepareDataDir(config.dataDir) : path.dirname(file)
   const db = openDb(file)
-  const nft =
-    config.gate.backend === 'nftables' ? nftablesGateFor(config, config.gate, { clock, log }) : null
-  const gate: Gate = nft ?? createDryRunGate(clock)
-  const access = createDeviceAccess({
-    db,
-    gate,
-    clock,
-    access: accessStatements(db),
-    audit: auditStatements(db),
-    log,
-    visits: createVisitBook({
+  try {
+    const secret = loadOrCreateSecret(dataDir)
+    const handle = opts.gate
+      ? await openConfiguredGate(config, { clock, log, role: 'command' })
+      : null
+    const services = createServices({
+      config,
       db,
-      visits: visitStatements(db),
-      branchId: config.branch.id,
-      policy: visitPolicyOf(config),
-      newId: uuidv7,
-      outbox: buildOutbox(db, {
-        branchId: config.branch.id,
-        sync: config.sync,
-        secret: loadOrCreateSecret(path.resolve(config.dataDir)),
-      }),
-    }),
-  })
-  return {
-    config,
-    db,
-    gate,
-    nft,
-    access,
-    clock,
-    log,
-    close() {
-      nft?.close()
-      closeDb(db)
-    },
+      gate: handle?.gate ?? noGate,
+      clock,
+      secret,
+      log,
+    })
+    return {
+      config,
+      db,
+      services,
+      nft: handle?.nft ?? null,
+      clock,
+      log,
+      close() {
+        handle?.stop()
+        closeDb(db)
+      },
+    }
+  } catch (err) {
+    closeDb(db)
+    throw err
   }
 }
 
-/** Runs a command body with a context, turning config errors into exit code 2. */
+/** Runs a command body with a context and closes it after. */
 export async function withContext(
-  argv: string[],
+  argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  body: (ctx: CliContext) => Promise<number>,
+  body: (ctx: CliContext) => Promise<number> | number,
+  opts: CliContextOptions = {},
 ): Promise<number> {
-  let ctx: CliContext
-  try {
-    ctx = openCliContext(argv, env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`branchgate: ${err.message}`)
-      return 2
-    }
-    // A damaged data file: the boundary in cli.ts says which and what to do.
-    if (err instanceof OperatorError) throw err
-    console.error(`branchgate: ${(err as Error).message}`)
-    return 1
-  }
+  const ctx = await openCliContext(argv, env, opts)
   try {
     return await body(ctx)
   } finally {
@@ -119,16 +113,4 @@ export function withoutConfigArg(argv: string[]): string[] {
     else if (!argv[i]!.startsWith('--config=')) out.push(argv[i]!)
   }
   return out
-}
-
-/** The branch's local time for `ms`, e.g. "2026-03-02 09:00". */
-export function localTime(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(ms)
 }

@@ -20,7 +20,7 @@ import {
 import { FAILURE_KIND_TEXT } from '../sms/status.js'
 import { checkProviderAccount } from '../sms/providers.js'
 import type { Fetch } from '../sms/provider-http.js'
-import { readConfig } from '../main.js'
+import { readConfig } from '../config-file.js'
 
 /** One thing doctor looked at: fine, or what is wrong and how to fix it. */
 export interface Finding {

@@ -12,29 +12,34 @@ export const revokeCommand: Command = {
   summary: 'cut a device off now',
   maxArgs: 1,
   run: (argv, env, out = console.log) =>
-    withContext(argv, env, async (ctx) => {
-      const { args } = readOptions('revoke', 'branchgate revoke MAC', argv, {}, 1)
-      const mac = parseMac(args[0] ?? '')
-      if (!mac || args.length !== 1) {
-        console.error(
-          'branchgate revoke: give one MAC address, e.g. branchgate revoke 3a:11:22:33:44:55',
-        )
-        return 2
-      }
-      const wasLive = ctx.access.liveUntil(mac) !== null
-      try {
-        await ctx.access.setDeviceState({
-          next: 'blocked',
-          mac,
-          reason: 'revoke',
-          actor: cliActor(env),
-        })
-      } catch (err) {
-        if (!(err instanceof GateError)) throw err
-        console.error(`branchgate revoke: the firewall refused: ${err.message}`)
-        return 1
-      }
-      out(wasLive ? `${mac} revoked` : `${mac} was not let through; it is blocked`)
-      return 0
-    }),
+    withContext(
+      argv,
+      env,
+      async (ctx) => {
+        const { args } = readOptions('revoke', 'branchgate revoke MAC', argv, {}, 1)
+        const mac = parseMac(args[0] ?? '')
+        if (!mac || args.length !== 1) {
+          console.error(
+            'branchgate revoke: give one MAC address, e.g. branchgate revoke 3a:11:22:33:44:55',
+          )
+          return 2
+        }
+        const wasLive = ctx.services.access.liveUntil(mac) !== null
+        try {
+          await ctx.services.access.setDeviceState({
+            next: 'blocked',
+            mac,
+            reason: 'revoke',
+            actor: cliActor(env),
+          })
+        } catch (err) {
+          if (!(err instanceof GateError)) throw err
+          console.error(`branchgate revoke: the firewall refused: ${err.message}`)
+          return 1
+        }
+        out(wasLive ? `${mac} revoked` : `${mac} was not let through; it is blocked`)
+        return 0
+      },
+      { gate: true },
+    ),
 }

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import type { Command } from '../cli.js'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
-import { closeDb, openDb, type Db } from '../db/open.js'
+import type { Db } from '../db/open.js'
 import { smsStatements } from '../db/sms.js'
-import { readConfig } from '../main.js'
+import { withContext } from './context.js'
 import { cliActor } from './actor.js'
 import { smsStatusLines } from '../sms/status.js'
 
@@ -15,33 +13,18 @@ type SmsCommand = Command & {
   run(argv: string[], env: NodeJS.ProcessEnv, out?: Out): Promise<number>
 }
 
-/**
- * Runs `body` with the config and the existing database; 2 when either is missing. Never
- * creates a database: a typo in --config must not start an empty one.
- */
+/** Runs `body` with the config and the existing database (never creates one). */
 async function withDb(
   argv: string[],
   env: NodeJS.ProcessEnv,
   body: (config: Config, db: Db) => number,
 ): Promise<number> {
-  let config: Config
   try {
-    config = readConfig(argv, env).config
+    return await withContext(argv, env, (ctx) => body(ctx.config, ctx.db))
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     console.error(`branchgate: ${err.message}`)
     return 2
-  }
-  const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
-  if (!existsSync(file)) {
-    console.error(`branchgate: no database at ${file}: run branchgate serve with this config first`)
-    return 2
-  }
-  const db = openDb(file)
-  try {
-    return body(config, db)
-  } finally {
-    closeDb(db)
   }
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs'
 import type { Command } from '../cli.js'
-import { pidFile } from '../main.js'
+import { pidFile } from '../config-file.js'
 import { withContext } from './context.js'
 import { readOptions } from './options.js'
 
@@ -38,44 +38,49 @@ export const stopCommand: Command = {
   summary: 'stop the server; --flush also removes the firewall table',
   options: STOP_OPTIONS,
   run: (argv, env, out = console.log) =>
-    withContext(argv, env, async (ctx) => {
-      const flush = readOptions('stop', 'branchgate stop [--flush]', argv, STOP_OPTIONS).values
-        .flush
-      const file = pidFile(ctx.config)
-      let pid: number | null = null
-      try {
-        pid = Number(readFileSync(file, 'utf8').trim()) || null
-      } catch {
-        pid = null
-      }
-      if (pid !== null && alive(pid) && !isBranchgate(pid)) {
-        console.error(
-          `branchgate stop: ${file} names process ${pid}, which is not branchgate; removing the stale file`,
-        )
-        rmSync(file, { force: true })
-        pid = null
-      }
-      if (pid !== null && alive(pid)) {
-        process.kill(pid, 'SIGTERM')
-        const deadline = Date.now() + 10_000
-        // Waiting for another process to exit: there is no event to wait on, so poll.
-        while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-        if (alive(pid)) {
-          console.error(`branchgate stop: process ${pid} is still running after 10 s`)
-          return 1
+    withContext(
+      argv,
+      env,
+      async (ctx) => {
+        const flush = readOptions('stop', 'branchgate stop [--flush]', argv, STOP_OPTIONS).values
+          .flush
+        const file = pidFile(ctx.config)
+        let pid: number | null = null
+        try {
+          pid = Number(readFileSync(file, 'utf8').trim()) || null
+        } catch {
+          pid = null
         }
-        out(`stopped branchgate (pid ${pid})`)
-      } else {
-        rmSync(file, { force: true })
-        out('branchgate was not running')
-      }
-      if (flush) {
-        if (!ctx.nft) out('gate is dry-run: no firewall table to remove')
-        else {
-          await ctx.nft.flush()
-          out('removed the firewall table inet branchgate')
+        if (pid !== null && alive(pid) && !isBranchgate(pid)) {
+          console.error(
+            `branchgate stop: ${file} names process ${pid}, which is not branchgate; removing the stale file`,
+          )
+          rmSync(file, { force: true })
+          pid = null
         }
-      }
-      return 0
-    }),
+        if (pid !== null && alive(pid)) {
+          process.kill(pid, 'SIGTERM')
+          const deadline = Date.now() + 10_000
+          // Waiting for another process to exit: there is no event to wait on, so poll.
+          while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+          if (alive(pid)) {
+            console.error(`branchgate stop: process ${pid} is still running after 10 s`)
+            return 1
+          }
+          out(`stopped branchgate (pid ${pid})`)
+        } else {
+          rmSync(file, { force: true })
+          out('branchgate was not running')
+        }
+        if (flush) {
+          if (!ctx.nft) out('gate is dry-run: no firewall table to remove')
+          else {
+            await ctx.nft.flush()
+            out('removed the firewall table inet branchgate')
+          }
+        }
+        return 0
+      },
+      { gate: true },
+    ),
 }

@@ -1,11 +1,7 @@
-import path from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
-import { closeDb, openDb } from '../db/open.js'
+import { openCliContext } from './context.js'
 import { outboxStatements } from '../db/outbox.js'
-import { readConfig } from '../main.js'
-import { prepareDataDir } from '../data-dir.js'
-import { buildSyncRunner } from '../sync/build.js'
 import type { RunResult } from '../sync/run.js'
 import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 
@@ -34,9 +30,9 @@ export async function syncCommand(
     console.error(`branchgate sync: unknown option ${unknown.join(' ')}\nUsage: ${SYNC_USAGE}`)
     return 2
   }
-  let config: Config
+  let ctx: Awaited<ReturnType<typeof openCliContext>>
   try {
-    config = readConfig(argv, env).config
+    ctx = await openCliContext(argv, env, { clock, log })
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`branchgate: ${err.message}`)
@@ -44,8 +40,7 @@ export async function syncCommand(
     }
     throw err
   }
-  const dataDir = prepareDataDir(config.dataDir)
-  const db = openDb(path.join(dataDir, 'branchgate.db'))
+  const { config, db } = ctx
   let interrupted = false
   let wake: (() => void) | null = null
   const onSignal = () => {
@@ -53,7 +48,7 @@ export async function syncCommand(
     wake?.()
     void runner.stop()
   }
-  const runner = buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log })
+  const runner = ctx.services.syncRunner()
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
@@ -99,7 +94,7 @@ export async function syncCommand(
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     await runner.stop()
-    closeDb(db)
+    ctx.close()
   }
 }
 

@@ -1,12 +1,9 @@
-import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { systemClock, type Clock } from '../clock.js'
-import { AccountError, createConsoleAuth } from '../console/auth.js'
+import type { Clock } from '../clock.js'
+import { AccountError } from '../console/auth.js'
 import { ConfigError } from '../config.js'
-import { auditStatements } from '../db/audit.js'
-import { CONSOLE_ROLES, consoleUserStatements, type ConsoleRole } from '../db/console.js'
-import { closeDb, openDb } from '../db/open.js'
-import { readConfig } from '../main.js'
+import { CONSOLE_ROLES, type ConsoleRole } from '../db/console.js'
+import { openCliContext } from './context.js'
 import { cliActor } from './actor.js'
 import { readOptions } from './options.js'
 
@@ -45,9 +42,13 @@ export async function userCommand(
     io.out(`usage: ${USER_USAGE}`)
     return verb ? 0 : 2
   }
-  let config
+  let ctx: Awaited<ReturnType<typeof openCliContext>>
   try {
-    config = readConfig(argv, env).config
+    // `user add` may come before the first `serve` on a new install: the database is made here.
+    ctx = await openCliContext(argv, env, {
+      createDatabase: true,
+      ...(io.clock ? { clock: io.clock } : {}),
+    })
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`branchgate: ${err.message}`)
@@ -55,13 +56,7 @@ export async function userCommand(
     }
     throw err
   }
-  const db = openDb(path.join(path.resolve(config.dataDir), 'branchgate.db'))
-  const auth = createConsoleAuth({
-    users: consoleUserStatements(db),
-    audit: auditStatements(db),
-    clock: io.clock ?? systemClock,
-    policy: config.console,
-  })
+  const auth = ctx.services.consoleAuth
   const actor = cliActor(env)
   try {
     switch (verb) {
@@ -114,7 +109,7 @@ export async function userCommand(
     }
     throw err
   } finally {
-    closeDb(db)
+    ctx.close()
   }
 }
 

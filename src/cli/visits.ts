@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError } from '../config.js'
-import { closeDb, openDb } from '../db/open.js'
-import { visitStatements, type VisitReportRow } from '../db/visits.js'
-import { readConfig } from '../main.js'
+import type { VisitReportRow } from '../db/visits.js'
+import { withContext } from './context.js'
 import { csvField, spreadsheetPhone } from '../console/csv.js'
 import { maskPhone } from '../portal/login.js'
 import { visitFigures } from '../visits/figures.js'
 import { dwellMs } from '../visits/rules.js'
-import { instantOfWallTime } from '../time.js'
+import { instantOfWallTime, localDate, localTime } from '../time.js'
 import { UsageError } from '../errors.js'
 import type { OptionSpec } from './options.js'
 
@@ -33,16 +30,6 @@ export function localMidnight(day: string, timeZone: string): number {
   return instantOfWallTime(guess, timeZone)
 }
 
-/** The branch's local date of an instant, YYYY-MM-DD. */
-export function localDay(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(ms)
-}
-
 function nextDay(day: string): string {
   const d = new Date(`${day}T00:00:00Z`)
   d.setUTCDate(d.getUTCDate() + 1)
@@ -64,7 +51,7 @@ export function parseVisitRange(argv: string[], now: number, timeZone: string): 
   if (argv.includes('--today') || (fromArg === undefined && toArg === undefined)) {
     if (fromArg !== undefined || toArg !== undefined)
       throw new UsageError('visits', 'use either --today or --from/--to')
-    const today = localDay(now, timeZone)
+    const today = localDate(now, timeZone)
     return {
       from: localMidnight(today, timeZone),
       to: localMidnight(nextDay(today), timeZone),
@@ -87,15 +74,6 @@ export function formatDwell(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
 }
 
-function localTime(ms: number, timeZone: string, withDate: boolean): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    ...(withDate ? { year: 'numeric', month: '2-digit', day: '2-digit' } : {}),
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(ms)
-}
-
 /**
  * The visits as a table: customer, arrival, departure, dwell (local time of the branch), then a
  * summary line. Pass-bys are marked and left out of the average; open visits show as "here".
@@ -105,7 +83,7 @@ export function formatVisits(
   range: VisitRange,
   timeZone: string,
 ): string[] {
-  const manyDays = localDay(range.from, timeZone) !== localDay(range.to - 1, timeZone)
+  const manyDays = localDate(range.from, timeZone) !== localDate(range.to - 1, timeZone)
   const table = rows.map((v) => {
     const end = v.ended_at ?? v.last_seen_at
     return [
@@ -187,23 +165,19 @@ export const visitsCommand = {
     clock: Clock = systemClock,
   ) {
     try {
-      const { config } = readConfig(argv, env)
-      const file = path.join(path.resolve(config.dataDir), 'branchgate.db')
-      if (!existsSync(file))
-        throw new ConfigError([
-          `no database at ${file}: run branchgate serve with this config first`,
-        ])
-      const tz = config.branch.timeZone
-      const range = parseVisitRange(argv, clock.now(), tz)
-      const db = openDb(file)
-      try {
-        const rows = visitStatements(db).between(range.from, range.to)
-        const lines = argv.includes('--csv') ? visitsCsv(rows, tz) : formatVisits(rows, range, tz)
-        for (const line of lines) out(line)
-      } finally {
-        closeDb(db)
-      }
-      return 0
+      return await withContext(
+        argv,
+        env,
+        (ctx) => {
+          const tz = ctx.config.branch.timeZone
+          const range = parseVisitRange(argv, clock.now(), tz)
+          const rows = ctx.services.visitRows.between(range.from, range.to)
+          const lines = argv.includes('--csv') ? visitsCsv(rows, tz) : formatVisits(rows, range, tz)
+          for (const line of lines) out(line)
+          return 0
+        },
+        { clock },
+      )
     } catch (err) {
       if (err instanceof ConfigError) {
         console.error(`branchgate: ${err.message}`)

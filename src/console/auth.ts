@@ -3,11 +3,12 @@ import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { ConsoleRole, ConsoleUserStatements } from '../db/console.js'
 import {
-  DUMMY_HASH_PROMISE,
+  dummyHash,
   hashPassword,
   passwordProblem,
   randomPassword,
   verifyPassword,
+  type ScryptCost,
 } from './passwords.js'
 
 /** How sign-ins are throttled and sessions expire (from config `console`). */
@@ -70,11 +71,14 @@ export interface ConsoleAuthDeps {
   audit: AuditStatements
   clock: Clock
   policy: ConsoleAuthPolicy
+  /** scrypt cost of new password hashes: production's in the service, a small one in tests. */
+  passwordCost: ScryptCost
 }
 
 /** Console accounts, sign-in with throttling, and sessions. Used by the routes and the CLI. */
 export function createConsoleAuth(deps: ConsoleAuthDeps) {
   const { users, audit, clock, policy } = deps
+  const unknownUserHash = dummyHash(deps.passwordCost)
 
   function checkName(name: string) {
     if (!NAME_RE.test(name)) {
@@ -136,7 +140,7 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const row = users.insert({
         name,
         role,
-        hash: await hashPassword(password),
+        hash: await hashPassword(password, deps.passwordCost),
         mustChange: opts.mustChange ?? false,
         now,
       })
@@ -161,7 +165,7 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const problem = passwordProblem(password, user.name)
       if (problem) throw new AccountError(`password ${problem}`)
       const now = clock.now()
-      users.setPassword(user.id, await hashPassword(password), false, now)
+      users.setPassword(user.id, await hashPassword(password, deps.passwordCost), false, now)
       users.endSessionsOf(user.id)
       audit.record({ at: now, actor, action: 'console.user.passwd', subject: user.name })
     },
@@ -191,7 +195,7 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const subject = name.slice(0, 40)
       const attempt = countAttempt(subject, ip, now)
       const user = users.byName(name)
-      const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH_PROMISE()))
+      const ok = await verifyPassword(password, user?.password_hash ?? (await unknownUserHash()))
       if (!user || !ok) {
         audit.record({
           at: now,
@@ -298,7 +302,7 @@ export function createConsoleAuth(deps: ConsoleAuthDeps) {
       const problem = passwordProblem(next, row.name)
       if (problem) throw new AccountError('weak')
       const now = clock.now()
-      users.setPassword(row.id, await hashPassword(next), false, now)
+      users.setPassword(row.id, await hashPassword(next, deps.passwordCost), false, now)
       users.endSessionsOf(row.id)
       users.insertSession({
         tokenHash: user.tokenHash,

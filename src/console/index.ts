@@ -2,11 +2,11 @@ import type { Context } from 'hono'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
-import { consoleAuditStatements, consoleUserStatements } from '../db/console.js'
+import { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Views } from '../views.js'
-import { createConsoleAuth } from './auth.js'
+import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
 import {
@@ -26,6 +26,8 @@ export interface ConsoleDeps {
   clock: Clock
   views: Views
   access: DeviceAccess
+  /** Console accounts and sessions (src/services.ts builds it; the CLI's `user` uses it too). */
+  auth: ConsoleAuth
   clientAddress: (c: Context) => string | undefined
   log: (line: string) => void
   /** The CRM sync's state for the sync panel; default: "not configured". */
@@ -51,12 +53,7 @@ export function createConsole(deps: ConsoleDeps) {
   const audit = auditStatements(deps.db)
   const passByMinutes = passByMinutesOf(deps.config)
   const phoneRules = deps.config.phone
-  const auth = createConsoleAuth({
-    users: consoleUserStatements(deps.db),
-    audit,
-    clock: deps.clock,
-    policy: deps.config.console,
-  })
+  const auth = deps.auth
   const rules: WorkRules = {
     dashboard: {
       passByMinutes,

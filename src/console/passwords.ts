@@ -1,11 +1,17 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 
-/** scrypt cost: N = 2^15, r = 8, p = 1 (≈ 32 MiB, ≈ 50–100 ms on a mini-PC). */
-const N = 32768
-const R = 8
-const P = 1
+/** scrypt's cost parameters: N (a power of two), r and p. */
+export interface ScryptCost {
+  N: number
+  r: number
+  p: number
+}
+
+/** What the service uses: N = 2^15, r = 8, p = 1 (≈ 32 MiB, ≈ 50–100 ms on a mini-PC). */
+export const PRODUCTION_SCRYPT_COST: ScryptCost = Object.freeze({ N: 32768, r: 8, p: 1 })
+
 const KEY_BYTES = 32
-const MAXMEM = 128 * N * R * 2
+const MAXMEM = 128 * PRODUCTION_SCRYPT_COST.N * PRODUCTION_SCRYPT_COST.r * 2
 
 /** Shortest password accepted for a console account. */
 export const MIN_PASSWORD_LENGTH = 10
@@ -22,11 +28,24 @@ function derive(password: string, salt: Buffer, n: number, r: number, p: number)
   )
 }
 
-/** Hashes a password with scrypt and a fresh 16-byte salt: `scrypt$N$r$p$salt$hash`. */
-export async function hashPassword(password: string): Promise<string> {
+/**
+ * Hashes a password with scrypt and a fresh 16-byte salt: `scrypt$N$r$p$salt$hash`. The cost
+ * travels in the hash, so a hash made at one cost is verified at that cost.
+ */
+export async function hashPassword(
+  password: string,
+  cost: ScryptCost = PRODUCTION_SCRYPT_COST,
+): Promise<string> {
   const salt = randomBytes(16)
-  const key = await derive(password, salt, N, R, P)
-  return ['scrypt', N, R, P, salt.toString('base64url'), key.toString('base64url')].join('$')
+  const key = await derive(password, salt, cost.N, cost.r, cost.p)
+  return [
+    'scrypt',
+    cost.N,
+    cost.r,
+    cost.p,
+    salt.toString('base64url'),
+    key.toString('base64url'),
+  ].join('$')
 }
 
 /** True when `password` matches `stored`; constant time in the comparison. */
@@ -64,8 +83,11 @@ export function randomPassword(): string {
   return out
 }
 
-/** A hash of a random password, verified against when the user does not exist (equal timing). */
-export const DUMMY_HASH_PROMISE = (() => {
+/**
+ * A hash of a random password at `cost`, verified against when the user does not exist, so an
+ * unknown name takes as long as a known one.
+ */
+export function dummyHash(cost: ScryptCost): () => Promise<string> {
   let cached: Promise<string> | null = null
-  return () => (cached ??= hashPassword(randomBytes(12).toString('hex')))
-})()
+  return () => (cached ??= hashPassword(randomBytes(12).toString('hex'), cost))
+}

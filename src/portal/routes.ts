@@ -7,18 +7,19 @@ import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
 import { DeviceUnknownError, ChallengeNotFoundError } from '../errors.js'
 import type { DeviceAccess } from '../access/device-access.js'
-import type { NeighbourTable } from '../gate/neighbours.js'
 import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
+import { branchTimeFormat } from '../time.js'
 import type { Views } from '../views.js'
 import type { Challenge, Login } from './login.js'
 import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
+import type { DeviceVariables } from './device.js'
 
 export interface PortalEnv {
-  Variables: {
+  Variables: DeviceVariables & {
     locale: Locale
     page: PageState | undefined
     /** Extra headers for the page this request ends with (see sendPage). */
@@ -31,9 +32,6 @@ export interface PortalDeps {
   views: Views
   login: Login
   access: DeviceAccess
-  neighbours: NeighbourTable
-  /** The TCP peer address of the request (never a header): see app.ts. */
-  clientAddress: (c: Context) => string | undefined
   clock: Clock
   db: Db
   gateBackend: string
@@ -90,11 +88,10 @@ export function portalRoutes(deps: PortalDeps) {
     await next()
   })
 
-  /** Who is asking: the MAC from the kernel's neighbour table for the TCP peer. */
-  async function deviceOf(c: Context): Promise<Mac> {
-    const ip = deps.clientAddress(c) ?? ''
-    const mac = ip ? await deps.neighbours.macFor(ip) : null
-    if (!mac) throw new DeviceUnknownError(ip)
+  /** Who is asking (see deviceLookup); a device the kernel does not know cannot sign in. */
+  async function deviceOf(c: Context<PortalEnv>): Promise<Mac> {
+    const { ip, mac } = await c.var.device()
+    if (!mac) throw new DeviceUnknownError(ip ?? '')
     return mac
   }
 
@@ -131,8 +128,7 @@ export function portalRoutes(deps: PortalDeps) {
   app.get('/', async (c) => {
     const splash = () => emptySplashPage(c)
     if (c.req.url.includes('?') && c.req.query('fresh') !== undefined) return splash()
-    const ip = deps.clientAddress(c)
-    const mac = ip ? await deps.neighbours.macFor(ip) : null
+    const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
     const locale = c.get('locale')
@@ -263,8 +259,7 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   app.get('/api/captive', async (c) => {
-    const ip = deps.clientAddress(c)
-    const mac = ip ? await deps.neighbours.macFor(ip) : null
+    const { mac } = await c.var.device()
     const until = mac ? deps.access.liveUntil(mac) : null
     const body: Record<string, unknown> = {
       captive: until === null,
@@ -320,27 +315,19 @@ function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | unde
   if (l) c.set('locale', l)
 }
 
-const timeFormats = new Map<string, Intl.DateTimeFormat>()
-
 // Every welcome page within a minute shows the same "until": format each minute once.
 const formattedMinutes = new Map<string, string>()
 
-/** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. Formatters are built once. */
+/** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. */
 export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
   const minuteKey = `${locale} ${timeZone} ${Math.floor(ms / 60_000)}`
   const known = formattedMinutes.get(minuteKey)
   if (known !== undefined) return known
-  const key = `${locale} ${timeZone}`
-  let f = timeFormats.get(key)
-  if (!f) {
-    f = new Intl.DateTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', {
-      timeZone,
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: locale === 'es' ? 'h23' : 'h12',
-    })
-    timeFormats.set(key, f)
-  }
+  const f = branchTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', timeZone, {
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: locale === 'es' ? 'h23' : 'h12',
+  })
   if (formattedMinutes.size >= 1000) formattedMinutes.clear()
   const text = f.format(ms)
   formattedMinutes.set(minuteKey, text)

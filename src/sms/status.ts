@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
 import { smsStatements, type HoldRow, type SmsStatements } from '../db/sms.js'
-import { startOfLocalDay, startOfNextLocalDay } from '../time.js'
+import { localTime, startOfLocalDay, startOfNextLocalDay } from '../time.js'
 import type { SmsFailureKind } from '../errors.js'
 import { providerStats, type ProviderStats } from './metrics.js'
 import { createSenders } from './providers.js'
@@ -91,12 +91,7 @@ export function smsHealth(db: Db, config: Config, now: number): SmsHealth {
 /** The SMS part of `branchgate status`, one fact per line, times in the branch's zone. */
 export function smsStatusLines(db: Db, config: Config, now: number): string[] {
   const h = smsHealth(db, config, now)
-  const time = (ms: number) =>
-    new Intl.DateTimeFormat('en-GB', {
-      timeZone: config.branch.timeZone,
-      dateStyle: 'short',
-      timeStyle: 'short',
-    }).format(ms)
+  const time = (ms: number) => localTime(ms, config.branch.timeZone)
   const lines = [
     `sms providers: ${config.sms.providers.map((p) => ('name' in p && p.name) || p.type).join(' > ')}`,
   ]

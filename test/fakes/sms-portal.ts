@@ -1,12 +1,11 @@
 import path from 'node:path'
-import { createApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { closeDb, openDb } from '../../src/db/open.js'
 import { smsStatements } from '../../src/db/sms.js'
 import { createDryRunGate } from '../../src/gate/dry-run.js'
 import { createSmsChain } from '../../src/sms/providers.js'
 import type { SmsSender } from '../../src/sms/sender.js'
-import { tempDir } from '../helpers.js'
+import { tempDir, wireApp } from '../helpers.js'
 import { FakeClock } from './clock.js'
 import { FakeNeighbours } from './neighbours.js'
 
@@ -30,7 +29,7 @@ export function smsPortal(configOverrides: Record<string, unknown>, sender?: Sms
       `3a:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
     )
   }
-  const app = createApp({
+  const app = wireApp({
     config,
     db,
     gate: createDryRunGate(clock),

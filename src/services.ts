@@ -1,0 +1,174 @@
+import { createDeviceAccess } from './access/device-access.js'
+import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
+import { sessionUntil } from './access/session-policy.js'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import { createConsoleAuth } from './console/auth.js'
+import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
+import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
+import { accessStatements } from './db/access.js'
+import { auditStatements } from './db/audit.js'
+import { consoleUserStatements } from './db/console.js'
+import { customerStatements } from './db/customers.js'
+import type { Db } from './db/open.js'
+import { otpStatements } from './db/otp.js'
+import { sessionStatements } from './db/sessions.js'
+import { smsStatements } from './db/sms.js'
+import { visitStatements } from './db/visits.js'
+import type { Gate } from './gate/gate.js'
+import { uuidv7 } from './ids.js'
+import { parseMac } from './mac.js'
+import { createLogin } from './portal/login.js'
+import { createSendGuard } from './sms/guard.js'
+import { createSmsChain } from './sms/providers.js'
+import type { SmsSender } from './sms/sender.js'
+import { smsHealth } from './sms/status.js'
+import { buildOutbox, buildSyncRunner } from './sync/build.js'
+import { outboxErasureNotifier } from './sync/outbox.js'
+import { consoleSyncSource } from './sync/status.js'
+import { createVisitBook } from './visits/book.js'
+import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
+
+/**
+ * What every way of running branchgate starts from: the service (main.ts), a one-shot command
+ * (src/cli/context.ts), the bench and the tests. The outside world comes in; the services that
+ * share it go out, built once, the same way everywhere.
+ */
+export interface ServiceDeps {
+  config: Config
+  db: Db
+  gate: Gate
+  clock: Clock
+  /** Per-install secret (32 bytes): code HMACs, hashed MACs for the CRM. */
+  secret: Buffer
+  log: (line: string) => void
+  /** The SMS providers in failover order; default: the chain the config describes. */
+  sms?: SmsSender
+  /** scrypt cost of console passwords; default: production's (tests pass a small one). */
+  passwordCost?: ScryptCost
+  /** The sync panel's source; default: the outbox's state. */
+  syncStatus?: SyncStatusSource
+  /** Told of each erasure; default: a `customer.erased` event in the outbox. */
+  erasure?: ErasureNotifier
+  /** The SMS panel's figures; default: smsHealth over the database. */
+  smsStats?: SmsStatsSource
+}
+
+/** Builds the services from the outside world (see ServiceDeps). Opens no socket, starts no timer. */
+export function createServices(deps: ServiceDeps) {
+  const { config, db, gate, clock, secret, log } = deps
+  const audit = auditStatements(db)
+  const visitRows = visitStatements(db)
+  const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
+  const visits = createVisitBook({
+    db,
+    visits: visitRows,
+    branchId: config.branch.id,
+    policy: visitPolicyOf(config),
+    newId: (at) => uuidv7(at),
+    outbox,
+  })
+  const access = createDeviceAccess({
+    db,
+    gate,
+    clock,
+    access: accessStatements(db),
+    audit,
+    log,
+    visits,
+  })
+  const staffMacs = staffMacsOfConfig(config)
+  const session: SessionJobDeps = {
+    access,
+    sessions: sessionStatements(db),
+    idleMinutes: config.session.idleMinutes,
+    staffMacs,
+    seenStepMs: DEVICE_SEEN_STEP_MS,
+    log,
+  }
+  const smsRows = smsStatements(db)
+  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
+  const login = createLogin({
+    db,
+    clock,
+    otp: otpStatements(db),
+    customers: customerStatements(db),
+    audit,
+    access,
+    sms,
+    secret,
+    policy: config.otp,
+    phoneRules: config.phone,
+    branch: config.branch,
+    portalHost: new URL(config.publicUrl).hostname,
+    noticeVersion: config.privacy.noticeVersion,
+    sessionUntil: (now) =>
+      sessionUntil(now, {
+        hours: config.session.hours,
+        openingHours: config.branch.openingHours,
+        timeZone: config.branch.timeZone,
+      }),
+    remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+    staffMacs,
+    admitStaff: (mac, now) => admitStaff(session, [mac], now),
+    log,
+    outbox,
+    guard: createSendGuard({
+      sms: smsRows,
+      audit,
+      policy: config.sms.fraud,
+      timeZone: config.branch.timeZone,
+      log,
+    }),
+    templates: config.sms.templates,
+  })
+  const consoleAuth = createConsoleAuth({
+    users: consoleUserStatements(db),
+    audit,
+    clock,
+    policy: config.console,
+    passwordCost: deps.passwordCost ?? PRODUCTION_SCRYPT_COST,
+  })
+  return {
+    config,
+    db,
+    gate,
+    clock,
+    secret,
+    log,
+    audit,
+    outbox,
+    visitRows,
+    visits,
+    access,
+    staffMacs,
+    session,
+    smsRows,
+    sms,
+    login,
+    consoleAuth,
+    syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
+    // Erasure reaches the CRM as its own event, written in the erasure's transaction.
+    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
+    /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
+    syncRunner: () =>
+      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+  }
+}
+export type Services = ReturnType<typeof createServices>
+
+/** The visit rules' policy from the config, in ms. */
+export function visitPolicyOf(config: Config) {
+  return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
+}
+
+/** The config's staff MACs in canonical form. */
+export function staffMacsOfConfig(config: Config): Set<string> {
+  const out = new Set<string>()
+  for (const text of config.staffMacs) {
+    const mac = parseMac(text)
+    if (mac) out.add(mac)
+  }
+  return out
+}
