@@ -62,7 +62,7 @@ describe("each SMS provider's health", () => {
     expect(res.status).toBe(200)
     await afterThisTurn()
     const expected =
-      'sms twilio: last error 02/03/2026, 09:00, credentials refused (check the account ID and ' +
+      'sms twilio: last error 2026-03-02 09:00, credentials refused (check the account ID and ' +
       'token in sms.providers) — HTTP 401: {"code":20003,"message":"Authenticate",' +
       '"more_info":"https://www.twilio.com/docs/errors/20003","status":401}; ' +
       'NOTHING DELIVERED THROUGH IT SINCE (last delivery: none on record)'
@@ -96,8 +96,8 @@ describe("each SMS provider's health", () => {
     await afterThisTurn()
     const lines = await cli(smsStatusCommand(portal.clock), [twilio(), infobip()], portal)
     expect(lines).toContain(
-      'sms twilio: last error 02/03/2026, 09:00, no answer in time — no answer within 300 ms; ' +
-        'delivering again (last delivery: 02/03/2026, 09:05)',
+      'sms twilio: last error 2026-03-02 09:00, no answer in time — no answer within 300 ms; ' +
+        'delivering again (last delivery: 2026-03-02 09:05)',
     )
   })
 

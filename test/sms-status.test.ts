@@ -145,7 +145,7 @@ describe('branchgate sms-status', () => {
       expect(lines).toEqual([
         'sms providers: console',
         'sms sending: on',
-        expect.stringMatching(/^sms today: 0 of 50 codes; resets 03\/03\/2026, 00:00$/),
+        expect.stringMatching(/^sms today: 0 of 50 codes; resets 2026-03-03 00:00$/),
         'sms console, last 24 h: 1 sent, 0 failed, 0 unreachable; p50 3 ms, p95 3 ms',
         'sms console: no error on record',
       ])

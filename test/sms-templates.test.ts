@@ -4,6 +4,10 @@ import { countSegments, templateWarnings } from '../src/sms/segments.js'
 import { composeCodeText } from '../src/sms/sender.js'
 import { smsPortal } from './fakes/sms-portal.js'
 import { FakeSms } from './fakes/sms.js'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { tempDir } from './helpers.js'
+import { startService } from './net-helpers.js'
 
 describe('SMS segment counting', () => {
   it('counts plain Spanish without accents as GSM-7, 160 per message', () => {
@@ -84,7 +88,7 @@ describe('code message templates', () => {
     expect(templateWarnings(loadConfig(null))).toEqual([])
   })
 
-  it('warns at start when accents push a template to two segments', () => {
+  it('warns at start when accents push a template to two segments', async () => {
     const config = loadConfig(
       JSON.stringify({
         branch: { name: 'Sucursal Polanco' },
@@ -98,22 +102,33 @@ describe('code message templates', () => {
     const warnings = templateWarnings(config)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/the es code message needs 2 SMS segments \(UCS-2 because of "ó"/)
-    const sms = new FakeSms()
-    const portal = smsPortal(
-      {
+    // The service says it once, at start.
+    const dir = tempDir()
+    const file = path.join(dir.dir, 'branchgate.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dataDir: dir.dir,
+        listen: { portal: { port: 0 }, admin: { port: 0 } },
         branch: { name: 'Sucursal Polanco' },
         sms: {
           templates: {
             es: 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
           },
         },
-      },
-      sms,
+      }),
     )
+    const service = await startService(['--config', file])
     try {
-      expect(portal.logs.filter((l) => l.includes('SMS segments'))).toHaveLength(1)
+      expect(
+        service
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('SMS segments')),
+      ).toHaveLength(1)
     } finally {
-      portal.close()
+      await service.stop()
+      dir.remove()
     }
   })
 

@@ -81,7 +81,8 @@ export function renderPage(
  * Pages are sent as a Response built with a plain header object, and extra headers (the language
  * cookie, Retry-After) travel in the context variable `pageHeaders` rather than c.header(): both
  * c.header() and c.html(body, status, headers) build a WHATWG Headers object per request, which
- * cost a third of the splash page's throughput.
+ * cost a third of the splash page's throughput. (Hono's secureHeaders() sets its headers that
+ * way, hence these fixed ones; the console, where speed matters less, uses secureHeaders.)
  */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'Content-Type': 'text/html; charset=UTF-8',

@@ -77,7 +77,8 @@ export function portalRoutes(deps: PortalDeps) {
     await next()
   })
   // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
-  // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway).
+  // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway):
+  // Hono's csrf() refuses such a post, which would lock those phones out.
   app.post('*', async (c, next) => {
     const origin = c.req.header('origin')
     const site = c.req.header('sec-fetch-site')
