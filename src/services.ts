@@ -4,6 +4,7 @@ import { sessionUntil } from './access/session-policy.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsoleAuth } from './console/auth.js'
+import { createCustomerBook } from './customers/book.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
@@ -87,13 +88,20 @@ export function createServices(deps: ServiceDeps) {
     log,
   }
   const smsRows = smsStatements(db)
+  const customers = customerStatements(db)
   const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
   const login = createLogin({
     db,
     clock,
     otp: otpStatements(db),
-    customers: customerStatements(db),
-    audit,
+    customers,
+    book: createCustomerBook({
+      customers,
+      audit,
+      outbox,
+      branchId: config.branch.id,
+      noticeVersion: config.privacy.noticeVersion,
+    }),
     access,
     sms,
     secret,
@@ -101,7 +109,6 @@ export function createServices(deps: ServiceDeps) {
     phoneRules: config.phone,
     branch: config.branch,
     portalHost: new URL(config.publicUrl).hostname,
-    noticeVersion: config.privacy.noticeVersion,
     sessionUntil: (now) =>
       sessionUntil(now, {
         hours: config.session.hours,
@@ -112,7 +119,6 @@ export function createServices(deps: ServiceDeps) {
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,
-    outbox,
     guard: createSendGuard({
       sms: smsRows,
       audit,

@@ -91,3 +91,8 @@ export function displayPhone(e164: string): string {
     return e164
   }
 }
+
+/** A phone number for logs: country code and last two digits only. */
+export function maskPhone(e164: string): string {
+  return e164.length > 6 ? `${e164.slice(0, 3)}…${e164.slice(-2)}` : '…'
+}

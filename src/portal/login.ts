@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js'
-import type { AuditStatements } from '../db/audit.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
@@ -19,17 +18,10 @@ import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import type { SendGuard } from '../sms/guard.js'
 import { composeCodeText, type SmsChannel, type SmsSender } from '../sms/sender.js'
-import {
-  consentGiven,
-  consentWithdrawn,
-  customerRecord,
-  customerRenamed,
-  customerVerified,
-} from '../sync/events.js'
-import type { Outbox } from '../sync/outbox.js'
 import { normalizeName } from '../customers/name.js'
 import { checkSendLimits, codeMatches, generateCode, hashCode, type OtpPolicy } from './otp.js'
-import { parsePhone, type PhoneRules } from '../customers/phone.js'
+import { maskPhone, parsePhone, type PhoneRules } from '../customers/phone.js'
+import type { CustomerBook } from '../customers/book.js'
 import { standingOf, type DeviceStanding, type RememberPolicy } from './returning.js'
 
 export interface LoginDeps {
@@ -37,7 +29,8 @@ export interface LoginDeps {
   clock: Clock
   otp: OtpStatements
   customers: CustomerStatements
-  audit: AuditStatements
+  /** Records a verified number as a customer (src/customers/book.ts). */
+  book: CustomerBook
   access: DeviceAccess
   sms: SmsSender
   secret: Buffer
@@ -45,7 +38,6 @@ export interface LoginDeps {
   phoneRules: PhoneRules
   branch: { id: string; name: string }
   portalHost: string
-  noticeVersion: string
   /** Until when a device let through now stays through (session.hours, closing time). */
   sessionUntil: (now: number) => number
   remember: RememberPolicy
@@ -54,8 +46,6 @@ export interface LoginDeps {
   /** Lets a staff device through (session jobs' admitStaff). */
   admitStaff?: (mac: Mac, now: number) => Promise<unknown>
   log: (line: string) => void
-  /** Where the CRM's events are written, in the same transaction as the change. */
-  outbox: Outbox
   /** Fraud and cost defences, checked in the transaction that records the challenge. */
   guard?: SendGuard
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
@@ -92,9 +82,11 @@ export function createLogin(deps: LoginDeps) {
   // Devices that can be more than "new" on the splash page. Only this process links a device to a
   // customer (verify, below) or marks it staff (at start, from the config), so a MAC missing here
   // needs no database read: most splash and probe requests come from phones never seen before.
-  const linkedMacs = new Set<string>(deps.customers.linkedMacs())
+  // Read on first use: a one-shot command builds the login service and never asks.
+  let linked: Set<string> | null = null
+  const linkedMacs = () => (linked ??= new Set<string>(deps.customers.linkedMacs()))
   const deviceOf = (mac: Mac) =>
-    linkedMacs.has(mac) || deps.staffMacs.has(mac)
+    linkedMacs().has(mac) || deps.staffMacs.has(mac)
       ? deps.customers.deviceWithCustomer(mac)
       : undefined
 
@@ -312,7 +304,18 @@ export function createLogin(deps: LoginDeps) {
           // A parallel request may have used or spent the code meanwhile.
           if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
           otp.setStatus(challenge.id, 'verified', now)
-          customer = recordVerified(challenge, now)
+          customer = deps.book.recordVerified(
+            {
+              phone: challenge.phone_e164,
+              name: challenge.name,
+              locale: challenge.locale as Locale,
+              mac,
+              marketing: challenge.marketing === 1,
+              challengeId: challenge.id,
+            },
+            now,
+          )
+          linkedMacs().add(mac)
           return { customerId: customer.id }
         },
       )
@@ -351,91 +354,6 @@ export function createLogin(deps: LoginDeps) {
     }
     return new InvalidCodeError(policy.maxAttempts - attempts)
   }
-
-  /** Records the verified customer, device, consent and their CRM events. Runs inside the commit. */
-  function recordVerified(c: ChallengeRow, now: number): CustomerRow {
-    const before = deps.customers.byPhone(c.phone_e164)
-    const marketingBefore = before
-      ? hadMarketing(deps.customers.consentsOf(before.id).at(-1))
-      : false
-    const { customer, created } = deps.customers.verified({
-      phone: c.phone_e164,
-      name: c.name,
-      locale: c.locale,
-      now,
-    })
-    deps.customers.linkDevice(c.mac, customer.id, now)
-    linkedMacs.add(c.mac)
-    deps.customers.recordConsent({
-      customerId: customer.id,
-      noticeVersion: deps.noticeVersion,
-      purposes: c.marketing ? ['service', 'marketing'] : ['service'],
-      now,
-      branchId: deps.branch.id,
-      mac: c.mac,
-      locale: c.locale,
-    })
-    deps.audit.record({
-      at: now,
-      actor: 'portal',
-      action: created ? 'customer.create' : 'customer.verify',
-      subject: String(customer.id),
-      reason: 'otp',
-      detail: { mac: c.mac, challenge: c.id },
-    })
-    const record = customerRecord(customer, c.marketing === 1)
-    const { outbox } = deps
-    outbox.append(
-      customerVerified({
-        customer: record,
-        firstTime: created,
-        mac: c.mac,
-        now,
-        macs: outbox.macs,
-      }),
-    )
-    if (before && before.name !== customer.name) {
-      outbox.append(customerRenamed({ customer: record, previousName: before.name, now }))
-    }
-    outbox.append(
-      consentGiven({
-        customer: record,
-        noticeVersion: deps.noticeVersion,
-        purposes: c.marketing ? ['service', 'marketing'] : ['service'],
-        branchId: deps.branch.id,
-        locale: c.locale,
-        now,
-      }),
-    )
-    if (marketingBefore && !c.marketing) {
-      outbox.append(
-        consentWithdrawn({
-          customer: record,
-          purposes: ['marketing'],
-          noticeVersion: deps.noticeVersion,
-          branchId: deps.branch.id,
-          now,
-        }),
-      )
-    }
-    return customer
-  }
-}
-
-/** Whether a consent row (the customer's latest) includes marketing and was not withdrawn. */
-function hadMarketing(
-  consent: { purposes: string; withdrawn_at: number | null } | undefined,
-): boolean {
-  return (
-    !!consent &&
-    consent.withdrawn_at === null &&
-    (JSON.parse(consent.purposes) as string[]).includes('marketing')
-  )
-}
-
-/** A phone number for logs: country code and last two digits only. */
-export function maskPhone(e164: string): string {
-  return e164.length > 6 ? `${e164.slice(0, 3)}…${e164.slice(-2)}` : '…'
 }
 
 export type Login = ReturnType<typeof createLogin>
