@@ -90,7 +90,7 @@ owned 0750 branchgate:branchgate "$DATA"
 if [ -x "$SRC/node_modules/.bin/esbuild" ]; then
   (cd "$SRC" && node scripts/build.mjs --if-stale) || die "cannot compile branchgate (npm run build)"
 fi
-[ -f "$SRC/dist/main.js" ] || die "dist/ is missing: run npm ci && npm run build in $SRC first"
+[ -f "$SRC/dist/serve.js" ] || die "dist/ is missing: run npm ci && npm run build in $SRC first"
 
 # The application: the tree with dist/, without data, tests or version control.
 say "copying branchgate to $APP"

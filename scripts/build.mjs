@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// Compiles src/ to plain JavaScript in dist/ (same layout, source maps beside), and copies the
-// SQL migrations next to the module that reads them. esbuild transpiles file by file in well under
-// a second, so `npm start`, the tests and the package can build every time; `tsc --noEmit`
+// Compiles src/ to plain JavaScript in dist/ with esbuild: three entry points (the service, the
+// `branchgate` command and the console's worker thread), bundled with their npm dependencies
+// and split into shared chunks, source maps beside. Bundled, a command loads one file where it
+// loaded some 300 modules (`branchgate --help` in a third of the time); better-sqlite3 stays
+// outside (a native module, from node_modules). Views, public/, deploy/ templates and the SQL
+// migrations are read at run time from the installation (src/paths.ts). `tsc --noEmit`
 // (npm run typecheck) stays the type check.
 //
 // Usage: node scripts/build.mjs [--if-stale]
-// Each file is written to a private folder first and renamed into dist/ (rename is atomic), so a
-// process already running from dist/ — a second test run on the same checkout — never reads a
-// half-written module.
+// The build is written to a private folder and renamed into place file by file (rename is
+// atomic), so a process already running from dist/ — a second test run on the same checkout —
+// never reads a half-written module.
 import { build } from 'esbuild'
 import {
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -24,7 +26,6 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const src = path.join(root, 'src')
 const dist = path.join(root, 'dist')
 const stamp = path.join(dist, '.built')
 
@@ -37,28 +38,38 @@ function files(dir, out = []) {
   return out
 }
 
-const all = files(src)
 if (process.argv.includes('--if-stale') && existsSync(stamp)) {
   const built = statSync(stamp).mtimeMs
-  const newest = Math.max(...all.map((f) => statSync(f).mtimeMs))
-  if (newest <= built) process.exit(0)
+  const inputs = [...files(path.join(root, 'src')), path.join(root, 'package-lock.json')]
+  if (Math.max(...inputs.map((f) => statSync(f).mtimeMs)) <= built) process.exit(0)
 }
 
 mkdirSync(dist, { recursive: true })
 const staging = mkdtempSync(path.join(dist, '.staging-'))
 try {
   await build({
-    entryPoints: all.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    absWorkingDir: root,
+    entryPoints: {
+      serve: 'src/serve.ts',
+      cli: 'src/cli.ts',
+      'console-worker': 'src/console/worker-thread.ts',
+    },
     outdir: staging,
-    outbase: src,
-    bundle: false,
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20',
     sourcemap: true,
+    minify: true,
+    external: ['better-sqlite3'],
+    // Bundled CommonJS packages (ejs, node-cron) call require() for Node's own modules.
+    banner: {
+      js: "import { createRequire as __bgRequire } from 'node:module'; const require = __bgRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   })
-  cpSync(path.join(src, 'db/migrations'), path.join(staging, 'db/migrations'), { recursive: true })
   const fresh = new Set()
   for (const f of files(staging)) {
     const rel = path.relative(staging, f)
@@ -66,7 +77,7 @@ try {
     mkdirSync(path.dirname(path.join(dist, rel)), { recursive: true })
     renameSync(f, path.join(dist, rel))
   }
-  // What a removed source left behind goes too.
+  // What an older build left behind goes (not the stamp, nor another build's staging folder).
   for (const f of files(dist)) {
     const rel = path.relative(dist, f)
     if (!rel.startsWith('.') && !fresh.has(rel)) rmSync(f)

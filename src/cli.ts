@@ -1,67 +1,43 @@
-import { pathToFileURL } from 'node:url'
-import { readOptions, type OptionSpec } from './cli/options.js'
+import { readOptions } from './cli/options.js'
+import { SPECS, type CommandSpec } from './cli/specs.js'
 import { fatalReport } from './errors.js'
-import { syncCommand, SYNC_USAGE } from './cli/sync.js'
-import { visitsCommand } from './cli/visits.js'
-import { allowCommand } from './cli/allow.js'
-import { doctorCommand } from './cli/doctor.js'
-import { revokeCommand } from './cli/revoke.js'
-import { smsResumeCommand, smsStatusCommand } from './cli/sms-status.js'
-import { statusCommand } from './cli/status.js'
-import { stopCommand } from './cli/stop.js'
-import { main as serve, SERVE_USAGE } from './main.js'
-import { USER_OPTIONS, USER_USAGE, userCommand } from './cli/user.js'
 
-/** One subcommand of `branchgate`: its name, one line of help, and what it does. */
-export interface Command {
-  name: string
-  usage: string
-  summary: string
-  /** The options it takes besides `--config FILE`; cli() refuses any other. Absent: none. */
-  options?: OptionSpec
-  /** How many arguments (not options) it takes at most; absent: none. */
-  maxArgs?: number
+/** One subcommand of `branchgate`: its spec (src/cli/specs.ts) and what it does. */
+export interface Command extends CommandSpec {
   /** `out` receives the command's output lines (console.log unless a test captures them). */
   run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
 }
 
-/** The commands, as a table. Each lives in src/cli/<name>.ts; add a line here for a new one. */
-export const COMMANDS: Command[] = [
-  {
-    name: 'serve',
-    usage: SERVE_USAGE,
-    summary: 'run the portal and the console (what systemd starts)',
-    run: (argv, env) => serve(argv, env),
+type Run = Command['run']
+
+/** Where each command's code is: loaded when it runs, so `--help` loads none of it. */
+const LOADERS: Record<keyof typeof SPECS, () => Promise<Run>> = {
+  serve: async () => (await import('./main.js')).main,
+  sync: async () => {
+    const { syncCommand } = await import('./cli/sync.js')
+    return (argv, env) => syncCommand(argv, env)
   },
-  {
-    name: 'sync',
-    usage: SYNC_USAGE,
-    summary: 'send pending events to the CRM now; --status, --retry-failed, --wait',
-    options: {
-      status: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'retry-failed': { type: 'boolean' },
-      wait: { type: 'boolean' },
-    },
-    run: (argv, env) => syncCommand(argv, env),
+  visits: async () => (await import('./cli/visits.js')).visitsCommand.run,
+  status: async () => (await import('./cli/status.js')).statusCommand.run,
+  allow: async () => (await import('./cli/allow.js')).allowCommand.run,
+  revoke: async () => (await import('./cli/revoke.js')).revokeCommand.run,
+  stop: async () => (await import('./cli/stop.js')).stopCommand.run,
+  doctor: async () => (await import('./cli/doctor.js')).doctorCommand.run,
+  'sms-status': async () => (await import('./cli/sms-status.js')).smsStatusCommand().run,
+  'sms-resume': async () => (await import('./cli/sms-status.js')).smsResumeCommand().run,
+  user: async () => {
+    const { userCommand } = await import('./cli/user.js')
+    return (argv, env) => userCommand(argv, env)
   },
-  visitsCommand,
-  statusCommand,
-  allowCommand,
-  revokeCommand,
-  stopCommand,
-  doctorCommand,
-  smsStatusCommand(),
-  smsResumeCommand(),
-  {
-    name: 'user',
-    usage: 'branchgate user add|list|remove|passwd …',
-    summary: `console accounts: ${USER_USAGE.replace('branchgate user ', '')}`,
-    options: USER_OPTIONS,
-    maxArgs: 2,
-    run: (argv, env) => userCommand(argv, env),
-  },
-]
+}
+
+/** The commands, as a table: each spec with its code behind a loader. */
+export const COMMANDS: Command[] = (Object.keys(SPECS) as Array<keyof typeof SPECS>).map(
+  (name) => ({
+    ...SPECS[name],
+    run: async (argv, env, out) => (await LOADERS[name]())(argv, env, out),
+  }),
+)
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length))
@@ -109,11 +85,4 @@ export async function cli(
     err(report.text)
     return report.exitCode
   }
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  cli(process.argv.slice(2), process.env).then((code) => {
-    // serve keeps running: only exit for commands that finished.
-    if (process.argv[2] !== 'serve' || code !== 0) process.exit(code)
-  })
 }

@@ -5,9 +5,9 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
 import { createApp } from './app.js'
 import { readOptions } from './cli/options.js'
+import { SPECS } from './cli/specs.js'
 import { systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { pidFile, readConfig, readPem } from './config-file.js'
@@ -15,7 +15,6 @@ import { threadConsoleWorker } from './console/worker.js'
 import { prepareDataDir } from './data-dir.js'
 import { startCheckpointer } from './db/checkpointer.js'
 import { closeDb, openDb } from './db/open.js'
-import { fatalReport } from './errors.js'
 import { openConfiguredGate } from './gate/configured.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
@@ -28,8 +27,6 @@ import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
-
-export const SERVE_USAGE = 'branchgate serve [--config FILE]'
 
 type Fetch = (req: Request, env: any) => Response | Promise<Response>
 
@@ -65,7 +62,7 @@ const portOf = (s: ServerType) => (s.address() as AddressInfo).port
  * OperatorError before anything is written; the process boundary prints it and exits 2.
  */
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
-  readOptions('serve', SERVE_USAGE, argv, {})
+  readOptions('serve', SPECS.serve.usage, argv, {})
   const loaded = readConfig(argv, env)
   let config: Config = loaded.config
   const file = loaded.file
@@ -242,13 +239,4 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  // The process boundary of `npm start` (`branchgate serve` has the same one in cli.ts).
-  main().catch((err) => {
-    const report = fatalReport(err)
-    console.error(report.text)
-    process.exit(report.exitCode)
-  })
 }

@@ -1,9 +1,9 @@
 import ejs from 'ejs'
+import { atRoot } from './paths.js'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 
-export const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url))
+export const VIEWS_DIR = atRoot('views') + '/'
 
 type Template = (data: Record<string, unknown>) => string
 

@@ -118,7 +118,7 @@ describe('the install script', () => {
     })
     expect(config.publicUrl).toBe('http://10.99.1.1:8080')
     expect(config.listen.admin.host).toBe('127.0.0.1')
-    expect(existsSync(path.join(root, 'opt/branchgate/dist/main.js'))).toBe(true)
+    expect(existsSync(path.join(root, 'opt/branchgate/dist/serve.js'))).toBe(true)
     expect(existsSync(path.join(root, 'opt/branchgate/test'))).toBe(false)
     expect(existsSync(path.join(root, 'var/lib/branchgate'))).toBe(true)
     expect(readFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), 'utf8')).toBe(

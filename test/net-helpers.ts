@@ -57,10 +57,10 @@ export function selfSignedCert(dir: string, cn: string): { cert: string; key: st
 export const ROOT = path.resolve(import.meta.dirname, '..')
 
 /** `node` arguments that run the compiled service (`branchgate serve`), as production does. */
-export const SERVE_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/main.js')]
+export const SERVE_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/serve.js')]
 
 /** `node` arguments that run the compiled `branchgate` command; append its arguments. */
-export const CLI_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/cli.js')]
+export const CLI_ARGS = ['--enable-source-maps', path.join(ROOT, 'bin/branchgate.js')]
 
 /** The ports a started service printed (`portal  on http://…:PORT`, `console on …`). */
 export interface ServicePorts {

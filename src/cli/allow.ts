@@ -1,4 +1,5 @@
 import type { Command } from '../cli.js'
+import { SPECS } from './specs.js'
 import { GateError, UsageError } from '../errors.js'
 import { parseMac } from '../mac.js'
 import { cliActor } from './actor.js'
@@ -6,16 +7,11 @@ import { localTime } from '../time.js'
 import { withContext } from './context.js'
 import { readOptions, wholeNumber } from './options.js'
 
-const USAGE = 'branchgate allow MAC [--minutes N]'
-const OPTIONS = { minutes: { type: 'string' } } as const
+const { usage: USAGE, options: OPTIONS } = SPECS.allow
 
 /** `branchgate allow MAC --minutes N`: lets a device through by hand (reason manual-allow). */
 export const allowCommand: Command = {
-  name: 'allow',
-  usage: USAGE,
-  summary: 'let a device through by hand (default: session.hours)',
-  options: OPTIONS,
-  maxArgs: 1,
+  ...SPECS.allow,
   run: (argv, env, out = console.log) => {
     // Options first: a mistake is told before the database is opened.
     const { args, values } = readOptions('allow', USAGE, argv, OPTIONS, 1)

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { SPECS } from './specs.js'
 import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
@@ -462,9 +463,7 @@ export function formatFindings(findings: readonly Finding[]): string[] {
 
 /** `branchgate doctor`: checks what a gateway needs and prints what to fix for each failure. */
 export const doctorCommand: Command = {
-  name: 'doctor',
-  usage: 'branchgate doctor',
-  summary: 'check nft, the guest port, forwarding, dnsmasq, the DB and SMS',
+  ...SPECS.doctor,
   async run(argv, env, out = console.log) {
     let config: Config
     try {

@@ -1,4 +1,5 @@
 import type { Command } from '../cli.js'
+import { SPECS } from './specs.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'
 import { cliActor } from './actor.js'
@@ -7,16 +8,13 @@ import { readOptions } from './options.js'
 
 /** `branchgate revoke MAC`: cuts a device off now (reason revoke). */
 export const revokeCommand: Command = {
-  name: 'revoke',
-  usage: 'branchgate revoke MAC',
-  summary: 'cut a device off now',
-  maxArgs: 1,
+  ...SPECS.revoke,
   run: (argv, env, out = console.log) =>
     withContext(
       argv,
       env,
       async (ctx) => {
-        const { args } = readOptions('revoke', 'branchgate revoke MAC', argv, {}, 1)
+        const { args } = readOptions('revoke', SPECS.revoke.usage, argv, {}, 1)
         const mac = parseMac(args[0] ?? '')
         if (!mac || args.length !== 1) {
           console.error(

@@ -1,4 +1,5 @@
 import type { Command } from '../cli.js'
+import { SPECS } from './specs.js'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
@@ -34,9 +35,7 @@ async function withDb(
  */
 export function smsStatusCommand(clock: Clock = systemClock): SmsCommand {
   return {
-    name: 'sms-status',
-    usage: 'branchgate sms-status [--config FILE]',
-    summary: 'SMS sending: breaker, daily budget, blocked prefixes, per-provider figures',
+    ...SPECS['sms-status'],
     run: (argv, env, out: Out = console.log) =>
       withDb(argv, env, (config, db) => {
         for (const line of smsStatusLines(db, config, clock.now())) out(line)
@@ -51,10 +50,7 @@ export function smsStatusCommand(clock: Clock = systemClock): SmsCommand {
  */
 export function smsResumeCommand(clock: Clock = systemClock): SmsCommand {
   return {
-    name: 'sms-resume',
-    usage: 'branchgate sms-resume [--prefix PREFIX] [--config FILE]',
-    summary: 'end the SMS circuit breaker pause (or one blocked prefix) early',
-    options: { prefix: { type: 'string' } },
+    ...SPECS['sms-resume'],
     run: (argv, env, out: Out = console.log) =>
       withDb(argv, env, (_config, db) => {
         const i = argv.indexOf('--prefix')

@@ -1,4 +1,5 @@
 import type { Command } from '../cli.js'
+import { SPECS } from './specs.js'
 import { gateStatusStatements } from '../db/gate-status.js'
 import { smsStatusLines } from '../sms/status.js'
 import { localTime } from '../time.js'
@@ -6,9 +7,7 @@ import { withContext } from './context.js'
 
 /** `branchgate status`: the devices let through now, and whether the firewall agrees. */
 export const statusCommand: Command = {
-  name: 'status',
-  usage: 'branchgate status',
-  summary: 'let-through devices (MAC, customer, until) and whether codes can be sent',
+  ...SPECS.status,
   run: (argv, env, out = console.log) =>
     withContext(
       argv,

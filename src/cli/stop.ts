@@ -1,10 +1,9 @@
 import { readFileSync, rmSync } from 'node:fs'
+import { SPECS } from './specs.js'
 import type { Command } from '../cli.js'
 import { pidFile } from '../config-file.js'
 import { withContext } from './context.js'
 import { readOptions } from './options.js'
-
-const STOP_OPTIONS = { flush: { type: 'boolean' } } as const
 
 /** Whether the process is a branchgate server: a stale pid file must never stop another program. */
 const isBranchgate = (pid: number) => {
@@ -33,17 +32,13 @@ const alive = (pid: number) => {
  * off and nobody is caught any more.
  */
 export const stopCommand: Command = {
-  name: 'stop',
-  usage: 'branchgate stop [--flush]',
-  summary: 'stop the server; --flush also removes the firewall table',
-  options: STOP_OPTIONS,
+  ...SPECS.stop,
   run: (argv, env, out = console.log) =>
     withContext(
       argv,
       env,
       async (ctx) => {
-        const flush = readOptions('stop', 'branchgate stop [--flush]', argv, STOP_OPTIONS).values
-          .flush
+        const flush = readOptions('stop', SPECS.stop.usage, argv, SPECS.stop.options).values.flush
         const file = pidFile(ctx.config)
         let pid: number | null = null
         try {

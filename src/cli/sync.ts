@@ -1,12 +1,12 @@
 import { systemClock, type Clock } from '../clock.js'
+import { SPECS } from './specs.js'
 import { ConfigError, type Config } from '../config.js'
 import { openCliContext } from './context.js'
 import { outboxStatements } from '../db/outbox.js'
 import type { RunResult } from '../sync/run.js'
 import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 
-export const SYNC_USAGE =
-  'branchgate sync [--status [--json] | --retry-failed | --wait] [--config FILE]'
+export const SYNC_USAGE = SPECS.sync.usage
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline'
+import { SPECS } from './specs.js'
 import type { Clock } from '../clock.js'
 import { AccountError } from '../console/auth.js'
 import { ConfigError } from '../config.js'
@@ -21,14 +22,9 @@ export interface UserCommandIo {
 }
 
 /** The options of `branchgate user` (besides --config). */
-export const USER_OPTIONS = {
-  role: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const
+export const USER_OPTIONS = SPECS.user.options
 
-export const USER_USAGE =
-  'branchgate user add NAME --role manager|admin [--password-stdin] | list | remove NAME | passwd NAME [--password-stdin]'
+export const USER_USAGE = `branchgate user ${SPECS.user.summary.replace('console accounts: ', '')}`
 
 /** `branchgate user …`: console accounts. Returns the exit code. */
 export async function userCommand(

@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../clock.js'
+import { SPECS } from './specs.js'
 import { ConfigError } from '../config.js'
 import type { VisitReportRow } from '../db/visits.js'
 import { withContext } from './context.js'
@@ -149,15 +150,7 @@ export function visitsCsv(rows: readonly VisitReportRow[], timeZone: string): st
 
 /** `branchgate visits`: what happened at the branch, from the database. */
 export const visitsCommand = {
-  name: 'visits',
-  usage: 'branchgate visits [--today | --from YYYY-MM-DD --to YYYY-MM-DD] [--csv]',
-  summary: 'list visits: customer, arrival, departure, dwell (branch local time)',
-  options: {
-    today: { type: 'boolean' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    csv: { type: 'boolean' },
-  } satisfies OptionSpec,
+  ...SPECS.visits,
   async run(
     argv: string[],
     env: NodeJS.ProcessEnv,

@@ -1,7 +1,7 @@
 import { parseMac } from '../mac.js'
+import { atRoot } from '../paths.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
@@ -33,9 +33,7 @@ import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { resolveRange } from './time.js'
 import type { ConsoleWorker } from './worker.js'
 
-export const CONSOLE_CSS = readFileSync(
-  fileURLToPath(new URL('../../public/console.css', import.meta.url)),
-)
+export const CONSOLE_CSS = readFileSync(atRoot('public/console.css'))
 const CSS_VERSION = createHash('sha256').update(CONSOLE_CSS).digest('hex').slice(0, 10)
 
 export const SESSION_COOKIE = 'bg_console'

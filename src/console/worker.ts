@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { atRoot, COMPILED } from '../paths.js'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -193,8 +194,9 @@ export type FromThread =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: string }
 
-// The thread runs TypeScript like the process does (no build step): tsx's ESM API, found by its
-// package's own export map, is registered first.
+// Compiled, the thread runs dist/console-worker.js (a bundle of worker-thread.ts). From src/
+// (the tests), it runs TypeScript: tsx's ESM API, found by its package's own export map, is
+// registered first.
 const BOOT = `
 const { workerData } = require('node:worker_threads')
 import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry) })
@@ -238,15 +240,17 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
 
   function start(): Promise<void> {
     if (ready) return ready
-    const w = new Worker(BOOT, {
-      eval: true,
-      workerData: {
-        tsx: tsxApiUrl(),
-        entry: new URL('./worker-thread.ts', import.meta.url).href,
-        file: db.name,
-        rules,
-      },
-    })
+    const w = COMPILED
+      ? new Worker(atRoot('dist/console-worker.js'), { workerData: { file: db.name, rules } })
+      : new Worker(BOOT, {
+          eval: true,
+          workerData: {
+            tsx: tsxApiUrl(),
+            entry: new URL('./worker-thread.ts', import.meta.url).href,
+            file: db.name,
+            rules,
+          },
+        })
     worker = w
     // The thread never keeps the process alive on its own (SIGTERM closes it anyway).
     w.unref()

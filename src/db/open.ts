@@ -1,13 +1,13 @@
 import Database from 'better-sqlite3'
+import { atRoot } from '../paths.js'
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs'
 import { osUserName } from '../data-dir.js'
 import { DataFileError } from '../errors.js'
-import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
 export type Db = Database.Database
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url))
+const MIGRATIONS_DIR = atRoot('src/db/migrations')
 
 /** A versioned schema change: `NNN-name.sql` in src/db/migrations. Never edit one once landed. */
 export interface Migration {

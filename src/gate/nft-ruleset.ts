@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { atRoot } from '../paths.js'
 import { isIP } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { parseMac, type Mac } from '../mac.js'
 import type { GateCounter, GateEntry } from './gate.js'
 
@@ -13,9 +13,7 @@ import type { GateCounter, GateEntry } from './gate.js'
 export const TABLE = 'inet branchgate'
 export const SET = 'allowed'
 
-export const TEMPLATE_FILE = fileURLToPath(
-  new URL('../../deploy/nftables.nft.tmpl', import.meta.url),
-)
+export const TEMPLATE_FILE = atRoot('deploy/nftables.nft.tmpl')
 
 export function readTemplate(file = TEMPLATE_FILE): string {
   return readFileSync(file, 'utf8')

@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto'
+import { atRoot } from '../paths.js'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { Context } from 'hono'
 import type { Config } from '../config.js'
 import { t, type Locale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 
-export const PORTAL_CSS = readFileSync(
-  fileURLToPath(new URL('../../public/portal.css', import.meta.url)),
-)
+export const PORTAL_CSS = readFileSync(atRoot('public/portal.css'))
 export const PORTAL_CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 10)
 
 /** What the form showed, so a refusal can show it again with what the customer typed. */
