@@ -20,13 +20,16 @@ import { presenceConfig, presenceProblems, visitsConfig } from './visits/config.
  * them, adds the branch and the listeners, and turns zod's findings into one sentence per key.
  */
 
+/** A listener's TCP port (0: the system picks a free one); PORT and ADMIN_PORT are held to it. */
+const listenPort = z.number().int().min(0).max(65535)
+
 const listener = (defaultHost: string, defaultPort: number) =>
   z
     .object({
       /** Address to bind. */
       host: z.string().min(1).default(defaultHost),
       /** TCP port, 1–65535; 0 lets the system pick a free one (tests: the log line names it). */
-      port: z.number().int().min(0).max(65535).default(defaultPort),
+      port: listenPort.default(defaultPort),
     })
     .strict()
     .prefault({})
@@ -87,7 +90,7 @@ export const configSchema = z
             /** Address to bind. */
             host: z.string().min(1).default('0.0.0.0'),
             /** TCP port, 1–65535; 0 lets the system pick one (tests). */
-            port: z.number().int().min(0).max(65535).default(8443),
+            port: listenPort.default(8443),
             ...pemFiles,
           })
           .strict()
@@ -181,10 +184,9 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   const port = (name: string, value: string | undefined, set: (n: number) => void) => {
     if (value === undefined || value === '') return
     const n = Number(value)
-    if (!Number.isInteger(n) || n < 0 || n > 65535) {
-      problems.push(
-        `${name} must be a port number between 0 and 65535, got ${JSON.stringify(value)}`,
-      )
+    if (!listenPort.safeParse(n).success) {
+      const range = `between ${listenPort.minValue} and ${listenPort.maxValue}`
+      problems.push(`${name} must be a port number ${range}, got ${JSON.stringify(value)}`)
     } else set(n)
   }
   const listenOf = (key: 'portal' | 'admin') => {
@@ -197,7 +199,7 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   if (env.BRANCHGATE_DATA_DIR) merged.dataDir = env.BRANCHGATE_DATA_DIR
   if (problems.length) throw new ConfigError(problems)
 
-  const parsed = configSchema.safeParse(merged)
+  const parsed = configSchema.safeParse(merged, { error: rangeMessage })
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, merged)))
   }
@@ -213,13 +215,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const shown = got === undefined ? 'nothing' : JSON.stringify(got)
   switch (issue.code) {
     case 'too_big':
-    case 'too_small': {
-      const min = (issue as any).minimum
-      const max = (issue as any).maximum
-      const range = rangeOf(path, issue.path, min, max)
-      if (typeof got === 'number' && range) return `${path} must be ${range}, got ${got}`
+    case 'too_small':
+      // A number's message names its schema's own bounds: see rangeMessage.
+      if (typeof got === 'number') return `${path} ${issue.message}, got ${got}`
       return `${path}: ${issue.message}, got ${shown}`
-    }
     case 'unrecognized_keys':
       return `${path === '(top level)' ? '' : path + ': '}unknown key(s) ${issue.keys.join(', ')}`
     case 'invalid_union':
@@ -235,45 +234,21 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
 }
 
-function rangeOf(_path: string, _p: PropertyKey[], min: unknown, max: unknown): string | null {
-  // zod reports one bound at a time; look the other one up from the schema's sibling check.
-  if (min !== undefined && max !== undefined) return `between ${min} and ${max}`
-  const bounds = KNOWN_BOUNDS[_path]
-  if (bounds) return `between ${bounds[0]} and ${bounds[1]}`
-  if (min !== undefined) return `at least ${min}`
-  if (max !== undefined) return `at most ${max}`
-  return null
-}
-
-const KNOWN_BOUNDS: Record<string, [number, number]> = {
-  'otp.digits': [4, 8],
-  'otp.ttlSeconds': [60, 3600],
-  'otp.maxAttempts': [1, 20],
-  'otp.resendAfterSeconds': [0, 600],
-  'listen.portal.port': [1, 65535],
-  'listen.admin.port': [1, 65535],
-  'sync.offsetMaxSeconds': [0, 3600],
-  'sync.timeoutMs': [50, 300_000],
-  'sync.batchMaxEvents': [1, 1000],
-  'sync.batchMaxBytes': [1024, 10_485_760],
-  'session.idleMinutes': [0, 1440],
-  'visits.idleMinutes': [0.1, 240],
-  'visits.minMinutes': [0, 60],
-  'presence.intervalSeconds': [1, 600],
-  'remember.days': [0, 365],
-  'reverify.days': [1, 3650],
-  'listen.tls.port': [1, 65535],
-  'gate.portalPort': [1, 65535],
-  'gate.walledGarden.refreshMinutes': [1, 1440],
-  'gate.attempts': [1, 10],
-  'sms.sendBudgetMs': [500, 10_000],
-  'sms.fraud.breakerPauseMinutes': [1, 1440],
-  'sms.fraud.conversion.windowHours': [1, 168],
-  'sms.fraud.conversion.belowFraction': [0, 1],
-  'sms.fraud.conversion.assumedNormalRatio': [0, 1],
-  'sms.fraud.conversion.cooldownMinutes': [1, 10_080],
-  'console.sessionIdleMinutes': [1, 1440],
-  'console.walkInDays': [1, 90],
+/**
+ * A number out of range reads "must be between 4 and 8", with the bounds of the very schema that
+ * refused it (zod reports only the bound that failed; the schema holds both). A schema with one
+ * bound reads "must be at least 1"; `.int()`'s safe-integer limits are no bound of ours.
+ */
+function rangeMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code !== 'too_small' && issue.code !== 'too_big') return undefined
+  if (!(issue.schema instanceof z.ZodNumber) || issue.inclusive === false) return undefined
+  const bound = (n: number | null) =>
+    n !== null && Number.isFinite(n) && Math.abs(n) !== Number.MAX_SAFE_INTEGER ? n : undefined
+  const min = bound(issue.schema.minValue)
+  const max = bound(issue.schema.maxValue)
+  if (min !== undefined && max !== undefined) return `must be between ${min} and ${max}`
+  if (issue.code === 'too_small') return `must be at least ${min ?? issue.minimum}`
+  return `must be at most ${max ?? issue.maximum}`
 }
 
 /** The kinds a union accepts, named by its discriminator, read from its options. */
