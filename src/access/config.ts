@@ -1,6 +1,9 @@
 import { z } from 'zod'
 
-/** The `session`, `branch.openingHours` and `staffMacs` keys: how long and to whom access is given. */
+/**
+ * The `session`, `branch.openingHours` and `staffMacs` keys: how long access lasts, and whose
+ * devices are let through without a code.
+ */
 
 /** The `session` key: how long a verified device stays let through. */
 export const sessionConfig = z

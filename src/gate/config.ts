@@ -1,6 +1,9 @@
 import { z } from 'zod'
 
-/** The `gate` keys: which firewall backend, and for nftables the interfaces and the walled garden. */
+/**
+ * The `gate` key: which firewall backend; for nftables the interfaces, the walled garden and the
+ * files and programs it uses.
+ */
 
 const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
 

@@ -1,6 +1,9 @@
 import { z } from 'zod'
 
-/** The `otp`, `remember` and `reverify` keys: the codes the splash page asks for, and when it skips them. */
+/**
+ * The `otp`, `remember` and `reverify` keys: the codes the splash page asks for, and when a known
+ * device or number may skip them.
+ */
 
 /** The `otp` key: one-time codes and how often a number or device may ask for one. */
 export const otpConfig = z

@@ -1,7 +1,10 @@
 import { validate as isCronExpression } from 'node-cron'
 import { z } from 'zod'
 
-/** The `sync` keys: the CRM adapter (none, webhook, Salesforce), the schedule, batching and backoff. */
+/**
+ * The `sync` key: the CRM adapter (none, webhook, Salesforce), the schedule, batching, backoff
+ * and how MACs leave the branch.
+ */
 
 const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1'])
 /** localhost, ::1 or any address of 127.0.0.0/8. */
