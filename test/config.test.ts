@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { z } from 'zod'
+import { ConfigError, configSchema, loadConfig } from '../src/config.js'
 
 function problemsOf(text: string | null, env = {}): string[] {
   try {
@@ -72,6 +73,76 @@ describe('configuration', () => {
       /^phone\.defaultRegion must be one of phone\.allowedRegions/,
     )
     expect(problemsOf('{"colour":"blue"}')).toEqual(['unknown key(s) colour'])
+  })
+
+  it('names both bounds of a ranged key, as its schema states them', () => {
+    expect(problemsOf('{"console":{"sessionMaxHours":0}}')).toEqual([
+      'console.sessionMaxHours must be between 1 and 72, got 0',
+    ])
+    expect(problemsOf('{"sync":{"backoffBaseMs":700000}}')).toEqual([
+      'sync.backoffBaseMs must be between 1 and 600000, got 700000',
+    ])
+    expect(problemsOf('{"session":{"hours":0}}')).toEqual([
+      'session.hours must be between 0.1 and 168, got 0',
+    ])
+    const http = { type: 'http', url: 'http://127.0.0.1:9/sms', timeoutMs: 50 }
+    expect(problemsOf(JSON.stringify({ sms: { providers: [http] } }))).toEqual([
+      'sms.providers.0.timeoutMs must be between 100 and 10000, got 50',
+    ])
+    // A key with one bound says which.
+    expect(problemsOf('{"otp":{"perNumberMax":0}}')).toEqual([
+      'otp.perNumberMax must be at least 1, got 0',
+    ])
+    expect(problemsOf('{"otp":{"perNumberMax":1e20}}')).toEqual([
+      'otp.perNumberMax must be at most 9007199254740991, got 100000000000000000000',
+    ])
+  })
+
+  it('gives every key with two bounds both of them in its message', () => {
+    const ranged: { path: string; min: number; max: number }[] = []
+    const bound = (n: number | null) =>
+      n !== null && Number.isFinite(n) && Math.abs(n) !== Number.MAX_SAFE_INTEGER
+    const walk = (schema: z.ZodType, path: string[]): void => {
+      if (schema instanceof z.ZodObject) {
+        for (const [key, inner] of Object.entries(schema.shape))
+          walk(inner as z.ZodType, [...path, key])
+      } else if (
+        schema instanceof z.ZodDefault ||
+        schema instanceof z.ZodPrefault ||
+        schema instanceof z.ZodNullable
+      ) {
+        walk(schema.unwrap() as z.ZodType, path)
+      } else if (
+        schema instanceof z.ZodNumber &&
+        bound(schema.minValue) &&
+        bound(schema.maxValue)
+      ) {
+        ranged.push({ path: path.join('.'), min: schema.minValue!, max: schema.maxValue! })
+      }
+    }
+    walk(configSchema, [])
+    expect(ranged.map((r) => r.path)).toEqual(
+      expect.arrayContaining([
+        'listen.portal.port',
+        'otp.digits',
+        'sms.fraud.conversion.cooldownMinutes',
+        'session.hours',
+        'visits.idleMinutes',
+        'remember.days',
+        'sync.keepDeliveredHours',
+        'console.sessionMaxHours',
+      ]),
+    )
+    for (const { path, min, max } of ranged) {
+      const input: Record<string, unknown> = {}
+      const keys = path.split('.')
+      let at = input
+      for (const key of keys.slice(0, -1)) at = (at[key] = {}) as Record<string, unknown>
+      at[keys.at(-1)!] = max + 1
+      expect(problemsOf(JSON.stringify(input))).toContain(
+        `${path} must be between ${min} and ${max}, got ${max + 1}`,
+      )
+    }
   })
 
   it('takes a logo only as a data: image, which works before the guest has internet', () => {

@@ -1,4 +1,4 @@
-import type { OpeningHours } from '../config.js'
+import type { OpeningHours } from './config.js'
 import { localDayTime } from '../time.js'
 
 /** How long access lasts. */

@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import type { Clock } from '../clock.js'
-import type { Config, NftablesGateConfig } from '../config.js'
+import type { Config } from '../config.js'
+import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
 import type { Mac } from '../mac.js'
 import type { Gate, GateCounter, GateEntry } from './gate.js'

@@ -1,4 +1,4 @@
-import type { SmsFraudConfig } from '../config.js'
+import type { SmsFraudConfig } from './config.js'
 import { RateLimitedError, SendingPausedError, type DomainError } from '../errors.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { HttpSmsConfig } from '../config.js'
+import type { HttpSmsConfig } from './config.js'
 import { SmsSendError } from '../errors.js'
 import { excerpt, refusalOfStatus } from './provider-http.js'
 import type { SmsMessage, SmsSender } from './sender.js'

@@ -1,4 +1,4 @@
-import type { InfobipSmsConfig } from '../config.js'
+import type { InfobipSmsConfig } from './config.js'
 import {
   excerpt,
   getFromProvider,

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js'
-import type { Config, SmsProviderConfig } from '../config.js'
+import type { Config } from '../config.js'
+import type { SmsProviderConfig } from './config.js'
 import { SmsSendError } from '../errors.js'
 import type { SmsStatements } from '../db/sms.js'
 import { createConsoleSender } from './console.js'

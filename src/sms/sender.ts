@@ -1,4 +1,4 @@
-import type { SmsProviderConfig } from '../config.js'
+import type { SmsProviderConfig } from './config.js'
 import { RecipientUnreachableError, SmsSendError, type SmsFailureKind } from '../errors.js'
 import { t, type Locale } from '../i18n/messages.js'
 

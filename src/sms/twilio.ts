@@ -1,4 +1,4 @@
-import type { TwilioSmsConfig } from '../config.js'
+import type { TwilioSmsConfig } from './config.js'
 import {
   excerpt,
   getFromProvider,

@@ -1,4 +1,4 @@
-import type { WhatsappSmsConfig } from '../config.js'
+import type { WhatsappSmsConfig } from './config.js'
 import {
   excerpt,
   getFromProvider,

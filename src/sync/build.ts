@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { SyncConfig } from '../config.js'
+import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
 import type { CrmAdapter } from './adapter.js'
 import { macPolicy, createOutbox, type Outbox } from './outbox.js'

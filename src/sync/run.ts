@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Clock } from '../clock.js'
-import type { SyncConfig } from '../config.js'
+import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { SalesforceSyncConfig } from '../config.js'
+import type { SalesforceSyncConfig } from './config.js'
 import {
   clip,
   httpCall,

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import type { WebhookSyncConfig } from '../config.js'
+import type { WebhookSyncConfig } from './config.js'
 import { httpCall, outcomeOfStatus, type Batch, type CrmAdapter } from './adapter.js'
 
 /**

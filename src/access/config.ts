@@ -1,0 +1,64 @@
+import { z } from 'zod'
+
+/**
+ * The `session`, `branch.openingHours` and `staffMacs` keys: how long access lasts, and whose
+ * devices are let through without a code.
+ */
+
+/** The `session` key: how long a verified device stays let through. */
+export const sessionConfig = z
+  .object({
+    /** Hours a verified device stays let through (cut at closing time when opening hours are set). */
+    hours: z
+      .number()
+      .min(0.1)
+      .max(24 * 7)
+      .default(8),
+    /** Minutes without any sign of a device before its access is revoked; 0 means never. */
+    idleMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .default(30),
+  })
+  .strict()
+  .prefault({})
+
+const HOURS_RE =
+  /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d)*$/
+const dayHours = z
+  .string()
+  .regex(HOURS_RE, 'must be ranges like "09:00-17:00" or "09:00-14:00,16:00-19:00"')
+  .refine(rangesAscend, 'each range must close after it opens')
+/** `branch.openingHours`: ranges per weekday in the branch time zone; a day left out is closed. */
+export const openingHours = z
+  .object({
+    mon: dayHours,
+    tue: dayHours,
+    wed: dayHours,
+    thu: dayHours,
+    fri: dayHours,
+    sat: dayHours,
+    sun: dayHours,
+  })
+  .partial()
+  .strict()
+
+function rangesAscend(text: string): boolean {
+  const minutes = (hm: string) => Number(hm.slice(0, 2)) * 60 + Number(hm.slice(3, 5))
+  return text.split(',').every((r) => {
+    const [open = '', close = ''] = r.split('-')
+    return minutes(close) > minutes(open)
+  })
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
+
+/** The `staffMacs` key: MACs of staff devices (aa:bb:cc:dd:ee:ff). */
+export const staffMacsConfig = z
+  .array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff'))
+  .default([])
+
+export type SessionConfig = z.infer<typeof sessionConfig>
+export type OpeningHours = z.infer<typeof openingHours>

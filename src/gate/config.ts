@@ -1,0 +1,77 @@
+import { z } from 'zod'
+
+/**
+ * The `gate` key: which firewall backend; for nftables the interfaces, the walled garden and the
+ * files and programs it uses.
+ */
+
+const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
+
+/** A Linux interface name (IFNAMSIZ: at most 15 characters). */
+const interfaceName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.-]{1,15}$/,
+    'must be an interface name such as eth1 or br-guest (1–15 letters, digits, _ . -)',
+  )
+
+/** An IPv4 or IPv6 address, optionally with a /prefix. */
+const anyAddress = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()])
+const cidr = z.string().superRefine((v, ctx) => {
+  if (!anyAddress.safeParse(v).success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be IP addresses or CIDRs such as 203.0.113.0/24, got ${JSON.stringify(v)}`,
+    })
+  }
+})
+
+/**
+ * The real firewall: branchgate owns the nftables table `inet branchgate` (see
+ * deploy/nftables.nft.tmpl) and nothing outside it. Needs CAP_NET_ADMIN.
+ */
+const nftablesGate = z
+  .object({
+    backend: z.literal('nftables'),
+    /** The guest Wi-Fi/LAN interface (or bridge) whose clients are caught. Required. */
+    guestInterface: interfaceName,
+    /** The uplink interface; when set, guests' traffic is masqueraded (NAT) on it. null: no NAT. */
+    uplinkInterface: interfaceName.nullable().default(null),
+    /** TCP port guests' plain HTTP is redirected to. null: listen.portal.port. */
+    portalPort: z.number().int().min(1).max(65535).nullable().default(null),
+    walledGarden: z
+      .object({
+        /** Host names reachable before login (resolved at start, then every refreshMinutes). */
+        hosts: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
+                'must be host names such as www.example.com',
+              ),
+          )
+          .default([]),
+        /** IPv4/IPv6 addresses or CIDRs reachable before login, e.g. "203.0.113.0/24". */
+        cidrs: z.array(cidr).default([]),
+        /** Minutes between re-resolving `hosts`, 1–1440. */
+        refreshMinutes: z.number().int().min(1).max(1440).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /** Tries per firewall change before it is reported as failed (1–10). */
+    attempts: z.number().int().min(1).max(10).default(3),
+    /** The nft program (absolute path or name on PATH). */
+    nftPath: z.string().min(1).default('nft'),
+    /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
+    dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
+  })
+  .strict()
+
+/** The `gate` key: dry-run (demo) unless the nftables backend is configured. */
+export const gateConfig = z
+  .discriminatedUnion('backend', [dryRunGate, nftablesGate])
+  .default({ backend: 'dry-run' })
+
+export type GateConfig = z.infer<typeof gateConfig>
+export type NftablesGateConfig = z.infer<typeof nftablesGate>
