@@ -11,7 +11,7 @@ import type { Config } from '../config.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
-import { addressAsHostName, hostCheck } from '../host-check.js'
+import { addressAsHostName, hostCheck, refuseCrossSitePosts } from '../host-check.js'
 import { pickLocale, asLocale, type Locale } from '../i18n/messages.js'
 import { displayPhone } from '../customers/phone.js'
 import type { Views } from '../views.js'
@@ -27,6 +27,7 @@ import { tooBigImport, type Campaigns } from './campaigns.js'
 import { barChart, heatmapChart, trendChart, activeHours } from './charts.js'
 import type { CustomerDesk } from './customers.js'
 import { DWELL_BUCKETS } from './dashboard.js'
+import { formFields } from './form.js'
 import { createVisitList } from './exports.js'
 import { ct, formatters } from './messages.js'
 import type { SmsStatsSource, SyncStatusSource } from './ports.js'
@@ -130,7 +131,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     }
   })
 
-  // Every form post: same origin only, bounded body, and the CSRF token of the session (or, for
+  // Every form post: bounded body, same site only, and the CSRF token of the session (or, for
   // the sign-in form, of the pre-sign-in cookie).
   app.post(
     '*',
@@ -140,23 +141,15 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
         throw new HTTPException(413, { message: 'too large' })
       },
     }),
+    refuseCrossSitePosts(),
     async (c, next) => {
-      const origin = c.req.header('origin')
-      const host = c.req.header('host') ?? new URL(c.req.url).host
-      if (origin !== undefined && origin !== 'null' && hostOf(origin) !== host) {
-        throw new HTTPException(403, { message: 'cross-site form post' })
-      }
-      if (c.req.header('sec-fetch-site') === 'cross-site')
-        throw new HTTPException(403, { message: 'cross-site form post' })
       const contentType = c.req.header('content-type') ?? ''
       // An upload (the campaign import, up to 5 MB) is parsed in the console's worker: ~100 ms
       // of JavaScript the portal's guests would otherwise wait behind.
+      const body = await c.req.arrayBuffer().catch(() => new ArrayBuffer(0))
       const form = /^multipart\/form-data\b/i.test(contentType)
-        ? await deps.worker.readMultipart(
-            await c.req.arrayBuffer().catch(() => new ArrayBuffer(0)),
-            contentType,
-          )
-        : await readForm(c)
+        ? await deps.worker.readMultipart(body, contentType)
+        : await formFields(body, contentType)
       c.set('form', form)
       const user = c.get('user')
       const expected = c.req.path === '/login' ? getCookie(c, LOGIN_COOKIE) : user?.csrf
@@ -639,28 +632,4 @@ export function safeNext(next: string | undefined, requestUrl: string): string {
   }
   if (target.origin !== origin || target.pathname.startsWith('//')) return '/'
   return target.pathname + target.search
-}
-
-function hostOf(origin: string): string | null {
-  try {
-    return new URL(origin).host
-  } catch {
-    return null
-  }
-}
-
-/** The posted form as strings (uploaded files read as UTF-8 text); malformed bodies read as empty. */
-async function readForm(c: Context): Promise<Record<string, string>> {
-  let body: Record<string, unknown> = {}
-  try {
-    body = await c.req.parseBody()
-  } catch {
-    body = {}
-  }
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === 'string') out[k] = v
-    else if (v instanceof File) out[k] = await v.text()
-  }
-  return out
 }
