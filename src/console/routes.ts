@@ -6,6 +6,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { HTTPException } from 'hono/http-exception'
+import { secureHeaders } from 'hono/secure-headers'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { AuditStatements } from '../db/audit.js'
@@ -97,6 +98,31 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     ),
   )
 
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+      // same-origin (not no-referrer): browsers then send the real Origin on the console's own
+      // form posts, so the origin check below means something.
+      referrerPolicy: 'same-origin',
+      // No HSTS: it would hold a browser to https on this name for months, and an operator may
+      // turn the console's TLS off again (console.tls).
+      strictTransportSecurity: false,
+    }),
+  )
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('Cache-Control', 'no-store')
+  })
+
   app.use('*', async (c, next) => {
     const query = asLocale(c.req.query('lang'))
     if (query)
@@ -117,18 +143,6 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     )
     c.set('user', auth.session(getCookie(c, SESSION_COOKIE)))
     await next()
-    c.header('X-Content-Type-Options', 'nosniff')
-    // same-origin (not no-referrer): browsers then send the real Origin on the console's own
-    // form posts, so the origin check below means something.
-    c.header('Referrer-Policy', 'same-origin')
-    c.header('Cache-Control', 'no-store')
-    if (c.res.headers.get('content-type')?.startsWith('text/html')) {
-      c.header('X-Frame-Options', 'DENY')
-      c.header(
-        'Content-Security-Policy',
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-      )
-    }
   })
 
   // Every form post: bounded body, same site only, and the CSRF token of the session (or, for
