@@ -9,6 +9,7 @@ import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
+import { createVisitList } from './exports.js'
 import {
   noErasureNotifier,
   noSmsStats,
@@ -70,13 +71,13 @@ export function createConsole(deps: ConsoleDeps) {
   const worker = (deps.worker ?? inlineConsoleWorker)(deps.db, rules, deps.log)
   const app = consoleRoutes({
     config: deps.config,
-    db: deps.db,
     views: deps.views,
     clock: deps.clock,
     audit,
     auditLog: consoleAuditStatements(deps.db),
     auth,
     worker,
+    visitList: createVisitList(deps.db, passByMinutes),
     customers: createCustomerDesk({
       db: deps.db,
       clock: deps.clock,
