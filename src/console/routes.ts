@@ -101,6 +101,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       strictTransportSecurity: false,
     }),
   )
+  // Pages carry customers' data: no cache keeps a copy (no Hono middleware sets just this).
   app.use('*', async (c, next) => {
     await next()
     c.header('Cache-Control', 'no-store')
