@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js'
-import { offsetSegments, type DateRange } from './time.js'
+import { addDays, offsetSegments, type DateRange } from './time.js'
 
 /** The visit rules the reports follow (from config: `visits.minMinutes`, `console.hereNowMinutes`). */
 export interface VisitReportRules {
@@ -138,9 +138,7 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
       }
       const daily: DashboardFigures['daily'] = []
       for (let i = 0; i < range.days; i++) {
-        const date = new Date(Date.parse(`${range.from}T00:00:00Z`) + i * 86_400_000)
-          .toISOString()
-          .slice(0, 10)
+        const date = addDays(range.from, i)
         daily.push({ date, visits: perDay.get(date) ?? 0 })
       }
 

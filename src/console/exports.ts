@@ -183,3 +183,4 @@ export function createVisitList(db: Db, passByMinutes: number) {
     return { rows: list, next: more && last ? `${last.started_at}.${last.id}` : null }
   }
 }
+export type VisitList = ReturnType<typeof createVisitList>

@@ -9,6 +9,7 @@ import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
+import { createVisitList } from './exports.js'
 import {
   noErasureNotifier,
   noSmsStats,
@@ -54,29 +55,22 @@ export function createConsole(deps: ConsoleDeps) {
   const passByMinutes = passByMinutesOf(deps.config)
   const phoneRules = deps.config.phone
   const auth = deps.auth
-  const rules: WorkRules = {
-    dashboard: {
-      passByMinutes,
-      hereNowMinutes: deps.config.console.hereNowMinutes,
-      timeZone: deps.config.branch.timeZone,
-    },
-    campaigns: {
-      phoneRules,
-      timeZone: deps.config.branch.timeZone,
-      passByMinutes,
-      hereNowMinutes: deps.config.console.hereNowMinutes,
-    },
+  const visitRules = {
+    passByMinutes,
+    hereNowMinutes: deps.config.console.hereNowMinutes,
+    timeZone: deps.config.branch.timeZone,
   }
+  const rules: WorkRules = { dashboard: visitRules, campaigns: { phoneRules, ...visitRules } }
   const worker = (deps.worker ?? inlineConsoleWorker)(deps.db, rules, deps.log)
   const app = consoleRoutes({
     config: deps.config,
-    db: deps.db,
     views: deps.views,
     clock: deps.clock,
     audit,
     auditLog: consoleAuditStatements(deps.db),
     auth,
     worker,
+    visitList: createVisitList(deps.db, passByMinutes),
     customers: createCustomerDesk({
       db: deps.db,
       clock: deps.clock,
@@ -86,15 +80,7 @@ export function createConsole(deps: ConsoleDeps) {
       phoneRules,
       branchId: deps.config.branch.id,
     }),
-    campaigns: createCampaigns({
-      db: deps.db,
-      clock: deps.clock,
-      audit,
-      phoneRules,
-      timeZone: deps.config.branch.timeZone,
-      passByMinutes,
-      hereNowMinutes: deps.config.console.hereNowMinutes,
-    }),
+    campaigns: createCampaigns({ db: deps.db, clock: deps.clock, audit, ...rules.campaigns }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,
     passByMinutes,

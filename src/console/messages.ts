@@ -1,4 +1,5 @@
 import type { Locale } from '../i18n/messages.js'
+import { branchTimeFormat } from '../time.js'
 
 /** Manager-facing text of the console, Spanish first. `{name}` placeholders are filled by ct(). */
 const es = {
@@ -586,21 +587,16 @@ export function ct(
 /** Number and date formatting in the reader's language and the branch's time zone. */
 export function formatters(locale: Locale, timeZone: string) {
   const tag = locale === 'es' ? 'es-MX' : 'en-US'
-  const dateTime = new Intl.DateTimeFormat(tag, {
-    timeZone,
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  })
-  const date = new Intl.DateTimeFormat(tag, { timeZone, dateStyle: 'medium' })
-  const time = new Intl.DateTimeFormat(tag, {
-    timeZone,
+  const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
+  const date = branchTimeFormat(tag, timeZone, { dateStyle: 'medium' })
+  const time = branchTimeFormat(tag, timeZone, {
     hour: '2-digit',
     minute: '2-digit',
     hourCycle: locale === 'es' ? 'h23' : 'h12',
   })
-  const short = new Intl.DateTimeFormat(tag, { timeZone: 'UTC', day: 'numeric', month: 'short' })
-  const longDay = new Intl.DateTimeFormat(tag, {
-    timeZone: 'UTC',
+  // Calendar dates (YYYY-MM-DD) are read as UTC midnight and shown in UTC: no zone shifts them.
+  const short = branchTimeFormat(tag, 'UTC', { day: 'numeric', month: 'short' })
+  const longDay = branchTimeFormat(tag, 'UTC', {
     weekday: 'short',
     day: 'numeric',
     month: 'short',

@@ -3,7 +3,7 @@
  * branch's days and hours. SQLite knows no time zones, so the offsets in force over a range are
  * computed here once, as a few segments, and handed to SQL.
  */
-import { instantOfWallTime, offsetAt } from '../time.js'
+import { instantOfWallTime, localDate, offsetAt } from '../time.js'
 
 const DAY = 86_400_000
 
@@ -22,10 +22,8 @@ export function localMidnight(date: string, timeZone: string): number {
   return instantOfWallTime(Date.parse(`${date}T00:00:00Z`), timeZone)
 }
 
-/** The branch-local calendar date (YYYY-MM-DD) of an instant. */
-export function localDate(ms: number, timeZone: string): string {
-  return new Date(ms + offsetAt(ms, timeZone)).toISOString().slice(0, 10)
-}
+// The branch-local calendar date (YYYY-MM-DD) of an instant: the one in src/time.ts.
+export { localDate }
 
 export function addDays(date: string, n: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)

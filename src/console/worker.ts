@@ -19,6 +19,7 @@ import {
 import { createCustomerDesk, type CustomerSummary } from './customers.js'
 import { createDashboard, type DashboardFigures, type VisitReportRules } from './dashboard.js'
 import { visitsCsvStream, type VisitsExportOptions } from './exports.js'
+import { formFields } from './form.js'
 import { noErasureNotifier } from './ports.js'
 import type { DateRange } from './time.js'
 
@@ -93,28 +94,12 @@ export function workOn(db: Db, rules: WorkRules) {
     campaignReports: (days: number, now: number) => campaigns.reports(days, now),
     campaignReport: (campaign: string, days: number, now: number) =>
       campaigns.report(campaign, days, now),
-    readMultipart: (body: ArrayBuffer, contentType: string) => readMultipart(body, contentType),
+    readMultipart: (body: ArrayBuffer, contentType: string) => formFields(body, contentType),
     checkCampaignCsv: (text: string) => checkCampaignCsv(text, rules.campaigns),
     visitsCsv: (opts: VisitsExportOptions) => visitsCsvStream(db, opts),
   }
 }
 type Work = ReturnType<typeof workOn>
-
-/** A multipart body's fields as strings, files read as UTF-8 text; malformed: no fields. */
-export async function readMultipart(
-  body: ArrayBuffer,
-  contentType: string,
-): Promise<Record<string, string>> {
-  let form: FormData
-  try {
-    form = await new Response(body, { headers: { 'content-type': contentType } }).formData()
-  } catch {
-    return {}
-  }
-  const out: Record<string, string> = {}
-  for (const [k, v] of form) out[k] = typeof v === 'string' ? v : await v.text()
-  return out
-}
 
 /** On the portal's own thread: for tests and an in-memory database. Freezes guests meanwhile. */
 export const inlineConsoleWorker: ConsoleWorkerFactory = (db, rules) => {

@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
 import { DeviceUnknownError, ChallengeNotFoundError } from '../errors.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import { refuseCrossSitePosts } from '../host-check.js'
 import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { branchTimeFormat } from '../time.js'
@@ -76,18 +77,9 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('locale', locale)
     await next()
   })
-  // Cross-site form posts are refused. Captive-portal sheets of older phones send neither Origin
-  // nor Sec-Fetch-Site, so a request with neither is let in (the code and MAC bind it anyway):
-  // Hono's csrf() refuses such a post, which would lock those phones out.
-  app.post('*', async (c, next) => {
-    const origin = c.req.header('origin')
-    const site = c.req.header('sec-fetch-site')
-    const host = c.req.header('host')
-    const crossOrigin = origin !== undefined && origin !== 'null' && hostOf(origin) !== host
-    if (crossOrigin || site === 'cross-site')
-      throw new HTTPException(403, { message: 'cross-site form post' })
-    await next()
-  })
+  // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
+  // sheets of older phones) is let in, the code and MAC bind it (see refuseCrossSitePosts).
+  app.post('*', refuseCrossSitePosts())
 
   /** Who is asking (see deviceLookup); a device the kernel does not know cannot sign in. */
   async function deviceOf(c: Context<PortalEnv>): Promise<Mac> {
@@ -298,14 +290,6 @@ export function portalRoutes(deps: PortalDeps) {
 }
 
 const emptySplash = { name: '', phone: '', consent: false, marketing: false }
-
-function hostOf(origin: string): string | null {
-  try {
-    return new URL(origin).host
-  } catch {
-    return null
-  }
-}
 
 function isTicked(v: string | undefined): boolean {
   return v !== undefined && v !== '' && v !== 'no' && v !== 'false' && v !== '0'
