@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
-import type { Mac } from '../mac.js'
+import { createErasure } from '../customers/erasure.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
 import type { ErasureNotifier } from './ports.js'
 
@@ -102,16 +102,6 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
   const authorizations = db.prepare(
     `SELECT mac, starts_at, ends_at, reason, ended_at, end_reason FROM authorizations WHERE customer_id = @id ORDER BY starts_at`,
   )
-  const anonymize = db.prepare(
-    `UPDATE customers SET name = '', phone_e164 = 'erased:' || id, locale = '', updated_at = @now, erased_at = @now
-     WHERE id = @id AND erased_at IS NULL`,
-  )
-  const dropDevices = db.prepare(`DELETE FROM devices WHERE customer_id = @id`)
-  const dropConsents = db.prepare(`DELETE FROM consents WHERE customer_id = @id`)
-  const dropAuthorizations = db.prepare(`DELETE FROM authorizations WHERE customer_id = @id`)
-  const dropCodes = db.prepare(`DELETE FROM otp_challenges WHERE phone_e164 = @phone`)
-  const dropCampaignSends = db.prepare(`DELETE FROM campaign_sends WHERE phone_e164 = @phone`)
-
   const setStaff = db.prepare(
     `UPDATE devices SET is_staff = @staff, staff_from_config = 0 WHERE mac = @mac AND customer_id = @id`,
   )
@@ -145,28 +135,7 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     }
   }
 
-  const eraseLocally = db.transaction((c: CustomerFile['customer'], actor: string, now: number) => {
-    dropDevices.run({ id: c.id })
-    dropConsents.run({ id: c.id })
-    dropAuthorizations.run({ id: c.id })
-    dropCodes.run({ phone: c.phone_e164 })
-    dropCampaignSends.run({ phone: c.phone_e164 })
-    anonymize.run({ id: c.id, now })
-    deps.audit.record({
-      at: now,
-      actor,
-      action: 'customer.erase',
-      subject: String(c.id),
-      reason: 'arco-request',
-    })
-    deps.erasure.customerErased({
-      customerId: c.id,
-      phoneE164: c.phone_e164,
-      erasedAt: now,
-      branchId: deps.branchId,
-      actor,
-    })
-  })
+  const erasure = createErasure(deps)
 
   return {
     /**
@@ -211,28 +180,8 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       }
     },
 
-    /**
-     * Erases a customer's personal data (ARCO cancellation / GDPR erasure): devices, consents,
-     * access records, codes and campaign sends are deleted; the customer row stays as an
-     * anonymous id so visit counts keep their meaning. Live access is revoked first through the
-     * one state-change path. The erasure notifier is told inside the same transaction.
-     */
-    async erase(id: number, actor: string): Promise<boolean> {
-      const c = customer.get({ id }) as CustomerFile['customer'] | undefined
-      if (!c || c.erased_at) return false
-      for (const d of devices.all({ id }) as CustomerFile['devices']) {
-        if (deps.access.liveUntil(d.mac as Mac) !== null) {
-          await deps.access.setDeviceState({
-            next: 'blocked',
-            mac: d.mac as Mac,
-            reason: 'revoke',
-            actor,
-          })
-        }
-      }
-      eraseLocally(c, actor, deps.clock.now())
-      return true
-    },
+    /** Erases a customer's personal data (src/customers/erasure.ts). */
+    erase: (id: number, actor: string): Promise<boolean> => erasure.erase(id, actor),
   }
 }
 export type CustomerDesk = ReturnType<typeof createCustomerDesk>
