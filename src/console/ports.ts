@@ -1,3 +1,4 @@
+import type { ErasureNotifier } from '../customers/erasure.js'
 import type { SmsHealth } from '../sms/status.js'
 /**
  * What the console needs from other features, as small doors the composition root fills in.
@@ -30,23 +31,7 @@ export interface SyncStatusSource {
 
 export const noSync: SyncStatusSource = { status: () => null }
 
-/** A customer's personal data was erased here; the CRM must be told (ARCO/GDPR). */
-export interface CustomerErased {
-  customerId: number
-  /** The number as it was, so the CRM can find its record; not kept locally after this. */
-  phoneE164: string
-  erasedAt: number
-  branchId: string
-  actor: string
-}
-
-/**
- * Told of each erasure inside the erasure's transaction, so the outbox event and the local
- * erasure commit together (the sync feature's `customer.erased` event builder).
- */
-export interface ErasureNotifier {
-  customerErased(event: CustomerErased): void
-}
+export type { CustomerErased, ErasureNotifier } from '../customers/erasure.js'
 
 export const noErasureNotifier: ErasureNotifier = { customerErased: () => {} }
 

@@ -1,9 +1,26 @@
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Clock } from '../clock.js'
-import type { ErasureNotifier } from '../console/ports.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
 import type { Mac } from '../mac.js'
+
+/** A customer's personal data was erased here; the CRM must be told (ARCO/GDPR). */
+export interface CustomerErased {
+  customerId: number
+  /** The number as it was, so the CRM can find its record; not kept locally after this. */
+  phoneE164: string
+  erasedAt: number
+  branchId: string
+  actor: string
+}
+
+/**
+ * Told of each erasure inside the erasure's transaction, so the outbox event and the local
+ * erasure commit together (the sync feature's `customer.erased` event builder).
+ */
+export interface ErasureNotifier {
+  customerErased(event: CustomerErased): void
+}
 
 export interface ErasureDeps {
   db: Db

@@ -149,7 +149,7 @@ export function createOutbox(
 }
 
 /**
- * The console's erasure port (`ErasureNotifier` of src/console/ports.ts, issue 6), backed by the
+ * The customer domain's erasure port (`ErasureNotifier` of src/customers/erasure.ts), backed by the
  * outbox: called inside the erasure transaction, it queues `customer.erased`.
  */
 export function outboxErasureNotifier(outbox: Outbox): {
