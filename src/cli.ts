@@ -1,12 +1,8 @@
 import { readOptions } from './cli/options.js'
-import { SPECS, type CommandSpec } from './cli/specs.js'
-import { fatalReport } from './errors.js'
+import { SPECS, type Command } from './cli/specs.js'
 
-/** One subcommand of `branchgate`: its spec (src/cli/specs.ts) and what it does. */
-export interface Command extends CommandSpec {
-  /** `out` receives the command's output lines (console.log unless a test captures them). */
-  run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
-}
+export type { Command }
+import { fatalReport } from './errors.js'
 
 type Run = Command['run']
 

@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js'
+import type { Command } from './specs.js'
 import { SPECS } from './specs.js'
 import { GateError } from '../errors.js'
 import { parseMac } from '../mac.js'

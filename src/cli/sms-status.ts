@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js'
+import type { Command } from './specs.js'
 import { SPECS } from './specs.js'
 import { systemClock, type Clock } from '../clock.js'
 import { ConfigError, type Config } from '../config.js'

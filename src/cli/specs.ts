@@ -11,6 +11,12 @@ export interface CommandSpec {
   maxArgs?: number
 }
 
+/** One subcommand of `branchgate`: its spec and what it does. */
+export interface Command extends CommandSpec {
+  /** `out` receives the command's output lines (console.log unless a test captures them). */
+  run(argv: string[], env: NodeJS.ProcessEnv, out?: (line: string) => void): Promise<number | void>
+}
+
 /**
  * Every command's name, usage line, summary and options, in the order `--help` lists them. The
  * command's code (src/cli/<name>.ts, or main.ts for serve) is loaded only when it runs.

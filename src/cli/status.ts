@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js'
+import type { Command } from './specs.js'
 import { SPECS } from './specs.js'
 import { gateStatusStatements } from '../db/gate-status.js'
 import { smsStatusLines } from '../sms/status.js'

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { SPECS } from './specs.js'
-import type { Command } from '../cli.js'
+import type { Command } from './specs.js'
 import { pidFile } from '../config-file.js'
 import { withContext } from './context.js'
 import { readOptions } from './options.js'
