@@ -14,6 +14,7 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./sms.js')).default,
   async () => (await import('./gate.js')).default,
   async () => (await import('./console.js')).default,
+  async () => (await import('./startup.js')).default,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

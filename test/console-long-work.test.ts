@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IMPORT_MAX_ROWS } from '../src/console/campaigns.js'
+import { until } from './net-helpers.js'
 import { resolveRange } from '../src/console/time.js'
 import {
   inlineConsoleWorker,
@@ -90,6 +91,23 @@ describe('long console work and the guests', () => {
     // Some guests were answered while the rows were being written, not only before or after.
     expect(seen.some((n) => n > 0 && n < rows)).toBe(true)
     expect(sendsIn(c.db)).toBe(rows)
+  })
+
+  it('starts its thread with the first long work and ends it when no work came for a while', async () => {
+    h = consoleHarness()
+    seedWeek(h.db)
+    const thread = threadConsoleWorker(h.db, RULES, () => {}, 50)
+    workers.push(thread)
+    // No thread while nobody asks: a second V8 instance is memory the box needs elsewhere.
+    expect(thread.running()).toBe(false)
+    const now = h.clock.now()
+    const week = resolveRange({ range: '7' }, now, TZ)
+    const first = await thread.figures(week, now)
+    expect(thread.running()).toBe(true)
+    await until(() => !thread.running())
+    // Asked again, it starts again and answers the same.
+    expect(await thread.figures(week, now)).toEqual(first)
+    expect(thread.running()).toBe(true)
   })
 
   it('does the long work in a worker thread with the same answers as on the portal thread', async () => {

@@ -60,6 +60,8 @@ export interface ConsoleWorker {
   visitsCsv(opts: VisitsExportOptions): ReadableStream<Uint8Array>
   /** Ends the thread, if any; later calls start it again. */
   close(): Promise<void>
+  /** Whether a thread runs now (always false inline). */
+  running(): boolean
 }
 
 /** Builds a ConsoleWorker over the database (the composition root picks one). */
@@ -67,6 +69,8 @@ export type ConsoleWorkerFactory = (
   db: Db,
   rules: WorkRules,
   log: (line: string) => void,
+  /** ms without long work after which a thread is ended (default THREAD_IDLE_MS). */
+  idleMs?: number,
 ) => ConsoleWorker
 
 /** The work itself, over one connection: what both kinds of worker run. */
@@ -113,6 +117,7 @@ export const inlineConsoleWorker: ConsoleWorkerFactory = (db, rules) => {
     checkCampaignCsv: (text) => work.checkCampaignCsv(text),
     visitsCsv: (opts) => work.visitsCsv(opts),
     close: async () => {},
+    running: () => false,
   }
 }
 
@@ -205,16 +210,41 @@ function tsxApiUrl(): string {
  * reports' SQL cannot be cut); the year's CSV export, 9 ms against 3,200 ms (a stream's pulls
  * follow each other without a turn of the event loop); the year's dashboard, 9 ms against
  * 500 ms (single SQL statements). The thread also puts the box's second core to work. Started
- * at once (loading takes about a second); if it cannot start, the work runs inline (logged) so
- * the console still answers.
+ * by the first long work and ended after THREAD_IDLE_MS without any; if it cannot start, the
+ * work runs inline (logged) so the console still answers.
  */
-export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
+/** Milliseconds without long work after which the console's thread is ended. */
+export const THREAD_IDLE_MS = 5 * 60_000
+
+export const threadConsoleWorker: ConsoleWorkerFactory = (
+  db,
+  rules,
+  log,
+  idleMs = THREAD_IDLE_MS,
+) => {
   const inline = inlineConsoleWorker(db, rules, log)
   let worker: Worker | null = null
   let ready: Promise<void> | null = null
   let failedToStart = false
   let nextId = 1
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  // The thread is started by the first long work and ended after THREAD_IDLE_MS without any: a
+  // second V8 instance costs some 12 MB the box needs for nothing while no manager looks.
+  let openStreams = 0
+  let idleTimer: NodeJS.Timeout | null = null
+  const settle = () => {
+    if (idleTimer) clearTimeout(idleTimer)
+    idleTimer = null
+    if (pending.size > 0 || openStreams > 0 || !worker) return
+    idleTimer = setTimeout(() => {
+      const w = worker
+      if (!w || pending.size > 0 || openStreams > 0) return
+      worker = null
+      ready = null
+      void w.terminate()
+    }, idleMs)
+    idleTimer.unref()
+  }
 
   const stopAll = (err: Error) => {
     for (const p of pending.values()) p.reject(err)
@@ -252,6 +282,7 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
         pending.delete(m.id)
         if (m.ok) p.resolve(m.value)
         else p.reject(new Error(m.error))
+        settle()
       })
       const fail = (err: Error) => {
         if (worker !== w) return
@@ -301,7 +332,6 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
       return fallback(...args)
     }
 
-  start()
   return {
     figures: viaThread('figures', inline.figures),
     searchCustomers: viaThread('searchCustomers', inline.searchCustomers),
@@ -320,19 +350,31 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (db, rules, log) => {
       return new ReadableStream<Uint8Array>(
         {
           async pull(controller) {
-            stream ??= await call<number>({ op: 'csv.open', args: [opts] })
+            if (stream === null) {
+              openStreams++
+              stream = await call<number>({ op: 'csv.open', args: [opts] })
+            }
             const chunk = await call<Uint8Array | null>({ op: 'csv.next', stream })
             if (chunk) controller.enqueue(chunk)
-            else controller.close()
+            else {
+              controller.close()
+              openStreams--
+              settle()
+            }
           },
           async cancel() {
-            if (stream !== null) await call({ op: 'csv.close', stream }).catch(() => {})
+            if (stream !== null) {
+              openStreams--
+              await call({ op: 'csv.close', stream }).catch(() => {})
+            }
           },
         },
         { highWaterMark: 1 },
       )
     },
+    running: () => worker !== null,
     async close() {
+      if (idleTimer) clearTimeout(idleTimer)
       const w = worker
       stopAll(new Error('console worker closed'))
       await w?.terminate()

@@ -1,0 +1,73 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { startService } from '../test/net-helpers.js'
+import { tempDir } from '../test/helpers.js'
+import { CLI_ARGS } from '../test/net-helpers.js'
+import type { BenchSection } from './run.js'
+
+const RUNS = 15
+
+/** Median wall time in ms of running `node ARGS` RUNS times (after one warm-up run). */
+function medianMs(args: string[]): number {
+  spawnSync(process.execPath, args, { stdio: 'ignore' })
+  const times: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now()
+    const r = spawnSync(process.execPath, args, { stdio: 'ignore' })
+    times.push(performance.now() - t0)
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}`)
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(times.length / 2)]!
+}
+
+/** A process's resident memory now, in bytes (Linux). */
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? NaN) * 1024
+}
+
+/**
+ * What an operator and systemd wait for: the `branchgate` command (`--help`, and `status` on a
+ * database), each as a ratio to `node -e 0` measured in the same run (target ≤ 3×), and the
+ * service's resident memory once started and once it has served its first pages (target
+ * ≤ 90 MB). The command is the compiled one (dist/, as installed).
+ */
+const section: BenchSection = {
+  name: 'startup',
+  async run() {
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+    const dir = tempDir('branchgate-bench-startup-')
+    try {
+      const config = path.join(dir.dir, 'branchgate.json')
+      writeFileSync(
+        config,
+        JSON.stringify({ dataDir: dir.dir, listen: { portal: { port: 0 }, admin: { port: 0 } } }),
+      )
+      const service = await startService(['--config', config])
+      const afterStart = rssOf(service.child.pid!)
+      for (let i = 0; i < 50; i++) {
+        await (await fetch(`http://127.0.0.1:${service.ports.portal}/`)).text()
+        await (await fetch(`http://127.0.0.1:${service.ports.console}/login`)).text()
+      }
+      const afterPages = rssOf(service.child.pid!)
+
+      const node = medianMs(['-e', '0'])
+      const help = medianMs([...CLI_ARGS, '--help'])
+      const status = medianMs([...CLI_ARGS, 'status', '--config', config])
+      await service.stop()
+      const ratio = (ms: number) => `${(ms / node).toFixed(2)}× (target ≤ 3×)`
+      console.log(`node -e 0: median ${node.toFixed(0)} ms over ${RUNS} runs (the baseline)`)
+      console.log(`branchgate --help: median ${help.toFixed(0)} ms = ${ratio(help)}`)
+      console.log(`branchgate status: median ${status.toFixed(0)} ms = ${ratio(status)}`)
+      const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`
+      console.log(
+        `service RSS: ${mb(afterStart)} after start, ${mb(afterPages)} after 100 pages (target ≤ 90 MB)`,
+      )
+    } finally {
+      dir.remove()
+    }
+  },
+}
+export default section
