@@ -20,7 +20,7 @@ import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.j
 import { JOBS, startJobs } from './jobs.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
-import { createServices, staffMacsOfConfig, visitPolicyOf } from './services.js'
+import { createServices, visitPolicyOf } from './services.js'
 import { templateWarnings } from './sms/segments.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
@@ -189,7 +189,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     visits: services.visitRows,
     book: services.visits,
     policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
-    staffMacs: staffMacsOfConfig(config),
+    staffMacs: services.staffMacs,
     monotonic: { now: () => performance.now() },
     log,
   })

@@ -18,7 +18,6 @@ import { smsStatements } from './db/sms.js'
 import { visitStatements } from './db/visits.js'
 import type { Gate } from './gate/gate.js'
 import { uuidv7 } from './ids.js'
-import { parseMac } from './mac.js'
 import { createLogin } from './portal/login.js'
 import { createSendGuard } from './sms/guard.js'
 import { createSmsChain } from './sms/providers.js'
@@ -78,7 +77,7 @@ export function createServices(deps: ServiceDeps) {
     log,
     visits,
   })
-  const staffMacs = staffMacsOfConfig(config)
+  const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
   const session: SessionJobDeps = {
     access,
     sessions: sessionStatements(db),
@@ -167,14 +166,4 @@ export type Services = ReturnType<typeof createServices>
 /** The visit rules' policy from the config, in ms. */
 export function visitPolicyOf(config: Config) {
   return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
-}
-
-/** The config's staff MACs in canonical form. */
-export function staffMacsOfConfig(config: Config): Set<string> {
-  const out = new Set<string>()
-  for (const text of config.staffMacs) {
-    const mac = parseMac(text)
-    if (mac) out.add(mac)
-  }
-  return out
 }

@@ -27,10 +27,19 @@ describe('fraud rules (pure)', () => {
   })
 
   it('has every defence on by default', () => {
-    expect(policy.perPrefixPerHour).toBeGreaterThan(0)
-    expect(policy.branchPerHour).toBeGreaterThan(0)
-    expect(policy.dailyBudget).toBeGreaterThan(0)
-    expect(policy.conversion.minNumbers).toBeGreaterThan(0)
+    expect(policy).toEqual({
+      perPrefixPerHour: 10,
+      branchPerHour: 60,
+      breakerPauseMinutes: 30,
+      dailyBudget: 400,
+      conversion: {
+        minNumbers: 10,
+        windowHours: 24,
+        belowFraction: 0.25,
+        assumedNormalRatio: 0.7,
+        cooldownMinutes: 360,
+      },
+    })
   })
 
   it('takes the prefix as the number without its last 4 digits', () => {

@@ -138,9 +138,9 @@ describe('twilio provider', () => {
     fake.mode.twilio = 'down'
     expect(((await failure(twilio())) as SmsSendError).kind).toBe('unavailable')
     fake.mode.twilio = 'hang'
-    const started = performance.now()
-    expect(((await failure(twilio({ timeoutMs: 200 }))) as SmsSendError).kind).toBe('timeout')
-    expect(performance.now() - started).toBeLessThan(2000)
+    const hung = (await failure(twilio({ timeoutMs: 200 }))) as SmsSendError
+    expect(hung.kind).toBe('timeout')
+    expect(hung.message).toMatch(/no answer within 200 ms/)
   })
 
   it('refuses half-set credentials at config time', () => {

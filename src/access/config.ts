@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseMac } from '../mac.js'
 
 /**
  * The `session`, `branch.openingHours` and `staffMacs` keys: how long access lasts, and whose
@@ -55,9 +56,18 @@ function rangesAscend(text: string): boolean {
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i
 
-/** The `staffMacs` key: MACs of staff devices (aa:bb:cc:dd:ee:ff). */
+/** The `staffMacs` key: MACs of staff devices (aa:bb:cc:dd:ee:ff), kept in canonical form. */
 export const staffMacsConfig = z
-  .array(z.string().regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff'))
+  .array(
+    z
+      .string()
+      .regex(MAC_RE, 'must be MAC addresses like aa:bb:cc:dd:ee:ff')
+      .refine(
+        (mac) => parseMac(mac) !== null,
+        "must be a device's MAC (not multicast or all zeros)",
+      )
+      .transform((mac) => parseMac(mac)!),
+  )
   .default([])
 
 export type SessionConfig = z.infer<typeof sessionConfig>
