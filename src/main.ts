@@ -68,15 +68,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const file = loaded.file
   const consoleTls = config.console.tls
     ? {
-        cert: readPem('console.tls.certFile', config.console.tls.certFile),
-        key: readPem('console.tls.keyFile', config.console.tls.keyFile),
+        cert: readPem('console.tls.certFile', config.console.tls.certFile, env),
+        key: readPem('console.tls.keyFile', config.console.tls.keyFile, env),
       }
     : null
   const tls = config.listen.tls
   const portalTls = tls
     ? {
-        cert: readPem('listen.tls.certFile', tls.certFile),
-        key: readPem('listen.tls.keyFile', tls.keyFile),
+        cert: readPem('listen.tls.certFile', tls.certFile, env),
+        key: readPem('listen.tls.keyFile', tls.keyFile, env),
       }
     : null
   const dataDir = prepareDataDir(config.dataDir)
