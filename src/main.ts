@@ -22,6 +22,10 @@ import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
 import { createServices, visitPolicyOf } from './services.js'
 import { templateWarnings } from './sms/segments.js'
+import { admitStaff } from './access/session-jobs.js'
+import { fatalReport } from './errors.js'
+import { planReload } from './reload.js'
+import { replaceable } from './replaceable.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
@@ -173,11 +177,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log(
       `portal  on https://${shown(tls.host)}:${portOf(servers[2])} (RFC 8908 API at /api/captive)`,
     )
-  writeFileSync(pidFile(config), `${process.pid}\n`)
-  log(
-    `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
-  )
-  if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 
   const tracker = createPresenceTracker({
     db,
@@ -194,7 +193,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log,
   })
   const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)
-  const sync = createSyncJob({ runner: services.syncRunner(), offsetSeconds, clock, log })
+  // The CRM runner behind a door: live reload swaps in one for a new CRM target.
+  const syncRunner = replaceable(services.syncRunner())
+  const sync = createSyncJob({ runner: syncRunner.value, offsetSeconds, clock, log })
   log(
     `sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`,
   )
@@ -239,4 +240,55 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+
+  // Live reload (systemctl reload branchgate, branchgate reload): one at a time, in order.
+  let running = config
+  let reloads = Promise.resolve()
+  const reload = async () => {
+    let wanted: Config
+    try {
+      wanted = readConfig(argv, env).config
+    } catch (err) {
+      log(`reload refused, the running config stays: ${fatalReport(err).text}`)
+      return
+    }
+    // Like at start: a publicUrl on port 0 follows the bound port.
+    if (new URL(wanted.publicUrl).port === '0') wanted = { ...wanted, publicUrl: running.publicUrl }
+    const plan = planReload(running, wanted)
+    if (plan.live.length === 0 && plan.restart.length === 0) {
+      log('reload: the config file is unchanged')
+      return
+    }
+    const touched = (prefix: string) => plan.live.some((k) => k.startsWith(prefix))
+    try {
+      if (touched('gate.walledGarden') && plan.next.gate.backend === 'nftables')
+        await gateHandle.replaceWalledGarden(plan.next.gate.walledGarden)
+      const before = new Set(services.staffMacs)
+      services.applyLiveConfig(plan.next)
+      if (touched('sync.')) syncRunner.replace(services.syncRunner())
+      for (const warning of templateWarnings(plan.next)) log(warning)
+      const added = plan.next.staffMacs.filter((m) => !before.has(m))
+      if (added.length) await admitStaff(services.session, added, clock.now())
+    } catch (err) {
+      log(`reload: applying the new config failed (${(err as Error).message}); restart to be sure`)
+      return
+    }
+    running = plan.next
+    if (plan.live.length) log(`reload: applied ${plan.live.join(', ')}`)
+    if (plan.restart.length)
+      log(
+        `reload: needs a restart to apply ${plan.restart.join(', ')} (systemctl restart branchgate; guests stay let through)`,
+      )
+  }
+  process.on('SIGHUP', () => {
+    log('SIGHUP: reloading the config')
+    reloads = reloads.then(reload)
+  })
+
+  // Last, once SIGTERM and SIGHUP are handled: the pid file, and the line that says it is ready.
+  writeFileSync(pidFile(config), `${process.pid}\n`)
+  log(
+    `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
+  )
+  if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
 }

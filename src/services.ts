@@ -26,6 +26,7 @@ import { smsHealth } from './sms/status.js'
 import { buildOutbox, buildSyncRunner } from './sync/build.js'
 import { outboxErasureNotifier } from './sync/outbox.js'
 import { consoleSyncSource } from './sync/status.js'
+import { replaceable } from './replaceable.js'
 import { createVisitBook } from './visits/book.js'
 import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
 
@@ -77,7 +78,9 @@ export function createServices(deps: ServiceDeps) {
     log,
     visits,
   })
-  const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
+  // One set shared by the login, the session jobs and the presence tracker: live reload changes
+  // its members, so all of them see the new staff at once.
+  const staffMacs = new Set<string>(config.staffMacs)
   const session: SessionJobDeps = {
     access,
     sessions: sessionStatements(db),
@@ -88,45 +91,52 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
-  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
-  const login = createLogin({
-    db,
-    clock,
-    otp: otpStatements(db),
-    customers,
-    book: createCustomerBook({
+  // The SMS chain and the login are built from the config, and rebuilt by live reload (their
+  // state is in the database, so a login in flight continues on the new ones).
+  const buildSms = (c: Config) =>
+    deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log })
+  const sms = replaceable(buildSms(config))
+  const buildLogin = (config: Config) =>
+    createLogin({
+      db,
+      clock,
+      otp: otpStatements(db),
       customers,
-      audit,
-      outbox,
-      branchId: config.branch.id,
-      noticeVersion: config.privacy.noticeVersion,
-    }),
-    access,
-    sms,
-    secret,
-    policy: config.otp,
-    phoneRules: config.phone,
-    branch: config.branch,
-    portalHost: new URL(config.publicUrl).hostname,
-    sessionUntil: (now) =>
-      sessionUntil(now, {
-        hours: config.session.hours,
-        openingHours: config.branch.openingHours,
-        timeZone: config.branch.timeZone,
+      book: createCustomerBook({
+        customers,
+        audit,
+        outbox,
+        branchId: config.branch.id,
+        noticeVersion: config.privacy.noticeVersion,
       }),
-    remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
-    staffMacs,
-    admitStaff: (mac, now) => admitStaff(session, [mac], now),
-    log,
-    guard: createSendGuard({
-      sms: smsRows,
-      audit,
-      policy: config.sms.fraud,
-      timeZone: config.branch.timeZone,
+      access,
+      sms: sms.value,
+      secret,
+      policy: config.otp,
+      phoneRules: config.phone,
+      branch: config.branch,
+      portalHost: new URL(config.publicUrl).hostname,
+      sessionUntil: (now) =>
+        sessionUntil(now, {
+          hours: config.session.hours,
+          openingHours: config.branch.openingHours,
+          timeZone: config.branch.timeZone,
+        }),
+      remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+      staffMacs,
+      admitStaff: (mac, now) => admitStaff(session, [mac], now),
       log,
-    }),
-    templates: config.sms.templates,
-  })
+      guard: createSendGuard({
+        sms: smsRows,
+        audit,
+        policy: config.sms.fraud,
+        timeZone: config.branch.timeZone,
+        log,
+      }),
+      templates: config.sms.templates,
+    })
+  const login = replaceable(buildLogin(config))
+  let live = config
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),
     audit,
@@ -146,19 +156,31 @@ export function createServices(deps: ServiceDeps) {
     visitRows,
     visits,
     access,
-    staffMacs,
+    staffMacs: staffMacs as ReadonlySet<string>,
     session,
     smsRows,
-    sms,
-    login,
+    sms: sms.value,
+    login: login.value,
     consoleAuth,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),
-    smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
+    smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, live, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+      buildSyncRunner({ db, sync: live.sync, branchId: config.branch.id, clock, log }),
+    /**
+     * Live reload's door (src/reload.ts): the SMS chain, the login (templates, fraud limits) and
+     * the staff set are rebuilt from `next`, which differs from the running config in live keys
+     * only; new sync runners use its CRM target. `config` above stays the one read at start.
+     */
+    applyLiveConfig(next: Config): void {
+      live = next
+      sms.replace(buildSms(next))
+      login.replace(buildLogin(next))
+      staffMacs.clear()
+      for (const mac of next.staffMacs) staffMacs.add(mac)
+    },
   }
 }
 export type Services = ReturnType<typeof createServices>

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { Config } from '../config.js'
+import type { Config, NftablesGateConfig } from '../config.js'
 import { createDryRunGate } from './dry-run.js'
 import type { Gate } from './gate.js'
 import { nftablesGateFor, type NftablesGate } from './nftables.js'
@@ -12,6 +12,11 @@ export interface ConfiguredGate {
   nft: NftablesGate | null
   /** Ends the gate's own timers and process; the kernel table stays (its timeouts keep working). */
   stop(): void
+  /**
+   * Live reload's door: the walled garden from a new config, resolved and set now, then
+   * refreshed on its own schedule. Only the garden's set changes; let-through devices stay.
+   */
+  replaceWalledGarden(garden: NftablesGateConfig['walledGarden']): Promise<void>
 }
 
 /**
@@ -26,25 +31,42 @@ export async function openConfiguredGate(
   const { clock, log } = deps
   const service = deps.role === 'service'
   if (config.gate.backend !== 'nftables')
-    return { gate: createDryRunGate(clock, service ? log : undefined), nft: null, stop() {} }
+    return {
+      gate: createDryRunGate(clock, service ? log : undefined),
+      nft: null,
+      stop() {},
+      async replaceWalledGarden(garden) {
+        if (service)
+          log(
+            `dry-run gate: would allow before login ${[...garden.hosts, ...garden.cidrs].join(', ') || 'nothing'}`,
+          )
+      },
+    }
   const g = config.gate
   const nft = nftablesGateFor(config, g, { clock, log })
-  if (!service) return { gate: nft, nft, stop: () => nft.close() }
-  const garden = createWalledGarden({ ...g.walledGarden, resolve: resolveWithSystem, log })
-  await nft.setGarden(await garden.addresses())
-  const timer = setInterval(() => {
-    garden
-      .addresses()
-      .then((a) => nft.setGarden(a))
-      .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
-  }, g.walledGarden.refreshMinutes * 60_000)
-  timer.unref()
+  if (!service)
+    return { gate: nft, nft, stop: () => nft.close(), replaceWalledGarden: async () => {} }
+  let timer: NodeJS.Timeout | null = null
+  const plant = async (walled: NftablesGateConfig['walledGarden']) => {
+    const garden = createWalledGarden({ ...walled, resolve: resolveWithSystem, log })
+    await nft.setGarden(await garden.addresses())
+    if (timer) clearInterval(timer)
+    timer = setInterval(() => {
+      garden
+        .addresses()
+        .then((a) => nft.setGarden(a))
+        .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
+    }, walled.refreshMinutes * 60_000)
+    timer.unref()
+  }
+  await plant(g.walledGarden)
   return {
     gate: nft,
     nft,
     stop() {
-      clearInterval(timer)
+      if (timer) clearInterval(timer)
       nft.close()
     },
+    replaceWalledGarden: plant,
   }
 }
