@@ -197,3 +197,39 @@ describe('branchgate --version', () => {
     expect(BUILD.version).toMatch(/^\d+\.\d+\.\d+/)
   })
 })
+
+describe('branchgate doctor --json', () => {
+  it('prints one JSON object a fleet tool can read: ok, version, commit and every finding', async () => {
+    const data = folder()
+    closeDb(openDb(path.join(data, 'branchgate.db')))
+    const r = await run(['doctor', '--json'], { BRANCHGATE_DATA_DIR: data })
+    // The demo's dry-run gate is a finding: doctor fails on it, and says so in the JSON too.
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.out)
+    expect(report).toMatchObject({ ok: false, version: BUILD.version, commit: BUILD.commit })
+    expect(report.findings).toContainEqual({
+      check: 'gate',
+      ok: false,
+      detail: 'dry-run: nobody is really let through (demo)',
+      fix: 'set gate.backend to "nftables" with gate.guestInterface in the config file',
+    })
+    expect(report.findings).toContainEqual(expect.objectContaining({ check: 'database', ok: true }))
+  })
+
+  it('reports an invalid config as a finding too, with exit status 2', async () => {
+    const dir = folder()
+    writeFileSync(path.join(dir, 'c.json'), '{"otp": {"digits": 12}}')
+    const r = await run(['doctor', '--json', '--config', path.join(dir, 'c.json')], {})
+    expect(r.code).toBe(2)
+    expect(JSON.parse(r.out)).toMatchObject({
+      ok: false,
+      findings: [
+        {
+          check: 'config',
+          ok: false,
+          detail: 'invalid configuration:\n  - otp.digits must be between 4 and 8, got 12',
+        },
+      ],
+    })
+  })
+})

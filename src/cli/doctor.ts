@@ -22,6 +22,8 @@ import { FAILURE_KIND_TEXT } from '../sms/status.js'
 import { checkProviderAccount } from '../sms/providers.js'
 import type { Fetch } from '../sms/provider-http.js'
 import { readConfig } from '../config-file.js'
+import { BUILD } from '../version.js'
+import { readOptions } from './options.js'
 
 /** One thing doctor looked at: fine, or what is wrong and how to fix it. */
 export interface Finding {
@@ -465,16 +467,22 @@ export function formatFindings(findings: readonly Finding[]): string[] {
 export const doctorCommand: Command = {
   ...SPECS.doctor,
   async run(argv, env, out = console.log) {
+    // --json (for fleet tools: the Ansible role reads it): { ok, version, commit, findings }.
+    const json = readOptions('doctor', SPECS.doctor.usage, argv, SPECS.doctor.options).values.json
+    const report = (findings: Finding[]) =>
+      out(JSON.stringify({ ok: findings.every((f) => f.ok), ...BUILD, findings }))
     let config: Config
     try {
       config = readConfig(argv, env).config
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
-      out(`FAIL  config: ${err.message}`)
+      if (json) report([{ check: 'config', ok: false, detail: err.message }])
+      else out(`FAIL  config: ${err.message}`)
       return 2
     }
     const findings = await diagnose(config, systemProbes)
-    for (const line of formatFindings(findings)) out(line)
+    if (json) report(findings)
+    else for (const line of formatFindings(findings)) out(line)
     return findings.every((f) => f.ok) ? 0 : 1
   },
 }

@@ -75,8 +75,9 @@ export const SPECS = {
   },
   doctor: {
     name: 'doctor',
-    usage: 'branchgate doctor',
+    usage: 'branchgate doctor [--json]',
     summary: 'check nft, the guest port, forwarding, dnsmasq, the DB and SMS',
+    options: { json: { type: 'boolean' } },
   },
   'sms-status': {
     name: 'sms-status',
