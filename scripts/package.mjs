@@ -10,8 +10,9 @@
 // Usage: node scripts/package.mjs [--version V] [--out DIR] [--compression zstd|xz|gzip]
 //   --version      the package's version (default: package.json's)
 //   --out          where the .deb goes (default: build/)
-//   --compression  dpkg-deb's -Z (default zstd: fast, read by dpkg 1.21.18+, i.e. Debian 12 and
-//                  Ubuntu 22.04 on; xz for older dpkg, some 25% smaller and 20× slower to pack)
+//   --compression  dpkg-deb's -Z: xz (default, what Debian's tools expect; some 40 s of CPU
+//                  for the runtime), gzip (fast, 40% larger) or zstd (fast; Debian 12's lintian
+//                  refuses it, Ubuntu's apt reads it)
 // It packs for the architecture it runs on: better-sqlite3 and node are checked to be of it.
 // For arm64, run it on an arm64 machine (where npm ci compiled better-sqlite3 for arm64).
 import { execFileSync } from 'node:child_process'
@@ -42,7 +43,7 @@ const { values: opts } = parseArgs({
   options: {
     version: { type: 'string', default: pkg.version },
     out: { type: 'string', default: path.join(root, 'build') },
-    compression: { type: 'string', default: 'zstd' },
+    compression: { type: 'string', default: 'xz' },
   },
 })
 const die = (msg) => {
@@ -123,7 +124,16 @@ const tree = (from, to, filter = () => true) =>
   cpSync(from, to, { recursive: true, filter: (src) => filter(src) })
 
 tree(path.join(root, 'dist'), path.join(lib, 'dist'), (src) => !path.basename(src).startsWith('.'))
-put(path.join(root, 'bin/branchgate.js'), path.join(lib, 'bin/branchgate.js'), 0o755)
+// The command's script names the runtime it runs on: the packaged one, not whatever `node` is.
+mkdirSync(path.join(lib, 'bin'), { recursive: true })
+writeFileSync(
+  path.join(lib, 'bin/branchgate.js'),
+  readFileSync(path.join(root, 'bin/branchgate.js'), 'utf8').replace(
+    /^#!.*\n/,
+    '#!/usr/lib/branchgate/node/bin/node\n',
+  ),
+  { mode: 0o755 },
+)
 tree(path.join(root, 'views'), path.join(lib, 'views'))
 tree(path.join(root, 'public'), path.join(lib, 'public'))
 tree(path.join(root, 'src/db/migrations'), path.join(lib, 'src/db/migrations'))
@@ -211,6 +221,10 @@ for (const f of readdirSync(path.join(root, 'docs')))
 const help = run(process.execPath, [path.join(root, 'bin/branchgate.js'), '--help'])
 writeFileSync(path.join(doc, 'changelog.gz'), gzipSync(changelog(), { level: 9 }))
 writeFileSync(path.join(doc, 'copyright'), copyright())
+put(
+  path.join(root, 'deploy/debian/lintian-overrides'),
+  at('usr/share/lintian/overrides/branchgate'),
+)
 mkdirSync(at('usr/share/man/man1'), { recursive: true })
 writeFileSync(at('usr/share/man/man1/branchgate.1.gz'), gzipSync(manPage(help), { level: 9 }))
 
@@ -232,6 +246,7 @@ Version: ${version}
 Architecture: ${arch}
 Maintainer: ${process.env.BRANCHGATE_MAINTAINER || 'branchgate maintainers <branchgate@example.org>'}
 Installed-Size: ${installedKb}
+Pre-Depends: init-system-helpers (>= 1.54~)
 Depends: ${shlibs}, adduser, nftables, iproute2, dnsmasq, ca-certificates
 Section: net
 Priority: optional
@@ -352,17 +367,17 @@ ${prod.map((l) => ` ${l}`).join('\n')}
  V8, zlib, ... listed in Node.js's LICENSE file).
 
 Files: *
-Copyright: the branchgate authors
+Copyright: 2025-2026 the branchgate authors
 License: proprietary
  All rights reserved by the branchgate authors unless a file says otherwise.
 
 Files: usr/lib/branchgate/node/*
-Copyright: Node.js contributors and the OpenJS Foundation
+Copyright: Node.js contributors and the OpenJS Foundation, 2009-2026
 License: Expat
 
 Files: usr/lib/branchgate/node_modules/*
-Copyright: their authors (Joshua Wise for better-sqlite3, Nathan Rajlich for
- bindings and file-uri-to-path)
+Copyright: 2016-2026 Joshua Wise (better-sqlite3), 2012-2026 Nathan Rajlich
+ (bindings, file-uri-to-path)
 License: Expat
 
 License: Expat

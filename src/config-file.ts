@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { credentialPath } from './config-secrets.js'
@@ -38,7 +38,7 @@ export function readConfig(
 /** A secret file named in the config (a path, or `$CREDENTIALS_DIRECTORY/name`). */
 function readSecretText(file: string, env: NodeJS.ProcessEnv): string {
   try {
-    return readFileSync(credentialPath(file, env), 'utf8')
+    return readFileSync(credentialPath(file, env, existsSync), 'utf8')
   } catch (err) {
     throw new Error((err as NodeJS.ErrnoException).code ?? (err as Error).message)
   }
@@ -53,7 +53,7 @@ export const pidFile = (config: Config) => path.join(path.resolve(config.dataDir
  */
 export function readPem(key: string, file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   try {
-    return readFileSync(credentialPath(file, env))
+    return readFileSync(credentialPath(file, env, existsSync))
   } catch (err) {
     throw new DataFileError(
       file,

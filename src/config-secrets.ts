@@ -102,15 +102,31 @@ function parseSecret(
 }
 
 /**
+ * Where `$CREDENTIALS_DIRECTORY` points when the variable is unset (a command run by hand as
+ * root, `branchgate doctor`): the running unit's credentials, then the folder the Ansible role
+ * and the SysV script keep them in. Both are readable by root only.
+ */
+export const CREDENTIAL_FALLBACKS = [
+  '/run/credentials/branchgate.service',
+  '/etc/branchgate/credentials',
+] as const
+
+/**
  * A config path as it is read: `$CREDENTIALS_DIRECTORY/name` is the systemd credential `name`
  * (`LoadCredential=name:/path` in the unit); any other path is used as it is.
  */
-export function credentialPath(file: string, env: { CREDENTIALS_DIRECTORY?: string | undefined }) {
+export function credentialPath(
+  file: string,
+  env: { CREDENTIALS_DIRECTORY?: string | undefined },
+  exists: (path: string) => boolean = () => false,
+) {
   const prefix = /^\$(\{CREDENTIALS_DIRECTORY\}|CREDENTIALS_DIRECTORY)\//.exec(file)
   if (!prefix) return file
-  if (!env.CREDENTIALS_DIRECTORY)
-    throw new Error(
-      'CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential=)',
-    )
-  return `${env.CREDENTIALS_DIRECTORY.replace(/\/$/, '')}/${file.slice(prefix[0].length)}`
+  const name = file.slice(prefix[0].length)
+  if (env.CREDENTIALS_DIRECTORY) return `${env.CREDENTIALS_DIRECTORY.replace(/\/$/, '')}/${name}`
+  const found = CREDENTIAL_FALLBACKS.map((d) => `${d}/${name}`).find(exists)
+  if (found) return found
+  throw new Error(
+    `CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential=) and ${name} is in none of ${CREDENTIAL_FALLBACKS.join(', ')}`,
+  )
 }

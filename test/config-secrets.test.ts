@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { readConfig, readPem } from '../src/config-file.js'
+import { credentialPath } from '../src/config-secrets.js'
 import { tempDir } from './helpers.js'
 
 const cleanups: Array<() => void> = []
@@ -137,6 +138,18 @@ describe('secrets out of the JSON', () => {
     )
   })
 
+  it("reads a credential by hand (no CREDENTIALS_DIRECTORY) from the unit's or the role's folder", () => {
+    expect(
+      credentialPath('$CREDENTIALS_DIRECTORY/twilio-token', {}, (p) =>
+        p.startsWith('/etc/branchgate/'),
+      ),
+    ).toBe('/etc/branchgate/credentials/twilio-token')
+    expect(credentialPath('$CREDENTIALS_DIRECTORY/twilio-token', {}, () => true)).toBe(
+      '/run/credentials/branchgate.service/twilio-token',
+    )
+    expect(credentialPath('/etc/secrets/x', {})).toBe('/etc/secrets/x')
+  })
+
   it('refuses both forms at once, a missing or empty file and an unset credentials folder, naming the key', () => {
     const dir = folder()
     writeFileSync(path.join(dir, 'empty'), '\n')
@@ -159,7 +172,7 @@ describe('secrets out of the JSON', () => {
         configWith(folder(), webhook({ secretsFile: '$CREDENTIALS_DIRECTORY/whsec' }), {}),
       ),
     ).toEqual([
-      'sync.adapter.secretsFile: cannot read $CREDENTIALS_DIRECTORY/whsec: CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential=)',
+      'sync.adapter.secretsFile: cannot read $CREDENTIALS_DIRECTORY/whsec: CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential=) and whsec is in none of /run/credentials/branchgate.service, /etc/branchgate/credentials',
     ])
     // What the file holds is validated like an inline value.
     writeFileSync(path.join(dir, 'bad'), 'not-a-whsec\n')
