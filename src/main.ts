@@ -265,7 +265,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
         await gateHandle.replaceWalledGarden(plan.next.gate.walledGarden)
       const before = new Set(services.staffMacs)
       services.applyLiveConfig(plan.next)
-      if (touched('sync.')) syncRunner.replace(services.syncRunner())
+      if (touched('sync.')) {
+        syncRunner.replace(services.syncRunner())
+        // The new CRM hears now what waited, not at the next tick.
+        void sync.runNow()
+      }
       for (const warning of templateWarnings(plan.next)) log(warning)
       const added = plan.next.staffMacs.filter((m) => !before.has(m))
       if (added.length) await admitStaff(services.session, added, clock.now())

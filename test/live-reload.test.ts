@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { planReload } from '../src/reload.js'
 import { tempDir } from './helpers.js'
+import { FAKE_CREDENTIALS, FakeProviders } from './fakes/sms-providers.js'
+import { WebhookReceiver } from './fakes/webhook-receiver.js'
 import { startService, until } from './net-helpers.js'
 
 const cleanups: Array<() => void> = []
@@ -155,6 +157,79 @@ describe('reloading the running service (SIGHUP)', () => {
     await login('55 1111 2222')
     await until(() => sent('+525511112222').length === 1)
     expect(sent('+525511112222')[0]!.text).toMatch(/^Despues /)
+    await service.stop()
+  })
+
+  it('switches to a new SMS provider and a new CRM target live: the next code and the waiting events go there', async () => {
+    const t = tempDir()
+    cleanups.push(t.remove)
+    const providers = await new FakeProviders().start()
+    cleanups.push(() => void providers.stop())
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+    const crm = await new WebhookReceiver([secret]).start()
+    cleanups.push(() => void crm.stop())
+    const configFile = path.join(t.dir, 'branchgate.json')
+    const base = { listen: { portal: { port: 0 }, admin: { port: 0 } }, dataDir: t.dir }
+    writeFileSync(configFile, JSON.stringify(base))
+    const service = await startService(['--config', configFile])
+    cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
+    const portal = `http://127.0.0.1:${service.ports.portal}`
+    const post = (p: string, fields: Record<string, string>) =>
+      fetch(`${portal}${p}`, {
+        method: 'POST',
+        body: new URLSearchParams(fields).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+
+    const login = async (phone: string) => {
+      const page = await (await post('/login', { name: 'Ana', phone, consent: 'yes' })).text()
+      return /name="challenge" value="([^"]+)"/.exec(page)![1]!
+    }
+    // A customer verified while no CRM is configured: their events wait in the outbox.
+    const challenge = await login('55 1234 5678')
+    let code: string | undefined
+    await until(
+      () =>
+        (code = /\[sms\] to=\+525512345678 code=(\d{6})/.exec(service.output())?.[1]) !== undefined,
+    )
+    expect((await post('/verify', { challenge, code: code! })).status).toBe(200)
+    expect(crm.requests).toBe(0)
+
+    // The Twilio token comes from a file (a secret out of the JSON), read at the reload.
+    writeFileSync(path.join(t.dir, 'twilio-token'), `${FAKE_CREDENTIALS.twilio.authToken}\n`)
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        ...base,
+        sms: {
+          providers: [
+            {
+              type: 'twilio',
+              accountSid: FAKE_CREDENTIALS.twilio.accountSid,
+              authTokenFile: path.join(t.dir, 'twilio-token'),
+              from: '+15005550006',
+              baseUrl: providers.base,
+              timeoutMs: 10_000,
+            },
+          ],
+        },
+        sync: { adapter: { type: 'webhook', url: crm.url, secrets: [secret] } },
+      }),
+    )
+    service.child.kill('SIGHUP')
+    await until(() => service.output().includes('reload: applied'))
+    expect(service.output()).toContain(
+      'reload: applied sms.providers, sync.adapter.secrets, sync.adapter.type, sync.adapter.url',
+    )
+    // What waited goes to the new CRM at once, not at the next tick.
+    await until(() => crm.accepted.some((e) => e.type === 'customer.verified'))
+    // The next code goes through the new provider.
+    await login('55 8765 4321')
+    await until(() => providers.received.some((r) => r.provider === 'twilio'))
+    expect(JSON.stringify(providers.received.find((r) => r.provider === 'twilio')!.body)).toContain(
+      '+525587654321',
+    )
+    expect(service.output()).not.toMatch(/\[sms\] to=\+525587654321/)
     await service.stop()
   })
 })
