@@ -124,15 +124,16 @@ const tree = (from, to, filter = () => true) =>
   cpSync(from, to, { recursive: true, filter: (src) => filter(src) })
 
 tree(path.join(root, 'dist'), path.join(lib, 'dist'), (src) => !path.basename(src).startsWith('.'))
-// The command's script names the runtime it runs on: the packaged one, not whatever `node` is.
+// The command's module, run by /usr/bin/branchgate with the packaged runtime: not a script of
+// its own (a `#!` line would name an interpreter outside Debian's).
 mkdirSync(path.join(lib, 'bin'), { recursive: true })
 writeFileSync(
   path.join(lib, 'bin/branchgate.js'),
   readFileSync(path.join(root, 'bin/branchgate.js'), 'utf8').replace(
     /^#!.*\n/,
-    '#!/usr/lib/branchgate/node/bin/node\n',
+    '// Run by /usr/bin/branchgate with /usr/lib/branchgate/node/bin/node.\n',
   ),
-  { mode: 0o755 },
+  { mode: 0o644 },
 )
 tree(path.join(root, 'views'), path.join(lib, 'views'))
 tree(path.join(root, 'public'), path.join(lib, 'public'))
@@ -162,7 +163,7 @@ for (const dep of ['bindings', 'file-uri-to-path']) {
   tree(
     from,
     path.join(modules, dep),
-    (src) => !/\.(md|markdown)$|LICENSE|\/test\b/i.test(path.relative(from, src)),
+    (src) => !/\.(md|markdown)$|LICENSE|(^|\/)test\b|(^|\/)\./i.test(path.relative(from, src)),
   )
 }
 

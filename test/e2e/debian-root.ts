@@ -69,7 +69,8 @@ export function rootTarball(): string {
     .slice(0, 12)
   const tar = path.join(dir, `${SUITE}-${key}.tar`)
   if (existsSync(tar)) return tar
-  const partial = `${tar}.${process.pid}.partial`
+  // mmdebstrap writes a tarball only to a name ending in .tar (else a folder).
+  const partial = path.join(dir, `partial-${process.pid}-${SUITE}-${key}.tar`)
   execFileSync(
     'mmdebstrap',
     [
