@@ -233,13 +233,14 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
 
 describe.skipIf(skip !== null).sequential('the Ansible role', () => {
   const ANSIBLE = path.join(ROOT, 'deploy/ansible')
-  const playbook = (r: DebianRoot, inventory: string) =>
+  const playbook = (inventory: string, vaultPass: string) =>
     spawnSync('ansible-playbook', ['-i', inventory, path.join(ANSIBLE, 'site.yml')], {
       cwd: ANSIBLE,
       encoding: 'utf8',
       env: {
         ...process.env,
         ANSIBLE_CONFIG: path.join(ANSIBLE, 'ansible.cfg'),
+        ANSIBLE_VAULT_PASSWORD_FILE: vaultPass,
         ANSIBLE_NOCOLOR: '1',
         ANSIBLE_FORCE_COLOR: '0',
       },
@@ -340,9 +341,8 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       expect(readFileSync(path.join(inv, 'group_vars/branches/vault.yml'), 'utf8')).toMatch(
         /^\$ANSIBLE_VAULT;/,
       )
-      process.env.ANSIBLE_VAULT_PASSWORD_FILE = pass
-
-      const first = playbook(r, inv)
+  
+      const first = playbook(inv, pass)
       expect(first.stderr).not.toMatch(/ERROR/)
       expect(recap(first.stdout), first.stdout).toMatchObject({ failed: 0, unreachable: 0 })
       expect(recap(first.stdout)!.changed).toBeGreaterThan(0)
@@ -354,7 +354,7 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       )
       expect(first.stdout).not.toContain('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')
 
-      const second = playbook(r, inv)
+      const second = playbook(inv, pass)
       expect(recap(second.stdout), second.stdout).toEqual({
         ok: recap(second.stdout)!.ok,
         changed: 0,
