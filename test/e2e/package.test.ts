@@ -124,6 +124,31 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
     LONG,
   )
 
+  it("ships a unit that systemd-analyze verify accepts, with the package's paths and ExecReload", () => {
+    const x = path.join(work, 'extracted')
+    execFileSync('dpkg-deb', ['-x', debs.current, x])
+    const unit = readFileSync(path.join(x, 'lib/systemd/system/branchgate.service'), 'utf8')
+    expect(unit).toContain(
+      'ExecStart=/usr/bin/branchgate serve --config /etc/branchgate/branchgate.json',
+    )
+    expect(unit).toContain('ExecReload=/bin/kill -HUP $MAINPID')
+    expect(unit).not.toContain('/opt/branchgate')
+    mkdirSync(path.join(x, 'bin'), { recursive: true })
+    cpSync('/bin/kill', path.join(x, 'bin/kill'))
+    cpSync('/lib/systemd/system', path.join(x, 'lib/systemd/system'), {
+      recursive: true,
+      dereference: false,
+      verbatimSymlinks: true,
+    })
+    const verify = spawnSync(
+      'systemd-analyze',
+      ['verify', `--root=${x}`, '/lib/systemd/system/branchgate.service'],
+      { encoding: 'utf8' },
+    )
+    expect(verify.stderr).toBe('')
+    expect(verify.status).toBe(0)
+  })
+
   it(
     'installs with apt on a clean Debian 12, makes its user, folders and first config, and the service answers /healthz',
     async () => {
@@ -341,7 +366,7 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       expect(readFileSync(path.join(inv, 'group_vars/branches/vault.yml'), 'utf8')).toMatch(
         /^\$ANSIBLE_VAULT;/,
       )
-  
+
       const first = playbook(inv, pass)
       expect(first.stderr).not.toMatch(/ERROR/)
       expect(recap(first.stdout), first.stdout).toMatchObject({ failed: 0, unreachable: 0 })
