@@ -154,7 +154,7 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
     async () => {
       const r = root()
       const deb = copyIn(r, debs.previous)
-      r.sh(`apt-get install -y --no-download ${deb}`)
+      r.sh(`apt-get install -y ${deb}`)
       expect(r.sh('getent passwd branchgate')).toMatch(
         /^branchgate:x:\d+:\d+:.*:\/var\/lib\/branchgate:\/usr\/sbin\/nologin$/m,
       )
@@ -209,7 +209,7 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
       expect(names()).not.toContain(LAST.name)
       const pidBefore = r.sh('cat /run/branchgate.pid').trim()
 
-      r.sh(`apt-get install -y --no-download ${copyIn(r, debs.current)}`)
+      r.sh(`apt-get install -y ${copyIn(r, debs.current)}`)
       expect(r.sh('branchgate --version')).toMatch(
         new RegExp(`^branchgate ${VERSION} \\(commit [0-9a-f]{12}(\\+dirty)?\\)\\n$`),
       )
@@ -300,20 +300,13 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
     'installs and configures a fresh root from an inventory and a vault, and a second run changes nothing',
     async () => {
       const r = root()
-      // A guest port in the root's namespace, as the mini-PC's second network port.
-      execFileSync('ip', ['netns', 'exec', r.ns, 'ip', 'link', 'add', 'bg-guest', 'type', 'dummy'])
-      execFileSync('ip', ['netns', 'exec', r.ns, 'ip', 'link', 'set', 'bg-guest', 'up'])
-      execFileSync('ip', [
-        'netns',
-        'exec',
-        r.ns,
-        'ip',
-        'addr',
-        'add',
-        '10.77.0.1/24',
-        'dev',
-        'bg-guest',
-      ])
+      // A guest port in the root's namespace, as the mini-PC's second network port (a veth
+      // whose other end nobody uses: the guest access point's place).
+      const inNs = (...args: string[]) => execFileSync('ip', ['netns', 'exec', r.ns, 'ip', ...args])
+      inNs('link', 'add', 'bg-guest', 'type', 'veth', 'peer', 'name', 'bg-ap')
+      inNs('link', 'set', 'bg-guest', 'up')
+      inNs('link', 'set', 'bg-ap', 'up')
+      inNs('addr', 'add', '10.77.0.1/24', 'dev', 'bg-guest')
       const inv = path.join(work, 'inventory')
       mkdirSync(path.join(inv, 'group_vars/branches'), { recursive: true })
       writeFileSync(
