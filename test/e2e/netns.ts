@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
@@ -79,6 +79,18 @@ export interface Client {
   /** Host-side port on the gateway's bridge. */
   port: string
   address: string | null
+}
+
+/** What test/e2e/dns-client.ts asks: see its header. */
+export interface DnsOptions {
+  server: string
+  port?: number
+  proto?: 'udp' | 'tcp'
+  type?: string
+  names?: string[]
+  sourcePort?: number
+  timeoutMs?: number
+  flood?: number
 }
 
 export interface Lease {
@@ -160,11 +172,15 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       }
     }
     for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
+    rmSync(`/etc/netns/${gw}`, { recursive: true, force: true })
     rmSync(tmp, { recursive: true, force: true })
   }
 
   try {
     await addNs(gw)
+    // The gateway's own lookups (the walled garden's names) go to its dnsmasq, never the host's resolver.
+    mkdirSync(`/etc/netns/${gw}`, { recursive: true })
+    writeFileSync(`/etc/netns/${gw}/resolv.conf`, `nameserver ${GATEWAY_IP}\n`)
     await addNs(net)
     await inNs(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
     await inNs(gw, 'ip', ['link', 'add', GUEST_IF, 'type', 'bridge'])
@@ -210,6 +226,8 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         c.ns,
       ])
       await inNs(gw, 'ip', ['link', 'set', c.port, 'master', GUEST_IF, 'up'])
+      // Client isolation, as the guest access point does it: guests reach the gateway, not each other.
+      await inNs(gw, 'ip', ['link', 'set', c.port, 'type', 'bridge_slave', 'isolated', 'on'])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'address', c.mac])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'up'])
       // The DHCP client broadcasts before it has an address: give the kernel a route for that.
@@ -394,20 +412,11 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       await inNs(gw, 'ip', ['link', 'set', client.port, state])
     },
 
-    /** A DNS question from a client namespace (test/e2e/dns-client.ts): one result per name. */
-    async dns(
-      client: Client | string,
-      options: {
-        server: string
-        port?: number
-        proto?: 'udp' | 'tcp'
-        type?: string
-        names?: string[]
-        sourcePort?: number
-        timeoutMs?: number
-        flood?: number
-      },
-    ): Promise<any> {
+    /**
+     * DNS questions from a client namespace (test/e2e/dns-client.ts): one result per name; an
+     * array of option sets runs in one process and answers with an array.
+     */
+    async dns(client: Client | string, options: DnsOptions | DnsOptions[]): Promise<any> {
       const r = await exec(
         typeof client === 'string' ? client : client.ns,
         process.execPath,
@@ -415,6 +424,21 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         120_000,
       )
       if (r.code !== 0) throw new Error(`dns-client failed: ${r.stderr}`)
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    },
+
+    /** Knocks on UDP and TCP ports of a host from a client namespace (test/e2e/knock.ts). */
+    async knock(
+      client: Client | string,
+      options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number },
+    ): Promise<{ tcp: Record<string, string> }> {
+      const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'test/e2e/knock.ts'),
+        JSON.stringify(options),
+      ])
+      if (r.code !== 0) throw new Error(`knock failed: ${r.stderr}`)
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     },
 
