@@ -1,5 +1,12 @@
+import path from 'node:path'
 import type { Clock } from '../clock.js'
 import type { Config, NftablesGateConfig } from '../config.js'
+import {
+  kernelInterfaceAddresses,
+  readCaptiveDnsTemplate,
+  renderCaptiveDns,
+  startCaptiveResolver,
+} from './captive-dns.js'
 import { createDryRunGate } from './dry-run.js'
 import type { Gate } from './gate.js'
 import { nftablesGateFor, type NftablesGate } from './nftables.js'
@@ -22,7 +29,8 @@ export interface ConfiguredGate {
 /**
  * The gate of `config.gate.backend`. A one-shot command (`role: 'command'`) only changes elements
  * of the table the service installed. The service also resolves the walled garden's host names
- * now and every `refreshMinutes`, and its dry-run gate logs what it would do.
+ * now and every `refreshMinutes`, runs the captive resolver (the DNS of guests not let through),
+ * and its dry-run gate logs what it would do.
  */
 export async function openConfiguredGate(
   config: Config,
@@ -47,6 +55,7 @@ export async function openConfiguredGate(
   if (!service)
     return { gate: nft, nft, stop: () => nft.close(), replaceWalledGarden: async () => {} }
   let timer: NodeJS.Timeout | null = null
+  let gardenHosts = g.walledGarden.hosts
   const plant = async (walled: NftablesGateConfig['walledGarden']) => {
     const garden = createWalledGarden({ ...walled, resolve: resolveWithSystem, log })
     await nft.setGarden(await garden.addresses())
@@ -60,13 +69,38 @@ export async function openConfiguredGate(
     timer.unref()
   }
   await plant(g.walledGarden)
+  const template = readCaptiveDnsTemplate()
+  const captive = startCaptiveResolver({
+    dnsmasqPath: g.captiveDns.dnsmasqPath,
+    confFile: path.join(path.resolve(config.dataDir), 'captive-dns.conf'),
+    guestInterface: g.guestInterface,
+    addresses: kernelInterfaceAddresses(g.guestInterface),
+    render: (addresses) =>
+      renderCaptiveDns(template, {
+        guestInterface: g.guestInterface,
+        port: g.captiveDns.port,
+        gatewayAddresses: addresses,
+        gardenHosts,
+      }),
+    log,
+  })
+  await captive.started
   return {
     gate: nft,
     nft,
     stop() {
       if (timer) clearInterval(timer)
+      captive.stop()
       nft.close()
     },
-    replaceWalledGarden: plant,
+    async replaceWalledGarden(walled) {
+      await plant(walled)
+      // The captive resolver forwards only the garden's names: it is started again with the new
+      // list when that changed (pre-login lookups only; let-through guests use their own DNS).
+      if (walled.hosts.join('\n') !== gardenHosts.join('\n')) {
+        gardenHosts = walled.hosts
+        await captive.restart()
+      }
+    },
   }
 }
