@@ -58,6 +58,8 @@ function listen(
   })
 }
 
+/** How long a stop waits for requests in flight (and a sync batch) before it exits anyway. */
+const STOP_GRACE_MS = 10_000
 const portOf = (s: ServerType) => (s.address() as AddressInfo).port
 
 /**
@@ -212,31 +214,41 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     stopping = true
     log(`${signal}: stopping`)
     // Jobs first: a sweep or a revocation in flight still needs the gate and the database. The
-    // sync's waits end at once; a batch in flight is finished, or abandoned at the 5 s limit
+    // sync's waits end at once; a batch in flight is finished, or abandoned at the limit
     // below (it is sent again next time).
     const jobsStopped = Promise.all([
       sync.stop(),
       jobs.stop(),
       checkpointer.stop(),
       consoleWorker.close(),
-    ]).finally(() => gateHandle.stop())
+    ])
     rmSync(pidFile(config), { force: true })
+    let gateStopped = false
+    const stopGate = () => {
+      if (!gateStopped) gateHandle.stop() // its timers and the captive resolver's process
+      gateStopped = true
+    }
     let open = servers.length
     const done = async () => {
       if (--open > 0) return
       await jobsStopped
+      // The gate last: a login still in flight above needed it to let its phone through.
+      stopGate()
       closeDb(db)
       log('stopped')
       process.exit(0)
     }
+    // Upgrades restart the service (issue 14): a request in flight (a guest typing the code as
+    // the package is upgraded) is answered before the exit; only idle connections end now.
     for (const s of servers) {
       s.close(done)
-      ;(s as any).closeAllConnections?.()
+      ;(s as any).closeIdleConnections?.()
     }
     setTimeout(() => {
+      stopGate()
       closeDb(db)
       process.exit(0)
-    }, 5000).unref()
+    }, STOP_GRACE_MS).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
