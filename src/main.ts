@@ -29,6 +29,7 @@ import { replaceable } from './replaceable.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
+import { versionLine } from './version.js'
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
@@ -169,7 +170,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
   log(
-    `branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
+    // The version first: a fleet's journals say which build runs where.
+    `${versionLine()} ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
   )
   log(`portal  on http://${shown(config.listen.portal.host)}:${portOf(portalServer)}`)
   log(

@@ -5,7 +5,8 @@ import { atRoot } from './paths.js'
  * What this branchgate is: the version of package.json and the git commit it was built from.
  * The build (scripts/build.mjs) writes both into the bundles; run from src/ (tests, tsx) the
  * version is read from package.json and the commit is "dev". Shown by `branchgate --version`,
- * the console's footer, /healthz and the metrics; the Debian package's version is the same.
+ * the console's footer, `doctor --json` and the service's first log line; the Debian package's
+ * version is the same.
  */
 export interface BuildInfo {
   /** package.json's version, e.g. "0.1.0". */
