@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import type { Config } from './config.js'
 import { atRoot } from './paths.js'
 
 /**
@@ -30,3 +32,12 @@ export function versionInfo(): VersionInfo {
 
 /** The version alone, e.g. "0.1.0". */
 export const version = (): string => versionInfo().version
+
+/**
+ * A short fingerprint of the configuration in force (12 hex digits of a SHA-256 over its JSON):
+ * a fleet can tell which branches run the same settings without seeing them (secrets included
+ * in the hash cannot be read back from it).
+ */
+export function configHash(config: Config): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 12)
+}
