@@ -49,6 +49,12 @@ const BATCH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
  * rate over a step that has not happened yet reads 0 rather than nothing, and the hot path
  * (a login) only adds to a child it already holds.
  */
+/** A counter's child, its series shown as 0 from the start. */
+function zeroed(child: Counter.Internal): Counter.Internal {
+  child.inc(0)
+  return child
+}
+
 export function createPrometheusMetrics(opts: {
   /** The configured SMS providers' names, in failover order. */
   providers: readonly string[]
@@ -70,7 +76,8 @@ export function createPrometheusMetrics(opts: {
   })
   const funnelChild = new Map<string, Counter.Internal>()
   for (const step of FUNNEL_STEPS)
-    for (const os of OS_FAMILIES) funnelChild.set(`${step} ${os}`, funnel.labels({ step, os }))
+    for (const os of OS_FAMILIES)
+      funnelChild.set(`${step} ${os}`, zeroed(funnel.labels({ step, os })))
 
   const codesSent = new Counter({
     name: 'branchgate_codes_sent_total',
@@ -87,7 +94,7 @@ export function createPrometheusMetrics(opts: {
   const refusalChild = new Map<string, Counter.Internal>()
   for (const reason of REFUSAL_REASONS)
     for (const os of OS_FAMILIES)
-      refusalChild.set(`${reason} ${os}`, refusals.labels({ reason, os }))
+      refusalChild.set(`${reason} ${os}`, zeroed(refusals.labels({ reason, os })))
 
   const attempts = new Counter({
     name: 'branchgate_sms_attempts_total',
@@ -110,11 +117,11 @@ export function createPrometheusMetrics(opts: {
   })
   for (const provider of providers) {
     for (const channel of CHANNELS) {
-      codesSent.labels({ provider, channel })
-      for (const outcome of SEND_OUTCOMES) attempts.labels({ provider, channel, outcome })
+      codesSent.inc({ provider, channel }, 0)
+      for (const outcome of SEND_OUTCOMES) attempts.inc({ provider, channel, outcome }, 0)
     }
-    for (const kind of SMS_FAILURE_KINDS) failures.labels({ provider, kind })
-    for (const outcome of SEND_OUTCOMES) sendSeconds.labels({ provider, outcome })
+    for (const kind of SMS_FAILURE_KINDS) failures.inc({ provider, kind }, 0)
+    for (const outcome of SEND_OUTCOMES) sendSeconds.zero({ provider, outcome })
   }
 
   const portalSeconds = new Histogram({
@@ -124,6 +131,7 @@ export function createPrometheusMetrics(opts: {
     buckets: REQUEST_BUCKETS,
     registers,
   })
+  for (const route of TIMED_ROUTES) portalSeconds.zero({ route })
   const portalChild = new Map(TIMED_ROUTES.map((route) => [route, portalSeconds.labels({ route })]))
   const firewallSeconds = new Histogram({
     name: 'branchgate_firewall_change_seconds',
@@ -132,6 +140,8 @@ export function createPrometheusMetrics(opts: {
     buckets: FIREWALL_BUCKETS,
     registers,
   })
+  firewallSeconds.zero({ change: 'allow' })
+  firewallSeconds.zero({ change: 'revoke' })
   const firewallChild = {
     allow: firewallSeconds.labels({ change: 'allow' }),
     revoke: firewallSeconds.labels({ change: 'revoke' }),
@@ -149,6 +159,7 @@ export function createPrometheusMetrics(opts: {
     buckets: BATCH_BUCKETS,
     registers,
   })
+  for (const outcome of BATCH_OUTCOMES) batchSeconds.zero({ outcome })
   const batchChild = new Map(
     BATCH_OUTCOMES.map((outcome) => [outcome, batchSeconds.labels({ outcome })]),
   )
@@ -286,7 +297,17 @@ export function createPrometheusMetrics(opts: {
     "The box's clock at the scrape; compared with the scraper's, it tells a clock that is off.",
   )
 
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry })
+  if (opts.processMetrics) {
+    collectDefaultMetrics({ register: registry })
+    // Gauges named like counters: `promtool check metrics` refuses them, and the per-type
+    // nodejs_active_handles / _requests / _resources beside them say the same.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ])
+      registry.removeSingleMetric(name)
+  }
 
   return {
     metrics,

@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
+import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { hostCheck, type HostRules } from '../host-check.js'
@@ -36,7 +37,18 @@ export function observeRoutes(deps: ObserveRouteDeps) {
         c.text('unknown host name for this listener\n', 421, { 'Cache-Control': 'no-store' }),
       ),
     )
-    if (config.metrics.token) app.use(path, bearerAuth({ token: config.metrics.token }))
+    if (config.metrics.token) {
+      const auth = bearerAuth({ token: config.metrics.token })
+      // Its 401 answered here: the console's error boundary behind would render a page.
+      app.use(path, async (c, next) => {
+        try {
+          return await auth(c, next)
+        } catch (err) {
+          if (err instanceof HTTPException) return err.getResponse()
+          throw err
+        }
+      })
+    }
   }
 
   /** The state, or why it could not be read (a damaged database must not hide the counters). */
