@@ -91,7 +91,10 @@ export function metricsHarness(configOverrides: Record<string, unknown> = {}) {
   }
 }
 
-/** The value of one sample of a scrape: `name{a="b",…}` with exactly these labels. */
+/**
+ * The value of one sample of a scrape: `name{a="b",…}` with exactly these labels (besides the
+ * `branch` every series carries).
+ */
 export function sample(
   text: string,
   name: string,
@@ -99,7 +102,7 @@ export function sample(
 ): number | undefined {
   for (const s of samples(text)) {
     if (s.name !== name) continue
-    const keys = Object.keys(s.labels)
+    const keys = Object.keys(s.labels).filter((k) => k !== 'branch' || 'branch' in labels)
     if (keys.length !== Object.keys(labels).length) continue
     if (keys.every((k) => s.labels[k] === labels[k])) return s.value
   }

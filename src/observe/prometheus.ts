@@ -63,6 +63,9 @@ export function createPrometheusMetrics(opts: {
   processMetrics?: boolean
 }): PrometheusMetrics {
   const registry = new Registry()
+  // Every series says which branch it is from: a fleet's Prometheus needs no relabelling for it
+  // (scrape with honor_labels, README "Watching many branches"). One value: no more series.
+  registry.setDefaultLabels({ branch: opts.build.branch })
   const registers = [registry]
   const providers = [...new Set([...opts.providers, OTHER_PROVIDER])]
   const known = new Set(opts.providers)
@@ -202,13 +205,12 @@ export function createPrometheusMetrics(opts: {
     new Gauge({ name, help, labelNames, registers })
   const build = gauge(
     'branchgate_build_info',
-    'Always 1: the version, branch id, configuration fingerprint and Node.js version.',
-    ['version', 'branch', 'config_hash', 'node'],
+    'Always 1: the version, configuration fingerprint and Node.js version (the branch id is on every series).',
+    ['version', 'config_hash', 'node'],
   )
   build.set(
     {
       version: opts.build.version,
-      branch: opts.build.branch,
       config_hash: opts.build.configHash,
       node: opts.build.node,
     },
