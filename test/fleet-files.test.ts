@@ -80,9 +80,9 @@ describe('the alert rules (deploy/prometheus)', () => {
     const tests = readFileSync(path.join(RULES_DIR, 'branchgate-rules.test.yml'), 'utf8')
     for (const a of alerts) {
       const name = a.split('\n')[0]!.trim()
-      expect(a, name).toMatch(/\n\s+summary: '.+'/)
-      expect(a, name).toMatch(/\n\s+summary_es: '.+'/)
-      expect(a, name).toMatch(/\n\s+runbook: '.+'/)
+      expect(a, name).toMatch(/\n\s+summary: (['"]).+\1/)
+      expect(a, name).toMatch(/\n\s+summary_es: (['"]).+\1/)
+      expect(a, name).toMatch(/\n\s+runbook: (['"]).+\1/)
       expect(a, name).toMatch(/\n\s+severity: (critical|warning)/)
       expect(tests, `a test of ${name}`).toContain(`alertname: ${name}`)
     }
