@@ -23,10 +23,10 @@ import { checkProviderAccount } from '../sms/providers.js'
 import type { Fetch } from '../sms/provider-http.js'
 import { readConfig } from '../config-file.js'
 import { systemClock, type Clock } from '../clock.js'
-import { accessStatements } from '../db/access.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
+import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
 import { createStateReader } from '../observe/state.js'
 import { version } from '../version.js'
@@ -508,10 +508,7 @@ export async function readinessFromDatabase(
   try {
     const firewall = createFirewallCheck({
       gate: handle?.gate ?? { list: () => Promise.reject(new Error('cannot open the firewall')) },
-      liveMacs: (now) =>
-        accessStatements(db)
-          .allLive(now)
-          .map((a) => a.mac),
+      liveMacs: liveMacsOf(db),
     })
     if (config.gate.backend === 'nftables' && opts.readSet !== false)
       await firewall.run(clock.now())

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js'
-import { accessStatements } from '../db/access.js'
+import type { Db } from '../db/open.js'
 import type { HostRules } from '../host-check.js'
 import { createSenders } from '../sms/providers.js'
 import type { Services } from '../services.js'
@@ -8,6 +8,14 @@ import { createFirewallCheck, type FirewallCheck } from './firewall-check.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js'
 import { observeRoutes } from './routes.js'
 import { createStateReader } from './state.js'
+
+/** The MACs the database lets through at a time, read as one column (10,000 rows in a few ms). */
+export function liveMacsOf(db: Db): (now: number) => string[] {
+  const live = db
+    .prepare(`SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now`)
+    .pluck()
+  return (now) => live.all({ now }) as string[]
+}
 
 /** The configured SMS providers' names, as the failover chain names them (metric labels). */
 export function providerNames(config: Config): string[] {
@@ -58,11 +66,7 @@ export function createObserver(p: {
 }): { firewallCheck: FirewallCheck; routes: ReturnType<typeof observeRoutes> } {
   const { services } = p
   const { config, db, clock } = services
-  const access = accessStatements(db)
-  const firewallCheck = createFirewallCheck({
-    gate: services.gate,
-    liveMacs: (now) => access.allLive(now).map((a) => a.mac),
-  })
+  const firewallCheck = createFirewallCheck({ gate: services.gate, liveMacs: liveMacsOf(db) })
   const state = createStateReader({
     db,
     config,

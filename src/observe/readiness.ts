@@ -88,7 +88,7 @@ function providersCheck(s: BranchState): ReadinessCheck {
   for (const p of s.sms.providers)
     if (p.failing) problems.push(`${p.provider} failing (${p.lastError?.kind ?? 'error'})`)
   if (problems.length) return { ok: false, detail: problems.join('; ') }
-  return { ok: true, detail: `${s.sms.providers.length} provider(s) delivering` }
+  return { ok: true, detail: `${s.sms.providers.length} provider(s), none failing` }
 }
 
 function syncCheck(s: BranchState): ReadinessCheck {
