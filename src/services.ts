@@ -18,6 +18,7 @@ import { smsStatements } from './db/sms.js'
 import { visitStatements } from './db/visits.js'
 import type { Gate } from './gate/gate.js'
 import { uuidv7 } from './ids.js'
+import { noMetrics, type Metrics } from './observe/metrics.js'
 import { createLogin } from './portal/login.js'
 import { createSendGuard } from './sms/guard.js'
 import { createSmsChain } from './sms/providers.js'
@@ -53,11 +54,14 @@ export interface ServiceDeps {
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
+  /** Where the funnel, latencies and provider tries are reported (issue 13); default: nowhere. */
+  metrics?: Metrics
 }
 
 /** Builds the services from the outside world (see ServiceDeps). Opens no socket, starts no timer. */
 export function createServices(deps: ServiceDeps) {
   const { config, db, gate, clock, secret, log } = deps
+  const metrics = deps.metrics ?? noMetrics
   const audit = auditStatements(db)
   const visitRows = visitStatements(db)
   const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
@@ -77,6 +81,7 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    metrics,
   })
   // One set shared by the login, the session jobs and the presence tracker: live reload changes
   // its members, so all of them see the new staff at once.
@@ -94,7 +99,7 @@ export function createServices(deps: ServiceDeps) {
   // The SMS chain and the login are built from the config, and rebuilt by live reload (their
   // state is in the database, so a login in flight continues on the new ones).
   const buildSms = (c: Config) =>
-    deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log })
+    deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log, metrics })
   const sms = replaceable(buildSms(config))
   const buildLogin = (config: Config) =>
     createLogin({
@@ -162,13 +167,14 @@ export function createServices(deps: ServiceDeps) {
     sms: sms.value,
     login: login.value,
     consoleAuth,
+    metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),
     smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, live, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: live.sync, branchId: config.branch.id, clock, log }),
+      buildSyncRunner({ db, sync: live.sync, branchId: config.branch.id, clock, log, metrics }),
     /**
      * Live reload's door (src/reload.ts): the SMS chain, the login (templates, fraud limits) and
      * the staff set are rebuilt from `next`, which differs from the running config in live keys

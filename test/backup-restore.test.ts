@@ -5,6 +5,8 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { cli } from '../src/cli.js'
 import { closeDb, openDb } from '../src/db/open.js'
+import { loadConfig } from '../src/config.js'
+import { createServiceMetrics } from '../src/observe/observer.js'
 import { BUILD } from '../src/version.js'
 import { tempDir } from './helpers.js'
 import { startService, until } from './net-helpers.js'
@@ -196,6 +198,14 @@ describe('branchgate --version', () => {
       err: '',
     })
     expect(BUILD.version).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  it("the metrics' build info carries the same version and commit", async () => {
+    const prometheus = createServiceMetrics(loadConfig(null), { processMetrics: false })!
+    const text = await prometheus.scrape()
+    const line = text.split('\n').find((l) => l.startsWith('branchgate_build_info{'))!
+    expect(line).toContain(`version="${BUILD.version}"`)
+    expect(line).toContain(`commit="${BUILD.commit}"`)
   })
 })
 

@@ -76,7 +76,8 @@ export const SPECS = {
   doctor: {
     name: 'doctor',
     usage: 'branchgate doctor [--json]',
-    summary: 'check nft, the guest port, forwarding, dnsmasq, the DB and SMS',
+    summary:
+      'check nft, the guest port, forwarding, dnsmasq, the DB and SMS; --json for automation',
     options: { json: { type: 'boolean' } },
   },
   'sms-status': {
