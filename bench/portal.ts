@@ -21,7 +21,7 @@ interface Server {
  * the generator. Needs taskset (util-linux) and two CPUs; without them nothing is pinned.
  */
 const CPUS = availableParallelism()
-const OTHERS = CPUS > 2 ? `1-${CPUS - 1}` : '1'
+export const OTHERS = CPUS > 2 ? `1-${CPUS - 1}` : '1'
 
 function taskset(args: string[]): boolean {
   try {
@@ -34,20 +34,24 @@ function taskset(args: string[]): boolean {
 
 let pinned = false
 
-function pin(server: Server): void {
+/** Whether the last pin() worked. */
+export const isPinned = () => pinned
+
+/** Puts the server's main thread alone on CPU 0, its other threads and this process elsewhere. */
+export function pin(server: { child: { pid?: number } } | number): void {
   if (CPUS < 2) return
-  const pid = String(server.child.pid)
+  const pid = String(typeof server === 'number' ? server : server.child.pid)
   pinned =
     taskset(['-a', '-pc', OTHERS, pid]) &&
     taskset(['-pc', '0', pid]) && // the main thread's id is the process id
     taskset(['-a', '-pc', OTHERS, String(process.pid)])
 }
 
-function unpinSelf(): void {
+export function unpinSelf(): void {
   if (pinned) taskset(['-a', '-pc', `0-${CPUS - 1}`, String(process.pid)])
 }
 
-function start(mode: Mode): Promise<Server> {
+export function start(mode: Mode): Promise<Server> {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server to DIR, to see where time goes.
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
@@ -66,17 +70,17 @@ function start(mode: Mode): Promise<Server> {
   })
 }
 
-function stop(server: Server): Promise<void> {
+export function stop(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.child.once('exit', () => resolve())
     server.child.disconnect()
   })
 }
 
-async function rps(port: number, seconds: number): Promise<number> {
+export async function rps(port: number, seconds: number, connections = 50): Promise<number> {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/`,
-    connections: 50,
+    connections,
     duration: seconds,
     pipelining: 1,
   })
@@ -101,11 +105,11 @@ function serverCpu(server: Server): Promise<number> {
 /** Numbers handed out so far: every login in the run texts a fresh number. */
 let serial = 0
 
-const pct = (sorted: number[], p: number) =>
+export const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 const ms = (n: number) => `${n.toFixed(2).padStart(6)} ms`
 
-interface Latencies {
+export interface Latencies {
   login: number[]
   verify: number[]
   /** Every POST, login or verify. */
@@ -121,7 +125,7 @@ interface Latencies {
  * new MAC) and a new connection per login, GET / first (untimed, as a phone opens the splash
  * page), then POST /login, the code from the SMS sender, and POST /verify.
  */
-async function loginVerify(
+export async function loginVerify(
   server: Server,
   clients: number,
   perClient: number,
