@@ -229,6 +229,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     const done = async () => {
       if (--open > 0) return
       await jobsStopped
+      // Open visits' last activity the presence sweeps kept in memory (written once a minute).
+      try {
+        tracker.flush()
+      } catch (err) {
+        log(`presence: cannot write the last activity of open visits: ${(err as Error).message}`)
+      }
       closeDb(db)
       log('stopped')
       process.exit(0)
