@@ -43,8 +43,9 @@ export class LeanConnection {
     })
   }
 
-  get(path: string): Promise<LeanResponse> {
-    return this.send(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\n\r\n`)
+  /** GET `path`; `host` is the Host header (a captive probe names the probe's host). */
+  get(path: string, host = this.host): Promise<LeanResponse> {
+    return this.send(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)
   }
 
   postForm(path: string, form: string): Promise<LeanResponse> {

@@ -217,11 +217,12 @@ export async function createBranch(o: BranchOptions) {
    * Starts the compiled service on the gateway (as `node dist/serve.js`, the pid is the
    * service's) and resolves once it listens. Codes it prints go to the phones that wait.
    */
-  async function startService(config: Record<string, unknown>) {
+  async function startService(config: Record<string, unknown>, nodeArgs: string[] = []) {
     const file = path.join(tmp, 'branchgate.json')
     writeFileSync(file, JSON.stringify(config, null, 2))
     const child = spawnIn(gw, [
       process.execPath,
+      ...nodeArgs,
       path.join(ROOT, 'dist/serve.js'),
       '--config',
       file,
@@ -254,6 +255,7 @@ export async function createBranch(o: BranchOptions) {
     })
     return {
       child,
+      file,
       pid: child.pid!,
       log: () => log,
       stop: () =>

@@ -56,6 +56,8 @@ process.on('message', async (m: any) => {
     })
   } else if (m?.logins) {
     send({ logins: await logins(m.logins as LoginJob) })
+  } else if (m?.mix) {
+    send({ mix: await mix(m.mix as MixJob) })
   }
 })
 
@@ -141,4 +143,104 @@ async function logins(job: LoginJob): Promise<LoginResult[]> {
   )
   return out
 }
+export interface MixJob {
+  host: string
+  port: number
+  phones: Array<{ ip: string; number: string; name: string }>
+  seconds: number
+  /** Logins are spread over this many seconds from the start. */
+  loginSpreadSeconds: number
+  /** Each phone's captive probe, about this often (ms). */
+  probeEveryMs: number
+  /** Each phone comes back ("welcome back") about this often (ms). */
+  welcomeBackEveryMs: number
+}
+
+export interface MixResult {
+  counts: Record<string, number>
+  errors: number
+  lastError: string
+  /** p99 latency per kind of request, ms. */
+  p99: Record<string, number>
+}
+
+/** A busy branch's phones for `seconds`: each logs in once, then probes and comes back. */
+async function mix(job: MixJob): Promise<MixResult> {
+  const end = performance.now() + job.seconds * 1000
+  const counts: Record<string, number> = {}
+  const times: Record<string, number[]> = {}
+  let errors = 0
+  let lastError = ''
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
+  const jitter = (ms: number) => ms * (0.5 + Math.random())
+  const timed = async (kind: string, f: () => Promise<void>) => {
+    const t0 = performance.now()
+    try {
+      await f()
+      counts[kind] = (counts[kind] ?? 0) + 1
+      ;(times[kind] ??= []).push(performance.now() - t0)
+    } catch (err) {
+      errors++
+      lastError = `${kind}: ${(err as Error).message}`
+    }
+  }
+  const once = async (ip: string, f: (c: LeanConnection) => Promise<void>) => {
+    const c = await LeanConnection.open(job.port, ip, job.host)
+    try {
+      await f(c)
+    } finally {
+      c.close()
+    }
+  }
+  await Promise.all(
+    job.phones.map(async (p) => {
+      await sleep(Math.random() * job.loginSpreadSeconds * 1000)
+      await timed('login', () =>
+        once(p.ip, async (c) => {
+          if ((await c.get('/')).status !== 200) throw new Error('splash')
+          const a = await c.postForm(
+            '/login',
+            `name=${encodeURIComponent(p.name)}&phone=${p.number}&consent=yes`,
+          )
+          const challenge = /name="challenge" value="([^"]+)"/.exec(a.body)?.[1]
+          if (a.status !== 200 || !challenge) throw new Error(`login answered ${a.status}`)
+          const code = await codeFor(`+52${p.number}`)
+          const b = await c.postForm(
+            '/verify',
+            `challenge=${encodeURIComponent(challenge)}&code=${code}`,
+          )
+          if (b.status !== 200 || !b.body.includes(p.name))
+            throw new Error(`verify answered ${b.status}`)
+        }),
+      )
+      let nextBack = performance.now() + jitter(job.welcomeBackEveryMs)
+      while (performance.now() < end) {
+        await sleep(jitter(job.probeEveryMs))
+        if (performance.now() >= end) break
+        await timed('probe', () =>
+          once(p.ip, async (c) => {
+            const r = await c.get('/generate_204', 'connectivitycheck.gstatic.com')
+            if (r.status !== 204 && r.status !== 302) throw new Error(`probe answered ${r.status}`)
+          }),
+        )
+        if (performance.now() >= nextBack) {
+          nextBack = performance.now() + jitter(job.welcomeBackEveryMs)
+          await timed('welcome-back', () =>
+            once(p.ip, async (c) => {
+              const r = await c.postForm('/welcome-back', '')
+              if (r.status !== 200) throw new Error(`welcome back answered ${r.status}`)
+            }),
+          )
+        }
+      }
+    }),
+  )
+  const p99: Record<string, number> = {}
+  for (const [k, v] of Object.entries(times)) {
+    v.sort((a, b) => a - b)
+    p99[k] = v[Math.min(v.length - 1, Math.floor(v.length * 0.99))]!
+  }
+  return { counts, errors, lastError, p99 }
+}
+
 send({ ready: true })
