@@ -4,6 +4,7 @@ import path from 'node:path'
 import { startService } from '../test/net-helpers.js'
 import { tempDir } from '../test/helpers.js'
 import { CLI_ARGS } from '../test/net-helpers.js'
+import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 
 const RUNS = 15
@@ -57,14 +58,22 @@ const section: BenchSection = {
       const help = medianMs([...CLI_ARGS, '--help'])
       const status = medianMs([...CLI_ARGS, 'status', '--config', config])
       await service.stop()
-      const ratio = (ms: number) => `${(ms / node).toFixed(2)}× (target ≤ 3×)`
-      console.log(`node -e 0: median ${node.toFixed(0)} ms over ${RUNS} runs (the baseline)`)
-      console.log(`branchgate --help: median ${help.toFixed(0)} ms = ${ratio(help)}`)
-      console.log(`branchgate status: median ${status.toFixed(0)} ms = ${ratio(status)}`)
-      const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`
-      console.log(
-        `service RSS: ${mb(afterStart)} after start, ${mb(afterPages)} after 100 pages (target ≤ 90 MB)`,
-      )
+      figure('node', `node -e 0, median of ${RUNS} (the baseline)`, node, 'ms')
+      figure('help.ms', 'branchgate --help, median', help, 'ms')
+      figure('help.ratio', 'branchgate --help / node -e 0', help / node, '×', {
+        target: { op: '<=', value: 3 },
+      })
+      figure('status.ms', 'branchgate status, median', status, 'ms')
+      figure('status.ratio', 'branchgate status / node -e 0', status / node, '×', {
+        target: { op: '<=', value: 3 },
+      })
+      const mb = (b: number) => b / 1048576
+      figure('rss.start', 'service RSS after start', mb(afterStart), 'MB', {
+        target: { op: '<=', value: 90 },
+      })
+      figure('rss.pages', 'service RSS after 100 pages', mb(afterPages), 'MB', {
+        target: { op: '<=', value: 90 },
+      })
     } finally {
       dir.remove()
     }
