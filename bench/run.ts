@@ -35,6 +35,8 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./startup.js')).default,
   async () => (await import('./scale.js')).default,
   async () => (await import('./soak.js')).default,
+  // Issues 19 and 16: DNS before and after login, forwarding, time to the splash and to the internet.
+  async () => (await import('./guest-network.js')).default,
 ]
 
 function usage(message: string): never {
