@@ -8,7 +8,7 @@ import type { BenchSection } from './run.js'
 
 const SERVER = fileURLToPath(new URL('./portal-server.ts', import.meta.url))
 
-type Mode = 'portal' | 'hello' | 'stub'
+type Mode = 'portal' | 'portal-metrics' | 'hello' | 'stub'
 
 interface Server {
   child: ChildProcess

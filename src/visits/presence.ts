@@ -108,6 +108,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
   let running = false
   /** Open visits' last activity known here but not yet written (visit id → UTC ms). */
   let known = new Map<string, number>()
+  let last: SweepReport | null = null
 
   /** Writes every last activity known here; inside the caller's transaction. */
   function writeKnown(): number {
@@ -204,7 +205,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       deps.log?.(
         `presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`,
       )
-    return { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
+    last = { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
+    return last
   }
 
   return {
@@ -213,6 +215,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     flush(): number {
       return deps.db.transaction(writeKnown)()
     },
+    /** The last sweep's report (the metrics' devices present), or null before the first. */
+    lastSweep: (): SweepReport | null => last,
     /** Like `sweep`, but a sweep still running (slow command) makes this one a no-op (null). */
     async sweepUnlessBusy(now: number): Promise<SweepReport | null> {
       if (running) return null
