@@ -35,7 +35,8 @@ export function createVisitBook(deps: VisitBookDeps) {
   /** Writes a plan. Closes come first, so a customer's new visit never meets the old one open. */
   function apply(plan: SweepPlan): { openedIds: string[] } {
     for (const c of plan.closed) closeVisit(c)
-    for (const t of plan.touched) visits.touch(t.id, t.lastSeenAt)
+    if (plan.touched.length === 1) visits.touch(plan.touched[0]!.id, plan.touched[0]!.lastSeenAt)
+    else visits.touchMany(plan.touched.map((t) => [t.id, t.lastSeenAt] as const))
     const openedIds: string[] = []
     for (const o of plan.opened) {
       const id = deps.newId(o.startedAt)
