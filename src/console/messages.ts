@@ -285,6 +285,8 @@ const es = {
   'error.unknownHost':
     'La consola no responde a este nombre. Ábrela por su dirección ({address}) o pide que agreguen el nombre en console.hosts.',
   'error.back': 'Volver al resumen',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Tabla; desplázala hacia los lados para ver todas las columnas',
 } as const
 
 export type ConsoleMessageKey = keyof typeof es
@@ -568,6 +570,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'error.unknownHost':
     'The console does not answer to this name. Open it by its address ({address}) or have the name added to console.hosts.',
   'error.back': 'Back to the overview',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Table; scroll sideways to see every column',
 }
 
 const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
