@@ -6,7 +6,7 @@ import { createConsole } from './console/index.js'
 import type { ConsoleWorkerFactory } from './console/worker.js'
 import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
-import { asLocale, t, type Locale } from './i18n/messages.js'
+import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
 import { renderPage, sendPage } from './portal/page.js'
@@ -69,7 +69,7 @@ export function createApp(services: Services, edges: AppEdges) {
     }),
   )
   portal.notFound((c) => {
-    const locale = c.get('locale') ?? 'es'
+    const locale = c.get('voice') ?? 'es'
     return sendPage(
       c,
       renderPage(views, config, locale, 'portal/error', {
@@ -108,8 +108,9 @@ function portalError(
   c: Context<PortalEnv>,
   ctx: { views: Views; config: Config; log: (line: string) => void },
 ) {
-  const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
-  const regions = new Intl.DisplayNames([locale], { type: 'region' })
+  const locale: Voice = c.get('voice') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
+  const region = ctx.config.phone.defaultRegion
+  const regions = new Intl.DisplayNames([languageOf(locale)], { type: 'region' })
   const params = {
     digits: ctx.config.otp.digits,
     regions: ctx.config.phone.allowedRegions.map((r) => regions.of(r) ?? r).join(', '),
@@ -142,15 +143,16 @@ function portalError(
       ? { 'Retry-After': String(err.retryAfterSeconds) }
       : undefined
   const wait = Number(err.params.wait ?? 0)
-  const message = t(locale, err.key, {
-    ...params,
-    ...err.params,
-    minutes: Math.max(1, Math.ceil(wait / 60)),
-  })
+  const message = t(
+    locale,
+    err.key,
+    { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
+    region,
+  )
   const fieldErrors =
     err instanceof ValidationError
       ? Object.fromEntries(
-          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]),
+          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
         )
       : {}
   const state = c.get('page')

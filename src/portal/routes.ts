@@ -8,7 +8,18 @@ import type { Db } from '../db/open.js'
 import { DeviceUnknownError, ChallengeNotFoundError } from '../errors.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import { refuseCrossSitePosts } from '../host-check.js'
-import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
+import {
+  asLocale,
+  formatTagOf,
+  languageOf,
+  pickLocale,
+  spainAsked,
+  spanishOfSpain,
+  t,
+  voiceOf,
+  type Locale,
+  type Voice,
+} from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { branchTimeFormat } from '../time.js'
 import type { Views } from '../views.js'
@@ -22,6 +33,8 @@ import type { DeviceVariables } from './device.js'
 export interface PortalEnv {
   Variables: DeviceVariables & {
     locale: Locale
+    /** The catalog the pages are written in: the locale, Spain's or Mexico's Spanish, tú or usted. */
+    voice: Voice
     page: PageState | undefined
     /** Extra headers for the page this request ends with (see sendPage). */
     pageHeaders: Record<string, string> | undefined
@@ -48,8 +61,10 @@ export function portalRoutes(deps: PortalDeps) {
   const app = new Hono<PortalEnv>()
 
   // Phones send a handful of Accept-Language values: remember what each one picked.
-  const byAcceptLanguage = new Map<string, Locale>()
+  const byAcceptLanguage = new Map<string, Voice>()
   const fallback = DEFAULT_LOCALE(config)
+  const usted = config.spanishAddress === 'usted'
+  const spainByDefault = spainAsked(config.defaultLocale) ?? config.phone.defaultRegion === 'ES'
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
@@ -57,12 +72,19 @@ export function portalRoutes(deps: PortalDeps) {
       asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
     const accept = c.req.header('accept-language') ?? ''
     let locale = explicit
+    let voice: Voice | undefined
     if (!locale) {
-      locale = byAcceptLanguage.get(accept) ?? null
-      if (!locale) {
-        locale = pickLocale(undefined, accept, fallback)
-        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, locale)
+      voice = byAcceptLanguage.get(accept)
+      if (!voice) {
+        const picked = pickLocale(undefined, accept, fallback)
+        voice = voiceOf(
+          picked,
+          picked === 'es' && spanishOfSpain(undefined, accept, spainByDefault),
+          usted,
+        )
+        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, voice)
       }
+      locale = languageOf(voice)
     }
     if (asLocale(query)) {
       c.set('pageHeaders', {
@@ -75,6 +97,11 @@ export function portalRoutes(deps: PortalDeps) {
       })
     }
     c.set('locale', locale)
+    c.set(
+      'voice',
+      voice ??
+        voiceOf(locale, locale === 'es' && spanishOfSpain(query, accept, spainByDefault), usted),
+    )
     await next()
   })
   // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
@@ -89,7 +116,7 @@ export function portalRoutes(deps: PortalDeps) {
   }
 
   const page = (c: Context<PortalEnv>, view: string, opts: Parameters<typeof renderPage>[4] = {}) =>
-    renderPage(views, config, c.get('locale'), view, opts)
+    renderPage(views, config, c.get('voice'), view, opts)
 
   const codePageState = (ch: Challenge, code: string): PageState => ({
     view: 'portal/code',
@@ -105,13 +132,13 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   // The empty splash page depends only on the locale: render it once per locale.
-  const splashCache = new Map<Locale, string>()
+  const splashCache = new Map<Voice, string>()
   const emptySplashPage = (c: Context<PortalEnv>) => {
-    const locale = c.get('locale')
-    let html = splashCache.get(locale)
+    const voice = c.get('voice')
+    let html = splashCache.get(voice)
     if (html === undefined) {
       html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
-      splashCache.set(locale, html)
+      splashCache.set(voice, html)
     }
     return sendPage(c, html)
   }
@@ -124,7 +151,7 @@ export function portalRoutes(deps: PortalDeps) {
     const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
@@ -156,7 +183,7 @@ export function portalRoutes(deps: PortalDeps) {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
     return sendPage(
@@ -191,7 +218,7 @@ export function portalRoutes(deps: PortalDeps) {
     const mac = await deviceOf(c)
     const challenge = await login.start(values, mac, c.get('locale'))
     const state = codePageState(challenge, '')
-    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
   })
 
   app.post('/resend', async (c) => {
@@ -214,9 +241,9 @@ export function portalRoutes(deps: PortalDeps) {
       c,
       page(c, state.view, {
         ...state,
-        title: t(c.get('locale'), 'code.title'),
+        title: t(c.get('voice'), 'code.title'),
         notice: t(
-          c.get('locale'),
+          c.get('voice'),
           next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent',
         ),
       }),
@@ -240,7 +267,7 @@ export function portalRoutes(deps: PortalDeps) {
       throw err
     }
     const { customer, until } = verified
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     return sendPage(
       c,
       page(c, 'portal/welcome', {
@@ -297,21 +324,27 @@ function isTicked(v: string | undefined): boolean {
 
 function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | undefined>) {
   const l = asLocale(form.lang)
-  if (l) c.set('locale', l)
+  if (l && l !== c.get('locale')) {
+    c.set('locale', l)
+    // The form says only the language: Spain's Spanish stays as the request's was.
+    const voice = c.get('voice')
+    c.set('voice', voiceOf(l, voice.startsWith('es-ES'), voice.endsWith('usted')))
+  }
 }
 
 // Every welcome page within a minute shows the same "until": format each minute once.
 const formattedMinutes = new Map<string, string>()
 
 /** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. */
-export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
-  const minuteKey = `${locale} ${timeZone} ${Math.floor(ms / 60_000)}`
+export function formatLocalTime(ms: number, locale: Voice, timeZone: string): string {
+  const tag = formatTagOf(locale)
+  const minuteKey = `${tag} ${timeZone} ${Math.floor(ms / 60_000)}`
   const known = formattedMinutes.get(minuteKey)
   if (known !== undefined) return known
-  const f = branchTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', timeZone, {
+  const f = branchTimeFormat(tag, timeZone, {
     hour: '2-digit',
     minute: '2-digit',
-    hourCycle: locale === 'es' ? 'h23' : 'h12',
+    hourCycle: tag === 'en-US' ? 'h12' : 'h23',
   })
   if (formattedMinutes.size >= 1000) formattedMinutes.clear()
   const text = f.format(ms)
