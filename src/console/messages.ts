@@ -588,9 +588,17 @@ export function ct(
   )
 }
 
+/** Spanish dates and numbers as in Mexico or as in Spain (issue 18). */
+export type SpanishTag = 'es-MX' | 'es-ES'
+
+/** A branch whose defaultLocale is es-ES writes dates and numbers as in Spain. */
+export function spanishTagOf(defaultLocale: string): SpanishTag {
+  return defaultLocale === 'es-ES' ? 'es-ES' : 'es-MX'
+}
+
 /** Number and date formatting in the reader's language and the branch's time zone. */
-export function formatters(locale: Locale, timeZone: string) {
-  const tag = locale === 'es' ? 'es-MX' : 'en-US'
+export function formatters(locale: Locale, timeZone: string, spanish: SpanishTag = 'es-MX') {
+  const tag = locale === 'es' ? spanish : 'en-US'
   const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
   const date = branchTimeFormat(tag, timeZone, { dateStyle: 'medium' })
   const time = branchTimeFormat(tag, timeZone, {

@@ -13,7 +13,7 @@ import type { ConsoleAuth } from './auth.js'
 import type { Campaigns } from './campaigns.js'
 import type { CustomerDesk } from './customers.js'
 import type { VisitList } from './exports.js'
-import { ct } from './messages.js'
+import { ct, spanishTagOf } from './messages.js'
 import { auditPage } from './pages/audit.js'
 import { campaignsPage, importTooLargePage } from './pages/campaigns.js'
 import { customersPage } from './pages/customers.js'
@@ -56,7 +56,8 @@ export interface ConsoleRouteDeps {
 export function consoleRoutes(deps: ConsoleRouteDeps) {
   const { config, auth, clock, worker, passByMinutes, clientAddress, secure } = deps
   const timeZone = config.branch.timeZone
-  const render = createRender({ views: deps.views, branch: config.branch, passByMinutes })
+  const spanish = spanishTagOf(config.defaultLocale)
+  const render = createRender({ views: deps.views, branch: config.branch, passByMinutes, spanish })
   const app = new Hono<ConsoleEnv>()
 
   // First of all: only the console's own names (DNS rebinding). A refused request gets one plain
@@ -133,7 +134,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   // Everything below needs a signed-in user.
   app.use('*', signedIn)
-  app.route('/', dashboardPage({ render, clock, worker, timeZone }))
+  app.route('/', dashboardPage({ render, clock, worker, timeZone, spanish }))
   app.route('/visits', visitsPage({ render, clock, visitList: deps.visitList, timeZone }))
   app.route('/customers', customersPage({ render, customers: deps.customers, worker }))
   app.route(
@@ -149,7 +150,7 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   }
   app.route('/campaigns', campaignsPage(campaigns))
   app.route('/sync', syncPage({ render, clock, sync: deps.sync, smsStats: deps.smsStats }))
-  app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone }))
+  app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone, spanish }))
   app.route('/', usersPage({ render, auth, clientAddress }))
 
   const importTooLarge = importTooLargePage(campaigns)
