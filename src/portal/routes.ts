@@ -28,6 +28,7 @@ import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
+import { osFamilyOf } from './os-family.js'
 import type { DeviceVariables } from './device.js'
 
 export interface PortalEnv {
@@ -184,7 +185,7 @@ export function portalRoutes(deps: PortalDeps) {
     useFormLocale(c, form)
     const mac = await deviceOf(c)
     const locale = c.get('voice')
-    const back = await login.welcomeBack(mac)
+    const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
     if (!back) return emptySplashPage(c)
     return sendPage(
       c,
@@ -257,7 +258,12 @@ export function portalRoutes(deps: PortalDeps) {
     const id = form.challenge ?? ''
     let verified: Awaited<ReturnType<Login['verify']>>
     try {
-      verified = await login.verify(id, mac, form.code ?? '')
+      verified = await login.verify(
+        id,
+        mac,
+        form.code ?? '',
+        osFamilyOf(c.req.header('user-agent')),
+      )
     } catch (err) {
       // Any refusal shows this device's code page again, with what was typed; a code that is
       // not this device's shows none.
@@ -266,13 +272,17 @@ export function portalRoutes(deps: PortalDeps) {
       c.set('page', codePageState(current, form.code ?? ''))
       throw err
     }
-    const { customer, until } = verified
+    const { customer, until, returning } = verified
     const locale = c.get('voice')
     return sendPage(
       c,
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: customer.name,
+        // A customer seen before is greeted by first name, now that the code proved the number.
+        greeting: returning
+          ? t(locale, 'welcome.title.returning', { name: firstName(customer.name) })
+          : null,
         untilText: formatLocalTime(until, locale, config.branch.timeZone),
       }),
     )
@@ -314,6 +324,11 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   return app
+}
+
+/** The first word of a name ("María José Pérez" → "María"), for a greeting. */
+export function firstName(name: string): string {
+  return name.split(' ')[0] ?? name
 }
 
 const emptySplash = { name: '', phone: '', consent: false, marketing: false }
