@@ -18,6 +18,7 @@ import { auditPage } from './pages/audit.js'
 import { campaignsPage, importTooLargePage } from './pages/campaigns.js'
 import { customersPage } from './pages/customers.js'
 import { dashboardPage } from './pages/dashboard.js'
+import { trendsPage } from './pages/trends.js'
 import { exportsPage } from './pages/exports.js'
 import { signInPage } from './pages/sign-in.js'
 import { syncPage } from './pages/sync.js'
@@ -152,6 +153,19 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.route('/sync', syncPage({ render, clock, sync: deps.sync, smsStats: deps.smsStats }))
   app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone, spanish }))
   app.route('/', usersPage({ render, auth, clientAddress }))
+  // Trends against the previous period and the printable weekly report (issue 18).
+  app.route(
+    '/trends',
+    trendsPage({
+      render,
+      clock,
+      worker,
+      timeZone,
+      walkInDays: config.console.walkInDays,
+      branchName: config.branch.name,
+      spanish,
+    }),
+  )
 
   const importTooLarge = importTooLargePage(campaigns)
   app.notFound((c) =>
