@@ -133,7 +133,7 @@ describe('trends', () => {
     const os = /<table id="arrivals-os">([\s\S]*?)<\/table>/
       .exec(html)![1]!
       .replace(/<[^>]+>/g, '|')
-    expect(os).toContain('|iPhone / iPad (iOS)||3||2||66,7%|')
+    expect(os).toContain('|iPhone / iPad (iOS)||3||2||66.7%|')
     expect(os).toContain('|Android||2||1||50%|')
     expect(os).not.toContain('Windows')
     // In English too.
