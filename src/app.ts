@@ -4,7 +4,15 @@ import { HTTPException } from 'hono/http-exception'
 import type { Config } from './config.js'
 import { createConsole } from './console/index.js'
 import type { ConsoleWorkerFactory } from './console/worker.js'
-import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
+import {
+  CodeExpiredError,
+  DomainError,
+  InvalidCodeError,
+  RateLimitedError,
+  SendingPausedError,
+  TooManyAttemptsError,
+  ValidationError,
+} from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
 import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
@@ -149,13 +157,19 @@ function portalError(
     { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
     region,
   )
+  const state = c.get('page')
   const fieldErrors =
     err instanceof ValidationError
       ? Object.fromEntries(
           Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
         )
-      : {}
-  const state = c.get('page')
+      : // A wrong, expired or worn-out code is about the code field: tied to it (aria-describedby).
+        state?.view === 'portal/code' &&
+          (err instanceof InvalidCodeError ||
+            err instanceof CodeExpiredError ||
+            err instanceof TooManyAttemptsError)
+        ? { code: message }
+        : {}
   if (!state) {
     return sendPage(
       c,
