@@ -404,6 +404,13 @@ describe('what axe cannot see', () => {
     await page.keyboard.type(h.sms.lastCodeTo(number.e164))
     await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')])
     expect(await page.locator('h1').textContent()).toBe('¡Listo, Lucía Fernández!')
+    // The welcome page came by a navigation (the form's post), what makes a captive sheet check
+    // again and turn to "Done" (docs/gateway.md).
+    expect(
+      await page.evaluate(
+        `(() => { const n = performance.getEntriesByType('navigation')[0]; return [n.type, new URL(n.name).pathname] })()`,
+      ),
+    ).toEqual(['navigate', '/verify'])
     expect(stops.map((s) => s.what)).toEqual(expect.arrayContaining(['name', 'phone', 'consent']))
     expect(invisible(stops)).toEqual([])
     await context.close()
