@@ -629,6 +629,8 @@ describe('what axe cannot see', () => {
     await submit(page, 'form[action="/login"] button[type=submit]')
     for (const url of ['/trends?days=30', '/trends?days=365', '/trends/weekly']) {
       await page.goto(consoleBase + url)
+      if (url === '/trends?days=30')
+        await page.screenshot({ path: path.join(ARTIFACTS, 'console-trends-390.png') })
       const overflow = await page.evaluate(
         'document.scrollingElement.scrollWidth - window.innerWidth',
       )
