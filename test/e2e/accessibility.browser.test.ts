@@ -645,6 +645,13 @@ describe('what axe cannot see', () => {
     }
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-weekly-390.png'), fullPage: true })
     const pdf = await page.pdf({ format: 'A4', printBackground: true })
+    // What the paper looks like, for a person to check: the print styles at A4's width.
+    await page.setViewportSize({ width: 794, height: 1123 })
+    await page.emulateMedia({ media: 'print' })
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'console-weekly-print-a4.png'),
+      fullPage: true,
+    })
     const pages = pdf.toString('latin1').match(/\/Type\s*\/Page\b/g) ?? []
     expect(pages).toHaveLength(1)
     await context.close()
