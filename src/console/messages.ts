@@ -336,7 +336,7 @@ const es = {
   'weekly.title': 'Informe semanal',
   'weekly.lead': '{branch}: del {from} al {to}, frente a la semana anterior.',
   'weekly.print': 'Para entregarlo, imprímelo (Ctrl+P o ⌘P): cabe en una hoja.',
-  'weekly.made': 'Preparado el {at}.',
+  'weekly.made': 'Preparado el {at}',
   none: '—',
 } as const
 
@@ -672,7 +672,7 @@ const en: Record<ConsoleMessageKey, string> = {
   'weekly.title': 'Weekly report',
   'weekly.lead': '{branch}: {from} to {to}, against the week before.',
   'weekly.print': 'To hand it on, print it (Ctrl+P or ⌘P): it fits one page.',
-  'weekly.made': 'Prepared on {at}.',
+  'weekly.made': 'Prepared on {at}',
   none: '—',
 }
 
