@@ -282,6 +282,8 @@ const es = {
   'error.forbidden': 'Tu usuario no tiene permiso para esta página.',
   'error.signedOut': 'Tu sesión terminó. Vuelve a entrar.',
   'error.generic': 'Algo salió mal. Intenta de nuevo.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'La consola no responde a este nombre. Ábrela por su dirección ({address}) o pide que agreguen el nombre en console.hosts.',
   'error.back': 'Volver al resumen',
@@ -618,6 +620,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'error.forbidden': 'Your user may not open this page.',
   'error.signedOut': 'Your session ended. Please sign in again.',
   'error.generic': 'Something went wrong. Please try again.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'The console does not answer to this name. Open it by its address ({address}) or have the name added to console.hosts.',
   'error.back': 'Back to the overview',

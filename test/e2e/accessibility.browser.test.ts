@@ -24,6 +24,7 @@ const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']
 const WIDTHS = [360, 1280] as const
 const LOCALES = ['es-MX', 'en-US'] as const
 const CAMPAIGN = 'Hipoteca primavera'
+const STAFF_MAC = '3a:a1:00:00:00:ff'
 
 let h: ReturnType<typeof consoleHarness>
 let portalServer: ServerType
@@ -102,6 +103,7 @@ beforeAll(async () => {
     // Many logins from one loopback address in a few fake seconds: the limits are not tested here.
     otp: { perNumberMax: 100, perDevicePerHour: 100, perNumberPerDay: 100, resendAfterSeconds: 0 },
     sms: { fraud: { perPrefixPerHour: 0, branchPerHour: 0, dailyBudget: 0 } },
+    staffMacs: [STAFF_MAC],
   })
   seed()
   await h.app.consoleAuth.add('root', 'admin', PASSWORD, 'test')
@@ -205,6 +207,8 @@ async function portalPages(c: Combo): Promise<Violation[]> {
   await page.check('#consent')
   await submit(page, 'form[action="/login"] button[type=submit]')
   await check(page, 'portal-code', c, found)
+  await submit(page, 'form[action="/resend"] button[type=submit]')
+  await check(page, 'portal-code-resent', c, found)
   await page.fill('#code', '000000')
   await submit(page, 'form[action="/verify"] button[type=submit]')
   await check(page, 'portal-code-error', c, found)
@@ -230,6 +234,11 @@ async function portalPages(c: Combo): Promise<Violation[]> {
   await page.fill('#code', h.sms.lastCodeTo(number.e164))
   await submit(page, 'form[action="/verify"] button[type=submit]')
   await check(page, 'portal-welcome-new-address', c, found)
+  // A staff device's page.
+  h.neighbours.set('127.0.0.1', STAFF_MAC)
+  await page.goto(portal + '/')
+  expect(await page.locator('h1').count()).toBe(1)
+  await check(page, 'portal-staff', c, found)
   await context.close()
   return found
 }
@@ -290,6 +299,21 @@ async function consolePages(c: Combo): Promise<Violation[]> {
     }
     await check(page, name, c, found)
   }
+  // Refusals with their messages: a campaign file with problems, an erasure not confirmed.
+  await page.goto(consoleBase + '/campaigns')
+  await page.setInputFiles('#file', {
+    name: 'envios.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('telefono,campaña\nno es un número,\n'),
+  })
+  await submit(page, 'form[action="/campaigns/import"] button[type=submit]')
+  expect(await page.locator('#file[aria-invalid="true"]').count()).toBe(1)
+  await check(page, 'console-campaigns-import-error', c, found)
+  await page.goto(consoleBase + '/customers/2/erase')
+  await page.evaluate(`document.querySelector('form[action$="/erase"]').noValidate = true`)
+  await submit(page, 'form[action$="/erase"] button[type=submit]')
+  expect(await page.locator('[role=alert]').count()).toBe(1)
+  await check(page, 'console-erase-error', c, found)
   await context.close()
   return found
 }
@@ -496,6 +520,16 @@ describe('what axe cannot see', () => {
       `[...document.querySelectorAll('[aria-invalid="true"]')].map((el) => [el.id, document.getElementById(el.getAttribute('aria-describedby')).getAttribute('role')])`,
     )) as string[][]
     expect(invalid).toEqual([['again', 'alert']])
+    // An erasure sent without its confirmation marks the box it is about.
+    await manager.goto(consoleBase + '/customers/3/erase')
+    await manager.evaluate(`document.querySelector('form[action$="/erase"]').noValidate = true`)
+    await submit(manager, 'form[action$="/erase"] button[type=submit]')
+    expect(await manager.title()).toMatch(/^Error: /)
+    expect(
+      await manager.evaluate(
+        `[...document.querySelectorAll('[aria-invalid="true"]')].map((el) => [el.id, document.getElementById(el.getAttribute('aria-describedby')).getAttribute('role')])`,
+      ),
+    ).toEqual([['confirm', 'alert']])
     await context.close()
   })
 
