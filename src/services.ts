@@ -119,7 +119,11 @@ export function createServices(deps: ServiceDeps) {
         openingHours: config.branch.openingHours,
         timeZone: config.branch.timeZone,
       }),
-    remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+    remember: {
+      rememberDays: config.remember.days,
+      reverifyDays: config.reverify.days,
+      noticeVersion: config.privacy.noticeVersion,
+    },
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,

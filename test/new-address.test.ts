@@ -74,6 +74,32 @@ describe('a returning customer on a new address', () => {
     ])
   })
 
+  it('asks for consent again only when the privacy notice changed: a remembered device then gets the splash page, not "welcome back"', async () => {
+    h = portalHarness()
+    await login('3a:00:00:00:00:01', IPHONE)
+    h.clock.advance({ days: 3 })
+    // The notice the customer agreed to is the one in force: one button, no consent box.
+    const back = await (await h.request('/')).text()
+    expect(back).toContain('action="/welcome-back"')
+    expect(back).not.toContain('name="consent"')
+    expect((await h.post('/welcome-back', { lang: 'es' })).status).toBe(200)
+
+    // The branch moved to a new notice (privacy.noticeVersion) since that consent.
+    h.db.prepare(`UPDATE consents SET notice_version = '2025-06'`).run()
+    const splash = await (await h.request('/')).text()
+    expect(splash).not.toContain('action="/welcome-back"')
+    expect(splash).toContain('name="consent"')
+    expect(splash).toContain('value="María José Pérez"') // the name is kept on the form
+    const refused = await h.post('/welcome-back', { lang: 'es' })
+    expect(await refused.text()).not.toContain('¡Listo')
+    // Agreeing to the new notice (a code again): "welcome back" from then on.
+    await login('3a:00:00:00:00:01', IPHONE)
+    const versions = h.db.prepare(`SELECT notice_version FROM consents ORDER BY id`).pluck().all()
+    expect(versions).toEqual(['2025-06', '2026-01'])
+    h.clock.advance({ days: 1 })
+    expect(await (await h.request('/')).text()).toContain('action="/welcome-back"')
+  })
+
   it('greets in English too, and tells a code on a known device apart from a new address', async () => {
     h = portalHarness()
     await login('3a:00:00:00:00:01', ANDROID)
