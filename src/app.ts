@@ -4,9 +4,17 @@ import { HTTPException } from 'hono/http-exception'
 import type { Config } from './config.js'
 import { createConsole } from './console/index.js'
 import type { ConsoleWorkerFactory } from './console/worker.js'
-import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
+import {
+  CodeExpiredError,
+  DomainError,
+  InvalidCodeError,
+  RateLimitedError,
+  SendingPausedError,
+  TooManyAttemptsError,
+  ValidationError,
+} from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
-import { asLocale, t, type Locale } from './i18n/messages.js'
+import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
 import { osFamilyOfProbe, osFamilyOfUserAgent, refusalReasonOf } from './observe/labels.js'
@@ -82,7 +90,7 @@ export function createApp(services: Services, edges: AppEdges) {
     }),
   )
   portal.notFound((c) => {
-    const locale = c.get('locale') ?? 'es'
+    const locale = c.get('voice') ?? 'es'
     return sendPage(
       c,
       renderPage(views, config, locale, 'portal/error', {
@@ -122,8 +130,9 @@ function portalError(
   c: Context<PortalEnv>,
   ctx: { views: Views; config: Config; log: (line: string) => void; metrics: Metrics },
 ) {
-  const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
-  const regions = new Intl.DisplayNames([locale], { type: 'region' })
+  const locale: Voice = c.get('voice') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
+  const region = ctx.config.phone.defaultRegion
+  const regions = new Intl.DisplayNames([languageOf(locale)], { type: 'region' })
   const params = {
     digits: ctx.config.otp.digits,
     regions: ctx.config.phone.allowedRegions.map((r) => regions.of(r) ?? r).join(', '),
@@ -158,18 +167,25 @@ function portalError(
       ? { 'Retry-After': String(err.retryAfterSeconds) }
       : undefined
   const wait = Number(err.params.wait ?? 0)
-  const message = t(locale, err.key, {
-    ...params,
-    ...err.params,
-    minutes: Math.max(1, Math.ceil(wait / 60)),
-  })
+  const message = t(
+    locale,
+    err.key,
+    { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
+    region,
+  )
+  const state = c.get('page')
   const fieldErrors =
     err instanceof ValidationError
       ? Object.fromEntries(
-          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]),
+          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
         )
-      : {}
-  const state = c.get('page')
+      : // A wrong, expired or worn-out code is about the code field: tied to it (aria-describedby).
+        state?.view === 'portal/code' &&
+          (err instanceof InvalidCodeError ||
+            err instanceof CodeExpiredError ||
+            err instanceof TooManyAttemptsError)
+        ? { code: message }
+        : {}
   if (!state) {
     return sendPage(
       c,

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsoleAuth } from './console/auth.js'
 import { createCustomerBook } from './customers/book.js'
+import { arrivalStatements } from './db/arrivals.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
@@ -93,6 +94,8 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
+  // How customers arrive, per OS family (issue 18): new, on a known device, on a new address.
+  const arrivals = arrivalStatements(db)
   const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
   const login = createLogin({
     db,
@@ -105,7 +108,9 @@ export function createServices(deps: ServiceDeps) {
       outbox,
       branchId: config.branch.id,
       noticeVersion: config.privacy.noticeVersion,
+      arrivals,
     }),
+    arrivals,
     access,
     sms,
     secret,
@@ -119,7 +124,11 @@ export function createServices(deps: ServiceDeps) {
         openingHours: config.branch.openingHours,
         timeZone: config.branch.timeZone,
       }),
-    remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+    remember: {
+      rememberDays: config.remember.days,
+      reverifyDays: config.reverify.days,
+      noticeVersion: config.privacy.noticeVersion,
+    },
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,

@@ -282,9 +282,64 @@ const es = {
   'error.forbidden': 'Tu usuario no tiene permiso para esta página.',
   'error.signedOut': 'Tu sesión terminó. Vuelve a entrar.',
   'error.generic': 'Algo salió mal. Intenta de nuevo.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'La consola no responde a este nombre. Ábrela por su dirección ({address}) o pide que agreguen el nombre en console.hosts.',
   'error.back': 'Volver al resumen',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Tabla; desplázala hacia los lados para ver todas las columnas',
+  'nav.trends': 'Tendencias',
+  'trends.title': 'Tendencias',
+  'trends.lead':
+    'Los últimos {days} días ({from} – {to}) frente a los {days} anteriores ({pfrom} – {pto}).',
+  'trends.period': 'Periodo',
+  'trends.days': '{days} días',
+  'trends.current': 'Este periodo',
+  'trends.previous': 'Periodo anterior',
+  'trends.change': 'Cambio',
+  'trends.figure': 'Dato',
+  'trends.visits': 'Visitas',
+  'trends.new': 'Clientes nuevos',
+  'trends.returning': 'Clientes que volvieron',
+  'trends.median': 'Estancia mediana (min)',
+  'trends.conversion': 'Códigos enviados que se confirmaron',
+  'trends.conversion.detail': '{verified} de {sent}',
+  'trends.chart': 'Visitas por {unit}: este periodo y el anterior',
+  'trends.unit.day': 'día',
+  'trends.unit.week': 'semana',
+  'trends.point': 'Día',
+  'trends.point.week': 'Semana del',
+  'trends.hours': 'Horas de más llegadas (para organizar al personal)',
+  'trends.hours.lead': 'Llegadas por hora en promedio, contando solo los días con visitas.',
+  'trends.hours.top': 'Las horas de más llegadas: {hours}.',
+  'trends.hour': 'Hora',
+  'trends.perDay': 'Llegadas por día',
+  'trends.campaigns': 'Campañas con más visitas a la sucursal',
+  'trends.campaigns.lead':
+    'Campañas enviadas en este periodo, por porcentaje de destinatarios que vinieron en {days} días.',
+  'trends.campaigns.none': 'No se envió ninguna campaña en este periodo.',
+  'trends.os': 'Clientes que volvieron con una dirección nueva, por sistema',
+  'trends.os.lead':
+    'Los teléfonos cambian su dirección Wi-Fi (iOS y Android la rotan): un cliente que vuelve con una dirección nueva confirma su número con un código y se une a su ficha.',
+  'trends.os.name': 'Sistema',
+  'trends.os.returning': 'Volvieron',
+  'trends.os.newAddress': 'Con dirección nueva',
+  'trends.os.share': 'Parte',
+  'trends.os.none': 'Aún no hay llegadas registradas en este periodo.',
+  'os.ios': 'iPhone / iPad (iOS)',
+  'os.android': 'Android',
+  'os.windows': 'Windows',
+  'os.macos': 'Mac (macOS)',
+  'os.chromeos': 'ChromeOS',
+  'os.linux': 'Linux',
+  'os.other': 'Otro o desconocido',
+  'trends.weekly': 'Informe semanal para imprimir',
+  'weekly.title': 'Informe semanal',
+  'weekly.lead': '{branch}: del {from} al {to}, frente a la semana anterior.',
+  'weekly.print': 'Para entregarlo, imprímelo (Ctrl+P o ⌘P): cabe en una hoja.',
+  'weekly.made': 'Preparado el {at}',
+  none: '—',
 } as const
 
 export type ConsoleMessageKey = keyof typeof es
@@ -565,9 +620,64 @@ const en: Record<ConsoleMessageKey, string> = {
   'error.forbidden': 'Your user may not open this page.',
   'error.signedOut': 'Your session ended. Please sign in again.',
   'error.generic': 'Something went wrong. Please try again.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'The console does not answer to this name. Open it by its address ({address}) or have the name added to console.hosts.',
   'error.back': 'Back to the overview',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Table; scroll sideways to see every column',
+  'nav.trends': 'Trends',
+  'trends.title': 'Trends',
+  'trends.lead':
+    'The last {days} days ({from} – {to}) against the {days} before ({pfrom} – {pto}).',
+  'trends.period': 'Period',
+  'trends.days': '{days} days',
+  'trends.current': 'This period',
+  'trends.previous': 'Previous period',
+  'trends.change': 'Change',
+  'trends.figure': 'Figure',
+  'trends.visits': 'Visits',
+  'trends.new': 'New customers',
+  'trends.returning': 'Returning customers',
+  'trends.median': 'Median stay (min)',
+  'trends.conversion': 'Codes sent that were confirmed',
+  'trends.conversion.detail': '{verified} of {sent}',
+  'trends.chart': 'Visits per {unit}: this period and the one before',
+  'trends.unit.day': 'day',
+  'trends.unit.week': 'week',
+  'trends.point': 'Day',
+  'trends.point.week': 'Week of',
+  'trends.hours': 'Busiest hours (for staffing)',
+  'trends.hours.lead': 'Average arrivals per hour, over the days with visits.',
+  'trends.hours.top': 'The busiest hours: {hours}.',
+  'trends.hour': 'Hour',
+  'trends.perDay': 'Arrivals per day',
+  'trends.campaigns': 'Campaigns that brought people in',
+  'trends.campaigns.lead':
+    'Campaigns sent in this period, by the share of recipients who came within {days} days.',
+  'trends.campaigns.none': 'No campaign was sent in this period.',
+  'trends.os': 'Returning customers on a new address, per system',
+  'trends.os.lead':
+    'Phones change their Wi-Fi address (iOS and Android rotate it): a customer back on a new address confirms their number with a code and joins their own record.',
+  'trends.os.name': 'System',
+  'trends.os.returning': 'Came back',
+  'trends.os.newAddress': 'On a new address',
+  'trends.os.share': 'Share',
+  'trends.os.none': 'No arrivals recorded in this period yet.',
+  'os.ios': 'iPhone / iPad (iOS)',
+  'os.android': 'Android',
+  'os.windows': 'Windows',
+  'os.macos': 'Mac (macOS)',
+  'os.chromeos': 'ChromeOS',
+  'os.linux': 'Linux',
+  'os.other': 'Other or unknown',
+  'trends.weekly': 'Printable weekly report',
+  'weekly.title': 'Weekly report',
+  'weekly.lead': '{branch}: {from} to {to}, against the week before.',
+  'weekly.print': 'To hand it on, print it (Ctrl+P or ⌘P): it fits one page.',
+  'weekly.made': 'Prepared on {at}',
+  none: '—',
 }
 
 const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
@@ -584,9 +694,17 @@ export function ct(
   )
 }
 
+/** Spanish dates and numbers as in Mexico or as in Spain (issue 18). */
+export type SpanishTag = 'es-MX' | 'es-ES'
+
+/** A branch whose defaultLocale is es-ES writes dates and numbers as in Spain. */
+export function spanishTagOf(defaultLocale: string): SpanishTag {
+  return defaultLocale === 'es-ES' ? 'es-ES' : 'es-MX'
+}
+
 /** Number and date formatting in the reader's language and the branch's time zone. */
-export function formatters(locale: Locale, timeZone: string) {
-  const tag = locale === 'es' ? 'es-MX' : 'en-US'
+export function formatters(locale: Locale, timeZone: string, spanish: SpanishTag = 'es-MX') {
+  const tag = locale === 'es' ? spanish : 'en-US'
   const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
   const date = branchTimeFormat(tag, timeZone, { dateStyle: 'medium' })
   const time = branchTimeFormat(tag, timeZone, {

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js'
+import type { ArrivalKind, ArrivalStatements, OsFamily } from '../db/arrivals.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
@@ -49,6 +50,8 @@ export interface LoginDeps {
   log: (line: string) => void
   /** Fraud and cost defences, checked in the transaction that records the challenge. */
   guard?: SendGuard
+  /** Where "welcome back" arrivals are counted (code logins are counted by the book). */
+  arrivals?: ArrivalStatements
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
   templates?: Partial<Record<Locale, string>>
 }
@@ -271,12 +274,18 @@ export function createLogin(deps: LoginDeps) {
      * "Welcome back": a remembered device is let through with one tap, no code and no SMS.
      * Returns null when the device is no longer remembered (the splash page then asks for a code).
      */
-    async welcomeBack(mac: Mac) {
+    async welcomeBack(mac: Mac, osFamily: OsFamily = 'other') {
       const now = clock.now()
       const standing = standingOf(deviceOf(mac), now, deps.remember, deps.staffMacs.has(mac))
       if (standing.kind !== 'remembered') return null
       const until = deps.sessionUntil(now)
       deps.customers.seenDevice(mac, now)
+      deps.arrivals?.record({
+        at: now,
+        customerId: standing.customerId,
+        kind: 'known-device',
+        osFamily,
+      })
       const { visitId } = await deps.access.setDeviceState({
         next: 'allowed',
         mac,
@@ -295,7 +304,7 @@ export function createLogin(deps: LoginDeps) {
     },
 
     /** Checks the code; on success the customer is recorded and the device let through. */
-    async verify(challengeId: string, mac: Mac, typed: string) {
+    async verify(challengeId: string, mac: Mac, typed: string, osFamily: OsFamily = 'other') {
       const code = typed.replace(/[\s-]/g, '')
       if (code === '') throw new ValidationError({ code: 'error.code.required' })
       if (!codePattern.test(code)) {
@@ -307,13 +316,14 @@ export function createLogin(deps: LoginDeps) {
       // The firewall first; then the used code, the customer and the access in one commit. Until
       // that commit the code stays usable, so a refused firewall change costs the customer nothing.
       let customer: CustomerRow | undefined
+      let arrival: ArrivalKind = 'new-customer'
       const { visitId } = await deps.access.setDeviceState(
         { next: 'allowed', mac, customerId: null, until, reason: 'login', actor: 'portal' },
         () => {
           // A parallel request may have used or spent the code meanwhile.
           if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
           otp.setStatus(challenge.id, 'verified', now)
-          customer = deps.book.recordVerified(
+          ;({ customer, arrival } = deps.book.recordVerified(
             {
               phone: challenge.phone_e164,
               name: challenge.name,
@@ -321,9 +331,10 @@ export function createLogin(deps: LoginDeps) {
               mac,
               marketing: challenge.marketing === 1,
               challengeId: challenge.id,
+              osFamily,
             },
             now,
-          )
+          ))
           linkedMacs().add(mac)
           return { customerId: customer.id }
         },
@@ -333,7 +344,8 @@ export function createLogin(deps: LoginDeps) {
         reason: 'login',
         phone: maskPhone(challenge.phone_e164),
       })
-      return { customer: customer!, until, visitId }
+      // "Returning" only once the code proved the number: see docs/console.md, returning customers.
+      return { customer: customer!, until, visitId, returning: arrival !== 'new-customer' }
     },
   }
 

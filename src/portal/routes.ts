@@ -10,7 +10,18 @@ import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import { refuseCrossSitePosts } from '../host-check.js'
-import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
+import {
+  asLocale,
+  formatTagOf,
+  languageOf,
+  pickLocale,
+  spainAsked,
+  spanishOfSpain,
+  t,
+  voiceOf,
+  type Locale,
+  type Voice,
+} from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { branchTimeFormat } from '../time.js'
 import type { Views } from '../views.js'
@@ -19,11 +30,14 @@ import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
+import { osFamilyOf } from './os-family.js'
 import type { DeviceVariables } from './device.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
     locale: Locale
+    /** The catalog the pages are written in: the locale, Spain's or Mexico's Spanish, tú or usted. */
+    voice: Voice
     page: PageState | undefined
     /** Extra headers for the page this request ends with (see sendPage). */
     pageHeaders: Record<string, string> | undefined
@@ -57,8 +71,10 @@ export function portalRoutes(deps: PortalDeps) {
     metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
   // Phones send a handful of Accept-Language values: remember what each one picked.
-  const byAcceptLanguage = new Map<string, Locale>()
+  const byAcceptLanguage = new Map<string, Voice>()
   const fallback = DEFAULT_LOCALE(config)
+  const usted = config.spanishAddress === 'usted'
+  const spainByDefault = spainAsked(config.defaultLocale) ?? config.phone.defaultRegion === 'ES'
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
@@ -66,12 +82,19 @@ export function portalRoutes(deps: PortalDeps) {
       asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
     const accept = c.req.header('accept-language') ?? ''
     let locale = explicit
+    let voice: Voice | undefined
     if (!locale) {
-      locale = byAcceptLanguage.get(accept) ?? null
-      if (!locale) {
-        locale = pickLocale(undefined, accept, fallback)
-        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, locale)
+      voice = byAcceptLanguage.get(accept)
+      if (!voice) {
+        const picked = pickLocale(undefined, accept, fallback)
+        voice = voiceOf(
+          picked,
+          picked === 'es' && spanishOfSpain(undefined, accept, spainByDefault),
+          usted,
+        )
+        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, voice)
       }
+      locale = languageOf(voice)
     }
     if (asLocale(query)) {
       c.set('pageHeaders', {
@@ -84,6 +107,11 @@ export function portalRoutes(deps: PortalDeps) {
       })
     }
     c.set('locale', locale)
+    c.set(
+      'voice',
+      voice ??
+        voiceOf(locale, locale === 'es' && spanishOfSpain(query, accept, spainByDefault), usted),
+    )
     await next()
   })
   // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
@@ -109,7 +137,7 @@ export function portalRoutes(deps: PortalDeps) {
   }
 
   const page = (c: Context<PortalEnv>, view: string, opts: Parameters<typeof renderPage>[4] = {}) =>
-    renderPage(views, config, c.get('locale'), view, opts)
+    renderPage(views, config, c.get('voice'), view, opts)
 
   const codePageState = (ch: Challenge, code: string): PageState => ({
     view: 'portal/code',
@@ -125,13 +153,13 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   // The empty splash page depends only on the locale: render it once per locale.
-  const splashCache = new Map<Locale, string>()
+  const splashCache = new Map<Voice, string>()
   const emptySplashPage = (c: Context<PortalEnv>) => {
-    const locale = c.get('locale')
-    let html = splashCache.get(locale)
+    const voice = c.get('voice')
+    let html = splashCache.get(voice)
     if (html === undefined) {
       html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
-      splashCache.set(locale, html)
+      splashCache.set(voice, html)
     }
     return sendPage(c, html)
   }
@@ -147,7 +175,7 @@ export function portalRoutes(deps: PortalDeps) {
     const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
     switch (standing.kind) {
       case 'staff':
@@ -180,8 +208,8 @@ export function portalRoutes(deps: PortalDeps) {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
-    const locale = c.get('locale')
-    const back = await login.welcomeBack(mac)
+    const locale = c.get('voice')
+    const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
     if (!back) return emptySplashPage(c)
     metrics.funnel('welcome_back', osOf(c))
     metrics.funnel('let_through', osOf(c))
@@ -219,7 +247,7 @@ export function portalRoutes(deps: PortalDeps) {
     const challenge = await login.start(values, mac, c.get('locale'))
     codeSent(c, challenge)
     const state = codePageState(challenge, '')
-    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
   })
 
   app.post('/resend', async (c) => {
@@ -244,9 +272,9 @@ export function portalRoutes(deps: PortalDeps) {
       c,
       page(c, state.view, {
         ...state,
-        title: t(c.get('locale'), 'code.title'),
+        title: t(c.get('voice'), 'code.title'),
         notice: t(
-          c.get('locale'),
+          c.get('voice'),
           next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent',
         ),
       }),
@@ -260,7 +288,12 @@ export function portalRoutes(deps: PortalDeps) {
     const id = form.challenge ?? ''
     let verified: Awaited<ReturnType<Login['verify']>>
     try {
-      verified = await login.verify(id, mac, form.code ?? '')
+      verified = await login.verify(
+        id,
+        mac,
+        form.code ?? '',
+        osFamilyOf(c.req.header('user-agent')),
+      )
     } catch (err) {
       // The code was right but the firewall refused: verified, not let through.
       if (err instanceof GateError) metrics.funnel('verified', osOf(c))
@@ -271,15 +304,19 @@ export function portalRoutes(deps: PortalDeps) {
       c.set('page', codePageState(current, form.code ?? ''))
       throw err
     }
-    const { customer, until } = verified
+    const { customer, until, returning } = verified
     metrics.funnel('verified', osOf(c))
     metrics.funnel('let_through', osOf(c))
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     return sendPage(
       c,
       page(c, 'portal/welcome', {
         title: t(locale, 'welcome.close'),
         customerName: customer.name,
+        // A customer seen before is greeted by first name, now that the code proved the number.
+        greeting: returning
+          ? t(locale, 'welcome.title.returning', { name: firstName(customer.name) })
+          : null,
         untilText: formatLocalTime(until, locale, config.branch.timeZone),
       }),
     )
@@ -323,6 +360,11 @@ export function portalRoutes(deps: PortalDeps) {
   return app
 }
 
+/** The first word of a name ("María José Pérez" → "María"), for a greeting. */
+export function firstName(name: string): string {
+  return name.split(' ')[0] ?? name
+}
+
 const emptySplash = { name: '', phone: '', consent: false, marketing: false }
 
 function isTicked(v: string | undefined): boolean {
@@ -331,21 +373,27 @@ function isTicked(v: string | undefined): boolean {
 
 function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | undefined>) {
   const l = asLocale(form.lang)
-  if (l) c.set('locale', l)
+  if (l && l !== c.get('locale')) {
+    c.set('locale', l)
+    // The form says only the language: Spain's Spanish stays as the request's was.
+    const voice = c.get('voice')
+    c.set('voice', voiceOf(l, voice.startsWith('es-ES'), voice.endsWith('usted')))
+  }
 }
 
 // Every welcome page within a minute shows the same "until": format each minute once.
 const formattedMinutes = new Map<string, string>()
 
 /** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. */
-export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
-  const minuteKey = `${locale} ${timeZone} ${Math.floor(ms / 60_000)}`
+export function formatLocalTime(ms: number, locale: Voice, timeZone: string): string {
+  const tag = formatTagOf(locale)
+  const minuteKey = `${tag} ${timeZone} ${Math.floor(ms / 60_000)}`
   const known = formattedMinutes.get(minuteKey)
   if (known !== undefined) return known
-  const f = branchTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', timeZone, {
+  const f = branchTimeFormat(tag, timeZone, {
     hour: '2-digit',
     minute: '2-digit',
-    hourCycle: locale === 'es' ? 'h23' : 'h12',
+    hourCycle: tag === 'en-US' ? 'h12' : 'h23',
   })
   if (formattedMinutes.size >= 1000) formattedMinutes.clear()
   const text = f.format(ms)
