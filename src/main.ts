@@ -200,7 +200,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   )
   const jobs = startJobs(
     JOBS,
-    { tracker, session: services.session, sms: services.smsRows, sync, log },
+    {
+      tracker,
+      session: services.session,
+      sms: services.smsRows,
+      sync,
+      allowance: services.allowance,
+      log,
+    },
     config,
     clock,
   )
@@ -215,7 +222,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // below (it is sent again next time).
     const jobsStopped = Promise.all([
       sync.stop(),
-      jobs.stop(),
+      // Then one last count of the kernel's per-device bytes: the next start counts from zero.
+      jobs.stop().then(() =>
+        services.allowance
+          .sweep(clock.now())
+          .catch((err) => log(`allowance: last count failed: ${(err as Error).message}`)),
+      ),
       checkpointer.stop(),
       consoleWorker.close(),
     ]).finally(() => gateHandle.stop())

@@ -1,4 +1,7 @@
+import { createAllowance } from './access/allowance.js'
 import { createDeviceAccess } from './access/device-access.js'
+import { tierRatesOf } from './access/tiers.js'
+import { allowanceStatements } from './db/allowance.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
 import type { Clock } from './clock.js'
@@ -76,6 +79,19 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    rates: tierRatesOf(config),
+    usedUp: (holder, now) => allowance.usedUp(holder, now),
+  })
+  const dailyMB = config.gate.quota.dailyMB
+  // The daily allowance (issue 17): counted from the kernel's per-device counts every sweep.
+  const allowance = createAllowance({
+    db,
+    gate,
+    access,
+    rows: allowanceStatements(db),
+    dailyBytes: dailyMB === null ? null : Math.round(dailyMB * 1_000_000),
+    timeZone: config.branch.timeZone,
+    log,
   })
   const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
   const session: SessionJobDeps = {
@@ -146,6 +162,7 @@ export function createServices(deps: ServiceDeps) {
     visitRows,
     visits,
     access,
+    allowance,
     staffMacs,
     session,
     smsRows,

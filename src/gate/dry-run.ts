@@ -52,7 +52,7 @@ export function createDryRunGate(clock: Clock, log: (line: string) => void = () 
     async letThrough(mac, until, rate = null) {
       entries.set(mac, until)
       rates.set(mac, rate)
-      calls.push({ verb: 'letThrough', mac, until, rate })
+      calls.push({ verb: 'letThrough', mac, until, ...(rate ? { rate } : {}) })
       log(
         `[gate dry-run] would let ${mac} through until ${new Date(until).toISOString()}${shown(rate)}`,
       )

@@ -79,9 +79,7 @@ export function createShaper(o: ShaperOptions): Shaper {
     taken.delete(minor)
     return minor
   }
-  const lines = async (list: readonly string[]) => {
-    for (const l of list) await runner.line(l)
-  }
+  const lines = (list: readonly string[]) => runner.lines(list)
 
   return {
     async install(devices) {

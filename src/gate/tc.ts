@@ -9,6 +9,11 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 export interface TcRunner {
   /** Runs one tc line in the long-lived session. Rejects with tc's message. */
   line(command: string): Promise<void>
+  /**
+   * Runs several lines in one round trip; rejects with the messages of those that failed (the
+   * others took effect: every line branchgate sends is a `replace` or a `del`, safe to repeat).
+   */
+  lines(commands: readonly string[]): Promise<void>
   /** `tc -s class show dev DEV`, as text. */
   classStats(dev: string): Promise<string>
   /** Runs `ip ARGS…`. Rejects with its message. */
@@ -80,9 +85,9 @@ export function createTcRunner(
     return child
   }
 
-  const runLine = (command: string) =>
+  const runLines = (commands: readonly string[]) =>
     new Promise<void>((resolve, reject) => {
-      if (command.includes('\n')) return reject(new Error('one line per command'))
+      if (commands.some((c) => c.includes('\n'))) return reject(new Error('one line per command'))
       const child = session ?? open()
       const token = `bgtc${++seq}`
       const timer = setTimeout(() => {
@@ -98,7 +103,7 @@ export function createTcRunner(
           else resolve()
         },
       }
-      child.stdin.write(`${command}\nclass show dev ${token}\n`)
+      child.stdin.write(`${commands.join('\n')}\nclass show dev ${token}\n`)
     })
 
   const exec = (f: string, args: readonly string[]) =>
@@ -110,7 +115,12 @@ export function createTcRunner(
 
   return {
     line(command) {
-      const run = queue.then(() => runLine(command))
+      const run = queue.then(() => runLines([command]))
+      queue = run.catch(() => {})
+      return run
+    },
+    lines(commands) {
+      const run = queue.then(() => runLines(commands))
       queue = run.catch(() => {})
       return run
     },
