@@ -52,7 +52,10 @@ export function createApp(services: Services, edges: AppEdges) {
       listener: config.listen.portal,
       async isOnline(c) {
         const { mac } = await (c as Context<PortalEnv>).var.device()
-        return mac !== null && access.liveUntil(mac) !== null
+        if (mac === null) return false
+        // A device with something to be told (its allowance ran out) gets the portal once more.
+        const live = access.live(mac)
+        return live !== null && live.notice === 0
       },
     }),
   )
@@ -66,6 +69,10 @@ export function createApp(services: Services, edges: AppEdges) {
       clock: services.clock,
       db: services.db,
       gateBackend: config.gate.backend,
+      allowance: services.allowance,
+      withoutCode: services.withoutCode,
+      passes: services.passes,
+      extension: services.extension,
     }),
   )
   portal.notFound((c) => {
@@ -166,11 +173,16 @@ function portalError(
     )
   }
   const isSplash = state.view === 'portal/splash'
+  const titles = {
+    'portal/splash': 'splash.title',
+    'portal/code': 'code.title',
+    'portal/pass': 'pass.title',
+  }
   return sendPage(
     c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
-      title: t(locale, isSplash ? 'splash.title' : 'code.title'),
+      title: t(locale, titles[state.view]),
       showLangSwitch: isSplash,
       error: message,
       fieldErrors,

@@ -1,7 +1,12 @@
 import { createAllowance } from './access/allowance.js'
 import { createDeviceAccess } from './access/device-access.js'
 import { tierRatesOf } from './access/tiers.js'
+import { createPasses } from './access/passes.js'
+import { closingTime } from './access/session-policy.js'
 import { allowanceStatements } from './db/allowance.js'
+import { tierStatements } from './db/tiers.js'
+import { createSendingCheck } from './sms/availability.js'
+import { createWithoutCode } from './portal/without-code.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
 import type { Clock } from './clock.js'
@@ -142,7 +147,45 @@ export function createServices(deps: ServiceDeps) {
       log,
     }),
     templates: config.sms.templates,
+    paused: config.sms.mode === 'paused',
   })
+  // Issue 17: staff passes, access without a code, session extension.
+  const tierRows = tierStatements(db)
+  const sessionPolicy = {
+    hours: config.session.hours,
+    openingHours: config.branch.openingHours,
+    timeZone: config.branch.timeZone,
+  }
+  const passes = createPasses({
+    db,
+    clock,
+    secret,
+    access,
+    audit,
+    rows: tierRows,
+    minutes: config.tiers.pass.minutes,
+    timeZone: config.branch.timeZone,
+  })
+  const sending = createSendingCheck({ sms: smsRows, config })
+  const withoutCode = createWithoutCode({
+    db,
+    clock,
+    rows: tierRows,
+    sending,
+    access,
+    audit,
+    policy: config.tiers.unverified,
+    phoneRules: config.phone,
+    noticeVersion: config.privacy.noticeVersion,
+    timeZone: config.branch.timeZone,
+    sessionUntil: (now) => sessionUntil(now, sessionPolicy),
+  })
+  const extension = {
+    access,
+    policy: config.session.extend,
+    closesAt: (now: number) =>
+      closingTime(now, config.branch.openingHours, config.branch.timeZone),
+  }
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),
     audit,
@@ -169,6 +212,11 @@ export function createServices(deps: ServiceDeps) {
     sms,
     login,
     consoleAuth,
+    tierRows,
+    passes,
+    sending,
+    withoutCode,
+    extension,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),

@@ -58,10 +58,7 @@ const tierKbps = z.number().int().min(64).max(10_000_000).nullable().default(nul
  */
 export const tiersConfig = z
   .object({
-    verified: z
-      .object({ downKbps: tierKbps, upKbps: tierKbps })
-      .strict()
-      .prefault({}),
+    verified: z.object({ downKbps: tierKbps, upKbps: tierKbps }).strict().prefault({}),
     unverified: z
       .object({
         /** false: the portal never offers access without a code (branches that must not). */

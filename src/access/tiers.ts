@@ -45,8 +45,7 @@ export function tierRatesOf(config: Config): TierRates {
  */
 export function rateOf(rates: TierRates, tier: Tier, slowed: boolean): DeviceRate | null {
   const own: DeviceRate = tier === 'staff' ? { downKbps: null, upKbps: null } : rates[tier]
-  const cap = (v: number | null) =>
-    slowed ? Math.min(v ?? Infinity, rates.floorKbps) : v
+  const cap = (v: number | null) => (slowed ? Math.min(v ?? Infinity, rates.floorKbps) : v)
   const r = { downKbps: cap(own.downKbps), upKbps: cap(own.upKbps) }
   return r.downKbps === null && r.upKbps === null ? null : r
 }

@@ -59,8 +59,7 @@ export function allowanceStatements(db: Db) {
     /** The live authorization of a MAC, as far as its holder goes. */
     holderOf: (mac: string, now: number) =>
       holderOfMac.get({ mac, now }) as
-        | { tier: string; customer_id: number | null; pass_id: number | null }
-        | undefined,
+        { tier: string; customer_id: number | null; pass_id: number | null } | undefined,
     /** Every customer's bytes that day (the console). */
     customersOn: (day: string) =>
       byCustomers.all({ day }) as Array<{

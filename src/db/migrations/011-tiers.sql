@@ -16,7 +16,7 @@ CREATE TABLE passes (
   -- Unused by then, it can no longer be used (the end of the local day it was issued).
   redeem_by   INTEGER NOT NULL,
   attempts    INTEGER NOT NULL DEFAULT 0,
-  status      TEXT    NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'redeemed', 'exhausted', 'revoked')),
+  status      TEXT    NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'redeemed', 'exhausted', 'revoked', 'expired')),
   mac         TEXT,
   redeemed_at INTEGER,
   ends_at     INTEGER
