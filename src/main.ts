@@ -223,11 +223,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     const jobsStopped = Promise.all([
       sync.stop(),
       // Then one last count of the kernel's per-device bytes: the next start counts from zero.
-      jobs.stop().then(() =>
-        services.allowance
-          .sweep(clock.now())
-          .catch((err) => log(`allowance: last count failed: ${(err as Error).message}`)),
-      ),
+      jobs
+        .stop()
+        .then(() =>
+          services.allowance
+            .sweep(clock.now())
+            .catch((err) => log(`allowance: last count failed: ${(err as Error).message}`)),
+        ),
       checkpointer.stop(),
       consoleWorker.close(),
     ]).finally(() => gateHandle.stop())

@@ -183,8 +183,7 @@ export function createServices(deps: ServiceDeps) {
   const extension = {
     access,
     policy: config.session.extend,
-    closesAt: (now: number) =>
-      closingTime(now, config.branch.openingHours, config.branch.timeZone),
+    closesAt: (now: number) => closingTime(now, config.branch.openingHours, config.branch.timeZone),
   }
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),

@@ -222,9 +222,12 @@ export function portalRoutes(deps: PortalDeps) {
     } catch (err) {
       // No code can go (issue 17): the same page offers access without one, if it may.
       const cannotSend =
-        err instanceof SmsSendError ||
-        (err instanceof SendingPausedError && err.reason !== 'prefix')
-      if (cannotSend && deps.withoutCode.offered(mac, values.phone))
+        err instanceof SmsSendError
+          ? 'providers'
+          : err instanceof SendingPausedError && err.reason !== 'prefix'
+            ? err.reason
+            : null
+      if (cannotSend && deps.withoutCode.offered(mac, values.phone, cannotSend))
         c.set('page', {
           view: 'portal/splash',
           values,

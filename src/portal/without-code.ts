@@ -8,7 +8,7 @@ import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { normalizeName } from '../customers/name.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
-import type { SendingCheck } from '../sms/availability.js'
+import type { SendingBlock, SendingCheck } from '../sms/availability.js'
 import { localDate } from '../time.js'
 import type { LoginForm } from './login.js'
 
@@ -76,14 +76,17 @@ export function createWithoutCode(deps: WithoutCodeDeps) {
 
   return {
     /**
-     * Whether the splash may offer access without a code to this device (and number, when
-     * known) now: the tier is on, sending is blocked, and neither had it today.
+     * Whether the splash may offer access without a code to this device and the number it
+     * typed: the tier is on, sending is blocked (`failedNow`: the request's own send just failed
+     * for that reason, which the providers' recorded tries may not show yet), and neither had
+     * it today.
      */
-    offered(mac: Mac, phone: string | null): boolean {
+    offered(mac: Mac, typedPhone: string, failedNow: SendingBlock | null = null): boolean {
       if (!deps.policy.enabled) return false
       const now = clock.now()
-      if (deps.sending.blocked(now) === null) return false
-      return rows.grantsOn(dayOf(now), mac, phone ?? '') === 0
+      if ((failedNow ?? deps.sending.blocked(now)) === null) return false
+      const phone = parsePhone(typedPhone, deps.phoneRules)
+      return rows.grantsOn(dayOf(now), mac, phone.ok ? phone.e164 : '') === 0
     },
 
     /** Lets the device through without a code, if the server agrees it may (see above). */
