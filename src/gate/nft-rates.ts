@@ -6,12 +6,14 @@ import { fillPlaceholders, TABLE } from './nft-ruleset.js'
 /**
  * The nftables half of per-device rates and counts (issue 17), as text built by pure functions:
  * the table `netdev branchgate` (deploy/nftables-rates.nft.tmpl), whose map `down` gives each
- * let-through device its tc class and counts the bytes sent to it, and the `notice` set of
- * `inet branchgate`. The tc half is src/gate/shaping.ts.
+ * let-through device its tc class for what is sent to it and counts those bytes; the map `up`
+ * of `inet branchgate`, the same for what it sends; and that table's `notice` set. The tc half
+ * is src/gate/shaping.ts.
  */
 
 export const RATES_TABLE = 'netdev branchgate'
 export const DOWN_MAP = 'down'
+export const UP_MAP = 'up'
 export const NOTICE_SET = 'notice'
 export const RATES_TEMPLATE_FILE = atRoot('deploy/nftables-rates.nft.tmpl')
 
@@ -43,9 +45,10 @@ function checked(mac: Mac): Mac {
   return ok
 }
 
-/** Puts the MAC in the `down` map with its class; an element already there keeps its counter. */
+/** Puts the MAC in the `down` and `up` maps with its class; elements already there keep their counters. */
 export function classifyCommand(mac: Mac, minor: number): string {
-  return `add element ${RATES_TABLE} ${DOWN_MAP} { ${checked(mac)} : ${classid(minor)} }`
+  const el = `{ ${checked(mac)} : ${classid(minor)} }`
+  return `add element ${RATES_TABLE} ${DOWN_MAP} ${el}; add element ${TABLE} ${UP_MAP} ${el}`
 }
 
 /**
@@ -58,10 +61,11 @@ export function unclassifyCommand(mac: Mac, minor: number | null): string {
   const notice = `element ${TABLE} ${NOTICE_SET} { ${m} }`
   const parts = [`add ${notice}`, `delete ${notice}`]
   if (minor !== null)
-    parts.unshift(
-      `add element ${RATES_TABLE} ${DOWN_MAP} { ${m} : ${classid(minor)} }`,
-      `delete element ${RATES_TABLE} ${DOWN_MAP} { ${m} }`,
-    )
+    for (const map of [`${RATES_TABLE} ${DOWN_MAP}`, `${TABLE} ${UP_MAP}`])
+      parts.unshift(
+        `add element ${map} { ${m} : ${classid(minor)} }`,
+        `delete element ${map} { ${m} }`,
+      )
   return parts.join('; ')
 }
 
@@ -81,9 +85,7 @@ export function ratesInstallLines(
   notices: readonly Mac[],
 ): string[] {
   const lines = [`table ${RATES_TABLE}`, `delete table ${RATES_TABLE}`, ruleset.trimEnd()]
-  const items = [...classes].map(([mac, minor]) => `${checked(mac)} : ${classid(minor)}`)
-  for (let i = 0; i < items.length; i += 1000)
-    lines.push(`add element ${RATES_TABLE} ${DOWN_MAP} { ${items.slice(i, i + 1000).join(', ')} }`)
+  lines.push(...classLines(classes))
   const n = notices.map(checked)
   for (let i = 0; i < n.length; i += 1000)
     lines.push(`add element ${TABLE} ${NOTICE_SET} { ${n.slice(i, i + 1000).join(', ')} }`)
@@ -103,10 +105,18 @@ export function ratesReplaceLines(
   if (notices.length)
     lines.push(`add element ${TABLE} ${NOTICE_SET} { ${notices.map(checked).join(', ')} }`)
   if (!withRates) return lines
-  lines.push(`flush map ${RATES_TABLE} ${DOWN_MAP}`)
+  lines.push(`flush map ${RATES_TABLE} ${DOWN_MAP}`, `flush map ${TABLE} ${UP_MAP}`)
+  lines.push(...classLines(classes))
+  return lines
+}
+
+/** Both maps filled with every device's class, a thousand to a line. */
+function classLines(classes: ReadonlyMap<Mac, number>): string[] {
   const items = [...classes].map(([mac, minor]) => `${checked(mac)} : ${classid(minor)}`)
-  for (let i = 0; i < items.length; i += 1000)
-    lines.push(`add element ${RATES_TABLE} ${DOWN_MAP} { ${items.slice(i, i + 1000).join(', ')} }`)
+  const lines: string[] = []
+  for (const map of [`${RATES_TABLE} ${DOWN_MAP}`, `${TABLE} ${UP_MAP}`])
+    for (let i = 0; i < items.length; i += 1000)
+      lines.push(`add element ${map} { ${items.slice(i, i + 1000).join(', ')} }`)
   return lines
 }
 
@@ -115,18 +125,18 @@ export function ratesFlushLines(): string[] {
   return [`table ${RATES_TABLE}`, `delete table ${RATES_TABLE}`]
 }
 
-/** One element of `nft -j list map netdev branchgate down`. */
-export interface DownElement {
+/** One element of `nft -j list map netdev branchgate down` (or `inet branchgate up`). */
+export interface ClassElement {
   mac: Mac
   minor: number
-  /** Bytes sent to the device since the element was added. */
+  /** Bytes sent to (down) or from (up) the device since the element was added. */
   bytes: number
 }
 
-/** Reads `nft -j list map netdev branchgate down`; unknown shapes are skipped, never guessed. */
-export function parseDownMapJson(json: string): DownElement[] {
+/** Reads `nft -j list map …` of a class map; unknown shapes are skipped, never guessed. */
+export function parseClassMapJson(json: string): ClassElement[] {
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, any>> }
-  const out: DownElement[] = []
+  const out: ClassElement[] = []
   for (const item of doc.nftables ?? []) {
     const elems = item.map?.elem
     if (!Array.isArray(elems)) continue

@@ -9,8 +9,9 @@ import {
   classifyCommand,
   DOWN_MAP,
   noticeCommand,
-  parseDownMapJson,
+  parseClassMapJson,
   RATES_TABLE,
+  UP_MAP,
   ratesFlushLines,
   ratesInstallLines,
   ratesReplaceLines,
@@ -46,8 +47,11 @@ export interface NftRunner {
   batch(text: string): Promise<void>
   /** `nft -j list set inet branchgate allowed` */
   listSetJson(): Promise<string>
-  /** `nft -j list map netdev branchgate down` (per-device classes and download counts) */
-  listMapJson(): Promise<string>
+  /**
+   * `nft -j list map netdev branchgate down` or `… inet branchgate up`: per-device classes and
+   * download or upload counts.
+   */
+  listMapJson(which: 'down' | 'up'): Promise<string>
   close(): void
 }
 
@@ -152,7 +156,15 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       await exec(['-f', '-'], text)
     },
     listSetJson: () => exec(['-j', 'list', 'set', ...TABLE.split(' '), SET]),
-    listMapJson: () => exec(['-j', 'list', 'map', ...RATES_TABLE.split(' '), DOWN_MAP]),
+    listMapJson: (which) =>
+      exec([
+        '-j',
+        'list',
+        'map',
+        ...(which === 'down'
+          ? [...RATES_TABLE.split(' '), DOWN_MAP]
+          : [...TABLE.split(' '), UP_MAP]),
+      ]),
     close() {
       session?.stdin.end()
       session = null
@@ -217,7 +229,8 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   }
 
   const elements = async () => parseSetJson(await o.runner.listSetJson())
-  const downElements = async () => parseDownMapJson(await o.runner.listMapJson())
+  const classElements = async (which: 'down' | 'up') =>
+    parseClassMapJson(await o.runner.listMapJson(which))
 
   /**
    * Which device has which class, as the kernel says: a one-shot command (or a service that has
@@ -225,7 +238,7 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
    */
   const learnClasses = async (s: Shaper) => {
     if (learned || installed) return
-    const down = await downElements().catch(() => [])
+    const down = await classElements('down').catch(() => [])
     s.learn(new Map(down.map((e) => [e.mac, e.minor])))
     learned = true
   }
@@ -303,11 +316,11 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
     async usage() {
       const out = new Map<Mac, GateUsage>()
       if (!shaper) return out
-      const down = await downElements()
+      const [down, up] = await Promise.all([classElements('down'), classElements('up')])
       shaper.learn(new Map(down.map((e) => [e.mac, e.minor])))
       learned = true
-      const up = await shaper.uploadBytes()
-      for (const e of down) out.set(e.mac, { downBytes: e.bytes, upBytes: up.get(e.minor) ?? 0 })
+      const sent = new Map(up.map((e) => [e.mac, e.bytes]))
+      for (const e of down) out.set(e.mac, { downBytes: e.bytes, upBytes: sent.get(e.mac) ?? 0 })
       return out
     },
     async list() {
@@ -366,10 +379,10 @@ export function nftablesGateFor(
     runner: tcRunner,
     params: {
       guestInterface: gate.guestInterface,
+      uplinkInterface: gate.uplinkInterface,
       totalDownKbps: gate.rate.totalDownKbps,
       totalUpKbps: gate.rate.totalUpKbps,
     },
-    uplinkInterface: gate.uplinkInterface,
     log: deps.log,
   })
   const nftRunner = deps.runner ?? createNftRunner([gate.nftPath])

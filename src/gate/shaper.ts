@@ -5,9 +5,7 @@ import { MINOR_FIRST, MINOR_LAST } from './nft-rates.js'
 import {
   deviceLines,
   deviceRemoveLines,
-  IFB_DEVICE,
   leafProbeLine,
-  parseClassStats,
   setupLines,
   teardownLines,
   type LeafQdisc,
@@ -31,17 +29,13 @@ export interface Shaper {
   minorOf(mac: Mac): number | null
   /** Takes the kernel's word for which device has which class (the `down` map). */
   learn(classes: ReadonlyMap<Mac, number>): void
-  /** Bytes uploaded per class minor (the IFB side's class counters). */
-  uploadBytes(): Promise<Map<number, number>>
-  /** Removes both trees and the redirect (`branchgate stop --flush`). */
+  /** Removes both trees (`branchgate stop --flush`). */
   teardown(): Promise<void>
 }
 
 export interface ShaperOptions {
   runner: TcRunner
   params: ShapingParams
-  /** The uplink: its GRO is limited to single frames at start (see setUplinkGro); null: none. */
-  uplinkInterface: string | null
   log: (line: string) => void
 }
 
@@ -83,10 +77,8 @@ export function createShaper(o: ShaperOptions): Shaper {
 
   return {
     async install(devices) {
-      // The IFB device first (it may exist from the last start: that is fine).
-      await runner.ip(['link', 'add', IFB_DEVICE, 'type', 'ifb']).catch(() => {})
-      await runner.ip(['link', 'set', IFB_DEVICE, 'up'])
-      if (o.uplinkInterface) await setUplinkGro(runner, o.uplinkInterface, o.log)
+      for (const dev of [params.guestInterface, params.uplinkInterface])
+        if (dev) await limitGro(runner, dev, o.log)
       for (const l of teardownLines(params)) await runner.line(l).catch(() => {})
       await lines(setupLines(params, 'pfifo'))
       // fq_codel where the kernel has it (Debian's and Ubuntu's do, as a module); a FIFO else.
@@ -95,17 +87,18 @@ export function createShaper(o: ShaperOptions): Shaper {
         () => 'pfifo' as const,
       )
       if (leaf === 'fq_codel') await lines(setupLines(params, leaf))
-      o.log(`gate: per-device rates with tc HTB, ${leaf} queues`)
+      o.log(
+        `gate: per-device rates with tc HTB, ${leaf} queues${params.uplinkInterface ? '' : '; uploads counted, not shaped (no gate.uplinkInterface)'}`,
+      )
       byMac.clear()
       taken.clear()
-      for (const d of devices)
-        await lines(deviceLines(params, leaf, d.mac, allocate(d.mac), d.rate))
+      await lines(devices.flatMap((d) => deviceLines(params, leaf, allocate(d.mac), d.rate)))
       return new Map(byMac)
     },
     async apply(mac, rate) {
       // A class half made stays the device's: the next try (or remove) finds it.
       const minor = allocate(mac)
-      await lines(deviceLines(params, leaf, mac, minor, rate))
+      await lines(deviceLines(params, leaf, minor, rate))
       return minor
     },
     async remove(mac) {
@@ -124,16 +117,11 @@ export function createShaper(o: ShaperOptions): Shaper {
         taken.add(minor)
       }
     },
-    async uploadBytes() {
-      return parseClassStats(await runner.classStats(IFB_DEVICE))
-    },
     async teardown() {
       for (const l of teardownLines(params)) await runner.line(l).catch(() => {})
-      await runner.ip(['link', 'del', IFB_DEVICE]).catch(() => {})
-      if (o.uplinkInterface)
-        await runner
-          .ip(['link', 'set', 'dev', o.uplinkInterface, 'gro_max_size', '65536'])
-          .catch(() => {})
+      for (const dev of [params.guestInterface, params.uplinkInterface])
+        if (dev)
+          await runner.ip(['link', 'set', 'dev', dev, 'gro_max_size', '65536']).catch(() => {})
       byMac.clear()
       taken.clear()
     },
@@ -141,13 +129,13 @@ export function createShaper(o: ShaperOptions): Shaper {
 }
 
 /**
- * GRO on the uplink merges what arrives from the internet into packets of up to 64 KB, which
- * the guest side's HTB would send as one: every other device would wait behind it (26 ms at
- * 20 Mbit/s). Limiting the uplink's GRO to single frames keeps the round robin one frame each.
- * Linux 5.19+; on older kernels this is logged and shaping works with coarser turns.
+ * GRO merges what a port receives into packets of up to 64 KB, which HTB sends as one: every
+ * other device would wait behind it (26 ms at 20 Mbit/s). Limiting GRO on the uplink (downloads)
+ * and the guest port (uploads) to single frames keeps the round robin one frame each. Linux
+ * 5.19+; on older kernels this is logged and shaping works with coarser turns.
  */
-async function setUplinkGro(runner: TcRunner, uplink: string, log: (line: string) => void) {
-  await runner.ip(['link', 'set', 'dev', uplink, 'gro_max_size', '1514']).catch((err: Error) => {
-    log(`gate: cannot limit GRO on ${uplink} (Linux 5.19+): ${err.message}`)
+async function limitGro(runner: TcRunner, dev: string, log: (line: string) => void) {
+  await runner.ip(['link', 'set', 'dev', dev, 'gro_max_size', '1514']).catch((err: Error) => {
+    log(`gate: cannot limit GRO on ${dev} (Linux 5.19+): ${err.message}`)
   })
 }

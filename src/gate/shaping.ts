@@ -1,4 +1,3 @@
-import type { Mac } from '../mac.js'
 import type { DeviceRate } from './gate.js'
 import { classid } from './nft-rates.js'
 
@@ -6,12 +5,13 @@ import { classid } from './nft-rates.js'
  * The tc half of per-device rates (issue 17), as command lines built by pure functions; nothing
  * here runs a command (src/gate/shaper.ts feeds these lines to one long-lived `tc -batch`).
  *
- * Downloads are shaped on the guest interface's egress, uploads on the egress of an IFB device
- * the guest interface's ingress is redirected to. Each side is one HTB tree:
+ * Downloads are shaped where they leave for the guests (the guest interface's egress), uploads
+ * where they leave for the internet (the uplink's egress). Each side is one HTB tree:
  *
  *   1:  htb, default 1:2
- *   └─ 1:1   all guests: rate = ceil = the total (gate.rate.totalDownKbps / totalUpKbps)
- *      ├─ 1:2    what belongs to no let-through device (portal pages, DHCP, the walled garden)
+ *   ├─ 1:2    what belongs to no let-through device (portal pages; on the uplink, the box's own
+ *   │         traffic: SMS providers, the CRM), not held by the guests' total
+ *   └─ 1:1    all guests: rate = ceil = the total (gate.rate.totalDownKbps / totalUpKbps)
  *      └─ 1:<m>  one class per let-through device: ceil = its rate, with its own short queue
  *
  * Every device class has the same tiny guaranteed rate and the same quantum (one full frame),
@@ -20,15 +20,12 @@ import { classid } from './nft-rates.js'
  * one's small request waits behind at most one frame of each of them. Why HTB and not nftables
  * limits or meters: measured in docs/gateway.md ("Rates").
  *
- * Download packets find their class by skb->priority, which the netdev table's egress chain
- * sets from the destination MAC (src/gate/nft-rates.ts); HTB takes a priority that names one
- * of its leaf classes as the class. Upload packets are matched by source MAC with a u32 filter
- * on the IFB device (the netdev ingress hook runs after tc's ingress redirect, so it cannot
- * mark them).
+ * Packets find their class by skb->priority, which nftables sets from the MAC (src/gate/
+ * nft-rates.ts): the destination MAC in the netdev egress chain of the guest interface, the
+ * source MAC in a forward chain of `inet branchgate`. HTB takes a priority that names one of
+ * its leaf classes as the class, so no tc filter is needed.
  */
 
-/** The IFB device the guest interface's ingress (guests' uploads) is redirected to. */
-export const IFB_DEVICE = 'bgifb0'
 /** "No total": HTB needs a number. */
 export const UNLIMITED_KBPS = 10_000_000
 /** Each device's guaranteed rate, kbit/s: tiny, so nearly all is shared by round robin. */
@@ -36,10 +33,22 @@ export const GUARANTEED_KBPS = 64
 /** Bytes a class sends per round-robin turn: one full Ethernet frame. */
 export const QUANTUM_BYTES = 1514
 
+/**
+ * A class's bursts: 10 ms at its rate (at least 1600 bytes, tc's own minimum). tc's default
+ * (rate/HZ) left a 10 Mbit/s class 5–10 % under its rate, unsteadily; with 10 ms it gets its
+ * rate less the frames' headers (measured: docs/gateway.md, "Rates").
+ */
+export function burstBytes(kbps: number): number {
+  return Math.max(1600, Math.round((kbps * 1000) / 8 / 100))
+}
+const bursts = (kbps: number) => `burst ${burstBytes(kbps)} cburst ${burstBytes(kbps)}`
+
 export type LeafQdisc = 'fq_codel' | 'pfifo'
 
 export interface ShapingParams {
   guestInterface: string
+  /** Where uploads are shaped; null: they are counted, not shaped. */
+  uplinkInterface: string | null
   /** kbit/s all guests may download together; null: no cap. */
   totalDownKbps: number | null
   /** kbit/s all guests may upload together; null: no cap. */
@@ -56,12 +65,14 @@ const kbit = (n: number) => {
   return `${n}kbit`
 }
 
-/** The two sides: download on the guest interface, upload on the IFB device. */
+/** The sides: downloads on the guest interface, uploads on the uplink (when there is one). */
 function sides(p: ShapingParams) {
-  return [
-    { dev: ifname(p.guestInterface), total: p.totalDownKbps ?? UNLIMITED_KBPS },
-    { dev: IFB_DEVICE, total: p.totalUpKbps ?? UNLIMITED_KBPS },
-  ] as const
+  const out: Array<{ dev: string; total: number; dir: 'down' | 'up' }> = [
+    { dev: ifname(p.guestInterface), total: p.totalDownKbps ?? UNLIMITED_KBPS, dir: 'down' },
+  ]
+  if (p.uplinkInterface)
+    out.push({ dev: ifname(p.uplinkInterface), total: p.totalUpKbps ?? UNLIMITED_KBPS, dir: 'up' })
+  return out
 }
 
 /**
@@ -75,17 +86,9 @@ export function leafQdisc(leaf: LeafQdisc, kbps: number): string {
   return `pfifo limit ${Math.min(1000, Math.max(10, frames))}`
 }
 
-/**
- * Lines that remove both trees and the ingress redirect; each may fail harmlessly when there
- * is nothing to remove (run them tolerantly).
- */
+/** Lines that remove both trees; each may fail harmlessly when there is nothing to remove. */
 export function teardownLines(p: ShapingParams): string[] {
-  const guest = ifname(p.guestInterface)
-  return [
-    `qdisc del dev ${guest} root`,
-    `qdisc del dev ${guest} ingress`,
-    `qdisc del dev ${IFB_DEVICE} root`,
-  ]
+  return sides(p).map((s) => `qdisc del dev ${s.dev} root`)
 }
 
 /** The probe for fq_codel: the guest side's default leaf, which setupLines then sets again. */
@@ -93,22 +96,18 @@ export function leafProbeLine(p: ShapingParams): string {
   return `qdisc replace dev ${ifname(p.guestInterface)} parent 1:2 handle 2: ${leafQdisc('fq_codel', UNLIMITED_KBPS)}`
 }
 
-/** Lines that build both trees (after teardownLines) and redirect the guests' uploads to IFB. */
+/** Lines that build both trees (after teardownLines). */
 export function setupLines(p: ShapingParams, leaf: LeafQdisc): string[] {
   const lines: string[] = []
   for (const { dev, total } of sides(p)) {
+    const all = kbit(UNLIMITED_KBPS)
     lines.push(
       `qdisc replace dev ${dev} root handle 1: htb default 2`,
-      `class replace dev ${dev} parent 1: classid 1:1 htb rate ${kbit(total)} ceil ${kbit(total)} quantum ${QUANTUM_BYTES}`,
-      `class replace dev ${dev} parent 1:1 classid 1:2 htb rate ${kbit(GUARANTEED_KBPS)} ceil ${kbit(total)} quantum ${QUANTUM_BYTES}`,
-      `qdisc replace dev ${dev} parent 1:2 handle 2: ${leafQdisc(leaf, total)}`,
+      `class replace dev ${dev} parent 1: classid 1:1 htb rate ${kbit(total)} ceil ${kbit(total)} ${bursts(total)} quantum ${QUANTUM_BYTES}`,
+      `class replace dev ${dev} parent 1: classid 1:2 htb rate ${all} ceil ${all} quantum ${QUANTUM_BYTES}`,
+      `qdisc replace dev ${dev} parent 1:2 handle 2: ${leafQdisc(leaf, UNLIMITED_KBPS)}`,
     )
   }
-  const guest = ifname(p.guestInterface)
-  lines.push(
-    `qdisc replace dev ${guest} handle ffff: ingress`,
-    `filter replace dev ${guest} parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB_DEVICE}`,
-  )
   return lines
 }
 
@@ -117,66 +116,31 @@ function ceilOf(own: number | null, total: number): number {
   return own === null ? total : Math.min(own, total)
 }
 
-/** The u32 keys of a source MAC at the IFB's egress (offsets from the network header). */
-function sourceMacMatch(mac: Mac): string {
-  const hex = mac.replace(/:/g, '')
-  if (!/^[0-9a-f]{12}$/.test(hex))
-    throw new Error(`refusing a malformed MAC: ${JSON.stringify(mac)}`)
-  return `match u32 0x${hex.slice(0, 8)} 0xffffffff at -8 match u16 0x${hex.slice(8)} 0xffff at -4`
-}
-
 /**
- * Lines that create a device's classes on both sides (or change them: every line is a
- * `replace`, so the same lines set a new rate and keep the counters), with its upload filter.
+ * Lines that create a device's class on each side (or change it: every line is a `replace`,
+ * so the same lines set a new rate and keep the counters).
  */
 export function deviceLines(
   p: ShapingParams,
   leaf: LeafQdisc,
-  mac: Mac,
   minor: number,
   rate: DeviceRate | null,
 ): string[] {
   const id = classid(minor)
   const handle = minor.toString(16)
-  const [down, up] = sides(p)
   const lines: string[] = []
-  for (const [side, own] of [
-    [down, rate?.downKbps ?? null],
-    [up, rate?.upKbps ?? null],
-  ] as const) {
+  for (const side of sides(p)) {
+    const own = side.dir === 'down' ? (rate?.downKbps ?? null) : (rate?.upKbps ?? null)
     const ceil = ceilOf(own, side.total)
     lines.push(
-      `class replace dev ${side.dev} parent 1:1 classid ${id} htb rate ${kbit(Math.min(GUARANTEED_KBPS, ceil))} ceil ${kbit(ceil)} quantum ${QUANTUM_BYTES}`,
+      `class replace dev ${side.dev} parent 1:1 classid ${id} htb rate ${kbit(Math.min(GUARANTEED_KBPS, ceil))} ceil ${kbit(ceil)} ${bursts(ceil)} quantum ${QUANTUM_BYTES}`,
       `qdisc replace dev ${side.dev} parent ${id} handle ${handle}: ${leafQdisc(leaf, ceil)}`,
     )
   }
-  lines.push(
-    `filter replace dev ${IFB_DEVICE} parent 1: protocol all prio 10 handle 800::${handle} u32 ${sourceMacMatch(mac)} flowid ${id}`,
-  )
   return lines
 }
 
-/** Lines that remove a device's filter and classes (its leaf queues go with them). */
+/** Lines that remove a device's classes (their leaf queues go with them). */
 export function deviceRemoveLines(p: ShapingParams, minor: number): string[] {
-  const id = classid(minor)
-  const [down, up] = sides(p)
-  return [
-    `filter del dev ${IFB_DEVICE} parent 1: protocol all prio 10 handle 800::${minor.toString(16)} u32`,
-    `class del dev ${up.dev} classid ${id}`,
-    `class del dev ${down.dev} classid ${id}`,
-  ]
-}
-
-/**
- * Reads `tc -s class show dev X` (iproute2's JSON output has no HTB classes): bytes sent per
- * device class (minor); other classes are left out.
- */
-export function parseClassStats(text: string): Map<number, number> {
-  const out = new Map<number, number>()
-  const re = /^class htb 1:([0-9a-f]{1,4}) [^\n]*\n\s*Sent (\d+) bytes/gm
-  for (const m of text.matchAll(re)) {
-    const minor = parseInt(m[1]!, 16)
-    if (minor >= 0x10) out.set(minor, Number(m[2]))
-  }
-  return out
+  return sides(p).map((s) => `class del dev ${s.dev} classid ${classid(minor)}`)
 }

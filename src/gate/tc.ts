@@ -3,8 +3,7 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 /**
  * How branchgate talks to tc and ip for per-device rates: one long-lived `tc -force -batch -`
  * for the lines of every let-through (a process per change is what it must not cost), and
- * single commands for reading the class counters and for the few `ip link` settings made at
- * start. Arguments are arrays, never a shell string.
+ * single `ip link` commands for the few settings made at start. Arguments are arrays, never a shell string.
  */
 export interface TcRunner {
   /** Runs one tc line in the long-lived session. Rejects with tc's message. */
@@ -14,8 +13,6 @@ export interface TcRunner {
    * others took effect: every line branchgate sends is a `replace` or a `del`, safe to repeat).
    */
   lines(commands: readonly string[]): Promise<void>
-  /** `tc -s class show dev DEV`, as text. */
-  classStats(dev: string): Promise<string>
   /** Runs `ip ARGS…`. Rejects with its message. */
   ip(args: readonly string[]): Promise<void>
   close(): void
@@ -124,7 +121,6 @@ export function createTcRunner(
       queue = run.catch(() => {})
       return run
     },
-    classStats: (dev) => exec(file, [...pre, '-s', 'class', 'show', 'dev', dev]),
     ip: async (args) => {
       await exec(ipFile, [...ipPre, ...args])
     },
