@@ -406,6 +406,8 @@ export function nftablesGateFor(
       portalPort,
       portalPorts: ports,
       uplinkInterface: gate.uplinkInterface,
+      captiveDnsPort: gate.captiveDns.port,
+      preLogin: gate.preLogin,
     }),
   })
 }
