@@ -101,6 +101,8 @@ export function createApp(services: Services, edges: AppEdges) {
     erasure: services.erasure,
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
+    passes: services.passes,
+    allowance: services.allowance,
   })
 
   return { portal, admin, consoleWorker }

@@ -22,6 +22,8 @@ import type { DeviceAccess } from './device-access.js'
  * pass is spent), per device and per branch, each within an hour.
  */
 
+/** The most minutes a manager may give one pass (console or CLI): a week. */
+export const PASS_MAX_MINUTES = 7 * 24 * 60
 /** Wrong tries a pass takes before it is spent. */
 export const PASS_TRIES = 5
 /** Wrong pass codes one device may type per hour. */
