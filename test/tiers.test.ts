@@ -10,6 +10,9 @@ import { FakeClock } from './fakes/clock.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FAKE_CREDENTIALS, FakeProviders } from './fakes/sms-providers.js'
 import { challengeOf, tempDir, wireApp } from './helpers.js'
+import { writeFileSync } from 'node:fs'
+import { cli } from '../src/cli.js'
+import { ConsoleBrowser, OFFICE_IP, PASSWORD } from './console-harness.js'
 
 /**
  * Issue 17 through the portal: access without a code when none can be sent, its upgrade,
@@ -534,5 +537,128 @@ describe('the daily allowance', () => {
     expect((await h.app.allowance.sweep(h.clock.now())).restored).toEqual([MAC(1)])
     expect(h.gate.rates.get(MAC(1))).toEqual({ downKbps: 8000, upKbps: 2000 })
     expect(h.audit('device.rate').map((a) => a.reason)).toEqual(['quota', 'quota-reset'])
+  })
+})
+
+describe('the console and the CLI (issue 17)', () => {
+  /** A manager signed in to the console of `h`. */
+  async function manager(name = 'maria') {
+    await h.app.consoleAuth.add(name, 'manager', PASSWORD, 'test')
+    const origin = `http://127.0.0.1:${h.config.listen.admin.port}`
+    const b = new ConsoleBrowser(h.app.admin, OFFICE_IP, origin)
+    expect((await b.login(name, PASSWORD)).status).toBe(303)
+    return b
+  }
+  const MB = 1_000_000
+
+  it('issues a pass on /passes: the code shown once (only its HMAC kept), audited, listed, usable on the portal, revocable', async () => {
+    h = tiersPortal()
+    const b = await manager()
+    expect(await (await b.get('/passes')).text()).toContain('No se ha creado ningún pase hoy.')
+    // Bad input: one sentence, the input kept, 422.
+    const bad = await b.submit('/passes', { name: 'Tom Tourist', minutes: 'muchos' })
+    expect(bad.status).toBe(422)
+    const badHtml = await bad.text()
+    expect(badHtml).toContain('Escribe los minutos como un número entero de 1 a 10080.')
+    expect(badHtml).toContain('value="Tom Tourist"')
+    expect(h.db.prepare('SELECT count(*) AS n FROM passes').get()).toEqual({ n: 0 })
+
+    const res = await b.submit('/passes', { name: 'Tom Tourist', minutes: '45' })
+    expect(res.status).toBe(200)
+    const html = await res.text()
+    const display = /id="pass-code">(\d{3} \d{5})</.exec(html)?.[1]
+    expect(display, html).toBeTruthy()
+    const row = h.db.prepare('SELECT * FROM passes').get() as Record<string, unknown>
+    expect(row).toMatchObject({ name: 'Tom Tourist', minutes: 45, issued_by: 'user:maria' })
+    expect(JSON.stringify(row)).not.toContain(display!.slice(4))
+    expect(h.audit('pass.issue')).toHaveLength(1)
+    // Shown once: the list has the pass, never its code.
+    const list = await (await b.get('/passes')).text()
+    expect(list).toContain('Tom Tourist')
+    expect(list).toContain('sin usar')
+    expect(list).not.toContain(display!)
+
+    expect((await h.post('/pass', { pass: display!, lang: 'es' }, 3)).status).toBe(200)
+    expect(h.live(3)).toMatchObject({ tier: 'pass', pass_id: row.id })
+    expect(await (await b.get('/passes')).text()).toContain('en uso')
+
+    const revoked = await b.submit(`/passes/${row.id}/revoke`)
+    expect(revoked.status).toBe(303)
+    expect(h.live(3)).toBeNull()
+    expect(h.audit('pass.revoke')).toHaveLength(1)
+    expect((await b.submit('/passes/999/revoke')).status).toBe(404)
+  })
+
+  it("shows each live device's tier and rate on the customer page, and today's data against the allowance", async () => {
+    h = tiersPortal({ gate: { quota: { dailyMB: 100, floorKbps: 300 } } })
+    await h.signIn(1)
+    const id = h.live(1)!.customer_id!
+    h.gate.bytes.set(MAC(1), { downBytes: 25 * MB, upBytes: 5 * MB })
+    await h.app.allowance.sweep(h.clock.now())
+    const b = await manager()
+    let html = await (await b.get(`/customers/${id}`)).text()
+    expect(html).toContain('verificado por SMS')
+    expect(html).toContain('8000 / 2000 kbit/s')
+    expect(html).toMatch(
+      /Datos usados hoy: 30[.,]0 MB de 100[.,]0 MB por día \(quedan 70[.,]0 MB\)/,
+    )
+
+    h.gate.bytes.set(MAC(1), { downBytes: 100 * MB, upBytes: 10 * MB })
+    await h.app.allowance.sweep(h.clock.now())
+    html = await (await b.get(`/customers/${id}`)).text()
+    expect(html).toContain('300 / 300 kbit/s (reducida: usó los datos del día)')
+    expect(html).toMatch(/quedan 0[.,]0 MB/)
+  })
+
+  it('counts access without a code, its upgrades, pass visits and passes issued apart on the dashboard', async () => {
+    h = tiersPortal({ sms: { mode: 'paused' } })
+    expect((await h.post('/without-code', h.form(), 1)).status).toBe(200)
+    const pass = h.app.passes.issue({ actor: 'user:maria' })
+    h.app.passes.issue({ actor: 'user:maria' })
+    expect((await h.post('/pass', { pass: pass.code, lang: 'es' }, 2)).status).toBe(200)
+    const b = await manager()
+    const html = await (await b.get('/')).text()
+    const fig = (id: string) => new RegExp(`id="${id}">([^<]*)<`).exec(html)?.[1]
+    expect(fig('fig-without-code')).toBe('1')
+    expect(fig('fig-without-code-upgraded')).toBe('0')
+    expect(fig('fig-pass-visits')).toBe('1')
+    expect(fig('fig-passes-issued')).toBe('2')
+    // The pass visit is a visit; access without a code is not.
+    expect(fig('fig-visits')).toBe('1')
+    expect(fig('fig-customers')).toBe('0')
+  })
+
+  it('issues a pass from the command line (branchgate pass), and refuses bad options plainly', async () => {
+    h = tiersPortal()
+    const file = `${h.config.dataDir}/branchgate.json`
+    writeFileSync(file, JSON.stringify({ dataDir: h.config.dataDir }))
+    // The install's secret, as the service has it (the portal here runs with 32 bytes of 7).
+    writeFileSync(`${h.config.dataDir}/secret.key`, Buffer.alloc(32, 7).toString('hex') + '\n', {
+      mode: 0o600,
+    })
+    const out: string[] = []
+    const err: string[] = []
+    const run = (...args: string[]) =>
+      cli(
+        ['pass', ...args, '--config', file],
+        { USER: 'ana' },
+        {
+          out: (l) => out.push(l),
+          err: (l) => err.push(l),
+        },
+      )
+    expect(await run('--minutes', '0')).toBe(2)
+    expect(err.join('\n')).toContain('--minutes')
+    expect(await run('--name', 'Tom', '--minutes', '30')).toBe(0)
+    const code = /^pass (\d{3} \d{5}) for Tom$/.exec(out[0]!)?.[1]
+    expect(code, out.join('\n')).toBeTruthy()
+    expect(out[1]).toContain('one device, 30 minutes')
+    expect(h.db.prepare('SELECT name, minutes, issued_by FROM passes').get()).toEqual({
+      name: 'Tom',
+      minutes: 30,
+      issued_by: 'cli:ana',
+    })
+    expect((await h.post('/pass', { pass: code!, lang: 'es' }, 4)).status).toBe(200)
+    expect(h.live(4)!.tier).toBe('pass')
   })
 })

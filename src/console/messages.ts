@@ -295,7 +295,8 @@ const es = {
   'passes.issue': 'Crear pase',
   'passes.issued': 'Pase creado. Entrégaselo a la persona: solo se muestra esta vez.',
   'passes.code': 'Código del pase',
-  'passes.howTo': 'En la página de la red Wi-Fi, tocar «¿El personal te dio un pase?» y escribir el código.',
+  'passes.howTo':
+    'En la página de la red Wi-Fi, tocar «¿El personal te dio un pase?» y escribir el código.',
   'passes.today': 'Pases de hoy',
   'passes.none': 'No se ha creado ningún pase hoy.',
   'passes.issuedAt': 'Creado',
