@@ -9,6 +9,8 @@ import type { NeighbourTable } from './gate/neighbours.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
+import { osFamilyOfProbe, osFamilyOfUserAgent, refusalReasonOf } from './observe/labels.js'
+import type { Metrics } from './observe/metrics.js'
 import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { Services } from './services.js'
@@ -23,6 +25,8 @@ export interface AppEdges {
   views?: Views
   /** Where the console's long work runs (main.ts: a worker thread; default: inline). */
   consoleWorker?: ConsoleWorkerFactory
+  /** /metrics and /readyz for the admin listener (src/observe/); default: none. */
+  observe?: Hono
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -38,7 +42,7 @@ const socketAddress = (c: Context): string | undefined => {
  * (src/services.ts). Builds no service of its own.
  */
 export function createApp(services: Services, edges: AppEdges) {
-  const { config, access, login, log } = services
+  const { config, access, login, log, metrics } = services
   const views = edges.views ?? loadViews()
   const clientAddress = edges.clientAddress ?? socketAddress
 
@@ -57,6 +61,14 @@ export function createApp(services: Services, edges: AppEdges) {
         const live = access.live(mac)
         return live !== null && live.notice === 0
       },
+      onCaptiveProbe(probe, c) {
+        // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
+        const os = osFamilyOfProbe(probe.os)
+        metrics.funnel(
+          'probe',
+          os === 'other' ? osFamilyOfUserAgent(c.req.header('user-agent')) : os,
+        )
+      },
     }),
   )
   portal.route(
@@ -73,6 +85,7 @@ export function createApp(services: Services, edges: AppEdges) {
       withoutCode: services.withoutCode,
       passes: services.passes,
       extension: services.extension,
+      metrics,
     }),
   )
   portal.notFound((c) => {
@@ -86,7 +99,7 @@ export function createApp(services: Services, edges: AppEdges) {
       404,
     )
   })
-  portal.onError((err, c) => portalError(err, c, { views, config, log }))
+  portal.onError((err, c) => portalError(err, c, { views, config, log, metrics }))
 
   const { app: admin, worker: consoleWorker } = createConsole({
     config,
@@ -103,6 +116,7 @@ export function createApp(services: Services, edges: AppEdges) {
     worker: edges.consoleWorker,
     passes: services.passes,
     allowance: services.allowance,
+    ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
   return { portal, admin, consoleWorker }
@@ -115,7 +129,7 @@ export function createApp(services: Services, edges: AppEdges) {
 function portalError(
   err: Error,
   c: Context<PortalEnv>,
-  ctx: { views: Views; config: Config; log: (line: string) => void },
+  ctx: { views: Views; config: Config; log: (line: string) => void; metrics: Metrics },
 ) {
   const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
   const regions = new Intl.DisplayNames([locale], { type: 'region' })
@@ -135,6 +149,8 @@ function portalError(
     )
     return res
   }
+  // Every refusal counted by its reason (a closed set), whatever page shows it.
+  ctx.metrics.refusal(refusalReasonOf(err), osFamilyOfUserAgent(c.req.header('user-agent')))
   if (!(err instanceof DomainError)) {
     ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
     return sendPage(

@@ -5,6 +5,7 @@ import type { Db } from '../db/open.js'
 import { GateError } from '../errors.js'
 import type { Mac } from '../mac.js'
 import type { DeviceRate, Gate } from '../gate/gate.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import { holderOf, rateOf, type Holder, type Tier, type TierRates } from './tiers.js'
 
 /** Why a device's access changed; recorded in the audit log. */
@@ -77,6 +78,8 @@ export interface DeviceAccessDeps {
   rates?: TierRates
   /** Whether the holder's daily allowance is used up (src/access/allowance.ts); default: never. */
   usedUp?: (holder: Holder, now: number) => boolean
+  /** Each firewall change is timed; default: nowhere. */
+  metrics?: Metrics
 }
 
 const NO_RATES: TierRates = {
@@ -111,6 +114,7 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
     const slowed = holder !== null && usedUp(holder, now)
     return { rate: rateOf(rates, tier, slowed), slowed }
   }
+  const metrics = deps.metrics ?? noMetrics
 
   const recordAllowed = db.transaction(
     (
@@ -242,6 +246,7 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       }
       const given =
         change.next === 'allowed' ? rateFor(change, clock.now()) : { rate: null, slowed: false }
+      const t0 = performance.now()
       try {
         if (change.next === 'allowed') {
           await gate.letThrough(change.mac, change.until, given.rate)
@@ -251,6 +256,10 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
           else if (access.live(change.mac, clock.now())?.notice)
             await gate.setNotice(change.mac, false)
         } else await gate.revoke(change.mac)
+        metrics.timing(
+          { op: 'firewall', change: change.next === 'allowed' ? 'allow' : 'revoke' },
+          secondsSince(t0),
+        )
       } catch (err) {
         failed(change, err)
       }

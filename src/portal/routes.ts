@@ -9,9 +9,12 @@ import {
   DeviceUnknownError,
   ChallengeNotFoundError,
   DomainError,
+  GateError,
   SendingPausedError,
   SmsSendError,
 } from '../errors.js'
+import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Allowance } from '../access/allowance.js'
 import { extendedUntil, extendSession, type ExtendPolicy } from '../access/extension.js'
@@ -57,6 +60,8 @@ export interface PortalDeps {
     policy: ExtendPolicy
     closesAt: (now: number) => number | null
   }
+  /** The funnel per OS family and the time of POST /login and /verify; default: nowhere. */
+  metrics?: Metrics
 }
 
 const LANG_COOKIE = 'bg_lang'
@@ -65,8 +70,13 @@ const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? '
 /** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
 export function portalRoutes(deps: PortalDeps) {
   const { config, views, login } = deps
+  const metrics = deps.metrics ?? noMetrics
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
+  /** The OS family of the phone asking (a closed set: never the User-Agent itself). */
+  const osOf = (c: Context<PortalEnv>): OsFamily => osFamilyOfUserAgent(c.req.header('user-agent'))
+  const codeSent = (c: Context<PortalEnv>, ch: Challenge) =>
+    metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
   // Phones send a handful of Accept-Language values: remember what each one picked.
   const byAcceptLanguage = new Map<string, Locale>()
@@ -101,6 +111,17 @@ export function portalRoutes(deps: PortalDeps) {
   // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
   // sheets of older phones) is let in, the code and MAC bind it (see refuseCrossSitePosts).
   app.post('*', refuseCrossSitePosts())
+  // The two POSTs a customer waits on, timed whatever their outcome (a refusal's page too).
+  for (const route of ['login', 'verify'] as const) {
+    app.post(`/${route}`, async (_c, next) => {
+      const t0 = performance.now()
+      try {
+        await next()
+      } finally {
+        metrics.timing({ op: 'portal', route }, secondsSince(t0))
+      }
+    })
+  }
 
   /** Who is asking (see deviceLookup); a device the kernel does not know cannot sign in. */
   async function deviceOf(c: Context<PortalEnv>): Promise<Mac> {
@@ -140,7 +161,10 @@ export function portalRoutes(deps: PortalDeps) {
   // The first page every phone opens: one neighbour lookup, and a database read only for a device
   // linked to a customer.
   app.get('/', async (c) => {
-    const splash = () => emptySplashPage(c)
+    const splash = () => {
+      metrics.funnel('splash', osOf(c))
+      return emptySplashPage(c)
+    }
     if (c.req.url.includes('?') && c.req.query('fresh') !== undefined) return splash()
     const { mac } = await c.var.device()
     if (!mac) return splash()
@@ -151,6 +175,7 @@ export function portalRoutes(deps: PortalDeps) {
       const live = deps.access.live(mac)
       if (live && live.tier !== 'staff') return onlinePage(c, mac, live)
     }
+    if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
@@ -173,7 +198,7 @@ export function portalRoutes(deps: PortalDeps) {
           }),
         )
       default:
-        return splash()
+        return emptySplashPage(c)
     }
   })
 
@@ -185,6 +210,8 @@ export function portalRoutes(deps: PortalDeps) {
     const locale = c.get('locale')
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
+    metrics.funnel('welcome_back', osOf(c))
+    metrics.funnel('let_through', osOf(c))
     return sendPage(
       c,
       page(c, 'portal/welcome', {
@@ -215,6 +242,7 @@ export function portalRoutes(deps: PortalDeps) {
       marketing: isTicked(form.marketing),
     }
     c.set('page', { view: 'portal/splash', values })
+    metrics.funnel('code_requested', osOf(c))
     const mac = await deviceOf(c)
     let challenge: Challenge
     try {
@@ -235,6 +263,7 @@ export function portalRoutes(deps: PortalDeps) {
         })
       throw err
     }
+    codeSent(c, challenge)
     const state = codePageState(challenge, '')
     return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
   })
@@ -253,7 +282,9 @@ export function portalRoutes(deps: PortalDeps) {
         : form.channel === 'sms'
           ? 'sms'
           : undefined
+    metrics.funnel('code_requested', osOf(c))
     const next = await login.resend(current.id, mac, asked)
+    codeSent(c, next)
     const state = codePageState(next, '')
     return sendPage(
       c,
@@ -277,6 +308,8 @@ export function portalRoutes(deps: PortalDeps) {
     try {
       verified = await login.verify(id, mac, form.code ?? '')
     } catch (err) {
+      // The code was right but the firewall refused: verified, not let through.
+      if (err instanceof GateError) metrics.funnel('verified', osOf(c))
       // Any refusal shows this device's code page again, with what was typed; a code that is
       // not this device's shows none.
       const current = login.describe(id, mac)
@@ -287,6 +320,8 @@ export function portalRoutes(deps: PortalDeps) {
     const { customer, until } = verified
     // A device that was through without a code is now verified, without reconnecting.
     deps.withoutCode.upgraded(mac, customer.id)
+    metrics.funnel('verified', osOf(c))
+    metrics.funnel('let_through', osOf(c))
     const locale = c.get('locale')
     return sendPage(
       c,
