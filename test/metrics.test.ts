@@ -397,3 +397,20 @@ describe('label sets', () => {
     expect(refusalReasonOf(new Error('boom'))).toBe('error')
   })
 })
+
+describe('issue 17 tiers in the metrics', () => {
+  it('counts access without a code and on a staff pass apart from let_through', async () => {
+    withPhones({ sms: { mode: 'paused' } })
+    const form = { name: 'Ana', phone: '55 1234 5678', consent: 'yes' }
+    expect((await h.post('/without-code', form, IP.ana, IPHONE_UA)).status).toBe(200)
+    const pass = h.services.passes.issue({ actor: 'user:maria' })
+    expect((await h.post('/pass', { pass: pass.code }, IP.beto, ANDROID_UA)).status).toBe(200)
+    const { text } = await h.scrape()
+    const funnel = (step: string, os: string) =>
+      sample(text, 'branchgate_funnel_total', { step, os })
+    expect(funnel('let_through_unverified', 'ios_macos')).toBe(1)
+    expect(funnel('let_through_pass', 'android')).toBe(1)
+    expect(funnel('let_through', 'ios_macos')).toBe(0)
+    expect(funnel('let_through', 'android')).toBe(0)
+  })
+})

@@ -26,7 +26,8 @@ export type OsFamily = (typeof OS_FAMILIES)[number]
  * The customer's steps through the portal, in order:
  * probe (the OS's captive check reached us), splash (the first page served), code_requested
  * (POST /login or /resend), code_sent (a provider took it), verified (the right code),
- * welcome_back (a remembered device, one tap), let_through (the firewall let the device through).
+ * welcome_back (a remembered device, one tap), let_through (the firewall let the device through);
+ * let_through_unverified (without a code, issue 17) and let_through_pass (a staff pass) apart.
  */
 export const FUNNEL_STEPS = [
   'probe',
@@ -36,6 +37,9 @@ export const FUNNEL_STEPS = [
   'verified',
   'welcome_back',
   'let_through',
+  // Issue 17: let through without a verified number, counted apart from let_through.
+  'let_through_unverified',
+  'let_through_pass',
 ] as const
 export type FunnelStep = (typeof FUNNEL_STEPS)[number]
 

@@ -348,6 +348,7 @@ export function portalRoutes(deps: PortalDeps) {
     const mac = await deviceOf(c)
     const locale = c.get('locale')
     const { until } = await deps.withoutCode.grant(values, mac, locale)
+    metrics.funnel('let_through_unverified', osOf(c))
     return sendPage(
       c,
       page(c, 'portal/welcome', {
@@ -433,6 +434,7 @@ export function portalRoutes(deps: PortalDeps) {
     const mac = await deviceOf(c)
     const locale = c.get('locale')
     const { until, name } = await deps.passes.redeem(typed, mac)
+    metrics.funnel('let_through_pass', osOf(c))
     return sendPage(
       c,
       page(c, 'portal/welcome', {
