@@ -170,12 +170,12 @@ export function portalRoutes(deps: PortalDeps) {
     if (!mac) return splash()
     const standing = login.standing(mac)
     const locale = c.get('locale')
+    if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
     if (standing.kind !== 'staff') {
       // Already through: what it has, what is left today, and what it can do (issue 17).
       const live = deps.access.live(mac)
       if (live && live.tier !== 'staff') return onlinePage(c, mac, live)
     }
-    if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
