@@ -331,6 +331,14 @@ const es = {
   'tier.pass': 'pase',
   'tier.staff': 'personal',
   'tier.manual': 'manual',
+  'audit.say.device.rate': '{who} cambió la velocidad de {mac} — motivo: {reason}',
+  'audit.say.device.rate.slowed':
+    '{who} redujo la velocidad de {mac}: usó los datos del día — motivo: {reason}',
+  'audit.say.unverified.grant':
+    '{who} dejó entrar a {mac} sin código hasta las {until} — motivo: {reason}',
+  'audit.say.pass.issue': '{who} creó el pase n.º {pass} ({minutes} min)',
+  'audit.say.pass.revoke': '{who} anuló el pase n.º {pass}',
+  'audit.say.pass.exhausted': 'El pase n.º {pass} se bloqueó tras demasiados intentos desde {mac}',
 } as const
 
 export type ConsoleMessageKey = keyof typeof es
@@ -659,6 +667,14 @@ const en: Record<ConsoleMessageKey, string> = {
   'tier.pass': 'pass',
   'tier.staff': 'staff',
   'tier.manual': 'manual',
+  'audit.say.device.rate': '{who} changed the speed of {mac} — reason: {reason}',
+  'audit.say.device.rate.slowed':
+    '{who} slowed {mac}: the day’s data is used up — reason: {reason}',
+  'audit.say.unverified.grant':
+    '{who} let {mac} in without a code until {until} — reason: {reason}',
+  'audit.say.pass.issue': '{who} issued pass no. {pass} ({minutes} min)',
+  'audit.say.pass.revoke': '{who} revoked pass no. {pass}',
+  'audit.say.pass.exhausted': 'Pass no. {pass} was locked after too many tries from {mac}',
 }
 
 const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
