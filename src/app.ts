@@ -64,7 +64,10 @@ export function createApp(services: Services, edges: AppEdges) {
       listener: config.listen.portal,
       async isOnline(c) {
         const { mac } = await (c as Context<PortalEnv>).var.device()
-        return mac !== null && access.liveUntil(mac) !== null
+        if (mac === null) return false
+        // A device with something to be told (its allowance ran out) gets the portal once more.
+        const live = access.live(mac)
+        return live !== null && live.notice === 0
       },
       onCaptiveProbe(probe, c) {
         // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
@@ -86,6 +89,10 @@ export function createApp(services: Services, edges: AppEdges) {
       clock: services.clock,
       db: services.db,
       gateBackend: config.gate.backend,
+      allowance: services.allowance,
+      withoutCode: services.withoutCode,
+      passes: services.passes,
+      extension: services.extension,
       metrics,
     }),
   )
@@ -115,6 +122,8 @@ export function createApp(services: Services, edges: AppEdges) {
     erasure: services.erasure,
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
+    passes: services.passes,
+    allowance: services.allowance,
     ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
@@ -198,11 +207,16 @@ function portalError(
     )
   }
   const isSplash = state.view === 'portal/splash'
+  const titles = {
+    'portal/splash': 'splash.title',
+    'portal/code': 'code.title',
+    'portal/pass': 'pass.title',
+  }
   return sendPage(
     c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
-      title: t(locale, isSplash ? 'splash.title' : 'code.title'),
+      title: t(locale, titles[state.view]),
       showLangSwitch: isSplash,
       error: message,
       fieldErrors,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { openingHours, sessionConfig, staffMacsConfig } from './access/config.js'
+import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
 import { consoleConfig } from './console/config.js'
 import { defaultNotice, phoneConfig, phoneProblems, privacyConfig } from './customers/config.js'
@@ -116,6 +116,8 @@ export const configSchema = z
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: sessionConfig,
+    /** Kinds of access besides a verified number: without a code, staff passes (issue 17). */
+    tiers: tiersConfig,
     visits: visitsConfig,
     presence: presenceConfig,
     remember: rememberConfig,

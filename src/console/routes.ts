@@ -20,6 +20,7 @@ import { customersPage } from './pages/customers.js'
 import { dashboardPage } from './pages/dashboard.js'
 import { trendsPage } from './pages/trends.js'
 import { exportsPage } from './pages/exports.js'
+import { passesPage, type PassesPageDeps } from './pages/passes.js'
 import { signInPage } from './pages/sign-in.js'
 import { syncPage } from './pages/sync.js'
 import { usersPage } from './pages/users.js'
@@ -44,6 +45,10 @@ export interface ConsoleRouteDeps {
   sync: SyncStatusSource
   smsStats: SmsStatsSource
   passByMinutes: number
+  /** Staff passes (issue 17). */
+  passes: PassesPageDeps['passes']
+  /** tiers.pass.minutes */
+  passMinutes: number
   /** True when the console listener runs TLS: the session cookie is then `Secure`. */
   secure: boolean
   clientAddress: (c: Context) => string | undefined
@@ -155,6 +160,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     walkInDays: config.console.walkInDays,
   }
   app.route('/campaigns', campaignsPage(campaigns))
+  app.route(
+    '/passes',
+    passesPage({ render, clock, timeZone, passes: deps.passes, defaultMinutes: deps.passMinutes }),
+  )
   app.route('/sync', syncPage({ render, clock, sync: deps.sync, smsStats: deps.smsStats }))
   app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone, spanish }))
   app.route('/', usersPage({ render, auth, clientAddress }))

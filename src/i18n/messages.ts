@@ -80,6 +80,46 @@ const es = {
   'error.unexpected': 'Tuvimos un problema. Intenta de nuevo en un momento.',
   'error.notFound': 'Esta página no existe.',
   'error.back': 'Volver al inicio',
+  // Issue 17: passes, access without a code, the online page, the daily allowance, extension.
+  'splash.pass': '¿El personal te dio un pase? Escríbelo aquí',
+  'welcome.anon': '¡Listo!',
+  'withoutCode.offer':
+    'Puedes conectarte ahora sin código: {minutes} minutos, a menor velocidad. Cuando podamos enviarte el código, confirmas tu número sin desconectarte.',
+  'withoutCode.submit': 'Conectarme sin código',
+  'withoutCode.welcome':
+    'Tienes internet sin código hasta las {until}, a menor velocidad. Cuando podamos enviarte el código, vuelve a esta página para confirmar tu número.',
+  'online.title': 'Ya tienes internet',
+  'online.title.named': 'Ya tienes internet, {name}',
+  'online.lead': 'Tu conexión dura hasta las {until}.',
+  'online.unverified': 'Estás conectado sin código, a menor velocidad.',
+  'online.verify': 'Confirmar mi número',
+  'online.verify.hint':
+    'Te enviaremos un código al {phone}. Con él tendrás la conexión completa, sin desconectarte.',
+  'online.pass': 'Estás conectado con un pase del personal.',
+  'allowance.left': 'Te quedan {left} de datos hoy.',
+  'allowance.used':
+    'Ya usaste los datos de hoy: sigues conectado, a menor velocidad, hasta mañana.',
+  'extend.offer': 'Tu conexión termina pronto. Puedes extenderla sin otro código.',
+  'extend.submit': 'Extender hasta las {until}',
+  'extend.done': 'Listo: tu conexión dura ahora hasta las {until}.',
+  'pass.title': 'Entrar con un pase',
+  'pass.lead': 'Escribe el código de 8 dígitos que te dio el personal.',
+  'pass.label': 'Código del pase',
+  'pass.submit': 'Conectarme',
+  'error.sms.paused.paused': 'Por ahora esta sucursal no envía códigos. Pide ayuda al personal.',
+  'error.withoutCode.off': 'Esta sucursal no ofrece conexión sin código. Pide ayuda al personal.',
+  'error.withoutCode.codesWork': 'Ya podemos enviarte un código: pídelo para conectarte.',
+  'error.withoutCode.usedToday':
+    'Este teléfono o este número ya usó hoy la conexión sin código. Pide ayuda al personal.',
+  'error.extend.no': 'Esta conexión ya no se puede extender.',
+  'error.pass.format': 'El código del pase tiene 8 dígitos, solo números.',
+  'error.pass.wrong': 'Ese código de pase no es válido. Revísalo o pide ayuda al personal.',
+  'error.pass.used': 'Ese pase ya se usa en otro dispositivo. Pide otro al personal.',
+  'error.pass.exhausted': 'Ese pase ya no sirve. Pide otro al personal.',
+  'error.limit.pass':
+    'Demasiados intentos con pases desde este teléfono. Intenta de nuevo en {minutes} minutos.',
+  'error.limit.passBranch':
+    'Demasiados intentos con pases en esta sucursal. Intenta de nuevo en {minutes} minutos o pide ayuda al personal.',
   'sms.text': 'Tu código para el Wi-Fi de {branch} es {code}. Vence en {minutes} minutos.',
   // Accessibility, Spain and returning customers on a new address (issue 18)
   'error.titlePrefix': 'Error',
@@ -171,6 +211,48 @@ const en: Record<MessageKey, string> = {
   'error.unexpected': 'We had a problem. Please try again in a moment.',
   'error.notFound': 'This page does not exist.',
   'error.back': 'Back to the start',
+  // Issue 17: passes, access without a code, the online page, the daily allowance, extension.
+  'splash.pass': 'Did the staff give you a pass? Enter it here',
+  'welcome.anon': 'You are online!',
+  'withoutCode.offer':
+    'You can connect now without a code: {minutes} minutes, at a lower speed. Once we can text you the code, you confirm your number without disconnecting.',
+  'withoutCode.submit': 'Connect without a code',
+  'withoutCode.welcome':
+    'You are online without a code until {until}, at a lower speed. Once we can text you the code, come back to this page to confirm your number.',
+  'online.title': 'You are online',
+  'online.title.named': 'You are online, {name}',
+  'online.lead': 'Your access lasts until {until}.',
+  'online.unverified': 'You are connected without a code, at a lower speed.',
+  'online.verify': 'Confirm my number',
+  'online.verify.hint':
+    'We will text a code to {phone}. With it you get the full connection, without disconnecting.',
+  'online.pass': 'You are connected with a pass from the staff.',
+  'allowance.left': 'You have {left} of data left today.',
+  'allowance.used':
+    'You have used today’s data: you stay online, at a lower speed, until tomorrow.',
+  'extend.offer': 'Your access ends soon. You can extend it without another code.',
+  'extend.submit': 'Extend until {until}',
+  'extend.done': 'Done: your access now lasts until {until}.',
+  'pass.title': 'Sign in with a pass',
+  'pass.lead': 'Type the 8-digit code the staff gave you.',
+  'pass.label': 'Pass code',
+  'pass.submit': 'Connect',
+  'error.sms.paused.paused':
+    'This branch is not sending codes right now. Please ask the staff for help.',
+  'error.withoutCode.off':
+    'This branch does not offer a connection without a code. Please ask the staff for help.',
+  'error.withoutCode.codesWork': 'We can text you a code now: ask for one to connect.',
+  'error.withoutCode.usedToday':
+    'This phone or this number already had a connection without a code today. Please ask the staff for help.',
+  'error.extend.no': 'This access cannot be extended any more.',
+  'error.pass.format': 'The pass code has 8 digits, numbers only.',
+  'error.pass.wrong': 'That pass code is not valid. Check it or ask the staff for help.',
+  'error.pass.used': 'That pass is in use on another device. Ask the staff for another one.',
+  'error.pass.exhausted': 'That pass no longer works. Ask the staff for another one.',
+  'error.limit.pass':
+    'Too many pass codes were tried from this phone. Try again in {minutes} minutes.',
+  'error.limit.passBranch':
+    'Too many pass codes were tried at this branch. Try again in {minutes} minutes or ask the staff for help.',
   'sms.text': 'Your {branch} Wi-Fi code is {code}. It expires in {minutes} minutes.',
   // Accessibility, Spain and returning customers on a new address (issue 18)
   'error.titlePrefix': 'Error',

@@ -9,6 +9,7 @@ import {
   InvalidCodeError,
   RateLimitedError,
   RecipientUnreachableError,
+  SendingPausedError,
   SmsSendError,
   TooManyAttemptsError,
   ValidationError,
@@ -54,6 +55,8 @@ export interface LoginDeps {
   arrivals?: ArrivalStatements
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
   templates?: Partial<Record<Locale, string>>
+  /** `sms.mode: "paused"`: the operator stopped sending; no provider is called (issue 17). */
+  paused?: boolean
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -168,6 +171,8 @@ export function createLogin(deps: LoginDeps) {
     marketing: boolean
     channel: SmsChannel
   }): Promise<Challenge> {
+    // Retry-After of a pause nobody scheduled: look again in ten minutes.
+    if (deps.paused) throw new SendingPausedError('paused', 600)
     const code = generateCode(policy.digits)
     const now = clock.now()
     const recorded = recordChallenge({ ...c, code }, now)
@@ -317,8 +322,10 @@ export function createLogin(deps: LoginDeps) {
       // that commit the code stays usable, so a refused firewall change costs the customer nothing.
       let customer: CustomerRow | undefined
       let arrival: ArrivalKind = 'new-customer'
+      // A known number's allowance of the day counts from the first packet (issue 17).
+      const known = deps.customers.byPhone(challenge.phone_e164)?.id ?? null
       const { visitId } = await deps.access.setDeviceState(
-        { next: 'allowed', mac, customerId: null, until, reason: 'login', actor: 'portal' },
+        { next: 'allowed', mac, customerId: known, until, reason: 'login', actor: 'portal' },
         () => {
           // A parallel request may have used or spent the code meanwhile.
           if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()

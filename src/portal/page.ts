@@ -14,7 +14,10 @@ export type PageState =
   | {
       view: 'portal/splash'
       values: { name: string; phone: string; consent: boolean; marketing: boolean }
+      /** The offer of access without a code (issue 17), when codes cannot be sent. */
+      withoutCode?: { minutes: number }
     }
+  | { view: 'portal/pass'; values: { pass: string } }
   | {
       view: 'portal/code'
       values: { code: string }

@@ -5,10 +5,23 @@ import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
-import { DeviceUnknownError, ChallengeNotFoundError, GateError } from '../errors.js'
+import {
+  DeviceUnknownError,
+  ChallengeNotFoundError,
+  DomainError,
+  GateError,
+  SendingPausedError,
+  SmsSendError,
+} from '../errors.js'
 import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import type { Allowance } from '../access/allowance.js'
+import { extendedUntil, extendSession, type ExtendPolicy } from '../access/extension.js'
+import type { Passes } from '../access/passes.js'
+import { holderOf } from '../access/tiers.js'
+import type { AuthorizationRow } from '../db/access.js'
+import type { WithoutCode } from './without-code.js'
 import { refuseCrossSitePosts } from '../host-check.js'
 import {
   asLocale,
@@ -52,6 +65,15 @@ export interface PortalDeps {
   clock: Clock
   db: Db
   gateBackend: string
+  // Issue 17: the daily allowance, access without a code, staff passes, session extension.
+  allowance: Pick<Allowance, 'remaining'>
+  withoutCode: WithoutCode
+  passes: Pick<Passes, 'redeem'>
+  extension: {
+    access: Pick<DeviceAccess, 'setDeviceState' | 'live'>
+    policy: ExtendPolicy
+    closesAt: (now: number) => number | null
+  }
   /** The funnel per OS family and the time of POST /login and /verify; default: nowhere. */
   metrics?: Metrics
 }
@@ -177,6 +199,11 @@ export function portalRoutes(deps: PortalDeps) {
     const standing = login.standing(mac)
     const locale = c.get('voice')
     if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
+    if (standing.kind !== 'staff') {
+      // Already through: what it has, what is left today, and what it can do (issue 17).
+      const live = deps.access.live(mac)
+      if (live && live.tier !== 'staff') return onlinePage(c, mac, live)
+    }
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
@@ -219,6 +246,7 @@ export function portalRoutes(deps: PortalDeps) {
         title: t(locale, 'welcome.close'),
         customerName: back.name,
         untilText: formatLocalTime(back.until, locale, config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), locale),
       }),
     )
   })
@@ -244,7 +272,25 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('page', { view: 'portal/splash', values })
     metrics.funnel('code_requested', osOf(c))
     const mac = await deviceOf(c)
-    const challenge = await login.start(values, mac, c.get('locale'))
+    let challenge: Challenge
+    try {
+      challenge = await login.start(values, mac, c.get('locale'))
+    } catch (err) {
+      // No code can go (issue 17): the same page offers access without one, if it may.
+      const cannotSend =
+        err instanceof SmsSendError
+          ? 'providers'
+          : err instanceof SendingPausedError && err.reason !== 'prefix'
+            ? err.reason
+            : null
+      if (cannotSend && deps.withoutCode.offered(mac, values.phone, cannotSend))
+        c.set('page', {
+          view: 'portal/splash',
+          values,
+          withoutCode: { minutes: config.tiers.unverified.minutes },
+        })
+      throw err
+    }
     codeSent(c, challenge)
     const state = codePageState(challenge, '')
     return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
@@ -305,6 +351,8 @@ export function portalRoutes(deps: PortalDeps) {
       throw err
     }
     const { customer, until, returning } = verified
+    // A device that was through without a code is now verified, without reconnecting.
+    deps.withoutCode.upgraded(mac, customer.id)
     metrics.funnel('verified', osOf(c))
     metrics.funnel('let_through', osOf(c))
     const locale = c.get('voice')
@@ -318,20 +366,193 @@ export function portalRoutes(deps: PortalDeps) {
           ? t(locale, 'welcome.title.returning', { name: firstName(customer.name) })
           : null,
         untilText: formatLocalTime(until, locale, config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), locale),
       }),
     )
   })
 
+  // Issue 17: access without a code, offered on the splash page when no code can be sent.
+  app.post('/without-code', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const values = {
+      name: form.name ?? '',
+      phone: form.phone ?? '',
+      consent: isTicked(form.consent),
+      marketing: isTicked(form.marketing),
+    }
+    c.set('page', { view: 'portal/splash', values })
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    const { until } = await deps.withoutCode.grant(values, mac, locale)
+    metrics.funnel('let_through_unverified', osOf(c))
+    return sendPage(
+      c,
+      page(c, 'portal/welcome', {
+        title: t(locale, 'welcome.close'),
+        customerName: null,
+        withoutCode: true,
+        untilText: formatLocalTime(until, locale, config.branch.timeZone),
+      }),
+    )
+  })
+
+  // From the online page of a device through without a code: a code to the number it typed.
+  app.post('/upgrade', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const grant = deps.withoutCode.current(mac)
+    if (!grant) return c.redirect('/', 303)
+    const locale = c.get('locale')
+    let challenge: Challenge
+    try {
+      challenge = await login.start(
+        {
+          name: grant.name,
+          phone: grant.phone_e164,
+          consent: true,
+          marketing: grant.marketing === 1,
+        },
+        mac,
+        locale,
+      )
+    } catch (err) {
+      const live = deps.access.live(mac)
+      if (!(err instanceof DomainError) || !live) throw err
+      const minutes = Math.max(1, Math.ceil(Number(err.params.wait ?? 0) / 60))
+      return onlinePage(c, mac, live, {
+        error: t(locale, err.key, { ...err.params, minutes }),
+        status: err.status,
+      })
+    }
+    const state = codePageState(challenge, '')
+    return sendPage(c, page(c, state.view, { ...state, title: t(locale, 'code.title') }))
+  })
+
+  app.post('/extend', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    let until: number
+    try {
+      until = await extendSession(deps.extension, mac, deps.clock.now())
+    } catch (err) {
+      const live = deps.access.live(mac)
+      if (!(err instanceof DomainError) || !live) throw err
+      return onlinePage(c, mac, live, { error: t(locale, err.key), status: err.status })
+    }
+    const live = deps.access.live(mac)!
+    return onlinePage(c, mac, live, {
+      notice: t(locale, 'extend.done', {
+        until: formatLocalTime(until, locale, config.branch.timeZone),
+      }),
+    })
+  })
+
+  // Staff passes: a walk-in without a usable mobile types the code a manager gave them.
+  app.get('/pass', (c) =>
+    sendPage(
+      c,
+      page(c, 'portal/pass', {
+        title: t(c.get('locale'), 'pass.title'),
+        showLangSwitch: true,
+        values: { pass: '' },
+      }),
+    ),
+  )
+
+  app.post('/pass', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const typed = (form.pass ?? '').slice(0, 32)
+    c.set('page', { view: 'portal/pass', values: { pass: typed } })
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    const { until, name } = await deps.passes.redeem(typed, mac)
+    metrics.funnel('let_through_pass', osOf(c))
+    return sendPage(
+      c,
+      page(c, 'portal/welcome', {
+        title: t(locale, 'welcome.close'),
+        customerName: name,
+        untilText: formatLocalTime(until, locale, config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), locale),
+      }),
+    )
+  })
+
+  /** "You have 420 MB left today", or that the day's data is used; null without an allowance. */
+  function allowanceText(live: AuthorizationRow | null, locale: Voice): string | null {
+    const holder = live ? holderOf(live) : null
+    if (!live || !holder) return null
+    const left = deps.allowance.remaining(holder, deps.clock.now())
+    if (left === null) return null
+    if (left === 0 || live.slowed) return t(locale, 'allowance.used')
+    return t(locale, 'allowance.left', { left: formatBytes(left, locale) })
+  }
+
+  /**
+   * The page of a device already through: until when, what is left today, and what it can do
+   * (extend, verify its number). A pending notice is shown here, and so given.
+   */
+  async function onlinePage(
+    c: Context<PortalEnv>,
+    mac: Mac,
+    live: AuthorizationRow,
+    opts: { error?: string; notice?: string; status?: number } = {},
+  ) {
+    const locale = c.get('locale')
+    const now = deps.clock.now()
+    const tz = config.branch.timeZone
+    const extendTo = extendedUntil(live, now, deps.extension.policy, deps.extension.closesAt(now))
+    const standing = login.standing(mac)
+    const grant = live.tier === 'unverified' ? deps.withoutCode.current(mac) : null
+    let notice = opts.notice ?? null
+    let allowance = allowanceText(live, locale)
+    if (live.notice) {
+      notice = t(locale, 'allowance.used')
+      allowance = null
+      await deps.access.noticeShown(mac)
+    }
+    return sendPage(
+      c,
+      page(c, 'portal/online', {
+        title: t(locale, 'online.title'),
+        showLangSwitch: true,
+        customerName: live.tier === 'verified' && 'name' in standing ? standing.name : null,
+        untilText: formatLocalTime(live.ends_at, locale, tz),
+        tier: live.tier,
+        allowanceText: allowance,
+        extendTo: extendTo === null ? null : formatLocalTime(extendTo, locale, tz),
+        upgrade:
+          grant && deps.withoutCode.codesWork()
+            ? { phoneDisplay: displayPhone(grant.phone_e164) }
+            : null,
+        error: opts.error ?? null,
+        notice,
+      }),
+      opts.status ?? 200,
+    )
+  }
+
   app.get('/api/captive', async (c) => {
     const { mac } = await c.var.device()
-    const until = mac ? deps.access.liveUntil(mac) : null
+    const live = mac ? deps.access.live(mac) : null
     const body: Record<string, unknown> = {
-      captive: until === null,
+      captive: live === null,
       'user-portal-url': new URL('/', config.publicUrl).href,
     }
-    if (until !== null) {
-      body['seconds-remaining'] = Math.max(0, Math.floor((until - deps.clock.now()) / 1000))
-      body['can-extend-session'] = false
+    if (live !== null) {
+      const now = deps.clock.now()
+      body['seconds-remaining'] = Math.max(0, Math.floor((live.ends_at - now) / 1000))
+      // The day's allowance left (issue 17); at 0 the device is slowed, not made captive.
+      const holder = holderOf(live)
+      const left = holder ? deps.allowance.remaining(holder, now) : null
+      if (left !== null) body['bytes-remaining'] = left
+      body['can-extend-session'] =
+        extendedUntil(live, now, deps.extension.policy, deps.extension.closesAt(now)) !== null
     }
     return c.body(JSON.stringify(body), 200, {
       'Content-Type': 'application/captive+json',
@@ -399,4 +620,13 @@ export function formatLocalTime(ms: number, locale: Voice, timeZone: string): st
   const text = f.format(ms)
   formattedMinutes.set(minuteKey, text)
   return text
+}
+
+/** 420 MB, or 1.5 GB from a thousand MB on (decimal units, as phones show data use). */
+export function formatBytes(bytes: number, locale: Voice): string {
+  const f = new Intl.NumberFormat(formatTagOf(locale), {
+    maximumFractionDigits: 1,
+  })
+  const mb = bytes / 1_000_000
+  return mb >= 1000 ? `${f.format(mb / 1000)} GB` : `${Math.floor(mb)} MB`
 }
