@@ -200,6 +200,7 @@ describe('the dnsmasq config', () => {
       port: 5300,
       gatewayAddresses: ['10.99.1.1', 'fd00:99::1'],
       gardenHosts: ['notice.bank.example', '*.links.example'],
+      nftset: true,
     })
     const file = path.join(temp(), 'captive-dns.conf')
     writeFileSync(file, text)
