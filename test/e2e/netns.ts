@@ -363,6 +363,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
           gatewayIp: GATEWAY_IP,
           captiveApiUrl: `${PUBLIC_URL}/api/captive`,
           portalHostRecord: '',
+          ipv6: '#',
         },
       )
       const file = path.join(tmp, 'dnsmasq.conf')

@@ -19,6 +19,7 @@ export function renderedDnsmasqConf(p: {
     .replaceAll('{{leaseTime}}', '2h')
     .replaceAll('{{captiveApiUrl}}', p.captiveApiUrl)
     .replaceAll('{{portalHostRecord}}', '')
+    .replaceAll('{{ipv6}}', '#')
 }
 
 /** Debian's dnsmasq as systemd starts it: /etc/dnsmasq.d is a conf-dir (`-7`). */
