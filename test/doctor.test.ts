@@ -107,6 +107,33 @@ describe('doctor and the captive resolver (the DNS of guests not let through)', 
   })
 })
 
+describe('doctor and the walled garden’s names', () => {
+  const withGarden = (hosts: string[]) =>
+    gateway({ gate: { backend: 'nftables', guestInterface: 'br-guest', walledGarden: { hosts } } })
+
+  it('shows what each name resolves to through the captive resolver, and that it answers', async () => {
+    const findings = await diagnose(
+      withGarden(['notice.bank.example', '*.links.example', 'gone.bank.example']),
+      probes(
+        stagedDnsmasq({
+          garden: { 'notice.bank.example': ['203.0.113.7'], 'gone.bank.example': [] },
+        }),
+      ),
+    )
+    expect(finding(findings, 'walled garden notice.bank.example')).toEqual({
+      check: 'walled garden notice.bank.example',
+      ok: true,
+      detail: '203.0.113.7; answers (HTTPS 405)',
+    })
+    expect(finding(findings, 'walled garden *.links.example')).toMatchObject({ ok: true })
+    expect(finding(findings, 'walled garden *.links.example')!.detail).toMatch(/^a wildcard/)
+    expect(finding(findings, 'walled garden gone.bank.example')).toMatchObject({
+      ok: false,
+      detail: 'does not resolve through the captive resolver: guests cannot open it before login',
+    })
+  })
+})
+
 describe("doctor and branchgate's dnsmasq", () => {
   it('finds the dnsmasq that loaded the guest file and serves the guest interface', async () => {
     const findings = await diagnose(gateway(), probes(stagedDnsmasq()))

@@ -174,7 +174,9 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       })
     }
     out.push(...(await checkDnsmasq(config, gate.guestInterface, gate.dnsmasqConfFile, probes)))
-    out.push(await checkCaptiveDns(gate, probes))
+    const captive = await checkCaptiveDns(gate, probes)
+    out.push(captive)
+    if (captive.ok) out.push(...(await checkGarden(gate, probes)))
   }
 
   const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
@@ -310,6 +312,83 @@ async function checkCaptiveDns(
       fix: `look at journalctl -u branchgate for "captive dns" lines (is dnsmasq installed at gate.captiveDns.dnsmasqPath?), then systemctl restart branchgate`,
     }
   }
+}
+
+/**
+ * The walled garden's names as guests meet them: each one asked of the captive resolver (whose
+ * answer also puts its addresses into the firewall), then reached over HTTPS or HTTP from here.
+ * A wildcard has no address of its own: guests' answers fill it, so doctor shows how many
+ * addresses the names have in the firewall now.
+ */
+async function checkGarden(
+  gate: Extract<Config['gate'], { backend: 'nftables' }>,
+  probes: DoctorProbes,
+): Promise<Finding[]> {
+  if (gate.walledGarden.hosts.length === 0) return []
+  const ip = await probes.run('ip', ['-j', 'addr', 'show', 'dev', gate.guestInterface])
+  const [gateway] = answerAddresses(ip.code === 0 ? interfaceAddresses(ip.stdout) : [])
+  if (!gateway) return []
+  const out: Finding[] = []
+  for (const host of gate.walledGarden.hosts) {
+    const check = `walled garden ${host}`
+    if (host.startsWith('*.')) {
+      const inFirewall = await gardenAddressCount(gate.nftPath, probes)
+      out.push({
+        check,
+        ok: true,
+        detail: `a wildcard: its names open as guests resolve them (${inFirewall} address(es) from the garden's names in the firewall now)`,
+      })
+      continue
+    }
+    const addresses: string[] = await probes
+      .dns(gateway, gate.captiveDns.port, host)
+      .catch(() => [])
+    if (addresses.length === 0 || addresses.includes(gateway)) {
+      out.push({
+        check,
+        ok: false,
+        detail: 'does not resolve through the captive resolver: guests cannot open it before login',
+        fix: `check the name, and that the gateway's dnsmasq resolves it (dig @${gateway} ${host})`,
+      })
+      continue
+    }
+    let answer: string | null = null
+    for (const url of [`https://${host}/`, `http://${host}/`]) {
+      try {
+        answer = `${url.split(':')[0]!.toUpperCase()} ${await probes.reach(url)}`
+        break
+      } catch {
+        // try the next scheme
+      }
+    }
+    out.push(
+      answer
+        ? { check, ok: true, detail: `${addresses.join(', ')}; answers (${answer})` }
+        : {
+            check,
+            ok: false,
+            detail: `${addresses.join(', ')}, but it answers neither HTTPS nor HTTP from here`,
+            fix: 'check the host name in gate.walledGarden.hosts, and the uplink',
+          },
+    )
+  }
+  return out
+}
+
+/** How many addresses the captive resolver has put in the garden's sets (garden_dns4 and 6). */
+async function gardenAddressCount(nftPath: string, probes: DoctorProbes): Promise<number> {
+  let n = 0
+  for (const set of ['garden_dns4', 'garden_dns6']) {
+    const r = await probes.run(nftPath, ['-j', 'list', 'set', 'inet', 'branchgate', set])
+    if (r.code !== 0) continue
+    try {
+      const doc = JSON.parse(r.stdout) as { nftables?: Array<{ set?: { elem?: unknown[] } }> }
+      n += doc.nftables?.find((x) => x.set)?.set?.elem?.length ?? 0
+    } catch {
+      // unreadable: counted as none
+    }
+  }
+  return n
 }
 
 /** The keys of each provider type that hold its credentials. */

@@ -59,6 +59,7 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
       'captive.apple.com': [INTERNET_IP, INTERNET_IP6],
       'connectivitycheck.gstatic.com': [INTERNET_IP, INTERNET_IP6],
       [CDN_NAME]: [GARDEN_IP, GARDEN_IP6],
+      [`notice.${TEST_ZONE}`]: [GARDEN_IP, GARDEN_IP6],
     })
     await n.startDnsmasq(
       [
@@ -78,7 +79,7 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
       presence: { intervalSeconds: 1 },
       gate: {
         ...(config.gate as object),
-        walledGarden: { hosts: [`*.garden.${TEST_ZONE}`] },
+        walledGarden: { hosts: [`*.garden.${TEST_ZONE}`, `notice.${TEST_ZONE}`] },
         ipv6: { prefix: GUEST_PREFIX6 },
       },
     })
@@ -304,8 +305,15 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
     expect((await n.smsMessages()).length).toBe(sent)
   })
 
-  it('doctor shows the walled garden’s names', async () => {
+  it('doctor shows the walled garden’s names: what they resolve to, and that they answer', async () => {
     const r = await n.cli(['doctor'])
-    expect(r.stdout).toContain(`walled garden *.garden.${TEST_ZONE}`)
+    expect(r.stdout).toContain(
+      `ok    walled garden notice.${TEST_ZONE}: ${GARDEN_IP}; answers (HTTP 200)`,
+    )
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `ok {4}walled garden \\*\\.garden\\.${TEST_ZONE.replace('.', '\\.')}: a wildcard: its names open as guests resolve them \\(\\d+ address`,
+      ),
+    )
   })
 })
