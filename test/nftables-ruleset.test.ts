@@ -17,6 +17,8 @@ import {
   revokeCommand,
 } from '../src/gate/nft-ruleset.js'
 import { GateError } from '../src/errors.js'
+import { readFileSync } from 'node:fs'
+import { exampleRuleset, GATEWAY_DOC, rulesetBlock } from '../scripts/gateway-ruleset.js'
 import type { Mac } from '../src/mac.js'
 import { FakeClock } from './fakes/clock.js'
 
@@ -128,6 +130,12 @@ describe('the nftables ruleset', () => {
     const routed = renderRuleset(readTemplate(), { ...params, ipv6Uplink: 'routed' })
     expect(routed).toContain('meta nfproto ipv4 iifname "br-guest" oifname "eth0" masquerade')
     expect(text).toMatch(/\t\tiifname "br-guest" oifname "eth0" masquerade/)
+  })
+
+  it('is shown in docs/gateway.md as it is generated for the example config (node --import tsx scripts/gateway-ruleset.ts)', () => {
+    const shown = rulesetBlock(readFileSync(GATEWAY_DOC, 'utf8'))
+    expect(shown).not.toBeNull()
+    expect(shown).toBe(exampleRuleset())
   })
 
   it('masquerades guests on the uplink only when one is configured', () => {

@@ -34,6 +34,12 @@ const PORTAL = 'http://portal.branch.lan:8080'
 /** A walled-garden name under a wildcard: only the captive resolver's answers can open it. */
 const CDN_NAME = `cdn.garden.${TEST_ZONE}`
 const ROTATED = ['10.99.2.5', 'fd99:2::5']
+const RECORDS = {
+  'captive.apple.com': [INTERNET_IP, INTERNET_IP6],
+  'connectivitycheck.gstatic.com': [INTERNET_IP, INTERNET_IP6],
+  [CDN_NAME]: [GARDEN_IP, GARDEN_IP6],
+  [`notice.${TEST_ZONE}`]: [GARDEN_IP, GARDEN_IP6],
+}
 
 /**
  * IPv6 guests, with real stacks (issue 16): a dual-stack phone (c1: DHCPv4 and SLAAC) and an
@@ -55,12 +61,7 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
     dual = n.clients[0]!
     only6 = n.clients[1]!
     await n.startInternet()
-    dns = await n.startInternetDns({
-      'captive.apple.com': [INTERNET_IP, INTERNET_IP6],
-      'connectivitycheck.gstatic.com': [INTERNET_IP, INTERNET_IP6],
-      [CDN_NAME]: [GARDEN_IP, GARDEN_IP6],
-      [`notice.${TEST_ZONE}`]: [GARDEN_IP, GARDEN_IP6],
-    })
+    dns = await n.startInternetDns(RECORDS)
     await n.startDnsmasq(
       [
         `server=${INTERNET_IP}`,
@@ -178,7 +179,7 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
         'eth0',
         ...(a.includes(':') ? ['nodad'] : []),
       ])
-    await dns.setRecords({ [CDN_NAME]: ROTATED })
+    await dns.setRecords({ ...RECORDS, [CDN_NAME]: ROTATED })
     expect(await page(only6, '-6')).toBe(INTERNET_PAGE)
     expect(await page(dual, '-4')).toBe(INTERNET_PAGE)
     const set6 = (await n.nft(['list', 'set', 'inet', 'branchgate', 'garden_dns6'])).stdout
