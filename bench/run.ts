@@ -17,6 +17,8 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./startup.js')).default,
   // Issues 19 and 16: DNS before and after login, forwarding, time to the splash and to the internet.
   async () => (await import('./guest-network.js')).default,
+  async () => (await import('./guest-network.js')).forwardingSection,
+  async () => (await import('./guest-network.js')).loginTimesSection,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

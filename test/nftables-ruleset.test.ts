@@ -59,7 +59,7 @@ describe('the nftables ruleset', () => {
     )
     // Before connection tracking, so no conntrack entry can keep an old decision alive.
     expect(chain).toMatch(
-      /type filter hook prerouting priority raw; policy accept;\s+iifname != "br-guest" return\s+ether saddr @allowed return\s+fib daddr type local meta l4proto \{ tcp, udp \} th dport 53 jump captive_dns/,
+      /type filter hook prerouting priority raw; policy accept;\s+iifname != "br-guest" return\s+meta l4proto \{ tcp, udp \} th dport 53 fib daddr type local ether saddr != @allowed jump captive_dns\s+\}/,
     )
     const captive = text.slice(text.indexOf('chain captive_dns {'))
     expect(captive).toMatch(
