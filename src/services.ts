@@ -18,6 +18,7 @@ import { smsStatements } from './db/sms.js'
 import { visitStatements } from './db/visits.js'
 import type { Gate } from './gate/gate.js'
 import { uuidv7 } from './ids.js'
+import { noMetrics, type Metrics } from './observe/metrics.js'
 import { createLogin } from './portal/login.js'
 import { createSendGuard } from './sms/guard.js'
 import { createSmsChain } from './sms/providers.js'
@@ -52,11 +53,14 @@ export interface ServiceDeps {
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
+  /** Where the funnel, latencies and provider tries are reported (issue 13); default: nowhere. */
+  metrics?: Metrics
 }
 
 /** Builds the services from the outside world (see ServiceDeps). Opens no socket, starts no timer. */
 export function createServices(deps: ServiceDeps) {
   const { config, db, gate, clock, secret, log } = deps
+  const metrics = deps.metrics ?? noMetrics
   const audit = auditStatements(db)
   const visitRows = visitStatements(db)
   const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
@@ -76,6 +80,7 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    metrics,
   })
   const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
   const session: SessionJobDeps = {
@@ -88,7 +93,7 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
-  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
+  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
   const login = createLogin({
     db,
     clock,
@@ -152,13 +157,14 @@ export function createServices(deps: ServiceDeps) {
     sms,
     login,
     consoleAuth,
+    metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Erasure reaches the CRM as its own event, written in the erasure's transaction.
     erasure: deps.erasure ?? outboxErasureNotifier(outbox),
     smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log, metrics }),
   }
 }
 export type Services = ReturnType<typeof createServices>

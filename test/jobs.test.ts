@@ -14,6 +14,7 @@ describe('background jobs', () => {
       'session-idle',
       'staff',
       'sync',
+      'firewall-check',
       'sms-prune',
     ])
     expect(JOBS.find((j) => j.name === 'sync')!.schedule(config)).toEqual({

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
+import type { Metrics } from '../observe/metrics.js'
 import type { CrmAdapter } from './adapter.js'
 import { macPolicy, createOutbox, type Outbox } from './outbox.js'
 import { createSyncRunner, type SyncRunner } from './run.js'
@@ -37,8 +38,10 @@ export function buildSyncRunner(p: {
   branchId: string
   clock: Clock
   log: (line: string) => void
+  metrics?: Metrics
 }): SyncRunner {
   return createSyncRunner({
+    ...(p.metrics ? { metrics: p.metrics } : {}),
     db: p.db,
     adapter: buildCrmAdapter(p.sync, p.clock),
     clock: p.clock,

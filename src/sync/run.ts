@@ -5,6 +5,7 @@ import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import { retryParkedEvents } from './status.js'
 import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
 
@@ -56,6 +57,8 @@ export interface SyncRunnerDeps {
   random?: () => number
   /** Whether a lease holder on this host is still running; default asks the kernel. */
   isAlive?: (pid: number) => boolean
+  /** Each batch timed by outcome; default: nowhere. */
+  metrics?: Metrics
 }
 
 export interface SyncRunner {
@@ -121,6 +124,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
   const isAlive = deps.isAlive ?? defaultIsAlive
+  const metrics = deps.metrics ?? noMetrics
   const host = hostname()
   const owner = `${host}:${process.pid}:${opaqueId()}`
   // Long enough for the slowest batch (Salesforce: token + two calls, each with its timeout).
@@ -250,6 +254,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           events,
         }
         let outcome
+        const t0 = performance.now()
         try {
           outcome = await adapter.deliver(batch)
         } catch (err) {
@@ -259,6 +264,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
             retryAfterMs: null,
           }
         }
+        metrics.timing({ op: 'sync', outcome: outcome.kind }, secondsSince(t0))
         tally.batches++
         const now = clock.now()
         if (outcome.kind === 'acked') {
