@@ -70,14 +70,19 @@ const nftablesGate = z
     portalPort: z.number().int().min(1).max(65535).nullable().default(null),
     walledGarden: z
       .object({
-        /** Host names reachable before login (resolved at start, then every refreshMinutes). */
+        /**
+         * Host names reachable before login, `*.` allowed in front (`*.bank.example`): the
+         * captive resolver puts their addresses into the firewall as guests resolve them
+         * (dnsmasq's nftset), and every refreshMinutes they are resolved again as a fallback
+         * (wildcards cannot be). A name covers the names under it.
+         */
         hosts: z
           .array(
             z
               .string()
               .regex(
-                /^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
-                'must be host names such as www.example.com',
+                /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
+                'must be host names such as www.example.com or *.example.com',
               ),
           )
           .default([]),
@@ -116,6 +121,31 @@ const nftablesGate = z
       })
       .strict()
       .prefault({}),
+    /**
+     * IPv6 for guests (dual-stack): null (the default) leaves the guest network IPv4-only.
+     * The guest interface gets the prefix's ::1 and dnsmasq announces the prefix (SLAAC, router
+     * advertisements) with DHCPv6 option 103 (deploy/install.sh --ipv6-prefix).
+     */
+    ipv6: z
+      .object({
+        /** The guests' /64, e.g. "fd42:77::/64" (a ULA) or a /64 the branch router routes here. */
+        prefix: z.string().superRefine((v, ctx) => {
+          if (!z.cidrv6().safeParse(v).success || !v.endsWith('/64'))
+            ctx.addIssue({
+              code: 'custom',
+              message: `must be an IPv6 /64 such as fd42:77::/64, got ${JSON.stringify(v)}`,
+            })
+        }),
+        /**
+         * How guests reach the internet over IPv6: "nat" (masqueraded on the uplink, NAT66: the
+         * branch router gives the uplink one IPv6 address, nothing more) or "routed" (the branch
+         * router routes the prefix to the gateway's uplink address; no NAT).
+         */
+        uplink: z.enum(['nat', 'routed'], { error: 'must be "nat" or "routed"' }).default('nat'),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     /** Tries per firewall change before it is reported as failed (1–10). */
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */

@@ -408,6 +408,7 @@ export function nftablesGateFor(
       uplinkInterface: gate.uplinkInterface,
       captiveDnsPort: gate.captiveDns.port,
       preLogin: gate.preLogin,
+      ipv6Uplink: gate.ipv6?.uplink ?? 'nat',
     }),
   })
 }

@@ -55,5 +55,6 @@ function handle(req: IncomingMessage, res: ServerResponse) {
   res.writeHead(200, { 'content-type': 'text/plain' }).end(INTERNET_PAGE)
 }
 
+// '::' takes IPv4 and IPv6 alike (the IPv6 end-to-end test reaches it over both).
 for (const port of [80, 443])
-  createServer(handle).listen(port, '0.0.0.0', () => console.log(`listening ${port}`))
+  createServer(handle).listen(port, '::', () => console.log(`listening ${port}`))
