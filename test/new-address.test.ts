@@ -84,8 +84,10 @@ describe('a returning customer on a new address', () => {
     expect(back).not.toContain('name="consent"')
     expect((await h.post('/welcome-back', { lang: 'es' })).status).toBe(200)
 
-    // The branch moved to a new notice (privacy.noticeVersion) since that consent.
+    // The branch moved to a new notice (privacy.noticeVersion) since that consent; the next day,
+    // once today's access has ended (a device still through sees its online page instead).
     h.db.prepare(`UPDATE consents SET notice_version = '2025-06'`).run()
+    h.clock.advance({ days: 1 })
     const splash = await (await h.request('/')).text()
     expect(splash).not.toContain('action="/welcome-back"')
     expect(splash).toContain('name="consent"')
