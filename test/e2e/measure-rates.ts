@@ -29,14 +29,16 @@ try {
   }
   if (mode === 'nft') {
     // 30 Mbit/s per device = 3750 kB/s; the total 40 Mbit/s = 5000 kB/s, shared by a named limit.
-    const macs = c.map((x) => x.mac).join(', ')
+    // Keyed by the phone's address: in the forward hook a routed packet still carries the
+    // uplink's Ethernet header (ether daddr is the gateway's own MAC), so a MAC key never matches.
+    const addrs = c.map((x) => x.address).join(', ')
     const rules = [
       'add table inet measure',
       'add limit inet measure total { rate over 5000 kbytes/second burst 500 kbytes }',
-      `add set inet measure phones { type ether_addr; elements = { ${macs} }; }`,
+      `add set inet measure phones { type ipv4_addr; elements = { ${addrs} }; }`,
       'add chain inet measure shape { type filter hook forward priority filter - 5; policy accept; }',
-      'add rule inet measure shape ether daddr @phones limit name "total" drop',
-      'add rule inet measure shape ether daddr @phones meter perdev { ether daddr limit rate over 3750 kbytes/second burst 375 kbytes } drop',
+      'add rule inet measure shape ip daddr @phones limit name "total" drop',
+      'add rule inet measure shape ip daddr @phones meter perdev { ip daddr limit rate over 3750 kbytes/second burst 375 kbytes } drop',
     ].join('\n')
     const r = await n.exec(n.gw, 'sh', ['-c', `nft -f - <<'X'\n${rules}\nX`])
     if (r.code) throw new Error(r.stderr)

@@ -279,6 +279,8 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
       await until(
         async () => (await exec(net, 'curl', ['-sf', `http://${INTERNET_IP}/`])).code === 0,
         'the internet host',
+        h.output,
+        h.child,
       )
       return h
     },
@@ -316,6 +318,7 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
         async () => (await exec(net, 'ss', ['-lnu'])).stdout.includes(`${INTERNET_IP}:53 `),
         'the internet DNS server',
         h.output,
+        h.child,
       )
       return {
         /** Every name asked of it so far, in order. */
@@ -410,6 +413,7 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
         async () => (await exec(gw, 'ss', ['-lnu'])).stdout.includes(':67 '),
         'dnsmasq',
         h.output,
+        h.child,
       )
       return h
     },
@@ -420,7 +424,9 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
         client.ns,
         process.execPath,
         ['--import', 'tsx', path.join(ROOT, 'test/e2e/dhcp-client.ts'), client.mac],
-        30_000,
+        // No kill timer: the client gives up by itself 15 s after it starts sending; a wall-clock
+        // bound here also counted its own start-up, which takes long on a loaded machine.
+        0,
       )
       if (r.code !== 0) throw new Error(`DHCP failed for ${client.name}: ${r.stderr}`)
       const lease = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Lease
@@ -592,6 +598,7 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
         },
         'branchgate',
         h.output,
+        h.child,
       )
       branchgate = {
         configFile,
@@ -639,17 +646,22 @@ export async function withTestNetwork<T>(
   }
 }
 
-/** Polls `ready` until it is true (for processes starting up: there is no event to wait on). */
+/**
+ * Polls `ready` until it is true (for processes starting up: there is no event to wait on but
+ * their exit). No deadline of its own: on a loaded machine a start-up takes what it takes (a 30 s
+ * bound here fired under load while everything was on its way up). The process's exit ends the
+ * wait at once, with its output; the test's own timeout bounds the rest.
+ */
 export async function until(
   ready: () => Promise<boolean>,
   what: string,
   output?: () => string,
-  ms = 30_000,
+  exits?: ChildProcess,
 ) {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
+  const gone = () => exits !== undefined && (exits.exitCode !== null || exits.signalCode !== null)
+  for (;;) {
     if (await ready()) return
+    if (gone()) throw new Error(`${what} exited before it came up${output ? `:\n${output()}` : ''}`)
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`${what} did not come up within ${ms / 1000} s${output ? `:\n${output()}` : ''}`)
 }

@@ -128,7 +128,8 @@ describe.skipIf(skip !== null)('tiers, rates and allowances, end to end', () => 
     const sms = (await n.smsMessages()).filter((m) => m.to === e164).at(-1)!
     const code = /#(\d{6})\s*$/.exec(sms.text)![1]!
     const welcome = await post(client, '/verify', { challenge: challenge!, code })
-    expect(welcome.stdout).toContain(`¡Listo, ${name}!`)
+    // "¡Listo, Ana!" for a first login, "¡Hola de nuevo, Ana!" for a number seen before (issue 18).
+    expect(welcome.stdout).toMatch(new RegExp(`(¡Listo|¡Hola de nuevo), ${name}!`))
   }
 
   /** kbit/s of TCP payload the client got (down: from the internet host) over `seconds`. */
@@ -182,7 +183,10 @@ describe.skipIf(skip !== null)('tiers, rates and allowances, end to end', () => 
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.1 * Math.max(a, b))
     expect(a + b).toBeLessThanOrEqual(TOTAL_KBPS)
     expect(near(a + b, TOTAL_KBPS)).toBe(true)
-    expect(loaded).toBeLessThanOrEqual(2 * idle)
+    // A third phone waits behind at most a frame of each busy one: well under the 300 ms a
+    // shared 1,000-packet queue at this total would hold. Not a ratio of two sub-millisecond
+    // medians, which a loaded machine's scheduling alone can double (0.87 → 1.76 ms once).
+    expect(loaded).toBeLessThanOrEqual(idle + 20)
   })
 
   it('holds one phone to its per-device limit, down and up', async () => {
