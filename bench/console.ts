@@ -400,7 +400,7 @@ const section: BenchSection = {
       // The whole page as the server answers it: queries, SVG charts and tables (365 rows).
       const config = loadConfig(JSON.stringify({ dataDir: dir, branch: { timeZone: TZ } }), {})
       const clock = { now: () => now }
-      const { consoleAuth } = createServices({
+      const { consoleAuth, passes, allowance } = createServices({
         config,
         db,
         gate: createDryRunGate(clock),
@@ -417,6 +417,8 @@ const section: BenchSection = {
         access: { setDeviceState: async () => ({ visitId: null }), liveUntil: () => null } as never,
         clientAddress: () => '127.0.0.1',
         log: () => {},
+        passes,
+        allowance,
       })
       await auth.add('bench', 'manager', 'sintetico-2025-x', 'bench')
       const { token } = await auth.login('bench', 'sintetico-2025-x', '127.0.0.1')

@@ -260,6 +260,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       session: services.session,
       sms: services.smsRows,
       sync,
+      allowance: services.allowance,
       log,
       metrics: services.metrics,
       ...(observer ? { firewallCheck: observer.firewallCheck } : {}),
@@ -278,7 +279,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // below (it is sent again next time).
     const jobsStopped = Promise.all([
       sync.stop(),
-      jobs.stop(),
+      // Then one last count of the kernel's per-device bytes: the next start counts from zero.
+      jobs
+        .stop()
+        .then(() =>
+          services.allowance
+            .sweep(clock.now())
+            .catch((err) => log(`allowance: last count failed: ${(err as Error).message}`)),
+        ),
       checkpointer.stop(),
       consoleWorker.close(),
     ]).finally(() => {

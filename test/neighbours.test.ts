@@ -7,6 +7,7 @@ import {
   parseIpNeighJson,
   parseProcArp,
   plainIp,
+  isGuestAddress,
   withLoopbackDemoMac,
 } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
@@ -82,6 +83,42 @@ describe('neighbour table', () => {
     )
     expect(await table.macFor('10.0.0.1; reboot')).toBeNull()
     expect(ran).toBe(false)
+  })
+  it('finds an IPv6 guest in the neighbour table, and never a link-local, multicast or unspecified source', async () => {
+    const calls: string[][] = []
+    const rows = JSON.stringify([
+      {
+        dst: 'fd42:77::8a1c:2ff:fe33:4455',
+        dev: 'br-guest',
+        lladdr: '3a:11:22:33:44:55',
+        state: ['REACHABLE'],
+      },
+      // The branch router on the uplink has the same link-local address as a guest might claim.
+      { dst: 'fe80::1', dev: 'enp1s0', lladdr: '00:11:22:33:44:01', state: ['REACHABLE'] },
+    ])
+    const table = createKernelNeighbours(
+      async (file, args) => {
+        calls.push([file, ...args])
+        return rows
+      },
+      async () => PROC_ARP,
+    )
+    expect(await table.macFor('fd42:77::8a1c:2ff:fe33:4455')).toBe('3a:11:22:33:44:55')
+    for (const source of [
+      'fe80::1',
+      'fe80::8a1c:2ff:fe33:4455',
+      'ff02::1',
+      '::',
+      '::1',
+      '169.254.3.4',
+      '224.0.0.251',
+      '255.255.255.255',
+      '0.0.0.0',
+    ])
+      expect(await table.macFor(source), source).toBeNull()
+    expect(calls).toEqual([['ip', '-j', 'neigh', 'show', 'to', 'fd42:77::8a1c:2ff:fe33:4455']])
+    expect(isGuestAddress('10.99.1.20')).toBe(true)
+    expect(isGuestAddress('2001:db8::20')).toBe(true)
   })
   it('gives loopback clients the demo MAC only through the demo wrapper', async () => {
     const demo = parseMac('02:aa:bb:cc:dd:ee') as Mac

@@ -48,6 +48,16 @@ export interface DashboardFigures {
   /** One entry per day of the range, branch-local. */
   daily: Array<{ date: string; visits: number }>
   hereNow: HereNow[]
+  /** Issue 17: access that was not an SMS-verified customer, counted apart. */
+  tiers: {
+    /** Grants of access without a code in the range (the SMS could not be sent). */
+    withoutCode: number
+    /** Of those, the devices that verified their number later. */
+    withoutCodeUpgraded: number
+    /** Visits on a staff pass started in the range (also in `visits`). */
+    passVisits: number
+    passesIssued: number
+  }
 }
 
 // Visits in [@from, @to), staff customers left out, with their dwell. Dwell of an open visit runs
@@ -97,6 +107,16 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
       AND (v.customer_id IS NULL OR v.customer_id NOT IN
            (SELECT customer_id FROM devices WHERE is_staff = 1 AND customer_id IS NOT NULL))
     ORDER BY v.started_at`)
+
+  // Issue 17: the tiers apart (unverified grants are never visits; pass visits are).
+  const tierFigures = db.prepare(`
+    SELECT
+      (SELECT count(*) FROM unverified_grants WHERE granted_at >= @from AND granted_at < @to) AS withoutCode,
+      (SELECT count(*) FROM unverified_grants WHERE granted_at >= @from AND granted_at < @to
+         AND upgraded_at IS NOT NULL) AS withoutCodeUpgraded,
+      (SELECT count(*) FROM visits WHERE started_at >= @from AND started_at < @to
+         AND customer_id IS NULL AND pass_id IS NOT NULL) AS passVisits,
+      (SELECT count(*) FROM passes WHERE issued_at >= @from AND issued_at < @to) AS passesIssued`)
 
   return {
     figures(range: DateRange, now: number): DashboardFigures {
@@ -181,6 +201,7 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         heatmap,
         daily,
         hereNow: here,
+        tiers: tierFigures.get({ from: range.fromMs, to: range.toMs }) as DashboardFigures['tiers'],
       }
     },
   }

@@ -5,6 +5,8 @@ import { auditStatements } from '../db/audit.js'
 import { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import type { Allowance } from '../access/allowance.js'
+import type { Passes } from '../access/passes.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
@@ -42,6 +44,10 @@ export interface ConsoleDeps {
    * main.ts gives a worker thread; default: the portal's own thread (tests).
    */
   worker?: ConsoleWorkerFactory
+  /** Staff passes (issue 17): issued and revoked from the console. */
+  passes: Pick<Passes, 'issue' | 'since' | 'revoke'>
+  /** The daily allowance (issue 17), shown per customer. */
+  allowance: Pick<Allowance, 'used' | 'remaining'>
   /** Routes served on the admin listener in front of the console's own (/metrics, /readyz). */
   inFront?: Hono
 }
@@ -81,11 +87,15 @@ export function createConsole(deps: ConsoleDeps) {
       erasure: deps.erasure ?? noErasureNotifier,
       phoneRules,
       branchId: deps.config.branch.id,
+      allowance: deps.allowance,
+      dailyMB: deps.config.gate.quota.dailyMB,
     }),
     campaigns: createCampaigns({ db: deps.db, clock: deps.clock, audit, ...rules.campaigns }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,
     passByMinutes,
+    passes: deps.passes,
+    passMinutes: deps.config.tiers.pass.minutes,
     secure: deps.config.console.tls !== null,
     clientAddress: deps.clientAddress,
     log: deps.log,

@@ -32,22 +32,33 @@ export interface VisitReportRow {
   pass_by: 0 | 1 | null
 }
 
-/** Prepared statements over visits and the presence columns of devices. */
+/**
+ * Prepared statements over visits and the presence columns of devices.
+ *
+ * A visitor is a customer (its id) or a staff pass (its id negated, issue 17): the visit rules
+ * then need no second kind of visitor. Only these statements know how each is stored
+ * (`customer_id`, or `pass_id` with no customer).
+ */
 export function visitStatements(db: Db) {
   // Rows as arrays (raw): a sweep reads thousands, and objects cost it twice the time.
   const openAll = db
     .prepare(
-      `SELECT id, customer_id, started_at, last_seen_at FROM visits
-       WHERE ended_at IS NULL AND customer_id IS NOT NULL`,
+      `SELECT id, coalesce(customer_id, -pass_id) AS customer_id, started_at, last_seen_at FROM visits
+       WHERE ended_at IS NULL AND (customer_id IS NOT NULL OR pass_id IS NOT NULL)`,
     )
     .raw()
   const openFor = db.prepare(
     `SELECT id, customer_id, started_at, last_seen_at FROM visits
      WHERE customer_id = @customerId AND ended_at IS NULL LIMIT 1`,
   )
+  const openForPass = db.prepare(
+    `SELECT id, -pass_id AS customer_id, started_at, last_seen_at FROM visits
+     WHERE pass_id = @passId AND customer_id IS NULL AND ended_at IS NULL LIMIT 1`,
+  )
   const insert = db.prepare(
-    `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at)
-     VALUES (@id, @customerId, @branchId, @startedAt, @lastSeenAt)`,
+    `INSERT INTO visits (id, customer_id, pass_id, branch_id, started_at, last_seen_at)
+     VALUES (@id, CASE WHEN @customerId > 0 THEN @customerId END,
+       CASE WHEN @customerId < 0 THEN -@customerId END, @branchId, @startedAt, @lastSeenAt)`,
   )
   // MAX: a late or backward observation never moves the last activity back.
   const touch = db.prepare(
@@ -80,13 +91,18 @@ export function visitStatements(db: Db) {
      WHERE v.started_at >= @from AND v.started_at < @to
      ORDER BY v.started_at, v.id`,
   )
+  // A device on a staff pass counts for the pass (its visitor id negated) while the pass lets it
+  // through; it has no customer.
   const tracked = db
     .prepare(
-      `SELECT d.mac, d.customer_id, d.is_staff, d.last_seen_at,
-            (d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
+      `SELECT d.mac, coalesce(d.customer_id, -p.pass_id) AS customer_id, d.is_staff, d.last_seen_at,
+            ((d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
                SELECT 1 FROM authorizations a
-               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now))) AS counts
+               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now)))
+             OR (d.customer_id IS NULL AND p.pass_id IS NOT NULL)) AS counts
      FROM devices d
+     LEFT JOIN authorizations p ON p.mac = d.mac AND p.ended_at IS NULL AND p.ends_at > @now
+       AND p.pass_id IS NOT NULL
      WHERE d.is_staff = 1
         OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
         OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
@@ -101,9 +117,13 @@ export function visitStatements(db: Db) {
      WHERE devices.mac = j.value ->> 0`,
   )
   return {
-    /** Open visits as [id, customer_id, started_at, last_seen_at]. */
+    /** Open visits as [id, visitor (customer id, or a pass's id negated), started_at, last_seen_at]. */
     openAll: () => openAll.all() as OpenVisitTuple[],
-    openFor: (customerId: number) => openFor.get({ customerId }) as OpenVisitRow | undefined,
+    /** The open visit of a visitor: a customer id, or a pass's id negated. */
+    openFor: (visitor: number) =>
+      (visitor < 0
+        ? openForPass.get({ passId: -visitor })
+        : openFor.get({ customerId: visitor })) as OpenVisitRow | undefined,
     insert: (v: {
       id: string
       customerId: number

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
 
 /** The kernel's neighbour table, as the one question the portal asks of it. */
@@ -25,6 +25,35 @@ export function plainIp(address: string): string {
 }
 
 const UNUSABLE_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP'])
+
+/**
+ * Source addresses that never name one guest: unspecified, loopback, link-local (the same fe80::
+ * address can sit on the uplink too, so its neighbour entry could be the branch router's),
+ * multicast and broadcast. A request from one is nobody's device.
+ */
+const NOT_A_GUEST = new BlockList()
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  NOT_A_GUEST.addSubnet(net, bits, 'ipv4')
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  NOT_A_GUEST.addSubnet(net, bits, 'ipv6')
+
+/** Whether a client address can be a guest's own (unicast, not link-local, not loopback). */
+export function isGuestAddress(ip: string): boolean {
+  const family = isIP(ip)
+  if (family === 0) return false
+  return !NOT_A_GUEST.check(ip, family === 4 ? 'ipv4' : 'ipv6')
+}
 
 /** The rows of `ip -j neigh` output; garbage reads as no rows. */
 export function neighbourRows(stdout: string): Array<Record<string, unknown>> {
@@ -70,7 +99,7 @@ export function createKernelNeighbours(
   return {
     async macFor(address) {
       const ip = plainIp(address)
-      if (isIP(ip) === 0) return null
+      if (!isGuestAddress(ip)) return null
       try {
         const mac = parseIpNeighJson(await run('ip', ['-j', 'neigh', 'show', 'to', ip]), ip)
         if (mac) return mac

@@ -157,6 +157,8 @@ describe('the console at a phone’s and a laptop’s width', () => {
       '/audit',
       '/users',
       '/sync',
+      '/trends?days=30',
+      '/trends/weekly',
     ]
     for (const p of pages) {
       await page.goto(base + p)

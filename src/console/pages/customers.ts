@@ -9,7 +9,7 @@ import type { ConsoleWorker } from '../worker.js'
 
 export interface CustomersDeps {
   render: Render
-  customers: Pick<CustomerDesk, 'page' | 'exportFile' | 'setStaff' | 'erase'>
+  customers: Pick<CustomerDesk, 'page' | 'accessNow' | 'exportFile' | 'setStaff' | 'erase'>
   worker: Pick<ConsoleWorker, 'searchCustomers'>
 }
 
@@ -42,7 +42,10 @@ export function customersPage(deps: CustomersDeps) {
     })
   })
 
-  app.get('/:id', (c) => render(c, 'console/customer', { file: fileOf(c) }))
+  app.get('/:id', (c) => {
+    const file = fileOf(c)
+    return render(c, 'console/customer', { file, accessNow: customers.accessNow(file.customer.id) })
+  })
 
   app.post('/:id/export', (c) => {
     const id = customerId(c)
