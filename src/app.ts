@@ -91,7 +91,7 @@ export function createApp(services: Services, edges: AppEdges) {
     clientAddress,
     log,
     sync: services.syncStatus,
-    erasure: services.erasure,
+    privacy: { erasure: services.erasure, consents: services.consents, rights: services.rights },
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
   })

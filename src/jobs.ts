@@ -12,6 +12,7 @@ import {
 import { pruneSmsRecords } from './sms/metrics.js'
 import type { SyncJob } from './sync/schedule.js'
 import type { PresenceTracker } from './visits/presence.js'
+import type { Retention } from './privacy/retention.js'
 
 /** What the background jobs work with, handed in by main.ts. */
 export interface JobDeps {
@@ -20,6 +21,8 @@ export interface JobDeps {
   sms: SmsStatements
   /** The CRM sync (src/sync/schedule.ts): the per-branch offset and the retry timer live there. */
   sync: SyncJob
+  /** The daily privacy job (src/privacy/retention.ts): retention, block then delete. */
+  retention: Pick<Retention, 'run'>
   log: (line: string) => void
 }
 
@@ -74,6 +77,13 @@ export const JOBS: Job[] = [
     name: 'sync',
     schedule: (c) => ({ cron: c.sync.schedule, atStart: true }),
     run: (deps) => deps.sync.tick(),
+  },
+  {
+    // Retention, block then delete (privacy.retention). Also at start: a run a restart or a
+    // kill interrupted is finished, and a box back from days off catches up (capped per run).
+    name: 'privacy',
+    schedule: () => ({ cron: '41 3 * * *', atStart: true }),
+    run: (deps, now) => deps.retention.run(now),
   },
   {
     // Provider tries and ended holds older than 90 days (src/sms/metrics.ts).

@@ -200,7 +200,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   )
   const jobs = startJobs(
     JOBS,
-    { tracker, session: services.session, sms: services.smsRows, sync, log },
+    {
+      tracker,
+      session: services.session,
+      sms: services.smsRows,
+      sync,
+      retention: services.retention,
+      log,
+    },
     config,
     clock,
   )

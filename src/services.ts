@@ -5,6 +5,11 @@ import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsoleAuth } from './console/auth.js'
 import { createCustomerBook } from './customers/book.js'
+import { createConsentDesk } from './customers/consent.js'
+import { createErasure } from './customers/erasure.js'
+import { createRetention } from './privacy/retention.js'
+import { createRightsDesk } from './privacy/requests.js'
+import { derivedKey } from './secret.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
@@ -48,7 +53,7 @@ export interface ServiceDeps {
   passwordCost?: ScryptCost
   /** The sync panel's source; default: the outbox's state. */
   syncStatus?: SyncStatusSource
-  /** Told of each erasure; default: a `customer.erased` event in the outbox. */
+  /** Told of each block and deletion; default: `customer.blocked`/`customer.deleted` in the outbox. */
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
@@ -127,6 +132,44 @@ export function createServices(deps: ServiceDeps) {
     }),
     templates: config.sms.templates,
   })
+  // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
+  const erasure = createErasure({
+    db,
+    clock,
+    audit,
+    access,
+    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    branchId: config.branch.id,
+    blockingDays: config.privacy.blockingDays,
+    timeZone: config.branch.timeZone,
+  })
+  const consents = createConsentDesk({
+    db,
+    clock,
+    customers,
+    audit,
+    outbox,
+    branchId: config.branch.id,
+    noticeVersion: config.privacy.noticeVersion,
+  })
+  const rights = createRightsDesk({
+    db,
+    clock,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+  })
+  const eventKey = derivedKey(secret, 'branchgate outbox digest v1')
+  const retention = createRetention({
+    db,
+    erasure,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+    macKey: derivedKey(secret, 'branchgate retention mac v1'),
+    eventKey,
+    log,
+  })
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),
     audit,
@@ -153,12 +196,23 @@ export function createServices(deps: ServiceDeps) {
     login,
     consoleAuth,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
-    // Erasure reaches the CRM as its own event, written in the erasure's transaction.
-    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    // Blocking and deletion reach the CRM as their own events, written in their transactions.
+    erasure,
+    consents,
+    rights,
+    retention,
     smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log }),
+      buildSyncRunner({
+        db,
+        sync: config.sync,
+        branchId: config.branch.id,
+        clock,
+        log,
+        deliveredEventsDays: config.privacy.retention.deliveredEventsDays,
+        redactKey: eventKey,
+      }),
   }
 }
 export type Services = ReturnType<typeof createServices>

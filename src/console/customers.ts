@@ -1,10 +1,8 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import type { DeviceAccess } from '../access/device-access.js'
-import { createErasure } from '../customers/erasure.js'
+import type { Erasure } from '../customers/erasure.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
-import type { ErasureNotifier } from './ports.js'
 
 export interface CustomerSummary {
   id: number
@@ -56,10 +54,9 @@ export interface CustomerDeskDeps {
   db: Db
   clock: Clock
   audit: AuditStatements
-  access: Pick<DeviceAccess, 'setDeviceState' | 'liveUntil'>
-  erasure: ErasureNotifier
+  /** Block then delete (src/customers/erasure.ts); null where only searching (worker thread). */
+  erasure: Pick<Erasure, 'block'> | null
   phoneRules: PhoneRules
-  branchId: string
 }
 
 /** Finding customers, reading everything kept about one, exporting it and erasing it. */
@@ -135,8 +132,6 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     }
   }
 
-  const erasure = createErasure(deps)
-
   return {
     /**
      * Finds customers by phone (typed any way: parsed with the branch's region), by a run of
@@ -180,8 +175,14 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       }
     },
 
-    /** Erases a customer's personal data (src/customers/erasure.ts). */
-    erase: (id: number, actor: string): Promise<boolean> => erasure.erase(id, actor),
+    /**
+     * Blocks a customer at their request (cancellation): invisible from now on, deleted after
+     * privacy.blockingDays (src/customers/erasure.ts).
+     */
+    block(id: number, actor: string): Promise<boolean> {
+      if (!deps.erasure) throw new Error('customer desk built without erasure')
+      return deps.erasure.block(id, { actor, reason: 'request' })
+    },
   }
 }
 export type CustomerDesk = ReturnType<typeof createCustomerDesk>

@@ -5,16 +5,17 @@ import { auditStatements } from '../db/audit.js'
 import { consoleAuditStatements } from '../db/console.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { RightsDesk } from '../privacy/requests.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
 import { createVisitList } from './exports.js'
 import {
-  noErasureNotifier,
   noSmsStats,
   noSync,
-  type ErasureNotifier,
   type SmsStatsSource,
   type SyncStatusSource,
 } from './ports.js'
@@ -33,8 +34,8 @@ export interface ConsoleDeps {
   log: (line: string) => void
   /** The CRM sync's state for the sync panel; default: "not configured". */
   sync?: SyncStatusSource
-  /** Told of every erasure (the CRM's `customer.erased` event); default: nobody. */
-  erasure?: ErasureNotifier
+  /** Privacy (issue 15): block then delete, consents after login, rights requests. */
+  privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
   /** Per-provider SMS figures for the status page; default: none kept. */
   smsStats?: SmsStatsSource
   /**
@@ -75,11 +76,10 @@ export function createConsole(deps: ConsoleDeps) {
       db: deps.db,
       clock: deps.clock,
       audit,
-      access: deps.access,
-      erasure: deps.erasure ?? noErasureNotifier,
+      erasure: deps.privacy.erasure,
       phoneRules,
-      branchId: deps.config.branch.id,
     }),
+    privacy: deps.privacy,
     campaigns: createCampaigns({ db: deps.db, clock: deps.clock, audit, ...rules.campaigns }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,

@@ -11,6 +11,9 @@ import { asLocale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import type { Campaigns } from './campaigns.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { RightsDesk } from '../privacy/requests.js'
 import type { CustomerDesk } from './customers.js'
 import type { VisitList } from './exports.js'
 import { ct } from './messages.js'
@@ -39,6 +42,8 @@ export interface ConsoleRouteDeps {
   worker: ConsoleWorker
   visitList: VisitList
   customers: CustomerDesk
+  /** Privacy (issue 15): block then delete, consents after login, rights requests. */
+  privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
   campaigns: Campaigns
   sync: SyncStatusSource
   smsStats: SmsStatsSource
@@ -135,7 +140,16 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.use('*', signedIn)
   app.route('/', dashboardPage({ render, clock, worker, timeZone }))
   app.route('/visits', visitsPage({ render, clock, visitList: deps.visitList, timeZone }))
-  app.route('/customers', customersPage({ render, customers: deps.customers, worker }))
+  app.route(
+    '/customers',
+    customersPage({
+      render,
+      customers: deps.customers,
+      worker,
+      consents: deps.privacy.consents,
+      rights: deps.privacy.rights,
+    }),
+  )
   app.route(
     '/export',
     exportsPage({ render, clock, audit: deps.audit, worker, timeZone, passByMinutes }),

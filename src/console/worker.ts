@@ -20,7 +20,6 @@ import { createCustomerDesk, type CustomerSummary } from './customers.js'
 import { createDashboard, type DashboardFigures, type VisitReportRules } from './dashboard.js'
 import { visitsCsvStream, type VisitsExportOptions } from './exports.js'
 import { formFields } from './form.js'
-import { noErasureNotifier } from './ports.js'
 import type { DateRange } from './time.js'
 
 /** What the console's long work needs to know besides the database (from the config). */
@@ -81,10 +80,8 @@ export function workOn(db: Db, rules: WorkRules) {
     db,
     clock: systemClock,
     audit: auditStatements(db),
-    access: null as never,
-    erasure: noErasureNotifier,
+    erasure: null,
     phoneRules: rules.campaigns.phoneRules,
-    branchId: '',
   })
   const campaigns = createCampaigns({
     db,
