@@ -168,6 +168,71 @@ const SAMPLES: Record<string, AuditRow> = {
     reason: 'sms-resume',
     detail: JSON.stringify({ scope: 'branch', until: 1 }),
   }),
+  // Privacy (issue 15).
+  'customer.block': row({
+    actor: 'system',
+    action: 'customer.block',
+    subject: '7',
+    reason: 'retention',
+    detail: JSON.stringify({ deleteAfter: 1 }),
+  }),
+  'customer.delete': row({
+    actor: 'system',
+    action: 'customer.delete',
+    subject: '7',
+    reason: 'blocking-ended',
+    detail: JSON.stringify({ visits: 12 }),
+  }),
+  'consent.withdraw': row({
+    actor: 'portal',
+    action: 'consent.withdraw',
+    subject: '7',
+    reason: 'portal',
+  }),
+  'consent.renew': row({
+    actor: 'portal',
+    action: 'consent.renew',
+    subject: '7',
+    reason: 'notice-changed',
+    detail: JSON.stringify({ noticeVersion: '2026-06' }),
+  }),
+  'customer.rename': row({
+    actor: 'user:maria',
+    action: 'customer.rename',
+    subject: '7',
+    reason: 'rectification',
+  }),
+  'rights.record': row({
+    actor: 'user:maria',
+    action: 'rights.record',
+    subject: '7',
+    reason: 'access',
+    detail: JSON.stringify({ request: 3, identityCheck: 'official-id', dueAt: 1 }),
+  }),
+  'rights.done': row({
+    actor: 'user:maria',
+    action: 'rights.done',
+    subject: '7',
+    reason: 'cancellation',
+    detail: JSON.stringify({ request: 3, late: false }),
+  }),
+  'rights.refuse': row({
+    actor: 'user:maria',
+    action: 'rights.refuse',
+    subject: null,
+    reason: 'opposition',
+    detail: JSON.stringify({ request: 4, late: false }),
+  }),
+  'retention.capped': row({
+    actor: 'system',
+    action: 'retention.capped',
+    reason: 'clock-step',
+    detail: JSON.stringify({
+      clockAt: Date.parse('2031-03-02T15:00:00Z'),
+      effectiveAt: Date.parse('2026-03-09T15:00:00Z'),
+    }),
+  }),
+  'marketing.export': row({ actor: 'user:maria', action: 'marketing.export' }),
 }
 
 describe('the audit log in the manager’s language', () => {

@@ -130,8 +130,20 @@ describe('the outbox, written by the login transaction', () => {
       customer: { name: 'Ana María López' },
     })
     expect(rows[5]!.data.consent.purposes).toEqual(['marketing'])
+    // consent.withdrawn carries the CRM's key and nothing else about her (issue 15).
+    expect(rows[5]!.data).toEqual({
+      phone: '+525512345678',
+      consent: expect.objectContaining({ via: 'login' }),
+    })
+    expect(rows[5]!.schema_version).toBe(2)
+    // The earlier consent is marked withdrawn on record too.
+    expect(h.db.prepare(`SELECT purposes, withdrawn_at FROM consents ORDER BY id`).all()).toEqual([
+      { purposes: '["service","marketing"]', withdrawn_at: rows[5]!.occurred_at },
+      { purposes: '["service"]', withdrawn_at: null },
+    ])
     // The marketing flag travels with every customer record, and says the current truth.
-    for (const r of rows.slice(2)) expect(r.data.customer.marketingConsent).toBe(false)
+    for (const r of rows.slice(2))
+      if (r.data.customer) expect(r.data.customer.marketingConsent).toBe(false)
   })
 
   it('does not withdraw what was never given', async () => {

@@ -73,12 +73,33 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
     SELECT (started_at + CAST(@offset AS INTEGER)) / 3600000 AS localHour, COUNT(*) AS n
     FROM base GROUP BY localHour`)
   // Distinct customers walk the per-customer index; "new" means no visit before the range.
+  // A customer some of whose visits are tallies (privacy.retention.visitsMonths) is new only if
+  // none is, and is counted once when their last tallied day is in the range too (`overlap`).
   const customers = db.prepare(`WITH ${BASE},
     seen(customer_id) AS (SELECT DISTINCT customer_id FROM base WHERE customer_id IS NOT NULL)
-    SELECT COUNT(*) AS customers, COALESCE(SUM(NOT EXISTS (
+    SELECT COUNT(*) AS customers, COALESCE(SUM(c.tallied_through IS NULL AND NOT EXISTS (
       SELECT 1 FROM visits p WHERE p.customer_id = s.customer_id AND p.started_at < @from
-    )), 0) AS fresh
-    FROM seen s`)
+    )), 0) AS fresh, COALESCE(SUM(c.tallied_through >= @fromDay), 0) AS overlap
+    FROM seen s LEFT JOIN customers c ON c.id = s.customer_id`)
+  // Visits kept only as anonymous tallies (deleted customers, visits past their retention):
+  // src/db/tallies.ts. Their slots are quarter hours, so a range's local-midnight bounds and
+  // every local hour cut them exactly.
+  const talliedDwell = db.prepare(
+    `SELECT dwell_s AS seconds, 0 AS open, SUM(visits) AS n FROM visit_tallies
+     WHERE slot_at >= @from AND slot_at < @to GROUP BY dwell_s`,
+  )
+  const talliedByLocalHour = db.prepare(
+    `SELECT (slot_at + CAST(@offset AS INTEGER)) / 3600000 AS localHour, SUM(visits) AS n
+     FROM visit_tallies WHERE slot_at >= @from AND slot_at < @to GROUP BY localHour`,
+  )
+  // Distinct tallied customers in a range of days: their visit days in it, minus their pairs of
+  // consecutive visit days both in it (a range holds a contiguous run of one customer's days).
+  const talliedVisitors = db.prepare(
+    `SELECT COALESCE(SUM(visitors), 0) AS days, COALESCE(SUM(first_time), 0) AS fresh,
+       (SELECT COALESCE(SUM(visitors), 0) FROM visitor_day_pairs
+        WHERE from_day >= @fromDay AND to_day <= @toDay) AS pairs
+     FROM visitor_tallies WHERE day >= @fromDay AND day <= @toDay`,
+  )
   const hereNow = db.prepare(`
     SELECT v.id AS visitId, v.customer_id AS customerId, c.name AS name, c.erased_at AS erasedAt,
            v.started_at AS startedAt, v.last_seen_at AS lastSeenAt
@@ -92,7 +113,10 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
     figures(range: DateRange, now: number): DashboardFigures {
       const minMs = rules.passByMinutes * 60_000
       const params = { from: range.fromMs, to: range.toMs, minMs }
-      const dist = dwell.all(params) as Array<{ seconds: number; open: 0 | 1; n: number }>
+      const dist = mergeDistributions(
+        dwell.all(params) as Array<{ seconds: number; open: 0 | 1; n: number }>,
+        talliedDwell.all(params) as Array<{ seconds: number; open: 0 | 1; n: number }>,
+      )
       const histogram = DWELL_BUCKETS.map(() => 0)
       const stays: Array<{ seconds: number; n: number }> = []
       let visits = 0
@@ -129,6 +153,12 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
           localHour: number
           n: number
         }>
+        hours.push(
+          ...(talliedByLocalHour.all({ from: seg.from, to: seg.to, offset: seg.offset }) as Array<{
+            localHour: number
+            n: number
+          }>),
+        )
         for (const h of hours) {
           const wall = new Date(h.localHour * 3_600_000)
           heatmap[(wall.getUTCDay() + 6) % 7]![wall.getUTCHours()]! += h.n
@@ -142,7 +172,17 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         daily.push({ date, visits: perDay.get(date) ?? 0 })
       }
 
-      const who = customers.get(params) as { customers: number; fresh: number }
+      const days = { fromDay: range.from, toDay: range.to }
+      const live = customers.get({ ...params, ...days }) as {
+        customers: number
+        fresh: number
+        overlap: number
+      }
+      const tallied = talliedVisitors.get(days) as { days: number; fresh: number; pairs: number }
+      const who = {
+        customers: live.customers - live.overlap + tallied.days - tallied.pairs,
+        fresh: live.fresh + tallied.fresh,
+      }
       const here = (
         hereNow.all({ since: now - rules.hereNowMinutes * 60_000 }) as Array<
           HereNow & { erasedAt: number | null }
@@ -170,6 +210,21 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
   }
 }
 export type Dashboard = ReturnType<typeof createDashboard>
+
+/** Two (seconds, open) distributions as one, sorted by seconds. */
+function mergeDistributions<T extends { seconds: number; open: 0 | 1; n: number }>(
+  live: T[],
+  tallied: T[],
+): T[] {
+  if (tallied.length === 0) return live
+  const all = new Map<string, T>()
+  for (const d of [...live, ...tallied]) {
+    const key = `${d.seconds} ${d.open}`
+    const had = all.get(key)
+    all.set(key, had ? { ...had, n: had.n + d.n } : { ...d })
+  }
+  return [...all.values()].sort((a, b) => a.seconds - b.seconds || a.open - b.open)
+}
 
 /** Median of a sorted distribution of (value, count) pairs; the mean of the two middles when even. */
 export function median(dist: ReadonlyArray<{ seconds: number; n: number }>, total: number): number {

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
 import { consoleAuditStatements } from '../db/console.js'
+import { customerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { ConsentDesk } from '../customers/consent.js'
@@ -12,13 +13,8 @@ import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
-import { createVisitList } from './exports.js'
-import {
-  noSmsStats,
-  noSync,
-  type SmsStatsSource,
-  type SyncStatusSource,
-} from './ports.js'
+import { createVisitList, marketingCsv } from './exports.js'
+import { noSmsStats, noSync, type SmsStatsSource, type SyncStatusSource } from './ports.js'
 import { consoleRoutes } from './routes.js'
 import { inlineConsoleWorker, type ConsoleWorkerFactory, type WorkRules } from './worker.js'
 
@@ -80,6 +76,9 @@ export function createConsole(deps: ConsoleDeps) {
       phoneRules,
     }),
     privacy: deps.privacy,
+    customerRows: customerStatements(deps.db),
+    marketingCsv: (header) =>
+      marketingCsv(deps.db, { timeZone: deps.config.branch.timeZone, header }),
     campaigns: createCampaigns({ db: deps.db, clock: deps.clock, audit, ...rules.campaigns }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,

@@ -26,6 +26,8 @@ import { signInPage } from './pages/sign-in.js'
 import { syncPage } from './pages/sync.js'
 import { usersPage } from './pages/users.js'
 import { visitsPage } from './pages/visits.js'
+import { requestsPage } from './pages/requests.js'
+import type { CustomerStatements } from '../db/customers.js'
 import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { CONSOLE_CSS, createRender, type ConsoleEnv } from './render.js'
 import { checkCsrfToken, readPostedForm, readSession, signedIn } from './session.js'
@@ -44,6 +46,8 @@ export interface ConsoleRouteDeps {
   customers: CustomerDesk
   /** Privacy (issue 15): block then delete, consents after login, rights requests. */
   privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
+  customerRows: CustomerStatements
+  marketingCsv: (header: readonly string[]) => string
   campaigns: Campaigns
   sync: SyncStatusSource
   smsStats: SmsStatsSource
@@ -152,7 +156,29 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   )
   app.route(
     '/export',
-    exportsPage({ render, clock, audit: deps.audit, worker, timeZone, passByMinutes }),
+    exportsPage({
+      render,
+      clock,
+      audit: deps.audit,
+      worker,
+      timeZone,
+      passByMinutes,
+      marketingCsv: deps.marketingCsv,
+    }),
+  )
+  app.route(
+    '/requests',
+    requestsPage({
+      render,
+      clock,
+      timeZone,
+      phoneRules: config.phone,
+      rights: deps.privacy.rights,
+      customers: deps.customers,
+      customerRows: deps.customerRows,
+      consents: deps.privacy.consents,
+      erasure: deps.privacy.erasure,
+    }),
   )
   const campaigns = {
     render,

@@ -62,8 +62,7 @@ export function customerStatements(db: Db) {
   )
   return {
     /** Rectifies the customer's name. */
-    rename: (id: number, name: string, now: number) =>
-      rename.get({ id, name, now }) as CustomerRow,
+    rename: (id: number, name: string, now: number) => rename.get({ id, name, now }) as CustomerRow,
     /** Marks the customer's marketing consents withdrawn; returns how many were. */
     withdrawMarketing: (id: number, now: number) => withdrawMarketing.run({ id, now }).changes,
     byPhone: (phone: string) => byPhone.get(phone) as CustomerRow | undefined,

@@ -45,7 +45,8 @@ export function tallyStatements(db: Db) {
       const slots = new Map<string, number>()
       const days = new Set<string>()
       for (const v of visits) {
-        const slot = v.started_at - (((v.started_at % TALLY_SLOT_MS) + TALLY_SLOT_MS) % TALLY_SLOT_MS)
+        const slot =
+          v.started_at - (((v.started_at % TALLY_SLOT_MS) + TALLY_SLOT_MS) % TALLY_SLOT_MS)
         // Integer seconds as the dashboard groups them (SQLite's integer division truncates).
         const dwell = Math.trunc(Math.max(0, v.ended_at - v.started_at) / 1000)
         const key = `${slot} ${dwell}`

@@ -75,7 +75,8 @@ export function deadlineOf(
   timeZone: string,
 ): number {
   let date = localDate(receivedAt, timeZone)
-  const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + DAY).toISOString().slice(0, 10)
+  const next = (d: string) =>
+    new Date(Date.parse(`${d}T00:00:00Z`) + DAY).toISOString().slice(0, 10)
   let counted = 0
   while (counted < days) {
     date = next(date)

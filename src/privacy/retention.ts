@@ -59,9 +59,7 @@ export function monthsBefore(ms: number, months: number): number {
   const target = new Date(ms)
   target.setUTCDate(1)
   target.setUTCMonth(target.getUTCMonth() - months)
-  const last = new Date(
-    Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0),
-  ).getUTCDate()
+  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
   target.setUTCDate(Math.min(d.getUTCDate(), last))
   return target.getTime()
 }
@@ -121,16 +119,16 @@ export function createRetention(deps: RetentionDeps) {
        ORDER BY c.id LIMIT @limit`,
     )
     .pluck()
+  // Staff visits count in no figure: they are deleted without a tally.
   const oldVisits = db.prepare(
-    `SELECT v.id, v.customer_id, v.started_at, v.ended_at, c.tallied_through
+    `SELECT v.id, v.customer_id, v.started_at, v.ended_at, c.tallied_through,
+            EXISTS (SELECT 1 FROM devices d WHERE d.customer_id = v.customer_id AND d.is_staff = 1) AS staff
      FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
      WHERE v.started_at < @before AND v.ended_at IS NOT NULL
      ORDER BY v.started_at LIMIT @limit`,
   )
   const dropVisit = db.prepare(`DELETE FROM visits WHERE id = @id`)
-  const setTalliedThrough = db.prepare(
-    `UPDATE customers SET tallied_through = @day WHERE id = @id`,
-  )
+  const setTalliedThrough = db.prepare(`UPDATE customers SET tallied_through = @day WHERE id = @id`)
   const hashAuthorizations = db.prepare(
     `UPDATE authorizations SET mac = bg_mac_hash(mac)
      WHERE rowid IN (SELECT rowid FROM authorizations WHERE mac GLOB '${MAC_GLOB}'
@@ -154,7 +152,9 @@ export function createRetention(deps: RetentionDeps) {
   const rewriteAudit = db.prepare(
     `UPDATE audit_log SET subject = @subject, detail = @detail WHERE id = @id`,
   )
-  const dropConsoleSessions = db.prepare(`DELETE FROM console_sessions WHERE last_seen_at < @cutoff`)
+  const dropConsoleSessions = db.prepare(
+    `DELETE FROM console_sessions WHERE last_seen_at < @cutoff`,
+  )
   const dropLoginFailures = db.prepare(`DELETE FROM console_login_failures WHERE at < @cutoff`)
   const dropAudit = db.prepare(`DELETE FROM audit_log WHERE at < @cutoff`)
   const dropRequests = db.prepare(
@@ -165,10 +165,16 @@ export function createRetention(deps: RetentionDeps) {
   /** Old visits (oldest first) become tallies, one transaction per batch. */
   const tallyBatch = db.transaction((before: number): number => {
     const rows = oldVisits.all({ before, limit: VISIT_BATCH }) as Array<
-      VisitToTally & { id: string; customer_id: number | null; tallied_through: string | null }
+      VisitToTally & {
+        id: string
+        customer_id: number | null
+        tallied_through: string | null
+        staff: 0 | 1
+      }
     >
     const byCustomer = new Map<number | null, typeof rows>()
     for (const v of rows) {
+      if (v.staff) continue
       const list = byCustomer.get(v.customer_id) ?? []
       list.push(v)
       byCustomer.set(v.customer_id, list)
@@ -256,7 +262,7 @@ export function createRetention(deps: RetentionDeps) {
         deps.audit.record({
           at: clockAt,
           actor: 'system',
-          action: 'privacy.clock-capped',
+          action: 'retention.capped',
           reason: 'clock-step',
           detail: { clockAt, effectiveAt: now },
         })
@@ -332,9 +338,13 @@ export function createRetention(deps: RetentionDeps) {
 
       saveState.run({ effectiveAt: now, clockAt, report: JSON.stringify(report) })
       const did = Object.entries(report)
-        .filter(([k, v]) => typeof v === 'number' && v > 0 && k !== 'clockAt' && k !== 'effectiveAt')
+        .filter(
+          ([k, v]) => typeof v === 'number' && v > 0 && k !== 'clockAt' && k !== 'effectiveAt',
+        )
         .map(([k, v]) => `${k} ${v}`)
-      deps.log(`privacy: retention as of ${new Date(now).toISOString()}: ${did.join(', ') || 'nothing due'}`)
+      deps.log(
+        `privacy: retention as of ${new Date(now).toISOString()}: ${did.join(', ') || 'nothing due'}`,
+      )
       return report
     },
   }

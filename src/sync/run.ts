@@ -43,11 +43,7 @@ export interface SyncRunnerDeps {
   clock: Clock
   config: Pick<
     SyncConfig,
-    | 'timeoutMs'
-    | 'batchMaxEvents'
-    | 'batchMaxBytes'
-    | 'backoffBaseMs'
-    | 'backoffCapMs'
+    'timeoutMs' | 'batchMaxEvents' | 'batchMaxBytes' | 'backoffBaseMs' | 'backoffCapMs'
   > & {
     /**
      * Hours a delivered event (ids and digests only) is kept: sync.keepDeliveredHours, else
