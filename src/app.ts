@@ -13,6 +13,7 @@ import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { Services } from './services.js'
 import { loadViews, type Views } from './views.js'
+import { fullNotices } from './privacy/notice.js'
 
 /** What the listeners' apps need beyond the services: the edges to the kernel and the thread. */
 export interface AppEdges {
@@ -66,6 +67,8 @@ export function createApp(services: Services, edges: AppEdges) {
       clock: services.clock,
       db: services.db,
       gateBackend: config.gate.backend,
+      consents: services.consents,
+      notices: fullNotices(config),
     }),
   )
   portal.notFound((c) => {
@@ -166,12 +169,16 @@ function portalError(
     )
   }
   const isSplash = state.view === 'portal/splash'
+  const isForm = isSplash || state.view === 'portal/opt-out'
   return sendPage(
     c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
-      title: t(locale, isSplash ? 'splash.title' : 'code.title'),
-      showLangSwitch: isSplash,
+      title: t(
+        locale,
+        isSplash ? 'splash.title' : state.view === 'portal/opt-out' ? 'optout.title' : 'code.title',
+      ),
+      showLangSwitch: isForm,
       error: message,
       fieldErrors,
     }),

@@ -94,6 +94,15 @@ export function createServices(deps: ServiceDeps) {
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
   const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
+  const consents = createConsentDesk({
+    db,
+    clock,
+    customers,
+    audit,
+    outbox,
+    branchId: config.branch.id,
+    noticeVersion: config.privacy.noticeVersion,
+  })
   const login = createLogin({
     db,
     clock,
@@ -131,6 +140,11 @@ export function createServices(deps: ServiceDeps) {
       log,
     }),
     templates: config.sms.templates,
+    // "Ya no quiero recibir promociones": a proven number stops its customer's promotions.
+    optOut: (phone) => {
+      const customer = customers.byPhone(phone)
+      if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
+    },
   })
   // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
   const erasure = createErasure({
@@ -142,15 +156,6 @@ export function createServices(deps: ServiceDeps) {
     branchId: config.branch.id,
     blockingDays: config.privacy.blockingDays,
     timeZone: config.branch.timeZone,
-  })
-  const consents = createConsentDesk({
-    db,
-    clock,
-    customers,
-    audit,
-    outbox,
-    branchId: config.branch.id,
-    noticeVersion: config.privacy.noticeVersion,
   })
   const rights = createRightsDesk({
     db,

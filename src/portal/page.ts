@@ -15,11 +15,14 @@ export type PageState =
       view: 'portal/splash'
       values: { name: string; phone: string; consent: boolean; marketing: boolean }
     }
+  | { view: 'portal/opt-out'; values: { phone: string } }
   | {
       view: 'portal/code'
       values: { code: string }
       challenge: {
         id: string
+        /** A login, or stopping promotions: which forms the page posts to. */
+        purpose: 'login' | 'opt-out'
         digits: number
         phoneDisplay: string
         resendWait: number
@@ -61,7 +64,8 @@ export function renderPage(
     fieldErrors: {},
     values: {},
     privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
-    noticeUrl: config.privacy.noticeUrl,
+    // The full notice: branchgate serves it (issue 15) unless the operator links another.
+    noticeUrl: config.privacy.noticeUrl ?? '/aviso-de-privacidad',
     ...opts,
   }
   // The layout is composed here rather than with EJS include(), which looks the partial up on

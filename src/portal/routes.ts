@@ -18,6 +18,8 @@ import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } 
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
 import type { DeviceVariables } from './device.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { FullNotice } from '../privacy/notice.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
@@ -36,6 +38,10 @@ export interface PortalDeps {
   clock: Clock
   db: Db
   gateBackend: string
+  /** Issue 15: withdrawal from the welcome-back page, a new notice accepted on return. */
+  consents: Pick<ConsentDesk, 'hasMarketing' | 'noticeVersionOf' | 'withdrawMarketing' | 'acceptNotice'>
+  /** The full privacy notice per language (src/privacy/notice.ts). */
+  notices: Record<Locale, FullNotice>
 }
 
 const LANG_COOKIE = 'bg_lang'
@@ -96,6 +102,7 @@ export function portalRoutes(deps: PortalDeps) {
     values: { code },
     challenge: {
       id: ch.id,
+      purpose: ch.purpose,
       digits: ch.digits,
       phoneDisplay: displayPhone(ch.phone),
       resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
@@ -130,14 +137,7 @@ export function portalRoutes(deps: PortalDeps) {
         await login.letStaffThrough(mac)
         return sendPage(c, page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
       case 'remembered':
-        return sendPage(
-          c,
-          page(c, 'portal/returning', {
-            title: t(locale, 'returning.title', { name: standing.name }),
-            showLangSwitch: true,
-            customerName: standing.name,
-          }),
-        )
+        return sendPage(c, returningPage(c, standing))
       case 'expired':
         return sendPage(
           c,
@@ -151,12 +151,40 @@ export function portalRoutes(deps: PortalDeps) {
     }
   })
 
+  // Issue 15: the welcome-back page offers to stop promotions (as easy as ticking them), and
+  // asks a returning customer to accept a notice whose version changed since they last did.
+  const noticeChanged = (customerId: number) =>
+    deps.consents.noticeVersionOf(customerId) !== config.privacy.noticeVersion
+  const returningPage = (
+    c: Context<PortalEnv>,
+    standing: { customerId: number; name: string },
+    extra: { error?: string; notice?: string } = {},
+  ) => {
+    const locale = c.get('locale')
+    return page(c, 'portal/returning', {
+      title: t(locale, 'returning.title', { name: standing.name }),
+      showLangSwitch: true,
+      customerName: standing.name,
+      marketing: deps.consents.hasMarketing(standing.customerId),
+      noticeChanged: noticeChanged(standing.customerId),
+      ...extra,
+    })
+  }
+
   // "Welcome back": one tap, no code, no SMS. A device no longer remembered gets the splash page.
   app.post('/welcome-back', async (c) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
     const locale = c.get('locale')
+    const standing = login.standing(mac)
+    if (standing.kind === 'remembered' && noticeChanged(standing.customerId)) {
+      if (!isTicked(form.accept)) {
+        const error = t(locale, 'notice.acceptNeeded')
+        return sendPage(c, returningPage(c, standing, { error }), 422)
+      }
+      deps.consents.acceptNotice(standing.customerId, mac, locale)
+    }
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
     return sendPage(
@@ -166,6 +194,77 @@ export function portalRoutes(deps: PortalDeps) {
         customerName: back.name,
         untilText: formatLocalTime(back.until, locale, config.branch.timeZone),
       }),
+    )
+  })
+
+  // "Ya no quiero recibir promociones" from the welcome-back page: the device is remembered, as
+  // trusted as the one-tap welcome back itself.
+  app.post('/welcome-back/opt-out', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const standing = login.standing(mac)
+    if (standing.kind !== 'remembered') return emptySplashPage(c)
+    deps.consents.withdrawMarketing(standing.customerId, 'portal', 'portal')
+    return sendPage(
+      c,
+      returningPage(c, standing, { notice: t(c.get('locale'), 'optout.done') }),
+    )
+  })
+
+  // The full privacy notice (second layer), served here before login: no internet needed.
+  app.get('/aviso-de-privacidad', (c) => {
+    const locale = c.get('locale')
+    const other: Locale = locale === 'es' ? 'en' : 'es'
+    return sendPage(
+      c,
+      page(c, 'portal/notice', {
+        title: t(locale, 'notice.title'),
+        showLangSwitch: true,
+        switchLangHref: `/aviso-de-privacidad?lang=${other}`,
+        fullNotice: deps.notices[locale],
+      }),
+    )
+  })
+
+  // The opt-out page: any number, the same SMS code as a login, the same answer whatever the
+  // number (a customer's or not), so it tells nobody who is a customer.
+  const optOutPage = (c: Context<PortalEnv>, phone = '') =>
+    page(c, 'portal/opt-out', {
+      title: t(c.get('locale'), 'optout.title'),
+      showLangSwitch: true,
+      switchLangHref: `/promociones?lang=${c.get('locale') === 'es' ? 'en' : 'es'}`,
+      values: { phone },
+    })
+  app.get('/promociones', (c) => sendPage(c, optOutPage(c)))
+
+  app.post('/promociones', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    c.set('page', { view: 'portal/opt-out', values: { phone: form.phone ?? '' } })
+    const mac = await deviceOf(c)
+    const challenge = await login.startOptOut(form.phone ?? '', mac, c.get('locale'))
+    const state = codePageState(challenge, '')
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+  })
+
+  app.post('/promociones/verificar', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const id = form.challenge ?? ''
+    try {
+      login.verifyOptOut(id, mac, form.code ?? '')
+    } catch (err) {
+      const current = login.describe(id, mac)
+      if (!current || current.purpose !== 'opt-out') throw new ChallengeNotFoundError()
+      c.set('page', codePageState(current, form.code ?? ''))
+      throw err
+    }
+    const locale = c.get('locale')
+    return sendPage(
+      c,
+      page(c, 'portal/opted-out', { title: t(locale, 'optout.doneTitle') }),
     )
   })
 
@@ -194,7 +293,7 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
   })
 
-  app.post('/resend', async (c) => {
+  const resend = async (c: Context<PortalEnv>) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
@@ -221,7 +320,9 @@ export function portalRoutes(deps: PortalDeps) {
         ),
       }),
     )
-  })
+  }
+  app.post('/resend', resend)
+  app.post('/promociones/reenviar', resend)
 
   app.post('/verify', async (c) => {
     const form = await readForm(c)
