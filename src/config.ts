@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { openingHours, sessionConfig, staffMacsConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
 import { consoleConfig } from './console/config.js'
-import { phoneConfig, phoneProblems, privacyConfig, privacyProblems } from './customers/config.js'
+import { phoneConfig, phoneProblems, privacyConfig } from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
 import { otpConfig, rememberConfig, reverifyConfig } from './portal/config.js'
@@ -126,7 +126,6 @@ export const configSchema = z
       ...smsProblems(cfg.sms),
       ...phoneProblems(cfg.phone),
       ...presenceProblems(cfg.presence, cfg.visits),
-      ...privacyProblems(cfg.privacy, cfg.remember.days),
     ]
     for (const { path, message } of problems) ctx.addIssue({ code: 'custom', path, message })
   })

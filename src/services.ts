@@ -171,6 +171,7 @@ export function createServices(deps: ServiceDeps) {
     audit,
     privacy: config.privacy,
     timeZone: config.branch.timeZone,
+    rememberDays: config.remember.days,
     macKey: derivedKey(secret, 'branchgate retention mac v1'),
     eventKey,
     log,

@@ -85,7 +85,7 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
   // src/db/tallies.ts. Their slots are quarter hours, so a range's local-midnight bounds and
   // every local hour cut them exactly.
   const talliedDwell = db.prepare(
-    `SELECT dwell_s AS seconds, 0 AS open, SUM(visits) AS n FROM visit_tallies
+    `SELECT MAX(dwell_s, 0) AS seconds, dwell_s < 0 AS open, SUM(visits) AS n FROM visit_tallies
      WHERE slot_at >= @from AND slot_at < @to GROUP BY dwell_s`,
   )
   const talliedByLocalHour = db.prepare(

@@ -54,7 +54,8 @@ export const privacyConfig = z
         visitsMonths: z.number().int().min(1).max(120).default(24),
         /**
          * Days after which raw device data goes: MACs are replaced by a keyed hash, device rows
-         * and codes deleted, console IPs dropped. At least remember.days.
+         * and codes deleted, console IPs dropped. A device verified within remember.days stays
+         * (it is what "welcome back" recognises).
          */
         rawDeviceDays: z.number().int().min(2).max(3650).default(90),
         /** Months the audit log (and the rights requests) are kept. */
@@ -81,17 +82,6 @@ export const privacyConfig = z
 
 export type PhoneConfig = z.infer<typeof phoneConfig>
 export type PrivacyConfig = z.infer<typeof privacyConfig>
-
-/** Raw device data must outlive "welcome back", or remembered devices would be forgotten early. */
-export function privacyProblems(privacy: PrivacyConfig, rememberDays: number): KeyProblem[] {
-  if (privacy.retention.rawDeviceDays >= rememberDays) return []
-  return [
-    {
-      path: ['privacy', 'retention', 'rawDeviceDays'],
-      message: `must be at least remember.days (${rememberDays}), got ${privacy.retention.rawDeviceDays}`,
-    },
-  ]
-}
 
 /** The default region must itself be allowed. */
 export function phoneProblems(phone: PhoneConfig): KeyProblem[] {

@@ -99,7 +99,7 @@ export function createErasure(deps: ErasureDeps) {
   )
   const blocked = db.prepare(`SELECT * FROM blocked_customers WHERE customer_id = @id`)
   const visitsOf = db.prepare(
-    `SELECT started_at, COALESCE(ended_at, last_seen_at) AS ended_at FROM visits
+    `SELECT started_at, COALESCE(ended_at, last_seen_at) AS ended_at, ended_at IS NULL AS open FROM visits
      WHERE customer_id = @id ORDER BY started_at`,
   )
   const dropVisits = db.prepare(`DELETE FROM visits WHERE customer_id = @id`)

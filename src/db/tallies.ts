@@ -9,6 +9,8 @@ export interface VisitToTally {
   started_at: number
   /** The end, or the last sighting of a visit that never ended. */
   ended_at: number
+  /** 1 for a visit that never ended: counted as a visit, never in dwell (dwell_s -1). */
+  open?: 0 | 1
 }
 
 /**
@@ -48,7 +50,7 @@ export function tallyStatements(db: Db) {
         const slot =
           v.started_at - (((v.started_at % TALLY_SLOT_MS) + TALLY_SLOT_MS) % TALLY_SLOT_MS)
         // Integer seconds as the dashboard groups them (SQLite's integer division truncates).
-        const dwell = Math.trunc(Math.max(0, v.ended_at - v.started_at) / 1000)
+        const dwell = v.open ? -1 : Math.trunc(Math.max(0, v.ended_at - v.started_at) / 1000)
         const key = `${slot} ${dwell}`
         slots.set(key, (slots.get(key) ?? 0) + 1)
         days.add(localDate(v.started_at, timeZone))

@@ -39,7 +39,10 @@ export interface PortalDeps {
   db: Db
   gateBackend: string
   /** Issue 15: withdrawal from the welcome-back page, a new notice accepted on return. */
-  consents: Pick<ConsentDesk, 'hasMarketing' | 'noticeVersionOf' | 'withdrawMarketing' | 'acceptNotice'>
+  consents: Pick<
+    ConsentDesk,
+    'hasMarketing' | 'noticeVersionOf' | 'withdrawMarketing' | 'acceptNotice'
+  >
   /** The full privacy notice per language (src/privacy/notice.ts). */
   notices: Record<Locale, FullNotice>
 }
@@ -206,10 +209,7 @@ export function portalRoutes(deps: PortalDeps) {
     const standing = login.standing(mac)
     if (standing.kind !== 'remembered') return emptySplashPage(c)
     deps.consents.withdrawMarketing(standing.customerId, 'portal', 'portal')
-    return sendPage(
-      c,
-      returningPage(c, standing, { notice: t(c.get('locale'), 'optout.done') }),
-    )
+    return sendPage(c, returningPage(c, standing, { notice: t(c.get('locale'), 'optout.done') }))
   })
 
   // The full privacy notice (second layer), served here before login: no internet needed.
@@ -262,10 +262,7 @@ export function portalRoutes(deps: PortalDeps) {
       throw err
     }
     const locale = c.get('locale')
-    return sendPage(
-      c,
-      page(c, 'portal/opted-out', { title: t(locale, 'optout.doneTitle') }),
-    )
+    return sendPage(c, page(c, 'portal/opted-out', { title: t(locale, 'optout.doneTitle') }))
   })
 
   app.get('/portal.css', (c) => {

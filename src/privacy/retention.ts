@@ -44,6 +44,8 @@ export interface RetentionDeps {
   audit: AuditStatements
   privacy: Pick<PrivacyConfig, 'retention' | 'catchUpDays'>
   timeZone: string
+  /** remember.days: a device verified this recently is kept for "welcome back". */
+  rememberDays: number
   /** Key of the hashes that replace MACs (derived from the install secret). */
   macKey: Buffer
   /** Key of the digests of delivered CRM events (the sync run's, so both agree). */
@@ -140,7 +142,7 @@ export function createRetention(deps: RetentionDeps) {
   )
   const dropDevices = db.prepare(
     `DELETE FROM devices WHERE is_staff = 0 AND last_seen_at < @cutoff
-       AND (verified_at IS NULL OR verified_at < @cutoff)`,
+       AND (verified_at IS NULL OR verified_at < @rememberedSince)`,
   )
   const dropCodes = db.prepare(`DELETE FROM otp_challenges WHERE created_at < @cutoff`)
   const auditWithRawData = db.prepare(
@@ -319,7 +321,10 @@ export function createRetention(deps: RetentionDeps) {
         if (n > 0) progress('audit-macs')
         if (n < 1000) break
       }
-      report.devicesDeleted = dropDevices.run({ cutoff: rawBefore }).changes
+      report.devicesDeleted = dropDevices.run({
+        cutoff: rawBefore,
+        rememberedSince: Math.min(rawBefore, now - deps.rememberDays * DAY),
+      }).changes
       report.codesDeleted = dropCodes.run({ cutoff: rawBefore }).changes
       report.consoleRecordsDeleted =
         dropConsoleSessions.run({ cutoff: rawBefore }).changes +

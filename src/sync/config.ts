@@ -69,6 +69,10 @@ const salesforceSync = z
             lastVerifiedAt: sfField('Branchgate_Last_Verified_At__c'),
             lastBranchId: sfField('Branchgate_Last_Branch__c'),
             erasureRequestedAt: sfField('Branchgate_Erasure_Requested_At__c'),
+            // Issue 15: block then delete, and when marketing was withdrawn.
+            blockedAt: sfField('Branchgate_Blocked_At__c'),
+            deletedAt: sfField('Branchgate_Deleted_At__c'),
+            marketingWithdrawnAt: sfField('Branchgate_Marketing_Withdrawn_At__c'),
           })
           .strict()
           .prefault({}),

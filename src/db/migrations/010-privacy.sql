@@ -23,7 +23,8 @@ SELECT id, erased_at, erased_at, 'request', 'migration', NULL, '{}' FROM custome
 -- Visits no longer kept one by one (their customer was deleted, or they are older than
 -- privacy.retention.visitsMonths), as anonymous counts: enough for every dashboard figure of
 -- the past to stay what it was. The start is cut to its quarter hour (every time zone's offset
--- is a multiple of 15 minutes, so the local hour and day stay exact); dwell in whole seconds.
+-- is a multiple of 15 minutes, so the local hour and day stay exact); dwell in whole seconds,
+-- -1 for visits that never ended (counted as visits, never in dwell figures).
 CREATE TABLE visit_tallies (
   slot_at INTEGER NOT NULL,
   dwell_s INTEGER NOT NULL,

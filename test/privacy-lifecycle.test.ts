@@ -1,0 +1,263 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { addDays, resolveRange } from '../src/console/time.js'
+import type { DashboardFigures } from '../src/console/dashboard.js'
+import { createSyncRunner } from '../src/sync/run.js'
+import type { CrmAdapter, WireEvent } from '../src/sync/adapter.js'
+import { consoleHarness, PASSWORD } from './console-harness.js'
+import { local, seedWeek } from './console-seed.js'
+
+let h: ReturnType<typeof consoleHarness>
+afterEach(() => h?.close())
+
+const DAY = 86_400_000
+const TZ = 'America/Mexico_City'
+
+/** Every figure of the dashboard but who is here now, for ranges that cut the seeded week. */
+async function pastFigures(hh: typeof h) {
+  const now = hh.clock.now()
+  const ranges: Array<[string, string]> = [
+    ['2026-02-20', '2026-03-02'],
+    ['2026-02-23', '2026-03-01'],
+    ['2026-02-25', '2026-02-25'],
+    ['2026-02-25', '2026-02-27'],
+    ['2026-02-26', '2026-03-02'],
+    ['2026-02-01', '2026-03-02'],
+  ]
+  const out: Record<string, Omit<DashboardFigures, 'hereNow' | 'range'>> = {}
+  for (const [from, to] of ranges) {
+    const range = resolveRange({ range: 'custom', from, to }, now, TZ)
+    const { hereNow: _h, range: _r, ...f } = await hh.app.consoleWorker.figures(range, now)
+    out[`${from}..${to}`] = f
+  }
+  return out
+}
+
+const outbox = (hh: typeof h) =>
+  hh.db
+    .prepare(`SELECT type, subject, payload, status FROM outbox_events ORDER BY seq`)
+    .all() as Array<{ type: string; subject: string | null; payload: string; status: string }>
+
+const count = (hh: typeof h, sql: string) =>
+  (hh.db.prepare(sql).pluck().get() as number | null) ?? 0
+
+/** Runs the daily privacy job every `stepDays` until the clock has moved `days`. */
+async function liveDays(hh: typeof h, days: number, stepDays = 30) {
+  for (let d = 0; d < days; d += stepDays) {
+    hh.clock.advance({ days: Math.min(stepDays, days - d) })
+    await hh.app.retention.run(hh.clock.now())
+  }
+}
+
+describe('retention, block then delete, driven by the clock', () => {
+  it('blocks customers not seen for 24 months, hides them everywhere, deletes them after the blocking period, and the past figures stay what they were', async () => {
+    h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
+    seedWeek(h.db)
+    // Ana agreed to offers; the campaign file names her number.
+    h.db
+      .prepare(
+        `INSERT INTO consents (customer_id, notice_version, purposes, given_at, branch_id, mac, locale)
+         VALUES (1, '2026-01', '["service","marketing"]', @at, 'demo', '3a:00:00:00:00:01', 'es')`,
+      )
+      .run({ at: local('2026-02-01T09:00') })
+    h.db
+      .prepare(
+        `INSERT INTO campaign_sends (campaign, phone_e164, sent_at, imported_at, imported_by)
+         VALUES ('marzo', '+525512345601', @at, @at, 'test')`,
+      )
+      .run({ at: local('2026-02-24T09:00') })
+    const admin = await h.signedIn('root', 'admin')
+    const before = await pastFigures(h)
+    expect(before['2026-02-23..2026-03-01']).toMatchObject({ visits: 7, customers: 4 })
+    expect(await (await admin.submit('/export/marketing.csv')).text()).toContain('Ana López')
+
+    // 23 months on: nobody is blocked yet (Carla was seen on 2 March 2026).
+    await liveDays(h, 700)
+    expect(count(h, `SELECT COUNT(*) FROM blocked_customers`)).toBe(0)
+    expect(count(h, `SELECT COUNT(*) FROM customers WHERE erased_at IS NULL`)).toBe(5)
+
+    // Past 24 months without a visit: blocked, all but the staff member.
+    await liveDays(h, 60)
+    const blocked = h.db
+      .prepare(`SELECT customer_id, reason FROM blocked_customers ORDER BY customer_id`)
+      .all()
+    expect(blocked).toEqual([1, 2, 3, 5].map((id) => ({ customer_id: id, reason: 'retention' })))
+    // Invisible in every page, search and export; unusable for marketing.
+    expect((await admin.login('root', PASSWORD)).status).toBe(303)
+    for (const q of ['', 'Ana', '5512345601', 'Carla']) {
+      const html = await (await admin.get(`/customers?q=${encodeURIComponent(q)}`)).text()
+      expect(html, q).not.toMatch(/Ana López|Beto Ruiz|Carla Núñez|Dana Pérez/)
+    }
+    expect((await admin.get('/customers/1')).status).toBe(404)
+    const visitsPage = await (
+      await admin.get('/visits?range=custom&from=2026-02-20&to=2026-03-02')
+    ).text()
+    expect(visitsPage).not.toMatch(/Ana López|Beto Ruiz|Carla Núñez|Dana Pérez/)
+    const csv = await (
+      await admin.submit('/export/visits.csv', { from: '2026-02-20', to: '2026-03-02' })
+    ).text()
+    expect(csv).not.toMatch(/Ana|Beto|Carla|Dana|551234560[1235]/)
+    const marketing = await (await admin.submit('/export/marketing.csv')).text()
+    expect(marketing).not.toContain('Ana')
+    const dash = await (await admin.get('/')).text()
+    expect(dash).not.toMatch(/Ana López|Carla Núñez/)
+    expect(count(h, `SELECT COUNT(*) FROM campaign_sends`)).toBe(0)
+    expect(count(h, `SELECT COUNT(*) FROM devices WHERE customer_id IN (1, 2, 3, 5)`)).toBe(0)
+    // While blocked the figures are unchanged (the visits stay, anonymous).
+    expect(await pastFigures(h)).toEqual(before)
+
+    // The CRM learned each block once, with its key only; nothing else about them is pending.
+    const blockedEvents = outbox(h).filter((e) => e.type === 'customer.blocked')
+    expect(blockedEvents.map((e) => JSON.parse(e.payload).phone).sort()).toEqual([
+      '+525512345601',
+      '+525512345602',
+      '+525512345603',
+      '+525512345605',
+    ])
+    for (const e of blockedEvents)
+      expect(Object.keys(JSON.parse(e.payload)).sort()).toEqual([
+        'blockedAt',
+        'deleteAfter',
+        'phone',
+        'reason',
+      ])
+    expect(outbox(h).filter((e) => e.type !== 'customer.blocked')).toEqual([])
+
+    // 180 days later (privacy.blockingDays): deleted for good; their visits are tallies.
+    await liveDays(h, 90)
+    expect(count(h, `SELECT COUNT(*) FROM blocked_customers`)).toBe(4)
+    await liveDays(h, 100)
+    expect(count(h, `SELECT COUNT(*) FROM blocked_customers`)).toBe(0)
+    expect(count(h, `SELECT COUNT(*) FROM customers WHERE id IN (1, 2, 3, 5)`)).toBe(0)
+    expect(
+      count(h, `SELECT COUNT(*) FROM visits WHERE customer_id IS NOT NULL AND customer_id != 4`),
+    ).toBe(0)
+    expect(count(h, `SELECT SUM(visits) FROM visit_tallies`)).toBe(9)
+    expect(await pastFigures(h)).toEqual(before)
+    const deleted = outbox(h).filter((e) => e.type === 'customer.deleted')
+    expect(
+      deleted.map((e) => JSON.parse(e.payload)).sort((a, b) => a.phone.localeCompare(b.phone)),
+    ).toEqual(
+      ['+525512345601', '+525512345602', '+525512345603', '+525512345605'].map((phone) => ({
+        phone,
+        deletedAt: expect.any(String),
+      })),
+    )
+    // Each customer's events in order: blocked before deleted.
+    const types = outbox(h).map((e) => `${e.type} ${JSON.parse(e.payload).phone}`)
+    expect(types.indexOf('customer.blocked +525512345601')).toBeLessThan(
+      types.indexOf('customer.deleted +525512345601'),
+    )
+    // The audit log says who, when and why, in the manager's language.
+    expect((await admin.login('root', PASSWORD)).status).toBe(303)
+    const audit = await (await admin.get('/audit')).text()
+    expect(audit).toContain('bloqueó los datos del cliente #1')
+    expect(audit).toContain('eliminó el cliente bloqueado #1')
+  })
+
+  it('delivers each privacy event to the CRM exactly once, then keeps only ids and digests', async () => {
+    h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
+    seedWeek(h.db)
+    const b = await h.signedIn('root', 'admin')
+    await b.submit('/customers/1/erase', { confirm: 'yes' })
+    await liveDays(h, 181)
+    const received: WireEvent[] = []
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      async deliver(batch) {
+        received.push(...batch.events)
+        return { kind: 'acked' }
+      },
+    }
+    const runner = createSyncRunner({
+      db: h.db,
+      adapter,
+      clock: h.clock,
+      config: { ...h.config.sync, keepDeliveredHours: 24 * 30 },
+      branchId: 'demo',
+      log: () => {},
+      redactKey: Buffer.alloc(32, 3),
+    })
+    await runner.run()
+    await runner.run()
+    expect(received.map((e) => e.type)).toEqual(['customer.blocked', 'customer.deleted'])
+    expect(JSON.parse(received[1]!.data)).toEqual({
+      phone: '+525512345601',
+      deletedAt: expect.stringMatching(/^2026-08-/),
+    })
+    // Acknowledged: the number is no longer kept, neither in the payload nor in the subject.
+    const rows = outbox(h)
+    expect(rows.every((r) => r.status === 'delivered')).toBe(true)
+    for (const r of rows) {
+      expect(JSON.parse(r.payload)).toEqual({
+        redacted: true,
+        digest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+      })
+      expect(r.subject).toMatch(/^h:[0-9a-f]{64}$/)
+    }
+    expect(JSON.stringify(rows)).not.toContain('5512345601')
+  })
+
+  it('keeps old visits only as tallies after privacy.retention.visitsMonths, with the same figures, and hashes raw device data', async () => {
+    h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
+    seedWeek(h.db)
+    // Ana keeps coming, so she is never blocked; her old visits become tallies.
+    const before = await pastFigures(h)
+    h.db
+      .prepare(
+        `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason, ended_at, end_reason)
+         VALUES ('3a:00:00:00:00:01', 1, @at, @at + 3600000, 'login', @at + 3600000, 'expiry')`,
+      )
+      .run({ at: local('2026-02-25T10:10') })
+    h.db
+      .prepare(
+        `INSERT INTO audit_log (at, actor, action, subject, reason, detail)
+         VALUES (@at, 'portal', 'device.allow', '3a:00:00:00:00:01', 'login', '{"customerId":1}'),
+                (@at, 'user:root', 'console.login', 'root', NULL, '{"ip":"192.168.50.10"}')`,
+      )
+      .run({ at: local('2026-02-25T10:10') })
+    const visitAgain = h.db.prepare(
+      `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
+       VALUES (@id, 1, 'demo', @at, @at + 600000, @at + 600000, 'left')`,
+    )
+    for (let month = 1; month <= 25; month++) {
+      await liveDays(h, 30, 30)
+      visitAgain.run({ id: `again-${month}`, at: h.clock.now() })
+      h.db.prepare(`UPDATE customers SET last_verified_at = @now WHERE id = 1`).run({
+        now: h.clock.now(),
+      })
+    }
+    // Raw device data went after 90 days: the MAC is a keyed hash, the IP is gone.
+    expect(h.db.prepare(`SELECT mac FROM authorizations`).pluck().get()).toMatch(/^h:[0-9a-f]{32}$/)
+    const audit = h.db
+      .prepare(
+        `SELECT subject, detail FROM audit_log WHERE action IN ('device.allow', 'console.login') AND at < @at ORDER BY id`,
+      )
+      .all({ at: local('2026-03-01T00:00') }) as Array<{ subject: string; detail: string }>
+    expect(audit[0]!.subject).toMatch(/^h:/)
+    expect(JSON.parse(audit[1]!.detail)).toEqual({})
+    // The seeded week is past 24 months: tallies only, and the same figures.
+    expect(
+      count(
+        h,
+        `SELECT COUNT(*) FROM visits WHERE ended_at IS NOT NULL AND started_at < ${local('2026-03-02T23:59')}`,
+      ),
+    ).toBe(0)
+    expect(await pastFigures(h)).toEqual(before)
+    // Ana is still a customer, and a range across her tallied and live visits counts her once.
+    const now = h.clock.now()
+    const range = resolveRange(
+      { range: 'custom', from: '2026-02-20', to: addDays('2026-02-20', 365) },
+      now,
+      TZ,
+    )
+    const f = await h.app.consoleWorker.figures(range, now)
+    const live = h.db
+      .prepare(`SELECT COUNT(*) FROM visits WHERE customer_id = 1 AND started_at < @to`)
+      .pluck()
+      .get({ to: range.toMs }) as number
+    expect(live).toBeGreaterThan(0)
+    expect(f.customers).toBe(5 - 1) // Ana, Beto, Carla, Dana (staff left out)
+    expect(f.newCustomers).toBe(4)
+    void DAY
+  })
+})
