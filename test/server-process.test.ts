@@ -47,7 +47,7 @@ describe('the server process', () => {
       cwd: ROOT,
       env: { ...process.env, BRANCHGATE_DATA_DIR: t.dir },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 120_000,
     })
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('otp.digits must be between 4 and 8, got 12')
@@ -59,7 +59,7 @@ describe('the server process', () => {
       cwd: ROOT,
       env: { ...process.env, BRANCHGATE_CONFIG: '/nonexistent/branchgate.json' },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 120_000,
     })
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('cannot read config file /nonexistent/branchgate.json')

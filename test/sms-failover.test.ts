@@ -15,14 +15,16 @@ const twilio = (extra: Record<string, unknown> = {}) => ({
   authToken: FAKE_CREDENTIALS.twilio.authToken,
   from: '+15005550006',
   baseUrl: fake.base,
-  timeoutMs: 300,
+  // Long: a provider that answers must never time out on a busy machine; tests of a silent
+  // provider give it a short one.
+  timeoutMs: 10_000,
   ...extra,
 })
 const infobip = (extra: Record<string, unknown> = {}) => ({
   type: 'infobip',
   baseUrl: fake.base,
   apiKey: FAKE_CREDENTIALS.infobip.apiKey,
-  timeoutMs: 300,
+  timeoutMs: 10_000,
   ...extra,
 })
 const whatsapp = (extra: Record<string, unknown> = {}) => ({
@@ -31,7 +33,7 @@ const whatsapp = (extra: Record<string, unknown> = {}) => ({
   accessToken: FAKE_CREDENTIALS.whatsapp.accessToken,
   templateName: 'codigo_wifi',
   baseUrl: fake.base,
-  timeoutMs: 300,
+  timeoutMs: 10_000,
   ...extra,
 })
 
@@ -51,7 +53,7 @@ const afterThisTurn = () => new Promise((r) => setImmediate(r))
 
 describe('failover between providers', () => {
   it('answers with the second provider when the first does not answer, well within 10 seconds', async () => {
-    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    portal = smsPortal({ sms: { providers: [twilio({ timeoutMs: 300 }), infobip()] } })
     fake.mode.twilio = 'hang'
     // Twilio's own timeout (300 ms, in the log below) ended its try, not the 10 s budget.
     const res = await portal.login('55 1234 5678')

@@ -22,14 +22,15 @@ const twilio = (extra: Record<string, unknown> = {}) => ({
   authToken: FAKE_CREDENTIALS.twilio.authToken,
   from: '+15005550006',
   baseUrl: fake.base,
-  timeoutMs: 300,
+  // Long: a provider that answers must never time out on a busy machine.
+  timeoutMs: 10_000,
   ...extra,
 })
 const infobip = () => ({
   type: 'infobip',
   baseUrl: fake.base,
   apiKey: FAKE_CREDENTIALS.infobip.apiKey,
-  timeoutMs: 300,
+  timeoutMs: 10_000,
 })
 
 let portal: ReturnType<typeof smsPortal> | undefined
@@ -77,14 +78,15 @@ describe("each SMS provider's health", () => {
   })
 
   it('says when a provider delivers again after its last error', async () => {
-    portal = smsPortal({ sms: { providers: [twilio(), infobip()] } })
+    // 2 s: long enough that the same Twilio answers in time later on a busy machine.
+    portal = smsPortal({ sms: { providers: [twilio({ timeoutMs: 2000 }), infobip()] } })
     fake.mode.twilio = 'hang'
     expect((await portal.login('55 1234 5678')).status).toBe(200)
     await afterThisTurn()
     const failing = smsHealth(portal.db, portal.config, portal.clock.now()).health[0]!
     expect(failing).toMatchObject({
       provider: 'twilio',
-      lastError: { kind: 'timeout', detail: 'no answer within 300 ms' },
+      lastError: { kind: 'timeout', detail: 'no answer within 2000 ms' },
       lastSentAt: null,
       failing: true,
     })
@@ -96,7 +98,7 @@ describe("each SMS provider's health", () => {
     await afterThisTurn()
     const lines = await cli(smsStatusCommand(portal.clock), [twilio(), infobip()], portal)
     expect(lines).toContain(
-      'sms twilio: last error 2026-03-02 09:00, no answer in time — no answer within 300 ms; ' +
+      'sms twilio: last error 2026-03-02 09:00, no answer in time — no answer within 2000 ms; ' +
         'delivering again (last delivery: 2026-03-02 09:05)',
     )
   })

@@ -37,7 +37,7 @@ const twilio = (extra: Record<string, unknown> = {}) =>
       authToken: FAKE_CREDENTIALS.twilio.authToken,
       from: '+15005550006',
       baseUrl: fake.base,
-      timeoutMs: 400,
+      timeoutMs: 10_000,
       ...extra,
     }),
   )
@@ -48,7 +48,7 @@ const infobip = (extra: Record<string, unknown> = {}) =>
       baseUrl: fake.base,
       apiKey: FAKE_CREDENTIALS.infobip.apiKey,
       from: 'Banco',
-      timeoutMs: 400,
+      timeoutMs: 10_000,
       ...extra,
     }),
   )
@@ -60,7 +60,7 @@ const whatsapp = (extra: Record<string, unknown> = {}) =>
       accessToken: FAKE_CREDENTIALS.whatsapp.accessToken,
       templateName: 'codigo_wifi',
       baseUrl: fake.base,
-      timeoutMs: 400,
+      timeoutMs: 10_000,
       ...extra,
     }),
   )

@@ -49,7 +49,7 @@ const message: SmsMessage = {
 }
 
 function senderFor(p: FakeProvider): SmsSender {
-  const base = { baseUrl: fake.base, timeoutMs: 2000 }
+  const base = { baseUrl: fake.base, timeoutMs: 10_000 }
   const cfg = (c: Record<string, unknown>) =>
     loadConfig(JSON.stringify({ sms: { providers: [{ ...c, ...base }] } })).sms.providers[0]
   switch (p) {

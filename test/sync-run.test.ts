@@ -211,7 +211,7 @@ describe('a sync run', () => {
         url: receiver.url,
         secrets: ['whsec_' + Buffer.from('wrong secret').toString('base64')],
       },
-      { clock, timeoutMs: 1000 },
+      { clock, timeoutMs: 30_000 },
     )
     const r = await runnerFor(t.db, {}, { adapter: wrong }).run()
     expect(r).toMatchObject({

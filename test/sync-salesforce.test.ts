@@ -54,7 +54,7 @@ function runner(c: SyncConfig = config()) {
   if (c.adapter.type !== 'salesforce') throw new Error('salesforce config expected')
   return createSyncRunner({
     db: t.db,
-    adapter: createSalesforceAdapter(c.adapter, { clock, timeoutMs: 2000 }),
+    adapter: createSalesforceAdapter(c.adapter, { clock, timeoutMs: 30_000 }),
     clock,
     config: c,
     branchId: 'b1',

@@ -86,7 +86,7 @@ describe('the webhook adapter', () => {
     const clock = new FakeClock(Date.now())
     const adapter = createWebhookAdapter(
       { type: 'webhook', url: receiver.url, secrets: [VECTOR.secret] },
-      { clock, timeoutMs: 2000 },
+      { clock, timeoutMs: 30_000 },
     )
     const e = wireEvent({
       seq: 1,
