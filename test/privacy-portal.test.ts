@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { challengeOf, portalHarness } from './helpers.js'
+import { loadConfig } from '../src/config.js'
+import { challengeOf, PHONE_IP, portalHarness, wireApp } from './helpers.js'
 
 let h: ReturnType<typeof portalHarness>
 afterEach(() => h?.close())
@@ -110,11 +111,48 @@ describe('the notice in two layers', () => {
 
   it('asks a returning customer to accept a new version of the notice on their next visit', async () => {
     h = portalHarness({ privacy: { noticeVersion: '2026-01' } })
-    await signIn(h, { phone: '55 1234 5678', marketing: false })
+    await signIn(h, { phone: '55 1234 5678', marketing: true })
     h.clock.advance({ hours: 30 })
-    // The same database, a new notice version: a new harness is not needed, the check reads config.
-    const h2 = portalHarness({ privacy: { noticeVersion: '2026-07' } })
-    h2.close()
     expect(await (await h.request('/')).text()).not.toContain('name="accept"')
+    // The operator publishes version 2026-07: the same database, the service restarted.
+    const config = loadConfig(
+      JSON.stringify({ dataDir: h.config.dataDir, privacy: { noticeVersion: '2026-07' } }),
+    )
+    const app = wireApp({ ...h, config, log: () => {} })
+    const request = (p: string, init: RequestInit = {}) =>
+      app.portal.request(p, init, { incoming: { socket: { remoteAddress: PHONE_IP } } })
+    const post = (p: string, fields: Record<string, string>) =>
+      request(p, {
+        method: 'POST',
+        body: new URLSearchParams(fields).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+    const back = await (await request('/')).text()
+    expect(back).toContain('Actualizamos nuestro aviso de privacidad.')
+    expect(back).toContain('name="accept"')
+    // Not accepted: not let through, asked again with one sentence.
+    const refused = await post('/welcome-back', {})
+    expect(refused.status).toBe(422)
+    expect(await refused.text()).toContain('marca que aceptas el aviso actualizado')
+    const live = () =>
+      h.db
+        .prepare(`SELECT COUNT(*) FROM authorizations WHERE ended_at IS NULL AND ends_at > @now`)
+        .pluck()
+        .get({ now: h.clock.now() })
+    expect(live()).toBe(0)
+    const ok = await post('/welcome-back', { accept: 'yes' })
+    expect(ok.status).toBe(200)
+    expect(live()).toBe(1)
+    const consents = h.db.prepare(`SELECT notice_version, purposes FROM consents ORDER BY id`).all()
+    expect(consents.at(-1)).toEqual({
+      notice_version: '2026-07',
+      purposes: '["service","marketing"]',
+    })
+    const given = h.db
+      .prepare(`SELECT payload FROM outbox_events WHERE type = 'consent.given' ORDER BY seq DESC`)
+      .pluck()
+      .get() as string
+    expect(JSON.parse(given).consent.noticeVersion).toBe('2026-07')
+    expect(await (await request('/')).text()).not.toContain('name="accept"')
   })
 })
