@@ -3,6 +3,7 @@ import { addDays, resolveRange } from '../src/console/time.js'
 import type { DashboardFigures } from '../src/console/dashboard.js'
 import { createSyncRunner } from '../src/sync/run.js'
 import type { CrmAdapter, WireEvent } from '../src/sync/adapter.js'
+import { parseMac } from '../src/mac.js'
 import { consoleHarness, PASSWORD } from './console-harness.js'
 import { local, seedWeek } from './console-seed.js'
 
@@ -259,5 +260,55 @@ describe('retention, block then delete, driven by the clock', () => {
     expect(f.customers).toBe(5 - 1) // Ana, Beto, Carla, Dana (staff left out)
     expect(f.newCustomers).toBe(4)
     void DAY
+  })
+
+  it('a staff member who asks for cancellation: the device stays staff and let through, and no figure changes', async () => {
+    h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
+    seedWeek(h.db)
+    // Sam's phone was marked as staff on his customer page, and the staff job let it through.
+    const mac = parseMac('3a:00:00:00:00:04')!
+    await h.app.access.setDeviceState({
+      next: 'allowed',
+      mac,
+      customerId: null,
+      until: h.clock.now() + 86_400_000,
+      reason: 'staff',
+      actor: 'system',
+    })
+    const before = await pastFigures(h)
+    const admin = await h.signedIn('root', 'admin')
+    const fig = async () =>
+      /id="fig-customers">([^<]*)</.exec(await (await admin.get('/?range=7')).text())?.[1]
+    const shown = await fig()
+    expect((await admin.submit('/customers/4/erase', { confirm: 'yes' })).status).toBe(303)
+
+    // The device is the branch's: still staff, still let through, no longer Sam's.
+    expect(
+      h.db.prepare(`SELECT customer_id, is_staff FROM devices WHERE mac = ?`).get(mac),
+    ).toEqual({ customer_id: null, is_staff: 1 })
+    expect(h.app.access.liveUntil(mac)).toBe(h.clock.now() + 86_400_000)
+    expect(h.gate.calls.filter((c) => c.verb === 'revoke')).toEqual([])
+    // His visits counted in no figure; they still don't.
+    expect(count(h, `SELECT COUNT(*) FROM visits WHERE customer_id = 4`)).toBe(0)
+    expect(await pastFigures(h)).toEqual(before)
+    expect(await fig()).toBe(shown)
+    expect(
+      JSON.parse(
+        h.db
+          .prepare(`SELECT detail FROM audit_log WHERE action = 'customer.block'`)
+          .pluck()
+          .get() as string,
+      ),
+    ).toMatchObject({ staffDevices: 1, staffVisits: 2 })
+
+    // After the blocking period Sam's record is deleted; the staff device stays, figures too.
+    await liveDays(h, 181, 31)
+    expect(count(h, `SELECT COUNT(*) FROM blocked_customers`)).toBe(0)
+    expect(count(h, `SELECT COUNT(*) FROM customers WHERE id = 4`)).toBe(0)
+    expect(
+      count(h, `SELECT COUNT(*) FROM devices WHERE mac = '3a:00:00:00:00:04' AND is_staff = 1`),
+    ).toBe(1)
+    expect(count(h, `SELECT COALESCE(SUM(visits), 0) FROM visit_tallies`)).toBe(0)
+    expect(await pastFigures(h)).toEqual(before)
   })
 })

@@ -68,7 +68,8 @@ export interface BlockedRecord {
  * anonymous id, `erased_at` set, so the visits keep counting) and is kept as one JSON record in
  * `blocked_customers`, which nothing but this module and the privacy job reads: invisible in
  * every page, search, export, report and sync, unusable for marketing. Live access is revoked
- * first through the one state-change path.
+ * first through the one state-change path. A staff device is not the customer's: it stays, with its
+ * flag and access, detached from them, and a staff member's visits (counted in no figure) go.
  *
  * **Delete**, `blockingDays` later (the daily privacy job): the record and the anonymous customer
  * go, and their visits become anonymous tallies (src/db/tallies.ts), so the dashboard's past
@@ -87,6 +88,11 @@ export function createErasure(deps: ErasureDeps) {
   const anonymize = db.prepare(
     `UPDATE customers SET name = '', phone_e164 = 'erased:' || id, locale = '', updated_at = @now, erased_at = @now
      WHERE id = @id AND erased_at IS NULL`,
+  )
+  // A staff device is the branch's, not the customer's: it leaves the customer's record with its
+  // flag and its access, and is kept while it stays staff (never part of a customer's lifecycle).
+  const detachStaff = db.prepare(
+    `UPDATE devices SET customer_id = NULL, verified_at = NULL WHERE customer_id = @id AND is_staff = 1`,
   )
   const dropDevices = db.prepare(`DELETE FROM devices WHERE customer_id = @id`)
   const dropConsents = db.prepare(`DELETE FROM consents WHERE customer_id = @id`)
@@ -129,6 +135,10 @@ export function createErasure(deps: ErasureDeps) {
         phone: fresh.phone_e164,
         record: JSON.stringify(record),
       })
+      // A staff member's visits count in no figure: with the staff device gone from their record
+      // they would start counting, so they go now, untallied (every figure stays what it was).
+      const staffDevices = detachStaff.run({ id: c.id }).changes
+      const staffVisits = staffDevices > 0 ? dropVisits.run({ id: c.id }).changes : 0
       dropDevices.run({ id: c.id })
       dropConsents.run({ id: c.id })
       dropAuthorizations.run({ id: c.id })
@@ -141,7 +151,7 @@ export function createErasure(deps: ErasureDeps) {
         action: 'customer.block',
         subject: String(c.id),
         reason: reason === 'request' ? 'arco-request' : 'retention',
-        detail: { deleteAfter },
+        detail: staffDevices > 0 ? { deleteAfter, staffDevices, staffVisits } : { deleteAfter },
       })
       deps.erasure.customerBlocked({
         customerId: c.id,
@@ -195,8 +205,9 @@ export function createErasure(deps: ErasureDeps) {
     ): Promise<boolean> {
       const c = customer.get({ id }) as Row | undefined
       if (!c || c.erased_at) return false
-      for (const d of devices.all({ id }) as Array<{ mac: string }>) {
-        if (deps.access.liveUntil(d.mac as Mac) !== null) {
+      for (const d of devices.all({ id }) as Array<{ mac: string; is_staff: 0 | 1 }>) {
+        // A staff device keeps its access (see detachStaff).
+        if (d.is_staff === 0 && deps.access.liveUntil(d.mac as Mac) !== null) {
           await deps.access.setDeviceState({
             next: 'blocked',
             mac: d.mac as Mac,
