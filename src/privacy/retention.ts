@@ -51,8 +51,11 @@ export interface RetentionDeps {
   /** Key of the digests of delivered CRM events (the sync run's, so both agree). */
   eventKey: Buffer
   log: (line: string) => void
-  /** Called after each unit of work commits (tests kill the process here). */
-  onProgress?: (what: string) => void
+  /**
+   * Called after each unit of work commits, with the customer it was about (tests watch it from
+   * another process and kill this one mid-run).
+   */
+  onProgress?: (what: string, customerId?: number) => void
 }
 
 /** `months` calendar months before `ms` (UTC), the day clamped to the month's length. */
@@ -276,7 +279,7 @@ export function createRetention(deps: RetentionDeps) {
         if (ids.length === 0) break
         for (const id of ids) {
           if (deps.erasure.deleteBlocked(id, now)) report.deleted++
-          progress('deleted')
+          progress('deleted', id)
         }
       }
       // 2. Customers not seen for privacy.retention.customersInactiveMonths are blocked.
@@ -287,7 +290,7 @@ export function createRetention(deps: RetentionDeps) {
         let blocked = 0
         for (const id of ids) {
           if (await deps.erasure.block(id, { actor: 'system', reason: 'retention', now })) blocked++
-          progress('blocked')
+          progress('blocked', id)
         }
         report.blocked += blocked
         if (blocked === 0) break
