@@ -3,6 +3,7 @@ import { addDays, resolveRange } from '../src/console/time.js'
 import type { DashboardFigures } from '../src/console/dashboard.js'
 import { createSyncRunner } from '../src/sync/run.js'
 import type { CrmAdapter, WireEvent } from '../src/sync/adapter.js'
+import { threadConsoleWorker } from '../src/console/worker.js'
 import { parseMac } from '../src/mac.js'
 import { consoleHarness, PASSWORD } from './console-harness.js'
 import { local, seedWeek } from './console-seed.js'
@@ -310,5 +311,80 @@ describe('retention, block then delete, driven by the clock', () => {
     ).toBe(1)
     expect(count(h, `SELECT COALESCE(SUM(visits), 0) FROM visit_tallies`)).toBe(0)
     expect(await pastFigures(h)).toEqual(before)
+  })
+
+  it('through a request, blocking and deletion: the worker thread’s figures stay, the campaign report, the marketing list, the visits CSV and the requests page drop the customer, the audit log tells each step', async () => {
+    // The dashboard, the campaign report and the visits CSV computed by the worker thread, as
+    // the service does (main.ts), over the same database file.
+    h = consoleHarness(
+      { privacy: { catchUpDays: 31 } },
+      { realErasure: true, consoleWorker: threadConsoleWorker },
+    )
+    seedWeek(h.db)
+    const marketing = h.db.prepare(
+      `INSERT INTO consents (customer_id, notice_version, purposes, given_at, branch_id, mac, locale)
+       VALUES (@id, '2026-01', '["service","marketing"]', @at, 'demo', NULL, 'es')`,
+    )
+    for (const id of [1, 2]) marketing.run({ id, at: local('2026-02-01T09:00') })
+    const admin = await h.signedIn('root', 'admin')
+    const form = new FormData()
+    form.set('_csrf', await admin.csrf())
+    const csv =
+      'phone,campaign,sent_at\n5512345601,Marzo,2026-02-24 09:00\n5512345602,Marzo,2026-02-24 09:00\n5512345603,Marzo,2026-02-24 09:00\n'
+    form.set('file', new File([csv], 'sends.csv', { type: 'text/csv' }))
+    expect((await admin.request('/campaigns/import', { method: 'POST', body: form })).status).toBe(
+      200,
+    )
+    const report = async () => {
+      const html = await (await admin.get('/campaigns/report?c=Marzo&days=7')).text()
+      const fig = (id: string) => new RegExp(`id="${id}">([^<]*)<`).exec(html)?.[1]
+      return { recipients: fig('c-recipients'), walkIns: fig('c-walkins'), html }
+    }
+    const visitsCsv = async () =>
+      (await admin.submit('/export/visits.csv', { from: '2026-02-20', to: '2026-03-02' })).text()
+    const before = await pastFigures(h)
+    expect(await report()).toMatchObject({ recipients: '3', walkIns: '3' })
+    expect((await report()).html).toContain('Beto Ruiz')
+    expect(await (await admin.submit('/export/marketing.csv')).text()).toContain('Beto Ruiz')
+    expect(await visitsCsv()).toContain('Beto Ruiz')
+
+    // Beto asks for cancellation; the admin answers it from the request.
+    const rec = await admin.submit('/requests', {
+      kind: 'cancellation',
+      phone: '5512345602',
+      requester: 'Beto Ruiz',
+      received: '2026-03-02',
+      identity: 'official-id',
+    })
+    const id = rec.headers.get('location')!.split('/').pop()!
+    expect((await admin.submit(`/requests/${id}/block`, { confirm: 'yes' })).status).toBe(303)
+
+    // Blocked: figures of the past unchanged (worker thread), Beto out of everything about people.
+    expect(await pastFigures(h)).toEqual(before)
+    const r = await report()
+    expect(r).toMatchObject({ recipients: '2', walkIns: '2' })
+    expect(r.html).not.toMatch(/Beto|12345602/)
+    const list = await (await admin.get('/campaigns')).text()
+    expect(list).not.toMatch(/Beto|12345602/)
+    const mk = await (await admin.submit('/export/marketing.csv')).text()
+    expect(mk).toContain('Ana López')
+    expect(mk).not.toMatch(/Beto|12345602/)
+    expect(await visitsCsv()).not.toMatch(/Beto|12345602/)
+    const requests = await (await admin.get('/requests')).text()
+    expect(requests).toContain('se bloquearon sus datos')
+    expect(requests).not.toContain('/customers/2')
+    expect(await (await admin.get('/audit')).text()).toContain('bloqueó los datos del cliente #2')
+
+    // Deleted after privacy.blockingDays: figures of the past still the same, one event per step.
+    await liveDays(h, 181, 31)
+    expect(count(h, `SELECT COUNT(*) FROM customers WHERE id = 2`)).toBe(0)
+    expect(await pastFigures(h)).toEqual(before)
+    expect((await admin.login('root', PASSWORD)).status).toBe(303)
+    expect(await report()).toMatchObject({ recipients: '2' })
+    expect(await (await admin.get('/audit')).text()).toContain('eliminó el cliente bloqueado #2')
+    const beto = outbox(h).filter((e) => e.payload.includes('+525512345602'))
+    expect(beto.map((e) => e.type)).toEqual(['customer.blocked', 'customer.deleted'])
+    // Answered by the worker thread throughout (it logs when it falls back to the portal's).
+    expect(h.logs.filter((l) => l.includes('worker thread'))).toEqual([])
   })
 })
