@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { addDays, resolveRange } from '../src/console/time.js'
 import type { DashboardFigures } from '../src/console/dashboard.js'
@@ -199,7 +201,7 @@ describe('retention, block then delete, driven by the clock', () => {
     expect(JSON.stringify(rows)).not.toContain('5512345601')
   })
 
-  it('keeps old visits only as tallies after privacy.retention.visitsMonths, with the same figures, and hashes raw device data', async () => {
+  it('keeps old visits only as tallies after privacy.retention.visitsMonths, with the same figures, deletes their access records, and hashes raw device data', async () => {
     h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
     seedWeek(h.db)
     // Ana keeps coming, so she is never blocked; her old visits become tallies.
@@ -221,15 +223,35 @@ describe('retention, block then delete, driven by the clock', () => {
       `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
        VALUES (@id, 1, 'demo', @at, @at + 600000, @at + 600000, 'left')`,
     )
+    h.db
+      .prepare(
+        `INSERT INTO sms_provider_errors (provider, at, kind, channel, detail)
+         VALUES ('twilio', @at, 'rejected', 'sms', 'The ''To'' number +525512345601 is not valid')`,
+      )
+      .run({ at: local('2026-02-25T10:10') })
+    let hashed: unknown = null
     for (let month = 1; month <= 25; month++) {
       await liveDays(h, 30, 30)
+      if (month === 4) hashed = h.db.prepare(`SELECT mac FROM authorizations`).pluck().get()
       visitAgain.run({ id: `again-${month}`, at: h.clock.now() })
       h.db.prepare(`UPDATE customers SET last_verified_at = @now WHERE id = 1`).run({
         now: h.clock.now(),
       })
     }
-    // Raw device data went after 90 days: the MAC is a keyed hash, the IP is gone.
-    expect(h.db.prepare(`SELECT mac FROM authorizations`).pluck().get()).toMatch(/^h:[0-9a-f]{32}$/)
+    // Raw device data went after 90 days: the MAC is a keyed hash, the IP is gone, and so is a
+    // provider's error text that echoed the number.
+    expect(hashed).toMatch(/^h:[0-9a-f]{32}$/)
+    expect(h.db.prepare(`SELECT kind, detail FROM sms_provider_errors`).get()).toEqual({
+      kind: 'rejected',
+      detail: null,
+    })
+    // The access record itself went with the visits' retention (24 months).
+    expect(
+      count(
+        h,
+        `SELECT COUNT(*) FROM authorizations WHERE starts_at < ${local('2026-03-01T00:00')}`,
+      ),
+    ).toBe(0)
     const audit = h.db
       .prepare(
         `SELECT subject, detail FROM audit_log WHERE action IN ('device.allow', 'console.login') AND at < @at ORDER BY id`,
@@ -386,5 +408,32 @@ describe('retention, block then delete, driven by the clock', () => {
     expect(beto.map((e) => e.type)).toEqual(['customer.blocked', 'customer.deleted'])
     // Answered by the worker thread throughout (it logs when it falls back to the portal's).
     expect(h.logs.filter((l) => l.includes('worker thread'))).toEqual([])
+  })
+
+  it('leaves nothing of a deleted customer in the database file, not even in its free pages', async () => {
+    h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
+    seedWeek(h.db)
+    const admin = await h.signedIn('root', 'admin')
+    expect((await admin.submit('/customers/1/erase', { confirm: 'yes' })).status).toBe(303)
+    await liveDays(h, 181, 31)
+    expect(count(h, `SELECT COUNT(*) FROM customers WHERE id = 1`)).toBe(0)
+    // The CRM acknowledged the events: they keep digests only.
+    const runner = createSyncRunner({
+      db: h.db,
+      adapter: { name: 'fake', deliver: async () => ({ kind: 'acked' }) },
+      clock: h.clock,
+      config: h.config.sync,
+      branchId: 'demo',
+      log: () => {},
+      redactKey: Buffer.alloc(32, 3),
+    })
+    await runner.run()
+    h.db.pragma('wal_checkpoint(TRUNCATE)')
+    const file = readFileSync(path.join(h.config.dataDir, 'branchgate.db'))
+    // Beto, blocked by nobody, is still there: the search below can find what is in the file.
+    expect(file.includes(Buffer.from('Beto Ruiz'))).toBe(true)
+    expect(file.includes(Buffer.from('Ana López'))).toBe(false)
+    expect(file.includes(Buffer.from('+525512345601'))).toBe(false)
+    expect(file.includes(Buffer.from('3a:00:00:00:00:01'))).toBe(false)
   })
 })

@@ -28,6 +28,8 @@ export interface RetentionReport {
   blocked: number
   visitsTallied: number
   macsHashed: number
+  /** Access records (authorizations) ended before privacy.retention.visitsMonths. */
+  authorizationsDeleted: number
   devicesDeleted: number
   codesDeleted: number
   auditDeleted: number
@@ -77,9 +79,10 @@ export function macHasher(key: Buffer): (mac: string) => string {
 
 /**
  * The daily privacy job (`privacy.retention`): deletes blocked customers whose blocking ended,
- * blocks customers not seen for too long, turns old visits into anonymous tallies, hashes MACs
- * and drops IPs past the raw-data retention, deletes old codes, devices, audit lines, rights
- * requests, campaign sends, and redacts and prunes delivered CRM events.
+ * blocks customers not seen for too long, turns old visits into anonymous tallies (and deletes
+ * the access records and campaign sends as old), hashes MACs and drops IPs and providers' error
+ * texts past the raw-data retention, deletes old codes, devices, audit lines, rights requests,
+ * and redacts and prunes delivered CRM events.
  *
  * **Safe across restarts**: every unit (one customer blocked or deleted, one batch of visits
  * tallied, one batch of rows hashed) is its own transaction, and every step picks what is due
@@ -166,6 +169,14 @@ export function createRetention(deps: RetentionDeps) {
     `DELETE FROM rights_requests WHERE status != 'open' AND closed_at < @cutoff`,
   )
   const dropCampaignSends = db.prepare(`DELETE FROM campaign_sends WHERE sent_at < @cutoff`)
+  // When a device was let through is part of a visit: it goes with the visits' retention.
+  const dropAuthorizations = db.prepare(
+    `DELETE FROM authorizations WHERE COALESCE(ended_at, ends_at) < @cutoff`,
+  )
+  // A provider's last error may echo the number it refused: its text goes with raw data.
+  const clearProviderErrors = db.prepare(
+    `UPDATE sms_provider_errors SET detail = NULL WHERE at < @cutoff AND detail IS NOT NULL`,
+  )
 
   /** Old visits (oldest first) become tallies, one transaction per batch. */
   const tallyBatch = db.transaction((before: number): number => {
@@ -250,6 +261,7 @@ export function createRetention(deps: RetentionDeps) {
         blocked: 0,
         visitsTallied: 0,
         macsHashed: 0,
+        authorizationsDeleted: 0,
         devicesDeleted: 0,
         codesDeleted: 0,
         auditDeleted: 0,
@@ -307,7 +319,12 @@ export function createRetention(deps: RetentionDeps) {
         if (n > 0) progress('visits')
         if (n < VISIT_BATCH) break
       }
-      dropCampaignSends.run({ cutoff: monthsBefore(now, r.visitsMonths) })
+      report.campaignSendsDeleted = dropCampaignSends.run({
+        cutoff: monthsBefore(now, r.visitsMonths),
+      }).changes
+      report.authorizationsDeleted = dropAuthorizations.run({
+        cutoff: monthsBefore(now, r.visitsMonths),
+      }).changes
       // 4. Raw device data past privacy.retention.rawDeviceDays: MACs hashed, IPs dropped.
       const rawBefore = now - r.rawDeviceDays * DAY
       for (const statement of [hashAuthorizations, hashConsents]) {
@@ -331,7 +348,8 @@ export function createRetention(deps: RetentionDeps) {
       report.codesDeleted = dropCodes.run({ cutoff: rawBefore }).changes
       report.consoleRecordsDeleted =
         dropConsoleSessions.run({ cutoff: rawBefore }).changes +
-        dropLoginFailures.run({ cutoff: rawBefore }).changes
+        dropLoginFailures.run({ cutoff: rawBefore }).changes +
+        clearProviderErrors.run({ cutoff: rawBefore }).changes
       // 5. The audit log and closed rights requests past privacy.retention.auditMonths.
       const auditBefore = monthsBefore(now, r.auditMonths)
       report.auditDeleted = dropAudit.run({ cutoff: auditBefore }).changes
