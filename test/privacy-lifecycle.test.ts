@@ -92,6 +92,7 @@ describe('retention, block then delete, driven by the clock', () => {
       expect(html, q).not.toMatch(/Ana López|Beto Ruiz|Carla Núñez|Dana Pérez/)
     }
     expect((await admin.get('/customers/1')).status).toBe(404)
+    expect((await admin.submit('/customers/1/export')).status).toBe(404)
     const visitsPage = await (
       await admin.get('/visits?range=custom&from=2026-02-20&to=2026-03-02')
     ).text()

@@ -159,13 +159,14 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     /** Everything kept about one customer, for the customer page (latest 200 visits). */
     page: (id: number) => file(id, 200),
 
-    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. */
+    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. Null for a blocked customer. */
     exportFile(
       id: number,
       actor: string,
     ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
       const f = file(id)
-      if (!f) return null
+      // A blocked customer is in no export: their record is kept for legal claims only.
+      if (!f || f.customer.erased_at) return null
       const now = deps.clock.now()
       deps.audit.record({ at: now, actor, action: 'customer.export', subject: String(id) })
       return {
