@@ -6,7 +6,7 @@ import { FakeClock } from './fakes/clock.js'
 afterEach(() => vi.useRealTimers())
 
 describe('background jobs', () => {
-  it('lists presence, expiry, idle and staff, with presence every presence.intervalSeconds', () => {
+  it('lists presence, expiry, idle, staff, sync, privacy and pruning, with presence every presence.intervalSeconds', () => {
     const config = loadConfig(JSON.stringify({ presence: { intervalSeconds: 20 } }))
     expect(JOBS.map((j) => j.name)).toEqual([
       'presence',
@@ -14,10 +14,16 @@ describe('background jobs', () => {
       'session-idle',
       'staff',
       'sync',
+      'privacy',
       'sms-prune',
     ])
     expect(JOBS.find((j) => j.name === 'sync')!.schedule(config)).toEqual({
       cron: '*/5 * * * *',
+      atStart: true,
+    })
+    // Retention daily, and at every start: a run a kill interrupted is finished then.
+    expect(JOBS.find((j) => j.name === 'privacy')!.schedule(config)).toEqual({
+      cron: '41 3 * * *',
       atStart: true,
     })
     expect(JOBS.find((j) => j.name === 'sms-prune')!.schedule(config)).toEqual({
