@@ -6,6 +6,8 @@ import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
 import type { RetentionReport } from '../src/privacy/retention.js'
+import { cli } from '../src/cli.js'
+import { ConfigError, loadConfig } from '../src/config.js'
 import { consoleHarness, PASSWORD } from './console-harness.js'
 import { seedWeek } from './console-seed.js'
 import { tempDir } from './helpers.js'
@@ -349,6 +351,69 @@ describe('a retention run killed with SIGKILL', () => {
       ).toBe(0)
     } finally {
       closeDb(db)
+    }
+  })
+})
+
+describe('privacy settings an operator gets wrong', () => {
+  const problemsOf = (text: string): string[] => {
+    try {
+      loadConfig(text, {})
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems
+      throw err
+    }
+    return []
+  }
+
+  it('names the key and its bounds, for retention, blocking and catch-up alike', () => {
+    expect(problemsOf('{"privacy":{"catchUpDays":0}}')).toEqual([
+      'privacy.catchUpDays must be between 1 and 365, got 0',
+    ])
+    expect(problemsOf('{"privacy":{"retention":{"rawDeviceDays":1}}}')).toEqual([
+      'privacy.retention.rawDeviceDays must be between 2 and 3650, got 1',
+    ])
+    expect(problemsOf('{"privacy":{"blockingDays":"180"}}')).toEqual([
+      'privacy.blockingDays: expected number, received string, got "180"',
+    ])
+    expect(problemsOf('{"privacy":{"retention":{"visitMonths":12}}}')).toEqual([
+      'privacy.retention: unknown key(s) visitMonths',
+    ])
+    // One language of the full notice may be given alone (the other is built from the config).
+    expect(problemsOf('{"privacy":{"fullNotice":{"es":"Aviso completo."}}}')).toEqual([])
+    expect(
+      problemsOf('{"privacy":{"fullNoticeFiles":{"en":"/etc/branchgate/notice-en.txt"}}}'),
+    ).toEqual([])
+  })
+
+  it('refuses to start, in one sentence, when a notice file named in privacy.fullNoticeFiles cannot be read', async () => {
+    const dir = tempDir('branchgate-notice-')
+    try {
+      const config = path.join(dir.dir, 'branchgate.json')
+      const missing = path.join(dir.dir, 'aviso-es.txt')
+      writeFileSync(
+        config,
+        JSON.stringify({
+          dataDir: path.join(dir.dir, 'data'),
+          privacy: { fullNoticeFiles: { es: missing } },
+        }),
+      )
+      const out: string[] = []
+      const err: string[] = []
+      const code = await cli(
+        ['serve', '--config', config],
+        {},
+        {
+          out: (l) => out.push(l),
+          err: (l) => err.push(l),
+        },
+      )
+      expect(code).toBe(2)
+      expect(err).toEqual([
+        `branchgate: privacy.fullNoticeFiles.es: cannot read the privacy notice ${missing}: ENOENT`,
+      ])
+    } finally {
+      dir.remove()
     }
   })
 })

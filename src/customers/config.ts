@@ -40,9 +40,13 @@ export const privacyConfig = z
      * Full privacy notice per locale, served by branchgate at /aviso-de-privacidad before login.
      * null: built from the config (branch, retention, contact); see src/privacy/notice.ts.
      */
-    fullNotice: z.record(localeCode, z.string().min(1).max(100_000)).nullable().default(null),
+    // partialRecord: one language may be given alone (the other is built from the config).
+    fullNotice: z
+      .partialRecord(localeCode, z.string().min(1).max(100_000))
+      .nullable()
+      .default(null),
     /** Files holding the full notice per locale (plain text, read at start); wins over fullNotice. */
-    fullNoticeFiles: z.record(localeCode, z.string().min(1)).nullable().default(null),
+    fullNoticeFiles: z.partialRecord(localeCode, z.string().min(1)).nullable().default(null),
     /** Who is responsible for the data and how to reach them, as written in the full notice. */
     controller: z.string().min(1).max(500).nullable().default(null),
     /** How long each kind of personal data is kept (see README "Privacy"). */
