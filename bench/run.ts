@@ -15,6 +15,8 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./gate.js')).default,
   async () => (await import('./console.js')).default,
   async () => (await import('./startup.js')).default,
+  // Issues 19 and 16: DNS before and after login, forwarding, time to the splash and to the internet.
+  async () => (await import('./guest-network.js')).default,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -169,6 +169,7 @@ function machine(
       version: Math.max(...readMigrations().map((m) => m.version)),
       quickCheck: 'ok',
     }),
+    dns: dnsmasq.dns,
   }
 }
 
@@ -190,6 +191,7 @@ describe('branchgate doctor', () => {
       'IP forwarding',
       'dnsmasq config',
       'dnsmasq',
+      'captive resolver',
       'database',
       'sms sms.example',
     ])

@@ -21,6 +21,8 @@ describe('the nftables gate configuration', () => {
       uplinkInterface: null,
       portalPort: null,
       walledGarden: { hosts: [], cidrs: [], refreshMinutes: 30 },
+      captiveDns: { port: 5300, dnsmasqPath: 'dnsmasq' },
+      preLogin: { dnsPerSecond: 20, dnsBurst: 100, icmpPerSecond: 10, icmpBurst: 20 },
       attempts: 3,
       nftPath: 'nft',
       dnsmasqConfFile: '/etc/dnsmasq.d/branchgate.conf',
@@ -54,6 +56,17 @@ describe('the nftables gate configuration', () => {
         walledGarden: { refreshMinutes: 0 },
       }),
     ).toEqual(['gate.walledGarden.refreshMinutes must be between 1 and 1440, got 0'])
+    expect(
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        captiveDns: { port: 53 },
+        preLogin: { dnsPerSecond: 0 },
+      }),
+    ).toEqual([
+      'gate.captiveDns.port must be between 1024 and 65535, got 53',
+      'gate.preLogin.dnsPerSecond must be between 1 and 10000, got 0',
+    ])
   })
 })
 

@@ -3,6 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync }
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
+import { readCaptiveDnsTemplate, renderCaptiveDns } from '../src/gate/captive-dns.js'
 import { fillPlaceholders } from '../src/gate/nft-ruleset.js'
 import { tempDir } from './helpers.js'
 
@@ -191,5 +192,18 @@ describe('the dnsmasq config', () => {
     const check = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })
     expect(check.stderr).toContain('syntax check OK')
     expect(text).toContain('dhcp-option=br-guest,114,"https://portal.branch.lan:8443/api/captive"')
+  })
+
+  it.skipIf(!has('dnsmasq'))("renders the captive resolver's file to one dnsmasq accepts", () => {
+    const text = renderCaptiveDns(readCaptiveDnsTemplate(), {
+      guestInterface: 'br-guest',
+      port: 5300,
+      gatewayAddresses: ['10.99.1.1', 'fd00:99::1'],
+      gardenHosts: ['notice.bank.example', '*.links.example'],
+    })
+    const file = path.join(temp(), 'captive-dns.conf')
+    writeFileSync(file, text)
+    const check = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })
+    expect(check.stderr).toContain('syntax check OK')
   })
 })

@@ -41,6 +41,7 @@ function probes(dnsmasq: StagedDnsmasq, files: Record<string, string> = {}): Doc
       version: Math.max(...readMigrations().map((m) => m.version)),
       quickCheck: 'ok',
     }),
+    dns: dnsmasq.dns,
   }
 }
 
@@ -54,6 +55,57 @@ const gateway = (extra: Record<string, unknown> = {}) =>
   )
 
 const finding = (findings: Finding[], check: string) => findings.find((f) => f.check === check)
+
+describe('doctor and the captive resolver (the DNS of guests not let through)', () => {
+  it('passes when an outside name gets the portal address there, so nothing is forwarded', async () => {
+    const f = finding(await diagnose(gateway(), probes(stagedDnsmasq())), 'captive resolver')
+    expect(f).toMatchObject({ ok: true })
+    expect(f!.detail).toMatch(
+      /^answers on 192\.168\.77\.1:5300; an outside name \(branchgate-doctor-[0-9a-f]{12}\.example\.com\) gets the portal's address, nothing is forwarded$/,
+    )
+  })
+
+  it('fails loudly when the resolver on that port forwards outside names (the DNS tunnel)', async () => {
+    const f = finding(
+      await diagnose(gateway(), probes(stagedDnsmasq({ captive: 'forwards' }))),
+      'captive resolver',
+    )
+    expect(f).toMatchObject({ ok: false })
+    expect(f!.detail).toContain(
+      'to 93.184.215.14: guests not let through can reach the internet through DNS',
+    )
+    expect(f!.fix).toContain("ss -lnup 'sport = :5300'")
+  })
+
+  it("says when nothing answers, or something that is not branchgate's", async () => {
+    const down = finding(
+      await diagnose(gateway(), probes(stagedDnsmasq({ captive: 'down' }))),
+      'captive resolver',
+    )
+    expect(down).toMatchObject({ ok: false })
+    expect(down!.detail).toBe(
+      'no answer on 192.168.77.1:5300 (ECONNREFUSED): guests not let through get no DNS, and their phones may not open the login sheet',
+    )
+    expect(down!.fix).toContain('captive dns')
+    const other = finding(
+      await diagnose(gateway(), probes(stagedDnsmasq({ captive: 'nxdomain' }))),
+      'captive resolver',
+    )
+    expect(other!.detail).toContain("that is not branchgate's captive resolver")
+  })
+
+  it('asks on the configured port', async () => {
+    const config = gateway({
+      gate: { backend: 'nftables', guestInterface: 'br-guest', captiveDns: { port: 5400 } },
+    })
+    const f = finding(
+      await diagnose(config, probes(stagedDnsmasq({ captivePort: 5400 }))),
+      'captive resolver',
+    )
+    expect(f).toMatchObject({ ok: true })
+    expect(f!.detail).toContain('192.168.77.1:5400')
+  })
+})
 
 describe("doctor and branchgate's dnsmasq", () => {
   it('finds the dnsmasq that loaded the guest file and serves the guest interface', async () => {

@@ -39,13 +39,77 @@ describe('the nftables ruleset', () => {
 
   it('before login: DHCP and DNS to the gateway, HTTP to the portal, HTTPS reset, the rest dropped', () => {
     expect(text).toContain('iifname != "br-guest" return')
-    expect(text).toContain('udp dport { 67, 547 } accept')
+    expect(text).toContain('udp sport 68 udp dport 67 accept')
+    expect(text).toContain('udp sport 546 udp dport 547 accept')
     expect(text).toContain('meta l4proto { tcp, udp } th dport 53 accept')
     expect(text).toContain('tcp dport { 8080, 8443 } accept')
     expect(text).toContain('tcp dport 80 redirect to :8080')
     const fromGuest = text.slice(text.indexOf('chain from_guest'))
     expect(fromGuest).toMatch(
-      /ether saddr @allowed accept\s+ip daddr @garden4 accept\s+ip6 daddr @garden6 accept\s+(#.*\s+)*tcp dport 443 reject with tcp reset\s+drop/,
+      /ether saddr @allowed accept\s+(#.*\s+)*ip daddr @garden4 tcp dport \{ 80, 443 \} accept\s+ip6 daddr @garden6 tcp dport \{ 80, 443 \} accept\s+(#.*\s+)*tcp dport 443 reject with tcp reset\s+drop/,
+    )
+  })
+
+  it("switches a guest's DNS to the gateway to the captive resolver until it is let through, packet by packet", () => {
+    const chain = text.slice(
+      text.indexOf('chain prelogin_dns {'),
+      text.indexOf('chain captive_dns {'),
+    )
+    // Before connection tracking, so no conntrack entry can keep an old decision alive.
+    expect(chain).toMatch(
+      /type filter hook prerouting priority raw; policy accept;\s+iifname != "br-guest" return\s+ether saddr @allowed return\s+fib daddr type local meta l4proto \{ tcp, udp \} th dport 53 jump captive_dns/,
+    )
+    const captive = text.slice(text.indexOf('chain captive_dns {'))
+    expect(captive).toMatch(
+      /update @prelogin_dns_meter \{ ether saddr limit rate over 20\/second burst 100 packets \} counter drop\s+udp dport 53 udp dport set 5300 notrack\s+tcp dport 53 tcp dport set 5300 notrack/,
+    )
+    expect(text).toContain('oifname "br-guest" meta l4proto { tcp, udp } th sport 5300 notrack')
+    expect(text).toContain('oifname "br-guest" udp sport 5300 udp sport set 53')
+    expect(text).toContain('oifname "br-guest" tcp sport 5300 tcp sport set 53')
+    expect(text).toContain('meta l4proto { tcp, udp } th dport 5300 accept')
+  })
+
+  it('limits what a guest not let through may send the gateway, per device, as configured', () => {
+    const limited = renderRuleset(readTemplate(), {
+      ...params,
+      captiveDnsPort: 5400,
+      preLogin: { dnsPerSecond: 5, dnsBurst: 7, icmpPerSecond: 2, icmpBurst: 3 },
+    })
+    expect(limited).toContain(
+      'update @prelogin_dns_meter { ether saddr limit rate over 5/second burst 7 packets } counter drop',
+    )
+    expect(limited).toContain('udp dport 53 udp dport set 5400 notrack')
+    const input = limited.slice(limited.indexOf('chain guest_input'))
+    // Ahead of the established shortcut, which would pass a ping's later echoes unmetered.
+    expect(input).toMatch(
+      /ether saddr != @allowed meta l4proto \{ icmp, ipv6-icmp \} jump prelogin_icmp\s+ct state established,related accept/,
+    )
+    expect(limited).toMatch(
+      /chain prelogin_icmp \{\s+update @prelogin_icmp_meter \{ ether saddr limit rate over 2\/second burst 3 packets \} counter drop\s+accept/,
+    )
+    expect(() => renderRuleset(readTemplate(), { ...params, captiveDnsPort: 8080 })).toThrow(
+      /port 8080 is taken/,
+    )
+    expect(() =>
+      renderRuleset(readTemplate(), {
+        ...params,
+        preLogin: { dnsPerSecond: 0, dnsBurst: 1, icmpPerSecond: 1, icmpBurst: 1 },
+      }),
+    ).toThrow(/not a rate/)
+  })
+
+  it('takes no router advertisement or redirect from a guest, and resets any other TCP port of the gateway', () => {
+    const input = text.slice(text.indexOf('chain guest_input'), text.indexOf('chain prelogin_icmp'))
+    expect(input).toMatch(
+      /iifname != "br-guest" return\s+(#.*\s+)*icmpv6 type \{ nd-router-advert, nd-redirect \} drop/,
+    )
+    expect(input).toMatch(/meta l4proto tcp reject with tcp reset\s+drop\s+\}/)
+  })
+
+  it('never forwards from one guest to another, logged in or not', () => {
+    const fromGuest = text.slice(text.indexOf('chain from_guest'))
+    expect(fromGuest).toMatch(
+      /chain from_guest \{\s+(#.*\s+)*oifname "br-guest" drop\s+ether saddr @allowed accept/,
     )
   })
 

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { Resolver } from 'node:dns/promises'
 import { SPECS } from './specs.js'
 import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
@@ -18,6 +20,7 @@ import {
   sourcesInFile,
   sourcesOnCommandLine,
 } from '../gate/dnsmasq.js'
+import { answerAddresses, interfaceAddresses } from '../gate/captive-dns.js'
 import { FAILURE_KIND_TEXT } from '../sms/status.js'
 import { checkProviderAccount } from '../sms/providers.js'
 import type { Fetch } from '../sms/provider-http.js'
@@ -43,6 +46,8 @@ export interface DoctorProbes {
   /** For the SMS providers' authenticated read-only calls. */
   fetch: Fetch
   openDb(file: string): { version: number; quickCheck: string }
+  /** The A records a DNS server at address:port gives for a name; rejects with the resolver's code (ETIMEOUT, ECONNREFUSED, ENOTFOUND...). */
+  dns(server: string, port: number, name: string): Promise<string[]>
 }
 
 export const systemProbes: DoctorProbes = {
@@ -63,6 +68,11 @@ export const systemProbes: DoctorProbes = {
       signal: AbortSignal.timeout(5000),
     })
     return res.status
+  },
+  async dns(server, port, name) {
+    const r = new Resolver({ timeout: 2000, tries: 1 })
+    r.setServers([server.includes(':') ? `[${server}]:${port}` : `${server}:${port}`])
+    return r.resolve4(name)
   },
   openDb(file) {
     if (!existsSync(file)) throw new Error('it does not exist yet (branchgate serve creates it)')
@@ -164,6 +174,7 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       })
     }
     out.push(...(await checkDnsmasq(config, gate.guestInterface, gate.dnsmasqConfFile, probes)))
+    out.push(await checkCaptiveDns(gate, probes))
   }
 
   const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
@@ -240,6 +251,65 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
     }
   }
   return out
+}
+
+/**
+ * The captive resolver (the DNS of guests not let through): it answers on the guest interface's
+ * address at gate.captiveDns.port, and an outside name gets the gateway's own address, i.e. it
+ * was answered locally and not forwarded (a forwarded name would be a DNS tunnel).
+ */
+async function checkCaptiveDns(
+  gate: Extract<Config['gate'], { backend: 'nftables' }>,
+  probes: DoctorProbes,
+): Promise<Finding> {
+  const check = 'captive resolver'
+  const port = gate.captiveDns.port
+  const ip = await probes.run('ip', ['-j', 'addr', 'show', 'dev', gate.guestInterface])
+  const [gateway] = answerAddresses(ip.code === 0 ? interfaceAddresses(ip.stdout) : [])
+  if (!gateway) {
+    return {
+      check,
+      ok: false,
+      detail: `${gate.guestInterface} has no address, so the captive resolver has none to answer on`,
+      fix: `give ${gate.guestInterface} its address (deploy/install.sh --address), then systemctl restart branchgate`,
+    }
+  }
+  // A name under a real top-level domain that nobody has: only a resolver that forwards it could know.
+  const name = `branchgate-doctor-${randomBytes(6).toString('hex')}.example.com`
+  const at = `${gateway.includes(':') ? `[${gateway}]` : gateway}:${port}`
+  try {
+    const answers = await probes.dns(gateway, port, name)
+    if (answers.length === 1 && answers[0] === gateway) {
+      return {
+        check,
+        ok: true,
+        detail: `answers on ${at}; an outside name (${name}) gets the portal's address, nothing is forwarded`,
+      }
+    }
+    return {
+      check,
+      ok: false,
+      detail: `${at} resolved the outside name ${name} to ${answers.join(', ') || 'nothing'}: guests not let through can reach the internet through DNS`,
+      fix: `see which program listens there (ss -lnup 'sport = :${port}'): it must be branchgate's own dnsmasq; stop the other one or change gate.captiveDns.port, then systemctl restart branchgate`,
+    }
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as Error).message
+    if (code === 'ENOTFOUND') {
+      // NXDOMAIN from the resolver: not forwarded either, but not what branchgate's would say.
+      return {
+        check,
+        ok: false,
+        detail: `${at} says ${name} does not exist: that is not branchgate's captive resolver, which answers every name with the portal's address (phones may not open the login sheet)`,
+        fix: `see which program listens there (ss -lnup 'sport = :${port}'), then systemctl restart branchgate`,
+      }
+    }
+    return {
+      check,
+      ok: false,
+      detail: `no answer on ${at} (${code}): guests not let through get no DNS, and their phones may not open the login sheet`,
+      fix: `look at journalctl -u branchgate for "captive dns" lines (is dnsmasq installed at gate.captiveDns.dnsmasqPath?), then systemctl restart branchgate`,
+    }
+  }
 }
 
 /** The keys of each provider type that hold its credentials. */

@@ -59,6 +59,34 @@ const nftablesGate = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The captive resolver: a dnsmasq branchgate runs for guests not let through. Their DNS to
+     * the gateway is switched to it in the kernel; it answers every name with the gateway's
+     * address and forwards only the walled garden's names (docs/gateway.md).
+     */
+    captiveDns: z
+      .object({
+        /** UDP and TCP port it listens on, on the guest interface (1024–65535, not 53). */
+        port: z.number().int().min(1024).max(65535).default(5300),
+        /** The dnsmasq program (absolute path or name on PATH). */
+        dnsmasqPath: z.string().min(1).default('dnsmasq'),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-device limits, in the kernel, on what a guest not let through may send the gateway. */
+    preLogin: z
+      .object({
+        /** DNS packets a second per device (1–10000); more are dropped. */
+        dnsPerSecond: z.number().int().min(1).max(10_000).default(20),
+        /** DNS packets a device may send at once above that rate (1–100000). */
+        dnsBurst: z.number().int().min(1).max(100_000).default(100),
+        /** ICMP and ICMPv6 packets a second per device (1–10000), pings and neighbour discovery alike. */
+        icmpPerSecond: z.number().int().min(1).max(10_000).default(10),
+        /** ICMP packets a device may send at once above that rate (1–100000). */
+        icmpBurst: z.number().int().min(1).max(100_000).default(20),
+      })
+      .strict()
+      .prefault({}),
     /** Tries per firewall change before it is reported as failed (1–10). */
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */

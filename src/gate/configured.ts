@@ -1,5 +1,12 @@
+import path from 'node:path'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import {
+  kernelInterfaceAddresses,
+  readCaptiveDnsTemplate,
+  renderCaptiveDns,
+  startCaptiveResolver,
+} from './captive-dns.js'
 import { createDryRunGate } from './dry-run.js'
 import type { Gate } from './gate.js'
 import { nftablesGateFor, type NftablesGate } from './nftables.js'
@@ -17,7 +24,8 @@ export interface ConfiguredGate {
 /**
  * The gate of `config.gate.backend`. A one-shot command (`role: 'command'`) only changes elements
  * of the table the service installed. The service also resolves the walled garden's host names
- * now and every `refreshMinutes`, and its dry-run gate logs what it would do.
+ * now and every `refreshMinutes`, runs the captive resolver (the DNS of guests not let through),
+ * and its dry-run gate logs what it would do.
  */
 export async function openConfiguredGate(
   config: Config,
@@ -39,11 +47,28 @@ export async function openConfiguredGate(
       .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
   }, g.walledGarden.refreshMinutes * 60_000)
   timer.unref()
+  const template = readCaptiveDnsTemplate()
+  const captive = startCaptiveResolver({
+    dnsmasqPath: g.captiveDns.dnsmasqPath,
+    confFile: path.join(path.resolve(config.dataDir), 'captive-dns.conf'),
+    guestInterface: g.guestInterface,
+    addresses: kernelInterfaceAddresses(g.guestInterface),
+    render: (addresses) =>
+      renderCaptiveDns(template, {
+        guestInterface: g.guestInterface,
+        port: g.captiveDns.port,
+        gatewayAddresses: addresses,
+        gardenHosts: g.walledGarden.hosts,
+      }),
+    log,
+  })
+  await captive.started
   return {
     gate: nft,
     nft,
     stop() {
       clearInterval(timer)
+      captive.stop()
       nft.close()
     },
   }

@@ -29,7 +29,29 @@ export interface RulesetParams {
   portalPorts: readonly number[]
   /** The uplink to masquerade guests' traffic on; null: no NAT. */
   uplinkInterface: string | null
+  /** Where the captive resolver listens: guests' DNS before login is switched there (default 5300). */
+  captiveDnsPort?: number
+  /** Per-device limits before login, in the kernel (defaults: PRE_LOGIN_LIMITS). */
+  preLogin?: PreLoginLimits
 }
+
+/** What a guest not let through may send the gateway, per device: DNS queries and ICMP packets. */
+export interface PreLoginLimits {
+  /** DNS packets a second, and the burst allowed above it. */
+  dnsPerSecond: number
+  dnsBurst: number
+  /** ICMP/ICMPv6 packets a second, and the burst. */
+  icmpPerSecond: number
+  icmpBurst: number
+}
+
+export const PRE_LOGIN_LIMITS: PreLoginLimits = {
+  dnsPerSecond: 20,
+  dnsBurst: 100,
+  icmpPerSecond: 10,
+  icmpBurst: 20,
+}
+export const CAPTIVE_DNS_PORT = 5300
 
 /** Fills `{{name}}` placeholders; an unknown placeholder is an error, never left in the output. */
 export function fillPlaceholders(template: string, values: Record<string, string>): string {
@@ -42,6 +64,10 @@ export function fillPlaceholders(template: string, values: Record<string, string
 
 const port = (n: number) => {
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`not a port: ${n}`)
+  return String(n)
+}
+const count = (n: number) => {
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`not a rate: ${n}`)
   return String(n)
 }
 const ifname = (name: string) => {
@@ -64,11 +90,20 @@ export function renderRuleset(template: string, p: RulesetParams): string {
           '\t}',
           '',
         ].join('\n')
+  const limits = p.preLogin ?? PRE_LOGIN_LIMITS
+  const captive = p.captiveDnsPort ?? CAPTIVE_DNS_PORT
+  if (captive === 53 || [p.portalPort, ...p.portalPorts].includes(captive))
+    throw new Error(`the captive resolver's port ${captive} is taken (DNS or the portal)`)
   return fillPlaceholders(template, {
     guestInterface: ifname(p.guestInterface),
     portalPort: port(p.portalPort),
     portalPorts: ports,
     uplinkNat: nat,
+    captiveDnsPort: port(captive),
+    dnsPerSecond: count(limits.dnsPerSecond),
+    dnsBurst: count(limits.dnsBurst),
+    icmpPerSecond: count(limits.icmpPerSecond),
+    icmpBurst: count(limits.icmpBurst),
   })
 }
 

@@ -275,6 +275,8 @@ export function nftablesGateFor(
       portalPort,
       portalPorts: ports,
       uplinkInterface: gate.uplinkInterface,
+      captiveDnsPort: gate.captiveDns.port,
+      preLogin: gate.preLogin,
     }),
   })
 }

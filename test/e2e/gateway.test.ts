@@ -111,13 +111,13 @@ describe.skipIf(skip !== null)('the gateway, end to end', () => {
     expect(lease1.captivePortal).toBe(`${PUBLIC_URL}/api/captive`)
   })
 
-  it('answers DNS before login', async () => {
+  it('answers DNS before login from the captive resolver: every name is the gateway', async () => {
     const r = await n.exec(c1.ns, process.execPath, [
       '-e',
       `const r = new (require('node:dns').promises.Resolver)(); r.setServers(['${lease1.dns}']);
        r.resolve4('captive.apple.com').then((a) => console.log(a.join(',')))`,
     ])
-    expect(r.stdout.trim()).toBe(INTERNET_IP)
+    expect(r.stdout.trim()).toBe(GATEWAY_IP)
   })
 
   it("sends the client's plain HTTP to the splash page, and its HTTPS fails fast", async () => {

@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
@@ -21,6 +21,10 @@ export const GATEWAY_IP = '10.99.1.1'
 export const INTERNET_IP = '10.99.2.2'
 /** A second address of the internet host, in the default config's walled garden (say, the privacy notice). */
 export const GARDEN_IP = '10.99.2.3'
+/** A third address of the internet host: somewhere outside no guest may reach before login (a public resolver, say). */
+export const OUTSIDE_IP = '10.99.2.4'
+/** The zone the internet's authoritative DNS server (startInternetDns) serves. */
+export const TEST_ZONE = 'e2e.test'
 export const PORTAL_PORT = 8080
 export const PUBLIC_URL = `http://${GATEWAY_IP}:${PORTAL_PORT}`
 export const GUEST_IF = 'guest'
@@ -75,6 +79,18 @@ export interface Client {
   /** Host-side port on the gateway's bridge. */
   port: string
   address: string | null
+}
+
+/** What test/e2e/dns-client.ts asks: see its header. */
+export interface DnsOptions {
+  server: string
+  port?: number
+  proto?: 'udp' | 'tcp'
+  type?: string
+  names?: string[]
+  sourcePort?: number
+  timeoutMs?: number
+  flood?: number
 }
 
 export interface Lease {
@@ -143,12 +159,28 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
           }),
       )
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))])
+    // What our processes started in a namespace (branchgate's captive resolver) goes too.
+    for (const ns of namespaces) {
+      for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/)) {
+        if (/^\d+$/.test(pid)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL')
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
     for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
+    rmSync(`/etc/netns/${gw}`, { recursive: true, force: true })
     rmSync(tmp, { recursive: true, force: true })
   }
 
   try {
     await addNs(gw)
+    // The gateway's own lookups (the walled garden's names) go to its dnsmasq, never the host's resolver.
+    mkdirSync(`/etc/netns/${gw}`, { recursive: true })
+    writeFileSync(`/etc/netns/${gw}/resolv.conf`, `nameserver ${GATEWAY_IP}\n`)
     await addNs(net)
     await inNs(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
     await inNs(gw, 'ip', ['link', 'add', GUEST_IF, 'type', 'bridge'])
@@ -170,6 +202,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     await inNs(gw, 'ip', ['link', 'set', UPLINK_IF, 'up'])
     await inNs(net, 'ip', ['addr', 'add', `${INTERNET_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['addr', 'add', `${GARDEN_IP}/24`, 'dev', 'eth0'])
+    await inNs(net, 'ip', ['addr', 'add', `${OUTSIDE_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['link', 'set', 'eth0', 'up'])
     for (let i = 1; i <= (opts.clients ?? 2); i++) {
       const c: Client = {
@@ -193,6 +226,8 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         c.ns,
       ])
       await inNs(gw, 'ip', ['link', 'set', c.port, 'master', GUEST_IF, 'up'])
+      // Client isolation, as the guest access point does it: guests reach the gateway, not each other.
+      await inNs(gw, 'ip', ['link', 'set', c.port, 'type', 'bridge_slave', 'isolated', 'on'])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'address', c.mac])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'up'])
       // The DHCP client broadcasts before it has an address: give the kernel a route for that.
@@ -224,6 +259,90 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         'the internet host',
       )
       return h
+    },
+
+    /**
+     * The internet's authoritative DNS server for TEST_ZONE (and the probe hosts named in
+     * `records`), a dnsmasq on every address of the internet host, logging every query it
+     * receives. Answers have TTL 0, so no resolver on the way keeps them. `setRecords` changes
+     * the answers at once (a CDN rotating an address).
+     */
+    async startInternetDns(records: Record<string, string>) {
+      const hosts = path.join(tmp, 'internet-hosts')
+      const logFile = path.join(tmp, 'internet-dns.log')
+      const pidFile = path.join(tmp, 'internet-dns.pid')
+      const write = (r: Record<string, string>) =>
+        writeFileSync(
+          hosts,
+          Object.entries(r)
+            .map(([name, ip]) => `${ip} ${name}\n`)
+            .join(''),
+        )
+      write(records)
+      const zones = new Set([TEST_ZONE])
+      for (const name of Object.keys(records)) if (!name.endsWith(`.${TEST_ZONE}`)) zones.add(name)
+      writeFileSync(logFile, '')
+      const h = spawnIn(net, 'dnsmasq', [
+        '--keep-in-foreground',
+        '--user=root',
+        ...['--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, `--pid-file=${pidFile}`],
+        ...['--interface=eth0', '--bind-interfaces', `--auth-server=ns.${TEST_ZONE},eth0`],
+        ...[...zones].map((z) => `--auth-zone=${z}`),
+        ...['--auth-ttl=0', '--log-queries', `--log-facility=${logFile}`],
+      ])
+      await until(
+        async () => (await exec(net, 'ss', ['-lnu'])).stdout.includes(`${INTERNET_IP}:53 `),
+        'the internet DNS server',
+        h.output,
+      )
+      return {
+        /** Every name asked of it so far, in order. */
+        queries(): string[] {
+          return [...readFileSync(logFile, 'utf8').matchAll(/: auth\[\w+\] (\S+) from /g)].map(
+            (m) => m[1]!,
+          )
+        },
+        /** New answers, served from the next query on. */
+        async setRecords(next: Record<string, string>) {
+          write(next)
+          const before = readFileSync(logFile, 'utf8').split('\n').length
+          process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGHUP')
+          await until(
+            async () =>
+              readFileSync(logFile, 'utf8')
+                .split('\n')
+                .slice(before - 1)
+                .some((l) => l.includes(`read ${hosts}`)),
+            'the internet DNS server to read its new records',
+          )
+        },
+      }
+    },
+
+    /**
+     * Counts packets arriving in a namespace that match an nft expression (before any of its
+     * own rules), under a name: `watch(ns, 'outside', 'ip daddr 10.99.2.4')`, then `arrivals`.
+     */
+    async watch(ns: string, name: string, match: string) {
+      const batch = [
+        'table inet e2e_watch {',
+        '  chain arrivals { type filter hook prerouting priority -500; policy accept; }',
+        '}',
+        `add counter inet e2e_watch ${name}`,
+        `add rule inet e2e_watch arrivals ${match} counter name "${name}"`,
+        '',
+      ].join('\n')
+      const file = path.join(tmp, `watch-${name}.nft`)
+      writeFileSync(file, batch)
+      await inNs(ns, 'nft', ['-f', file])
+    },
+
+    /** Packets counted by `watch` under this name so far. */
+    async arrivals(ns: string, name: string): Promise<number> {
+      const doc = JSON.parse(
+        await inNs(ns, 'nft', ['-j', 'list', 'counter', 'inet', 'e2e_watch', name]),
+      ) as { nftables: Array<{ counter?: { packets: number } }> }
+      return doc.nftables.find((x) => x.counter)?.counter?.packets ?? 0
     },
 
     /** SMS messages the provider on the internet host received. */
@@ -291,6 +410,36 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     /** Takes a client's link down (it leaves the branch) or brings it back. */
     async clientLink(client: Client, state: 'up' | 'down') {
       await inNs(gw, 'ip', ['link', 'set', client.port, state])
+    },
+
+    /**
+     * DNS questions from a client namespace (test/e2e/dns-client.ts): one result per name; an
+     * array of option sets runs in one process and answers with an array.
+     */
+    async dns(client: Client | string, options: DnsOptions | DnsOptions[]): Promise<any> {
+      const r = await exec(
+        typeof client === 'string' ? client : client.ns,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/e2e/dns-client.ts'), JSON.stringify(options)],
+        120_000,
+      )
+      if (r.code !== 0) throw new Error(`dns-client failed: ${r.stderr}`)
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    },
+
+    /** Knocks on UDP and TCP ports of a host from a client namespace (test/e2e/knock.ts). */
+    async knock(
+      client: Client | string,
+      options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number },
+    ): Promise<{ tcp: Record<string, string> }> {
+      const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'test/e2e/knock.ts'),
+        JSON.stringify(options),
+      ])
+      if (r.code !== 0) throw new Error(`knock failed: ${r.stderr}`)
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     },
 
     /** curl from a client namespace. */

@@ -49,6 +49,8 @@ export interface StagedDnsmasq {
   mtimes: Record<string, number>
   /** `pidof dnsmasq`, `ss -H -l -n -u -p` and `ip -j -4 addr show dev GUEST` answers. */
   run(file: string, args: string[]): { code: number; stdout: string; stderr: string } | null
+  /** A DNS question to server:port, answered as the staged captive resolver would. */
+  dns(server: string, port: number, name: string): Promise<string[]>
 }
 
 /**
@@ -67,6 +69,13 @@ export function stagedDnsmasq(
     sockets?: string
     /** When the guest file was last changed; default long before dnsmasq started. */
     confChangedAt?: number
+    /**
+     * What answers on the captive resolver's port: branchgate's own (every name gets the
+     * gateway's address, the default), one that forwards, one that says NXDOMAIN, or nothing.
+     */
+    captive?: 'branchgate' | 'forwards' | 'nxdomain' | 'down'
+    /** The captive resolver's port the machine answers on (default 5300). */
+    captivePort?: number
   } = {},
 ): StagedDnsmasq {
   const guest = p.guest ?? 'br-guest'
@@ -93,7 +102,15 @@ export function stagedDnsmasq(
       `UNCONN 0 0 ${gateway}:53 0.0.0.0:* users:(("dnsmasq",pid=812,fd=6))`,
       `UNCONN 0 0 0.0.0.0%${guest}:67 0.0.0.0:* users:(("dnsmasq",pid=812,fd=4))`,
     ].join('\n')
+  const captive = p.captive ?? 'branchgate'
+  const fail = (code: string) => Promise.reject(Object.assign(new Error(code), { code }))
   return {
+    dns(server, port, _name) {
+      if (server !== gateway || port !== (p.captivePort ?? 5300) || captive === 'down')
+        return fail('ECONNREFUSED')
+      if (captive === 'nxdomain') return fail('ENOTFOUND')
+      return Promise.resolve(captive === 'forwards' ? ['93.184.215.14'] : [gateway])
+    },
     files,
     mtimes: { '/etc/dnsmasq.d/branchgate.conf': p.confChangedAt ?? bootS * 1000 - 86_400_000 },
     run(file, args) {
