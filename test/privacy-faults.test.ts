@@ -366,7 +366,7 @@ describe('privacy settings an operator gets wrong', () => {
     return []
   }
 
-  it('names the key and its bounds, for retention, blocking and catch-up alike', () => {
+  it('answers each wrong privacy key with one sentence naming the key, its bounds and what was given', () => {
     expect(problemsOf('{"privacy":{"catchUpDays":0}}')).toEqual([
       'privacy.catchUpDays must be between 1 and 365, got 0',
     ])
@@ -378,6 +378,29 @@ describe('privacy settings an operator gets wrong', () => {
     ])
     expect(problemsOf('{"privacy":{"retention":{"visitMonths":12}}}')).toEqual([
       'privacy.retention: unknown key(s) visitMonths',
+    ])
+    expect(problemsOf('{"privacy":{"retention":{"customersInactiveMonths":1.5}}}')).toEqual([
+      'privacy.retention.customersInactiveMonths: must be a whole number, got 1.5',
+    ])
+    expect(problemsOf('{"privacy":{"noticeVersion":"","controller":""}}')).toEqual([
+      'privacy.noticeVersion: must not be empty, got ""',
+      'privacy.controller: must not be empty, got ""',
+    ])
+    expect(problemsOf(`{"privacy":{"noticeVersion":"${'v'.repeat(41)}"}}`)).toEqual([
+      `privacy.noticeVersion: must be at most 40 characters long, got "${'v'.repeat(41)}"`,
+    ])
+    expect(problemsOf('{"privacy":{"noticeUrl":"ftp://example.com/aviso"}}')).toEqual([
+      'privacy.noticeUrl must be a web address starting with http:// or https://, got "ftp://example.com/aviso"',
+    ])
+    expect(problemsOf('{"privacy":{"fullNotice":{"fr":"Avis"}}}')).toEqual([
+      'privacy.fullNotice: unknown key(s) fr',
+    ])
+    expect(
+      problemsOf(
+        '{"privacy":{"fullNotice":{"es":"Aviso."},"fullNoticeFiles":{"es":"/etc/branchgate/aviso.txt"}}}',
+      ),
+    ).toEqual([
+      'privacy.fullNotice.es and privacy.fullNoticeFiles.es are both set: keep one (the text or the file)',
     ])
     // One language of the full notice may be given alone (the other is built from the config).
     expect(problemsOf('{"privacy":{"fullNotice":{"es":"Aviso completo."}}}')).toEqual([])

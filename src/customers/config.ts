@@ -34,7 +34,10 @@ export const privacyConfig = z
       en: 'We use your name and number to give you network access and to know when you visit. You can ask any branch to erase your data.',
     }),
     /** Optional link to the full notice (reachable before login via the walled garden). */
-    noticeUrl: z.url().nullable().default(null),
+    noticeUrl: z
+      .url({ protocol: /^https?$/ })
+      .nullable()
+      .default(null),
     // Issue 15: the full notice, retention, block-then-delete, rights requests.
     /**
      * Full privacy notice per locale, served by branchgate at /aviso-de-privacidad before login.
@@ -96,4 +99,20 @@ export function phoneProblems(phone: PhoneConfig): KeyProblem[] {
       message: `must be one of phone.allowedRegions (${phone.allowedRegions.join(', ')}), got ${phone.defaultRegion}`,
     },
   ]
+}
+
+/** Issue 15: a language's full notice comes from one place, text or file, never both. */
+export function privacyProblems(privacy: PrivacyConfig): KeyProblem[] {
+  const problems: KeyProblem[] = []
+  for (const locale of ['es', 'en'] as const) {
+    if (
+      privacy.fullNotice?.[locale] !== undefined &&
+      privacy.fullNoticeFiles?.[locale] !== undefined
+    )
+      problems.push({
+        path: ['privacy', 'fullNotice', locale],
+        message: `and privacy.fullNoticeFiles.${locale} are both set: keep one (the text or the file)`,
+      })
+  }
+  return problems
 }
