@@ -1,6 +1,8 @@
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
-import { challengeOf, PHONE_IP, portalHarness, wireApp } from './helpers.js'
+import { challengeOf, PHONE_IP, portalHarness, tempDir, wireApp } from './helpers.js'
 
 let h: ReturnType<typeof portalHarness>
 afterEach(() => h?.close())
@@ -107,6 +109,39 @@ describe('the notice in two layers', () => {
     const en = await (await h.request('/aviso-de-privacidad?lang=en')).text()
     expect(en).toContain('Version 2026-05')
     expect(en).toContain('Your rights')
+  })
+
+  it('serves the operator’s own notice from a file or from the config, escaped, and builds a language left out', async () => {
+    const dir = tempDir('branchgate-notice-')
+    try {
+      const file = path.join(dir.dir, 'aviso-es.txt')
+      writeFileSync(file, 'Aviso de Banco <Ejemplo>.\r\n\r\nSegundo párrafo del aviso.\n')
+      h = portalHarness({ privacy: { noticeVersion: '2026-09', fullNoticeFiles: { es: file } } })
+      const es = await (await h.request('/aviso-de-privacidad')).text()
+      expect(es).toContain('Aviso de Banco &lt;Ejemplo&gt;.')
+      expect(es).toContain('Segundo párrafo del aviso.')
+      expect(es).toContain('2026-09')
+      expect(es).not.toContain('<Ejemplo>')
+      // English was not given: it is built from the configuration, in English.
+      const en = await (await h.request('/aviso-de-privacidad?lang=en')).text()
+      expect(en).toContain('Version 2026-09')
+      expect(en).toContain('Your rights')
+      expect(en).not.toContain('Banco')
+      h.close()
+      h = portalHarness({ privacy: { fullNotice: { en: 'Notice of Example Bank.' } } })
+      expect(await (await h.request('/aviso-de-privacidad?lang=en')).text()).toContain(
+        'Notice of Example Bank.',
+      )
+      expect(await (await h.request('/aviso-de-privacidad')).text()).toContain('Tus derechos')
+      h.close()
+      // Spanish alone as text: English is still built in English, not the Spanish text again.
+      h = portalHarness({ privacy: { fullNotice: { es: 'Aviso del Banco Ejemplo.' } } })
+      const onlyEs = await (await h.request('/aviso-de-privacidad?lang=en')).text()
+      expect(onlyEs).toContain('Your rights')
+      expect(onlyEs).not.toContain('Aviso del Banco Ejemplo.')
+    } finally {
+      dir.remove()
+    }
   })
 
   it('asks a returning customer to accept a new version of the notice on their next visit', async () => {

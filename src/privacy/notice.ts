@@ -44,7 +44,8 @@ export function fullNotices(
         )
       }
     }
-    text ??= p.fullNotice?.[locale] ?? p.fullNotice?.es ?? defaultNotice(config, locale)
+    // A language the operator left out is built from the config, in that language.
+    text ??= p.fullNotice?.[locale] ?? defaultNotice(config, locale)
     out[locale] = {
       version: p.noticeVersion,
       paragraphs: text
