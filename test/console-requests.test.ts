@@ -364,3 +364,68 @@ describe('rights requests (console, /requests)', () => {
       expect((await b.get(path)).status, path).toBe(404)
   })
 })
+
+describe('withdrawal asked for in person (customer page)', () => {
+  it('a manager stops promotions from the customer’s page: withdrawn_at set, audited, consent.withdrawn to the CRM once, out of the marketing list', async () => {
+    h = consoleHarness()
+    seedWeek(h.db)
+    h.db
+      .prepare(
+        `INSERT INTO consents (customer_id, notice_version, purposes, given_at, branch_id, mac, locale)
+         VALUES (1, '2026-01', '["service","marketing"]', @at, 'demo', '3a:00:00:00:00:01', 'es')`,
+      )
+      .run({ at: local('2026-02-24T00:10') })
+    const b = await h.signedIn('maria', 'manager')
+    const page = await (await b.get('/customers/1')).text()
+    expect(page).toContain('action="/customers/1/withdraw"')
+    expect(await (await b.submit('/export/marketing.csv')).text()).toContain('Ana López')
+
+    const res = await b.submit('/customers/1/withdraw')
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe('/customers/1?done=withdrawn')
+    const after = await (await b.get('/customers/1?done=withdrawn')).text()
+    expect(after).toContain('Listo: el cliente ya no recibirá promociones (también en el CRM).')
+    // Nothing left to withdraw: the button is gone.
+    expect(after).not.toContain('action="/customers/1/withdraw"')
+    expect(
+      h.db.prepare(`SELECT withdrawn_at FROM consents WHERE customer_id = 1`).pluck().get(),
+    ).toBe(h.clock.now())
+    expect(
+      h.db
+        .prepare(`SELECT actor, action, subject FROM audit_log WHERE action = 'consent.withdraw'`)
+        .all(),
+    ).toEqual([{ actor: 'user:maria', action: 'consent.withdraw', subject: '1' }])
+    expect(outboxOf('consent.withdrawn')).toEqual([
+      {
+        phone: '+525512345601',
+        consent: {
+          purposes: ['marketing'],
+          withdrawnAt: new Date(h.clock.now()).toISOString(),
+          branchId: 'demo',
+          noticeVersion: '2026-01',
+          via: 'console',
+        },
+      },
+    ])
+    expect(await (await b.submit('/export/marketing.csv')).text()).not.toContain('Ana')
+    // A second tap (another tab) changes nothing and sends nothing more.
+    h.clock.advance({ minutes: 5 })
+    expect((await b.submit('/customers/1/withdraw')).status).toBe(303)
+    expect(outboxOf('consent.withdrawn')).toHaveLength(1)
+    expect(
+      h.db.prepare(`SELECT withdrawn_at FROM consents WHERE customer_id = 1`).pluck().get(),
+    ).toBe(h.clock.now() - 5 * 60_000)
+  })
+
+  it('answers portability with the customer’s file as machine-readable JSON', async () => {
+    h = consoleHarness()
+    seedWeek(h.db)
+    const b = await h.signedIn('maria', 'manager')
+    const id = await record(b, { kind: 'portability', phone: '5512345602', requester: 'Beto Ruiz' })
+    const res = await b.submit(`/requests/${id}/export`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(((await res.json()) as { customer: { name: string } }).customer.name).toBe('Beto Ruiz')
+    expect(request(id)).toMatchObject({ kind: 'portability', status: 'done', outcome: 'exported' })
+  })
+})
