@@ -174,6 +174,7 @@ export function createServices(deps: ServiceDeps) {
     rememberDays: config.remember.days,
     macKey: derivedKey(secret, 'branchgate retention mac v1'),
     eventKey,
+    keepDeliveredHours: config.sync.keepDeliveredHours,
     log,
   })
   const consoleAuth = createConsoleAuth({

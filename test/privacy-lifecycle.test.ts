@@ -438,3 +438,141 @@ describe('retention, block then delete, driven by the clock', () => {
     expect(file.includes(Buffer.from('3a:00:00:00:00:01'))).toBe(false)
   })
 })
+
+describe('each other kind of data, kept as long as its key says', () => {
+  it('codes, devices (a remembered one until remember.days), consent MACs, console IPs, the audit log, closed requests and delivered CRM events go on their own clocks', async () => {
+    h = consoleHarness(
+      {
+        privacy: {
+          catchUpDays: 31,
+          retention: { rawDeviceDays: 10, auditMonths: 2, deliveredEventsDays: 3 },
+        },
+        remember: { days: 30 },
+      },
+      { realErasure: true },
+    )
+    seedWeek(h.db)
+    const t0 = h.clock.now()
+    h.db
+      .prepare(
+        `INSERT INTO consents (customer_id, notice_version, purposes, given_at, branch_id, mac, locale)
+         VALUES (1, '2026-01', '["service","marketing"]', @t0, 'demo', '3a:00:00:00:00:01', 'es')`,
+      )
+      .run({ t0 })
+    // Ana's phone, verified today: "welcome back" must recognise it for remember.days.
+    h.db
+      .prepare(
+        `UPDATE devices SET verified_at = @t0, last_seen_at = @t0 WHERE mac = '3a:00:00:00:00:01'`,
+      )
+      .run({ t0 })
+    h.db
+      .prepare(
+        `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status)
+         VALUES ('c1', '+525512345601', '3a:00:00:00:00:01', 'Ana López', 'es', 1, 'x', @t0, @t0 + 600000, 'verified')`,
+      )
+      .run({ t0 })
+    h.db
+      .prepare(
+        `INSERT INTO audit_log (at, actor, action, subject, reason, detail)
+         VALUES (@t0, 'user:root', 'console.login', 'root', NULL, '{"ip":"192.168.50.10"}')`,
+      )
+      .run({ t0 })
+    const rr = h.db.prepare(
+      `INSERT INTO rights_requests (kind, customer_id, requester, received_at, identity_check, due_at, status, recorded_by, recorded_at, closed_at)
+       VALUES ('access', 1, 'Ana López', @t0, 'official-id', @t0 + 20 * 86400000, @status, 'user:root', @t0, @closed)`,
+    )
+    rr.run({ t0, status: 'done', closed: t0 })
+    rr.run({ t0, status: 'open', closed: null })
+    const ev = h.db.prepare(
+      `INSERT INTO outbox_events (id, type, branch_id, schema_version, occurred_at, subject, payload, status, delivered_at)
+       VALUES (@id, 'customer.verified', 'demo', 1, @t0, 'customer:+525512345601', '{"phone":"+525512345601","name":"Ana López"}', @status, @delivered)`,
+    )
+    ev.run({ id: 'e-delivered', t0, status: 'delivered', delivered: t0 })
+    ev.run({ id: 'e-pending', t0, status: 'pending', delivered: null })
+    const rowOf = (id: string) =>
+      h.db.prepare(`SELECT subject, payload FROM outbox_events WHERE id = ?`).get(id) as
+        { subject: string; payload: string } | undefined
+    const devices = () =>
+      h.db.prepare(`SELECT mac FROM devices WHERE is_staff = 0 ORDER BY mac`).pluck().all()
+    const run = async (days: number) => {
+      h.clock.advance({ days })
+      return h.app.retention.run(h.clock.now())
+    }
+
+    // Day 2: the delivered event is redacted at once (ids and digests), not yet pruned.
+    let report = await run(2)
+    expect(report.eventsRedacted).toBe(1)
+    expect(JSON.parse(rowOf('e-delivered')!.payload)).toEqual({
+      redacted: true,
+      digest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+    })
+    expect(rowOf('e-delivered')!.subject).not.toContain('5512345601')
+    expect(JSON.parse(rowOf('e-pending')!.payload).name).toBe('Ana López')
+    // Day 4: past privacy.retention.deliveredEventsDays (3): pruned; the pending one waits.
+    report = await run(2)
+    expect(report.eventsPruned).toBe(1)
+    expect(rowOf('e-delivered')).toBeUndefined()
+    expect(rowOf('e-pending')).toBeDefined()
+    expect(h.db.prepare(`SELECT mac FROM consents`).pluck().get()).toBe('3a:00:00:00:00:01')
+    expect(h.db.prepare(`SELECT COUNT(*) FROM otp_challenges`).pluck().get()).toBe(1)
+
+    // Day 11: past rawDeviceDays (10): the consent's MAC is a keyed hash, the code and the
+    // devices not seen since are gone, the console IP is out of the audit line; Ana's
+    // remembered phone stays.
+    report = await run(7)
+    expect(h.db.prepare(`SELECT mac FROM consents`).pluck().get()).toMatch(/^h:[0-9a-f]{32}$/)
+    expect(h.db.prepare(`SELECT COUNT(*) FROM otp_challenges`).pluck().get()).toBe(0)
+    expect(report.codesDeleted).toBe(1)
+    expect(devices()).toEqual(['3a:00:00:00:00:01'])
+    expect(
+      JSON.parse(
+        h.db
+          .prepare(`SELECT detail FROM audit_log WHERE action = 'console.login'`)
+          .pluck()
+          .get() as string,
+      ),
+    ).toEqual({})
+    // Day 31: remember.days (30) over: the remembered phone goes too.
+    await run(20)
+    expect(devices()).toEqual([])
+    // The customers themselves are untouched (privacy.retention.customersInactiveMonths: 24).
+    expect(
+      h.db.prepare(`SELECT COUNT(*) FROM customers WHERE erased_at IS NULL`).pluck().get(),
+    ).toBe(5)
+
+    // Past auditMonths (2): the audit lines of day 0 and the closed request are gone; the open
+    // request stays whatever its age (it is still owed an answer).
+    expect(h.db.prepare(`SELECT COUNT(*) FROM audit_log WHERE at <= @t0`).pluck().get({ t0 })).toBe(
+      1,
+    )
+    await run(31)
+    report = await run(1)
+    expect(h.db.prepare(`SELECT COUNT(*) FROM audit_log WHERE at <= @t0`).pluck().get({ t0 })).toBe(
+      0,
+    )
+    expect(h.db.prepare(`SELECT status FROM rights_requests`).pluck().all()).toEqual(['open'])
+    expect(JSON.parse(rowOf('e-pending')!.payload).name).toBe('Ana López')
+  })
+})
+
+describe('an older config that still sets sync.keepDeliveredHours', () => {
+  it('is followed by the privacy job too, so the job and the sync run prune delivered events alike', async () => {
+    h = consoleHarness(
+      { privacy: { retention: { deliveredEventsDays: 1 } }, sync: { keepDeliveredHours: 72 } },
+      { realErasure: true },
+    )
+    h.db
+      .prepare(
+        `INSERT INTO outbox_events (id, type, branch_id, schema_version, occurred_at, payload, status, delivered_at)
+         VALUES ('e1', 'customer.verified', 'demo', 1, @t0, '{}', 'delivered', @t0)`,
+      )
+      .run({ t0: h.clock.now() })
+    const left = () => h.db.prepare(`SELECT COUNT(*) FROM outbox_events`).pluck().get()
+    h.clock.advance({ days: 2 })
+    await h.app.retention.run(h.clock.now())
+    expect(left()).toBe(1)
+    h.clock.advance({ days: 1 })
+    await h.app.retention.run(h.clock.now())
+    expect(left()).toBe(0)
+  })
+})

@@ -52,6 +52,11 @@ export interface RetentionDeps {
   macKey: Buffer
   /** Key of the digests of delivered CRM events (the sync run's, so both agree). */
   eventKey: Buffer
+  /**
+   * Hours a delivered CRM event is kept: sync.keepDeliveredHours when an older config sets it
+   * (the sync run prunes by it too, so both agree), else privacy.retention.deliveredEventsDays.
+   */
+  keepDeliveredHours?: number | undefined
   log: (line: string) => void
   /**
    * Called after each unit of work commits, with the customer it was about (tests watch it from
@@ -360,7 +365,8 @@ export function createRetention(deps: RetentionDeps) {
         report.eventsRedacted += n
         if (n < 1000) break
       }
-      report.eventsPruned = outbox.prune(now - r.deliveredEventsDays * DAY)
+      const keepHours = deps.keepDeliveredHours ?? r.deliveredEventsDays * 24
+      report.eventsPruned = outbox.prune(now - keepHours * 3_600_000)
 
       saveState.run({ effectiveAt: now, clockAt, report: JSON.stringify(report) })
       const did = Object.entries(report)
