@@ -74,6 +74,37 @@ describe('withdrawal as easy as consent', () => {
     ).toEqual(['portal'])
   })
 
+  it('shares the login’s limits: codes for a number count together, and the page keeps what was typed', async () => {
+    h = portalHarness()
+    await signIn(h, { phone: '55 1234 5678', marketing: true })
+    for (let i = 0; i < 2; i++) {
+      h.clock.advance({ seconds: 31 })
+      expect((await h.post('/promociones', { phone: '55 1234 5678' })).status).toBe(200)
+    }
+    h.clock.advance({ seconds: 31 })
+    const refused = await h.post('/promociones', { phone: '55 1234 5678' })
+    expect(refused.status).toBe(429)
+    const html = await refused.text()
+    expect(html).toContain('Ya enviamos varios códigos a este número')
+    expect(html).toContain('value="55 1234 5678"')
+    expect(h.sms.sent).toHaveLength(3)
+    // A number that is nobody's gets the very same refusal after as many codes.
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance({ seconds: 31 })
+      await h.post('/promociones', { phone: '55 8765 4321' })
+    }
+    h.clock.advance({ seconds: 31 })
+    const stranger = await h.post('/promociones', { phone: '55 8765 4321' })
+    expect(stranger.status).toBe(429)
+    expect((await stranger.text()).replaceAll('8765 4321', '1234 5678')).toBe(html)
+    // A number that is not a phone number: one sentence, kept, nothing sent.
+    h.clock.advance({ seconds: 31 })
+    const bad = await h.post('/promociones', { phone: '12' })
+    expect(bad.status).toBe(422)
+    expect(await bad.text()).toContain('value="12"')
+    expect(h.sms.sent).toHaveLength(6)
+  })
+
   it('an opt-out code never lets a device through, and a login code never stops promotions', async () => {
     h = portalHarness()
     const code = await h.post('/promociones', { phone: '55 1234 5678' })
