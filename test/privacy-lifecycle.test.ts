@@ -481,6 +481,13 @@ describe('each other kind of data, kept as long as its key says', () => {
       `INSERT INTO rights_requests (kind, customer_id, requester, received_at, identity_check, due_at, status, recorded_by, recorded_at, closed_at)
        VALUES ('access', 1, 'Ana López', @t0, 'official-id', @t0 + 20 * 86400000, @status, 'user:root', @t0, @closed)`,
     )
+    // Three access records of two devices: the count of distinct devices must survive hashing.
+    const auth = h.db.prepare(
+      `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason, ended_at, end_reason)
+       VALUES (@mac, 1, @t0, @t0 + 3600000, 'login', @t0 + 3600000, 'expiry')`,
+    )
+    for (const mac of ['3a:00:00:00:00:01', '3a:00:00:00:00:01', '3a:00:00:00:00:09'])
+      auth.run({ mac, t0 })
     rr.run({ t0, status: 'done', closed: t0 })
     rr.run({ t0, status: 'open', closed: null })
     const ev = h.db.prepare(
@@ -521,6 +528,12 @@ describe('each other kind of data, kept as long as its key says', () => {
     // remembered phone stays.
     report = await run(7)
     expect(h.db.prepare(`SELECT mac FROM consents`).pluck().get()).toMatch(/^h:[0-9a-f]{32}$/)
+    const macs = h.db.prepare(`SELECT mac FROM authorizations ORDER BY id`).pluck().all()
+    expect(macs.every((m) => /^h:[0-9a-f]{32}$/.test(m as string))).toBe(true)
+    expect(new Set(macs).size).toBe(2)
+    expect(macs[0]).toBe(macs[1])
+    // The same keyed hash in the consent: one device across tables, still nobody's MAC.
+    expect(macs[0]).toBe(h.db.prepare(`SELECT mac FROM consents`).pluck().get())
     expect(h.db.prepare(`SELECT COUNT(*) FROM otp_challenges`).pluck().get()).toBe(0)
     expect(report.codesDeleted).toBe(1)
     expect(devices()).toEqual(['3a:00:00:00:00:01'])

@@ -77,6 +77,7 @@ const retention = createRetention({
   rememberDays: config.remember.days,
   macKey: derivedKey(secret, 'branchgate retention mac v1'),
   eventKey: derivedKey(secret, 'branchgate outbox digest v1'),
+  keepDeliveredHours: config.sync.keepDeliveredHours,
   log,
   onProgress: (what, customerId) => {
     if (customerId !== undefined) out(`${what} ${customerId}`)
