@@ -2,6 +2,8 @@
  * A server for the bench, run in its own process so the load generator does not share its event
  * loop. `portal`: the real app on a temp SQLite file, dry-run gate, an in-process SMS provider (in the
  * failover chain, as main.ts wires providers) that hands codes to the parent over IPC, and neighbours mapping 127.0.X.Y to a MAC per address.
+ * `portal-metrics`: the same with the service's metrics on (prom-client registry with Node's own
+ * figures, every try and step reported), to weigh what instrumentation costs a login.
  * `hello`: a bare Hono "hello" server, the ceiling. `stub`: the three routes of a login answered
  * with fixed pages and no work, to measure the load generator and the machine on their own.
  *
@@ -24,6 +26,7 @@ import { parseMac, type Mac } from '../src/mac.js'
 import { smsStatements } from '../src/db/sms.js'
 import { attemptRecorder } from '../src/sms/metrics.js'
 import { createFailoverSender } from '../src/sms/sender.js'
+import { createServiceMetrics } from '../src/observe/observer.js'
 
 const mode = process.argv[2]
 const send = (m: unknown) => process.send!(m)
@@ -90,7 +93,11 @@ if (mode === 'hello') {
   // As main.ts does: checkpoints in a worker, off the event loop.
   startCheckpointer(db, file, () => {})
   const macs = new Map<string, Mac>()
+  const prometheus =
+    mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null
+  const record = attemptRecorder(smsStatements(db), systemClock, () => {})
   const services = createServices({
+    ...(prometheus ? { metrics: prometheus.metrics } : {}),
     config,
     db,
     gate: createDryRunGate(systemClock),
@@ -107,7 +114,10 @@ if (mode === 'hello') {
       ],
       {
         budgetMs: config.sms.sendBudgetMs,
-        onAttempt: attemptRecorder(smsStatements(db), systemClock, () => {}),
+        onAttempt: (a) => {
+          record(a)
+          prometheus?.metrics.smsAttempt(a)
+        },
       },
     ),
     clock: systemClock,

@@ -7,7 +7,7 @@ import type { BenchSection } from './run.js'
 
 const SERVER = fileURLToPath(new URL('./portal-server.ts', import.meta.url))
 
-type Mode = 'portal' | 'hello' | 'stub'
+type Mode = 'portal' | 'portal-metrics' | 'hello' | 'stub'
 
 interface Server {
   child: ChildProcess
@@ -43,11 +43,11 @@ function pin(server: Server): void {
     taskset(['-a', '-pc', OTHERS, String(process.pid)])
 }
 
-function unpinSelf(): void {
+export function unpinSelf(): void {
   if (pinned) taskset(['-a', '-pc', `0-${CPUS - 1}`, String(process.pid)])
 }
 
-function start(mode: Mode): Promise<Server> {
+export function start(mode: Mode): Promise<Server> {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server to DIR, to see where time goes.
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
@@ -66,7 +66,7 @@ function start(mode: Mode): Promise<Server> {
   })
 }
 
-function stop(server: Server): Promise<void> {
+export function stop(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.child.once('exit', () => resolve())
     server.child.disconnect()
@@ -121,7 +121,7 @@ interface Latencies {
  * new MAC) and a new connection per login, GET / first (untimed, as a phone opens the splash
  * page), then POST /login, the code from the SMS sender, and POST /verify.
  */
-async function loginVerify(
+export async function loginVerify(
   server: Server,
   clients: number,
   perClient: number,

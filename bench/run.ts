@@ -17,6 +17,8 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./startup.js')).default,
   // Issues 19 and 16: DNS before and after login, forwarding, time to the splash and to the internet.
   async () => (await import('./guest-network.js')).default,
+  // Issue 13: a scrape with 10,000 devices; what the instrumentation costs a login.
+  async () => (await import('./metrics.js')).default,
 ]
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -9,6 +9,8 @@ import type { NeighbourTable } from './gate/neighbours.js'
 import { asLocale, t, type Locale } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
+import { osFamilyOfProbe, osFamilyOfUserAgent, refusalReasonOf } from './observe/labels.js'
+import type { Metrics } from './observe/metrics.js'
 import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { Services } from './services.js'
@@ -24,6 +26,8 @@ export interface AppEdges {
   views?: Views
   /** Where the console's long work runs (main.ts: a worker thread; default: inline). */
   consoleWorker?: ConsoleWorkerFactory
+  /** /metrics and /readyz for the admin listener (src/observe/); default: none. */
+  observe?: Hono
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -39,7 +43,7 @@ const socketAddress = (c: Context): string | undefined => {
  * (src/services.ts). Builds no service of its own.
  */
 export function createApp(services: Services, edges: AppEdges) {
-  const { config, access, login, log } = services
+  const { config, access, login, log, metrics } = services
   const views = edges.views ?? loadViews()
   const clientAddress = edges.clientAddress ?? socketAddress
 
@@ -55,6 +59,14 @@ export function createApp(services: Services, edges: AppEdges) {
         const { mac } = await (c as Context<PortalEnv>).var.device()
         return mac !== null && access.liveUntil(mac) !== null
       },
+      onCaptiveProbe(probe, c) {
+        // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
+        const os = osFamilyOfProbe(probe.os)
+        metrics.funnel(
+          'probe',
+          os === 'other' ? osFamilyOfUserAgent(c.req.header('user-agent')) : os,
+        )
+      },
     }),
   )
   portal.route(
@@ -69,6 +81,7 @@ export function createApp(services: Services, edges: AppEdges) {
       gateBackend: config.gate.backend,
       consents: services.consents,
       notices: fullNotices(config),
+      metrics,
     }),
   )
   portal.notFound((c) => {
@@ -82,7 +95,7 @@ export function createApp(services: Services, edges: AppEdges) {
       404,
     )
   })
-  portal.onError((err, c) => portalError(err, c, { views, config, log }))
+  portal.onError((err, c) => portalError(err, c, { views, config, log, metrics }))
 
   const { app: admin, worker: consoleWorker } = createConsole({
     config,
@@ -97,6 +110,7 @@ export function createApp(services: Services, edges: AppEdges) {
     privacy: { erasure: services.erasure, consents: services.consents, rights: services.rights },
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
+    ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
   return { portal, admin, consoleWorker }
@@ -109,7 +123,7 @@ export function createApp(services: Services, edges: AppEdges) {
 function portalError(
   err: Error,
   c: Context<PortalEnv>,
-  ctx: { views: Views; config: Config; log: (line: string) => void },
+  ctx: { views: Views; config: Config; log: (line: string) => void; metrics: Metrics },
 ) {
   const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
   const regions = new Intl.DisplayNames([locale], { type: 'region' })
@@ -129,6 +143,8 @@ function portalError(
     )
     return res
   }
+  // Every refusal counted by its reason (a closed set), whatever page shows it.
+  ctx.metrics.refusal(refusalReasonOf(err), osFamilyOfUserAgent(c.req.header('user-agent')))
   if (!(err instanceof DomainError)) {
     ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
     return sendPage(

@@ -5,6 +5,7 @@ import { consoleConfig } from './console/config.js'
 import { phoneConfig, phoneProblems, privacyConfig, privacyProblems } from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
+import { logConfig, metricsConfig } from './observe/config.js'
 import { otpConfig, rememberConfig, reverifyConfig } from './portal/config.js'
 import { smsConfig, smsProblems, smsProvider } from './sms/config.js'
 import { syncAdapter, syncConfig } from './sync/config.js'
@@ -119,6 +120,9 @@ export const configSchema = z
     console: consoleConfig,
     /** MACs of staff devices (aa:bb:cc:dd:ee:ff). */
     staffMacs: staffMacsConfig,
+    // Watching a fleet (issue 13): Prometheus metrics and readiness, the log's format.
+    metrics: metricsConfig,
+    log: logConfig,
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -10,6 +10,8 @@ import {
   type SessionJobDeps,
 } from './access/session-jobs.js'
 import { pruneSmsRecords } from './sms/metrics.js'
+import type { FirewallCheck } from './observe/firewall-check.js'
+import { secondsSince, type Metrics } from './observe/metrics.js'
 import type { SyncJob } from './sync/schedule.js'
 import type { PresenceTracker } from './visits/presence.js'
 import type { Retention } from './privacy/retention.js'
@@ -24,6 +26,9 @@ export interface JobDeps {
   /** The daily privacy job (src/privacy/retention.ts): retention, block then delete. */
   retention: Pick<Retention, 'run'>
   log: (line: string) => void
+  /** Watching the box (issue 13): the sweep's time, and the firewall compared with the database. */
+  metrics?: Metrics
+  firewallCheck?: FirewallCheck
 }
 
 /**
@@ -47,7 +52,9 @@ export const JOBS: Job[] = [
     name: 'presence',
     schedule: (c) => ({ everyMs: c.presence.intervalSeconds * 1000, atStart: true }),
     async run(deps, now) {
+      const t0 = performance.now()
       const report = await deps.tracker.sweepUnlessBusy(now)
+      if (report) deps.metrics?.timing({ op: 'presence' }, secondsSince(t0))
       if (report && report.staffSeen.length) await admitStaff(deps.session, report.staffSeen, now)
       return report
     },
@@ -84,6 +91,12 @@ export const JOBS: Job[] = [
     name: 'privacy',
     schedule: () => ({ cron: '41 3 * * *', atStart: true }),
     run: (deps, now) => deps.retention.run(now),
+  },
+  {
+    // The firewall's set against the database, for the metrics and readiness (off the scrape).
+    name: 'firewall-check',
+    schedule: () => ({ everyMs: 60_000, atStart: true }),
+    run: async (deps, now) => deps.firewallCheck?.run(now) ?? null,
   },
   {
     // Provider tries and ended holds older than 90 days (src/sms/metrics.ts).

@@ -18,6 +18,9 @@ import { closeDb, openDb } from './db/open.js'
 import { openConfiguredGate } from './gate/configured.js'
 import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
+import { createLog, logKey } from './log.js'
+import { createObserver, createServiceMetrics } from './observe/observer.js'
+import { configHash, versionInfo } from './version.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
 import { createServices, visitPolicyOf } from './services.js'
@@ -25,8 +28,6 @@ import { templateWarnings } from './sms/segments.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
-
-const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
 type Fetch = (req: Request, env: any) => Response | Promise<Response>
 
@@ -86,6 +87,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const dbFile = path.join(dataDir, 'branchgate.db')
   const db = openDb(dbFile)
   const secret = existingSecret ?? createSecret(dataDir)
+  // Plain text unless log.format is json; MACs hashed and numbers masked in either (src/log.ts).
+  const log = createLog({
+    format: config.log.format,
+    branch: config.branch.id,
+    key: logKey(secret),
+  })
   const checkpointer = startCheckpointer(db, dbFile, log)
   const clock = systemClock
   const fail = (message: string): never => {
@@ -96,10 +103,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   // Listeners first: their requests wait for the app, and a port of 0 (tests) is known before
   // the app is built.
-  let ready!: (apps: { portal: Fetch; admin: Fetch }) => void
-  const apps = new Promise<{ portal: Fetch; admin: Fetch }>((r) => (ready = r))
+  let ready!: (apps: { portal: Fetch; admin: Fetch; metrics: Fetch }) => void
+  const apps = new Promise<{ portal: Fetch; admin: Fetch; metrics: Fetch }>((r) => (ready = r))
   const portalApp = apps.then((a) => a.portal)
   let servers: ServerType[] = []
+  let metricsServer: ServerType | null = null
   try {
     servers = [
       await listen(portalApp, config.listen.portal, 'portal'),
@@ -111,10 +119,18 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       ),
     ]
     if (tls && portalTls) servers.push(await listen(portalApp, tls, 'portal over TLS', portalTls))
+    // /metrics and /readyz on a listener of their own on the management LAN (metrics.listen).
+    if (config.metrics.enabled && config.metrics.listen)
+      metricsServer = await listen(
+        apps.then((a) => a.metrics),
+        config.metrics.listen,
+        'metrics',
+      )
   } catch (err) {
     for (const s of servers) s.close()
     fail((err as Error).message)
   }
+  if (metricsServer) servers.push(metricsServer)
   const [portalServer, adminServer] = servers as [ServerType, ServerType]
   // A publicUrl on port 0 is the default of a portal on port 0: it follows the bound port.
   if (new URL(config.publicUrl).port === '0')
@@ -123,7 +139,26 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const gateHandle = await openConfiguredGate(config, { clock, log, role: 'service' }).catch(
     (err: Error) => fail(`cannot set up the firewall: ${err.message}`),
   )
-  const services = createServices({ config, db, gate: gateHandle.gate, clock, secret, log })
+  // The registry first: the services report to it (null when metrics.enabled is false).
+  const prometheus = createServiceMetrics(config)
+  const services = createServices({
+    config,
+    db,
+    gate: gateHandle.gate,
+    clock,
+    secret,
+    log,
+    ...(prometheus ? { metrics: prometheus.metrics } : {}),
+  })
+  let tracker: ReturnType<typeof createPresenceTracker> | null = null
+  const observer = prometheus
+    ? createObserver({
+        services,
+        prometheus,
+        dbFile,
+        presence: () => tracker?.lastSweep() ?? null,
+      })
+    : null
   try {
     const n = await services.access.rebuildGate()
     log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
@@ -145,8 +180,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The console's long work (a year's dashboard, a 100,000-row import...) never on the
     // portal's thread.
     consoleWorker: threadConsoleWorker,
+    ...(observer && !config.metrics.listen ? { observe: observer.routes } : {}),
   })
-  ready({ portal: portal.fetch, admin: admin.fetch })
+  ready({
+    portal: portal.fetch,
+    admin: admin.fetch,
+    metrics: observer ? observer.routes.fetch : () => new Response(null, { status: 404 }),
+  })
 
   // Demo: nobody can sign in to the console yet, so create `admin` and print its password once.
   const consoleAuth = services.consoleAuth
@@ -173,13 +213,26 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log(
       `portal  on https://${shown(tls.host)}:${portOf(servers[2])} (RFC 8908 API at /api/captive)`,
     )
+  if (metricsServer)
+    log(`metrics on http://${shown(config.metrics.listen!.host)}:${portOf(metricsServer)}/metrics`)
   writeFileSync(pidFile(config), `${process.pid}\n`)
   log(
     `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
   )
   if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
+  log.event('service.started', {
+    version: versionInfo().version,
+    branch: config.branch.id,
+    configHash: configHash(config),
+    gate: config.gate.backend,
+    metrics: !config.metrics.enabled
+      ? 'off'
+      : config.metrics.listen
+        ? 'own listener'
+        : 'admin listener',
+  })
 
-  const tracker = createPresenceTracker({
+  tracker = createPresenceTracker({
     db,
     source: createKernelPresence({
       gate: services.gate,
@@ -207,6 +260,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       sync,
       retention: services.retention,
       log,
+      metrics: services.metrics,
+      ...(observer ? { firewallCheck: observer.firewallCheck } : {}),
     },
     config,
     clock,

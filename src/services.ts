@@ -23,6 +23,7 @@ import { smsStatements } from './db/sms.js'
 import { visitStatements } from './db/visits.js'
 import type { Gate } from './gate/gate.js'
 import { uuidv7 } from './ids.js'
+import { noMetrics, type Metrics } from './observe/metrics.js'
 import { createLogin } from './portal/login.js'
 import { createSendGuard } from './sms/guard.js'
 import { createSmsChain } from './sms/providers.js'
@@ -57,11 +58,14 @@ export interface ServiceDeps {
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
+  /** Where the funnel, latencies and provider tries are reported (issue 13); default: nowhere. */
+  metrics?: Metrics
 }
 
 /** Builds the services from the outside world (see ServiceDeps). Opens no socket, starts no timer. */
 export function createServices(deps: ServiceDeps) {
   const { config, db, gate, clock, secret, log } = deps
+  const metrics = deps.metrics ?? noMetrics
   const audit = auditStatements(db)
   const visitRows = visitStatements(db)
   const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
@@ -81,6 +85,7 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    metrics,
   })
   const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
   const session: SessionJobDeps = {
@@ -93,7 +98,7 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
-  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log })
+  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
   const consents = createConsentDesk({
     db,
     clock,
@@ -202,6 +207,7 @@ export function createServices(deps: ServiceDeps) {
     sms,
     login,
     consoleAuth,
+    metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Blocking and deletion reach the CRM as their own events, written in their transactions.
     erasure,
@@ -217,6 +223,7 @@ export function createServices(deps: ServiceDeps) {
         branchId: config.branch.id,
         clock,
         log,
+        metrics,
         deliveredEventsDays: config.privacy.retention.deliveredEventsDays,
         redactKey: eventKey,
       }),

@@ -15,6 +15,7 @@ describe('background jobs', () => {
       'staff',
       'sync',
       'privacy',
+      'firewall-check',
       'sms-prune',
     ])
     expect(JOBS.find((j) => j.name === 'sync')!.schedule(config)).toEqual({

@@ -100,8 +100,8 @@ export function startService(
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
   return new Promise((resolve, reject) => {
     const seen = () => {
-      // "data in …" is printed after every listener line.
-      if (!/ data in /.test(out)) return
+      // "data in …" is printed after every listener line (plain, or a JSON log's "msg").
+      if (!/[ "]data in /.test(out)) return
       const port = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN)
       const tls = /portal {2}on https:\/\/\S+:(\d+)/.exec(out)
       resolve({

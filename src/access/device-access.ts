@@ -5,6 +5,7 @@ import type { Db } from '../db/open.js'
 import { GateError } from '../errors.js'
 import type { Mac } from '../mac.js'
 import type { Gate } from '../gate/gate.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 
 /** Why a device's access changed; recorded in the audit log. */
 export type AccessReason =
@@ -37,6 +38,8 @@ export interface DeviceAccessDeps {
   log: (line: string) => void
   /** A customer's arrival, by the visit rules (src/visits/book.ts): returns the open visit's id. */
   visits: { arrive(customerId: number, at: number): string }
+  /** Each firewall change is timed; default: nowhere. */
+  metrics?: Metrics
 }
 
 /**
@@ -46,6 +49,7 @@ export interface DeviceAccessDeps {
  */
 export function createDeviceAccess(deps: DeviceAccessDeps) {
   const { db, gate, clock, access, audit } = deps
+  const metrics = deps.metrics ?? noMetrics
 
   const recordAllowed = db.transaction(
     (c: Extract<DeviceChange, { next: 'allowed' }>, now: number, along?: AlongWith) => {
@@ -88,9 +92,14 @@ export function createDeviceAccess(deps: DeviceAccessDeps) {
       change: DeviceChange,
       along?: AlongWith,
     ): Promise<{ visitId: string | null }> {
+      const t0 = performance.now()
       try {
         if (change.next === 'allowed') await gate.letThrough(change.mac, change.until)
         else await gate.revoke(change.mac)
+        metrics.timing(
+          { op: 'firewall', change: change.next === 'allowed' ? 'allow' : 'revoke' },
+          secondsSince(t0),
+        )
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err)
         deps.log(`gate: ${change.next} ${change.mac} (${change.reason}) failed: ${detail}`)

@@ -25,6 +25,14 @@ import { FAILURE_KIND_TEXT } from '../sms/status.js'
 import { checkProviderAccount } from '../sms/providers.js'
 import type { Fetch } from '../sms/provider-http.js'
 import { readConfig } from '../config-file.js'
+import { systemClock, type Clock } from '../clock.js'
+import type { Db } from '../db/open.js'
+import { openConfiguredGate } from '../gate/configured.js'
+import { createFirewallCheck } from '../observe/firewall-check.js'
+import { liveMacsOf } from '../observe/observer.js'
+import { readinessOf, type Readiness } from '../observe/readiness.js'
+import { createStateReader } from '../observe/state.js'
+import { version } from '../version.js'
 
 /** One thing doctor looked at: fine, or what is wrong and how to fix it. */
 export interface Finding {
@@ -531,20 +539,97 @@ export function formatFindings(findings: readonly Finding[]): string[] {
   return lines
 }
 
+/**
+ * What `branchgate doctor --json` prints for fleet automation: the same findings as the text,
+ * and the readiness of the branch from its database (what the admin side's /readyz says).
+ */
+export interface DoctorReport {
+  ok: boolean
+  branch: string | null
+  version: string
+  findings: Finding[]
+  /** null when the database cannot be read (a finding says why). */
+  readiness: Readiness | null
+}
+
+/**
+ * The branch's readiness read from its database, as /readyz reads it in the service; the
+ * firewall's set compared with the database when the gate is nftables.
+ */
+export async function readinessFromDatabase(
+  config: Config,
+  opts: { clock?: Clock; readSet?: boolean } = {},
+): Promise<Readiness | null> {
+  const clock = opts.clock ?? systemClock
+  const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
+  if (!existsSync(dbFile)) return null
+  let db: Db
+  try {
+    db = openDb(dbFile)
+  } catch {
+    return null
+  }
+  const handle =
+    config.gate.backend === 'nftables' && opts.readSet !== false
+      ? await openConfiguredGate(config, { clock, log: () => {}, role: 'command' }).catch(
+          () => null,
+        )
+      : null
+  try {
+    const firewall = createFirewallCheck({
+      gate: handle?.gate ?? { list: () => Promise.reject(new Error('cannot open the firewall')) },
+      liveMacs: liveMacsOf(db),
+    })
+    if (config.gate.backend === 'nftables' && opts.readSet !== false)
+      await firewall.run(clock.now())
+    const state = createStateReader({ db, config, clock, dbFile, firewall })
+    let reading: ReturnType<typeof state.read> | { error: string }
+    try {
+      reading = state.read()
+    } catch (err) {
+      reading = { error: (err as Error).message }
+    }
+    return readinessOf(config, reading, clock.now())
+  } finally {
+    handle?.stop()
+    closeDb(db)
+  }
+}
+
 /** `branchgate doctor`: checks what a gateway needs and prints what to fix for each failure. */
 export const doctorCommand: Command = {
   ...SPECS.doctor,
   async run(argv, env, out = console.log) {
+    const json = argv.includes('--json')
     let config: Config
     try {
       config = readConfig(argv, env).config
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
-      out(`FAIL  config: ${err.message}`)
+      if (json) {
+        const report: DoctorReport = {
+          ok: false,
+          branch: null,
+          version: version(),
+          findings: [{ check: 'config', ok: false, detail: err.message }],
+          readiness: null,
+        }
+        out(JSON.stringify(report, null, 2))
+      } else out(`FAIL  config: ${err.message}`)
       return 2
     }
     const findings = await diagnose(config, systemProbes)
-    for (const line of formatFindings(findings)) out(line)
-    return findings.every((f) => f.ok) ? 0 : 1
+    const ok = findings.every((f) => f.ok)
+    if (json) {
+      const report: DoctorReport = {
+        ok,
+        branch: config.branch.id,
+        version: version(),
+        findings,
+        readiness: await readinessFromDatabase(config),
+      }
+      out(JSON.stringify(report, null, 2))
+    } else for (const line of formatFindings(findings)) out(line)
+    return ok ? 0 : 1
   },
 }

@@ -75,8 +75,10 @@ export const SPECS = {
   },
   doctor: {
     name: 'doctor',
-    usage: 'branchgate doctor',
-    summary: 'check nft, the guest port, forwarding, dnsmasq, the DB and SMS',
+    usage: 'branchgate doctor [--json]',
+    summary:
+      'check nft, the guest port, forwarding, dnsmasq, the DB and SMS; --json for automation',
+    options: { json: { type: 'boolean' } },
   },
   'sms-status': {
     name: 'sms-status',

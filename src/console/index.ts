@@ -1,4 +1,4 @@
-import type { Context } from 'hono'
+import type { Context, Hono } from 'hono'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
@@ -39,6 +39,8 @@ export interface ConsoleDeps {
    * main.ts gives a worker thread; default: the portal's own thread (tests).
    */
   worker?: ConsoleWorkerFactory
+  /** Routes served on the admin listener in front of the console's own (/metrics, /readyz). */
+  inFront?: Hono
 }
 
 /** Minutes under which a finished visit is a pass-by (`visits.minMinutes`). */
@@ -86,6 +88,7 @@ export function createConsole(deps: ConsoleDeps) {
     secure: deps.config.console.tls !== null,
     clientAddress: deps.clientAddress,
     log: deps.log,
+    ...(deps.inFront ? { inFront: deps.inFront } : {}),
   })
   return { app, auth, worker }
 }

@@ -56,6 +56,8 @@ export interface ConsoleRouteDeps {
   secure: boolean
   clientAddress: (c: Context) => string | undefined
   log: (line: string) => void
+  /** Routes in front of the console's own, with their own checks (/metrics, /readyz). */
+  inFront?: Hono
 }
 
 /**
@@ -67,6 +69,9 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   const timeZone = config.branch.timeZone
   const render = createRender({ views: deps.views, branch: config.branch, passByMinutes })
   const app = new Hono<ConsoleEnv>()
+  // The fleet's scrape and readiness (src/observe/routes.ts): their own host check and token,
+  // no session; first, so nothing of the console runs for them.
+  if (deps.inFront) app.route('/', deps.inFront)
 
   // First of all: only the console's own names (DNS rebinding). A refused request gets one plain
   // sentence in both languages, and nothing else runs: no session read, no cookie, no page.

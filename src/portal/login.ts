@@ -16,6 +16,7 @@ import type { DeviceAccess } from '../access/device-access.js'
 import { opaqueId } from '../ids.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
+import { logEvent } from '../log.js'
 import type { SendGuard } from '../sms/guard.js'
 import { composeCodeText, type SmsChannel, type SmsSender } from '../sms/sender.js'
 import { normalizeName } from '../customers/name.js'
@@ -75,6 +76,8 @@ export interface Challenge {
   resendAt: number
   /** How the code was sent. */
   channel: SmsChannel
+  /** The provider that took it (when just sent). */
+  provider?: string
 }
 
 const MINUTE = 60_000
@@ -186,6 +189,7 @@ export function createLogin(deps: LoginDeps) {
       ...(deps.templates?.[c.locale] === undefined ? {} : { template: deps.templates[c.locale] }),
     })
     let channel: SmsChannel
+    let provider: string
     try {
       const sent = await deps.sms.send({
         to: c.phone,
@@ -195,7 +199,10 @@ export function createLogin(deps: LoginDeps) {
         channel: c.channel,
       })
       channel = sent.channel ?? 'sms'
+      provider = sent.provider
       recordDelivered(id, sent.provider, channel, c.mac, c.phone, clock.now())
+      // Masked number, hashed MAC (by the log), never the code or the name.
+      logEvent(deps.log, 'code.sent', { phone: maskPhone(c.phone), mac: c.mac, provider, channel })
     } catch (err) {
       otp.markSendFailed(id, clock.now())
       const e =
@@ -212,6 +219,7 @@ export function createLogin(deps: LoginDeps) {
       digits: policy.digits,
       resendAt: now + policy.resendAfterSeconds * 1000,
       channel,
+      provider,
     }
   }
 
@@ -323,6 +331,7 @@ export function createLogin(deps: LoginDeps) {
         reason: 'returning',
         actor: 'portal',
       })
+      logEvent(deps.log, 'device.let_through', { mac, reason: 'returning' })
       return { name: standing.name, until, visitId }
     },
 
@@ -365,6 +374,11 @@ export function createLogin(deps: LoginDeps) {
           return { customerId: customer.id }
         },
       )
+      logEvent(deps.log, 'device.let_through', {
+        mac,
+        reason: 'login',
+        phone: maskPhone(challenge.phone_e164),
+      })
       return { customer: customer!, until, visitId }
     },
   }

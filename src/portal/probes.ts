@@ -129,6 +129,8 @@ export interface CaptiveDetectionDeps {
   listener: { host: string; port: number }
   /** Whether the device behind the request is let through now. */
   isOnline(c: Context): Promise<boolean>
+  /** Told of each probe from a device not let through (the funnel's first step). */
+  onCaptiveProbe?: (probe: Probe, c: Context) => void
 }
 
 /**
@@ -154,7 +156,10 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
     if (authority && isOwnAuthority(authority, rules, listenerOf(c))) return next()
     const probe = findProbe(hostOf(c.req.header('host') ?? new URL(c.req.url).host), c.req.path)
     if (probe) {
-      if (!(await deps.isOnline(c))) return toSplash(c)
+      if (!(await deps.isOnline(c))) {
+        deps.onCaptiveProbe?.(probe, c)
+        return toSplash(c)
+      }
       const a = probe.online
       c.header('Cache-Control', 'no-store')
       if (a.status === 204) return c.body(null, 204)

@@ -5,7 +5,9 @@ import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
-import { DeviceUnknownError, ChallengeNotFoundError } from '../errors.js'
+import { DeviceUnknownError, ChallengeNotFoundError, GateError } from '../errors.js'
+import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import { refuseCrossSitePosts } from '../host-check.js'
 import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
@@ -45,6 +47,8 @@ export interface PortalDeps {
   >
   /** The full privacy notice per language (src/privacy/notice.ts). */
   notices: Record<Locale, FullNotice>
+  /** The funnel per OS family and the time of POST /login and /verify; default: nowhere. */
+  metrics?: Metrics
 }
 
 const LANG_COOKIE = 'bg_lang'
@@ -53,8 +57,13 @@ const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? '
 /** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
 export function portalRoutes(deps: PortalDeps) {
   const { config, views, login } = deps
+  const metrics = deps.metrics ?? noMetrics
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
+  /** The OS family of the phone asking (a closed set: never the User-Agent itself). */
+  const osOf = (c: Context<PortalEnv>): OsFamily => osFamilyOfUserAgent(c.req.header('user-agent'))
+  const codeSent = (c: Context<PortalEnv>, ch: Challenge) =>
+    metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
   // Phones send a handful of Accept-Language values: remember what each one picked.
   const byAcceptLanguage = new Map<string, Locale>()
@@ -89,6 +98,17 @@ export function portalRoutes(deps: PortalDeps) {
   // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
   // sheets of older phones) is let in, the code and MAC bind it (see refuseCrossSitePosts).
   app.post('*', refuseCrossSitePosts())
+  // The two POSTs a customer waits on, timed whatever their outcome (a refusal's page too).
+  for (const route of ['login', 'verify'] as const) {
+    app.post(`/${route}`, async (_c, next) => {
+      const t0 = performance.now()
+      try {
+        await next()
+      } finally {
+        metrics.timing({ op: 'portal', route }, secondsSince(t0))
+      }
+    })
+  }
 
   /** Who is asking (see deviceLookup); a device the kernel does not know cannot sign in. */
   async function deviceOf(c: Context<PortalEnv>): Promise<Mac> {
@@ -129,12 +149,16 @@ export function portalRoutes(deps: PortalDeps) {
   // The first page every phone opens: one neighbour lookup, and a database read only for a device
   // linked to a customer.
   app.get('/', async (c) => {
-    const splash = () => emptySplashPage(c)
+    const splash = () => {
+      metrics.funnel('splash', osOf(c))
+      return emptySplashPage(c)
+    }
     if (c.req.url.includes('?') && c.req.query('fresh') !== undefined) return splash()
     const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
     const locale = c.get('locale')
+    if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
@@ -150,7 +174,7 @@ export function portalRoutes(deps: PortalDeps) {
           }),
         )
       default:
-        return splash()
+        return emptySplashPage(c)
     }
   })
 
@@ -190,6 +214,8 @@ export function portalRoutes(deps: PortalDeps) {
     }
     const back = await login.welcomeBack(mac)
     if (!back) return emptySplashPage(c)
+    metrics.funnel('welcome_back', osOf(c))
+    metrics.funnel('let_through', osOf(c))
     return sendPage(
       c,
       page(c, 'portal/welcome', {
@@ -284,8 +310,10 @@ export function portalRoutes(deps: PortalDeps) {
       marketing: isTicked(form.marketing),
     }
     c.set('page', { view: 'portal/splash', values })
+    metrics.funnel('code_requested', osOf(c))
     const mac = await deviceOf(c)
     const challenge = await login.start(values, mac, c.get('locale'))
+    codeSent(c, challenge)
     const state = codePageState(challenge, '')
     return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
   })
@@ -304,7 +332,9 @@ export function portalRoutes(deps: PortalDeps) {
         : form.channel === 'sms'
           ? 'sms'
           : undefined
+    metrics.funnel('code_requested', osOf(c))
     const next = await login.resend(current.id, mac, asked)
+    codeSent(c, next)
     const state = codePageState(next, '')
     return sendPage(
       c,
@@ -330,6 +360,8 @@ export function portalRoutes(deps: PortalDeps) {
     try {
       verified = await login.verify(id, mac, form.code ?? '')
     } catch (err) {
+      // The code was right but the firewall refused: verified, not let through.
+      if (err instanceof GateError) metrics.funnel('verified', osOf(c))
       // Any refusal shows this device's code page again, with what was typed; a code that is
       // not this device's shows none.
       const current = login.describe(id, mac)
@@ -338,6 +370,8 @@ export function portalRoutes(deps: PortalDeps) {
       throw err
     }
     const { customer, until } = verified
+    metrics.funnel('verified', osOf(c))
+    metrics.funnel('let_through', osOf(c))
     const locale = c.get('locale')
     return sendPage(
       c,

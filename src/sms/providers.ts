@@ -8,6 +8,7 @@ import { createHttpSender } from './http.js'
 import { checkInfobipAccount, createInfobipSender } from './infobip.js'
 import type { AccountCheck, Fetch } from './provider-http.js'
 import { attemptRecorder } from './metrics.js'
+import { noMetrics, type Metrics } from '../observe/metrics.js'
 import { createFailoverSender, type SmsSender } from './sender.js'
 import { checkTwilioAccount, createTwilioSender } from './twilio.js'
 import { checkWhatsappAccount, createWhatsappSender } from './whatsapp.js'
@@ -43,10 +44,17 @@ export function createSmsChain(deps: {
   clock: Clock
   log: (line: string) => void
   fetchImpl?: Fetch
+  /** Every try counted and timed per provider; default: nowhere. */
+  metrics?: Metrics
 }): SmsSender {
+  const record = attemptRecorder(deps.sms, deps.clock, deps.log)
+  const metrics = deps.metrics ?? noMetrics
   return createFailoverSender(createSenders(deps.config.sms.providers, deps.fetchImpl), {
     budgetMs: deps.config.sms.sendBudgetMs,
-    onAttempt: attemptRecorder(deps.sms, deps.clock, deps.log),
+    onAttempt: (a) => {
+      record(a)
+      metrics.smsAttempt(a)
+    },
   })
 }
 

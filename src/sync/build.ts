@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
+import type { Metrics } from '../observe/metrics.js'
 import type { CrmAdapter } from './adapter.js'
 import { macPolicy, createOutbox, type Outbox } from './outbox.js'
 import { createSyncRunner, type SyncRunner } from './run.js'
@@ -41,8 +42,10 @@ export function buildSyncRunner(p: {
   deliveredEventsDays: number
   /** Key of the digests delivered events keep (derived from the install secret). */
   redactKey: Buffer
+  metrics?: Metrics
 }): SyncRunner {
   return createSyncRunner({
+    ...(p.metrics ? { metrics: p.metrics } : {}),
     db: p.db,
     adapter: buildCrmAdapter(p.sync, p.clock),
     clock: p.clock,

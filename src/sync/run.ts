@@ -5,6 +5,7 @@ import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'
+import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import { retryParkedEvents } from './status.js'
 import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
 
@@ -62,6 +63,8 @@ export interface SyncRunnerDeps {
    * default: a random one per process (digests then match nothing later, which is still safe).
    */
   redactKey?: Buffer
+  /** Each batch timed by outcome; default: nowhere. */
+  metrics?: Metrics
 }
 
 /**
@@ -151,6 +154,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const random = deps.random ?? Math.random
   const redactKey = deps.redactKey ?? randomBytes(32)
   const isAlive = deps.isAlive ?? defaultIsAlive
+  const metrics = deps.metrics ?? noMetrics
   const host = hostname()
   const owner = `${host}:${process.pid}:${opaqueId()}`
   // Long enough for the slowest batch (Salesforce: token + two calls, each with its timeout).
@@ -281,6 +285,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           events,
         }
         let outcome
+        const t0 = performance.now()
         try {
           outcome = await adapter.deliver(batch)
         } catch (err) {
@@ -290,6 +295,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
             retryAfterMs: null,
           }
         }
+        metrics.timing({ op: 'sync', outcome: outcome.kind }, secondsSince(t0))
         tally.batches++
         const now = clock.now()
         if (outcome.kind === 'acked') {

@@ -72,6 +72,7 @@ export interface SweepReport {
 export function createPresenceTracker(deps: PresenceTrackerDeps) {
   let previous: ClockReading | null = null
   let running = false
+  let last: SweepReport | null = null
 
   function isStaff(mac: string, row: TrackedDeviceRow | undefined): boolean {
     return deps.staffMacs.has(mac) || row?.is_staff === 1
@@ -143,11 +144,14 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       deps.log?.(
         `presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`,
       )
-    return { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
+    last = { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
+    return last
   }
 
   return {
     sweep,
+    /** The last sweep's report (the metrics' devices present), or null before the first. */
+    lastSweep: (): SweepReport | null => last,
     /** Like `sweep`, but a sweep still running (slow command) makes this one a no-op (null). */
     async sweepUnlessBusy(now: number): Promise<SweepReport | null> {
       if (running) return null

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench -- metrics` (issue 13): what watching a branch costs.
+ *
+ * 1. One scrape of /metrics (state read from SQLite, gauges set, the exposition written) with
+ *    10,000 devices let through, as the admin listener serves it. Target ≤ 10 ms.
+ * 2. What the instrumentation adds to the server's CPU per login: the portal section's load
+ *    (20 concurrent phones, each login a new phone) against the real app with metrics off and
+ *    on, alternated in the same run. Target ≤ 3 %. The machine's own drift between runs is of
+ *    the same order, so the direct cost of the calls a login makes (the funnel steps, the
+ *    timings, the provider's try, the User-Agent read) is measured too, in a tight loop, and
+ *    given as a share of the CPU a login costs with metrics off.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createApp } from '../src/app.js'
+import { systemClock } from '../src/clock.js'
+import { loadConfig } from '../src/config.js'
+import { closeDb, openDb } from '../src/db/open.js'
+import { createDryRunGate } from '../src/gate/dry-run.js'
+import type { Mac } from '../src/mac.js'
+import { osFamilyOfUserAgent } from '../src/observe/labels.js'
+import { createObserver, createServiceMetrics } from '../src/observe/observer.js'
+import { createServices } from '../src/services.js'
+import { loginVerify, start, stop, unpinSelf } from './portal.js'
+import type { BenchSection } from './run.js'
+
+const ms = (n: number) => `${n.toFixed(2)} ms`
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+
+async function scrapeWith10k(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'branchgate-bench-metrics-'))
+  const config = loadConfig(JSON.stringify({ dataDir: dir }))
+  const dbFile = path.join(dir, 'branchgate.db')
+  const db = openDb(dbFile)
+  try {
+    const N = 10_000
+    const now = systemClock.now()
+    const gate = createDryRunGate(systemClock)
+    const insert = db.prepare(
+      `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason) VALUES (?, NULL, ?, ?, 'manual-allow')`,
+    )
+    const macs: Mac[] = []
+    db.transaction(() => {
+      for (let i = 0; i < N; i++) {
+        const hex = i.toString(16).padStart(6, '0')
+        const mac = `02:00:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}` as Mac
+        macs.push(mac)
+        insert.run(mac, now, now + 8 * 3_600_000)
+      }
+    })()
+    await gate.replaceAll(macs.map((mac) => ({ mac, until: now + 8 * 3_600_000 })))
+    const prometheus = createServiceMetrics(config, { processMetrics: true })!
+    const services = createServices({
+      config,
+      db,
+      gate,
+      clock: systemClock,
+      secret: Buffer.alloc(32, 9),
+      log: () => {},
+      metrics: prometheus.metrics,
+    })
+    const observer = createObserver({ services, prometheus, dbFile })
+    const t0 = performance.now()
+    await observer.firewallCheck.run(systemClock.now())
+    const checkMs = performance.now() - t0
+    const { admin } = createApp(services, {
+      neighbours: { macFor: async () => null },
+      observe: observer.routes,
+    })
+    const scrape = async () => {
+      const res = await admin.request('http://127.0.0.1:8081/metrics')
+      return res.text()
+    }
+    for (let i = 0; i < 20; i++) await scrape() // warm-up
+    const times: number[] = []
+    let size = 0
+    let series = 0
+    const cpu0 = process.cpuUsage()
+    for (let i = 0; i < 200; i++) {
+      const s = performance.now()
+      const text = await scrape()
+      times.push(performance.now() - s)
+      size = text.length
+      series = text.split('\n').filter((l) => l && !l.startsWith('#')).length
+      // Scrapes come seconds apart: let the loop turn between them, as it does in the service.
+      await new Promise((r) => setImmediate(r))
+    }
+    const cpu = process.cpuUsage(cpu0)
+    times.sort((a, b) => a - b)
+    console.log(
+      `scrape of /metrics, ${N.toLocaleString('en')} devices let through (200 scrapes): p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))}; CPU ${ms((cpu.user + cpu.system) / 1000 / 200)} per scrape   (target <= 10 ms)`,
+    )
+    console.log(
+      `  ${series} series, ${(size / 1024).toFixed(1)} KB; the firewall check it reads (a job, once a minute, dry-run set): ${ms(checkMs)}`,
+    )
+  } finally {
+    closeDb(db)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The calls one login makes into the metrics, in a tight loop: µs per login. */
+function directCostPerLoginUs(): number {
+  const config = loadConfig(null)
+  const { metrics } = createServiceMetrics(config, {
+    providers: ['in-process'],
+    processMetrics: false,
+  })!
+  const ua =
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36'
+  const one = () => {
+    // GET /: the splash page.
+    metrics.funnel('splash', osFamilyOfUserAgent(ua))
+    // POST /login: asked, the provider's try, sent, the request's time.
+    metrics.funnel('code_requested', osFamilyOfUserAgent(ua))
+    metrics.smsAttempt({ provider: 'in-process', channel: 'sms', latencyMs: 0.4, outcome: 'sent' })
+    metrics.funnel('code_sent', osFamilyOfUserAgent(ua), { provider: 'in-process', channel: 'sms' })
+    metrics.timing({ op: 'portal', route: 'login' }, 0.004)
+    // POST /verify: the firewall change, verified, let through, the request's time.
+    metrics.timing({ op: 'firewall', change: 'allow' }, 0.0002)
+    metrics.funnel('verified', osFamilyOfUserAgent(ua))
+    metrics.funnel('let_through', osFamilyOfUserAgent(ua))
+    metrics.timing({ op: 'portal', route: 'verify' }, 0.003)
+  }
+  for (let i = 0; i < 20_000; i++) one()
+  const n = 200_000
+  const c0 = process.cpuUsage()
+  for (let i = 0; i < n; i++) one()
+  const c = process.cpuUsage(c0)
+  return (c.user + c.system) / n
+}
+
+const section: BenchSection = {
+  name: 'metrics',
+  async run() {
+    await scrapeWith10k()
+    // BENCH_METRICS_SCRAPE_ONLY=1: the scrape alone (a quick look while changing it).
+    if (process.env.BENCH_METRICS_SCRAPE_ONLY) return
+    const perClient = Number(process.env.BENCH_LOGINS_PER_CLIENT ?? 50)
+    const rounds = Number(process.env.BENCH_METRICS_ROUNDS ?? 3)
+    const cpu: Record<'portal' | 'portal-metrics', number[]> = { portal: [], 'portal-metrics': [] }
+    try {
+      for (let r = 0; r < rounds; r++) {
+        // Alternated, so the machine's drift during the run falls on both.
+        for (const mode of r % 2
+          ? (['portal-metrics', 'portal'] as const)
+          : (['portal', 'portal-metrics'] as const)) {
+          const server = await start(mode)
+          try {
+            await loginVerify(server, 20, 5) // warm-up
+            cpu[mode].push((await loginVerify(server, 20, perClient)).cpuPerLogin)
+          } finally {
+            await stop(server)
+          }
+        }
+      }
+    } finally {
+      unpinSelf()
+    }
+    const off = median(cpu.portal)
+    const on = median(cpu['portal-metrics'])
+    const list = (a: number[]) => a.map((v) => v.toFixed(3)).join(', ')
+    console.log(
+      `server CPU per login, ${rounds} alternated runs of 20 clients × ${perClient} logins: metrics off ${off.toFixed(3)} ms (${list(cpu.portal)}), on ${on.toFixed(3)} ms (${list(cpu['portal-metrics'])})`,
+    )
+    console.log(
+      `  metrics on vs off, medians: ${(((on - off) / off) * 100).toFixed(1)} %   (target <= 3 %)`,
+    )
+    const direct = directCostPerLoginUs()
+    console.log(
+      `  the calls a login makes into the metrics, alone: ${direct.toFixed(2)} µs per login = ${((direct / 1000 / off) * 100).toFixed(2)} % of a login's CPU with metrics off`,
+    )
+  },
+}
+export default section
