@@ -352,7 +352,7 @@ describe('a retention run killed with SIGKILL', () => {
     } finally {
       closeDb(db)
     }
-  })
+  }, 600_000) // a hang guard only: five real processes, each many times slower on a busy machine
 })
 
 describe('privacy settings an operator gets wrong', () => {

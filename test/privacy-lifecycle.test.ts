@@ -409,7 +409,7 @@ describe('retention, block then delete, driven by the clock', () => {
     expect(beto.map((e) => e.type)).toEqual(['customer.blocked', 'customer.deleted'])
     // Answered by the worker thread throughout (it logs when it falls back to the portal's).
     expect(h.logs.filter((l) => l.includes('worker thread'))).toEqual([])
-  })
+  }, 600_000) // a hang guard only: a real worker thread and thirty-odd retention runs
 
   it('leaves nothing of a deleted customer in the database file, not even in its free pages', async () => {
     h = consoleHarness({ privacy: { catchUpDays: 31 } }, { realErasure: true })
