@@ -35,8 +35,9 @@ export interface RenderDeps {
 
 export function createRender({ views, branch, passByMinutes }: RenderDeps): Render {
   return (c, view, data = {}, status = 200) => {
-    const locale = c.get('locale')
-    const user = c.get('user')
+    // An error page can be drawn before the session middleware chose a language (it threw).
+    const locale = c.get('locale') ?? 'es'
+    const user = c.get('user') ?? null
     const other: Locale = locale === 'es' ? 'en' : 'es'
     return c.html(
       views.render(view, {
