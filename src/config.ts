@@ -1,8 +1,14 @@
 import { z } from 'zod'
-import { openingHours, sessionConfig, staffMacsConfig } from './access/config.js'
+import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
 import { consoleConfig } from './console/config.js'
-import { phoneConfig, phoneProblems, privacyConfig, privacyProblems } from './customers/config.js'
+import {
+  defaultNotice,
+  phoneConfig,
+  phoneProblems,
+  privacyConfig,
+  privacyProblems,
+} from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
 import { logConfig, metricsConfig } from './observe/config.js'
@@ -73,8 +79,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Locale used when the browser does not ask for one we have (es-MX or en). */
-    defaultLocale: z.enum(['es-MX', 'es', 'en', 'en-US']).default('es-MX'),
+    /**
+     * Locale used when the browser does not ask for one we have: es-MX (or es), es-ES, or en.
+     * A Spanish reader whose browser names no region reads this one's Spanish.
+     */
+    defaultLocale: z.enum(['es-MX', 'es', 'es-ES', 'en', 'en-US']).default('es-MX'),
+    /** How the Spanish pages address the customer: "tu" (tuteo) or "usted". */
+    spanishAddress: z.enum(['tu', 'usted']).default('tu'),
     phone: phoneConfig,
     listen: z
       .object({
@@ -111,6 +122,8 @@ export const configSchema = z
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: sessionConfig,
+    /** Kinds of access besides a verified number: without a code, staff passes (issue 17). */
+    tiers: tiersConfig,
     visits: visitsConfig,
     presence: presenceConfig,
     remember: rememberConfig,
@@ -211,6 +224,13 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
   // Unless configured, the portal's URL follows the port the portal really listens on.
   if (merged.publicUrl === undefined)
     parsed.data.publicUrl = `http://localhost:${parsed.data.listen.portal.port}`
+  // Unless configured, the notice follows the branch's country and form of address: a branch in
+  // Spain gets the GDPR/LOPDGDD wording (customers/config.ts).
+  if (merged.privacy?.notice === undefined)
+    parsed.data.privacy.notice = defaultNotice(
+      parsed.data.phone.defaultRegion,
+      parsed.data.spanishAddress === 'usted',
+    )
   return deepFreeze(parsed.data)
 }
 

@@ -9,6 +9,7 @@ import {
   staffMacsOf,
   type SessionJobDeps,
 } from './access/session-jobs.js'
+import type { Allowance } from './access/allowance.js'
 import { pruneSmsRecords } from './sms/metrics.js'
 import type { FirewallCheck } from './observe/firewall-check.js'
 import { secondsSince, type Metrics } from './observe/metrics.js'
@@ -25,6 +26,8 @@ export interface JobDeps {
   sync: SyncJob
   /** The daily privacy job (src/privacy/retention.ts): retention, block then delete. */
   retention: Pick<Retention, 'run'>
+  /** The daily allowance (src/access/allowance.ts). */
+  allowance: Pick<Allowance, 'sweep'>
   log: (line: string) => void
   /** Watching the box (issue 13): the sweep's time, and the firewall compared with the database. */
   metrics?: Metrics
@@ -58,6 +61,12 @@ export const JOBS: Job[] = [
       if (report && report.staffSeen.length) await admitStaff(deps.session, report.staffSeen, now)
       return report
     },
+  },
+  {
+    // The kernel's per-device byte counts added to each holder's day; used-up days slowed.
+    name: 'allowance',
+    schedule: (c) => ({ everyMs: c.presence.intervalSeconds * 1000, atStart: false }),
+    run: (deps, now) => deps.allowance.sweep(now),
   },
   {
     name: 'session-expiry',

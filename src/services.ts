@@ -1,4 +1,12 @@
+import { createAllowance } from './access/allowance.js'
 import { createDeviceAccess } from './access/device-access.js'
+import { tierRatesOf } from './access/tiers.js'
+import { createPasses } from './access/passes.js'
+import { closingTime } from './access/session-policy.js'
+import { allowanceStatements } from './db/allowance.js'
+import { tierStatements } from './db/tiers.js'
+import { createSendingCheck } from './sms/availability.js'
+import { createWithoutCode } from './portal/without-code.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
 import type { Clock } from './clock.js'
@@ -10,6 +18,7 @@ import { createErasure } from './customers/erasure.js'
 import { createRetention } from './privacy/retention.js'
 import { createRightsDesk } from './privacy/requests.js'
 import { derivedKey } from './secret.js'
+import { arrivalStatements } from './db/arrivals.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
@@ -85,7 +94,20 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    rates: tierRatesOf(config),
+    usedUp: (holder, now) => allowance.usedUp(holder, now),
     metrics,
+  })
+  const dailyMB = config.gate.quota.dailyMB
+  // The daily allowance (issue 17): counted from the kernel's per-device counts every sweep.
+  const allowance = createAllowance({
+    db,
+    gate,
+    access,
+    rows: allowanceStatements(db),
+    dailyBytes: dailyMB === null ? null : Math.round(dailyMB * 1_000_000),
+    timeZone: config.branch.timeZone,
+    log,
   })
   const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
   const session: SessionJobDeps = {
@@ -98,6 +120,8 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
+  // How customers arrive, per OS family (issue 18): new, on a known device, on a new address.
+  const arrivals = arrivalStatements(db)
   const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
   const consents = createConsentDesk({
     db,
@@ -119,7 +143,9 @@ export function createServices(deps: ServiceDeps) {
       outbox,
       branchId: config.branch.id,
       noticeVersion: config.privacy.noticeVersion,
+      arrivals,
     }),
+    arrivals,
     access,
     sms,
     secret,
@@ -133,7 +159,11 @@ export function createServices(deps: ServiceDeps) {
         openingHours: config.branch.openingHours,
         timeZone: config.branch.timeZone,
       }),
-    remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+    remember: {
+      rememberDays: config.remember.days,
+      reverifyDays: config.reverify.days,
+      noticeVersion: config.privacy.noticeVersion,
+    },
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
     log,
@@ -150,6 +180,7 @@ export function createServices(deps: ServiceDeps) {
       const customer = customers.byPhone(phone)
       if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
     },
+    paused: config.sms.mode === 'paused',
   })
   // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
   const erasure = createErasure({
@@ -182,6 +213,42 @@ export function createServices(deps: ServiceDeps) {
     keepDeliveredHours: config.sync.keepDeliveredHours,
     log,
   })
+  // Issue 17: staff passes, access without a code, session extension.
+  const tierRows = tierStatements(db)
+  const sessionPolicy = {
+    hours: config.session.hours,
+    openingHours: config.branch.openingHours,
+    timeZone: config.branch.timeZone,
+  }
+  const passes = createPasses({
+    db,
+    clock,
+    secret,
+    access,
+    audit,
+    rows: tierRows,
+    minutes: config.tiers.pass.minutes,
+    timeZone: config.branch.timeZone,
+  })
+  const sending = createSendingCheck({ sms: smsRows, config })
+  const withoutCode = createWithoutCode({
+    db,
+    clock,
+    rows: tierRows,
+    sending,
+    access,
+    audit,
+    policy: config.tiers.unverified,
+    phoneRules: config.phone,
+    noticeVersion: config.privacy.noticeVersion,
+    timeZone: config.branch.timeZone,
+    sessionUntil: (now) => sessionUntil(now, sessionPolicy),
+  })
+  const extension = {
+    access,
+    policy: config.session.extend,
+    closesAt: (now: number) => closingTime(now, config.branch.openingHours, config.branch.timeZone),
+  }
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),
     audit,
@@ -201,12 +268,18 @@ export function createServices(deps: ServiceDeps) {
     visitRows,
     visits,
     access,
+    allowance,
     staffMacs,
     session,
     smsRows,
     sms,
     login,
     consoleAuth,
+    tierRows,
+    passes,
+    sending,
+    withoutCode,
+    extension,
     metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
     // Blocking and deletion reach the CRM as their own events, written in their transactions.

@@ -26,6 +26,10 @@ describe('the nftables gate configuration', () => {
       attempts: 3,
       nftPath: 'nft',
       dnsmasqConfFile: '/etc/dnsmasq.d/branchgate.conf',
+      // Issue 17: per-device rates and the daily allowance, off by default.
+      tcPath: 'tc',
+      rate: { downKbps: null, upKbps: null, totalDownKbps: null, totalUpKbps: null },
+      quota: { dailyMB: null, floorKbps: 256 },
     })
   })
 

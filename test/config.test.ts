@@ -22,7 +22,11 @@ describe('configuration', () => {
     expect(c.phone).toEqual({ defaultRegion: 'MX', allowedRegions: ['MX'] })
     expect(c.otp.digits).toBe(6)
     expect(c.sms.providers).toEqual([{ type: 'console' }])
-    expect(c.gate).toEqual({ backend: 'dry-run' })
+    expect(c.gate).toEqual({
+      backend: 'dry-run',
+      rate: { downKbps: null, upKbps: null, totalDownKbps: null, totalUpKbps: null },
+      quota: { dailyMB: null, floorKbps: 256 },
+    })
     expect(c.session.hours).toBe(8)
   })
 

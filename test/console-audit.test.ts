@@ -233,6 +233,37 @@ const SAMPLES: Record<string, AuditRow> = {
     }),
   }),
   'marketing.export': row({ actor: 'user:maria', action: 'marketing.export' }),
+  'device.rate': row({
+    actor: 'system',
+    action: 'device.rate',
+    subject: '02:00:00:00:00:ad',
+    reason: 'quota',
+    detail: JSON.stringify({
+      rate: { downKbps: 256, upKbps: 256 },
+      slowed: true,
+      tier: 'verified',
+    }),
+  }),
+  'unverified.grant': row({
+    actor: 'portal',
+    action: 'unverified.grant',
+    subject: '02:00:00:00:00:ad',
+    reason: 'paused',
+    detail: JSON.stringify({ grant: 1, until: 1 }),
+  }),
+  'pass.issue': row({
+    actor: 'user:maria',
+    action: 'pass.issue',
+    subject: '7',
+    detail: JSON.stringify({ minutes: 240, redeemBy: 1, named: true }),
+  }),
+  'pass.revoke': row({ actor: 'user:maria', action: 'pass.revoke', subject: '7' }),
+  'pass.exhausted': row({
+    actor: 'portal',
+    action: 'pass.exhausted',
+    subject: '7',
+    detail: JSON.stringify({ mac: '02:00:00:00:00:ad' }),
+  }),
 }
 
 describe('the audit log in the manager’s language', () => {

@@ -87,7 +87,13 @@ describe('customer cancellation (block, then delete)', () => {
     expect(await (await b.get('/customers/1/erase')).text()).toContain(
       'Confirmo que el cliente pidió cancelar sus datos.',
     )
-    expect((await b.submit('/customers/1/erase', {})).status).toBe(422)
+    const refused = await b.submit('/customers/1/erase', {})
+    expect(refused.status).toBe(422)
+    // The refusal is in the title and tied to the box it is about.
+    const page = await refused.text()
+    expect(page).toMatch(/<title>Error: /)
+    expect(page).toMatch(/id="confirm"[^>]* aria-invalid="true" aria-describedby="form-error"/)
+    expect(page).toMatch(/id="form-error"/)
     expect(h.db.prepare('SELECT name FROM customers WHERE id = 1').get()).toEqual({
       name: 'Ana López',
     })

@@ -35,11 +35,12 @@ export function consoleHarness(
   const neighbours = new FakeNeighbours()
   const gate = createDryRunGate(clock)
   const logs: string[] = []
+  const sms = new FakeSms()
   const app = wireApp({
     config,
     db,
     gate,
-    sms: new FakeSms(),
+    sms,
     neighbours,
     clock,
     secret: Buffer.alloc(32, 7),
@@ -63,6 +64,8 @@ export function consoleHarness(
     gate,
     logs,
     browser,
+    sms,
+    neighbours,
     /** A browser already signed in as a new user with `role`. */
     async signedIn(name: string, role: 'manager' | 'admin') {
       await app.consoleAuth.add(name, role, PASSWORD, 'test')

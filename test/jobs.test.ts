@@ -6,10 +6,11 @@ import { FakeClock } from './fakes/clock.js'
 afterEach(() => vi.useRealTimers())
 
 describe('background jobs', () => {
-  it('lists presence, expiry, idle, staff, sync, privacy and pruning, with presence every presence.intervalSeconds', () => {
+  it('lists presence, allowance, expiry, idle, staff, sync, privacy and pruning, with presence and allowance every presence.intervalSeconds', () => {
     const config = loadConfig(JSON.stringify({ presence: { intervalSeconds: 20 } }))
     expect(JOBS.map((j) => j.name)).toEqual([
       'presence',
+      'allowance',
       'session-expiry',
       'session-idle',
       'staff',
@@ -32,6 +33,7 @@ describe('background jobs', () => {
       atStart: false,
     })
     expect(JOBS[0]!.schedule(config)).toEqual({ everyMs: 20_000, atStart: true })
+    expect(JOBS[1]!.schedule(config)).toEqual({ everyMs: 20_000, atStart: false })
   })
 
   it('runs a job at start and on its schedule, never two runs of one job at once, and waits for it on stop', async () => {

@@ -4,6 +4,7 @@ import { outboxStatements } from '../src/db/outbox.js'
 import { smsStatements } from '../src/db/sms.js'
 import type { Mac } from '../src/mac.js'
 import { osFamilyOfUserAgent, refusalReasonOf } from '../src/observe/labels.js'
+import { InvalidPassError, RateLimitedError } from '../src/errors.js'
 import { challengeOf } from './helpers.js'
 import {
   ANDROID_UA,
@@ -395,5 +396,32 @@ describe('label sets', () => {
 
   it('gives every error the portal answers with a reason from the closed set', () => {
     expect(refusalReasonOf(new Error('boom'))).toBe('error')
+  })
+})
+
+describe('issue 17 tiers in the metrics', () => {
+  it('counts access without a code and on a staff pass apart from let_through', async () => {
+    withPhones({ sms: { mode: 'paused' } })
+    const form = { name: 'Ana', phone: '55 1234 5678', consent: 'yes' }
+    expect((await h.post('/without-code', form, IP.ana, IPHONE_UA)).status).toBe(200)
+    const pass = h.services.passes.issue({ actor: 'user:maria' })
+    expect((await h.post('/pass', { pass: pass.code }, IP.beto, ANDROID_UA)).status).toBe(200)
+    const { text } = await h.scrape()
+    const funnel = (step: string, os: string) =>
+      sample(text, 'branchgate_funnel_total', { step, os })
+    expect(funnel('let_through_unverified', 'ios_macos')).toBe(1)
+    expect(funnel('let_through_pass', 'android')).toBe(1)
+    expect(funnel('let_through', 'ios_macos')).toBe(0)
+    expect(funnel('let_through', 'android')).toBe(0)
+    // Their refusals have reasons of their own, never 'error'.
+    expect(refusalReasonOf(new InvalidPassError())).toBe('pass_wrong')
+    expect(refusalReasonOf(new RateLimitedError('pass', 3600))).toBe('limit_pass')
+    expect(refusalReasonOf(new RateLimitedError('passBranch', 3600))).toBe('limit_pass_branch')
+    const wrong = await h.post('/pass', { pass: '12345678' }, IP.carla, WINDOWS_UA)
+    expect(wrong.status).toBe(422)
+    const after = (await h.scrape()).text
+    expect(
+      sample(after, 'branchgate_refusals_total', { reason: 'pass_wrong', os: 'windows' }),
+    ).toBe(1)
   })
 })

@@ -238,6 +238,9 @@ function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: 
     async listSetJson() {
       return '{"nftables":[]}'
     },
+    async listMapJson() {
+      return '{"nftables":[]}'
+    },
     close() {},
   }
 }
@@ -281,7 +284,9 @@ describe('the nftables gate', () => {
     await gate.replaceAll([{ mac: MAC, until: new FakeClock().now() + 1000 }])
     await gate.replaceAll([])
     expect(runner.batches[0]).toMatch(/^table inet branchgate\ndelete table inet branchgate\n/)
-    expect(runner.batches[1]).toBe('flush set inet branchgate allowed\n')
+    expect(runner.batches[1]).toBe(
+      'flush set inet branchgate allowed\nflush set inet branchgate notice\n',
+    )
   })
 
   it('fails at once, not at a timeout, when nft cannot be run', async () => {

@@ -91,6 +91,7 @@ describe('session jobs', () => {
       sms: smsStatements(h.db),
       sync: { tick: async () => {}, stop: async () => {} },
       retention: h.app.retention,
+      allowance: h.app.allowance,
       log: () => {},
     }
     const presenceJob = JOBS.find((j) => j.name === 'presence')!

@@ -167,6 +167,27 @@ const SENTENCES: Record<
         : 'audit.say.sms.breaker.lift',
     params: { prefix: v.text(r.subject) },
   }),
+  // Issue 17: rates and the allowance, access without a code, staff passes.
+  'device.rate': (r, d, v) => ({
+    key: d.slowed ? 'audit.say.device.rate.slowed' : 'audit.say.device.rate',
+    params: { mac: v.mac(r.subject), reason: v.reason(r.reason) },
+  }),
+  'unverified.grant': (r, d, v) => ({
+    key: 'audit.say.unverified.grant',
+    params: { mac: v.mac(r.subject), until: v.time(d.until), reason: v.reason(r.reason) },
+  }),
+  'pass.issue': (r, d, v) => ({
+    key: 'audit.say.pass.issue',
+    params: { pass: v.text(r.subject), minutes: v.text(d.minutes) },
+  }),
+  'pass.revoke': (r, _d, v) => ({
+    key: 'audit.say.pass.revoke',
+    params: { pass: v.text(r.subject) },
+  }),
+  'pass.exhausted': (r, d, v) => ({
+    key: 'audit.say.pass.exhausted',
+    params: { pass: v.text(r.subject), mac: v.mac(d.mac) },
+  }),
 }
 
 interface Values {

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
 import type { Erasure } from '../customers/erasure.js'
+import type { Allowance } from '../access/allowance.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
 
 export interface CustomerSummary {
@@ -45,6 +46,23 @@ export interface CustomerFile {
   campaigns: Array<{ campaign: string; sent_at: number }>
 }
 
+/** What the customer page shows of tiers and the daily allowance (issue 17). */
+export interface CustomerAccessNow {
+  /** The customer's devices let through now, with their tier and rate. */
+  live: Array<{
+    mac: string
+    tier: string
+    ends_at: number
+    down_kbps: number | null
+    up_kbps: number | null
+    slowed: number
+  }>
+  /** Bytes the customer moved today (all devices); the allowance and what is left, or null. */
+  usedBytes: number
+  limitBytes: number | null
+  remainingBytes: number | null
+}
+
 /** Folds case and accents so "jose" finds "José". Registered as an SQL function. */
 export function fold(text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
@@ -57,6 +75,10 @@ export interface CustomerDeskDeps {
   /** Block then delete (src/customers/erasure.ts); null where only searching (worker thread). */
   erasure: Pick<Erasure, 'block'> | null
   phoneRules: PhoneRules
+  /** The daily allowance (issue 17); absent (the worker's search-only desk): not shown. */
+  allowance?: Pick<Allowance, 'used' | 'remaining'>
+  /** gate.quota.dailyMB */
+  dailyMB?: number | null
 }
 
 /** Finding customers, reading everything kept about one, exporting it and erasing it. */
@@ -98,6 +120,10 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
   )
   const authorizations = db.prepare(
     `SELECT mac, starts_at, ends_at, reason, ended_at, end_reason FROM authorizations WHERE customer_id = @id ORDER BY starts_at`,
+  )
+  const liveAccess = db.prepare(
+    `SELECT mac, tier, ends_at, down_kbps, up_kbps, slowed FROM authorizations
+     WHERE customer_id = @id AND ended_at IS NULL AND ends_at > @now ORDER BY starts_at`,
   )
   const setStaff = db.prepare(
     `UPDATE devices SET is_staff = @staff, staff_from_config = 0 WHERE mac = @mac AND customer_id = @id`,
@@ -158,6 +184,19 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
 
     /** Everything kept about one customer, for the customer page (latest 200 visits). */
     page: (id: number) => file(id, 200),
+
+    /** The customer's tier and rate per device now, and today's data (issue 17). */
+    accessNow(id: number): CustomerAccessNow {
+      const now = deps.clock.now()
+      const holder = `c:${id}` as const
+      const dailyMB = deps.dailyMB ?? null
+      return {
+        live: liveAccess.all({ id, now }) as CustomerAccessNow['live'],
+        usedBytes: deps.allowance?.used(holder, now) ?? 0,
+        limitBytes: dailyMB === null ? null : Math.round(dailyMB * 1_000_000),
+        remainingBytes: deps.allowance?.remaining(holder, now) ?? null,
+      }
+    },
 
     /** All data of one customer as a JSON document (ARCO access request). Audit-logged. Null for a blocked customer. */
     exportFile(

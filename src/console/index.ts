@@ -9,6 +9,8 @@ import type { DeviceAccess } from '../access/device-access.js'
 import type { ConsentDesk } from '../customers/consent.js'
 import type { Erasure } from '../customers/erasure.js'
 import type { RightsDesk } from '../privacy/requests.js'
+import type { Allowance } from '../access/allowance.js'
+import type { Passes } from '../access/passes.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
@@ -39,6 +41,10 @@ export interface ConsoleDeps {
    * main.ts gives a worker thread; default: the portal's own thread (tests).
    */
   worker?: ConsoleWorkerFactory
+  /** Staff passes (issue 17): issued and revoked from the console. */
+  passes: Pick<Passes, 'issue' | 'since' | 'revoke'>
+  /** The daily allowance (issue 17), shown per customer. */
+  allowance: Pick<Allowance, 'used' | 'remaining'>
   /** Routes served on the admin listener in front of the console's own (/metrics, /readyz). */
   inFront?: Hono
 }
@@ -76,6 +82,8 @@ export function createConsole(deps: ConsoleDeps) {
       audit,
       erasure: deps.privacy.erasure,
       phoneRules,
+      allowance: deps.allowance,
+      dailyMB: deps.config.gate.quota.dailyMB,
     }),
     privacy: deps.privacy,
     customerRows: customerStatements(deps.db),
@@ -85,6 +93,8 @@ export function createConsole(deps: ConsoleDeps) {
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,
     passByMinutes,
+    passes: deps.passes,
+    passMinutes: deps.config.tiers.pass.minutes,
     secure: deps.config.console.tls !== null,
     clientAddress: deps.clientAddress,
     log: deps.log,

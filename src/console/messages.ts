@@ -282,6 +282,8 @@ const es = {
   'error.forbidden': 'Tu usuario no tiene permiso para esta página.',
   'error.signedOut': 'Tu sesión terminó. Vuelve a entrar.',
   'error.generic': 'Algo salió mal. Intenta de nuevo.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'La consola no responde a este nombre. Ábrela por su dirección ({address}) o pide que agreguen el nombre en console.hosts.',
   'error.back': 'Volver al resumen',
@@ -393,6 +395,113 @@ const es = {
   'audit.say.rights.refuse': '{who} rechazó la solicitud #{request} ({kind})',
   'audit.say.retention.capped':
     '{who}: el reloj marca {clock}; la conservación se aplicó solo hasta {effective}',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Tabla; desplázala hacia los lados para ver todas las columnas',
+  'nav.trends': 'Tendencias',
+  'trends.title': 'Tendencias',
+  'trends.lead':
+    'Los últimos {days} días ({from} – {to}) frente a los {days} anteriores ({pfrom} – {pto}).',
+  'trends.period': 'Periodo',
+  'trends.days': '{days} días',
+  'trends.current': 'Este periodo',
+  'trends.previous': 'Periodo anterior',
+  'trends.change': 'Cambio',
+  'trends.figure': 'Dato',
+  'trends.visits': 'Visitas',
+  'trends.new': 'Clientes nuevos',
+  'trends.returning': 'Clientes que volvieron',
+  'trends.median': 'Estancia mediana (min)',
+  'trends.conversion': 'Códigos enviados que se confirmaron',
+  'trends.conversion.detail': '{verified} de {sent}',
+  'trends.chart': 'Visitas por {unit}: este periodo y el anterior',
+  'trends.unit.day': 'día',
+  'trends.unit.week': 'semana',
+  'trends.point': 'Día',
+  'trends.point.week': 'Semana del',
+  'trends.hours': 'Horas de más llegadas (para organizar al personal)',
+  'trends.hours.lead': 'Llegadas por hora en promedio, contando solo los días con visitas.',
+  'trends.hours.top': 'Las horas de más llegadas: {hours}.',
+  'trends.hour': 'Hora',
+  'trends.perDay': 'Llegadas por día',
+  'trends.campaigns': 'Campañas con más visitas a la sucursal',
+  'trends.campaigns.lead':
+    'Campañas enviadas en este periodo, por porcentaje de destinatarios que vinieron en {days} días.',
+  'trends.campaigns.none': 'No se envió ninguna campaña en este periodo.',
+  'trends.os': 'Clientes que volvieron con una dirección nueva, por sistema',
+  'trends.os.lead':
+    'Los teléfonos cambian su dirección Wi-Fi (iOS y Android la rotan): un cliente que vuelve con una dirección nueva confirma su número con un código y se une a su ficha.',
+  'trends.os.name': 'Sistema',
+  'trends.os.returning': 'Volvieron',
+  'trends.os.newAddress': 'Con dirección nueva',
+  'trends.os.share': 'Parte',
+  'trends.os.none': 'Aún no hay llegadas registradas en este periodo.',
+  'os.ios': 'iPhone / iPad (iOS)',
+  'os.android': 'Android',
+  'os.windows': 'Windows',
+  'os.macos': 'Mac (macOS)',
+  'os.chromeos': 'ChromeOS',
+  'os.linux': 'Linux',
+  'os.other': 'Otro o desconocido',
+  'trends.weekly': 'Informe semanal para imprimir',
+  'weekly.title': 'Informe semanal',
+  'weekly.lead': '{branch}: del {from} al {to}, frente a la semana anterior.',
+  'weekly.print': 'Para entregarlo, imprímelo (Ctrl+P o ⌘P): cabe en una hoja.',
+  'weekly.made': 'Preparado el {at}',
+  none: '—',
+  // Issue 17: tiers, allowances, staff passes, access without a code.
+  'nav.passes': 'Pases',
+  'passes.title': 'Pases para visitantes sin celular',
+  'passes.lead':
+    'Un pase deja entrar un dispositivo por {minutes} minutos sin código por SMS (por ejemplo, un turista). Sirve hasta el final del día.',
+  'passes.name': 'Nombre de la persona (opcional)',
+  'passes.minutes': 'Minutos (opcional, de 1 a {max})',
+  'passes.issue': 'Crear pase',
+  'passes.issued': 'Pase creado. Entrégaselo a la persona: solo se muestra esta vez.',
+  'passes.code': 'Código del pase',
+  'passes.howTo':
+    'En la página de la red Wi-Fi, tocar «¿El personal te dio un pase?» y escribir el código.',
+  'passes.today': 'Pases de hoy',
+  'passes.none': 'No se ha creado ningún pase hoy.',
+  'passes.issuedAt': 'Creado',
+  'passes.status': 'Estado',
+  'passes.by': 'Por',
+  'passes.status.issued': 'sin usar',
+  'passes.status.redeemed': 'en uso',
+  'passes.status.exhausted': 'bloqueado (demasiados intentos)',
+  'passes.status.revoked': 'anulado',
+  'passes.status.expired': 'vencido',
+  'passes.revoke': 'Anular',
+  'passes.revoked': 'El pase se anuló.',
+  'passes.badMinutes': 'Escribe los minutos como un número entero de 1 a {max}.',
+  'passes.badName': 'El nombre puede tener hasta 80 caracteres.',
+  'dash.tiers': 'Accesos sin verificar',
+  'dash.withoutCode': 'Sin código (no se pudo enviar el SMS)',
+  'dash.withoutCodeUpgraded': 'De ellos, verificados después',
+  'dash.passVisits': 'Visitas con pase',
+  'dash.passesIssued': 'Pases creados',
+  'customer.access': 'Acceso ahora y datos de hoy',
+  'customer.tier': 'Tipo de acceso',
+  'customer.until': 'Hasta',
+  'customer.rate': 'Velocidad (bajada / subida)',
+  'customer.rateNone': 'sin límite propio',
+  'customer.slowed': 'reducida: usó los datos del día',
+  'customer.notOnline': 'Ningún dispositivo conectado ahora.',
+  'customer.usedToday': 'Datos usados hoy: {used} MB',
+  'customer.allowance': 'de {limit} MB por día (quedan {left} MB)',
+  'customer.noAllowance': 'sin límite diario',
+  'tier.verified': 'verificado por SMS',
+  'tier.unverified': 'sin código',
+  'tier.pass': 'pase',
+  'tier.staff': 'personal',
+  'tier.manual': 'manual',
+  'audit.say.device.rate': '{who} cambió la velocidad de {mac} — motivo: {reason}',
+  'audit.say.device.rate.slowed':
+    '{who} redujo la velocidad de {mac}: usó los datos del día — motivo: {reason}',
+  'audit.say.unverified.grant':
+    '{who} dejó entrar a {mac} sin código hasta las {until} — motivo: {reason}',
+  'audit.say.pass.issue': '{who} creó el pase n.º {pass} ({minutes} min)',
+  'audit.say.pass.revoke': '{who} anuló el pase n.º {pass}',
+  'audit.say.pass.exhausted': 'El pase n.º {pass} se bloqueó tras demasiados intentos desde {mac}',
 } as const
 
 export type ConsoleMessageKey = keyof typeof es
@@ -673,6 +782,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'error.forbidden': 'Your user may not open this page.',
   'error.signedOut': 'Your session ended. Please sign in again.',
   'error.generic': 'Something went wrong. Please try again.',
+  // A refused form says so first in the page title (issue 18).
+  'error.titlePrefix': 'Error',
   'error.unknownHost':
     'The console does not answer to this name. Open it by its address ({address}) or have the name added to console.hosts.',
   'error.back': 'Back to the overview',
@@ -783,6 +894,112 @@ const en: Record<ConsoleMessageKey, string> = {
   'audit.say.rights.refuse': '{who} refused request #{request} ({kind})',
   'audit.say.retention.capped':
     '{who}: the clock reads {clock}; retention was applied only up to {effective}',
+  // Accessibility, trends and the weekly report (issue 18)
+  'table.scroll': 'Table; scroll sideways to see every column',
+  'nav.trends': 'Trends',
+  'trends.title': 'Trends',
+  'trends.lead':
+    'The last {days} days ({from} – {to}) against the {days} before ({pfrom} – {pto}).',
+  'trends.period': 'Period',
+  'trends.days': '{days} days',
+  'trends.current': 'This period',
+  'trends.previous': 'Previous period',
+  'trends.change': 'Change',
+  'trends.figure': 'Figure',
+  'trends.visits': 'Visits',
+  'trends.new': 'New customers',
+  'trends.returning': 'Returning customers',
+  'trends.median': 'Median stay (min)',
+  'trends.conversion': 'Codes sent that were confirmed',
+  'trends.conversion.detail': '{verified} of {sent}',
+  'trends.chart': 'Visits per {unit}: this period and the one before',
+  'trends.unit.day': 'day',
+  'trends.unit.week': 'week',
+  'trends.point': 'Day',
+  'trends.point.week': 'Week of',
+  'trends.hours': 'Busiest hours (for staffing)',
+  'trends.hours.lead': 'Average arrivals per hour, over the days with visits.',
+  'trends.hours.top': 'The busiest hours: {hours}.',
+  'trends.hour': 'Hour',
+  'trends.perDay': 'Arrivals per day',
+  'trends.campaigns': 'Campaigns that brought people in',
+  'trends.campaigns.lead':
+    'Campaigns sent in this period, by the share of recipients who came within {days} days.',
+  'trends.campaigns.none': 'No campaign was sent in this period.',
+  'trends.os': 'Returning customers on a new address, per system',
+  'trends.os.lead':
+    'Phones change their Wi-Fi address (iOS and Android rotate it): a customer back on a new address confirms their number with a code and joins their own record.',
+  'trends.os.name': 'System',
+  'trends.os.returning': 'Came back',
+  'trends.os.newAddress': 'On a new address',
+  'trends.os.share': 'Share',
+  'trends.os.none': 'No arrivals recorded in this period yet.',
+  'os.ios': 'iPhone / iPad (iOS)',
+  'os.android': 'Android',
+  'os.windows': 'Windows',
+  'os.macos': 'Mac (macOS)',
+  'os.chromeos': 'ChromeOS',
+  'os.linux': 'Linux',
+  'os.other': 'Other or unknown',
+  'trends.weekly': 'Printable weekly report',
+  'weekly.title': 'Weekly report',
+  'weekly.lead': '{branch}: {from} to {to}, against the week before.',
+  'weekly.print': 'To hand it on, print it (Ctrl+P or ⌘P): it fits one page.',
+  'weekly.made': 'Prepared on {at}',
+  none: '—',
+  // Issue 17: tiers, allowances, staff passes, access without a code.
+  'nav.passes': 'Passes',
+  'passes.title': 'Passes for visitors without a mobile',
+  'passes.lead':
+    'A pass lets one device in for {minutes} minutes without an SMS code (a tourist, say). It is valid until the end of the day.',
+  'passes.name': 'The person’s name (optional)',
+  'passes.minutes': 'Minutes (optional, 1 to {max})',
+  'passes.issue': 'Issue a pass',
+  'passes.issued': 'Pass issued. Hand it to the person: it is shown only this once.',
+  'passes.code': 'Pass code',
+  'passes.howTo': 'On the Wi-Fi page, tap “Did the staff give you a pass?” and type the code.',
+  'passes.today': 'Today’s passes',
+  'passes.none': 'No pass was issued today.',
+  'passes.issuedAt': 'Issued',
+  'passes.status': 'Status',
+  'passes.by': 'By',
+  'passes.status.issued': 'unused',
+  'passes.status.redeemed': 'in use',
+  'passes.status.exhausted': 'locked (too many tries)',
+  'passes.status.revoked': 'revoked',
+  'passes.status.expired': 'expired',
+  'passes.revoke': 'Revoke',
+  'passes.revoked': 'The pass was revoked.',
+  'passes.badMinutes': 'Type the minutes as a whole number from 1 to {max}.',
+  'passes.badName': 'The name may have up to 80 characters.',
+  'dash.tiers': 'Unverified access',
+  'dash.withoutCode': 'Without a code (the SMS could not be sent)',
+  'dash.withoutCodeUpgraded': 'Of these, verified later',
+  'dash.passVisits': 'Visits on a pass',
+  'dash.passesIssued': 'Passes issued',
+  'customer.access': 'Access now and today’s data',
+  'customer.tier': 'Kind of access',
+  'customer.until': 'Until',
+  'customer.rate': 'Speed (down / up)',
+  'customer.rateNone': 'no limit of its own',
+  'customer.slowed': 'slowed: the day’s data is used up',
+  'customer.notOnline': 'No device is connected now.',
+  'customer.usedToday': 'Data used today: {used} MB',
+  'customer.allowance': 'of {limit} MB a day ({left} MB left)',
+  'customer.noAllowance': 'no daily limit',
+  'tier.verified': 'verified by SMS',
+  'tier.unverified': 'without a code',
+  'tier.pass': 'pass',
+  'tier.staff': 'staff',
+  'tier.manual': 'manual',
+  'audit.say.device.rate': '{who} changed the speed of {mac} — reason: {reason}',
+  'audit.say.device.rate.slowed':
+    '{who} slowed {mac}: the day’s data is used up — reason: {reason}',
+  'audit.say.unverified.grant':
+    '{who} let {mac} in without a code until {until} — reason: {reason}',
+  'audit.say.pass.issue': '{who} issued pass no. {pass} ({minutes} min)',
+  'audit.say.pass.revoke': '{who} revoked pass no. {pass}',
+  'audit.say.pass.exhausted': 'Pass no. {pass} was locked after too many tries from {mac}',
 }
 
 const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
@@ -799,9 +1016,17 @@ export function ct(
   )
 }
 
+/** Spanish dates and numbers as in Mexico or as in Spain (issue 18). */
+export type SpanishTag = 'es-MX' | 'es-ES'
+
+/** A branch whose defaultLocale is es-ES writes dates and numbers as in Spain. */
+export function spanishTagOf(defaultLocale: string): SpanishTag {
+  return defaultLocale === 'es-ES' ? 'es-ES' : 'es-MX'
+}
+
 /** Number and date formatting in the reader's language and the branch's time zone. */
-export function formatters(locale: Locale, timeZone: string) {
-  const tag = locale === 'es' ? 'es-MX' : 'en-US'
+export function formatters(locale: Locale, timeZone: string, spanish: SpanishTag = 'es-MX') {
+  const tag = locale === 'es' ? spanish : 'en-US'
   const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
   const date = branchTimeFormat(tag, timeZone, { dateStyle: 'medium' })
   const time = branchTimeFormat(tag, timeZone, {

@@ -30,7 +30,9 @@ export function customerStatements(db: Db) {
        last_seen_at = MAX(last_seen_at, excluded.last_seen_at), verified_at = excluded.verified_at`,
   )
   const deviceWithCustomer = db.prepare(
-    `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at
+    `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at,
+            (SELECT notice_version FROM consents WHERE customer_id = c.id
+             ORDER BY given_at DESC, id DESC LIMIT 1) AS notice_version
      FROM devices d LEFT JOIN customers c ON c.id = d.customer_id WHERE d.mac = ?`,
   )
   const linkedMacs = db
@@ -97,6 +99,8 @@ export function customerStatements(db: Db) {
             name: string | null
             locale: string | null
             last_verified_at: number | null
+            /** The privacy notice version of the customer's latest consent (issue 18). */
+            notice_version: string | null
           }
         | undefined,
     /** The device was seen now (welcome back without a code). */

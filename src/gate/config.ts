@@ -5,7 +5,36 @@ import { z } from 'zod'
  * files and programs it uses.
  */
 
-const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
+// Per-device rates, the guests' total and the daily allowance (issue 17): both backends take
+// them (dry-run records what it would do). kbit/s on the wire; null: no limit.
+const kbps = z.number().int().min(64).max(10_000_000)
+/** `gate.rate`: what one device may use each way, and all guests together. */
+export const rateConfig = z
+  .object({
+    /** kbit/s one device may download; null: no limit of its own. Per tier in `tiers`. */
+    downKbps: kbps.nullable().default(null),
+    /** kbit/s one device may upload; null: no limit of its own. */
+    upKbps: kbps.nullable().default(null),
+    /** kbit/s all guests together may download, shared fairly between them; null: no cap. */
+    totalDownKbps: kbps.nullable().default(null),
+    /** kbit/s all guests together may upload, shared fairly between them; null: no cap. */
+    totalUpKbps: kbps.nullable().default(null),
+  })
+  .strict()
+  .prefault({})
+/** `gate.quota`: the data allowance per customer per local day. */
+export const quotaConfig = z
+  .object({
+    /** Megabytes (10^6 bytes) one customer may move per day over all their devices; null: no allowance. */
+    dailyMB: z.number().min(1).max(1_000_000).nullable().default(null),
+    /** kbit/s each way a customer is slowed to once the allowance is used up (never cut off). */
+    floorKbps: kbps.default(256),
+  })
+  .strict()
+  .prefault({})
+const rateKeys = { rate: rateConfig, quota: quotaConfig }
+
+const dryRunGate = z.object({ backend: z.literal('dry-run'), ...rateKeys }).strict()
 
 /** A Linux interface name (IFNAMSIZ: at most 15 characters). */
 const interfaceName = z
@@ -93,13 +122,18 @@ const nftablesGate = z
     nftPath: z.string().min(1).default('nft'),
     /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
     dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
+    /** The tc program (iproute2), for per-device rates (issue 17). */
+    tcPath: z.string().min(1).default('tc'),
+    ...rateKeys,
   })
   .strict()
 
 /** The `gate` key: dry-run (demo) unless the nftables backend is configured. */
 export const gateConfig = z
   .discriminatedUnion('backend', [dryRunGate, nftablesGate])
-  .default({ backend: 'dry-run' })
+  .prefault({ backend: 'dry-run' })
 
 export type GateConfig = z.infer<typeof gateConfig>
 export type NftablesGateConfig = z.infer<typeof nftablesGate>
+export type RateConfig = z.infer<typeof rateConfig>
+export type QuotaConfig = z.infer<typeof quotaConfig>

@@ -186,6 +186,8 @@ export function installBatch(
   entries: readonly GateEntry[],
   garden: readonly string[],
   now: number,
+  /** More lines for the same transaction (src/gate/nft-rates.ts: the netdev table of rates). */
+  more: readonly string[] = [],
 ): string {
   return [
     `table ${TABLE}`,
@@ -193,6 +195,7 @@ export function installBatch(
     ruleset.trimEnd(),
     ...gardenLines(garden),
     ...elementLines(entries, now),
+    ...more,
     '',
   ].join('\n')
 }
@@ -207,8 +210,8 @@ export function gardenBatch(cidrs: readonly string[]): string {
   return [...gardenLines(cidrs), ''].join('\n')
 }
 
-export function flushBatch(): string {
-  return `table ${TABLE}\ndelete table ${TABLE}\n`
+export function flushBatch(more: readonly string[] = []): string {
+  return [`table ${TABLE}`, `delete table ${TABLE}`, ...more, ''].join('\n')
 }
 
 /** One element of `nft -j list set inet branchgate allowed`. */

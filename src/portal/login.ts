@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js'
+import type { ArrivalKind, ArrivalStatements, OsFamily } from '../db/arrivals.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
@@ -8,6 +9,7 @@ import {
   InvalidCodeError,
   RateLimitedError,
   RecipientUnreachableError,
+  SendingPausedError,
   SmsSendError,
   TooManyAttemptsError,
   ValidationError,
@@ -49,6 +51,8 @@ export interface LoginDeps {
   log: (line: string) => void
   /** Fraud and cost defences, checked in the transaction that records the challenge. */
   guard?: SendGuard
+  /** Where "welcome back" arrivals are counted (code logins are counted by the book). */
+  arrivals?: ArrivalStatements
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
   templates?: Partial<Record<Locale, string>>
   /**
@@ -56,6 +60,8 @@ export interface LoginDeps {
    * marketing consent of its customer, if there is one. Called inside the code's commit.
    */
   optOut?: (phone: string, now: number) => void
+  /** `sms.mode: "paused"`: the operator stopped sending; no provider is called (issue 17). */
+  paused?: boolean
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -175,6 +181,8 @@ export function createLogin(deps: LoginDeps) {
     channel: SmsChannel
     purpose: 'login' | 'opt-out'
   }): Promise<Challenge> {
+    // Retry-After of a pause nobody scheduled: look again in ten minutes.
+    if (deps.paused) throw new SendingPausedError('paused', 600)
     const code = generateCode(policy.digits)
     const now = clock.now()
     const recorded = recordChallenge({ ...c, code }, now)
@@ -317,12 +325,18 @@ export function createLogin(deps: LoginDeps) {
      * "Welcome back": a remembered device is let through with one tap, no code and no SMS.
      * Returns null when the device is no longer remembered (the splash page then asks for a code).
      */
-    async welcomeBack(mac: Mac) {
+    async welcomeBack(mac: Mac, osFamily: OsFamily = 'other') {
       const now = clock.now()
       const standing = standingOf(deviceOf(mac), now, deps.remember, deps.staffMacs.has(mac))
       if (standing.kind !== 'remembered') return null
       const until = deps.sessionUntil(now)
       deps.customers.seenDevice(mac, now)
+      deps.arrivals?.record({
+        at: now,
+        customerId: standing.customerId,
+        kind: 'known-device',
+        osFamily,
+      })
       const { visitId } = await deps.access.setDeviceState({
         next: 'allowed',
         mac,
@@ -341,7 +355,7 @@ export function createLogin(deps: LoginDeps) {
     },
 
     /** Checks the code; on success the customer is recorded and the device let through. */
-    async verify(challengeId: string, mac: Mac, typed: string) {
+    async verify(challengeId: string, mac: Mac, typed: string, osFamily: OsFamily = 'other') {
       const code = typed.replace(/[\s-]/g, '')
       if (code === '') throw new ValidationError({ code: 'error.code.required' })
       if (!codePattern.test(code)) {
@@ -353,13 +367,16 @@ export function createLogin(deps: LoginDeps) {
       // The firewall first; then the used code, the customer and the access in one commit. Until
       // that commit the code stays usable, so a refused firewall change costs the customer nothing.
       let customer: CustomerRow | undefined
+      let arrival: ArrivalKind = 'new-customer'
+      // A known number's allowance of the day counts from the first packet (issue 17).
+      const known = deps.customers.byPhone(challenge.phone_e164)?.id ?? null
       const { visitId } = await deps.access.setDeviceState(
-        { next: 'allowed', mac, customerId: null, until, reason: 'login', actor: 'portal' },
+        { next: 'allowed', mac, customerId: known, until, reason: 'login', actor: 'portal' },
         () => {
           // A parallel request may have used or spent the code meanwhile.
           if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
           otp.setStatus(challenge.id, 'verified', now)
-          customer = deps.book.recordVerified(
+          ;({ customer, arrival } = deps.book.recordVerified(
             {
               phone: challenge.phone_e164,
               name: challenge.name,
@@ -367,9 +384,10 @@ export function createLogin(deps: LoginDeps) {
               mac,
               marketing: challenge.marketing === 1,
               challengeId: challenge.id,
+              osFamily,
             },
             now,
-          )
+          ))
           linkedMacs().add(mac)
           return { customerId: customer.id }
         },
@@ -379,7 +397,8 @@ export function createLogin(deps: LoginDeps) {
         reason: 'login',
         phone: maskPhone(challenge.phone_e164),
       })
-      return { customer: customer!, until, visitId }
+      // "Returning" only once the code proved the number: see docs/console.md, returning customers.
+      return { customer: customer!, until, visitId, returning: arrival !== 'new-customer' }
     },
   }
 

@@ -6,6 +6,11 @@ export interface RememberPolicy {
   rememberDays: number
   /** reverify.days: after this long since the number's last code, a code is asked again. */
   reverifyDays: number
+  /**
+   * privacy.noticeVersion: a customer whose latest consent was to another version of the notice
+   * gets the splash page (and its consent box) again instead of "welcome back" (issue 18).
+   */
+  noticeVersion?: string
 }
 
 const DAY = 86_400_000
@@ -39,7 +44,9 @@ export function standingOf(
     now - row.verified_at <= policy.rememberDays * DAY
   const numberFresh =
     row.last_verified_at !== null && now - row.last_verified_at <= policy.reverifyDays * DAY
-  return deviceFresh && numberFresh
+  const noticeCurrent =
+    policy.noticeVersion === undefined || row.notice_version === policy.noticeVersion
+  return deviceFresh && numberFresh && noticeCurrent
     ? { kind: 'remembered', ...customer }
     : { kind: 'expired', ...customer }
 }

@@ -177,6 +177,8 @@ describe('the console at a phone’s and a laptop’s width', () => {
       '/sync',
       '/requests',
       '/requests/1',
+      '/trends?days=30',
+      '/trends/weekly',
     ]
     for (const p of pages) {
       await page.goto(base + p)

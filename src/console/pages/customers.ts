@@ -11,7 +11,7 @@ import type { ConsoleWorker } from '../worker.js'
 
 export interface CustomersDeps {
   render: Render
-  customers: Pick<CustomerDesk, 'page' | 'exportFile' | 'setStaff' | 'block'>
+  customers: Pick<CustomerDesk, 'page' | 'accessNow' | 'exportFile' | 'setStaff' | 'block'>
   worker: Pick<ConsoleWorker, 'searchCustomers'>
   consents: Pick<ConsentDesk, 'hasMarketing' | 'withdrawMarketing' | 'rename'>
   rights: Pick<RightsDesk, 'ofCustomer'>
@@ -49,6 +49,7 @@ export function customersPage(deps: CustomersDeps) {
       'console/customer',
       {
         file,
+        accessNow: customers.accessNow(file.customer.id),
         marketing: deps.consents.hasMarketing(file.customer.id),
         requests: deps.rights.ofCustomer(file.customer.id),
         nameTyped: extra.nameTyped ?? file.customer.name,
