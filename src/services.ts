@@ -162,7 +162,6 @@ export function createServices(deps: ServiceDeps) {
     remember: {
       rememberDays: config.remember.days,
       reverifyDays: config.reverify.days,
-      noticeVersion: config.privacy.noticeVersion,
     },
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),

@@ -58,6 +58,9 @@ export interface BlockedRecord {
   consents: unknown[]
   authorizations: unknown[]
   campaignSends: unknown[]
+  /** Issue 17: access without a code given on their number, and their bytes per day. */
+  unverifiedGrants?: unknown[]
+  dataUsage?: unknown[]
 }
 
 /**
@@ -94,6 +97,21 @@ export function createErasure(deps: ErasureDeps) {
   const detachStaff = db.prepare(
     `UPDATE devices SET customer_id = NULL, verified_at = NULL WHERE customer_id = @id AND is_staff = 1`,
   )
+  // Issue 17: access without a code on their number (the number as typed, the name, the device)
+  // and the bytes their devices moved per day are theirs too.
+  const unverifiedGrants = db.prepare(
+    `SELECT * FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone`,
+  )
+  const dataUsage = db.prepare(
+    `SELECT day, bytes, slowed_at FROM data_usage WHERE holder = @holder`,
+  )
+  const dropUnverifiedGrants = db.prepare(
+    `DELETE FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone`,
+  )
+  const dropDataUsage = db.prepare(`DELETE FROM data_usage WHERE holder = @holder`)
+  const dropCounters = db.prepare(
+    `DELETE FROM device_counters WHERE mac IN (SELECT mac FROM devices WHERE customer_id = @id)`,
+  )
   const dropDevices = db.prepare(`DELETE FROM devices WHERE customer_id = @id`)
   const dropConsents = db.prepare(`DELETE FROM consents WHERE customer_id = @id`)
   const dropAuthorizations = db.prepare(`DELETE FROM authorizations WHERE customer_id = @id`)
@@ -124,6 +142,8 @@ export function createErasure(deps: ErasureDeps) {
         consents: consents.all({ id: c.id }),
         authorizations: authorizations.all({ id: c.id }),
         campaignSends: campaignSends.all({ phone: fresh.phone_e164 }),
+        unverifiedGrants: unverifiedGrants.all({ id: c.id, phone: fresh.phone_e164 }),
+        dataUsage: dataUsage.all({ holder: `c:${c.id}` }),
       }
       const deleteAfter = now + deps.blockingDays * DAY
       keep.run({
@@ -139,8 +159,11 @@ export function createErasure(deps: ErasureDeps) {
       // they would start counting, so they go now, untallied (every figure stays what it was).
       const staffDevices = detachStaff.run({ id: c.id }).changes
       const staffVisits = staffDevices > 0 ? dropVisits.run({ id: c.id }).changes : 0
+      dropCounters.run({ id: c.id })
       dropDevices.run({ id: c.id })
       dropConsents.run({ id: c.id })
+      dropUnverifiedGrants.run({ id: c.id, phone: fresh.phone_e164 })
+      dropDataUsage.run({ holder: `c:${c.id}` })
       dropAuthorizations.run({ id: c.id })
       dropCodes.run({ phone: fresh.phone_e164 })
       dropCampaignSends.run({ phone: fresh.phone_e164 })

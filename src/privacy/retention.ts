@@ -38,6 +38,8 @@ export interface RetentionReport {
   eventsRedacted: number
   eventsPruned: number
   consoleRecordsDeleted: number
+  /** Issue 17's raw data: grants without a code, pass names and MACs, pass tries, bytes per day. */
+  accessRecordsCleared: number
 }
 
 export interface RetentionDeps {
@@ -178,6 +180,22 @@ export function createRetention(deps: RetentionDeps) {
   const dropAuthorizations = db.prepare(
     `DELETE FROM authorizations WHERE COALESCE(ended_at, ends_at) < @cutoff`,
   )
+  // Issue 17: access without a code keeps a typed number, a name and a MAC; a pass its holder's
+  // name and device; wrong pass tries a MAC; the allowance bytes per customer and day. All raw
+  // device data, kept privacy.retention.rawDeviceDays (a pass row stays for the visits' figures).
+  const dropUnverifiedGrants = db.prepare(
+    `DELETE FROM unverified_grants WHERE granted_at < @cutoff`,
+  )
+  const clearPasses = db.prepare(
+    `UPDATE passes SET name = NULL, mac = bg_mac_hash(mac)
+     WHERE COALESCE(ends_at, redeem_by) < @cutoff AND (name IS NOT NULL OR mac GLOB '${MAC_GLOB}')`,
+  )
+  const dropPassTries = db.prepare(`DELETE FROM pass_tries WHERE at < @cutoff`)
+  const dropDataUsage = db.prepare(`DELETE FROM data_usage WHERE day < @day`)
+  // How a customer arrived is a figure: its link to the customer goes with the visits' retention.
+  const unlinkArrivals = db.prepare(
+    `UPDATE device_arrivals SET customer_id = NULL WHERE at < @cutoff AND customer_id IS NOT NULL`,
+  )
   // A provider's last error may echo the number it refused: its text goes with raw data.
   const clearProviderErrors = db.prepare(
     `UPDATE sms_provider_errors SET detail = NULL WHERE at < @cutoff AND detail IS NOT NULL`,
@@ -275,6 +293,7 @@ export function createRetention(deps: RetentionDeps) {
         eventsRedacted: 0,
         eventsPruned: 0,
         consoleRecordsDeleted: 0,
+        accessRecordsCleared: 0,
       }
       if (capped) {
         const days = Math.round((clockAt - now) / DAY)
@@ -355,6 +374,12 @@ export function createRetention(deps: RetentionDeps) {
         dropConsoleSessions.run({ cutoff: rawBefore }).changes +
         dropLoginFailures.run({ cutoff: rawBefore }).changes +
         clearProviderErrors.run({ cutoff: rawBefore }).changes
+      report.accessRecordsCleared =
+        dropUnverifiedGrants.run({ cutoff: rawBefore }).changes +
+        clearPasses.run({ cutoff: rawBefore }).changes +
+        dropPassTries.run({ cutoff: rawBefore }).changes +
+        dropDataUsage.run({ day: localDate(rawBefore, deps.timeZone) }).changes +
+        unlinkArrivals.run({ cutoff: monthsBefore(now, r.visitsMonths) }).changes
       // 5. The audit log and closed rights requests past privacy.retention.auditMonths.
       const auditBefore = monthsBefore(now, r.auditMonths)
       report.auditDeleted = dropAudit.run({ cutoff: auditBefore }).changes
