@@ -358,6 +358,16 @@ describe('rights requests (console, /requests)', () => {
       expect(html).toContain(sentence)
       expect(html).toContain('value="INE"')
       if (!bad.requester) expect(html).toContain('value="Ana López"')
+      // The merge with issue 18: the refusal is tied to the input it is about, and only to it.
+      const field = Object.keys(bad)[0]!
+      const invalid = [
+        ...html.matchAll(/<(?:input|select|textarea) id="([a-zA-Z]+)"[^>]*aria-invalid="true"/g),
+      ]
+      expect(
+        invalid.map((m) => m[1]),
+        sentence,
+      ).toEqual([field])
+      expect(html).toMatch(new RegExp(`id="${field}"[^>]*aria-describedby="[^"]*form-error`))
     }
     expect(h.db.prepare(`SELECT COUNT(*) FROM rights_requests`).pluck().get()).toBe(0)
     for (const path of ['/requests/999', '/requests/abc', '/requests/-1'])

@@ -43,7 +43,7 @@ export function requestsPage(deps: RequestsDeps) {
 
   const listPage = (
     c: Context<ConsoleEnv>,
-    extra: { error?: string; values?: Record<string, string> } = {},
+    extra: { error?: string; values?: Record<string, string>; fields?: string[] } = {},
     status: 200 | 422 = 200,
   ) => {
     const now = deps.clock.now()
@@ -60,6 +60,8 @@ export function requestsPage(deps: RequestsDeps) {
         today: localDate(now, deps.timeZone),
         values: extra.values ?? {},
         error: extra.error ?? null,
+        // The inputs a refusal is about: tied to its message (aria-invalid, aria-describedby).
+        invalid: extra.fields ?? [],
         notice: c.req.query('done') ? ct(c.get('locale'), 'requests.closedNotice') : null,
       },
       status,
@@ -83,7 +85,7 @@ export function requestsPage(deps: RequestsDeps) {
 
   const requestPage = (
     c: Context<ConsoleEnv>,
-    extra: { error?: string; nameTyped?: string } = {},
+    extra: { error?: string; nameTyped?: string; field?: 'name' | 'confirm' | 'why' } = {},
     status: 200 | 422 = 200,
   ) => {
     const r = requestOf(c)
@@ -99,6 +101,7 @@ export function requestsPage(deps: RequestsDeps) {
         now: deps.clock.now(),
         nameTyped: extra.nameTyped ?? (customer && !customer.blocked ? customer.name : ''),
         error: extra.error ?? null,
+        invalid: extra.field ?? null,
       },
       status,
     )
@@ -118,7 +121,20 @@ export function requestsPage(deps: RequestsDeps) {
       identityNote: (form.identityNote ?? '').trim(),
       details: (form.details ?? '').trim(),
     }
-    const refuse = (key: string) => listPage(c, { error: ct(locale, key), values }, 422)
+    // Each refusal names the inputs it is about (a11y: errors tied to their fields).
+    const FIELDS: Record<string, string[]> = {
+      'requests.err.kind': ['kind'],
+      'requests.err.identity': ['identity'],
+      'requests.err.requester': ['requester'],
+      'requests.err.tooLong': [
+        ...(values.identityNote.length > 500 ? ['identityNote'] : []),
+        ...(values.details.length > 2000 ? ['details'] : []),
+      ],
+      'requests.err.received': ['received'],
+      'requests.err.phone': ['phone'],
+    }
+    const refuse = (key: string) =>
+      listPage(c, { error: ct(locale, key), values, fields: FIELDS[key] ?? [] }, 422)
     if (!RIGHTS_KINDS.includes(values.kind as RightsKind)) return refuse('requests.err.kind')
     if (!IDENTITY_CHECKS.includes(values.identity as IdentityCheck))
       return refuse('requests.err.identity')
@@ -189,7 +205,7 @@ export function requestsPage(deps: RequestsDeps) {
     } catch (err) {
       if (!(err instanceof NameRefusedError)) throw err
       const error = ct(c.get('locale'), `customer.rename.${err.reason}`)
-      return requestPage(c, { error, nameTyped: typed }, 422)
+      return requestPage(c, { error, nameTyped: typed, field: 'name' }, 422)
     }
     return done(c, r.id, 'renamed')
   })
@@ -207,7 +223,11 @@ export function requestsPage(deps: RequestsDeps) {
     if (c.get('user')?.role !== 'admin') throw new HTTPException(403, { message: 'admins only' })
     if (r.customer_id === null) throw new HTTPException(404, { message: 'no customer' })
     if (c.get('form').confirm !== 'yes') {
-      return requestPage(c, { error: ct(c.get('locale'), 'erase.confirmNeeded') }, 422)
+      return requestPage(
+        c,
+        { error: ct(c.get('locale'), 'erase.confirmNeeded'), field: 'confirm' },
+        422,
+      )
     }
     await deps.erasure.block(r.customer_id, { actor: actorOf(c), reason: 'request' })
     return done(c, r.id, 'blocked')
@@ -224,7 +244,7 @@ export function requestsPage(deps: RequestsDeps) {
     const r = openRequestOf(c)
     const why = (c.get('form').why ?? '').trim()
     if (why === '' || why.length > 500) {
-      return requestPage(c, { error: ct(c.get('locale'), 'requests.err.why') }, 422)
+      return requestPage(c, { error: ct(c.get('locale'), 'requests.err.why'), field: 'why' }, 422)
     }
     rights.close(r.id, 'refused', why, actorOf(c))
     return c.redirect(`/requests?done=${r.id}`, 303)
