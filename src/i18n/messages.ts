@@ -323,6 +323,11 @@ const esES: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No hemos podido darte acceso en este momento. Inténtalo de nuevo o pide ayuda al personal.',
   'error.unexpected': 'Hemos tenido un problema. Inténtalo de nuevo en un momento.',
+  // Privacy (issue 15): Spain's "política de privacidad".
+  'notice.title': 'Política de privacidad',
+  'notice.changed': 'Hemos actualizado nuestra política de privacidad.',
+  'notice.accept': 'Acepto la política de privacidad actualizada.',
+  'notice.acceptNeeded': 'Para conectarte, marca que aceptas la política actualizada.',
 }
 
 /** "Usted" for every Spanish message that addresses the customer (`spanishAddress: "usted"`). */
@@ -386,6 +391,11 @@ const usted: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No pudimos darle acceso en este momento. Intente de nuevo o pida ayuda al personal.',
   'error.unexpected': 'Tuvimos un problema. Intente de nuevo en un momento.',
+  // Privacy (issue 15): a new notice on return, stopping promotions.
+  'notice.acceptNeeded': 'Para conectarse, marque que acepta el aviso actualizado.',
+  'optout.lead':
+    'Escriba su número. Le enviaremos un código por SMS para confirmar que es suyo, como al conectarse.',
+  'optout.done': 'Listo: ya no le enviaremos promociones.',
 }
 
 /** Where Spain's "usted" differs from Mexico's (applied after esES and usted). */
@@ -411,6 +421,7 @@ const ustedES: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No hemos podido darle acceso en este momento. Inténtelo de nuevo o pida ayuda al personal.',
   'error.unexpected': 'Hemos tenido un problema. Inténtelo de nuevo en un momento.',
+  'notice.acceptNeeded': 'Para conectarse, marque que acepta la política actualizada.',
 }
 
 export type Locale = 'es' | 'en'
