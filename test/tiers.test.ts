@@ -697,6 +697,10 @@ describe('tiers and privacy together', () => {
     expect(n(`SELECT count(*) FROM data_usage WHERE holder = 'c:${customerId}'`)).toBe(0)
     expect(n(`SELECT count(*) FROM device_counters WHERE mac = '${MAC(1)}'`)).toBe(0)
     expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 = '${E164}'`)).toBe(0)
+    // The grant stays as an empty row: the dashboard's count does not change at blocking.
+    expect(
+      h.db.prepare(`SELECT phone_e164, name, mac, customer_id FROM unverified_grants`).all(),
+    ).toEqual([{ phone_e164: '', name: '', mac: 'erased:1', customer_id: null }])
     const record = h.app.erasure.blockedRecord(customerId)!.record as {
       unverifiedGrants: Array<{ phone_e164: string; mac: string }>
       dataUsage: Array<{ bytes: number }>
@@ -734,11 +738,13 @@ describe('tiers and privacy together', () => {
 
     h.clock.advance({ days: 5 })
     await h.app.retention.run(h.clock.now())
-    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1) // not yet
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 <> ''`)).toBe(1) // not yet
 
     h.clock.advance({ days: 6 })
     const report = await h.app.retention.run(h.clock.now())
-    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 <> '' OR name <> ''`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE mac = '${MAC(2)}'`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1) // counted on the dashboard still
     expect(n(`SELECT count(*) FROM pass_tries`)).toBe(0)
     expect(n(`SELECT count(*) FROM data_usage`)).toBe(0)
     expect(n(`SELECT count(*) FROM passes WHERE name IS NOT NULL`)).toBe(0)

@@ -105,8 +105,12 @@ export function createErasure(deps: ErasureDeps) {
   const dataUsage = db.prepare(
     `SELECT day, bytes, slowed_at FROM data_usage WHERE holder = @holder`,
   )
+  // Emptied rather than deleted: the dashboard counts grants without a code, and no figure
+  // changes at blocking (the row keeps only its day, times and why).
   const dropUnverifiedGrants = db.prepare(
-    `DELETE FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone`,
+    `UPDATE unverified_grants SET phone_e164 = '', name = '', locale = '', marketing = 0,
+       mac = 'erased:' || id, customer_id = NULL
+     WHERE customer_id = @id OR phone_e164 = @phone`,
   )
   const dropDataUsage = db.prepare(`DELETE FROM data_usage WHERE holder = @holder`)
   const dropCounters = db.prepare(

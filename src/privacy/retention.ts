@@ -183,8 +183,11 @@ export function createRetention(deps: RetentionDeps) {
   // Issue 17: access without a code keeps a typed number, a name and a MAC; a pass its holder's
   // name and device; wrong pass tries a MAC; the allowance bytes per customer and day. All raw
   // device data, kept privacy.retention.rawDeviceDays (a pass row stays for the visits' figures).
+  // A grant's row stays, emptied, for the dashboard's count of access without a code.
   const dropUnverifiedGrants = db.prepare(
-    `DELETE FROM unverified_grants WHERE granted_at < @cutoff`,
+    `UPDATE unverified_grants SET phone_e164 = '', name = '', locale = '', marketing = 0,
+       mac = 'erased:' || id, customer_id = NULL
+     WHERE granted_at < @cutoff AND phone_e164 <> ''`,
   )
   const clearPasses = db.prepare(
     `UPDATE passes SET name = NULL, mac = bg_mac_hash(mac)
