@@ -13,6 +13,8 @@ import { challengeOf, tempDir, wireApp } from './helpers.js'
 import { writeFileSync } from 'node:fs'
 import { cli } from '../src/cli.js'
 import { ConsoleBrowser, OFFICE_IP, PASSWORD } from './console-harness.js'
+import { createCustomerDesk } from '../src/console/customers.js'
+import { auditStatements } from '../src/db/audit.js'
 
 /**
  * Issue 17 through the portal: access without a code when none can be sent, its upgrade,
@@ -668,7 +670,7 @@ describe('the console and the CLI (issue 17)', () => {
 describe('tiers and privacy together', () => {
   const MB = 1_000_000
 
-  it('blocking a customer cuts their devices off with their rates, and takes their grants without a code and their daily bytes into the blocked record', async () => {
+  it('exports the tiers’ data with the customer’s file, and blocking cuts their devices off with their rates, and takes their grants without a code and their daily bytes into the blocked record', async () => {
     h = tiersPortal({ gate: { quota: { dailyMB: 100, floorKbps: 300 } } })
     // The customer's number typed on another device while no code could go: a grant without a code.
     fake.mode.twilio = 'down'
@@ -686,6 +688,20 @@ describe('tiers and privacy together', () => {
     expect(n(`SELECT count(*) FROM data_usage WHERE holder = 'c:${customerId}'`)).toBe(1)
     expect(n(`SELECT count(*) FROM device_counters WHERE mac = '${MAC(1)}'`)).toBe(1)
     expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1)
+
+    // The ARCO access file (issue 15) holds what the tiers and arrivals keep about them too.
+    const desk = createCustomerDesk({
+      db: h.db,
+      clock: h.clock,
+      audit: auditStatements(h.db),
+      erasure: null,
+      phoneRules: h.config.phone,
+      allowance: h.app.allowance,
+    })
+    const exported = desk.exportFile(customerId, 'user:root')!
+    expect(exported.accessWithoutCode).toMatchObject([{ phone_e164: E164, mac: MAC(2) }])
+    expect(exported.dataUsage).toMatchObject([{ bytes: 35 * MB }])
+    expect(exported.arrivals).toMatchObject([{ kind: 'new-customer' }])
 
     expect(await h.app.erasure.block(customerId, { actor: 'user:root', reason: 'request' })).toBe(
       true,

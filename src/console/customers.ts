@@ -144,6 +144,18 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
 
   const like = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`)
 
+  // Issue 17 and 18's data about the customer, for the ARCO access export (issue 15).
+  const exportGrants = db.prepare(
+    `SELECT phone_e164, name, locale, marketing, notice_version, mac, day, granted_at, ends_at, why, upgraded_at
+     FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone ORDER BY granted_at`,
+  )
+  const exportUsage = db.prepare(
+    `SELECT day, bytes, slowed_at FROM data_usage WHERE holder = @holder ORDER BY day`,
+  )
+  const exportArrivals = db.prepare(
+    `SELECT at, kind, os_family FROM device_arrivals WHERE customer_id = @id ORDER BY at`,
+  )
+
   function file(id: number, visitLimit = 1_000_000): CustomerFile | null {
     const c = customer.get({ id }) as CustomerFile['customer'] | undefined
     if (!c) return null
@@ -202,7 +214,15 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     exportFile(
       id: number,
       actor: string,
-    ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
+    ):
+      | (CustomerFile & {
+          authorizations: unknown[]
+          accessWithoutCode: unknown[]
+          dataUsage: unknown[]
+          arrivals: unknown[]
+          exportedAt: string
+        })
+      | null {
       const f = file(id)
       // A blocked customer is in no export: their record is kept for legal claims only.
       if (!f || f.customer.erased_at) return null
@@ -211,6 +231,9 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       return {
         ...f,
         authorizations: authorizations.all({ id }),
+        accessWithoutCode: exportGrants.all({ id, phone: f.customer.phone_e164 }),
+        dataUsage: exportUsage.all({ holder: `c:${id}` }),
+        arrivals: exportArrivals.all({ id }),
         exportedAt: new Date(now).toISOString(),
       }
     },
