@@ -355,7 +355,9 @@ async function consolePages(c: Combo): Promise<Violation[]> {
   await check(page, 'console-requests-error', c, found)
   await page.goto(consoleBase + '/customers/3')
   await page.evaluate(`document.querySelector('form[action$="/rename"]').noValidate = true`)
-  await page.evaluate(`document.querySelector('form[action$="/rename"]').closest('details').open = true`)
+  await page.evaluate(
+    `document.querySelector('form[action$="/rename"]').closest('details').open = true`,
+  )
   await page.fill('#name', '')
   await submit(page, 'form[action$="/rename"] button[type=submit]')
   expect(await page.locator('#name[aria-invalid="true"]').count()).toBe(1)
