@@ -400,7 +400,7 @@ const section: BenchSection = {
       // The whole page as the server answers it: queries, SVG charts and tables (365 rows).
       const config = loadConfig(JSON.stringify({ dataDir: dir, branch: { timeZone: TZ } }), {})
       const clock = { now: () => now }
-      const { consoleAuth, passes, allowance } = createServices({
+      const { consoleAuth, erasure, consents, rights, passes, allowance } = createServices({
         config,
         db,
         gate: createDryRunGate(clock),
@@ -415,6 +415,7 @@ const section: BenchSection = {
         views: loadViews(),
         auth: consoleAuth,
         access: { setDeviceState: async () => ({ visitId: null }), liveUntil: () => null } as never,
+        privacy: { erasure, consents, rights },
         clientAddress: () => '127.0.0.1',
         log: () => {},
         passes,

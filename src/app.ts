@@ -23,6 +23,7 @@ import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { Services } from './services.js'
 import { loadViews, type Views } from './views.js'
+import { fullNotices } from './privacy/notice.js'
 
 /** What the listeners' apps need beyond the services: the edges to the kernel and the thread. */
 export interface AppEdges {
@@ -89,6 +90,8 @@ export function createApp(services: Services, edges: AppEdges) {
       clock: services.clock,
       db: services.db,
       gateBackend: config.gate.backend,
+      consents: services.consents,
+      notices: fullNotices(config),
       allowance: services.allowance,
       withoutCode: services.withoutCode,
       passes: services.passes,
@@ -119,7 +122,7 @@ export function createApp(services: Services, edges: AppEdges) {
     clientAddress,
     log,
     sync: services.syncStatus,
-    erasure: services.erasure,
+    privacy: { erasure: services.erasure, consents: services.consents, rights: services.rights },
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
     passes: services.passes,
@@ -207,17 +210,19 @@ function portalError(
     )
   }
   const isSplash = state.view === 'portal/splash'
+  const isForm = isSplash || state.view === 'portal/opt-out'
   const titles = {
     'portal/splash': 'splash.title',
     'portal/code': 'code.title',
     'portal/pass': 'pass.title',
+    'portal/opt-out': 'optout.title',
   }
   return sendPage(
     c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
       title: t(locale, titles[state.view]),
-      showLangSwitch: isSplash,
+      showLangSwitch: isForm,
       error: message,
       fieldErrors,
     }),

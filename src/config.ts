@@ -2,7 +2,13 @@ import { z } from 'zod'
 import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
 import { consoleConfig } from './console/config.js'
-import { defaultNotice, phoneConfig, phoneProblems, privacyConfig } from './customers/config.js'
+import {
+  defaultNotice,
+  phoneConfig,
+  phoneProblems,
+  privacyConfig,
+  privacyProblems,
+} from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
 import { logConfig, metricsConfig } from './observe/config.js'
@@ -137,6 +143,7 @@ export const configSchema = z
       ...smsProblems(cfg.sms),
       ...phoneProblems(cfg.phone),
       ...presenceProblems(cfg.presence, cfg.visits),
+      ...privacyProblems(cfg.privacy),
     ]
     for (const { path, message } of problems) ctx.addIssue({ code: 'custom', path, message })
   })
@@ -258,6 +265,16 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
  * bound reads "must be at least 1"; `.int()`'s safe-integer limits are no bound of ours.
  */
 function rangeMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  // Issue 15: zod's own words for these ("Too small: expected string to have >=1 characters",
+  // "expected int, received number") are not a sentence an operator reads at a glance.
+  if (issue.code === 'invalid_type' && issue.expected === 'int') return 'must be a whole number'
+  if (issue.code === 'invalid_format' && issue.format === 'url')
+    return 'must be a web address starting with http:// or https://'
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'string') {
+    if (issue.code === 'too_small' && Number(issue.minimum) === 1) return 'must not be empty'
+    const n = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum)
+    return `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${n} characters long`
+  }
   if (issue.code !== 'too_small' && issue.code !== 'too_big') return undefined
   if (!(issue.schema instanceof z.ZodNumber) || issue.inclusive === false) return undefined
   const bound = (n: number | null) =>

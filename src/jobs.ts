@@ -15,6 +15,7 @@ import type { FirewallCheck } from './observe/firewall-check.js'
 import { secondsSince, type Metrics } from './observe/metrics.js'
 import type { SyncJob } from './sync/schedule.js'
 import type { PresenceTracker } from './visits/presence.js'
+import type { Retention } from './privacy/retention.js'
 
 /** What the background jobs work with, handed in by main.ts. */
 export interface JobDeps {
@@ -23,6 +24,8 @@ export interface JobDeps {
   sms: SmsStatements
   /** The CRM sync (src/sync/schedule.ts): the per-branch offset and the retry timer live there. */
   sync: SyncJob
+  /** The daily privacy job (src/privacy/retention.ts): retention, block then delete. */
+  retention: Pick<Retention, 'run'>
   /** The daily allowance (src/access/allowance.ts). */
   allowance: Pick<Allowance, 'sweep'>
   log: (line: string) => void
@@ -90,6 +93,13 @@ export const JOBS: Job[] = [
     name: 'sync',
     schedule: (c) => ({ cron: c.sync.schedule, atStart: true }),
     run: (deps) => deps.sync.tick(),
+  },
+  {
+    // Retention, block then delete (privacy.retention). Also at start: a run a restart or a
+    // kill interrupted is finished, and a box back from days off catches up (capped per run).
+    name: 'privacy',
+    schedule: () => ({ cron: '41 3 * * *', atStart: true }),
+    run: (deps, now) => deps.retention.run(now),
   },
   {
     // The firewall's set against the database, for the metrics and readiness (off the scrape).

@@ -260,6 +260,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       session: services.session,
       sms: services.smsRows,
       sync,
+      retention: services.retention,
       allowance: services.allowance,
       log,
       metrics: services.metrics,

@@ -13,6 +13,11 @@ import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsoleAuth } from './console/auth.js'
 import { createCustomerBook } from './customers/book.js'
+import { createConsentDesk } from './customers/consent.js'
+import { createErasure } from './customers/erasure.js'
+import { createRetention } from './privacy/retention.js'
+import { createRightsDesk } from './privacy/requests.js'
+import { derivedKey } from './secret.js'
 import { arrivalStatements } from './db/arrivals.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
@@ -58,7 +63,7 @@ export interface ServiceDeps {
   passwordCost?: ScryptCost
   /** The sync panel's source; default: the outbox's state. */
   syncStatus?: SyncStatusSource
-  /** Told of each erasure; default: a `customer.erased` event in the outbox. */
+  /** Told of each block and deletion; default: `customer.blocked`/`customer.deleted` in the outbox. */
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
@@ -118,6 +123,15 @@ export function createServices(deps: ServiceDeps) {
   // How customers arrive, per OS family (issue 18): new, on a known device, on a new address.
   const arrivals = arrivalStatements(db)
   const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
+  const consents = createConsentDesk({
+    db,
+    clock,
+    customers,
+    audit,
+    outbox,
+    branchId: config.branch.id,
+    noticeVersion: config.privacy.noticeVersion,
+  })
   const login = createLogin({
     db,
     clock,
@@ -148,7 +162,6 @@ export function createServices(deps: ServiceDeps) {
     remember: {
       rememberDays: config.remember.days,
       reverifyDays: config.reverify.days,
-      noticeVersion: config.privacy.noticeVersion,
     },
     staffMacs,
     admitStaff: (mac, now) => admitStaff(session, [mac], now),
@@ -161,7 +174,43 @@ export function createServices(deps: ServiceDeps) {
       log,
     }),
     templates: config.sms.templates,
+    // "Ya no quiero recibir promociones": a proven number stops its customer's promotions.
+    optOut: (phone) => {
+      const customer = customers.byPhone(phone)
+      if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
+    },
     paused: config.sms.mode === 'paused',
+  })
+  // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
+  const erasure = createErasure({
+    db,
+    clock,
+    audit,
+    access,
+    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    branchId: config.branch.id,
+    blockingDays: config.privacy.blockingDays,
+    timeZone: config.branch.timeZone,
+  })
+  const rights = createRightsDesk({
+    db,
+    clock,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+  })
+  const eventKey = derivedKey(secret, 'branchgate outbox digest v1')
+  const retention = createRetention({
+    db,
+    erasure,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+    rememberDays: config.remember.days,
+    macKey: derivedKey(secret, 'branchgate retention mac v1'),
+    eventKey,
+    keepDeliveredHours: config.sync.keepDeliveredHours,
+    log,
   })
   // Issue 17: staff passes, access without a code, session extension.
   const tierRows = tierStatements(db)
@@ -232,12 +281,24 @@ export function createServices(deps: ServiceDeps) {
     extension,
     metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
-    // Erasure reaches the CRM as its own event, written in the erasure's transaction.
-    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    // Blocking and deletion reach the CRM as their own events, written in their transactions.
+    erasure,
+    consents,
+    rights,
+    retention,
     smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: config.sync, branchId: config.branch.id, clock, log, metrics }),
+      buildSyncRunner({
+        db,
+        sync: config.sync,
+        branchId: config.branch.id,
+        clock,
+        log,
+        metrics,
+        deliveredEventsDays: config.privacy.retention.deliveredEventsDays,
+        redactKey: eventKey,
+      }),
   }
 }
 export type Services = ReturnType<typeof createServices>

@@ -113,7 +113,8 @@ describe('configuration', () => {
       } else if (
         schema instanceof z.ZodDefault ||
         schema instanceof z.ZodPrefault ||
-        schema instanceof z.ZodNullable
+        schema instanceof z.ZodNullable ||
+        schema instanceof z.ZodOptional
       ) {
         walk(schema.unwrap() as z.ZodType, path)
       } else if (

@@ -18,7 +18,12 @@ export const PASSWORD = 'sucursal-2026-segura'
  */
 export function consoleHarness(
   configOverrides: Record<string, unknown> = {},
-  opts: { realSmsStats?: boolean; consoleWorker?: ConsoleWorkerFactory } = {},
+  opts: {
+    realSmsStats?: boolean
+    consoleWorker?: ConsoleWorkerFactory
+    /** Blocks and deletions write customer.blocked / customer.deleted to the real outbox. */
+    realErasure?: boolean
+  } = {},
 ) {
   const t = tempDir()
   const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
@@ -41,7 +46,7 @@ export function consoleHarness(
     secret: Buffer.alloc(32, 7),
     log: (l) => logs.push(l),
     syncStatus: sync,
-    erasure,
+    ...(opts.realErasure ? {} : { erasure }),
     ...(opts.realSmsStats ? {} : { smsStats }),
     consoleWorker: opts.consoleWorker,
   })

@@ -6,7 +6,7 @@ import { FakeClock } from './fakes/clock.js'
 afterEach(() => vi.useRealTimers())
 
 describe('background jobs', () => {
-  it('lists presence, allowance, expiry, idle and staff, with presence and allowance every presence.intervalSeconds', () => {
+  it('lists presence, allowance, expiry, idle, staff, sync, privacy and pruning, with presence and allowance every presence.intervalSeconds', () => {
     const config = loadConfig(JSON.stringify({ presence: { intervalSeconds: 20 } }))
     expect(JOBS.map((j) => j.name)).toEqual([
       'presence',
@@ -15,11 +15,17 @@ describe('background jobs', () => {
       'session-idle',
       'staff',
       'sync',
+      'privacy',
       'firewall-check',
       'sms-prune',
     ])
     expect(JOBS.find((j) => j.name === 'sync')!.schedule(config)).toEqual({
       cron: '*/5 * * * *',
+      atStart: true,
+    })
+    // Retention daily, and at every start: a run a kill interrupted is finished then.
+    expect(JOBS.find((j) => j.name === 'privacy')!.schedule(config)).toEqual({
+      cron: '41 3 * * *',
       atStart: true,
     })
     expect(JOBS.find((j) => j.name === 'sms-prune')!.schedule(config)).toEqual({

@@ -74,7 +74,7 @@ describe('a returning customer on a new address', () => {
     ])
   })
 
-  it('asks for consent again only when the privacy notice changed: a remembered device then gets the splash page, not "welcome back"', async () => {
+  it('asks for consent again only when the privacy notice changed: a remembered device is then asked to accept it on the welcome-back page', async () => {
     h = portalHarness()
     await login('3a:00:00:00:00:01', IPHONE)
     h.clock.advance({ days: 3 })
@@ -82,24 +82,27 @@ describe('a returning customer on a new address', () => {
     const back = await (await h.request('/')).text()
     expect(back).toContain('action="/welcome-back"')
     expect(back).not.toContain('name="consent"')
+    expect(back).not.toContain('name="accept"')
     expect((await h.post('/welcome-back', { lang: 'es' })).status).toBe(200)
 
-    // The branch moved to a new notice (privacy.noticeVersion) since that consent; the next day,
-    // once today's access has ended (a device still through sees its online page instead).
+    // The branch moved to a new notice (privacy.noticeVersion) since that consent: the merged
+    // design keeps privacy's (issue 15) welcome-back page with the new notice and a box to tick,
+    // no code, rather than the splash page and a code again.
     h.db.prepare(`UPDATE consents SET notice_version = '2025-06'`).run()
     h.clock.advance({ days: 1 })
-    const splash = await (await h.request('/')).text()
-    expect(splash).not.toContain('action="/welcome-back"')
-    expect(splash).toContain('name="consent"')
-    expect(splash).toContain('value="María José Pérez"') // the name is kept on the form
+    const asked = await (await h.request('/')).text()
+    expect(asked).toContain('action="/welcome-back"')
+    expect(asked).toContain('name="accept"')
     const refused = await h.post('/welcome-back', { lang: 'es' })
+    expect(refused.status).toBe(422)
     expect(await refused.text()).not.toContain('¡Listo')
-    // Agreeing to the new notice (a code again): "welcome back" from then on.
-    await login('3a:00:00:00:00:01', IPHONE)
+    expect((await h.post('/welcome-back', { lang: 'es', accept: 'yes' })).status).toBe(200)
     const versions = h.db.prepare(`SELECT notice_version FROM consents ORDER BY id`).pluck().all()
     expect(versions).toEqual(['2025-06', '2026-01'])
     h.clock.advance({ days: 1 })
-    expect(await (await h.request('/')).text()).toContain('action="/welcome-back"')
+    const again = await (await h.request('/')).text()
+    expect(again).toContain('action="/welcome-back"')
+    expect(again).not.toContain('name="accept"')
   })
 
   it('greets in English too, and tells a code on a known device apart from a new address', async () => {

@@ -90,6 +90,7 @@ describe('session jobs', () => {
       session: h.app.session,
       sms: smsStatements(h.db),
       sync: { tick: async () => {}, stop: async () => {} },
+      retention: h.app.retention,
       allowance: h.app.allowance,
       log: () => {},
     }

@@ -96,6 +96,14 @@ describe('Spanish as spoken in Spain', () => {
     expect(refused).toContain('Escriba su nombre.')
     expect(t('es', 'code.title')).toBe('Escribe tu código')
     expect(t('es-usted', 'code.title')).toBe('Escriba su código')
+    // The privacy pages of issue 15 speak the same way (the merge with issue 18).
+    const optOut = await page('/promociones', 'es-MX')
+    expect(optOut).toContain('Escriba su número. Le enviaremos un código')
+    expect(t('es-usted', 'optout.done')).toBe('Listo: ya no le enviaremos promociones.')
+    expect(t('es-ES', 'notice.title')).toBe('Política de privacidad')
+    expect(t('es-ES-usted', 'notice.acceptNeeded')).toBe(
+      'Para conectarse, marque que acepta la política actualizada.',
+    )
   })
 
   it('shows the GDPR/LOPDGDD first-layer notice by default on a branch in Spain, and the configured one when set', () => {

@@ -13,6 +13,8 @@ import { challengeOf, tempDir, wireApp } from './helpers.js'
 import { writeFileSync } from 'node:fs'
 import { cli } from '../src/cli.js'
 import { ConsoleBrowser, OFFICE_IP, PASSWORD } from './console-harness.js'
+import { createCustomerDesk } from '../src/console/customers.js'
+import { auditStatements } from '../src/db/audit.js'
 
 /**
  * Issue 17 through the portal: access without a code when none can be sent, its upgrade,
@@ -660,5 +662,110 @@ describe('the console and the CLI (issue 17)', () => {
     })
     expect((await h.post('/pass', { pass: code!, lang: 'es' }, 4)).status).toBe(200)
     expect(h.live(4)!.tier).toBe('pass')
+  })
+})
+
+// The merge of issue 15 (privacy) with issue 17 (tiers): blocking and retention reach the data
+// the tiers keep (grants without a code, bytes per day, the kernel's rates and counters, passes).
+describe('tiers and privacy together', () => {
+  const MB = 1_000_000
+
+  it('exports the tiers’ data with the customer’s file, and blocking cuts their devices off with their rates, and takes their grants without a code and their daily bytes into the blocked record', async () => {
+    h = tiersPortal({ gate: { quota: { dailyMB: 100, floorKbps: 300 } } })
+    // The customer's number typed on another device while no code could go: a grant without a code.
+    fake.mode.twilio = 'down'
+    expect((await h.post('/login', h.form(), 2)).status).toBe(502)
+    await triesRecorded()
+    expect((await h.post('/without-code', h.form(), 2)).status).toBe(200)
+    fake.mode.twilio = 'ok'
+    await h.signIn(1)
+    const customerId = h.db.prepare(`SELECT id FROM customers`).pluck().get() as number
+    expect(h.gate.rates.get(MAC(1))).toEqual({ downKbps: 8000, upKbps: 2000 })
+    // A day's bytes counted against the customer's allowance.
+    h.gate.bytes.set(MAC(1), { downBytes: 30 * MB, upBytes: 5 * MB })
+    await h.app.allowance.sweep(h.clock.now())
+    const n = (sql: string) => h.db.prepare(sql).pluck().get() as number
+    expect(n(`SELECT count(*) FROM data_usage WHERE holder = 'c:${customerId}'`)).toBe(1)
+    expect(n(`SELECT count(*) FROM device_counters WHERE mac = '${MAC(1)}'`)).toBe(1)
+    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1)
+
+    // The ARCO access file (issue 15) holds what the tiers and arrivals keep about them too.
+    const desk = createCustomerDesk({
+      db: h.db,
+      clock: h.clock,
+      audit: auditStatements(h.db),
+      erasure: null,
+      phoneRules: h.config.phone,
+      allowance: h.app.allowance,
+    })
+    const exported = desk.exportFile(customerId, 'user:root')!
+    expect(exported.accessWithoutCode).toMatchObject([{ phone_e164: E164, mac: MAC(2) }])
+    expect(exported.dataUsage).toMatchObject([{ bytes: 35 * MB }])
+    expect(exported.arrivals).toMatchObject([{ kind: 'new-customer' }])
+
+    expect(await h.app.erasure.block(customerId, { actor: 'user:root', reason: 'request' })).toBe(
+      true,
+    )
+    // Cut off through the one change path: no set entry, no rate, no counts left in the kernel.
+    expect(h.live(1)).toBeNull()
+    expect(h.gate.rates.has(MAC(1))).toBe(false)
+    expect(h.gate.calls.at(-1)).toEqual({ verb: 'revoke', mac: MAC(1) })
+    expect(n(`SELECT count(*) FROM data_usage WHERE holder = 'c:${customerId}'`)).toBe(0)
+    expect(n(`SELECT count(*) FROM device_counters WHERE mac = '${MAC(1)}'`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 = '${E164}'`)).toBe(0)
+    // The grant stays as an empty row: the dashboard's count does not change at blocking.
+    expect(
+      h.db.prepare(`SELECT phone_e164, name, mac, customer_id FROM unverified_grants`).all(),
+    ).toEqual([{ phone_e164: '', name: '', mac: 'erased:1', customer_id: null }])
+    const record = h.app.erasure.blockedRecord(customerId)!.record as {
+      unverifiedGrants: Array<{ phone_e164: string; mac: string }>
+      dataUsage: Array<{ bytes: number }>
+    }
+    expect(record.unverifiedGrants).toMatchObject([{ phone_e164: E164, mac: MAC(2) }])
+    expect(record.dataUsage).toMatchObject([{ bytes: 35 * MB }])
+    // The device that was theirs is a stranger now: the splash page, no allowance, no extension.
+    const page = await (await h.request('/', {}, 1)).text()
+    expect(page).toContain('name="consent"')
+    expect(page).not.toContain('Te quedan')
+  })
+
+  it('the privacy job clears the raw data of the tiers after privacy.retention.rawDeviceDays: grants without a code, pass names and devices, pass tries, bytes per day', async () => {
+    h = tiersPortal({
+      gate: { quota: { dailyMB: 100 } },
+      privacy: { retention: { rawDeviceDays: 10 } },
+    })
+    fake.mode.twilio = 'down'
+    expect((await h.post('/login', h.form('55 8765 4321'), 2)).status).toBe(502)
+    await triesRecorded()
+    expect((await h.post('/without-code', h.form('55 8765 4321'), 2)).status).toBe(200)
+    fake.mode.twilio = 'ok'
+    await h.signIn(1)
+    h.gate.bytes.set(MAC(1), { downBytes: 10 * MB, upBytes: 0 })
+    await h.app.allowance.sweep(h.clock.now())
+    const pass = h.app.passes.issue({ actor: 'user:root', name: 'Turista Uno' })
+    const typed = async (code: string, n: number) => h.post('/pass', { pass: code, lang: 'es' }, n)
+    expect((await typed('99999999', 3)).status).toBeGreaterThanOrEqual(400) // a wrong try
+    expect((await typed(pass.code, 4)).status).toBe(200)
+    const n = (sql: string) => h.db.prepare(sql).pluck().get() as number
+    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1)
+    expect(n(`SELECT count(*) FROM pass_tries`)).toBe(1)
+    expect(n(`SELECT count(*) FROM data_usage`)).toBeGreaterThan(0)
+    expect(n(`SELECT count(*) FROM passes WHERE name IS NOT NULL AND mac = '${MAC(4)}'`)).toBe(1)
+
+    h.clock.advance({ days: 5 })
+    await h.app.retention.run(h.clock.now())
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 <> ''`)).toBe(1) // not yet
+
+    h.clock.advance({ days: 6 })
+    const report = await h.app.retention.run(h.clock.now())
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE phone_e164 <> '' OR name <> ''`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants WHERE mac = '${MAC(2)}'`)).toBe(0)
+    expect(n(`SELECT count(*) FROM unverified_grants`)).toBe(1) // counted on the dashboard still
+    expect(n(`SELECT count(*) FROM pass_tries`)).toBe(0)
+    expect(n(`SELECT count(*) FROM data_usage`)).toBe(0)
+    expect(n(`SELECT count(*) FROM passes WHERE name IS NOT NULL`)).toBe(0)
+    expect(n(`SELECT count(*) FROM passes WHERE mac = '${MAC(4)}'`)).toBe(0)
+    expect(n(`SELECT count(*) FROM passes`)).toBe(1) // the row stays: pass visits keep counting
+    expect(report.accessRecordsCleared).toBeGreaterThanOrEqual(4)
   })
 })

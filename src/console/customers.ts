@@ -1,11 +1,9 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import type { DeviceAccess } from '../access/device-access.js'
+import type { Erasure } from '../customers/erasure.js'
 import type { Allowance } from '../access/allowance.js'
-import { createErasure } from '../customers/erasure.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
-import type { ErasureNotifier } from './ports.js'
 
 export interface CustomerSummary {
   id: number
@@ -74,10 +72,9 @@ export interface CustomerDeskDeps {
   db: Db
   clock: Clock
   audit: AuditStatements
-  access: Pick<DeviceAccess, 'setDeviceState' | 'liveUntil'>
-  erasure: ErasureNotifier
+  /** Block then delete (src/customers/erasure.ts); null where only searching (worker thread). */
+  erasure: Pick<Erasure, 'block'> | null
   phoneRules: PhoneRules
-  branchId: string
   /** The daily allowance (issue 17); absent (the worker's search-only desk): not shown. */
   allowance?: Pick<Allowance, 'used' | 'remaining'>
   /** gate.quota.dailyMB */
@@ -147,6 +144,18 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
 
   const like = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`)
 
+  // Issue 17 and 18's data about the customer, for the ARCO access export (issue 15).
+  const exportGrants = db.prepare(
+    `SELECT phone_e164, name, locale, marketing, notice_version, mac, day, granted_at, ends_at, why, upgraded_at
+     FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone ORDER BY granted_at`,
+  )
+  const exportUsage = db.prepare(
+    `SELECT day, bytes, slowed_at FROM data_usage WHERE holder = @holder ORDER BY day`,
+  )
+  const exportArrivals = db.prepare(
+    `SELECT at, kind, os_family FROM device_arrivals WHERE customer_id = @id ORDER BY at`,
+  )
+
   function file(id: number, visitLimit = 1_000_000): CustomerFile | null {
     const c = customer.get({ id }) as CustomerFile['customer'] | undefined
     if (!c) return null
@@ -160,8 +169,6 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
         : (campaigns.all({ phone: c.phone_e164 }) as CustomerFile['campaigns']),
     }
   }
-
-  const erasure = createErasure(deps)
 
   return {
     /**
@@ -203,24 +210,42 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
       }
     },
 
-    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. */
+    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. Null for a blocked customer. */
     exportFile(
       id: number,
       actor: string,
-    ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
+    ):
+      | (CustomerFile & {
+          authorizations: unknown[]
+          accessWithoutCode: unknown[]
+          dataUsage: unknown[]
+          arrivals: unknown[]
+          exportedAt: string
+        })
+      | null {
       const f = file(id)
-      if (!f) return null
+      // A blocked customer is in no export: their record is kept for legal claims only.
+      if (!f || f.customer.erased_at) return null
       const now = deps.clock.now()
       deps.audit.record({ at: now, actor, action: 'customer.export', subject: String(id) })
       return {
         ...f,
         authorizations: authorizations.all({ id }),
+        accessWithoutCode: exportGrants.all({ id, phone: f.customer.phone_e164 }),
+        dataUsage: exportUsage.all({ holder: `c:${id}` }),
+        arrivals: exportArrivals.all({ id }),
         exportedAt: new Date(now).toISOString(),
       }
     },
 
-    /** Erases a customer's personal data (src/customers/erasure.ts). */
-    erase: (id: number, actor: string): Promise<boolean> => erasure.erase(id, actor),
+    /**
+     * Blocks a customer at their request (cancellation): invisible from now on, deleted after
+     * privacy.blockingDays (src/customers/erasure.ts).
+     */
+    block(id: number, actor: string): Promise<boolean> {
+      if (!deps.erasure) throw new Error('customer desk built without erasure')
+      return deps.erasure.block(id, { actor, reason: 'request' })
+    },
   }
 }
 export type CustomerDesk = ReturnType<typeof createCustomerDesk>

@@ -93,12 +93,33 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
     )
     .pluck()
   // Distinct customers walk the per-customer index; "new" means no visit before the range.
+  // A customer some of whose visits are tallies (privacy.retention.visitsMonths) is new only if
+  // none is, and is counted once when their last tallied day is in the range too (`overlap`).
   const customers = db.prepare(`WITH ${BASE},
     seen(customer_id) AS (SELECT DISTINCT customer_id FROM base WHERE customer_id IS NOT NULL)
-    SELECT COUNT(*) AS customers, COALESCE(SUM(NOT EXISTS (
+    SELECT COUNT(*) AS customers, COALESCE(SUM(c.tallied_through IS NULL AND NOT EXISTS (
       SELECT 1 FROM visits p WHERE p.customer_id = s.customer_id AND p.started_at < @from
-    )), 0) AS fresh
-    FROM seen s`)
+    )), 0) AS fresh, COALESCE(SUM(c.tallied_through >= @fromDay), 0) AS overlap
+    FROM seen s LEFT JOIN customers c ON c.id = s.customer_id`)
+  // Visits kept only as anonymous tallies (deleted customers, visits past their retention):
+  // src/db/tallies.ts. Their slots are quarter hours, so a range's local-midnight bounds and
+  // every local hour cut them exactly.
+  const talliedDwell = db.prepare(
+    `SELECT MAX(dwell_s, 0) AS seconds, dwell_s < 0 AS open, SUM(visits) AS n FROM visit_tallies
+     WHERE slot_at >= @from AND slot_at < @to GROUP BY dwell_s`,
+  )
+  const talliedByLocalHour = db.prepare(
+    `SELECT (slot_at + CAST(@offset AS INTEGER)) / 3600000 AS localHour, SUM(visits) AS n
+     FROM visit_tallies WHERE slot_at >= @from AND slot_at < @to GROUP BY localHour`,
+  )
+  // Distinct tallied customers in a range of days: their visit days in it, minus their pairs of
+  // consecutive visit days both in it (a range holds a contiguous run of one customer's days).
+  const talliedVisitors = db.prepare(
+    `SELECT COALESCE(SUM(visitors), 0) AS days, COALESCE(SUM(first_time), 0) AS fresh,
+       (SELECT COALESCE(SUM(visitors), 0) FROM visitor_day_pairs
+        WHERE from_day >= @fromDay AND to_day <= @toDay) AS pairs
+     FROM visitor_tallies WHERE day >= @fromDay AND day <= @toDay`,
+  )
   const hereNow = db.prepare(`
     SELECT v.id AS visitId, v.customer_id AS customerId, c.name AS name, c.erased_at AS erasedAt,
            v.started_at AS startedAt, v.last_seen_at AS lastSeenAt
@@ -148,6 +169,29 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         if (seconds * 1000 < minMs) passBys++
         else staySeconds.set(seconds, (staySeconds.get(seconds) ?? 0) + 1)
       }
+      // Visits kept only as anonymous tallies (issue 15), by the same rules: a few grouped rows.
+      for (const d of talliedDwell.all(params) as Array<{
+        seconds: number
+        open: 0 | 1
+        n: number
+      }>) {
+        visits += d.n
+        if (d.open) continue
+        if (d.seconds * 1000 < minMs) passBys += d.n
+        else staySeconds.set(d.seconds, (staySeconds.get(d.seconds) ?? 0) + d.n)
+      }
+      for (const g of segments) {
+        const hours = talliedByLocalHour.all({
+          from: g.from,
+          to: g.to,
+          offset: g.offset,
+        }) as Array<{
+          localHour: number
+          n: number
+        }>
+        for (const h of hours)
+          perLocalHour.set(h.localHour, (perLocalHour.get(h.localHour) ?? 0) + h.n)
+      }
       const stays = [...staySeconds]
         .map(([seconds, n]) => ({ seconds, n }))
         .sort((a, b) => a.seconds - b.seconds)
@@ -178,7 +222,17 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         daily.push({ date, visits: perDay.get(date) ?? 0 })
       }
 
-      const who = customers.get(params) as { customers: number; fresh: number }
+      const days = { fromDay: range.from, toDay: range.to }
+      const live = customers.get({ ...params, ...days }) as {
+        customers: number
+        fresh: number
+        overlap: number
+      }
+      const tallied = talliedVisitors.get(days) as { days: number; fresh: number; pairs: number }
+      const who = {
+        customers: live.customers - live.overlap + tallied.days - tallied.pairs,
+        fresh: live.fresh + tallied.fresh,
+      }
       const here = (
         hereNow.all({ since: now - rules.hereNowMinutes * 60_000 }) as Array<
           HereNow & { erasedAt: number | null }

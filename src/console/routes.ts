@@ -11,6 +11,9 @@ import { asLocale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import type { Campaigns } from './campaigns.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { RightsDesk } from '../privacy/requests.js'
 import type { CustomerDesk } from './customers.js'
 import type { VisitList } from './exports.js'
 import { ct, spanishTagOf } from './messages.js'
@@ -25,6 +28,8 @@ import { signInPage } from './pages/sign-in.js'
 import { syncPage } from './pages/sync.js'
 import { usersPage } from './pages/users.js'
 import { visitsPage } from './pages/visits.js'
+import { requestsPage } from './pages/requests.js'
+import type { CustomerStatements } from '../db/customers.js'
 import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { CONSOLE_CSS, createRender, type ConsoleEnv } from './render.js'
 import { checkCsrfToken, readPostedForm, readSession, signedIn } from './session.js'
@@ -41,6 +46,10 @@ export interface ConsoleRouteDeps {
   worker: ConsoleWorker
   visitList: VisitList
   customers: CustomerDesk
+  /** Privacy (issue 15): block then delete, consents after login, rights requests. */
+  privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
+  customerRows: CustomerStatements
+  marketingCsv: (header: readonly string[]) => string
   campaigns: Campaigns
   sync: SyncStatusSource
   smsStats: SmsStatsSource
@@ -147,10 +156,41 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   app.use('*', signedIn)
   app.route('/', dashboardPage({ render, clock, worker, timeZone, spanish }))
   app.route('/visits', visitsPage({ render, clock, visitList: deps.visitList, timeZone }))
-  app.route('/customers', customersPage({ render, customers: deps.customers, worker }))
+  app.route(
+    '/customers',
+    customersPage({
+      render,
+      customers: deps.customers,
+      worker,
+      consents: deps.privacy.consents,
+      rights: deps.privacy.rights,
+    }),
+  )
   app.route(
     '/export',
-    exportsPage({ render, clock, audit: deps.audit, worker, timeZone, passByMinutes }),
+    exportsPage({
+      render,
+      clock,
+      audit: deps.audit,
+      worker,
+      timeZone,
+      passByMinutes,
+      marketingCsv: deps.marketingCsv,
+    }),
+  )
+  app.route(
+    '/requests',
+    requestsPage({
+      render,
+      clock,
+      timeZone,
+      phoneRules: config.phone,
+      rights: deps.privacy.rights,
+      customers: deps.customers,
+      customerRows: deps.customerRows,
+      consents: deps.privacy.consents,
+      erasure: deps.privacy.erasure,
+    }),
   )
   const campaigns = {
     render,

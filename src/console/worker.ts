@@ -21,7 +21,6 @@ import { createDashboard, type DashboardFigures, type VisitReportRules } from '.
 import { visitsCsvStream, type VisitsExportOptions } from './exports.js'
 import { formFields } from './form.js'
 import { createTrends, type TrendDays, type Trends } from './trends.js'
-import { noErasureNotifier } from './ports.js'
 import type { DateRange } from './time.js'
 
 /** What the console's long work needs to know besides the database (from the config). */
@@ -85,10 +84,8 @@ export function workOn(db: Db, rules: WorkRules) {
     db,
     clock: systemClock,
     audit: auditStatements(db),
-    access: null as never,
-    erasure: noErasureNotifier,
+    erasure: null,
     phoneRules: rules.campaigns.phoneRules,
-    branchId: '',
   })
   const campaigns = createCampaigns({
     db,

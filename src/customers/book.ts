@@ -117,12 +117,22 @@ export function createCustomerBook(deps: CustomerBookDeps) {
         }),
       )
       if (marketingBefore && !v.marketing) {
+        // Not ticked again: the earlier marketing consent is withdrawn, on record and at the CRM.
+        customers.withdrawMarketing(customer.id, now)
+        deps.audit.record({
+          at: now,
+          actor: 'portal',
+          action: 'consent.withdraw',
+          subject: String(customer.id),
+          reason: 'login',
+        })
         outbox.append(
           consentWithdrawn({
-            customer: record,
+            phone: customer.phone_e164,
             purposes: ['marketing'],
             noticeVersion: deps.noticeVersion,
             branchId: deps.branchId,
+            via: 'login',
             now,
           }),
         )

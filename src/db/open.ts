@@ -60,6 +60,9 @@ export function openDb(file: string, migrations: Migration[] = readMigrations())
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
+    // Deleted rows are overwritten with zeros, not left in free pages: a deleted customer
+    // (privacy.blockingDays) is gone from the file, not only from the tables (issue 15).
+    db.pragma('secure_delete = ON')
     immediateByDefault(db)
     migrate(db, migrations)
     return db

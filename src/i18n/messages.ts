@@ -32,6 +32,22 @@ const es = {
   'returning.lead': 'Conéctate con un toque. No hace falta otro código.',
   'returning.submit': 'Conectarme',
   'returning.notYou': '¿No eres tú?',
+  // Privacy (issue 15): the full notice, stopping promotions, a new notice on return.
+  'notice.title': 'Aviso de privacidad',
+  'notice.version': 'Versión {version}',
+  'notice.back': 'Volver',
+  'notice.changed': 'Actualizamos nuestro aviso de privacidad.',
+  'notice.accept': 'Acepto el aviso de privacidad actualizado.',
+  'notice.acceptNeeded': 'Para conectarte, marca que aceptas el aviso actualizado.',
+  'optout.link': 'Ya no quiero recibir promociones',
+  'optout.title': 'Ya no quiero recibir promociones',
+  'optout.lead':
+    'Escribe tu número. Te enviaremos un código por SMS para confirmar que es tuyo, como al conectarte.',
+  'optout.submit': 'Enviarme el código',
+  'optout.submitCode': 'Confirmar',
+  'optout.done': 'Listo: ya no te enviaremos promociones.',
+  'optout.doneTitle': 'Listo',
+  'optout.doneLead': 'Este número ya no recibirá promociones de {branch}.',
   'staff.title': 'Dispositivo del personal',
   'staff.lead': 'Este dispositivo ya tiene internet sin registrarse.',
   'error.title': 'Algo salió mal',
@@ -165,6 +181,22 @@ const en: Record<MessageKey, string> = {
   'returning.lead': 'Connect with one tap. No new code needed.',
   'returning.submit': 'Connect',
   'returning.notYou': 'Not you?',
+  // Privacy (issue 15): the full notice, stopping promotions, a new notice on return.
+  'notice.title': 'Privacy notice',
+  'notice.version': 'Version {version}',
+  'notice.back': 'Back',
+  'notice.changed': 'We updated our privacy notice.',
+  'notice.accept': 'I accept the updated privacy notice.',
+  'notice.acceptNeeded': 'To connect, tick that you accept the updated notice.',
+  'optout.link': 'I don’t want offers anymore',
+  'optout.title': 'I don’t want offers anymore',
+  'optout.lead':
+    'Type your number. We will text you a code to confirm it is yours, as when you connect.',
+  'optout.submit': 'Send me the code',
+  'optout.submitCode': 'Confirm',
+  'optout.done': 'Done: we will not send you offers anymore.',
+  'optout.doneTitle': 'Done',
+  'optout.doneLead': 'This number will get no more offers from {branch}.',
   'staff.title': 'Staff device',
   'staff.lead': 'This device is online without signing in.',
   'error.title': 'Something went wrong',
@@ -291,6 +323,11 @@ const esES: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No hemos podido darte acceso en este momento. Inténtalo de nuevo o pide ayuda al personal.',
   'error.unexpected': 'Hemos tenido un problema. Inténtalo de nuevo en un momento.',
+  // Privacy (issue 15): Spain's "política de privacidad".
+  'notice.title': 'Política de privacidad',
+  'notice.changed': 'Hemos actualizado nuestra política de privacidad.',
+  'notice.accept': 'Acepto la política de privacidad actualizada.',
+  'notice.acceptNeeded': 'Para conectarte, marca que aceptas la política actualizada.',
 }
 
 /** "Usted" for every Spanish message that addresses the customer (`spanishAddress: "usted"`). */
@@ -354,6 +391,11 @@ const usted: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No pudimos darle acceso en este momento. Intente de nuevo o pida ayuda al personal.',
   'error.unexpected': 'Tuvimos un problema. Intente de nuevo en un momento.',
+  // Privacy (issue 15): a new notice on return, stopping promotions.
+  'notice.acceptNeeded': 'Para conectarse, marque que acepta el aviso actualizado.',
+  'optout.lead':
+    'Escriba su número. Le enviaremos un código por SMS para confirmar que es suyo, como al conectarse.',
+  'optout.done': 'Listo: ya no le enviaremos promociones.',
 }
 
 /** Where Spain's "usted" differs from Mexico's (applied after esES and usted). */
@@ -379,6 +421,7 @@ const ustedES: Partial<Record<MessageKey, string>> = {
   'error.gate':
     'No hemos podido darle acceso en este momento. Inténtelo de nuevo o pida ayuda al personal.',
   'error.unexpected': 'Hemos tenido un problema. Inténtelo de nuevo en un momento.',
+  'notice.acceptNeeded': 'Para conectarse, marque que acepta la política actualizada.',
 }
 
 export type Locale = 'es' | 'en'

@@ -17,12 +17,15 @@ export type PageState =
       /** The offer of access without a code (issue 17), when codes cannot be sent. */
       withoutCode?: { minutes: number }
     }
+  | { view: 'portal/opt-out'; values: { phone: string } }
   | { view: 'portal/pass'; values: { pass: string } }
   | {
       view: 'portal/code'
       values: { code: string }
       challenge: {
         id: string
+        /** A login, or stopping promotions: which forms the page posts to. */
+        purpose: 'login' | 'opt-out'
         digits: number
         phoneDisplay: string
         resendWait: number
@@ -72,7 +75,8 @@ export function renderPage(
     fieldErrors: {},
     values: {},
     privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
-    noticeUrl: config.privacy.noticeUrl,
+    // The full notice: branchgate serves it (issue 15) unless the operator links another.
+    noticeUrl: config.privacy.noticeUrl ?? '/aviso-de-privacidad',
     ...opts,
     // A page that refuses something says so in its title, the first thing a screen reader reads.
     title: failed ? `${say('error.titlePrefix')}: ${title}` : title,

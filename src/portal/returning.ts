@@ -6,11 +6,6 @@ export interface RememberPolicy {
   rememberDays: number
   /** reverify.days: after this long since the number's last code, a code is asked again. */
   reverifyDays: number
-  /**
-   * privacy.noticeVersion: a customer whose latest consent was to another version of the notice
-   * gets the splash page (and its consent box) again instead of "welcome back" (issue 18).
-   */
-  noticeVersion?: string
 }
 
 const DAY = 86_400_000
@@ -44,9 +39,9 @@ export function standingOf(
     now - row.verified_at <= policy.rememberDays * DAY
   const numberFresh =
     row.last_verified_at !== null && now - row.last_verified_at <= policy.reverifyDays * DAY
-  const noticeCurrent =
-    policy.noticeVersion === undefined || row.notice_version === policy.noticeVersion
-  return deviceFresh && numberFresh && noticeCurrent
+  // A changed privacy notice does not end "welcome back": the welcome-back page asks to accept
+  // it (src/portal/routes.ts, issue 15), as trusted as the one-tap welcome back itself.
+  return deviceFresh && numberFresh
     ? { kind: 'remembered', ...customer }
     : { kind: 'expired', ...customer }
 }

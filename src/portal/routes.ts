@@ -45,6 +45,8 @@ import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
 import { osFamilyOf } from './os-family.js'
 import type { DeviceVariables } from './device.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { FullNotice } from '../privacy/notice.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
@@ -65,6 +67,13 @@ export interface PortalDeps {
   clock: Clock
   db: Db
   gateBackend: string
+  /** Issue 15: withdrawal from the welcome-back page, a new notice accepted on return. */
+  consents: Pick<
+    ConsentDesk,
+    'hasMarketing' | 'noticeVersionOf' | 'withdrawMarketing' | 'acceptNotice'
+  >
+  /** The full privacy notice per language (src/privacy/notice.ts). */
+  notices: Record<Locale, FullNotice>
   // Issue 17: the daily allowance, access without a code, staff passes, session extension.
   allowance: Pick<Allowance, 'remaining'>
   withoutCode: WithoutCode
@@ -166,6 +175,7 @@ export function portalRoutes(deps: PortalDeps) {
     values: { code },
     challenge: {
       id: ch.id,
+      purpose: ch.purpose,
       digits: ch.digits,
       phoneDisplay: displayPhone(ch.phone),
       resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
@@ -207,16 +217,9 @@ export function portalRoutes(deps: PortalDeps) {
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
-        return sendPage(c, page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
+        return sendPage(c, page(c, 'portal/staff', { title: t(c.get('voice'), 'staff.title') }))
       case 'remembered':
-        return sendPage(
-          c,
-          page(c, 'portal/returning', {
-            title: t(locale, 'returning.title', { name: standing.name }),
-            showLangSwitch: true,
-            customerName: standing.name,
-          }),
-        )
+        return sendPage(c, returningPage(c, standing))
       case 'expired':
         return sendPage(
           c,
@@ -230,12 +233,40 @@ export function portalRoutes(deps: PortalDeps) {
     }
   })
 
+  // Issue 15: the welcome-back page offers to stop promotions (as easy as ticking them), and
+  // asks a returning customer to accept a notice whose version changed since they last did.
+  const noticeChanged = (customerId: number) =>
+    deps.consents.noticeVersionOf(customerId) !== config.privacy.noticeVersion
+  const returningPage = (
+    c: Context<PortalEnv>,
+    standing: { customerId: number; name: string },
+    extra: { error?: string; notice?: string } = {},
+  ) => {
+    const locale = c.get('locale')
+    return page(c, 'portal/returning', {
+      title: t(c.get('voice'), 'returning.title', { name: standing.name }),
+      showLangSwitch: true,
+      customerName: standing.name,
+      marketing: deps.consents.hasMarketing(standing.customerId),
+      noticeChanged: noticeChanged(standing.customerId),
+      ...extra,
+    })
+  }
+
   // "Welcome back": one tap, no code, no SMS. A device no longer remembered gets the splash page.
   app.post('/welcome-back', async (c) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
-    const locale = c.get('voice')
+    const locale = c.get('locale')
+    const standing = login.standing(mac)
+    if (standing.kind === 'remembered' && noticeChanged(standing.customerId)) {
+      if (!isTicked(form.accept)) {
+        const error = t(c.get('voice'), 'notice.acceptNeeded')
+        return sendPage(c, returningPage(c, standing, { error }), 422)
+      }
+      deps.consents.acceptNotice(standing.customerId, mac, locale)
+    }
     const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
     if (!back) return emptySplashPage(c)
     metrics.funnel('welcome_back', osOf(c))
@@ -243,11 +274,79 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: back.name,
-        untilText: formatLocalTime(back.until, locale, config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), locale),
+        untilText: formatLocalTime(back.until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
       }),
+    )
+  })
+
+  // "Ya no quiero recibir promociones" from the welcome-back page: the device is remembered, as
+  // trusted as the one-tap welcome back itself.
+  app.post('/welcome-back/opt-out', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const standing = login.standing(mac)
+    if (standing.kind !== 'remembered') return emptySplashPage(c)
+    deps.consents.withdrawMarketing(standing.customerId, 'portal', 'portal')
+    return sendPage(c, returningPage(c, standing, { notice: t(c.get('voice'), 'optout.done') }))
+  })
+
+  // The full privacy notice (second layer), served here before login: no internet needed.
+  app.get('/aviso-de-privacidad', (c) => {
+    const locale = c.get('locale')
+    const other: Locale = locale === 'es' ? 'en' : 'es'
+    return sendPage(
+      c,
+      page(c, 'portal/notice', {
+        title: t(c.get('voice'), 'notice.title'),
+        showLangSwitch: true,
+        switchLangHref: `/aviso-de-privacidad?lang=${other}`,
+        fullNotice: deps.notices[locale],
+      }),
+    )
+  })
+
+  // The opt-out page: any number, the same SMS code as a login, the same answer whatever the
+  // number (a customer's or not), so it tells nobody who is a customer.
+  const optOutPage = (c: Context<PortalEnv>, phone = '') =>
+    page(c, 'portal/opt-out', {
+      title: t(c.get('voice'), 'optout.title'),
+      showLangSwitch: true,
+      switchLangHref: `/promociones?lang=${c.get('locale') === 'es' ? 'en' : 'es'}`,
+      values: { phone },
+    })
+  app.get('/promociones', (c) => sendPage(c, optOutPage(c)))
+
+  app.post('/promociones', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    c.set('page', { view: 'portal/opt-out', values: { phone: form.phone ?? '' } })
+    const mac = await deviceOf(c)
+    const challenge = await login.startOptOut(form.phone ?? '', mac, c.get('locale'))
+    const state = codePageState(challenge, '')
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
+  })
+
+  app.post('/promociones/verificar', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const id = form.challenge ?? ''
+    try {
+      login.verifyOptOut(id, mac, form.code ?? '')
+    } catch (err) {
+      const current = login.describe(id, mac)
+      if (!current || current.purpose !== 'opt-out') throw new ChallengeNotFoundError()
+      c.set('page', codePageState(current, form.code ?? ''))
+      throw err
+    }
+    const locale = c.get('locale')
+    return sendPage(
+      c,
+      page(c, 'portal/opted-out', { title: t(c.get('voice'), 'optout.doneTitle') }),
     )
   })
 
@@ -296,7 +395,7 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
   })
 
-  app.post('/resend', async (c) => {
+  const resend = async (c: Context<PortalEnv>) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
@@ -325,7 +424,9 @@ export function portalRoutes(deps: PortalDeps) {
         ),
       }),
     )
-  })
+  }
+  app.post('/resend', resend)
+  app.post('/promociones/reenviar', resend)
 
   app.post('/verify', async (c) => {
     const form = await readForm(c)
@@ -359,14 +460,14 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: customer.name,
         // A customer seen before is greeted by first name, now that the code proved the number.
         greeting: returning
-          ? t(locale, 'welcome.title.returning', { name: firstName(customer.name) })
+          ? t(c.get('voice'), 'welcome.title.returning', { name: firstName(customer.name) })
           : null,
-        untilText: formatLocalTime(until, locale, config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), locale),
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
       }),
     )
   })
@@ -389,10 +490,10 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: null,
         withoutCode: true,
-        untilText: formatLocalTime(until, locale, config.branch.timeZone),
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
       }),
     )
   })
@@ -422,12 +523,12 @@ export function portalRoutes(deps: PortalDeps) {
       if (!(err instanceof DomainError) || !live) throw err
       const minutes = Math.max(1, Math.ceil(Number(err.params.wait ?? 0) / 60))
       return onlinePage(c, mac, live, {
-        error: t(locale, err.key, { ...err.params, minutes }),
+        error: t(c.get('voice'), err.key, { ...err.params, minutes }),
         status: err.status,
       })
     }
     const state = codePageState(challenge, '')
-    return sendPage(c, page(c, state.view, { ...state, title: t(locale, 'code.title') }))
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
   })
 
   app.post('/extend', async (c) => {
@@ -441,12 +542,12 @@ export function portalRoutes(deps: PortalDeps) {
     } catch (err) {
       const live = deps.access.live(mac)
       if (!(err instanceof DomainError) || !live) throw err
-      return onlinePage(c, mac, live, { error: t(locale, err.key), status: err.status })
+      return onlinePage(c, mac, live, { error: t(c.get('voice'), err.key), status: err.status })
     }
     const live = deps.access.live(mac)!
     return onlinePage(c, mac, live, {
-      notice: t(locale, 'extend.done', {
-        until: formatLocalTime(until, locale, config.branch.timeZone),
+      notice: t(c.get('voice'), 'extend.done', {
+        until: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
       }),
     })
   })
@@ -456,7 +557,7 @@ export function portalRoutes(deps: PortalDeps) {
     sendPage(
       c,
       page(c, 'portal/pass', {
-        title: t(c.get('locale'), 'pass.title'),
+        title: t(c.get('voice'), 'pass.title'),
         showLangSwitch: true,
         values: { pass: '' },
       }),
@@ -475,10 +576,10 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: name,
-        untilText: formatLocalTime(until, locale, config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), locale),
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
       }),
     )
   })
@@ -510,22 +611,22 @@ export function portalRoutes(deps: PortalDeps) {
     const standing = login.standing(mac)
     const grant = live.tier === 'unverified' ? deps.withoutCode.current(mac) : null
     let notice = opts.notice ?? null
-    let allowance = allowanceText(live, locale)
+    let allowance = allowanceText(live, c.get('voice'))
     if (live.notice) {
-      notice = t(locale, 'allowance.used')
+      notice = t(c.get('voice'), 'allowance.used')
       allowance = null
       await deps.access.noticeShown(mac)
     }
     return sendPage(
       c,
       page(c, 'portal/online', {
-        title: t(locale, 'online.title'),
+        title: t(c.get('voice'), 'online.title'),
         showLangSwitch: true,
         customerName: live.tier === 'verified' && 'name' in standing ? standing.name : null,
-        untilText: formatLocalTime(live.ends_at, locale, tz),
+        untilText: formatLocalTime(live.ends_at, c.get('voice'), tz),
         tier: live.tier,
         allowanceText: allowance,
-        extendTo: extendTo === null ? null : formatLocalTime(extendTo, locale, tz),
+        extendTo: extendTo === null ? null : formatLocalTime(extendTo, c.get('voice'), tz),
         upgrade:
           grant && deps.withoutCode.codesWork()
             ? { phoneDisplay: displayPhone(grant.phone_e164) }

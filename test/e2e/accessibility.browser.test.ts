@@ -106,6 +106,20 @@ beforeAll(async () => {
     staffMacs: [STAFF_MAC],
   })
   seed()
+  // Rights requests (issue 15) for their pages: one open, one refused.
+  const asked = {
+    customerId: 1,
+    receivedAt: h.clock.now(),
+    identityCheck: 'official-id' as const,
+    identityNote: 'INE',
+    details: null,
+  }
+  h.app.rights.record({ ...asked, kind: 'access', requester: 'Ana López' }, 'user:root')
+  const refused = h.app.rights.record(
+    { ...asked, kind: 'opposition', requester: 'Otro' },
+    'user:root',
+  )
+  h.app.rights.close(refused, 'refused', 'No acreditó su identidad', 'user:root')
   await h.app.consoleAuth.add('root', 'admin', PASSWORD, 'test')
   ;({ server: portalServer, base: portal } = await listen(h.app.portal.fetch))
   ;({ server: consoleServer, base: consoleBase } = await listen(h.app.admin.fetch))
@@ -223,11 +237,21 @@ async function portalPages(c: Combo): Promise<Violation[]> {
   await check(page, 'portal-welcome-back', c, found)
   await page.goto(portal + '/no-such-page')
   await check(page, 'portal-error', c, found)
-  // The privacy notice and the opt-out page (issue 15's), once they are served.
+  // The privacy notice and the opt-out page (issue 15): served, and checked like the rest.
   for (const [name, url] of PRIVACY_PAGES) {
     const res = await page.goto(portal + url)
-    if (res?.status() !== 404) await check(page, name, c, found)
+    expect(res?.status(), url).toBe(200)
+    await check(page, name, c, found)
   }
+  // The opt-out page refusing a number (tied to its field), then its code page.
+  await page.goto(portal + '/promociones')
+  await page.fill('#phone', 'no es un número')
+  await submit(page, 'form[action="/promociones"] button[type=submit]')
+  expect(await page.locator('#phone[aria-invalid="true"]').count()).toBe(1)
+  await check(page, 'portal-opt-out-error', c, found)
+  await page.fill('#phone', number.typed)
+  await submit(page, 'form[action="/promociones"] button[type=submit]')
+  await check(page, 'portal-opt-out-code', c, found)
   // The same customer back on a new address: the code, then the greeting.
   newDevice()
   await page.goto(portal + '/')
@@ -247,7 +271,7 @@ async function portalPages(c: Combo): Promise<Violation[]> {
   return found
 }
 
-/** Pages of the privacy work (issue 15): checked once the portal serves them. */
+/** Pages of the privacy work (issue 15). */
 const PRIVACY_PAGES: Array<[string, string]> = [
   ['portal-notice', '/aviso-de-privacidad'],
   ['portal-opt-out', '/promociones'],
@@ -274,6 +298,10 @@ const CONSOLE_PAGES: Array<[string, string]> = [
   ['console-trends-30', '/trends?days=30'],
   ['console-trends-365', '/trends?days=365'],
   ['console-weekly', '/trends/weekly'],
+  // Privacy (issue 15): the rights requests, one open and one refused.
+  ['console-requests', '/requests'],
+  ['console-request-open', '/requests/1'],
+  ['console-request-refused', '/requests/2'],
 ]
 
 async function consolePages(c: Combo): Promise<Violation[]> {
@@ -318,6 +346,22 @@ async function consolePages(c: Combo): Promise<Violation[]> {
   await submit(page, 'form[action$="/erase"] button[type=submit]')
   expect(await page.locator('[role=alert]').count()).toBe(1)
   await check(page, 'console-erase-error', c, found)
+  // Privacy's refusals, tied to their fields: a rights request without who asks, a name refused.
+  await page.goto(consoleBase + '/requests')
+  await page.evaluate(`document.querySelector('form[action="/requests"]').noValidate = true`)
+  await page.fill('#requester', '')
+  await submit(page, 'form[action="/requests"] button[type=submit]')
+  expect(await page.locator('#requester[aria-invalid="true"]').count()).toBe(1)
+  await check(page, 'console-requests-error', c, found)
+  await page.goto(consoleBase + '/customers/3')
+  await page.evaluate(`document.querySelector('form[action$="/rename"]').noValidate = true`)
+  await page.evaluate(
+    `document.querySelector('form[action$="/rename"]').closest('details').open = true`,
+  )
+  await page.fill('#name', '')
+  await submit(page, 'form[action$="/rename"] button[type=submit]')
+  expect(await page.locator('#name[aria-invalid="true"]').count()).toBe(1)
+  await check(page, 'console-customer-rename-error', c, found)
   await context.close()
   return found
 }
