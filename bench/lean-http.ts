@@ -31,20 +31,21 @@ export class LeanConnection {
     socket.on('close', () => this.fail(new Error('connection closed')))
   }
 
-  /** Opens a connection from `localAddress` (a phone's own address) to 127.0.0.1:`port`. */
-  static open(port: number, localAddress: string): Promise<LeanConnection> {
+  /** Opens a connection from `localAddress` (a phone's own address) to `host`:`port`. */
+  static open(port: number, localAddress: string, host = '127.0.0.1'): Promise<LeanConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, localAddress, noDelay: true })
+      const socket = connect({ host, port, localAddress, noDelay: true })
       socket.once('error', reject)
       socket.once('connect', () => {
         socket.off('error', reject)
-        resolve(new LeanConnection(socket, `127.0.0.1:${port}`))
+        resolve(new LeanConnection(socket, `${host}:${port}`))
       })
     })
   }
 
-  get(path: string): Promise<LeanResponse> {
-    return this.send(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\n\r\n`)
+  /** GET `path`; `host` is the Host header (a captive probe names the probe's host). */
+  get(path: string, host = this.host): Promise<LeanResponse> {
+    return this.send(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)
   }
 
   postForm(path: string, form: string): Promise<LeanResponse> {

@@ -6,6 +6,7 @@ import { closeDb, openDb } from '../src/db/open.js'
 import { seedEvents } from '../test/fakes/outbox-seed.js'
 import { WebhookReceiver } from '../test/fakes/webhook-receiver.js'
 import { tempDir } from '../test/helpers.js'
+import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 import { CLI_ARGS } from '../test/net-helpers.js'
 
@@ -91,15 +92,19 @@ const section: BenchSection = {
         `seeded ${EVENTS} events in ${(seedMs / 1000).toFixed(1)} s (${Math.round(EVENTS / (seedMs / 1000))} events/s written to the outbox)`,
       )
       console.log(`branchgate sync: ${out.trim().split('\n').at(-1)}`)
-      console.log(
-        `sync throughput: ${Math.round(EVENTS / (drainMs / 1000))} events/s first to last batch (${(drainMs / 1000).toFixed(1)} s; target >= 5000)`,
+      figure(
+        'eventsPerSecond',
+        `sync throughput, first to last batch (${(drainMs / 1000).toFixed(1)} s)`,
+        EVENTS / (drainMs / 1000),
+        'events/s',
+        { target: { op: '>=', value: 20_000 } },
       )
       console.log(
         `  including process start: ${Math.round(EVENTS / (wallMs / 1000))} events/s (${(wallMs / 1000).toFixed(1)} s)`,
       )
-      console.log(
-        `peak RSS of the sync process: ${peak ? `${mb(peak)} MB` : 'unknown (no /proc)'} (target <= 200 MB)`,
-      )
+      figure('peakRss', 'peak RSS of the sync process', peak ? peak / 1048576 : NaN, 'MB', {
+        target: { op: '<=', value: 120 },
+      })
       console.log(
         `  baseline, the same command with nothing to send: ${baseline.peak ? `${mb(baseline.peak)} MB` : 'unknown'}`,
       )

@@ -5,7 +5,12 @@
 # every other file it writes comes out the same.
 #
 #   sudo deploy/install.sh --guest enp2s0 --uplink enp1s0 [--address 192.168.77.1/24]
+#                          [--ipv6-prefix fd42:77::/64 | --no-ipv6]
 #                          [--portal-name portal.branch.lan] [--no-start]
+#
+# IPv6 is on by default: guests get addresses of --ipv6-prefix (a /64; the gateway takes ::1)
+# by SLAAC and reach the internet through NAT66 on the uplink (see docs/gateway.md). The portal
+# is then reached by name (--portal-name, default portal.branch.lan), so IPv6-only phones find it.
 #
 # BRANCHGATE_ROOT=/some/dir installs the files under that directory only (no packages, users,
 # sysctl or systemctl): what the test suite does.
@@ -23,6 +28,7 @@ GUEST=""
 UPLINK=""
 ADDRESS="192.168.77.1/24"
 PORTAL_NAME=""
+IPV6_PREFIX="fd42:77::/64"
 START=1
 # The Debian package's tree carries its own Node.js: then the application is in place already.
 PACKAGED=0
@@ -37,8 +43,10 @@ while [ $# -gt 0 ]; do
     --uplink) UPLINK="${2:-}"; shift 2 ;;
     --address) ADDRESS="${2:-}"; shift 2 ;;
     --portal-name) PORTAL_NAME="${2:-}"; shift 2 ;;
+    --ipv6-prefix) IPV6_PREFIX="${2:-}"; shift 2 ;;
+    --no-ipv6) IPV6_PREFIX=""; shift ;;
     --no-start) START=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -55,6 +63,14 @@ for o in "$O1" "$O2" "$O3" "$O4"; do [ "$o" -le 255 ] || die "--address: $o is n
 [ -z "$PORTAL_NAME" ] || [[ "$PORTAL_NAME" =~ ^[A-Za-z0-9.-]{1,253}$ ]] || die "--portal-name must be a host name"
 
 GW="$O1.$O2.$O3.$O4"
+# IPv6: a /64 written as hex groups ending in ::/64 (fd42:77::/64); the gateway takes ::1.
+GW6=""
+if [ -n "$IPV6_PREFIX" ]; then
+  [[ "$IPV6_PREFIX" =~ ^([0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4}){0,3})::/64$ ]] ||
+    die "--ipv6-prefix must be a /64 such as fd42:77::/64 (or --no-ipv6)"
+  GW6="${BASH_REMATCH[1]}::1"
+  PORTAL_NAME="${PORTAL_NAME:-portal.branch.lan}"
+fi
 mask=$(( 0xffffffff << (32 - PREFIX) & 0xffffffff ))
 NETMASK="$(( mask >> 24 & 255 )).$(( mask >> 16 & 255 )).$(( mask >> 8 & 255 )).$(( mask & 255 ))"
 # The DHCP pool: the last /24 of the guest network from .20 to .250, leaving room for fixed hosts.
@@ -122,10 +138,15 @@ fill() { # fill TEMPLATE: the placeholders this installer knows, from the checke
   sed -e "s|{{guestInterface}}|$GUEST|g" -e "s|{{uplinkInterface}}|$UPLINK|g" \
       -e "s|{{gatewayIp}}|$GW|g" -e "s|{{netmask}}|$NETMASK|g" \
       -e "s|{{dhcpStart}}|$DHCP_START|g" -e "s|{{dhcpEnd}}|$DHCP_END|g" -e "s|{{leaseTime}}|2h|g" \
-      -e "s|{{captiveApiUrl}}|$API_URL|g" -e "s|{{portalHostRecord}}|$PORTAL_RECORD|g" "$1"
+      -e "s|{{captiveApiUrl}}|$API_URL|g" -e "s|{{portalHostRecord}}|$PORTAL_RECORD|g" \
+      -e "s|{{ipv6}}|$IPV6_MARK|g" "$1"
 }
 PORTAL_RECORD=""
 [ -z "$PORTAL_NAME" ] || PORTAL_RECORD="address=/$PORTAL_NAME/$GW"
+[ -z "$PORTAL_NAME" ] || [ -z "$GW6" ] || PORTAL_RECORD="$PORTAL_RECORD\naddress=/$PORTAL_NAME/$GW6"
+# The IPv6 lines of the dnsmasq file are commented out for an IPv4-only guest network.
+IPV6_MARK="#"
+[ -z "$GW6" ] || IPV6_MARK=""
 
 CONFIG="$ROOT$ETC/branchgate.json"
 # The package's first config (a dry-run gate), untouched by the operator, is filled in here.
@@ -142,6 +163,8 @@ else
       -e "s|\"uplinkInterface\": \"[^\"]*\"|\"uplinkInterface\": \"$UPLINK\"|" \
       -e "s|\"publicUrl\": \"[^\"]*\"|\"publicUrl\": \"$PUBLIC_URL\"|" \
       -e "s|\"admin\": { \"host\": \"[^\"]*\"|\"admin\": { \"host\": \"127.0.0.1\"|" \
+      -e "s|\"ipv6\": { \"prefix\": \"[^\"]*\"|\"ipv6\": { \"prefix\": \"$IPV6_PREFIX\"|" \
+      -e "s|\"ipv6\": { \"prefix\": \"\", \"uplink\": \"[a-z]*\" }|\"ipv6\": null|" \
       "$SRC/deploy/branchgate.example.json" >"$CONFIG.new"
   chmod 0640 "$CONFIG.new"
   [ -n "$ROOT" ] || chown root:branchgate "$CONFIG.new"
@@ -150,8 +173,14 @@ fi
 
 install -d "$ROOT/etc/dnsmasq.d" "$ROOT/etc/sysctl.d" "$ROOT/etc/systemd/system" "$ROOT/etc/network/interfaces.d"
 fill "$SRC/deploy/dnsmasq.conf.tmpl" >"$ROOT/etc/dnsmasq.d/branchgate.conf"
-printf '# branchgate: the mini-PC routes guests to the uplink.\nnet.ipv4.ip_forward = 1\n' \
-  >"$ROOT/etc/sysctl.d/90-branchgate.conf"
+{
+  printf '# branchgate: the mini-PC routes guests to the uplink.\nnet.ipv4.ip_forward = 1\n'
+  if [ -n "$GW6" ]; then
+    # Forwarding makes Linux ignore router advertisements; the uplink still takes its IPv6
+    # address and route from the branch router's (accept_ra 2).
+    printf 'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.%s.accept_ra = 2\n' "$UPLINK"
+  fi
+} >"$ROOT/etc/sysctl.d/90-branchgate.conf"
 # The package's unit is in /lib/systemd/system; a copy in /etc would shadow it.
 [ "$PACKAGED" -eq 1 ] || install -m 0644 "$SRC/systemd/branchgate.service" "$ROOT/etc/systemd/system/branchgate.service"
 
@@ -159,11 +188,13 @@ IFACES="$ROOT/etc/network/interfaces.d/branchgate-guest"
 if [ ! -e "$IFACES" ]; then
   printf '# branchgate: the guest port, with the gateway address.\nauto %s\niface %s inet static\n    address %s\n' \
     "$GUEST" "$GUEST" "$ADDRESS" >"$IFACES"
+  [ -z "$GW6" ] || printf 'iface %s inet6 static\n    address %s/64\n' "$GUEST" "$GW6" >>"$IFACES"
 fi
 
 if [ -z "$ROOT" ]; then
   sysctl -q --system
   ip addr show dev "$GUEST" | grep -q "inet $ADDRESS" || ip addr add "$ADDRESS" dev "$GUEST" || true
+  [ -z "$GW6" ] || ip -6 addr show dev "$GUEST" | grep -q "inet6 $GW6/64" || ip -6 addr add "$GW6/64" dev "$GUEST" || true
   ip link set "$GUEST" up
   systemctl daemon-reload
   systemctl enable -q dnsmasq branchgate

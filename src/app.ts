@@ -4,9 +4,17 @@ import { HTTPException } from 'hono/http-exception'
 import type { Config } from './config.js'
 import { createConsole } from './console/index.js'
 import type { ConsoleWorkerFactory } from './console/worker.js'
-import { DomainError, RateLimitedError, SendingPausedError, ValidationError } from './errors.js'
+import {
+  CodeExpiredError,
+  DomainError,
+  InvalidCodeError,
+  RateLimitedError,
+  SendingPausedError,
+  TooManyAttemptsError,
+  ValidationError,
+} from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
-import { asLocale, t, type Locale } from './i18n/messages.js'
+import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
 import { osFamilyOfProbe, osFamilyOfUserAgent, refusalReasonOf } from './observe/labels.js'
@@ -15,6 +23,7 @@ import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
 import type { Services } from './services.js'
 import { loadViews, type Views } from './views.js'
+import { fullNotices } from './privacy/notice.js'
 
 /** What the listeners' apps need beyond the services: the edges to the kernel and the thread. */
 export interface AppEdges {
@@ -56,7 +65,10 @@ export function createApp(services: Services, edges: AppEdges) {
       listener: config.listen.portal,
       async isOnline(c) {
         const { mac } = await (c as Context<PortalEnv>).var.device()
-        return mac !== null && access.liveUntil(mac) !== null
+        if (mac === null) return false
+        // A device with something to be told (its allowance ran out) gets the portal once more.
+        const live = access.live(mac)
+        return live !== null && live.notice === 0
       },
       onCaptiveProbe(probe, c) {
         // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
@@ -78,11 +90,17 @@ export function createApp(services: Services, edges: AppEdges) {
       clock: services.clock,
       db: services.db,
       gateBackend: config.gate.backend,
+      consents: services.consents,
+      notices: fullNotices(config),
+      allowance: services.allowance,
+      withoutCode: services.withoutCode,
+      passes: services.passes,
+      extension: services.extension,
       metrics,
     }),
   )
   portal.notFound((c) => {
-    const locale = c.get('locale') ?? 'es'
+    const locale = c.get('voice') ?? 'es'
     return sendPage(
       c,
       renderPage(views, config, locale, 'portal/error', {
@@ -104,9 +122,11 @@ export function createApp(services: Services, edges: AppEdges) {
     clientAddress,
     log,
     sync: services.syncStatus,
-    erasure: services.erasure,
+    privacy: { erasure: services.erasure, consents: services.consents, rights: services.rights },
     smsStats: services.smsStats,
     worker: edges.consoleWorker,
+    passes: services.passes,
+    allowance: services.allowance,
     ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
@@ -122,8 +142,9 @@ function portalError(
   c: Context<PortalEnv>,
   ctx: { views: Views; config: Config; log: (line: string) => void; metrics: Metrics },
 ) {
-  const locale: Locale = c.get('locale') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
-  const regions = new Intl.DisplayNames([locale], { type: 'region' })
+  const locale: Voice = c.get('voice') ?? asLocale(ctx.config.defaultLocale) ?? 'es'
+  const region = ctx.config.phone.defaultRegion
+  const regions = new Intl.DisplayNames([languageOf(locale)], { type: 'region' })
   const params = {
     digits: ctx.config.otp.digits,
     regions: ctx.config.phone.allowedRegions.map((r) => regions.of(r) ?? r).join(', '),
@@ -158,18 +179,25 @@ function portalError(
       ? { 'Retry-After': String(err.retryAfterSeconds) }
       : undefined
   const wait = Number(err.params.wait ?? 0)
-  const message = t(locale, err.key, {
-    ...params,
-    ...err.params,
-    minutes: Math.max(1, Math.ceil(wait / 60)),
-  })
+  const message = t(
+    locale,
+    err.key,
+    { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
+    region,
+  )
+  const state = c.get('page')
   const fieldErrors =
     err instanceof ValidationError
       ? Object.fromEntries(
-          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params)]),
+          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
         )
-      : {}
-  const state = c.get('page')
+      : // A wrong, expired or worn-out code is about the code field: tied to it (aria-describedby).
+        state?.view === 'portal/code' &&
+          (err instanceof InvalidCodeError ||
+            err instanceof CodeExpiredError ||
+            err instanceof TooManyAttemptsError)
+        ? { code: message }
+        : {}
   if (!state) {
     return sendPage(
       c,
@@ -182,12 +210,19 @@ function portalError(
     )
   }
   const isSplash = state.view === 'portal/splash'
+  const isForm = isSplash || state.view === 'portal/opt-out'
+  const titles = {
+    'portal/splash': 'splash.title',
+    'portal/code': 'code.title',
+    'portal/pass': 'pass.title',
+    'portal/opt-out': 'optout.title',
+  }
   return sendPage(
     c,
     renderPage(ctx.views, ctx.config, locale, state.view, {
       ...state,
-      title: t(locale, isSplash ? 'splash.title' : 'code.title'),
-      showLangSwitch: isSplash,
+      title: t(locale, titles[state.view]),
+      showLangSwitch: isForm,
       error: message,
       fieldErrors,
     }),

@@ -19,6 +19,7 @@ const LOADERS: Record<keyof typeof SPECS, () => Promise<Run>> = {
   allow: async () => (await import('./cli/allow.js')).allowCommand.run,
   revoke: async () => (await import('./cli/revoke.js')).revokeCommand.run,
   stop: async () => (await import('./cli/stop.js')).stopCommand.run,
+  pass: async () => (await import('./cli/pass.js')).passCommand.run,
   doctor: async () => (await import('./cli/doctor.js')).doctorCommand.run,
   'sms-status': async () => (await import('./cli/sms-status.js')).smsStatusCommand().run,
   'sms-resume': async () => (await import('./cli/sms-status.js')).smsResumeCommand().run,

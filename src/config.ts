@@ -1,9 +1,15 @@
 import { z } from 'zod'
-import { openingHours, sessionConfig, staffMacsConfig } from './access/config.js'
+import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
 import { resolveSecretFiles, type ReadSecretFile } from './config-secrets.js'
 import { consoleConfig } from './console/config.js'
-import { phoneConfig, phoneProblems, privacyConfig } from './customers/config.js'
+import {
+  defaultNotice,
+  phoneConfig,
+  phoneProblems,
+  privacyConfig,
+  privacyProblems,
+} from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
 import { logConfig, metricsConfig } from './observe/config.js'
@@ -74,8 +80,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Locale used when the browser does not ask for one we have (es-MX or en). */
-    defaultLocale: z.enum(['es-MX', 'es', 'en', 'en-US']).default('es-MX'),
+    /**
+     * Locale used when the browser does not ask for one we have: es-MX (or es), es-ES, or en.
+     * A Spanish reader whose browser names no region reads this one's Spanish.
+     */
+    defaultLocale: z.enum(['es-MX', 'es', 'es-ES', 'en', 'en-US']).default('es-MX'),
+    /** How the Spanish pages address the customer: "tu" (tuteo) or "usted". */
+    spanishAddress: z.enum(['tu', 'usted']).default('tu'),
     phone: phoneConfig,
     listen: z
       .object({
@@ -112,6 +123,8 @@ export const configSchema = z
     /** Folder holding the SQLite database and the install secret. */
     dataDir: z.string().min(1).default('./data'),
     session: sessionConfig,
+    /** Kinds of access besides a verified number: without a code, staff passes (issue 17). */
+    tiers: tiersConfig,
     visits: visitsConfig,
     presence: presenceConfig,
     remember: rememberConfig,
@@ -131,6 +144,7 @@ export const configSchema = z
       ...smsProblems(cfg.sms),
       ...phoneProblems(cfg.phone),
       ...presenceProblems(cfg.presence, cfg.visits),
+      ...privacyProblems(cfg.privacy),
     ]
     for (const { path, message } of problems) ctx.addIssue({ code: 'custom', path, message })
   })
@@ -217,6 +231,13 @@ export function loadConfig(
   // Unless configured, the portal's URL follows the port the portal really listens on.
   if (merged.publicUrl === undefined)
     parsed.data.publicUrl = `http://localhost:${parsed.data.listen.portal.port}`
+  // Unless configured, the notice follows the branch's country and form of address: a branch in
+  // Spain gets the GDPR/LOPDGDD wording (customers/config.ts).
+  if (merged.privacy?.notice === undefined)
+    parsed.data.privacy.notice = defaultNotice(
+      parsed.data.phone.defaultRegion,
+      parsed.data.spanishAddress === 'usted',
+    )
   return deepFreeze(parsed.data)
 }
 
@@ -251,6 +272,16 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
  * bound reads "must be at least 1"; `.int()`'s safe-integer limits are no bound of ours.
  */
 function rangeMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  // Issue 15: zod's own words for these ("Too small: expected string to have >=1 characters",
+  // "expected int, received number") are not a sentence an operator reads at a glance.
+  if (issue.code === 'invalid_type' && issue.expected === 'int') return 'must be a whole number'
+  if (issue.code === 'invalid_format' && issue.format === 'url')
+    return 'must be a web address starting with http:// or https://'
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'string') {
+    if (issue.code === 'too_small' && Number(issue.minimum) === 1) return 'must not be empty'
+    const n = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum)
+    return `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${n} characters long`
+  }
   if (issue.code !== 'too_small' && issue.code !== 'too_big') return undefined
   if (!(issue.schema instanceof z.ZodNumber) || issue.inclusive === false) return undefined
   const bound = (n: number | null) =>

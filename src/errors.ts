@@ -60,7 +60,15 @@ export class ChallengeNotFoundError extends DomainError {
   }
 }
 
-export type RateLimitScope = 'resend' | 'number' | 'device' | 'numberDaily' | 'prefix'
+export type RateLimitScope =
+  | 'resend'
+  | 'number'
+  | 'device'
+  | 'numberDaily'
+  | 'prefix'
+  // Wrong staff-pass codes (issue 17): per device, and for the whole branch.
+  | 'pass'
+  | 'passBranch'
 
 export class RateLimitedError extends DomainError {
   readonly status = 429
@@ -145,19 +153,68 @@ export class RecipientUnreachableError extends DomainError {
 
 /**
  * Sending is held back by a fraud or cost defence: the branch-wide circuit breaker ('breaker'),
- * the daily budget ('budget'), or a number prefix with too few verified codes ('prefix').
+ * the daily budget ('budget'), or a number prefix with too few verified codes ('prefix'); or the
+ * operator paused it (`sms.mode: "paused"`, 'paused').
  */
 export class SendingPausedError extends DomainError {
   readonly status = 503
   readonly key: string
   constructor(
-    readonly reason: 'breaker' | 'budget' | 'prefix',
+    readonly reason: 'breaker' | 'budget' | 'prefix' | 'paused',
     readonly retryAfterSeconds: number,
   ) {
     super(`sending paused (${reason}), retry after ${retryAfterSeconds}s`)
     this.name = 'SendingPausedError'
     this.key = `error.sms.paused.${reason}`
     this.params.wait = retryAfterSeconds
+  }
+}
+
+// Issue 17: staff passes, access without a code, session extension.
+
+/** A pass code that is not one (or not any more): the same sentence either way. */
+export class InvalidPassError extends DomainError {
+  readonly status = 422
+  readonly key = 'error.pass.wrong'
+  constructor() {
+    super('wrong or unknown pass code')
+    this.name = 'InvalidPassError'
+  }
+}
+
+/** A pass already used on another device, or one spent by too many wrong tries. */
+export class PassUnusableError extends DomainError {
+  readonly status = 409
+  readonly key: string
+  constructor(readonly why: 'used' | 'exhausted') {
+    super(`pass ${why}`)
+    this.name = 'PassUnusableError'
+    this.key = `error.pass.${why}`
+  }
+}
+
+/**
+ * Access without a code refused: the branch turned it off ('off'), codes can be sent now
+ * ('codesWork': ask for one), or this device or number had it today ('usedToday').
+ */
+export class WithoutCodeRefusedError extends DomainError {
+  readonly status: 403 | 409
+  readonly key: string
+  constructor(readonly why: 'off' | 'codesWork' | 'usedToday') {
+    super(`access without a code refused: ${why}`)
+    this.name = 'WithoutCodeRefusedError'
+    this.status = why === 'off' ? 403 : 409
+    this.key = `error.withoutCode.${why}`
+  }
+}
+
+/** The session cannot be extended (not near its end, already extended, or the branch closes). */
+export class NotExtendableError extends DomainError {
+  readonly status = 409
+  readonly key = 'error.extend.no'
+  constructor() {
+    super('session not extendable')
+    this.name = 'NotExtendableError'
   }
 }
 

@@ -9,11 +9,13 @@ import {
   staffMacsOf,
   type SessionJobDeps,
 } from './access/session-jobs.js'
+import type { Allowance } from './access/allowance.js'
 import { pruneSmsRecords } from './sms/metrics.js'
 import type { FirewallCheck } from './observe/firewall-check.js'
 import { secondsSince, type Metrics } from './observe/metrics.js'
 import type { SyncJob } from './sync/schedule.js'
 import type { PresenceTracker } from './visits/presence.js'
+import type { Retention } from './privacy/retention.js'
 
 /** What the background jobs work with, handed in by main.ts. */
 export interface JobDeps {
@@ -22,6 +24,10 @@ export interface JobDeps {
   sms: SmsStatements
   /** The CRM sync (src/sync/schedule.ts): the per-branch offset and the retry timer live there. */
   sync: SyncJob
+  /** The daily privacy job (src/privacy/retention.ts): retention, block then delete. */
+  retention: Pick<Retention, 'run'>
+  /** The daily allowance (src/access/allowance.ts). */
+  allowance: Pick<Allowance, 'sweep'>
   log: (line: string) => void
   /** Watching the box (issue 13): the sweep's time, and the firewall compared with the database. */
   metrics?: Metrics
@@ -57,6 +63,12 @@ export const JOBS: Job[] = [
     },
   },
   {
+    // The kernel's per-device byte counts added to each holder's day; used-up days slowed.
+    name: 'allowance',
+    schedule: (c) => ({ everyMs: c.presence.intervalSeconds * 1000, atStart: false }),
+    run: (deps, now) => deps.allowance.sweep(now),
+  },
+  {
     name: 'session-expiry',
     schedule: () => ({ everyMs: 60_000, atStart: true }),
     run: (deps, now) => expireSessions(deps.session, now),
@@ -81,6 +93,13 @@ export const JOBS: Job[] = [
     name: 'sync',
     schedule: (c) => ({ cron: c.sync.schedule, atStart: true }),
     run: (deps) => deps.sync.tick(),
+  },
+  {
+    // Retention, block then delete (privacy.retention). Also at start: a run a restart or a
+    // kill interrupted is finished, and a box back from days off catches up (capped per run).
+    name: 'privacy',
+    schedule: () => ({ cron: '41 3 * * *', atStart: true }),
+    run: (deps, now) => deps.retention.run(now),
   },
   {
     // The firewall's set against the database, for the metrics and readiness (off the scrape).

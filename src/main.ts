@@ -16,7 +16,7 @@ import { prepareDataDir } from './data-dir.js'
 import { startCheckpointer } from './db/checkpointer.js'
 import { closeDb, openDb } from './db/open.js'
 import { openConfiguredGate } from './gate/configured.js'
-import { createKernelNeighbours, withLoopbackDemoMac } from './gate/neighbours.js'
+import { createNeighbourWatch, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
 import { createLog, logKey } from './log.js'
 import { createObserver, createServiceMetrics } from './observe/observer.js'
@@ -176,11 +176,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const demoMac = parseMac(
     '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
   ) as Mac
+  // One long-lived `ip monitor neigh` instead of a process per request (src/gate/neighbours.ts).
+  const neighbourWatch = createNeighbourWatch({ log })
   // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
   const neighbours =
     config.gate.backend === 'dry-run'
-      ? withLoopbackDemoMac(createKernelNeighbours(), demoMac)
-      : createKernelNeighbours()
+      ? withLoopbackDemoMac(neighbourWatch, demoMac)
+      : neighbourWatch
   const { portal, admin, consoleWorker } = createApp(services, {
     neighbours,
     // The console's long work (a year's dashboard, a 100,000-row import...) never on the
@@ -251,6 +253,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       session: services.session,
       sms: services.smsRows,
       sync,
+      retention: services.retention,
+      allowance: services.allowance,
       log,
       metrics: services.metrics,
       ...(observer ? { firewallCheck: observer.firewallCheck } : {}),
@@ -269,10 +273,17 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // below (it is sent again next time).
     const jobsStopped = Promise.all([
       sync.stop(),
-      jobs.stop(),
+      // Then one last count of the kernel's per-device bytes: the next start counts from zero.
+      jobs
+        .stop()
+        .then(() =>
+          services.allowance
+            .sweep(clock.now())
+            .catch((err) => log(`allowance: last count failed: ${(err as Error).message}`)),
+        ),
       checkpointer.stop(),
       consoleWorker.close(),
-    ])
+    ]).finally(() => neighbourWatch.close())
     rmSync(pidFile(config), { force: true })
     let gateStopped = false
     const stopGate = () => {
@@ -285,6 +296,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       await jobsStopped
       // The gate last: a login still in flight above needed it to let its phone through.
       stopGate()
+      // Open visits' last activity the presence sweeps kept in memory (written once a minute).
+      try {
+        tracker.flush()
+      } catch (err) {
+        log(`presence: cannot write the last activity of open visits: ${(err as Error).message}`)
+      }
       closeDb(db)
       log('stopped')
       process.exit(0)

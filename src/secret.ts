@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { chmodSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { osUserName } from './data-dir.js'
@@ -76,4 +76,12 @@ function statOrNull(file: string): Stats | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
   }
+}
+
+/**
+ * A key for one purpose, derived from the install secret (HMAC-SHA256 over `label`): the secret
+ * itself never keys anything stored or sent, and keys for different purposes never coincide.
+ */
+export function derivedKey(secret: Buffer, label: string): Buffer {
+  return createHmac('sha256', secret).update(label).digest()
 }

@@ -1,10 +1,24 @@
+import { createAllowance } from './access/allowance.js'
 import { createDeviceAccess } from './access/device-access.js'
+import { tierRatesOf } from './access/tiers.js'
+import { createPasses } from './access/passes.js'
+import { closingTime } from './access/session-policy.js'
+import { allowanceStatements } from './db/allowance.js'
+import { tierStatements } from './db/tiers.js'
+import { createSendingCheck } from './sms/availability.js'
+import { createWithoutCode } from './portal/without-code.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import { createConsoleAuth } from './console/auth.js'
 import { createCustomerBook } from './customers/book.js'
+import { createConsentDesk } from './customers/consent.js'
+import { createErasure } from './customers/erasure.js'
+import { createRetention } from './privacy/retention.js'
+import { createRightsDesk } from './privacy/requests.js'
+import { derivedKey } from './secret.js'
+import { arrivalStatements } from './db/arrivals.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
 import type { ErasureNotifier, SmsStatsSource, SyncStatusSource } from './console/ports.js'
 import { accessStatements } from './db/access.js'
@@ -50,7 +64,7 @@ export interface ServiceDeps {
   passwordCost?: ScryptCost
   /** The sync panel's source; default: the outbox's state. */
   syncStatus?: SyncStatusSource
-  /** Told of each erasure; default: a `customer.erased` event in the outbox. */
+  /** Told of each block and deletion; default: `customer.blocked`/`customer.deleted` in the outbox. */
   erasure?: ErasureNotifier
   /** The SMS panel's figures; default: smsHealth over the database. */
   smsStats?: SmsStatsSource
@@ -81,7 +95,20 @@ export function createServices(deps: ServiceDeps) {
     audit,
     log,
     visits,
+    rates: tierRatesOf(config),
+    usedUp: (holder, now) => allowance.usedUp(holder, now),
     metrics,
+  })
+  const dailyMB = config.gate.quota.dailyMB
+  // The daily allowance (issue 17): counted from the kernel's per-device counts every sweep.
+  const allowance = createAllowance({
+    db,
+    gate,
+    access,
+    rows: allowanceStatements(db),
+    dailyBytes: dailyMB === null ? null : Math.round(dailyMB * 1_000_000),
+    timeZone: config.branch.timeZone,
+    log,
   })
   // One set shared by the login, the session jobs and the presence tracker: live reload changes
   // its members, so all of them see the new staff at once.
@@ -96,11 +123,22 @@ export function createServices(deps: ServiceDeps) {
   }
   const smsRows = smsStatements(db)
   const customers = customerStatements(db)
+  // How customers arrive, per OS family (issue 18): new, on a known device, on a new address.
+  const arrivals = arrivalStatements(db)
   // The SMS chain and the login are built from the config, and rebuilt by live reload (their
   // state is in the database, so a login in flight continues on the new ones).
   const buildSms = (c: Config) =>
     deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log, metrics })
   const sms = replaceable(buildSms(config))
+  const consents = createConsentDesk({
+    db,
+    clock,
+    customers,
+    audit,
+    outbox,
+    branchId: config.branch.id,
+    noticeVersion: config.privacy.noticeVersion,
+  })
   const buildLogin = (config: Config) =>
     createLogin({
       db,
@@ -113,7 +151,9 @@ export function createServices(deps: ServiceDeps) {
         outbox,
         branchId: config.branch.id,
         noticeVersion: config.privacy.noticeVersion,
+        arrivals,
       }),
+      arrivals,
       access,
       sms: sms.value,
       secret,
@@ -127,7 +167,10 @@ export function createServices(deps: ServiceDeps) {
           openingHours: config.branch.openingHours,
           timeZone: config.branch.timeZone,
         }),
-      remember: { rememberDays: config.remember.days, reverifyDays: config.reverify.days },
+      remember: {
+        rememberDays: config.remember.days,
+        reverifyDays: config.reverify.days,
+      },
       staffMacs,
       admitStaff: (mac, now) => admitStaff(session, [mac], now),
       log,
@@ -139,9 +182,82 @@ export function createServices(deps: ServiceDeps) {
         log,
       }),
       templates: config.sms.templates,
+      // "Ya no quiero recibir promociones": a proven number stops its customer's promotions.
+      optOut: (phone) => {
+        const customer = customers.byPhone(phone)
+        if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
+      },
+      paused: config.sms.mode === 'paused',
     })
   const login = replaceable(buildLogin(config))
   let live = config
+  // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
+  const erasure = createErasure({
+    db,
+    clock,
+    audit,
+    access,
+    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    branchId: config.branch.id,
+    blockingDays: config.privacy.blockingDays,
+    timeZone: config.branch.timeZone,
+  })
+  const rights = createRightsDesk({
+    db,
+    clock,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+  })
+  const eventKey = derivedKey(secret, 'branchgate outbox digest v1')
+  const retention = createRetention({
+    db,
+    erasure,
+    audit,
+    privacy: config.privacy,
+    timeZone: config.branch.timeZone,
+    rememberDays: config.remember.days,
+    macKey: derivedKey(secret, 'branchgate retention mac v1'),
+    eventKey,
+    keepDeliveredHours: config.sync.keepDeliveredHours,
+    log,
+  })
+  // Issue 17: staff passes, access without a code, session extension.
+  const tierRows = tierStatements(db)
+  const sessionPolicy = {
+    hours: config.session.hours,
+    openingHours: config.branch.openingHours,
+    timeZone: config.branch.timeZone,
+  }
+  const passes = createPasses({
+    db,
+    clock,
+    secret,
+    access,
+    audit,
+    rows: tierRows,
+    minutes: config.tiers.pass.minutes,
+    timeZone: config.branch.timeZone,
+  })
+  const sending = createSendingCheck({ sms: smsRows, config })
+  const withoutCode = createWithoutCode({
+    db,
+    clock,
+    rows: tierRows,
+    sending,
+    access,
+    audit,
+    policy: config.tiers.unverified,
+    phoneRules: config.phone,
+    noticeVersion: config.privacy.noticeVersion,
+    timeZone: config.branch.timeZone,
+    sessionUntil: (now) => sessionUntil(now, sessionPolicy),
+  })
+  const extension = {
+    access,
+    policy: config.session.extend,
+    closesAt: (now: number) => closingTime(now, config.branch.openingHours, config.branch.timeZone),
+  }
   const consoleAuth = createConsoleAuth({
     users: consoleUserStatements(db),
     audit,
@@ -161,20 +277,38 @@ export function createServices(deps: ServiceDeps) {
     visitRows,
     visits,
     access,
+    allowance,
     staffMacs: staffMacs as ReadonlySet<string>,
     session,
     smsRows,
     sms: sms.value,
     login: login.value,
     consoleAuth,
+    tierRows,
+    passes,
+    sending,
+    withoutCode,
+    extension,
     metrics,
     syncStatus: deps.syncStatus ?? consoleSyncSource(db, config.sync.adapter.type !== 'none'),
-    // Erasure reaches the CRM as its own event, written in the erasure's transaction.
-    erasure: deps.erasure ?? outboxErasureNotifier(outbox),
+    // Blocking and deletion reach the CRM as their own events, written in their transactions.
+    erasure,
+    consents,
+    rights,
+    retention,
     smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, live, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
-      buildSyncRunner({ db, sync: live.sync, branchId: config.branch.id, clock, log, metrics }),
+      buildSyncRunner({
+        db,
+        sync: live.sync,
+        branchId: config.branch.id,
+        clock,
+        log,
+        metrics,
+        deliveredEventsDays: config.privacy.retention.deliveredEventsDays,
+        redactKey: eventKey,
+      }),
     /**
      * Live reload's door (src/reload.ts): the SMS chain, the login (templates, fraud limits) and
      * the staff set are rebuilt from `next`, which differs from the running config in live keys

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   gardenDomain,
+  hasNftset,
   interfaceAddresses,
   readCaptiveDnsTemplate,
   renderCaptiveDns,
@@ -17,6 +18,7 @@ describe('the captive resolver’s dnsmasq file', () => {
     port: 5300,
     gatewayAddresses: ['192.168.77.1', 'fd00:77::1'],
     gardenHosts: ['notice.bank.example', '*.sms-links.example', 'NOTICE.bank.example.'],
+    nftset: true,
   }
   const text = renderCaptiveDns(readCaptiveDnsTemplate(), base)
 
@@ -32,10 +34,20 @@ describe('the captive resolver’s dnsmasq file', () => {
       'address=/#/fd00:77::1',
       'local=/#/',
       'edns-packet-max=512',
-      // Only the walled garden's names go on, to the branch's resolver on the gateway.
+      // Only the walled garden's names go on, to the branch's resolver on the gateway, and
+      // their answers into the firewall's garden sets.
+      'cache-size=0',
       'server=/notice.bank.example/192.168.77.1',
       'server=/sms-links.example/192.168.77.1',
+      'nftset=/notice.bank.example/sms-links.example/4#inet#branchgate#garden_dns4,6#inet#branchgate#garden_dns6',
     ])
+  })
+
+  it('leaves the sets out for a dnsmasq built without nftset', () => {
+    const old = renderCaptiveDns(readCaptiveDnsTemplate(), { ...base, nftset: false })
+    expect(settings(old).some((l) => l.startsWith('nftset='))).toBe(false)
+    expect(hasNftset('Compile time options: IPv6 GNU-getopt DBus ipset nftset auth')).toBe(true)
+    expect(hasNftset('Compile time options: IPv6 GNU-getopt DBus ipset no-nftset auth')).toBe(false)
   })
 
   it('has no DHCP and no upstream server of its own', () => {

@@ -26,6 +26,37 @@ describe('checkpoints off the event loop', () => {
     await until(() => statSync(t.file).size > before)
   })
 
+  it('makes the WAL start over while commits never stop, so its file stays small', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    let restarts = 0
+    const limit = 256 << 10
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, {
+      everyMs: 10,
+      restartFrames: 50,
+      walLimitBytes: limit,
+      onTick: (tick) => (restarts += tick.restarted ? 1 : 0),
+    })
+    cleanups.push(() => checkpointer.stop())
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    let commits = 0
+    let biggest = 0
+    // Sustained writes: a commit at every turn of the event loop, as under a stream of logins.
+    // Before, a PASSIVE checkpoint never found every frame copied and the WAL grew for ever.
+    while (restarts < 3) {
+      insert.run({ d: 'x'.repeat(2000) })
+      commits++
+      await new Promise((r) => setImmediate(r))
+    }
+    insert.run({ d: 'after the last restart' })
+    biggest = statSync(`${t.file}-wal`).size
+    // 2,000-byte rows: every commit adds a page; the WAL would hold them all without a restart.
+    expect(commits * 4096).toBeGreaterThan(biggest)
+    expect(biggest).toBeLessThanOrEqual(limit + 64 * 4120)
+  })
+
   it('gives checkpointing back to the main connection when stopped', async () => {
     const t = tempDb()
     cleanups.push(t.close)

@@ -119,6 +119,19 @@ describe('branchgate allow, revoke and status', () => {
     expect(existsSync(path.join(bg.dir, 'branchgate.pid'))).toBe(false)
   })
 
+  // Issue 12/20, startup: the read-only commands open no services (most of the command's code),
+  // so they neither load it nor create the install's secret as a side effect.
+  it('status, stop and sms-status read without the services: no secret.key is created', async () => {
+    const bg = install()
+    expect((await bg.run(statusCommand)).code).toBe(0)
+    expect((await bg.run(stopCommand)).code).toBe(0)
+    expect(await cli(['sms-status', '--config', bg.file], {}, { out: () => {} })).toBe(0)
+    expect(existsSync(path.join(bg.dir, 'secret.key'))).toBe(false)
+    // A command that uses the services still gets them (and its secret).
+    expect((await bg.run(allowCommand, '3a:11:22:33:44:55')).code).toBe(0)
+    expect(existsSync(path.join(bg.dir, 'secret.key'))).toBe(true)
+  })
+
   it('never creates a database for a config that has not served yet', async () => {
     const t = tempDir()
     cleanups.push(t.remove)

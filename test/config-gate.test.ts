@@ -23,9 +23,14 @@ describe('the nftables gate configuration', () => {
       walledGarden: { hosts: [], cidrs: [], refreshMinutes: 30 },
       captiveDns: { port: 5300, dnsmasqPath: 'dnsmasq' },
       preLogin: { dnsPerSecond: 20, dnsBurst: 100, icmpPerSecond: 10, icmpBurst: 20 },
+      ipv6: null,
       attempts: 3,
       nftPath: 'nft',
       dnsmasqConfFile: '/etc/dnsmasq.d/branchgate.conf',
+      // Issue 17: per-device rates and the daily allowance, off by default.
+      tcPath: 'tc',
+      rate: { downKbps: null, upKbps: null, totalDownKbps: null, totalUpKbps: null },
+      quota: { dailyMB: null, floorKbps: 256 },
     })
   })
 
@@ -46,7 +51,7 @@ describe('the nftables gate configuration', () => {
         walledGarden: { cidrs: ['10.0.0.0/33'], hosts: ['a b'] },
       }),
     ).toEqual([
-      'gate.walledGarden.hosts.0 must be host names such as www.example.com, got "a b"',
+      'gate.walledGarden.hosts.0 must be host names such as www.example.com or *.example.com, got "a b"',
       'gate.walledGarden.cidrs.0 must be IP addresses or CIDRs such as 203.0.113.0/24, got "10.0.0.0/33"',
     ])
     expect(
@@ -67,6 +72,27 @@ describe('the nftables gate configuration', () => {
       'gate.captiveDns.port must be between 1024 and 65535, got 53',
       'gate.preLogin.dnsPerSecond must be between 1 and 10000, got 0',
     ])
+    expect(
+      problemsOf({
+        backend: 'nftables',
+        guestInterface: 'eth0',
+        walledGarden: { hosts: ['*.bank.example', 'a.*.example'] },
+        ipv6: { prefix: 'fd42:77::/48', uplink: 'nat66' },
+      }),
+    ).toEqual([
+      'gate.walledGarden.hosts.1 must be host names such as www.example.com or *.example.com, got "a.*.example"',
+      'gate.ipv6.prefix must be an IPv6 /64 such as fd42:77::/64, got "fd42:77::/48"',
+      'gate.ipv6.uplink must be "nat" or "routed", got "nat66"',
+    ])
+    const c = loadConfig(
+      JSON.stringify({
+        gate: { backend: 'nftables', guestInterface: 'eth0', ipv6: { prefix: 'fd42:77::/64' } },
+      }),
+    )
+    expect(c.gate.backend === 'nftables' && c.gate.ipv6).toEqual({
+      prefix: 'fd42:77::/64',
+      uplink: 'nat',
+    })
   })
 })
 

@@ -22,7 +22,11 @@ describe('configuration', () => {
     expect(c.phone).toEqual({ defaultRegion: 'MX', allowedRegions: ['MX'] })
     expect(c.otp.digits).toBe(6)
     expect(c.sms.providers).toEqual([{ type: 'console' }])
-    expect(c.gate).toEqual({ backend: 'dry-run' })
+    expect(c.gate).toEqual({
+      backend: 'dry-run',
+      rate: { downKbps: null, upKbps: null, totalDownKbps: null, totalUpKbps: null },
+      quota: { dailyMB: null, floorKbps: 256 },
+    })
     expect(c.session.hours).toBe(8)
   })
 
@@ -109,7 +113,8 @@ describe('configuration', () => {
       } else if (
         schema instanceof z.ZodDefault ||
         schema instanceof z.ZodPrefault ||
-        schema instanceof z.ZodNullable
+        schema instanceof z.ZodNullable ||
+        schema instanceof z.ZodOptional
       ) {
         walk(schema.unwrap() as z.ZodType, path)
       } else if (

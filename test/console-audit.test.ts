@@ -168,6 +168,102 @@ const SAMPLES: Record<string, AuditRow> = {
     reason: 'sms-resume',
     detail: JSON.stringify({ scope: 'branch', until: 1 }),
   }),
+  // Privacy (issue 15).
+  'customer.block': row({
+    actor: 'system',
+    action: 'customer.block',
+    subject: '7',
+    reason: 'retention',
+    detail: JSON.stringify({ deleteAfter: 1 }),
+  }),
+  'customer.delete': row({
+    actor: 'system',
+    action: 'customer.delete',
+    subject: '7',
+    reason: 'blocking-ended',
+    detail: JSON.stringify({ visits: 12 }),
+  }),
+  'consent.withdraw': row({
+    actor: 'portal',
+    action: 'consent.withdraw',
+    subject: '7',
+    reason: 'portal',
+  }),
+  'consent.renew': row({
+    actor: 'portal',
+    action: 'consent.renew',
+    subject: '7',
+    reason: 'notice-changed',
+    detail: JSON.stringify({ noticeVersion: '2026-06' }),
+  }),
+  'customer.rename': row({
+    actor: 'user:maria',
+    action: 'customer.rename',
+    subject: '7',
+    reason: 'rectification',
+  }),
+  'rights.record': row({
+    actor: 'user:maria',
+    action: 'rights.record',
+    subject: '7',
+    reason: 'access',
+    detail: JSON.stringify({ request: 3, identityCheck: 'official-id', dueAt: 1 }),
+  }),
+  'rights.done': row({
+    actor: 'user:maria',
+    action: 'rights.done',
+    subject: '7',
+    reason: 'cancellation',
+    detail: JSON.stringify({ request: 3, late: false }),
+  }),
+  'rights.refuse': row({
+    actor: 'user:maria',
+    action: 'rights.refuse',
+    subject: null,
+    reason: 'opposition',
+    detail: JSON.stringify({ request: 4, late: false }),
+  }),
+  'retention.capped': row({
+    actor: 'system',
+    action: 'retention.capped',
+    reason: 'clock-step',
+    detail: JSON.stringify({
+      clockAt: Date.parse('2031-03-02T15:00:00Z'),
+      effectiveAt: Date.parse('2026-03-09T15:00:00Z'),
+    }),
+  }),
+  'marketing.export': row({ actor: 'user:maria', action: 'marketing.export' }),
+  'device.rate': row({
+    actor: 'system',
+    action: 'device.rate',
+    subject: '02:00:00:00:00:ad',
+    reason: 'quota',
+    detail: JSON.stringify({
+      rate: { downKbps: 256, upKbps: 256 },
+      slowed: true,
+      tier: 'verified',
+    }),
+  }),
+  'unverified.grant': row({
+    actor: 'portal',
+    action: 'unverified.grant',
+    subject: '02:00:00:00:00:ad',
+    reason: 'paused',
+    detail: JSON.stringify({ grant: 1, until: 1 }),
+  }),
+  'pass.issue': row({
+    actor: 'user:maria',
+    action: 'pass.issue',
+    subject: '7',
+    detail: JSON.stringify({ minutes: 240, redeemBy: 1, named: true }),
+  }),
+  'pass.revoke': row({ actor: 'user:maria', action: 'pass.revoke', subject: '7' }),
+  'pass.exhausted': row({
+    actor: 'portal',
+    action: 'pass.exhausted',
+    subject: '7',
+    detail: JSON.stringify({ mac: '02:00:00:00:00:ad' }),
+  }),
 }
 
 describe('the audit log in the manager’s language', () => {

@@ -79,21 +79,27 @@ describe('customer page', () => {
   })
 })
 
-describe('customer erasure', () => {
+describe('customer cancellation (block, then delete)', () => {
   it('asks for confirmation first', async () => {
     h = consoleHarness()
     seedWeek(h.db)
     const b = await h.signedIn('root', 'admin')
     expect(await (await b.get('/customers/1/erase')).text()).toContain(
-      'Confirmo que el cliente pidió borrar sus datos.',
+      'Confirmo que el cliente pidió cancelar sus datos.',
     )
-    expect((await b.submit('/customers/1/erase', {})).status).toBe(422)
+    const refused = await b.submit('/customers/1/erase', {})
+    expect(refused.status).toBe(422)
+    // The refusal is in the title and tied to the box it is about.
+    const page = await refused.text()
+    expect(page).toMatch(/<title>Error: /)
+    expect(page).toMatch(/id="confirm"[^>]* aria-invalid="true" aria-describedby="form-error"/)
+    expect(page).toMatch(/id="form-error"/)
     expect(h.db.prepare('SELECT name FROM customers WHERE id = 1').get()).toEqual({
       name: 'Ana López',
     })
   })
 
-  it('removes personal data, keeps anonymous visits, revokes access, tells the CRM and logs it', async () => {
+  it('blocks: personal data leaves the live tables, visits stay anonymous, access revoked, the CRM told, logged', async () => {
     h = consoleHarness()
     seedWeek(h.db)
     const mac = parseMac('3a:00:00:00:00:01')!
@@ -113,7 +119,7 @@ describe('customer erasure', () => {
     const b = await h.signedIn('root', 'admin')
     const res = await b.submit('/customers/1/erase', { confirm: 'yes' })
     expect(res.status).toBe(303)
-    expect(res.headers.get('location')).toBe('/customers?erased=1')
+    expect(res.headers.get('location')).toBe('/customers?blocked=1')
 
     const row = h.db.prepare('SELECT name, phone_e164, erased_at FROM customers WHERE id = 1').get()
     expect(row).toEqual({ name: '', phone_e164: 'erased:1', erased_at: h.clock.now() })
@@ -130,21 +136,31 @@ describe('customer erasure', () => {
       {
         customerId: 1,
         phoneE164: '+525512345601',
-        erasedAt: h.clock.now(),
-        branchId: 'demo',
+        blockedAt: h.clock.now(),
+        deleteAfter: h.clock.now() + 180 * 86_400_000,
+        reason: 'request',
         actor: 'user:root',
       },
     ])
+    // Kept apart, for legal claims only.
+    const kept = h.db
+      .prepare(`SELECT reason, record FROM blocked_customers WHERE customer_id = 1`)
+      .get() as {
+      reason: string
+      record: string
+    }
+    expect(kept.reason).toBe('request')
+    expect(JSON.parse(kept.record).customer).toMatchObject({ name: 'Ana López' })
     expect(
-      h.db.prepare(`SELECT actor, subject FROM audit_log WHERE action = 'customer.erase'`).get(),
+      h.db.prepare(`SELECT actor, subject FROM audit_log WHERE action = 'customer.block'`).get(),
     ).toEqual({
       actor: 'user:root',
       subject: '1',
     })
     const search = await (await b.get('/customers?q=5512345601')).text()
     expect(idsIn(search)).toEqual([])
-    const page = await (await b.get('/customers/1')).text()
-    expect(page).not.toContain('Ana')
+    // Invisible: the customer's page is gone too.
+    expect((await b.get('/customers/1')).status).toBe(404)
     // Dashboard figures keep counting her visits anonymously.
     expect(/id="fig-customers">([^<]*)</.exec(await (await b.get('/?range=7')).text())?.[1]).toBe(
       '4',

@@ -137,6 +137,47 @@ describe('dashboard across a daylight-saving change', () => {
   })
 })
 
+describe('dashboard from one packed scan', () => {
+  // Issue 20 (console): the figures come from one number per visit (dwell, start, open); these
+  // are the edges of that packing.
+  it('places starts a fraction of a second either side of the change by their own offset, and keeps a 40-day "dwell" in the last bucket', () => {
+    h = consoleHarness({ branch: { timeZone: 'Europe/Madrid' } })
+    const insert = h.db.prepare(
+      `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at) VALUES (@id, NULL, 'demo', @s, @l, @e)`,
+    )
+    const change = Date.parse('2026-03-29T01:00:00Z') // Madrid 02:00 (UTC+1) becomes 03:00 (UTC+2)
+    insert.run({ id: 'a', s: change - 400, l: change + 600_000, e: change + 600_000 })
+    insert.run({ id: 'b', s: change + 400, l: change + 1_200_600, e: change + 1_200_600 })
+    insert.run({
+      id: 'c',
+      s: change - 3_600_000,
+      l: change + 40 * 86_400_000,
+      e: change + 40 * 86_400_000,
+    })
+    insert.run({ id: 'd', s: change + 60_000, l: change + 120_000, e: null }) // open
+    const dashboard = createDashboard(h.db, {
+      passByMinutes: 2,
+      hereNowMinutes: 15,
+      timeZone: 'Europe/Madrid',
+    })
+    const range = resolveRange(
+      { range: 'custom', from: '2026-03-29', to: '2026-03-29' },
+      h.clock.now(),
+      'Europe/Madrid',
+    )
+    const f = dashboard.figures(range, h.clock.now())
+    expect(f.visits).toBe(4)
+    // Sunday (6): 01:59:59 local before the change, 01:00 for c, 03:00 for b and the open d.
+    expect([f.heatmap[6]![0], f.heatmap[6]![1], f.heatmap[6]![2], f.heatmap[6]![3]]).toEqual([
+      0, 2, 0, 2,
+    ])
+    // a 10 min, b 20 min, c 40 days (clamped to 24 days, still the last bucket); d open: no dwell.
+    expect(f.histogram).toEqual([0, 1, 1, 0, 1])
+    expect(f.medianDwellMinutes).toBeCloseTo(20, 5)
+    expect(f.daily).toEqual([{ date: '2026-03-29', visits: 4 }])
+  })
+})
+
 describe('language link', () => {
   it('keeps the period shown when switching language', async () => {
     h = consoleHarness()

@@ -18,7 +18,12 @@ export const PASSWORD = 'sucursal-2026-segura'
  */
 export function consoleHarness(
   configOverrides: Record<string, unknown> = {},
-  opts: { realSmsStats?: boolean; consoleWorker?: ConsoleWorkerFactory } = {},
+  opts: {
+    realSmsStats?: boolean
+    consoleWorker?: ConsoleWorkerFactory
+    /** Blocks and deletions write customer.blocked / customer.deleted to the real outbox. */
+    realErasure?: boolean
+  } = {},
 ) {
   const t = tempDir()
   const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), {})
@@ -30,17 +35,18 @@ export function consoleHarness(
   const neighbours = new FakeNeighbours()
   const gate = createDryRunGate(clock)
   const logs: string[] = []
+  const sms = new FakeSms()
   const app = wireApp({
     config,
     db,
     gate,
-    sms: new FakeSms(),
+    sms,
     neighbours,
     clock,
     secret: Buffer.alloc(32, 7),
     log: (l) => logs.push(l),
     syncStatus: sync,
-    erasure,
+    ...(opts.realErasure ? {} : { erasure }),
     ...(opts.realSmsStats ? {} : { smsStats }),
     consoleWorker: opts.consoleWorker,
   })
@@ -58,6 +64,8 @@ export function consoleHarness(
     gate,
     logs,
     browser,
+    sms,
+    neighbours,
     /** A browser already signed in as a new user with `role`. */
     async signedIn(name: string, role: 'manager' | 'admin') {
       await app.consoleAuth.add(name, role, PASSWORD, 'test')

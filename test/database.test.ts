@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import { closeDb, openDb, readMigrations } from '../src/db/open.js'
 import { loadOrCreateSecret } from '../src/secret.js'
@@ -15,6 +17,37 @@ function folder() {
 }
 
 describe('database', () => {
+  it('lets a transaction that reads then writes wait for another connection holding the write lock', async () => {
+    const file = path.join(folder(), 'branchgate.db')
+    const db = openDb(file)
+    cleanups.push(() => closeDb(db))
+    // Another connection (as the checkpoint worker's RESTART does) holds the write lock a moment.
+    const holder = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads')
+       const db = new (require(workerData.driver))(workerData.file)
+       db.exec('BEGIN IMMEDIATE')
+       parentPort.postMessage('locked')
+       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300)
+       db.exec('COMMIT')
+       db.close()`,
+      {
+        eval: true,
+        workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+      },
+    )
+    await new Promise((r) => holder.once('message', r))
+    // Read first, then write: deferred, SQLite refuses the upgrade at once (database is locked).
+    const count = db.transaction(() => {
+      const n = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n
+      db.prepare(
+        `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 't', 'x', '{}')`,
+      ).run()
+      return n
+    })()
+    expect(count).toBe(0)
+    await holder.terminate()
+  })
+
   it('creates a fresh file in WAL mode with every migration applied', () => {
     const file = path.join(folder(), 'branchgate.db')
     const db = openDb(file)

@@ -122,7 +122,10 @@ describe('the install script', () => {
       guestInterface: 'br-guest',
       uplinkInterface: 'eth0',
     })
-    expect(config.publicUrl).toBe('http://10.99.1.1:8080')
+    // IPv6 by default: the portal by name, so an IPv6-only phone finds it too.
+    expect(config.publicUrl).toBe('http://portal.branch.lan:8080')
+    expect(config.listen.portal.host).toBe('::')
+    expect(config.gate).toMatchObject({ ipv6: { prefix: 'fd42:77::/64', uplink: 'nat' } })
     expect(config.listen.admin.host).toBe('127.0.0.1')
     expect(existsSync(path.join(root, 'opt/branchgate/dist/serve.js'))).toBe(true)
     expect(existsSync(path.join(root, 'opt/branchgate/test'))).toBe(false)
@@ -130,12 +133,27 @@ describe('the install script', () => {
     expect(readFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), 'utf8')).toBe(
       readFileSync(UNIT, 'utf8'),
     )
-    expect(readFileSync(path.join(root, 'etc/sysctl.d/90-branchgate.conf'), 'utf8')).toContain(
-      'net.ipv4.ip_forward = 1',
+    expect(readFileSync(path.join(root, 'etc/sysctl.d/90-branchgate.conf'), 'utf8')).toBe(
+      '# branchgate: the mini-PC routes guests to the uplink.\nnet.ipv4.ip_forward = 1\n' +
+        'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.eth0.accept_ra = 2\n',
     )
+    expect(
+      readFileSync(path.join(root, 'etc/network/interfaces.d/branchgate-guest'), 'utf8'),
+    ).toContain('iface br-guest inet6 static\n    address fd42:77::1/64\n')
     const dnsmasq = readFileSync(path.join(root, 'etc/dnsmasq.d/branchgate.conf'), 'utf8')
     expect(dnsmasq).toContain('dhcp-range=br-guest,10.99.1.20,10.99.1.250,255.255.255.0,2h')
-    expect(dnsmasq).toContain('dhcp-option=br-guest,114,"http://10.99.1.1:8080/api/captive"')
+    expect(dnsmasq).toContain(
+      'dhcp-option=br-guest,114,"http://portal.branch.lan:8080/api/captive"',
+    )
+    expect(dnsmasq).toContain(
+      '\nenable-ra\ndhcp-range=::,constructor:br-guest,ra-stateless,64,2h\n',
+    )
+    expect(dnsmasq).toContain(
+      'dhcp-option=br-guest,option6:103,"http://portal.branch.lan:8080/api/captive"',
+    )
+    expect(dnsmasq).toContain(
+      'address=/portal.branch.lan/10.99.1.1\naddress=/portal.branch.lan/fd42:77::1\n',
+    )
     expect(dnsmasq).not.toContain('{{')
 
     // The operator edits the config; running the script again keeps the edit.
@@ -159,6 +177,35 @@ describe('the install script', () => {
         { encoding: 'utf8' },
       ),
     ).toBe(snapshot)
+  })
+
+  it('leaves IPv6 out with --no-ipv6: IPv4 guests, the portal at the gateway address', () => {
+    const root = temp()
+    const r = run(
+      root,
+      '--guest',
+      'br-guest',
+      '--uplink',
+      'eth0',
+      '--address',
+      '10.99.1.1/24',
+      '--no-ipv6',
+    )
+    expect(r.stderr).toBe('')
+    const config = loadConfig(
+      readFileSync(path.join(root, 'etc/branchgate/branchgate.json'), 'utf8'),
+    )
+    expect(config.publicUrl).toBe('http://10.99.1.1:8080')
+    expect(config.gate).toMatchObject({ ipv6: null })
+    const dnsmasq = readFileSync(path.join(root, 'etc/dnsmasq.d/branchgate.conf'), 'utf8')
+    expect(dnsmasq).toContain('\n#enable-ra\n#dhcp-range=::,constructor:br-guest')
+    expect(readFileSync(path.join(root, 'etc/sysctl.d/90-branchgate.conf'), 'utf8')).not.toContain(
+      'ipv6',
+    )
+    expect(
+      run(temp(), '--guest', 'br-guest', '--uplink', 'eth0', '--ipv6-prefix', 'fd42:77::/48')
+        .stderr,
+    ).toContain('--ipv6-prefix must be a /64')
   })
 
   it('refuses values that could bend a template', () => {
@@ -190,6 +237,7 @@ describe('the dnsmasq config', () => {
         gatewayIp: '10.99.1.1',
         captiveApiUrl: 'https://portal.branch.lan:8443/api/captive',
         portalHostRecord: 'address=/portal.branch.lan/10.99.1.1',
+        ipv6: '',
       },
     )
     const file = path.join(temp(), 'dnsmasq.conf')
@@ -205,6 +253,7 @@ describe('the dnsmasq config', () => {
       port: 5300,
       gatewayAddresses: ['10.99.1.1', 'fd00:99::1'],
       gardenHosts: ['notice.bank.example', '*.links.example'],
+      nftset: true,
     })
     const file = path.join(temp(), 'captive-dns.conf')
     writeFileSync(file, text)

@@ -107,6 +107,105 @@ describe('doctor and the captive resolver (the DNS of guests not let through)', 
   })
 })
 
+describe('doctor and the walled garden’s names', () => {
+  const withGarden = (hosts: string[]) =>
+    gateway({ gate: { backend: 'nftables', guestInterface: 'br-guest', walledGarden: { hosts } } })
+
+  it('shows what each name resolves to through the captive resolver, and that it answers', async () => {
+    const findings = await diagnose(
+      withGarden(['notice.bank.example', '*.links.example', 'gone.bank.example']),
+      probes(
+        stagedDnsmasq({
+          garden: { 'notice.bank.example': ['203.0.113.7'], 'gone.bank.example': [] },
+        }),
+      ),
+    )
+    expect(finding(findings, 'walled garden notice.bank.example')).toEqual({
+      check: 'walled garden notice.bank.example',
+      ok: true,
+      detail: '203.0.113.7; answers (HTTPS 405)',
+    })
+    expect(finding(findings, 'walled garden *.links.example')).toMatchObject({ ok: true })
+    expect(finding(findings, 'walled garden *.links.example')!.detail).toMatch(/^a wildcard/)
+    expect(finding(findings, 'walled garden gone.bank.example')).toMatchObject({
+      ok: false,
+      detail: 'does not resolve through the captive resolver: guests cannot open it before login',
+    })
+  })
+})
+
+describe('doctor and IPv6 guests (gate.ipv6)', () => {
+  /** The staged machine, with the guest port's IPv6 addresses, IPv6 forwarding and routes given. */
+  function machine(o: { v6?: string[]; forwarding?: string; defaultRoutes?: unknown[] }) {
+    const base = probes(stagedDnsmasq(), {
+      '/proc/sys/net/ipv6/conf/all/forwarding': o.forwarding ?? '1\n',
+    })
+    const run = base.run
+    base.run = async (file, args) => {
+      if (file === 'ip' && args.includes('route'))
+        return { code: 0, stdout: JSON.stringify(o.defaultRoutes ?? []), stderr: '' }
+      if (file === 'ip' && args.includes('br-guest')) {
+        const addr_info = [
+          { family: 'inet', local: '192.168.77.1', scope: 'global' },
+          { family: 'inet6', local: 'fe80::1', scope: 'link' },
+          ...(o.v6 ?? []).map((local) => ({ family: 'inet6', local, scope: 'global' })),
+        ]
+        return { code: 0, stdout: JSON.stringify([{ ifname: 'br-guest', addr_info }]), stderr: '' }
+      }
+      return run(file, args)
+    }
+    return base
+  }
+  const dual = (uplink: 'nat' | 'routed' = 'nat') =>
+    gateway({
+      gate: {
+        backend: 'nftables',
+        guestInterface: 'br-guest',
+        uplinkInterface: 'wan0',
+        ipv6: { prefix: 'fd42:77::/64', uplink },
+      },
+    })
+
+  it('passes with the prefix on the guest port, forwarding on and a default route on the uplink (NAT66)', async () => {
+    const f = finding(
+      await diagnose(
+        dual(),
+        machine({ v6: ['fd42:77::1'], defaultRoutes: [{ dst: 'default', dev: 'wan0' }] }),
+      ),
+      'IPv6',
+    )
+    expect(f).toEqual({
+      check: 'IPv6',
+      ok: true,
+      detail: 'fd42:77::1 on br-guest (fd42:77::/64), forwarding on, NAT66 on wan0',
+    })
+  })
+
+  it('says what is missing: the prefix on the guest port, forwarding, the uplink’s default route', async () => {
+    const noAddress = finding(await diagnose(dual(), machine({ v6: ['fd99::1'] })), 'IPv6')
+    expect(noAddress).toMatchObject({ ok: false })
+    expect(noAddress!.fix).toContain('ip -6 addr add fd42:77::1/64 dev br-guest')
+    const off = finding(
+      await diagnose(dual(), machine({ v6: ['fd42:77::1'], forwarding: '0\n' })),
+      'IPv6',
+    )
+    expect(off!.detail).toBe('IPv6 forwarding is off: IPv6 guests cannot reach the internet')
+    const noRoute = finding(
+      await diagnose(dual(), machine({ v6: ['fd42:77::1'], defaultRoutes: [{ dev: 'br-guest' }] })),
+      'IPv6',
+    )
+    expect(noRoute).toMatchObject({ ok: false })
+    expect(noRoute!.detail).toContain('wan0 has no default IPv6 route')
+    expect(noRoute!.fix).toContain('accept_ra is 2')
+  })
+
+  it('needs no route of its own when the prefix is routed to the gateway, and says nothing when IPv6 is off', async () => {
+    const routed = finding(await diagnose(dual('routed'), machine({ v6: ['fd42:77::1'] })), 'IPv6')
+    expect(routed).toMatchObject({ ok: true })
+    expect(finding(await diagnose(gateway(), machine({})), 'IPv6')).toBeUndefined()
+  })
+})
+
 describe("doctor and branchgate's dnsmasq", () => {
   it('finds the dnsmasq that loaded the guest file and serves the guest interface', async () => {
     const findings = await diagnose(gateway(), probes(stagedDnsmasq()))

@@ -6,14 +6,16 @@ import { FakeClock } from './fakes/clock.js'
 afterEach(() => vi.useRealTimers())
 
 describe('background jobs', () => {
-  it('lists presence, expiry, idle and staff, with presence every presence.intervalSeconds', () => {
+  it('lists presence, allowance, expiry, idle, staff, sync, privacy and pruning, with presence and allowance every presence.intervalSeconds', () => {
     const config = loadConfig(JSON.stringify({ presence: { intervalSeconds: 20 } }))
     expect(JOBS.map((j) => j.name)).toEqual([
       'presence',
+      'allowance',
       'session-expiry',
       'session-idle',
       'staff',
       'sync',
+      'privacy',
       'firewall-check',
       'sms-prune',
     ])
@@ -21,11 +23,17 @@ describe('background jobs', () => {
       cron: '*/5 * * * *',
       atStart: true,
     })
+    // Retention daily, and at every start: a run a kill interrupted is finished then.
+    expect(JOBS.find((j) => j.name === 'privacy')!.schedule(config)).toEqual({
+      cron: '41 3 * * *',
+      atStart: true,
+    })
     expect(JOBS.find((j) => j.name === 'sms-prune')!.schedule(config)).toEqual({
       cron: '17 3 * * *',
       atStart: false,
     })
     expect(JOBS[0]!.schedule(config)).toEqual({ everyMs: 20_000, atStart: true })
+    expect(JOBS[1]!.schedule(config)).toEqual({ everyMs: 20_000, atStart: false })
   })
 
   it('runs a job at start and on its schedule, never two runs of one job at once, and waits for it on stop', async () => {

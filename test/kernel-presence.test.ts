@@ -89,6 +89,34 @@ describe('kernel presence', () => {
     })
   })
 
+  it('counts a device seen only over IPv6, under its MAC, whichever address it used last', () => {
+    const v6 = JSON.stringify([
+      // The stable SLAAC address, confirmed a while ago, and a temporary (privacy) one just now.
+      {
+        dst: 'fd42:77::8a1c:2ff:fe33:4488',
+        dev: 'br-guest',
+        lladdr: '3a:11:22:33:44:88',
+        confirmed: 50,
+        state: ['STALE'],
+      },
+      {
+        dst: 'fd42:77::5d2e:91a0:77c3:1b02',
+        dev: 'br-guest',
+        lladdr: '3a:11:22:33:44:88',
+        confirmed: 4,
+        state: ['REACHABLE'],
+      },
+      {
+        dst: 'fe80::381d:22ff:fe33:4488',
+        dev: 'br-guest',
+        lladdr: '3a:11:22:33:44:88',
+        confirmed: 9,
+        state: ['REACHABLE'],
+      },
+    ])
+    expect(parseNeighbourActivity(v6, NOW)).toEqual(new Map([['3a:11:22:33:44:88', NOW - 4000]]))
+  })
+
   it('reads garbage as nobody', () => {
     expect(parseNeighbourActivity('not json', NOW).size).toBe(0)
     expect(parseNeighbourActivity('{}', NOW).size).toBe(0)

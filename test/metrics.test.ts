@@ -4,6 +4,7 @@ import { outboxStatements } from '../src/db/outbox.js'
 import { smsStatements } from '../src/db/sms.js'
 import type { Mac } from '../src/mac.js'
 import { osFamilyOfUserAgent, refusalReasonOf } from '../src/observe/labels.js'
+import { InvalidPassError, RateLimitedError } from '../src/errors.js'
 import { challengeOf } from './helpers.js'
 import {
   ANDROID_UA,
@@ -201,8 +202,14 @@ describe('GET /metrics', () => {
       for (const ip of ips) expect(text).not.toContain(ip)
       // No label value looks like a MAC, an address, a phone number or a User-Agent.
       for (const s of samples(text))
-        for (const v of Object.values(s.labels)) {
+        for (const [k, v] of Object.entries(s.labels)) {
           expect(v).not.toMatch(/([0-9a-f]{2}[:-]){5}[0-9a-f]{2}/i)
+          // The configuration fingerprint is a hex digest (of a random temporary folder here):
+          // it may hold a run of digits by chance, so it is held to its own shape instead.
+          if (k === 'config_hash') {
+            expect(v).toMatch(/^[0-9a-f]{12}$/)
+            continue
+          }
           expect(v).not.toMatch(/\d+\.\d+\.\d+\.\d+/)
           expect(v).not.toMatch(/\d{6,}/)
           expect(v).not.toMatch(/Mozilla|curl|Weird/)
@@ -395,5 +402,32 @@ describe('label sets', () => {
 
   it('gives every error the portal answers with a reason from the closed set', () => {
     expect(refusalReasonOf(new Error('boom'))).toBe('error')
+  })
+})
+
+describe('issue 17 tiers in the metrics', () => {
+  it('counts access without a code and on a staff pass apart from let_through', async () => {
+    withPhones({ sms: { mode: 'paused' } })
+    const form = { name: 'Ana', phone: '55 1234 5678', consent: 'yes' }
+    expect((await h.post('/without-code', form, IP.ana, IPHONE_UA)).status).toBe(200)
+    const pass = h.services.passes.issue({ actor: 'user:maria' })
+    expect((await h.post('/pass', { pass: pass.code }, IP.beto, ANDROID_UA)).status).toBe(200)
+    const { text } = await h.scrape()
+    const funnel = (step: string, os: string) =>
+      sample(text, 'branchgate_funnel_total', { step, os })
+    expect(funnel('let_through_unverified', 'ios_macos')).toBe(1)
+    expect(funnel('let_through_pass', 'android')).toBe(1)
+    expect(funnel('let_through', 'ios_macos')).toBe(0)
+    expect(funnel('let_through', 'android')).toBe(0)
+    // Their refusals have reasons of their own, never 'error'.
+    expect(refusalReasonOf(new InvalidPassError())).toBe('pass_wrong')
+    expect(refusalReasonOf(new RateLimitedError('pass', 3600))).toBe('limit_pass')
+    expect(refusalReasonOf(new RateLimitedError('passBranch', 3600))).toBe('limit_pass_branch')
+    const wrong = await h.post('/pass', { pass: '12345678' }, IP.carla, WINDOWS_UA)
+    expect(wrong.status).toBe(422)
+    const after = (await h.scrape()).text
+    expect(
+      sample(after, 'branchgate_refusals_total', { reason: 'pass_wrong', os: 'windows' }),
+    ).toBe(1)
   })
 })

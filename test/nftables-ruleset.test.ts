@@ -17,6 +17,8 @@ import {
   revokeCommand,
 } from '../src/gate/nft-ruleset.js'
 import { GateError } from '../src/errors.js'
+import { readFileSync } from 'node:fs'
+import { exampleRuleset, GATEWAY_DOC, rulesetBlock } from '../scripts/gateway-ruleset.js'
 import type { Mac } from '../src/mac.js'
 import { FakeClock } from './fakes/clock.js'
 
@@ -46,7 +48,7 @@ describe('the nftables ruleset', () => {
     expect(text).toContain('tcp dport 80 redirect to :8080')
     const fromGuest = text.slice(text.indexOf('chain from_guest'))
     expect(fromGuest).toMatch(
-      /ether saddr @allowed accept\s+(#.*\s+)*ip daddr @garden4 tcp dport \{ 80, 443 \} accept\s+ip6 daddr @garden6 tcp dport \{ 80, 443 \} accept\s+(#.*\s+)*tcp dport 443 reject with tcp reset\s+drop/,
+      /ether saddr @allowed accept\s+(#.*\s+)*ip daddr @garden4 tcp dport \{ 80, 443 \} accept\s+ip6 daddr @garden6 tcp dport \{ 80, 443 \} accept\s+ip daddr @garden_dns4 tcp dport \{ 80, 443 \} accept\s+ip6 daddr @garden_dns6 tcp dport \{ 80, 443 \} accept\s+(#.*\s+)*tcp dport 443 reject with tcp reset\s+drop/,
     )
   })
 
@@ -57,7 +59,7 @@ describe('the nftables ruleset', () => {
     )
     // Before connection tracking, so no conntrack entry can keep an old decision alive.
     expect(chain).toMatch(
-      /type filter hook prerouting priority raw; policy accept;\s+iifname != "br-guest" return\s+ether saddr @allowed return\s+fib daddr type local meta l4proto \{ tcp, udp \} th dport 53 jump captive_dns/,
+      /type filter hook prerouting priority raw; policy accept;\s+iifname != "br-guest" return\s+meta l4proto \{ tcp, udp \} th dport 53 fib daddr type local ether saddr != @allowed jump captive_dns\s+\}/,
     )
     const captive = text.slice(text.indexOf('chain captive_dns {'))
     expect(captive).toMatch(
@@ -101,7 +103,7 @@ describe('the nftables ruleset', () => {
   it('takes no router advertisement or redirect from a guest, and resets any other TCP port of the gateway', () => {
     const input = text.slice(text.indexOf('chain guest_input'), text.indexOf('chain prelogin_icmp'))
     expect(input).toMatch(
-      /iifname != "br-guest" return\s+(#.*\s+)*icmpv6 type \{ nd-router-advert, nd-redirect \} drop/,
+      /iifname != "br-guest" return\s+(#.*\s+)*icmpv6 type \{ nd-router-advert, nd-redirect \} counter drop/,
     )
     expect(input).toMatch(/meta l4proto tcp reject with tcp reset\s+drop\s+\}/)
   })
@@ -115,8 +117,25 @@ describe('the nftables ruleset', () => {
 
   it('lets the walled garden and let-through devices skip the HTTP redirect', () => {
     expect(text).toMatch(
-      /ether saddr @allowed return\s+ip daddr @garden4 return\s+ip6 daddr @garden6 return\s+tcp dport 80 redirect/,
+      /ether saddr @allowed return\s+ip daddr @garden4 return\s+ip6 daddr @garden6 return\s+ip daddr @garden_dns4 return\s+ip6 daddr @garden_dns6 return\s+tcp dport 80 redirect/,
     )
+  })
+
+  it('puts the walled garden’s names in sets the captive resolver fills, each address kept a day', () => {
+    expect(text).toMatch(/set garden_dns4 \{\s+type ipv4_addr\s+flags timeout\s+timeout 1d\s+\}/)
+    expect(text).toMatch(/set garden_dns6 \{\s+type ipv6_addr\s+flags timeout\s+timeout 1d\s+\}/)
+  })
+
+  it('masquerades IPv6 like IPv4 unless the prefix is routed to the gateway', () => {
+    const routed = renderRuleset(readTemplate(), { ...params, ipv6Uplink: 'routed' })
+    expect(routed).toContain('meta nfproto ipv4 iifname "br-guest" oifname "eth0" masquerade')
+    expect(text).toMatch(/\t\tiifname "br-guest" oifname "eth0" masquerade/)
+  })
+
+  it('is shown in docs/gateway.md as it is generated for the example config (node --import tsx scripts/gateway-ruleset.ts)', () => {
+    const shown = rulesetBlock(readFileSync(GATEWAY_DOC, 'utf8'))
+    expect(shown).not.toBeNull()
+    expect(shown).toBe(exampleRuleset())
   })
 
   it('masquerades guests on the uplink only when one is configured', () => {
@@ -238,6 +257,9 @@ function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: 
     async listSetJson() {
       return '{"nftables":[]}'
     },
+    async listMapJson() {
+      return '{"nftables":[]}'
+    },
     close() {},
   }
 }
@@ -281,7 +303,9 @@ describe('the nftables gate', () => {
     await gate.replaceAll([{ mac: MAC, until: new FakeClock().now() + 1000 }])
     await gate.replaceAll([])
     expect(runner.batches[0]).toMatch(/^table inet branchgate\ndelete table inet branchgate\n/)
-    expect(runner.batches[1]).toBe('flush set inet branchgate allowed\n')
+    expect(runner.batches[1]).toBe(
+      'flush set inet branchgate allowed\nflush set inet branchgate notice\n',
+    )
   })
 
   it('fails at once, not at a timeout, when nft cannot be run', async () => {

@@ -5,7 +5,12 @@ import { closeDb, openDb } from '../src/db/open.js'
 import { visitStatements } from '../src/db/visits.js'
 import { uuidv7 } from '../src/ids.js'
 import { createVisitBook } from '../src/visits/book.js'
-import { createPresenceTracker } from '../src/visits/presence.js'
+import {
+  createPresenceTracker,
+  phaseOf,
+  stepDue,
+  VISIT_SEEN_STEP_MS,
+} from '../src/visits/presence.js'
 import { createOutbox, macPolicy } from '../src/sync/outbox.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakePresence } from './fakes/presence.js'
@@ -57,7 +62,13 @@ function setup(overrides: Record<string, unknown> = {}) {
     advance,
     run,
     sweep: () => t.sweep(h.clock.now()),
-    restart: () => (t = tracker()),
+    /** Writes what the tracker knows, as a clean stop does. */
+    flush: () => t.flush(),
+    /** A clean restart: what the old tracker knew is written, a new one starts. */
+    restart: () => {
+      t.flush()
+      t = tracker()
+    },
   }
 }
 
@@ -174,6 +185,7 @@ describe('presence tracker on a real SQLite file', () => {
     s.restart()
     s.advance({ minutes: 5 }) // down for 5 minutes
     await s.run(10)
+    s.flush()
     expect(visits()).toEqual([
       expect.objectContaining({ started_at: arrived, ended_at: null, last_seen_at: h.clock.now() }),
     ])
@@ -210,7 +222,10 @@ describe('presence tracker on a real SQLite file', () => {
     })
     await tracker.sweep(h.clock.now())
     const v = visits()
-    expect(v[0]).toMatchObject({ ended_at: lastSeen, end_reason: 'restart' })
+    // The process died: what it knew but had not written (less than a minute) is lost.
+    expect(v[0]).toMatchObject({ end_reason: 'restart' })
+    expect(lastSeen - v[0]!.ended_at!).toBeGreaterThanOrEqual(0)
+    expect(lastSeen - v[0]!.ended_at!).toBeLessThan(VISIT_SEEN_STEP_MS)
     expect(v[1]).toMatchObject({ started_at: h.clock.now(), ended_at: null })
     closeDb(h.db)
   })
@@ -242,6 +257,7 @@ describe('presence tracker on a real SQLite file', () => {
     await signIn(OTHER_IP, '55 8765 4321', '+525587654321', 'Beto')
     s.presence.here(OTHER_MAC)
     await s.run(2)
+    s.flush()
     const beto = visits().find((v) => v.customer_id === 2)!
     expect(beto.started_at).toBe(loginAt)
     const ana = visits().find((v) => v.customer_id === 1)!
@@ -273,8 +289,76 @@ describe('presence tracker on a real SQLite file', () => {
     // one of the two updates fails: the other must not be written either
     h.db.exec(`CREATE TRIGGER boom BEFORE UPDATE OF last_seen_at ON visits WHEN NEW.customer_id = 2
                BEGIN SELECT RAISE(ABORT, 'boom'); END`)
-    s.advance({ seconds: 30 })
+    s.advance({ minutes: 1 }) // both visits' last activity is due to be written
     await expect(s.sweep()).rejects.toThrow(/boom/)
     expect(visits()).toEqual(before)
+  })
+
+  it('writes an open visit about once a minute rather than at every sweep, and closes it at the exact last activity', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    let written = 0
+    for (let i = 0; i < 20; i++) {
+      s.advance({ seconds: 30 })
+      written += (await s.sweep()).written.visits
+    }
+    // 10 minutes of sweeps every 30 s: 20 sweeps, one write per minute at most (and 1 more
+    // when the phase boundary falls inside the first minute).
+    expect(written).toBeGreaterThanOrEqual(10)
+    expect(written).toBeLessThanOrEqual(11)
+    const lastActive = h.clock.now()
+    const stored = visits()[0]!.last_seen_at
+    expect(lastActive - stored).toBeLessThan(VISIT_SEEN_STEP_MS)
+    s.presence.gone(PHONE_MAC)
+    await s.run(16)
+    expect(visits()[0]).toMatchObject({ ended_at: lastActive, last_seen_at: lastActive })
+  })
+
+  it('writes everything it knows at a clean stop', async () => {
+    const s = setup()
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    // Sweep until one leaves the stored last activity behind (every other sweep at most writes).
+    let lagging = false
+    for (let i = 0; i < 4 && !lagging; i++) {
+      s.advance({ seconds: 30 })
+      lagging = (await s.sweep()).written.visits === 0
+    }
+    expect(lagging).toBe(true)
+    expect(visits()[0]!.last_seen_at).toBeLessThan(h.clock.now())
+    expect(s.flush()).toBe(1)
+    expect(visits()[0]!.last_seen_at).toBe(h.clock.now())
+  })
+})
+
+describe('writing on a step', () => {
+  it('spreads rows that fell due together over the following sweeps, each written once per step', () => {
+    const keys = Array.from(
+      { length: 1000 },
+      (_, i) => `0190a1b2-0000-7000-8000-${String(i).padStart(12, '0')}`,
+    )
+    const stored = new Map(keys.map((k) => [k, 0]))
+    const perSweep: number[] = []
+    for (let sweep = 1; sweep <= 20; sweep++) {
+      const at = sweep * 30_000
+      let n = 0
+      for (const k of keys) {
+        if (stepDue(stored.get(k)!, at, 60_000, phaseOf(k))) {
+          stored.set(k, at)
+          n++
+        }
+        // never more than a step behind
+        expect(at - stored.get(k)!).toBeLessThan(60_000)
+      }
+      perSweep.push(n)
+    }
+    // about half of the rows per 30-second sweep with a 60-second step, never all of them
+    for (const n of perSweep) {
+      expect(n).toBeGreaterThan(400)
+      expect(n).toBeLessThan(600)
+    }
+    expect(stepDue(5, 5, 60_000, 0.5)).toBe(false)
+    expect(stepDue(5, 4, 60_000, 0.5)).toBe(false)
   })
 })

@@ -60,6 +60,8 @@ describe('returning customers', () => {
   it('shows the welcome in English too', async () => {
     h = portalHarness()
     await signIn()
+    // Once the session is over (a device still through sees what it has: the online page).
+    h.clock.advance({ days: 1 })
     const res = await h.request('/?lang=en')
     expect(await res.text()).toContain('Welcome back, Ana López')
   })
@@ -122,6 +124,11 @@ describe('returning customers', () => {
     ])
     // both devices, one visit
     expect(visitsOf()).toHaveLength(1)
+    // Through now, it is told so by name (and welcomed back once its session is over).
+    expect(await (await h.request('/', {}, OTHER_IP)).text()).toContain(
+      'Ya tienes internet, Ana López',
+    )
+    h.clock.advance({ days: 1 })
     expect(await (await h.request('/', {}, OTHER_IP)).text()).toContain('Bienvenido de nuevo')
   })
 

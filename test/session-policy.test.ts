@@ -90,6 +90,8 @@ describe('session jobs', () => {
       session: h.app.session,
       sms: smsStatements(h.db),
       sync: { tick: async () => {}, stop: async () => {} },
+      retention: h.app.retention,
+      allowance: h.app.allowance,
       log: () => {},
     }
     const presenceJob = JOBS.find((j) => j.name === 'presence')!

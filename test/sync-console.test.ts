@@ -52,7 +52,7 @@ afterEach(() => {
 })
 
 describe('the console and the CRM sync', () => {
-  it('sends an erasure done in the console to the CRM, and forgets what the outbox held about the customer', async () => {
+  it('sends a cancellation done in the console to the CRM as customer.blocked, and forgets what the outbox held about the customer', async () => {
     w = wiredApp()
     seedWeek(w.db)
     const phone = (
@@ -83,13 +83,15 @@ describe('the console and the CRM sync', () => {
     )()
     const b = await w.signedIn()
     expect((await b.submit('/customers/1/erase', { confirm: 'yes' })).status).toBe(303)
+    // Issue 15: erasure is a blocking now; the CRM learns it with its key only.
     expect(events(w.db)).toEqual([
       {
-        type: 'customer.erased',
+        type: 'customer.blocked',
         data: {
           phone,
-          requestedAt: new Date(w.clock.now()).toISOString(),
-          requestedBy: 'user:root',
+          blockedAt: new Date(w.clock.now()).toISOString(),
+          reason: 'request',
+          deleteAfter: new Date(w.clock.now() + 180 * 86_400_000).toISOString(),
         },
       },
     ])

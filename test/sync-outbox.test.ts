@@ -130,8 +130,20 @@ describe('the outbox, written by the login transaction', () => {
       customer: { name: 'Ana María López' },
     })
     expect(rows[5]!.data.consent.purposes).toEqual(['marketing'])
+    // consent.withdrawn carries the CRM's key and nothing else about her (issue 15).
+    expect(rows[5]!.data).toEqual({
+      phone: '+525512345678',
+      consent: expect.objectContaining({ via: 'login' }),
+    })
+    expect(rows[5]!.schema_version).toBe(2)
+    // The earlier consent is marked withdrawn on record too.
+    expect(h.db.prepare(`SELECT purposes, withdrawn_at FROM consents ORDER BY id`).all()).toEqual([
+      { purposes: '["service","marketing"]', withdrawn_at: rows[5]!.occurred_at },
+      { purposes: '["service"]', withdrawn_at: null },
+    ])
     // The marketing flag travels with every customer record, and says the current truth.
-    for (const r of rows.slice(2)) expect(r.data.customer.marketingConsent).toBe(false)
+    for (const r of rows.slice(2))
+      if (r.data.customer) expect(r.data.customer.marketingConsent).toBe(false)
   })
 
   it('does not withdraw what was never given', async () => {
@@ -246,7 +258,7 @@ describe('appending events', () => {
     }
   })
 
-  it('on erasure drops everything the outbox still holds about the customer and queues customer.erased', () => {
+  it('on blocking drops everything the outbox still holds about the customer and queues customer.blocked', () => {
     const t = tempDb()
     try {
       const outbox = createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') })
@@ -276,17 +288,23 @@ describe('appending events', () => {
         )
       })()
       t.db.transaction(() =>
-        outbox.customerErased({ phone: '+525500000001', requestedBy: 'user:maria', now: 3 }),
+        outbox.customerBlocked({
+          phone: '+525500000001',
+          reason: 'request',
+          now: 3,
+          deleteAfter: 86_400_003,
+        }),
       )()
       const rows = t.db
         .prepare(`SELECT type, payload FROM outbox_events ORDER BY seq`)
         .all() as Array<{ type: string; payload: string }>
-      expect(rows.map((r) => r.type)).toEqual(['customer.verified', 'customer.erased'])
+      expect(rows.map((r) => r.type)).toEqual(['customer.verified', 'customer.blocked'])
       expect(JSON.parse(rows[0]!.payload).customer.phone).toBe('+525500000002')
       expect(JSON.parse(rows[1]!.payload)).toEqual({
         phone: '+525500000001',
-        requestedAt: '1970-01-01T00:00:00.003Z',
-        requestedBy: 'user:maria',
+        blockedAt: '1970-01-01T00:00:00.003Z',
+        reason: 'request',
+        deleteAfter: '1970-01-02T00:00:00.003Z',
       })
     } finally {
       t.close()
@@ -330,23 +348,38 @@ describe('appending events', () => {
     }
   })
 
-  it("serves as the console's erasure port", () => {
+  it("serves as the customer domain's erasure port: customer.blocked, then customer.deleted, with the CRM's key only", () => {
     const t = tempDb()
     try {
       const notifier = outboxErasureNotifier(
         createOutbox(t.db, { branchId: 'b1', macs: macPolicy('omit', '') }),
       )
-      t.db.transaction(() =>
-        notifier.customerErased({ phoneE164: '+525512345678', erasedAt: 5, actor: 'user:maria' }),
-      )()
-      const row = t.db.prepare(`SELECT type, payload FROM outbox_events`).get() as {
+      t.db.transaction(() => {
+        notifier.customerBlocked({
+          customerId: 1,
+          phoneE164: '+525512345678',
+          blockedAt: 5,
+          deleteAfter: 10,
+          reason: 'request',
+          actor: 'user:maria',
+        })
+        notifier.customerDeleted({ customerId: 1, phoneE164: '+525512345678', deletedAt: 10 })
+      })()
+      const rows = t.db.prepare(`SELECT type, payload FROM outbox_events ORDER BY seq`).all() as {
         type: string
         payload: string
-      }
-      expect(row.type).toBe('customer.erased')
-      expect(JSON.parse(row.payload)).toMatchObject({
+      }[]
+      expect(rows.map((r) => r.type)).toEqual(['customer.blocked', 'customer.deleted'])
+      // Nothing personal beyond the CRM's key.
+      expect(JSON.parse(rows[0]!.payload)).toEqual({
         phone: '+525512345678',
-        requestedBy: 'user:maria',
+        blockedAt: '1970-01-01T00:00:00.005Z',
+        reason: 'request',
+        deleteAfter: '1970-01-01T00:00:00.010Z',
+      })
+      expect(JSON.parse(rows[1]!.payload)).toEqual({
+        phone: '+525512345678',
+        deletedAt: '1970-01-01T00:00:00.010Z',
       })
     } finally {
       t.close()

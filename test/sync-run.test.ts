@@ -159,10 +159,13 @@ describe('a sync run', () => {
   it('says connection refused when the CRM is down', async () => {
     seedEvents(t.db, { count: 2, customers: 1 })
     // An address of 127.0.0.0/8 nothing listens on: refused, and no other process can take it.
-    const config = syncConfig({}, `http://${privateLoopback()}:8080/hook`)
+    // Port 1, not 8080: a service another test runs on 0.0.0.0:8080 took the connection once and
+    // never answered (the run then timed out instead of being refused).
+    const config = syncConfig({}, `http://${privateLoopback()}:1/hook`)
     const runner = createSyncRunner({
       db: t.db,
-      adapter: createWebhookAdapter(config.adapter as any, { clock, timeoutMs: 1000 }),
+      // The refusal comes at once; the timeout only guards a hang (1 s fired first once under load).
+      adapter: createWebhookAdapter(config.adapter as any, { clock, timeoutMs: 60_000 }),
       clock,
       config,
       branchId: 'b1',

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig, type SyncConfig } from '../src/config.js'
 import {
+  consentWithdrawn,
+  customerBlocked,
+  customerDeleted,
   customerErased,
   customerRecord,
   customerVerified,
@@ -221,6 +224,88 @@ describe('the Salesforce adapter', () => {
     })
     expect(sf.records.get('Contact')!.has('+525500000099')).toBe(false)
     expect(sf.records.get('Branchgate_Visit__c')!.get('v-anon')).not.toHaveProperty('Contact__r')
+  })
+
+  it('maps consent.withdrawn v2, customer.blocked and customer.deleted onto the contact by its key, and leaves a contact it never had alone', async () => {
+    const rec = customerRecord(
+      {
+        phone_e164: '+525500000001',
+        name: 'Ana',
+        locale: 'es',
+        first_verified_at: 0,
+        last_verified_at: 0,
+      },
+      true,
+    )
+    const at = (days: number) => clock.now() + days * 86_400_000
+    t.db.transaction(() => {
+      const add = (e: Parameters<typeof appendEvent>[2]) => appendEvent(t.db, 'b1', e)
+      add(
+        customerVerified({
+          customer: rec,
+          firstTime: true,
+          mac: '3a:11:22:33:44:55',
+          now: clock.now(),
+          macs: macPolicy('omit', ''),
+        }),
+      )
+      for (const phone of ['+525500000001', '+525500000099']) {
+        add(
+          consentWithdrawn({
+            phone,
+            purposes: ['marketing'],
+            noticeVersion: '2026-01',
+            branchId: 'b1',
+            via: 'portal',
+            now: at(1),
+          }),
+        )
+        add(customerBlocked({ phone, reason: 'request', now: at(2), deleteAfter: at(182) }))
+        add(customerDeleted({ phone, now: at(182) }))
+      }
+    })()
+    expect(await runner().run()).toMatchObject({ status: 'done', delivered: 7, parked: 0 })
+    // The contact got each step's date, and nothing personal beyond its key was sent.
+    expect(sf.records.get('Contact')!.get('+525500000001')).toEqual({
+      Branchgate_Phone__c: '+525500000001',
+      LastName: 'Ana',
+      MobilePhone: '+525500000001',
+      Branchgate_Locale__c: 'es',
+      Branchgate_Marketing_Consent__c: false,
+      Branchgate_Last_Verified_At__c: new Date(0).toISOString(),
+      Branchgate_Last_Branch__c: 'b1',
+      Branchgate_Marketing_Withdrawn_At__c: new Date(at(1)).toISOString(),
+      Branchgate_Blocked_At__c: new Date(at(2)).toISOString(),
+      Branchgate_Deleted_At__c: new Date(at(182)).toISOString(),
+    })
+    const privacyRecords = upserts()
+      .flatMap((c) => c.body.records as Array<Record<string, unknown>>)
+      .filter((r) => !('LastName' in r))
+    expect(privacyRecords.length).toBeGreaterThan(0)
+    for (const r of privacyRecords)
+      for (const k of Object.keys(r))
+        expect([
+          'attributes',
+          'Branchgate_Phone__c',
+          'Branchgate_Marketing_Consent__c',
+          'Branchgate_Marketing_Withdrawn_At__c',
+          'Branchgate_Blocked_At__c',
+          'Branchgate_Deleted_At__c',
+        ]).toContain(k)
+    // A number Salesforce never had: delivered, and no contact made up for it.
+    expect(sf.records.get('Contact')!.has('+525500000099')).toBe(false)
+  })
+
+  it('parks a privacy event whose field is not mapped, saying which key to set', async () => {
+    t.db.transaction(() => {
+      appendEvent(t.db, 'b1', customerDeleted({ phone: '+525500000001', now: clock.now() }))
+    })()
+    const r = await runner(config({}, { contact: { fields: { deletedAt: null } } })).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 0, parked: 1 })
+    expect(parkedEvents(t.db)[0]).toMatchObject({
+      type: 'customer.deleted',
+      error: 'salesforce: contact.fields.deletedAt is not mapped',
+    })
   })
 
   it('retries the whole batch when Salesforce is unavailable, honouring Retry-After, and sends it again unchanged', async () => {

@@ -16,7 +16,11 @@ describe('visit, presence, session and remember settings', () => {
     const c = loadConfig(null)
     expect(c.visits).toEqual({ idleMinutes: 15, minMinutes: 2 })
     expect(c.presence).toEqual({ intervalSeconds: 30 })
-    expect(c.session).toEqual({ hours: 8, idleMinutes: 30 })
+    expect(c.session).toEqual({
+      hours: 8,
+      idleMinutes: 30,
+      extend: { times: 1, minutes: 60, withinMinutes: 30 },
+    })
     expect(c.remember).toEqual({ days: 30 })
     expect(c.reverify).toEqual({ days: 180 })
     expect(c.branch.openingHours).toBeNull()

@@ -22,9 +22,72 @@ export const sessionConfig = z
       .min(0)
       .max(24 * 60)
       .default(30),
+    /** Extending a session once it nears its end, without a new code (RFC 8908 can-extend-session). */
+    extend: z
+      .object({
+        /** Extensions one session may get; 0 turns extension off. */
+        times: z.number().int().min(0).max(10).default(1),
+        /** Minutes each extension adds (still cut at closing time). */
+        minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(60),
+        /** Minutes before the end from which the portal offers it. */
+        withinMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(30),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({})
+
+/** Optional per-tier rates in kbit/s (null: the `gate.rate` value). */
+const tierKbps = z.number().int().min(64).max(10_000_000).nullable().default(null)
+
+/**
+ * The `tiers` key: kinds of access besides a verified number. `unverified`: the degraded tier
+ * offered when codes cannot be sent; `pass`: staff-issued passes; `verified`: optional rates of
+ * customers who verified their number (default: `gate.rate`).
+ */
+export const tiersConfig = z
+  .object({
+    verified: z.object({ downKbps: tierKbps, upKbps: tierKbps }).strict().prefault({}),
+    unverified: z
+      .object({
+        /** false: the portal never offers access without a code (branches that must not). */
+        enabled: z.boolean().default(true),
+        /** Minutes of access without a code, once per device and per number per day. */
+        minutes: z.number().int().min(1).max(240).default(30),
+        /** kbit/s each way without a code. */
+        kbps: z.number().int().min(64).max(1_000_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    pass: z
+      .object({
+        /** Minutes of access a pass gives its one device. */
+        minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(240),
+        downKbps: tierKbps,
+        upKbps: tierKbps,
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({})
+export type TiersConfig = z.infer<typeof tiersConfig>
 
 const HOURS_RE =
   /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d)*$/

@@ -9,8 +9,7 @@ import { GateError } from '../errors.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import type { Gate } from '../gate/gate.js'
 import type { NftablesGate } from '../gate/nftables.js'
-import { loadOrCreateSecret } from '../secret.js'
-import { createServices, type Services } from '../services.js'
+import type { Services } from '../services.js'
 
 /** What a one-shot command works with: the config, the database and the services. */
 export interface CliContext {
@@ -34,11 +33,24 @@ export interface CliContextOptions {
   clock?: Clock
   /** Where the services log (default: standard error). */
   log?: (line: string) => void
+  /**
+   * The command uses `ctx.services` (default true). A command that only reads (status, stop,
+   * sms-status, doctor) says false: the services' code is then never loaded nor compiled, and
+   * no secret is created, so `branchgate status` starts in less time (bench startup).
+   */
+  services?: boolean
 }
 
 /** The gate of a command that does not touch the firewall: any use is a bug, said plainly. */
 const noGate: Gate = new Proxy({} as Gate, {
   get: () => () => Promise.reject(new GateError('this command does not use the firewall')),
+})
+
+/** The services of a command that said it does not use them: any use is a bug, said plainly. */
+const noServices: Services = new Proxy({} as Services, {
+  get: (_, key) => {
+    throw new Error(`this command opened its context without services (services.${String(key)})`)
+  },
 })
 
 /**
@@ -60,18 +72,25 @@ export async function openCliContext(
   const dataDir = opts.createDatabase ? prepareDataDir(config.dataDir) : path.dirname(file)
   const db = openDb(file)
   try {
-    const secret = loadOrCreateSecret(dataDir)
     const handle = opts.gate
       ? await openConfiguredGate(config, { clock, log, role: 'command' })
       : null
-    const services = createServices({
-      config,
-      db,
-      gate: handle?.gate ?? noGate,
-      clock,
-      secret,
-      log,
-    })
+    let services = noServices
+    if (opts.services !== false) {
+      // Loaded on demand: the services are most of the command's code (see `services` above).
+      const [{ loadOrCreateSecret }, { createServices }] = await Promise.all([
+        import('../secret.js'),
+        import('../services.js'),
+      ])
+      services = createServices({
+        config,
+        db,
+        gate: handle?.gate ?? noGate,
+        clock,
+        secret: loadOrCreateSecret(dataDir),
+        log,
+      })
+    }
     return {
       config,
       db,

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { BlockList, isIPv6 } from 'node:net'
 import { Resolver } from 'node:dns/promises'
 import { SPECS } from './specs.js'
 import { existsSync } from 'node:fs'
@@ -181,8 +182,12 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         fix: 'is this Linux?',
       })
     }
+    // IPv6 guests (gate.ipv6): the prefix on the guest port, forwarding, a way out.
+    if (gate.ipv6) out.push(await checkIpv6(gate, gate.ipv6, probes))
     out.push(...(await checkDnsmasq(config, gate.guestInterface, gate.dnsmasqConfFile, probes)))
-    out.push(await checkCaptiveDns(gate, probes))
+    const captive = await checkCaptiveDns(gate, probes)
+    out.push(captive)
+    if (captive.ok) out.push(...(await checkGarden(gate, probes)))
   }
 
   const dbFile = path.join(path.resolve(config.dataDir), 'branchgate.db')
@@ -318,6 +323,139 @@ async function checkCaptiveDns(
       fix: `look at journalctl -u branchgate for "captive dns" lines (is dnsmasq installed at gate.captiveDns.dnsmasqPath?), then systemctl restart branchgate`,
     }
   }
+}
+
+/**
+ * IPv6 for guests as the kernel has it: an address of gate.ipv6.prefix on the guest interface
+ * (what dnsmasq announces and the captive resolver answers AAAA with), IPv6 forwarding on, and,
+ * when the gateway does the uplink's NAT66, a default IPv6 route (from the branch router).
+ */
+async function checkIpv6(
+  gate: Extract<Config['gate'], { backend: 'nftables' }>,
+  ipv6: NonNullable<Extract<Config['gate'], { backend: 'nftables' }>['ipv6']>,
+  probes: DoctorProbes,
+): Promise<Finding> {
+  const check = 'IPv6'
+  const [net = '', bits = '64'] = ipv6.prefix.split('/')
+  const prefix = new BlockList()
+  prefix.addSubnet(net, Number(bits), 'ipv6')
+  const ip = await probes.run('ip', ['-j', 'addr', 'show', 'dev', gate.guestInterface])
+  const own = (ip.code === 0 ? interfaceAddresses(ip.stdout) : []).filter(
+    (a) => isIPv6(a) && prefix.check(a, 'ipv6'),
+  )
+  if (own.length === 0)
+    return {
+      check,
+      ok: false,
+      detail: `${gate.guestInterface} has no address in gate.ipv6.prefix ${ipv6.prefix}: phones get no IPv6 address from the gateway`,
+      fix: `ip -6 addr add ${net.replace(/::$/, '::1')}/64 dev ${gate.guestInterface}, and keep it in the interface's configuration (deploy/install.sh --ipv6-prefix does both)`,
+    }
+  const fwd = await probes
+    .readFile('/proc/sys/net/ipv6/conf/all/forwarding')
+    .then((v) => v.trim())
+    .catch(() => '?')
+  if (fwd !== '1')
+    return {
+      check,
+      ok: false,
+      detail: 'IPv6 forwarding is off: IPv6 guests cannot reach the internet',
+      fix: 'sysctl -w net.ipv6.conf.all.forwarding=1 and keep it in /etc/sysctl.d/90-branchgate.conf (deploy/install.sh does both)',
+    }
+  const detail = `${own[0]} on ${gate.guestInterface} (${ipv6.prefix}), forwarding on`
+  if (ipv6.uplink !== 'nat' || !gate.uplinkInterface)
+    return { check, ok: true, detail: `${detail}; the prefix is routed to this gateway` }
+  const route = await probes.run('ip', ['-j', '-6', 'route', 'show', 'default'])
+  let routes: Array<{ dev?: string }> = []
+  try {
+    routes = route.code === 0 ? (JSON.parse(route.stdout || '[]') as typeof routes) : []
+  } catch {
+    routes = []
+  }
+  return routes.some((r) => r.dev === gate.uplinkInterface)
+    ? { check, ok: true, detail: `${detail}, NAT66 on ${gate.uplinkInterface}` }
+    : {
+        check,
+        ok: false,
+        detail: `${detail}, but ${gate.uplinkInterface} has no default IPv6 route: IPv6 guests cannot reach the internet`,
+        fix: `check that the branch router sends router advertisements on ${gate.uplinkInterface} and that net.ipv6.conf.${gate.uplinkInterface}.accept_ra is 2 (deploy/install.sh sets it); or set gate.ipv6 to null for IPv4-only guests`,
+      }
+}
+
+/**
+ * The walled garden's names as guests meet them: each one asked of the captive resolver (whose
+ * answer also puts its addresses into the firewall), then reached over HTTPS or HTTP from here.
+ * A wildcard has no address of its own: guests' answers fill it, so doctor shows how many
+ * addresses the names have in the firewall now.
+ */
+async function checkGarden(
+  gate: Extract<Config['gate'], { backend: 'nftables' }>,
+  probes: DoctorProbes,
+): Promise<Finding[]> {
+  if (gate.walledGarden.hosts.length === 0) return []
+  const ip = await probes.run('ip', ['-j', 'addr', 'show', 'dev', gate.guestInterface])
+  const [gateway] = answerAddresses(ip.code === 0 ? interfaceAddresses(ip.stdout) : [])
+  if (!gateway) return []
+  const out: Finding[] = []
+  for (const host of gate.walledGarden.hosts) {
+    const check = `walled garden ${host}`
+    if (host.startsWith('*.')) {
+      const inFirewall = await gardenAddressCount(gate.nftPath, probes)
+      out.push({
+        check,
+        ok: true,
+        detail: `a wildcard: its names open as guests resolve them (${inFirewall} address(es) from the garden's names in the firewall now)`,
+      })
+      continue
+    }
+    const addresses: string[] = await probes
+      .dns(gateway, gate.captiveDns.port, host)
+      .catch(() => [])
+    if (addresses.length === 0 || addresses.includes(gateway)) {
+      out.push({
+        check,
+        ok: false,
+        detail: 'does not resolve through the captive resolver: guests cannot open it before login',
+        fix: `check the name, and that the gateway's dnsmasq resolves it (dig @${gateway} ${host})`,
+      })
+      continue
+    }
+    let answer: string | null = null
+    for (const url of [`https://${host}/`, `http://${host}/`]) {
+      try {
+        answer = `${url.split(':')[0]!.toUpperCase()} ${await probes.reach(url)}`
+        break
+      } catch {
+        // try the next scheme
+      }
+    }
+    out.push(
+      answer
+        ? { check, ok: true, detail: `${addresses.join(', ')}; answers (${answer})` }
+        : {
+            check,
+            ok: false,
+            detail: `${addresses.join(', ')}, but it answers neither HTTPS nor HTTP from here`,
+            fix: 'check the host name in gate.walledGarden.hosts, and the uplink',
+          },
+    )
+  }
+  return out
+}
+
+/** How many addresses the captive resolver has put in the garden's sets (garden_dns4 and 6). */
+async function gardenAddressCount(nftPath: string, probes: DoctorProbes): Promise<number> {
+  let n = 0
+  for (const set of ['garden_dns4', 'garden_dns6']) {
+    const r = await probes.run(nftPath, ['-j', 'list', 'set', 'inet', 'branchgate', set])
+    if (r.code !== 0) continue
+    try {
+      const doc = JSON.parse(r.stdout) as { nftables?: Array<{ set?: { elem?: unknown[] } }> }
+      n += doc.nftables?.find((x) => x.set)?.set?.elem?.length ?? 0
+    } catch {
+      // unreadable: counted as none
+    }
+  }
+  return n
 }
 
 /** The keys of each provider type that hold its credentials. */

@@ -21,7 +21,7 @@ async function withDb(
   body: (config: Config, db: Db) => number,
 ): Promise<number> {
   try {
-    return await withContext(argv, env, (ctx) => body(ctx.config, ctx.db))
+    return await withContext(argv, env, (ctx) => body(ctx.config, ctx.db), { services: false })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     console.error(`branchgate: ${err.message}`)

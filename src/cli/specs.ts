@@ -67,6 +67,13 @@ export const SPECS = {
     summary: 'cut a device off now',
     maxArgs: 1,
   },
+  // Issue 17: staff passes for walk-ins without a usable mobile.
+  pass: {
+    name: 'pass',
+    usage: 'branchgate pass [--name NAME] [--minutes N]',
+    summary: 'issue a one-time pass for one device (default: tiers.pass.minutes)',
+    options: { name: { type: 'string' }, minutes: { type: 'string' } },
+  },
   stop: {
     name: 'stop',
     usage: 'branchgate stop [--flush]',

@@ -52,6 +52,6 @@ export const statusCommand: Command = {
         for (const line of smsStatusLines(ctx.db, ctx.config, ctx.clock.now())) out(line)
         return 0
       },
-      { gate: true },
+      { gate: true, services: false },
     ),
 }

@@ -56,6 +56,6 @@ export const stopCommand: Command = {
         }
         return 0
       },
-      { gate: true },
+      { gate: true, services: false },
     ),
 }

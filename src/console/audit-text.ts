@@ -73,6 +73,48 @@ const SENTENCES: Record<
     // Erased: the page remains, anonymous, and says so.
     params: { customer: v.customer(r.subject), reason: v.reason(r.reason) },
   }),
+  // Privacy (issue 15).
+  'marketing.export': () => ({ key: 'audit.say.marketing.export', params: {} }),
+  'customer.block': (r, _d, v) => ({
+    key: 'audit.say.customer.block',
+    params: { customer: v.text(`#${r.subject}`), reason: v.reason(r.reason) },
+  }),
+  'customer.delete': (r, d, v) => ({
+    key: 'audit.say.customer.delete',
+    params: {
+      customer: v.text(`#${r.subject}`),
+      visits: v.text(d.visits),
+      reason: v.reason(r.reason),
+    },
+  }),
+  'consent.withdraw': (r, _d, v) => ({
+    key: 'audit.say.consent.withdraw',
+    params: { customer: v.customer(r.subject), reason: v.reason(r.reason) },
+  }),
+  'consent.renew': (r, d, v) => ({
+    key: 'audit.say.consent.renew',
+    params: { customer: v.customer(r.subject), version: v.text(d.noticeVersion) },
+  }),
+  'customer.rename': (r, _d, v) => ({
+    key: 'audit.say.customer.rename',
+    params: { customer: v.customer(r.subject) },
+  }),
+  'rights.record': (r, d, v) => ({
+    key: 'audit.say.rights.record',
+    params: { request: v.text(d.request), kind: v.kind(r.reason), customer: v.customer(r.subject) },
+  }),
+  'rights.done': (r, d, v) => ({
+    key: 'audit.say.rights.done',
+    params: { request: v.text(d.request), kind: v.kind(r.reason) },
+  }),
+  'rights.refuse': (r, d, v) => ({
+    key: 'audit.say.rights.refuse',
+    params: { request: v.text(d.request), kind: v.kind(r.reason) },
+  }),
+  'retention.capped': (_r, d, v) => ({
+    key: 'audit.say.retention.capped',
+    params: { clock: v.time(d.clockAt), effective: v.time(d.effectiveAt) },
+  }),
   'visits.export': (_r, d, v) => ({
     key: 'audit.say.visits.export',
     params: { from: v.day(d.from), to: v.day(d.to) },
@@ -125,6 +167,27 @@ const SENTENCES: Record<
         : 'audit.say.sms.breaker.lift',
     params: { prefix: v.text(r.subject) },
   }),
+  // Issue 17: rates and the allowance, access without a code, staff passes.
+  'device.rate': (r, d, v) => ({
+    key: d.slowed ? 'audit.say.device.rate.slowed' : 'audit.say.device.rate',
+    params: { mac: v.mac(r.subject), reason: v.reason(r.reason) },
+  }),
+  'unverified.grant': (r, d, v) => ({
+    key: 'audit.say.unverified.grant',
+    params: { mac: v.mac(r.subject), until: v.time(d.until), reason: v.reason(r.reason) },
+  }),
+  'pass.issue': (r, d, v) => ({
+    key: 'audit.say.pass.issue',
+    params: { pass: v.text(r.subject), minutes: v.text(d.minutes) },
+  }),
+  'pass.revoke': (r, _d, v) => ({
+    key: 'audit.say.pass.revoke',
+    params: { pass: v.text(r.subject) },
+  }),
+  'pass.exhausted': (r, d, v) => ({
+    key: 'audit.say.pass.exhausted',
+    params: { pass: v.text(r.subject), mac: v.mac(d.mac) },
+  }),
 }
 
 interface Values {
@@ -135,6 +198,8 @@ interface Values {
   reason(v: string | null): string
   role(v: unknown): string
   customer(v: unknown): AuditPart
+  /** A rights request's kind, in the reader's language. */
+  kind(v: string | null): string
 }
 
 /** The audit actions the sentences above cover (tests check the code records no other). */
@@ -178,6 +243,11 @@ export function describeAudit(row: AuditRow, locale: Locale, f: Formatters): Aud
     },
     role: (v) => {
       const key = `role.${text(v)}`
+      const said = ct(locale, key)
+      return said === key ? text(v) : said
+    },
+    kind: (v) => {
+      const key = `requests.kind.${v ?? ''}`
       const said = ct(locale, key)
       return said === key ? text(v) : said
     },

@@ -1,10 +1,9 @@
 import type { Clock } from '../clock.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
-import type { DeviceAccess } from '../access/device-access.js'
-import { createErasure } from '../customers/erasure.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { Allowance } from '../access/allowance.js'
 import { parsePhone, type PhoneRules } from '../customers/phone.js'
-import type { ErasureNotifier } from './ports.js'
 
 export interface CustomerSummary {
   id: number
@@ -47,6 +46,23 @@ export interface CustomerFile {
   campaigns: Array<{ campaign: string; sent_at: number }>
 }
 
+/** What the customer page shows of tiers and the daily allowance (issue 17). */
+export interface CustomerAccessNow {
+  /** The customer's devices let through now, with their tier and rate. */
+  live: Array<{
+    mac: string
+    tier: string
+    ends_at: number
+    down_kbps: number | null
+    up_kbps: number | null
+    slowed: number
+  }>
+  /** Bytes the customer moved today (all devices); the allowance and what is left, or null. */
+  usedBytes: number
+  limitBytes: number | null
+  remainingBytes: number | null
+}
+
 /** Folds case and accents so "jose" finds "José". Registered as an SQL function. */
 export function fold(text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
@@ -56,10 +72,13 @@ export interface CustomerDeskDeps {
   db: Db
   clock: Clock
   audit: AuditStatements
-  access: Pick<DeviceAccess, 'setDeviceState' | 'liveUntil'>
-  erasure: ErasureNotifier
+  /** Block then delete (src/customers/erasure.ts); null where only searching (worker thread). */
+  erasure: Pick<Erasure, 'block'> | null
   phoneRules: PhoneRules
-  branchId: string
+  /** The daily allowance (issue 17); absent (the worker's search-only desk): not shown. */
+  allowance?: Pick<Allowance, 'used' | 'remaining'>
+  /** gate.quota.dailyMB */
+  dailyMB?: number | null
 }
 
 /** Finding customers, reading everything kept about one, exporting it and erasing it. */
@@ -102,6 +121,10 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
   const authorizations = db.prepare(
     `SELECT mac, starts_at, ends_at, reason, ended_at, end_reason FROM authorizations WHERE customer_id = @id ORDER BY starts_at`,
   )
+  const liveAccess = db.prepare(
+    `SELECT mac, tier, ends_at, down_kbps, up_kbps, slowed FROM authorizations
+     WHERE customer_id = @id AND ended_at IS NULL AND ends_at > @now ORDER BY starts_at`,
+  )
   const setStaff = db.prepare(
     `UPDATE devices SET is_staff = @staff, staff_from_config = 0 WHERE mac = @mac AND customer_id = @id`,
   )
@@ -121,6 +144,18 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
 
   const like = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`)
 
+  // Issue 17 and 18's data about the customer, for the ARCO access export (issue 15).
+  const exportGrants = db.prepare(
+    `SELECT phone_e164, name, locale, marketing, notice_version, mac, day, granted_at, ends_at, why, upgraded_at
+     FROM unverified_grants WHERE customer_id = @id OR phone_e164 = @phone ORDER BY granted_at`,
+  )
+  const exportUsage = db.prepare(
+    `SELECT day, bytes, slowed_at FROM data_usage WHERE holder = @holder ORDER BY day`,
+  )
+  const exportArrivals = db.prepare(
+    `SELECT at, kind, os_family FROM device_arrivals WHERE customer_id = @id ORDER BY at`,
+  )
+
   function file(id: number, visitLimit = 1_000_000): CustomerFile | null {
     const c = customer.get({ id }) as CustomerFile['customer'] | undefined
     if (!c) return null
@@ -134,8 +169,6 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
         : (campaigns.all({ phone: c.phone_e164 }) as CustomerFile['campaigns']),
     }
   }
-
-  const erasure = createErasure(deps)
 
   return {
     /**
@@ -164,24 +197,55 @@ export function createCustomerDesk(deps: CustomerDeskDeps) {
     /** Everything kept about one customer, for the customer page (latest 200 visits). */
     page: (id: number) => file(id, 200),
 
-    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. */
+    /** The customer's tier and rate per device now, and today's data (issue 17). */
+    accessNow(id: number): CustomerAccessNow {
+      const now = deps.clock.now()
+      const holder = `c:${id}` as const
+      const dailyMB = deps.dailyMB ?? null
+      return {
+        live: liveAccess.all({ id, now }) as CustomerAccessNow['live'],
+        usedBytes: deps.allowance?.used(holder, now) ?? 0,
+        limitBytes: dailyMB === null ? null : Math.round(dailyMB * 1_000_000),
+        remainingBytes: deps.allowance?.remaining(holder, now) ?? null,
+      }
+    },
+
+    /** All data of one customer as a JSON document (ARCO access request). Audit-logged. Null for a blocked customer. */
     exportFile(
       id: number,
       actor: string,
-    ): (CustomerFile & { authorizations: unknown[]; exportedAt: string }) | null {
+    ):
+      | (CustomerFile & {
+          authorizations: unknown[]
+          accessWithoutCode: unknown[]
+          dataUsage: unknown[]
+          arrivals: unknown[]
+          exportedAt: string
+        })
+      | null {
       const f = file(id)
-      if (!f) return null
+      // A blocked customer is in no export: their record is kept for legal claims only.
+      if (!f || f.customer.erased_at) return null
       const now = deps.clock.now()
       deps.audit.record({ at: now, actor, action: 'customer.export', subject: String(id) })
       return {
         ...f,
         authorizations: authorizations.all({ id }),
+        accessWithoutCode: exportGrants.all({ id, phone: f.customer.phone_e164 }),
+        dataUsage: exportUsage.all({ holder: `c:${id}` }),
+        arrivals: exportArrivals.all({ id }),
         exportedAt: new Date(now).toISOString(),
       }
     },
 
-    /** Erases a customer's personal data (src/customers/erasure.ts). */
-    erase: (id: number, actor: string): Promise<boolean> => erasure.erase(id, actor),
+    /**
+     * Blocks a customer at their request (cancellation): invisible from now on, deleted after
+     * privacy.blockingDays (src/customers/erasure.ts).
+     */
+    block(id: number, actor: string): Promise<boolean> {
+      if (!deps.erasure) throw new Error('customer desk built without erasure')
+      return deps.erasure.block(id, { actor, reason: 'request' })
+    },
   }
 }
 export type CustomerDesk = ReturnType<typeof createCustomerDesk>

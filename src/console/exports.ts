@@ -2,6 +2,7 @@ import type { Db } from '../db/open.js'
 import { UTF8_BOM, csvLine, spreadsheetPhone, spreadsheetSafe, type CsvDelimiter } from './csv.js'
 import { formatLocal, offsetSegments, type DateRange } from './time.js'
 import { visitStanding } from '../visits/rules.js'
+import { localTime } from '../time.js'
 
 export interface VisitsExportOptions {
   range: DateRange
@@ -184,3 +185,46 @@ export function createVisitList(db: Db, passByMinutes: number) {
   }
 }
 export type VisitList = ReturnType<typeof createVisitList>
+
+/**
+ * The customers who accept offers now (issue 15), as CSV for the marketing team: the latest
+ * consent of each has marketing and is not withdrawn; blocked (erased) customers are never in
+ * it. Small (one row per customer), so built at once.
+ */
+export function marketingCsv(
+  db: Db,
+  opts: { timeZone: string; header: readonly string[]; delimiter?: CsvDelimiter },
+): string {
+  const rows = db
+    .prepare(
+      `SELECT c.phone_e164, c.name, c.locale, k.given_at, k.notice_version
+       FROM customers c
+       JOIN consents k ON k.id = (SELECT id FROM consents WHERE customer_id = c.id
+                                  ORDER BY given_at DESC, id DESC LIMIT 1)
+       WHERE c.erased_at IS NULL AND k.withdrawn_at IS NULL
+         AND EXISTS (SELECT 1 FROM json_each(k.purposes) WHERE value = 'marketing')
+       ORDER BY c.id`,
+    )
+    .all() as Array<{
+    phone_e164: string
+    name: string
+    locale: string
+    given_at: number
+    notice_version: string
+  }>
+  const delimiter = opts.delimiter ?? ','
+  let out = UTF8_BOM + csvLine(opts.header, delimiter)
+  for (const r of rows) {
+    out += csvLine(
+      [
+        spreadsheetPhone(r.phone_e164),
+        spreadsheetSafe(r.name),
+        r.locale,
+        localTime(r.given_at, opts.timeZone),
+        spreadsheetSafe(r.notice_version),
+      ],
+      delimiter,
+    )
+  }
+  return out
+}

@@ -3,21 +3,20 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { auditStatements } from '../db/audit.js'
 import { consoleAuditStatements } from '../db/console.js'
+import { customerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { RightsDesk } from '../privacy/requests.js'
+import type { Allowance } from '../access/allowance.js'
+import type { Passes } from '../access/passes.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import { createCampaigns } from './campaigns.js'
 import { createCustomerDesk } from './customers.js'
-import { createVisitList } from './exports.js'
-import {
-  noErasureNotifier,
-  noSmsStats,
-  noSync,
-  type ErasureNotifier,
-  type SmsStatsSource,
-  type SyncStatusSource,
-} from './ports.js'
+import { createVisitList, marketingCsv } from './exports.js'
+import { noSmsStats, noSync, type SmsStatsSource, type SyncStatusSource } from './ports.js'
 import { consoleRoutes } from './routes.js'
 import { inlineConsoleWorker, type ConsoleWorkerFactory, type WorkRules } from './worker.js'
 
@@ -33,8 +32,8 @@ export interface ConsoleDeps {
   log: (line: string) => void
   /** The CRM sync's state for the sync panel; default: "not configured". */
   sync?: SyncStatusSource
-  /** Told of every erasure (the CRM's `customer.erased` event); default: nobody. */
-  erasure?: ErasureNotifier
+  /** Privacy (issue 15): block then delete, consents after login, rights requests. */
+  privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
   /** Per-provider SMS figures for the status page; default: none kept. */
   smsStats?: SmsStatsSource
   /**
@@ -42,6 +41,10 @@ export interface ConsoleDeps {
    * main.ts gives a worker thread; default: the portal's own thread (tests).
    */
   worker?: ConsoleWorkerFactory
+  /** Staff passes (issue 17): issued and revoked from the console. */
+  passes: Pick<Passes, 'issue' | 'since' | 'revoke'>
+  /** The daily allowance (issue 17), shown per customer. */
+  allowance: Pick<Allowance, 'used' | 'remaining'>
   /** Routes served on the admin listener in front of the console's own (/metrics, /readyz). */
   inFront?: Hono
 }
@@ -77,15 +80,21 @@ export function createConsole(deps: ConsoleDeps) {
       db: deps.db,
       clock: deps.clock,
       audit,
-      access: deps.access,
-      erasure: deps.erasure ?? noErasureNotifier,
+      erasure: deps.privacy.erasure,
       phoneRules,
-      branchId: deps.config.branch.id,
+      allowance: deps.allowance,
+      dailyMB: deps.config.gate.quota.dailyMB,
     }),
+    privacy: deps.privacy,
+    customerRows: customerStatements(deps.db),
+    marketingCsv: (header) =>
+      marketingCsv(deps.db, { timeZone: deps.config.branch.timeZone, header }),
     campaigns: createCampaigns({ db: deps.db, clock: deps.clock, audit, ...rules.campaigns }),
     sync: deps.sync ?? noSync,
     smsStats: deps.smsStats ?? noSmsStats,
     passByMinutes,
+    passes: deps.passes,
+    passMinutes: deps.config.tiers.pass.minutes,
     secure: deps.config.console.tls !== null,
     clientAddress: deps.clientAddress,
     log: deps.log,

@@ -31,9 +31,12 @@ export interface SyncStatusSource {
 
 export const noSync: SyncStatusSource = { status: () => null }
 
-export type { CustomerErased, ErasureNotifier } from '../customers/erasure.js'
+export type { CustomerBlocked, CustomerDeleted, ErasureNotifier } from '../customers/erasure.js'
 
-export const noErasureNotifier: ErasureNotifier = { customerErased: () => {} }
+export const noErasureNotifier: ErasureNotifier = {
+  customerBlocked: () => {},
+  customerDeleted: () => {},
+}
 
 /**
  * Whether the portal can text codes and how each provider does: the SMS feature's smsHealth()

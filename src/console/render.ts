@@ -8,7 +8,7 @@ import type { Locale } from '../i18n/messages.js'
 import { BUILD } from '../version.js'
 import type { Views } from '../views.js'
 import type { ConsoleUser } from './auth.js'
-import { ct, formatters } from './messages.js'
+import { ct, formatters, type SpanishTag } from './messages.js'
 
 /** What every console request carries: the reader's language, who is signed in, the posted form. */
 export interface ConsoleEnv {
@@ -32,9 +32,11 @@ export interface RenderDeps {
   views: Views
   branch: Config['branch']
   passByMinutes: number
+  /** Spanish dates and numbers as in Mexico (default) or Spain. */
+  spanish?: SpanishTag
 }
 
-export function createRender({ views, branch, passByMinutes }: RenderDeps): Render {
+export function createRender({ views, branch, passByMinutes, spanish }: RenderDeps): Render {
   return (c, view, data = {}, status = 200) => {
     // An error page can be drawn before the session middleware chose a language (it threw).
     const locale = c.get('locale') ?? 'es'
@@ -46,7 +48,7 @@ export function createRender({ views, branch, passByMinutes }: RenderDeps): Rend
         langHref: switchLanguageHref(c.req.method, c.req.url, other),
         locale,
         t: (key: string, params?: Record<string, string | number>) => ct(locale, key, params),
-        f: formatters(locale, branch.timeZone),
+        f: formatters(locale, branch.timeZone, spanish),
         user,
         csrf: user?.csrf ?? '',
         branch,

@@ -11,18 +11,25 @@ import { asLocale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 import type { ConsoleAuth } from './auth.js'
 import type { Campaigns } from './campaigns.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { Erasure } from '../customers/erasure.js'
+import type { RightsDesk } from '../privacy/requests.js'
 import type { CustomerDesk } from './customers.js'
 import type { VisitList } from './exports.js'
-import { ct } from './messages.js'
+import { ct, spanishTagOf } from './messages.js'
 import { auditPage } from './pages/audit.js'
 import { campaignsPage, importTooLargePage } from './pages/campaigns.js'
 import { customersPage } from './pages/customers.js'
 import { dashboardPage } from './pages/dashboard.js'
+import { trendsPage } from './pages/trends.js'
 import { exportsPage } from './pages/exports.js'
+import { passesPage, type PassesPageDeps } from './pages/passes.js'
 import { signInPage } from './pages/sign-in.js'
 import { syncPage } from './pages/sync.js'
 import { usersPage } from './pages/users.js'
 import { visitsPage } from './pages/visits.js'
+import { requestsPage } from './pages/requests.js'
+import type { CustomerStatements } from '../db/customers.js'
 import type { SmsStatsSource, SyncStatusSource } from './ports.js'
 import { CONSOLE_CSS, createRender, type ConsoleEnv } from './render.js'
 import { checkCsrfToken, readPostedForm, readSession, signedIn } from './session.js'
@@ -39,10 +46,18 @@ export interface ConsoleRouteDeps {
   worker: ConsoleWorker
   visitList: VisitList
   customers: CustomerDesk
+  /** Privacy (issue 15): block then delete, consents after login, rights requests. */
+  privacy: { erasure: Erasure; consents: ConsentDesk; rights: RightsDesk }
+  customerRows: CustomerStatements
+  marketingCsv: (header: readonly string[]) => string
   campaigns: Campaigns
   sync: SyncStatusSource
   smsStats: SmsStatsSource
   passByMinutes: number
+  /** Staff passes (issue 17). */
+  passes: PassesPageDeps['passes']
+  /** tiers.pass.minutes */
+  passMinutes: number
   /** True when the console listener runs TLS: the session cookie is then `Secure`. */
   secure: boolean
   clientAddress: (c: Context) => string | undefined
@@ -58,7 +73,8 @@ export interface ConsoleRouteDeps {
 export function consoleRoutes(deps: ConsoleRouteDeps) {
   const { config, auth, clock, worker, passByMinutes, clientAddress, secure } = deps
   const timeZone = config.branch.timeZone
-  const render = createRender({ views: deps.views, branch: config.branch, passByMinutes })
+  const spanish = spanishTagOf(config.defaultLocale)
+  const render = createRender({ views: deps.views, branch: config.branch, passByMinutes, spanish })
   const app = new Hono<ConsoleEnv>()
   // The fleet's scrape and readiness (src/observe/routes.ts): their own host check and token,
   // no session; first, so nothing of the console runs for them.
@@ -138,12 +154,43 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
 
   // Everything below needs a signed-in user.
   app.use('*', signedIn)
-  app.route('/', dashboardPage({ render, clock, worker, timeZone }))
+  app.route('/', dashboardPage({ render, clock, worker, timeZone, spanish }))
   app.route('/visits', visitsPage({ render, clock, visitList: deps.visitList, timeZone }))
-  app.route('/customers', customersPage({ render, customers: deps.customers, worker }))
+  app.route(
+    '/customers',
+    customersPage({
+      render,
+      customers: deps.customers,
+      worker,
+      consents: deps.privacy.consents,
+      rights: deps.privacy.rights,
+    }),
+  )
   app.route(
     '/export',
-    exportsPage({ render, clock, audit: deps.audit, worker, timeZone, passByMinutes }),
+    exportsPage({
+      render,
+      clock,
+      audit: deps.audit,
+      worker,
+      timeZone,
+      passByMinutes,
+      marketingCsv: deps.marketingCsv,
+    }),
+  )
+  app.route(
+    '/requests',
+    requestsPage({
+      render,
+      clock,
+      timeZone,
+      phoneRules: config.phone,
+      rights: deps.privacy.rights,
+      customers: deps.customers,
+      customerRows: deps.customerRows,
+      consents: deps.privacy.consents,
+      erasure: deps.privacy.erasure,
+    }),
   )
   const campaigns = {
     render,
@@ -153,9 +200,26 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     walkInDays: config.console.walkInDays,
   }
   app.route('/campaigns', campaignsPage(campaigns))
+  app.route(
+    '/passes',
+    passesPage({ render, clock, timeZone, passes: deps.passes, defaultMinutes: deps.passMinutes }),
+  )
   app.route('/sync', syncPage({ render, clock, sync: deps.sync, smsStats: deps.smsStats }))
-  app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone }))
+  app.route('/audit', auditPage({ render, auditLog: deps.auditLog, timeZone, spanish }))
   app.route('/', usersPage({ render, auth, clientAddress }))
+  // Trends against the previous period and the printable weekly report (issue 18).
+  app.route(
+    '/trends',
+    trendsPage({
+      render,
+      clock,
+      worker,
+      timeZone,
+      walkInDays: config.console.walkInDays,
+      branchName: config.branch.name,
+      spanish,
+    }),
+  )
 
   const importTooLarge = importTooLargePage(campaigns)
   app.notFound((c) =>

@@ -20,7 +20,7 @@ import { createCustomerDesk, type CustomerSummary } from './customers.js'
 import { createDashboard, type DashboardFigures, type VisitReportRules } from './dashboard.js'
 import { visitsCsvStream, type VisitsExportOptions } from './exports.js'
 import { formFields } from './form.js'
-import { noErasureNotifier } from './ports.js'
+import { createTrends, type TrendDays, type Trends } from './trends.js'
 import type { DateRange } from './time.js'
 
 /** What the console's long work needs to know besides the database (from the config). */
@@ -45,6 +45,8 @@ export type CampaignCsvCheck = { ok: true; rows: CampaignSend[] } | ImportRefusa
  */
 export interface ConsoleWorker {
   figures(range: DateRange, now: number): Promise<DashboardFigures>
+  /** The trends page's period and the one before it (issue 18). */
+  trends(days: TrendDays, now: number): Promise<Trends>
   /** Customers by phone or name (a name search reads every customer). */
   searchCustomers(query: string): Promise<CustomerSummary[]>
   campaignReports(days: number, now: number): Promise<CampaignReport[]>
@@ -76,15 +78,14 @@ export type ConsoleWorkerFactory = (
 /** The work itself, over one connection: what both kinds of worker run. */
 export function workOn(db: Db, rules: WorkRules) {
   const dashboard = createDashboard(db, rules.dashboard)
+  const trends = createTrends(db, dashboard, rules.dashboard.timeZone)
   // Only its search runs here: a name search folds every customer's name in JavaScript.
   const customers = createCustomerDesk({
     db,
     clock: systemClock,
     audit: auditStatements(db),
-    access: null as never,
-    erasure: noErasureNotifier,
+    erasure: null,
     phoneRules: rules.campaigns.phoneRules,
-    branchId: '',
   })
   const campaigns = createCampaigns({
     db,
@@ -94,6 +95,7 @@ export function workOn(db: Db, rules: WorkRules) {
   })
   return {
     figures: (range: DateRange, now: number) => dashboard.figures(range, now),
+    trends: (days: TrendDays, now: number) => trends.trends(days, now),
     searchCustomers: (query: string) => customers.search(query),
     campaignReports: (days: number, now: number) => campaigns.reports(days, now),
     campaignReport: (campaign: string, days: number, now: number) =>
@@ -110,6 +112,7 @@ export const inlineConsoleWorker: ConsoleWorkerFactory = (db, rules) => {
   const work = workOn(db, rules)
   return {
     figures: async (range, now) => work.figures(range, now),
+    trends: async (days, now) => work.trends(days, now),
     searchCustomers: async (query) => work.searchCustomers(query),
     campaignReports: async (days, now) => work.campaignReports(days, now),
     campaignReport: async (campaign, days, now) => work.campaignReport(campaign, days, now),
@@ -334,6 +337,7 @@ export const threadConsoleWorker: ConsoleWorkerFactory = (
 
   return {
     figures: viaThread('figures', inline.figures),
+    trends: viaThread('trends', inline.trends),
     searchCustomers: viaThread('searchCustomers', inline.searchCustomers),
     campaignReports: viaThread('campaignReports', inline.campaignReports),
     campaignReport: viaThread('campaignReport', inline.campaignReport),

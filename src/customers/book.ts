@@ -1,3 +1,4 @@
+import type { ArrivalKind, ArrivalStatements, OsFamily } from '../db/arrivals.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Locale } from '../i18n/messages.js'
@@ -21,6 +22,14 @@ export interface VerifiedNumber {
   marketing: boolean
   /** The code's id, for the audit line. */
   challengeId: string
+  /** The device's OS family (from its User-Agent), for the console's arrival figures. */
+  osFamily?: OsFamily
+}
+
+/** A verification recorded: the customer, and how they arrived (see db/arrivals.ts). */
+export interface Verified {
+  customer: CustomerRow
+  arrival: ArrivalKind
 }
 
 export interface CustomerBookDeps {
@@ -31,6 +40,8 @@ export interface CustomerBookDeps {
   branchId: string
   /** privacy.noticeVersion: recorded with every consent. */
   noticeVersion: string
+  /** Where arrivals are counted (issue 18); default: not counted. */
+  arrivals?: ArrivalStatements
 }
 
 /**
@@ -41,8 +52,10 @@ export interface CustomerBookDeps {
 export function createCustomerBook(deps: CustomerBookDeps) {
   const { customers, outbox } = deps
   return {
-    recordVerified(v: VerifiedNumber, now: number): CustomerRow {
+    recordVerified(v: VerifiedNumber, now: number): Verified {
       const before = customers.byPhone(v.phone)
+      // Read before the device is linked: was this address already this customer's?
+      const knownDevice = !!before && customers.deviceWithCustomer(v.mac)?.customer_id === before.id
       const marketingBefore = before ? hadMarketing(customers.consentsOf(before.id).at(-1)) : false
       const { customer, created } = customers.verified({
         phone: v.phone,
@@ -51,6 +64,17 @@ export function createCustomerBook(deps: CustomerBookDeps) {
         now,
       })
       customers.linkDevice(v.mac, customer.id, now)
+      const arrival: ArrivalKind = created
+        ? 'new-customer'
+        : knownDevice
+          ? 'known-device'
+          : 'new-address'
+      deps.arrivals?.record({
+        at: now,
+        customerId: customer.id,
+        kind: arrival,
+        osFamily: v.osFamily ?? 'other',
+      })
       const purposes = v.marketing ? ['service', 'marketing'] : ['service']
       customers.recordConsent({
         customerId: customer.id,
@@ -93,17 +117,27 @@ export function createCustomerBook(deps: CustomerBookDeps) {
         }),
       )
       if (marketingBefore && !v.marketing) {
+        // Not ticked again: the earlier marketing consent is withdrawn, on record and at the CRM.
+        customers.withdrawMarketing(customer.id, now)
+        deps.audit.record({
+          at: now,
+          actor: 'portal',
+          action: 'consent.withdraw',
+          subject: String(customer.id),
+          reason: 'login',
+        })
         outbox.append(
           consentWithdrawn({
-            customer: record,
+            phone: customer.phone_e164,
             purposes: ['marketing'],
             noticeVersion: deps.noticeVersion,
             branchId: deps.branchId,
+            via: 'login',
             now,
           }),
         )
       }
-      return customer
+      return { customer, arrival }
     },
   }
 }

@@ -5,17 +5,45 @@ import type { Db } from './open.js'
 /** SQLite's default: checkpoint when the WAL reaches this many pages. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
 
-// Runs in the worker: its own connection, checkpointing without waiting for anyone (PASSIVE), so
-// the fsync a checkpoint needs happens off the event loop.
+// Runs in the worker: its own connection. Every tick a PASSIVE checkpoint copies what the WAL
+// holds into the database file without waiting for anyone (the fsync happens here, off the
+// event loop). Under sustained writes that is not enough: the WAL starts over only when a
+// writer finds every frame copied, and some commit always lands during the copy, so the file
+// grows for ever. When it holds more than `restartFrames`, a RESTART follows at once: it has
+// only the frames of the last moment left to copy, holds the writer lock for that and no more
+// (a short busy timeout: a reader still on the WAL makes it give up and try next tick), and the
+// next commit starts the WAL from the beginning.
 const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads')
+const { workerData, parentPort } = require('node:worker_threads')
 const Database = require(workerData.driver)
 const db = new Database(workerData.file, { fileMustExist: true })
-db.pragma('busy_timeout = 100')
+db.pragma('busy_timeout = ' + workerData.busyMs)
 setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)') } catch { /* busy: next time */ }
+  try {
+    const passive = db.pragma('wal_checkpoint(PASSIVE)')[0]
+    let restarted = false
+    if (passive.log >= workerData.restartFrames) {
+      const r = db.pragma('wal_checkpoint(RESTART)')[0]
+      restarted = r.busy === 0
+    }
+    if (workerData.report) parentPort.postMessage({ frames: passive.log, restarted })
+  } catch { /* busy: next time */ }
 }, workerData.everyMs)
 `
+
+export interface CheckpointerOptions {
+  /** Milliseconds between two checkpoints. */
+  everyMs?: number
+  /** WAL frames (pages) above which the worker makes the WAL start over. */
+  restartFrames?: number
+  /**
+   * Bytes the WAL file is cut back to when it starts over (journal_size_limit): its size stays
+   * near what a few seconds of writes need instead of its all-time high.
+   */
+  walLimitBytes?: number
+  /** Called after each tick with the WAL's size in frames before it and whether it restarted. */
+  onTick?: (t: { frames: number; restarted: boolean }) => void
+}
 
 export interface Checkpointer {
   /** Stops the worker; the main connection checkpoints by itself again. */
@@ -26,18 +54,32 @@ export interface Checkpointer {
  * Moves WAL checkpoints off the portal's event loop. better-sqlite3 is synchronous, and SQLite's
  * automatic checkpoint (with its fsync) runs inside whichever commit crosses the threshold: a
  * guest's login then waits for the disk. Here a worker thread with its own connection
- * checkpoints every `everyMs`; if it dies, the main connection goes back to automatic
- * checkpoints, so the WAL never grows without bound.
+ * checkpoints every `everyMs` and makes a long WAL start over; if it dies, the main connection
+ * goes back to automatic checkpoints, so the WAL never grows without bound.
  */
 export function startCheckpointer(
   db: Db,
   file: string,
   log: (line: string) => void,
-  everyMs = 1000,
+  o: CheckpointerOptions | number = {},
 ): Checkpointer {
+  const opts = typeof o === 'number' ? { everyMs: o } : o
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, everyMs, driver } })
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      file,
+      driver,
+      everyMs: opts.everyMs ?? 1000,
+      restartFrames: opts.restartFrames ?? 1000,
+      busyMs: 10,
+      report: opts.onTick !== undefined,
+    },
+    // It holds one connection and a timer: a small heap is plenty.
+    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
+  })
   worker.unref()
+  if (opts.onTick) worker.on('message', opts.onTick)
   const fallBack = () => {
     if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`)
   }
@@ -46,6 +88,7 @@ export function startCheckpointer(
     fallBack()
   })
   db.pragma('wal_autocheckpoint = 0')
+  db.pragma(`journal_size_limit = ${opts.walLimitBytes ?? 8 << 20}`)
   return {
     async stop() {
       await worker.terminate()

@@ -30,7 +30,9 @@ export function customerStatements(db: Db) {
        last_seen_at = MAX(last_seen_at, excluded.last_seen_at), verified_at = excluded.verified_at`,
   )
   const deviceWithCustomer = db.prepare(
-    `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at
+    `SELECT d.mac, d.is_staff, d.verified_at, c.id AS customer_id, c.name, c.locale, c.last_verified_at,
+            (SELECT notice_version FROM consents WHERE customer_id = c.id
+             ORDER BY given_at DESC, id DESC LIMIT 1) AS notice_version
      FROM devices d LEFT JOIN customers c ON c.id = d.customer_id WHERE d.mac = ?`,
   )
   const linkedMacs = db
@@ -50,7 +52,21 @@ export function customerStatements(db: Db) {
     `SELECT notice_version, purposes, given_at, branch_id, locale, withdrawn_at FROM consents
      WHERE customer_id = ? ORDER BY given_at`,
   )
+  // Withdrawal ends the voluntary purpose (marketing) of every consent that had it; the necessary
+  // purpose (service) ends only with cancellation (blocking).
+  const withdrawMarketing = db.prepare(
+    `UPDATE consents SET withdrawn_at = @now
+     WHERE customer_id = @id AND withdrawn_at IS NULL
+       AND EXISTS (SELECT 1 FROM json_each(consents.purposes) WHERE value = 'marketing')`,
+  )
+  const rename = db.prepare(
+    `UPDATE customers SET name = @name, updated_at = @now WHERE id = @id RETURNING *`,
+  )
   return {
+    /** Rectifies the customer's name. */
+    rename: (id: number, name: string, now: number) => rename.get({ id, name, now }) as CustomerRow,
+    /** Marks the customer's marketing consents withdrawn; returns how many were. */
+    withdrawMarketing: (id: number, now: number) => withdrawMarketing.run({ id, now }).changes,
     byPhone: (phone: string) => byPhone.get(phone) as CustomerRow | undefined,
     byId: (id: number) => byId.get(id) as CustomerRow | undefined,
     /** Creates the customer for a newly verified number, or refreshes the one that exists. */
@@ -83,6 +99,8 @@ export function customerStatements(db: Db) {
             name: string | null
             locale: string | null
             last_verified_at: number | null
+            /** The privacy notice version of the customer's latest consent (issue 18). */
+            notice_version: string | null
           }
         | undefined,
     /** The device was seen now (welcome back without a code). */

@@ -80,6 +80,10 @@ export function openDb(
     db.pragma('foreign_keys = ON')
     if (state.pending.length && state.applied.size && file !== ':memory:')
       backupBeforeMigrating(db, file, state.pending[0]!, backups)
+    // Deleted rows are overwritten with zeros, not left in free pages: a deleted customer
+    // (privacy.blockingDays) is gone from the file, not only from the tables (issue 15).
+    db.pragma('secure_delete = ON')
+    immediateByDefault(db)
     migrate(db, migrations)
     return db
   } catch (err) {
@@ -281,6 +285,19 @@ function asDataFileError(file: string, err: unknown): unknown {
       `cannot open ${file} (SQLite: ${(err as Error).message}): check that its folder exists and user ${osUserName()} may write there`,
     )
   return err
+}
+
+/**
+ * `db.transaction(fn)` begins IMMEDIATE. A deferred transaction that reads first and writes
+ * after cannot wait for the write lock: when another connection holds it (the checkpoint worker
+ * making the WAL start over, the console's worker thread, a command), SQLite refuses the upgrade
+ * at once with SQLITE_BUSY, busy_timeout or not, and a login fails. IMMEDIATE takes the lock at
+ * BEGIN, where busy_timeout waits. `.deferred` stays available.
+ */
+function immediateByDefault(db: Db): void {
+  const make = db.transaction.bind(db)
+  ;(db as { transaction: unknown }).transaction = (fn: (...args: never[]) => unknown) =>
+    make(fn).immediate
 }
 
 /**

@@ -18,13 +18,15 @@ export interface ChallengeRow {
   closed_at: number | null
   /** How the code was delivered. */
   channel: 'sms' | 'whatsapp'
+  /** What the code proves the number for: a login, or stopping promotions (issue 15). */
+  purpose: 'login' | 'opt-out'
 }
 
 /** Prepared statements over otp_challenges. */
 export function otpStatements(db: Db) {
   const insert = db.prepare(
-    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status)
-     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'pending')`,
+    `INSERT INTO otp_challenges (id, phone_e164, mac, name, locale, marketing, code_hmac, created_at, expires_at, status, purpose)
+     VALUES (@id, @phone_e164, @mac, @name, @locale, @marketing, @code_hmac, @created_at, @expires_at, 'pending', @purpose)`,
   )
   const byId = db.prepare(`SELECT * FROM otp_challenges WHERE id = ?`)
   // Failed sends cost nothing and must not lock a customer out while a provider is down.
@@ -63,8 +65,11 @@ export function otpStatements(db: Db) {
   )
   return {
     insert: (
-      row: Omit<ChallengeRow, 'attempts' | 'status' | 'provider' | 'closed_at' | 'channel'>,
-    ) => insert.run(row),
+      row: Omit<
+        ChallengeRow,
+        'attempts' | 'status' | 'provider' | 'closed_at' | 'channel' | 'purpose'
+      > & { purpose?: ChallengeRow['purpose'] },
+    ) => insert.run({ purpose: 'login', ...row }),
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
     /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
     sentToPhoneSince: (phone: string, since: number, limit: number) =>

@@ -89,6 +89,19 @@ export function outboxStatements(db: Db) {
   const visitForEvent = db.prepare(
     `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
   )
+  // Delivered rows whose payload still holds what was sent (the redaction below empties it).
+  const unredacted = db.prepare(
+    `SELECT seq, subject, payload FROM outbox_events
+     WHERE status = 'delivered' AND seq IN (SELECT value FROM json_each(@seqs))
+       AND json_extract(payload, '$.redacted') IS NULL`,
+  )
+  const unredactedAll = db.prepare(
+    `SELECT seq, subject, payload FROM outbox_events
+     WHERE status = 'delivered' AND json_extract(payload, '$.redacted') IS NULL LIMIT @limit`,
+  )
+  const redact = db.prepare(
+    `UPDATE outbox_events SET payload = @payload, subject = @subject WHERE seq = @seq`,
+  )
   const state = db.prepare(`SELECT * FROM sync_state WHERE id = 1`)
   const takeLease = db.prepare(
     `UPDATE sync_state SET lease_owner = @owner, lease_until = @until WHERE id = 1`,
@@ -184,6 +197,23 @@ export function outboxStatements(db: Db) {
             end_reason: string | null
           }
         | undefined,
+    /** Delivered events among `seqs` whose payload is still whole. */
+    unredacted: (seqs: number[]) =>
+      unredacted.all({ seqs: json(seqs) }) as Array<{
+        seq: number
+        subject: string | null
+        payload: string
+      }>,
+    /** Any delivered events whose payload is still whole (written before issue 15). */
+    unredactedDelivered: (limit: number) =>
+      unredactedAll.all({ limit }) as Array<{
+        seq: number
+        subject: string | null
+        payload: string
+      }>,
+    /** Replaces a delivered event's payload and subject by their digests. */
+    redact: (seq: number, payload: string, subject: string | null) =>
+      redact.run({ seq, payload, subject }).changes,
     state: () => state.get() as SyncStateRow,
     takeLease: (owner: string, until: number) => takeLease.run({ owner, until }),
     renewLease: (owner: string, until: number) => renewLease.run({ owner, until }).changes === 1,

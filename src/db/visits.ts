@@ -8,6 +8,16 @@ export interface OpenVisitRow {
   last_seen_at: number
 }
 
+/** An open visit as the sweep reads it: [id, customer_id, started_at, last_seen_at]. */
+export type OpenVisitTuple = [string, number, number, number]
+
+/**
+ * A device the sweep may count, as it reads it: [mac, customer_id, is_staff, last_seen_at,
+ * counts], counts being 1 when the device may open a visit (live access, or verified within
+ * remember.days).
+ */
+export type TrackedDeviceTuple = [string, number | null, 0 | 1, number, 0 | 1]
+
 /** A visit as the CLI and reports show it. */
 export interface VisitReportRow {
   id: string
@@ -22,36 +32,48 @@ export interface VisitReportRow {
   pass_by: 0 | 1 | null
 }
 
-/** A device the sweep may count: linked to a customer, with what makes it staff. */
-export interface TrackedDeviceRow {
-  mac: string
-  customer_id: number | null
-  is_staff: 0 | 1
-  last_seen_at: number
-  /** 1 when the device may open a visit: live access, or verified within remember.days. */
-  counts: 0 | 1
-}
-
-/** Prepared statements over visits and the presence columns of devices. */
+/**
+ * Prepared statements over visits and the presence columns of devices.
+ *
+ * A visitor is a customer (its id) or a staff pass (its id negated, issue 17): the visit rules
+ * then need no second kind of visitor. Only these statements know how each is stored
+ * (`customer_id`, or `pass_id` with no customer).
+ */
 export function visitStatements(db: Db) {
-  const openAll = db.prepare(
-    `SELECT id, customer_id, started_at, last_seen_at FROM visits
-     WHERE ended_at IS NULL AND customer_id IS NOT NULL`,
-  )
+  // Rows as arrays (raw): a sweep reads thousands, and objects cost it twice the time.
+  const openAll = db
+    .prepare(
+      `SELECT id, coalesce(customer_id, -pass_id) AS customer_id, started_at, last_seen_at FROM visits
+       WHERE ended_at IS NULL AND (customer_id IS NOT NULL OR pass_id IS NOT NULL)`,
+    )
+    .raw()
   const openFor = db.prepare(
     `SELECT id, customer_id, started_at, last_seen_at FROM visits
      WHERE customer_id = @customerId AND ended_at IS NULL LIMIT 1`,
   )
+  const openForPass = db.prepare(
+    `SELECT id, -pass_id AS customer_id, started_at, last_seen_at FROM visits
+     WHERE pass_id = @passId AND customer_id IS NULL AND ended_at IS NULL LIMIT 1`,
+  )
   const insert = db.prepare(
-    `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at)
-     VALUES (@id, @customerId, @branchId, @startedAt, @lastSeenAt)`,
+    `INSERT INTO visits (id, customer_id, pass_id, branch_id, started_at, last_seen_at)
+     VALUES (@id, CASE WHEN @customerId > 0 THEN @customerId END,
+       CASE WHEN @customerId < 0 THEN -@customerId END, @branchId, @startedAt, @lastSeenAt)`,
   )
   // MAX: a late or backward observation never moves the last activity back.
   const touch = db.prepare(
     `UPDATE visits SET last_seen_at = MAX(last_seen_at, @lastSeenAt) WHERE id = @id AND ended_at IS NULL`,
   )
+  // Many visits in one statement: one call into SQLite for a sweep's thousands of rows.
+  const touchMany = db.prepare(
+    `UPDATE visits SET last_seen_at = MAX(visits.last_seen_at, j.value ->> 1)
+     FROM json_each(@rows) AS j
+     WHERE visits.id = j.value ->> 0 AND visits.ended_at IS NULL`,
+  )
+  // The last activity the sweep knew may be newer than the stored one (written once a minute).
   const close = db.prepare(
-    `UPDATE visits SET ended_at = @endedAt, end_reason = @reason, pass_by = @passBy
+    `UPDATE visits SET ended_at = @endedAt, end_reason = @reason, pass_by = @passBy,
+            last_seen_at = MAX(last_seen_at, @endedAt)
      WHERE id = @id AND ended_at IS NULL`,
   )
   // Only rows written on the old clock: after a forward step those seen at or before the last
@@ -69,22 +91,39 @@ export function visitStatements(db: Db) {
      WHERE v.started_at >= @from AND v.started_at < @to
      ORDER BY v.started_at, v.id`,
   )
-  const tracked = db.prepare(
-    `SELECT d.mac, d.customer_id, d.is_staff, d.last_seen_at,
-            (d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
+  // A device on a staff pass counts for the pass (its visitor id negated) while the pass lets it
+  // through; it has no customer.
+  const tracked = db
+    .prepare(
+      `SELECT d.mac, coalesce(d.customer_id, -p.pass_id) AS customer_id, d.is_staff, d.last_seen_at,
+            ((d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
                SELECT 1 FROM authorizations a
-               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now))) AS counts
+               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now)))
+             OR (d.customer_id IS NULL AND p.pass_id IS NOT NULL)) AS counts
      FROM devices d
+     LEFT JOIN authorizations p ON p.mac = d.mac AND p.ended_at IS NULL AND p.ends_at > @now
+       AND p.pass_id IS NOT NULL
      WHERE d.is_staff = 1
         OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
         OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
-  )
+    )
+    .raw()
   const touchDevice = db.prepare(
     `UPDATE devices SET last_seen_at = MAX(last_seen_at, @at) WHERE mac = @mac`,
   )
+  const touchDevices = db.prepare(
+    `UPDATE devices SET last_seen_at = MAX(devices.last_seen_at, j.value ->> 1)
+     FROM json_each(@rows) AS j
+     WHERE devices.mac = j.value ->> 0`,
+  )
   return {
-    openAll: () => openAll.all() as OpenVisitRow[],
-    openFor: (customerId: number) => openFor.get({ customerId }) as OpenVisitRow | undefined,
+    /** Open visits as [id, visitor (customer id, or a pass's id negated), started_at, last_seen_at]. */
+    openAll: () => openAll.all() as OpenVisitTuple[],
+    /** The open visit of a visitor: a customer id, or a pass's id negated. */
+    openFor: (visitor: number) =>
+      (visitor < 0
+        ? openForPass.get({ passId: -visitor })
+        : openFor.get({ customerId: visitor })) as OpenVisitRow | undefined,
     insert: (v: {
       id: string
       customerId: number
@@ -93,6 +132,9 @@ export function visitStatements(db: Db) {
       lastSeenAt: number
     }) => insert.run(v),
     touch: (id: string, lastSeenAt: number) => touch.run({ id, lastSeenAt }),
+    /** Moves the last activity of many open visits forward: [visit id, UTC ms] pairs. */
+    touchMany: (rows: ReadonlyArray<readonly [string, number]>) =>
+      rows.length ? touchMany.run({ rows: JSON.stringify(rows) }).changes : 0,
     /** Low level; call `closeVisit` from src/visits/book.ts, the one place a visit ends. */
     close: (c: { id: string; endedAt: number; reason: string; passBy: boolean }) =>
       close.run({ ...c, passBy: c.passBy ? 1 : 0 }).changes,
@@ -106,8 +148,11 @@ export function visitStatements(db: Db) {
     between: (from: number, to: number) => between.all({ from, to }) as VisitReportRow[],
     /** Devices the sweep cares about: staff, remembered, or with live access. */
     tracked: (now: number, rememberSince: number) =>
-      tracked.all({ now, rememberSince }) as TrackedDeviceRow[],
+      tracked.all({ now, rememberSince }) as TrackedDeviceTuple[],
     touchDevice: (mac: string, at: number) => touchDevice.run({ mac, at }),
+    /** Moves many devices' last seen forward: [MAC, UTC ms] pairs. */
+    touchDevices: (rows: ReadonlyArray<readonly [string, number]>) =>
+      rows.length ? touchDevices.run({ rows: JSON.stringify(rows) }).changes : 0,
   }
 }
 export type VisitStatements = ReturnType<typeof visitStatements>

@@ -30,7 +30,15 @@ export interface CaptiveDnsParams {
   gatewayAddresses: readonly string[]
   /** Walled-garden host names, forwarded to the branch's resolver (`*.` allowed in front). */
   gardenHosts: readonly string[]
+  /**
+   * Whether this dnsmasq can put answers into nftables sets (compiled with nftset, 2.87+);
+   * without it the garden's names are only resolved periodically by branchgate.
+   */
+  nftset: boolean
 }
+
+/** The sets of `inet branchgate` the captive resolver fills with the garden's addresses. */
+export const GARDEN_DNS_SETS = '4#inet#branchgate#garden_dns4,6#inet#branchgate#garden_dns6'
 
 const HOST_RE = /^(?=.{1,253}$)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 
@@ -66,6 +74,12 @@ export function renderCaptiveDns(template: string, p: CaptiveDnsParams): string 
     gardenServers: domains.length
       ? domains.map((d) => `server=/${d}/${upstream}`).join('\n')
       : '# (none configured)',
+    gardenSets:
+      domains.length === 0
+        ? ''
+        : p.nftset
+          ? `nftset=/${domains.join('/')}/${GARDEN_DNS_SETS}`
+          : '# (this dnsmasq has no nftset: branchgate resolves the names itself)',
   })
 }
 
@@ -99,6 +113,20 @@ export function kernelInterfaceAddresses(iface: string): () => Promise<string[]>
         resolve(err ? [] : interfaceAddresses(stdout)),
       )
     })
+}
+
+/** Whether a dnsmasq was built with nftset, from its `--version` text ("no-nftset" when not). */
+export function hasNftset(versionText: string): boolean {
+  return /(^|\s)nftset(\s|$)/m.test(versionText)
+}
+
+/** Asks the dnsmasq program what it can do (false when it cannot be run). */
+export function dnsmasqHasNftset(dnsmasqPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(dnsmasqPath, ['--version'], { timeout: 5000 }, (err, stdout) =>
+      resolve(!err && hasNftset(stdout)),
+    )
+  })
 }
 
 /** A started process, as the resolver's watcher sees it. */

@@ -5,7 +5,36 @@ import { z } from 'zod'
  * files and programs it uses.
  */
 
-const dryRunGate = z.object({ backend: z.literal('dry-run') }).strict()
+// Per-device rates, the guests' total and the daily allowance (issue 17): both backends take
+// them (dry-run records what it would do). kbit/s on the wire; null: no limit.
+const kbps = z.number().int().min(64).max(10_000_000)
+/** `gate.rate`: what one device may use each way, and all guests together. */
+export const rateConfig = z
+  .object({
+    /** kbit/s one device may download; null: no limit of its own. Per tier in `tiers`. */
+    downKbps: kbps.nullable().default(null),
+    /** kbit/s one device may upload; null: no limit of its own. */
+    upKbps: kbps.nullable().default(null),
+    /** kbit/s all guests together may download, shared fairly between them; null: no cap. */
+    totalDownKbps: kbps.nullable().default(null),
+    /** kbit/s all guests together may upload, shared fairly between them; null: no cap. */
+    totalUpKbps: kbps.nullable().default(null),
+  })
+  .strict()
+  .prefault({})
+/** `gate.quota`: the data allowance per customer per local day. */
+export const quotaConfig = z
+  .object({
+    /** Megabytes (10^6 bytes) one customer may move per day over all their devices; null: no allowance. */
+    dailyMB: z.number().min(1).max(1_000_000).nullable().default(null),
+    /** kbit/s each way a customer is slowed to once the allowance is used up (never cut off). */
+    floorKbps: kbps.default(256),
+  })
+  .strict()
+  .prefault({})
+const rateKeys = { rate: rateConfig, quota: quotaConfig }
+
+const dryRunGate = z.object({ backend: z.literal('dry-run'), ...rateKeys }).strict()
 
 /** A Linux interface name (IFNAMSIZ: at most 15 characters). */
 const interfaceName = z
@@ -41,14 +70,19 @@ const nftablesGate = z
     portalPort: z.number().int().min(1).max(65535).nullable().default(null),
     walledGarden: z
       .object({
-        /** Host names reachable before login (resolved at start, then every refreshMinutes). */
+        /**
+         * Host names reachable before login, `*.` allowed in front (`*.bank.example`): the
+         * captive resolver puts their addresses into the firewall as guests resolve them
+         * (dnsmasq's nftset), and every refreshMinutes they are resolved again as a fallback
+         * (wildcards cannot be). A name covers the names under it.
+         */
         hosts: z
           .array(
             z
               .string()
               .regex(
-                /^(?=.{1,253}$)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
-                'must be host names such as www.example.com',
+                /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/,
+                'must be host names such as www.example.com or *.example.com',
               ),
           )
           .default([]),
@@ -87,19 +121,49 @@ const nftablesGate = z
       })
       .strict()
       .prefault({}),
+    /**
+     * IPv6 for guests (dual-stack): null (the default) leaves the guest network IPv4-only.
+     * The guest interface gets the prefix's ::1 and dnsmasq announces the prefix (SLAAC, router
+     * advertisements) with DHCPv6 option 103 (deploy/install.sh --ipv6-prefix).
+     */
+    ipv6: z
+      .object({
+        /** The guests' /64, e.g. "fd42:77::/64" (a ULA) or a /64 the branch router routes here. */
+        prefix: z.string().superRefine((v, ctx) => {
+          if (!z.cidrv6().safeParse(v).success || !v.endsWith('/64'))
+            ctx.addIssue({
+              code: 'custom',
+              message: `must be an IPv6 /64 such as fd42:77::/64, got ${JSON.stringify(v)}`,
+            })
+        }),
+        /**
+         * How guests reach the internet over IPv6: "nat" (masqueraded on the uplink, NAT66: the
+         * branch router gives the uplink one IPv6 address, nothing more) or "routed" (the branch
+         * router routes the prefix to the gateway's uplink address; no NAT).
+         */
+        uplink: z.enum(['nat', 'routed'], { error: 'must be "nat" or "routed"' }).default('nat'),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     /** Tries per firewall change before it is reported as failed (1–10). */
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */
     nftPath: z.string().min(1).default('nft'),
     /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
     dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
+    /** The tc program (iproute2), for per-device rates (issue 17). */
+    tcPath: z.string().min(1).default('tc'),
+    ...rateKeys,
   })
   .strict()
 
 /** The `gate` key: dry-run (demo) unless the nftables backend is configured. */
 export const gateConfig = z
   .discriminatedUnion('backend', [dryRunGate, nftablesGate])
-  .default({ backend: 'dry-run' })
+  .prefault({ backend: 'dry-run' })
 
 export type GateConfig = z.infer<typeof gateConfig>
 export type NftablesGateConfig = z.infer<typeof nftablesGate>
+export type RateConfig = z.infer<typeof rateConfig>
+export type QuotaConfig = z.infer<typeof quotaConfig>

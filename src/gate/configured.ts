@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { Clock } from '../clock.js'
 import type { Config, NftablesGateConfig } from '../config.js'
 import {
+  dnsmasqHasNftset,
   kernelInterfaceAddresses,
   readCaptiveDnsTemplate,
   renderCaptiveDns,
@@ -70,6 +71,11 @@ export async function openConfiguredGate(
   }
   await plant(g.walledGarden)
   const template = readCaptiveDnsTemplate()
+  const nftset = await dnsmasqHasNftset(g.captiveDns.dnsmasqPath)
+  if (!nftset && g.walledGarden.hosts.length)
+    log(
+      `captive dns: ${g.captiveDns.dnsmasqPath} has no nftset (dnsmasq 2.87 or later has it): the walled garden's names are resolved every ${g.walledGarden.refreshMinutes} min instead, and wildcards are not reachable`,
+    )
   const captive = startCaptiveResolver({
     dnsmasqPath: g.captiveDns.dnsmasqPath,
     confFile: path.join(path.resolve(config.dataDir), 'captive-dns.conf'),
@@ -81,6 +87,7 @@ export async function openConfiguredGate(
         port: g.captiveDns.port,
         gatewayAddresses: addresses,
         gardenHosts,
+        nftset,
       }),
     log,
   })

@@ -1,9 +1,22 @@
 import type { Mac } from '../mac.js'
 
+/**
+ * How fast one device may go, in kbit/s on the wire (Ethernet frames, so a TCP download shows
+ * about 4 % less). null in a direction: no limit of its own (the guests' total still holds).
+ */
+export interface DeviceRate {
+  downKbps: number | null
+  upKbps: number | null
+}
+
 /** One device let through by the firewall, until a time (UTC epoch ms). */
 export interface GateEntry {
   mac: Mac
   until: number
+  /** Its rate; absent or null: no limit of its own. */
+  rate?: DeviceRate | null
+  /** Its next plain-HTTP request goes to the portal once (see Gate.setNotice). */
+  notice?: boolean
 }
 
 /** Traffic the firewall has counted for one let-through MAC since it was added. */
@@ -12,14 +25,26 @@ export interface GateCounter {
   bytes: number
 }
 
+/** Bytes one device moved through the guest port since the gate last created its counters. */
+export interface GateUsage {
+  /** To the device (its downloads). */
+  downBytes: number
+  /** From the device (its uploads). */
+  upBytes: number
+}
+
 /**
  * The firewall, as verbs only: no policy lives here. Implementations: dry-run (records what it
  * would do) and nftables (table `inet branchgate`, set `allowed` of ether_addr with per-element
- * timeouts and counters). Errors are thrown as GateError.
+ * timeouts and counters; per-device rates and byte counts in `netdev branchgate` and tc).
+ * Errors are thrown as GateError.
  */
 export interface Gate {
-  /** Lets the MAC through until `until`; replaces any earlier deadline for it. */
-  letThrough(mac: Mac, until: number): Promise<void>
+  /**
+   * Lets the MAC through until `until`, at `rate` (absent or null: no limit of its own);
+   * replaces any earlier deadline and rate for it.
+   */
+  letThrough(mac: Mac, until: number, rate?: DeviceRate | null): Promise<void>
   /** Cuts the MAC off; a MAC not let through is not an error. */
   revoke(mac: Mac): Promise<void>
   /** The MACs let through now. */
@@ -28,4 +53,16 @@ export interface Gate {
   replaceAll(entries: readonly GateEntry[]): Promise<void>
   /** Per-MAC traffic counters of the let-through set (for presence). */
   counters(): Promise<Map<Mac, GateCounter>>
+  /** Changes a let-through device's rate, keeping its access and its byte counts. */
+  setRate(mac: Mac, rate: DeviceRate | null): Promise<void>
+  /**
+   * `true`: the device's next new plain-HTTP connection is sent to the portal (once the portal
+   * has shown it what it had to tell, it calls this with `false`).
+   */
+  setNotice(mac: Mac, on: boolean): Promise<void>
+  /**
+   * Per-device bytes each way since the gate created the device's counters (when it was let
+   * through, or at the last replaceAll). A revoked device's counts are gone.
+   */
+  usage(): Promise<Map<Mac, GateUsage>>
 }

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
 
 /** The kernel's neighbour table, as the one question the portal asks of it. */
@@ -25,6 +25,35 @@ export function plainIp(address: string): string {
 }
 
 const UNUSABLE_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP'])
+
+/**
+ * Source addresses that never name one guest: unspecified, loopback, link-local (the same fe80::
+ * address can sit on the uplink too, so its neighbour entry could be the branch router's),
+ * multicast and broadcast. A request from one is nobody's device.
+ */
+const NOT_A_GUEST = new BlockList()
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  NOT_A_GUEST.addSubnet(net, bits, 'ipv4')
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  NOT_A_GUEST.addSubnet(net, bits, 'ipv6')
+
+/** Whether a client address can be a guest's own (unicast, not link-local, not loopback). */
+export function isGuestAddress(ip: string): boolean {
+  const family = isIP(ip)
+  if (family === 0) return false
+  return !NOT_A_GUEST.check(ip, family === 4 ? 'ipv4' : 'ipv6')
+}
 
 /** The rows of `ip -j neigh` output; garbage reads as no rows. */
 export function neighbourRows(stdout: string): Array<Record<string, unknown>> {
@@ -70,7 +99,7 @@ export function createKernelNeighbours(
   return {
     async macFor(address) {
       const ip = plainIp(address)
-      if (isIP(ip) === 0) return null
+      if (!isGuestAddress(ip)) return null
       try {
         const mac = parseIpNeighJson(await run('ip', ['-j', 'neigh', 'show', 'to', ip]), ip)
         if (mac) return mac
@@ -97,6 +126,263 @@ export function withLoopbackDemoMac(table: NeighbourTable, demoMac: Mac): Neighb
       const ip = plainIp(address)
       if (ip === '::1' || /^127\./.test(ip)) return demoMac
       return table.macFor(address)
+    },
+  }
+}
+
+/** One line of `ip monitor neigh`: an entry added or changed, or deleted. */
+export interface NeighbourEvent {
+  ip: string
+  /** The link-layer address, when the line has one. */
+  mac: Mac | null
+  /** The entry is gone (`Deleted …`), or in a state that names no device. */
+  gone: boolean
+}
+
+/**
+ * Reads one line of `ip monitor neigh` (iproute2 has no JSON for monitor): `[Deleted |miss ]IP
+ * dev DEV [lladdr MAC] [router] [proxy] STATE…`. Lines that are not about a neighbour entry read
+ * as null.
+ */
+export function parseMonitorLine(line: string): NeighbourEvent | null {
+  const words = line.trim().split(/\s+/)
+  let deleted = false
+  if (words[0] === 'Deleted') {
+    deleted = true
+    words.shift()
+  } else if (words[0] === 'miss') return null
+  const ip = words[0]
+  if (!ip || isIP(ip) === 0 || words[1] !== 'dev') return null
+  const at = words.indexOf('lladdr')
+  const mac = at > 0 && words[at + 1] ? parseMac(words[at + 1]!) : null
+  const unusable = words.some((w) => UNUSABLE_STATES.has(w))
+  return { ip, mac, gone: deleted || unusable || mac === null }
+}
+
+/** A long-lived `ip monitor neigh`: its lines, and its end. */
+export type StartMonitor = (
+  onLine: (line: string) => void,
+  onEnd: (why: string) => void,
+) => { stop(): void }
+
+/** `ip monitor neigh` as a child process; `argv` runs ip (e.g. inside a namespace, for tests). */
+export const ipMonitor =
+  (argv: readonly string[] = ['ip']): StartMonitor =>
+  (onLine, onEnd) => {
+    const [file, ...pre] = argv as [string, ...string[]]
+    const child = spawn(file, [...pre, 'monitor', 'neigh'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let rest = ''
+    let err = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n')
+      rest = lines.pop()!
+      for (const l of lines) onLine(l)
+    })
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (d: string) => (err = (err + d).slice(-500)))
+    let ended = false
+    const end = (why: string) => {
+      if (ended) return
+      ended = true
+      onEnd(why)
+    }
+    child.on('error', (e) => end(`cannot run ${file}: ${e.message}`))
+    child.on('exit', (code, signal) =>
+      end(`ip monitor ended (${signal ?? `exit ${code}`})${err ? `: ${err.trim()}` : ''}`),
+    )
+    return {
+      stop() {
+        ended = true
+        child.kill()
+      },
+    }
+  }
+
+export interface NeighbourWatchDeps {
+  /** Starts the long-lived source of changes (default: `ip monitor neigh`). */
+  monitor?: StartMonitor
+  /** The whole table now (default: `ip -j neigh show`). */
+  dump?: () => Promise<string>
+  /**
+   * Asks the kernel about one address the watch has no usable entry for (a new device whose
+   * entry the monitor has not reported yet, or the monitor is down). Default: /proc/net/arp for
+   * IPv4 (a file read, no process), `ip -j neigh show to IP` for IPv6.
+   */
+  direct?: NeighbourTable
+  log?: (line: string) => void
+  /** Waits before restarting a monitor that ended (ms); doubles up to 60 s. */
+  restartMs?: number
+  /** Waits after starting the monitor before taking the first full table (ms). */
+  settleMs?: number
+  /** Takes the whole table again this often, in case a change was missed (ms; 0: never). */
+  resyncMs?: number
+}
+
+export interface NeighbourWatch extends NeighbourTable {
+  /** How many addresses the watch knows; `live` once the monitor runs and the table was read. */
+  state(): { live: boolean; entries: number; directLookups: number }
+  close(): void
+}
+
+/**
+ * The neighbour table without a process per request: one long-lived `ip monitor neigh` keeps a
+ * map of IP → MAC, filled from one `ip -j neigh show` after the monitor started, so a lookup is a
+ * map read. What the map cannot answer goes to the kernel directly, never to an old answer:
+ * an address it has no usable entry for (a new device's first packets can reach the portal
+ * before its entry is reported), and every address while the monitor is down or starting. An
+ * address that moves to another device is reported by the kernel when the new device's ARP or
+ * NDP reaches the box, before its first TCP segment; the map takes the new MAC from that line.
+ */
+export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWatch {
+  const monitor = deps.monitor ?? ipMonitor()
+  const dump = deps.dump ?? (() => runCommand('ip', ['-j', 'neigh', 'show']))
+  const direct = deps.direct ?? createDirectNeighbours()
+  const log = deps.log ?? (() => {})
+  const baseRestart = deps.restartMs ?? 1000
+  const settleMs = deps.settleMs ?? 100
+  const resyncMs = deps.resyncMs ?? 300_000
+  const table = new Map<string, Mac>()
+  let live = false
+  let closed = false
+  let directLookups = 0
+  let restartMs = baseRestart
+  let handle: { stop(): void } | null = null
+  let timer: NodeJS.Timeout | null = null
+  let resync: NodeJS.Timeout | null = null
+  // Lines that arrive while a full table is being read wait for it, then apply in order.
+  let pending: NeighbourEvent[] | null = null
+
+  const apply = (e: NeighbourEvent) => {
+    if (e.gone) table.delete(e.ip)
+    else table.set(e.ip, e.mac!)
+  }
+
+  const readAll = async () => {
+    pending = []
+    try {
+      const rows = neighbourRows(await dump())
+      table.clear()
+      for (const row of rows) {
+        if (typeof row.dst !== 'string' || typeof row.lladdr !== 'string') continue
+        const states = Array.isArray(row.state) ? (row.state as string[]) : []
+        if (states.some((s) => UNUSABLE_STATES.has(s))) continue
+        const mac = parseMac(row.lladdr)
+        if (mac) table.set(row.dst, mac)
+      }
+      for (const e of pending) apply(e)
+      return true
+    } catch (err) {
+      log(`neighbours: cannot read the neighbour table: ${(err as Error).message}`)
+      return false
+    } finally {
+      pending = null
+    }
+  }
+
+  const restartLater = (why: string) => {
+    live = false
+    table.clear()
+    handle = null
+    if (closed) return
+    if (/^cannot run /.test(why)) {
+      // No iproute2 (a developer's machine): the direct lookups answer, and nothing to retry.
+      log(`neighbours: ${why}; asking the kernel per request`)
+      return
+    }
+    log(`neighbours: ${why}; asking the kernel per request until it runs again`)
+    timer = setTimeout(start, restartMs)
+    timer.unref()
+    restartMs = Math.min(restartMs * 2, 60_000)
+  }
+
+  const start = () => {
+    timer = null
+    if (closed) return
+    let up = true
+    const h = monitor(
+      (line) => {
+        const e = parseMonitorLine(line)
+        if (!e) return
+        if (pending) pending.push(e)
+        else apply(e)
+      },
+      (why) => {
+        up = false
+        if (handle === h) restartLater(why)
+      },
+    )
+    handle = h
+    const settle = setTimeout(async () => {
+      if (!up || closed) return
+      if (await readAll()) {
+        live = up && !closed
+        if (live) restartMs = baseRestart
+      } else if (up && handle === h) {
+        handle = null
+        h.stop()
+        restartLater('the monitor runs but the table cannot be read')
+      }
+    }, settleMs)
+    settle.unref()
+  }
+
+  if (resyncMs > 0) {
+    resync = setInterval(() => {
+      if (live) void readAll()
+    }, resyncMs)
+    resync.unref()
+  }
+  start()
+
+  return {
+    async macFor(address) {
+      const ip = plainIp(address)
+      if (live) {
+        const mac = table.get(ip)
+        if (mac) return mac
+      }
+      if (isIP(ip) === 0) return null
+      directLookups++
+      return direct.macFor(ip)
+    },
+    state: () => ({ live, entries: table.size, directLookups }),
+    close() {
+      closed = true
+      live = false
+      if (timer) clearTimeout(timer)
+      if (resync) clearInterval(resync)
+      handle?.stop()
+      handle = null
+    },
+  }
+}
+
+/**
+ * One question to the kernel per lookup, without a process for IPv4: /proc/net/arp, and
+ * `ip -j neigh show to IP` for IPv6 (which has no /proc file).
+ */
+export function createDirectNeighbours(
+  run: RunCommand = runCommand,
+  readArp: () => Promise<string> = () => readFile('/proc/net/arp', 'utf8'),
+): NeighbourTable {
+  return {
+    async macFor(address) {
+      const ip = plainIp(address)
+      const family = isIP(ip)
+      if (family === 4) {
+        try {
+          return parseProcArp(await readArp(), ip)
+        } catch {
+          return null
+        }
+      }
+      if (family !== 6) return null
+      try {
+        return parseIpNeighJson(await run('ip', ['-j', 'neigh', 'show', 'to', ip]), ip)
+      } catch {
+        return null
+      }
     },
   }
 }

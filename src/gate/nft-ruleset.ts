@@ -33,6 +33,8 @@ export interface RulesetParams {
   captiveDnsPort?: number
   /** Per-device limits before login, in the kernel (defaults: PRE_LOGIN_LIMITS). */
   preLogin?: PreLoginLimits
+  /** Guests' IPv6 on the uplink: masqueraded like IPv4 ("nat", the default) or routed as is. */
+  ipv6Uplink?: 'nat' | 'routed'
 }
 
 /** What a guest not let through may send the gateway, per device: DNS queries and ICMP packets. */
@@ -83,10 +85,12 @@ export function renderRuleset(template: string, p: RulesetParams): string {
       ? ''
       : [
           '',
-          "\t# Guests reach the internet through the uplink with the gateway's address.",
+          p.ipv6Uplink === 'routed'
+            ? "\t# Guests reach the internet through the uplink with the gateway's address (IPv4;\n\t# their IPv6 prefix is routed to the gateway, so IPv6 goes as is)."
+            : "\t# Guests reach the internet through the uplink with the gateway's address (IPv4 and\n\t# IPv6: NAT66, so the branch router needs to give the uplink one IPv6 address only).",
           '\tchain uplink_nat {',
           '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-          `\t\tiifname "${ifname(p.guestInterface)}" oifname "${ifname(p.uplinkInterface)}" masquerade`,
+          `\t\t${p.ipv6Uplink === 'routed' ? 'meta nfproto ipv4 ' : ''}iifname "${ifname(p.guestInterface)}" oifname "${ifname(p.uplinkInterface)}" masquerade`,
           '\t}',
           '',
         ].join('\n')
@@ -186,6 +190,8 @@ export function installBatch(
   entries: readonly GateEntry[],
   garden: readonly string[],
   now: number,
+  /** More lines for the same transaction (src/gate/nft-rates.ts: the netdev table of rates). */
+  more: readonly string[] = [],
 ): string {
   return [
     `table ${TABLE}`,
@@ -193,6 +199,7 @@ export function installBatch(
     ruleset.trimEnd(),
     ...gardenLines(garden),
     ...elementLines(entries, now),
+    ...more,
     '',
   ].join('\n')
 }
@@ -207,8 +214,8 @@ export function gardenBatch(cidrs: readonly string[]): string {
   return [...gardenLines(cidrs), ''].join('\n')
 }
 
-export function flushBatch(): string {
-  return `table ${TABLE}\ndelete table ${TABLE}\n`
+export function flushBatch(more: readonly string[] = []): string {
+  return [`table ${TABLE}`, `delete table ${TABLE}`, ...more, ''].join('\n')
 }
 
 /** One element of `nft -j list set inet branchgate allowed`. */

@@ -4,7 +4,23 @@ import type { Config } from '../config.js'
 import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
 import type { Mac } from '../mac.js'
-import type { Gate, GateCounter, GateEntry } from './gate.js'
+import type { Gate, GateCounter, GateEntry, GateUsage } from './gate.js'
+import {
+  classifyCommand,
+  DOWN_MAP,
+  noticeCommand,
+  parseClassMapJson,
+  RATES_TABLE,
+  UP_MAP,
+  ratesFlushLines,
+  ratesInstallLines,
+  ratesReplaceLines,
+  readRatesTemplate,
+  renderRatesRuleset,
+  unclassifyCommand,
+} from './nft-rates.js'
+import { createShaper, type Shaper } from './shaper.js'
+import { createTcRunner, type TcRunner } from './tc.js'
 import {
   flushBatch,
   gardenBatch,
@@ -31,6 +47,11 @@ export interface NftRunner {
   batch(text: string): Promise<void>
   /** `nft -j list set inet branchgate allowed` */
   listSetJson(): Promise<string>
+  /**
+   * `nft -j list map netdev branchgate down` or `… inet branchgate up`: per-device classes and
+   * download or upload counts.
+   */
+  listMapJson(which: 'down' | 'up'): Promise<string>
   close(): void
 }
 
@@ -135,6 +156,15 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       await exec(['-f', '-'], text)
     },
     listSetJson: () => exec(['-j', 'list', 'set', ...TABLE.split(' '), SET]),
+    listMapJson: (which) =>
+      exec([
+        '-j',
+        'list',
+        'map',
+        ...(which === 'down'
+          ? [...RATES_TABLE.split(' '), DOWN_MAP]
+          : [...TABLE.split(' '), UP_MAP]),
+      ]),
     close() {
       session?.stdin.end()
       session = null
@@ -154,6 +184,11 @@ export interface NftablesGateOptions {
   garden?: readonly string[]
   /** Waits between tries; tests pass a no-op. */
   pause?: (ms: number) => Promise<void>
+  /**
+   * Per-device rates and byte counts (issue 17): tc's side, and the rendered `netdev branchgate`
+   * table (renderRatesRuleset). Absent: devices are let through without classes or counts.
+   */
+  rates?: { shaper: Shaper; ruleset: string }
 }
 
 export interface NftablesGate extends Gate {
@@ -171,15 +206,16 @@ export interface NftablesGate extends Gate {
  */
 export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   const pause = o.pause ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  const shaper = o.rates?.shaper ?? null
   let installed = false
+  let learned = false
   let garden: readonly string[] = o.garden ?? []
 
-  async function tried(what: string, fn: () => Promise<void>): Promise<void> {
+  async function tried<T>(what: string, fn: () => Promise<T>): Promise<T> {
     let last = ''
     for (let attempt = 1; attempt <= o.attempts; attempt++) {
       try {
-        await fn()
-        return
+        return await fn()
       } catch (err) {
         last = briefly((err as Error).message)
         if (attempt < o.attempts) {
@@ -193,6 +229,19 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   }
 
   const elements = async () => parseSetJson(await o.runner.listSetJson())
+  const classElements = async (which: 'down' | 'up') =>
+    parseClassMapJson(await o.runner.listMapJson(which))
+
+  /**
+   * Which device has which class, as the kernel says: a one-shot command (or a service that has
+   * not installed the table) asks once before its first change.
+   */
+  const learnClasses = async (s: Shaper) => {
+    if (learned || installed) return
+    const down = await classElements('down').catch(() => [])
+    s.learn(new Map(down.map((e) => [e.mac, e.minor])))
+    learned = true
+  }
 
   /** A malformed MAC is refused before nft, without retries: trying again cannot fix it. */
   const command = (build: () => string): string => {
@@ -204,24 +253,75 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   }
 
   return {
-    async letThrough(mac, until) {
+    async letThrough(mac, until, rate = null) {
       command(() => letThroughCommand(mac, until, o.clock.now()))
+      let minor: number | null = null
+      if (shaper) {
+        await learnClasses(shaper)
+        minor = await tried(`set the rate of ${mac}`, () => shaper.apply(mac, rate))
+      }
       await tried(`let ${mac} through`, () =>
-        o.runner.line(letThroughCommand(mac, until, o.clock.now())),
+        o.runner.line(
+          letThroughCommand(mac, until, o.clock.now()) +
+            (minor === null ? '' : `; ${classifyCommand(mac, minor)}`),
+        ),
       )
     },
     async revoke(mac) {
-      const line = command(() => revokeCommand(mac))
+      command(() => revokeCommand(mac))
+      if (shaper) await learnClasses(shaper)
+      const line = command(
+        () => `${revokeCommand(mac)}; ${unclassifyCommand(mac, shaper?.minorOf(mac) ?? null)}`,
+      )
       await tried(`revoke ${mac}`, () => o.runner.line(line))
+      // Its classes are no longer reached; removing them may fail without harm.
+      await shaper?.remove(mac).catch(() => null)
     },
     async replaceAll(entries: readonly GateEntry[]) {
+      const now = o.clock.now()
+      const live = entries.filter((e) => e.until > now)
+      const notices = live.filter((e) => e.notice).map((e) => e.mac)
       await tried(`rebuild the set of ${entries.length}`, async () => {
-        const now = o.clock.now()
+        const classes = shaper
+          ? await shaper.install(live.map((e) => ({ mac: e.mac, rate: e.rate ?? null })))
+          : new Map()
+        const rates = o.rates
         await o.runner.batch(
-          installed ? replaceSetBatch(entries, now) : installBatch(o.ruleset, entries, garden, now),
+          installed
+            ? replaceSetBatch(entries, now) +
+                [...ratesReplaceLines(classes, notices, !!rates), ''].join('\n')
+            : installBatch(
+                o.ruleset,
+                entries,
+                garden,
+                now,
+                rates
+                  ? ratesInstallLines(rates.ruleset, classes, notices)
+                  : ratesReplaceLines(new Map(), notices, false),
+              ),
         )
         installed = true
       })
+    },
+    async setRate(mac, rate) {
+      if (!shaper) return
+      await learnClasses(shaper)
+      const minor = await tried(`set the rate of ${mac}`, () => shaper.apply(mac, rate))
+      await tried(`classify ${mac}`, () => o.runner.line(classifyCommand(mac, minor)))
+    },
+    async setNotice(mac, on) {
+      const line = command(() => noticeCommand(mac, on))
+      await tried(`${on ? 'set' : 'clear'} the notice of ${mac}`, () => o.runner.line(line))
+    },
+    async usage() {
+      const out = new Map<Mac, GateUsage>()
+      if (!shaper) return out
+      const [down, up] = await Promise.all([classElements('down'), classElements('up')])
+      shaper.learn(new Map(down.map((e) => [e.mac, e.minor])))
+      learned = true
+      const sent = new Map(up.map((e) => [e.mac, e.bytes]))
+      for (const e of down) out.set(e.mac, { downBytes: e.bytes, upBytes: sent.get(e.mac) ?? 0 })
+      return out
     },
     async list() {
       const now = o.clock.now()
@@ -242,7 +342,10 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
       if (installed)
         await tried('refresh the walled garden', () => o.runner.batch(gardenBatch(garden)))
     },
-    flush: () => tried('remove the table', () => o.runner.batch(flushBatch())),
+    async flush() {
+      await tried('remove the table', () => o.runner.batch(flushBatch(ratesFlushLines())))
+      await shaper?.teardown()
+    },
     close: () => o.runner.close(),
   }
 }
@@ -260,16 +363,44 @@ export function briefly(message: string): string {
 export function nftablesGateFor(
   config: Config,
   gate: NftablesGateConfig,
-  deps: { clock: Clock; log: (line: string) => void; runner?: NftRunner; template?: string },
+  deps: {
+    clock: Clock
+    log: (line: string) => void
+    runner?: NftRunner
+    template?: string
+    tc?: TcRunner
+  },
 ): NftablesGate {
   const portalPort = gate.portalPort ?? config.listen.portal.port
   const ports = [portalPort, config.listen.portal.port]
   if (config.listen.tls) ports.push(config.listen.tls.port)
+  const tcRunner = deps.tc ?? createTcRunner([gate.tcPath])
+  const shaper = createShaper({
+    runner: tcRunner,
+    params: {
+      guestInterface: gate.guestInterface,
+      uplinkInterface: gate.uplinkInterface,
+      totalDownKbps: gate.rate.totalDownKbps,
+      totalUpKbps: gate.rate.totalUpKbps,
+    },
+    log: deps.log,
+  })
+  const nftRunner = deps.runner ?? createNftRunner([gate.nftPath])
   return createNftablesGate({
-    runner: deps.runner ?? createNftRunner([gate.nftPath]),
+    runner: {
+      ...nftRunner,
+      close() {
+        nftRunner.close()
+        tcRunner.close()
+      },
+    },
     clock: deps.clock,
     log: deps.log,
     attempts: gate.attempts,
+    rates: {
+      shaper,
+      ruleset: renderRatesRuleset(readRatesTemplate(), { guestInterface: gate.guestInterface }),
+    },
     ruleset: renderRuleset(deps.template ?? readTemplate(), {
       guestInterface: gate.guestInterface,
       portalPort,
@@ -277,6 +408,7 @@ export function nftablesGateFor(
       uplinkInterface: gate.uplinkInterface,
       captiveDnsPort: gate.captiveDns.port,
       preLogin: gate.preLogin,
+      ipv6Uplink: gate.ipv6?.uplink ?? 'nat',
     }),
   })
 }

@@ -20,7 +20,9 @@ export function createWalledGarden(o: {
   const known = new Map<string, string[]>()
   return {
     async addresses(): Promise<string[]> {
-      for (const host of o.hosts) {
+      // A wildcard (`*.bank.example`) has no address of its own: only the captive resolver's
+      // answers (nftset) can put its names in the firewall.
+      for (const host of o.hosts.filter((h) => !h.startsWith('*.'))) {
         try {
           const found = await o.resolve(host)
           if (found.length) known.set(host, found)

@@ -4,6 +4,10 @@ import {
   DeviceUnknownError,
   GateError,
   InvalidCodeError,
+  InvalidPassError,
+  NotExtendableError,
+  PassUnusableError,
+  WithoutCodeRefusedError,
   RateLimitedError,
   RecipientUnreachableError,
   SendingPausedError,
@@ -26,7 +30,8 @@ export type OsFamily = (typeof OS_FAMILIES)[number]
  * The customer's steps through the portal, in order:
  * probe (the OS's captive check reached us), splash (the first page served), code_requested
  * (POST /login or /resend), code_sent (a provider took it), verified (the right code),
- * welcome_back (a remembered device, one tap), let_through (the firewall let the device through).
+ * welcome_back (a remembered device, one tap), let_through (the firewall let the device through);
+ * let_through_unverified (without a code, issue 17) and let_through_pass (a staff pass) apart.
  */
 export const FUNNEL_STEPS = [
   'probe',
@@ -36,6 +41,9 @@ export const FUNNEL_STEPS = [
   'verified',
   'welcome_back',
   'let_through',
+  // Issue 17: let through without a verified number, counted apart from let_through.
+  'let_through_unverified',
+  'let_through_pass',
 ] as const
 export type FunnelStep = (typeof FUNNEL_STEPS)[number]
 
@@ -61,6 +69,14 @@ export const REFUSAL_REASONS = [
   'number_unreachable',
   'device_unknown',
   'firewall',
+  // Issue 17: staff passes, access without a code, extension, sms.mode paused.
+  'pass_wrong',
+  'pass_unusable',
+  'limit_pass',
+  'limit_pass_branch',
+  'without_code_refused',
+  'not_extendable',
+  'sms_paused',
   'error',
 ] as const
 export type RefusalReason = (typeof REFUSAL_REASONS)[number]
@@ -107,12 +123,15 @@ const RATE_LIMIT_REASON: Record<RateLimitedError['scope'], RefusalReason> = {
   device: 'limit_device',
   numberDaily: 'limit_number_daily',
   prefix: 'fraud_prefix_rate',
+  pass: 'limit_pass',
+  passBranch: 'limit_pass_branch',
 }
 
 const PAUSE_REASON: Record<SendingPausedError['reason'], RefusalReason> = {
   breaker: 'fraud_breaker',
   budget: 'budget_spent',
   prefix: 'fraud_prefix_conversion',
+  paused: 'sms_paused',
 }
 
 /** The reason a refusal is counted under; every error the portal can answer with has one. */
@@ -134,5 +153,9 @@ export function refusalReasonOf(err: unknown): RefusalReason {
   if (err instanceof RecipientUnreachableError) return 'number_unreachable'
   if (err instanceof DeviceUnknownError) return 'device_unknown'
   if (err instanceof GateError) return 'firewall'
+  if (err instanceof InvalidPassError) return 'pass_wrong'
+  if (err instanceof PassUnusableError) return 'pass_unusable'
+  if (err instanceof WithoutCodeRefusedError) return 'without_code_refused'
+  if (err instanceof NotExtendableError) return 'not_extendable'
   return 'error'
 }

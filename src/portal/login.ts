@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js'
+import type { ArrivalKind, ArrivalStatements, OsFamily } from '../db/arrivals.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
@@ -8,6 +9,7 @@ import {
   InvalidCodeError,
   RateLimitedError,
   RecipientUnreachableError,
+  SendingPausedError,
   SmsSendError,
   TooManyAttemptsError,
   ValidationError,
@@ -49,8 +51,17 @@ export interface LoginDeps {
   log: (line: string) => void
   /** Fraud and cost defences, checked in the transaction that records the challenge. */
   guard?: SendGuard
+  /** Where "welcome back" arrivals are counted (code logins are counted by the book). */
+  arrivals?: ArrivalStatements
   /** Code message text per locale ({branch}, {code}, {minutes}); default: the catalog's. */
   templates?: Partial<Record<Locale, string>>
+  /**
+   * Stops promotions to a number just proven with an opt-out code (issue 15): withdraws the
+   * marketing consent of its customer, if there is one. Called inside the code's commit.
+   */
+  optOut?: (phone: string, now: number) => void
+  /** `sms.mode: "paused"`: the operator stopped sending; no provider is called (issue 17). */
+  paused?: boolean
 }
 
 /** What the customer typed on the splash page, as received. */
@@ -64,6 +75,8 @@ export interface LoginForm {
 export interface Challenge {
   id: string
   phone: string
+  /** A login, or stopping promotions. */
+  purpose: 'login' | 'opt-out'
   digits: number
   /** Epoch ms when "send again" becomes possible. */
   resendAt: number
@@ -106,6 +119,7 @@ export function createLogin(deps: LoginDeps) {
         locale: Locale
         marketing: boolean
         code: string
+        purpose: 'login' | 'opt-out'
       },
       now: number,
     ): string | Error => {
@@ -144,6 +158,7 @@ export function createLogin(deps: LoginDeps) {
         code_hmac: hashCode(deps.secret, id, c.code),
         created_at: now,
         expires_at: now + policy.ttlSeconds * 1000,
+        purpose: c.purpose,
       })
       return id
     },
@@ -164,7 +179,10 @@ export function createLogin(deps: LoginDeps) {
     locale: Locale
     marketing: boolean
     channel: SmsChannel
+    purpose: 'login' | 'opt-out'
   }): Promise<Challenge> {
+    // Retry-After of a pause nobody scheduled: look again in ten minutes.
+    if (deps.paused) throw new SendingPausedError('paused', 600)
     const code = generateCode(policy.digits)
     const now = clock.now()
     const recorded = recordChallenge({ ...c, code }, now)
@@ -205,6 +223,7 @@ export function createLogin(deps: LoginDeps) {
     return {
       id,
       phone: c.phone,
+      purpose: c.purpose,
       digits: policy.digits,
       resendAt: now + policy.resendAfterSeconds * 1000,
       channel,
@@ -229,7 +248,40 @@ export function createLogin(deps: LoginDeps) {
         locale,
         marketing: form.marketing,
         channel: 'sms',
+        purpose: 'login',
       })
+    },
+
+    /**
+     * "Ya no quiero recibir promociones" (issue 15): the same code, limits and defences as a
+     * login, for any number that can receive one. Nothing tells whether it is a customer's.
+     */
+    async startOptOut(phoneText: string, mac: Mac, locale: Locale): Promise<Challenge> {
+      const phone = parsePhone(phoneText, deps.phoneRules)
+      if (!phone.ok) throw new ValidationError({ phone: `error.phone.${phone.reason}` })
+      return sendCode({
+        phone: phone.e164,
+        mac,
+        name: '',
+        locale,
+        marketing: false,
+        channel: 'sms',
+        purpose: 'opt-out',
+      })
+    },
+
+    /** Checks an opt-out code; on success promotions to the number stop (if it is a customer's). */
+    verifyOptOut(challengeId: string, mac: Mac, typed: string): void {
+      const code = typed.replace(/[\s-]/g, '')
+      if (code === '') throw new ValidationError({ code: 'error.code.required' })
+      if (!codePattern.test(code)) throw new ValidationError({ code: 'error.code.format' })
+      const now = clock.now()
+      const challenge = checkCode(challengeId, mac, code, now, 'opt-out')
+      db.transaction(() => {
+        if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
+        otp.setStatus(challenge.id, 'verified', now)
+        deps.optOut?.(challenge.phone_e164, now)
+      })()
     },
 
     /**
@@ -246,6 +298,7 @@ export function createLogin(deps: LoginDeps) {
         locale: old.locale as Locale,
         marketing: old.marketing === 1,
         channel: channel ?? old.channel,
+        purpose: old.purpose,
       })
     },
 
@@ -256,6 +309,7 @@ export function createLogin(deps: LoginDeps) {
       return {
         id: c.id,
         phone: c.phone_e164,
+        purpose: c.purpose,
         digits: policy.digits,
         resendAt: c.created_at + policy.resendAfterSeconds * 1000,
         channel: c.channel,
@@ -271,12 +325,18 @@ export function createLogin(deps: LoginDeps) {
      * "Welcome back": a remembered device is let through with one tap, no code and no SMS.
      * Returns null when the device is no longer remembered (the splash page then asks for a code).
      */
-    async welcomeBack(mac: Mac) {
+    async welcomeBack(mac: Mac, osFamily: OsFamily = 'other') {
       const now = clock.now()
       const standing = standingOf(deviceOf(mac), now, deps.remember, deps.staffMacs.has(mac))
       if (standing.kind !== 'remembered') return null
       const until = deps.sessionUntil(now)
       deps.customers.seenDevice(mac, now)
+      deps.arrivals?.record({
+        at: now,
+        customerId: standing.customerId,
+        kind: 'known-device',
+        osFamily,
+      })
       const { visitId } = await deps.access.setDeviceState({
         next: 'allowed',
         mac,
@@ -295,25 +355,28 @@ export function createLogin(deps: LoginDeps) {
     },
 
     /** Checks the code; on success the customer is recorded and the device let through. */
-    async verify(challengeId: string, mac: Mac, typed: string) {
+    async verify(challengeId: string, mac: Mac, typed: string, osFamily: OsFamily = 'other') {
       const code = typed.replace(/[\s-]/g, '')
       if (code === '') throw new ValidationError({ code: 'error.code.required' })
       if (!codePattern.test(code)) {
         throw new ValidationError({ code: 'error.code.format' })
       }
       const now = clock.now()
-      const challenge = checkCode(challengeId, mac, code, now)
+      const challenge = checkCode(challengeId, mac, code, now, 'login')
       const until = deps.sessionUntil(now)
       // The firewall first; then the used code, the customer and the access in one commit. Until
       // that commit the code stays usable, so a refused firewall change costs the customer nothing.
       let customer: CustomerRow | undefined
+      let arrival: ArrivalKind = 'new-customer'
+      // A known number's allowance of the day counts from the first packet (issue 17).
+      const known = deps.customers.byPhone(challenge.phone_e164)?.id ?? null
       const { visitId } = await deps.access.setDeviceState(
-        { next: 'allowed', mac, customerId: null, until, reason: 'login', actor: 'portal' },
+        { next: 'allowed', mac, customerId: known, until, reason: 'login', actor: 'portal' },
         () => {
           // A parallel request may have used or spent the code meanwhile.
           if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
           otp.setStatus(challenge.id, 'verified', now)
-          customer = deps.book.recordVerified(
+          ;({ customer, arrival } = deps.book.recordVerified(
             {
               phone: challenge.phone_e164,
               name: challenge.name,
@@ -321,9 +384,10 @@ export function createLogin(deps: LoginDeps) {
               mac,
               marketing: challenge.marketing === 1,
               challengeId: challenge.id,
+              osFamily,
             },
             now,
-          )
+          ))
           linkedMacs().add(mac)
           return { customerId: customer.id }
         },
@@ -333,7 +397,8 @@ export function createLogin(deps: LoginDeps) {
         reason: 'login',
         phone: maskPhone(challenge.phone_e164),
       })
-      return { customer: customer!, until, visitId }
+      // "Returning" only once the code proved the number: see docs/console.md, returning customers.
+      return { customer: customer!, until, visitId, returning: arrival !== 'new-customer' }
     },
   }
 
@@ -342,8 +407,14 @@ export function createLogin(deps: LoginDeps) {
    * the device through); a wrong one is counted and committed. A refusal is returned from the
    * transaction, not thrown: a throw would roll back the counted wrong try.
    */
-  function checkCode(challengeId: string, mac: Mac, code: string, now: number): ChallengeRow {
-    const outcome = db.transaction(() => codeOutcome(challengeId, mac, code, now))()
+  function checkCode(
+    challengeId: string,
+    mac: Mac,
+    code: string,
+    now: number,
+    purpose: ChallengeRow['purpose'],
+  ): ChallengeRow {
+    const outcome = db.transaction(() => codeOutcome(challengeId, mac, code, now, purpose))()
     if (outcome instanceof Error) throw outcome
     return outcome
   }
@@ -353,9 +424,11 @@ export function createLogin(deps: LoginDeps) {
     mac: Mac,
     code: string,
     now: number,
+    purpose: ChallengeRow['purpose'],
   ): ChallengeRow | Error {
     const c = otp.byId(challengeId)
-    if (!c || c.mac !== mac) return new ChallengeNotFoundError()
+    // An opt-out code never lets a device through, nor a login code stop promotions.
+    if (!c || c.mac !== mac || c.purpose !== purpose) return new ChallengeNotFoundError()
     if (c.status === 'exhausted') return new TooManyAttemptsError()
     if (c.status !== 'pending') return new ChallengeNotFoundError()
     if (now >= c.expires_at) return new CodeExpiredError()

@@ -3,7 +3,7 @@ import { atRoot } from '../paths.js'
 import { readFileSync } from 'node:fs'
 import type { Context } from 'hono'
 import type { Config } from '../config.js'
-import { t, type Locale } from '../i18n/messages.js'
+import { formatTagOf, languageOf, t, type Locale, type Voice } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 
 export const PORTAL_CSS = readFileSync(atRoot('public/portal.css'))
@@ -14,12 +14,18 @@ export type PageState =
   | {
       view: 'portal/splash'
       values: { name: string; phone: string; consent: boolean; marketing: boolean }
+      /** The offer of access without a code (issue 17), when codes cannot be sent. */
+      withoutCode?: { minutes: number }
     }
+  | { view: 'portal/opt-out'; values: { phone: string } }
+  | { view: 'portal/pass'; values: { pass: string } }
   | {
       view: 'portal/code'
       values: { code: string }
       challenge: {
         id: string
+        /** A login, or stopping promotions: which forms the page posts to. */
+        purpose: 'login' | 'opt-out'
         digits: number
         phoneDisplay: string
         resendWait: number
@@ -43,26 +49,37 @@ export interface RenderOptions {
 export function renderPage(
   views: Views,
   config: Config,
-  locale: Locale,
+  voice: Voice,
   view: string,
   opts: RenderOptions,
 ): string {
+  const locale = languageOf(voice)
   const other: Locale = locale === 'es' ? 'en' : 'es'
+  // Messages with a form for the branch's country (the example number) use it.
+  const region = config.phone.defaultRegion
+  const say = (key: string, params?: Record<string, string | number>) =>
+    t(voice, key, params, region)
+  const title = opts.title ?? say('splash.title')
+  const failed = !!opts.error || Object.keys(opts.fieldErrors ?? {}).length > 0
   const data = {
     locale,
+    /** The page's language with its region (es-MX, es-ES, en-US), for <html lang>. */
+    htmlLang: formatTagOf(voice),
     otherLocale: other,
-    t: (key: string, params?: Record<string, string | number>) => t(locale, key, params),
+    t: say,
     branch: config.branch,
     cssVersion: PORTAL_CSS_VERSION,
     switchLangHref: opts.showLangSwitch ? `/?lang=${other}` : null,
-    title: opts.title ?? t(locale, 'splash.title'),
     error: null,
     notice: null,
     fieldErrors: {},
     values: {},
     privacyNotice: config.privacy.notice[locale] ?? config.privacy.notice.es ?? '',
-    noticeUrl: config.privacy.noticeUrl,
+    // The full notice: branchgate serves it (issue 15) unless the operator links another.
+    noticeUrl: config.privacy.noticeUrl ?? '/aviso-de-privacidad',
     ...opts,
+    // A page that refuses something says so in its title, the first thing a screen reader reads.
+    title: failed ? `${say('error.titlePrefix')}: ${title}` : title,
   }
   // The layout is composed here rather than with EJS include(), which looks the partial up on
   // disk at every render.

@@ -39,6 +39,8 @@ export function standingOf(
     now - row.verified_at <= policy.rememberDays * DAY
   const numberFresh =
     row.last_verified_at !== null && now - row.last_verified_at <= policy.reverifyDays * DAY
+  // A changed privacy notice does not end "welcome back": the welcome-back page asks to accept
+  // it (src/portal/routes.ts, issue 15), as trusted as the one-tap welcome back itself.
   return deviceFresh && numberFresh
     ? { kind: 'remembered', ...customer }
     : { kind: 'expired', ...customer }

@@ -5,12 +5,36 @@ import { HTTPException } from 'hono/http-exception'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
-import { DeviceUnknownError, ChallengeNotFoundError, GateError } from '../errors.js'
+import {
+  DeviceUnknownError,
+  ChallengeNotFoundError,
+  DomainError,
+  GateError,
+  SendingPausedError,
+  SmsSendError,
+} from '../errors.js'
 import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
+import type { Allowance } from '../access/allowance.js'
+import { extendedUntil, extendSession, type ExtendPolicy } from '../access/extension.js'
+import type { Passes } from '../access/passes.js'
+import { holderOf } from '../access/tiers.js'
+import type { AuthorizationRow } from '../db/access.js'
+import type { WithoutCode } from './without-code.js'
 import { refuseCrossSitePosts } from '../host-check.js'
-import { asLocale, pickLocale, t, type Locale } from '../i18n/messages.js'
+import {
+  asLocale,
+  formatTagOf,
+  languageOf,
+  pickLocale,
+  spainAsked,
+  spanishOfSpain,
+  t,
+  voiceOf,
+  type Locale,
+  type Voice,
+} from '../i18n/messages.js'
 import type { Mac } from '../mac.js'
 import { branchTimeFormat } from '../time.js'
 import type { Views } from '../views.js'
@@ -19,11 +43,16 @@ import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
+import { osFamilyOf } from './os-family.js'
 import type { DeviceVariables } from './device.js'
+import type { ConsentDesk } from '../customers/consent.js'
+import type { FullNotice } from '../privacy/notice.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
     locale: Locale
+    /** The catalog the pages are written in: the locale, Spain's or Mexico's Spanish, tú or usted. */
+    voice: Voice
     page: PageState | undefined
     /** Extra headers for the page this request ends with (see sendPage). */
     pageHeaders: Record<string, string> | undefined
@@ -38,6 +67,22 @@ export interface PortalDeps {
   clock: Clock
   db: Db
   gateBackend: string
+  /** Issue 15: withdrawal from the welcome-back page, a new notice accepted on return. */
+  consents: Pick<
+    ConsentDesk,
+    'hasMarketing' | 'noticeVersionOf' | 'withdrawMarketing' | 'acceptNotice'
+  >
+  /** The full privacy notice per language (src/privacy/notice.ts). */
+  notices: Record<Locale, FullNotice>
+  // Issue 17: the daily allowance, access without a code, staff passes, session extension.
+  allowance: Pick<Allowance, 'remaining'>
+  withoutCode: WithoutCode
+  passes: Pick<Passes, 'redeem'>
+  extension: {
+    access: Pick<DeviceAccess, 'setDeviceState' | 'live'>
+    policy: ExtendPolicy
+    closesAt: (now: number) => number | null
+  }
   /** The funnel per OS family and the time of POST /login and /verify; default: nowhere. */
   metrics?: Metrics
 }
@@ -57,8 +102,10 @@ export function portalRoutes(deps: PortalDeps) {
     metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
   // Phones send a handful of Accept-Language values: remember what each one picked.
-  const byAcceptLanguage = new Map<string, Locale>()
+  const byAcceptLanguage = new Map<string, Voice>()
   const fallback = DEFAULT_LOCALE(config)
+  const usted = config.spanishAddress === 'usted'
+  const spainByDefault = spainAsked(config.defaultLocale) ?? config.phone.defaultRegion === 'ES'
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
@@ -66,12 +113,19 @@ export function portalRoutes(deps: PortalDeps) {
       asLocale(query) ?? (c.req.header('cookie') ? asLocale(getCookie(c, LANG_COOKIE)) : null)
     const accept = c.req.header('accept-language') ?? ''
     let locale = explicit
+    let voice: Voice | undefined
     if (!locale) {
-      locale = byAcceptLanguage.get(accept) ?? null
-      if (!locale) {
-        locale = pickLocale(undefined, accept, fallback)
-        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, locale)
+      voice = byAcceptLanguage.get(accept)
+      if (!voice) {
+        const picked = pickLocale(undefined, accept, fallback)
+        voice = voiceOf(
+          picked,
+          picked === 'es' && spanishOfSpain(undefined, accept, spainByDefault),
+          usted,
+        )
+        if (byAcceptLanguage.size < 1000) byAcceptLanguage.set(accept, voice)
       }
+      locale = languageOf(voice)
     }
     if (asLocale(query)) {
       c.set('pageHeaders', {
@@ -84,6 +138,11 @@ export function portalRoutes(deps: PortalDeps) {
       })
     }
     c.set('locale', locale)
+    c.set(
+      'voice',
+      voice ??
+        voiceOf(locale, locale === 'es' && spanishOfSpain(query, accept, spainByDefault), usted),
+    )
     await next()
   })
   // Cross-site form posts are refused; one with neither Origin nor Sec-Fetch-Site (captive
@@ -109,13 +168,14 @@ export function portalRoutes(deps: PortalDeps) {
   }
 
   const page = (c: Context<PortalEnv>, view: string, opts: Parameters<typeof renderPage>[4] = {}) =>
-    renderPage(views, config, c.get('locale'), view, opts)
+    renderPage(views, config, c.get('voice'), view, opts)
 
   const codePageState = (ch: Challenge, code: string): PageState => ({
     view: 'portal/code',
     values: { code },
     challenge: {
       id: ch.id,
+      purpose: ch.purpose,
       digits: ch.digits,
       phoneDisplay: displayPhone(ch.phone),
       resendWait: Math.max(0, Math.ceil((ch.resendAt - deps.clock.now()) / 1000)),
@@ -125,13 +185,13 @@ export function portalRoutes(deps: PortalDeps) {
   })
 
   // The empty splash page depends only on the locale: render it once per locale.
-  const splashCache = new Map<Locale, string>()
+  const splashCache = new Map<Voice, string>()
   const emptySplashPage = (c: Context<PortalEnv>) => {
-    const locale = c.get('locale')
-    let html = splashCache.get(locale)
+    const voice = c.get('voice')
+    let html = splashCache.get(voice)
     if (html === undefined) {
       html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
-      splashCache.set(locale, html)
+      splashCache.set(voice, html)
     }
     return sendPage(c, html)
   }
@@ -147,21 +207,19 @@ export function portalRoutes(deps: PortalDeps) {
     const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     if (standing.kind !== 'staff') metrics.funnel('splash', osOf(c))
+    if (standing.kind !== 'staff') {
+      // Already through: what it has, what is left today, and what it can do (issue 17).
+      const live = deps.access.live(mac)
+      if (live && live.tier !== 'staff') return onlinePage(c, mac, live)
+    }
     switch (standing.kind) {
       case 'staff':
         await login.letStaffThrough(mac)
-        return sendPage(c, page(c, 'portal/staff', { title: t(locale, 'staff.title') }))
+        return sendPage(c, page(c, 'portal/staff', { title: t(c.get('voice'), 'staff.title') }))
       case 'remembered':
-        return sendPage(
-          c,
-          page(c, 'portal/returning', {
-            title: t(locale, 'returning.title', { name: standing.name }),
-            showLangSwitch: true,
-            customerName: standing.name,
-          }),
-        )
+        return sendPage(c, returningPage(c, standing))
       case 'expired':
         return sendPage(
           c,
@@ -175,23 +233,120 @@ export function portalRoutes(deps: PortalDeps) {
     }
   })
 
+  // Issue 15: the welcome-back page offers to stop promotions (as easy as ticking them), and
+  // asks a returning customer to accept a notice whose version changed since they last did.
+  const noticeChanged = (customerId: number) =>
+    deps.consents.noticeVersionOf(customerId) !== config.privacy.noticeVersion
+  const returningPage = (
+    c: Context<PortalEnv>,
+    standing: { customerId: number; name: string },
+    extra: { error?: string; notice?: string } = {},
+  ) => {
+    const locale = c.get('locale')
+    return page(c, 'portal/returning', {
+      title: t(c.get('voice'), 'returning.title', { name: standing.name }),
+      showLangSwitch: true,
+      customerName: standing.name,
+      marketing: deps.consents.hasMarketing(standing.customerId),
+      noticeChanged: noticeChanged(standing.customerId),
+      ...extra,
+    })
+  }
+
   // "Welcome back": one tap, no code, no SMS. A device no longer remembered gets the splash page.
   app.post('/welcome-back', async (c) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
     const locale = c.get('locale')
-    const back = await login.welcomeBack(mac)
+    const standing = login.standing(mac)
+    if (standing.kind === 'remembered' && noticeChanged(standing.customerId)) {
+      if (!isTicked(form.accept)) {
+        const error = t(c.get('voice'), 'notice.acceptNeeded')
+        return sendPage(c, returningPage(c, standing, { error }), 422)
+      }
+      deps.consents.acceptNotice(standing.customerId, mac, locale)
+    }
+    const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
     if (!back) return emptySplashPage(c)
     metrics.funnel('welcome_back', osOf(c))
     metrics.funnel('let_through', osOf(c))
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: back.name,
-        untilText: formatLocalTime(back.until, locale, config.branch.timeZone),
+        untilText: formatLocalTime(back.until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
       }),
+    )
+  })
+
+  // "Ya no quiero recibir promociones" from the welcome-back page: the device is remembered, as
+  // trusted as the one-tap welcome back itself.
+  app.post('/welcome-back/opt-out', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const standing = login.standing(mac)
+    if (standing.kind !== 'remembered') return emptySplashPage(c)
+    deps.consents.withdrawMarketing(standing.customerId, 'portal', 'portal')
+    return sendPage(c, returningPage(c, standing, { notice: t(c.get('voice'), 'optout.done') }))
+  })
+
+  // The full privacy notice (second layer), served here before login: no internet needed.
+  app.get('/aviso-de-privacidad', (c) => {
+    const locale = c.get('locale')
+    const other: Locale = locale === 'es' ? 'en' : 'es'
+    return sendPage(
+      c,
+      page(c, 'portal/notice', {
+        title: t(c.get('voice'), 'notice.title'),
+        showLangSwitch: true,
+        switchLangHref: `/aviso-de-privacidad?lang=${other}`,
+        fullNotice: deps.notices[locale],
+      }),
+    )
+  })
+
+  // The opt-out page: any number, the same SMS code as a login, the same answer whatever the
+  // number (a customer's or not), so it tells nobody who is a customer.
+  const optOutPage = (c: Context<PortalEnv>, phone = '') =>
+    page(c, 'portal/opt-out', {
+      title: t(c.get('voice'), 'optout.title'),
+      showLangSwitch: true,
+      switchLangHref: `/promociones?lang=${c.get('locale') === 'es' ? 'en' : 'es'}`,
+      values: { phone },
+    })
+  app.get('/promociones', (c) => sendPage(c, optOutPage(c)))
+
+  app.post('/promociones', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    c.set('page', { view: 'portal/opt-out', values: { phone: form.phone ?? '' } })
+    const mac = await deviceOf(c)
+    const challenge = await login.startOptOut(form.phone ?? '', mac, c.get('locale'))
+    const state = codePageState(challenge, '')
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
+  })
+
+  app.post('/promociones/verificar', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const id = form.challenge ?? ''
+    try {
+      login.verifyOptOut(id, mac, form.code ?? '')
+    } catch (err) {
+      const current = login.describe(id, mac)
+      if (!current || current.purpose !== 'opt-out') throw new ChallengeNotFoundError()
+      c.set('page', codePageState(current, form.code ?? ''))
+      throw err
+    }
+    const locale = c.get('locale')
+    return sendPage(
+      c,
+      page(c, 'portal/opted-out', { title: t(c.get('voice'), 'optout.doneTitle') }),
     )
   })
 
@@ -216,13 +371,31 @@ export function portalRoutes(deps: PortalDeps) {
     c.set('page', { view: 'portal/splash', values })
     metrics.funnel('code_requested', osOf(c))
     const mac = await deviceOf(c)
-    const challenge = await login.start(values, mac, c.get('locale'))
+    let challenge: Challenge
+    try {
+      challenge = await login.start(values, mac, c.get('locale'))
+    } catch (err) {
+      // No code can go (issue 17): the same page offers access without one, if it may.
+      const cannotSend =
+        err instanceof SmsSendError
+          ? 'providers'
+          : err instanceof SendingPausedError && err.reason !== 'prefix'
+            ? err.reason
+            : null
+      if (cannotSend && deps.withoutCode.offered(mac, values.phone, cannotSend))
+        c.set('page', {
+          view: 'portal/splash',
+          values,
+          withoutCode: { minutes: config.tiers.unverified.minutes },
+        })
+      throw err
+    }
     codeSent(c, challenge)
     const state = codePageState(challenge, '')
-    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('locale'), 'code.title') }))
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
   })
 
-  app.post('/resend', async (c) => {
+  const resend = async (c: Context<PortalEnv>) => {
     const form = await readForm(c)
     useFormLocale(c, form)
     const mac = await deviceOf(c)
@@ -244,14 +417,16 @@ export function portalRoutes(deps: PortalDeps) {
       c,
       page(c, state.view, {
         ...state,
-        title: t(c.get('locale'), 'code.title'),
+        title: t(c.get('voice'), 'code.title'),
         notice: t(
-          c.get('locale'),
+          c.get('voice'),
           next.channel === 'whatsapp' ? 'code.resent.whatsapp' : 'code.resent',
         ),
       }),
     )
-  })
+  }
+  app.post('/resend', resend)
+  app.post('/promociones/reenviar', resend)
 
   app.post('/verify', async (c) => {
     const form = await readForm(c)
@@ -260,7 +435,12 @@ export function portalRoutes(deps: PortalDeps) {
     const id = form.challenge ?? ''
     let verified: Awaited<ReturnType<Login['verify']>>
     try {
-      verified = await login.verify(id, mac, form.code ?? '')
+      verified = await login.verify(
+        id,
+        mac,
+        form.code ?? '',
+        osFamilyOf(c.req.header('user-agent')),
+      )
     } catch (err) {
       // The code was right but the firewall refused: verified, not let through.
       if (err instanceof GateError) metrics.funnel('verified', osOf(c))
@@ -271,30 +451,209 @@ export function portalRoutes(deps: PortalDeps) {
       c.set('page', codePageState(current, form.code ?? ''))
       throw err
     }
-    const { customer, until } = verified
+    const { customer, until, returning } = verified
+    // A device that was through without a code is now verified, without reconnecting.
+    deps.withoutCode.upgraded(mac, customer.id)
     metrics.funnel('verified', osOf(c))
     metrics.funnel('let_through', osOf(c))
-    const locale = c.get('locale')
+    const locale = c.get('voice')
     return sendPage(
       c,
       page(c, 'portal/welcome', {
-        title: t(locale, 'welcome.close'),
+        title: t(c.get('voice'), 'welcome.close'),
         customerName: customer.name,
-        untilText: formatLocalTime(until, locale, config.branch.timeZone),
+        // A customer seen before is greeted by first name, now that the code proved the number.
+        greeting: returning
+          ? t(c.get('voice'), 'welcome.title.returning', { name: firstName(customer.name) })
+          : null,
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
       }),
     )
   })
 
+  // Issue 17: access without a code, offered on the splash page when no code can be sent.
+  app.post('/without-code', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const values = {
+      name: form.name ?? '',
+      phone: form.phone ?? '',
+      consent: isTicked(form.consent),
+      marketing: isTicked(form.marketing),
+    }
+    c.set('page', { view: 'portal/splash', values })
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    const { until } = await deps.withoutCode.grant(values, mac, locale)
+    metrics.funnel('let_through_unverified', osOf(c))
+    return sendPage(
+      c,
+      page(c, 'portal/welcome', {
+        title: t(c.get('voice'), 'welcome.close'),
+        customerName: null,
+        withoutCode: true,
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+      }),
+    )
+  })
+
+  // From the online page of a device through without a code: a code to the number it typed.
+  app.post('/upgrade', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const grant = deps.withoutCode.current(mac)
+    if (!grant) return c.redirect('/', 303)
+    const locale = c.get('locale')
+    let challenge: Challenge
+    try {
+      challenge = await login.start(
+        {
+          name: grant.name,
+          phone: grant.phone_e164,
+          consent: true,
+          marketing: grant.marketing === 1,
+        },
+        mac,
+        locale,
+      )
+    } catch (err) {
+      const live = deps.access.live(mac)
+      if (!(err instanceof DomainError) || !live) throw err
+      const minutes = Math.max(1, Math.ceil(Number(err.params.wait ?? 0) / 60))
+      return onlinePage(c, mac, live, {
+        error: t(c.get('voice'), err.key, { ...err.params, minutes }),
+        status: err.status,
+      })
+    }
+    const state = codePageState(challenge, '')
+    return sendPage(c, page(c, state.view, { ...state, title: t(c.get('voice'), 'code.title') }))
+  })
+
+  app.post('/extend', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    let until: number
+    try {
+      until = await extendSession(deps.extension, mac, deps.clock.now())
+    } catch (err) {
+      const live = deps.access.live(mac)
+      if (!(err instanceof DomainError) || !live) throw err
+      return onlinePage(c, mac, live, { error: t(c.get('voice'), err.key), status: err.status })
+    }
+    const live = deps.access.live(mac)!
+    return onlinePage(c, mac, live, {
+      notice: t(c.get('voice'), 'extend.done', {
+        until: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+      }),
+    })
+  })
+
+  // Staff passes: a walk-in without a usable mobile types the code a manager gave them.
+  app.get('/pass', (c) =>
+    sendPage(
+      c,
+      page(c, 'portal/pass', {
+        title: t(c.get('voice'), 'pass.title'),
+        showLangSwitch: true,
+        values: { pass: '' },
+      }),
+    ),
+  )
+
+  app.post('/pass', async (c) => {
+    const form = await readForm(c)
+    useFormLocale(c, form)
+    const typed = (form.pass ?? '').slice(0, 32)
+    c.set('page', { view: 'portal/pass', values: { pass: typed } })
+    const mac = await deviceOf(c)
+    const locale = c.get('locale')
+    const { until, name } = await deps.passes.redeem(typed, mac)
+    metrics.funnel('let_through_pass', osOf(c))
+    return sendPage(
+      c,
+      page(c, 'portal/welcome', {
+        title: t(c.get('voice'), 'welcome.close'),
+        customerName: name,
+        untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
+        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
+      }),
+    )
+  })
+
+  /** "You have 420 MB left today", or that the day's data is used; null without an allowance. */
+  function allowanceText(live: AuthorizationRow | null, locale: Voice): string | null {
+    const holder = live ? holderOf(live) : null
+    if (!live || !holder) return null
+    const left = deps.allowance.remaining(holder, deps.clock.now())
+    if (left === null) return null
+    if (left === 0 || live.slowed) return t(locale, 'allowance.used')
+    return t(locale, 'allowance.left', { left: formatBytes(left, locale) })
+  }
+
+  /**
+   * The page of a device already through: until when, what is left today, and what it can do
+   * (extend, verify its number). A pending notice is shown here, and so given.
+   */
+  async function onlinePage(
+    c: Context<PortalEnv>,
+    mac: Mac,
+    live: AuthorizationRow,
+    opts: { error?: string; notice?: string; status?: number } = {},
+  ) {
+    const locale = c.get('locale')
+    const now = deps.clock.now()
+    const tz = config.branch.timeZone
+    const extendTo = extendedUntil(live, now, deps.extension.policy, deps.extension.closesAt(now))
+    const standing = login.standing(mac)
+    const grant = live.tier === 'unverified' ? deps.withoutCode.current(mac) : null
+    let notice = opts.notice ?? null
+    let allowance = allowanceText(live, c.get('voice'))
+    if (live.notice) {
+      notice = t(c.get('voice'), 'allowance.used')
+      allowance = null
+      await deps.access.noticeShown(mac)
+    }
+    return sendPage(
+      c,
+      page(c, 'portal/online', {
+        title: t(c.get('voice'), 'online.title'),
+        showLangSwitch: true,
+        customerName: live.tier === 'verified' && 'name' in standing ? standing.name : null,
+        untilText: formatLocalTime(live.ends_at, c.get('voice'), tz),
+        tier: live.tier,
+        allowanceText: allowance,
+        extendTo: extendTo === null ? null : formatLocalTime(extendTo, c.get('voice'), tz),
+        upgrade:
+          grant && deps.withoutCode.codesWork()
+            ? { phoneDisplay: displayPhone(grant.phone_e164) }
+            : null,
+        error: opts.error ?? null,
+        notice,
+      }),
+      opts.status ?? 200,
+    )
+  }
+
   app.get('/api/captive', async (c) => {
     const { mac } = await c.var.device()
-    const until = mac ? deps.access.liveUntil(mac) : null
+    const live = mac ? deps.access.live(mac) : null
     const body: Record<string, unknown> = {
-      captive: until === null,
+      captive: live === null,
       'user-portal-url': new URL('/', config.publicUrl).href,
     }
-    if (until !== null) {
-      body['seconds-remaining'] = Math.max(0, Math.floor((until - deps.clock.now()) / 1000))
-      body['can-extend-session'] = false
+    if (live !== null) {
+      const now = deps.clock.now()
+      body['seconds-remaining'] = Math.max(0, Math.floor((live.ends_at - now) / 1000))
+      // The day's allowance left (issue 17); at 0 the device is slowed, not made captive.
+      const holder = holderOf(live)
+      const left = holder ? deps.allowance.remaining(holder, now) : null
+      if (left !== null) body['bytes-remaining'] = left
+      body['can-extend-session'] =
+        extendedUntil(live, now, deps.extension.policy, deps.extension.closesAt(now)) !== null
     }
     return c.body(JSON.stringify(body), 200, {
       'Content-Type': 'application/captive+json',
@@ -323,6 +682,11 @@ export function portalRoutes(deps: PortalDeps) {
   return app
 }
 
+/** The first word of a name ("María José Pérez" → "María"), for a greeting. */
+export function firstName(name: string): string {
+  return name.split(' ')[0] ?? name
+}
+
 const emptySplash = { name: '', phone: '', consent: false, marketing: false }
 
 function isTicked(v: string | undefined): boolean {
@@ -331,24 +695,39 @@ function isTicked(v: string | undefined): boolean {
 
 function useFormLocale(c: Context<PortalEnv>, form: Record<string, string | undefined>) {
   const l = asLocale(form.lang)
-  if (l) c.set('locale', l)
+  if (l && l !== c.get('locale')) {
+    c.set('locale', l)
+    // The form says only the language: Spain's Spanish stays as the request's was.
+    const voice = c.get('voice')
+    c.set('voice', voiceOf(l, voice.startsWith('es-ES'), voice.endsWith('usted')))
+  }
 }
 
 // Every welcome page within a minute shows the same "until": format each minute once.
 const formattedMinutes = new Map<string, string>()
 
 /** "15:26" (es) or "03:26 PM" (en) in the branch's time zone. */
-export function formatLocalTime(ms: number, locale: Locale, timeZone: string): string {
-  const minuteKey = `${locale} ${timeZone} ${Math.floor(ms / 60_000)}`
+export function formatLocalTime(ms: number, locale: Voice, timeZone: string): string {
+  const tag = formatTagOf(locale)
+  const minuteKey = `${tag} ${timeZone} ${Math.floor(ms / 60_000)}`
   const known = formattedMinutes.get(minuteKey)
   if (known !== undefined) return known
-  const f = branchTimeFormat(locale === 'es' ? 'es-MX' : 'en-US', timeZone, {
+  const f = branchTimeFormat(tag, timeZone, {
     hour: '2-digit',
     minute: '2-digit',
-    hourCycle: locale === 'es' ? 'h23' : 'h12',
+    hourCycle: tag === 'en-US' ? 'h12' : 'h23',
   })
   if (formattedMinutes.size >= 1000) formattedMinutes.clear()
   const text = f.format(ms)
   formattedMinutes.set(minuteKey, text)
   return text
+}
+
+/** 420 MB, or 1.5 GB from a thousand MB on (decimal units, as phones show data use). */
+export function formatBytes(bytes: number, locale: Voice): string {
+  const f = new Intl.NumberFormat(formatTagOf(locale), {
+    maximumFractionDigits: 1,
+  })
+  const mb = bytes / 1_000_000
+  return mb >= 1000 ? `${f.format(mb / 1000)} GB` : `${Math.floor(mb)} MB`
 }

@@ -127,6 +127,11 @@ const codeTemplate = z
 /** The `sms` key. */
 export const smsConfig = z
   .object({
+    /**
+     * "on": codes are sent. "paused": the operator stopped sending (no provider is called); the
+     * portal says so and may offer the degraded tier (`tiers.unverified`).
+     */
+    mode: z.enum(['on', 'paused']).default('on'),
     /** Providers tried in order. Demo: console (codes printed on stdout). */
     providers: z
       .array(smsProvider)

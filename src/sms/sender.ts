@@ -126,7 +126,8 @@ export function createFailoverSender(
     async send(message, options = {}) {
       const chain = chains[message.channel ?? 'sms']
       const started = monotonic()
-      let last: unknown = new SmsSendError('none', 'no provider configured')
+      // Made only when every try failed: an Error's stack costs a login more than its SMS row.
+      let last: unknown = null
       for (const sender of chain) {
         const remaining = budgetMs - (monotonic() - started)
         // Timers can fire a millisecond early; a provider given a sliver of time cannot answer
@@ -166,6 +167,7 @@ export function createFailoverSender(
           if (options.signal?.aborted) break
         }
       }
+      if (last === null) throw new SmsSendError('none', 'no provider configured')
       throw last instanceof SmsSendError || last instanceof RecipientUnreachableError
         ? last
         : new SmsSendError('chain', String(last))

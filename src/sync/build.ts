@@ -38,6 +38,10 @@ export function buildSyncRunner(p: {
   branchId: string
   clock: Clock
   log: (line: string) => void
+  /** privacy.retention.deliveredEventsDays, unless sync.keepDeliveredHours is set. */
+  deliveredEventsDays: number
+  /** Key of the digests delivered events keep (derived from the install secret). */
+  redactKey: Buffer
   metrics?: Metrics
 }): SyncRunner {
   return createSyncRunner({
@@ -45,7 +49,11 @@ export function buildSyncRunner(p: {
     db: p.db,
     adapter: buildCrmAdapter(p.sync, p.clock),
     clock: p.clock,
-    config: p.sync,
+    config: {
+      ...p.sync,
+      keepDeliveredHours: p.sync.keepDeliveredHours ?? p.deliveredEventsDays * 24,
+    },
+    redactKey: p.redactKey,
     branchId: p.branchId,
     log: p.log,
   })

@@ -69,6 +69,10 @@ const salesforceSync = z
             lastVerifiedAt: sfField('Branchgate_Last_Verified_At__c'),
             lastBranchId: sfField('Branchgate_Last_Branch__c'),
             erasureRequestedAt: sfField('Branchgate_Erasure_Requested_At__c'),
+            // Issue 15: block then delete, and when marketing was withdrawn.
+            blockedAt: sfField('Branchgate_Blocked_At__c'),
+            deletedAt: sfField('Branchgate_Deleted_At__c'),
+            marketingWithdrawnAt: sfField('Branchgate_Marketing_Withdrawn_At__c'),
           })
           .strict()
           .prefault({}),
@@ -123,12 +127,16 @@ export const syncConfig = z
     backoffBaseMs: z.number().int().min(1).max(600_000).default(1000),
     /** Milliseconds; the backoff never waits longer (default 30 minutes). No retry limit. */
     backoffCapMs: z.number().int().min(10).max(86_400_000).default(1_800_000),
-    /** Hours a delivered event stays in the outbox before it is pruned; 0 prunes at once. */
+    /**
+     * Hours a delivered event stays in the outbox before it is pruned; 0 prunes at once.
+     * Superseded by privacy.retention.deliveredEventsDays (issue 15), which applies when this is
+     * not set; kept so existing config files still load.
+     */
     keepDeliveredHours: z
       .number()
       .min(0)
       .max(24 * 90)
-      .default(168),
+      .optional(),
     /** How MACs leave the branch: hashed (HMAC-SHA256), plain, or omit. */
     macs: z.enum(['hashed', 'plain', 'omit']).default('hashed'),
     /** Key for hashed MACs; null: the install secret (hashes then differ per branch). Never logged. */

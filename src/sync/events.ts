@@ -35,9 +35,13 @@ export const EVENT_SCHEMA_VERSIONS = {
   'customer.verified': 1,
   'customer.renamed': 1,
   'consent.given': 1,
-  'consent.withdrawn': 1,
+  // v2 (issue 15): the CRM's key only, no customer record.
+  'consent.withdrawn': 2,
   'visit.closed': 1,
+  /** Sent by branchgate before issue 15; cancellation is now customer.blocked, then customer.deleted. */
   'customer.erased': 1,
+  'customer.blocked': 1,
+  'customer.deleted': 1,
 } as const
 
 export type EventType = keyof typeof EVENT_SCHEMA_VERSIONS
@@ -157,25 +161,39 @@ export function consentGiven(p: {
 }
 
 export interface ConsentWithdrawnData {
-  customer: CustomerRecord
-  consent: { purposes: string[]; withdrawnAt: string; branchId: string; noticeVersion: string }
+  /** E.164: the customer's key in the CRM. Nothing else about the customer. */
+  phone: string
+  consent: {
+    /** Today always ['marketing']. */
+    purposes: string[]
+    withdrawnAt: string
+    branchId: string
+    noticeVersion: string
+    /**
+     * Where: 'portal' (the customer's own page, after an SMS code, or from the welcome-back page),
+     * 'console' (asked in person, recorded by a manager), 'login' (not ticked again at a login).
+     */
+    via: 'portal' | 'console' | 'login'
+  }
 }
 
 /** A purpose the customer agreed to before is no longer agreed to (today: marketing). */
 export function consentWithdrawn(p: {
-  customer: CustomerRecord
+  phone: string
   purposes: string[]
   noticeVersion: string
   branchId: string
+  via: ConsentWithdrawnData['consent']['via']
   now: number
 }): NewEvent<'consent.withdrawn', ConsentWithdrawnData> {
-  return event('consent.withdrawn', p.now, customerSubject(p.customer.phone), {
-    customer: p.customer,
+  return event('consent.withdrawn', p.now, customerSubject(p.phone), {
+    phone: p.phone,
     consent: {
       purposes: p.purposes,
       withdrawnAt: iso(p.now),
       branchId: p.branchId,
       noticeVersion: p.noticeVersion,
+      via: p.via,
     },
   })
 }
@@ -241,5 +259,50 @@ export function customerErased(p: {
     phone: p.phone,
     requestedAt: iso(p.now),
     requestedBy: p.requestedBy,
+  })
+}
+
+export interface CustomerBlockedData {
+  /** E.164: the customer's key in the CRM. */
+  phone: string
+  blockedAt: string
+  /** 'request': the customer asked for cancellation; 'retention': not seen for too long. */
+  reason: 'request' | 'retention'
+  /** When the branch deletes the blocked record (privacy.blockingDays later). */
+  deleteAfter: string
+}
+
+/**
+ * The branch blocked the customer: from now on their data is kept only for legal claims, used
+ * for nothing (no marketing), and deleted at `deleteAfter`. The CRM should block theirs too.
+ */
+export function customerBlocked(p: {
+  phone: string
+  reason: CustomerBlockedData['reason']
+  now: number
+  deleteAfter: number
+}): NewEvent<'customer.blocked', CustomerBlockedData> {
+  return event('customer.blocked', p.now, customerSubject(p.phone), {
+    phone: p.phone,
+    blockedAt: iso(p.now),
+    reason: p.reason,
+    deleteAfter: iso(p.deleteAfter),
+  })
+}
+
+export interface CustomerDeletedData {
+  /** E.164: the customer's key in the CRM; kept at the branch only until delivered. */
+  phone: string
+  deletedAt: string
+}
+
+/** The branch deleted the blocked record: the CRM should delete theirs. */
+export function customerDeleted(p: {
+  phone: string
+  now: number
+}): NewEvent<'customer.deleted', CustomerDeletedData> {
+  return event('customer.deleted', p.now, customerSubject(p.phone), {
+    phone: p.phone,
+    deletedAt: iso(p.now),
   })
 }

@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto'
+import type { ErasureNotifier } from '../customers/erasure.js'
 import { customerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements } from '../db/outbox.js'
 import { uuidv7 } from '../ids.js'
 import {
-  customerErased,
+  customerBlocked,
+  customerDeleted,
   customerRecord,
   visitClosed,
   type CustomerRecord,
@@ -91,11 +93,18 @@ export interface Outbox {
    */
   visitClosed(visitId: string, extra?: { passBy?: boolean }): string | null
   /**
-   * Call inside the erasure transaction, with the customer's E.164 number. Drops everything
-   * still in the outbox about that customer (sent or not: the CRM is told to erase anyway) and
-   * appends `customer.erased`, which the CRM receives as its own event.
+   * Call inside the blocking transaction, with the customer's E.164 number. Drops everything
+   * still in the outbox about that customer (a blocked record is not synced: what was not sent
+   * yet never will be) and appends `customer.blocked`.
    */
-  customerErased(p: { phone: string; requestedBy: string; now: number }): string
+  customerBlocked(p: {
+    phone: string
+    reason: 'request' | 'retention'
+    now: number
+    deleteAfter: number
+  }): string
+  /** Call inside the deletion transaction: appends `customer.deleted`. */
+  customerDeleted(p: { phone: string; now: number }): string
 }
 
 export function createOutbox(
@@ -139,10 +148,15 @@ export function createOutbox(
         }),
       )
     },
-    customerErased(p) {
-      const e = customerErased(p)
+    customerBlocked(p) {
+      const e = customerBlocked(p)
       if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
       if (e.subject) statementsOf(db).forgetSubject(e.subject)
+      return append(e)
+    },
+    customerDeleted(p) {
+      const e = customerDeleted(p)
+      if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
       return append(e)
     },
   }
@@ -150,14 +164,21 @@ export function createOutbox(
 
 /**
  * The customer domain's erasure port (`ErasureNotifier` of src/customers/erasure.ts), backed by the
- * outbox: called inside the erasure transaction, it queues `customer.erased`.
+ * outbox: called inside the blocking and deletion transactions, it queues `customer.blocked` and
+ * `customer.deleted`.
  */
-export function outboxErasureNotifier(outbox: Outbox): {
-  customerErased(e: { phoneE164: string; erasedAt: number; actor: string }): void
-} {
+export function outboxErasureNotifier(outbox: Outbox): ErasureNotifier {
   return {
-    customerErased(e) {
-      outbox.customerErased({ phone: e.phoneE164, requestedBy: e.actor, now: e.erasedAt })
+    customerBlocked(e) {
+      outbox.customerBlocked({
+        phone: e.phoneE164,
+        reason: e.reason,
+        now: e.blockedAt,
+        deleteAfter: e.deleteAfter,
+      })
+    },
+    customerDeleted(e) {
+      outbox.customerDeleted({ phone: e.phoneE164, now: e.deletedAt })
     },
   }
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Clock } from '../clock.js'
 import type { SyncConfig } from './config.js'
@@ -44,21 +44,50 @@ export interface SyncRunnerDeps {
   clock: Clock
   config: Pick<
     SyncConfig,
-    | 'timeoutMs'
-    | 'batchMaxEvents'
-    | 'batchMaxBytes'
-    | 'backoffBaseMs'
-    | 'backoffCapMs'
-    | 'keepDeliveredHours'
-  >
+    'timeoutMs' | 'batchMaxEvents' | 'batchMaxBytes' | 'backoffBaseMs' | 'backoffCapMs'
+  > & {
+    /**
+     * Hours a delivered event (ids and digests only) is kept: sync.keepDeliveredHours, else
+     * privacy.retention.deliveredEventsDays (src/sync/build.ts); default 168.
+     */
+    keepDeliveredHours?: number | undefined
+  }
   branchId: string
   log: (line: string) => void
   /** [0, 1); tests pass a fixed one. */
   random?: () => number
   /** Whether a lease holder on this host is still running; default asks the kernel. */
   isAlive?: (pid: number) => boolean
+  /**
+   * Key of the digests a delivered event keeps instead of its payload (see redactDelivered);
+   * default: a random one per process (digests then match nothing later, which is still safe).
+   */
+  redactKey?: Buffer
   /** Each batch timed by outcome; default: nowhere. */
   metrics?: Metrics
+}
+
+/**
+ * What a delivered event keeps (issue 15): the CRM acknowledged it, so the payload (names,
+ * numbers) is no longer needed. It becomes `{"redacted":true,"digest":"hmac-sha256:…"}`, a keyed
+ * hash of exactly what was sent (support can check a payload the CRM shows against it without the
+ * branch keeping it), and the subject (`customer:+52…`) becomes `h:` and its keyed hash. Keyed:
+ * a plain SHA-256 of a phone number is reversed by trying every number.
+ */
+export function redactDelivered(
+  s: Pick<ReturnType<typeof outboxStatements>, 'redact'>,
+  rows: ReadonlyArray<{ seq: number; subject: string | null; payload: string }>,
+  key: Buffer,
+): number {
+  const digest = (text: string) => createHmac('sha256', key).update(text).digest('hex')
+  for (const r of rows) {
+    s.redact(
+      r.seq,
+      JSON.stringify({ redacted: true, digest: `hmac-sha256:${digest(r.payload)}` }),
+      r.subject === null || r.subject.startsWith('h:') ? r.subject : `h:${digest(r.subject)}`,
+    )
+  }
+  return rows.length
 }
 
 export interface SyncRunner {
@@ -123,6 +152,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const { db, clock, config, log } = deps
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
+  const redactKey = deps.redactKey ?? randomBytes(32)
   const isAlive = deps.isAlive ?? defaultIsAlive
   const metrics = deps.metrics ?? noMetrics
   const host = hostname()
@@ -208,6 +238,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       for (const id of results.keys())
         if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
       tally.delivered = s.markDelivered(delivered, now)
+      redactDelivered(s, s.unredacted(delivered), redactKey)
       s.succeeded(now)
       return tally
     },
@@ -305,7 +336,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           return { status: 'failed', ...tally, error: outcome.error, nextAttemptAt }
         }
       }
-      s.prune(clock.now() - config.keepDeliveredHours * 3_600_000)
+      s.prune(clock.now() - (config.keepDeliveredHours ?? 168) * 3_600_000)
       if (tally.batches > 0) {
         log(
           `sync: delivered ${tally.delivered}, parked ${tally.parked}, retrying ${tally.retried} in ${tally.batches} request(s)`,

@@ -8,7 +8,14 @@ import {
   type CrmAdapter,
   type EventResult,
 } from './adapter.js'
-import type { CustomerErasedData, CustomerRecord, VisitClosedData } from './events.js'
+import type {
+  ConsentWithdrawnData,
+  CustomerBlockedData,
+  CustomerDeletedData,
+  CustomerErasedData,
+  CustomerRecord,
+  VisitClosedData,
+} from './events.js'
 
 /**
  * The Salesforce adapter. Login: OAuth 2.0 client-credentials (`POST /services/oauth2/token`).
@@ -208,7 +215,38 @@ export function createSalesforceAdapter(
       }
       for (const e of batch.events) {
         const data = JSON.parse(e.data) as Record<string, unknown>
-        if (e.type === 'customer.erased') {
+        // Issue 15: the CRM's key and one date, on the contact found by that key.
+        const keyOnly = (phone: string, r: SfRecord, field: string | null, what: string) => {
+          if (field === null && Object.keys(r).length === 0) {
+            early.push({
+              id: e.id,
+              result: 'park',
+              error: `salesforce: contact.fields.${what} is not mapped`,
+              response: null,
+            })
+            return
+          }
+          add(contacts, phone, r, e.id)
+          erasures.add(e.id)
+        }
+        if (e.type === 'consent.withdrawn' && e.schemaVersion >= 2) {
+          const d = data as unknown as ConsentWithdrawnData
+          const r: SfRecord = {}
+          set(r, cfg.contact.fields.marketingConsent, false)
+          set(r, cfg.contact.fields.marketingWithdrawnAt, d.consent.withdrawnAt)
+          keyOnly(d.phone, r, cfg.contact.fields.marketingConsent, 'marketingConsent')
+        } else if (e.type === 'customer.blocked') {
+          const d = data as unknown as CustomerBlockedData
+          const r: SfRecord = {}
+          set(r, cfg.contact.fields.blockedAt, d.blockedAt)
+          set(r, cfg.contact.fields.marketingConsent, false)
+          keyOnly(d.phone, r, cfg.contact.fields.blockedAt, 'blockedAt')
+        } else if (e.type === 'customer.deleted') {
+          const d = data as unknown as CustomerDeletedData
+          const r: SfRecord = {}
+          set(r, cfg.contact.fields.deletedAt, d.deletedAt)
+          keyOnly(d.phone, r, cfg.contact.fields.deletedAt, 'deletedAt')
+        } else if (e.type === 'customer.erased') {
           const d = data as unknown as CustomerErasedData
           const r: SfRecord = {}
           set(r, cfg.contact.fields.erasureRequestedAt, d.requestedAt)
@@ -297,7 +335,7 @@ export function createSalesforceAdapter(
               for (const id of p.eventIds) {
                 if (r.success) note({ id, result: 'delivered' })
                 else if (erasures.has(id) && code === 'REQUIRED_FIELD_MISSING') {
-                  // Erasing a contact the CRM never had: nothing to erase.
+                  // Erasing, blocking or opting out a contact the CRM never had: nothing to do.
                   note({ id, result: 'delivered' })
                 } else if (RETRYABLE_CODES.has(code)) {
                   note({

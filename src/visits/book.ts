@@ -28,14 +28,16 @@ export function createVisitBook(deps: VisitBookDeps) {
   function closeVisit(v: ClosedVisit): boolean {
     const closed =
       visits.close({ id: v.id, endedAt: v.endedAt, reason: v.reason, passBy: v.passBy }) > 0
-    if (closed) deps.outbox.visitClosed(v.id, { passBy: v.passBy })
+    // A staff pass's visit (a negative visitor id) has no customer: it stays at the branch.
+    if (closed && v.customerId > 0) deps.outbox.visitClosed(v.id, { passBy: v.passBy })
     return closed
   }
 
   /** Writes a plan. Closes come first, so a customer's new visit never meets the old one open. */
   function apply(plan: SweepPlan): { openedIds: string[] } {
     for (const c of plan.closed) closeVisit(c)
-    for (const t of plan.touched) visits.touch(t.id, t.lastSeenAt)
+    if (plan.touched.length === 1) visits.touch(plan.touched[0]!.id, plan.touched[0]!.lastSeenAt)
+    else visits.touchMany(plan.touched.map((t) => [t.id, t.lastSeenAt] as const))
     const openedIds: string[] = []
     for (const o of plan.opened) {
       const id = deps.newId(o.startedAt)
@@ -56,7 +58,7 @@ export function createVisitBook(deps: VisitBookDeps) {
     apply,
     /**
      * A device of the customer was just let through (login, welcome back): the customer is here
-     * at `at`. Extends the open visit, or opens one; a visit left open across a gap longer than
+     * at `at`. `customerId` may be a staff pass's id negated (see src/db/visits.ts). Extends the open visit, or opens one; a visit left open across a gap longer than
      * the idle time is first closed at its last activity, never stretched. Returns the visit id.
      */
     arrive(customerId: number, at: number): string {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
-import type { TrackedDeviceRow, VisitStatements } from '../db/visits.js'
+import type { TrackedDeviceTuple, VisitStatements } from '../db/visits.js'
 import type { Mac } from '../mac.js'
 import type { VisitBook } from './book.js'
 import {
@@ -15,6 +15,38 @@ import {
 
 /** How stale a device's stored last-seen time may get before a sweep writes it again (ms). */
 export const DEVICE_SEEN_STEP_MS = 60_000
+
+/**
+ * How far an open visit's stored last activity may lag what the tracker knows (ms). The tracker
+ * keeps the exact time in memory, plans and closes visits with it, and writes it once per step:
+ * a sweep of thousands of present devices then writes a share of them instead of all (each
+ * write also moves two console indexes). A crash loses at most this much of an open visit's
+ * end; a clean stop writes everything (`flush`).
+ */
+export const VISIT_SEEN_STEP_MS = 60_000
+
+/** A fixed fraction in [0, 1) per key (FNV-1a), so rows on a step fall due in different sweeps. */
+export function phaseOf(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) / 2 ** 32
+}
+
+/**
+ * Whether a time stored as `stored` must be written again now that it is `at`: when it lags by
+ * a whole step, or when `at` crossed one of the row's own step boundaries (shifted by its
+ * phase). Each row is then written about once per step, and rows that became due together (a
+ * crowd arriving in one sweep) spread over the following sweeps.
+ */
+export function stepDue(stored: number, at: number, stepMs: number, phase: number): boolean {
+  if (at <= stored) return false
+  return (
+    at - stored >= stepMs || Math.floor(at / stepMs + phase) > Math.floor(stored / stepMs + phase)
+  )
+}
 
 /**
  * Where signs of life come from. The real one combines the kernel's neighbour table and the
@@ -62,6 +94,8 @@ export interface SweepReport {
   cpuMs: number
   /** Time in SQLite: reads and the one write transaction. */
   dbMs: number
+  /** Rows written: open visits' last activity, devices' last seen (the others wait for their step). */
+  written: { visits: number; devices: number }
 }
 
 /**
@@ -72,10 +106,19 @@ export interface SweepReport {
 export function createPresenceTracker(deps: PresenceTrackerDeps) {
   let previous: ClockReading | null = null
   let running = false
+  /** Open visits' last activity known here but not yet written (visit id → UTC ms). */
+  let known = new Map<string, number>()
   let last: SweepReport | null = null
 
-  function isStaff(mac: string, row: TrackedDeviceRow | undefined): boolean {
-    return deps.staffMacs.has(mac) || row?.is_staff === 1
+  /** Writes every last activity known here; inside the caller's transaction. */
+  function writeKnown(): number {
+    const n = deps.visits.touchMany([...known])
+    known = new Map()
+    return n
+  }
+
+  function isStaff(mac: string, row: TrackedDeviceTuple | undefined): boolean {
+    return deps.staffMacs.has(mac) || row?.[2] === 1
   }
 
   async function sweep(now: number): Promise<SweepReport> {
@@ -92,15 +135,19 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     const report = deps.db.transaction(() => {
       let t = performance.now()
       // The clock jumped (NTP step): shift open visits with it so their durations stay true.
-      if (step !== 0 && before) deps.visits.rebaseOpen(step, before.wall, now)
+      // What is known here is on the old clock too: written first, shifted with the rest.
+      if (step !== 0 && before) {
+        writeKnown()
+        deps.visits.rebaseOpen(step, before.wall, now)
+      }
       const tracked = deps.visits.tracked(now, now - deps.policy.rememberMs)
       const openRows = deps.visits.openAll()
       let u = performance.now()
       dbMs += u - t
       t = u
 
-      const byMac = new Map<string, TrackedDeviceRow>()
-      for (const row of tracked) byMac.set(row.mac, row)
+      const byMac = new Map<string, TrackedDeviceTuple>()
+      for (const row of tracked) byMac.set(row[0], row)
       const sightings: Sighting[] = []
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
@@ -109,25 +156,38 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         // A device's last seen serves the device list and idle revocation (minutes): writing it
         // once a minute is enough, and halves the writes of a sweep.
         const seenAt = Math.min(at, now)
-        if (row && seenAt - row.last_seen_at >= DEVICE_SEEN_STEP_MS)
+        if (row && stepDue(row[3], seenAt, DEVICE_SEEN_STEP_MS, phaseOf(mac)))
           touchedDevices.push([mac, seenAt])
         if (isStaff(mac, row)) staffSeen.push(mac)
-        else if (row && row.counts === 1 && row.customer_id !== null)
-          sightings.push({ customerId: row.customer_id, at })
+        else if (row && row[4] === 1 && row[1] !== null) sightings.push({ customerId: row[1], at })
       }
-      const open: OpenVisit[] = openRows.map((r) => ({
-        id: r.id,
-        customerId: r.customer_id,
-        startedAt: r.started_at,
-        lastSeenAt: r.last_seen_at,
-      }))
+      // Planned with the exact last activity: the stored one, or what is known here if newer.
+      const stored = new Map<string, number>()
+      const stillKnown = new Map<string, number>()
+      const open: OpenVisit[] = openRows.map(([id, customerId, startedAt, lastSeenAt]) => {
+        stored.set(id, lastSeenAt)
+        const mine = known.get(id)
+        if (mine !== undefined && mine > lastSeenAt) stillKnown.set(id, mine)
+        return { id, customerId, startedAt, lastSeenAt: Math.max(lastSeenAt, mine ?? 0) }
+      })
+      // Visits closed by someone else (a login's arrive) are forgotten here.
+      known = stillKnown
       const plan = planSweep(open, sightings, now, deps.policy, reason)
+      const touched = plan.touched.filter((v) => {
+        if (stepDue(stored.get(v.id)!, v.lastSeenAt, VISIT_SEEN_STEP_MS, phaseOf(v.id))) {
+          known.delete(v.id)
+          return true
+        }
+        known.set(v.id, v.lastSeenAt)
+        return false
+      })
+      for (const c of plan.closed) known.delete(c.id)
       u = performance.now()
       cpuMs += u - t
       t = u
 
-      deps.book.apply(plan)
-      for (const [mac, at] of touchedDevices) deps.visits.touchDevice(mac, at)
+      deps.book.apply({ ...plan, touched })
+      deps.visits.touchDevices(touchedDevices)
       dbMs += performance.now() - t
       return {
         at: now,
@@ -137,6 +197,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         closed: plan.closed.length,
         staffSeen,
         clockStepMs: step,
+        written: { visits: touched.length, devices: touchedDevices.length },
       }
     })()
     previous = reading
@@ -150,6 +211,10 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
 
   return {
     sweep,
+    /** Writes the last activity known here of every open visit (at a clean stop). */
+    flush(): number {
+      return deps.db.transaction(writeKnown)()
+    },
     /** The last sweep's report (the metrics' devices present), or null before the first. */
     lastSweep: (): SweepReport | null => last,
     /** Like `sweep`, but a sweep still running (slow command) makes this one a no-op (null). */

@@ -65,6 +65,23 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true })
   h = consoleHarness()
   seedToday()
+  // Rights requests (issue 15): one open with a long requester name, one refused.
+  const asked = {
+    customerId: 1,
+    receivedAt: h.clock.now(),
+    identityCheck: 'official-id' as const,
+    identityNote: 'INE',
+    details: null,
+  }
+  h.app.rights.record(
+    { ...asked, kind: 'access', requester: 'RepresentanteLegalSinEspacios'.repeat(3) },
+    'user:root',
+  )
+  const refused = h.app.rights.record(
+    { ...asked, kind: 'opposition', requester: 'Otro' },
+    'user:root',
+  )
+  h.app.rights.close(refused, 'refused', 'No acreditó su identidad', 'user:root')
   await h.app.consoleAuth.add('root', 'admin', PASSWORD, 'test')
   await new Promise<void>((resolve) => {
     server = serve({ fetch: h.app.admin.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
@@ -107,7 +124,8 @@ const LAYOUT = `(() => {
     const scrolls = !!box && box !== document.body && box.scrollWidth > box.clientWidth
     const cue = scrolls && /gradient/.test(getComputedStyle(box).backgroundImage)
     const onScreen = r.left >= -0.5 && r.right <= vw + 0.5
-    const reachable = onScreen || (scrolls && td.offsetLeft + td.offsetWidth <= box.scrollWidth + 0.5)
+    // offsetLeft and offsetWidth are each rounded to whole pixels: together up to 1 px over.
+    const reachable = onScreen || (scrolls && td.offsetLeft + td.offsetWidth <= box.scrollWidth + 1)
     return { text: td.textContent.trim().slice(0, 40), table: td.closest('table')?.id ?? '', onScreen, reachable, scrolls, cue }
   })
   const macs = [...document.querySelectorAll('main .mac')].map((m) => ({
@@ -157,6 +175,10 @@ describe('the console at a phone’s and a laptop’s width', () => {
       '/audit',
       '/users',
       '/sync',
+      '/requests',
+      '/requests/1',
+      '/trends?days=30',
+      '/trends/weekly',
     ]
     for (const p of pages) {
       await page.goto(base + p)

@@ -9,9 +9,25 @@ import { findProbe, hostOf } from '../../src/portal/probes.js'
 
 export const INTERNET_PAGE = 'hello from the internet host'
 const messages: unknown[] = []
+/** `PUT /sms/mode` with `down` makes the SMS provider answer 503 (issue 17), `ok` mends it. */
+let smsDown = false
 
 function handle(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://x')
+  if (req.method === 'PUT' && url.pathname === '/sms/mode') {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      smsDown = body.trim() === 'down'
+      res.writeHead(204).end()
+    })
+    return
+  }
+  if (req.method === 'POST' && url.pathname === '/sms' && smsDown) {
+    req.resume()
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('provider down')
+    return
+  }
   if (req.method === 'POST' && url.pathname === '/sms') {
     let body = ''
     req.on('data', (d) => (body += d))
@@ -39,5 +55,6 @@ function handle(req: IncomingMessage, res: ServerResponse) {
   res.writeHead(200, { 'content-type': 'text/plain' }).end(INTERNET_PAGE)
 }
 
+// '::' takes IPv4 and IPv6 alike (the IPv6 end-to-end test reaches it over both).
 for (const port of [80, 443])
-  createServer(handle).listen(port, '0.0.0.0', () => console.log(`listening ${port}`))
+  createServer(handle).listen(port, '::', () => console.log(`listening ${port}`))

@@ -4,7 +4,7 @@
  *   node --import tsx test/e2e/knock.ts '{"host":"10.99.2.4","udp":[53,123],"tcp":[22,853]}'
  *
  * Sends one datagram to each UDP port and opens a TCP connection to each TCP port (at most
- * timeoutMs, default 1500, all at once). Prints one JSON line: each TCP port's outcome
+ * timeoutMs, default 1500, all at once), from the address `from` when given. Prints one JSON line: each TCP port's outcome
  * ("connected", "refused" for a reset, "timeout", or the error code).
  */
 import { createSocket } from 'node:dgram'
@@ -16,10 +16,13 @@ const o = JSON.parse(process.argv[2] ?? '{}') as {
   udp?: number[]
   tcp?: number[]
   timeoutMs?: number
+  /** The client's own address to send from (a phone's stable or temporary IPv6 address, say). */
+  from?: string
 }
 const timeoutMs = o.timeoutMs ?? 1500
 
 const sock = createSocket(isIPv6(o.host) ? 'udp6' : 'udp4')
+await new Promise<void>((r) => sock.bind(0, o.from, () => r()))
 for (const port of o.udp ?? []) {
   await new Promise<void>((r) => sock.send(Buffer.from(`knock ${port}`), port, o.host, () => r()))
 }
@@ -29,7 +32,7 @@ const tcp = await Promise.all(
   (o.tcp ?? []).map(
     (port) =>
       new Promise<[number, string]>((resolve) => {
-        const s = connect({ host: o.host, port })
+        const s = connect({ host: o.host, port, localAddress: o.from })
         const timer = setTimeout(() => {
           s.destroy()
           resolve([port, 'timeout'])

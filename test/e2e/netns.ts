@@ -28,6 +28,12 @@ export const TEST_ZONE = 'e2e.test'
 export const PORTAL_PORT = 8080
 export const PUBLIC_URL = `http://${GATEWAY_IP}:${PORTAL_PORT}`
 export const GUEST_IF = 'guest'
+/** IPv6 (createTestNetwork({ ipv6: true })): the guests' /64 and the gateway's address in it. */
+export const GUEST_PREFIX6 = 'fd99:1::/64'
+export const GATEWAY_IP6 = 'fd99:1::1'
+export const INTERNET_IP6 = 'fd99:2::2'
+export const GARDEN_IP6 = 'fd99:2::3'
+export const OUTSIDE_IP6 = 'fd99:2::4'
 export const UPLINK_IF = 'up0'
 
 /** Why the e2e tests cannot run here, or null when they can. */
@@ -113,7 +119,7 @@ export interface BranchgateHandle {
 export type TestNetwork = Awaited<ReturnType<typeof createTestNetwork>>
 
 /** Builds the namespaces and links. Call `cleanup()` in afterAll, whatever happened. */
-export async function createTestNetwork(opts: { clients?: number } = {}) {
+export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean } = {}) {
   const prefix = `bg${randomBytes(3).toString('hex')}`
   const gw = `${prefix}-gw`
   const net = `${prefix}-net`
@@ -171,8 +177,10 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         }
       }
     }
-    for (const ns of namespaces.reverse()) await run('ip', ['netns', 'del', ns])
-    rmSync(`/etc/netns/${gw}`, { recursive: true, force: true })
+    for (const ns of namespaces.reverse()) {
+      await run('ip', ['netns', 'del', ns])
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true })
+    }
     rmSync(tmp, { recursive: true, force: true })
   }
 
@@ -204,6 +212,14 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     await inNs(net, 'ip', ['addr', 'add', `${GARDEN_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['addr', 'add', `${OUTSIDE_IP}/24`, 'dev', 'eth0'])
     await inNs(net, 'ip', ['link', 'set', 'eth0', 'up'])
+    if (opts.ipv6) {
+      // nodad: fixed addresses of our own, usable at once.
+      await inNs(gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1'])
+      await inNs(gw, 'ip', ['-6', 'addr', 'add', `${GATEWAY_IP6}/64`, 'dev', GUEST_IF, 'nodad'])
+      await inNs(gw, 'ip', ['-6', 'addr', 'add', 'fd99:2::1/64', 'dev', UPLINK_IF, 'nodad'])
+      for (const a of [INTERNET_IP6, GARDEN_IP6, OUTSIDE_IP6])
+        await inNs(net, 'ip', ['-6', 'addr', 'add', `${a}/64`, 'dev', 'eth0', 'nodad'])
+    }
     for (let i = 1; i <= (opts.clients ?? 2); i++) {
       const c: Client = {
         name: `c${i}`,
@@ -229,6 +245,12 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       // Client isolation, as the guest access point does it: guests reach the gateway, not each other.
       await inNs(gw, 'ip', ['link', 'set', c.port, 'type', 'bridge_slave', 'isolated', 'on'])
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'address', c.mac])
+      if (opts.ipv6) {
+        // As phones do: SLAAC from the gateway's advertisements, temporary (privacy) addresses
+        // preferred. No duplicate detection: the addresses are usable at once.
+        for (const s of ['accept_ra=1', 'use_tempaddr=2', 'accept_dad=0'])
+          await inNs(c.ns, 'sysctl', ['-qw', `net.ipv6.conf.eth0.${s}`])
+      }
       await inNs(c.ns, 'ip', ['link', 'set', 'eth0', 'up'])
       // The DHCP client broadcasts before it has an address: give the kernel a route for that.
       await inNs(c.ns, 'ip', ['route', 'add', '255.255.255.255/32', 'dev', 'eth0'])
@@ -257,6 +279,8 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       await until(
         async () => (await exec(net, 'curl', ['-sf', `http://${INTERNET_IP}/`])).code === 0,
         'the internet host',
+        h.output,
+        h.child,
       )
       return h
     },
@@ -267,15 +291,15 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
      * receives. Answers have TTL 0, so no resolver on the way keeps them. `setRecords` changes
      * the answers at once (a CDN rotating an address).
      */
-    async startInternetDns(records: Record<string, string>) {
+    async startInternetDns(records: Record<string, string | string[]>) {
       const hosts = path.join(tmp, 'internet-hosts')
       const logFile = path.join(tmp, 'internet-dns.log')
       const pidFile = path.join(tmp, 'internet-dns.pid')
-      const write = (r: Record<string, string>) =>
+      const write = (r: Record<string, string | string[]>) =>
         writeFileSync(
           hosts,
           Object.entries(r)
-            .map(([name, ip]) => `${ip} ${name}\n`)
+            .flatMap(([name, ips]) => [ips].flat().map((ip) => `${ip} ${name}\n`))
             .join(''),
         )
       write(records)
@@ -294,6 +318,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         async () => (await exec(net, 'ss', ['-lnu'])).stdout.includes(`${INTERNET_IP}:53 `),
         'the internet DNS server',
         h.output,
+        h.child,
       )
       return {
         /** Every name asked of it so far, in order. */
@@ -303,7 +328,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
           )
         },
         /** New answers, served from the next query on. */
-        async setRecords(next: Record<string, string>) {
+        async setRecords(next: Record<string, string | string[]>) {
           write(next)
           const before = readFileSync(logFile, 'utf8').split('\n').length
           process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGHUP')
@@ -350,8 +375,15 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
       return JSON.parse(await inNs(net, 'curl', ['-sf', `http://${INTERNET_IP}/sms/messages`]))
     },
 
-    /** dnsmasq on the guest bridge, from deploy/dnsmasq.conf.tmpl plus test-only lines. */
-    async startDnsmasq(extraLines: string[] = []) {
+    /**
+     * dnsmasq on the guest bridge, from deploy/dnsmasq.conf.tmpl plus test-only lines; with
+     * `ipv6`, its IPv6 lines too (router advertisements, DHCPv6 with option 103), option 114
+     * and 103 at `captiveApiUrl`.
+     */
+    async startDnsmasq(
+      extraLines: string[] = [],
+      o: { ipv6?: boolean; captiveApiUrl?: string } = {},
+    ) {
       const conf = fillPlaceholders(
         readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'),
         {
@@ -361,8 +393,9 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
           netmask: '255.255.255.0',
           leaseTime: '1h',
           gatewayIp: GATEWAY_IP,
-          captiveApiUrl: `${PUBLIC_URL}/api/captive`,
+          captiveApiUrl: o.captiveApiUrl ?? `${PUBLIC_URL}/api/captive`,
           portalHostRecord: '',
+          ipv6: o.ipv6 ? '' : '#',
         },
       )
       const file = path.join(tmp, 'dnsmasq.conf')
@@ -380,6 +413,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         async () => (await exec(gw, 'ss', ['-lnu'])).stdout.includes(':67 '),
         'dnsmasq',
         h.output,
+        h.child,
       )
       return h
     },
@@ -390,7 +424,9 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         client.ns,
         process.execPath,
         ['--import', 'tsx', path.join(ROOT, 'test/e2e/dhcp-client.ts'), client.mac],
-        30_000,
+        // No kill timer: the client gives up by itself 15 s after it starts sending; a wall-clock
+        // bound here also counted its own start-up, which takes long on a loaded machine.
+        0,
       )
       if (r.code !== 0) throw new Error(`DHCP failed for ${client.name}: ${r.stderr}`)
       const lease = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Lease
@@ -405,6 +441,40 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         await inNs(client.ns, 'ip', ['route', 'add', 'default', 'via', lease.router])
       client.address = lease.address
       return lease
+    },
+
+    /** The client's resolvers, as its DHCP or RDNSS would set them (/etc/netns/NS/resolv.conf). */
+    resolvConf(client: Client, servers: string[]) {
+      mkdirSync(`/etc/netns/${client.ns}`, { recursive: true })
+      writeFileSync(
+        `/etc/netns/${client.ns}/resolv.conf`,
+        servers.map((s) => `nameserver ${s}\n`).join(''),
+      )
+    },
+
+    /**
+     * Waits until the client has taken an address of the gateway's IPv6 prefix (SLAAC) and a
+     * default route from its advertisements; returns its global IPv6 addresses, the temporary
+     * (privacy) ones flagged.
+     */
+    async slaac(client: Client): Promise<Array<{ address: string; temporary: boolean }>> {
+      let found: Array<{ address: string; temporary: boolean }> = []
+      await until(async () => {
+        const addr = JSON.parse(
+          (await exec(client.ns, 'ip', ['-j', '-6', 'addr', 'show', 'dev', 'eth0'])).stdout || '[]',
+        ) as Array<{ addr_info: Array<Record<string, unknown>> }>
+        found = addr
+          .flatMap((l) => l.addr_info)
+          .filter((a) => a.scope === 'global' && a.tentative !== true)
+          .map((a) => ({ address: String(a.local), temporary: a.temporary === true }))
+        const route = (await exec(client.ns, 'ip', ['-6', 'route', 'show', 'default'])).stdout
+        return (
+          found.some((a) => a.temporary) &&
+          found.some((a) => !a.temporary) &&
+          /via fe80::/.test(route)
+        )
+      }, `SLAAC on ${client.name}`)
+      return found
     },
 
     /** Takes a client's link down (it leaves the branch) or brings it back. */
@@ -430,7 +500,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
     /** Knocks on UDP and TCP ports of a host from a client namespace (test/e2e/knock.ts). */
     async knock(
       client: Client | string,
-      options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number },
+      options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number; from?: string },
     ): Promise<{ tcp: Record<string, string> }> {
       const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
         '--import',
@@ -528,6 +598,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
         },
         'branchgate',
         h.output,
+        h.child,
       )
       branchgate = {
         configFile,
@@ -564,7 +635,7 @@ export async function createTestNetwork(opts: { clients?: number } = {}) {
 
 /** Runs `body` with a fresh network and removes the network afterwards, also when `body` throws. */
 export async function withTestNetwork<T>(
-  opts: { clients?: number },
+  opts: { clients?: number; ipv6?: boolean },
   body: (n: TestNetwork) => Promise<T>,
 ): Promise<T> {
   const n = await createTestNetwork(opts)
@@ -575,17 +646,22 @@ export async function withTestNetwork<T>(
   }
 }
 
-/** Polls `ready` until it is true (for processes starting up: there is no event to wait on). */
+/**
+ * Polls `ready` until it is true (for processes starting up: there is no event to wait on but
+ * their exit). No deadline of its own: on a loaded machine a start-up takes what it takes (a 30 s
+ * bound here fired under load while everything was on its way up). The process's exit ends the
+ * wait at once, with its output; the test's own timeout bounds the rest.
+ */
 export async function until(
   ready: () => Promise<boolean>,
   what: string,
   output?: () => string,
-  ms = 30_000,
+  exits?: ChildProcess,
 ) {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
+  const gone = () => exits !== undefined && (exits.exitCode !== null || exits.signalCode !== null)
+  for (;;) {
     if (await ready()) return
+    if (gone()) throw new Error(`${what} exited before it came up${output ? `:\n${output()}` : ''}`)
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`${what} did not come up within ${ms / 1000} s${output ? `:\n${output()}` : ''}`)
 }

@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/clock.js'
 import { createNftablesGate, createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
 import { readTemplate, renderRuleset } from '../../src/gate/nft-ruleset.js'
+import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
+import { createShaper } from '../../src/gate/shaper.js'
+import { createTcRunner } from '../../src/gate/tc.js'
 import type { Mac } from '../../src/mac.js'
 
 const hasNft = (() => {
@@ -90,5 +93,132 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
     await again.flush()
     expect(() => nft('list', 'table', 'inet', 'branchgate')).toThrow()
     again.close()
+  })
+})
+
+// Per-device rates (issue 17) against the kernel: HTB classes in tc and the netdev table, in a
+// namespace of their own with a veth pair standing in for the guest port.
+describe.skipIf(why !== null)('per-device rates against the kernel', () => {
+  const ns = `bgrate-${randomBytes(3).toString('hex')}`
+  const inNs = (file: string, ...args: string[]) =>
+    execFileSync('ip', ['netns', 'exec', ns, file, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+  const logs: string[] = []
+  const make = () => {
+    const shaper = createShaper({
+      runner: createTcRunner(['ip', 'netns', 'exec', ns, 'tc'], ['ip', '-n', ns]),
+      params: {
+        guestInterface: 'guest0',
+        uplinkInterface: 'up0',
+        totalDownKbps: 20_000,
+        totalUpKbps: null,
+      },
+      log: (l) => logs.push(l),
+    })
+    return createNftablesGate({
+      runner: createNftRunner(['ip', 'netns', 'exec', ns, 'nft']),
+      clock: systemClock,
+      log: (l) => logs.push(l),
+      attempts: 1,
+      ruleset: renderRuleset(readTemplate(), {
+        guestInterface: 'guest0',
+        portalPort: 8080,
+        portalPorts: [8080],
+        uplinkInterface: 'up0',
+      }),
+      rates: {
+        shaper,
+        ruleset: renderRatesRuleset(readRatesTemplate(), { guestInterface: 'guest0' }),
+      },
+    })
+  }
+  let gate: NftablesGate
+  beforeAll(() => {
+    execFileSync('ip', ['netns', 'add', ns])
+    inNs('ip', 'link', 'add', 'guest0', 'type', 'veth', 'peer', 'name', 'phone0')
+    inNs('ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'isp0')
+    for (const dev of ['guest0', 'phone0', 'up0', 'isp0']) inNs('ip', 'link', 'set', dev, 'up')
+    gate = make()
+  })
+  afterAll(() => {
+    gate?.close()
+    execFileSync('ip', ['netns', 'del', ns])
+  })
+
+  const A = '3a:11:22:33:44:55' as Mac
+  const B = '3a:11:22:33:44:66' as Mac
+  /** `1:xyz` of a MAC in the down map, and the ceil of that class on each side. */
+  const classOf = (mac: Mac) => {
+    const map = inNs('nft', 'list', 'map', 'netdev', 'branchgate', 'down')
+    return new RegExp(`${mac}(?: counter packets \\d+ bytes \\d+)? : (1:[0-9a-f]+)`).exec(map)?.[1]
+  }
+  const ceil = (dev: string, id: string) =>
+    new RegExp(
+      `class htb ${id} parent 1:1 (?:leaf [0-9a-f]+: )?prio \\d+ rate \\S+ ceil (\\S+)`,
+    ).exec(inNs('tc', 'class', 'show', 'dev', dev))?.[1]
+
+  it('gives each let-through device a class with its rate on both sides, changes it, and removes it', async () => {
+    const now = Date.now()
+    await gate.replaceAll([
+      { mac: A, until: now + 3_600_000, rate: { downKbps: 5000, upKbps: 1000 }, notice: true },
+    ])
+    expect(inNs('ip', '-d', 'link', 'show', 'up0')).toContain('gro_max_size 1514')
+    expect(inNs('tc', 'qdisc', 'show', 'dev', 'guest0')).toMatch(/qdisc htb 1: root/)
+    expect(inNs('tc', 'qdisc', 'show', 'dev', 'up0')).toMatch(/qdisc htb 1: root/)
+    // The uplink's default class (the box's own traffic) is not held by the guests' total.
+    expect(inNs('tc', 'class', 'show', 'dev', 'up0')).toMatch(
+      /class htb 1:2 root leaf 2: prio 0 rate 10Gbit/,
+    )
+    expect(inNs('nft', 'list', 'set', 'inet', 'branchgate', 'notice')).toContain(A)
+    const a = classOf(A)!
+    expect(a).toMatch(/^1:[0-9a-f]+$/)
+    expect(ceil('guest0', a)).toBe('5Mbit')
+    expect(ceil('up0', a)).toBe('1Mbit')
+    // The class of all guests holds the total; a device without a rate of its own gets it.
+    expect(inNs('tc', 'class', 'show', 'dev', 'guest0')).toMatch(
+      /class htb 1:1 root rate 20Mbit ceil 20Mbit/,
+    )
+    await gate.letThrough(B, now + 600_000, null)
+    const b = classOf(B)!
+    expect(b).not.toBe(a)
+    expect(ceil('guest0', b)).toBe('20Mbit')
+    expect(ceil('up0', b)).toBe('10Gbit')
+    // Uploads find their class by the up map, in the inet table.
+    expect(inNs('nft', 'list', 'map', 'inet', 'branchgate', 'up')).toMatch(
+      new RegExp(`${B} counter packets 0 bytes 0 : ${b}`),
+    )
+
+    await gate.setRate(A, { downKbps: 256, upKbps: 256 })
+    expect(classOf(A)).toBe(a)
+    expect(ceil('guest0', a)).toBe('256Kbit')
+    await gate.setNotice(A, false)
+    expect(inNs('nft', 'list', 'set', 'inet', 'branchgate', 'notice')).not.toContain(A)
+
+    const usage = await gate.usage()
+    expect([...usage.keys()].sort()).toEqual([A, B])
+    expect(usage.get(A)).toEqual({ downBytes: 0, upBytes: 0 })
+
+    await gate.revoke(A)
+    await gate.revoke(A) // not an error
+    expect(classOf(A)).toBeUndefined()
+    expect(inNs('tc', 'class', 'show', 'dev', 'guest0')).not.toContain(`class htb ${a} `)
+    expect(inNs('tc', 'class', 'show', 'dev', 'up0')).not.toContain(`class htb ${a} `)
+
+    // A one-shot command's gate learns the classes from the kernel before it changes one.
+    const command = make()
+    await command.setRate(B, { downKbps: 3000, upKbps: null })
+    expect(classOf(B)).toBe(b)
+    expect(ceil('guest0', b)).toBe('3Mbit')
+    await command.letThrough(A, now + 60_000, { downKbps: 1000, upKbps: 1000 })
+    expect(classOf(A)).not.toBe(b)
+    command.close()
+
+    await gate.flush()
+    expect(() => inNs('nft', 'list', 'table', 'netdev', 'branchgate')).toThrow()
+    expect(inNs('tc', 'qdisc', 'show', 'dev', 'guest0')).not.toContain('htb')
+    expect(inNs('ip', '-d', 'link', 'show', 'up0')).toContain('gro_max_size 65536')
+    expect(logs.filter((l) => /failed/.test(l))).toEqual([])
   })
 })

@@ -1,5 +1,6 @@
 import type {
-  CustomerErased,
+  CustomerBlocked,
+  CustomerDeleted,
   ErasureNotifier,
   SmsStats,
   SmsStatsSource,
@@ -15,11 +16,15 @@ export class FakeSyncStatus implements SyncStatusSource {
   }
 }
 
-/** Keeps every erasure it is told of. */
+/** Keeps every block and deletion it is told of. */
 export class RecordingErasureNotifier implements ErasureNotifier {
-  readonly events: CustomerErased[] = []
-  customerErased(e: CustomerErased) {
+  readonly events: CustomerBlocked[] = []
+  readonly deleted: CustomerDeleted[] = []
+  customerBlocked(e: CustomerBlocked) {
     this.events.push(e)
+  }
+  customerDeleted(e: CustomerDeleted) {
+    this.deleted.push(e)
   }
 }
 

@@ -19,6 +19,7 @@ export function renderedDnsmasqConf(p: {
     .replaceAll('{{leaseTime}}', '2h')
     .replaceAll('{{captiveApiUrl}}', p.captiveApiUrl)
     .replaceAll('{{portalHostRecord}}', '')
+    .replaceAll('{{ipv6}}', '#')
 }
 
 /** Debian's dnsmasq as systemd starts it: /etc/dnsmasq.d is a conf-dir (`-7`). */
@@ -76,6 +77,8 @@ export function stagedDnsmasq(
     captive?: 'branchgate' | 'forwards' | 'nxdomain' | 'down'
     /** The captive resolver's port the machine answers on (default 5300). */
     captivePort?: number
+    /** Walled-garden names the captive resolver forwards, and what they resolve to. */
+    garden?: Record<string, string[]>
   } = {},
 ): StagedDnsmasq {
   const guest = p.guest ?? 'br-guest'
@@ -105,9 +108,11 @@ export function stagedDnsmasq(
   const captive = p.captive ?? 'branchgate'
   const fail = (code: string) => Promise.reject(Object.assign(new Error(code), { code }))
   return {
-    dns(server, port, _name) {
+    dns(server, port, name) {
       if (server !== gateway || port !== (p.captivePort ?? 5300) || captive === 'down')
         return fail('ECONNREFUSED')
+      const garden = p.garden?.[name]
+      if (garden) return garden.length ? Promise.resolve(garden) : fail('ENOTFOUND')
       if (captive === 'nxdomain') return fail('ENOTFOUND')
       return Promise.resolve(captive === 'forwards' ? ['93.184.215.14'] : [gateway])
     },

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { consoleAuditStatements } from '../../db/console.js'
 import { describeAudit } from '../audit-text.js'
-import { formatters } from '../messages.js'
+import { formatters, type SpanishTag } from '../messages.js'
 import type { ConsoleEnv, Render } from '../render.js'
 import { adminOnly } from '../session.js'
 
@@ -12,6 +12,8 @@ export interface AuditDeps {
   render: Render
   auditLog: Pick<ReturnType<typeof consoleAuditStatements>, 'page'>
   timeZone: string
+  /** Spanish dates and numbers as in Mexico (default) or Spain. */
+  spanish?: SpanishTag
 }
 
 /** The audit log (`/audit`, admins), newest first, filtered by kind of action. */
@@ -28,7 +30,7 @@ export function auditPage(deps: AuditDeps) {
       limit: PAGE_SIZE,
     })
     const last = entries[entries.length - 1]
-    const f = formatters(locale, deps.timeZone)
+    const f = formatters(locale, deps.timeZone, deps.spanish)
     return deps.render(c, 'console/audit', {
       entries: entries.map((e) => describeAudit(e, locale, f)),
       action,

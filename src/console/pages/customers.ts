@@ -1,6 +1,8 @@
 import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { parseMac } from '../../mac.js'
+import { NameRefusedError, type ConsentDesk } from '../../customers/consent.js'
+import type { RightsDesk } from '../../privacy/requests.js'
 import type { CustomerDesk } from '../customers.js'
 import { ct } from '../messages.js'
 import type { ConsoleEnv, Render } from '../render.js'
@@ -9,13 +11,16 @@ import type { ConsoleWorker } from '../worker.js'
 
 export interface CustomersDeps {
   render: Render
-  customers: Pick<CustomerDesk, 'page' | 'exportFile' | 'setStaff' | 'erase'>
+  customers: Pick<CustomerDesk, 'page' | 'accessNow' | 'exportFile' | 'setStaff' | 'block'>
   worker: Pick<ConsoleWorker, 'searchCustomers'>
+  consents: Pick<ConsentDesk, 'hasMarketing' | 'withdrawMarketing' | 'rename'>
+  rights: Pick<RightsDesk, 'ofCustomer'>
 }
 
 /**
  * Customers (`/customers`): search, one customer's file, its download (ARCO access), staff
- * devices and erasure (admins).
+ * devices, a withdrawal of marketing asked in person, the name corrected (rectification) and
+ * cancellation: block then delete (admins).
  */
 export function customersPage(deps: CustomersDeps) {
   const { render, customers } = deps
@@ -27,10 +32,32 @@ export function customersPage(deps: CustomersDeps) {
     return file
   }
 
+  // A blocked (or erased) customer is shown nowhere: kept only for legal claims.
   const unerasedFileOf = (c: Context<ConsoleEnv>) => {
     const file = fileOf(c)
     if (file.customer.erased_at) throw new HTTPException(404, { message: 'no such customer' })
     return file
+  }
+  const customerPage = (
+    c: Context<ConsoleEnv>,
+    extra: { error?: string; notice?: string; nameTyped?: string } = {},
+    status: 422 | 200 = 200,
+  ) => {
+    const file = unerasedFileOf(c)
+    return render(
+      c,
+      'console/customer',
+      {
+        file,
+        accessNow: customers.accessNow(file.customer.id),
+        marketing: deps.consents.hasMarketing(file.customer.id),
+        requests: deps.rights.ofCustomer(file.customer.id),
+        nameTyped: extra.nameTyped ?? file.customer.name,
+        error: extra.error ?? null,
+        notice: extra.notice ?? null,
+      },
+      status,
+    )
   }
 
   app.get('/', async (c) => {
@@ -38,11 +65,38 @@ export function customersPage(deps: CustomersDeps) {
     return render(c, 'console/customers', {
       q,
       results: await deps.worker.searchCustomers(q),
-      notice: c.req.query('erased') ? ct(c.get('locale'), 'customer.erased') : null,
+      notice: c.req.query('blocked') ? ct(c.get('locale'), 'customer.blocked') : null,
     })
   })
 
-  app.get('/:id', (c) => render(c, 'console/customer', { file: fileOf(c) }))
+  app.get('/:id', (c) => {
+    const locale = c.get('locale')
+    const done = c.req.query('done')
+    const notice =
+      done === 'withdrawn' || done === 'renamed' ? ct(locale, `customer.done.${done}`) : undefined
+    return customerPage(c, notice ? { notice } : {})
+  })
+
+  // Withdrawal asked for in person (any signed-in user, like a consent given at the counter).
+  app.post('/:id/withdraw', (c) => {
+    const file = unerasedFileOf(c)
+    deps.consents.withdrawMarketing(file.customer.id, actorOf(c), 'console')
+    return c.redirect(`/customers/${file.customer.id}?done=withdrawn`, 303)
+  })
+
+  // Rectification of the name: the portal's rules; the CRM gets customer.renamed.
+  app.post('/:id/rename', (c) => {
+    const file = unerasedFileOf(c)
+    const typed = c.get('form').name ?? ''
+    try {
+      deps.consents.rename(file.customer.id, typed, actorOf(c))
+    } catch (err) {
+      if (!(err instanceof NameRefusedError)) throw err
+      const error = ct(c.get('locale'), `customer.rename.${err.reason}`)
+      return customerPage(c, { error, nameTyped: typed }, 422)
+    }
+    return c.redirect(`/customers/${file.customer.id}?done=renamed`, 303)
+  })
 
   app.post('/:id/export', (c) => {
     const id = customerId(c)
@@ -74,8 +128,8 @@ export function customersPage(deps: CustomersDeps) {
       const error = ct(c.get('locale'), 'erase.confirmNeeded')
       return render(c, 'console/erase', { file, error }, 422)
     }
-    await customers.erase(file.customer.id, actorOf(c))
-    return c.redirect('/customers?erased=1', 303)
+    await customers.block(file.customer.id, actorOf(c))
+    return c.redirect('/customers?blocked=1', 303)
   })
 
   return app

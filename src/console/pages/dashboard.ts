@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import type { Clock } from '../../clock.js'
 import { activeHours, barChart, heatmapChart, trendChart } from '../charts.js'
 import { DWELL_BUCKETS } from '../dashboard.js'
-import { ct, formatters } from '../messages.js'
+import { ct, formatters, type SpanishTag } from '../messages.js'
 import type { ConsoleEnv, Render } from '../render.js'
 import type { ConsoleWorker } from '../worker.js'
 import { rangeOf } from './range.js'
@@ -12,6 +12,8 @@ export interface DashboardDeps {
   clock: Clock
   worker: Pick<ConsoleWorker, 'figures'>
   timeZone: string
+  /** Spanish dates and numbers as in Mexico (default) or Spain. */
+  spanish?: SpanishTag
 }
 
 /** The home page (`/`): a period's visits, dwell, busy hours and who is here now. */
@@ -23,7 +25,7 @@ export function dashboardPage(deps: DashboardDeps) {
     const now = deps.clock.now()
     const range = rangeOf(c, now, deps.timeZone)
     const figures = await deps.worker.figures(range, now)
-    const f = formatters(locale, deps.timeZone)
+    const f = formatters(locale, deps.timeZone, deps.spanish)
     const bucketLabels = DWELL_BUCKETS.map((b) =>
       b.to === null ? `> ${b.from}` : b.from === 0 ? `< ${b.to}` : `${b.from}–${b.to}`,
     )

@@ -9,6 +9,8 @@ import type { ConsoleWorker } from '../worker.js'
 import { rangeOf } from './range.js'
 
 export interface ExportsDeps {
+  /** The customers who accept offers now (issue 15): src/console/exports.ts marketingCsv. */
+  marketingCsv: (header: readonly string[]) => string
   render: Render
   clock: Clock
   audit: Pick<AuditStatements, 'record'>
@@ -51,6 +53,22 @@ export function exportsPage(deps: ExportsDeps) {
         'Content-Type': 'text/csv; charset=utf-8',
         'Content-Disposition': `attachment; filename="visits-${range.from}_${range.to}.csv"`,
       },
+    })
+  })
+
+  // Issue 15: who may get offers; withdrawn and blocked customers never are in it.
+  app.post('/marketing.csv', (c) => {
+    const now = deps.clock.now()
+    deps.audit.record({
+      at: now,
+      actor: actorOf(c),
+      action: 'marketing.export',
+      detail: { format: 'csv' },
+    })
+    const csv = deps.marketingCsv(ct(c.get('locale'), 'export.marketing.header').split(','))
+    return c.body(csv, 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="marketing-${new Date(now).toISOString().slice(0, 10)}.csv"`,
     })
   })
 

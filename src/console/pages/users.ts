@@ -22,10 +22,11 @@ export function usersPage(deps: UsersDeps) {
   app.post('/password', async (c) => {
     const form = c.get('form')
     const user = c.get('user')!
-    const refuse = (error: string, status: 422 | 429) =>
-      render(c, 'console/password', { forced: user.mustChange, error }, status)
+    // The field the refusal is about is marked and tied to the sentence (aria-describedby).
+    const refuse = (error: string, status: 422 | 429, field: string | null = null) =>
+      render(c, 'console/password', { forced: user.mustChange, error, field }, status)
     if ((form.next ?? '') !== (form.again ?? '')) {
-      return refuse(ct(c.get('locale'), 'password.mismatch'), 422)
+      return refuse(ct(c.get('locale'), 'password.mismatch'), 422, 'again')
     }
     try {
       await deps.auth.changeOwnPassword(
@@ -37,8 +38,9 @@ export function usersPage(deps: UsersDeps) {
     } catch (err) {
       if (err instanceof ConsoleLoginError) return refuse(throttledSentence(c, err), 429)
       if (!(err instanceof AccountError)) throw err
-      const key = err.message === 'wrong-current' ? 'password.wrongCurrent' : 'password.weak'
-      return refuse(ct(c.get('locale'), key), 422)
+      const wrong = err.message === 'wrong-current'
+      const key = wrong ? 'password.wrongCurrent' : 'password.weak'
+      return refuse(ct(c.get('locale'), key), 422, wrong ? 'current' : 'next')
     }
     return c.redirect('/?changed=1', 303)
   })

@@ -1,0 +1,150 @@
+/**
+ * The portal as a real phone reaches it (issue 20, point 0): the compiled service on a gateway
+ * namespace with the nftables gate, phones in client namespaces with their own MACs, every
+ * request's MAC from the kernel's neighbour table. Compared with the loopback figure of the same
+ * run: the bench's portal server (dry-run gate, MACs made up per loopback address) under the
+ * same load, its event loop pinned the same way. Needs root.
+ */
+import { execFileSync } from 'node:child_process'
+import { figure } from './figures.js'
+import { createBranch, GATEWAY_IP, netnsSkipReason, PORTAL_PORT } from './netns/branch.js'
+import type { LoginResult } from './netns/phones.js'
+import { isPinned, loginVerify, OTHERS, pct, pin, rps, start, stop, unpinSelf } from './portal.js'
+import type { BenchSection } from './run.js'
+
+const CONNECTIONS = 10
+const NAMESPACES = 2
+const PHONES = 100
+
+const section: BenchSection = {
+  name: 'real-path',
+  async run() {
+    const skip = netnsSkipReason()
+    if (skip) {
+      console.log(`skipped: ${skip}`)
+      return
+    }
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+    const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+    const loginsPerNs = Number(process.env.BENCH_REAL_PHONES ?? PHONES)
+
+    // Loopback, the same run: the bench's portal server, 10 connections, then 20 logging in.
+    const loop = await start('portal')
+    let loopSplash: number
+    let loopLogins: number
+    try {
+      await rps(loop.port, 1, CONNECTIONS)
+      loopSplash = await rps(loop.port, seconds, CONNECTIONS)
+      await loginVerify(loop, 20, 5)
+      const t0 = performance.now()
+      await loginVerify(loop, 20, (NAMESPACES * loginsPerNs) / 20)
+      loopLogins = (NAMESPACES * loginsPerNs) / ((performance.now() - t0) / 1000)
+    } finally {
+      await stop(loop)
+      unpinSelf()
+    }
+
+    const branch = await createBranch({ namespaces: NAMESPACES, phonesPerNamespace: loginsPerNs })
+    try {
+      const service = await branch.startService(branch.config())
+      pin(service.pid)
+      console.log(
+        isPinned()
+          ? `(each server's event loop alone on CPU 0; load generators and the rest on CPU ${OTHERS})`
+          : '(nothing pinned)',
+      )
+      const phones = await Promise.all(branch.clientNs.map((ns) => branch.startPhones(ns)))
+      const url = `http://${GATEWAY_IP}:${PORTAL_PORT}/`
+      type Splash = { rps: number; p99: number; non2xx: number; errors: number }
+      await phones[0]!.ask<Splash>(
+        { splash: { url, connections: CONNECTIONS, seconds: 1 } },
+        'splash',
+      )
+      const real = await phones[0]!.ask<Splash>(
+        { splash: { url, connections: CONNECTIONS, seconds } },
+        'splash',
+      )
+      if (real.non2xx || real.errors)
+        throw new Error(
+          `GET / through the gate had ${real.non2xx} non-2xx and ${real.errors} errors`,
+        )
+      console.log(`GET /, ${CONNECTIONS} connections from one phone:`)
+      figure('splash.loopback', '  loopback (bench portal server)', loopSplash, 'req/s', {
+        better: 'higher',
+      })
+      figure(
+        'splash.gate',
+        '  from a client namespace through the nftables gate',
+        real.rps,
+        'req/s',
+        {
+          better: 'higher',
+          note: `(p99 ${real.p99} ms)`,
+        },
+      )
+      figure('splash.ratio', '  through the gate / loopback', real.rps / loopSplash, '×', {
+        target: { op: '>=', value: 0.8 },
+      })
+
+      // The login flow: every phone its own MAC, 10 at once per namespace.
+      const t0 = performance.now()
+      const results = (
+        await Promise.all(
+          phones.map((p, k) =>
+            p.ask<LoginResult[]>(
+              {
+                logins: {
+                  host: GATEWAY_IP,
+                  port: PORTAL_PORT,
+                  concurrency: 20 / NAMESPACES,
+                  internet: null,
+                  phones: branch.phones
+                    .filter((ph) => ph.ns === branch.clientNs[k])
+                    .map((ph, i) => ({
+                      ip: ph.ip,
+                      number: `55${String(k + 1).padStart(2, '0')}${String(i).padStart(6, '0')}`,
+                      name: `Cliente ${k}-${i}`,
+                    })),
+                },
+              },
+              'logins',
+            ),
+          ),
+        )
+      ).flat()
+      const wall = (performance.now() - t0) / 1000
+      const failed = results.filter((r) => !r.ok)
+      if (failed.length)
+        throw new Error(
+          `${failed.length} logins failed, e.g. ${failed[0]!.error}\n${service.log()}`,
+        )
+      const posts = results.flatMap((r) => [r.loginMs, r.verifyMs]).sort((a, b) => a - b)
+      const gateLogins = results.length / wall
+      console.log(`login + verify, 20 phones at once, ${results.length} phones (each its own MAC):`)
+      figure(
+        'logins.loopback',
+        '  loopback (bench portal server, dry-run gate)',
+        loopLogins,
+        'logins/s',
+        {
+          better: 'higher',
+        },
+      )
+      figure('logins.gate', '  through the nftables gate', gateLogins, 'logins/s', {
+        better: 'higher',
+        note: `(each POST p50 ${pct(posts, 50).toFixed(1)} ms, p99 ${pct(posts, 99).toFixed(1)} ms)`,
+      })
+      figure('logins.ratio', '  through the gate / loopback', gateLogins / loopLogins, '×', {
+        target: { op: '>=', value: 0.8 },
+      })
+      figure('logins.p99', '  each POST through the gate, p99', pct(posts, 99), 'ms', {
+        better: 'lower',
+      })
+      await service.stop()
+    } finally {
+      unpinSelf()
+      await branch.close()
+    }
+  },
+}
+export default section
