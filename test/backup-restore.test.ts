@@ -39,9 +39,12 @@ const customers = (file: string) => {
 }
 const addCustomer = (file: string, name: string, phone: string) => {
   const db = openDb(file)
+  // Verified now: a customer last seen in 1970 is past every retention period, and the running
+  // service's retention job (privacy, issue 15) would empty its name.
+  const now = Date.now()
   db.prepare(
-    `INSERT INTO customers (phone_e164, name, locale, first_verified_at, last_verified_at, updated_at) VALUES (?, ?, 'es', 1, 1, 1)`,
-  ).run(phone, name)
+    `INSERT INTO customers (phone_e164, name, locale, first_verified_at, last_verified_at, updated_at) VALUES (?, ?, 'es', ?, ?, ?)`,
+  ).run(phone, name, now, now, now)
   closeDb(db)
 }
 

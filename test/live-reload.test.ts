@@ -53,14 +53,17 @@ describe('planning a reload', () => {
   })
 
   it('leaves the walled garden of a backend change to the restart it needs', () => {
+    const running = loadConfig('{}')
     const plan = planReload(
-      loadConfig('{}'),
+      running,
       loadConfig(JSON.stringify({ gate: { backend: 'nftables', guestInterface: 'enp2s0' } })),
     )
     expect(plan.live).toEqual([])
     expect(plan.restart).toContain('gate.backend')
     expect(plan.restart).toContain('gate.walledGarden')
-    expect(plan.next.gate).toEqual({ backend: 'dry-run' })
+    // The whole gate stays as it runs (a dry-run gate, with the rate and quota defaults).
+    expect(plan.next.gate).toEqual(running.gate)
+    expect(plan.next.gate.backend).toBe('dry-run')
   })
 })
 
