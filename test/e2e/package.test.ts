@@ -143,7 +143,9 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
     const verify = spawnSync(
       'systemd-analyze',
       ['verify', `--root=${x}`, '/lib/systemd/system/branchgate.service'],
-      { encoding: 'utf8' },
+      // Documentation=man:branchgate(1) is looked up with the host's `man`, not in --root: point
+      // it at the package's own man page (the host has no branchgate installed).
+      { encoding: 'utf8', env: { ...process.env, MANPATH: path.join(x, 'usr/share/man') } },
     )
     expect(verify.stderr).toBe('')
     expect(verify.status).toBe(0)
