@@ -37,7 +37,15 @@ const VERSION = (
   JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version
 const MIGRATIONS = readMigrations()
-const LAST = MIGRATIONS.at(-1)!
+/**
+ * The migration the upgrade brings: the next build is this tree plus one harmless migration.
+ * (The previous release used to be this tree minus its newest migration, but the code of this
+ * tree reads the tables that migration makes: that build could not start, so the clean install
+ * never answered /healthz and its `user add` failed on a missing table.)
+ */
+const LAST = {
+  name: `${String(MIGRATIONS.at(-1)!.version + 1).padStart(3, '0')}-package-upgrade-probe`,
+}
 const LONG = 900_000
 
 let work = ''
@@ -55,33 +63,48 @@ beforeAll(async () => {
   if (skip) return
   work = mkdtempSync(path.join(tmpdir(), 'branchgate-package-'))
   tar = rootTarball()
-  // The previous release: this tree without its newest migration, version X~previous.
-  const prev = path.join(work, 'previous')
-  for (const f of [
-    'src',
-    'scripts',
-    'views',
-    'public',
-    'deploy',
-    'systemd',
-    'bin',
-    'docs',
-    'README.md',
-    'package.json',
-    'package-lock.json',
-    'tsconfig.json',
-  ])
-    cpSync(path.join(ROOT, f), path.join(prev, f), { recursive: true })
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(prev, 'node_modules'))
-  rmSync(path.join(prev, 'src/db/migrations', `${LAST.name}.sql`))
-  pack(prev, ['--version', `${VERSION}~previous`, '--compression', 'gzip'], {
-    BRANCHGATE_COMMIT: 'previous',
-  })
+  // Each build from its own copy of this tree (package.mjs builds dist/ where it runs).
+  const copyTree = (dir: string) => {
+    for (const f of [
+      'src',
+      'scripts',
+      'views',
+      'public',
+      'deploy',
+      'systemd',
+      'bin',
+      'docs',
+      'README.md',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+    ])
+      cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true })
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
+    return dir
+  }
+  // The previous release: this tree as it is, version X~previous.
+  pack(
+    copyTree(path.join(work, 'previous')),
+    ['--version', `${VERSION}~previous`, '--compression', 'gzip'],
+    {
+      BRANCHGATE_COMMIT: 'previous',
+    },
+  )
   debs.previous = path.join(
     work,
     readdirSync(work).find((f) => f.includes('~previous') && f.endsWith('.deb'))!,
   )
-  pack(ROOT, [])
+  // The next build: this tree plus one migration (LAST), version X, this commit.
+  const next = copyTree(path.join(work, 'next'))
+  writeFileSync(
+    path.join(next, 'src/db/migrations', `${LAST.name}.sql`),
+    'CREATE TABLE package_upgrade_probe (id INTEGER PRIMARY KEY);\n',
+  )
+  const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short=12', 'HEAD'], {
+    encoding: 'utf8',
+  }).trim()
+  pack(next, [], { BRANCHGATE_COMMIT: commit })
   debs.current = path.join(
     work,
     readdirSync(work).find((f) => f.startsWith(`branchgate_${VERSION}_`) && f.endsWith('.deb'))!,
@@ -108,6 +131,14 @@ async function answers(r: DebianRoot) {
   for (;;) {
     const h = healthz(r)
     if (h.status === 200) return JSON.parse(h.body)
+    // A service that exited will never answer: say so with its log instead of polling on.
+    const state = r.sh(
+      'start-stop-daemon --status --pidfile /run/branchgate.pid && echo up || echo down',
+    )
+    if (state.trim() !== 'up')
+      throw new Error(
+        `the service is not running; its log:\n${r.sh('tail -n 40 /var/log/branchgate.log || true')}`,
+      )
     await new Promise((res) => setTimeout(res, 200))
   }
 }
@@ -217,7 +248,7 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
       )
       expect(r.sh('cat /run/branchgate.pid').trim()).not.toBe(pidBefore)
       expect((await answers(r)).branch).toBe('mx-042')
-      expect(names()).toEqual(MIGRATIONS.map((m) => m.name))
+      expect(names()).toEqual([...MIGRATIONS.map((m) => m.name), LAST.name])
       const backups = r
         .sh('ls /var/lib/branchgate')
         .split('\n')
