@@ -5,7 +5,7 @@ import { createPasses } from './access/passes.js'
 import { closingTime } from './access/session-policy.js'
 import { allowanceStatements } from './db/allowance.js'
 import { tierStatements } from './db/tiers.js'
-import { createSendingCheck } from './sms/availability.js'
+import { createSendingCheck, type SendingCheck } from './sms/availability.js'
 import { createWithoutCode } from './portal/without-code.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
@@ -239,7 +239,9 @@ export function createServices(deps: ServiceDeps) {
     minutes: config.tiers.pass.minutes,
     timeZone: config.branch.timeZone,
   })
-  const sending = createSendingCheck({ sms: smsRows, config })
+  // Rebuilt by live reload with the login: `sms.mode` and the providers are live keys.
+  let sendingNow = createSendingCheck({ sms: smsRows, config })
+  const sending: SendingCheck = { blocked: (now) => sendingNow.blocked(now) }
   const withoutCode = createWithoutCode({
     db,
     clock,
@@ -318,6 +320,7 @@ export function createServices(deps: ServiceDeps) {
       live = next
       sms.replace(buildSms(next))
       login.replace(buildLogin(next))
+      sendingNow = createSendingCheck({ sms: smsRows, config: next })
       staffMacs.clear()
       for (const mac of next.staffMacs) staffMacs.add(mac)
     },

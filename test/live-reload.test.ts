@@ -4,7 +4,10 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { planReload } from '../src/reload.js'
-import { tempDir } from './helpers.js'
+import { createDryRunGate } from '../src/gate/dry-run.js'
+import { createServices } from '../src/services.js'
+import { tempDb, tempDir } from './helpers.js'
+import { FakeClock } from './fakes/clock.js'
 import { FAKE_CREDENTIALS, FakeProviders } from './fakes/sms-providers.js'
 import { WebhookReceiver } from './fakes/webhook-receiver.js'
 import { startService, until } from './net-helpers.js'
@@ -234,5 +237,28 @@ describe('reloading the running service (SIGHUP)', () => {
     )
     expect(service.output()).not.toMatch(/\[sms\] to=\+525587654321/)
     await service.stop()
+  })
+})
+
+describe('live reload of the services (after the merge with issue 17)', () => {
+  it('a reload to sms.mode "paused" reaches the login and the sending check that access without a code asks', () => {
+    const { db, close } = tempDb()
+    cleanups.push(close)
+    const config = loadConfig('{}')
+    const clock = new FakeClock(Date.UTC(2026, 0, 5, 15))
+    const services = createServices({
+      config,
+      db,
+      gate: createDryRunGate(clock),
+      clock,
+      secret: Buffer.alloc(32, 7),
+      log: () => {},
+    })
+    const now = Date.UTC(2026, 0, 5, 15)
+    expect(services.sending.blocked(now)).toBeNull()
+    services.applyLiveConfig(
+      planReload(config, loadConfig(JSON.stringify({ sms: { mode: 'paused' } }))).next,
+    )
+    expect(services.sending.blocked(now)).toBe('paused')
   })
 })
