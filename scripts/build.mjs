@@ -50,9 +50,12 @@ if (process.argv.includes('--if-stale') && existsSync(stamp)) {
   if (Math.max(...inputs.map((f) => statSync(f).mtimeMs)) <= built) process.exit(0)
 }
 
-// Build info (src/version.ts): the version of package.json and the commit being built. A tree
+// Build info (src/version.ts): the version of package.json (or BRANCHGATE_VERSION) and the commit being built. A tree
 // with uncommitted changes says so ("1a2b3c4+dirty"); outside git the commit is "unknown".
-const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version
+// BRANCHGATE_VERSION: the Debian package's version when package.mjs was given --version.
+const version =
+  process.env.BRANCHGATE_VERSION ||
+  JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version
 function gitCommit() {
   try {
     const git = (...args) =>

@@ -101,7 +101,12 @@ for (const [what, file] of [
 }
 
 // 1. The application, compiled afresh (the commit goes into the bundles).
-run(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' })
+// The version the package is given (--version) is the one `branchgate --version` reports.
+run(process.execPath, [path.join(root, 'scripts/build.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, BRANCHGATE_VERSION: version },
+})
 const commit = process.env.BRANCHGATE_COMMIT || gitCommit()
 function gitCommit() {
   try {
