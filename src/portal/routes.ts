@@ -362,12 +362,7 @@ export function portalRoutes(deps: PortalDeps) {
   app.post('/login', async (c) => {
     const form = await readForm(c)
     useFormLocale(c, form)
-    const values = {
-      name: form.name ?? '',
-      phone: form.phone ?? '',
-      consent: isTicked(form.consent),
-      marketing: isTicked(form.marketing),
-    }
+    const values = splashValues(form)
     c.set('page', { view: 'portal/splash', values })
     metrics.funnel('code_requested', osOf(c))
     const mac = await deviceOf(c)
@@ -476,12 +471,7 @@ export function portalRoutes(deps: PortalDeps) {
   app.post('/without-code', async (c) => {
     const form = await readForm(c)
     useFormLocale(c, form)
-    const values = {
-      name: form.name ?? '',
-      phone: form.phone ?? '',
-      consent: isTicked(form.consent),
-      marketing: isTicked(form.marketing),
-    }
+    const values = splashValues(form)
     c.set('page', { view: 'portal/splash', values })
     const mac = await deviceOf(c)
     const locale = c.get('locale')
@@ -721,6 +711,16 @@ export function formatLocalTime(ms: number, locale: Voice, timeZone: string): st
   const text = f.format(ms)
   formattedMinutes.set(minuteKey, text)
   return text
+}
+
+/** What the splash form sent, kept to fill the form again if it is refused (login and no-code). */
+function splashValues(form: Record<string, string | undefined>) {
+  return {
+    name: form.name ?? '',
+    phone: form.phone ?? '',
+    consent: isTicked(form.consent),
+    marketing: isTicked(form.marketing),
+  }
 }
 
 /** 420 MB, or 1.5 GB from a thousand MB on (decimal units, as phones show data use). */
