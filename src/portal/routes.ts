@@ -13,7 +13,7 @@ import {
   SendingPausedError,
   SmsSendError,
 } from '../errors.js'
-import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
+import { OS_GROUP_OF, type OsGroup } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Allowance } from '../access/allowance.js'
@@ -43,7 +43,7 @@ import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
-import { osFamilyOf } from './os-family.js'
+import { osFamilyOf } from '../os-family.js'
 import type { DeviceVariables } from './device.js'
 import type { ConsentDesk } from '../customers/consent.js'
 import type { FullNotice } from '../privacy/notice.js'
@@ -97,7 +97,9 @@ export function portalRoutes(deps: PortalDeps) {
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
   /** The OS family of the phone asking (a closed set: never the User-Agent itself). */
-  const osOf = (c: Context<PortalEnv>): OsFamily => osFamilyOfUserAgent(c.req.header('user-agent'))
+  const familyOf = (c: Context<PortalEnv>) => osFamilyOf(c.req.header('user-agent'))
+  /** Its group, for the metrics' labels. */
+  const osOf = (c: Context<PortalEnv>): OsGroup => OS_GROUP_OF[familyOf(c)]
   const codeSent = (c: Context<PortalEnv>, ch: Challenge) =>
     metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
@@ -267,7 +269,7 @@ export function portalRoutes(deps: PortalDeps) {
       }
       deps.consents.acceptNotice(standing.customerId, mac, locale)
     }
-    const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
+    const back = await login.welcomeBack(mac, familyOf(c))
     if (!back) return emptySplashPage(c)
     metrics.funnel('welcome_back', osOf(c))
     metrics.funnel('let_through', osOf(c))
@@ -434,7 +436,7 @@ export function portalRoutes(deps: PortalDeps) {
         id,
         mac,
         form.code ?? '',
-        osFamilyOf(c.req.header('user-agent')),
+        familyOf(c),
       )
     } catch (err) {
       // The code was right but the firewall refused: verified, not let through.
