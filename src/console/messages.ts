@@ -305,7 +305,19 @@ const es = {
   'customer.requests': 'Solicitudes de derechos',
   'requests.title': 'Solicitudes de derechos (ARCO)',
   'requests.lead':
-    'Acceso, rectificación, cancelación, oposición y portabilidad. Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal se calcula solo.',
+    'Acceso, rectificación, cancelación, oposición y portabilidad. Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal ({deadline}) se calcula solo.',
+  // A branch in Spain (GDPR, LOPDGDD): these `.ES` keys replace their base key (render.ts).
+  'requests.title.ES': 'Solicitudes de derechos (RGPD)',
+  'requests.lead.ES':
+    'Acceso, rectificación, supresión, oposición y portabilidad (arts. 15 a 21 del RGPD). Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal ({deadline}) se calcula solo.',
+  'requests.kind.cancellation.ES': 'Supresión',
+  'requests.phone.ES': 'Móvil del cliente',
+  'requests.deadline.businessDays': '{n} días hábiles',
+  'requests.deadline.days': '{n} días naturales',
+  'requests.deadline.month': 'un mes',
+  'requests.deadline.months': '{n} meses',
+  'requests.deadline.extension':
+    ', prorrogable dos meses más si la solicitud es compleja o son muchas, avisando al cliente con el motivo dentro del primer mes',
   'requests.open': 'Pendientes',
   'requests.none': 'No hay solicitudes pendientes.',
   'requests.closed': 'Atendidas recientemente',
@@ -805,7 +817,19 @@ const en: Record<ConsoleMessageKey, string> = {
   'customer.requests': 'Rights requests',
   'requests.title': 'Rights requests (ARCO)',
   'requests.lead':
-    'Access, rectification, cancellation, opposition and portability. Record each request the day it arrives, with how you checked the identity; the legal deadline is worked out for you.',
+    'Access, rectification, cancellation, opposition and portability. Record each request the day it arrives, with how you checked the identity; the legal deadline ({deadline}) is worked out for you.',
+  // A branch in Spain (GDPR, LOPDGDD): these `.ES` keys replace their base key (render.ts).
+  'requests.title.ES': 'Rights requests (GDPR)',
+  'requests.lead.ES':
+    'Access, rectification, erasure, objection and portability (GDPR arts. 15–21). Record each request the day it arrives, with how you checked the identity; the legal deadline ({deadline}) is worked out for you.',
+  'requests.kind.cancellation.ES': 'Erasure',
+  'requests.phone.ES': 'Customer’s mobile',
+  'requests.deadline.businessDays': '{n} business days',
+  'requests.deadline.days': '{n} calendar days',
+  'requests.deadline.month': 'one month',
+  'requests.deadline.months': '{n} months',
+  'requests.deadline.extension':
+    ', extendable by two more months when the request is complex or they are many, telling the customer why within the first month',
   'requests.open': 'Open',
   'requests.none': 'No open requests.',
   'requests.closed': 'Recently answered',
@@ -1014,6 +1038,19 @@ export function ct(
   return text.replace(/\{(\w+)\}/g, (m, name: string) =>
     params[name] === undefined ? m : String(params[name]),
   )
+}
+
+/**
+ * A message in the words of a branch in Spain when it has them (`key.ES`: GDPR's "supresión",
+ * "móvil"), else the common one.
+ */
+export function ctSpain(
+  locale: Locale,
+  key: string,
+  params: Record<string, string | number> = {},
+): string {
+  const spain = `${key}.ES`
+  return ct(locale, spain in catalogs[locale] ? spain : key, params)
 }
 
 /** Spanish dates and numbers as in Mexico or as in Spain (issue 18). */

@@ -7,7 +7,7 @@ import { displayPhone } from '../customers/phone.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 import type { ConsoleUser } from './auth.js'
-import { ct, formatters, type SpanishTag } from './messages.js'
+import { ct, ctSpain, formatters, type SpanishTag } from './messages.js'
 
 /** What every console request carries: the reader's language, who is signed in, the posted form. */
 export interface ConsoleEnv {
@@ -33,9 +33,11 @@ export interface RenderDeps {
   passByMinutes: number
   /** Spanish dates and numbers as in Mexico (default) or Spain. */
   spanish?: SpanishTag
+  /** The branch is in Spain (privacyLawOf: GDPR): its own words where they differ (`key.ES`). */
+  spain?: boolean
 }
 
-export function createRender({ views, branch, passByMinutes, spanish }: RenderDeps): Render {
+export function createRender({ views, branch, passByMinutes, spanish, spain }: RenderDeps): Render {
   return (c, view, data = {}, status = 200) => {
     // An error page can be drawn before the session middleware chose a language (it threw).
     const locale = c.get('locale') ?? 'es'
@@ -46,7 +48,8 @@ export function createRender({ views, branch, passByMinutes, spanish }: RenderDe
         otherLocale: other,
         langHref: switchLanguageHref(c.req.method, c.req.url, other),
         locale,
-        t: (key: string, params?: Record<string, string | number>) => ct(locale, key, params),
+        t: (key: string, params?: Record<string, string | number>) =>
+          spain ? ctSpain(locale, key, params) : ct(locale, key, params),
         f: formatters(locale, branch.timeZone, spanish),
         user,
         csrf: user?.csrf ?? '',

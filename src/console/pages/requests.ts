@@ -16,6 +16,8 @@ import {
 import { localMidnight, isDate, localDate } from '../time.js'
 import type { CustomerDesk } from '../customers.js'
 import { ct } from '../messages.js'
+import type { RightsDeadline } from '../../customers/config.js'
+import type { Locale } from '../../i18n/messages.js'
 import type { ConsoleEnv, Render } from '../render.js'
 import { actorOf } from '../session.js'
 
@@ -29,6 +31,22 @@ export interface RequestsDeps {
   customerRows: Pick<CustomerStatements, 'byPhone' | 'byId'>
   consents: Pick<ConsentDesk, 'withdrawMarketing' | 'rename'>
   erasure: Pick<Erasure, 'block' | 'blockedRecord'>
+  /** How long the branch has to answer (rightsDeadlineOf), said on the page. */
+  deadline: RightsDeadline
+  /** The branch is in Spain (GDPR): the deadline's extension is said too. */
+  spain: boolean
+}
+
+/** The deadline in the manager's words: "20 días hábiles", "un mes, prorrogable dos meses más…". */
+export function deadlineText(locale: Locale, d: RightsDeadline, spain: boolean): string {
+  if (!('months' in d))
+    return ct(locale, d.businessDays ? 'requests.deadline.businessDays' : 'requests.deadline.days', {
+      n: d.days,
+    })
+  const span = ct(locale, d.months === 1 ? 'requests.deadline.month' : 'requests.deadline.months', {
+    n: d.months,
+  })
+  return spain ? span + ct(locale, 'requests.deadline.extension') : span
 }
 
 /**
@@ -63,6 +81,7 @@ export function requestsPage(deps: RequestsDeps) {
         // The inputs a refusal is about: tied to its message (aria-invalid, aria-describedby).
         invalid: extra.fields ?? [],
         notice: c.req.query('done') ? ct(c.get('locale'), 'requests.closedNotice') : null,
+        deadline: deadlineText(c.get('locale'), deps.deadline, deps.spain),
       },
       status,
     )
