@@ -83,7 +83,8 @@ function withoutUrlSecrets(text: string): string {
   }
   if (url.username) url.username = SECRET_MARKER
   if (url.password) url.password = SECRET_MARKER
-  for (const name of [...new Set(url.searchParams.keys())]) url.searchParams.set(name, SECRET_MARKER)
+  for (const name of [...new Set(url.searchParams.keys())])
+    url.searchParams.set(name, SECRET_MARKER)
   return url.href
 }
 

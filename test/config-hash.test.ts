@@ -18,7 +18,12 @@ function branchConfig(n: 1 | 2, change: Record<string, unknown> = {}) {
             body: { api_key: `b${n}`, to: '{to}', text: '{text}' },
           },
           { type: 'twilio', accountSid: `AC${'0'.repeat(32)}`, authToken: `tok${n}`, from: 'Bank' },
-          { type: 'infobip', baseUrl: 'https://x.api.infobip.com', apiKey: `key${n}`, from: 'Bank' },
+          {
+            type: 'infobip',
+            baseUrl: 'https://x.api.infobip.com',
+            apiKey: `key${n}`,
+            from: 'Bank',
+          },
           {
             type: 'whatsapp',
             phoneNumberId: '123',
@@ -28,7 +33,11 @@ function branchConfig(n: 1 | 2, change: Record<string, unknown> = {}) {
         ],
       },
       sync: {
-        adapter: { type: 'webhook', url: 'https://crm.example.com/in', secrets: [`whsec_QUJD${n}A==`] },
+        adapter: {
+          type: 'webhook',
+          url: 'https://crm.example.com/in',
+          secrets: [`whsec_QUJD${n}A==`],
+        },
         macSalt: `salt-salt-salt-0${n}`,
       },
       ...change,

@@ -6,13 +6,22 @@ import { OS_FAMILIES, osFamilyOf, type OsFamily } from '../src/os-family.js'
 
 /** User-Agents of captive sheets, probes and browsers, with the family each must read as. */
 const SEEN: [string | undefined, OsFamily][] = [
-  ['Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148', 'ios'],
+  [
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148',
+    'ios',
+  ],
   ['CaptiveNetworkSupport-481.80.1 wispr', 'ios'],
   ['Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15', 'ios'],
-  ['Mozilla/5.0 (Linux; Android 15; Pixel 8 Build/AP3A; wv) AppleWebKit/537.36 Chrome/131.0 Mobile', 'android'],
+  [
+    'Mozilla/5.0 (Linux; Android 15; Pixel 8 Build/AP3A; wv) AppleWebKit/537.36 Chrome/131.0 Mobile',
+    'android',
+  ],
   ['Dalvik/2.1.0 (Linux; U; Android 14; SM-A546B Build/UP1A)', 'android'],
   ['Dalvik/2.1.0', 'android'],
-  ['Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) Edge/15.15063', 'android'],
+  [
+    'Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) Edge/15.15063',
+    'android',
+  ],
   ['Mozilla/5.0 (X11; CrOS x86_64 15917.71.0) AppleWebKit/537.36 Chrome/131.0', 'chromeos'],
   ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0', 'windows'],
   ['Microsoft NCSI', 'windows'],

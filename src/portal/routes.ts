@@ -432,12 +432,7 @@ export function portalRoutes(deps: PortalDeps) {
     const id = form.challenge ?? ''
     let verified: Awaited<ReturnType<Login['verify']>>
     try {
-      verified = await login.verify(
-        id,
-        mac,
-        form.code ?? '',
-        familyOf(c),
-      )
+      verified = await login.verify(id, mac, form.code ?? '', familyOf(c))
     } catch (err) {
       // The code was right but the firewall refused: verified, not let through.
       if (err instanceof GateError) metrics.funnel('verified', osOf(c))

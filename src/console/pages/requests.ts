@@ -40,9 +40,13 @@ export interface RequestsDeps {
 /** The deadline in the manager's words: "20 días hábiles", "un mes, prorrogable dos meses más…". */
 export function deadlineText(locale: Locale, d: RightsDeadline, spain: boolean): string {
   if (!('months' in d))
-    return ct(locale, d.businessDays ? 'requests.deadline.businessDays' : 'requests.deadline.days', {
-      n: d.days,
-    })
+    return ct(
+      locale,
+      d.businessDays ? 'requests.deadline.businessDays' : 'requests.deadline.days',
+      {
+        n: d.days,
+      },
+    )
   const span = ct(locale, d.months === 1 ? 'requests.deadline.month' : 'requests.deadline.months', {
     n: d.months,
   })
