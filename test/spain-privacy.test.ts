@@ -53,7 +53,15 @@ describe('the full privacy policy of a branch in Spain', () => {
       'Reclamación: si crees que no hemos tratado bien tus datos, puedes presentar una reclamación ante la Agencia Española de Protección de Datos (AEPD, www.aepd.es).',
     ])
       expect(es).toContain(part)
-    for (const mexican of ['celular', 'ARCO', 'cancelación', 'cancelar', 'LFPDPPP', 'hábiles', 'Aviso de privacidad'])
+    for (const mexican of [
+      'celular',
+      'ARCO',
+      'cancelación',
+      'cancelar',
+      'LFPDPPP',
+      'hábiles',
+      'Aviso de privacidad',
+    ])
       expect(es).not.toContain(mexican)
 
     const en = await (await portal.request('/aviso-de-privacidad?lang=en')).text()
@@ -65,14 +73,18 @@ describe('the full privacy policy of a branch in Spain', () => {
       'Spanish Data Protection Agency (AEPD, www.aepd.es)',
     ])
       expect(en).toContain(part)
-    for (const mexican of ['cancellation', 'business days', 'ARCO']) expect(en).not.toContain(mexican)
+    for (const mexican of ['cancellation', 'business days', 'ARCO'])
+      expect(en).not.toContain(mexican)
   })
 
   it('speaks like the rest of the es-ES portal: "tú" by default, "usted" throughout when configured', () => {
     const tu = defaultNotice(loadConfig(JSON.stringify(SPAIN)), 'es')
     expect(tu).toMatch(TU)
     expect(tu).not.toMatch(word('usted'))
-    const usted = defaultNotice(loadConfig(JSON.stringify({ ...SPAIN, spanishAddress: 'usted' })), 'es')
+    const usted = defaultNotice(
+      loadConfig(JSON.stringify({ ...SPAIN, spanishAddress: 'usted' })),
+      'es',
+    )
     expect(usted).not.toMatch(TU)
     for (const part of [
       'su nombre y su número de móvil (los escribe usted)',
