@@ -7,11 +7,14 @@ import { displayPhone } from '../customers/phone.js'
 import type { Locale } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 import type { ConsoleUser } from './auth.js'
-import { ct, ctSpain, formatters, type SpanishTag } from './messages.js'
+import { ct, formatters, languageOf, type ConsoleVoice, type SpanishTag } from './messages.js'
 
-/** What every console request carries: the reader's language, who is signed in, the posted form. */
+/**
+ * What every console request carries: the reader's language in the branch's words (a branch in
+ * Spain: `es-ES`/`en-ES`, see ConsoleVoice), who is signed in, the posted form.
+ */
 export interface ConsoleEnv {
-  Variables: { locale: Locale; user: ConsoleUser | null; form: Record<string, string> }
+  Variables: { locale: ConsoleVoice; user: ConsoleUser | null; form: Record<string, string> }
 }
 
 export const CONSOLE_CSS = readFileSync(atRoot('public/console.css'))
@@ -33,14 +36,13 @@ export interface RenderDeps {
   passByMinutes: number
   /** Spanish dates and numbers as in Mexico (default) or Spain. */
   spanish?: SpanishTag
-  /** The branch is in Spain (privacyLawOf: GDPR): its own words where they differ (`key.ES`). */
-  spain?: boolean
 }
 
-export function createRender({ views, branch, passByMinutes, spanish, spain }: RenderDeps): Render {
+export function createRender({ views, branch, passByMinutes, spanish }: RenderDeps): Render {
   return (c, view, data = {}, status = 200) => {
     // An error page can be drawn before the session middleware chose a language (it threw).
-    const locale = c.get('locale') ?? 'es'
+    const voice = c.get('locale') ?? 'es'
+    const locale = languageOf(voice)
     const user = c.get('user') ?? null
     const other: Locale = locale === 'es' ? 'en' : 'es'
     return c.html(
@@ -48,9 +50,8 @@ export function createRender({ views, branch, passByMinutes, spanish, spain }: R
         otherLocale: other,
         langHref: switchLanguageHref(c.req.method, c.req.url, other),
         locale,
-        t: (key: string, params?: Record<string, string | number>) =>
-          spain ? ctSpain(locale, key, params) : ct(locale, key, params),
-        f: formatters(locale, branch.timeZone, spanish),
+        t: (key: string, params?: Record<string, string | number>) => ct(voice, key, params),
+        f: formatters(voice, branch.timeZone, spanish),
         user,
         csrf: user?.csrf ?? '',
         branch,

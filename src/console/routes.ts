@@ -80,7 +80,6 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     branch: config.branch,
     passByMinutes,
     spanish,
-    spain: privacyLawOf(config) === 'gdpr',
   })
   const app = new Hono<ConsoleEnv>()
   // The fleet's scrape and readiness (src/observe/routes.ts): their own host check and token,
@@ -134,7 +133,15 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     await next()
     c.header('Cache-Control', 'no-store')
   })
-  app.use('*', readSession({ auth, defaultLocale: asLocale(config.defaultLocale) ?? 'es', secure }))
+  app.use(
+    '*',
+    readSession({
+      auth,
+      defaultLocale: asLocale(config.defaultLocale) ?? 'es',
+      spain: privacyLawOf(config) === 'gdpr',
+      secure,
+    }),
+  )
 
   // Every form post: bounded body, same site only, and the CSRF token of the session (or, for
   // the sign-in form, of the pre-sign-in cookie).

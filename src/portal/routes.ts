@@ -47,6 +47,7 @@ import { osFamilyOf } from '../os-family.js'
 import type { DeviceVariables } from './device.js'
 import type { ConsentDesk } from '../customers/consent.js'
 import type { FullNotice } from '../privacy/notice.js'
+import { privacyLawOf } from '../customers/config.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
@@ -108,6 +109,8 @@ export function portalRoutes(deps: PortalDeps) {
   const fallback = DEFAULT_LOCALE(config)
   const usted = config.spanishAddress === 'usted'
   const spainByDefault = spainAsked(config.defaultLocale) ?? config.phone.defaultRegion === 'ES'
+  // The branch's law names its privacy document, whatever Spanish the reader asks for.
+  const spainLaw = privacyLawOf(config) === 'gdpr'
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
@@ -264,7 +267,7 @@ export function portalRoutes(deps: PortalDeps) {
     const standing = login.standing(mac)
     if (standing.kind === 'remembered' && noticeChanged(standing.customerId)) {
       if (!isTicked(form.accept)) {
-        const error = t(c.get('voice'), 'notice.acceptNeeded')
+        const error = t(c.get('voice'), 'notice.acceptNeeded', {}, undefined, spainLaw)
         return sendPage(c, returningPage(c, standing, { error }), 422)
       }
       deps.consents.acceptNotice(standing.customerId, mac, locale)
@@ -303,7 +306,7 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/notice', {
-        title: t(c.get('voice'), 'notice.title'),
+        title: t(c.get('voice'), 'notice.title', {}, undefined, spainLaw),
         showLangSwitch: true,
         switchLangHref: `/aviso-de-privacidad?lang=${other}`,
         fullNotice: deps.notices[locale],

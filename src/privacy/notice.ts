@@ -68,11 +68,12 @@ export function fullNotices(
 export function defaultNotice(config: Config, locale: Locale): string {
   const law = privacyLawOf(config)
   const deadline = rightsDeadlineOf(config.privacy, law)
+  const usted = config.spanishAddress === 'usted'
   if (law === 'gdpr')
-    return locale === 'en'
-      ? gdprNoticeEn(config, deadline)
-      : gdprNoticeEs(config, deadline, config.spanishAddress === 'usted')
-  return locale === 'en' ? lfpdpppNoticeEn(config, deadline) : lfpdpppNoticeEs(config, deadline)
+    return locale === 'en' ? gdprNoticeEn(config, deadline) : gdprNoticeEs(config, deadline, usted)
+  return locale === 'en'
+    ? lfpdpppNoticeEn(config, deadline)
+    : lfpdpppNoticeEs(config, deadline, usted)
 }
 
 /** "20 business days", "one month" (GDPR: with its extension). */
@@ -114,20 +115,26 @@ function lfpdpppNoticeEn(config: Config, deadline: RightsDeadline): string {
   ].join('\n\n')
 }
 
-function lfpdpppNoticeEs(config: Config, deadline: RightsDeadline): string {
+/**
+ * Mexico: the LFPDPPP's notice (arts. 15 and 16), in the form of address the rest of the portal
+ * uses (`spanishAddress`: "tú" by default, or "usted").
+ */
+function lfpdpppNoticeEs(config: Config, deadline: RightsDeadline, usted: boolean): string {
   const p = config.privacy
   const r = p.retention
   const who = p.controller ?? config.branch.name
   const crm = config.sync.adapter.type !== 'none'
+  // Each phrase that addresses the customer, with "tú" or with "usted".
+  const v = (tu: string, ud: string) => (usted ? ud : tu)
   return [
     `Aviso de privacidad del Wi-Fi para clientes — ${config.branch.name}. Versión ${p.noticeVersion}.`,
     `Responsable: ${who}.`,
-    `Qué datos tratamos: tu nombre y tu número celular (los escribes tú), el código que te enviamos por SMS (solo guardamos su huella), la dirección de red de tu dispositivo (MAC) y cuándo llegas y te vas mientras estás conectado.`,
-    `Para qué (finalidades necesarias, para darte el servicio que pides): darte acceso a internet, confirmar tu número, mantener segura la red y saber cuándo visitas la sucursal. Finalidad voluntaria, solo si la marcas: enviarte promociones por SMS o WhatsApp. Puedes negarte o retirarla en cualquier momento sin perder el Wi-Fi.`,
-    `A quién se comunican: al proveedor de SMS que te envía el código (solo tu número)${crm ? '; al sistema de clientes de la empresa (CRM), que recibe tu nombre, número, consentimientos y visitas (la dirección del dispositivo solo como huella con clave)' : ''}. A nadie más, y nunca se venden.`,
-    `Cuánto tiempo: si no vienes en ${r.customersInactiveMonths} meses, tus datos se bloquean; las visitas se guardan ${r.visitsMonths} meses y después solo como cifras anónimas; las direcciones de dispositivos y los códigos, ${r.rawDeviceDays} días; el registro de lo que se hizo con tus datos, ${r.auditMonths} meses. Cuando pides cancelar tus datos, o se acaba su plazo, primero se bloquean (se guardan solo para atender reclamaciones legales y no se usan para nada) durante ${p.blockingDays} días y después se eliminan.`,
-    `Tus derechos: acceso, rectificación, cancelación, oposición y portabilidad (ARCO), y retirar tu consentimiento. Pídelo en cualquier sucursal con una identificación; respondemos en ${deadlineEs(deadline, 'lfpdppp', false)}. Para dejar de recibir promociones ahora mismo, abre «Ya no quiero recibir promociones» en la página de este Wi-Fi: te pide un código que llega a tu número, como al conectarte.`,
-    `Cambios: si este aviso cambia, cambia su versión y te pediremos aceptarlo en tu siguiente visita.`,
+    `Qué datos tratamos: ${v('tu nombre y tu número celular (los escribes tú)', 'su nombre y su número celular (los escribe usted)')}, el código que ${v('te', 'le')} enviamos por SMS (solo guardamos su huella), la dirección de red de ${v('tu', 'su')} dispositivo (MAC) y cuándo ${v('llegas y te vas mientras estás conectado', 'llega y se va mientras está conectado')}.`,
+    `Para qué (finalidades necesarias, para ${v('darte', 'darle')} el servicio que ${v('pides', 'pide')}): ${v('darte', 'darle')} acceso a internet, confirmar ${v('tu', 'su')} número, mantener segura la red y saber cuándo ${v('visitas', 'visita')} la sucursal. Finalidad voluntaria, solo si ${v('la marcas', 'la marca')}: ${v('enviarte', 'enviarle')} promociones por SMS o WhatsApp. ${v('Puedes negarte o retirarla', 'Puede negarse o retirarla')} en cualquier momento sin perder el Wi-Fi.`,
+    `A quién se comunican: al proveedor de SMS que ${v('te', 'le')} envía el código (solo ${v('tu', 'su')} número)${crm ? `; al sistema de clientes de la empresa (CRM), que recibe ${v('tu', 'su')} nombre, número, consentimientos y visitas (la dirección del dispositivo solo como huella con clave)` : ''}. A nadie más, y nunca se venden.`,
+    `Cuánto tiempo: si no ${v('vienes', 'viene')} en ${r.customersInactiveMonths} meses, ${v('tus', 'sus')} datos se bloquean; las visitas se guardan ${r.visitsMonths} meses y después solo como cifras anónimas; las direcciones de dispositivos y los códigos, ${r.rawDeviceDays} días; el registro de lo que se hizo con ${v('tus', 'sus')} datos, ${r.auditMonths} meses. Cuando ${v('pides', 'pide')} cancelar ${v('tus', 'sus')} datos, o se acaba su plazo, primero se bloquean (se guardan solo para atender reclamaciones legales y no se usan para nada) durante ${p.blockingDays} días y después se eliminan.`,
+    `${v('Tus', 'Sus')} derechos: acceso, rectificación, cancelación, oposición y portabilidad (ARCO), y retirar ${v('tu', 'su')} consentimiento. ${v('Pídelo', 'Pídalo')} en cualquier sucursal con una identificación; respondemos en ${deadlineEs(deadline, 'lfpdppp', usted)}. Para dejar de recibir promociones ahora mismo, ${v('abre', 'abra')} «Ya no quiero recibir promociones» en la página de este Wi-Fi: ${v('te', 'le')} pide un código que llega a ${v('tu', 'su')} número, como al ${v('conectarte', 'conectarse')}.`,
+    `Cambios: si este aviso cambia, cambia su versión y ${v('te', 'le')} pediremos aceptarlo en ${v('tu', 'su')} siguiente visita.`,
   ].join('\n\n')
 }
 

@@ -11,8 +11,15 @@ export const RIGHTS_KINDS = [
   'cancellation',
   'opposition',
   'portability',
+  // GDPR art. 18 (migration 015): offered only at a branch in Spain (rightsKindsOf).
+  'restriction',
 ] as const
 export type RightsKind = (typeof RIGHTS_KINDS)[number]
+
+/** The rights a branch offers: Mexico's ARCO has no restriction of processing; the GDPR has. */
+export function rightsKindsOf(spain: boolean): readonly RightsKind[] {
+  return spain ? RIGHTS_KINDS : RIGHTS_KINDS.filter((k) => k !== 'restriction')
+}
 
 /** How the branch made sure the person asking is the customer (or speaks for them). */
 export const IDENTITY_CHECKS = ['official-id', 'sms-code', 'representative', 'other'] as const
@@ -22,14 +29,19 @@ export type IdentityCheck = (typeof IDENTITY_CHECKS)[number]
  * What answering a request takes, by kind, through the console's existing paths:
  * access and portability the customer's file (JSON, machine-readable), rectification the name
  * corrected (the CRM gets `customer.renamed`), cancellation block-then-delete, opposition the
- * marketing consent withdrawn.
+ * marketing consent withdrawn. Restriction (GDPR art. 18) is recorded and tracked to its
+ * deadline, and done by hand: branchgate has no restricted state of its own (docs/privacy.md).
  */
-export const DUE_ACTION: Record<RightsKind, 'export' | 'rename' | 'block' | 'withdraw'> = {
+export const DUE_ACTION: Record<
+  RightsKind,
+  'export' | 'rename' | 'block' | 'withdraw' | 'restrict'
+> = {
   access: 'export',
   portability: 'export',
   rectification: 'rename',
   cancellation: 'block',
   opposition: 'withdraw',
+  restriction: 'restrict',
 }
 
 export interface RightsRequestRow {
