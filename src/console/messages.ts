@@ -1071,6 +1071,9 @@ const enSpain: Partial<Record<ConsoleMessageKey, string>> = {
  */
 export type ConsoleVoice = Locale | 'es-ES' | 'en-ES'
 
+/** Every console message key (tests read every message of a voice). */
+export const CONSOLE_MESSAGE_KEYS = Object.keys(es) as ConsoleMessageKey[]
+
 const catalogs: Record<ConsoleVoice, Record<ConsoleMessageKey, string>> = {
   es,
   en,
@@ -1109,11 +1112,7 @@ export function spanishTagOf(defaultLocale: string): SpanishTag {
 }
 
 /** Number and date formatting in the reader's language and the branch's time zone. */
-export function formatters(
-  voice: ConsoleVoice,
-  timeZone: string,
-  spanish: SpanishTag = 'es-MX',
-) {
+export function formatters(voice: ConsoleVoice, timeZone: string, spanish: SpanishTag = 'es-MX') {
   const locale = languageOf(voice)
   const tag = locale === 'es' ? spanish : 'en-US'
   const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
