@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import type { Mac } from '../src/mac.js'
-import { osFamilyOfUserAgent } from '../src/observe/labels.js'
+import { osGroupOfUserAgent } from '../src/observe/labels.js'
 import { createObserver, createServiceMetrics } from '../src/observe/observer.js'
 import { createServices } from '../src/services.js'
 import { loginVerify, start, stop, unpinSelf } from './portal.js'
@@ -113,16 +113,16 @@ function directCostPerLoginUs(): number {
     'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36'
   const one = () => {
     // GET /: the splash page.
-    metrics.funnel('splash', osFamilyOfUserAgent(ua))
+    metrics.funnel('splash', osGroupOfUserAgent(ua))
     // POST /login: asked, the provider's try, sent, the request's time.
-    metrics.funnel('code_requested', osFamilyOfUserAgent(ua))
+    metrics.funnel('code_requested', osGroupOfUserAgent(ua))
     metrics.smsAttempt({ provider: 'in-process', channel: 'sms', latencyMs: 0.4, outcome: 'sent' })
-    metrics.funnel('code_sent', osFamilyOfUserAgent(ua), { provider: 'in-process', channel: 'sms' })
+    metrics.funnel('code_sent', osGroupOfUserAgent(ua), { provider: 'in-process', channel: 'sms' })
     metrics.timing({ op: 'portal', route: 'login' }, 0.004)
     // POST /verify: the firewall change, verified, let through, the request's time.
     metrics.timing({ op: 'firewall', change: 'allow' }, 0.0002)
-    metrics.funnel('verified', osFamilyOfUserAgent(ua))
-    metrics.funnel('let_through', osFamilyOfUserAgent(ua))
+    metrics.funnel('verified', osGroupOfUserAgent(ua))
+    metrics.funnel('let_through', osGroupOfUserAgent(ua))
     metrics.timing({ op: 'portal', route: 'verify' }, 0.003)
   }
   for (let i = 0; i < 20_000; i++) one()

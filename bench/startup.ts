@@ -9,9 +9,9 @@ import type { BenchSection } from './run.js'
 const RUNS = 15
 
 // The command line as installed (deploy/install.sh links bin/branchgate.js; the systemd unit runs
-// `bin/branchgate.js serve` with NODE_ENV=production): no --enable-source-maps, which the tests'
-// SERVE_ARGS/CLI_ARGS add for readable stacks. Node 20 reads and parses every chunk's map at
-// load with it (some 36 MB of the service's RSS and a good part of a command's start).
+// `bin/branchgate.js serve` with NODE_ENV=production): no --enable-source-maps, like the tests'
+// SERVE_ARGS/CLI_ARGS. Node 20 reads and parses every chunk's map at load with it (some 36 MB of
+// the service's RSS and a good part of a command's start).
 const COMMAND = path.join(ROOT, 'bin/branchgate.js')
 
 /** Median wall time in ms of running `node ARGS` RUNS times (after one warm-up run). */

@@ -17,7 +17,7 @@ import type { NeighbourTable } from './gate/neighbours.js'
 import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
 import { captiveDetection } from './portal/probes.js'
-import { osFamilyOfProbe, osFamilyOfUserAgent, refusalReasonOf } from './observe/labels.js'
+import { osGroupOfProbe, osGroupOfUserAgent, refusalReasonOf } from './observe/labels.js'
 import type { Metrics } from './observe/metrics.js'
 import { renderPage, sendPage } from './portal/page.js'
 import { portalRoutes, type PortalEnv } from './portal/routes.js'
@@ -72,10 +72,10 @@ export function createApp(services: Services, edges: AppEdges) {
       },
       onCaptiveProbe(probe, c) {
         // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
-        const os = osFamilyOfProbe(probe.os)
+        const os = osGroupOfProbe(probe.os)
         metrics.funnel(
           'probe',
-          os === 'other' ? osFamilyOfUserAgent(c.req.header('user-agent')) : os,
+          os === 'other' ? osGroupOfUserAgent(c.req.header('user-agent')) : os,
         )
       },
     }),
@@ -162,7 +162,7 @@ function portalError(
     return res
   }
   // Every refusal counted by its reason (a closed set), whatever page shows it.
-  ctx.metrics.refusal(refusalReasonOf(err), osFamilyOfUserAgent(c.req.header('user-agent')))
+  ctx.metrics.refusal(refusalReasonOf(err), osGroupOfUserAgent(c.req.header('user-agent')))
   if (!(err instanceof DomainError)) {
     ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
     return sendPage(

@@ -8,7 +8,9 @@ import {
   phoneConfig,
   phoneProblems,
   privacyConfig,
+  privacyLawOf,
   privacyProblems,
+  rightsDeadlineOf,
 } from './customers/config.js'
 import { OperatorError } from './errors.js'
 import { gateConfig } from './gate/config.js'
@@ -233,11 +235,20 @@ export function loadConfig(
     parsed.data.publicUrl = `http://localhost:${parsed.data.listen.portal.port}`
   // Unless configured, the notice follows the branch's country and form of address: a branch in
   // Spain gets the GDPR/LOPDGDD wording (customers/config.ts).
+  const law = privacyLawOf(parsed.data)
   if (merged.privacy?.notice === undefined)
     parsed.data.privacy.notice = defaultNotice(
-      parsed.data.phone.defaultRegion,
+      law === 'gdpr' ? 'ES' : parsed.data.phone.defaultRegion,
       parsed.data.spanishAddress === 'usted',
     )
+  // Unless configured, the rights-request deadline follows the law too (customers/config.ts).
+  const deadline = rightsDeadlineOf(parsed.data.privacy, law)
+  Object.assign(
+    parsed.data.privacy,
+    'months' in deadline
+      ? { requestDeadlineMonths: deadline.months }
+      : { requestDeadlineDays: deadline.days, requestDeadlineBusinessDays: deadline.businessDays },
+  )
   return deepFreeze(parsed.data)
 }
 

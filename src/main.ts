@@ -23,7 +23,7 @@ import { createObserver, createServiceMetrics } from './observe/observer.js'
 import { configHash, versionInfo, versionLine } from './version.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
-import { createServices, visitPolicyOf } from './services.js'
+import { createServices, visitPolicyOf, type Services } from './services.js'
 import { templateWarnings } from './sms/segments.js'
 import { admitStaff } from './access/session-jobs.js'
 import { fatalReport } from './errors.js'
@@ -36,8 +36,8 @@ import { createPresenceTracker } from './visits/presence.js'
 type Fetch = (req: Request, env: any) => Response | Promise<Response>
 
 /**
- * Binds a listener whose requests wait for `app` (the listeners are bound before the app is
- * built, so a port of 0 can be told to the app). Rejects with a sentence when it cannot bind.
+ * Binds a listener whose requests wait for `app` (a portal on port 0 gets its app once the bound
+ * port is known). Rejects with a sentence when it cannot bind.
  */
 function listen(
   app: Promise<Fetch>,
@@ -99,7 +99,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     branch: config.branch.id,
     key: logKey(secret),
   })
-  const checkpointer = startCheckpointer(db, dbFile, log)
   const clock = systemClock
   const fail = (message: string): never => {
     log(`branchgate: ${message}`)
@@ -107,8 +106,79 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.exit(1)
   }
 
-  // Listeners first: their requests wait for the app, and a port of 0 (tests) is known before
-  // the app is built.
+  // Everything that can refuse the start is built and checked before any port is opened or the
+  // checkpoint thread started: the firewall, the services, the apps (the notice files are read
+  // there). A refusal then leaves nothing open behind it (the database is closed, the gate
+  // stopped) and the operator's sentence is the only trace.
+  const gateHandle = await openConfiguredGate(config, { clock, log, role: 'service' }).catch(
+    (err: Error) => fail(`cannot set up the firewall: ${err.message}`),
+  )
+  const refuse = async (err: unknown): Promise<never> => {
+    await gateHandle.stop()
+    closeDb(db)
+    throw err
+  }
+  // The registry first: the services report to it (null when metrics.enabled is false).
+  let prometheus: ReturnType<typeof createServiceMetrics>
+  let services: Services
+  try {
+    prometheus = createServiceMetrics(config)
+    services = createServices({
+      config,
+      db,
+      gate: gateHandle.gate,
+      clock,
+      secret,
+      log,
+      ...(prometheus ? { metrics: prometheus.metrics } : {}),
+    })
+  } catch (err) {
+    return refuse(err)
+  }
+  let tracker: ReturnType<typeof createPresenceTracker> | null = null
+  const observer = prometheus
+    ? createObserver({
+        services,
+        prometheus,
+        dbFile,
+        presence: () => tracker?.lastSweep() ?? null,
+      })
+    : null
+  try {
+    const n = await services.access.rebuildGate()
+    log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
+  } catch (err) {
+    fail(`cannot set up the firewall: ${(err as Error).message}`)
+  }
+  for (const warning of templateWarnings(config)) log(warning)
+
+  const demoMac = parseMac(
+    '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
+  ) as Mac
+  // One long-lived `ip monitor neigh` instead of a process per request (src/gate/neighbours.ts).
+  const neighbourWatch = createNeighbourWatch({ log })
+  // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
+  const neighbours =
+    config.gate.backend === 'dry-run'
+      ? withLoopbackDemoMac(neighbourWatch, demoMac)
+      : neighbourWatch
+  const edges = {
+    neighbours,
+    // The console's long work (a year's dashboard, a 100,000-row import...) never on the
+    // portal's thread.
+    consoleWorker: threadConsoleWorker,
+    ...(observer && !config.metrics.listen ? { observe: observer.routes } : {}),
+  }
+  let built: ReturnType<typeof createApp>
+  try {
+    built = createApp(services, edges)
+  } catch (err) {
+    neighbourWatch.close()
+    return refuse(err)
+  }
+
+  // Checked: now the checkpoint thread and the listeners.
+  const checkpointer = startCheckpointer(db, dbFile, log)
   let ready!: (apps: { portal: Fetch; admin: Fetch; metrics: Fetch }) => void
   const apps = new Promise<{ portal: Fetch; admin: Fetch; metrics: Fetch }>((r) => (ready = r))
   const portalApp = apps.then((a) => a.portal)
@@ -138,58 +208,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   }
   if (metricsServer) servers.push(metricsServer)
   const [portalServer, adminServer] = servers as [ServerType, ServerType]
-  // A publicUrl on port 0 is the default of a portal on port 0: it follows the bound port.
-  if (new URL(config.publicUrl).port === '0')
+  // A publicUrl on port 0 is the default of a portal on port 0 (tests, the demo on PORT=0): it
+  // follows the bound port, known only now, and the apps are mounted again with it (the services
+  // use publicUrl's host name alone, the same either way).
+  if (new URL(config.publicUrl).port === '0') {
     config = { ...config, publicUrl: `http://localhost:${portOf(portalServer)}` }
-
-  const gateHandle = await openConfiguredGate(config, { clock, log, role: 'service' }).catch(
-    (err: Error) => fail(`cannot set up the firewall: ${err.message}`),
-  )
-  // The registry first: the services report to it (null when metrics.enabled is false).
-  const prometheus = createServiceMetrics(config)
-  const services = createServices({
-    config,
-    db,
-    gate: gateHandle.gate,
-    clock,
-    secret,
-    log,
-    ...(prometheus ? { metrics: prometheus.metrics } : {}),
-  })
-  let tracker: ReturnType<typeof createPresenceTracker> | null = null
-  const observer = prometheus
-    ? createObserver({
-        services,
-        prometheus,
-        dbFile,
-        presence: () => tracker?.lastSweep() ?? null,
-      })
-    : null
-  try {
-    const n = await services.access.rebuildGate()
-    log(`gate ${config.gate.backend}: ${n} device(s) let through from the database`)
-  } catch (err) {
-    fail(`cannot set up the firewall: ${(err as Error).message}`)
+    void built.consoleWorker.close()
+    built = createApp({ ...services, config }, edges)
   }
-  for (const warning of templateWarnings(config)) log(warning)
-
-  const demoMac = parseMac(
-    '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
-  ) as Mac
-  // One long-lived `ip monitor neigh` instead of a process per request (src/gate/neighbours.ts).
-  const neighbourWatch = createNeighbourWatch({ log })
-  // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
-  const neighbours =
-    config.gate.backend === 'dry-run'
-      ? withLoopbackDemoMac(neighbourWatch, demoMac)
-      : neighbourWatch
-  const { portal, admin, consoleWorker } = createApp(services, {
-    neighbours,
-    // The console's long work (a year's dashboard, a 100,000-row import...) never on the
-    // portal's thread.
-    consoleWorker: threadConsoleWorker,
-    ...(observer && !config.metrics.listen ? { observe: observer.routes } : {}),
-  })
+  const { portal, admin, consoleWorker } = built
   ready({
     portal: portal.fetch,
     admin: admin.fetch,

@@ -17,6 +17,7 @@ import { createConsentDesk } from './customers/consent.js'
 import { createErasure } from './customers/erasure.js'
 import { createRetention } from './privacy/retention.js'
 import { createRightsDesk } from './privacy/requests.js'
+import { privacyLawOf, rightsDeadlineOf } from './customers/config.js'
 import { derivedKey } from './secret.js'
 import { arrivalStatements } from './db/arrivals.js'
 import { PRODUCTION_SCRYPT_COST, type ScryptCost } from './console/passwords.js'
@@ -206,7 +207,7 @@ export function createServices(deps: ServiceDeps) {
     db,
     clock,
     audit,
-    privacy: config.privacy,
+    deadline: rightsDeadlineOf(config.privacy, privacyLawOf(config)),
     timeZone: config.branch.timeZone,
   })
   const eventKey = derivedKey(secret, 'branchgate outbox digest v1')

@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config.js'
 import { readCaptiveDnsTemplate, renderCaptiveDns } from '../src/gate/captive-dns.js'
 import { fillPlaceholders } from '../src/gate/nft-ruleset.js'
 import { tempDir } from './helpers.js'
+import { CLI_ARGS, SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const UNIT = path.join(ROOT, 'systemd/branchgate.service')
@@ -100,6 +101,17 @@ describe('the systemd unit', () => {
       expect(run.stderr).toContain('missing.js')
     },
   )
+
+  it('is how the tests start the service: the same command and no node flag it lacks', () => {
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ')
+    const [script, command] = execStart
+    expect(SERVE_ARGS).toEqual([script!.replace('/opt/branchgate', ROOT), command])
+    expect(CLI_ARGS).toEqual([script!.replace('/opt/branchgate', ROOT)])
+    // The script starts node with no option: production runs without --enable-source-maps.
+    const shebang = readFileSync(path.join(ROOT, 'bin/branchgate.js'), 'utf8').split('\n')[0]
+    expect(shebang).toBe('#!/usr/bin/env node')
+    expect(unit).not.toMatch(/NODE_OPTIONS/)
+  })
 })
 
 describe('the install script', () => {

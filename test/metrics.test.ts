@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { outboxStatements } from '../src/db/outbox.js'
 import { smsStatements } from '../src/db/sms.js'
 import type { Mac } from '../src/mac.js'
-import { osFamilyOfUserAgent, refusalReasonOf } from '../src/observe/labels.js'
+import { osGroupOfUserAgent, refusalReasonOf } from '../src/observe/labels.js'
 import { InvalidPassError, RateLimitedError } from '../src/errors.js'
 import { challengeOf } from './helpers.js'
 import {
@@ -387,17 +387,17 @@ describe('GET /readyz', () => {
 
 describe('label sets', () => {
   it('maps User-Agents to four families and nothing else', () => {
-    expect(osFamilyOfUserAgent(IPHONE_UA)).toBe('ios_macos')
-    expect(osFamilyOfUserAgent('CaptiveNetworkSupport-481.80.1 wispr')).toBe('ios_macos')
-    expect(osFamilyOfUserAgent('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4)')).toBe('ios_macos')
-    expect(osFamilyOfUserAgent(ANDROID_UA)).toBe('android')
-    expect(osFamilyOfUserAgent('Mozilla/5.0 (X11; CrOS x86_64 15633.69.0)')).toBe('android')
-    expect(osFamilyOfUserAgent(WINDOWS_UA)).toBe('windows')
-    expect(osFamilyOfUserAgent('Microsoft NCSI')).toBe('windows')
-    expect(osFamilyOfUserAgent('Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Firefox/125.0')).toBe(
+    expect(osGroupOfUserAgent(IPHONE_UA)).toBe('ios_macos')
+    expect(osGroupOfUserAgent('CaptiveNetworkSupport-481.80.1 wispr')).toBe('ios_macos')
+    expect(osGroupOfUserAgent('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4)')).toBe('ios_macos')
+    expect(osGroupOfUserAgent(ANDROID_UA)).toBe('android')
+    expect(osGroupOfUserAgent('Mozilla/5.0 (X11; CrOS x86_64 15633.69.0)')).toBe('android')
+    expect(osGroupOfUserAgent(WINDOWS_UA)).toBe('windows')
+    expect(osGroupOfUserAgent('Microsoft NCSI')).toBe('windows')
+    expect(osGroupOfUserAgent('Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Firefox/125.0')).toBe(
       'other',
     )
-    expect(osFamilyOfUserAgent(undefined)).toBe('other')
+    expect(osGroupOfUserAgent(undefined)).toBe('other')
   })
 
   it('gives every error the portal answers with a reason from the closed set', () => {

@@ -56,11 +56,19 @@ export function selfSignedCert(dir: string, cn: string): { cert: string; key: st
 /** The repository's root folder. */
 export const ROOT = path.resolve(import.meta.dirname, '..')
 
-/** `node` arguments that run the compiled service (`branchgate serve`), as production does. */
-export const SERVE_ARGS = ['--enable-source-maps', path.join(ROOT, 'dist/serve.js')]
+/**
+ * `node` arguments that run the compiled service as production does: the systemd unit's
+ * `bin/branchgate.js serve` (its `#!/usr/bin/env node` adds no flag), so no
+ * `--enable-source-maps` (Node 20 would parse every chunk's map at load: more memory, a slower
+ * start, than the branch ever sees). Append the service's options.
+ */
+export const SERVE_ARGS = [path.join(ROOT, 'bin/branchgate.js'), 'serve']
 
-/** `node` arguments that run the compiled `branchgate` command; append its arguments. */
-export const CLI_ARGS = ['--enable-source-maps', path.join(ROOT, 'bin/branchgate.js')]
+/** `node` arguments that run the compiled `branchgate` command, as installed; append its arguments. */
+export const CLI_ARGS = [path.join(ROOT, 'bin/branchgate.js')]
+
+/** `npm start`'s entry (the demo): the service's own process boundary, dist/serve.js. */
+export const DEMO_SERVE_ARGS = [path.join(ROOT, 'dist/serve.js')]
 
 /** The ports a started service printed (`portal  on http://…:PORT`, `console on …`). */
 export interface ServicePorts {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { arrivalStatements } from '../src/db/arrivals.js'
-import { osFamilyOf } from '../src/portal/os-family.js'
+import { osFamilyOf } from '../src/os-family.js'
 import { challengeOf, PHONE_IP, portalHarness } from './helpers.js'
 
 // Returning customers on a new address (issue 18): a phone whose Wi-Fi address rotated (iOS 18

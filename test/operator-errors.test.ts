@@ -17,7 +17,7 @@ import { cli, COMMANDS } from '../src/cli.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { createSecret } from '../src/secret.js'
 import { tempDir } from './helpers.js'
-import { SERVE_ARGS } from './net-helpers.js'
+import { DEMO_SERVE_ARGS } from './net-helpers.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const cleanups: Array<() => void> = []
@@ -65,7 +65,7 @@ async function branchgate(
   env: Record<string, string>,
   opts: { entry?: 'bin' | 'main'; uid?: number } = {},
 ): Promise<Run> {
-  const script = opts.entry === 'main' ? SERVE_ARGS : ['bin/branchgate.js']
+  const script = opts.entry === 'main' ? DEMO_SERVE_ARGS : ['bin/branchgate.js']
   const child = spawn(process.execPath, [...script, ...args], {
     cwd: ROOT,
     // Ports of its own, so that a regression that starts the server disturbs nothing.

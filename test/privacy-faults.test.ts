@@ -420,9 +420,8 @@ describe('privacy settings an operator gets wrong', () => {
           privacy: { fullNoticeFiles: { es: missing } },
         }),
       )
-      // A child process, not the command in this worker: `serve` opens its listeners and the
-      // database's checkpoint thread before it builds the services that read the notice, and in a
-      // test worker those outlived the refusal (a listener on 8080, a worker that exited).
+      // A child process, as the service runs (test/server-process.test.ts proves such a refusal
+      // opens no port and starts no thread).
       const run = spawnSync(process.execPath, [...CLI_ARGS, 'serve', '--config', config], {
         encoding: 'utf8',
       })

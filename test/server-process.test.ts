@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import path from 'node:path'
@@ -35,6 +35,66 @@ function rawGet(port: number, host: string, path: string): Promise<string> {
 }
 
 describe('the server process', () => {
+  it('opens no port and starts no checkpoint thread when its start is refused', async () => {
+    const t = tempDir()
+    cleanups.push(t.remove)
+    // Watches the child from inside: every listen() and every new thread is written to stderr.
+    const spy = path.join(t.dir, 'spy.cjs')
+    writeFileSync(
+      spy,
+      `const fs = require('node:fs'), net = require('node:net'), wt = require('node:worker_threads')
+const listen = net.Server.prototype.listen
+net.Server.prototype.listen = function (...a) { fs.writeSync(2, 'SPY listen\\n'); return listen.apply(this, a) }
+const Worker = wt.Worker
+wt.Worker = class extends Worker { constructor(...a) { fs.writeSync(2, 'SPY thread\\n'); super(...a) } }
+require('node:module').syncBuiltinESMExports()
+`,
+    )
+    const env = { ...process.env, PORT: '0', ADMIN_PORT: '0' }
+    // The spy sees a start that is not refused: two listeners and the checkpoint thread.
+    const good = path.join(t.dir, 'good.json')
+    writeFileSync(good, JSON.stringify({ dataDir: path.join(t.dir, 'good') }))
+    const service = await startService(['--config', good], {
+      env,
+      spawn: (args) =>
+        spawn(process.execPath, ['--require', spy, ...args], {
+          cwd: ROOT,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+    })
+    cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
+    expect(service.output().match(/SPY listen/g)?.length).toBeGreaterThanOrEqual(2)
+    expect(service.output()).toContain('SPY thread')
+    await service.stop()
+
+    // A notice file that cannot be read is found when the apps are built: before any listener.
+    const refused = path.join(t.dir, 'refused.json')
+    const missing = path.join(t.dir, 'aviso-es.txt')
+    writeFileSync(
+      refused,
+      JSON.stringify({
+        dataDir: path.join(t.dir, 'refused'),
+        privacy: { fullNoticeFiles: { es: missing } },
+      }),
+    )
+    const run = spawnSync(
+      process.execPath,
+      ['--require', spy, ...SERVE_ARGS, '--config', refused],
+      {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    )
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain(`cannot read the privacy notice ${missing}: ENOENT`)
+    expect(run.stderr).not.toContain('SPY')
+    // And the database was closed: no write-ahead log left beside it.
+    expect(existsSync(path.join(t.dir, 'refused', 'branchgate.db-wal'))).toBe(false)
+  })
+
   it('refuses a bad config file at start, naming the key, and exits non-zero', () => {
     const t = tempDir()
     cleanups.push(t.remove)

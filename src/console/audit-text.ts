@@ -1,6 +1,5 @@
 import type { AuditRow } from '../db/console.js'
-import type { Locale } from '../i18n/messages.js'
-import { ct, type Formatters } from './messages.js'
+import { ct, type ConsoleVoice, type Formatters } from './messages.js'
 
 /**
  * One piece of an audit sentence: plain text, a MAC address (kept on one line), or a link (a
@@ -206,7 +205,7 @@ interface Values {
 export const DESCRIBED_ACTIONS: readonly string[] = Object.keys(SENTENCES)
 
 /** Who did it, as a manager names them: a console user by name, the portal, the system, … */
-export function actorName(actor: string, locale: Locale): string {
+export function actorName(actor: string, locale: ConsoleVoice): string {
   const user = /^user:(.+)$/.exec(actor)
   if (user) return user[1]!
   const cli = /^cli:(.+)$/.exec(actor)
@@ -221,7 +220,7 @@ export function actorName(actor: string, locale: Locale): string {
  * 02:00:00:00:00:ad — motivo: revocado a mano". Never throws on a row it does not know or on
  * damaged detail: it then falls back to "who — action (subject)".
  */
-export function describeAudit(row: AuditRow, locale: Locale, f: Formatters): AuditLine {
+export function describeAudit(row: AuditRow, locale: ConsoleVoice, f: Formatters): AuditLine {
   let detail: Detail = {}
   try {
     const parsed: unknown = row.detail ? JSON.parse(row.detail) : {}

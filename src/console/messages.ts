@@ -307,7 +307,13 @@ const es = {
   'customer.requests': 'Solicitudes de derechos',
   'requests.title': 'Solicitudes de derechos (ARCO)',
   'requests.lead':
-    'Acceso, rectificación, cancelación, oposición y portabilidad. Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal se calcula solo.',
+    'Acceso, rectificación, cancelación, oposición y portabilidad. Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal ({deadline}) se calcula solo.',
+  'requests.deadline.businessDays': '{n} días hábiles',
+  'requests.deadline.days': '{n} días naturales',
+  'requests.deadline.month': 'un mes',
+  'requests.deadline.months': '{n} meses',
+  'requests.deadline.extension':
+    ', prorrogable dos meses más si la solicitud es compleja o son muchas, avisando al cliente con el motivo dentro del primer mes',
   'requests.open': 'Pendientes',
   'requests.none': 'No hay solicitudes pendientes.',
   'requests.closed': 'Atendidas recientemente',
@@ -318,6 +324,13 @@ const es = {
   'requests.kind.cancellation': 'Cancelación',
   'requests.kind.opposition': 'Oposición',
   'requests.kind.portability': 'Portabilidad',
+  // GDPR art. 18, offered only in Spain: recorded and tracked, answered by hand (docs/privacy.md).
+  'requests.kind.restriction': 'Limitación del tratamiento',
+  'requests.action.restrict': 'limitar su uso a mano (branchgate no la aplica sola)',
+  'requests.answer.restrict': 'Ya limitamos su uso: dar por atendida',
+  'requests.restrict.lead':
+    'branchgate registra la solicitud y su plazo, pero no limita el uso por sí solo: deja de enviarle promociones desde su ficha, pide al equipo del CRM que marque al cliente como limitado y no incluyas sus datos en exportaciones mientras dure. Cuando esté hecho, dala por atendida.',
+  'requests.outcome.restriction-recorded': 'se limitó el uso de sus datos (a mano)',
   'requests.customer': 'Cliente',
   'requests.noCustomer': 'número no registrado',
   'requests.blocked': 'bloqueado',
@@ -809,7 +822,13 @@ const en: Record<ConsoleMessageKey, string> = {
   'customer.requests': 'Rights requests',
   'requests.title': 'Rights requests (ARCO)',
   'requests.lead':
-    'Access, rectification, cancellation, opposition and portability. Record each request the day it arrives, with how you checked the identity; the legal deadline is worked out for you.',
+    'Access, rectification, cancellation, opposition and portability. Record each request the day it arrives, with how you checked the identity; the legal deadline ({deadline}) is worked out for you.',
+  'requests.deadline.businessDays': '{n} business days',
+  'requests.deadline.days': '{n} calendar days',
+  'requests.deadline.month': 'one month',
+  'requests.deadline.months': '{n} months',
+  'requests.deadline.extension':
+    ', extendable by two more months when the request is complex or they are many, telling the customer why within the first month',
   'requests.open': 'Open',
   'requests.none': 'No open requests.',
   'requests.closed': 'Recently answered',
@@ -820,6 +839,13 @@ const en: Record<ConsoleMessageKey, string> = {
   'requests.kind.cancellation': 'Cancellation',
   'requests.kind.opposition': 'Opposition',
   'requests.kind.portability': 'Portability',
+  // GDPR art. 18, offered only in Spain: recorded and tracked, answered by hand (docs/privacy.md).
+  'requests.kind.restriction': 'Restriction of processing',
+  'requests.action.restrict': 'restrict its use by hand (branchgate does not apply it itself)',
+  'requests.answer.restrict': 'Its use is restricted now: mark as answered',
+  'requests.restrict.lead':
+    'branchgate records the request and its deadline but does not restrict use by itself: stop offers from the customer’s file, ask the CRM team to flag the customer as restricted and leave their data out of exports while it lasts. When that is done, mark it answered.',
+  'requests.outcome.restriction-recorded': 'use of their data restricted (by hand)',
   'requests.customer': 'Customer',
   'requests.noCustomer': 'number not on record',
   'requests.blocked': 'blocked',
@@ -1006,15 +1032,76 @@ const en: Record<ConsoleMessageKey, string> = {
   'audit.say.pass.exhausted': 'Pass no. {pass} was locked after too many tries from {mac}',
 }
 
-const catalogs: Record<Locale, Record<ConsoleMessageKey, string>> = { es, en }
+// A branch in Spain (GDPR, LOPDGDD; privacyLawOf): Spain's words where they differ, in every
+// page, message, CSV header and audit sentence of its console: "móvil" for "celular", the
+// GDPR's rights ("supresión") for Mexico's ARCO. Spanish and English alike (ConsoleVoice).
+const esSpain: Partial<Record<ConsoleMessageKey, string>> = {
+  'customers.search': 'Buscar por nombre o móvil',
+  'customers.phone': 'Móvil',
+  'export.header':
+    'visita,inicio,fin,ultima_vez_visto,minutos,pasada,personal,cliente_id,nombre,movil,motivo_fin',
+  'campaigns.import.hint':
+    'Columnas: phone (móvil), campaign (campaña), sent_at (fecha de envío: 2026-03-01 10:30, 01/03/2026 10:30 o ISO 8601). Si alguna fila está mal no se importa nada.',
+  'campaigns.err.phone.required': 'Falta el móvil.',
+  'campaigns.err.phone.invalid': 'Móvil no válido: «{value}».',
+  'campaigns.err.phone.region': 'Móvil de una región no permitida: «{value}».',
+  'campaigns.err.phone.notMobile': 'El número no es de móvil: «{value}».',
+  'audit.why.arco-request': 'el cliente pidió la supresión de sus datos (RGPD)',
+  'audit.say.customer.create':
+    '{who} registró al cliente {customer}: verificó su móvil por SMS desde {mac}',
+  'audit.say.customer.verify':
+    '{who} verificó de nuevo por SMS el móvil del cliente {customer} desde {mac}',
+  'requests.title': 'Solicitudes de derechos (RGPD)',
+  'requests.lead':
+    'Acceso, rectificación, supresión, oposición, limitación del tratamiento y portabilidad (arts. 15 a 21 del RGPD). Registra cada solicitud el día que llega, con cómo comprobaste la identidad; el plazo legal ({deadline}) se calcula solo.',
+  'requests.kind.cancellation': 'Supresión',
+  'requests.phone': 'Móvil del cliente',
+  'requests.err.phone': 'Ese móvil no es válido; revísalo o déjalo vacío.',
+  'export.marketing.header': 'movil,nombre,idioma,aceptado_el,version_aviso',
+  'passes.title': 'Pases para visitantes sin móvil',
+}
+const enSpain: Partial<Record<ConsoleMessageKey, string>> = {
+  'audit.why.arco-request': 'the customer asked for erasure of their data (GDPR)',
+  'requests.title': 'Rights requests (GDPR)',
+  'requests.lead':
+    'Access, rectification, erasure, objection, restriction of processing and portability (GDPR arts. 15–21). Record each request the day it arrives, with how you checked the identity; the legal deadline ({deadline}) is worked out for you.',
+  'requests.kind.cancellation': 'Erasure',
+  'requests.phone': 'Customer’s mobile',
+}
+
+/**
+ * The words a console page is written in: the reader's language, and Spain's words for a branch
+ * in Spain (`-ES`). Chosen once per request (session.ts); the language alone is `languageOf`.
+ */
+export type ConsoleVoice = Locale | 'es-ES' | 'en-ES'
+
+/** Every console message key (tests read every message of a voice). */
+export const CONSOLE_MESSAGE_KEYS = Object.keys(es) as ConsoleMessageKey[]
+
+const catalogs: Record<ConsoleVoice, Record<ConsoleMessageKey, string>> = {
+  es,
+  en,
+  'es-ES': { ...es, ...esSpain },
+  'en-ES': { ...en, ...enSpain },
+}
+
+/** The voice of a reader's language at a branch in Spain or not. */
+export function consoleVoiceOf(locale: Locale, spain: boolean): ConsoleVoice {
+  return spain ? `${locale}-ES` : locale
+}
+
+/** The language of a voice: what the language switch, the cookie and `<html lang>` speak. */
+export function languageOf(voice: ConsoleVoice): Locale {
+  return voice.startsWith('en') ? 'en' : 'es'
+}
 
 /** Looks up a console message and fills its `{placeholders}`; unknown keys show the key itself. */
 export function ct(
-  locale: Locale,
+  voice: ConsoleVoice,
   key: string,
   params: Record<string, string | number> = {},
 ): string {
-  const text = (catalogs[locale] as Record<string, string>)[key] ?? key
+  const text = (catalogs[voice] as Record<string, string>)[key] ?? key
   return text.replace(/\{(\w+)\}/g, (m, name: string) =>
     params[name] === undefined ? m : String(params[name]),
   )
@@ -1029,7 +1116,8 @@ export function spanishTagOf(defaultLocale: string): SpanishTag {
 }
 
 /** Number and date formatting in the reader's language and the branch's time zone. */
-export function formatters(locale: Locale, timeZone: string, spanish: SpanishTag = 'es-MX') {
+export function formatters(voice: ConsoleVoice, timeZone: string, spanish: SpanishTag = 'es-MX') {
+  const locale = languageOf(voice)
   const tag = locale === 'es' ? spanish : 'en-US'
   const dateTime = branchTimeFormat(tag, timeZone, { dateStyle: 'medium', timeStyle: 'short' })
   const date = branchTimeFormat(tag, timeZone, { dateStyle: 'medium' })

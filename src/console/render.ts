@@ -8,11 +8,14 @@ import type { Locale } from '../i18n/messages.js'
 import { BUILD } from '../version.js'
 import type { Views } from '../views.js'
 import type { ConsoleUser } from './auth.js'
-import { ct, formatters, type SpanishTag } from './messages.js'
+import { ct, formatters, languageOf, type ConsoleVoice, type SpanishTag } from './messages.js'
 
-/** What every console request carries: the reader's language, who is signed in, the posted form. */
+/**
+ * What every console request carries: the reader's language in the branch's words (a branch in
+ * Spain: `es-ES`/`en-ES`, see ConsoleVoice), who is signed in, the posted form.
+ */
 export interface ConsoleEnv {
-  Variables: { locale: Locale; user: ConsoleUser | null; form: Record<string, string> }
+  Variables: { locale: ConsoleVoice; user: ConsoleUser | null; form: Record<string, string> }
 }
 
 export const CONSOLE_CSS = readFileSync(atRoot('public/console.css'))
@@ -39,7 +42,8 @@ export interface RenderDeps {
 export function createRender({ views, branch, passByMinutes, spanish }: RenderDeps): Render {
   return (c, view, data = {}, status = 200) => {
     // An error page can be drawn before the session middleware chose a language (it threw).
-    const locale = c.get('locale') ?? 'es'
+    const voice = c.get('locale') ?? 'es'
+    const locale = languageOf(voice)
     const user = c.get('user') ?? null
     const other: Locale = locale === 'es' ? 'en' : 'es'
     return c.html(
@@ -47,8 +51,8 @@ export function createRender({ views, branch, passByMinutes, spanish }: RenderDe
         otherLocale: other,
         langHref: switchLanguageHref(c.req.method, c.req.url, other),
         locale,
-        t: (key: string, params?: Record<string, string | number>) => ct(locale, key, params),
-        f: formatters(locale, branch.timeZone, spanish),
+        t: (key: string, params?: Record<string, string | number>) => ct(voice, key, params),
+        f: formatters(voice, branch.timeZone, spanish),
         user,
         csrf: user?.csrf ?? '',
         branch,

@@ -17,6 +17,7 @@ import type { RightsDesk } from '../privacy/requests.js'
 import type { CustomerDesk } from './customers.js'
 import type { VisitList } from './exports.js'
 import { ct, spanishTagOf } from './messages.js'
+import { privacyLawOf, rightsDeadlineOf } from '../customers/config.js'
 import { auditPage } from './pages/audit.js'
 import { campaignsPage, importTooLargePage } from './pages/campaigns.js'
 import { customersPage } from './pages/customers.js'
@@ -74,7 +75,12 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
   const { config, auth, clock, worker, passByMinutes, clientAddress, secure } = deps
   const timeZone = config.branch.timeZone
   const spanish = spanishTagOf(config.defaultLocale)
-  const render = createRender({ views: deps.views, branch: config.branch, passByMinutes, spanish })
+  const render = createRender({
+    views: deps.views,
+    branch: config.branch,
+    passByMinutes,
+    spanish,
+  })
   const app = new Hono<ConsoleEnv>()
   // The fleet's scrape and readiness (src/observe/routes.ts): their own host check and token,
   // no session; first, so nothing of the console runs for them.
@@ -127,7 +133,15 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
     await next()
     c.header('Cache-Control', 'no-store')
   })
-  app.use('*', readSession({ auth, defaultLocale: asLocale(config.defaultLocale) ?? 'es', secure }))
+  app.use(
+    '*',
+    readSession({
+      auth,
+      defaultLocale: asLocale(config.defaultLocale) ?? 'es',
+      spain: privacyLawOf(config) === 'gdpr',
+      secure,
+    }),
+  )
 
   // Every form post: bounded body, same site only, and the CSRF token of the session (or, for
   // the sign-in form, of the pre-sign-in cookie).
@@ -184,6 +198,8 @@ export function consoleRoutes(deps: ConsoleRouteDeps) {
       render,
       clock,
       timeZone,
+      deadline: rightsDeadlineOf(config.privacy, privacyLawOf(config)),
+      spain: privacyLawOf(config) === 'gdpr',
       phoneRules: config.phone,
       rights: deps.privacy.rights,
       customers: deps.customers,

@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import { asLocale, pickLocale, type Locale } from '../i18n/messages.js'
 import { sameToken, type ConsoleAuth, type ConsoleLoginError } from './auth.js'
 import { formFields } from './form.js'
-import { ct } from './messages.js'
+import { consoleVoiceOf, ct } from './messages.js'
 import type { ConsoleEnv } from './render.js'
 import type { ConsoleWorker } from './worker.js'
 
@@ -19,6 +19,8 @@ const LANG_COOKIE = 'bg_console_lang'
 export function readSession(deps: {
   auth: Pick<ConsoleAuth, 'session'>
   defaultLocale: Locale
+  /** The branch is in Spain (privacyLawOf: GDPR): Spain's words in either language. */
+  spain: boolean
   /** True when the console runs TLS: cookies are then `Secure`. */
   secure: boolean
 }): MiddlewareHandler<ConsoleEnv> {
@@ -32,14 +34,14 @@ export function readSession(deps: {
         httpOnly: true,
         secure: deps.secure,
       })
-    c.set(
-      'locale',
-      pickLocale(
-        query ?? getCookie(c, LANG_COOKIE),
-        c.req.header('accept-language'),
-        deps.defaultLocale,
-      ),
+    // The words follow the branch's law, not the reader's browser: a manager in Mexico reading
+    // with es-ES still sees the ARCO rights his branch answers to.
+    const language = pickLocale(
+      query ?? getCookie(c, LANG_COOKIE),
+      c.req.header('accept-language'),
+      deps.defaultLocale,
     )
+    c.set('locale', consoleVoiceOf(language, deps.spain))
     c.set('user', deps.auth.session(getCookie(c, SESSION_COOKIE)))
     await next()
   }

@@ -108,10 +108,23 @@ export const privacyConfig = z
      * deletes only this much more per run (and says so in the log and the audit log).
      */
     catchUpDays: z.number().int().min(1).max(365).default(7),
-    /** The legal deadline of a rights request: days after it was received. */
-    requestDeadlineDays: z.number().int().min(1).max(90).default(20),
-    /** Whether those are business days (Monday to Friday; LFPDPPP) or calendar days (GDPR). */
-    requestDeadlineBusinessDays: z.boolean().default(true),
+    /**
+     * The legal deadline of a rights request: days after it was received. null (default): by the
+     * branch's law (privacyLawOf): LFPDPPP's 20 business days in Mexico; in Spain GDPR's one
+     * month (requestDeadlineMonths). A value set here wins.
+     */
+    requestDeadlineDays: z.number().int().min(1).max(90).nullable().default(null),
+    /**
+     * Whether those days are business days (Monday to Friday) or calendar days. null (default):
+     * business days under LFPDPPP, calendar days under GDPR.
+     */
+    requestDeadlineBusinessDays: z.boolean().nullable().default(null),
+    /**
+     * The deadline in calendar months instead (GDPR art. 12.3: one month, to the same date of the
+     * next month or its last day; extendable by two more, telling the customer why within the
+     * first). null (default): 1 in Spain unless requestDeadlineDays is set, unused in Mexico.
+     */
+    requestDeadlineMonths: z.number().int().min(1).max(3).nullable().default(null),
   })
   .strict()
   .prefault({})
@@ -133,6 +146,17 @@ export function phoneProblems(phone: PhoneConfig): KeyProblem[] {
 /** Issue 15: a language's full notice comes from one place, text or file, never both. */
 export function privacyProblems(privacy: PrivacyConfig): KeyProblem[] {
   const problems: KeyProblem[] = []
+  // The rights-request deadline is counted in days or in months, not both.
+  if (privacy.requestDeadlineMonths !== null && privacy.requestDeadlineDays !== null)
+    problems.push({
+      path: ['privacy', 'requestDeadlineMonths'],
+      message: 'and privacy.requestDeadlineDays are both set: keep one (months or days)',
+    })
+  else if (privacy.requestDeadlineMonths !== null && privacy.requestDeadlineBusinessDays !== null)
+    problems.push({
+      path: ['privacy', 'requestDeadlineBusinessDays'],
+      message: 'counts days only: set privacy.requestDeadlineDays with it, or remove it',
+    })
   for (const locale of ['es', 'en'] as const) {
     if (
       privacy.fullNotice?.[locale] !== undefined &&
@@ -144,4 +168,41 @@ export function privacyProblems(privacy: PrivacyConfig): KeyProblem[] {
       })
   }
   return problems
+}
+
+/**
+ * The data-protection law a branch answers to: Spain's (GDPR and LOPDGDD) when its numbers
+ * default to Spain's (+34) or its pages to Spain's Spanish, Mexico's (LFPDPPP) otherwise. It
+ * chooses the default notices, the rights-request deadline and the console's wording.
+ */
+export type PrivacyLaw = 'gdpr' | 'lfpdppp'
+export function privacyLawOf(config: {
+  phone: Pick<PhoneConfig, 'defaultRegion'>
+  defaultLocale: string
+}): PrivacyLaw {
+  return config.phone.defaultRegion === 'ES' || config.defaultLocale === 'es-ES'
+    ? 'gdpr'
+    : 'lfpdppp'
+}
+
+/** How long a branch has to answer a rights request. */
+export type RightsDeadline = { months: number } | { days: number; businessDays: boolean }
+
+/**
+ * The deadline in force: what the config sets wins; the rest follows the law (LFPDPPP art. 32:
+ * 20 business days; GDPR art. 12.3: one month, calendar days when counted in days).
+ */
+export function rightsDeadlineOf(
+  privacy: Pick<
+    PrivacyConfig,
+    'requestDeadlineDays' | 'requestDeadlineBusinessDays' | 'requestDeadlineMonths'
+  >,
+  law: PrivacyLaw,
+): RightsDeadline {
+  if (privacy.requestDeadlineMonths !== null) return { months: privacy.requestDeadlineMonths }
+  if (privacy.requestDeadlineDays === null && law === 'gdpr') return { months: 1 }
+  return {
+    days: privacy.requestDeadlineDays ?? 20,
+    businessDays: privacy.requestDeadlineBusinessDays ?? law === 'lfpdppp',
+  }
 }

@@ -1,19 +1,11 @@
+import { OS_FAMILIES, type OsFamily } from '../os-family.js'
 import type { Db } from './open.js'
 
 /** How a customer arrived: new, returning on a device already theirs, or on a new address. */
 export type ArrivalKind = 'new-customer' | 'known-device' | 'new-address'
 
-/** OS families the console tells apart, read from the User-Agent (see portal/os-family.ts). */
-export type OsFamily = 'ios' | 'android' | 'windows' | 'macos' | 'chromeos' | 'linux' | 'other'
-export const OS_FAMILIES: readonly OsFamily[] = [
-  'ios',
-  'android',
-  'windows',
-  'macos',
-  'chromeos',
-  'linux',
-  'other',
-]
+/** OS families the console tells apart, read from the User-Agent by the one reader. */
+export { OS_FAMILIES, type OsFamily }
 
 /** Per OS family, in a period: returning arrivals, and those on a new address. */
 export interface ArrivalsByOs {

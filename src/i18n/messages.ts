@@ -469,6 +469,27 @@ export function spainAsked(tag: string | undefined): boolean | null {
   return region === 'es'
 }
 
+/**
+ * The messages that name the privacy document: Mexico's law calls it "aviso de privacidad",
+ * Spain's "política de privacidad". They follow the branch's law, not the reader's Spanish: a
+ * Mexican branch read with an es-ES browser serves Mexico's notice, and its title, checkboxes and
+ * errors name it as its body does (and a branch in Spain read with es-MX, Spain's).
+ */
+const PRIVACY_NAME_KEYS: ReadonlySet<string> = new Set<MessageKey>([
+  'splash.consent',
+  'splash.notice.more',
+  'error.consent.required',
+  'notice.title',
+  'notice.changed',
+  'notice.accept',
+  'notice.acceptNeeded',
+])
+
+/** The voice that names the privacy document under the branch's law, with the same address. */
+export function lawVoiceOf(voice: Voice, spainLaw: boolean): Voice {
+  return voice === 'en' ? 'en' : voiceOf('es', spainLaw, voice.endsWith('usted'))
+}
+
 export function isMessageKey(key: string): key is MessageKey {
   return key in es
 }
@@ -476,14 +497,20 @@ export function isMessageKey(key: string): key is MessageKey {
 /**
  * Looks up a message and fills its `{placeholders}`. Unknown keys fall back to the generic error.
  * With `region`, a regional form of the message (`splash.phone.hint.ES`) is used when there is one.
+ * With `spainLaw` (the branch answers to the GDPR: privacyLawOf), the privacy document is named
+ * as that law names it (PRIVACY_NAME_KEYS).
  */
 export function t(
   locale: Voice,
   key: string,
   params: Record<string, string | number> = {},
   region?: string,
+  spainLaw?: boolean,
 ): string {
-  const catalog = catalogs[locale]
+  const catalog =
+    catalogs[
+      spainLaw !== undefined && PRIVACY_NAME_KEYS.has(key) ? lawVoiceOf(locale, spainLaw) : locale
+    ]
   const regional = region ? `${key}.${region}` : ''
   const text =
     region && isMessageKey(regional)

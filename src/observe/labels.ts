@@ -15,6 +15,7 @@ import {
   TooManyAttemptsError,
   ValidationError,
 } from '../errors.js'
+import { osFamilyOf, type OsFamily } from '../os-family.js'
 
 /**
  * The closed sets every metric label comes from. Nothing a customer sends or is (a number, a
@@ -22,9 +23,23 @@ import {
  * first, so the number of series is fixed by the code and the config, whatever the traffic.
  */
 
-/** The operating-system families the funnel is split by. */
-export const OS_FAMILIES = ['ios_macos', 'android', 'windows', 'other'] as const
-export type OsFamily = (typeof OS_FAMILIES)[number]
+/**
+ * The operating-system groups the funnel is split by: the families of the one reader
+ * (src/os-family.ts) folded into four, so the series stay few.
+ */
+export const OS_GROUPS = ['ios_macos', 'android', 'windows', 'other'] as const
+export type OsGroup = (typeof OS_GROUPS)[number]
+
+/** Each family's group: Apple's together; ChromeOS with Android (it shares Android's probe). */
+export const OS_GROUP_OF: Record<OsFamily, OsGroup> = {
+  ios: 'ios_macos',
+  macos: 'ios_macos',
+  android: 'android',
+  chromeos: 'android',
+  windows: 'windows',
+  linux: 'other',
+  other: 'other',
+}
 
 /**
  * The customer's steps through the portal, in order:
@@ -94,27 +109,17 @@ export const SEND_OUTCOMES = ['sent', 'failed', 'unreachable'] as const
 /** What a CRM batch ended in (src/sync/adapter.ts). */
 export const BATCH_OUTCOMES = ['acked', 'rejected', 'transient'] as const
 
-/** The probe table's `os` (src/portal/probes.ts) as a family. */
-export function osFamilyOfProbe(os: string): OsFamily {
+/** The probe table's `os` (src/portal/probes.ts) as a group. */
+export function osGroupOfProbe(os: string): OsGroup {
   if (os.startsWith('iOS')) return 'ios_macos'
   if (os.startsWith('Android')) return 'android'
   if (os.startsWith('Windows')) return 'windows'
   return 'other'
 }
 
-/**
- * A User-Agent as a family. Apple's captive sheet and probes (`CaptiveNetworkSupport`, `iPhone`,
- * `Macintosh`), Android (and ChromeOS, which shares Android's probe), Windows; anything else,
- * or none, is 'other'. Checked in this order: Android's User-Agent says "Linux", and some
- * Windows phones' said "Android".
- */
-export function osFamilyOfUserAgent(ua: string | undefined): OsFamily {
-  if (!ua) return 'other'
-  if (/iPhone|iPad|iPod|Macintosh|Mac OS X|CaptiveNetworkSupport|Darwin/.test(ua))
-    return 'ios_macos'
-  if (/Android|CrOS|Dalvik/.test(ua)) return 'android'
-  if (/Windows|Microsoft NCSI/.test(ua)) return 'windows'
-  return 'other'
+/** A User-Agent's group: its family by the one reader, folded (OS_GROUP_OF). */
+export function osGroupOfUserAgent(ua: string | undefined): OsGroup {
+  return OS_GROUP_OF[osFamilyOf(ua)]
 }
 
 const RATE_LIMIT_REASON: Record<RateLimitedError['scope'], RefusalReason> = {

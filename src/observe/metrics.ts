@@ -1,5 +1,5 @@
 import type { SendAttempt, SmsChannel } from '../sms/sender.js'
-import type { FunnelStep, OsFamily, RefusalReason, TimedRoute } from './labels.js'
+import type { FunnelStep, OsGroup, RefusalReason, TimedRoute } from './labels.js'
 
 /**
  * What the services tell the metrics, at the few places where things happen: the portal's
@@ -15,9 +15,9 @@ export interface Metrics {
    * One customer's step through the portal. `sent` names who carried a code (step
    * 'code_sent' only): a configured provider's name and the channel.
    */
-  funnel(step: FunnelStep, os: OsFamily, sent?: { provider: string; channel: SmsChannel }): void
+  funnel(step: FunnelStep, os: OsGroup, sent?: { provider: string; channel: SmsChannel }): void
   /** A request the portal refused, by reason. */
-  refusal(reason: RefusalReason, os: OsFamily): void
+  refusal(reason: RefusalReason, os: OsGroup): void
   /** One provider's try (the failover chain reports every one): counted and timed. */
   smsAttempt(a: SendAttempt): void
   /** How long one operation took, in seconds. */

@@ -5,12 +5,12 @@ import {
   BATCH_OUTCOMES,
   CHANNELS,
   FUNNEL_STEPS,
-  OS_FAMILIES,
+  OS_GROUPS,
   REFUSAL_REASONS,
   SEND_OUTCOMES,
   TIMED_ROUTES,
   type FunnelStep,
-  type OsFamily,
+  type OsGroup,
   type RefusalReason,
 } from './labels.js'
 import type { Metrics, TimedOperation } from './metrics.js'
@@ -81,7 +81,7 @@ export function createPrometheusMetrics(opts: {
   })
   const funnelChild = new Map<string, Counter.Internal>()
   for (const step of FUNNEL_STEPS)
-    for (const os of OS_FAMILIES)
+    for (const os of OS_GROUPS)
       funnelChild.set(`${step} ${os}`, zeroed(funnel.labels({ step, os })))
 
   const codesSent = new Counter({
@@ -98,7 +98,7 @@ export function createPrometheusMetrics(opts: {
   })
   const refusalChild = new Map<string, Counter.Internal>()
   for (const reason of REFUSAL_REASONS)
-    for (const os of OS_FAMILIES)
+    for (const os of OS_GROUPS)
       refusalChild.set(`${reason} ${os}`, zeroed(refusals.labels({ reason, os })))
 
   const attempts = new Counter({
@@ -170,12 +170,12 @@ export function createPrometheusMetrics(opts: {
   )
 
   const metrics: Metrics = {
-    funnel(step: FunnelStep, os: OsFamily, sent) {
+    funnel(step: FunnelStep, os: OsGroup, sent) {
       funnelChild.get(`${step} ${os}`)?.inc()
       if (sent)
         codesSent.labels({ provider: providerLabel(sent.provider), channel: sent.channel }).inc()
     },
-    refusal(reason: RefusalReason, os: OsFamily) {
+    refusal(reason: RefusalReason, os: OsGroup) {
       refusalChild.get(`${reason} ${os}`)?.inc()
     },
     smsAttempt(a: SendAttempt) {

@@ -3,6 +3,7 @@ import { atRoot } from '../paths.js'
 import { readFileSync } from 'node:fs'
 import type { Context } from 'hono'
 import type { Config } from '../config.js'
+import { privacyLawOf } from '../customers/config.js'
 import { formatTagOf, languageOf, t, type Locale, type Voice } from '../i18n/messages.js'
 import type { Views } from '../views.js'
 
@@ -57,8 +58,10 @@ export function renderPage(
   const other: Locale = locale === 'es' ? 'en' : 'es'
   // Messages with a form for the branch's country (the example number) use it.
   const region = config.phone.defaultRegion
+  // The privacy document is named as the branch's law names it, like its body (i18n/messages.ts).
+  const spainLaw = privacyLawOf(config) === 'gdpr'
   const say = (key: string, params?: Record<string, string | number>) =>
-    t(voice, key, params, region)
+    t(voice, key, params, region, spainLaw)
   const title = opts.title ?? say('splash.title')
   const failed = !!opts.error || Object.keys(opts.fieldErrors ?? {}).length > 0
   const data = {

@@ -13,7 +13,7 @@ import {
   SendingPausedError,
   SmsSendError,
 } from '../errors.js'
-import { osFamilyOfUserAgent, type OsFamily } from '../observe/labels.js'
+import { OS_GROUP_OF, type OsGroup } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Allowance } from '../access/allowance.js'
@@ -43,10 +43,11 @@ import { offersWhatsapp } from '../sms/sender.js'
 import { PORTAL_CSS, PORTAL_CSS_VERSION, renderPage, sendPage, type PageState } from './page.js'
 import { displayPhone } from '../customers/phone.js'
 import { readForm } from './form-body.js'
-import { osFamilyOf } from './os-family.js'
+import { osFamilyOf } from '../os-family.js'
 import type { DeviceVariables } from './device.js'
 import type { ConsentDesk } from '../customers/consent.js'
 import type { FullNotice } from '../privacy/notice.js'
+import { privacyLawOf } from '../customers/config.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
@@ -97,7 +98,9 @@ export function portalRoutes(deps: PortalDeps) {
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
   /** The OS family of the phone asking (a closed set: never the User-Agent itself). */
-  const osOf = (c: Context<PortalEnv>): OsFamily => osFamilyOfUserAgent(c.req.header('user-agent'))
+  const familyOf = (c: Context<PortalEnv>) => osFamilyOf(c.req.header('user-agent'))
+  /** Its group, for the metrics' labels. */
+  const osOf = (c: Context<PortalEnv>): OsGroup => OS_GROUP_OF[familyOf(c)]
   const codeSent = (c: Context<PortalEnv>, ch: Challenge) =>
     metrics.funnel('code_sent', osOf(c), { provider: ch.provider ?? 'other', channel: ch.channel })
 
@@ -106,6 +109,8 @@ export function portalRoutes(deps: PortalDeps) {
   const fallback = DEFAULT_LOCALE(config)
   const usted = config.spanishAddress === 'usted'
   const spainByDefault = spainAsked(config.defaultLocale) ?? config.phone.defaultRegion === 'ES'
+  // The branch's law names its privacy document, whatever Spanish the reader asks for.
+  const spainLaw = privacyLawOf(config) === 'gdpr'
   app.use('*', async (c, next) => {
     // Most requests carry neither a query nor a cookie: skip parsing what is not there.
     const query = c.req.url.includes('?') ? c.req.query('lang') : undefined
@@ -262,12 +267,12 @@ export function portalRoutes(deps: PortalDeps) {
     const standing = login.standing(mac)
     if (standing.kind === 'remembered' && noticeChanged(standing.customerId)) {
       if (!isTicked(form.accept)) {
-        const error = t(c.get('voice'), 'notice.acceptNeeded')
+        const error = t(c.get('voice'), 'notice.acceptNeeded', {}, undefined, spainLaw)
         return sendPage(c, returningPage(c, standing, { error }), 422)
       }
       deps.consents.acceptNotice(standing.customerId, mac, locale)
     }
-    const back = await login.welcomeBack(mac, osFamilyOf(c.req.header('user-agent')))
+    const back = await login.welcomeBack(mac, familyOf(c))
     if (!back) return emptySplashPage(c)
     metrics.funnel('welcome_back', osOf(c))
     metrics.funnel('let_through', osOf(c))
@@ -301,7 +306,7 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(
       c,
       page(c, 'portal/notice', {
-        title: t(c.get('voice'), 'notice.title'),
+        title: t(c.get('voice'), 'notice.title', {}, undefined, spainLaw),
         showLangSwitch: true,
         switchLangHref: `/aviso-de-privacidad?lang=${other}`,
         fullNotice: deps.notices[locale],
@@ -430,12 +435,7 @@ export function portalRoutes(deps: PortalDeps) {
     const id = form.challenge ?? ''
     let verified: Awaited<ReturnType<Login['verify']>>
     try {
-      verified = await login.verify(
-        id,
-        mac,
-        form.code ?? '',
-        osFamilyOf(c.req.header('user-agent')),
-      )
+      verified = await login.verify(id, mac, form.code ?? '', familyOf(c))
     } catch (err) {
       // The code was right but the firewall refused: verified, not let through.
       if (err instanceof GateError) metrics.funnel('verified', osOf(c))

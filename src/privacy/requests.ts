@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { PrivacyConfig } from '../customers/config.js'
+import type { RightsDeadline } from '../customers/config.js'
 import type { AuditStatements } from '../db/audit.js'
 import type { Db } from '../db/open.js'
 import { instantOfWallTime, localDate } from '../time.js'
@@ -11,8 +11,15 @@ export const RIGHTS_KINDS = [
   'cancellation',
   'opposition',
   'portability',
+  // GDPR art. 18 (migration 015): offered only at a branch in Spain (rightsKindsOf).
+  'restriction',
 ] as const
 export type RightsKind = (typeof RIGHTS_KINDS)[number]
+
+/** The rights a branch offers: Mexico's ARCO has no restriction of processing; the GDPR has. */
+export function rightsKindsOf(spain: boolean): readonly RightsKind[] {
+  return spain ? RIGHTS_KINDS : RIGHTS_KINDS.filter((k) => k !== 'restriction')
+}
 
 /** How the branch made sure the person asking is the customer (or speaks for them). */
 export const IDENTITY_CHECKS = ['official-id', 'sms-code', 'representative', 'other'] as const
@@ -22,14 +29,19 @@ export type IdentityCheck = (typeof IDENTITY_CHECKS)[number]
  * What answering a request takes, by kind, through the console's existing paths:
  * access and portability the customer's file (JSON, machine-readable), rectification the name
  * corrected (the CRM gets `customer.renamed`), cancellation block-then-delete, opposition the
- * marketing consent withdrawn.
+ * marketing consent withdrawn. Restriction (GDPR art. 18) is recorded and tracked to its
+ * deadline, and done by hand: branchgate has no restricted state of its own (docs/privacy.md).
  */
-export const DUE_ACTION: Record<RightsKind, 'export' | 'rename' | 'block' | 'withdraw'> = {
+export const DUE_ACTION: Record<
+  RightsKind,
+  'export' | 'rename' | 'block' | 'withdraw' | 'restrict'
+> = {
   access: 'export',
   portability: 'export',
   rectification: 'rename',
   cancellation: 'block',
   opposition: 'withdraw',
+  restriction: 'restrict',
 }
 
 export interface RightsRequestRow {
@@ -64,19 +76,25 @@ export interface NewRightsRequest {
 const DAY = 86_400_000
 
 /**
- * The legal deadline of a request received at `receivedAt`: the end (local midnight) of the
- * `days`-th day after it, counting only Monday to Friday when `businessDays` (public holidays are
- * not known to branchgate: a request around them is due a little early, never late).
+ * The legal deadline of a request received at `receivedAt`, in the branch's time: in days, the
+ * end (local midnight) of the `days`-th day after it, counting only Monday to Friday when
+ * `businessDays` (public holidays are not known to branchgate: a request around them is due a
+ * little early, never late); in months, the end of the day with the same date `months` later, or
+ * of that month's last day when it has no such date (31 January: 28 or 29 February), as EU
+ * Regulation 1182/71 art. 3 counts the GDPR's months.
  */
-export function deadlineOf(
-  receivedAt: number,
-  days: number,
-  businessDays: boolean,
-  timeZone: string,
-): number {
+export function deadlineOf(receivedAt: number, deadline: RightsDeadline, timeZone: string): number {
   let date = localDate(receivedAt, timeZone)
   const next = (d: string) =>
     new Date(Date.parse(`${d}T00:00:00Z`) + DAY).toISOString().slice(0, 10)
+  if ('months' in deadline) {
+    const [y, m, d] = date.split('-').map(Number) as [number, number, number]
+    const month = m - 1 + deadline.months
+    const lastDay = new Date(Date.UTC(y, month + 1, 0)).getUTCDate()
+    const due = new Date(Date.UTC(y, month, Math.min(d, lastDay))).toISOString().slice(0, 10)
+    return instantOfWallTime(Date.parse(`${next(due)}T00:00:00Z`), timeZone)
+  }
+  const { days, businessDays } = deadline
   let counted = 0
   while (counted < days) {
     date = next(date)
@@ -91,7 +109,8 @@ export function createRightsDesk(deps: {
   db: Db
   clock: Clock
   audit: AuditStatements
-  privacy: Pick<PrivacyConfig, 'requestDeadlineDays' | 'requestDeadlineBusinessDays'>
+  /** How long a request may take (rightsDeadlineOf: the config, else the branch's law). */
+  deadline: RightsDeadline
   timeZone?: string
 }) {
   const { db } = deps
@@ -116,12 +135,7 @@ export function createRightsDesk(deps: {
   )
 
   const recordTx = db.transaction((r: NewRightsRequest, actor: string, now: number): number => {
-    const dueAt = deadlineOf(
-      r.receivedAt,
-      deps.privacy.requestDeadlineDays,
-      deps.privacy.requestDeadlineBusinessDays,
-      timeZone,
-    )
+    const dueAt = deadlineOf(r.receivedAt, deps.deadline, timeZone)
     const id = Number(insert.run({ ...r, dueAt, actor, now }).lastInsertRowid)
     deps.audit.record({
       at: now,

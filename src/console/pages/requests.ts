@@ -8,14 +8,15 @@ import type { CustomerStatements } from '../../db/customers.js'
 import {
   DUE_ACTION,
   IDENTITY_CHECKS,
-  RIGHTS_KINDS,
+  rightsKindsOf,
   type IdentityCheck,
   type RightsDesk,
   type RightsKind,
 } from '../../privacy/requests.js'
 import { localMidnight, isDate, localDate } from '../time.js'
 import type { CustomerDesk } from '../customers.js'
-import { ct } from '../messages.js'
+import { ct, type ConsoleVoice } from '../messages.js'
+import type { RightsDeadline } from '../../customers/config.js'
 import type { ConsoleEnv, Render } from '../render.js'
 import { actorOf } from '../session.js'
 
@@ -29,6 +30,26 @@ export interface RequestsDeps {
   customerRows: Pick<CustomerStatements, 'byPhone' | 'byId'>
   consents: Pick<ConsentDesk, 'withdrawMarketing' | 'rename'>
   erasure: Pick<Erasure, 'block' | 'blockedRecord'>
+  /** How long the branch has to answer (rightsDeadlineOf), said on the page. */
+  deadline: RightsDeadline
+  /** The branch is in Spain (GDPR): the deadline's extension is said too. */
+  spain: boolean
+}
+
+/** The deadline in the manager's words: "20 días hábiles", "un mes, prorrogable dos meses más…". */
+export function deadlineText(locale: ConsoleVoice, d: RightsDeadline, spain: boolean): string {
+  if (!('months' in d))
+    return ct(
+      locale,
+      d.businessDays ? 'requests.deadline.businessDays' : 'requests.deadline.days',
+      {
+        n: d.days,
+      },
+    )
+  const span = ct(locale, d.months === 1 ? 'requests.deadline.month' : 'requests.deadline.months', {
+    n: d.months,
+  })
+  return spain ? span + ct(locale, 'requests.deadline.extension') : span
 }
 
 /**
@@ -53,7 +74,7 @@ export function requestsPage(deps: RequestsDeps) {
       {
         open: rights.open().map((r) => ({ ...r, customer: customerLabel(r.customer_id) })),
         closed: rights.closed(),
-        kinds: RIGHTS_KINDS,
+        kinds: rightsKindsOf(deps.spain),
         checks: IDENTITY_CHECKS,
         due: DUE_ACTION,
         now,
@@ -63,6 +84,7 @@ export function requestsPage(deps: RequestsDeps) {
         // The inputs a refusal is about: tied to its message (aria-invalid, aria-describedby).
         invalid: extra.fields ?? [],
         notice: c.req.query('done') ? ct(c.get('locale'), 'requests.closedNotice') : null,
+        deadline: deadlineText(c.get('locale'), deps.deadline, deps.spain),
       },
       status,
     )
@@ -135,7 +157,8 @@ export function requestsPage(deps: RequestsDeps) {
     }
     const refuse = (key: string) =>
       listPage(c, { error: ct(locale, key), values, fields: FIELDS[key] ?? [] }, 422)
-    if (!RIGHTS_KINDS.includes(values.kind as RightsKind)) return refuse('requests.err.kind')
+    if (!rightsKindsOf(deps.spain).includes(values.kind as RightsKind))
+      return refuse('requests.err.kind')
     if (!IDENTITY_CHECKS.includes(values.identity as IdentityCheck))
       return refuse('requests.err.identity')
     if (values.requester === '' || values.requester.length > 120)
@@ -231,6 +254,15 @@ export function requestsPage(deps: RequestsDeps) {
     }
     await deps.erasure.block(r.customer_id, { actor: actorOf(c), reason: 'request' })
     return done(c, r.id, 'blocked')
+  })
+
+  // Restriction (GDPR art. 18): the manager restricted its use by hand (docs/privacy.md says
+  // how); the request is closed with that said, and audit-logged like every answer.
+  app.post('/:id/restrict', (c) => {
+    const r = openRequestOf(c)
+    if (r.kind !== 'restriction') throw new HTTPException(404, { message: 'not a restriction' })
+    if (r.customer_id === null) throw new HTTPException(404, { message: 'no customer' })
+    return done(c, r.id, 'restriction-recorded')
   })
 
   // A number the branch does not know: answered that no data is held.

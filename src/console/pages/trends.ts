@@ -1,12 +1,11 @@
 import { Hono } from 'hono'
 import type { Clock } from '../../clock.js'
 import { barChart, compareChart } from '../charts.js'
-import { ct, formatters, type SpanishTag } from '../messages.js'
+import { ct, formatters, type ConsoleVoice, type SpanishTag } from '../messages.js'
 import type { ConsoleEnv, Render } from '../render.js'
 import { addDays } from '../time.js'
 import { busiestHours, change, TREND_DAYS, type TrendDays, type Trends } from '../trends.js'
 import type { ConsoleWorker } from '../worker.js'
-import type { Locale } from '../../i18n/messages.js'
 
 export interface TrendsDeps {
   render: Render
@@ -46,7 +45,7 @@ function points(t: Trends, f: ReturnType<typeof formatters>) {
 }
 
 /** Everything the trends page and the weekly report draw from one Trends. */
-async function view(deps: TrendsDeps, locale: Locale, days: TrendDays) {
+async function view(deps: TrendsDeps, locale: ConsoleVoice, days: TrendDays) {
   const now = deps.clock.now()
   const [t, campaigns] = await Promise.all([
     deps.worker.trends(days, now),
