@@ -70,34 +70,22 @@ export interface BatchSessionOptions {
 
 /** The program answered the batch with errors (its words, as it printed them). */
 export class BatchRefusedError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'BatchRefusedError'
-  }
+  override readonly name = 'BatchRefusedError'
 }
 
 /** The program ended or could not start before answering the batch: its effect is unknown. */
 export class SessionEndedError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'SessionEndedError'
-  }
+  override readonly name = 'SessionEndedError'
 }
 
 /** The program did not answer the batch in time and was killed: its effect is unknown. */
 export class SessionTimeoutError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'SessionTimeoutError'
-  }
+  override readonly name = 'SessionTimeoutError'
 }
 
 /** The session was closed before the batch was given. */
 export class SessionClosedError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'SessionClosedError'
-  }
+  override readonly name = 'SessionClosedError'
 }
 
 const realTimer: SessionTimer = (ms, fire) => {

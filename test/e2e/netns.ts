@@ -36,16 +36,21 @@ export const GARDEN_IP6 = 'fd99:2::3'
 export const OUTSIDE_IP6 = 'fd99:2::4'
 export const UPLINK_IF = 'up0'
 
-/** Why the e2e tests cannot run here, or null when they can. */
-export function e2eSkipReason(): string | null {
+/**
+ * Why the e2e tests cannot run here, or null when they can. `more` names other programs a test
+ * needs, each with its Debian package: `e2eSkipReason({ iperf3: 'iperf3' })`.
+ */
+export function e2eSkipReason(more: Record<string, string> = {}): string | null {
   if (process.platform !== 'linux') return 'needs Linux network namespaces'
   if (process.getuid?.() !== 0)
     return 'needs root to create network namespaces (CI runs it as root)'
+  const has = (tool: string) => spawnSync('sh', ['-c', 'command -v "$0"', tool]).status === 0
   for (const tool of ['ip', 'nft', 'dnsmasq', 'curl']) {
-    if (spawnSync('sh', ['-c', 'command -v "$0"', tool]).status !== 0) {
+    if (!has(tool))
       return `${tool} is not installed (apt-get install iproute2 nftables dnsmasq curl)`
-    }
   }
+  for (const [tool, pkg] of Object.entries(more))
+    if (!has(tool)) return `${tool} is not installed (apt-get install ${pkg})`
   return null
 }
 

@@ -1,9 +1,10 @@
 import type { SessionTimer, SpawnSession } from '../../src/gate/batch-session.js'
 
 /**
- * How a real program writes its answers, copied from `nft -i` and `tc -force -batch -`
- * (captured in test/batch-session.test.ts's dialect tests): `sentinel` picks out the sentinel line
- * and its token, `refused` and `sentinelError` are what the program prints to stderr.
+ * How a real program writes its answers, copied from `nft -i` (nftables 1.0.6) and
+ * `tc -force -batch -` (iproute2 6.1) on Debian 12; test/e2e/nftables-real.test.ts holds the
+ * dialects to the real programs. `sentinel` picks out the sentinel line and its token; `refused`
+ * and `sentinelError` are what the program prints to stderr.
  */
 export interface ProgramVoice {
   sentinel: RegExp
