@@ -507,13 +507,15 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
       client: Client | string,
       options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number; from?: string },
     ): Promise<{ tcp: Record<string, string> }> {
-      const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'test/e2e/knock.ts'),
-        JSON.stringify(options),
-      ])
-      if (r.code !== 0) throw new Error(`knock failed: ${r.stderr}`)
+      const r = await exec(
+        typeof client === 'string' ? client : client.ns,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/e2e/knock.ts'), JSON.stringify(options)],
+        // No kill timer, as for dhcp: knock ends by itself (its own timeoutMs per port); the 20 s
+        // default also counted its start-up and killed it under load (exit -1, no output).
+        0,
+      )
+      if (r.code !== 0) throw new Error(`knock failed (exit ${r.code}): ${r.stderr}`)
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     },
 
