@@ -507,20 +507,40 @@ export function t(
   region?: string,
   spainLaw?: boolean,
 ): string {
-  const catalog =
-    catalogs[
-      spainLaw !== undefined && PRIVACY_NAME_KEYS.has(key) ? lawVoiceOf(locale, spainLaw) : locale
-    ]
-  const regional = region ? `${key}.${region}` : ''
-  const text =
-    region && isMessageKey(regional)
-      ? catalog[regional]
-      : isMessageKey(key)
-        ? catalog[key]
-        : catalog['error.unexpected']
+  const voice =
+    spainLaw !== undefined && PRIVACY_NAME_KEYS.has(key) ? lawVoiceOf(locale, spainLaw) : locale
+  // Issue 20: a page calls t() dozens of times; each key's text is looked up once per catalog and
+  // region, and a text without placeholders is returned as it is.
+  const texts = textsOf(voice, region)
+  let text = texts.get(key)
+  if (text === undefined) {
+    const catalog = catalogs[voice]
+    const regional = region ? `${key}.${region}` : ''
+    text =
+      region && isMessageKey(regional)
+        ? catalog[regional]
+        : isMessageKey(key)
+          ? catalog[key]
+          : catalog['error.unexpected']
+    // Keys come from the code, so this stays small; the bound is for safety only.
+    if (texts.size < 5000) texts.set(key, text)
+  }
+  if (!text.includes('{')) return text
   return text.replace(/\{(\w+)\}/g, (m, name: string) =>
     params[name] === undefined ? m : String(params[name]),
   )
+}
+
+/** Each catalog's texts by key, per region (t()'s memo). */
+const resolvedTexts = new Map<string, Map<string, string>>()
+function textsOf(locale: Voice, region: string | undefined): Map<string, string> {
+  const scope = region ? `${locale} ${region}` : locale
+  let texts = resolvedTexts.get(scope)
+  if (!texts) {
+    texts = new Map()
+    resolvedTexts.set(scope, texts)
+  }
+  return texts
 }
 
 /**

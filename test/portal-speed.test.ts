@@ -1,0 +1,71 @@
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { accessStatements, LIVE_AUTHORIZATION_SQL } from '../src/db/access.js'
+import { closeDb, openDb } from '../src/db/open.js'
+import { t } from '../src/i18n/messages.js'
+import { tempDir } from './helpers.js'
+
+// Issue 20: what the portal's CPU profile showed on every request, kept cheap. (Speed itself is
+// measured in `npm run bench -- portal`, never in a test.)
+
+const cleanups: Array<() => void> = []
+afterEach(() => cleanups.splice(0).forEach((f) => f()))
+
+function db() {
+  const t = tempDir()
+  const d = openDb(path.join(t.dir, 'branchgate.db'))
+  cleanups.push(() => {
+    closeDb(d)
+    t.remove()
+  })
+  return d
+}
+
+describe('the portal per request', () => {
+  it("reads a device's live authorization in the index's order, without sorting", () => {
+    const d = db()
+    const plan = d
+      .prepare(`EXPLAIN QUERY PLAN ${LIVE_AUTHORIZATION_SQL}`)
+      .all({ mac: '02:00:00:00:00:01', now: 0 })
+      .map((r) => (r as { detail: string }).detail)
+      .join('; ')
+    expect(plan).toContain('authorizations_live')
+    expect(plan).not.toContain('TEMP B-TREE')
+  })
+
+  it('answers the newest live authorization of a MAC, and none once it ended or ran out', () => {
+    const a = accessStatements(db())
+    const grant = (now: number, until: number, tier: string) =>
+      a.grant({
+        mac: '02:00:00:00:00:01',
+        customerId: null,
+        now,
+        until,
+        reason: 'login',
+        tier,
+        downKbps: null,
+        upKbps: null,
+        slowed: false,
+        notice: false,
+        extensions: 0,
+        passId: null,
+      })
+    grant(1_000, 5_000, 'unverified')
+    grant(2_000, 9_000, 'verified')
+    expect(a.live('02:00:00:00:00:01', 3_000)).toMatchObject({ tier: 'verified', ends_at: 9_000 })
+    expect(a.live('02:00:00:00:00:02', 3_000)).toBeUndefined()
+    expect(a.live('02:00:00:00:00:01', 9_000)).toBeUndefined()
+    a.endFor('02:00:00:00:00:01', 3_000, 'revoked')
+    expect(a.live('02:00:00:00:00:01', 3_000)).toBeUndefined()
+  })
+
+  it("fills each call's own placeholders and regional forms (t() keeps each text once)", () => {
+    expect(t('es', 'welcome.title.returning', { name: 'Ana' })).toBe('¡Hola de nuevo, Ana!')
+    expect(t('es', 'welcome.title.returning', { name: 'Luis' })).toBe('¡Hola de nuevo, Luis!')
+    expect(t('es', 'welcome.title.returning')).toBe('¡Hola de nuevo, {name}!')
+    expect(t('es', 'splash.phone.hint', {}, 'ES')).toBe('Nueve cifras, por ejemplo 612 34 56 78.')
+    expect(t('es', 'splash.phone.hint', {}, 'MX')).toBe('A 10 dígitos, por ejemplo 55 1234 5678.')
+    expect(t('es', 'splash.phone.hint')).toBe('A 10 dígitos, por ejemplo 55 1234 5678.')
+    expect(t('en', 'no.such.key')).toBe(t('en', 'error.unexpected'))
+  })
+})
