@@ -352,8 +352,9 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       // The IPv4-only port has its address already (the role leaves it); the dual-stack one gets
       // both of its addresses from the role, and an uplink of its own.
       inNs(v4, 'addr', 'add', '10.77.0.1/24', 'dev', 'bg-guest')
-      inNs(v6, 'link', 'add', 'bg-uplink', 'type', 'dummy')
+      inNs(v6, 'link', 'add', 'bg-uplink', 'type', 'veth', 'peer', 'name', 'bg-isp')
       inNs(v6, 'link', 'set', 'bg-uplink', 'up')
+      inNs(v6, 'link', 'set', 'bg-isp', 'up')
       const host = (r: DebianRoot, vars: string[]) => [
         `    ${r.dir}:`,
         '      ansible_connection: community.general.chroot',
