@@ -265,10 +265,16 @@ describe('the dnsmasq config', () => {
 
 describe('the Ansible role', () => {
   it("restarts the service for every config key a reload cannot apply: its live keys are the service's own", () => {
-    const vars = readFileSync(path.join(ROOT, 'deploy/ansible/roles/branchgate/vars/main.yml'), 'utf8')
+    const vars = readFileSync(
+      path.join(ROOT, 'deploy/ansible/roles/branchgate/vars/main.yml'),
+      'utf8',
+    )
     const block = /^branchgate_live_keys:\n((?:  - .+\n)+)/m.exec(vars)
     expect(block, 'branchgate_live_keys in the role vars').not.toBeNull()
-    const keys = block![1]!.split('\n').filter(Boolean).map((l) => l.replace(/^  - /, ''))
+    const keys = block![1]!
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^  - /, ''))
     expect(keys).toEqual([...LIVE_KEYS])
   })
 })
