@@ -335,6 +335,50 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
   )
 
   it(
+    'refuses a branch whose IPv6 prefix is not a /64, saying which value and what it must be, before touching the box',
+    () => {
+      // Only the role's first checks run: in check mode, on the controller, without facts.
+      const inv = path.join(work, 'inventory-bad-ipv6.yml')
+      writeFileSync(
+        inv,
+        [
+          'branches:',
+          '  hosts:',
+          '    mx-ci-009:',
+          '      ansible_connection: local',
+          '      branchgate_branch_id: mx-ci-009',
+          '      branchgate_branch_name: Sucursal CI nueve',
+          '      branchgate_guest_interface: bg-guest',
+          '      branchgate_uplink_interface: bg-uplink',
+          '      branchgate_guest_address: 10.79.0.1/24',
+          '      branchgate_package_file: /nonexistent/branchgate.deb',
+          '      branchgate_ipv6_prefix: fd42:79::/48',
+          '',
+        ].join('\n'),
+      )
+      const r = spawnSync('ansible-playbook', ['--check', '-i', inv, 'site.yml'], {
+        cwd: ANSIBLE,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          ANSIBLE_CONFIG: path.join(ANSIBLE, 'ansible.cfg'),
+          ANSIBLE_GATHERING: 'explicit',
+          ANSIBLE_NOCOLOR: '1',
+        },
+      })
+      expect(r.status).toBe(2)
+      expect(r.stdout).toContain("TASK [branchgate : Check the branch's IPv6 values]")
+      expect(r.stdout).toContain(
+        'branchgate_ipv6_prefix (\\"fd42:79::/48\\") must be a /64 written as groups ending in ::/64',
+      )
+      expect(recaps(r.stdout)).toEqual([
+        { host: 'mx-ci-009', ok: 1, changed: 0, unreachable: 0, failed: 1 },
+      ])
+    },
+    LONG,
+  )
+
+  it(
     'installs and configures fresh roots from an inventory and a vault, one IPv4-only and one dual-stack, and a second run changes nothing',
     async () => {
       // Two branches, each a fresh root in its own network namespace with a guest port (a veth
