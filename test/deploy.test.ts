@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { readCaptiveDnsTemplate, renderCaptiveDns } from '../src/gate/captive-dns.js'
 import { fillPlaceholders } from '../src/gate/nft-ruleset.js'
+import { LIVE_KEYS } from '../src/reload.js'
 import { tempDir } from './helpers.js'
 import { CLI_ARGS, SERVE_ARGS } from './net-helpers.js'
 
@@ -271,5 +272,21 @@ describe('the dnsmasq config', () => {
     writeFileSync(file, text)
     const check = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })
     expect(check.stderr).toContain('syntax check OK')
+  })
+})
+
+describe('the Ansible role', () => {
+  it("restarts the service for every config key a reload cannot apply: its live keys are the service's own", () => {
+    const vars = readFileSync(
+      path.join(ROOT, 'deploy/ansible/roles/branchgate/vars/main.yml'),
+      'utf8',
+    )
+    const block = /^branchgate_live_keys:\n((?:  - .+\n)+)/m.exec(vars)
+    expect(block, 'branchgate_live_keys in the role vars').not.toBeNull()
+    const keys = block![1]!
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^  - /, ''))
+    expect(keys).toEqual([...LIVE_KEYS])
   })
 })

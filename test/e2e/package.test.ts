@@ -303,12 +303,17 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         ANSIBLE_FORCE_COLOR: '0',
       },
     })
-  const recap = (out: string) => {
-    const m = /ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(out)
-    return m
-      ? { ok: Number(m[1]), changed: Number(m[2]), unreachable: Number(m[3]), failed: Number(m[4]) }
-      : null
-  }
+  /** The play's recap, one line per host. */
+  const recaps = (out: string) =>
+    [
+      ...out.matchAll(/^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm),
+    ].map((m) => ({
+      host: m[1]!,
+      ok: Number(m[2]),
+      changed: Number(m[3]),
+      unreachable: Number(m[4]),
+      failed: Number(m[5]),
+    }))
 
   it(
     'passes ansible-playbook --syntax-check and ansible-lint',
@@ -330,16 +335,80 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
   )
 
   it(
-    'installs and configures a fresh root from an inventory and a vault, and a second run changes nothing',
+    'refuses a branch whose IPv6 prefix is not a /64, saying which value and what it must be, before touching the box',
+    () => {
+      // Only the role's first checks run: in check mode, on the controller, without facts.
+      const inv = path.join(work, 'inventory-bad-ipv6.yml')
+      writeFileSync(
+        inv,
+        [
+          'branches:',
+          '  hosts:',
+          '    mx-ci-009:',
+          '      ansible_connection: local',
+          '      branchgate_branch_id: mx-ci-009',
+          '      branchgate_branch_name: Sucursal CI nueve',
+          '      branchgate_guest_interface: bg-guest',
+          '      branchgate_uplink_interface: bg-uplink',
+          '      branchgate_guest_address: 10.79.0.1/24',
+          '      branchgate_package_file: /nonexistent/branchgate.deb',
+          '      branchgate_ipv6_prefix: fd42:79::/48',
+          '',
+        ].join('\n'),
+      )
+      const r = spawnSync('ansible-playbook', ['--check', '-i', inv, 'site.yml'], {
+        cwd: ANSIBLE,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          ANSIBLE_CONFIG: path.join(ANSIBLE, 'ansible.cfg'),
+          ANSIBLE_GATHERING: 'explicit',
+          ANSIBLE_NOCOLOR: '1',
+        },
+      })
+      expect(r.status).toBe(2)
+      expect(r.stdout).toContain("TASK [branchgate : Check the branch's IPv6 values]")
+      expect(r.stdout).toContain(
+        'branchgate_ipv6_prefix (\\"fd42:79::/48\\") must be a /64 written as groups ending in ::/64',
+      )
+      expect(recaps(r.stdout)).toEqual([
+        { host: 'mx-ci-009', ok: 1, changed: 0, unreachable: 0, failed: 1 },
+      ])
+    },
+    LONG,
+  )
+
+  it(
+    'installs and configures fresh roots from an inventory and a vault, one IPv4-only and one dual-stack, and a second run changes nothing',
     async () => {
-      const r = root()
-      // A guest port in the root's namespace, as the mini-PC's second network port (a veth
-      // whose other end nobody uses: the guest access point's place).
-      const inNs = (...args: string[]) => execFileSync('ip', ['netns', 'exec', r.ns, 'ip', ...args])
-      inNs('link', 'add', 'bg-guest', 'type', 'veth', 'peer', 'name', 'bg-ap')
-      inNs('link', 'set', 'bg-guest', 'up')
-      inNs('link', 'set', 'bg-ap', 'up')
-      inNs('addr', 'add', '10.77.0.1/24', 'dev', 'bg-guest')
+      // Two branches, each a fresh root in its own network namespace with a guest port (a veth
+      // whose other end nobody uses: the guest access point's place). The first is IPv4-only
+      // with a dry-run gate; the second has IPv6 (a routed /64) and the real nftables gate.
+      const v4 = root()
+      const v6 = root()
+      const inNs = (r: DebianRoot, ...args: string[]) =>
+        execFileSync('ip', ['netns', 'exec', r.ns, 'ip', ...args])
+      for (const r of [v4, v6]) {
+        inNs(r, 'link', 'add', 'bg-guest', 'type', 'veth', 'peer', 'name', 'bg-ap')
+        inNs(r, 'link', 'set', 'bg-guest', 'up')
+        inNs(r, 'link', 'set', 'bg-ap', 'up')
+      }
+      // The IPv4-only port has its address already (the role leaves it); the dual-stack one gets
+      // both of its addresses from the role, and an uplink of its own.
+      inNs(v4, 'addr', 'add', '10.77.0.1/24', 'dev', 'bg-guest')
+      inNs(v6, 'link', 'add', 'bg-uplink', 'type', 'veth', 'peer', 'name', 'bg-isp')
+      inNs(v6, 'link', 'set', 'bg-uplink', 'up')
+      inNs(v6, 'link', 'set', 'bg-isp', 'up')
+      const host = (r: DebianRoot, vars: string[]) => [
+        `    ${r.dir}:`,
+        '      ansible_connection: community.general.chroot',
+        `      ansible_chroot_exe: ${r.chrootExe}`,
+        '      ansible_python_interpreter: /usr/bin/python3',
+        '      branchgate_guest_interface: bg-guest',
+        // No systemd in a chroot: the package's SysV script.
+        '      branchgate_service_use: sysvinit',
+        ...vars.map((v) => `      ${v}`),
+      ]
       const inv = path.join(work, 'inventory')
       mkdirSync(path.join(inv, 'group_vars/branches'), { recursive: true })
       writeFileSync(
@@ -347,19 +416,26 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         [
           'branches:',
           '  hosts:',
-          `    ${r.dir}:`,
-          '      ansible_connection: community.general.chroot',
-          `      ansible_chroot_exe: ${r.chrootExe}`,
-          '      ansible_python_interpreter: /usr/bin/python3',
-          '      branchgate_branch_id: mx-ci-001',
-          '      branchgate_branch_name: Sucursal CI',
-          '      branchgate_guest_interface: bg-guest',
-          '      branchgate_uplink_interface: lo',
-          '      branchgate_guest_address: 10.77.0.1/24',
-          // No systemd in a chroot: the package's SysV script; and no firewall: a dry-run gate.
-          '      branchgate_service_use: sysvinit',
-          '      branchgate_gate_backend: dry-run',
-          '      branchgate_doctor_may_fail: [gate]',
+          ...host(v4, [
+            'branchgate_branch_id: mx-ci-001',
+            'branchgate_branch_name: Sucursal CI',
+            'branchgate_uplink_interface: lo',
+            'branchgate_guest_address: 10.77.0.1/24',
+            'branchgate_gate_backend: dry-run',
+            'branchgate_doctor_may_fail: [gate]',
+          ]),
+          ...host(v6, [
+            'branchgate_branch_id: mx-ci-006',
+            'branchgate_branch_name: Sucursal CI seis',
+            'branchgate_uplink_interface: bg-uplink',
+            'branchgate_guest_address: 10.78.0.1/24',
+            'branchgate_ipv6_prefix: fd42:78::/64',
+            'branchgate_ipv6_uplink: routed',
+            // What doctor cannot see from a chroot: the port's state (no /sys) and which dnsmasq
+            // is this root's (no PID namespace: pidof sees every dnsmasq on the machine); and
+            // the console SMS provider.
+            "branchgate_doctor_may_fail: ['guest interface', dnsmasq, sms console]",
+          ]),
           '',
         ].join('\n'),
       )
@@ -395,23 +471,63 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
 
       const first = playbook(inv, pass)
       expect(first.stderr).not.toMatch(/ERROR/)
-      expect(recap(first.stdout), first.stdout).toMatchObject({ failed: 0, unreachable: 0 })
-      expect(recap(first.stdout)!.changed).toBeGreaterThan(0)
+      expect(recaps(first.stdout), first.stdout).toHaveLength(2)
+      for (const r of recaps(first.stdout)) {
+        expect(r, first.stdout).toMatchObject({ failed: 0, unreachable: 0 })
+        expect(r.changed).toBeGreaterThan(0)
+      }
       expect(first.stdout).toMatch(/RUNNING HANDLER \[branchgate : Reload branchgate\]/)
-      expect(await answers(r)).toMatchObject({ status: 'ok', branch: 'mx-ci-001' })
-      expect(r.sh('stat -c "%a %U" /etc/branchgate/credentials/crm-webhook')).toBe('600 root\n')
-      expect(r.sh('cat /etc/dnsmasq.d/branchgate.conf')).toContain(
-        'dhcp-option=bg-guest,114,"http://10.77.0.1:8080/api/captive"',
-      )
       expect(first.stdout).not.toContain('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')
 
-      const second = playbook(inv, pass)
-      expect(recap(second.stdout), second.stdout).toEqual({
-        ok: recap(second.stdout)!.ok,
-        changed: 0,
-        unreachable: 0,
-        failed: 0,
+      // The IPv4-only branch: IPv6 lines of the package's dnsmasq template commented out.
+      expect(await answers(v4)).toMatchObject({ status: 'ok', branch: 'mx-ci-001' })
+      expect(v4.sh('stat -c "%a %U" /etc/branchgate/credentials/crm-webhook')).toBe('600 root\n')
+      const dnsmasq4 = v4.sh('cat /etc/dnsmasq.d/branchgate.conf')
+      expect(dnsmasq4).toContain('dhcp-option=bg-guest,114,"http://10.77.0.1:8080/api/captive"')
+      expect(dnsmasq4).toMatch(/^#enable-ra$/m)
+      expect(dnsmasq4).not.toMatch(/^(enable-ra|dhcp-range=::)/m)
+      expect(v4.sh('cat /etc/network/interfaces.d/branchgate-guest')).not.toContain('inet6')
+      expect(v4.sh('cat /etc/sysctl.d/90-branchgate.conf')).not.toContain('ipv6')
+
+      // The dual-stack branch: gate.ipv6 in the config, router advertisements and DHCPv6 with
+      // option 103 at the portal's name (both families), the port's ::1 now and at boot,
+      // forwarding on; doctor's IPv6 check (address in the prefix on the port, forwarding) passed.
+      expect(await answers(v6)).toMatchObject({ status: 'ok', branch: 'mx-ci-006' })
+      const config6 = JSON.parse(v6.sh('cat /etc/branchgate/branchgate.json'))
+      expect(config6.gate).toMatchObject({
+        backend: 'nftables',
+        ipv6: { prefix: 'fd42:78::/64', uplink: 'routed' },
       })
+      expect(config6.publicUrl).toBe('http://portal.branch.lan:8080')
+      const dnsmasq6 = v6.sh('cat /etc/dnsmasq.d/branchgate.conf')
+      expect(dnsmasq6).toMatch(/^enable-ra$/m)
+      expect(dnsmasq6).toContain('dhcp-range=::,constructor:bg-guest,ra-stateless,64,2h')
+      expect(dnsmasq6).toContain(
+        'dhcp-option=bg-guest,option6:103,"http://portal.branch.lan:8080/api/captive"',
+      )
+      expect(dnsmasq6).toMatch(/^address=\/portal\.branch\.lan\/10\.78\.0\.1$/m)
+      expect(dnsmasq6).toMatch(/^address=\/portal\.branch\.lan\/fd42:78::1$/m)
+      expect(v6.sh('cat /etc/network/interfaces.d/branchgate-guest')).toContain(
+        'iface bg-guest inet6 static\n    address fd42:78::1/64\n',
+      )
+      const addresses = inNs(v6, '-j', 'addr', 'show', 'dev', 'bg-guest').toString()
+      expect(addresses).toContain('"local":"fd42:78::1","prefixlen":64')
+      expect(addresses).toContain('"local":"10.78.0.1","prefixlen":24')
+      expect(v6.sh('cat /proc/sys/net/ipv6/conf/all/forwarding')).toBe('1\n')
+      expect(v6.sh('cat /proc/sys/net/ipv6/conf/bg-uplink/accept_ra')).toBe('2\n')
+      const doctor = JSON.parse(
+        v6.run(['branchgate', 'doctor', '--json', '--config', '/etc/branchgate/branchgate.json'])
+          .stdout,
+      ) as { findings: Array<{ check: string; ok: boolean; detail: string }> }
+      expect(doctor.findings.find((f) => f.check === 'IPv6')).toMatchObject({
+        ok: true,
+        detail: expect.stringContaining('fd42:78::1 on bg-guest'),
+      })
+
+      const second = playbook(inv, pass)
+      expect(recaps(second.stdout), second.stdout).toHaveLength(2)
+      for (const r of recaps(second.stdout))
+        expect(r, second.stdout).toMatchObject({ changed: 0, unreachable: 0, failed: 0 })
       expect(second.stdout).not.toMatch(/RUNNING HANDLER/)
     },
     LONG,
