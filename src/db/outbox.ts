@@ -51,12 +51,33 @@ export function outboxStatements(db: Db) {
          SELECT 1 FROM outbox_events b
          WHERE b.status = 'pending' AND b.subject = e.subject AND b.seq < e.seq
            AND b.next_attempt_at > @now AND b.next_attempt_at <= @horizon))
+       AND seq > @after
      ORDER BY seq LIMIT @limit`,
+  )
+  // The same when no pending event waits for a retry (so none can hold another back): a range
+  // of the pending index, without the per-row look at the subject's earlier events (issue 20).
+  const dueNoneWaiting = db.prepare(
+    `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
+     FROM outbox_events
+     WHERE status = 'pending' AND (next_attempt_at <= @now OR next_attempt_at > @horizon)
+       AND seq > @after
+     ORDER BY seq LIMIT @limit`,
+  )
+  const anyWaiting = db.prepare(
+    `SELECT 1 FROM outbox_events
+     WHERE status = 'pending' AND next_attempt_at > @now AND next_attempt_at <= @horizon LIMIT 1`,
   )
   const markDelivered = db.prepare(
     `UPDATE outbox_events SET status = 'delivered', delivered_at = @now, attempts = attempts + 1,
        last_error = NULL, response = NULL
      WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(@seqs))`,
+  )
+  // Delivered and redacted in one write of the row (issue 20: was an UPDATE, a re-read with
+  // json_extract and a second UPDATE per event).
+  const deliverOne = db.prepare(
+    `UPDATE outbox_events SET status = 'delivered', delivered_at = @now, attempts = attempts + 1,
+       last_error = NULL, response = NULL, payload = @payload, subject = @subject
+     WHERE status = 'pending' AND seq = @seq`,
   )
   const markFailed = db.prepare(
     `UPDATE outbox_events SET attempts = attempts + 1, last_error = @error,
@@ -141,8 +162,12 @@ export function outboxStatements(db: Db) {
     }) => insert.run(e),
     /** Drops every outbox row of a subject (used when its data is erased). */
     forgetSubject: (subject: string) => forgetSubject.run({ subject }).changes,
-    due: (now: number, horizon: number, limit: number) =>
-      due.all({ now, horizon, limit }) as Array<
+    /**
+     * Due events in order, from after `after` (a batch still in flight), at most `limit`.
+     * `noneWaiting`: the caller knows no pending event waits for a retry (see `anyWaiting`).
+     */
+    due: (now: number, horizon: number, limit: number, after = 0, noneWaiting = false) =>
+      (noneWaiting ? dueNoneWaiting : due).all({ now, horizon, limit, after }) as Array<
         Pick<
           OutboxRow,
           | 'seq'
@@ -156,8 +181,13 @@ export function outboxStatements(db: Db) {
           | 'attempts'
         >
       >,
+    /** Whether any pending event waits for its own retry (until a time before `horizon`). */
+    anyWaiting: (now: number, horizon: number) => anyWaiting.get({ now, horizon }) !== undefined,
     markDelivered: (seqs: number[], now: number) =>
       markDelivered.run({ seqs: json(seqs), now }).changes,
+    /** One acknowledged event: delivered, its payload and subject replaced by their digests. */
+    deliverRedacted: (seq: number, now: number, payload: string, subject: string | null) =>
+      deliverOne.run({ seq, now, payload, subject }).changes,
     markFailed: (seqs: number[], error: string, nextAttemptAt: number) =>
       markFailed.run({ seqs: json(seqs), error, nextAttemptAt }).changes,
     park: (seq: number, error: string, response: string | null, now: number) =>
