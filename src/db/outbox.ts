@@ -67,11 +67,6 @@ export function outboxStatements(db: Db) {
     `SELECT 1 FROM outbox_events
      WHERE status = 'pending' AND next_attempt_at > @now AND next_attempt_at <= @horizon LIMIT 1`,
   )
-  const markDelivered = db.prepare(
-    `UPDATE outbox_events SET status = 'delivered', delivered_at = @now, attempts = attempts + 1,
-       last_error = NULL, response = NULL
-     WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(@seqs))`,
-  )
   // Delivered and redacted in one write of the row (issue 20: was an UPDATE, a re-read with
   // json_extract and a second UPDATE per event).
   const deliverOne = db.prepare(
@@ -109,12 +104,6 @@ export function outboxStatements(db: Db) {
   )
   const visitForEvent = db.prepare(
     `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
-  )
-  // Delivered rows whose payload still holds what was sent (the redaction below empties it).
-  const unredacted = db.prepare(
-    `SELECT seq, subject, payload FROM outbox_events
-     WHERE status = 'delivered' AND seq IN (SELECT value FROM json_each(@seqs))
-       AND json_extract(payload, '$.redacted') IS NULL`,
   )
   const unredactedAll = db.prepare(
     `SELECT seq, subject, payload FROM outbox_events
@@ -183,8 +172,6 @@ export function outboxStatements(db: Db) {
       >,
     /** Whether any pending event waits for its own retry (until a time before `horizon`). */
     anyWaiting: (now: number, horizon: number) => anyWaiting.get({ now, horizon }) !== undefined,
-    markDelivered: (seqs: number[], now: number) =>
-      markDelivered.run({ seqs: json(seqs), now }).changes,
     /** One acknowledged event: delivered, its payload and subject replaced by their digests. */
     deliverRedacted: (seq: number, now: number, payload: string, subject: string | null) =>
       deliverOne.run({ seq, now, payload, subject }).changes,
@@ -227,13 +214,6 @@ export function outboxStatements(db: Db) {
             end_reason: string | null
           }
         | undefined,
-    /** Delivered events among `seqs` whose payload is still whole. */
-    unredacted: (seqs: number[]) =>
-      unredacted.all({ seqs: json(seqs) }) as Array<{
-        seq: number
-        subject: string | null
-        payload: string
-      }>,
     /** Any delivered events whose payload is still whole (written before issue 15). */
     unredactedDelivered: (limit: number) =>
       unredactedAll.all({ limit }) as Array<{
