@@ -1,9 +1,7 @@
-import { execFile, execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { systemClock } from '../src/clock.js'
-import { createNftablesGate, createNftRunner } from '../src/gate/nftables.js'
-import { letThroughCommand, readTemplate, renderRuleset } from '../src/gate/nft-ruleset.js'
+import { execFile } from 'node:child_process'
+import { letThroughCommand } from '../src/gate/nft-ruleset.js'
 import type { Mac } from '../src/mac.js'
+import { createGateNamespace, gateSkipReason } from '../test/e2e/gate-namespace.js'
 import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 
@@ -29,33 +27,15 @@ const ms = (v: number) => `${v.toFixed(2)} ms`
 const section: BenchSection = {
   name: 'gate',
   async run() {
-    if (process.getuid?.() !== 0) {
-      console.log('skipped: needs root to create a network namespace for nftables')
+    const skip = gateSkipReason()
+    if (skip) {
+      console.log(`skipped: ${skip}`)
       return
     }
+    const space = createGateNamespace('bgbench')
+    const { nftArgv } = space
+    const gate = space.gate({ log: (l) => console.log(l) })
     try {
-      execFileSync('nft', ['--version'], { stdio: 'ignore' })
-    } catch {
-      console.log('skipped: nft is not installed (apt-get install nftables)')
-      return
-    }
-    const ns = `bgbench-${randomBytes(3).toString('hex')}`
-    execFileSync('ip', ['netns', 'add', ns])
-    const nftArgv = ['ip', 'netns', 'exec', ns, 'nft']
-    const runner = createNftRunner(nftArgv)
-    try {
-      const gate = createNftablesGate({
-        runner,
-        clock: systemClock,
-        log: (l) => console.log(l),
-        attempts: 1,
-        ruleset: renderRuleset(readTemplate(), {
-          guestInterface: 'guest0',
-          portalPort: 8080,
-          portalPorts: [8080],
-          uplinkInterface: 'up0',
-        }),
-      })
       const entries = Array.from({ length: SET_SIZE }, (_, i) => ({
         mac: macOf(i),
         until: Date.now() + 3_600_000,
@@ -148,10 +128,9 @@ const section: BenchSection = {
         percentile(spawnTimes, 50),
         'ms',
       )
-      gate.close()
     } finally {
-      runner.close()
-      execFileSync('ip', ['netns', 'del', ns])
+      gate.close()
+      space.remove()
     }
   },
 }

@@ -5,9 +5,8 @@
  * run: the bench's portal server (dry-run gate, MACs made up per loopback address) under the
  * same load, its event loop pinned the same way. Needs root.
  */
-import { execFileSync } from 'node:child_process'
 import { figure } from './figures.js'
-import { createBranch, GATEWAY_IP, netnsSkipReason, PORTAL_PORT } from './netns/branch.js'
+import { createBranch, GATEWAY_IP, netnsBenchReady, PORTAL_PORT } from './netns/branch.js'
 import type { LoginResult } from './netns/phones.js'
 import { isPinned, loginVerify, OTHERS, pct, pin, rps, start, stop, unpinSelf } from './portal.js'
 import type { BenchSection } from './run.js'
@@ -19,12 +18,7 @@ const PHONES = 100
 const section: BenchSection = {
   name: 'real-path',
   async run() {
-    const skip = netnsSkipReason()
-    if (skip) {
-      console.log(`skipped: ${skip}`)
-      return
-    }
-    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+    if (!netnsBenchReady()) return
     const seconds = Number(process.env.BENCH_SECONDS ?? 5)
     const loginsPerNs = Number(process.env.BENCH_REAL_PHONES ?? PHONES)
 
@@ -98,13 +92,7 @@ const section: BenchSection = {
                   port: PORTAL_PORT,
                   concurrency: 20 / NAMESPACES,
                   internet: null,
-                  phones: branch.phones
-                    .filter((ph) => ph.ns === branch.clientNs[k])
-                    .map((ph, i) => ({
-                      ip: ph.ip,
-                      number: `55${String(k + 1).padStart(2, '0')}${String(i).padStart(6, '0')}`,
-                      name: `Cliente ${k}-${i}`,
-                    })),
+                  phones: branch.customersIn(k, `55${String(k + 1).padStart(2, '0')}`),
                 },
               },
               'logins',

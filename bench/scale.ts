@@ -7,7 +7,6 @@
  * `npm run bench -- scale`; needs root. The kernel's neighbour limits (shared by every
  * namespace, 1,024 entries by default) are raised for the run and put back afterwards.
  */
-import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { figure } from './figures.js'
 import {
@@ -15,7 +14,7 @@ import {
   FIRST_PACKET_PORT,
   GATEWAY_IP,
   INTERNET_IP,
-  netnsSkipReason,
+  netnsBenchReady,
   PORTAL_PORT,
   raiseNeighbourLimits,
   ROOT,
@@ -33,12 +32,7 @@ const section: BenchSection = {
   name: 'scale',
   onlyWhenNamed: true,
   async run() {
-    const skip = netnsSkipReason()
-    if (skip) {
-      console.log(`skipped: ${skip}`)
-      return
-    }
-    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+    if (!netnsBenchReady()) return
     const perNs = Number(process.env.BENCH_SCALE_PER_NAMESPACE ?? PER_NAMESPACE)
     const restore = raiseNeighbourLimits(NAMESPACES * perNs * 4)
     let branch: Awaited<ReturnType<typeof createBranch>> | null = null
@@ -64,13 +58,7 @@ const section: BenchSection = {
                   port: PORTAL_PORT,
                   concurrency: CONCURRENT / NAMESPACES,
                   internet: { host: INTERNET_IP, port: FIRST_PACKET_PORT },
-                  phones: b.phones
-                    .filter((ph) => ph.ns === b.clientNs[k])
-                    .map((ph, i) => ({
-                      ip: ph.ip,
-                      number: `55${60 + k}${String(i).padStart(6, '0')}`,
-                      name: `Cliente ${k}-${i}`,
-                    })),
+                  phones: b.customersIn(k, `55${60 + k}`),
                 },
               },
               'logins',

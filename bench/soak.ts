@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { figure } from './figures.js'
-import { createBranch, GATEWAY_IP, netnsSkipReason, PORTAL_PORT, ROOT } from './netns/branch.js'
+import { createBranch, GATEWAY_IP, netnsBenchReady, PORTAL_PORT, ROOT } from './netns/branch.js'
 import type { MixResult } from './netns/phones.js'
 import type { BenchSection } from './run.js'
 
@@ -36,12 +36,7 @@ const section: BenchSection = {
   name: 'soak',
   onlyWhenNamed: true,
   async run() {
-    const skip = netnsSkipReason()
-    if (skip) {
-      console.log(`skipped: ${skip}`)
-      return
-    }
-    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+    if (!netnsBenchReady()) return
     const minutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10)
     const seconds = minutes * 60
     const branch = await createBranch({ namespaces: NAMESPACES, phonesPerNamespace: PHONES })
@@ -119,13 +114,7 @@ const section: BenchSection = {
                 loginSpreadSeconds: Math.min(300, seconds / 2),
                 probeEveryMs: 10_000,
                 welcomeBackEveryMs: 120_000,
-                phones: branch.phones
-                  .filter((ph) => ph.ns === branch.clientNs[k])
-                  .map((ph, i) => ({
-                    ip: ph.ip,
-                    number: `56${String(k + 1).padStart(2, '0')}${String(i).padStart(6, '0')}`,
-                    name: `Cliente ${k}-${i}`,
-                  })),
+                phones: branch.customersIn(k, `56${String(k + 1).padStart(2, '0')}`),
               },
             },
             'mix',

@@ -45,6 +45,20 @@ export function netnsSkipReason(): string | null {
   return null
 }
 
+/**
+ * Prints why a namespace bench section cannot run here and returns false; or builds the compiled
+ * service it runs (dist/, when src/ changed) and returns true.
+ */
+export function netnsBenchReady(): boolean {
+  const skip = netnsSkipReason()
+  if (skip) {
+    console.log(`skipped: ${skip}`)
+    return false
+  }
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: 'inherit' })
+  return true
+}
+
 function ipBatch(ns: string | null, lines: string[]): void {
   execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], {
     input: lines.join('\n') + '\n',
@@ -324,8 +338,22 @@ export async function createBranch(o: BranchOptions) {
     return { arrivals }
   }
 
+  /**
+   * The phones of client namespace `k` as customers logging in: each its own number (`prefix`
+   * and six digits) and name.
+   */
+  const customersIn = (k: number, prefix: string) =>
+    phones
+      .filter((ph) => ph.ns === clientNs[k])
+      .map((ph, i) => ({
+        ip: ph.ip,
+        number: `${prefix}${String(i).padStart(6, '0')}`,
+        name: `Cliente ${k}-${i}`,
+      }))
+
   return {
     prefix,
+    customersIn,
     startService,
     startPhones,
     startInternet,

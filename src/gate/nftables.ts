@@ -1,5 +1,6 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import type { Clock } from '../clock.js'
+import { createBatchSession, spawnProgram, type SessionDialect } from './batch-session.js'
 import type { Config } from '../config.js'
 import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
@@ -55,84 +56,35 @@ export interface NftRunner {
   close(): void
 }
 
+/**
+ * How `nft -i` answers: nothing on success, an error with the offending line on failure. The
+ * sentinel is a `list set` of a set that does not exist, named by the token; its error, with the
+ * command line and a line of carets under it, ends each batch's answer.
+ */
+export const nftDialect: SessionDialect = {
+  name: 'nft',
+  sentinel: (token) => `list set ${TABLE} ${token}`,
+  answer(stderr, token) {
+    const marker = `list set ${TABLE} ${token}\n`
+    const at = stderr.indexOf(marker)
+    if (at < 0) return null
+    const caret = stderr.indexOf('\n', at + marker.length)
+    if (caret < 0) return null
+    const before = stderr.slice(0, at)
+    // The sentinel's own "Error: ..." line sits just before its command line.
+    const own = before.lastIndexOf('Error:')
+    return {
+      errors: (own >= 0 ? before.slice(0, own) : before).trim(),
+      rest: stderr.slice(caret + 1),
+    }
+  },
+}
+
 /** `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench). */
 export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
   const [file, ...pre] = argv
   if (!file) throw new Error('empty nft command')
-  let session: ChildProcessWithoutNullStreams | null = null
-  let stderr = ''
-  let seq = 0
-  // One line at a time: nft answers in order, and a sentinel tells where each answer ends.
-  let queue: Promise<unknown> = Promise.resolve()
-  let waiting: { token: string; resolve: (err: string) => void } | null = null
-
-  const open = () => {
-    const child = spawn(file, [...pre, '-i'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    stderr = ''
-    child.stdout.resume()
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (d: string) => {
-      stderr += d
-      settle()
-    })
-    const ended = (why: string) => {
-      if (session === child) session = null
-      if (waiting) {
-        const w = waiting
-        waiting = null
-        w.resolve(why)
-      }
-    }
-    // A missing nft fails at spawn ('error', no 'exit'): answer at once rather than at the timeout.
-    child.on('error', (err) => ended(`cannot run ${file}: ${err.message}`))
-    child.on('exit', (code) =>
-      ended(`nft session ended (exit ${code})${stderr ? `: ${stderr.trim()}` : ''}`),
-    )
-    child.stdin.on('error', () => {})
-    session = child
-    return child
-  }
-
-  // nft -i prints nothing on success and an error with the offending line on failure. After
-  // each command a `list set` of a set that does not exist is sent: its error, naming a unique
-  // token, marks the end of the command's answer.
-  const settle = () => {
-    if (!waiting) return
-    const marker = `list set ${TABLE} ${waiting.token}\n`
-    const at = stderr.indexOf(marker)
-    if (at < 0) return
-    const caret = stderr.indexOf('\n', at + marker.length)
-    if (caret < 0) return
-    const before = stderr.slice(0, at)
-    // The sentinel's own "Error: ..." line sits just before its command line.
-    const own = before.lastIndexOf('Error:')
-    const answer = own >= 0 ? before.slice(0, own) : before
-    stderr = stderr.slice(caret + 1)
-    const w = waiting
-    waiting = null
-    w.resolve(answer.trim())
-  }
-
-  const runLine = (command: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (command.includes('\n')) return reject(new Error('one line per command'))
-      const child = session ?? open()
-      const token = `bg_sync_${++seq}`
-      const timer = setTimeout(() => {
-        waiting = null
-        child.kill()
-        reject(new Error('nft did not answer within 5 s'))
-      }, 5000)
-      waiting = {
-        token,
-        resolve: (err) => {
-          clearTimeout(timer)
-          if (err) reject(new Error(err))
-          else resolve()
-        },
-      }
-      child.stdin.write(`${command}\nlist set ${TABLE} ${token}\n`)
-    })
+  const session = createBatchSession({ spawn: spawnProgram([...argv, '-i']), dialect: nftDialect })
 
   const exec = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
@@ -147,11 +99,7 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
     })
 
   return {
-    line(command) {
-      const run = queue.then(() => runLine(command))
-      queue = run.catch(() => {})
-      return run
-    },
+    line: (command) => session.run([command]),
     async batch(text) {
       await exec(['-f', '-'], text)
     },
@@ -166,8 +114,7 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
           : [...TABLE.split(' '), UP_MAP]),
       ]),
     close() {
-      session?.stdin.end()
-      session = null
+      void session.close()
     },
   }
 }

@@ -1,4 +1,5 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { createBatchSession, spawnProgram, type SessionDialect } from './batch-session.js'
 
 /**
  * How branchgate talks to tc and ip for per-device rates: one long-lived `tc -force -batch -`
@@ -19,89 +20,45 @@ export interface TcRunner {
 }
 
 /**
+ * How `tc -force -batch -` answers: nothing on success; on failure its message, then
+ * "Command failed -:N" (-force goes on with the next line). The sentinel is a `class show` of a
+ * device that does not exist, named by the token; its "Cannot find device" error and its
+ * "Command failed" line end each batch's answer.
+ */
+export const tcDialect: SessionDialect = {
+  name: 'tc',
+  sentinel: (token) => `class show dev ${token}`,
+  answer(stderr, token) {
+    const marker = `Cannot find device "${token}"\n`
+    const at = stderr.indexOf(marker)
+    if (at < 0) return null
+    // The sentinel's own failure line follows its message.
+    const after = stderr.indexOf('\n', at + marker.length)
+    if (after < 0) return null
+    const errors = stderr
+      .slice(0, at)
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !/^Command failed /.test(l))
+      .join('\n')
+    return { errors: errors.trim(), rest: stderr.slice(after + 1) }
+  },
+}
+
+/**
  * `tc` and `ip` are the commands, e.g. ['tc'], or ['ip', 'netns', 'exec', 'ns1', 'tc'] (tests,
- * bench). The session answers each line by a sentinel: after every command a `class show` of a
- * device that does not exist, named by a unique token; its "Cannot find device" error marks the
- * end of the command's answer (tc prints nothing on success).
+ * bench).
  */
 export function createTcRunner(
   tc: readonly string[] = ['tc'],
   ip: readonly string[] = ['ip'],
 ): TcRunner {
-  const [file, ...pre] = tc
+  const [file] = tc
   const [ipFile, ...ipPre] = ip
   if (!file || !ipFile) throw new Error('empty tc or ip command')
-  let session: ChildProcessWithoutNullStreams | null = null
-  let stderr = ''
-  let seq = 0
-  let queue: Promise<unknown> = Promise.resolve()
-  let waiting: { token: string; resolve: (err: string) => void } | null = null
-
-  const settle = () => {
-    if (!waiting) return
-    const marker = `Cannot find device "${waiting.token}"\n`
-    const at = stderr.indexOf(marker)
-    if (at < 0) return
-    // The sentinel's own failure line follows its message.
-    const after = stderr.indexOf('\n', at + marker.length)
-    if (after < 0) return
-    const answer = stderr
-      .slice(0, at)
-      .split('\n')
-      .filter((l) => l.trim() !== '' && !/^Command failed /.test(l))
-      .join('\n')
-    stderr = stderr.slice(after + 1)
-    const w = waiting
-    waiting = null
-    w.resolve(answer.trim())
-  }
-
-  const open = () => {
-    const child = spawn(file, [...pre, '-force', '-batch', '-'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    stderr = ''
-    child.stdout.resume()
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (d: string) => {
-      stderr += d
-      settle()
-    })
-    const ended = (why: string) => {
-      if (session === child) session = null
-      if (waiting) {
-        const w = waiting
-        waiting = null
-        w.resolve(why)
-      }
-    }
-    child.on('error', (err) => ended(`cannot run ${file}: ${err.message}`))
-    child.on('exit', (code) => ended(`tc session ended (exit ${code})`))
-    child.stdin.on('error', () => {})
-    session = child
-    return child
-  }
-
-  const runLines = (commands: readonly string[]) =>
-    new Promise<void>((resolve, reject) => {
-      if (commands.some((c) => c.includes('\n'))) return reject(new Error('one line per command'))
-      const child = session ?? open()
-      const token = `bgtc${++seq}`
-      const timer = setTimeout(() => {
-        waiting = null
-        child.kill()
-        reject(new Error('tc did not answer within 5 s'))
-      }, 5000)
-      waiting = {
-        token,
-        resolve: (err) => {
-          clearTimeout(timer)
-          if (err) reject(new Error(err))
-          else resolve()
-        },
-      }
-      child.stdin.write(`${commands.join('\n')}\nclass show dev ${token}\n`)
-    })
+  const session = createBatchSession({
+    spawn: spawnProgram([...tc, '-force', '-batch', '-']),
+    dialect: tcDialect,
+  })
 
   const exec = (f: string, args: readonly string[]) =>
     new Promise<string>((resolve, reject) => {
@@ -111,22 +68,13 @@ export function createTcRunner(
     })
 
   return {
-    line(command) {
-      const run = queue.then(() => runLines([command]))
-      queue = run.catch(() => {})
-      return run
-    },
-    lines(commands) {
-      const run = queue.then(() => runLines(commands))
-      queue = run.catch(() => {})
-      return run
-    },
+    line: (command) => session.run([command]),
+    lines: (commands) => session.run(commands),
     ip: async (args) => {
       await exec(ipFile, [...ipPre, ...args])
     },
     close() {
-      session?.stdin.end()
-      session = null
+      void session.close()
     },
   }
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -22,11 +21,7 @@ import {
   type TestNetwork,
 } from './netns.js'
 
-const skip =
-  e2eSkipReason() ??
-  (spawnSync('sh', ['-c', 'command -v ping']).status !== 0
-    ? 'ping is not installed (apt-get install iputils-ping)'
-    : null)
+const skip = e2eSkipReason({ ping: 'iputils-ping' })
 if (skip) console.warn(`skipping the IPv6 end-to-end test: ${skip}`)
 
 const INTERNET_PAGE = 'hello from the internet host'

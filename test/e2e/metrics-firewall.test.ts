@@ -4,66 +4,39 @@
  * real SQLite file. Each change is timed through `nft`, and the firewall check sees elements
  * removed or added behind branchgate's back.
  */
-import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app.js'
 import { systemClock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config.js'
 import { closeDb, openDb, type Db } from '../../src/db/open.js'
-import { createNftablesGate, createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
-import { readTemplate, renderRuleset } from '../../src/gate/nft-ruleset.js'
+import type { NftablesGate } from '../../src/gate/nftables.js'
 import type { Mac } from '../../src/mac.js'
 import { createObserver, createServiceMetrics } from '../../src/observe/observer.js'
 import { createServices } from '../../src/services.js'
 import { tempDir } from '../helpers.js'
 import { sample } from '../metrics-harness.js'
+import { createGateNamespace, gateSkipReason, type GateNamespace } from './gate-namespace.js'
 
-const hasNft = (() => {
-  try {
-    execFileSync('nft', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-const why =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !hasNft
-      ? 'nft is not installed'
-      : null
+const why = gateSkipReason()
 if (why) console.warn(`skipping the metrics-against-nftables test: ${why}`)
 
 describe.skipIf(why !== null)('the firewall figures against the kernel', () => {
-  const ns = `bgmet-${randomBytes(3).toString('hex')}`
   const t = tempDir()
+  let space: GateNamespace
   let gate: NftablesGate
   let db: Db
-  const nft = (...args: string[]) =>
-    execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' })
+  const nft = (...args: string[]) => space.nft(...args)
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', ns])
-    gate = createNftablesGate({
-      runner: createNftRunner(['ip', 'netns', 'exec', ns, 'nft']),
-      clock: systemClock,
-      log: () => {},
-      attempts: 1,
-      ruleset: renderRuleset(readTemplate(), {
-        guestInterface: 'guest0',
-        portalPort: 8080,
-        portalPorts: [8080],
-        uplinkInterface: 'up0',
-      }),
-    })
+    space = createGateNamespace('bgmet')
+    gate = space.gate()
     db = openDb(path.join(t.dir, 'branchgate.db'))
   })
   afterAll(() => {
     gate?.close()
     closeDb(db)
     t.remove()
-    execFileSync('ip', ['netns', 'del', ns])
+    space?.remove()
   })
 
   it('times each change through nft, and counts devices missing from the set or stray in it', async () => {

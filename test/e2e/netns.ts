@@ -36,16 +36,21 @@ export const GARDEN_IP6 = 'fd99:2::3'
 export const OUTSIDE_IP6 = 'fd99:2::4'
 export const UPLINK_IF = 'up0'
 
-/** Why the e2e tests cannot run here, or null when they can. */
-export function e2eSkipReason(): string | null {
+/**
+ * Why the e2e tests cannot run here, or null when they can. `more` names other programs a test
+ * needs, each with its Debian package: `e2eSkipReason({ iperf3: 'iperf3' })`.
+ */
+export function e2eSkipReason(more: Record<string, string> = {}): string | null {
   if (process.platform !== 'linux') return 'needs Linux network namespaces'
   if (process.getuid?.() !== 0)
     return 'needs root to create network namespaces (CI runs it as root)'
+  const has = (tool: string) => spawnSync('sh', ['-c', 'command -v "$0"', tool]).status === 0
   for (const tool of ['ip', 'nft', 'dnsmasq', 'curl']) {
-    if (spawnSync('sh', ['-c', 'command -v "$0"', tool]).status !== 0) {
+    if (!has(tool))
       return `${tool} is not installed (apt-get install iproute2 nftables dnsmasq curl)`
-    }
   }
+  for (const [tool, pkg] of Object.entries(more))
+    if (!has(tool)) return `${tool} is not installed (apt-get install ${pkg})`
   return null
 }
 
@@ -502,13 +507,15 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
       client: Client | string,
       options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number; from?: string },
     ): Promise<{ tcp: Record<string, string> }> {
-      const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'test/e2e/knock.ts'),
-        JSON.stringify(options),
-      ])
-      if (r.code !== 0) throw new Error(`knock failed: ${r.stderr}`)
+      const r = await exec(
+        typeof client === 'string' ? client : client.ns,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/e2e/knock.ts'), JSON.stringify(options)],
+        // No kill timer, as for dhcp: knock ends by itself (its own timeoutMs per port); the 20 s
+        // default also counted its start-up and killed it under load (exit -1, no output).
+        0,
+      )
+      if (r.code !== 0) throw new Error(`knock failed (exit ${r.code}): ${r.stderr}`)
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     },
 

@@ -1,58 +1,29 @@
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../../src/clock.js'
-import { createNftablesGate, createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
-import { readTemplate, renderRuleset } from '../../src/gate/nft-ruleset.js'
+import { BatchRefusedError } from '../../src/gate/batch-session.js'
+import { createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
 import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
 import { createShaper } from '../../src/gate/shaper.js'
-import { createTcRunner } from '../../src/gate/tc.js'
 import type { Mac } from '../../src/mac.js'
+import { createGateNamespace, gateSkipReason, type GateNamespace } from './gate-namespace.js'
+import { until } from './netns.js'
 
-const hasNft = (() => {
-  try {
-    execFileSync('nft', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-const why =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces)'
-    : !hasNft
-      ? 'nft is not installed'
-      : null
+const why = gateSkipReason()
 if (why) console.warn(`skipping the real-nftables tests: ${why}`)
 
 // The real kernel firewall, in a network namespace of its own: the host's rules are never touched.
 describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
-  const ns = `bgtest-${randomBytes(3).toString('hex')}`
+  let space: GateNamespace
   let gate: NftablesGate
-  const nft = (...args: string[]) =>
-    execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+  const nft = (...args: string[]) => space.nft(...args)
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', ns])
-    gate = createNftablesGate({
-      runner: createNftRunner(['ip', 'netns', 'exec', ns, 'nft']),
-      clock: systemClock,
-      log: () => {},
-      attempts: 1,
-      ruleset: renderRuleset(readTemplate(), {
-        guestInterface: 'guest0',
-        portalPort: 8080,
-        portalPorts: [8080],
-        uplinkInterface: 'up0',
-      }),
-      garden: ['203.0.113.0/24'],
-    })
+    space = createGateNamespace('bgtest')
+    gate = space.gate({ garden: ['203.0.113.0/24'] })
   })
   afterAll(() => {
     gate?.close()
-    execFileSync('ip', ['netns', 'del', ns])
+    space?.remove()
   })
 
   const A = '3a:11:22:33:44:55' as Mac
@@ -75,18 +46,7 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
     expect((await gate.list()).map((e) => e.mac)).toEqual([B])
     expect([...(await gate.counters()).entries()]).toEqual([[B, { packets: 0, bytes: 0 }]])
     // A second start replaces the table atomically, keeping whoever the database says.
-    const again = createNftablesGate({
-      runner: createNftRunner(['ip', 'netns', 'exec', ns, 'nft']),
-      clock: systemClock,
-      log: () => {},
-      attempts: 1,
-      ruleset: renderRuleset(readTemplate(), {
-        guestInterface: 'guest0',
-        portalPort: 8080,
-        portalPorts: [8080],
-        uplinkInterface: null,
-      }),
-    })
+    const again = space.gate({ uplinkInterface: null })
     await again.replaceAll([{ mac: A, until: now + 60_000 }])
     expect((await again.list()).map((e) => e.mac)).toEqual([A])
     expect(nft('list', 'table', 'inet', 'branchgate')).not.toContain('masquerade')
@@ -99,44 +59,29 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
 // Per-device rates (issue 17) against the kernel: HTB classes in tc and the netdev table, in a
 // namespace of their own with a veth pair standing in for the guest port.
 describe.skipIf(why !== null)('per-device rates against the kernel', () => {
-  const ns = `bgrate-${randomBytes(3).toString('hex')}`
-  const inNs = (file: string, ...args: string[]) =>
-    execFileSync('ip', ['netns', 'exec', ns, file, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+  let space: GateNamespace
+  const inNs = (file: string, ...args: string[]) => space.inNs(file, ...args)
   const logs: string[] = []
-  const make = () => {
-    const shaper = createShaper({
-      runner: createTcRunner(['ip', 'netns', 'exec', ns, 'tc'], ['ip', '-n', ns]),
-      params: {
-        guestInterface: 'guest0',
-        uplinkInterface: 'up0',
-        totalDownKbps: 20_000,
-        totalUpKbps: null,
-      },
+  const make = () =>
+    space.gate({
       log: (l) => logs.push(l),
-    })
-    return createNftablesGate({
-      runner: createNftRunner(['ip', 'netns', 'exec', ns, 'nft']),
-      clock: systemClock,
-      log: (l) => logs.push(l),
-      attempts: 1,
-      ruleset: renderRuleset(readTemplate(), {
-        guestInterface: 'guest0',
-        portalPort: 8080,
-        portalPorts: [8080],
-        uplinkInterface: 'up0',
-      }),
       rates: {
-        shaper,
+        shaper: createShaper({
+          runner: space.tcRunner(),
+          params: {
+            guestInterface: 'guest0',
+            uplinkInterface: 'up0',
+            totalDownKbps: 20_000,
+            totalUpKbps: null,
+          },
+          log: (l) => logs.push(l),
+        }),
         ruleset: renderRatesRuleset(readRatesTemplate(), { guestInterface: 'guest0' }),
       },
     })
-  }
   let gate: NftablesGate
   beforeAll(() => {
-    execFileSync('ip', ['netns', 'add', ns])
+    space = createGateNamespace('bgrate')
     inNs('ip', 'link', 'add', 'guest0', 'type', 'veth', 'peer', 'name', 'phone0')
     inNs('ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'isp0')
     for (const dev of ['guest0', 'phone0', 'up0', 'isp0']) inNs('ip', 'link', 'set', dev, 'up')
@@ -144,7 +89,7 @@ describe.skipIf(why !== null)('per-device rates against the kernel', () => {
   })
   afterAll(() => {
     gate?.close()
-    execFileSync('ip', ['netns', 'del', ns])
+    space?.remove()
   })
 
   const A = '3a:11:22:33:44:55' as Mac
@@ -220,5 +165,75 @@ describe.skipIf(why !== null)('per-device rates against the kernel', () => {
     expect(inNs('tc', 'qdisc', 'show', 'dev', 'guest0')).not.toContain('htb')
     expect(inNs('ip', '-d', 'link', 'show', 'up0')).toContain('gro_max_size 65536')
     expect(logs.filter((l) => /failed/.test(l))).toEqual([])
+  })
+})
+
+// The long-lived sessions (src/gate/batch-session.ts) against the real programs: each batch gets
+// its own answer, a refused line does not end the session, and a program killed behind the
+// session's back is replaced at the next batch.
+describe.skipIf(why !== null)('the nft and tc sessions against the real programs', () => {
+  let space: GateNamespace
+  beforeAll(() => {
+    space = createGateNamespace('bgsess')
+    space.inNs('ip', 'link', 'add', 'guest0', 'type', 'veth', 'peer', 'name', 'phone0')
+  })
+  afterAll(() => space?.remove())
+
+  const refused = (): Error => new Error('the batch was not refused')
+  /** Kills the one `program` running in the namespace (this test's session) and waits until it is reaped. */
+  const killSession = async (program: string) => {
+    const pids = execFileSync('ip', ['netns', 'pids', space.ns], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter((pid) => /^\d+$/.test(pid))
+      .filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === program)
+    expect(pids).toHaveLength(1)
+    process.kill(Number(pids[0]), 'SIGKILL')
+    // Node reaps its child and emits 'exit' in one step: once /proc has no entry, the session knows.
+    await until(async () => !existsSync(`/proc/${pids[0]}`), `${program} to be reaped`)
+  }
+
+  it("answers each nft line with nft's own error, goes on after it, and replaces a killed nft", async () => {
+    const runner = createNftRunner(space.nftArgv)
+    try {
+      await runner.line('add table inet bgsess')
+      const err = await runner
+        .line('add element inet bgsess nosuch { 3a:11:22:33:44:55 }')
+        .then(refused, (e: Error) => e)
+      expect(err).toBeInstanceOf(BatchRefusedError)
+      expect(err.message).toMatch(
+        /^Error: No such file or directory\nadd element inet bgsess nosuch /,
+      )
+      expect(err.message).not.toContain('bgsync')
+      await runner.line('add set inet bgsess macs { type ether_addr; }')
+      await killSession('nft')
+      await runner.line('add element inet bgsess macs { 3a:11:22:33:44:55 }')
+      expect(space.nft('list', 'set', 'inet', 'bgsess', 'macs')).toContain('3a:11:22:33:44:55')
+    } finally {
+      runner.close()
+    }
+  })
+
+  it('answers a tc batch with the errors of its failed lines only, and replaces a killed tc', async () => {
+    const runner = space.tcRunner()
+    try {
+      await runner.line('qdisc replace dev guest0 root handle 1: htb default 2')
+      const err = await runner
+        .lines([
+          'class replace dev guest0 parent 1: classid 1:2 htb rate 1mbit',
+          'class del dev guest0 classid 1:99',
+          'class replace dev guest0 parent 1: classid 1:3 htb rate 2mbit',
+        ])
+        .then(refused, (e: Error) => e)
+      expect(err).toBeInstanceOf(BatchRefusedError)
+      expect(err.message).toBe('RTNETLINK answers: No such file or directory')
+      const classes = space.inNs('tc', 'class', 'show', 'dev', 'guest0')
+      expect(classes).toContain('class htb 1:2 ')
+      expect(classes).toContain('class htb 1:3 ')
+      await killSession('tc')
+      await runner.line('class replace dev guest0 parent 1: classid 1:4 htb rate 3mbit')
+      expect(space.inNs('tc', 'class', 'show', 'dev', 'guest0')).toContain('class htb 1:4 ')
+    } finally {
+      runner.close()
+    }
   })
 })

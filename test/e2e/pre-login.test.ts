@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,11 +14,7 @@ import {
   type TestNetwork,
 } from './netns.js'
 
-const skip =
-  e2eSkipReason() ??
-  (spawnSync('sh', ['-c', 'command -v ping']).status !== 0
-    ? 'ping is not installed (apt-get install iputils-ping)'
-    : null)
+const skip = e2eSkipReason({ ping: 'iputils-ping' })
 if (skip) console.warn(`skipping the pre-login end-to-end test: ${skip}`)
 
 const GARDEN_NAME = `notice.garden.${TEST_ZONE}`

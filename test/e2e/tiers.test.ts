@@ -18,7 +18,6 @@
  */
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTestNetwork,
@@ -30,11 +29,7 @@ import {
   type TestNetwork,
 } from './netns.js'
 
-const skip =
-  e2eSkipReason() ??
-  (spawnSync('sh', ['-c', 'command -v iperf3']).status !== 0
-    ? 'iperf3 is not installed (apt-get install iperf3)'
-    : null)
+const skip = e2eSkipReason({ iperf3: 'iperf3' })
 if (skip) console.warn(`skipping the tiers end-to-end test: ${skip}`)
 
 const TOTAL_KBPS = 40_000

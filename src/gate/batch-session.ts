@@ -1,0 +1,229 @@
+import { spawn } from 'node:child_process'
+
+/**
+ * A long-lived interactive command session that takes batches of lines and answers each: the
+ * `nft -i` of every login's one-line change, the `tc -force -batch -` of every device's classes
+ * (a process per change is what they must not cost). The programs print nothing on success and
+ * their errors on stderr, in order; after each batch a sentinel line is sent, a command that
+ * fails naming a unique token, and its error marks where the batch's answer ends.
+ *
+ * - Batches run one at a time, in the order they were given, whoever calls.
+ * - A batch the program refuses rejects with BatchRefusedError (the program's own words); the
+ *   session goes on.
+ * - A program that ends (or cannot start) mid-batch fails that batch with SessionEndedError, and
+ *   one that does not answer within `timeoutMs` is killed and fails it with SessionTimeoutError.
+ *   The batch is not sent again here: part of it may have taken effect, and whether repeating is
+ *   safe is the caller's to know (the gate tries its changes again, every one safe to repeat).
+ *   The next batch starts a new process.
+ * - close() refuses new batches (SessionClosedError), lets those given finish, then ends the
+ *   program's input.
+ */
+export interface BatchSession {
+  /** Runs the lines as one batch; resolves when the program has answered every one. */
+  run(lines: readonly string[]): Promise<void>
+  /** Resolves when the batches given before it are answered and the program has ended. */
+  close(): Promise<void>
+}
+
+/** How one program answers: its sentinel line, and where the answer of a batch ends. */
+export interface SessionDialect {
+  /** The program in messages: 'nft', 'tc'. */
+  name: string
+  /** A line whose error names `token` (it must fail, and touch nothing). */
+  sentinel(token: string): string
+  /**
+   * Splits what the program has written to stderr since the batch was sent: the batch's own
+   * errors ('' when it had none) and what follows the sentinel's error; null while the sentinel's
+   * error is not all there yet.
+   */
+  answer(stderr: string, token: string): { errors: string; rest: string } | null
+}
+
+/** What the session sees of a running program; tests hand in a fake. */
+export interface SessionProcess {
+  /** Writes to the program's standard input. */
+  write(text: string): void
+  /** Closes its standard input: the program ends once it has answered what it read. */
+  end(): void
+  kill(): void
+}
+
+/**
+ * Starts the program; it reports its stderr, and its end through `events.ended` with why:
+ * 'exit 1', 'SIGKILL', 'cannot run nft: …' (more than once is harmless).
+ */
+export type SpawnSession = (events: {
+  stderr(text: string): void
+  ended(why: string): void
+}) => SessionProcess
+
+/** Timers, injected so tests fire them rather than wait. Returns a function that cancels. */
+export type SessionTimer = (ms: number, fire: () => void) => () => void
+
+export interface BatchSessionOptions {
+  spawn: SpawnSession
+  dialect: SessionDialect
+  /** Milliseconds a batch may take before the program is killed. Default 5000. */
+  timeoutMs?: number
+  timer?: SessionTimer
+}
+
+/** The program answered the batch with errors (its words, as it printed them). */
+export class BatchRefusedError extends Error {
+  override readonly name = 'BatchRefusedError'
+}
+
+/** The program ended or could not start before answering the batch: its effect is unknown. */
+export class SessionEndedError extends Error {
+  override readonly name = 'SessionEndedError'
+}
+
+/** The program did not answer the batch in time and was killed: its effect is unknown. */
+export class SessionTimeoutError extends Error {
+  override readonly name = 'SessionTimeoutError'
+}
+
+/** The session was closed before the batch was given. */
+export class SessionClosedError extends Error {
+  override readonly name = 'SessionClosedError'
+}
+
+const realTimer: SessionTimer = (ms, fire) => {
+  const t = setTimeout(fire, ms)
+  return () => clearTimeout(t)
+}
+
+export function createBatchSession(o: BatchSessionOptions): BatchSession {
+  const { dialect } = o
+  const timer = o.timer ?? realTimer
+  const timeoutMs = o.timeoutMs ?? 5000
+  /** A started program, with what it has written to stderr and not yet read as an answer. */
+  type Running = {
+    process: SessionProcess
+    stderr: string
+    /** Why it ended, once it has. */
+    endedWith: string | null
+    ended: Promise<void>
+  }
+  let running: Running | null = null
+  let seq = 0
+  let closed = false
+  // One batch at a time: the program answers in order, and one sentinel at a time is awaited.
+  let queue: Promise<unknown> = Promise.resolve()
+  // The batch awaiting its answer, and the program it was written to: the end of a program
+  // killed earlier must not fail the batch of its successor.
+  let waiting: { r: Running; token: string; done: (err: Error | null) => void } | null = null
+
+  const answered = (r: Running, err: Error | null) => {
+    if (waiting?.r !== r) return
+    const w = waiting
+    waiting = null
+    w.done(err)
+  }
+
+  const start = (): Running => {
+    let markEnded = () => {}
+    const r: Running = {
+      process: undefined as unknown as SessionProcess,
+      stderr: '',
+      endedWith: null,
+      ended: new Promise<void>((resolve) => (markEnded = resolve)),
+    }
+    running = r
+    r.process = o.spawn({
+      stderr(text) {
+        r.stderr += text
+        if (waiting?.r !== r) return
+        const found = dialect.answer(r.stderr, waiting.token)
+        if (!found) return
+        r.stderr = found.rest
+        answered(r, found.errors ? new BatchRefusedError(found.errors) : null)
+      },
+      ended(why) {
+        if (r.endedWith !== null) return
+        const tail = r.stderr.trim()
+        r.endedWith = `${dialect.name} session ended (${why})${tail ? `: ${tail}` : ''}`
+        if (running === r) running = null
+        markEnded()
+        answered(r, new SessionEndedError(r.endedWith))
+      },
+    })
+    return r
+  }
+
+  const runBatch = (lines: readonly string[]) =>
+    new Promise<void>((resolve, reject) => {
+      if (lines.some((l) => l.includes('\n'))) return reject(new Error('one line per command'))
+      const r = running ?? start()
+      if (r.endedWith !== null) return reject(new SessionEndedError(r.endedWith))
+      const token = `bgsync${++seq}`
+      const cancel = timer(timeoutMs, () => {
+        if (waiting?.r !== r || waiting.token !== token) return
+        if (running === r) running = null
+        r.process.kill()
+        answered(
+          r,
+          new SessionTimeoutError(`${dialect.name} did not answer within ${timeoutMs} ms`),
+        )
+      })
+      waiting = {
+        r,
+        token,
+        done: (err) => {
+          cancel()
+          if (err) reject(err)
+          else resolve()
+        },
+      }
+      // What the program said between batches is nobody's answer.
+      r.stderr = ''
+      r.process.write(`${[...lines, dialect.sentinel(token)].join('\n')}\n`)
+    })
+
+  return {
+    run(lines) {
+      if (closed)
+        return Promise.reject(new SessionClosedError(`the ${dialect.name} session is closed`))
+      const batch = queue.then(() => runBatch(lines))
+      queue = batch.catch(() => {})
+      return batch
+    },
+    async close() {
+      closed = true
+      await queue
+      const r = running
+      if (!r) return
+      running = null
+      r.process.end()
+      // A program that does not end once its input is closed is killed at the batch limit.
+      const cancel = timer(timeoutMs, () => r.process.kill())
+      await r.ended
+      cancel()
+    },
+  }
+}
+
+/**
+ * Starts `argv` (e.g. ['nft', '-i'], or ['ip', 'netns', 'exec', 'ns1', 'nft', '-i']) as the
+ * session's program. Arguments are an array, never a shell string.
+ */
+export function spawnProgram(argv: readonly string[]): SpawnSession {
+  const [file, ...args] = argv
+  if (!file) throw new Error('empty command')
+  return (events) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    child.stdout.resume()
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (d: string) => events.stderr(d))
+    // A missing program fails at spawn ('error', maybe no 'exit'): answer at once, not at the
+    // timeout.
+    child.on('error', (err) => events.ended(`cannot run ${file}: ${err.message}`))
+    child.on('exit', (code, signal) => events.ended(code === null ? `${signal}` : `exit ${code}`))
+    child.stdin.on('error', () => {})
+    return {
+      write: (text) => child.stdin.write(text),
+      end: () => child.stdin.end(),
+      kill: () => child.kill(),
+    }
+  }
+}
