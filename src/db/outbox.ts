@@ -39,6 +39,10 @@ export function outboxStatements(db: Db) {
      VALUES (@id, @type, @branchId, @schemaVersion, @occurredAt, @subject, @payload)`,
   )
   const forgetSubject = db.prepare(`DELETE FROM outbox_events WHERE subject = @subject`)
+  // A hashed subject is also what delivered events keep: those (ids and digests) stay.
+  const forgetUndelivered = db.prepare(
+    `DELETE FROM outbox_events WHERE subject = @subject AND status <> 'delivered'`,
+  )
   // Due pending events in order, except those queued behind an earlier event of the same
   // subject that waits for its own retry: per-subject order is never broken. A retry time past
   // @horizon cannot have been set by this clock (it jumped back, e.g. a mini-PC booting without
@@ -151,6 +155,8 @@ export function outboxStatements(db: Db) {
     }) => insert.run(e),
     /** Drops every outbox row of a subject (used when its data is erased). */
     forgetSubject: (subject: string) => forgetSubject.run({ subject }).changes,
+    /** Drops the undelivered rows of a hashed subject (delivered ones keep the same hash). */
+    forgetUndelivered: (subject: string) => forgetUndelivered.run({ subject }).changes,
     /**
      * Due events in order, from after `after` (a batch still in flight), at most `limit`.
      * `noneWaiting`: the caller knows no pending event waits for a retry (see `anyWaiting`).

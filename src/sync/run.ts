@@ -7,6 +7,7 @@ import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import { retryParkedEvents } from './status.js'
+import { subjectDigest } from './outbox.js'
 import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
 
 /**
@@ -100,7 +101,7 @@ export function eventRedactor(key: Buffer) {
       if (h === undefined) {
         // Bounded: a long run over many customers forgets the oldest digests wholesale.
         if (subjects.size >= 10_000) subjects.clear()
-        h = `h:${digest(subject)}`
+        h = subjectDigest(key, subject)
         subjects.set(subject, h)
       }
       return h
