@@ -7,7 +7,9 @@ import {
   macPolicy,
   outboxErasureNotifier,
   OutboxOutsideTransactionError,
+  subjectDigest,
 } from '../src/sync/outbox.js'
+import { createSyncRunner } from '../src/sync/run.js'
 import { customerVerified, customerRecord } from '../src/sync/events.js'
 import { createVisitBook } from '../src/visits/book.js'
 import { challengeOf, PHONE_MAC, portalHarness, tempDb } from './helpers.js'
@@ -306,6 +308,92 @@ describe('appending events', () => {
         reason: 'request',
         deleteAfter: '1970-01-02T00:00:00.003Z',
       })
+    } finally {
+      t.close()
+    }
+  })
+
+  // Issue 20: delivery then never moves the row in the subject index (two random page writes per
+  // event in a drain); blocking still finds what was written before subjects were hashed.
+  it('stores subjects as their keyed hash, delivery keeps them, and blocking drops hashed and older plain ones', async () => {
+    const t = tempDb()
+    try {
+      const key = Buffer.alloc(32, 7)
+      const outbox = createOutbox(t.db, {
+        branchId: 'b1',
+        macs: macPolicy('omit', ''),
+        subjectKey: key,
+      })
+      const rec = (phone: string) =>
+        customerRecord(
+          { phone_e164: phone, name: 'N', locale: 'es', first_verified_at: 0, last_verified_at: 0 },
+          true,
+        )
+      const verified = (phone: string, now: number) =>
+        customerVerified({
+          customer: rec(phone),
+          firstTime: true,
+          mac: PHONE_MAC,
+          now,
+          macs: outbox.macs,
+        })
+      t.db.transaction(() => {
+        // Written before the upgrade: the plain subject.
+        appendEvent(t.db, 'b1', verified('+525500000001', 1))
+        outbox.append(verified('+525500000001', 2))
+        outbox.append(verified('+525500000002', 3))
+      })()
+      const subjects = () =>
+        t.db.prepare(`SELECT subject FROM outbox_events ORDER BY seq`).pluck().all() as string[]
+      expect(subjects()).toEqual([
+        'customer:+525500000001',
+        subjectDigest(key, 'customer:+525500000001'),
+        subjectDigest(key, 'customer:+525500000002'),
+      ])
+      expect(subjects()[1]).toMatch(/^h:[0-9a-f]{64}$/)
+
+      // Delivered with the same key: the stored hash is already what delivery keeps.
+      const runner = createSyncRunner({
+        db: t.db,
+        adapter: { name: 'fake', deliver: async () => ({ kind: 'acked' }) },
+        clock: { now: () => 10 } as never,
+        config: {
+          timeoutMs: 1000,
+          batchMaxEvents: 2,
+          batchMaxBytes: 100_000,
+          backoffBaseMs: 1,
+          backoffCapMs: 10,
+        },
+        branchId: 'b1',
+        log: () => {},
+        redactKey: key,
+      })
+      expect(await runner.run()).toMatchObject({ status: 'done', delivered: 3 })
+      expect(subjects()).toEqual([
+        subjectDigest(key, 'customer:+525500000001'),
+        subjectDigest(key, 'customer:+525500000001'),
+        subjectDigest(key, 'customer:+525500000002'),
+      ])
+
+      t.db.transaction(() => {
+        appendEvent(t.db, 'b1', verified('+525500000002', 4))
+        outbox.append(verified('+525500000002', 5))
+        outbox.customerBlocked({
+          phone: '+525500000002',
+          reason: 'request',
+          now: 6,
+          deleteAfter: 7,
+        })
+      })()
+      const pending = t.db
+        .prepare(`SELECT type FROM outbox_events WHERE status = 'pending' ORDER BY seq`)
+        .pluck()
+        .all()
+      expect(pending).toEqual(['customer.blocked'])
+      // What was delivered before (ids and digests) stays, as it did with plain subjects.
+      expect(
+        t.db.prepare(`SELECT COUNT(*) FROM outbox_events WHERE status = 'delivered'`).pluck().get(),
+      ).toBe(3)
     } finally {
       t.close()
     }

@@ -306,6 +306,93 @@ describe('a sync run', () => {
     expect(sent[1]).toEqual([written[0]!.id, written[2]!.id, written[4]!.id])
   })
 
+  // Issue 20: the acknowledgement writes each row once, and the next request goes out while the
+  // last answer is written down, except when that answer holds a customer's later events back.
+  it('marks each acknowledged event delivered and replaces its payload and subject by digests in one write per row', async () => {
+    seedEvents(t.db, { count: 300, customers: 7 })
+    const changes = () => t.db.prepare(`SELECT total_changes() AS n`).pluck().get() as number
+    const before = changes()
+    const adapter: CrmAdapter = { name: 'fake', deliver: async () => ({ kind: 'acked' }) }
+    const r = await runnerFor(t.db, { batchMaxEvents: 100 }, { adapter }).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 300, batches: 3 })
+    // 300 rows written once each; the rest (a few) is the run's own state: the lease taken,
+    // renewed and released, the run's start, each batch's success. Was over 600: each row was
+    // marked delivered, then redacted.
+    expect(changes() - before).toBeGreaterThanOrEqual(300)
+    expect(changes() - before).toBeLessThan(320)
+    const rows = t.db
+      .prepare(`SELECT subject, payload FROM outbox_events WHERE status = 'delivered'`)
+      .all() as Array<{ subject: string; payload: string }>
+    expect(rows).toHaveLength(300)
+    for (const row of rows) {
+      expect(row.subject).toMatch(/^h:[0-9a-f]{64}$/)
+      expect(JSON.parse(row.payload)).toEqual({
+        redacted: true,
+        digest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+      })
+    }
+    // The same customer keeps the same digest (remembered within the run, same key).
+    expect(new Set(rows.map((r) => r.subject)).size).toBe(7)
+  })
+
+  it('sends the next batch before writing down an answer that holds nothing back', async () => {
+    const written = seedEvents(t.db, { count: 30, customers: 3 })
+    const pendingAtSend: number[] = []
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      async deliver() {
+        pendingAtSend.push(
+          t.db
+            .prepare(`SELECT COUNT(*) FROM outbox_events WHERE status = 'pending'`)
+            .pluck()
+            .get() as number,
+        )
+        return { kind: 'acked' }
+      },
+    }
+    const r = await runnerFor(t.db, { batchMaxEvents: 10 }, { adapter }).run()
+    expect(r).toMatchObject({ status: 'done', delivered: 30, batches: 3 })
+    // Batch 2 leaves while batch 1 is still pending in the outbox, and so on.
+    expect(pendingAtSend).toEqual([30, 30, 20])
+    expect(statusOf(t.db)).toEqual([{ status: 'delivered', n: written.length }])
+  })
+
+  it("does not send the batch read ahead when the answer asks to retry one event: the customer's later events wait behind it", async () => {
+    const written = seedEvents(t.db, { count: 12, customers: 3 })
+    // Batches of 3 (customers 0,1,2). Event 0 of batch 1 is to be retried: customer 0's later
+    // events (3, 6, 9) were read ahead with batch 2 and must not be sent in this run.
+    const sent: string[][] = []
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      async deliver(b: Batch) {
+        sent.push(b.events.map((e) => e.id))
+        if (sent.length === 1)
+          return {
+            kind: 'acked',
+            events: [{ id: written[0]!.id, result: 'retry', error: 'locked' }],
+          }
+        return { kind: 'acked' }
+      },
+    }
+    const runner = runnerFor(t.db, { batchMaxEvents: 3 }, { adapter })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 8, retried: 1 })
+    const customer0 = new Set([0, 3, 6, 9].map((i) => written[i]!.id))
+    expect(
+      sent
+        .slice(1)
+        .flat()
+        .filter((id) => customer0.has(id)),
+    ).toEqual([])
+    clock.advance({ hours: 1 })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 4 })
+    expect(
+      sent
+        .slice(-2)
+        .flat()
+        .filter((id) => customer0.has(id)),
+    ).toEqual([0, 3, 6, 9].map((i) => written[i]!.id))
+  })
+
   it('does not wait for years when the clock jumped back after a failure (a mini-PC booting without its RTC)', async () => {
     seedEvents(t.db, { count: 3, customers: 1 })
     let up = false

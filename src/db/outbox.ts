@@ -39,6 +39,10 @@ export function outboxStatements(db: Db) {
      VALUES (@id, @type, @branchId, @schemaVersion, @occurredAt, @subject, @payload)`,
   )
   const forgetSubject = db.prepare(`DELETE FROM outbox_events WHERE subject = @subject`)
+  // A hashed subject is also what delivered events keep: those (ids and digests) stay.
+  const forgetUndelivered = db.prepare(
+    `DELETE FROM outbox_events WHERE subject = @subject AND status <> 'delivered'`,
+  )
   // Due pending events in order, except those queued behind an earlier event of the same
   // subject that waits for its own retry: per-subject order is never broken. A retry time past
   // @horizon cannot have been set by this clock (it jumped back, e.g. a mini-PC booting without
@@ -51,12 +55,28 @@ export function outboxStatements(db: Db) {
          SELECT 1 FROM outbox_events b
          WHERE b.status = 'pending' AND b.subject = e.subject AND b.seq < e.seq
            AND b.next_attempt_at > @now AND b.next_attempt_at <= @horizon))
+       AND seq > @after
      ORDER BY seq LIMIT @limit`,
   )
-  const markDelivered = db.prepare(
+  // The same when no pending event waits for a retry (so none can hold another back): a range
+  // of the pending index, without the per-row look at the subject's earlier events (issue 20).
+  const dueNoneWaiting = db.prepare(
+    `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
+     FROM outbox_events
+     WHERE status = 'pending' AND (next_attempt_at <= @now OR next_attempt_at > @horizon)
+       AND seq > @after
+     ORDER BY seq LIMIT @limit`,
+  )
+  const anyWaiting = db.prepare(
+    `SELECT 1 FROM outbox_events
+     WHERE status = 'pending' AND next_attempt_at > @now AND next_attempt_at <= @horizon LIMIT 1`,
+  )
+  // Delivered and redacted in one write of the row (issue 20: was an UPDATE, a re-read with
+  // json_extract and a second UPDATE per event).
+  const deliverOne = db.prepare(
     `UPDATE outbox_events SET status = 'delivered', delivered_at = @now, attempts = attempts + 1,
-       last_error = NULL, response = NULL
-     WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(@seqs))`,
+       last_error = NULL, response = NULL, payload = @payload, subject = @subject
+     WHERE status = 'pending' AND seq = @seq`,
   )
   const markFailed = db.prepare(
     `UPDATE outbox_events SET attempts = attempts + 1, last_error = @error,
@@ -88,12 +108,6 @@ export function outboxStatements(db: Db) {
   )
   const visitForEvent = db.prepare(
     `SELECT id, customer_id, branch_id, started_at, ended_at, end_reason FROM visits WHERE id = @id`,
-  )
-  // Delivered rows whose payload still holds what was sent (the redaction below empties it).
-  const unredacted = db.prepare(
-    `SELECT seq, subject, payload FROM outbox_events
-     WHERE status = 'delivered' AND seq IN (SELECT value FROM json_each(@seqs))
-       AND json_extract(payload, '$.redacted') IS NULL`,
   )
   const unredactedAll = db.prepare(
     `SELECT seq, subject, payload FROM outbox_events
@@ -141,8 +155,14 @@ export function outboxStatements(db: Db) {
     }) => insert.run(e),
     /** Drops every outbox row of a subject (used when its data is erased). */
     forgetSubject: (subject: string) => forgetSubject.run({ subject }).changes,
-    due: (now: number, horizon: number, limit: number) =>
-      due.all({ now, horizon, limit }) as Array<
+    /** Drops the undelivered rows of a hashed subject (delivered ones keep the same hash). */
+    forgetUndelivered: (subject: string) => forgetUndelivered.run({ subject }).changes,
+    /**
+     * Due events in order, from after `after` (a batch still in flight), at most `limit`.
+     * `noneWaiting`: the caller knows no pending event waits for a retry (see `anyWaiting`).
+     */
+    due: (now: number, horizon: number, limit: number, after = 0, noneWaiting = false) =>
+      (noneWaiting ? dueNoneWaiting : due).all({ now, horizon, limit, after }) as Array<
         Pick<
           OutboxRow,
           | 'seq'
@@ -156,8 +176,11 @@ export function outboxStatements(db: Db) {
           | 'attempts'
         >
       >,
-    markDelivered: (seqs: number[], now: number) =>
-      markDelivered.run({ seqs: json(seqs), now }).changes,
+    /** Whether any pending event waits for its own retry (until a time before `horizon`). */
+    anyWaiting: (now: number, horizon: number) => anyWaiting.get({ now, horizon }) !== undefined,
+    /** One acknowledged event: delivered, its payload and subject replaced by their digests. */
+    deliverRedacted: (seq: number, now: number, payload: string, subject: string | null) =>
+      deliverOne.run({ seq, now, payload, subject }).changes,
     markFailed: (seqs: number[], error: string, nextAttemptAt: number) =>
       markFailed.run({ seqs: json(seqs), error, nextAttemptAt }).changes,
     park: (seq: number, error: string, response: string | null, now: number) =>
@@ -197,13 +220,6 @@ export function outboxStatements(db: Db) {
             end_reason: string | null
           }
         | undefined,
-    /** Delivered events among `seqs` whose payload is still whole. */
-    unredacted: (seqs: number[]) =>
-      unredacted.all({ seqs: json(seqs) }) as Array<{
-        seq: number
-        subject: string | null
-        payload: string
-      }>,
     /** Any delivered events whose payload is still whole (written before issue 15). */
     unredactedDelivered: (limit: number) =>
       unredactedAll.all({ limit }) as Array<{

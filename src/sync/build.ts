@@ -3,6 +3,7 @@ import type { SyncConfig } from './config.js'
 import type { Db } from '../db/open.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { CrmAdapter } from './adapter.js'
+import { derivedKey } from '../secret.js'
 import { macPolicy, createOutbox, type Outbox } from './outbox.js'
 import { createSyncRunner, type SyncRunner } from './run.js'
 import { createSalesforceAdapter } from './salesforce.js'
@@ -29,6 +30,9 @@ export function buildOutbox(
   return createOutbox(db, {
     branchId: p.branchId,
     macs: macPolicy(p.sync.macs, p.sync.macSalt ?? p.secret),
+    // The key of the delivered events' digests (src/services.ts `eventKey`), so a stored subject
+    // is already what delivery would make of it.
+    subjectKey: derivedKey(p.secret, 'branchgate outbox digest v1'),
   })
 }
 

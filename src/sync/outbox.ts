@@ -37,6 +37,8 @@ export function appendEvent(
   branchId: string,
   e: NewEvent,
   newId: (now: number) => string = uuidv7,
+  /** When given, the subject is stored as its keyed hash (see subjectDigest). */
+  subjectKey?: Buffer,
 ): string {
   if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
   const id = newId(e.occurredAt)
@@ -46,10 +48,20 @@ export function appendEvent(
     branchId,
     schemaVersion: e.schemaVersion,
     occurredAt: e.occurredAt,
-    subject: e.subject,
+    subject: e.subject === null || !subjectKey ? e.subject : subjectDigest(subjectKey, e.subject),
     payload: JSON.stringify(e.data),
   })
   return id
+}
+
+/**
+ * The subject as the outbox stores it (issue 20): `h:` and a keyed hash of `customer:+52…`. The
+ * subject only orders a customer's events (equality is all it needs), and the hash is what a
+ * delivered event keeps anyway (issue 15): stored so from the start, delivery never moves the
+ * row's entry in the subject index, which cost the sync two random page writes per event.
+ */
+export function subjectDigest(key: Buffer, subject: string): string {
+  return `h:${createHmac('sha256', key).update(subject).digest('hex')}`
 }
 
 const cache = new WeakMap<Db, ReturnType<typeof outboxStatements>>()
@@ -109,11 +121,17 @@ export interface Outbox {
 
 export function createOutbox(
   db: Db,
-  opts: { branchId: string; macs: MacPolicy; newId?: (now: number) => string },
+  opts: {
+    branchId: string
+    macs: MacPolicy
+    newId?: (now: number) => string
+    /** Key of the stored subjects' hashes (the delivered events' digest key); none: as written. */
+    subjectKey?: Buffer
+  },
 ): Outbox {
   const customers = customerStatements(db)
   const statements = statementsOf(db)
-  const append = (e: NewEvent) => appendEvent(db, opts.branchId, e, opts.newId)
+  const append = (e: NewEvent) => appendEvent(db, opts.branchId, e, opts.newId, opts.subjectKey)
   const record = (customerId: number): CustomerRecord | null => {
     const row = customers.byId(customerId)
     // An erased customer keeps an anonymous row (no E.164 number): nothing personal is sent.
@@ -151,7 +169,12 @@ export function createOutbox(
     customerBlocked(p) {
       const e = customerBlocked(p)
       if (!db.inTransaction) throw new OutboxOutsideTransactionError(e.type)
-      if (e.subject) statementsOf(db).forgetSubject(e.subject)
+      if (e.subject) {
+        // Events written before subjects were hashed keep the plain subject: both go.
+        statementsOf(db).forgetSubject(e.subject)
+        if (opts.subjectKey)
+          statementsOf(db).forgetUndelivered(subjectDigest(opts.subjectKey, e.subject))
+      }
       return append(e)
     },
     customerDeleted(p) {

@@ -7,6 +7,7 @@ import { outboxStatements, type OutboxRow } from '../db/outbox.js'
 import { opaqueId } from '../ids.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import { retryParkedEvents } from './status.js'
+import { subjectDigest } from './outbox.js'
 import { clip, isContentRejection, type Batch, type CrmAdapter, type WireEvent } from './adapter.js'
 
 /**
@@ -79,15 +80,33 @@ export function redactDelivered(
   rows: ReadonlyArray<{ seq: number; subject: string | null; payload: string }>,
   key: Buffer,
 ): number {
-  const digest = (text: string) => createHmac('sha256', key).update(text).digest('hex')
-  for (const r of rows) {
-    s.redact(
-      r.seq,
-      JSON.stringify({ redacted: true, digest: `hmac-sha256:${digest(r.payload)}` }),
-      r.subject === null || r.subject.startsWith('h:') ? r.subject : `h:${digest(r.subject)}`,
-    )
-  }
+  const r = eventRedactor(key)
+  for (const row of rows) s.redact(row.seq, r.payload(row.payload), r.subject(row.subject))
   return rows.length
+}
+
+/**
+ * The digests of redactDelivered, with the subjects' remembered: a run delivers many events of
+ * the same customer, and each HMAC costs a few microseconds (issue 20).
+ */
+export function eventRedactor(key: Buffer) {
+  const digest = (text: string) => createHmac('sha256', key).update(text).digest('hex')
+  const subjects = new Map<string, string>()
+  return {
+    /** `{"redacted":true,"digest":"hmac-sha256:…"}` of exactly what was sent. */
+    payload: (payload: string) => `{"redacted":true,"digest":"hmac-sha256:${digest(payload)}"}`,
+    subject(subject: string | null): string | null {
+      if (subject === null || subject.startsWith('h:')) return subject
+      let h = subjects.get(subject)
+      if (h === undefined) {
+        // Bounded: a long run over many customers forgets the oldest digests wholesale.
+        if (subjects.size >= 10_000) subjects.clear()
+        h = subjectDigest(key, subject)
+        subjects.set(subject, h)
+      }
+      return h
+    },
+  }
 }
 
 export interface SyncRunner {
@@ -148,11 +167,13 @@ function defaultIsAlive(pid: number): boolean {
   }
 }
 
+type DeliveryOutcome = Awaited<ReturnType<CrmAdapter['deliver']>>
+
 export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const { db, clock, config, log } = deps
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
-  const redactKey = deps.redactKey ?? randomBytes(32)
+  const redactor = eventRedactor(deps.redactKey ?? randomBytes(32))
   const isAlive = deps.isAlive ?? defaultIsAlive
   const metrics = deps.metrics ?? noMetrics
   const host = hostname()
@@ -183,11 +204,19 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     return null
   })
 
-  function nextBatch(dueAt: number): WireEvent[] {
+  /**
+   * Whether some pending event waits for its own retry, so that the later events of its subject
+   * wait too: set at the start of a run and by every retry this run records. While it is false,
+   * the next batch is read with a range of the pending index (no per-event look at the subject's
+   * earlier events), and read while the previous request is still in flight.
+   */
+  let waiting = true
+
+  function nextBatch(dueAt: number, after = 0): WireEvent[] {
     const events: WireEvent[] = []
     // Room for the request's own envelope (type, timestamp, batch and branch ids).
     let bytes = 256
-    for (const row of s.due(dueAt, dueAt + horizonMs, config.batchMaxEvents)) {
+    for (const row of s.due(dueAt, dueAt + horizonMs, config.batchMaxEvents, after, !waiting)) {
       const e = wireEvent(row)
       const size = Buffer.byteLength(e.json) + 1
       if (events.length > 0 && bytes + size > config.batchMaxBytes) break
@@ -206,7 +235,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       const tally = { delivered: 0, parked: 0, retried: 0 }
       const byId = new Map(events.map((e) => [e.id, e]))
       const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
-      const delivered: number[] = []
+      const delivered: WireEvent[] = []
       // Once an event of a subject waits for a retry, the later ones of that subject wait with it,
       // so the CRM ends with them applied in order (upserts sent again are harmless).
       const held = new Set<string>()
@@ -221,7 +250,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
         }
         if (r?.result === 'retry' && e.subject !== null) held.add(e.subject)
         if (!r || r.result === 'delivered') {
-          delivered.push(e.seq)
+          delivered.push(e)
         } else if (r.result === 'retry') {
           s.markFailed(
             [e.seq],
@@ -229,6 +258,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
             now + 1 + backoffMs(e.attempts, config.backoffBaseMs, config.backoffCapMs, random),
           )
           tally.retried++
+          waiting = true
         } else {
           s.park(e.seq, r.error, r.response, now)
           tally.parked++
@@ -237,8 +267,14 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       }
       for (const id of results.keys())
         if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
-      tally.delivered = s.markDelivered(delivered, now)
-      redactDelivered(s, s.unredacted(delivered), redactKey)
+      // Delivered and redacted in one write per row: the CRM has it, the branch keeps digests.
+      for (const e of delivered)
+        tally.delivered += s.deliverRedacted(
+          e.seq,
+          now,
+          redactor.payload(e.data),
+          redactor.subject(e.subject),
+        )
       s.succeeded(now)
       return tally
     },
@@ -270,40 +306,68 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
     const tally = { delivered: 0, parked: 0, retried: 0, batches: 0 }
     // Sub-batches of a batch the CRM refused for its content, sent apart to find the bad events.
     const split: WireEvent[][] = []
+    waiting = s.anyWaiting(startedAt, startedAt + horizonMs)
+    type InFlight = { events: WireEvent[]; t0: number; answer: Promise<DeliveryOutcome> }
+    const send = (events: WireEvent[]): InFlight => {
+      const batch: Batch = {
+        id: batchIdOf(events.map((e) => e.id)),
+        branchId: deps.branchId,
+        events,
+      }
+      const t0 = performance.now()
+      const answer = adapter.deliver(batch).catch((err: unknown): DeliveryOutcome => ({
+        kind: 'transient',
+        error: `${adapter.name}: ${(err as Error).message}`,
+        retryAfterMs: null,
+      }))
+      return { events, t0, answer }
+    }
+    const leaseKept = () => {
+      if (s.renewLease(owner, clock.now() + leaseMs)) return true
+      log('sync: lost the run lease to another process; stopping this run')
+      return false
+    }
+    let inFlight: InFlight | null = null
+    // The next batch, read while the previous request was in flight (issue 20: the CRM's work
+    // and ours overlap). Only used when that request's answer holds no event back.
+    let prefetched: WireEvent[] | null = null
     try {
-      while (!stopping) {
-        if (!s.renewLease(owner, clock.now() + leaseMs)) {
-          log('sync: lost the run lease to another process; stopping this run')
-          break
+      while (inFlight || !stopping) {
+        if (!inFlight) {
+          if (!leaseKept()) break
+          // Only events due when the run started: one retried inside this run waits for the next.
+          const events = split.shift() ?? prefetched ?? nextBatch(startedAt)
+          prefetched = null
+          if (events.length === 0) break
+          inFlight = send(events)
         }
-        // Only events due when the run started: one retried inside this run waits for the next.
-        const events = split.shift() ?? nextBatch(startedAt)
-        if (events.length === 0) break
-        const batch: Batch = {
-          id: batchIdOf(events.map((e) => e.id)),
-          branchId: deps.branchId,
-          events,
-        }
-        let outcome
-        const t0 = performance.now()
-        try {
-          outcome = await adapter.deliver(batch)
-        } catch (err) {
-          outcome = {
-            kind: 'transient' as const,
-            error: `${adapter.name}: ${(err as Error).message}`,
-            retryAfterMs: null,
-          }
-        }
-        metrics.timing({ op: 'sync', outcome: outcome.kind }, secondsSince(t0))
+        const current: InFlight = inFlight
+        inFlight = null
+        if (split.length === 0 && !waiting && !stopping)
+          prefetched = nextBatch(startedAt, current.events.at(-1)!.seq)
+        const outcome = await current.answer
+        metrics.timing({ op: 'sync', outcome: outcome.kind }, secondsSince(current.t0))
         tally.batches++
         const now = clock.now()
         if (outcome.kind === 'acked') {
-          const t = recordAck(events, outcome, now)
+          // Nothing of this batch waits for a retry, so nothing later is held back: the next
+          // request goes out before this answer is written down (a crash in between sends both
+          // again, and the receiver de-duplicates by event id).
+          const holdsNone = !(outcome.events ?? []).some((r) => r.result === 'retry')
+          if (holdsNone && prefetched && prefetched.length > 0 && !stopping && leaseKept()) {
+            inFlight = send(prefetched)
+            prefetched = null
+          }
+          const t = recordAck(current.events, outcome, now)
           tally.delivered += t.delivered
           tally.parked += t.parked
           tally.retried += t.retried
-        } else if (outcome.kind === 'rejected') {
+          if (!holdsNone) prefetched = null
+          continue
+        }
+        prefetched = null
+        const events = current.events
+        if (outcome.kind === 'rejected') {
           if (isContentRejection(outcome.status) && events.length > 1) {
             const half = Math.ceil(events.length / 2)
             split.unshift(events.slice(0, half), events.slice(half))

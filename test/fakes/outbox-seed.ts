@@ -21,6 +21,8 @@ export function seedEvents(
     startAt?: number
     perTransaction?: number
     nameBytes?: number
+    /** Subjects stored as keyed hashes, as the service's outbox writes them (issue 20). */
+    subjectKey?: Buffer
   },
 ): Array<{ id: string; phone: string }> {
   const written: Array<{ id: string; phone: string }> = []
@@ -60,7 +62,7 @@ export function seedEvents(
               now: t0 + i,
               macs: noMacs,
             })
-      written.push({ id: appendEvent(db, p.branchId ?? 'b1', e), phone })
+      written.push({ id: appendEvent(db, p.branchId ?? 'b1', e, undefined, p.subjectKey), phone })
     }
   })
   for (let i = 0; i < p.count; i += per) write(i, Math.min(p.count, i + per))
