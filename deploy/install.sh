@@ -109,6 +109,8 @@ owned() { # owned MODE USER:GROUP DIR
 [ "$PACKAGED" -eq 1 ] || owned 0755 root:root "$APP"
 owned 0750 root:branchgate "$ETC"
 owned 0750 branchgate:branchgate "$DATA"
+# Earlier versions left `nft -i`'s history (every MAC let through) in the service's HOME.
+rm -f "$DATA/.nft.history"
 
 # The application runs as plain JavaScript from dist/, compiled from src/ (npm run build).
 if [ "$PACKAGED" -eq 1 ]; then

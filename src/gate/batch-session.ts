@@ -211,7 +211,13 @@ export function spawnProgram(argv: readonly string[]): SpawnSession {
   const [file, ...args] = argv
   if (!file) throw new Error('empty command')
   return (events) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    // `nft -i` keeps a readline history in $HOME/.nft.history: every line, so every guest's MAC.
+    // The service's HOME is its data folder, where the file grew without any retention rule.
+    // A HOME that does not exist leaves nothing behind (the programs need no HOME otherwise).
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: '/nonexistent' },
+    })
     child.stdout.resume()
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (d: string) => events.stderr(d))

@@ -1,8 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BatchRefusedError } from '../../src/gate/batch-session.js'
-import { createNftRunner, type NftablesGate } from '../../src/gate/nftables.js'
+import {
+  BatchRefusedError,
+  createBatchSession,
+  spawnProgram,
+} from '../../src/gate/batch-session.js'
+import { createNftRunner, nftDialect, type NftablesGate } from '../../src/gate/nftables.js'
 import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
 import { createShaper } from '../../src/gate/shaper.js'
 import type { Mac } from '../../src/mac.js'
@@ -210,6 +216,30 @@ describe.skipIf(why !== null)('the nft and tc sessions against the real programs
       expect(space.nft('list', 'set', 'inet', 'bgsess', 'macs')).toContain('3a:11:22:33:44:55')
     } finally {
       runner.close()
+    }
+  })
+
+  it("leaves no command history behind (nft -i writes every line, every guest's MAC, to $HOME/.nft.history)", async () => {
+    // The service's HOME is its data folder: a history there kept every MAC ever let through.
+    const home = mkdtempSync(join(tmpdir(), 'bg-home-'))
+    const before = process.env.HOME
+    process.env.HOME = home
+    try {
+      const session = createBatchSession({
+        spawn: spawnProgram([...space.nftArgv, '-i']),
+        dialect: nftDialect,
+      })
+      await session.run(['add table inet bghist'])
+      await session.run([
+        'add set inet bghist macs { type ether_addr; }',
+        'add element inet bghist macs { 3a:11:22:33:44:56 }',
+      ])
+      await session.close()
+      expect(space.nft('list', 'set', 'inet', 'bghist', 'macs')).toContain('3a:11:22:33:44:56')
+      expect(readdirSync(home)).toEqual([])
+    } finally {
+      process.env.HOME = before
+      rmSync(home, { recursive: true, force: true })
     }
   })
 
