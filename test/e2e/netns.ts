@@ -525,12 +525,14 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
       client: Client | string,
       options: { host: string; udp?: number[]; tcp?: number[]; timeoutMs?: number; from?: string },
     ): Promise<{ tcp: Record<string, string> }> {
-      const r = await exec(typeof client === 'string' ? client : client.ns, process.execPath, [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'test/e2e/knock.ts'),
-        JSON.stringify(options),
-      ])
+      // No kill timer: knock.ts ends by itself after its own timeouts; a 20 s bound here also
+      // counted its start-up, and fired at a load average of 20 (the IPv6 test, twice).
+      const r = await exec(
+        typeof client === 'string' ? client : client.ns,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'test/e2e/knock.ts'), JSON.stringify(options)],
+        0,
+      )
       if (r.code !== 0) throw new Error(`knock failed: ${r.stderr}`)
       return JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     },
