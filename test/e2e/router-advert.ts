@@ -33,7 +33,7 @@ export function routerAdvertSkipReason(): string | null {
   for (const [tool, pkg] of [
     ['tcpdump', 'tcpdump'],
     ['rdisc6', 'ndisc6'],
-  ])
+  ] as const)
     if (spawnSync('sh', ['-c', 'command -v "$0"', tool]).status !== 0)
       return `${tool} is not installed (apt-get install ${pkg})`
   return null
