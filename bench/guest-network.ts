@@ -260,10 +260,14 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
  */
 async function forwarding(n: TestNetwork, phone: Client) {
   await fillSet(n, phone)
+  // Both of branchgate's tables: `inet branchgate` and the tiers' `netdev branchgate` (issue 17),
+  // whose egress chain classifies every packet to the guests.
   const listed = await n.nft(['list', 'table', 'inet', 'branchgate'])
-  if (listed.code !== 0) throw new Error(`cannot list the table: ${listed.stderr}`)
+  const listedRates = await n.nft(['list', 'table', 'netdev', 'branchgate'])
+  if (listed.code !== 0 || listedRates.code !== 0)
+    throw new Error(`cannot list the tables: ${listed.stderr} ${listedRates.stderr}`)
   const branchgateTable = path.join(n.tmp, 'branchgate-table.nft')
-  writeFileSync(branchgateTable, listed.stdout)
+  writeFileSync(branchgateTable, `${listed.stdout}\n${listedRates.stdout}`)
   // branchgate's process is not on the forwarding path: stopped, its table stays.
   await n.stopBranchgate()
   const bareTable = path.join(n.tmp, 'bare-nat.nft')
@@ -271,8 +275,15 @@ async function forwarding(n: TestNetwork, phone: Client) {
     bareTable,
     'table inet bare_nat {\n\tchain post {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tiifname "guest" oifname "up0" masquerade\n\t}\n}\n',
   )
+  // Like with like: both arms have the same connection tracking and NAT (masquerade, both
+  // families), and the same tc qdiscs (the tiers' HTB trees, which stay when branchgate stops);
+  // the bare arm has neither of branchgate's tables, so its packets all take HTB's default class.
   const use = async (table: 'branchgate' | 'bare') => {
-    await n.nft(['delete', 'table', 'inet', table === 'branchgate' ? 'bare_nat' : 'branchgate'])
+    if (table === 'branchgate') await n.nft(['delete', 'table', 'inet', 'bare_nat'])
+    else {
+      await n.nft(['delete', 'table', 'inet', 'branchgate'])
+      await n.nft(['delete', 'table', 'netdev', 'branchgate'])
+    }
     const r = await n.nft(['-f', table === 'branchgate' ? branchgateTable : bareTable])
     if (r.code !== 0) throw new Error(`cannot load the ${table} table: ${r.stderr}`)
   }

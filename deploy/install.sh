@@ -6,11 +6,14 @@
 #
 #   sudo deploy/install.sh --guest enp2s0 --uplink enp1s0 [--address 192.168.77.1/24]
 #                          [--ipv6-prefix fd42:77::/64 | --no-ipv6]
-#                          [--portal-name portal.branch.lan] [--no-start]
+#                          [--portal-name portal.branch.lan] [--ra auto|radvd|dnsmasq] [--no-start]
 #
 # IPv6 is on by default: guests get addresses of --ipv6-prefix (a /64; the gateway takes ::1)
 # by SLAAC and reach the internet through NAT66 on the uplink (see docs/gateway.md). The portal
 # is then reached by name (--portal-name, default portal.branch.lan), so IPv6-only phones find it.
+# The router advertisements (--ra) are radvd's, with the Captive Portal API URI in them (RFC 8910
+# option 37; radvd 2.20 or later, from Debian 12's backports: deploy/install-radvd.sh), or where
+# no such radvd can be had (auto) or with --ra dnsmasq, dnsmasq's without it.
 #
 # BRANCHGATE_ROOT=/some/dir installs the files under that directory only (no packages, users,
 # sysctl or systemctl): what the test suite does.
@@ -33,6 +36,7 @@ START=1
 # The Debian package's tree carries its own Node.js: then the application is in place already.
 PACKAGED=0
 [ ! -x "$SRC/node/bin/node" ] || PACKAGED=1
+RA_OPT=auto
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --portal-name) PORTAL_NAME="${2:-}"; shift 2 ;;
     --ipv6-prefix) IPV6_PREFIX="${2:-}"; shift 2 ;;
     --no-ipv6) IPV6_PREFIX=""; shift ;;
+    --ra) RA_OPT="${2:-}"; shift 2 ;;
     --no-start) START=0; shift ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -61,6 +66,7 @@ ifname_re='^[A-Za-z0-9_.-]{1,15}$'
 O1=${BASH_REMATCH[1]}; O2=${BASH_REMATCH[2]}; O3=${BASH_REMATCH[3]}; O4=${BASH_REMATCH[4]}; PREFIX=${BASH_REMATCH[5]}
 for o in "$O1" "$O2" "$O3" "$O4"; do [ "$o" -le 255 ] || die "--address: $o is not an octet"; done
 [ -z "$PORTAL_NAME" ] || [[ "$PORTAL_NAME" =~ ^[A-Za-z0-9.-]{1,253}$ ]] || die "--portal-name must be a host name"
+[[ "$RA_OPT" =~ ^(auto|radvd|dnsmasq)$ ]] || die "--ra must be auto, radvd or dnsmasq"
 
 GW="$O1.$O2.$O3.$O4"
 # IPv6: a /64 written as hex groups ending in ::/64 (fd42:77::/64); the gateway takes ::1.
@@ -70,6 +76,14 @@ if [ -n "$IPV6_PREFIX" ]; then
     die "--ipv6-prefix must be a /64 such as fd42:77::/64 (or --no-ipv6)"
   GW6="${BASH_REMATCH[1]}::1"
   PORTAL_NAME="${PORTAL_NAME:-portal.branch.lan}"
+fi
+# Who sends the guests' router advertisements: dnsmasq, or radvd (with option 37). Files only
+# (BRANCHGATE_ROOT): radvd when asked, or with auto when an installed one is 2.20 or later.
+RA=dnsmasq
+if [ -n "$GW6" ] && [ -n "$ROOT" ]; then
+  if [ "$RA_OPT" = radvd ]; then RA=radvd
+  elif [ "$RA_OPT" = auto ] && dpkg --compare-versions "$(dpkg-query -W -f '${Version}' radvd 2>/dev/null || echo 0)" ge 1:2.20 2>/dev/null; then RA=radvd
+  fi
 fi
 mask=$(( 0xffffffff << (32 - PREFIX) & 0xffffffff ))
 NETMASK="$(( mask >> 24 & 255 )).$(( mask >> 16 & 255 )).$(( mask >> 8 & 255 )).$(( mask & 255 ))"
@@ -92,6 +106,15 @@ if [ -z "$ROOT" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
   [ "$PACKAGED" -eq 0 ] || node() { "$SRC/node/bin/node" "$@"; }
+  # Issue 16: radvd for the router advertisements with option 37, where it can be had.
+  if [ -n "$GW6" ] && [ "$RA_OPT" != dnsmasq ]; then
+    if bash "$SRC/deploy/install-radvd.sh"; then
+      RA=radvd
+    else
+      [ "$RA_OPT" = auto ] || die "--ra radvd: no radvd 2.20 or later can be installed here"
+      say "no radvd 2.20 or later here: dnsmasq sends the router advertisements, without option 37"
+    fi
+  fi
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   [ "$node_major" -ge 20 ] ||
     die "Node.js 20 or later is needed (found ${node_major}); install it from https://nodejs.org or NodeSource, then run again"
@@ -141,7 +164,8 @@ fill() { # fill TEMPLATE: the placeholders this installer knows, from the checke
       -e "s|{{gatewayIp}}|$GW|g" -e "s|{{netmask}}|$NETMASK|g" \
       -e "s|{{dhcpStart}}|$DHCP_START|g" -e "s|{{dhcpEnd}}|$DHCP_END|g" -e "s|{{leaseTime}}|2h|g" \
       -e "s|{{captiveApiUrl}}|$API_URL|g" -e "s|{{portalHostRecord}}|$PORTAL_RECORD|g" \
-      -e "s|{{ipv6}}|$IPV6_MARK|g" "$1"
+      -e "s|{{ipv6}}|$IPV6_MARK|g" -e "s|{{gatewayIp6}}|$GW6|g" \
+      -e "s|{{raByDnsmasq}}|$RA_DNSMASQ_MARK|g" -e "s|{{raByRadvd}}|$RA_RADVD_MARK|g" "$1"
 }
 PORTAL_RECORD=""
 [ -z "$PORTAL_NAME" ] || PORTAL_RECORD="address=/$PORTAL_NAME/$GW"
@@ -149,6 +173,9 @@ PORTAL_RECORD=""
 # The IPv6 lines of the dnsmasq file are commented out for an IPv4-only guest network.
 IPV6_MARK="#"
 [ -z "$GW6" ] || IPV6_MARK=""
+# dnsmasq's router advertisement lines, or its DHCPv6-only line when radvd sends them.
+RA_DNSMASQ_MARK="#"; RA_RADVD_MARK="#"
+if [ -n "$GW6" ] && [ "$RA" = radvd ]; then RA_RADVD_MARK=""; elif [ -n "$GW6" ]; then RA_DNSMASQ_MARK=""; fi
 
 CONFIG="$ROOT$ETC/branchgate.json"
 # The package's first config (a dry-run gate), untouched by the operator, is filled in here.
@@ -175,6 +202,14 @@ fi
 
 install -d "$ROOT/etc/dnsmasq.d" "$ROOT/etc/sysctl.d" "$ROOT/etc/systemd/system" "$ROOT/etc/network/interfaces.d"
 fill "$SRC/deploy/dnsmasq.conf.tmpl" >"$ROOT/etc/dnsmasq.d/branchgate.conf"
+RADVD_CONF="$ROOT/etc/radvd.conf"
+if [ "$RA" = radvd ]; then
+  fill "$SRC/deploy/radvd.conf.tmpl" >"$RADVD_CONF"
+elif [ -f "$RADVD_CONF" ] && head -1 "$RADVD_CONF" | grep -q "^# radvd for branchgate"; then
+  # Back to dnsmasq's advertisements: ours goes, so two routers never advertise at once.
+  rm -f "$RADVD_CONF"
+  [ -n "$ROOT" ] || systemctl disable -q --now radvd 2>/dev/null || true
+fi
 {
   printf '# branchgate: the mini-PC routes guests to the uplink.\nnet.ipv4.ip_forward = 1\n'
   if [ -n "$GW6" ]; then
@@ -201,6 +236,7 @@ if [ -z "$ROOT" ]; then
   systemctl daemon-reload
   systemctl enable -q dnsmasq branchgate
   systemctl restart dnsmasq
+  if [ "$RA" = radvd ]; then systemctl enable -q radvd && systemctl restart radvd; fi
   if [ "$START" -eq 1 ]; then systemctl restart branchgate; fi
   say "done. Check it with: sudo branchgate doctor --config $ETC/branchgate.json"
 else

@@ -146,6 +146,7 @@ tree(path.join(root, 'src/db/migrations'), path.join(lib, 'src/db/migrations'))
 for (const f of readdirSync(path.join(root, 'deploy')))
   if (/\.(tmpl|json)$/.test(f)) put(path.join(root, 'deploy', f), path.join(lib, 'deploy', f))
 put(path.join(root, 'deploy/install.sh'), path.join(lib, 'deploy/install.sh'), 0o755)
+put(path.join(root, 'deploy/install-radvd.sh'), path.join(lib, 'deploy/install-radvd.sh'), 0o755)
 put(
   path.join(root, 'deploy/debian/branchgate.json'),
   path.join(lib, 'deploy/debian/branchgate.json'),

@@ -124,7 +124,9 @@ describe('the install script', () => {
 
   it('lays out /opt, /etc and /var/lib, the unit, dnsmasq and forwarding; a second run changes nothing', () => {
     const root = temp()
-    const first = run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--address', '10.99.1.1/24')
+    // dnsmasq's router advertisements, whatever radvd this machine has (radvd's: below).
+    const args = ['--guest', 'br-guest', '--uplink', 'eth0', '--address', '10.99.1.1/24']
+    const first = run(root, ...args, '--ra', 'dnsmasq')
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
     const config = loadConfig(
@@ -180,7 +182,7 @@ describe('the install script', () => {
       ['-c', 'cd "$0" && find . -path ./opt -prune -o -type f -exec md5sum {} + | sort', root],
       { encoding: 'utf8' },
     )
-    const second = run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--address', '10.99.1.1/24')
+    const second = run(root, ...args, '--ra', 'dnsmasq')
     expect(second.status).toBe(0)
     expect(second.stdout).toContain('kept /etc/branchgate/branchgate.json')
     expect(
@@ -190,6 +192,45 @@ describe('the install script', () => {
         { encoding: 'utf8' },
       ),
     ).toBe(snapshot)
+  })
+
+  it('lets radvd send the router advertisements with the Captive Portal API URI (RFC 8910 option 37) and dnsmasq answer DHCPv6 only, with --ra radvd', () => {
+    const root = temp()
+    const r = run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--ra', 'radvd')
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const radvd = readFileSync(path.join(root, 'etc/radvd.conf'), 'utf8')
+    expect(radvd).toContain('interface br-guest {')
+    expect(radvd).toContain('AdvCaptivePortalAPI "http://portal.branch.lan:8080/api/captive";')
+    expect(radvd).toMatch(/prefix ::\/64 \{\s+AdvOnLink on;\s+AdvAutonomous on;/)
+    expect(radvd).toContain('RDNSS fd42:77::1 {')
+    expect(radvd).not.toContain('{{')
+    const dnsmasq = readFileSync(path.join(root, 'etc/dnsmasq.d/branchgate.conf'), 'utf8')
+    expect(dnsmasq).toContain('\n#enable-ra\n#dhcp-range=::,constructor:br-guest,ra-stateless')
+    expect(dnsmasq).toContain('\ndhcp-range=::,static\n')
+    expect(dnsmasq).toContain(
+      'dhcp-option=br-guest,option6:103,"http://portal.branch.lan:8080/api/captive"',
+    )
+    // radvd itself takes the file, where one that knows option 37 is installed.
+    const shown = spawnSync('radvd', ['--version'], { encoding: 'utf8' })
+    const version = `${shown.stdout ?? ''}${shown.stderr ?? ''}`
+    if (/Version: 2\.(2\d|[3-9]\d)/.test(version)) {
+      const check = spawnSync(
+        'radvd',
+        ['--configtest', `--config=${path.join(root, 'etc/radvd.conf')}`],
+        { encoding: 'utf8' },
+      )
+      expect(check.status, check.stderr).toBe(0)
+    }
+    // Back to dnsmasq's advertisements: radvd's file goes, so two never advertise at once.
+    expect(run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--ra', 'dnsmasq').status).toBe(0)
+    expect(existsSync(path.join(root, 'etc/radvd.conf'))).toBe(false)
+    expect(readFileSync(path.join(root, 'etc/dnsmasq.d/branchgate.conf'), 'utf8')).toContain(
+      '\nenable-ra\n',
+    )
+    expect(run(root, '--guest', 'br-guest', '--uplink', 'eth0', '--ra', 'x').stderr).toContain(
+      '--ra must be auto, radvd or dnsmasq',
+    )
   })
 
   it('leaves IPv6 out with --no-ipv6: IPv4 guests, the portal at the gateway address', () => {
@@ -251,6 +292,8 @@ describe('the dnsmasq config', () => {
         captiveApiUrl: 'https://portal.branch.lan:8443/api/captive',
         portalHostRecord: 'address=/portal.branch.lan/10.99.1.1',
         ipv6: '',
+        raByDnsmasq: '',
+        raByRadvd: '#',
       },
     )
     const file = path.join(temp(), 'dnsmasq.conf')
@@ -258,6 +301,15 @@ describe('the dnsmasq config', () => {
     const check = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })
     expect(check.stderr).toContain('syntax check OK')
     expect(text).toContain('dhcp-option=br-guest,114,"https://portal.branch.lan:8443/api/captive"')
+    // With radvd sending the router advertisements (issue 16): DHCPv6 only.
+    const dhcp6Only = text
+      .replace(/^enable-ra$/m, '#enable-ra')
+      .replace(/^(dhcp-range=::,constructor)/m, '#$1')
+      .replace(/^#(dhcp-range=::,static)$/m, '$1')
+    expect(dhcp6Only).toMatch(/^dhcp-range=::,static$/m)
+    writeFileSync(file, dhcp6Only)
+    const check6 = spawnSync('dnsmasq', ['--test', `--conf-file=${file}`], { encoding: 'utf8' })
+    expect(check6.stderr).toContain('syntax check OK')
   })
 
   it.skipIf(!has('dnsmasq'))("renders the captive resolver's file to one dnsmasq accepts", () => {

@@ -111,7 +111,16 @@ describe('the nftables ruleset', () => {
   it('never forwards from one guest to another, logged in or not', () => {
     const fromGuest = text.slice(text.indexOf('chain from_guest'))
     expect(fromGuest).toMatch(
-      /chain from_guest \{\s+(#.*\s+)*oifname "br-guest" drop\s+ether saddr @allowed accept/,
+      /chain from_guest \{\s+(#.*\s+)*oifname "br-guest" drop\s+(#.*\s+)*meta priority set ether saddr map @up\s+ether saddr @allowed accept/,
+    )
+  })
+
+  it('has one forward chain, so a forwarded packet meets one hook there (issue 16: what forwarding costs)', () => {
+    expect(text.match(/type filter hook forward/g)).toEqual(['type filter hook forward'])
+    // The tiers' upload class is set in it (issue 17), before the let-through verdict.
+    const fromGuest = text.slice(text.indexOf('chain from_guest'))
+    expect(fromGuest.indexOf('meta priority set ether saddr map @up')).toBeLessThan(
+      fromGuest.indexOf('ether saddr @allowed accept'),
     )
   })
 

@@ -104,7 +104,9 @@ export function setupLines(p: ShapingParams, leaf: LeafQdisc): string[] {
     lines.push(
       `qdisc replace dev ${dev} root handle 1: htb default 2`,
       `class replace dev ${dev} parent 1: classid 1:1 htb rate ${kbit(total)} ceil ${kbit(total)} ${bursts(total)} quantum ${QUANTUM_BYTES}`,
-      `class replace dev ${dev} parent 1: classid 1:2 htb rate ${all} ceil ${all} quantum ${QUANTUM_BYTES}`,
+      // Its bursts too: without them tc leaves `burst 0b` at this rate (see `tc class show`), and
+      // the class is over its rate after every packet, paced by HTB's watchdog timer.
+      `class replace dev ${dev} parent 1: classid 1:2 htb rate ${all} ceil ${all} ${bursts(UNLIMITED_KBPS)} quantum ${QUANTUM_BYTES}`,
       `qdisc replace dev ${dev} parent 1:2 handle 2: ${leafQdisc(leaf, UNLIMITED_KBPS)}`,
     )
   }

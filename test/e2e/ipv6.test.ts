@@ -20,9 +20,15 @@ import {
   type Client,
   type TestNetwork,
 } from './netns.js'
+import { routerAdvertSkipReason, solicitRouterAdvert } from './router-advert.js'
 
 const skip = e2eSkipReason({ ping: 'iputils-ping' })
 if (skip) console.warn(`skipping the IPv6 end-to-end test: ${skip}`)
+// The router advertisements: radvd's with option 37 where deploy/install-radvd.sh could install
+// it (2.20 or later), as deploy/install.sh sets the box up; else dnsmasq's, as on such a box.
+const raSkip = routerAdvertSkipReason()
+if (!skip && raSkip)
+  console.warn(`the RA option 37 test is skipped, dnsmasq sends the RAs: ${raSkip}`)
 
 const INTERNET_PAGE = 'hello from the internet host'
 const PORTAL = 'http://portal.branch.lan:8080'
@@ -63,7 +69,7 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
         `address=/portal.branch.lan/${GATEWAY_IP}`,
         `address=/portal.branch.lan/${GATEWAY_IP6}`,
       ],
-      { ipv6: true, captiveApiUrl: `${PORTAL}/api/captive` },
+      { ipv6: true, captiveApiUrl: `${PORTAL}/api/captive`, ra: raSkip ? 'dnsmasq' : 'radvd' },
     )
     const config = n.defaultConfig()
     dataDir = String(config.dataDir)
@@ -129,6 +135,21 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
       })
     }
   })
+
+  it.skipIf(raSkip !== null)(
+    'announces the Captive Portal API in its router advertisements (RFC 8910, option 37, by radvd), with the prefix for SLAAC, the DNS server and the O flag for DHCPv6',
+    async () => {
+      const ra = await solicitRouterAdvert(only6.ns, n.tmp)
+      expect(ra).toMatchObject({
+        captivePortal: `${PORTAL}/api/captive`,
+        slaacPrefixes: [GUEST_PREFIX6],
+        dns: [GATEWAY_IP6],
+        otherConfig: true,
+      })
+      expect(ra!.routerLifetime).toBeGreaterThan(0)
+      expect(ra!.optionTypes).toContain(37)
+    },
+  )
 
   it('before login, neither family gets out, from the stable or the temporary address, and no name reaches the zone’s server', async () => {
     const names = randomNames(6)

@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fillPlaceholders } from '../../src/gate/nft-ruleset.js'
@@ -387,8 +387,29 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
      */
     async startDnsmasq(
       extraLines: string[] = [],
-      o: { ipv6?: boolean; captiveApiUrl?: string } = {},
+      o: { ipv6?: boolean; captiveApiUrl?: string; ra?: 'dnsmasq' | 'radvd' } = {},
     ) {
+      const captiveApiUrl = o.captiveApiUrl ?? `${PUBLIC_URL}/api/captive`
+      const byRadvd = o.ipv6 === true && o.ra === 'radvd'
+      // Issue 16: the router advertisements from radvd (with option 37), as deploy/install.sh
+      // sets it up when radvd 2.20 or later is there; dnsmasq then answers DHCPv6 only.
+      if (byRadvd) {
+        const radvdConf = path.join(tmp, 'radvd.conf')
+        writeFileSync(
+          radvdConf,
+          fillPlaceholders(readFileSync(path.join(ROOT, 'deploy/radvd.conf.tmpl'), 'utf8'), {
+            guestInterface: GUEST_IF,
+            captiveApiUrl,
+            gatewayIp6: GATEWAY_IP6,
+          }),
+        )
+        const pidFile = path.join(tmp, 'radvd.pid')
+        const r = spawnIn(gw, 'radvd', [
+          ...['--nodaemon', `--config=${radvdConf}`, `--pidfile=${pidFile}`],
+          '--logmethod=stderr',
+        ])
+        await until(async () => existsSync(pidFile), 'radvd', r.output, r.child)
+      }
       const conf = fillPlaceholders(
         readFileSync(path.join(ROOT, 'deploy/dnsmasq.conf.tmpl'), 'utf8'),
         {
@@ -398,9 +419,11 @@ export async function createTestNetwork(opts: { clients?: number; ipv6?: boolean
           netmask: '255.255.255.0',
           leaseTime: '1h',
           gatewayIp: GATEWAY_IP,
-          captiveApiUrl: o.captiveApiUrl ?? `${PUBLIC_URL}/api/captive`,
+          captiveApiUrl,
           portalHostRecord: '',
           ipv6: o.ipv6 ? '' : '#',
+          raByDnsmasq: o.ipv6 && !byRadvd ? '' : '#',
+          raByRadvd: byRadvd ? '' : '#',
         },
       )
       const file = path.join(tmp, 'dnsmasq.conf')

@@ -20,6 +20,8 @@ export function renderedDnsmasqConf(p: {
     .replaceAll('{{captiveApiUrl}}', p.captiveApiUrl)
     .replaceAll('{{portalHostRecord}}', '')
     .replaceAll('{{ipv6}}', '#')
+    .replaceAll('{{raByDnsmasq}}', '#')
+    .replaceAll('{{raByRadvd}}', '#')
 }
 
 /** Debian's dnsmasq as systemd starts it: /etc/dnsmasq.d is a conf-dir (`-7`). */
