@@ -42,7 +42,7 @@ import { buildOutbox, buildSyncRunner } from './sync/build.js'
 import { outboxErasureNotifier } from './sync/outbox.js'
 import { consoleSyncSource } from './sync/status.js'
 import { createVisitBook } from './visits/book.js'
-import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
+import { seenStepMs } from './visits/presence.js'
 
 /**
  * What every way of running branchgate starts from: the service (main.ts), a one-shot command
@@ -115,7 +115,7 @@ export function createServices(deps: ServiceDeps) {
     sessions: sessionStatements(db),
     idleMinutes: config.session.idleMinutes,
     staffMacs,
-    seenStepMs: DEVICE_SEEN_STEP_MS,
+    seenStepMs: presenceStepOf(config),
     log,
   }
   const smsRows = smsStatements(db)
@@ -306,4 +306,12 @@ export type Services = ReturnType<typeof createServices>
 /** The visit rules' policy from the config, in ms. */
 export function visitPolicyOf(config: Config) {
   return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
+}
+
+/**
+ * How far the presence sweep lets a stored last-seen time lag (ms, issue 20): its own step, or a
+ * third of console.hereNowMinutes when shorter, so "here now" never misses a present customer.
+ */
+export function presenceStepOf(config: Config): number {
+  return Math.min(seenStepMs(visitPolicyOf(config)), (config.console.hereNowMinutes * 60_000) / 3)
 }
