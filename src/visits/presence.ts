@@ -186,6 +186,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
       let devicesGone = 0
+      let knownAndSeen = 0
       for (const [mac, at] of seen) {
         const row = byMac.get(mac)
         if (row) {
@@ -198,18 +199,23 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           else if (stepDue(row[3], latest, step, phaseOf(mac))) {
             touchedDevices.push([mac, latest])
             knownDevices.delete(mac)
-          } else knownDevices.set(mac, latest)
+          } else {
+            knownDevices.set(mac, latest)
+            knownAndSeen++
+          }
         }
         if (isStaff(mac, row)) staffSeen.push(mac)
         else if (row && row[4] === 1 && row[1] !== null) sightings.push({ customerId: row[1], at })
       }
-      // A device that left the sample: its last seen is final, written now.
-      for (const [mac, at] of knownDevices) {
-        if (seen.has(mac)) continue
-        touchedDevices.push([mac, at])
-        knownDevices.delete(mac)
-        devicesGone++
-      }
+      // A device that left the sample: its last seen is final, written now. (None left when
+      // every device known here was just seen: no need to look.)
+      if (knownDevices.size > knownAndSeen)
+        for (const [mac, at] of knownDevices) {
+          if (seen.has(mac)) continue
+          touchedDevices.push([mac, at])
+          knownDevices.delete(mac)
+          devicesGone++
+        }
       // Planned with the exact last activity: the stored one, or what is known here if newer.
       const stored = new Map<string, number>()
       const stillKnown = new Map<string, number>()
