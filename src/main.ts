@@ -247,6 +247,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     staffMacs: services.staffMacs,
     monotonic: { now: () => performance.now() },
     stepMs: presenceStepOf(config),
+    memory: services.presenceMemory,
     log,
   })
   const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)

@@ -42,7 +42,7 @@ import { buildOutbox, buildSyncRunner } from './sync/build.js'
 import { outboxErasureNotifier } from './sync/outbox.js'
 import { consoleSyncSource } from './sync/status.js'
 import { createVisitBook } from './visits/book.js'
-import { seenStepMs } from './visits/presence.js'
+import { createPresenceMemory, seenStepMs } from './visits/presence.js'
 
 /**
  * What every way of running branchgate starts from: the service (main.ts), a one-shot command
@@ -78,6 +78,8 @@ export function createServices(deps: ServiceDeps) {
   const audit = auditStatements(db)
   const visitRows = visitStatements(db)
   const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
+  // The presence tracker's exact times between its writes, read by a login's `arrive` too.
+  const presenceMemory = createPresenceMemory()
   const visits = createVisitBook({
     db,
     visits: visitRows,
@@ -85,6 +87,7 @@ export function createServices(deps: ServiceDeps) {
     policy: visitPolicyOf(config),
     newId: (at) => uuidv7(at),
     outbox,
+    known: presenceMemory,
   })
   const access = createDeviceAccess({
     db,
@@ -266,6 +269,8 @@ export function createServices(deps: ServiceDeps) {
     outbox,
     visitRows,
     visits,
+    /** The presence tracker's exact times between writes; main.ts hands it to the tracker. */
+    presenceMemory,
     access,
     allowance,
     staffMacs,

@@ -42,6 +42,7 @@ function setup(overrides: Record<string, unknown> = {}) {
       policy: { ...visitPolicyOf(h.config), rememberMs: h.config.remember.days * 86_400_000 },
       staffMacs: new Set([STAFF_MAC]),
       monotonic: mono,
+      memory: h.app.presenceMemory,
       log: (l) => logs.push(l),
     })
   let t = tracker()
@@ -525,5 +526,48 @@ describe('writing on a step', () => {
     }
     expect(stepDue(5, 5, 60_000, 0.5)).toBe(false)
     expect(stepDue(5, 4, 60_000, 0.5)).toBe(false)
+  })
+})
+
+describe('a login decides with the exact last activity the tracker keeps', () => {
+  const stored = () => visits()[0]!.last_seen_at
+
+  /** Signs in, then stays until the stored last activity lags the real one by over 2 minutes. */
+  async function presentWithStoredTimeBehind(s: ReturnType<typeof setup>) {
+    await signIn()
+    s.presence.here(PHONE_MAC)
+    await s.run(6)
+    // Stored once a step, on the visit's own phase (its id is partly random): wait for the lag.
+    for (let i = 0; i < 20 && h.clock.now() - stored() <= 2.5 * MIN; i++) await s.run(0.5)
+    const lastActive = h.clock.now()
+    expect(lastActive - stored()).toBeGreaterThan(2.5 * MIN)
+    expect(lastActive - stored()).toBeLessThan(s.stepMs)
+    s.presence.gone(PHONE_MAC)
+    return lastActive
+  }
+
+  it('keeps one visit, extended, for a customer last active idle - 2 min ago whose stored time is a step behind', async () => {
+    const s = setup()
+    const arrived = h.clock.now()
+    const lastActive = await presentWithStoredTimeBehind(s)
+    await s.run(13) // idle is 15 min: 13 min after the last activity, 15.5+ after the stored one
+    expect(h.clock.now() - lastActive).toBe(13 * MIN)
+    expect(visits()).toHaveLength(1)
+    await signIn(PHONE_IP, '55 1234 5678', '+525512345678', 'Ana')
+    expect(visits()).toEqual([
+      expect.objectContaining({ started_at: arrived, last_seen_at: h.clock.now(), ended_at: null }),
+    ])
+  })
+
+  it('opens a new visit for a customer last active idle + 1 min ago, closing the old one at that exact time', async () => {
+    const s = setup()
+    const lastActive = await presentWithStoredTimeBehind(s)
+    // No sweep in between (a slow one): the login's own decision closes the old visit.
+    s.advance({ minutes: 16 })
+    await signIn(PHONE_IP, '55 1234 5678', '+525512345678', 'Ana')
+    const v = visits()
+    expect(v).toHaveLength(2)
+    expect(v[0]).toMatchObject({ last_seen_at: lastActive, ended_at: lastActive })
+    expect(v[1]).toMatchObject({ started_at: h.clock.now(), ended_at: null })
   })
 })

@@ -67,6 +67,27 @@ export interface PresenceSource {
   sample(now: number): Promise<Map<Mac, number>>
 }
 
+/**
+ * The exact times the tracker keeps in memory between the writes of a step: open visits' last
+ * activity (visit id → UTC ms) and devices' last seen (MAC → UTC ms), each newer than the stored
+ * one. Made by the composition root (`createServices`) and handed both to the tracker, which owns
+ * the writes, and to the visit book, so a login's `arrive` decides with the time the tracker
+ * would have used (it reads it through `KnownActivity`, src/visits/book.ts).
+ */
+export function createPresenceMemory() {
+  const visits = new Map<string, number>()
+  const devices = new Map<Mac, number>()
+  return {
+    visits,
+    devices,
+    /** An open visit's last activity known here and not yet written, or undefined. */
+    visit: (id: string): number | undefined => visits.get(id),
+    /** A device's last seen known here and not yet written, or undefined. */
+    device: (mac: string): number | undefined => devices.get(mac as Mac),
+  }
+}
+export type PresenceMemory = ReturnType<typeof createPresenceMemory>
+
 export interface PresenceTrackerDeps {
   db: Db
   source: PresenceSource
@@ -82,6 +103,8 @@ export interface PresenceTrackerDeps {
   monotonic: Clock
   /** How far stored times may lag (ms); `seenStepMs(policy)` when absent (`presenceStepOf` in services). */
   stepMs?: number
+  /** Where the exact times live between writes; shared with the visit book (`services.presenceMemory`). Default: its own. */
+  memory?: PresenceMemory
   log?: (line: string) => void
 }
 
@@ -136,16 +159,17 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
   const step = deps.stepMs ?? seenStepMs(deps.policy)
   let previous: ClockReading | null = null
   let running = false
+  const memory = deps.memory ?? createPresenceMemory()
   /** Open visits' last activity known here but not yet written (visit id → UTC ms). */
-  let known = new Map<string, number>()
+  const known = memory.visits
   /** Tracked devices' last seen known here but not yet written (MAC → UTC ms). */
-  const knownDevices = new Map<Mac, number>()
+  const knownDevices = memory.devices
   let last: SweepReport | null = null
 
   /** Writes every last activity known here; inside the caller's transaction. */
   function writeKnown(): number {
     const n = deps.visits.touchMany([...known])
-    known = new Map()
+    known.clear()
     const d = deps.visits.touchDevices([...knownDevices])
     knownDevices.clear()
     return n + d
@@ -226,7 +250,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         return { id, customerId, startedAt, lastSeenAt: Math.max(lastSeenAt, mine ?? 0) }
       })
       // Visits closed by someone else (a login's arrive) are forgotten here.
-      known = stillKnown
+      known.clear()
+      for (const [id, at] of stillKnown) known.set(id, at)
       const plan = planSweep(open, sightings, now, deps.policy, reason)
       const touched = plan.touched.filter((v) => {
         if (stepDue(stored.get(v.id)!, v.lastSeenAt, step, phaseOf(v.id))) {
