@@ -84,6 +84,7 @@ describe('session jobs', () => {
       policy: { ...visitPolicyOf(h.config), rememberMs: 0 },
       staffMacs: new Set(),
       monotonic: mono,
+      memory: h.app.presenceMemory,
     })
     const deps = {
       tracker,
