@@ -23,7 +23,7 @@ import { createObserver, createServiceMetrics } from './observe/observer.js'
 import { configHash, versionInfo, versionLine } from './version.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
-import { createServices, visitPolicyOf, type Services } from './services.js'
+import { createServices, presenceStepOf, visitPolicyOf, type Services } from './services.js'
 import { templateWarnings } from './sms/segments.js'
 import { admitStaff } from './access/session-jobs.js'
 import { fatalReport } from './errors.js'
@@ -264,6 +264,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
     staffMacs: services.staffMacs,
     monotonic: { now: () => performance.now() },
+    stepMs: presenceStepOf(config),
+    memory: services.presenceMemory,
     log,
   })
   const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)
@@ -323,11 +325,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       await jobsStopped
       // The gate last: a login still in flight above needed it to let its phone through.
       stopGate()
-      // Open visits' last activity the presence sweeps kept in memory (written once a minute).
+      // Open visits' last activity and devices' last seen the presence sweeps kept in memory
+      // (written once a step, src/visits/presence.ts).
       try {
         tracker.flush()
       } catch (err) {
-        log(`presence: cannot write the last activity of open visits: ${(err as Error).message}`)
+        log(
+          `presence: cannot write the last activity of open visits and devices: ${(err as Error).message}`,
+        )
       }
       closeDb(db)
       log('stopped')

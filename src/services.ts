@@ -44,7 +44,7 @@ import { outboxErasureNotifier } from './sync/outbox.js'
 import { consoleSyncSource } from './sync/status.js'
 import { replaceable } from './replaceable.js'
 import { createVisitBook } from './visits/book.js'
-import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
+import { createPresenceMemory, seenStepMs } from './visits/presence.js'
 
 /**
  * What every way of running branchgate starts from: the service (main.ts), a one-shot command
@@ -80,6 +80,8 @@ export function createServices(deps: ServiceDeps) {
   const audit = auditStatements(db)
   const visitRows = visitStatements(db)
   const outbox = buildOutbox(db, { branchId: config.branch.id, sync: config.sync, secret })
+  // The presence tracker's exact times between its writes, read by a login's `arrive` too.
+  const presenceMemory = createPresenceMemory()
   const visits = createVisitBook({
     db,
     visits: visitRows,
@@ -87,6 +89,7 @@ export function createServices(deps: ServiceDeps) {
     policy: visitPolicyOf(config),
     newId: (at) => uuidv7(at),
     outbox,
+    known: presenceMemory,
   })
   const access = createDeviceAccess({
     db,
@@ -119,7 +122,7 @@ export function createServices(deps: ServiceDeps) {
     sessions: sessionStatements(db),
     idleMinutes: config.session.idleMinutes,
     staffMacs,
-    seenStepMs: DEVICE_SEEN_STEP_MS,
+    seenStepMs: presenceStepOf(config),
     log,
   }
   const smsRows = smsStatements(db)
@@ -279,6 +282,8 @@ export function createServices(deps: ServiceDeps) {
     outbox,
     visitRows,
     visits,
+    /** The presence tracker's exact times between writes; main.ts hands it to the tracker. */
+    presenceMemory,
     access,
     allowance,
     staffMacs: staffMacs as ReadonlySet<string>,
@@ -332,4 +337,12 @@ export type Services = ReturnType<typeof createServices>
 /** The visit rules' policy from the config, in ms. */
 export function visitPolicyOf(config: Config) {
   return { idleMs: config.visits.idleMinutes * 60_000, minMs: config.visits.minMinutes * 60_000 }
+}
+
+/**
+ * How far the presence sweep lets a stored last-seen time lag (ms, issue 20): its own step, or a
+ * third of console.hereNowMinutes when shorter, so "here now" never misses a present customer.
+ */
+export function presenceStepOf(config: Config): number {
+  return Math.min(seenStepMs(visitPolicyOf(config)), (config.console.hereNowMinutes * 60_000) / 3)
 }

@@ -12,7 +12,7 @@ import { closeDb, openDb } from '../../src/db/open.js'
 import { visitStatements } from '../../src/db/visits.js'
 import { nftablesGateFor } from '../../src/gate/nftables.js'
 import { uuidv7 } from '../../src/ids.js'
-import { visitPolicyOf } from '../../src/services.js'
+import { presenceStepOf, visitPolicyOf } from '../../src/services.js'
 import { createOutbox, macPolicy } from '../../src/sync/outbox.js'
 import { createVisitBook } from '../../src/visits/book.js'
 import { createKernelPresence } from '../../src/visits/kernel-presence.js'
@@ -40,6 +40,7 @@ const tracker = createPresenceTracker({
   policy: { ...policy, rememberMs: config.remember.days * 86_400_000 },
   staffMacs: new Set(),
   monotonic: { now: () => performance.now() },
+  stepMs: presenceStepOf(config),
 })
 const reports: SweepReport[] = []
 for (let i = 0; i < Number(n); i++) {

@@ -13,8 +13,8 @@ export interface SessionJobDeps {
   /** Staff MACs from the config. */
   staffMacs: ReadonlySet<string>
   /**
-   * ms; the presence sweep writes a device's last-seen time at most this often (the visits'
-   * DEVICE_SEEN_STEP_MS), so idleness is judged that much late, never early.
+   * ms; a device's stored last-seen time lags the presence sweep's by less than this (its
+   * `seenStepMs`), so idleness is judged that much late, never early.
    */
   seenStepMs: number
   log: (line: string) => void
@@ -54,9 +54,9 @@ export function expireSessions(deps: SessionJobDeps, now: number): Promise<Outco
 }
 
 /**
- * Revokes devices with no sign of life for session.idleMinutes (within a minute: the sweep writes
- * a device's last-seen time once a minute, so the threshold allows for that and errs late, never
- * early); their visit closes by the visit rules.
+ * Revokes devices with no sign of life for session.idleMinutes (within the sweep's step: it writes
+ * a present device's last-seen time once a step, so the threshold allows for that and errs late,
+ * never early); their visit closes by the visit rules.
  */
 export function revokeIdle(deps: SessionJobDeps, now: number): Promise<Outcome> {
   if (deps.idleMinutes <= 0) return Promise.resolve({ changed: [], failed: [] })

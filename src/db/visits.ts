@@ -70,7 +70,7 @@ export function visitStatements(db: Db) {
      FROM json_each(@rows) AS j
      WHERE visits.id = j.value ->> 0 AND visits.ended_at IS NULL`,
   )
-  // The last activity the sweep knew may be newer than the stored one (written once a minute).
+  // The last activity the sweep knew may be newer than the stored one (written once a step).
   const close = db.prepare(
     `UPDATE visits SET ended_at = @endedAt, end_reason = @reason, pass_by = @passBy,
             last_seen_at = MAX(last_seen_at, @endedAt)

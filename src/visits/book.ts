@@ -3,6 +3,15 @@ import type { VisitStatements } from '../db/visits.js'
 import type { Outbox } from '../sync/outbox.js'
 import { planSweep, type ClosedVisit, type SweepPlan, type VisitPolicy } from './rules.js'
 
+/**
+ * Open visits' last activity known ahead of the database: the presence tracker writes a stored
+ * time only once a step (src/visits/presence.ts, `createPresenceMemory`) and keeps the exact one.
+ */
+export interface KnownActivity {
+  /** The visit's last activity (UTC ms) when known and newer than the stored one, else undefined. */
+  visit(id: string): number | undefined
+}
+
 export interface VisitBookDeps {
   db: Db
   visits: VisitStatements
@@ -12,6 +21,8 @@ export interface VisitBookDeps {
   newId: (at: number) => string
   /** Where the CRM's `visit.closed` is written, in the transaction that closes the visit. */
   outbox: Pick<Outbox, 'visitClosed'>
+  /** What the presence tracker knows ahead of the stored times; default: nothing (the stored ones). */
+  known?: KnownActivity
 }
 
 /**
@@ -63,8 +74,18 @@ export function createVisitBook(deps: VisitBookDeps) {
      */
     arrive(customerId: number, at: number): string {
       const open = visits.openFor(customerId)
+      // The stored last activity may lag the tracker's by a step: decide with the exact one, as
+      // a sweep would, so a customer back within the idle time keeps their visit.
+      const mine = open ? deps.known?.visit(open.id) : undefined
       const current = open
-        ? [{ id: open.id, customerId, startedAt: open.started_at, lastSeenAt: open.last_seen_at }]
+        ? [
+            {
+              id: open.id,
+              customerId,
+              startedAt: open.started_at,
+              lastSeenAt: Math.max(open.last_seen_at, mine ?? 0),
+            },
+          ]
         : []
       const plan = planSweep(current, [{ customerId, at }], at, deps.policy)
       const { openedIds } = apply(plan)

@@ -13,17 +13,24 @@ import {
   type VisitPolicy,
 } from './rules.js'
 
-/** How stale a device's stored last-seen time may get before a sweep writes it again (ms). */
-export const DEVICE_SEEN_STEP_MS = 60_000
+/**
+ * How far a stored last-seen time (a device's, or an open visit's last activity) may lag what the
+ * tracker knows, at most (ms). The tracker keeps the exact times in memory, plans and closes visits
+ * with them, and writes a present device's row only when it falls a step behind (each row on its
+ * own phase, so a crowd that arrived together spreads over the following sweeps). With sweeps every
+ * 30 s a sweep then writes a tenth of the present rows instead of half (issue 20: each write also
+ * moves the console's indexes). Arrivals, departures and closed visits are written when they
+ * happen. A clean stop writes everything (`flush`); a crash loses at most this much of each time.
+ */
+export const SEEN_FLUSH_MS = 5 * 60_000
 
 /**
- * How far an open visit's stored last activity may lag what the tracker knows (ms). The tracker
- * keeps the exact time in memory, plans and closes visits with it, and writes it once per step:
- * a sweep of thousands of present devices then writes a share of them instead of all (each
- * write also moves two console indexes). A crash loses at most this much of an open visit's
- * end; a clean stop writes everything (`flush`).
+ * The step for a visit policy: `SEEN_FLUSH_MS`, or a third of the idle gap when that is shorter,
+ * so a quick restart after a crash never reads a present customer as gone for the idle gap.
  */
-export const VISIT_SEEN_STEP_MS = 60_000
+export function seenStepMs(policy: Pick<VisitPolicy, 'idleMs'>): number {
+  return Math.max(1000, Math.min(SEEN_FLUSH_MS, Math.floor(policy.idleMs / 3)))
+}
 
 /** A fixed fraction in [0, 1) per key (FNV-1a), so rows on a step fall due in different sweeps. */
 export function phaseOf(key: string): number {
@@ -60,6 +67,27 @@ export interface PresenceSource {
   sample(now: number): Promise<Map<Mac, number>>
 }
 
+/**
+ * The exact times the tracker keeps in memory between the writes of a step: open visits' last
+ * activity (visit id → UTC ms) and devices' last seen (MAC → UTC ms), each newer than the stored
+ * one. Made by the composition root (`createServices`) and handed both to the tracker, which owns
+ * the writes, and to the visit book, so a login's `arrive` decides with the time the tracker
+ * would have used (it reads it through `KnownActivity`, src/visits/book.ts).
+ */
+export function createPresenceMemory() {
+  const visits = new Map<string, number>()
+  const devices = new Map<Mac, number>()
+  return {
+    visits,
+    devices,
+    /** An open visit's last activity known here and not yet written, or undefined. */
+    visit: (id: string): number | undefined => visits.get(id),
+    /** A device's last seen known here and not yet written, or undefined. */
+    device: (mac: string): number | undefined => devices.get(mac as Mac),
+  }
+}
+export type PresenceMemory = ReturnType<typeof createPresenceMemory>
+
 export interface PresenceTrackerDeps {
   db: Db
   source: PresenceSource
@@ -73,6 +101,10 @@ export interface PresenceTrackerDeps {
   staffMacs: ReadonlySet<string>
   /** Time that never jumps (process uptime), to tell a clock step from time passing. */
   monotonic: Clock
+  /** How far stored times may lag (ms); `seenStepMs(policy)` when absent (`presenceStepOf` in services). */
+  stepMs?: number
+  /** Where the exact times live between writes; shared with the visit book (`services.presenceMemory`). Default: its own. */
+  memory?: PresenceMemory
   log?: (line: string) => void
 }
 
@@ -94,27 +126,53 @@ export interface SweepReport {
   cpuMs: number
   /** Time in SQLite: reads and the one write transaction. */
   dbMs: number
-  /** Rows written: open visits' last activity, devices' last seen (the others wait for their step). */
-  written: { visits: number; devices: number }
+  /**
+   * Rows written, and why. `visits` = opened + closed + visitsBehind; `devices` = devicesBehind
+   * + devicesGone. A present device whose stored time is less than a step behind costs nothing.
+   */
+  written: {
+    visits: number
+    devices: number
+    /** Visits opened (inserted) and closed. */
+    opened: number
+    closed: number
+    /** Open visits whose stored last activity fell a step behind (or crossed its phase). */
+    visitsBehind: number
+    /** Devices whose stored last seen fell a step behind: arrivals after a step, and the rest on their phase. */
+    devicesBehind: number
+    /** Devices that left the sample (no neighbour entry, no traffic) with a newer time known here. */
+    devicesGone: number
+  }
 }
 
 /**
  * Samples presence and keeps visits true. Each sweep reads the source once, then reads, plans and
- * writes in ONE transaction. Open visits live only in the database, so they survive a restart:
- * the first sweep after one closes, at their last activity, those whose gap exceeded the idle time.
+ * writes in ONE transaction. Open visits live in the database, so they survive a restart: the first
+ * sweep after one closes, at their last activity, those whose gap exceeded the idle time.
+ *
+ * What a sweep writes: a visit when it opens or closes; a stored time (an open visit's last
+ * activity, a device's last seen) when it falls `seenStepMs` behind what is known here, or when the
+ * device leaves. The exact times live here in between; `flush` writes them at a clean stop, and a
+ * crash loses at most one step of each (docs/bench.md, "What a crash can lose").
  */
 export function createPresenceTracker(deps: PresenceTrackerDeps) {
+  const step = deps.stepMs ?? seenStepMs(deps.policy)
   let previous: ClockReading | null = null
   let running = false
+  const memory = deps.memory ?? createPresenceMemory()
   /** Open visits' last activity known here but not yet written (visit id → UTC ms). */
-  let known = new Map<string, number>()
+  const known = memory.visits
+  /** Tracked devices' last seen known here but not yet written (MAC → UTC ms). */
+  const knownDevices = memory.devices
   let last: SweepReport | null = null
 
   /** Writes every last activity known here; inside the caller's transaction. */
   function writeKnown(): number {
     const n = deps.visits.touchMany([...known])
-    known = new Map()
-    return n
+    known.clear()
+    const d = deps.visits.touchDevices([...knownDevices])
+    knownDevices.clear()
+    return n + d
   }
 
   function isStaff(mac: string, row: TrackedDeviceTuple | undefined): boolean {
@@ -128,7 +186,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     const seen = await deps.source.sample(now)
     const s1 = performance.now()
     const before = previous
-    const step = clockStepMs(before, reading)
+    const clockStep = clockStepMs(before, reading)
     const reason = before === null ? 'restart' : 'absent'
     let dbMs = 0
     let cpuMs = 0
@@ -136,9 +194,9 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       let t = performance.now()
       // The clock jumped (NTP step): shift open visits with it so their durations stay true.
       // What is known here is on the old clock too: written first, shifted with the rest.
-      if (step !== 0 && before) {
+      if (clockStep !== 0 && before) {
         writeKnown()
-        deps.visits.rebaseOpen(step, before.wall, now)
+        deps.visits.rebaseOpen(clockStep, before.wall, now)
       }
       const tracked = deps.visits.tracked(now, now - deps.policy.rememberMs)
       const openRows = deps.visits.openAll()
@@ -151,16 +209,37 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       const sightings: Sighting[] = []
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
+      let devicesGone = 0
+      let knownAndSeen = 0
       for (const [mac, at] of seen) {
         const row = byMac.get(mac)
-        // A device's last seen serves the device list and idle revocation (minutes): writing it
-        // once a minute is enough, and halves the writes of a sweep.
-        const seenAt = Math.min(at, now)
-        if (row && stepDue(row[3], seenAt, DEVICE_SEEN_STEP_MS, phaseOf(mac)))
-          touchedDevices.push([mac, seenAt])
+        if (row) {
+          // A device's last seen serves the device list and idle revocation (minutes): written
+          // when it falls a step behind, kept here in between.
+          const seenAt = Math.min(at, now)
+          const mine = knownDevices.get(mac)
+          const latest = mine !== undefined && mine > seenAt ? mine : seenAt
+          if (latest <= row[3]) knownDevices.delete(mac)
+          else if (stepDue(row[3], latest, step, phaseOf(mac))) {
+            touchedDevices.push([mac, latest])
+            knownDevices.delete(mac)
+          } else {
+            knownDevices.set(mac, latest)
+            knownAndSeen++
+          }
+        }
         if (isStaff(mac, row)) staffSeen.push(mac)
         else if (row && row[4] === 1 && row[1] !== null) sightings.push({ customerId: row[1], at })
       }
+      // A device that left the sample: its last seen is final, written now. (None left when
+      // every device known here was just seen: no need to look.)
+      if (knownDevices.size > knownAndSeen)
+        for (const [mac, at] of knownDevices) {
+          if (seen.has(mac)) continue
+          touchedDevices.push([mac, at])
+          knownDevices.delete(mac)
+          devicesGone++
+        }
       // Planned with the exact last activity: the stored one, or what is known here if newer.
       const stored = new Map<string, number>()
       const stillKnown = new Map<string, number>()
@@ -171,10 +250,11 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         return { id, customerId, startedAt, lastSeenAt: Math.max(lastSeenAt, mine ?? 0) }
       })
       // Visits closed by someone else (a login's arrive) are forgotten here.
-      known = stillKnown
+      known.clear()
+      for (const [id, at] of stillKnown) known.set(id, at)
       const plan = planSweep(open, sightings, now, deps.policy, reason)
       const touched = plan.touched.filter((v) => {
-        if (stepDue(stored.get(v.id)!, v.lastSeenAt, VISIT_SEEN_STEP_MS, phaseOf(v.id))) {
+        if (stepDue(stored.get(v.id)!, v.lastSeenAt, step, phaseOf(v.id))) {
           known.delete(v.id)
           return true
         }
@@ -189,6 +269,15 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       deps.book.apply({ ...plan, touched })
       deps.visits.touchDevices(touchedDevices)
       dbMs += performance.now() - t
+      const written = {
+        visits: plan.opened.length + plan.closed.length + touched.length,
+        devices: touchedDevices.length,
+        opened: plan.opened.length,
+        closed: plan.closed.length,
+        visitsBehind: touched.length,
+        devicesBehind: touchedDevices.length - devicesGone,
+        devicesGone,
+      }
       return {
         at: now,
         present: seen.size,
@@ -196,14 +285,14 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         touched: plan.touched.length,
         closed: plan.closed.length,
         staffSeen,
-        clockStepMs: step,
-        written: { visits: touched.length, devices: touchedDevices.length },
+        clockStepMs: clockStep,
+        written,
       }
     })()
     previous = reading
-    if (step !== 0)
+    if (clockStep !== 0)
       deps.log?.(
-        `presence: the clock stepped by ${Math.round(step / 1000)} s; open visits shifted with it`,
+        `presence: the clock stepped by ${Math.round(clockStep / 1000)} s; open visits shifted with it`,
       )
     last = { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
     return last
@@ -211,7 +300,9 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
 
   return {
     sweep,
-    /** Writes the last activity known here of every open visit (at a clean stop). */
+    /** The step this tracker writes stored times on (ms): what a crash can lose, at most. */
+    stepMs: step,
+    /** Writes the last activity and last seen known here (at a clean stop); rows written. */
     flush(): number {
       return deps.db.transaction(writeKnown)()
     },

@@ -17,6 +17,14 @@ export class FakePresence implements PresenceSource {
     for (const m of macs) this.active.delete(mac(m))
     return this
   }
+  /** Out of the sample altogether (the neighbour entry expired or failed). */
+  forget(...macs: string[]) {
+    for (const m of macs) {
+      this.active.delete(mac(m))
+      this.lastActive.delete(mac(m))
+    }
+    return this
+  }
   /** One sign of life at a given time, without staying active. */
   lastSeen(m: string, at: number) {
     this.lastActive.set(mac(m), at)
