@@ -55,7 +55,7 @@ interface VisitExportRow {
 // planner chose when both were written plainly, every page walked the index from the range's
 // start again: a year's export read 3.3 million index entries for 182,500 rows.) The range's
 // start stays a filter only (`+`), and the first page starts just before it.
-const VISIT_PAGE = `FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
+export const VISIT_PAGE = `FROM visits v LEFT JOIN customers c ON c.id = v.customer_id
     WHERE (v.started_at, v.id) > (@afterStart, @afterId) AND v.started_at < @to
       AND +v.started_at >= @from
     ORDER BY v.started_at, v.id
