@@ -34,6 +34,10 @@ export class FakeSalesforce {
 
   async start(): Promise<this> {
     const server = createServer((req, res) => void this.handle(req, res))
+    // The client closes idle connections itself (undici, 4 s); a server that also times them out
+    // races it on a busy machine and the client writes into a socket being closed (ECONNRESET).
+    // Real providers would only cost a failover there; in tests it was a flaky 502.
+    server.keepAliveTimeout = 0
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
     this.port = (server.address() as AddressInfo).port
     this.server = server

@@ -58,6 +58,10 @@ export class FakeProviders {
       req.on('data', (d) => (raw += d))
       req.on('end', () => this.answer(req.method ?? '', req.url ?? '', req.headers, raw, res))
     })
+    // The client closes idle connections itself (undici, 4 s); a server that also times them out
+    // races it on a busy machine and the client writes into a socket being closed (ECONNRESET).
+    // Real providers would only cost a failover there; in tests it was a flaky 502.
+    this.server.keepAliveTimeout = 0
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r))
     this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
     return this
