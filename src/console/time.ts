@@ -36,8 +36,27 @@ export interface OffsetSegment {
   offset: number
 }
 
+// A year's segments take 730 Intl calls (~5 ms); the same few ranges are asked again and again
+// (the dashboard and its page, the trends' two periods). The answer never changes: keep a few.
+const knownSegments = new Map<string, readonly OffsetSegment[]>()
+
 /** The offsets in force over [fromMs, toMs): one segment per daylight-saving change. */
-export function offsetSegments(fromMs: number, toMs: number, timeZone: string): OffsetSegment[] {
+export function offsetSegments(
+  fromMs: number,
+  toMs: number,
+  timeZone: string,
+): readonly OffsetSegment[] {
+  const key = `${fromMs} ${toMs} ${timeZone}`
+  let known = knownSegments.get(key)
+  if (!known) {
+    known = Object.freeze(computeSegments(fromMs, toMs, timeZone).map((g) => Object.freeze(g)))
+    if (knownSegments.size >= 16) knownSegments.clear()
+    knownSegments.set(key, known)
+  }
+  return known
+}
+
+function computeSegments(fromMs: number, toMs: number, timeZone: string): OffsetSegment[] {
   const segments: OffsetSegment[] = []
   let start = fromMs
   let offset = offsetAt(fromMs, timeZone)
