@@ -36,6 +36,8 @@ export interface BenchResult {
   finishedAt: string
   sections: string[]
   figures: Figure[]
+  /** Sections that threw (their figures are missing), with their error. */
+  failed?: Array<{ section: string; error: string }>
 }
 
 export interface MachineDescription {

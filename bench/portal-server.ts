@@ -23,6 +23,7 @@ import { openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { plainIp } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
+import { benchMac } from './bench-phones.js'
 import { smsStatements } from '../src/db/sms.js'
 import { attemptRecorder } from '../src/sms/metrics.js'
 import { createFailoverSender } from '../src/sms/sender.js'
@@ -128,10 +129,8 @@ if (mode === 'hello') {
     async macFor(ip: string) {
       let mac = macs.get(ip)
       if (!mac) {
-        // 127.0.X.Y -> 02:00:00:00:XX:YY: one device per loopback address.
-        const [, , x = 0, y = 0] = plainIp(ip).split('.').map(Number)
-        const hex = (v: number) => v.toString(16).padStart(2, '0')
-        mac = parseMac(`02:00:00:00:${hex(x)}:${hex(y)}`) as Mac
+        // 127.W.X.Y -> 02:00:00:WW:XX:YY: one device per loopback address.
+        mac = parseMac(benchMac(plainIp(ip))) as Mac
         macs.set(ip, mac)
       }
       return mac

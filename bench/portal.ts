@@ -3,6 +3,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { LeanConnection } from './lean-http.js'
+import { benchAddress, benchNational } from './bench-phones.js'
 import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 
@@ -160,12 +161,9 @@ export async function loginVerify(
     Array.from({ length: clients }, async (_, i) => {
       for (let k = 0; k < perClient; k++) {
         const n = serial++
-        // Numbers spread over prefixes (the number without its last 4 digits), as real ones are.
-        const national = `55${String(n).padStart(4, '0')}${String(1000 + i).slice(-4)}`
-        const phone = await LeanConnection.open(
-          server.port,
-          `127.0.${1 + Math.floor(n / 250)}.${2 + (n % 250)}`,
-        )
+        // Its own valid number and address however many logins the run has made (bench-phones.ts).
+        const national = benchNational(n)
+        const phone = await LeanConnection.open(server.port, benchAddress(n))
         try {
           const splash = await phone.get('/')
           if (splash.status !== 200) throw new Error(`GET / answered ${splash.status}`)

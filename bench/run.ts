@@ -7,22 +7,17 @@
  * `--compare OLD.json` prints each figure beside the old one and flags a change worse than 10 %.
  */
 import { writeFileSync } from 'node:fs'
+import { runSections, type BenchSection } from './sections.js'
 import {
   allFigures,
   compare,
   describeMachine,
-  inSection,
   printComparison,
   readResult,
   type BenchResult,
 } from './figures.js'
 
-export interface BenchSection {
-  name: string
-  /** Runs only when named on the command line (root, long runs). */
-  onlyWhenNamed?: boolean
-  run(): Promise<void>
-}
+export type { BenchSection } from './sections.js'
 
 const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./portal.js')).default,
@@ -83,16 +78,7 @@ const startedAt = new Date().toISOString()
 console.log(
   `machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, load ${machine.loadAverage.join(' ')}${machine.commit ? `, commit ${machine.commit}` : ''}`,
 )
-const ran: string[] = []
-for (const load of SECTIONS) {
-  const section = await load()
-  const named = filter.some((f) => section.name.includes(f))
-  if (filter.length ? !named : section.onlyWhenNamed) continue
-  console.log(`\n## ${section.name}`)
-  inSection(section.name)
-  ran.push(section.name)
-  await section.run()
-}
+const { ran, failed } = await runSections(SECTIONS, filter)
 if (filter.length && ran.length === 0) usage(`no section matches ${filter.join(', ')}`)
 
 if (jsonFile) {
@@ -102,6 +88,7 @@ if (jsonFile) {
     finishedAt: new Date().toISOString(),
     sections: ran,
     figures: [...allFigures()],
+    ...(failed.length ? { failed } : {}),
   }
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n')
   console.log(`\nwrote ${allFigures().length} figures to ${jsonFile}`)
@@ -111,4 +98,9 @@ const missed = allFigures().filter((f) => f.met === false)
 console.log(
   `\n${allFigures().filter((f) => f.target).length} targets, ${missed.length} not met${missed.length ? `: ${missed.map((f) => `${f.section}/${f.key}`).join(', ')}` : ''}`,
 )
-process.exit(0)
+if (failed.length) {
+  console.log(
+    `${failed.length} section(s) failed, their figures missing: ${failed.map((f) => f.section).join(', ')}`,
+  )
+}
+process.exit(failed.length ? 1 : 0)

@@ -60,47 +60,102 @@ export interface DashboardFigures {
   }
 }
 
-// Visits in [@from, @to), staff customers left out, with their dwell. Dwell of an open visit runs
-// to its last sighting. Staff are known by devices.is_staff (set by the visits feature).
-const BASE = `
-  staff(customer_id) AS (SELECT customer_id FROM devices WHERE is_staff = 1 AND customer_id IS NOT NULL),
-  base AS (
-    SELECT v.customer_id, v.started_at, v.ended_at IS NULL AS open,
-           COALESCE(v.ended_at, v.last_seen_at) - v.started_at AS dwell_ms
-    FROM visits v
-    WHERE v.started_at >= @from AND v.started_at < @to
-      AND (v.customer_id IS NULL OR v.customer_id NOT IN (SELECT customer_id FROM staff))
-  )`
-
-// One number per visit, so the scan hands back a plain array of numbers (no row objects): the
-// dwell in whole seconds (truncated, as `dwell_ms / 1000`) times 2^32, plus the start in seconds
-// after @from times 2, plus 1 when the visit is open. Exact in a double while |dwell| < 2^21 s
-// (24 days) and the range < 68 years; a longer "dwell" is damaged data and is clamped to 24 days.
-const PACK = 4294967296
+// One number per visit: its dwell in whole seconds (truncated, as `dwell_ms / 1000`) times @base,
+// plus its branch-local hour (counted from the range's first) times 2, plus 1 when the visit is
+// open; @base is the smallest power of two above twice the range's hours. Exact in a double for
+// any range up to 2^31 hours; a "dwell" longer than 2^21 s (24 days) is damaged data and is
+// clamped to 24 days. Under 65,536 s of dwell and a year of hours the numbers stay below 2^31,
+// which JSON.parse reads fastest (small integers).
 const DWELL_CAP = 2_097_151
+const HOUR = 3_600_000
+const PACKED = `MIN(MAX((COALESCE(ended_at, last_seen_at) - started_at) / 1000, -${DWELL_CAP}), ${DWELL_CAP})
+    * CAST(@base AS INTEGER)
+  + ((started_at + CAST(@offset AS INTEGER)) / ${HOUR} - CAST(@firstHour AS INTEGER)) * 2
+  + (ended_at IS NULL)`
+const STAFF = `SELECT customer_id FROM devices WHERE is_staff = 1 AND customer_id IS NOT NULL`
+// Dwell seconds below this are counted in an array indexed by the second (a day); the rare
+// longer (or damaged, negative) ones in a map.
+const DENSE_SECONDS = 86_400
 
-/** The dashboard's figures from one scan of the covering index on visits (and one for customers). */
-export function createDashboard(db: Db, rules: VisitReportRules) {
-  // Measured on a synthetic busy year (bench/console.ts): one scan whose rows are packed numbers,
-  // counted in JS, takes a third of the time of the grouped scans it replaced (one GROUP BY the
-  // dwell with its sort, one GROUP BY the local hour per offset segment).
-  const visitsPacked = db
+/** The dashboard's figures from one scan of the covering index on visits (and a walk of the customers). */
+export function createDashboard(
+  db: Db,
+  rules: VisitReportRules,
+  /** For tests: count the customers one way whatever the range (both give the same figures). */
+  tuning: { customersBy?: 'walk' | 'visits' } = {},
+) {
+  // Measured on a synthetic busy year (bench/console.ts, 182,500 visits): handing SQLite's rows
+  // to JS one by one cost more than reading them (a plucked number per visit: ~0.4 µs a row,
+  // four times the index scan). So each scan hands back its column as one JSON array of small
+  // integers, which SQLite writes and V8's JSON.parse reads far faster than rows cross the
+  // binding. One scan per stretch of constant UTC offset (one a year in most zones, three
+  // across two daylight-saving changes): SQL computes the local hour, JS only counts.
+  const visitsScan = db
     .prepare(
-      `WITH ${BASE}
-    SELECT MIN(MAX(dwell_ms / 1000, -${DWELL_CAP}), ${DWELL_CAP}) * ${PACK}
-           + ((started_at - CAST(@from AS INTEGER)) / 1000) * 2 + open
-    FROM base`,
+      `SELECT json_group_array(${PACKED}) FROM visits WHERE started_at >= @from AND started_at < @to`,
     )
     .pluck()
-  // Distinct customers walk the per-customer index; "new" means no visit before the range.
-  // A customer some of whose visits are tallies (privacy.retention.visitsMonths) is new only if
+  // Staff visits are counted by the scan above and taken off again: staff are a few, and a
+  // NOT IN on every visit of the scan cost more than reading their visits twice.
+  const staffScan = db
+    .prepare(
+      `SELECT json_group_array(${PACKED}) FROM visits
+       WHERE customer_id IN (${STAFF}) AND started_at >= @from AND started_at < @to`,
+    )
+    .pluck()
+
+  // Distinct customers and the new ones among them ("new": no visit before the range). A
+  // customer some of whose visits are tallies (privacy.retention.visitsMonths) is new only if
   // none is, and is counted once when their last tallied day is in the range too (`overlap`).
-  const customers = db.prepare(`WITH ${BASE},
-    seen(customer_id) AS (SELECT DISTINCT customer_id FROM base WHERE customer_id IS NOT NULL)
-    SELECT COUNT(*) AS customers, COALESCE(SUM(c.tallied_through IS NULL AND NOT EXISTS (
-      SELECT 1 FROM visits p WHERE p.customer_id = s.customer_id AND p.started_at < @from
+  // Two ways to the same answer, by the range's size against the customers': a long range walks
+  // the customers, one seek each for their first visit (a second only for those who came
+  // before the range); a short one reads its visits' customers, then seeks only for those.
+  // Measured on the busy year: the walk takes 60 % of the time of a DISTINCT over the
+  // per-customer index, which costs as much for a day as for a year.
+  const customerCount = db.prepare(`SELECT COALESCE(MAX(id), 0) FROM customers`).pluck()
+  const walkCustomers = db.prepare(`
+    SELECT COUNT(*) AS customers, COALESCE(SUM(tallied_through IS NULL AND first >= @from), 0) AS fresh,
+      COALESCE(SUM(tallied_through >= @fromDay), 0) AS overlap
+    FROM (SELECT c.id, c.tallied_through,
+                 (SELECT MIN(started_at) FROM visits f WHERE f.customer_id = c.id) AS first
+          FROM customers c WHERE c.id NOT IN (${STAFF})
+          -- LIMIT keeps this a subquery: flattened, each use of first would seek again.
+          LIMIT -1) w
+    WHERE first < @to AND (first >= @from OR EXISTS (
+      SELECT 1 FROM visits v WHERE v.customer_id = w.id AND v.started_at >= @from AND v.started_at < @to))`)
+  const rangeCustomers = db
+    .prepare(
+      `SELECT json_group_array(customer_id) FROM visits
+       WHERE started_at >= @from AND started_at < @to AND customer_id IS NOT NULL`,
+    )
+    .pluck()
+  // @seen: the ids in ascending order, so the seeks walk the indexes forward.
+  const seenCustomers = db.prepare(`
+    SELECT COALESCE(SUM(c.tallied_through IS NULL AND NOT EXISTS (
+      SELECT 1 FROM visits p WHERE p.customer_id = s.value AND p.started_at < @from
     )), 0) AS fresh, COALESCE(SUM(c.tallied_through >= @fromDay), 0) AS overlap
-    FROM seen s LEFT JOIN customers c ON c.id = s.customer_id`)
+    FROM json_each(@seen) s LEFT JOIN customers c ON c.id = s.value`)
+  const staffCustomers = db.prepare(`SELECT DISTINCT customer_id FROM (${STAFF})`).pluck()
+  const customerFigures = (
+    range: DateRange,
+    rangeVisits: number,
+  ): { customers: number; fresh: number; overlap: number } => {
+    const params = { from: range.fromMs, to: range.toMs, fromDay: range.from }
+    const walk = tuning.customersBy
+      ? tuning.customersBy === 'walk'
+      : rangeVisits >= (customerCount.get() as number)
+    if (walk) {
+      return walkCustomers.get(params) as { customers: number; fresh: number; overlap: number }
+    }
+    const staff = new Set(staffCustomers.all() as number[])
+    const ids = JSON.parse(rangeCustomers.get(params) as string) as number[]
+    const seen = [...new Set(ids)].filter((id) => !staff.has(id)).sort((a, b) => a - b)
+    const found = seenCustomers.get({ ...params, seen: JSON.stringify(seen) }) as {
+      fresh: number
+      overlap: number
+    }
+    return { customers: seen.length, ...found }
+  }
   // Visits kept only as anonymous tallies (deleted customers, visits past their retention):
   // src/db/tallies.ts. Their slots are quarter hours, so a range's local-midnight bounds and
   // every local hour cut them exactly.
@@ -144,30 +199,46 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
       const minMs = rules.passByMinutes * 60_000
       const params = { from: range.fromMs, to: range.toMs }
       const segments = offsetSegments(range.fromMs, range.toMs, rules.timeZone)
-      // Finished, non-pass-by visits per dwell second; visits per branch-local hour (hours since
-      // the epoch on the branch's wall clock).
-      const staySeconds = new Map<number, number>()
-      const perLocalHour = new Map<number, number>()
+      // Visits per branch-local hour (hours since the epoch on the branch's wall clock), in an
+      // array from the range's first local hour to its last.
+      let firstHour = Infinity
+      let lastHour = -Infinity
+      for (const g of segments) {
+        firstHour = Math.min(firstHour, Math.floor((g.from + g.offset) / HOUR))
+        lastHour = Math.max(lastHour, Math.floor((g.to - 1 + g.offset) / HOUR))
+      }
+      const perLocalHour = new Float64Array(Math.max(0, lastHour - firstHour + 1))
+      let base = 2
+      while (base <= 2 * perLocalHour.length + 1) base *= 2
+      // Finished, non-pass-by visits per dwell second.
+      const dense = new Float64Array(DENSE_SECONDS)
+      const sparse = new Map<number, number>()
+      const stay = (seconds: number, n: number) => {
+        if (seconds >= 0 && seconds < DENSE_SECONDS) dense[seconds]! += n
+        else sparse.set(seconds, (sparse.get(seconds) ?? 0) + n)
+      }
       let visits = 0
+      let rangeVisits = 0
       let passBys = 0
-      let seg = 0
-      for (const packed of visitsPacked.all(params) as number[]) {
-        const seconds = Math.floor(packed / PACK)
-        const low = packed - seconds * PACK
-        const open = low & 1
-        const startedAt = range.fromMs + (low >>> 1) * 1000
-        visits++
-        // The offset segment holding the start (rows come nearly in order: start from the last).
-        if (startedAt < segments[seg]!.from || startedAt >= segments[seg]!.to) {
-          seg = segments.findIndex((g) => startedAt >= g.from && startedAt < g.to)
-          if (seg < 0) seg = segments.length - 1
+      // Each visit in the range, then each staff visit in it again, taken off (sign -1).
+      const count = (json: string, sign: 1 | -1) => {
+        const list = JSON.parse(json) as number[]
+        if (sign > 0) rangeVisits += list.length
+        for (const packed of list) {
+          const seconds = Math.floor(packed / base)
+          const low = packed - seconds * base
+          visits += sign
+          perLocalHour[low >>> 1]! += sign
+          // A visit still going has no dwell yet; a finished one too short is a pass-by.
+          if (low & 1) continue
+          if (seconds * 1000 < minMs) passBys += sign
+          else stay(seconds, sign)
         }
-        const hour = Math.floor((startedAt + segments[seg]!.offset) / 3_600_000)
-        perLocalHour.set(hour, (perLocalHour.get(hour) ?? 0) + 1)
-        // A visit still going has no dwell yet; a finished one too short is a pass-by.
-        if (open) continue
-        if (seconds * 1000 < minMs) passBys++
-        else staySeconds.set(seconds, (staySeconds.get(seconds) ?? 0) + 1)
+      }
+      for (const g of segments) {
+        const scan = { from: g.from, to: g.to, offset: g.offset, firstHour, base }
+        count(visitsScan.get(scan) as string, 1)
+        count(staffScan.get(scan) as string, -1)
       }
       // Visits kept only as anonymous tallies (issue 15), by the same rules: a few grouped rows.
       for (const d of talliedDwell.all(params) as Array<{
@@ -178,7 +249,7 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
         visits += d.n
         if (d.open) continue
         if (d.seconds * 1000 < minMs) passBys += d.n
-        else staySeconds.set(d.seconds, (staySeconds.get(d.seconds) ?? 0) + d.n)
+        else stay(d.seconds, d.n)
       }
       for (const g of segments) {
         const hours = talliedByLocalHour.all({
@@ -189,12 +260,18 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
           localHour: number
           n: number
         }>
-        for (const h of hours)
-          perLocalHour.set(h.localHour, (perLocalHour.get(h.localHour) ?? 0) + h.n)
+        for (const h of hours) perLocalHour[h.localHour - firstHour]! += h.n
       }
-      const stays = [...staySeconds]
-        .map(([seconds, n]) => ({ seconds, n }))
-        .sort((a, b) => a.seconds - b.seconds)
+      // The dwell distribution in order of seconds: the negative (damaged) ones, the dense
+      // array, then the long ones.
+      const stays: Array<{ seconds: number; n: number }> = []
+      const outliers = [...sparse].sort((a, b) => a[0] - b[0])
+      for (const [seconds, n] of outliers) if (seconds < 0 && n) stays.push({ seconds, n })
+      for (let seconds = 0; seconds < DENSE_SECONDS; seconds++) {
+        if (dense[seconds]) stays.push({ seconds, n: dense[seconds]! })
+      }
+      for (const [seconds, n] of outliers)
+        if (seconds >= DENSE_SECONDS && n) stays.push({ seconds, n })
       const histogram = DWELL_BUCKETS.map(() => 0)
       let finished = 0
       let sumSeconds = 0
@@ -210,8 +287,10 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
 
       const heatmap = Array.from({ length: 7 }, () => Array<number>(24).fill(0))
       const perDay = new Map<string, number>()
-      for (const [localHour, n] of perLocalHour) {
-        const wall = new Date(localHour * 3_600_000)
+      for (let i = 0; i < perLocalHour.length; i++) {
+        const n = perLocalHour[i]!
+        if (!n) continue
+        const wall = new Date((firstHour + i) * HOUR)
         heatmap[(wall.getUTCDay() + 6) % 7]![wall.getUTCHours()]! += n
         const date = wall.toISOString().slice(0, 10)
         perDay.set(date, (perDay.get(date) ?? 0) + n)
@@ -223,11 +302,7 @@ export function createDashboard(db: Db, rules: VisitReportRules) {
       }
 
       const days = { fromDay: range.from, toDay: range.to }
-      const live = customers.get({ ...params, ...days }) as {
-        customers: number
-        fresh: number
-        overlap: number
-      }
+      const live = customerFigures(range, rangeVisits)
       const tallied = talliedVisitors.get(days) as { days: number; fresh: number; pairs: number }
       const who = {
         customers: live.customers - live.overlap + tallied.days - tallied.pairs,

@@ -36,8 +36,27 @@ export interface OffsetSegment {
   offset: number
 }
 
+// A year's segments take 730 Intl calls (~5 ms); the same few ranges are asked again and again
+// (the dashboard and its page, the trends' two periods). The answer never changes: keep a few.
+const knownSegments = new Map<string, readonly OffsetSegment[]>()
+
 /** The offsets in force over [fromMs, toMs): one segment per daylight-saving change. */
-export function offsetSegments(fromMs: number, toMs: number, timeZone: string): OffsetSegment[] {
+export function offsetSegments(
+  fromMs: number,
+  toMs: number,
+  timeZone: string,
+): readonly OffsetSegment[] {
+  const key = `${fromMs} ${toMs} ${timeZone}`
+  let known = knownSegments.get(key)
+  if (!known) {
+    known = Object.freeze(computeSegments(fromMs, toMs, timeZone).map((g) => Object.freeze(g)))
+    if (knownSegments.size >= 16) knownSegments.clear()
+    knownSegments.set(key, known)
+  }
+  return known
+}
+
+function computeSegments(fromMs: number, toMs: number, timeZone: string): OffsetSegment[] {
   const segments: OffsetSegment[] = []
   let start = fromMs
   let offset = offsetAt(fromMs, timeZone)
@@ -82,6 +101,44 @@ export function formatLocal(
   offset ??= offsetAt(ms, timeZone)
   const iso = new Date(ms + offset).toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
+}
+
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
+
+/**
+ * `formatLocal` for many instants in a row, as the CSV export asks (three per visit): the same
+ * text, without a Date and an ISO string per call. The date part is kept for the last local day
+ * seen (a day's visits come together), the time part built from two-digit strings, and the
+ * segment holding the last instant is tried first.
+ */
+export function localClock(
+  segments: readonly OffsetSegment[],
+  timeZone: string,
+): (ms: number) => string {
+  let seg = 0
+  let dayStart = NaN
+  let dayText = ''
+  return (ms) => {
+    let offset: number | undefined
+    const last = segments[seg]
+    if (last && ms >= last.from && ms < last.to) offset = last.offset
+    else {
+      const i = segments.findIndex((s) => ms >= s.from && ms < s.to)
+      if (i >= 0) {
+        seg = i
+        offset = segments[i]!.offset
+      }
+    }
+    offset ??= offsetAt(ms, timeZone)
+    // Whole seconds, as the ISO string's HH:MM:SS truncates the milliseconds.
+    const wall = Math.floor((ms + offset) / 1000) * 1000
+    if (!(wall >= dayStart && wall < dayStart + DAY)) {
+      dayStart = wall - (((wall % DAY) + DAY) % DAY)
+      dayText = `${new Date(dayStart).toISOString().slice(0, 10)} `
+    }
+    const s = (wall - dayStart) / 1000
+    return `${dayText}${TWO_DIGITS[Math.floor(s / 3600)]}:${TWO_DIGITS[Math.floor(s / 60) % 60]}:${TWO_DIGITS[s % 60]}`
+  }
 }
 
 /** A report period: whole branch-local days `from`..`to` (inclusive), as UTC [fromMs, toMs). */
