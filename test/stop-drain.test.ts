@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -42,10 +43,26 @@ describe('stopping for an upgrade (SIGTERM)', () => {
     const closed = new Promise<void>((r) => socket.on('close', () => r()))
     socket.on('error', () => {})
     await new Promise<void>((r) => socket.once('connect', () => r()))
-    socket.write(
-      `POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+    await new Promise<void>((r) =>
+      socket.write(
+        `POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+        () => r(),
+      ),
     )
+    // In flight means the service has accepted the connection and read the headers (a connection
+    // still in the kernel's accept queue, or accepted with its bytes unread, is idle, and a stop
+    // closes idle connections): both receive queues on the portal's port are empty.
+    const portalSockets = () =>
+      execFileSync('ss', ['-Htna', `( sport = :${service.ports.portal} )`], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+    await until(() => {
+      const rows = portalSockets()
+      const ours = rows.find((c) => c[4]?.endsWith(`:${socket.localPort}`))
+      return ours !== undefined && rows.every((c) => c[1] === '0')
+    })
     const exited = service.stop()
     await until(() => service.output().includes('SIGTERM: stopping'))
     socket.write(body.slice(10))
