@@ -27,6 +27,7 @@ import { smsStatements } from '../src/db/sms.js'
 import { attemptRecorder } from '../src/sms/metrics.js'
 import { createFailoverSender } from '../src/sms/sender.js'
 import { createServiceMetrics } from '../src/observe/observer.js'
+import { createLog, logKey, type Log, type LogFields, type LogLevel } from '../src/log.js'
 
 const mode = process.argv[2]
 const send = (m: unknown) => process.send!(m)
@@ -89,13 +90,27 @@ if (mode === 'hello') {
     }),
   )
   const file = path.join(dir, 'branchgate.db')
+  // The service's log, to standard error (bench/portal.ts passes it through): a failed request's
+  // cause is in its line. Routine info events (one per login) are left out: writing them would
+  // be part of the figures, and they say nothing about a failure.
+  const full = createLog({
+    format: 'text',
+    branch: 'bench',
+    key: logKey(Buffer.alloc(32, 9)),
+    write: (line) => process.stderr.write(`portal-server: ${line}\n`),
+  })
+  const log: Log = Object.assign((line: string) => full(line), {
+    event: (name: string, fields?: LogFields, level: LogLevel = 'info') => {
+      if (level !== 'info') full.event(name, fields, level)
+    },
+  })
   const db = openDb(file)
   // As main.ts does: checkpoints in a worker, off the event loop.
-  startCheckpointer(db, file, () => {})
+  startCheckpointer(db, file, log)
   const macs = new Map<string, Mac>()
   const prometheus =
     mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null
-  const record = attemptRecorder(smsStatements(db), systemClock, () => {})
+  const record = attemptRecorder(smsStatements(db), systemClock, log)
   const services = createServices({
     ...(prometheus ? { metrics: prometheus.metrics } : {}),
     config,
@@ -122,7 +137,7 @@ if (mode === 'hello') {
     ),
     clock: systemClock,
     secret: Buffer.alloc(32, 9),
-    log: () => {},
+    log,
   })
   const neighbours = {
     async macFor(ip: string) {
