@@ -30,7 +30,11 @@ import { createServiceMetrics } from '../src/observe/observer.js'
 import { createLog, logKey, type Log, type LogFields, type LogLevel } from '../src/log.js'
 
 const mode = process.argv[2]
-const send = (m: unknown) => process.send!(m)
+// The parent may be gone (it stops this server as soon as a run fails, while codes are still on
+// their way): a message then is dropped, not an EPIPE that kills the process and hides the cause.
+const send = (m: unknown) => {
+  if (process.connected) process.send!(m, () => {})
+}
 
 // Codes reach the load generator in one IPC message per event-loop turn: a message per code would
 // cost the portal a pipe write per login, which a real SMS provider's HTTP call does not.
@@ -106,7 +110,8 @@ if (mode === 'hello') {
   })
   const db = openDb(file)
   // As main.ts does: checkpoints in a worker, off the event loop.
-  startCheckpointer(db, file, log)
+  // Any restart that kept writers waiting 200 ms or more is logged, to tell a slow disk apart.
+  startCheckpointer(db, file, log, { slowMs: Number(process.env.BENCH_SLOW_RESTART_MS ?? 200) })
   const macs = new Map<string, Mac>()
   const prometheus =
     mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null
