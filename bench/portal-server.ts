@@ -159,7 +159,18 @@ if (mode === 'hello') {
   }
   const { portal } = createApp(services, { neighbours })
   // The WAL of a bench run grows to a few hundred MB: leave nothing behind.
-  listen(portal.fetch, () => {
+  // A request answered 503 (something it did not expect) is logged with how long it took: a
+  // database lock waited out for the whole busy timeout reads ~5000 ms, a refusal at once ~0.
+  const timed: typeof portal.fetch = async (req, env, ctx) => {
+    const t0 = performance.now()
+    const res = await portal.fetch(req, env, ctx)
+    if (res.status >= 500)
+      log(
+        `${req.method} ${new URL(req.url).pathname} answered ${res.status} after ${Math.round(performance.now() - t0)} ms`,
+      )
+    return res
+  }
+  listen(timed, () => {
     db.close()
     rmSync(dir, { recursive: true, force: true })
   })

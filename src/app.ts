@@ -174,7 +174,11 @@ function portalError(
   // Every refusal counted by its reason (a closed set), whatever page shows it.
   ctx.metrics.refusal(refusalReasonOf(err), osFamilyOfUserAgent(c.req.header('user-agent')))
   if (!(err instanceof DomainError)) {
-    ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
+    // SQLite's extended code (SQLITE_BUSY_SNAPSHOT, …) says more than its message.
+    const code = (err as { code?: unknown }).code
+    ctx.log(
+      `portal: ${c.req.method} ${c.req.path} failed: ${typeof code === 'string' ? `(${code}) ` : ''}${err.stack ?? err.message}`,
+    )
   }
   // Anything unexpected (the database busy past its timeout, a bug) is shown like a refusal:
   // one sentence on the guest's page, input kept, 503 with Retry-After; never a 500.

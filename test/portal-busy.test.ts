@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Worker } from 'node:worker_threads'
+import { createRequire } from 'node:module'
+import { setBusyPolicy } from '../src/db/open.js'
 import { challengeOf, portalHarness } from './helpers.js'
 
 // Under load the bench saw `POST /verify` answer 500: an error no route expected (SQLite still
@@ -15,6 +18,7 @@ beforeEach(() => {
   // for the whole request either way (released only once the answer is in), so the outcome does
   // not depend on timing.
   h.db.pragma('busy_timeout = 50')
+  setBusyPolicy(h.db, { budgetMs: 0 })
   // A second connection to the same file: another thread or process writing (the checkpoint
   // worker restarting the WAL, the console's worker, a CLI command).
   holder = new Database(h.db.name)
@@ -51,7 +55,7 @@ describe('the portal while another connection holds the database', () => {
     expect(page).toContain(`value="${code}"`)
     expect(page).not.toMatch(/SQLITE|database is locked|at .*\.ts:\d+/)
     expect(h.logs.join('\n')).toMatch(
-      /portal: POST \/verify failed: SqliteError: database is locked/,
+      /portal: POST \/verify failed: \(SQLITE_BUSY\w*\) SqliteError: database is locked/,
     )
 
     holder.exec('ROLLBACK')
@@ -77,5 +81,52 @@ describe('the portal while another connection holds the database', () => {
     expect(res.status).toBe(503)
     expect(res.headers.get('retry-after')).toBe('5')
     expect(await res.text()).toContain('Tuvimos un problema. Intenta de nuevo en un momento.')
+  })
+})
+
+describe('a write lock released while /verify waits for it', () => {
+  it('asks for the lock again when SQLite refuses BEGIN before its budget is spent, and lets the device through once the other connection lets go', async () => {
+    const { challenge, code } = await codePage()
+    // SQLite refusing BEGIN IMMEDIATE at once (as seen under load, well inside busy_timeout).
+    h.db.pragma('busy_timeout = 0')
+    // The holder: another thread's connection, holding the write lock until told to let go.
+    const release = new Int32Array(new SharedArrayBuffer(4))
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads')
+       const Database = require(workerData.driver)
+       const db = new Database(workerData.file, { fileMustExist: true })
+       db.exec('BEGIN IMMEDIATE')
+       parentPort.postMessage('held')
+       Atomics.wait(workerData.release, 0, 0)
+       db.exec('ROLLBACK')
+       db.close()
+       parentPort.postMessage('released')`,
+      {
+        eval: true,
+        workerData: {
+          file: h.db.name,
+          driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+          release,
+        },
+      },
+    )
+    const messages: string[] = []
+    worker.on('message', (m: string) => messages.push(m))
+    await new Promise<void>((r) => worker.once('message', () => r()))
+    let waits = 0
+    // The request has been seen waiting (BEGIN refused, about to ask again): let go.
+    setBusyPolicy(h.db, {
+      onRetry: () => {
+        waits++
+        Atomics.store(release, 0, 1)
+        Atomics.notify(release, 0)
+      },
+    })
+    const ok = await h.post('/verify', { challenge, code })
+    await new Promise((r) => worker.once('exit', r))
+    expect(waits).toBeGreaterThan(0)
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('Ana López')
+    expect(messages).toEqual(['held', 'released'])
   })
 })
