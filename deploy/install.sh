@@ -14,6 +14,9 @@
 #
 # BRANCHGATE_ROOT=/some/dir installs the files under that directory only (no packages, users,
 # sysctl or systemctl): what the test suite does.
+#
+# Run from the Debian package (/usr/lib/branchgate/deploy/install.sh), it only configures the
+# network and the config: the package has installed the application, its Node.js and the unit.
 set -euo pipefail
 
 ROOT="${BRANCHGATE_ROOT:-}"
@@ -27,6 +30,9 @@ ADDRESS="192.168.77.1/24"
 PORTAL_NAME=""
 IPV6_PREFIX="fd42:77::/64"
 START=1
+# The Debian package's tree carries its own Node.js: then the application is in place already.
+PACKAGED=0
+[ ! -x "$SRC/node/bin/node" ] || PACKAGED=1
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
@@ -85,6 +91,7 @@ if [ -z "$ROOT" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
+  [ "$PACKAGED" -eq 0 ] || node() { "$SRC/node/bin/node" "$@"; }
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   [ "$node_major" -ge 20 ] ||
     die "Node.js 20 or later is needed (found ${node_major}); install it from https://nodejs.org or NodeSource, then run again"
@@ -94,21 +101,25 @@ if [ -z "$ROOT" ]; then
   fi
 fi
 
+if [ "$PACKAGED" -eq 1 ]; then APP="$SRC"; fi
 owned() { # owned MODE USER:GROUP DIR
   install -d -m "$1" "$ROOT$3"
   [ -n "$ROOT" ] || chown "$2" "$ROOT$3"
 }
-owned 0755 root:root "$APP"
+[ "$PACKAGED" -eq 1 ] || owned 0755 root:root "$APP"
 owned 0750 root:branchgate "$ETC"
 owned 0750 branchgate:branchgate "$DATA"
 
 # The application runs as plain JavaScript from dist/, compiled from src/ (npm run build).
-if [ -x "$SRC/node_modules/.bin/esbuild" ]; then
+if [ "$PACKAGED" -eq 1 ]; then
+  say "using the installed package in $SRC"
+elif [ -x "$SRC/node_modules/.bin/esbuild" ]; then
   (cd "$SRC" && node scripts/build.mjs --if-stale) || die "cannot compile branchgate (npm run build)"
 fi
 [ -f "$SRC/dist/serve.js" ] || die "dist/ is missing: run npm ci && npm run build in $SRC first"
 
 # The application: the tree with dist/, without data, tests or version control.
+if [ "$PACKAGED" -eq 0 ]; then
 say "copying branchgate to $APP"
 tar -C "$SRC" --exclude=./.git --exclude=./data --exclude=./node_modules --exclude=./test \
   -cf - . | tar -C "$ROOT$APP" --no-same-owner -xf -
@@ -120,6 +131,7 @@ if [ -z "$ROOT" ]; then
     cp "$SRC/package-lock.json" "$APP/node_modules/.package-lock.json"
   fi
   ln -sfn "$APP/bin/branchgate.js" /usr/local/bin/branchgate
+fi
 fi
 
 fill() { # fill TEMPLATE: the placeholders this installer knows, from the checked values above
@@ -137,6 +149,11 @@ IPV6_MARK="#"
 [ -z "$GW6" ] || IPV6_MARK=""
 
 CONFIG="$ROOT$ETC/branchgate.json"
+# The package's first config (a dry-run gate), untouched by the operator, is filled in here.
+if [ -e "$CONFIG" ] && cmp -s "$CONFIG" "$SRC/deploy/debian/branchgate.json"; then
+  say "replacing the package's first config with one for --guest $GUEST"
+  rm -f "$CONFIG"
+fi
 if [ -e "$CONFIG" ]; then
   say "kept $ETC/branchgate.json (edit it by hand; it is never overwritten)"
 else
@@ -164,7 +181,8 @@ fill "$SRC/deploy/dnsmasq.conf.tmpl" >"$ROOT/etc/dnsmasq.d/branchgate.conf"
     printf 'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.%s.accept_ra = 2\n' "$UPLINK"
   fi
 } >"$ROOT/etc/sysctl.d/90-branchgate.conf"
-install -m 0644 "$SRC/systemd/branchgate.service" "$ROOT/etc/systemd/system/branchgate.service"
+# The package's unit is in /lib/systemd/system; a copy in /etc would shadow it.
+[ "$PACKAGED" -eq 1 ] || install -m 0644 "$SRC/systemd/branchgate.service" "$ROOT/etc/systemd/system/branchgate.service"
 
 IFACES="$ROOT/etc/network/interfaces.d/branchgate-guest"
 if [ ! -e "$IFACES" ]; then

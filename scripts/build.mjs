@@ -16,12 +16,14 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -40,9 +42,33 @@ function files(dir, out = []) {
 
 if (process.argv.includes('--if-stale') && existsSync(stamp)) {
   const built = statSync(stamp).mtimeMs
-  const inputs = [...files(path.join(root, 'src')), path.join(root, 'package-lock.json')]
+  const inputs = [
+    ...files(path.join(root, 'src')),
+    path.join(root, 'package-lock.json'),
+    path.join(root, 'package.json'),
+  ]
   if (Math.max(...inputs.map((f) => statSync(f).mtimeMs)) <= built) process.exit(0)
 }
+
+// Build info (src/version.ts): the version of package.json (or BRANCHGATE_VERSION) and the commit being built. A tree
+// with uncommitted changes says so ("1a2b3c4+dirty"); outside git the commit is "unknown".
+// BRANCHGATE_VERSION: the Debian package's version when package.mjs was given --version.
+const version =
+  process.env.BRANCHGATE_VERSION ||
+  JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version
+function gitCommit() {
+  try {
+    const git = (...args) =>
+      execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: 'pipe' }).trim()
+    const commit = git('rev-parse', '--short=12', 'HEAD')
+    return git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'package.json')
+      ? `${commit}+dirty`
+      : commit
+  } catch {
+    return 'unknown'
+  }
+}
+const commit = process.env.BRANCHGATE_COMMIT || gitCommit()
 
 mkdirSync(dist, { recursive: true })
 const staging = mkdtempSync(path.join(dist, '.staging-'))
@@ -64,6 +90,10 @@ try {
     sourcemap: true,
     minify: true,
     external: ['better-sqlite3'],
+    define: {
+      __BRANCHGATE_VERSION__: JSON.stringify(version),
+      __BRANCHGATE_COMMIT__: JSON.stringify(commit),
+    },
     // Bundled CommonJS packages (ejs, node-cron) call require() for Node's own modules.
     banner: {
       js: "import { createRequire as __bgRequire } from 'node:module'; const require = __bgRequire(import.meta.url);",

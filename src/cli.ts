@@ -3,6 +3,7 @@ import { SPECS, type Command } from './cli/specs.js'
 
 export type { Command }
 import { fatalReport } from './errors.js'
+import { versionLine } from './version.js'
 
 type Run = Command['run']
 
@@ -26,6 +27,9 @@ const LOADERS: Record<keyof typeof SPECS, () => Promise<Run>> = {
     const { userCommand } = await import('./cli/user.js')
     return (argv, env) => userCommand(argv, env)
   },
+  backup: async () => (await import('./cli/backup.js')).backupCommand.run,
+  restore: async () => (await import('./cli/backup.js')).restoreCommand.run,
+  reload: async () => (await import('./cli/backup.js')).reloadCommand.run,
 }
 
 /** The commands, as a table: each spec with its code behind a loader. */
@@ -45,6 +49,7 @@ function help(): string {
     ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     '',
     'Every command takes --config FILE (or BRANCHGATE_CONFIG); without one it uses the demo defaults.',
+    'branchgate --version prints the version and the commit it was built from.',
   ].join('\n')
 }
 
@@ -63,6 +68,10 @@ export async function cli(
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(help())
     return name ? 0 : 1
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    ;(io.out ?? console.log)(versionLine())
+    return 0
   }
   const cmd = COMMANDS.find((c) => c.name === name)
   if (!cmd) {

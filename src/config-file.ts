@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { credentialPath } from './config-secrets.js'
 import { DataFileError } from './errors.js'
 
 /**
@@ -31,16 +32,28 @@ export function readConfig(
       throw new ConfigError([`cannot read config file ${file}: ${(err as Error).message}`])
     }
   }
-  return { config: loadConfig(text, env), file }
+  return { config: loadConfig(text, env, (f) => readSecretText(f, env)), file }
+}
+
+/** A secret file named in the config (a path, or `$CREDENTIALS_DIRECTORY/name`). */
+function readSecretText(file: string, env: NodeJS.ProcessEnv): string {
+  try {
+    return readFileSync(credentialPath(file, env, existsSync), 'utf8')
+  } catch (err) {
+    throw new Error((err as NodeJS.ErrnoException).code ?? (err as Error).message)
+  }
 }
 
 /** Where `serve` writes its process id, for `branchgate stop`. */
 export const pidFile = (config: Config) => path.join(path.resolve(config.dataDir), 'branchgate.pid')
 
-/** Reads a PEM file named in the config; a DataFileError names the key and the file. */
-export function readPem(key: string, file: string): Buffer {
+/**
+ * Reads a PEM file named in the config (a path, or `$CREDENTIALS_DIRECTORY/name`: a systemd
+ * credential); a DataFileError names the key and the file.
+ */
+export function readPem(key: string, file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   try {
-    return readFileSync(file)
+    return readFileSync(credentialPath(file, env, existsSync))
   } catch (err) {
     throw new DataFileError(
       file,

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
 import { pemFiles } from './config-kit.js'
+import { resolveSecretFiles, type ReadSecretFile } from './config-secrets.js'
 import { consoleConfig } from './console/config.js'
 import {
   defaultNotice,
@@ -185,7 +186,12 @@ export interface ConfigEnv {
  * Builds the validated configuration from the config file's text (or null: demo defaults)
  * and the environment. Pure: tested without touching disk or process.env.
  */
-export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config {
+export function loadConfig(
+  fileText: string | null,
+  env: ConfigEnv = {},
+  /** Reads the files of `…File` secret keys (config-secrets.ts); null: none may be given. */
+  readSecretFile: ReadSecretFile | null = null,
+): Config {
   let raw: unknown = {}
   if (fileText !== null && fileText.trim() !== '') {
     try {
@@ -198,7 +204,8 @@ export function loadConfig(fileText: string | null, env: ConfigEnv = {}): Config
     }
   }
   const merged = structuredClone(raw) as Record<string, any>
-  const problems: string[] = []
+  // Secrets given as files (authTokenFile, …) become their values before validation.
+  const problems: string[] = resolveSecretFiles(merged, readSecretFile)
   const port = (name: string, value: string | undefined, set: (n: number) => void) => {
     if (value === undefined || value === '') return
     const n = Number(value)

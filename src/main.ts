@@ -20,11 +20,15 @@ import { createNeighbourWatch, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
 import { createLog, logKey } from './log.js'
 import { createObserver, createServiceMetrics } from './observe/observer.js'
-import { configHash, versionInfo } from './version.js'
+import { configHash, versionInfo, versionLine } from './version.js'
 import { parseMac, type Mac } from './mac.js'
 import { createSecret, readSecret } from './secret.js'
 import { createServices, visitPolicyOf } from './services.js'
 import { templateWarnings } from './sms/segments.js'
+import { admitStaff } from './access/session-jobs.js'
+import { fatalReport } from './errors.js'
+import { planReload } from './reload.js'
+import { replaceable } from './replaceable.js'
 import { branchOffsetSeconds, createSyncJob } from './sync/schedule.js'
 import { createKernelPresence } from './visits/kernel-presence.js'
 import { createPresenceTracker } from './visits/presence.js'
@@ -55,6 +59,8 @@ function listen(
   })
 }
 
+/** How long a stop waits for requests in flight (and a sync batch) before it exits anyway. */
+const STOP_GRACE_MS = 10_000
 const portOf = (s: ServerType) => (s.address() as AddressInfo).port
 
 /**
@@ -69,15 +75,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const file = loaded.file
   const consoleTls = config.console.tls
     ? {
-        cert: readPem('console.tls.certFile', config.console.tls.certFile),
-        key: readPem('console.tls.keyFile', config.console.tls.keyFile),
+        cert: readPem('console.tls.certFile', config.console.tls.certFile, env),
+        key: readPem('console.tls.keyFile', config.console.tls.keyFile, env),
       }
     : null
   const tls = config.listen.tls
   const portalTls = tls
     ? {
-        cert: readPem('listen.tls.certFile', tls.certFile),
-        key: readPem('listen.tls.keyFile', tls.keyFile),
+        cert: readPem('listen.tls.certFile', tls.certFile, env),
+        key: readPem('listen.tls.keyFile', tls.keyFile, env),
       }
     : null
   const dataDir = prepareDataDir(config.dataDir)
@@ -205,7 +211,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   const shown = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h)
   log(
-    `branchgate ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
+    // The version first: a fleet's journals say which build runs where.
+    `${versionLine()} ${file ? `with ${file}` : 'in demo mode (no config file)'}: branch ${config.branch.id}`,
   )
   log(`portal  on http://${shown(config.listen.portal.host)}:${portOf(portalServer)}`)
   log(
@@ -217,22 +224,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     )
   if (metricsServer)
     log(`metrics on http://${shown(config.metrics.listen!.host)}:${portOf(metricsServer)}/metrics`)
-  writeFileSync(pidFile(config), `${process.pid}\n`)
-  log(
-    `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
-  )
-  if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
-  log.event('service.started', {
-    version: versionInfo().version,
-    branch: config.branch.id,
-    configHash: configHash(config),
-    gate: config.gate.backend,
-    metrics: !config.metrics.enabled
-      ? 'off'
-      : config.metrics.listen
-        ? 'own listener'
-        : 'admin listener',
-  })
 
   tracker = createPresenceTracker({
     db,
@@ -249,7 +240,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log,
   })
   const offsetSeconds = branchOffsetSeconds(config.branch.id, config.sync.offsetMaxSeconds)
-  const sync = createSyncJob({ runner: services.syncRunner(), offsetSeconds, clock, log })
+  // The CRM runner behind a door: live reload swaps in one for a new CRM target.
+  const syncRunner = replaceable(services.syncRunner())
+  const sync = createSyncJob({ runner: syncRunner.value, offsetSeconds, clock, log })
   log(
     `sync: ${config.sync.adapter.type === 'none' ? 'no CRM configured; events accumulate in the outbox' : `to ${config.sync.adapter.type}`}, schedule "${config.sync.schedule}" + ${offsetSeconds} s offset for this branch`,
   )
@@ -276,7 +269,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     stopping = true
     log(`${signal}: stopping`)
     // Jobs first: a sweep or a revocation in flight still needs the gate and the database. The
-    // sync's waits end at once; a batch in flight is finished, or abandoned at the 5 s limit
+    // sync's waits end at once; a batch in flight is finished, or abandoned at the limit
     // below (it is sent again next time).
     const jobsStopped = Promise.all([
       sync.stop(),
@@ -290,15 +283,19 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
         ),
       checkpointer.stop(),
       consoleWorker.close(),
-    ]).finally(() => {
-      neighbourWatch.close()
-      return gateHandle.stop()
-    })
+    ]).finally(() => neighbourWatch.close())
     rmSync(pidFile(config), { force: true })
+    let gateStopped = false
+    const stopGate = () => {
+      if (!gateStopped) gateHandle.stop() // its timers and the captive resolver's process
+      gateStopped = true
+    }
     let open = servers.length
     const done = async () => {
       if (--open > 0) return
       await jobsStopped
+      // The gate last: a login still in flight above needed it to let its phone through.
+      stopGate()
       // Open visits' last activity the presence sweeps kept in memory (written once a minute).
       try {
         tracker.flush()
@@ -309,15 +306,85 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       log('stopped')
       process.exit(0)
     }
+    // Upgrades restart the service (issue 14): a request in flight (a guest typing the code as
+    // the package is upgraded) is answered before the exit; only idle connections end now.
     for (const s of servers) {
       s.close(done)
-      ;(s as any).closeAllConnections?.()
+      ;(s as any).closeIdleConnections?.()
     }
     setTimeout(() => {
+      stopGate()
       closeDb(db)
       process.exit(0)
-    }, 5000).unref()
+    }, STOP_GRACE_MS).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+
+  // Live reload (systemctl reload branchgate, branchgate reload): one at a time, in order.
+  let running = config
+  let reloads = Promise.resolve()
+  const reload = async () => {
+    let wanted: Config
+    try {
+      wanted = readConfig(argv, env).config
+    } catch (err) {
+      log(`reload refused, the running config stays: ${fatalReport(err).text}`)
+      return
+    }
+    // Like at start: a publicUrl on port 0 follows the bound port.
+    if (new URL(wanted.publicUrl).port === '0') wanted = { ...wanted, publicUrl: running.publicUrl }
+    const plan = planReload(running, wanted)
+    if (plan.live.length === 0 && plan.restart.length === 0) {
+      log('reload: the config file is unchanged')
+      return
+    }
+    const touched = (prefix: string) => plan.live.some((k) => k.startsWith(prefix))
+    try {
+      if (touched('gate.walledGarden') && plan.next.gate.backend === 'nftables')
+        await gateHandle.replaceWalledGarden(plan.next.gate.walledGarden)
+      const before = new Set(services.staffMacs)
+      services.applyLiveConfig(plan.next)
+      if (touched('sync.')) {
+        syncRunner.replace(services.syncRunner())
+        // The new CRM hears now what waited, not at the next tick.
+        void sync.runNow()
+      }
+      for (const warning of templateWarnings(plan.next)) log(warning)
+      const added = plan.next.staffMacs.filter((m) => !before.has(m))
+      if (added.length) await admitStaff(services.session, added, clock.now())
+    } catch (err) {
+      log(`reload: applying the new config failed (${(err as Error).message}); restart to be sure`)
+      return
+    }
+    running = plan.next
+    if (plan.live.length) log(`reload: applied ${plan.live.join(', ')}`)
+    if (plan.restart.length)
+      log(
+        `reload: needs a restart to apply ${plan.restart.join(', ')} (systemctl restart branchgate; guests stay let through)`,
+      )
+  }
+  process.on('SIGHUP', () => {
+    log('SIGHUP: reloading the config')
+    reloads = reloads.then(reload)
+  })
+
+  // Last, once SIGTERM and SIGHUP are handled: the pid file, and the line that says it is ready.
+  writeFileSync(pidFile(config), `${process.pid}\n`)
+  log(
+    `data in ${dataDir}; gate ${config.gate.backend}; sms ${config.sms.providers.map((p) => p.type).join(' > ')}`,
+  )
+  if (config.gate.backend === 'dry-run') log('gate is dry-run: nobody is really let through (demo)')
+  log.event('service.started', {
+    version: versionInfo().version,
+    commit: versionInfo().commit,
+    branch: config.branch.id,
+    configHash: configHash(config),
+    gate: config.gate.backend,
+    metrics: !config.metrics.enabled
+      ? 'off'
+      : config.metrics.listen
+        ? 'own listener'
+        : 'admin listener',
+  })
 }

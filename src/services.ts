@@ -5,7 +5,7 @@ import { createPasses } from './access/passes.js'
 import { closingTime } from './access/session-policy.js'
 import { allowanceStatements } from './db/allowance.js'
 import { tierStatements } from './db/tiers.js'
-import { createSendingCheck } from './sms/availability.js'
+import { createSendingCheck, type SendingCheck } from './sms/availability.js'
 import { createWithoutCode } from './portal/without-code.js'
 import { admitStaff, type SessionJobDeps } from './access/session-jobs.js'
 import { sessionUntil } from './access/session-policy.js'
@@ -41,6 +41,7 @@ import { smsHealth } from './sms/status.js'
 import { buildOutbox, buildSyncRunner } from './sync/build.js'
 import { outboxErasureNotifier } from './sync/outbox.js'
 import { consoleSyncSource } from './sync/status.js'
+import { replaceable } from './replaceable.js'
 import { createVisitBook } from './visits/book.js'
 import { DEVICE_SEEN_STEP_MS } from './visits/presence.js'
 
@@ -109,7 +110,9 @@ export function createServices(deps: ServiceDeps) {
     timeZone: config.branch.timeZone,
     log,
   })
-  const staffMacs: ReadonlySet<string> = new Set(config.staffMacs)
+  // One set shared by the login, the session jobs and the presence tracker: live reload changes
+  // its members, so all of them see the new staff at once.
+  const staffMacs = new Set<string>(config.staffMacs)
   const session: SessionJobDeps = {
     access,
     sessions: sessionStatements(db),
@@ -122,7 +125,11 @@ export function createServices(deps: ServiceDeps) {
   const customers = customerStatements(db)
   // How customers arrive, per OS family (issue 18): new, on a known device, on a new address.
   const arrivals = arrivalStatements(db)
-  const sms = deps.sms ?? createSmsChain({ config, sms: smsRows, clock, log, metrics })
+  // The SMS chain and the login are built from the config, and rebuilt by live reload (their
+  // state is in the database, so a login in flight continues on the new ones).
+  const buildSms = (c: Config) =>
+    deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log, metrics })
+  const sms = replaceable(buildSms(config))
   const consents = createConsentDesk({
     db,
     clock,
@@ -132,55 +139,58 @@ export function createServices(deps: ServiceDeps) {
     branchId: config.branch.id,
     noticeVersion: config.privacy.noticeVersion,
   })
-  const login = createLogin({
-    db,
-    clock,
-    otp: otpStatements(db),
-    customers,
-    book: createCustomerBook({
+  const buildLogin = (config: Config) =>
+    createLogin({
+      db,
+      clock,
+      otp: otpStatements(db),
       customers,
-      audit,
-      outbox,
-      branchId: config.branch.id,
-      noticeVersion: config.privacy.noticeVersion,
-      arrivals,
-    }),
-    arrivals,
-    access,
-    sms,
-    secret,
-    policy: config.otp,
-    phoneRules: config.phone,
-    branch: config.branch,
-    portalHost: new URL(config.publicUrl).hostname,
-    sessionUntil: (now) =>
-      sessionUntil(now, {
-        hours: config.session.hours,
-        openingHours: config.branch.openingHours,
-        timeZone: config.branch.timeZone,
+      book: createCustomerBook({
+        customers,
+        audit,
+        outbox,
+        branchId: config.branch.id,
+        noticeVersion: config.privacy.noticeVersion,
+        arrivals,
       }),
-    remember: {
-      rememberDays: config.remember.days,
-      reverifyDays: config.reverify.days,
-    },
-    staffMacs,
-    admitStaff: (mac, now) => admitStaff(session, [mac], now),
-    log,
-    guard: createSendGuard({
-      sms: smsRows,
-      audit,
-      policy: config.sms.fraud,
-      timeZone: config.branch.timeZone,
+      arrivals,
+      access,
+      sms: sms.value,
+      secret,
+      policy: config.otp,
+      phoneRules: config.phone,
+      branch: config.branch,
+      portalHost: new URL(config.publicUrl).hostname,
+      sessionUntil: (now) =>
+        sessionUntil(now, {
+          hours: config.session.hours,
+          openingHours: config.branch.openingHours,
+          timeZone: config.branch.timeZone,
+        }),
+      remember: {
+        rememberDays: config.remember.days,
+        reverifyDays: config.reverify.days,
+      },
+      staffMacs,
+      admitStaff: (mac, now) => admitStaff(session, [mac], now),
       log,
-    }),
-    templates: config.sms.templates,
-    // "Ya no quiero recibir promociones": a proven number stops its customer's promotions.
-    optOut: (phone) => {
-      const customer = customers.byPhone(phone)
-      if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
-    },
-    paused: config.sms.mode === 'paused',
-  })
+      guard: createSendGuard({
+        sms: smsRows,
+        audit,
+        policy: config.sms.fraud,
+        timeZone: config.branch.timeZone,
+        log,
+      }),
+      templates: config.sms.templates,
+      // "Ya no quiero recibir promociones": a proven number stops its customer's promotions.
+      optOut: (phone) => {
+        const customer = customers.byPhone(phone)
+        if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
+      },
+      paused: config.sms.mode === 'paused',
+    })
+  const login = replaceable(buildLogin(config))
+  let live = config
   // Privacy (issue 15): block then delete, consents after login, rights requests, retention.
   const erasure = createErasure({
     db,
@@ -229,7 +239,9 @@ export function createServices(deps: ServiceDeps) {
     minutes: config.tiers.pass.minutes,
     timeZone: config.branch.timeZone,
   })
-  const sending = createSendingCheck({ sms: smsRows, config })
+  // Rebuilt by live reload with the login: `sms.mode` and the providers are live keys.
+  let sendingNow = createSendingCheck({ sms: smsRows, config })
+  const sending: SendingCheck = { blocked: (now) => sendingNow.blocked(now) }
   const withoutCode = createWithoutCode({
     db,
     clock,
@@ -268,11 +280,11 @@ export function createServices(deps: ServiceDeps) {
     visits,
     access,
     allowance,
-    staffMacs,
+    staffMacs: staffMacs as ReadonlySet<string>,
     session,
     smsRows,
-    sms,
-    login,
+    sms: sms.value,
+    login: login.value,
     consoleAuth,
     tierRows,
     passes,
@@ -286,12 +298,12 @@ export function createServices(deps: ServiceDeps) {
     consents,
     rights,
     retention,
-    smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, config, now) },
+    smsStats: deps.smsStats ?? { stats: (now: number) => smsHealth(db, live, now) },
     /** A runner of the CRM sync (the service's job and `branchgate sync` each make their own). */
     syncRunner: () =>
       buildSyncRunner({
         db,
-        sync: config.sync,
+        sync: live.sync,
         branchId: config.branch.id,
         clock,
         log,
@@ -299,6 +311,19 @@ export function createServices(deps: ServiceDeps) {
         deliveredEventsDays: config.privacy.retention.deliveredEventsDays,
         redactKey: eventKey,
       }),
+    /**
+     * Live reload's door (src/reload.ts): the SMS chain, the login (templates, fraud limits) and
+     * the staff set are rebuilt from `next`, which differs from the running config in live keys
+     * only; new sync runners use its CRM target. `config` above stays the one read at start.
+     */
+    applyLiveConfig(next: Config): void {
+      live = next
+      sms.replace(buildSms(next))
+      login.replace(buildLogin(next))
+      sendingNow = createSendingCheck({ sms: smsRows, config: next })
+      staffMacs.clear()
+      for (const mac of next.staffMacs) staffMacs.add(mac)
+    },
   }
 }
 export type Services = ReturnType<typeof createServices>

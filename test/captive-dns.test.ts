@@ -176,4 +176,51 @@ describe('running the captive resolver', () => {
     expect(runs).toHaveLength(2)
     expect(log.at(-1)).not.toContain('starting it again')
   })
+
+  it('a restart (live reload) renders the new config and starts dnsmasq afresh, with no pause and no double start', async () => {
+    const { runs, start } = fakeStarts()
+    const written: string[] = []
+    const log: string[] = []
+    const pauses: number[] = []
+    let garden = 'a.example'
+    let resumed: () => void = () => {}
+    let addresses: string[] = []
+    const r = startCaptiveResolver({
+      dnsmasqPath: 'dnsmasq',
+      confFile: '/tmp/x.conf',
+      guestInterface: 'br-guest',
+      render: (a) => {
+        if (a.length === 0) throw new Error('no address')
+        return `server=/${garden}/`
+      },
+      addresses: async () => addresses,
+      log: (l) => log.push(l),
+      start,
+      write: async (_f, text) => void written.push(text),
+      pause: async (ms) => {
+        pauses.push(ms)
+        await new Promise<void>((res) => (resumed = res))
+      },
+    })
+    await r.started
+    // Between tries (no address yet): a restart starts at once, the planned retry stands down.
+    addresses = ['192.168.77.1']
+    await r.restart()
+    expect(runs).toHaveLength(1)
+    resumed()
+    await new Promise((res) => setTimeout(res, 0))
+    expect(runs).toHaveLength(1)
+    // Running: the old process is ended and a new one started with the new garden at once.
+    garden = 'b.example'
+    runs[0]!.killed = false
+    const restarted = r.restart()
+    expect(runs[0]!.killed).toBe(true)
+    runs[0]!.exit('signal SIGTERM')
+    await restarted
+    expect(runs).toHaveLength(2)
+    expect(written.at(-1)).toBe('server=/b.example/')
+    expect(pauses).toEqual([1000])
+    expect(log.filter((l) => l.includes('starting it again'))).toHaveLength(1)
+    r.stop()
+  })
 })

@@ -30,6 +30,10 @@ function verifyUnit(unitText: string) {
   mkdirSync(path.join(root, 'opt/branchgate/bin'), { recursive: true })
   writeFileSync(path.join(root, 'opt/branchgate/bin/branchgate.js'), '#!/bin/sh\n')
   chmodSync(path.join(root, 'opt/branchgate/bin/branchgate.js'), 0o755)
+  // ExecReload's kill (issue 14), as every Debian root has it.
+  mkdirSync(path.join(root, 'bin'), { recursive: true })
+  writeFileSync(path.join(root, 'bin/kill'), '#!/bin/sh\n')
+  chmodSync(path.join(root, 'bin/kill'), 0o755)
   mkdirSync(path.join(root, 'etc/systemd/system'), { recursive: true })
   writeFileSync(path.join(root, 'etc/systemd/system/branchgate.service'), unitText)
   for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
@@ -70,6 +74,7 @@ describe('the systemd unit', () => {
       'PrivateTmp=yes',
       'Restart=on-failure',
       'RestartPreventExitStatus=2',
+      'ExecReload=/bin/kill -HUP $MAINPID',
       'ExecStart=/opt/branchgate/bin/branchgate.js serve --config /etc/branchgate/branchgate.json',
     ]) {
       expect(unit.split('\n'), line).toContain(line)

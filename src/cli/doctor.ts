@@ -33,7 +33,7 @@ import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
 import { createStateReader } from '../observe/state.js'
-import { version } from '../version.js'
+import { BUILD } from '../version.js'
 
 /** One thing doctor looked at: fine, or what is wrong and how to fix it. */
 export interface Finding {
@@ -685,6 +685,8 @@ export interface DoctorReport {
   ok: boolean
   branch: string | null
   version: string
+  /** The git commit of the build (fleet tools such as the Ansible role show it). */
+  commit: string
   findings: Finding[]
   /** null when the database cannot be read (a finding says why). */
   readiness: Readiness | null
@@ -748,7 +750,8 @@ export const doctorCommand: Command = {
         const report: DoctorReport = {
           ok: false,
           branch: null,
-          version: version(),
+          version: BUILD.version,
+          commit: BUILD.commit,
           findings: [{ check: 'config', ok: false, detail: err.message }],
           readiness: null,
         }
@@ -762,7 +765,8 @@ export const doctorCommand: Command = {
       const report: DoctorReport = {
         ok,
         branch: config.branch.id,
-        version: version(),
+        version: BUILD.version,
+        commit: BUILD.commit,
         findings,
         readiness: await readinessFromDatabase(config),
       }

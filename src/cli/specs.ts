@@ -110,4 +110,22 @@ export const SPECS = {
     },
     maxArgs: 2,
   },
+  // Fleet (issue 14): consistent copies of the database, putting one back, live reload.
+  backup: {
+    name: 'backup',
+    usage: 'branchgate backup FILE [--config FILE]',
+    summary: 'copy the database consistently to FILE, also while the service runs',
+    maxArgs: 1,
+  },
+  restore: {
+    name: 'restore',
+    usage: 'branchgate restore FILE [--config FILE]',
+    summary: 'put a backup back (service stopped; FILE is checked first, the old DB kept)',
+    maxArgs: 1,
+  },
+  reload: {
+    name: 'reload',
+    usage: 'branchgate reload [--config FILE]',
+    summary: 're-read the config in the running service (as systemctl reload: SIGHUP)',
+  },
 } as const satisfies Record<string, CommandSpec>

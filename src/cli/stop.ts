@@ -4,27 +4,7 @@ import type { Command } from './specs.js'
 import { pidFile } from '../config-file.js'
 import { withContext } from './context.js'
 import { readOptions } from './options.js'
-
-/** Whether the process is a branchgate server: a stale pid file must never stop another program. */
-const isBranchgate = (pid: number) => {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-    return cmdline.some(
-      (a) => a.endsWith('src/main.ts') || a.endsWith('branchgate.js') || a.endsWith('src/cli.ts'),
-    )
-  } catch {
-    return true // no /proc: trust the pid file
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+import { alive, isBranchgate } from './running.js'
 
 /**
  * `branchgate stop [--flush]`: stops the running server (SIGTERM; its firewall table stays, so

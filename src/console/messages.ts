@@ -13,6 +13,8 @@ const es = {
   'nav.audit': 'Auditoría',
   'nav.password': 'Contraseña',
   'nav.logout': 'Salir',
+  // Version and build (issue 14): the console's footer.
+  'footer.build': 'branchgate {version} (compilación {commit})',
   'nav.menu': 'Menú',
   'lang.switch': 'English',
   'role.manager': 'gerente',
@@ -517,6 +519,8 @@ const en: Record<ConsoleMessageKey, string> = {
   'nav.audit': 'Audit log',
   'nav.password': 'Password',
   'nav.logout': 'Sign out',
+  // Version and build (issue 14): the console's footer.
+  'footer.build': 'branchgate {version} (commit {commit})',
   'nav.menu': 'Menu',
   'lang.switch': 'Español',
   'role.manager': 'manager',

@@ -5,6 +5,7 @@ import type { Context } from 'hono'
 import type { Config } from '../config.js'
 import { displayPhone } from '../customers/phone.js'
 import type { Locale } from '../i18n/messages.js'
+import { BUILD } from '../version.js'
 import type { Views } from '../views.js'
 import type { ConsoleUser } from './auth.js'
 import { ct, formatters, type SpanishTag } from './messages.js'
@@ -52,6 +53,7 @@ export function createRender({ views, branch, passByMinutes, spanish }: RenderDe
         csrf: user?.csrf ?? '',
         branch,
         cssVersion: CSS_VERSION,
+        build: BUILD,
         path: c.req.path,
         url: c.req.url,
         displayPhone,

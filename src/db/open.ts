@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import { atRoot } from '../paths.js'
-import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { osUserName } from '../data-dir.js'
 import { DataFileError } from '../errors.js'
 import path from 'node:path'
@@ -27,39 +27,59 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     }))
 }
 
+/** Where openDb keeps the automatic backups it takes before migrating, and how many. */
+export interface MigrationBackups {
+  /** Folder of the backups; default: the database's own folder. */
+  dir?: string
+  /** How many automatic backups to keep (the oldest go first); default 3. */
+  keep?: number
+  /** The time in the backup's name (epoch ms); default: now. */
+  now?: () => number
+}
+
 /**
  * Opens (creating if needed) the SQLite database in WAL mode and brings its schema up to date.
- * Each migration runs in its own transaction together with the bump of `user_version`.
+ * Migrations are tracked by name in `schema_migrations` (and `user_version` holds the highest
+ * number applied, which older branchgates read): one not yet applied runs in its own
+ * transaction with its record, in the order of its number, even when a higher one ran before
+ * (two features landing in either order). An existing database is copied next to itself
+ * (`VACUUM INTO`, see backupBeforeMigrating) before the first pending migration runs.
  *
  * A file that cannot be used is refused with a DataFileError before anything is written to it:
  * a folder, a file that is not SQLite (random bytes, text), one shorter than its header says
- * (truncated), another program's database, one from a newer branchgate, or one SQLite finds
- * damaged or cannot open.
+ * (truncated), another program's database, one migrated by a newer branchgate (a higher
+ * `user_version`, or a migration name this one does not know), or one SQLite finds damaged or
+ * cannot open.
  */
-export function openDb(file: string, migrations: Migration[] = readMigrations()): Db {
+export function openDb(
+  file: string,
+  migrations: Migration[] = readMigrations(),
+  backups: MigrationBackups = {},
+): Db {
   if (file !== ':memory:') checkDbFile(file)
   let db: Db | null = null
   try {
     db = new Database(file)
     db.pragma('busy_timeout = 5000')
     // Read before any write: a damaged file fails here, and a foreign one is left as it is.
-    const version = db.pragma('user_version', { simple: true }) as number
-    const latest = Math.max(0, ...migrations.map((m) => m.version))
-    if (version === 0 && (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as any).n) {
+    const state = schemaState(db, migrations)
+    if (state.foreign) {
       throw new DataFileError(
         file,
         `${file} is a SQLite database, but not branchgate's (it has tables and no branchgate schema version): move it away or point dataDir at another folder; branchgate left it untouched`,
       )
     }
-    if (version > latest) {
+    if (state.newer) {
       throw new DataFileError(
         file,
-        `${file} was written by a newer branchgate (schema ${version}; this one knows up to ${latest}): run that newer version, or restore a backup made by this one; branchgate left it untouched`,
+        `${file} was written by a newer branchgate (${state.newer}): run that newer version, or restore a backup made by this one (branchgate restore FILE); branchgate left it untouched`,
       )
     }
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
+    if (state.pending.length && state.applied.size && file !== ':memory:')
+      backupBeforeMigrating(db, file, state.pending[0]!, backups)
     // Deleted rows are overwritten with zeros, not left in free pages: a deleted customer
     // (privacy.blockingDays) is gone from the file, not only from the tables (issue 15).
     db.pragma('secure_delete = ON')
@@ -70,6 +90,90 @@ export function openDb(file: string, migrations: Migration[] = readMigrations())
     db?.close()
     throw asDataFileError(file, err)
   }
+}
+
+/** What a database holds of branchgate's schema, compared with the migrations of this build. */
+export interface SchemaState {
+  /** Names of the migrations applied (recorded, or implied by an untracked `user_version`). */
+  applied: Set<string>
+  /** This build's migrations not applied yet, in the order they will run. */
+  pending: Migration[]
+  /** Why a newer branchgate wrote it, or null. */
+  newer: string | null
+  /** It has tables but no branchgate schema at all. */
+  foreign: boolean
+  /** `user_version`: the highest migration number applied. */
+  version: number
+}
+
+const TRACKER = 'schema_migrations'
+
+/** Reads the schema's state without writing anything. */
+export function schemaState(db: Db, migrations: readonly Migration[]): SchemaState {
+  const version = db.pragma('user_version', { simple: true }) as number
+  const latest = Math.max(0, ...migrations.map((m) => m.version))
+  const tracked = Boolean(
+    db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TRACKER),
+  )
+  const tables = (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n
+  const applied = tracked
+    ? new Set(
+        (db.prepare(`SELECT name FROM ${TRACKER}`).all() as Array<{ name: string }>).map(
+          (r) => r.name,
+        ),
+      )
+    : // A database from before migrations were tracked by name: user_version says how far.
+      new Set(migrations.filter((m) => m.version <= version).map((m) => m.name))
+  const known = new Set(migrations.map((m) => m.name))
+  const unknown = [...applied].filter((n) => !known.has(n)).sort()
+  const newer =
+    version > latest
+      ? `schema ${version}; this one knows up to ${latest}`
+      : unknown.length
+        ? `migration${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, unknown to this one`
+        : null
+  return {
+    applied,
+    pending: [...migrations]
+      .filter((m) => !applied.has(m.name))
+      .sort((a, b) => a.version - b.version || a.name.localeCompare(b.name)),
+    newer,
+    foreign: version === 0 && !tracked && tables > 0,
+    version,
+  }
+}
+
+/**
+ * Before a migration changes an existing database, a consistent copy goes next to it:
+ * `branchgate.db.before-010-privacy.2026-05-01T12-00-00Z.bak` (`VACUUM INTO`: one transaction,
+ * compact, readable by any SQLite). The newest `keep` of these stay. A copy that cannot be made
+ * (disk full, folder read-only) stops the migration: the database is left as it was.
+ */
+export function backupBeforeMigrating(
+  db: Db,
+  file: string,
+  next: Migration,
+  opts: MigrationBackups = {},
+): string {
+  const dir = opts.dir ?? path.dirname(file)
+  const base = path.basename(file)
+  const stamp = new Date((opts.now ?? Date.now)()).toISOString().replace(/:/g, '-').slice(0, 19)
+  const target = path.join(dir, `${base}.before-${next.name}.${stamp}Z.bak`)
+  try {
+    db.prepare('VACUUM INTO ?').run(target)
+  } catch (err) {
+    rmSync(target, { force: true })
+    throw new DataFileError(
+      file,
+      `cannot back up ${file} to ${target} before migrating it to ${next.name} (${(err as Error).message}): free some space or make ${dir} writable; branchgate left the database as it was`,
+    )
+  }
+  const ours = readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}.before-`) && f.endsWith('.bak'))
+    .map((f) => ({ f, at: statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at || b.f.localeCompare(a.f))
+  for (const old of ours.slice(opts.keep ?? 3)) rmSync(path.join(dir, old.f), { force: true })
+  return target
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
@@ -244,18 +348,38 @@ export function setBusyPolicy(db: Db, policy: BusyPolicy): void {
   busyPolicies.set(db, policy)
 }
 
-export function migrate(db: Db, migrations: Migration[]): { from: number; to: number } {
+/**
+ * Applies this build's migrations the database has not had, each in one transaction with its
+ * record in `schema_migrations`; `user_version` follows the highest number applied. A database
+ * from before the tracking table gets it first, filled from its `user_version`.
+ */
+export function migrate(
+  db: Db,
+  migrations: Migration[],
+): { from: number; to: number; applied: string[] } {
   const from = db.pragma('user_version', { simple: true }) as number
+  const state = schemaState(db, migrations)
+  db.transaction(() => {
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${TRACKER} (name TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at INTEGER)`,
+    )
+    // Recorded without a time: applied before branchgate tracked migrations by name.
+    const record = db.prepare(`INSERT OR IGNORE INTO ${TRACKER} (name, version) VALUES (?, ?)`)
+    for (const m of migrations) if (state.applied.has(m.name)) record.run(m.name, m.version)
+  })()
+  const record = db.prepare(`INSERT INTO ${TRACKER} (name, version, applied_at) VALUES (?, ?, ?)`)
   let to = from
-  for (const m of migrations) {
-    if (m.version <= to) continue
+  const applied: string[] = []
+  for (const m of state.pending) {
     db.transaction(() => {
       db.exec(m.sql)
-      db.pragma(`user_version = ${m.version | 0}`)
+      record.run(m.name, m.version, Date.now())
+      to = Math.max(to, m.version)
+      db.pragma(`user_version = ${to | 0}`)
     })()
-    to = m.version
+    applied.push(m.name)
   }
-  return { from, to }
+  return { from, to, applied }
 }
 
 /** Closes the database after a checkpoint, so no -wal file is left behind. */

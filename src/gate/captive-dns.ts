@@ -189,6 +189,11 @@ export interface CaptiveResolver {
   started: Promise<void>
   /** Ends the process and the retries. */
   stop(): void
+  /**
+   * Live reload's door: the config is rendered again and dnsmasq started afresh with it (not
+   * counted as a failure). Resolves once the new one said it started, or a retry is planned.
+   */
+  restart(): Promise<void>
 }
 
 /** Waits between tries, doubling from 1 s to 30 s; a run of a minute or more starts over. */
@@ -208,25 +213,32 @@ export function startCaptiveResolver(o: CaptiveResolverOptions): CaptiveResolver
   let failures = 0
   let firstTry: () => void = () => {}
   const started = new Promise<void>((r) => (firstTry = r))
+  let restarting: WatchedProcess | null = null
+  // A restart between tries starts a new run; older runs and planned retries then stand down.
+  let generation = 0
 
   const retry = async (why: string) => {
     const ms = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]!
     failures++
     o.log(`captive dns: ${why}; starting it again in ${ms / 1000} s`)
     firstTry()
+    const gen = generation
     await pause(ms)
-    if (!stopped) void run()
+    if (!stopped && gen === generation) void run()
   }
 
   const run = async (): Promise<void> => {
     if (stopped) return
+    const gen = generation
     let text: string
     try {
       text = o.render(await o.addresses())
       await write(o.confFile, text)
     } catch (err) {
+      if (gen !== generation) return
       return retry(`cannot be set up: ${(err as Error).message}`)
     }
+    if (stopped || gen !== generation) return
     const since = performance.now()
     const proc = start(
       o.dnsmasqPath,
@@ -242,6 +254,11 @@ export function startCaptiveResolver(o: CaptiveResolverOptions): CaptiveResolver
     proc.onExit((_code, why) => {
       if (current === proc) current = null
       if (stopped) return
+      if (restarting === proc) {
+        restarting = null
+        void run()
+        return
+      }
       if (performance.now() - since >= 60_000) failures = 0
       void retry(`${o.dnsmasqPath} ended (${why})`)
     })
@@ -254,6 +271,18 @@ export function startCaptiveResolver(o: CaptiveResolverOptions): CaptiveResolver
       stopped = true
       current?.kill()
       current = null
+    },
+    restart() {
+      if (stopped) return Promise.resolve()
+      const next = new Promise<void>((r) => (firstTry = r))
+      if (current) {
+        restarting = current
+        current.kill()
+      } else {
+        generation++ // between tries: start at once with the new config
+        void run()
+      }
+      return next
     },
   }
 }

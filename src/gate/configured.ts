@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Clock } from '../clock.js'
-import type { Config } from '../config.js'
+import type { Config, NftablesGateConfig } from '../config.js'
 import {
   dnsmasqHasNftset,
   kernelInterfaceAddresses,
@@ -20,6 +20,11 @@ export interface ConfiguredGate {
   nft: NftablesGate | null
   /** Ends the gate's own timers and process; the kernel table stays (its timeouts keep working). */
   stop(): void
+  /**
+   * Live reload's door: the walled garden from a new config, resolved and set now, then
+   * refreshed on its own schedule. Only the garden's set changes; let-through devices stay.
+   */
+  replaceWalledGarden(garden: NftablesGateConfig['walledGarden']): Promise<void>
 }
 
 /**
@@ -35,19 +40,36 @@ export async function openConfiguredGate(
   const { clock, log } = deps
   const service = deps.role === 'service'
   if (config.gate.backend !== 'nftables')
-    return { gate: createDryRunGate(clock, service ? log : undefined), nft: null, stop() {} }
+    return {
+      gate: createDryRunGate(clock, service ? log : undefined),
+      nft: null,
+      stop() {},
+      async replaceWalledGarden(garden) {
+        if (service)
+          log(
+            `dry-run gate: would allow before login ${[...garden.hosts, ...garden.cidrs].join(', ') || 'nothing'}`,
+          )
+      },
+    }
   const g = config.gate
   const nft = nftablesGateFor(config, g, { clock, log })
-  if (!service) return { gate: nft, nft, stop: () => nft.close() }
-  const garden = createWalledGarden({ ...g.walledGarden, resolve: resolveWithSystem, log })
-  await nft.setGarden(await garden.addresses())
-  const timer = setInterval(() => {
-    garden
-      .addresses()
-      .then((a) => nft.setGarden(a))
-      .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
-  }, g.walledGarden.refreshMinutes * 60_000)
-  timer.unref()
+  if (!service)
+    return { gate: nft, nft, stop: () => nft.close(), replaceWalledGarden: async () => {} }
+  let timer: NodeJS.Timeout | null = null
+  let gardenHosts = g.walledGarden.hosts
+  const plant = async (walled: NftablesGateConfig['walledGarden']) => {
+    const garden = createWalledGarden({ ...walled, resolve: resolveWithSystem, log })
+    await nft.setGarden(await garden.addresses())
+    if (timer) clearInterval(timer)
+    timer = setInterval(() => {
+      garden
+        .addresses()
+        .then((a) => nft.setGarden(a))
+        .catch((err) => log(`walled garden: refresh failed: ${(err as Error).message}`))
+    }, walled.refreshMinutes * 60_000)
+    timer.unref()
+  }
+  await plant(g.walledGarden)
   const template = readCaptiveDnsTemplate()
   const nftset = await dnsmasqHasNftset(g.captiveDns.dnsmasqPath)
   if (!nftset && g.walledGarden.hosts.length)
@@ -64,7 +86,7 @@ export async function openConfiguredGate(
         guestInterface: g.guestInterface,
         port: g.captiveDns.port,
         gatewayAddresses: addresses,
-        gardenHosts: g.walledGarden.hosts,
+        gardenHosts,
         nftset,
       }),
     log,
@@ -74,9 +96,18 @@ export async function openConfiguredGate(
     gate: nft,
     nft,
     stop() {
-      clearInterval(timer)
+      if (timer) clearInterval(timer)
       captive.stop()
       nft.close()
+    },
+    async replaceWalledGarden(walled) {
+      await plant(walled)
+      // The captive resolver forwards only the garden's names: it is started again with the new
+      // list when that changed (pre-login lookups only; let-through guests use their own DNS).
+      if (walled.hosts.join('\n') !== gardenHosts.join('\n')) {
+        gardenHosts = walled.hosts
+        await captive.restart()
+      }
     },
   }
 }

@@ -39,6 +39,7 @@ export function createServiceMetrics(
       branch: config.branch.id,
       configHash: configHash(config),
       node: v.node,
+      commit: v.commit,
     },
     processMetrics: opts.processMetrics ?? true,
   })

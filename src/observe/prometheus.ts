@@ -22,6 +22,8 @@ export interface BuildLabels {
   branch: string
   configHash: string
   node: string
+  /** The git commit of the build (issue 14); "unknown" when not given. */
+  commit?: string
 }
 
 export interface PrometheusMetrics {
@@ -206,11 +208,12 @@ export function createPrometheusMetrics(opts: {
   const build = gauge(
     'branchgate_build_info',
     'Always 1: the version, configuration fingerprint and Node.js version (the branch id is on every series).',
-    ['version', 'config_hash', 'node'],
+    ['version', 'config_hash', 'node', 'commit'],
   )
   build.set(
     {
       version: opts.build.version,
+      commit: opts.build.commit ?? 'unknown',
       config_hash: opts.build.configHash,
       node: opts.build.node,
     },

@@ -50,7 +50,10 @@ export function createSyncJob(deps: {
   offsetSeconds: number
   clock: Clock
   log: (line: string) => void
-}): SyncJob {
+}): SyncJob & {
+  /** Runs now, without the offset: live reload after a new CRM target, so what waited goes out. */
+  runNow(): Promise<void>
+} {
   let stopped = false
   let retryTimer: NodeJS.Timeout | null = null
   const waits = new Set<() => void>()
@@ -83,6 +86,7 @@ export function createSyncJob(deps: {
       await wait(deps.offsetSeconds * 1000)
       await runNow()
     },
+    runNow,
     async stop() {
       stopped = true
       if (retryTimer) clearTimeout(retryTimer)
