@@ -19,7 +19,7 @@ import { createServices } from '../src/services.js'
 import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
 import { startCheckpointer } from '../src/db/checkpointer.js'
-import { openDb } from '../src/db/open.js'
+import { openDb, setBusyPolicy } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { plainIp } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
@@ -109,6 +109,17 @@ if (mode === 'hello') {
     },
   })
   const db = openDb(file)
+  // How often SQLite refused BEGIN IMMEDIATE before busy_timeout ran out (asked again: src/db/open.ts).
+  let refusals = 0
+  setBusyPolicy(db, {
+    onRetry: () => {
+      if (refusals++ === 0)
+        setTimeout(() => {
+          log(`database: BEGIN IMMEDIATE refused ${refusals} time(s) in a second, asked again`)
+          refusals = 0
+        }, 1000)
+    },
+  })
   // As main.ts does: checkpoints in a worker, off the event loop.
   // Any restart that kept writers waiting 200 ms or more is logged, to tell a slow disk apart.
   startCheckpointer(db, file, log, { slowMs: Number(process.env.BENCH_SLOW_RESTART_MS ?? 200) })
