@@ -298,11 +298,12 @@ function immediateByDefault(db: Db): void {
   const make = db.transaction.bind(db)
   ;(db as { transaction: unknown }).transaction = (fn: (...args: never[]) => unknown) => {
     let entered = false
-    const tx = make(function (this: unknown, ...args: never[]) {
+    const made = make(function (this: unknown, ...args: never[]) {
       entered = true
       return fn.apply(this, args)
-    }).immediate
-    return function (this: unknown, ...args: never[]) {
+    })
+    const tx = made.immediate
+    const retrying = function (this: unknown, ...args: never[]) {
       const t0 = performance.now()
       for (let tries = 0; ; tries++) {
         entered = false
@@ -318,6 +319,13 @@ function immediateByDefault(db: Db): void {
         }
       }
     }
+    // The variants stay reachable (`.immediate` is the default itself; `.deferred` as before).
+    return Object.assign(retrying, {
+      default: made.default,
+      deferred: made.deferred,
+      immediate: retrying,
+      exclusive: made.exclusive,
+    })
   }
 }
 
