@@ -19,7 +19,7 @@ import { createServices } from '../src/services.js'
 import { systemClock } from '../src/clock.js'
 import { loadConfig } from '../src/config.js'
 import { startCheckpointer } from '../src/db/checkpointer.js'
-import { openDb } from '../src/db/open.js'
+import { openDb, setBusyPolicy } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { plainIp } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
@@ -28,9 +28,14 @@ import { smsStatements } from '../src/db/sms.js'
 import { attemptRecorder } from '../src/sms/metrics.js'
 import { createFailoverSender } from '../src/sms/sender.js'
 import { createServiceMetrics } from '../src/observe/observer.js'
+import { createLog, logKey, type Log, type LogFields, type LogLevel } from '../src/log.js'
 
 const mode = process.argv[2]
-const send = (m: unknown) => process.send!(m)
+// The parent may be gone (it stops this server as soon as a run fails, while codes are still on
+// their way): a message then is dropped, not an EPIPE that kills the process and hides the cause.
+const send = (m: unknown) => {
+  if (process.connected) process.send!(m, () => {})
+}
 
 // Codes reach the load generator in one IPC message per event-loop turn: a message per code would
 // cost the portal a pipe write per login, which a real SMS provider's HTTP call does not.
@@ -90,13 +95,39 @@ if (mode === 'hello') {
     }),
   )
   const file = path.join(dir, 'branchgate.db')
+  // The service's log, to standard error (bench/portal.ts passes it through): a failed request's
+  // cause is in its line. Routine info events (one per login) are left out: writing them would
+  // be part of the figures, and they say nothing about a failure.
+  const full = createLog({
+    format: 'text',
+    branch: 'bench',
+    key: logKey(Buffer.alloc(32, 9)),
+    write: (line) => process.stderr.write(`portal-server: ${line}\n`),
+  })
+  const log: Log = Object.assign((line: string) => full(line), {
+    event: (name: string, fields?: LogFields, level: LogLevel = 'info') => {
+      if (level !== 'info') full.event(name, fields, level)
+    },
+  })
   const db = openDb(file)
+  // How often SQLite refused BEGIN IMMEDIATE before busy_timeout ran out (asked again: src/db/open.ts).
+  let refusals = 0
+  setBusyPolicy(db, {
+    onRetry: () => {
+      if (refusals++ === 0)
+        setTimeout(() => {
+          log(`database: BEGIN IMMEDIATE refused ${refusals} time(s) in a second, asked again`)
+          refusals = 0
+        }, 1000)
+    },
+  })
   // As main.ts does: checkpoints in a worker, off the event loop.
-  startCheckpointer(db, file, () => {})
+  // Any restart that kept writers waiting 200 ms or more is logged, to tell a slow disk apart.
+  startCheckpointer(db, file, log, { slowMs: Number(process.env.BENCH_SLOW_RESTART_MS ?? 200) })
   const macs = new Map<string, Mac>()
   const prometheus =
     mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null
-  const record = attemptRecorder(smsStatements(db), systemClock, () => {})
+  const record = attemptRecorder(smsStatements(db), systemClock, log)
   const services = createServices({
     ...(prometheus ? { metrics: prometheus.metrics } : {}),
     config,
@@ -123,7 +154,7 @@ if (mode === 'hello') {
     ),
     clock: systemClock,
     secret: Buffer.alloc(32, 9),
-    log: () => {},
+    log,
   })
   const neighbours = {
     async macFor(ip: string) {
@@ -138,7 +169,18 @@ if (mode === 'hello') {
   }
   const { portal } = createApp(services, { neighbours })
   // The WAL of a bench run grows to a few hundred MB: leave nothing behind.
-  listen(portal.fetch, () => {
+  // A request answered 503 (something it did not expect) is logged with how long it took: a
+  // database lock waited out for the whole busy timeout reads ~5000 ms, a refusal at once ~0.
+  const timed: typeof portal.fetch = async (req, env, ctx) => {
+    const t0 = performance.now()
+    const res = await portal.fetch(req, env, ctx)
+    if (res.status >= 500)
+      log(
+        `${req.method} ${new URL(req.url).pathname} answered ${res.status} after ${Math.round(performance.now() - t0)} ms`,
+      )
+    return res
+  }
+  listen(timed, () => {
     db.close()
     rmSync(dir, { recursive: true, force: true })
   })

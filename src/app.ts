@@ -11,6 +11,7 @@ import {
   RateLimitedError,
   SendingPausedError,
   TooManyAttemptsError,
+  UnavailableError,
   ValidationError,
 } from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
@@ -110,7 +111,16 @@ export function createApp(services: Services, edges: AppEdges) {
       404,
     )
   })
-  portal.onError((err, c) => portalError(err, c, { views, config, log, metrics }))
+  portal.onError((err, c) => {
+    try {
+      return portalError(err, c, { views, config, log, metrics })
+    } catch (failed) {
+      // Even the error page failed: a plain sentence rather than the server's bare 500.
+      log(`portal: the error page for ${c.req.path} failed: ${(failed as Error).stack ?? failed}`)
+      const locale: Voice = c.get('voice') ?? 'es'
+      return c.text(t(locale, 'error.unexpected'), 503, { 'Retry-After': '5' })
+    }
+  })
 
   const { app: admin, worker: consoleWorker } = createConsole({
     config,
@@ -164,38 +174,39 @@ function portalError(
   // Every refusal counted by its reason (a closed set), whatever page shows it.
   ctx.metrics.refusal(refusalReasonOf(err), osGroupOfUserAgent(c.req.header('user-agent')))
   if (!(err instanceof DomainError)) {
-    ctx.log(`portal: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`)
-    return sendPage(
-      c,
-      renderPage(ctx.views, ctx.config, locale, 'portal/error', {
-        title: t(locale, 'error.title'),
-        error: t(locale, 'error.unexpected'),
-      }),
-      500,
+    // SQLite's extended code (SQLITE_BUSY_SNAPSHOT, …) says more than its message.
+    const code = (err as { code?: unknown }).code
+    ctx.log(
+      `portal: ${c.req.method} ${c.req.path} failed: ${typeof code === 'string' ? `(${code}) ` : ''}${err.stack ?? err.message}`,
     )
   }
+  // Anything unexpected (the database busy past its timeout, a bug) is shown like a refusal:
+  // one sentence on the guest's page, input kept, 503 with Retry-After; never a 500.
+  const e = err instanceof DomainError ? err : new UnavailableError(err.message)
   const extra =
-    err instanceof RateLimitedError || err instanceof SendingPausedError
-      ? { 'Retry-After': String(err.retryAfterSeconds) }
+    e instanceof RateLimitedError ||
+    e instanceof SendingPausedError ||
+    e instanceof UnavailableError
+      ? { 'Retry-After': String(e.retryAfterSeconds) }
       : undefined
-  const wait = Number(err.params.wait ?? 0)
+  const wait = Number(e.params.wait ?? 0)
   const message = t(
     locale,
-    err.key,
-    { ...params, ...err.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
+    e.key,
+    { ...params, ...e.params, minutes: Math.max(1, Math.ceil(wait / 60)) },
     region,
   )
   const state = c.get('page')
   const fieldErrors =
-    err instanceof ValidationError
+    e instanceof ValidationError
       ? Object.fromEntries(
-          Object.entries(err.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
+          Object.entries(e.fields).map(([f, key]) => [f, t(locale, key, params, region)]),
         )
       : // A wrong, expired or worn-out code is about the code field: tied to it (aria-describedby).
         state?.view === 'portal/code' &&
-          (err instanceof InvalidCodeError ||
-            err instanceof CodeExpiredError ||
-            err instanceof TooManyAttemptsError)
+          (e instanceof InvalidCodeError ||
+            e instanceof CodeExpiredError ||
+            e instanceof TooManyAttemptsError)
         ? { code: message }
         : {}
   if (!state) {
@@ -205,7 +216,7 @@ function portalError(
         title: t(locale, 'error.title'),
         error: message,
       }),
-      err.status,
+      e.status,
       extra,
     )
   }
@@ -226,7 +237,7 @@ function portalError(
       error: message,
       fieldErrors,
     }),
-    err.status,
+    e.status,
     extra,
   )
 }

@@ -239,6 +239,22 @@ export class GateError extends DomainError {
 }
 
 /**
+ * What a portal route did not expect (the database still locked when its busy timeout ran out, a
+ * full disk, a bug): not the guest's doing, and most often passing. The portal's boundary shows
+ * it as one sentence on the page the guest was on, with 503 and when to try again, never as a
+ * 500 or a stack trace; the cause goes to the log.
+ */
+export class UnavailableError extends DomainError {
+  readonly status = 503
+  readonly key = 'error.unexpected'
+  readonly retryAfterSeconds = 5
+  constructor(detail: string) {
+    super(`unexpected: ${detail}`)
+    this.name = 'UnavailableError'
+  }
+}
+
+/**
  * Something the person running branchgate must fix before it can run: a bad command-line option,
  * a damaged or misplaced data file. Never shown to guests. The two process boundaries (src/cli.ts
  * and src/main.ts) print its one-sentence message and exit with status 2; whoever throws it has

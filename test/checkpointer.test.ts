@@ -57,6 +57,29 @@ describe('checkpoints off the event loop', () => {
     expect(biggest).toBeLessThanOrEqual(limit + 64 * 4120)
   })
 
+  it('logs a WAL restart that held writers back at least slowMs, with how long', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const lines: string[] = []
+    // slowMs 0: every restart counts as slow, so the line is seen without a slow disk.
+    const checkpointer = startCheckpointer(t.db, t.file, (l) => lines.push(l), {
+      everyMs: 10,
+      restartFrames: 5,
+      slowMs: 0,
+    })
+    cleanups.push(() => checkpointer.stop())
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    while (!lines.some((l) => l.includes('WAL restart'))) {
+      insert.run({ d: 'x'.repeat(2000) })
+      await new Promise((r) => setImmediate(r))
+    }
+    expect(lines.find((l) => l.includes('WAL restart'))).toMatch(
+      /^database: a WAL restart held writers back for \d+ ms \(\d+ frames; the disk was slow to sync\)$/,
+    )
+  })
+
   it('gives checkpointing back to the main connection when stopped', async () => {
     const t = tempDb()
     cleanups.push(t.close)

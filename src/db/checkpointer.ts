@@ -22,11 +22,15 @@ setInterval(() => {
   try {
     const passive = db.pragma('wal_checkpoint(PASSIVE)')[0]
     let restarted = false
+    let heldMs = 0
     if (passive.log >= workerData.restartFrames) {
+      const t0 = performance.now()
       const r = db.pragma('wal_checkpoint(RESTART)')[0]
+      heldMs = performance.now() - t0
       restarted = r.busy === 0
     }
-    if (workerData.report) parentPort.postMessage({ frames: passive.log, restarted })
+    if (workerData.report || (heldMs > 0 && heldMs >= workerData.slowMs))
+      parentPort.postMessage({ frames: passive.log, restarted, heldMs })
   } catch { /* busy: next time */ }
 }, workerData.everyMs)
 `
@@ -41,8 +45,13 @@ export interface CheckpointerOptions {
    * near what a few seconds of writes need instead of its all-time high.
    */
   walLimitBytes?: number
-  /** Called after each tick with the WAL's size in frames before it and whether it restarted. */
-  onTick?: (t: { frames: number; restarted: boolean }) => void
+  /**
+   * Called after each tick with the WAL's size in frames before it, whether it restarted, and
+   * how long the restart held the write lock (every writer waits meanwhile), in ms.
+   */
+  onTick?: (t: { frames: number; restarted: boolean; heldMs: number }) => void
+  /** A restart that holds writers back this long (ms) is logged; default 1000. */
+  slowMs?: number
 }
 
 export interface Checkpointer {
@@ -74,12 +83,21 @@ export function startCheckpointer(
       restartFrames: opts.restartFrames ?? 1000,
       busyMs: 10,
       report: opts.onTick !== undefined,
+      slowMs: opts.slowMs ?? 1000,
     },
     // It holds one connection and a timer: a small heap is plenty.
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
   })
   worker.unref()
-  if (opts.onTick) worker.on('message', opts.onTick)
+  const slowMs = opts.slowMs ?? 1000
+  worker.on('message', (t: { frames: number; restarted: boolean; heldMs: number }) => {
+    // Writers wait for the restart (busy_timeout): one that lasts long is why a login waited.
+    if (t.heldMs > 0 && t.heldMs >= slowMs)
+      log(
+        `database: a WAL restart held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
+      )
+    opts.onTick?.(t)
+  })
   const fallBack = () => {
     if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`)
   }
