@@ -129,6 +129,8 @@ describe('reloading the running service (SIGHUP)', () => {
     expect(service.output()).toContain(
       'reload: applied sms.fraud.dailyBudget, sms.templates.es, staffMacs',
     )
+    // Logged right after the "applied" line, but it may reach the pipe in a later chunk.
+    await until(() => service.output().includes('reload: needs a restart'))
     expect(service.output()).toContain(
       'reload: needs a restart to apply listen.admin.host (systemctl restart branchgate; guests stay let through)',
     )
