@@ -81,19 +81,7 @@ describe('reloading the running service (SIGHUP)', () => {
       sms: { providers: [{ type: 'console' }], templates: { es: 'Antes {code} en {branch}' } },
     }
     writeFileSync(configFile, JSON.stringify(base))
-    const service = await startService(['--config', configFile])
-    cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
-    const portal = `http://127.0.0.1:${service.ports.portal}`
-    const post = (p: string, fields: Record<string, string>) =>
-      fetch(`${portal}${p}`, {
-        method: 'POST',
-        body: new URLSearchParams(fields).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      })
-    const login = async (phone: string) => {
-      const page = await (await post('/login', { name: 'Ana', phone, consent: 'yes' })).text()
-      return /name="challenge" value="([^"]+)"/.exec(page)![1]!
-    }
+    const { service, portal, post, login } = await runningPortal(configFile)
     const sent = (e164: string) =>
       [...service.output().matchAll(/\[sms\] to=(\S+) code=(\d+) text="([^"]*)"/g)]
         .filter((m) => m[1] === e164)
@@ -179,20 +167,7 @@ describe('reloading the running service (SIGHUP)', () => {
     const configFile = path.join(t.dir, 'branchgate.json')
     const base = { listen: { portal: { port: 0 }, admin: { port: 0 } }, dataDir: t.dir }
     writeFileSync(configFile, JSON.stringify(base))
-    const service = await startService(['--config', configFile])
-    cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
-    const portal = `http://127.0.0.1:${service.ports.portal}`
-    const post = (p: string, fields: Record<string, string>) =>
-      fetch(`${portal}${p}`, {
-        method: 'POST',
-        body: new URLSearchParams(fields).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      })
-
-    const login = async (phone: string) => {
-      const page = await (await post('/login', { name: 'Ana', phone, consent: 'yes' })).text()
-      return /name="challenge" value="([^"]+)"/.exec(page)![1]!
-    }
+    const { service, portal, post, login } = await runningPortal(configFile)
     // A customer verified while no CRM is configured: their events wait in the outbox.
     const challenge = await login('55 1234 5678')
     let code: string | undefined
@@ -264,3 +239,21 @@ describe('live reload of the services (after the merge with issue 17)', () => {
     expect(services.sending.blocked(now)).toBe('paused')
   })
 })
+
+/** The service started from `configFile`, killed after the test, and a guest's form posts to it. */
+async function runningPortal(configFile: string) {
+  const service = await startService(['--config', configFile])
+  cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
+  const portal = `http://127.0.0.1:${service.ports.portal}`
+  const post = (p: string, fields: Record<string, string>) =>
+    fetch(`${portal}${p}`, {
+      method: 'POST',
+      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+  const login = async (phone: string) => {
+    const page = await (await post('/login', { name: 'Ana', phone, consent: 'yes' })).text()
+    return /name="challenge" value="([^"]+)"/.exec(page)![1]!
+  }
+  return { service, portal, post, login }
+}
