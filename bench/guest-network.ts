@@ -227,7 +227,7 @@ export const loginTimesSection: BenchSection = {
 }
 
 const SET_SIZE = 10_000
-const FORWARD_ROUNDS = Number(process.env.TMP_ROUNDS ?? 8)
+const FORWARD_ROUNDS = Number(process.env.BENCH_FORWARD_ROUNDS ?? 8)
 const PINGS = 200
 const FLOOD_PINGS = 2_000
 const hex = (i: number) => i.toString(16).padStart(2, '0')
