@@ -1,5 +1,6 @@
 import autocannon from 'autocannon'
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { LeanConnection } from './lean-http.js'
@@ -47,6 +48,40 @@ export function pin(server: { child: { pid?: number } } | number): void {
     taskset(['-a', '-pc', OTHERS, pid]) &&
     taskset(['-pc', '0', pid]) && // the main thread's id is the process id
     taskset(['-a', '-pc', OTHERS, String(process.pid)])
+}
+
+/**
+ * Keeps the processes the server starts (the real service's `nft -i`, `tc` and `ip` sessions)
+ * off CPU 0, with its helper threads: a child started by the pinned main thread inherits CPU 0,
+ * and there it took turns with the event loop it was meant to leave alone (in the service's CPU
+ * profile, nft's work showed as the service's writes to its pipe). Checks every 50 ms until
+ * stopped.
+ */
+export function pinChildren(pid: number): () => void {
+  if (!pinned) return () => {}
+  const moved = new Set<number>()
+  const sweep = () => {
+    const todo = [pid]
+    while (todo.length) {
+      const p = todo.pop()!
+      let kids: string[] = []
+      try {
+        kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' ')
+      } catch {
+        continue
+      }
+      for (const k of kids) {
+        const child = Number(k)
+        if (!child) continue
+        todo.push(child)
+        if (!moved.has(child) && taskset(['-a', '-pc', OTHERS, String(child)])) moved.add(child)
+      }
+    }
+  }
+  sweep()
+  const t = setInterval(sweep, 50)
+  t.unref()
+  return () => clearInterval(t)
 }
 
 export function unpinSelf(): void {
