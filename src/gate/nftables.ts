@@ -47,7 +47,10 @@ import {
  * for big batches. Arguments are arrays, never a shell string.
  */
 export interface NftRunner {
-  /** Runs one line (one transaction) in the long-lived session. Rejects with nft's message. */
+  /**
+   * Runs one line (one transaction) in the long-lived session. Rejects with nft's message. The
+   * line must be safe to run twice (see coalescedLines): every gate line is.
+   */
   line(command: string): Promise<void>
   /** Runs a batch file through `nft -f -`: one transaction. */
   batch(text: string): Promise<void>
