@@ -61,6 +61,10 @@ export const LIVE_AUTHORIZATION_SQL = `SELECT * FROM authorizations
  * "the WAL-index header"). One pread, read before data_version, so a commit after it changes the
  * header seen next time. Without a -shm file, or with a header version this code does not know,
  * data_version is asked every time.
+ *
+ * Any other connection's commit (the sync's batches, the console worker's imports, a WAL restart
+ * by the checkpointer) reads the set again: O(open authorizations), ~0.1 ms for a few hundred. A
+ * grant counter kept by a trigger (a migration) would narrow that to other connections' grants.
  */
 export function liveMacs(db: Db) {
   const version = db.prepare('PRAGMA data_version').pluck()
