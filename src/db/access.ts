@@ -62,9 +62,10 @@ export const LIVE_AUTHORIZATION_SQL = `SELECT * FROM authorizations
  * header seen next time. Without a -shm file, or with a header version this code does not know,
  * data_version is asked every time.
  *
- * Any other connection's commit (the sync's batches, the console worker's imports, a WAL restart
- * by the checkpointer) reads the set again: O(open authorizations), ~0.1 ms for a few hundred. A
- * grant counter kept by a trigger (a migration) would narrow that to other connections' grants.
+ * Any other connection's commit (the sync's batches, the console worker's imports; not the
+ * checkpointer's WAL restarts, which leave data_version alone) reads the set again: O(open
+ * authorizations), ~0.1 ms for a few hundred. A grant counter kept by a trigger (a migration)
+ * would narrow that to other connections' grants.
  */
 export function liveMacs(db: Db) {
   const version = db.prepare('PRAGMA data_version').pluck()
