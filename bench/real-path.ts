@@ -8,8 +8,64 @@
 import { figure } from './figures.js'
 import { createBranch, GATEWAY_IP, netnsBenchReady, PORTAL_PORT } from './netns/branch.js'
 import type { LoginResult } from './netns/phones.js'
-import { isPinned, loginVerify, OTHERS, pct, pin, rps, start, stop, unpinSelf } from './portal.js'
+import {
+  isPinned,
+  loginVerify,
+  OTHERS,
+  pct,
+  pin,
+  pinChildren,
+  rps,
+  start,
+  stop,
+  unpinSelf,
+} from './portal.js'
 import type { BenchSection } from './run.js'
+import { readFileSync } from 'node:fs'
+
+/**
+ * CPU time (user + system, ms) of a process and of its children still running: the service and
+ * its long-lived `nft -i`, `tc` and `ip monitor` sessions, whose time a parent only sees once
+ * they end.
+ */
+function treeCpuMs(pid: number): { all: number; own: number; by: Map<string, number> } {
+  const tick = 1000 / 100 // USER_HZ is 100 on Linux
+  let all = 0
+  let own = 0
+  const by = new Map<string, number>()
+  const todo = [pid]
+  while (todo.length) {
+    const p = todo.pop()!
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ms = (Number(f[11]) + Number(f[12])) * tick
+      all += ms
+      if (p === pid) own = ms
+      else by.set(name, (by.get(name) ?? 0) + ms)
+      for (const t of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' '))
+        if (t.trim()) todo.push(Number(t))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { all, own, by }
+}
+
+/** The service's own CPU and each kind of child's, between two readings, per unit (ms). */
+function cpuSplit(
+  a: ReturnType<typeof treeCpuMs>,
+  b: ReturnType<typeof treeCpuMs>,
+  per: number,
+): string {
+  const parts = [`service ${((b.own - a.own) / per).toFixed(2)}`]
+  for (const [name, ms] of b.by) {
+    const d = (ms - (a.by.get(name) ?? 0)) / per
+    if (d > 0) parts.push(`${name} ${d.toFixed(2)}`)
+  }
+  return parts.join(', ')
+}
 
 const CONNECTIONS = 10
 const NAMESPACES = 2
@@ -40,8 +96,15 @@ const section: BenchSection = {
 
     const branch = await createBranch({ namespaces: NAMESPACES, phonesPerNamespace: loginsPerNs })
     try {
-      const service = await branch.startService(branch.config())
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of the service too (dist/ is minified: build it
+      // without minify to read its names).
+      const profDir = process.env.BENCH_CPU_PROF
+      const service = await branch.startService(
+        branch.config(),
+        profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+      )
       pin(service.pid)
+      const unpinChildren = pinChildren(service.pid)
       console.log(
         isPinned()
           ? `(each server's event loop alone on CPU 0; load generators and the rest on CPU ${OTHERS})`
@@ -49,15 +112,24 @@ const section: BenchSection = {
       )
       const phones = await Promise.all(branch.clientNs.map((ns) => branch.startPhones(ns)))
       const url = `http://${GATEWAY_IP}:${PORTAL_PORT}/`
-      type Splash = { rps: number; p99: number; non2xx: number; errors: number }
+      type Splash = {
+        rps: number
+        p99: number
+        non2xx: number
+        errors: number
+        requests?: number
+      }
       await phones[0]!.ask<Splash>(
         { splash: { url, connections: CONNECTIONS, seconds: 1 } },
         'splash',
       )
+      const splashCpu0 = treeCpuMs(service.pid)
       const real = await phones[0]!.ask<Splash>(
         { splash: { url, connections: CONNECTIONS, seconds } },
         'splash',
       )
+      const splashCpu1 = treeCpuMs(service.pid)
+      const splashCpu = splashCpu1.all - splashCpu0.all
       if (real.non2xx || real.errors)
         throw new Error(
           `GET / through the gate had ${real.non2xx} non-2xx and ${real.errors} errors`,
@@ -79,8 +151,19 @@ const section: BenchSection = {
       figure('splash.ratio', '  through the gate / loopback', real.rps / loopSplash, '×', {
         target: { op: '>=', value: 0.8 },
       })
+      figure(
+        'splash.cpu',
+        '  service CPU per GET / through the gate (with its sessions)',
+        (splashCpu * 1000) / (real.requests ?? real.rps * seconds),
+        'µs',
+        {
+          better: 'lower',
+          note: `(ms per 1,000: ${cpuSplit(splashCpu0, splashCpu1, (real.requests ?? real.rps * seconds) / 1000)})`,
+        },
+      )
 
       // The login flow: every phone its own MAC, 10 at once per namespace.
+      const loginCpu0 = treeCpuMs(service.pid)
       const t0 = performance.now()
       const results = (
         await Promise.all(
@@ -101,6 +184,8 @@ const section: BenchSection = {
         )
       ).flat()
       const wall = (performance.now() - t0) / 1000
+      const loginCpu1 = treeCpuMs(service.pid)
+      const loginCpu = loginCpu1.all - loginCpu0.all
       const failed = results.filter((r) => !r.ok)
       if (failed.length)
         throw new Error(
@@ -128,7 +213,20 @@ const section: BenchSection = {
       figure('logins.p99', '  each POST through the gate, p99', pct(posts, 99), 'ms', {
         better: 'lower',
       })
+      figure(
+        'logins.cpu',
+        '  service CPU per login through the gate (with its nft, tc and ip sessions)',
+        loginCpu / results.length,
+        'ms',
+        { better: 'lower', note: `(${cpuSplit(loginCpu0, loginCpu1, results.length)})` },
+      )
+      unpinChildren()
       await service.stop()
+      if (profDir) {
+        const { newestProfile, printTop } = await import('./profile.js')
+        const file = newestProfile(profDir, service.pid)
+        if (file) printTop(file, 25)
+      }
     } finally {
       unpinSelf()
       await branch.close()

@@ -192,6 +192,8 @@ export function createServices(deps: ServiceDeps) {
         if (customer) consents.withdrawMarketing(customer.id, 'portal', 'portal')
       },
       paused: config.sms.mode === 'paused',
+      // Issue 20: the upgrade of a device through without a code, in the verification's commit.
+      upgraded: (mac, customerId, now) => withoutCode.upgraded(mac, customerId, now),
     })
   const login = replaceable(buildLogin(config))
   let live = config

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   briefly,
+  coalescedLines,
   createNftablesGate,
   createNftRunner,
   type NftRunner,
@@ -17,6 +18,7 @@ import {
   revokeCommand,
 } from '../src/gate/nft-ruleset.js'
 import { GateError } from '../src/errors.js'
+import { BatchRefusedError, SessionEndedError } from '../src/gate/batch-session.js'
 import { readFileSync } from 'node:fs'
 import { exampleRuleset, GATEWAY_DOC, rulesetBlock } from '../scripts/gateway-ruleset.js'
 import type { Mac } from '../src/mac.js'
@@ -331,5 +333,77 @@ describe('the nftables gate', () => {
     expect(
       briefly('Error: No such file or directory\nadd element inet branchgate allowed { }\n   ^^^'),
     ).toContain('is branchgate serve running?')
+  })
+})
+
+describe("the nft session's one-line changes", () => {
+  /** A session that answers each batch when the test says, and records what it was given. */
+  function fakeSession() {
+    const batches: string[][] = []
+    const answers: Array<(err?: Error) => void> = []
+    const run = (lines: readonly string[]) =>
+      new Promise<void>((resolve, reject) => {
+        batches.push([...lines])
+        answers.push((err) => (err ? reject(err) : resolve()))
+      })
+    const settled = () => new Promise((r) => setImmediate(r))
+    return { batches, answers, run, settled }
+  }
+
+  it('sends the lines given while a batch is answered together in the next one, each answered', async () => {
+    const s = fakeSession()
+    const line = coalescedLines(s.run)
+    const done: string[] = []
+    const give = (l: string) => line(l).then(() => done.push(l))
+    const first = give('a')
+    await s.settled()
+    const rest = ['b', 'c', 'd'].map(give)
+    await s.settled()
+    expect(s.batches).toEqual([['a']])
+    s.answers[0]!()
+    await first
+    await s.settled()
+    expect(s.batches).toEqual([['a'], ['b', 'c', 'd']])
+    expect(done).toEqual(['a'])
+    s.answers[1]!()
+    await Promise.all(rest)
+    expect(done).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('runs each line of a refused joint batch again alone: only the refused line fails', async () => {
+    const s = fakeSession()
+    const line = coalescedLines(s.run)
+    const first = line('a')
+    await s.settled()
+    const b = line('b')
+    const c = line('c').catch((e: Error) => e)
+    s.answers[0]!()
+    await first
+    await s.settled()
+    s.answers[1]!(new BatchRefusedError('Error: Could not process rule: c'))
+    await s.settled()
+    expect(s.batches.slice(2)).toEqual([['b']])
+    s.answers[2]!()
+    await b
+    await s.settled()
+    expect(s.batches.slice(3)).toEqual([['c']])
+    s.answers[3]!(new BatchRefusedError('Error: Could not process rule: c'))
+    expect(await c).toBeInstanceOf(BatchRefusedError)
+  })
+
+  it('fails every line of a joint batch when the session ended mid-batch (the gate tries again)', async () => {
+    const s = fakeSession()
+    const line = coalescedLines(s.run)
+    const first = line('a')
+    await s.settled()
+    const b = line('b').catch((e: Error) => e)
+    const c = line('c').catch((e: Error) => e)
+    s.answers[0]!()
+    await first
+    await s.settled()
+    s.answers[1]!(new SessionEndedError('nft session ended (SIGKILL)'))
+    expect(await b).toBeInstanceOf(SessionEndedError)
+    expect(await c).toBeInstanceOf(SessionEndedError)
+    expect(s.batches).toEqual([['a'], ['b', 'c']])
   })
 })

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { accessStatements, LIVE_AUTHORIZATION_SQL } from '../src/db/access.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { t } from '../src/i18n/messages.js'
-import { tempDir } from './helpers.js'
+import { PHONE_MAC, portalHarness, tempDir } from './helpers.js'
 
 // Issue 20: what the portal's CPU profile showed on every request, kept cheap. (Speed itself is
 // measured in `npm run bench -- portal`, never in a test.)
@@ -57,6 +57,71 @@ describe('the portal per request', () => {
     expect(a.live('02:00:00:00:00:01', 9_000)).toBeUndefined()
     a.endFor('02:00:00:00:00:01', 3_000, 'revoked')
     expect(a.live('02:00:00:00:00:01', 3_000)).toBeUndefined()
+  })
+
+  it('sees a MAC let through by another connection (the CLI, another process) on its next read', () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'branchgate.db')
+    const service = openDb(file)
+    const cli = openDb(file)
+    cleanups.push(() => {
+      closeDb(cli)
+      closeDb(service)
+      t.remove()
+    })
+    const mine = accessStatements(service)
+    const theirs = accessStatements(cli)
+    const mac = '02:00:00:00:00:07'
+    // Known to have nothing live: the set is read now, before the other connection writes.
+    expect(mine.live(mac, 1_000)).toBeUndefined()
+    theirs.grant({
+      mac,
+      customerId: null,
+      now: 1_000,
+      until: 9_000,
+      reason: 'manual-allow',
+      tier: 'manual',
+      downKbps: null,
+      upKbps: null,
+      slowed: false,
+      notice: false,
+      extensions: 0,
+      passId: null,
+    })
+    expect(mine.live(mac, 2_000)).toMatchObject({ tier: 'manual', ends_at: 9_000 })
+    theirs.endFor(mac, 3_000, 'revoke')
+    expect(mine.live(mac, 3_000)).toBeUndefined()
+  })
+
+  it('shows the online page at once to a phone let through by another connection, and the splash once it is revoked', async () => {
+    const h = portalHarness()
+    const cli = openDb(path.join(h.config.dataDir, 'branchgate.db'))
+    cleanups.push(() => {
+      closeDb(cli)
+      h.close()
+    })
+    const splash = await (await h.request('/')).text()
+    expect(splash).toContain('action="/login"')
+    const theirs = accessStatements(cli)
+    theirs.grant({
+      mac: PHONE_MAC,
+      customerId: null,
+      now: h.clock.now(),
+      until: h.clock.now() + 3_600_000,
+      reason: 'manual-allow',
+      tier: 'manual',
+      downKbps: null,
+      upKbps: null,
+      slowed: false,
+      notice: false,
+      extensions: 0,
+      passId: null,
+    })
+    const online = await (await h.request('/')).text()
+    expect(online).toContain(t('es', 'online.title'))
+    expect(online).not.toContain('action="/login"')
+    theirs.endFor(PHONE_MAC, h.clock.now(), 'revoke')
+    expect(await (await h.request('/')).text()).toContain('action="/login"')
   })
 
   it("fills each call's own placeholders and regional forms (t() keeps each text once)", () => {

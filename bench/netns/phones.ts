@@ -52,6 +52,7 @@ process.on('message', async (m: any) => {
         non2xx: r.non2xx,
         errors: r.errors,
         timeouts: r.timeouts,
+        requests: (r.requests as { total?: number }).total,
       },
     })
   } else if (m?.logins) {

@@ -116,6 +116,8 @@ export function createAllowance(deps: AllowanceDeps) {
       }
       return report
     },
+    /** Whether the branch has a daily allowance at all (`gate.quota.dailyMB`). */
+    enabled: deps.dailyBytes !== null,
     /** Whether the holder's allowance for the day of `now` is used up (never, without one). */
     usedUp(holder: Holder, now: number): boolean {
       return deps.dailyBytes !== null && rows.used(holder, dayOf(now)) >= deps.dailyBytes

@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process'
 import type { Clock } from '../clock.js'
-import { createBatchSession, spawnProgram, type SessionDialect } from './batch-session.js'
+import {
+  BatchRefusedError,
+  createBatchSession,
+  spawnProgram,
+  type SessionDialect,
+} from './batch-session.js'
 import type { Config } from '../config.js'
 import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
@@ -42,7 +47,10 @@ import {
  * for big batches. Arguments are arrays, never a shell string.
  */
 export interface NftRunner {
-  /** Runs one line (one transaction) in the long-lived session. Rejects with nft's message. */
+  /**
+   * Runs one line (one transaction) in the long-lived session. Rejects with nft's message. The
+   * line must be safe to run twice (see coalescedLines): every gate line is.
+   */
   line(command: string): Promise<void>
   /** Runs a batch file through `nft -f -`: one transaction. */
   batch(text: string): Promise<void>
@@ -80,6 +88,48 @@ export const nftDialect: SessionDialect = {
   },
 }
 
+/**
+ * One-line changes given while the session is answering another batch go out together in the
+ * next one, behind one sentinel (its `list set` and nft's byte-by-byte read of it are paid once,
+ * not per line): twenty guests verifying at once queued twenty round trips on the one session
+ * (issue 20, the real path). Each line stays its own nft transaction. When nft refuses any line
+ * of a joint batch, each line of it runs again alone, so every caller gets its own line's answer:
+ * the gate's lines are all safe to repeat (add-delete-add, add-delete, map adds).
+ */
+export function coalescedLines(
+  run: (lines: readonly string[]) => Promise<void>,
+): (line: string) => Promise<void> {
+  type Waiter = { resolve: () => void; reject: (err: unknown) => void }
+  let forming: { lines: string[]; waiters: Waiter[] } | null = null
+  let tail: Promise<void> = Promise.resolve()
+  return (line) =>
+    new Promise<void>((resolve, reject) => {
+      if (forming) {
+        forming.lines.push(line)
+        forming.waiters.push({ resolve, reject })
+        return
+      }
+      const batch = { lines: [line], waiters: [{ resolve, reject }] }
+      forming = batch
+      tail = tail.then(async () => {
+        // The batch closes when its turn comes: what was given meanwhile goes in it.
+        if (forming === batch) forming = null
+        const { lines, waiters } = batch
+        try {
+          await run(lines)
+          for (const w of waiters) w.resolve()
+        } catch (err) {
+          if (lines.length === 1 || !(err instanceof BatchRefusedError)) {
+            for (const w of waiters) w.reject(err)
+            return
+          }
+          for (let i = 0; i < lines.length; i++)
+            await run([lines[i]!]).then(waiters[i]!.resolve, waiters[i]!.reject)
+        }
+      })
+    })
+}
+
 /** `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench). */
 export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
   const [file, ...pre] = argv
@@ -98,8 +148,9 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       if (input !== undefined) child.stdin?.end(input)
     })
 
+  const line = coalescedLines((lines) => session.run(lines))
   return {
-    line: (command) => session.run([command]),
+    line,
     async batch(text) {
       await exec(['-f', '-'], text)
     },

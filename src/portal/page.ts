@@ -115,7 +115,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 /** Sends a rendered portal page with PAGE_HEADERS and any `pageHeaders` set on the context. */
 export function sendPage(
   c: Context,
-  html: string,
+  html: string | Uint8Array,
   status: number = 200,
   extra?: Record<string, string>,
 ): Response {

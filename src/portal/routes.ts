@@ -76,7 +76,7 @@ export interface PortalDeps {
   /** The full privacy notice per language (src/privacy/notice.ts). */
   notices: Record<Locale, FullNotice>
   // Issue 17: the daily allowance, access without a code, staff passes, session extension.
-  allowance: Pick<Allowance, 'remaining'>
+  allowance: Pick<Allowance, 'remaining' | 'enabled'>
   withoutCode: WithoutCode
   passes: Pick<Passes, 'redeem'>
   extension: {
@@ -189,13 +189,14 @@ export function portalRoutes(deps: PortalDeps) {
     },
   })
 
-  // The empty splash page depends only on the locale: render it once per locale.
-  const splashCache = new Map<Voice, string>()
+  // The empty splash page depends only on the locale: render it once per locale, and keep its
+  // bytes (a string body is measured and encoded again on every response: issue 20).
+  const splashCache = new Map<Voice, Uint8Array>()
   const emptySplashPage = (c: Context<PortalEnv>) => {
     const voice = c.get('voice')
     let html = splashCache.get(voice)
     if (html === undefined) {
-      html = page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash })
+      html = Buffer.from(page(c, 'portal/splash', { showLangSwitch: true, values: emptySplash }))
       splashCache.set(voice, html)
     }
     return sendPage(c, html)
@@ -282,7 +283,7 @@ export function portalRoutes(deps: PortalDeps) {
         title: t(c.get('voice'), 'welcome.close'),
         customerName: back.name,
         untilText: formatLocalTime(back.until, c.get('voice'), config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
+        allowanceText: allowanceOf(mac, c.get('voice')),
       }),
     )
   })
@@ -446,9 +447,9 @@ export function portalRoutes(deps: PortalDeps) {
       c.set('page', codePageState(current, form.code ?? ''))
       throw err
     }
+    // A device that was through without a code is now verified, without reconnecting: the
+    // login's commit marked it (LoginDeps.upgraded).
     const { customer, until, returning } = verified
-    // A device that was through without a code is now verified, without reconnecting.
-    deps.withoutCode.upgraded(mac, customer.id)
     metrics.funnel('verified', osOf(c))
     metrics.funnel('let_through', osOf(c))
     const locale = c.get('voice')
@@ -462,7 +463,7 @@ export function portalRoutes(deps: PortalDeps) {
           ? t(c.get('voice'), 'welcome.title.returning', { name: firstName(customer.name) })
           : null,
         untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
+        allowanceText: allowanceOf(mac, c.get('voice')),
       }),
     )
   })
@@ -569,10 +570,15 @@ export function portalRoutes(deps: PortalDeps) {
         title: t(c.get('voice'), 'welcome.close'),
         customerName: name,
         untilText: formatLocalTime(until, c.get('voice'), config.branch.timeZone),
-        allowanceText: allowanceText(deps.access.live(mac), c.get('voice')),
+        allowanceText: allowanceOf(mac, c.get('voice')),
       }),
     )
   })
+
+  /** The welcome pages' allowance line: without an allowance, no read of the device's access. */
+  function allowanceOf(mac: Mac, voice: Voice): string | null {
+    return deps.allowance.enabled ? allowanceText(deps.access.live(mac), voice) : null
+  }
 
   /** "You have 420 MB left today", or that the day's data is used; null without an allowance. */
   function allowanceText(live: AuthorizationRow | null, locale: Voice): string | null {

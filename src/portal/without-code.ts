@@ -140,8 +140,7 @@ export function createWithoutCode(deps: WithoutCodeDeps) {
     },
 
     /** The device verified its number: its grant of today becomes that customer's. */
-    upgraded(mac: Mac, customerId: number): void {
-      const now = clock.now()
+    upgraded(mac: Mac, customerId: number, now = clock.now()): void {
       rows.markUpgraded(mac, customerId, now, now - 24 * 3_600_000)
     },
 

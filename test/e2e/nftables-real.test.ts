@@ -60,6 +60,45 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
     expect(() => nft('list', 'table', 'inet', 'branchgate')).toThrow()
     again.close()
   })
+
+  it('lets twenty devices through at once in one session, and a bad line fails only its own caller', async () => {
+    const now = Date.now()
+    // A new start: the test before removed the table.
+    const gate = space.gate({})
+    await gate.replaceAll([])
+    const macs = Array.from(
+      { length: 20 },
+      (_, i) => `3a:11:22:33:45:${i.toString(16).padStart(2, '0')}` as Mac,
+    )
+    await Promise.all(macs.map((m) => gate.letThrough(m, now + 600_000)))
+    expect((await gate.list()).map((e) => e.mac).sort()).toEqual([...macs].sort())
+    // Lines given together go in one batch: the bad one is refused alone, the others (safe to
+    // repeat, as every gate line is) are run again alone and answered.
+    const runner = createNftRunner(space.nftArgv)
+    try {
+      const out = (m: string) => {
+        const el = `element inet branchgate allowed { ${m} }`
+        return `add ${el}; delete ${el}`
+      }
+      const results = await Promise.allSettled([
+        runner.line(out(macs[0]!)),
+        runner.line(out(macs[1]!)),
+        runner.line('add element inet branchgate allowed { not-a-mac }'),
+        runner.line(out(macs[2]!)),
+      ])
+      expect(results.map((r) => r.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ])
+      expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(BatchRefusedError)
+      expect((await gate.list()).map((e) => e.mac).sort()).toEqual(macs.slice(3).sort())
+    } finally {
+      runner.close()
+      gate.close()
+    }
+  })
 })
 
 // Per-device rates (issue 17) against the kernel: HTB classes in tc and the netdev table, in a
