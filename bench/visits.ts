@@ -100,7 +100,7 @@ const section: BenchSection = {
           m.set(macOf(i), { packets: bytes / 100, bytes: bytes + i })
         return m
       }
-      const counterFixtures = Array.from({ length: SWEEPS + 2 }, counters)
+      const counterFixtures = Array.from({ length: SWEEPS + REREADS + 2 }, counters)
       let k = 0
       const source = createKernelPresence({
         gate: { counters: async () => counterFixtures[k++]! },

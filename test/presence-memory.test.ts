@@ -81,7 +81,9 @@ async function signIn() {
 
 const visits = () =>
   h.db
-    .prepare(`SELECT id, customer_id, started_at, last_seen_at, ended_at FROM visits ORDER BY started_at`)
+    .prepare(
+      `SELECT id, customer_id, started_at, last_seen_at, ended_at FROM visits ORDER BY started_at`,
+    )
     .all() as Array<{
     id: string
     customer_id: number | null
@@ -98,7 +100,9 @@ describe('the presence sweep keeps its rows in memory', () => {
     await s.run(20)
     // 40 sweeps, with their own writes (a step's worth each): read once, at the first
     expect(s.tracker.reads).toEqual({ visits: 1, devices: 1 })
-    // a welcome back in this same process writes a device, an authorization and the visit
+    // a login again in this same process, 10 s later, writes a device, an authorization and
+    // the visit's last activity
+    h.clock.advance({ seconds: 10 })
     await signIn()
     const r = await s.sweep()
     expect(r.reread).toEqual({ visits: true, devices: true })
@@ -232,8 +236,9 @@ describe('which devices count, from memory', () => {
     const auth = db.prepare(
       `INSERT INTO authorizations (mac, customer_id, starts_at, ends_at, reason, pass_id, ended_at) VALUES (?, ?, 0, ?, 'login', ?, ?)`,
     )
-    // remembered, its verification falls out of remember.days in 2 hours
+    // remembered, its verification falls out of remember.days in 2 hours; let through for 3
     device.run('3a:00:00:00:00:01', 1, T0, 0, T0 - remember + 2 * 60 * MIN)
+    auth.run('3a:00:00:00:00:01', 1, T0 + 3 * 60 * MIN, null, null)
     // verified long ago, counts while let through (until T0 + 30 min)
     device.run('3a:00:00:00:00:02', 2, T0, 0, T0 - 90 * DAY)
     auth.run('3a:00:00:00:00:02', 2, T0 + 30 * MIN, null, null)
@@ -253,22 +258,32 @@ describe('which devices count, from memory', () => {
     device.run('3a:00:00:00:00:07', null, T0, 0, null)
 
     const statements = visitStatements(db)
-    const rows = createPresenceRows({ visits: statements, phaseOf })
-    rows.refresh(T0, T0 - remember, new Map())
-    for (const minutes of [0, 10, 20, 25, 30, 45, 50, 60, 119, 120, 121, 24 * 60]) {
-      const now = T0 + minutes * MIN
-      const fromSql = statements
-        .tracked(now, now - remember)
-        .map(([mac, visitor, isStaff, , counts]) => `${mac} ${visitor} ${isStaff} ${counts}`)
-        .sort()
-      rows.refresh(now, now - remember, new Map())
-      const fromMemory = [...rows.devices.values()]
-        .map((d) => ({ d, s: standingAt(d, now, now - remember) }))
-        .filter(({ s }) => s.tracked)
-        .map(({ d, s }) => `${d.mac} ${s.visitor} ${d.isStaff ? 1 : 0} ${s.counts ? 1 : 0}`)
-        .sort()
-      expect({ minutes, devices: fromMemory }).toEqual({ minutes, devices: fromSql })
+    const times = [0, 10, 20, 25, 30, 45, 50, 60, 119, 120, 121, 150, 179, 181, 24 * 60]
+    const check = (horizonMs: number) => {
+      const rows = createPresenceRows({ visits: statements, phaseOf, horizonMs })
+      for (const minutes of times) {
+        const now = T0 + minutes * MIN
+        const fromSql = statements
+          .tracked(now, now - remember)
+          .map(([mac, visitor, isStaff, , counts]) => `${mac} ${visitor} ${isStaff} ${counts}`)
+          .sort()
+        rows.refresh(now, now - remember, new Map())
+        const fromMemory = [...rows.devices.values()]
+          .map((d) => ({ d, s: standingAt(d, now, now - remember) }))
+          .filter(({ s }) => s.tracked)
+          .map(({ d, s }) => `${d.mac} ${s.visitor} ${d.isStaff ? 1 : 0} ${s.counts ? 1 : 0}`)
+          .sort()
+        expect({ minutes, horizonMs, devices: fromMemory }).toEqual({
+          minutes,
+          horizonMs,
+          devices: fromSql,
+        })
+      }
+      return rows.reads
     }
-    expect(rows.reads).toEqual({ visits: 1, devices: 1 })
+    // Read once, answered from memory for a day; and with a 15-minute horizon, read again as
+    // it passes, with the authorizations of devices that stay remembered past it left unread.
+    expect(check(2 * DAY)).toEqual({ visits: 1, devices: 1 })
+    expect(check(15 * MIN).devices).toBe(8)
   })
 })

@@ -1,4 +1,4 @@
-import type { TrackedDeviceRow, VisitStatements } from '../db/visits.js'
+import type { VisitStatements } from '../db/visits.js'
 import type { OpenVisit } from './rules.js'
 
 /**
@@ -46,6 +46,11 @@ export interface PresenceRowsDeps {
   visits: Pick<VisitStatements, 'openAll' | 'trackedRows' | 'changeCounts'>
   /** The write phase of a visit id or a MAC (`phaseOf` in presence.ts). */
   phaseOf: (key: string) => number
+  /**
+   * How long tracked devices read at one sweep serve later ones with nothing written (ms);
+   * default an hour. Devices remembered beyond it are read without their authorizations.
+   */
+  horizonMs?: number
 }
 
 /**
@@ -62,70 +67,82 @@ export interface PresenceRowsDeps {
  * sweep that fails `forget`s everything, and the next one reads afresh.
  */
 export function createPresenceRows(deps: PresenceRowsDeps) {
+  const horizonMs = deps.horizonMs ?? 60 * 60_000
   /** Counts the memory matches; -1: not read yet (or forgotten). */
   let visitsCount = -1
   let devicesCount = -1
-  /** The sweep time tracked devices were read at: an earlier one (the clock went back) reads again. */
+  /**
+   * The sweep time tracked devices were read at, and until when they serve: an earlier time (the
+   * clock went back) or a later one reads again.
+   */
   let devicesReadAt = Infinity
-  const open = new Map<string, OpenVisitEntry>()
-  const devices = new Map<string, TrackedDevice>()
+  let devicesUntil = -Infinity
+  const open = new Map<string, OpenVisitEntry & { read: number }>()
+  const devices = new Map<string, TrackedDevice & { read: number }>()
   const reads = { visits: 0, devices: 0 }
 
+  // A read updates the entries in place (their phases stay) and drops those it did not return.
   function readVisits(known: Map<string, number>) {
-    const before = new Map(open)
-    open.clear()
-    const stillKnown = new Map<string, number>()
+    const read = ++reads.visits
     for (const [id, customerId, startedAt, stored] of deps.visits.openAll()) {
       const mine = known.get(id)
-      let lastSeenAt = stored
-      if (mine !== undefined && mine > stored) {
-        stillKnown.set(id, mine)
-        lastSeenAt = mine
-      }
-      open.set(id, {
-        id,
-        customerId,
-        startedAt,
-        lastSeenAt,
-        stored,
-        phase: before.get(id)?.phase ?? deps.phaseOf(id),
-      })
+      const lastSeenAt = mine !== undefined && mine > stored ? mine : stored
+      const e = open.get(id)
+      if (e) {
+        e.customerId = customerId
+        e.startedAt = startedAt
+        e.lastSeenAt = lastSeenAt
+        e.stored = stored
+        e.read = read
+      } else
+        open.set(id, {
+          id,
+          customerId,
+          startedAt,
+          lastSeenAt,
+          stored,
+          phase: deps.phaseOf(id),
+          read,
+        })
     }
+    for (const [id, e] of open) if (e.read !== read) open.delete(id)
     // Visits closed by someone else (a login's arrive, the CLI, an erasure) are forgotten here.
-    known.clear()
-    for (const [id, at] of stillKnown) known.set(id, at)
-    reads.visits++
+    for (const [id, at] of known) {
+      const e = open.get(id)
+      if (!e || at <= e.stored) known.delete(id)
+    }
   }
 
   function readDevices(now: number, rememberSince: number) {
-    const before = new Map(devices)
-    devices.clear()
-    for (const row of deps.visits.trackedRows(now, rememberSince) as TrackedDeviceRow[]) {
+    const read = ++reads.devices
+    for (const row of deps.visits.trackedRows(now, rememberSince, now + horizonMs)) {
       const [mac, customerId, isStaff, stored, verifiedAt, liveUntil, passId, passUntil] = row
-      const had = devices.get(mac)
+      let e = devices.get(mac)
       // Two live passes on one MAC: the one that lasts longer.
-      if (had && had.passUntil >= (passUntil ?? -Infinity)) continue
-      devices.set(mac, {
-        mac,
-        customerId,
-        isStaff: isStaff === 1,
-        stored,
-        verifiedAt,
-        liveUntil: liveUntil ?? -Infinity,
-        passId,
-        passUntil: passUntil ?? -Infinity,
-        phase: had?.phase ?? before.get(mac)?.phase ?? deps.phaseOf(mac),
-      })
+      if (e?.read === read && e.passUntil >= (passUntil ?? -Infinity)) continue
+      if (!e) {
+        e = { mac, phase: deps.phaseOf(mac) } as TrackedDevice & { read: number }
+        devices.set(mac, e)
+      }
+      e.customerId = customerId
+      e.isStaff = isStaff === 1
+      e.stored = stored
+      e.verifiedAt = verifiedAt
+      e.liveUntil = liveUntil ?? -Infinity
+      e.passId = passId
+      e.passUntil = passUntil ?? -Infinity
+      e.read = read
     }
+    for (const [mac, e] of devices) if (e.read !== read) devices.delete(mac)
     devicesReadAt = now
-    reads.devices++
+    devicesUntil = now + horizonMs
   }
 
   return {
     /** Open visits by id, as in the database with the exact last activity. */
-    open,
+    open: open as Map<string, OpenVisitEntry>,
     /** Devices the sweep may count at some time from the last read on, by MAC. */
-    devices,
+    devices: devices as Map<string, TrackedDevice>,
     /** How many times each was read from the database (tests, the bench). */
     reads,
     /**
@@ -140,7 +157,7 @@ export function createPresenceRows(deps: PresenceRowsDeps) {
         readVisits(known)
         fresh.visits = true
       }
-      if (d !== devicesCount || now < devicesReadAt) {
+      if (d !== devicesCount || now < devicesReadAt || now >= devicesUntil) {
         readDevices(now, rememberSince)
         fresh.devices = true
       }
