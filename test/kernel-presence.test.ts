@@ -3,7 +3,6 @@ import {
   createCounterWatch,
   createKernelPresence,
   parseNeighbourActivity,
-  scanNeighbourRows,
 } from '../src/visits/kernel-presence.js'
 import type { Mac } from '../src/mac.js'
 
@@ -116,38 +115,6 @@ describe('kernel presence', () => {
       },
     ])
     expect(parseNeighbourActivity(v6, NOW)).toEqual(new Map([['3a:11:22:33:44:88', NOW - 4000]]))
-  })
-
-  it('reads the fields without JSON.parse exactly as JSON.parse does, and leaves any other shape to it', () => {
-    const fields = (rows: Array<Record<string, unknown>>) =>
-      rows.map(({ lladdr, confirmed, updated, state }) =>
-        Object.fromEntries(
-          Object.entries({ lladdr, confirmed, updated, state }).filter(([, v]) => v !== undefined),
-        ),
-      )
-    const real =
-      '[{"dst":"192.0.2.1","dev":"eth0","lladdr":"02:fc:00:00:00:05","used":768,"confirmed":768,"updated":739,"probes":1,"state":["STALE"]},' +
-      '{"dst":"10.20.0.9","dev":"br-guest","router":null,"used":-1,"confirmed":1.5e1,"probes":0,"state":[]},' +
-      '{"dst":"fe80::1","dev":"br-guest","lladdr":"3a:11:22:33:44:99","extern_learn":true,"offload":false,"confirmed":3,"state":["REACHABLE","NOARP"]},{}]'
-    for (const text of [NEIGH, real, JSON.stringify(JSON.parse(real), null, 2), '[]', ' [ ] \n']) {
-      expect(scanNeighbourRows(text)).toEqual(fields(JSON.parse(text)))
-    }
-    // shapes `ip` does not write: null here, and parseNeighbourActivity parses them as JSON
-    const odd = [
-      '[{"dst":"10.20.0.15","dev":"br\\"guest","lladdr":"3a:11:22:33:44:55","confirmed":1,"state":["REACHABLE"]}]',
-      '[{"lladdr":"3a:11:22:33:44:55","confirmed":1,"state":["REACHABLE"],"x":{"y":1}}]',
-      '[{"lladdr":"3a:11:22:33:44:55","confirmed":1,"state":["REACHABLE"]}',
-      '[{"lladdr":"3a:11:22:33:44:55","confirmed":1,"state":["REACHABLE"]}] trailing',
-      '{}',
-    ]
-    for (const text of odd) expect(scanNeighbourRows(text)).toBeNull()
-    expect(parseNeighbourActivity(odd[0]!, NOW)).toEqual(
-      new Map([['3a:11:22:33:44:55', NOW - 1000]]),
-    )
-    expect(parseNeighbourActivity(odd[1]!, NOW)).toEqual(
-      new Map([['3a:11:22:33:44:55', NOW - 1000]]),
-    )
-    expect(parseNeighbourActivity(odd[2]!, NOW).size).toBe(0)
   })
 
   it('forgets the baseline of a device missing from a look of the counters', () => {

@@ -20,7 +20,7 @@ export function parseNeighbourActivity(
   now: number,
   into = new Map<Mac, number>(),
 ): Map<Mac, number> {
-  for (const row of scanNeighbourRows(stdout) ?? neighbourRows(stdout)) {
+  for (const row of neighbourRows(stdout)) {
     if (typeof row.lladdr !== 'string') continue
     const states = Array.isArray(row.state) ? (row.state as string[]) : []
     if (states.length === 0 || states.some((s) => ABSENT_STATES.has(s))) continue
@@ -34,131 +34,6 @@ export function parseNeighbourActivity(
     if (prev === undefined || at > prev) into.set(mac, at)
   }
   return into
-}
-
-/** The fields of a neighbour entry the sweep reads. */
-interface NeighbourFields {
-  lladdr?: unknown
-  confirmed?: unknown
-  updated?: unknown
-  state?: unknown
-}
-
-const QUOTE = 34
-const COMMA = 44
-const COLON = 58
-const OPEN_ARRAY = 91
-const CLOSE_ARRAY = 93
-const OPEN_OBJECT = 123
-const CLOSE_OBJECT = 125
-
-/**
- * Reads the fields the sweep needs from `ip -j -s neigh` output without `JSON.parse`, which
- * built an object of nine fields (and a string per value) for each of 5,000 entries: 8 ms of a
- * sweep's CPU for 0.7 MB, the largest part once the database reads were gone (issue 20). It
- * knows only the shape `ip` writes: an array of flat objects whose values are strings without
- * escapes, numbers, true, false, null, or arrays of such strings. Anything else (nested objects,
- * escapes, a truncated text) gives null, and the caller parses it as JSON after all.
- */
-export function scanNeighbourRows(text: string): NeighbourFields[] | null {
-  // One look for any escape: `ip` writes none in a neighbour table.
-  if (text.includes('\\')) return null
-  const n = text.length
-  let i = 0
-  const ws = () => {
-    let c = text.charCodeAt(i)
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++i)
-  }
-  /** The end (index of the closing quote) of the string starting at i, or -1. */
-  const stringEnd = () => (text.charCodeAt(i) === QUOTE ? text.indexOf('"', i + 1) : -1)
-  const rows: NeighbourFields[] = []
-  ws()
-  if (text.charCodeAt(i) !== OPEN_ARRAY) return null
-  i++
-  ws()
-  if (text.charCodeAt(i) === CLOSE_ARRAY) {
-    i++
-    ws()
-    return i === n ? rows : null
-  }
-  for (;;) {
-    if (text.charCodeAt(i) !== OPEN_OBJECT) return null
-    i++
-    ws()
-    const row: NeighbourFields = {}
-    if (text.charCodeAt(i) === CLOSE_OBJECT) i++
-    else
-      for (;;) {
-        const keyEnd = stringEnd()
-        if (keyEnd < 0) return null
-        const keyStart = i + 1
-        const keyLength = keyEnd - keyStart
-        i = keyEnd + 1
-        ws()
-        if (text.charCodeAt(i) !== COLON) return null
-        i++
-        ws()
-        const c = text.charCodeAt(i)
-        let value: unknown
-        if (c === QUOTE) {
-          const end = stringEnd()
-          if (end < 0) return null
-          value = text.slice(i + 1, end)
-          i = end + 1
-        } else if (c === OPEN_ARRAY) {
-          const items: string[] = []
-          i++
-          ws()
-          if (text.charCodeAt(i) === CLOSE_ARRAY) i++
-          else
-            for (;;) {
-              const end = stringEnd()
-              if (end < 0) return null
-              items.push(text.slice(i + 1, end))
-              i = end + 1
-              ws()
-              const d = text.charCodeAt(i++)
-              if (d === CLOSE_ARRAY) break
-              if (d !== COMMA) return null
-              ws()
-            }
-          value = items
-        } else if (c === 45 || (c >= 48 && c <= 57)) {
-          const start = i
-          let d = c
-          while (d === 45 || d === 43 || d === 46 || d === 69 || d === 101 || (d >= 48 && d <= 57))
-            d = text.charCodeAt(++i)
-          value = Number(text.slice(start, i))
-          if (!Number.isFinite(value)) return null
-        } else if (text.startsWith('null', i)) {
-          value = null
-          i += 4
-        } else if (text.startsWith('true', i)) {
-          value = true
-          i += 4
-        } else if (text.startsWith('false', i)) {
-          value = false
-          i += 5
-        } else return null
-        if (keyLength === 6 && text.startsWith('lladdr', keyStart)) row.lladdr = value
-        else if (keyLength === 9 && text.startsWith('confirmed', keyStart)) row.confirmed = value
-        else if (keyLength === 7 && text.startsWith('updated', keyStart)) row.updated = value
-        else if (keyLength === 5 && text.startsWith('state', keyStart)) row.state = value
-        ws()
-        const d = text.charCodeAt(i++)
-        if (d === CLOSE_OBJECT) break
-        if (d !== COMMA) return null
-        ws()
-      }
-    rows.push(row)
-    ws()
-    const d = text.charCodeAt(i++)
-    if (d === CLOSE_ARRAY) break
-    if (d !== COMMA) return null
-    ws()
-  }
-  ws()
-  return i === n ? rows : null
 }
 
 function secondsAgo(v: unknown): number | null {
