@@ -1,0 +1,2 @@
+import section from './tmp-prof-visits.js'
+await section.run()
