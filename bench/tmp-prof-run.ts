@@ -1,2 +1,0 @@
-import section from './tmp-prof-visits.js'
-await section.run()
