@@ -216,6 +216,32 @@ describe('the presence sweep keeps its rows in memory', () => {
   })
 })
 
+describe('the change counts (migration 016)', () => {
+  it('move when a customer row goes and the foreign keys set their device and open visit to nobody', () => {
+    const t = tempDb()
+    cleanups.push(() => t.close())
+    t.db.exec(`
+      INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+      VALUES (1, '+525500000001', 'A', 'es', 0, 0, 0);
+      INSERT INTO devices (mac, customer_id, first_seen_at, last_seen_at, verified_at)
+      VALUES ('3a:00:00:00:00:01', 1, 0, 0, 0);
+      INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at) VALUES ('v1', 1, 'b', 0, 0);
+    `)
+    const statements = visitStatements(t.db)
+    const [visitsBefore, devicesBefore] = statements.changeCounts()
+    // as an administrator's sqlite3 shell might: no branchgate code involved
+    t.db.exec(`DELETE FROM customers WHERE id = 1`)
+    const [visitsAfter, devicesAfter] = statements.changeCounts()
+    expect(visitsAfter).toBeGreaterThan(visitsBefore)
+    expect(devicesAfter).toBeGreaterThan(devicesBefore)
+    // a closed visit's change moves nothing: the sweep never reads closed visits
+    t.db.exec(`UPDATE visits SET ended_at = 1`)
+    const [closedAt] = statements.changeCounts()
+    t.db.exec(`UPDATE visits SET end_reason = 'absent'`)
+    expect(statements.changeCounts()[0]).toBe(closedAt)
+  })
+})
+
 describe('which devices count, from memory', () => {
   it('answers at every later time as the tracked query would, without reading again', () => {
     const t = tempDb()
