@@ -117,6 +117,15 @@ describe('kernel presence', () => {
     expect(parseNeighbourActivity(v6, NOW)).toEqual(new Map([['3a:11:22:33:44:88', NOW - 4000]]))
   })
 
+  it('forgets the baseline of a device missing from a look of the counters', () => {
+    const watch = createCounterWatch()
+    const m = (bytes: number) => new Map([['3a:11:22:33:44:55' as Mac, { bytes }]])
+    expect(watch.grown(m(100))).toEqual([])
+    expect(watch.grown(new Map())).toEqual([])
+    expect(watch.grown(m(200))).toEqual([]) // a baseline again, not growth
+    expect(watch.grown(m(300))).toEqual(['3a:11:22:33:44:55'])
+  })
+
   it('reads garbage as nobody', () => {
     expect(parseNeighbourActivity('not json', NOW).size).toBe(0)
     expect(parseNeighbourActivity('{}', NOW).size).toBe(0)

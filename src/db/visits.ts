@@ -18,6 +18,24 @@ export type OpenVisitTuple = [string, number, number, number]
  */
 export type TrackedDeviceTuple = [string, number | null, 0 | 1, number, 0 | 1]
 
+/**
+ * A device the sweep may count, as its memory reads it (src/visits/presence-rows.ts), with what
+ * decides at each sweep's time whether it counts: [mac, customer_id, is_staff, last_seen_at,
+ * verified_at, live_until (the latest end of its live authorizations, or null: none, or not
+ * looked at because the device stays remembered until the horizon asked for), pass_id and
+ * pass_until (a live staff pass's, or null)].
+ */
+export type TrackedDeviceRow = [
+  string,
+  number | null,
+  0 | 1,
+  number,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+]
+
 /** A visit as the CLI and reports show it. */
 export interface VisitReportRow {
   id: string
@@ -108,6 +126,33 @@ export function visitStatements(db: Db) {
         OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
     )
     .raw()
+  // The same devices as `tracked` at `now`, with the times that decide later sweeps instead of
+  // the answer at `now`: as time passes a device can only stop counting (an authorization ends,
+  // a verification falls out of remember.days), never start, without a write that moves
+  // change_counts (migration 016). A device that stays remembered until @horizon needs no look at
+  // its authorizations before then (live_until NULL: the reader reads again at @horizon); most
+  // are, and that look was most of the query. Duplicates (two live passes on one MAC) are left
+  // to the reader.
+  const trackedRows = db
+    .prepare(
+      `SELECT d.mac, d.customer_id, d.is_staff, d.last_seen_at, d.verified_at,
+            CASE WHEN d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince + (@horizon - @now)
+                 THEN NULL
+                 ELSE (SELECT max(a.ends_at) FROM authorizations a
+                       WHERE a.mac = d.mac AND a.ended_at IS NULL) END AS live_until,
+            p.pass_id, p.ends_at AS pass_until
+     FROM devices d
+     LEFT JOIN authorizations p ON p.mac = d.mac AND p.ended_at IS NULL AND p.ends_at > @now
+       AND p.pass_id IS NOT NULL
+     WHERE d.is_staff = 1
+        OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
+        OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
+    )
+    .raw()
+  // Moved by triggers on every change to what openAll and trackedRows read (migration 016).
+  const changeCounts = db
+    .prepare(`SELECT n FROM change_counts WHERE id IN (1, 2) ORDER BY id`)
+    .pluck()
   const touchDevice = db.prepare(
     `UPDATE devices SET last_seen_at = MAX(last_seen_at, @at) WHERE mac = @mac`,
   )
@@ -149,6 +194,17 @@ export function visitStatements(db: Db) {
     /** Devices the sweep cares about: staff, remembered, or with live access. */
     tracked: (now: number, rememberSince: number) =>
       tracked.all({ now, rememberSince }) as TrackedDeviceTuple[],
+    /** Like `tracked`, with what decides later sweeps (see TrackedDeviceRow); for the sweep's memory. */
+    trackedRows: (now: number, rememberSince: number, horizon: number) =>
+      trackedRows.all({ now, rememberSince, horizon }) as TrackedDeviceRow[],
+    /**
+     * How often what `openAll` and `trackedRows` read has changed, by any connection: [open
+     * visits, tracked devices]. Equal counts mean equal rows (migration 016's triggers).
+     */
+    changeCounts: (): [number, number] => {
+      const [visits, devices] = changeCounts.all() as number[]
+      return [visits!, devices!]
+    },
     touchDevice: (mac: string, at: number) => touchDevice.run({ mac, at }),
     /** Moves many devices' last seen forward: [MAC, UTC ms] pairs. */
     touchDevices: (rows: ReadonlyArray<readonly [string, number]>) =>

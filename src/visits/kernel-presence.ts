@@ -46,17 +46,19 @@ function secondsAgo(v: unknown): number | null {
  * re-added) resets it.
  */
 export function createCounterWatch() {
-  let previous = new Map<Mac, number>()
+  // One map kept and updated in place: a new one per look cost a sweep 5,000 insertions.
+  const previous = new Map<Mac, number>()
   return {
     grown(counters: ReadonlyMap<Mac, { bytes: number }>): Mac[] {
       const out: Mac[] = []
-      const next = new Map<Mac, number>()
       for (const [mac, c] of counters) {
         const before = previous.get(mac)
         if (before !== undefined && c.bytes > before) out.push(mac)
-        next.set(mac, c.bytes)
+        previous.set(mac, c.bytes)
       }
-      previous = next
+      // A MAC missing from this look loses its baseline, as before.
+      if (previous.size > counters.size)
+        for (const mac of previous.keys()) if (!counters.has(mac)) previous.delete(mac)
       return out
     },
   }

@@ -1,15 +1,16 @@
 import { performance } from 'node:perf_hooks'
 import type { Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
-import type { TrackedDeviceTuple, VisitStatements } from '../db/visits.js'
+import type { VisitStatements } from '../db/visits.js'
 import type { Mac } from '../mac.js'
 import type { VisitBook } from './book.js'
+import { createPresenceRows, standingAt } from './presence-rows.js'
 import {
   clockStepMs,
   planSweep,
   type ClockReading,
-  type OpenVisit,
   type Sighting,
+  type SweepPlan,
   type VisitPolicy,
 } from './rules.js'
 
@@ -127,6 +128,11 @@ export interface SweepReport {
   /** Time in SQLite: reads and the one write transaction. */
   dbMs: number
   /**
+   * What this sweep read from the database because it had changed since the last sweep (another
+   * writer, a restart, a clock step); the rest came from memory.
+   */
+  reread: { visits: boolean; devices: boolean }
+  /**
    * Rows written, and why. `visits` = opened + closed + visitsBehind; `devices` = devicesBehind
    * + devicesGone. A present device whose stored time is less than a step behind costs nothing.
    */
@@ -148,7 +154,9 @@ export interface SweepReport {
 /**
  * Samples presence and keeps visits true. Each sweep reads the source once, then reads, plans and
  * writes in ONE transaction. Open visits live in the database, so they survive a restart: the first
- * sweep after one closes, at their last activity, those whose gap exceeded the idle time.
+ * sweep after one closes, at their last activity, those whose gap exceeded the idle time. Between
+ * sweeps the open visits and tracked devices stay in memory, and a sweep reads again only what
+ * another writer changed (src/visits/presence-rows.ts).
  *
  * What a sweep writes: a visit when it opens or closes; a stored time (an open visit's last
  * activity, a device's last seen) when it falls `seenStepMs` behind what is known here, or when the
@@ -165,6 +173,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
   /** Tracked devices' last seen known here but not yet written (MAC → UTC ms). */
   const knownDevices = memory.devices
   let last: SweepReport | null = null
+  /** Open visits and tracked devices, kept between sweeps and read again only when they changed. */
+  const rows = createPresenceRows({ visits: deps.visits, phaseOf })
 
   /** Writes every last activity known here; inside the caller's transaction. */
   function writeKnown(): number {
@@ -173,10 +183,6 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     const d = deps.visits.touchDevices([...knownDevices])
     knownDevices.clear()
     return n + d
-  }
-
-  function isStaff(mac: string, row: TrackedDeviceTuple | undefined): boolean {
-    return deps.staffMacs.has(mac) || row?.[2] === 1
   }
 
   async function sweep(now: number): Promise<SweepReport> {
@@ -190,7 +196,9 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     const reason = before === null ? 'restart' : 'absent'
     let dbMs = 0
     let cpuMs = 0
-    const report = deps.db.transaction(() => {
+    const rememberSince = now - deps.policy.rememberMs
+    let fresh = { visits: false, devices: false }
+    const sweepOnce = deps.db.transaction(() => {
       let t = performance.now()
       // The clock jumped (NTP step): shift open visits with it so their durations stay true.
       // What is known here is on the old clock too: written first, shifted with the rest.
@@ -198,29 +206,30 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         writeKnown()
         deps.visits.rebaseOpen(clockStep, before.wall, now)
       }
-      const tracked = deps.visits.tracked(now, now - deps.policy.rememberMs)
-      const openRows = deps.visits.openAll()
+      // Open visits and tracked devices as the database has them: from memory, read again only
+      // what another writer (or the rebase above) changed since the last sweep.
+      fresh = rows.refresh(now, rememberSince, known)
       let u = performance.now()
       dbMs += u - t
       t = u
 
-      const byMac = new Map<string, TrackedDeviceTuple>()
-      for (const row of tracked) byMac.set(row[0], row)
       const sightings: Sighting[] = []
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
       let devicesGone = 0
       let knownAndSeen = 0
       for (const [mac, at] of seen) {
-        const row = byMac.get(mac)
+        const d = rows.devices.get(mac)
+        const s = d === undefined ? undefined : standingAt(d, now, rememberSince)
+        const row = s?.tracked ? d : undefined
         if (row) {
           // A device's last seen serves the device list and idle revocation (minutes): written
           // when it falls a step behind, kept here in between.
           const seenAt = Math.min(at, now)
           const mine = knownDevices.get(mac)
           const latest = mine !== undefined && mine > seenAt ? mine : seenAt
-          if (latest <= row[3]) knownDevices.delete(mac)
-          else if (stepDue(row[3], latest, step, phaseOf(mac))) {
+          if (latest <= row.stored) knownDevices.delete(mac)
+          else if (stepDue(row.stored, latest, step, row.phase)) {
             touchedDevices.push([mac, latest])
             knownDevices.delete(mac)
           } else {
@@ -228,8 +237,9 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
             knownAndSeen++
           }
         }
-        if (isStaff(mac, row)) staffSeen.push(mac)
-        else if (row && row[4] === 1 && row[1] !== null) sightings.push({ customerId: row[1], at })
+        if (deps.staffMacs.has(mac) || row?.isStaff) staffSeen.push(mac)
+        else if (row && s!.counts && s!.visitor !== null)
+          sightings.push({ customerId: s!.visitor, at })
       }
       // A device that left the sample: its last seen is final, written now. (None left when
       // every device known here was just seen: no need to look.)
@@ -241,33 +251,39 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           devicesGone++
         }
       // Planned with the exact last activity: the stored one, or what is known here if newer.
-      const stored = new Map<string, number>()
-      const stillKnown = new Map<string, number>()
-      const open: OpenVisit[] = openRows.map(([id, customerId, startedAt, lastSeenAt]) => {
-        stored.set(id, lastSeenAt)
-        const mine = known.get(id)
-        if (mine !== undefined && mine > lastSeenAt) stillKnown.set(id, mine)
-        return { id, customerId, startedAt, lastSeenAt: Math.max(lastSeenAt, mine ?? 0) }
-      })
-      // Visits closed by someone else (a login's arrive) are forgotten here.
-      known.clear()
-      for (const [id, at] of stillKnown) known.set(id, at)
-      const plan = planSweep(open, sightings, now, deps.policy, reason)
-      const touched = plan.touched.filter((v) => {
-        if (stepDue(stored.get(v.id)!, v.lastSeenAt, step, phaseOf(v.id))) {
+      const plan = planSweep(rows.open.values(), sightings, now, deps.policy, reason)
+      // The memory takes what is written below as the statements write it (MAX); should the
+      // writes fail, the sweep forgets it all (see the catch below).
+      const touched: SweepPlan['touched'] = []
+      for (const v of plan.touched) {
+        const e = rows.open.get(v.id)!
+        if (stepDue(e.stored, v.lastSeenAt, step, e.phase)) {
+          touched.push(v)
           known.delete(v.id)
-          return true
-        }
-        known.set(v.id, v.lastSeenAt)
-        return false
-      })
-      for (const c of plan.closed) known.delete(c.id)
+          if (v.lastSeenAt > e.stored) e.stored = v.lastSeenAt
+        } else known.set(v.id, v.lastSeenAt)
+        e.lastSeenAt = v.lastSeenAt
+      }
+      for (const c of plan.closed) {
+        known.delete(c.id)
+        rows.open.delete(c.id)
+      }
+      for (const [mac, at] of touchedDevices) {
+        const d = rows.devices.get(mac)
+        if (d && at > d.stored) d.stored = at
+      }
       u = performance.now()
       cpuMs += u - t
       t = u
 
-      deps.book.apply({ ...plan, touched })
+      const { openedIds } = deps.book.apply({ ...plan, touched })
       deps.visits.touchDevices(touchedDevices)
+      plan.opened.forEach((o, i) => {
+        const id = openedIds[i]!
+        rows.open.set(id, { id, ...o, stored: o.lastSeenAt, phase: phaseOf(id) })
+      })
+      // Our own writes moved the change counts: the memory matches them.
+      rows.settle()
       dbMs += performance.now() - t
       const written = {
         visits: plan.opened.length + plan.closed.length + touched.length,
@@ -288,13 +304,21 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         clockStepMs: clockStep,
         written,
       }
-    })()
+    })
+    let report: ReturnType<typeof sweepOnce>
+    try {
+      report = sweepOnce()
+    } catch (err) {
+      // Rolled back: what the memory took from this sweep was never written.
+      rows.forget()
+      throw err
+    }
     previous = reading
     if (clockStep !== 0)
       deps.log?.(
         `presence: the clock stepped by ${Math.round(clockStep / 1000)} s; open visits shifted with it`,
       )
-    last = { ...report, sourceMs: s1 - s0, cpuMs, dbMs }
+    last = { ...report, sourceMs: s1 - s0, cpuMs, dbMs, reread: fresh }
     return last
   }
 
@@ -306,6 +330,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
     flush(): number {
       return deps.db.transaction(writeKnown)()
     },
+    /** How many times the open visits and the tracked devices were read from the database. */
+    reads: rows.reads,
     /** The last sweep's report (the metrics' devices present), or null before the first. */
     lastSweep: (): SweepReport | null => last,
     /** Like `sweep`, but a sweep still running (slow command) makes this one a no-op (null). */

@@ -77,7 +77,7 @@ export function latestPerCustomer(
  * step, the visit closes at its last activity and a new one opens).
  */
 export function planSweep(
-  open: readonly OpenVisit[],
+  open: Iterable<OpenVisit>,
   sightings: Iterable<Sighting>,
   now: number,
   policy: VisitPolicy,
