@@ -274,6 +274,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           now,
           redactor.payload(e.data),
           redactor.subject(e.subject),
+          e.subject,
         )
       s.succeeded(now)
       return tally
