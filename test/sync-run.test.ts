@@ -75,6 +75,15 @@ describe('a sync run', () => {
     })
   })
 
+  it('sends the batches of a run over one kept-alive connection', async () => {
+    seedEvents(t.db, { count: 600, customers: 7 })
+    expect(await runnerFor(t.db).run()).toMatchObject({ status: 'done', batches: 3 })
+    expect(receiver.requests).toBe(3)
+    // Was one connection per batch: the receiver announced `Keep-Alive: timeout=1`, which Node's
+    // Agent takes as "do not reuse" (issue 20: a connect per batch in the sync's profile).
+    expect(receiver.connections).toBe(1)
+  })
+
   it('keeps each request under the byte limit', async () => {
     seedEvents(t.db, { count: 60, customers: 3, nameBytes: 1000 })
     receiver.keepHeaders = true
