@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig, type SyncConfig } from '../src/config.js'
 import type { Db } from '../src/db/open.js'
@@ -37,7 +38,12 @@ afterEach(async () => {
 function runnerFor(
   db: Db,
   over: Record<string, unknown> = {},
-  extra: { random?: () => number; isAlive?: (pid: number) => boolean; adapter?: CrmAdapter } = {},
+  extra: {
+    random?: () => number
+    isAlive?: (pid: number) => boolean
+    adapter?: CrmAdapter
+    redactKey?: Buffer
+  } = {},
 ) {
   const config = syncConfig(over, receiver.url)
   const adapter =
@@ -52,6 +58,7 @@ function runnerFor(
     log: (l) => logs.push(l),
     random: extra.random ?? (() => 0.5),
     isAlive: extra.isAlive,
+    ...(extra.redactKey ? { redactKey: extra.redactKey } : {}),
   })
 }
 
@@ -365,6 +372,32 @@ describe('a sync run', () => {
     expect(t.db.prepare(`SELECT seq, subject FROM outbox_events ORDER BY seq`).all()).toEqual(
       subjectsBefore,
     )
+  })
+
+  it("keeps as digest the keyed hash of exactly the payload sent, under the runner's own key", async () => {
+    seedEvents(t.db, { count: 450, customers: 9, subjectKey: Buffer.alloc(32, 1) })
+    const sent = new Map<string, string>()
+    const adapter: CrmAdapter = {
+      name: 'fake',
+      async deliver(b: Batch) {
+        for (const e of b.events) sent.set(e.id, e.data)
+        return { kind: 'acked' }
+      },
+    }
+    const key = Buffer.alloc(32, 2)
+    const runner = runnerFor(t.db, {}, { adapter, redactKey: key })
+    // Another runner on the same connection, made later with another key, changes nothing.
+    runnerFor(t.db, {}, { adapter, redactKey: Buffer.alloc(32, 3) })
+    expect(await runner.run()).toMatchObject({ status: 'done', delivered: 450, batches: 3 })
+    const rows = t.db.prepare(`SELECT id, payload FROM outbox_events`).all() as Array<{
+      id: string
+      payload: string
+    }>
+    expect(rows).toHaveLength(450)
+    for (const row of rows) {
+      const digest = createHmac('sha256', key).update(sent.get(row.id)!).digest('hex')
+      expect(JSON.parse(row.payload)).toEqual({ redacted: true, digest: `hmac-sha256:${digest}` })
+    }
   })
 
   it('re-keys a plain subject written before subjects were hashed when its event is delivered', async () => {

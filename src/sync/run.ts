@@ -169,11 +169,20 @@ function defaultIsAlive(pid: number): boolean {
 
 type DeliveryOutcome = Awaited<ReturnType<CrmAdapter['deliver']>>
 
+/** Runners made in this process: names each one's digest function (see createSyncRunner). */
+let runners = 0
+
 export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const { db, clock, config, log } = deps
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
   const redactor = eventRedactor(deps.redactKey ?? randomBytes(32))
+  // The payload digest as a SQL function of this connection, for the batch acknowledgement: a
+  // name of its own per runner, since two runners on one connection may hold different keys.
+  const digestFn = `branchgate_event_digest_${++runners}`
+  db.function(digestFn, { deterministic: true }, (payload: unknown) =>
+    redactor.payload(String(payload)),
+  )
   const isAlive = deps.isAlive ?? defaultIsAlive
   const metrics = deps.metrics ?? noMetrics
   const host = hostname()
@@ -268,14 +277,22 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       for (const id of results.keys())
         if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
       // Delivered and redacted in one write per row: the CRM has it, the branch keeps digests.
-      for (const e of delivered)
-        tally.delivered += s.deliverRedacted(
-          e.seq,
-          now,
-          redactor.payload(e.data),
-          redactor.subject(e.subject),
-          e.subject,
-        )
+      // Rows whose subject is already its digest (all written since subjects are stored hashed)
+      // go in one statement; an older plain subject is re-keyed row by row.
+      const kept: number[] = []
+      for (const e of delivered) {
+        const subject = redactor.subject(e.subject)
+        if (subject === e.subject) kept.push(e.seq)
+        else
+          tally.delivered += s.deliverRedacted(
+            e.seq,
+            now,
+            redactor.payload(e.data),
+            subject,
+            e.subject,
+          )
+      }
+      if (kept.length) tally.delivered += s.deliverBatch(kept, now, digestFn)
       s.succeeded(now)
       return tally
     },
