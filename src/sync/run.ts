@@ -169,17 +169,20 @@ function defaultIsAlive(pid: number): boolean {
 
 type DeliveryOutcome = Awaited<ReturnType<CrmAdapter['deliver']>>
 
-/** Runners made in this process: names each one's digest function (see createSyncRunner). */
-let runners = 0
-
 export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const { db, clock, config, log } = deps
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
-  const redactor = eventRedactor(deps.redactKey ?? randomBytes(32))
-  // The payload digest as a SQL function of this connection, for the batch acknowledgement: a
-  // name of its own per runner, since two runners on one connection may hold different keys.
-  const digestFn = `branchgate_event_digest_${++runners}`
+  const redactKey = deps.redactKey ?? randomBytes(32)
+  const redactor = eventRedactor(redactKey)
+  // The payload digest as a SQL function of this connection, for the batch acknowledgement. Named
+  // after (a hash of) its key: two runners on one connection may hold different keys, and a
+  // runner made again with the same key (a live reload) replaces the function, not adds one.
+  const digestFn = `branchgate_event_digest_${createHash('sha256')
+    .update('branchgate digest function name v1')
+    .update(redactKey)
+    .digest('hex')
+    .slice(0, 16)}`
   db.function(digestFn, { deterministic: true }, (payload: unknown) =>
     redactor.payload(String(payload)),
   )
