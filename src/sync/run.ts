@@ -173,7 +173,19 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const { db, clock, config, log } = deps
   const s = outboxStatements(db)
   const random = deps.random ?? Math.random
-  const redactor = eventRedactor(deps.redactKey ?? randomBytes(32))
+  const redactKey = deps.redactKey ?? randomBytes(32)
+  const redactor = eventRedactor(redactKey)
+  // The payload digest as a SQL function of this connection, for the batch acknowledgement. Named
+  // after (a hash of) its key: two runners on one connection may hold different keys, and a
+  // runner made again with the same key (a live reload) replaces the function, not adds one.
+  const digestFn = `branchgate_event_digest_${createHash('sha256')
+    .update('branchgate digest function name v1')
+    .update(redactKey)
+    .digest('hex')
+    .slice(0, 16)}`
+  db.function(digestFn, { deterministic: true }, (payload: unknown) =>
+    redactor.payload(String(payload)),
+  )
   const isAlive = deps.isAlive ?? defaultIsAlive
   const metrics = deps.metrics ?? noMetrics
   const host = hostname()
@@ -268,13 +280,22 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       for (const id of results.keys())
         if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
       // Delivered and redacted in one write per row: the CRM has it, the branch keeps digests.
-      for (const e of delivered)
-        tally.delivered += s.deliverRedacted(
-          e.seq,
-          now,
-          redactor.payload(e.data),
-          redactor.subject(e.subject),
-        )
+      // Rows whose subject is already its digest (all written since subjects are stored hashed)
+      // go in one statement; an older plain subject is re-keyed row by row.
+      const kept: number[] = []
+      for (const e of delivered) {
+        const subject = redactor.subject(e.subject)
+        if (subject === e.subject) kept.push(e.seq)
+        else
+          tally.delivered += s.deliverRedacted(
+            e.seq,
+            now,
+            redactor.payload(e.data),
+            subject,
+            e.subject,
+          )
+      }
+      if (kept.length) tally.delivered += s.deliverBatch(kept, now, digestFn)
       s.succeeded(now)
       return tally
     },
