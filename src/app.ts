@@ -37,6 +37,11 @@ export interface AppEdges {
   consoleWorker?: ConsoleWorkerFactory
   /** /metrics and /readyz for the admin listener (src/observe/); default: none. */
   observe?: Hono
+  /**
+   * The portal's URL, asked when a guest is sent to it (default: config.publicUrl). main.ts
+   * passes the bound one for a portal on port 0, instead of mounting the apps a second time.
+   */
+  publicUrl?: () => string
 }
 
 const socketAddress = (c: Context): string | undefined => {
@@ -55,13 +60,21 @@ export function createApp(services: Services, edges: AppEdges) {
   const { config, access, login, log, metrics } = services
   const views = edges.views ?? loadViews()
   const clientAddress = edges.clientAddress ?? socketAddress
+  const publicUrl = edges.publicUrl ?? (() => config.publicUrl)
+  // The splash page's URL, worked out again only when publicUrl changes (once, on port 0).
+  let splash = { of: '', href: '' }
+  const splashUrl = () => {
+    const url = publicUrl()
+    if (url !== splash.of) splash = { of: url, href: new URL('/', url).href }
+    return splash.href
+  }
 
   const portal = new Hono<PortalEnv>()
   portal.use('*', deviceLookup({ neighbours: edges.neighbours, clientAddress }))
   portal.use(
     '*',
     captiveDetection({
-      splashUrl: new URL('/', config.publicUrl).href,
+      splashUrl,
       portalHosts: [new URL(config.publicUrl).host, new URL(config.publicUrl).hostname],
       listener: config.listen.portal,
       async isOnline(c) {
@@ -98,6 +111,7 @@ export function createApp(services: Services, edges: AppEdges) {
       passes: services.passes,
       extension: services.extension,
       metrics,
+      splashUrl,
     }),
   )
   portal.notFound((c) => {

@@ -22,7 +22,10 @@ export function loadViews(dir = VIEWS_DIR): Views {
         const filename = path.join(dir, rel)
         templates.set(
           rel.replace(/\\/g, '/').replace(/\.ejs$/, ''),
-          ejs.compile(readFileSync(filename, 'utf8'), { filename }) as Template,
+          // cache: a template's include() (the console's _head and _foot) is compiled once,
+          // kept in EJS's cache by file name. Without it EJS read and compiled the included file
+          // again on every render: a new function per console page, for V8 to compile and collect.
+          ejs.compile(readFileSync(filename, 'utf8'), { filename, cache: true }) as Template,
         )
       }
     }

@@ -148,6 +148,40 @@ require('node:module').syncBuiltinESMExports()
     },
   )
 
+  it('builds its apps once when the portal binds port 0: each view compiled once', async () => {
+    const t = tempDir()
+    cleanups.push(t.remove)
+    // Every view file the child reads is written to stderr.
+    const spy = path.join(t.dir, 'spy.cjs')
+    writeFileSync(
+      spy,
+      `const fs = require('node:fs')
+const read = fs.readFileSync
+fs.readFileSync = function (f, ...a) { if (String(f).endsWith('.ejs')) fs.writeSync(2, 'SPY view ' + f + '\\n'); return read.call(this, f, ...a) }
+require('node:module').syncBuiltinESMExports()
+`,
+    )
+    const env = { ...process.env, PORT: '0', ADMIN_PORT: '0', BRANCHGATE_DATA_DIR: t.dir }
+    const service = await startService([], {
+      env,
+      spawn: (args) =>
+        spawn(process.execPath, ['--require', spy, ...args], {
+          cwd: ROOT,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+    })
+    cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
+    // The apps were mounted a second time once the port was known: every view compiled twice.
+    expect(service.output().match(/SPY view .*portal\/splash\.ejs/g)).toHaveLength(1)
+    // And the splash page's address still follows the bound port.
+    const api = await fetch(`http://127.0.0.1:${service.ports.portal}/api/captive`)
+    expect(await api.json()).toMatchObject({
+      'user-portal-url': `http://localhost:${service.ports.portal}/`,
+    })
+    await service.stop()
+  })
+
   it('runs the whole demo flow over real HTTP, prints the code, and stops cleanly on SIGTERM', async () => {
     const t = tempDir()
     cleanups.push(t.remove)

@@ -118,8 +118,11 @@ export function findProbe(host: string, path: string): Probe | null {
 const PROBE_HOSTS: ReadonlySet<string> = new Set(PROBES.flatMap((p) => p.hosts))
 
 export interface CaptiveDetectionDeps {
-  /** The splash page, where a caught device is sent (config.publicUrl). */
-  splashUrl: string
+  /**
+   * The splash page, where a caught device is sent (config.publicUrl). Asked per redirect: a
+   * portal on port 0 knows its URL only once bound (src/main.ts).
+   */
+  splashUrl: () => string
   /** Hosts that are the portal itself (publicUrl's host, the TLS listener's name...). */
   portalHosts: readonly string[]
   /**
@@ -149,7 +152,7 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
   }
   const toSplash = (c: Context) => {
     c.header('Cache-Control', 'no-store')
-    return c.redirect(deps.splashUrl, 302)
+    return c.redirect(deps.splashUrl(), 302)
   }
   return async (c, next) => {
     const authority = requestAuthority(c)

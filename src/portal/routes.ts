@@ -86,6 +86,8 @@ export interface PortalDeps {
   }
   /** The funnel per OS family and the time of POST /login and /verify; default: nowhere. */
   metrics?: Metrics
+  /** The splash page's URL (publicUrl's `/`); a portal on port 0 knows it once bound. */
+  splashUrl?: () => string
 }
 
 const LANG_COOKIE = 'bg_lang'
@@ -95,6 +97,8 @@ const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? '
 export function portalRoutes(deps: PortalDeps) {
   const { config, views, login } = deps
   const metrics = deps.metrics ?? noMetrics
+  const configuredSplash = new URL('/', config.publicUrl).href
+  const splashUrl = deps.splashUrl ?? (() => configuredSplash)
   const offerWhatsapp = offersWhatsapp(config.sms.providers)
   const app = new Hono<PortalEnv>()
   /** The OS family of the phone asking (a closed set: never the User-Agent itself). */
@@ -639,7 +643,7 @@ export function portalRoutes(deps: PortalDeps) {
     const live = mac ? deps.access.live(mac) : null
     const body: Record<string, unknown> = {
       captive: live === null,
-      'user-portal-url': new URL('/', config.publicUrl).href,
+      'user-portal-url': splashUrl(),
     }
     if (live !== null) {
       const now = deps.clock.now()
