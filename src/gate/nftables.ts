@@ -28,12 +28,18 @@ import {
   installBatch,
   letThroughCommand,
   parseSetJson,
+  PROBE_DROP,
+  PROBE_SET,
+  PROBE_TABLE,
   readTemplate,
   renderRuleset,
   replaceSetBatch,
   revokeCommand,
   SET,
   TABLE,
+  timeoutProbeLines,
+  timeoutProbeVerdict,
+  type TimeoutUpdate,
 } from './nft-ruleset.js'
 
 /**
@@ -46,8 +52,8 @@ export interface NftRunner {
   line(command: string): Promise<void>
   /** Runs a batch file through `nft -f -`: one transaction. */
   batch(text: string): Promise<void>
-  /** `nft -j list set inet branchgate allowed` */
-  listSetJson(): Promise<string>
+  /** `nft -j list set inet branchgate allowed`, or the set named (the start-up probe's). */
+  listSetJson(which?: { table: string; set: string }): Promise<string>
   /**
    * `nft -j list map netdev branchgate down` or `… inet branchgate up`: per-device classes and
    * download or upload counts.
@@ -103,7 +109,8 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
     async batch(text) {
       await exec(['-f', '-'], text)
     },
-    listSetJson: () => exec(['-j', 'list', 'set', ...TABLE.split(' '), SET]),
+    listSetJson: (which = { table: TABLE, set: SET }) =>
+      exec(['-j', 'list', 'set', ...which.table.split(' '), which.set]),
     listMapJson: (which) =>
       exec([
         '-j',
@@ -156,6 +163,13 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   const shaper = o.rates?.shaper ?? null
   let installed = false
   let learned = false
+  /**
+   * What `add` does to a present element's timeout, probed once by the first replaceAll (the
+   * service's start); a one-shot command never probes and keeps the 'replace' that works on
+   * every kernel.
+   */
+  let timeouts: TimeoutUpdate = 'replace'
+  let probed = false
   let garden: readonly string[] = o.garden ?? []
 
   async function tried<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -190,6 +204,29 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
     learned = true
   }
 
+  /**
+   * The probe, in a table of its own and removed after; a probe that fails keeps 'replace'.
+   * Logged either way: which command every login runs depends on it.
+   */
+  const probeTimeouts = async (): Promise<TimeoutUpdate> => {
+    let how: TimeoutUpdate = 'replace'
+    try {
+      for (const line of timeoutProbeLines()) await o.runner.line(line)
+      how = timeoutProbeVerdict(await o.runner.listSetJson({ table: PROBE_TABLE, set: PROBE_SET }))
+      o.log(
+        how === 'update'
+          ? "gate: this kernel re-sets a let-through device's timeout in place: one add per login"
+          : "gate: this kernel keeps a let-through device's old timeout on add (before Linux 6.10): each login adds, deletes and adds",
+      )
+    } catch (err) {
+      o.log(
+        `gate: cannot probe how this kernel re-sets timeouts, so each login adds, deletes and adds: ${briefly((err as Error).message)}`,
+      )
+    }
+    await o.runner.line(PROBE_DROP).catch(() => {})
+    return how
+  }
+
   /** A malformed MAC is refused before nft, without retries: trying again cannot fix it. */
   const command = (build: () => string): string => {
     try {
@@ -209,7 +246,7 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
       }
       await tried(`let ${mac} through`, () =>
         o.runner.line(
-          letThroughCommand(mac, until, o.clock.now()) +
+          letThroughCommand(mac, until, o.clock.now(), timeouts) +
             (minor === null ? '' : `; ${classifyCommand(mac, minor)}`),
         ),
       )
@@ -249,6 +286,10 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
         )
         installed = true
       })
+      if (!probed) {
+        probed = true
+        timeouts = await probeTimeouts()
+      }
     },
     async setRate(mac, rate) {
       if (!shaper) return
@@ -280,8 +321,13 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
       }))
     },
     async counters() {
+      // The map `up`'s counters: what each device sent through the gateway. The set `allowed`
+      // has none of its own (two per-CPU allocations per element, a quarter of a rebuild), and
+      // `up` holds every let-through device when the gate has rates (the service's always has).
       const out = new Map<Mac, GateCounter>()
-      for (const e of await elements()) out.set(e.mac, e.counter)
+      if (!shaper) return out
+      for (const e of await classElements('up'))
+        out.set(e.mac, { packets: e.packets, bytes: e.bytes })
       return out
     },
     async setGarden(cidrs) {
