@@ -90,7 +90,11 @@ export const nftDialect: SessionDialect = {
 export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
   const [file, ...pre] = argv
   if (!file) throw new Error('empty nft command')
-  const session = createBatchSession({ spawn: spawnProgram([...argv, '-i']), dialect: nftDialect })
+  // A real pipe for its input: nft -i reads it one byte per read(2), cheaper from a pipe.
+  const session = createBatchSession({
+    spawn: spawnProgram([...argv, '-i'], { pipe: true }),
+    dialect: nftDialect,
+  })
 
   const exec = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
