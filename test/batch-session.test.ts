@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import {
   BatchRefusedError,
   createBatchSession,
-  fifoStdin,
+  fifoPipes,
   SessionClosedError,
   SessionEndedError,
   SessionTimeoutError,
@@ -172,36 +172,43 @@ describe.each(programs)('a batch session over $name', ({ dialect, voice }) => {
   })
 })
 
-// The real spawn: `nft -i` reads its input one byte per read(2), which costs a third more from the
-// socket pair Node gives a child than from a pipe (docs/bench.md), so its session asks for a pipe.
+// The real spawn: `nft -i` reads its input one byte per read(2) and answers in many small writes,
+// which cost more through the socket pairs Node gives a child than through pipes (docs/bench.md),
+// so its session asks for pipes.
 describe('a session program started for real', () => {
   /** Runs `sh -c SCRIPT` as a session program, writes `input`, ends it; its stderr and its end. */
   const run = (script: string, input: string, o: { pipe?: boolean }) =>
     new Promise<{ stderr: string; why: string }>((resolve) => {
       let stderr = ''
-      const p = spawnProgram(['sh', '-c', script], o)({
+      const p = spawnProgram(
+        ['sh', '-c', script],
+        o,
+      )({
         stderr: (t) => (stderr += t),
         ended: (why) => resolve({ stderr, why }),
       })
       p.write(input)
       p.end()
     })
-  const script = 'stat -L -c %F /dev/stdin >&2; cat >&2'
+  const script = 'stat -L -c %F /dev/stdin /dev/stderr >&2; cat >&2'
 
-  it('gets a real pipe for its input when asked, which carries every line and then its end', async () => {
+  it('gets real pipes for its input and errors when asked, which carry every line and then its end', async () => {
     expect(await run(script, 'add element\nlist set\n', { pipe: true })).toEqual({
-      stderr: 'fifo\nadd element\nlist set\n',
+      stderr: 'fifo\nfifo\nadd element\nlist set\n',
       why: 'exit 0',
     })
-    // Without it, Node's own: a socket.
-    expect(await run(script, 'x\n', {})).toEqual({ stderr: 'socket\nx\n', why: 'exit 0' })
+    // Without it, Node's own: sockets.
+    expect(await run(script, 'x\n', {})).toEqual({ stderr: 'socket\nsocket\nx\n', why: 'exit 0' })
   })
 
   it('leaves no FIFO behind in the temporary folder', async () => {
-    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('branchgate-stdin-'))
-    const pipe = fifoStdin()!
-    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('branchgate-stdin-'))).toEqual(before)
-    closeSync(pipe.read)
-    pipe.write.destroy()
+    const mine = () => readdirSync(tmpdir()).filter((f) => f.startsWith('branchgate-stdio-'))
+    const before = mine()
+    const pipes = fifoPipes()!
+    expect(mine()).toEqual(before)
+    for (const end of [pipes.stdin, pipes.stderr]) {
+      closeSync(end.child)
+      end.ours.destroy()
+    }
   })
 })
