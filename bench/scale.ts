@@ -3,7 +3,7 @@
  * namespaces, each with its own address and routing table) go through the real flow against
  * the compiled service and the real nftables gate: caught, log in, get through. Measures each
  * POST's latency, the time from POST /verify to the phone's first packet reaching the internet
- * namespace, and presence sweeps over the 1,000 real neighbour entries and set counters.
+ * namespace, and presence sweeps over the 1,000 real neighbour entries and the `up` map's counters.
  * `npm run bench -- scale`; needs root. The kernel's neighbour limits (shared by every
  * namespace, 1,024 entries by default) are raised for the run and put back afterwards.
  */

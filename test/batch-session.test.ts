@@ -1,10 +1,14 @@
+import { closeSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import {
   BatchRefusedError,
   createBatchSession,
+  fifoPipes,
   SessionClosedError,
   SessionEndedError,
   SessionTimeoutError,
+  spawnProgram,
   type SessionDialect,
 } from '../src/gate/batch-session.js'
 import { nftDialect } from '../src/gate/nftables.js'
@@ -165,5 +169,46 @@ describe.each(programs)('a batch session over $name', ({ dialect, voice }) => {
     program.reapKilled()
     await closed
     expect(program.processes[0]).toMatchObject({ inputEnded: true, killed: true, ended: true })
+  })
+})
+
+// The real spawn: `nft -i` reads its input one byte per read(2) and answers in many small writes,
+// which cost more through the socket pairs Node gives a child than through pipes (docs/bench.md),
+// so its session asks for pipes.
+describe('a session program started for real', () => {
+  /** Runs `sh -c SCRIPT` as a session program, writes `input`, ends it; its stderr and its end. */
+  const run = (script: string, input: string, o: { pipe?: boolean }) =>
+    new Promise<{ stderr: string; why: string }>((resolve) => {
+      let stderr = ''
+      const p = spawnProgram(
+        ['sh', '-c', script],
+        o,
+      )({
+        stderr: (t) => (stderr += t),
+        ended: (why) => resolve({ stderr, why }),
+      })
+      p.write(input)
+      p.end()
+    })
+  const script = 'stat -L -c %F /dev/stdin /dev/stderr >&2; cat >&2'
+
+  it('gets real pipes for its input and errors when asked, which carry every line and then its end', async () => {
+    expect(await run(script, 'add element\nlist set\n', { pipe: true })).toEqual({
+      stderr: 'fifo\nfifo\nadd element\nlist set\n',
+      why: 'exit 0',
+    })
+    // Without it, Node's own: sockets.
+    expect(await run(script, 'x\n', {})).toEqual({ stderr: 'socket\nsocket\nx\n', why: 'exit 0' })
+  })
+
+  it('leaves no FIFO behind in the temporary folder', async () => {
+    const mine = () => readdirSync(tmpdir()).filter((f) => f.startsWith('branchgate-stdio-'))
+    const before = mine()
+    const pipes = fifoPipes()!
+    expect(mine()).toEqual(before)
+    for (const end of [pipes.stdin, pipes.stderr]) {
+      closeSync(end.child)
+      end.ours.destroy()
+    }
   })
 })

@@ -16,9 +16,12 @@ import {
   renderRuleset,
   replaceSetBatch,
   revokeCommand,
+  timeoutProbeLines,
+  timeoutProbeVerdict,
 } from '../src/gate/nft-ruleset.js'
 import { GateError } from '../src/errors.js'
 import { BatchRefusedError, SessionEndedError } from '../src/gate/batch-session.js'
+import type { Shaper } from '../src/gate/shaper.js'
 import { readFileSync } from 'node:fs'
 import { exampleRuleset, GATEWAY_DOC, rulesetBlock } from '../scripts/gateway-ruleset.js'
 import type { Mac } from '../src/mac.js'
@@ -35,10 +38,12 @@ const params = {
 describe('the nftables ruleset', () => {
   const text = renderRuleset(readTemplate(), params)
 
-  it('owns one table, inet branchgate, with the let-through set of MACs with timeouts and counters', () => {
+  it('owns one table, inet branchgate, with the let-through set of MACs with timeouts (counted in the map up)', () => {
     expect(text.match(/^table /gm)).toEqual(['table '])
     expect(text).toContain('table inet branchgate {')
-    expect(text).toMatch(/set allowed \{\s+type ether_addr\s+flags timeout\s+counter\s+\}/)
+    // No per-element counters in the set: two per-CPU allocations each, a quarter of a rebuild.
+    expect(text).toMatch(/set allowed \{\s+type ether_addr\s+flags timeout\s+\}/)
+    expect(text).toMatch(/map up \{\s+type ether_addr : classid\s+counter\s+\}/)
   })
 
   it('before login: DHCP and DNS to the gateway, HTTP to the portal, HTTPS reset, the rest dropped', () => {
@@ -171,6 +176,10 @@ describe('the nftables ruleset', () => {
         'add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 3600s }',
     )
     expect(letThroughCommand(MAC, now + 1, now)).toMatch(/timeout 1s }$/)
+    // Where the kernel re-sets a present element's timeout in place (probed at start): one add.
+    expect(letThroughCommand(MAC, now + 3_600_000, now, 'update')).toBe(
+      'add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 3600s }',
+    )
     expect(revokeCommand(MAC)).toBe(
       'add element inet branchgate allowed { 3a:11:22:33:44:55 }; delete element inet branchgate allowed { 3a:11:22:33:44:55 }',
     )
@@ -215,7 +224,7 @@ describe('the nftables ruleset', () => {
     )
   })
 
-  it('reads MACs, time left and counters from nft -j list set', () => {
+  it('reads MACs and time left from nft -j list set', () => {
     const json = JSON.stringify({
       nftables: [
         { metainfo: { version: '1.0.6' } },
@@ -238,19 +247,53 @@ describe('the nftables ruleset', () => {
         },
       ],
     })
-    expect(parseSetJson(json)).toEqual([
-      { mac: MAC, expiresSeconds: 3599, counter: { packets: 12, bytes: 3400 } },
-    ])
+    expect(parseSetJson(json)).toEqual([{ mac: MAC, expiresSeconds: 3599 }])
     expect(parseSetJson('{"nftables":[{"set":{"name":"allowed"}}]}')).toEqual([])
+  })
+
+  it("probes at start whether the kernel's add re-sets a present element's timeout, both ways", () => {
+    const [first, second] = timeoutProbeLines()
+    expect(first).toMatch(/^table inet branchgate_probe; delete table inet branchgate_probe; /)
+    expect(first).toContain('02:00:00:00:00:01 timeout 100s, 02:00:00:00:00:02 timeout 1000s')
+    expect(second).toBe(
+      'add element inet branchgate_probe s { 02:00:00:00:00:01 timeout 1000s, 02:00:00:00:00:02 timeout 100s }',
+    )
+    expect(timeoutProbeVerdict(probeAnswer(998, 99))).toBe('update')
+    // Before Linux 6.10 the second add leaves both timeouts as they were.
+    expect(timeoutProbeVerdict(probeAnswer(99, 998))).toBe('replace')
+    // Only one way, or an answer without the elements: the command that works everywhere.
+    expect(timeoutProbeVerdict(probeAnswer(998, 998))).toBe('replace')
+    expect(timeoutProbeVerdict('{"nftables":[]}')).toBe('replace')
   })
 })
 
+/** `nft -j list set inet branchgate_probe s` with the seconds left of its two elements. */
+function probeAnswer(longer: number, shorter: number): string {
+  const elem = (val: string, expires: number) => ({ elem: { val, timeout: 1000, expires } })
+  return JSON.stringify({
+    nftables: [
+      {
+        set: {
+          family: 'inet',
+          name: 's',
+          table: 'branchgate_probe',
+          elem: [elem('02:00:00:00:00:01', longer), elem('02:00:00:00:00:02', shorter)],
+        },
+      },
+    ],
+  })
+}
+
 /** An nft that fails a given number of times, then works; records every line. */
-function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: string[] } {
+function flakyRunner(
+  failures: number,
+  answers: { probe?: string; up?: string; refuse?: RegExp } = {},
+): NftRunner & { lines: string[]; batches: string[] } {
   let left = failures
   const lines: string[] = []
   const batches: string[] = []
-  const maybeFail = () => {
+  const maybeFail = (c = '') => {
+    if (answers.refuse?.test(c)) throw new Error(`Error: Operation not supported\n${c}\n^^^`)
     if (left-- > 0)
       throw new Error('Error: Could not process rule: Cannot allocate memory\nadd element ...\n^^^')
   }
@@ -259,17 +302,17 @@ function flakyRunner(failures: number): NftRunner & { lines: string[]; batches: 
     batches,
     async line(c) {
       lines.push(c)
-      maybeFail()
+      maybeFail(c)
     },
     async batch(t) {
       batches.push(t)
       maybeFail()
     },
-    async listSetJson() {
-      return '{"nftables":[]}'
+    async listSetJson(which) {
+      return (which?.set === 's' && answers.probe) || '{"nftables":[]}'
     },
-    async listMapJson() {
-      return '{"nftables":[]}'
+    async listMapJson(which) {
+      return (which === 'up' && answers.up) || '{"nftables":[]}'
     },
     close() {},
   }
@@ -317,6 +360,88 @@ describe('the nftables gate', () => {
     expect(runner.batches[1]).toBe(
       'flush set inet branchgate allowed\nflush set inet branchgate notice\n',
     )
+  })
+
+  it("lets a device through with one add where the start-up probe finds the kernel re-sets a present element's timeout, else with add, delete, add", async () => {
+    const until = new FakeClock().now() + 60_000
+    const cases = [
+      {
+        probe: probeAnswer(998, 99),
+        line: 'add element inet branchgate allowed { 3a:11:22:33:44:55 timeout 60s }',
+        log: /re-sets a let-through device's timeout in place: one add per login$/,
+      },
+      {
+        probe: probeAnswer(99, 998),
+        line: letThroughCommand(MAC, until, new FakeClock().now(), 'replace'),
+        log: /keeps a let-through device's old timeout on add \(before Linux 6\.10\)/,
+      },
+    ]
+    for (const c of cases) {
+      const runner = flakyRunner(0, { probe: c.probe })
+      const logs: string[] = []
+      const gate = make(runner, logs)
+      await gate.replaceAll([])
+      await gate.replaceAll([]) // probed once
+      await gate.letThrough(MAC, until)
+      expect(runner.lines).toEqual([
+        ...timeoutProbeLines(),
+        'delete table inet branchgate_probe',
+        c.line,
+      ])
+      expect(logs).toHaveLength(1)
+      expect(logs[0]).toMatch(c.log)
+    }
+  })
+
+  it('keeps add, delete, add when the probe is refused, and in a one-shot command that never probes', async () => {
+    const until = new FakeClock().now() + 60_000
+    const replace = letThroughCommand(MAC, until, new FakeClock().now(), 'replace')
+    const refused = flakyRunner(0, { probe: probeAnswer(998, 99), refuse: /branchgate_probe/ })
+    const logs: string[] = []
+    const gate = make(refused, logs)
+    await gate.replaceAll([])
+    await gate.letThrough(MAC, until)
+    expect(refused.lines.at(-1)).toBe(replace)
+    expect(logs).toEqual([
+      'gate: cannot probe how this kernel re-sets timeouts, so each login adds, deletes and adds: Operation not supported',
+    ])
+    const command = flakyRunner(0, { probe: probeAnswer(998, 99) })
+    await make(command).letThrough(MAC, until)
+    expect(command.lines).toEqual([replace])
+  })
+
+  it('reads presence counters from the map up (what each device sent), and none without rates', async () => {
+    const up = JSON.stringify({
+      nftables: [
+        {
+          map: {
+            name: 'up',
+            elem: [
+              [{ elem: { val: MAC, counter: { packets: 7, bytes: 900 } } }, '1:1a2'],
+              [{ elem: { val: 'nope', counter: { packets: 1, bytes: 1 } } }, '1:1a3'],
+            ],
+          },
+        },
+      ],
+    })
+    const shaper: Shaper = {
+      install: async () => new Map(),
+      apply: async () => 0x1a2,
+      remove: async () => null,
+      minorOf: () => null,
+      learn: () => {},
+      teardown: async () => {},
+    }
+    const withRates = createNftablesGate({
+      runner: flakyRunner(0, { up }),
+      clock: new FakeClock(),
+      log: () => {},
+      ruleset: renderRuleset(readTemplate(), params),
+      attempts: 1,
+      rates: { shaper, ruleset: 'table netdev branchgate {\n}' },
+    })
+    expect([...(await withRates.counters())]).toEqual([[MAC, { packets: 7, bytes: 900 }]])
+    expect((await make(flakyRunner(0, { up })).counters()).size).toBe(0)
   })
 
   it('fails at once, not at a timeout, when nft cannot be run', async () => {

@@ -1,4 +1,8 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 
 /**
  * A long-lived interactive command session that takes batches of lines and answers each: the
@@ -203,32 +207,103 @@ export function createBatchSession(o: BatchSessionOptions): BatchSession {
   }
 }
 
+/** One end for the program (a file descriptor it inherits) and ours, as a stream. */
+export interface FifoEnd {
+  child: number
+  ours: Socket
+}
+
+/**
+ * Real pipes for a program's standard input and error, through FIFOs made in a private folder
+ * and unlinked at once; null when they cannot be made (the caller keeps Node's own). Node gives
+ * a child socket pairs, and `nft -i` reads its input one byte per read(2) (libedit) and writes
+ * its answers in many small writes: through sockets each costs more than through a pipe
+ * (docs/bench.md: a third more CPU per login for the input alone).
+ */
+export function fifoPipes(): { stdin: FifoEnd; stderr: FifoEnd } | null {
+  let dir: string | null = null
+  const opened: number[] = []
+  const open = (file: string, flags: number) => {
+    const fd = openSync(file, flags)
+    opened.push(fd)
+    return fd
+  }
+  try {
+    dir = mkdtempSync(path.join(tmpdir(), 'branchgate-stdio-'))
+    const inFifo = path.join(dir, 'in')
+    const errFifo = path.join(dir, 'err')
+    execFileSync('mkfifo', ['-m', '600', inFifo, errFifo], { stdio: 'ignore' })
+    // No open may block: a FIFO's reader waits for a writer and a writer for a reader. Input: a
+    // non-blocking reader first, then our writer, then the blocking reader the program gets
+    // (nft must not see EAGAIN). Error: our non-blocking reader, then the program's writer.
+    const inProbe = open(inFifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    const inOurs = open(inFifo, constants.O_WRONLY)
+    const inChild = open(inFifo, constants.O_RDONLY)
+    const errOurs = open(errFifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    const errChild = open(errFifo, constants.O_WRONLY)
+    const stdin = {
+      child: inChild,
+      ours: new Socket({ fd: inOurs, readable: false, writable: true }),
+    }
+    const stderr = {
+      child: errChild,
+      ours: new Socket({ fd: errOurs, readable: true, writable: false }),
+    }
+    closeSync(inProbe)
+    return { stdin, stderr }
+  } catch {
+    for (const fd of opened) {
+      try {
+        closeSync(fd)
+      } catch {
+        // already closed or wrapped
+      }
+    }
+    return null
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /**
  * Starts `argv` (e.g. ['nft', '-i'], or ['ip', 'netns', 'exec', 'ns1', 'nft', '-i']) as the
- * session's program. Arguments are an array, never a shell string.
+ * session's program. Arguments are an array, never a shell string. `pipe`: its standard input
+ * and error are real pipes (fifoPipes), for programs that read and write them byte by byte.
  */
-export function spawnProgram(argv: readonly string[]): SpawnSession {
+export function spawnProgram(argv: readonly string[], o: { pipe?: boolean } = {}): SpawnSession {
   const [file, ...args] = argv
   if (!file) throw new Error('empty command')
   return (events) => {
+    const fifo = o.pipe ? fifoPipes() : null
     // `nft -i` keeps a readline history in $HOME/.nft.history: every line, so every guest's MAC.
     // The service's HOME is its data folder, where the file grew without any retention rule.
     // A HOME that does not exist leaves nothing behind (the programs need no HOME otherwise).
     const child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: fifo ? [fifo.stdin.child, 'pipe', fifo.stderr.child] : ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, HOME: '/nonexistent' },
     })
-    child.stdout.resume()
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (d: string) => events.stderr(d))
+    // The child has its own copies of its ends; ours would keep it from ever seeing the end of
+    // its input, and us from seeing the end of its errors.
+    if (fifo) for (const fd of [fifo.stdin.child, fifo.stderr.child]) closeSync(fd)
+    // Without FIFOs all three are Node's pipes.
+    const stdin = fifo ? fifo.stdin.ours : child.stdin!
+    const stderr = fifo ? fifo.stderr.ours : child.stderr!
+    child.stdout!.resume()
+    stderr.setEncoding('utf8')
+    stderr.on('data', (d: string) => events.stderr(d))
+    stderr.on('error', () => {})
     // A missing program fails at spawn ('error', maybe no 'exit'): answer at once, not at the
     // timeout.
     child.on('error', (err) => events.ended(`cannot run ${file}: ${err.message}`))
-    child.on('exit', (code, signal) => events.ended(code === null ? `${signal}` : `exit ${code}`))
-    child.stdin.on('error', () => {})
+    child.on('exit', (code, signal) => {
+      events.ended(code === null ? `${signal}` : `exit ${code}`)
+      stdin.destroy()
+    })
+    child.on('error', () => stdin.destroy())
+    stdin.on('error', () => {})
     return {
-      write: (text) => child.stdin.write(text),
-      end: () => child.stdin.end(),
+      write: (text) => stdin.write(text),
+      end: () => stdin.end(),
       kill: () => child.kill(),
     }
   }

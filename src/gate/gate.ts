@@ -19,7 +19,7 @@ export interface GateEntry {
   notice?: boolean
 }
 
-/** Traffic the firewall has counted for one let-through MAC since it was added. */
+/** Traffic the firewall has counted from one let-through MAC since it got its class. */
 export interface GateCounter {
   packets: number
   bytes: number
@@ -36,7 +36,7 @@ export interface GateUsage {
 /**
  * The firewall, as verbs only: no policy lives here. Implementations: dry-run (records what it
  * would do) and nftables (table `inet branchgate`, set `allowed` of ether_addr with per-element
- * timeouts and counters; per-device rates and byte counts in `netdev branchgate` and tc).
+ * timeouts; per-device rates and byte counts in the maps `up` and `down` and tc).
  * Errors are thrown as GateError.
  */
 export interface Gate {
@@ -51,7 +51,10 @@ export interface Gate {
   list(): Promise<GateEntry[]>
   /** Replaces the whole let-through set in one atomic batch (start-up rebuild). */
   replaceAll(entries: readonly GateEntry[]): Promise<void>
-  /** Per-MAC traffic counters of the let-through set (for presence). */
+  /**
+   * Per-MAC counters of what each let-through device sent through the gateway (for presence: a
+   * count that grew is a sign of activity). nftables: the map `up`'s; empty without rates.
+   */
   counters(): Promise<Map<Mac, GateCounter>>
   /** Changes a let-through device's rate, keeping its access and its byte counts. */
   setRate(mac: Mac, rate: DeviceRate | null): Promise<void>

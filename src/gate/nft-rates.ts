@@ -131,6 +131,8 @@ export interface ClassElement {
   minor: number
   /** Bytes sent to (down) or from (up) the device since the element was added. */
   bytes: number
+  /** Packets, likewise. */
+  packets: number
 }
 
 /** Reads `nft -j list map …` of a class map; unknown shapes are skipped, never guessed. */
@@ -147,7 +149,12 @@ export function parseClassMapJson(json: string): ClassElement[] {
       const mac = typeof e.val === 'string' ? parseMac(e.val) : null
       const m = typeof value === 'string' ? /^1:([0-9a-f]{1,4})$/.exec(value) : null
       if (!mac || !m) continue
-      out.push({ mac, minor: parseInt(m[1]!, 16), bytes: Number(e.counter?.bytes ?? 0) })
+      out.push({
+        mac,
+        minor: parseInt(m[1]!, 16),
+        bytes: Number(e.counter?.bytes ?? 0),
+        packets: Number(e.counter?.packets ?? 0),
+      })
     }
   }
   return out

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { atRoot } from '../paths.js'
 import { isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
-import type { GateCounter, GateEntry } from './gate.js'
+import type { GateEntry } from './gate.js'
 
 /**
  * The nftables ruleset as text, built by pure functions: the table from the template in
@@ -124,14 +124,63 @@ function checked(mac: Mac): Mac {
 }
 
 /**
- * One transaction letting a MAC through until `until`. `add` of an existing element would keep
- * its old timeout, so the element is added (no-op if present), deleted and added again: one
- * batch, no moment without access, and no error whether or not it was there.
+ * How letting a MAC through again sets its new deadline (probed at start: timeoutProbeLines).
+ * - 'update': one `add element … timeout`. Kernels with the element timeout update (Linux 6.10
+ *   or so: "netfilter: nf_tables: set element timeout update support") re-set the timeout of an
+ *   element already there, later or sooner, in place.
+ * - 'replace': added (no-op if present), deleted and added again in one transaction, for
+ *   kernels whose `add` keeps the old timeout (Debian 12's 6.1): no moment without access either.
+ * The single add costs nft a third less (0.70 against 1.06 ms of CPU per change in docs/bench.md).
  */
-export function letThroughCommand(mac: Mac, until: number, now: number): string {
+export type TimeoutUpdate = 'update' | 'replace'
+
+/** One transaction letting a MAC through until `until`, whether or not it was there. */
+export function letThroughCommand(
+  mac: Mac,
+  until: number,
+  now: number,
+  how: TimeoutUpdate = 'replace',
+): string {
   const m = checked(mac)
+  const add = `add element ${TABLE} ${SET} { ${m} timeout ${timeoutSeconds(until, now)}s }`
+  if (how === 'update') return add
   const el = `element ${TABLE} ${SET} { ${m} }`
-  return `add ${el}; delete ${el}; add element ${TABLE} ${SET} { ${m} timeout ${timeoutSeconds(until, now)}s }`
+  return `add ${el}; delete ${el}; ${add}`
+}
+
+/**
+ * The start-up probe of what `add` does to a present element's timeout, in a table of its own
+ * (never the let-through set): two elements added with one timeout, then added again with the
+ * other, each line its own transaction as a login's is; then timeoutProbeVerdict reads
+ * `nft -j list set` of PROBE_TABLE PROBE_SET, and PROBE_DROP removes the table.
+ */
+export const PROBE_TABLE = 'inet branchgate_probe'
+export const PROBE_SET = 's'
+const PROBE_LONGER = '02:00:00:00:00:01'
+const PROBE_SHORTER = '02:00:00:00:00:02'
+export const PROBE_DROP = `delete table ${PROBE_TABLE}`
+
+export function timeoutProbeLines(): string[] {
+  const set = `${PROBE_TABLE} ${PROBE_SET}`
+  return [
+    `table ${PROBE_TABLE}; ${PROBE_DROP}; add table ${PROBE_TABLE}; ` +
+      `add set ${set} { type ether_addr; flags timeout; }; ` +
+      `add element ${set} { ${PROBE_LONGER} timeout 100s, ${PROBE_SHORTER} timeout 1000s }`,
+    `add element ${set} { ${PROBE_LONGER} timeout 1000s, ${PROBE_SHORTER} timeout 100s }`,
+  ]
+}
+
+/**
+ * 'update' only when both probe elements carry their second timeout (the longer one grown past
+ * its first 100 s, the shorter one cut below its first 1000 s); anything else is 'replace'.
+ */
+export function timeoutProbeVerdict(json: string): TimeoutUpdate {
+  const byMac = new Map(parseSetJson(json).map((e) => [e.mac as string, e.expiresSeconds]))
+  const longer = byMac.get(PROBE_LONGER)
+  const shorter = byMac.get(PROBE_SHORTER)
+  return longer !== undefined && shorter !== undefined && longer > 500 && shorter <= 100
+    ? 'update'
+    : 'replace'
 }
 
 /** One transaction removing a MAC; not an error when it was not let through. */
@@ -223,7 +272,6 @@ export interface SetElement {
   mac: Mac
   /** Seconds until the kernel drops it. */
   expiresSeconds: number
-  counter: GateCounter
 }
 
 /** Reads `nft -j list set inet branchgate allowed`; unknown shapes are skipped, never guessed. */
@@ -240,10 +288,6 @@ export function parseSetJson(json: string): SetElement[] {
       out.push({
         mac,
         expiresSeconds: typeof e.expires === 'number' ? e.expires : Number.POSITIVE_INFINITY,
-        counter: {
-          packets: Number(e.counter?.packets ?? 0),
-          bytes: Number(e.counter?.bytes ?? 0),
-        },
       })
     }
   }

@@ -81,7 +81,8 @@ export interface KernelPresenceDeps {
 
 /**
  * The real presence source: the kernel's neighbour table (with its timers) and the firewall's
- * per-MAC counters. When one of them fails the other still answers, and the failure is logged.
+ * per-MAC counters (the map `up`: what each let-through device sent). When one of them fails the
+ * other still answers, and the failure is logged.
  */
 export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource {
   const run = deps.run ?? runIp

@@ -10,6 +10,7 @@ import {
 } from '../../src/gate/batch-session.js'
 import { createNftRunner, nftDialect, type NftablesGate } from '../../src/gate/nftables.js'
 import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
+import { letThroughCommand, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
 import { createShaper } from '../../src/gate/shaper.js'
 import type { Mac } from '../../src/mac.js'
 import { createGateNamespace, gateSkipReason, type GateNamespace } from './gate-namespace.js'
@@ -23,9 +24,10 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
   let space: GateNamespace
   let gate: NftablesGate
   const nft = (...args: string[]) => space.nft(...args)
+  const logs: string[] = []
   beforeAll(() => {
     space = createGateNamespace('bgtest')
-    gate = space.gate({ garden: ['203.0.113.0/24'] })
+    gate = space.gate({ garden: ['203.0.113.0/24'], log: (l) => logs.push(l) })
   })
   afterAll(() => {
     gate?.close()
@@ -35,7 +37,7 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
   const A = '3a:11:22:33:44:55' as Mac
   const B = '3a:11:22:33:44:66' as Mac
 
-  it('installs the table with the set rebuilt, lets through, revokes, and reads counters', async () => {
+  it('installs the table with the set rebuilt, lets through (a new deadline wins either way), and revokes', async () => {
     const now = Date.now()
     await gate.replaceAll([
       { mac: A, until: now + 3_600_000 },
@@ -43,14 +45,38 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
     ])
     expect(nft('list', 'table', 'inet', 'branchgate')).toContain('redirect to :8080')
     expect((await gate.list()).map((e) => e.mac)).toEqual([A])
+    // The start-up probe found out what this kernel's `add` does to a present element's timeout,
+    // and took its table away.
+    expect(logs).toHaveLength(1)
+    expect(logs[0]).toMatch(/: one add per login$|: each login adds, deletes and adds$/)
+    expect(nft('list', 'tables')).not.toContain('branchgate_probe')
+    const untilOf = async (mac: Mac) => (await gate.list()).find((e) => e.mac === mac)!.until
     await gate.letThrough(B, now + 600_000)
     await gate.letThrough(B, now + 1_200_000) // again: the later deadline wins
-    const b = (await gate.list()).find((e) => e.mac === B)!
-    expect(b.until).toBeGreaterThan(now + 1_190_000)
+    expect(await untilOf(B)).toBeGreaterThan(now + 1_190_000)
+    await gate.letThrough(B, now + 300_000) // and a sooner one too
+    expect(await untilOf(B)).toBeLessThan(now + 310_000)
+    expect(await untilOf(B)).toBeGreaterThan(now + 290_000)
+    // Both commands against this kernel: add, delete, add everywhere; the single add where the
+    // probe said it re-sets the timeout (else the probe would have been wrong about this kernel).
+    const runner = createNftRunner(space.nftArgv)
+    try {
+      const hows: TimeoutUpdate[] = ['replace']
+      if (logs[0]!.endsWith('one add per login')) hows.push('update')
+      for (const how of hows) {
+        await runner.line(letThroughCommand(B, Date.now() + 900_000, Date.now(), how))
+        expect(await untilOf(B), how).toBeGreaterThan(Date.now() + 890_000)
+        await runner.line(letThroughCommand(B, Date.now() + 100_000, Date.now(), how))
+        expect(await untilOf(B), how).toBeLessThan(Date.now() + 110_000)
+      }
+    } finally {
+      runner.close()
+    }
     await gate.revoke(A)
     await gate.revoke(A) // not an error
     expect((await gate.list()).map((e) => e.mac)).toEqual([B])
-    expect([...(await gate.counters()).entries()]).toEqual([[B, { packets: 0, bytes: 0 }]])
+    // Presence counters live in the map `up`, which a gate without rates does not have.
+    expect((await gate.counters()).size).toBe(0)
     // A second start replaces the table atomically, keeping whoever the database says.
     const again = space.gate({ uplinkInterface: null })
     await again.replaceAll([{ mac: A, until: now + 60_000 }])
@@ -195,6 +221,11 @@ describe.skipIf(why !== null)('per-device rates against the kernel', () => {
     const usage = await gate.usage()
     expect([...usage.keys()].sort()).toEqual([A, B])
     expect(usage.get(A)).toEqual({ downBytes: 0, upBytes: 0 })
+    // Presence reads what each device sent from the same map.
+    expect([...(await gate.counters())].sort()).toEqual([
+      [A, { packets: 0, bytes: 0 }],
+      [B, { packets: 0, bytes: 0 }],
+    ])
 
     await gate.revoke(A)
     await gate.revoke(A) // not an error

@@ -2,7 +2,7 @@
  * Visits end to end, on the gateway harness (test/e2e/netns.ts): branchgate with the nftables
  * gate in its namespace, real client stacks that get an address by DHCP, log in with the texted
  * code and browse through the firewall. Presence comes from the real sources: the gateway's
- * neighbour table and the per-MAC counters of the nftables set.
+ * neighbour table and the per-MAC counters of the nftables map `up` (what each device sent).
  *
  * Short timings: a visit ends after 15 s of absence (visits.idleMinutes 0.25), presence is
  * sampled every 2 s.

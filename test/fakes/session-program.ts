@@ -13,11 +13,12 @@ export interface ProgramVoice {
 }
 
 export const NFT_VOICE: ProgramVoice = {
-  sentinel: /^list set inet branchgate (\S+)$/,
+  sentinel: /^(bgsync\d+)$/,
   refused: (line, message) =>
     `Error: ${message}\n${line}\n${' '.repeat(4)}${'^'.repeat(Math.max(1, line.length - 4))}\n`,
+  // nft 1.0.6's own words for a bare word on a line.
   sentinelError: (line) =>
-    `Error: No such file or directory\n${line}\n${' '.repeat(25)}${'^'.repeat(line.length - 25)}\n`,
+    `Error: syntax error, unexpected newline, expecting string\n${line}\n${' '.repeat(line.length)}^\n`,
 }
 
 export const TC_VOICE: ProgramVoice = {
