@@ -99,7 +99,7 @@ export const nftDialect: SessionDialect = {
 
 /**
  * One-line changes given while the session is answering another batch go out together in the
- * next one, behind one sentinel (its `list set` and nft's byte-by-byte read of it are paid once,
+ * next one, behind one sentinel (its error and nft's byte-by-byte read of it are paid once,
  * not per line): twenty guests verifying at once queued twenty round trips on the one session
  * (issue 20, the real path). Each line stays its own nft transaction. When nft refuses any line
  * of a joint batch, each line of it runs again alone, so every caller gets its own line's answer:
