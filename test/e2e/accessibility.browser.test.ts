@@ -439,6 +439,18 @@ async function tabTo(page: Page, target: string, stops: FocusState[]) {
   throw new Error(`Tab never reached #${target}: ${stops.map((s) => s.what).join(', ')}`)
 }
 
+/**
+ * Waits until `id` has the focus. Autofocus is applied at the page's next rendering step, after
+ * `load`: a key typed before that goes nowhere (a quiet CI run typed the manager's name into
+ * the page's body, so the sign-in was refused and the wait for the dashboard never ended).
+ */
+async function autofocused(page: Page, id: string) {
+  // Asked from here, not with waitForFunction: that polls inside the page, and some pages here
+  // run with JavaScript off.
+  while ((await page.evaluate('document.activeElement && document.activeElement.id')) !== id)
+    await new Promise((r) => setTimeout(r, 10))
+}
+
 /** Stops whose focus ring is missing, too thin or too faint (3:1 against what is next to it). */
 const invisible = (stops: FocusState[]) =>
   stops.filter(
@@ -469,6 +481,7 @@ describe('what axe cannot see', { timeout: 600_000 }, () => {
     await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')])
     expect(await page.locator('h1').textContent()).toBe('Escribe tu código')
     // The code field has the focus on arrival (autofocus), and asks for digits from the SMS.
+    await autofocused(page, 'code')
     const focused = (await page.evaluate(FOCUS)) as FocusState
     expect(focused.what).toBe('code')
     stops.push(focused)
@@ -495,7 +508,8 @@ describe('what axe cannot see', { timeout: 600_000 }, () => {
     const page = await context.newPage()
     const stops: FocusState[] = []
     await page.goto(consoleBase + '/login')
-    await page.keyboard.type('root') // the user field has the focus on arrival
+    await autofocused(page, 'name') // the user field has the focus on arrival
+    await page.keyboard.type('root')
     await tabTo(page, 'password', stops)
     await page.keyboard.type(PASSWORD)
     await Promise.all([page.waitForURL(consoleBase + '/'), page.keyboard.press('Enter')])
