@@ -284,13 +284,32 @@ describe('which devices count, from memory', () => {
     device.run('3a:00:00:00:00:07', null, T0, 0, null)
 
     const statements = visitStatements(db)
+    // The sweep's query before its memory (issue 20), the answer at one time: the oracle.
+    const trackedSql = db
+      .prepare(
+        `SELECT d.mac, coalesce(d.customer_id, -p.pass_id) AS customer_id, d.is_staff, d.last_seen_at,
+            ((d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
+               SELECT 1 FROM authorizations a
+               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now)))
+             OR (d.customer_id IS NULL AND p.pass_id IS NOT NULL)) AS counts
+     FROM devices d
+     LEFT JOIN authorizations p ON p.mac = d.mac AND p.ended_at IS NULL AND p.ends_at > @now
+       AND p.pass_id IS NOT NULL
+     WHERE d.is_staff = 1
+        OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
+        OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
+      )
+      .raw()
     const times = [0, 10, 20, 25, 30, 45, 50, 60, 119, 120, 121, 150, 179, 181, 24 * 60]
     const check = (horizonMs: number) => {
       const rows = createPresenceRows({ visits: statements, phaseOf, horizonMs })
       for (const minutes of times) {
         const now = T0 + minutes * MIN
-        const fromSql = statements
-          .tracked(now, now - remember)
+        const fromSql = (
+          trackedSql.all({ now, rememberSince: now - remember }) as Array<
+            [string, number | null, 0 | 1, number, 0 | 1]
+          >
+        )
           .map(([mac, visitor, isStaff, , counts]) => `${mac} ${visitor} ${isStaff} ${counts}`)
           .sort()
         rows.refresh(now, now - remember, new Map())

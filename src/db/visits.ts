@@ -12,13 +12,6 @@ export interface OpenVisitRow {
 export type OpenVisitTuple = [string, number, number, number]
 
 /**
- * A device the sweep may count, as it reads it: [mac, customer_id, is_staff, last_seen_at,
- * counts], counts being 1 when the device may open a visit (live access, or verified within
- * remember.days).
- */
-export type TrackedDeviceTuple = [string, number | null, 0 | 1, number, 0 | 1]
-
-/**
  * A device the sweep may count, as its memory reads it (src/visits/presence-rows.ts), with what
  * decides at each sweep's time whether it counts: [mac, customer_id, is_staff, last_seen_at,
  * verified_at, live_until (the latest end of its live authorizations, or null: none, or not
@@ -109,24 +102,7 @@ export function visitStatements(db: Db) {
      WHERE v.started_at >= @from AND v.started_at < @to
      ORDER BY v.started_at, v.id`,
   )
-  // A device on a staff pass counts for the pass (its visitor id negated) while the pass lets it
-  // through; it has no customer.
-  const tracked = db
-    .prepare(
-      `SELECT d.mac, coalesce(d.customer_id, -p.pass_id) AS customer_id, d.is_staff, d.last_seen_at,
-            ((d.customer_id IS NOT NULL AND (d.verified_at >= @rememberSince OR EXISTS (
-               SELECT 1 FROM authorizations a
-               WHERE a.mac = d.mac AND a.ended_at IS NULL AND a.ends_at > @now)))
-             OR (d.customer_id IS NULL AND p.pass_id IS NOT NULL)) AS counts
-     FROM devices d
-     LEFT JOIN authorizations p ON p.mac = d.mac AND p.ended_at IS NULL AND p.ends_at > @now
-       AND p.pass_id IS NOT NULL
-     WHERE d.is_staff = 1
-        OR (d.customer_id IS NOT NULL AND d.verified_at >= @rememberSince)
-        OR d.mac IN (SELECT mac FROM authorizations WHERE ended_at IS NULL AND ends_at > @now)`,
-    )
-    .raw()
-  // The same devices as `tracked` at `now`, with the times that decide later sweeps instead of
+  // The devices the sweep cares about (staff, remembered, or with live access), with the times that decide later sweeps instead of
   // the answer at `now`: as time passes a device can only stop counting (an authorization ends,
   // a verification falls out of remember.days), never start, without a write that moves
   // change_counts (migration 016). A device that stays remembered until @horizon needs no look at
@@ -191,10 +167,11 @@ export function visitStatements(db: Db) {
       rebase.run({ stepMs, lastSweepAt, now }).changes,
     /** Visits that started in [from, to), with their customer. */
     between: (from: number, to: number) => between.all({ from, to }) as VisitReportRow[],
-    /** Devices the sweep cares about: staff, remembered, or with live access. */
-    tracked: (now: number, rememberSince: number) =>
-      tracked.all({ now, rememberSince }) as TrackedDeviceTuple[],
-    /** Like `tracked`, with what decides later sweeps (see TrackedDeviceRow); for the sweep's memory. */
+    /**
+     * Devices the sweep cares about (staff, remembered, or with live access; a device on a staff
+     * pass counts for the pass, its visitor id negated), with what decides later sweeps (see
+     * TrackedDeviceRow); for the sweep's memory.
+     */
     trackedRows: (now: number, rememberSince: number, horizon: number) =>
       trackedRows.all({ now, rememberSince, horizon }) as TrackedDeviceRow[],
     /**
