@@ -67,9 +67,12 @@ export function outboxStatements(db: Db) {
        AND seq > @after
      ORDER BY seq LIMIT @limit`,
   )
+  // Answered by outbox_waiting (migration 020), whose WHERE clause its own repeats word for word
+  // (SQLite uses a partial index only for a query that states the index's condition).
   const anyWaiting = db.prepare(
     `SELECT 1 FROM outbox_events
-     WHERE status = 'pending' AND next_attempt_at > @now AND next_attempt_at <= @horizon LIMIT 1`,
+     WHERE status = 'pending' AND next_attempt_at > 0
+       AND next_attempt_at > @now AND next_attempt_at <= @horizon LIMIT 1`,
   )
   // Delivered and redacted in one write of the row (issue 20: was an UPDATE, a re-read with
   // json_extract and a second UPDATE per event).
