@@ -134,6 +134,9 @@ export function backoffMs(
   return Math.floor(random() * window)
 }
 
+/** How long a renewed run lease is trusted without asking SQLite again; far below any lease. */
+const LEASE_RECHECK_MS = 1000
+
 /** Retry-After beyond this is taken as a misconfiguration and clamped. */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000
 
@@ -343,8 +346,17 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       }))
       return { events, t0, answer }
     }
+    // Checked before every request, written at most once a second (issue 20: a write and a
+    // commit per batch): while the last renewal is that recent, most of the lease is left, and
+    // another process only takes a lease that ran out or whose holder on this host is gone.
+    let renewedAt = startedAt
     const leaseKept = () => {
-      if (s.renewLease(owner, clock.now() + leaseMs)) return true
+      const now = clock.now()
+      if (now >= renewedAt && now - renewedAt < LEASE_RECHECK_MS) return true
+      if (s.renewLease(owner, now + leaseMs)) {
+        renewedAt = now
+        return true
+      }
       log('sync: lost the run lease to another process; stopping this run')
       return false
     }
