@@ -8,6 +8,9 @@ import { formatAge, parkedEvents, syncStatus } from '../sync/status.js'
 
 export const SYNC_USAGE = SPECS.sync.usage
 
+/** SQLite's page cache of the command's connection, in KiB (SQLite's own default). */
+const SYNC_CACHE_KIB = 2000
+
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`)
 
 /**
@@ -41,6 +44,10 @@ export async function syncCommand(
     throw err
   }
   const { config, db } = ctx
+  // A drain reads each page of the outbox once, writes it back and moves on: SQLite's own default
+  // page cache (2 MB) holds what a batch touches. better-sqlite3's default (16 MB) only filled
+  // with pages already done with, the process's resident memory with them (issue 20).
+  db.pragma(`cache_size = -${SYNC_CACHE_KIB}`)
   let interrupted = false
   let wake: (() => void) | null = null
   const onSignal = () => {
