@@ -20,6 +20,20 @@ export interface OutboxRow {
   parked_at: number | null
 }
 
+/** A due event as the sync run reads it (outboxStatements().due). */
+export type DueRow = Pick<
+  OutboxRow,
+  | 'seq'
+  | 'id'
+  | 'type'
+  | 'branch_id'
+  | 'schema_version'
+  | 'occurred_at'
+  | 'subject'
+  | 'payload'
+  | 'attempts'
+>
+
 export interface SyncStateRow {
   lease_owner: string | null
   lease_until: number | null
@@ -47,8 +61,9 @@ export function outboxStatements(db: Db) {
   // subject that waits for its own retry: per-subject order is never broken. A retry time past
   // @horizon cannot have been set by this clock (it jumped back, e.g. a mini-PC booting without
   // its RTC): such events count as due rather than waiting for years.
-  const due = db.prepare(
-    `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
+  const due = db
+    .prepare(
+      `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
      FROM outbox_events e
      WHERE status = 'pending' AND (next_attempt_at <= @now OR next_attempt_at > @horizon)
        AND (subject IS NULL OR NOT EXISTS (
@@ -57,16 +72,19 @@ export function outboxStatements(db: Db) {
            AND b.next_attempt_at > @now AND b.next_attempt_at <= @horizon))
        AND seq > @after
      ORDER BY seq LIMIT @limit`,
-  )
+    )
+    .raw(true)
   // The same when no pending event waits for a retry (so none can hold another back): a range
   // of the pending index, without the per-row look at the subject's earlier events (issue 20).
-  const dueNoneWaiting = db.prepare(
-    `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
+  const dueNoneWaiting = db
+    .prepare(
+      `SELECT seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts
      FROM outbox_events
      WHERE status = 'pending' AND (next_attempt_at <= @now OR next_attempt_at > @horizon)
        AND seq > @after
      ORDER BY seq LIMIT @limit`,
-  )
+    )
+    .raw(true)
   // Answered by outbox_waiting (migration 020), whose WHERE clause its own repeats word for word
   // (SQLite uses a partial index only for a query that states the index's condition).
   const anyWaiting = db.prepare(
@@ -189,21 +207,27 @@ export function outboxStatements(db: Db) {
      * Due events in order, from after `after` (a batch still in flight), at most `limit`.
      * `noneWaiting`: the caller knows no pending event waits for a retry (see `anyWaiting`).
      */
-    due: (now: number, horizon: number, limit: number, after = 0, noneWaiting = false) =>
-      (noneWaiting ? dueNoneWaiting : due).all({ now, horizon, limit, after }) as Array<
-        Pick<
-          OutboxRow,
-          | 'seq'
-          | 'id'
-          | 'type'
-          | 'branch_id'
-          | 'schema_version'
-          | 'occurred_at'
-          | 'subject'
-          | 'payload'
-          | 'attempts'
+    due: (now: number, horizon: number, limit: number, after = 0, noneWaiting = false): DueRow[] =>
+      // Read as arrays (raw), made into objects of one literal shape: rows as objects cost
+      // better-sqlite3 a look-up of each column's name per row (issue 20: about a third of the
+      // read's CPU).
+      (
+        (noneWaiting ? dueNoneWaiting : due).all({ now, horizon, limit, after }) as Array<
+          [number, string, string, string, number, number, string | null, string, number]
         >
-      >,
+      ).map(
+        ([seq, id, type, branch_id, schema_version, occurred_at, subject, payload, attempts]) => ({
+          seq,
+          id,
+          type,
+          branch_id,
+          schema_version,
+          occurred_at,
+          subject,
+          payload,
+          attempts,
+        }),
+      ),
     /** Whether any pending event waits for its own retry (until a time before `horizon`). */
     anyWaiting: (now: number, horizon: number) => anyWaiting.get({ now, horizon }) !== undefined,
     /** One acknowledged event: delivered, its payload and subject replaced by their digests. */
