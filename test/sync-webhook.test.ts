@@ -38,6 +38,22 @@ describe('Standard Webhooks signing', () => {
     ).toBe(VECTOR.signature)
   })
 
+  it('reproduces the published test vector from the bytes sent as from the text', () => {
+    expect(
+      signWebhook({
+        id: VECTOR.id,
+        timestampSeconds: VECTOR.timestampSeconds,
+        body: Buffer.from(VECTOR.body),
+        secrets: [VECTOR.secret],
+      }),
+    ).toBe(VECTOR.signature)
+    // Names are not ASCII: the signature is over their UTF-8 bytes, either way.
+    const body = '{"name":"Begoña Núñez 🎉"}'
+    const sign = (b: string | Buffer) =>
+      signWebhook({ id: 'msg_1', timestampSeconds: 1, body: b, secrets: [VECTOR.secret] })
+    expect(sign(Buffer.from(body))).toBe(sign(body))
+  })
+
   it('signs with both secrets during a rotation, so a receiver holding either one accepts', () => {
     const header = signWebhook({
       id: VECTOR.id,

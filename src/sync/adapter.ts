@@ -100,7 +100,7 @@ const agents = {
  */
 export function httpCall(
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string },
+  init: { method: string; headers: Record<string, string>; body?: string | Buffer },
   timeoutMs: number,
   now: () => number,
 ): Promise<
@@ -110,7 +110,8 @@ export function httpCall(
   return new Promise((resolve) => {
     const u = new URL(url)
     const secure = u.protocol === 'https:'
-    const body = init.body === undefined ? undefined : Buffer.from(init.body)
+    const body =
+      init.body === undefined || Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body)
     let settled = false
     const finish = (r: Awaited<ReturnType<typeof httpCall>>) => {
       if (settled) return

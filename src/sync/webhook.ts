@@ -14,16 +14,22 @@ export function secretKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64')
 }
 
-/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret, space-separated. */
+/**
+ * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per secret, space-separated. The body as
+ * the bytes sent, or as text (signed as its UTF-8 bytes).
+ */
 export function signWebhook(p: {
   id: string
   timestampSeconds: number
-  body: string
+  body: string | Buffer
   secrets: readonly string[]
 }): string {
-  const signed = `${p.id}.${p.timestampSeconds}.${p.body}`
+  const head = `${p.id}.${p.timestampSeconds}.`
   return p.secrets
-    .map((s) => `v1,${createHmac('sha256', secretKey(s)).update(signed).digest('base64')}`)
+    .map(
+      (s) =>
+        `v1,${createHmac('sha256', secretKey(s)).update(head).update(p.body).digest('base64')}`,
+    )
     .join(' ')
 }
 
@@ -71,7 +77,8 @@ export function createWebhookAdapter(
     name: 'webhook',
     async deliver(batch) {
       const now = deps.clock.now()
-      const body = webhookBody(batch, now)
+      // Encoded once: the bytes signed are the bytes sent (issue 20: the text was encoded twice).
+      const body = Buffer.from(webhookBody(batch, now))
       const timestampSeconds = Math.floor(now / 1000)
       const res = await httpCall(
         config.url,
