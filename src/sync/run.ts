@@ -248,7 +248,6 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       now: number,
     ) => {
       const tally = { delivered: 0, parked: 0, retried: 0 }
-      const byId = new Map(events.map((e) => [e.id, e]))
       const results = new Map((outcome.events ?? []).map((r) => [r.id, r]))
       const delivered: WireEvent[] = []
       // Once an event of a subject waits for a retry, the later ones of that subject wait with it,
@@ -280,8 +279,11 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
           log(`sync: parked ${e.type} ${e.id}: ${clip(r.error, 300)}`)
         }
       }
-      for (const id of results.keys())
-        if (!byId.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
+      if (results.size > 0) {
+        const sent = new Set(events.map((e) => e.id))
+        for (const id of results.keys())
+          if (!sent.has(id)) log(`sync: the CRM answered for unknown event ${id}`)
+      }
       // Delivered and redacted in one write per row: the CRM has it, the branch keeps digests.
       // Rows whose subject is already its digest (all written since subjects are stored hashed)
       // go in one statement; an older plain subject is re-keyed row by row.
