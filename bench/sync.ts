@@ -25,6 +25,22 @@ function peakRssOf(pid: number): number | null {
 }
 
 /**
+ * CPU time (user + system) a process has used so far, in seconds (Linux: /proc, in USER_HZ = 1/100
+ * s), or null once it is gone.
+ */
+function cpuSecondsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces, in parentheses): utime is the 14th
+    // field of the line, stime the 15th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return null
+  }
+}
+
+/**
  * 100,000 pending events drained by `branchgate sync` (a real child process, as an operator or
  * the service would run it) to a webhook receiver on loopback that verifies every signature and
  * de-duplicates by event id. Prints events/s and the sync process's peak RSS.
@@ -68,10 +84,15 @@ const section: BenchSection = {
         child.stdout.on('data', (d) => (out += d))
         child.stderr.on('data', (d) => (out += d))
         let peak = 0
-        const sampler = setInterval(() => (peak = Math.max(peak, peakRssOf(child.pid!) ?? 0)), 20)
+        // The last sample before the exit: short of the final 20 ms at most.
+        let cpu = 0
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, peakRssOf(child.pid!) ?? 0)
+          cpu = cpuSecondsOf(child.pid!) ?? cpu
+        }, 20)
         const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
         clearInterval(sampler)
-        return { code, out, peak, wallMs: performance.now() - started }
+        return { code, out, peak, cpu, wallMs: performance.now() - started }
       }
 
       // Baseline: the same command with nothing to send (Node, tsx and the modules loaded).
@@ -87,7 +108,7 @@ const section: BenchSection = {
       const baseline = await runSync(emptyConfig)
       emptyDir.remove()
 
-      const { code, out, peak, wallMs } = await runSync(configFile)
+      const { code, out, peak, cpu, wallMs } = await runSync(configFile)
       if (code !== 0 || receiver.accepted.length !== EVENTS) {
         throw new Error(
           `drain incomplete (exit ${code}, receiver has ${receiver.accepted.length}):\n${out}`,
@@ -108,6 +129,18 @@ const section: BenchSection = {
       )
       console.log(
         `  including process start: ${Math.round(EVENTS / (wallMs / 1000))} events/s (${(wallMs / 1000).toFixed(1)} s)`,
+      )
+      // CPU rather than events/s to compare two builds on a shared machine (issue 20): the
+      // process's CPU less that of the same command with nothing to send, per 100,000 events.
+      figure(
+        'cpuPer100k',
+        'sync process CPU per 100,000 events, less the empty run (sampled every 20 ms)',
+        ((cpu - baseline.cpu) * 100_000) / EVENTS,
+        's',
+        {
+          better: 'lower',
+          note: `(process ${cpu.toFixed(2)} s, empty run ${baseline.cpu.toFixed(2)} s)`,
+        },
       )
       figure('peakRss', 'peak RSS of the sync process', peak ? peak / 1048576 : NaN, 'MB', {
         target: { op: '<=', value: 120 },
