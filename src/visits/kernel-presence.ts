@@ -14,26 +14,79 @@ const ABSENT_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP', 'NONE'])
  * Reads `ip -j -s neigh` output: for each usable entry, the device's last activity, taken as the
  * last time the kernel confirmed it reachable (`confirmed`, seconds ago). REACHABLE, DELAY, PROBE
  * and STALE entries count; how old the confirmation may be is the visit rules' business.
+ *
+ * Text in the shape `ip` writes is read by `scanNeighbourActivity`, anything else as JSON: the
+ * answer is the same.
  */
-export function parseNeighbourActivity(
-  stdout: string,
-  now: number,
-  into = new Map<Mac, number>(),
-): Map<Mac, number> {
+export function parseNeighbourActivity(stdout: string, now: number): Map<Mac, number> {
+  const scanned = new Map<Mac, number>()
+  return scanNeighbourActivity(stdout, now, scanned) ? scanned : readNeighbourJson(stdout, now)
+}
+
+/** `parseNeighbourActivity` with `JSON.parse`, for any text (garbage reads as nobody). */
+export function readNeighbourJson(stdout: string, now: number): Map<Mac, number> {
+  const into = new Map<Mac, number>()
   for (const row of neighbourRows(stdout)) {
     if (typeof row.lladdr !== 'string') continue
     const states = Array.isArray(row.state) ? (row.state as string[]) : []
     if (states.length === 0 || states.some((s) => ABSENT_STATES.has(s))) continue
     if (states.includes('PERMANENT')) continue
-    const mac = parseMac(row.lladdr)
-    if (!mac) continue
     const confirmed = secondsAgo(row.confirmed) ?? secondsAgo(row.updated)
     if (confirmed === null) continue
-    const at = now - confirmed * 1000
-    const prev = into.get(mac)
-    if (prev === undefined || at > prev) into.set(mac, at)
+    see(into, row.lladdr, now - confirmed * 1000)
   }
   return into
+}
+
+function see(into: Map<Mac, number>, lladdr: string, at: number) {
+  const mac = parseMac(lladdr)
+  if (!mac) return
+  const prev = into.get(mac)
+  if (prev === undefined || at > prev) into.set(mac, at)
+}
+
+// The pieces of an entry: a string without escapes (its capture is then the value JSON.parse
+// gives) and a JSON number as `ip` writes its counters (%u).
+const STR = String.raw`"[^"\\]*"`
+const NUM = String.raw`(?:0|[1-9]\d*)`
+const STATE = String.raw`"[A-Z_]+"`
+/**
+ * One entry of `ip -j -s neigh`, as iproute2 writes it: its keys in this order, each but dst
+ * optional: dst, dev, lladdr, flags without a value (router, proxy, extern_learn, …), refcnt,
+ * used, confirmed, updated, probes, state, protocol. Captures: lladdr, confirmed, updated, the
+ * inside of the state list, and what follows the entry (`,` or `]`).
+ */
+const ENTRY = new RegExp(
+  String.raw`\{"dst":${STR}(?:,"dev":${STR})?(?:,"lladdr":"([^"\\]*)")?(?:,"[a-z_]+":null)*` +
+    String.raw`(?:,"refcnt":${NUM})?(?:,"used":${NUM})?(?:,"confirmed":(${NUM}))?` +
+    String.raw`(?:,"updated":(${NUM}))?(?:,"probes":${NUM})?` +
+    String.raw`(?:,"state":\[((?:${STATE}(?:,${STATE})*)?)\])?(?:,"protocol":${STR})?\}([,\]])`,
+  'y',
+)
+/** A state that says nothing of a device being here (ABSENT_STATES), or a fixed entry. */
+const UNUSABLE = /"(?:FAILED|INCOMPLETE|NOARP|NONE|PERMANENT)"/
+
+/**
+ * Reads `ip -j -s neigh` output into `into` with one sticky regular expression per entry instead
+ * of `JSON.parse`, which built an object of nine fields for each of 5,000 entries: most of a
+ * sweep's reading of the table (issue 20). The entries must follow one another exactly as `ip`
+ * writes them (`ENTRY`); any other text (another shape, escapes, a cut one) gives false, with
+ * `into` partly filled, and is for `JSON.parse`.
+ */
+export function scanNeighbourActivity(text: string, now: number, into: Map<Mac, number>): boolean {
+  if (text.charCodeAt(0) !== 91 /* [ */) return false
+  if (text.charCodeAt(1) === 93 /* ] */) return text.slice(2).trim() === ''
+  ENTRY.lastIndex = 1
+  for (;;) {
+    const m = ENTRY.exec(text)
+    if (m === null) return false
+    const [, lladdr, confirmed, updated, states, after] = m
+    if (lladdr !== undefined && states && !UNUSABLE.test(states)) {
+      const seconds = confirmed ?? updated
+      if (seconds !== undefined) see(into, lladdr, now - Number(seconds) * 1000)
+    }
+    if (after === ']') return text.slice(ENTRY.lastIndex).trim() === ''
+  }
 }
 
 function secondsAgo(v: unknown): number | null {
@@ -91,9 +144,11 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource {
   return {
     async sample(now) {
       const [neigh, counters] = await Promise.allSettled([run('ip', args), deps.gate.counters()])
-      const seen = new Map<Mac, number>()
-      if (neigh.status === 'fulfilled') parseNeighbourActivity(neigh.value, now, seen)
-      else
+      const seen =
+        neigh.status === 'fulfilled'
+          ? parseNeighbourActivity(neigh.value, now)
+          : new Map<Mac, number>()
+      if (neigh.status === 'rejected')
         deps.log?.(
           `presence: cannot read the neighbour table: ${(neigh.reason as Error)?.message ?? neigh.reason}`,
         )
