@@ -254,11 +254,12 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       const plan = planSweep(rows.open.values(), sightings, now, deps.policy, reason)
       // The memory takes what is written below as the statements write it (MAX); should the
       // writes fail, the sweep forgets it all (see the catch below).
-      const touched: SweepPlan['touched'] = []
+      // Written by rowid (touchKnown), as the memory read them.
+      const touched: Array<SweepPlan['touched'][number] & { rowid: number }> = []
       for (const v of plan.touched) {
         const e = rows.open.get(v.id)!
         if (stepDue(e.stored, v.lastSeenAt, step, e.phase)) {
-          touched.push(v)
+          touched.push({ id: v.id, rowid: e.rowid, lastSeenAt: v.lastSeenAt })
           known.delete(v.id)
           if (v.lastSeenAt > e.stored) e.stored = v.lastSeenAt
         } else known.set(v.id, v.lastSeenAt)
@@ -276,11 +277,13 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       cpuMs += u - t
       t = u
 
-      const { openedIds } = deps.book.apply({ ...plan, touched })
+      const { openedIds, openedRowids } = deps.book.apply({ ...plan, touched: [] })
+      deps.visits.touchKnown(touched)
       deps.visits.touchDevices(touchedDevices)
       plan.opened.forEach((o, i) => {
         const id = openedIds[i]!
-        rows.open.set(id, { id, ...o, stored: o.lastSeenAt, phase: phaseOf(id) })
+        const rowid = openedRowids[i]!
+        rows.open.set(id, { id, ...o, stored: o.lastSeenAt, phase: phaseOf(id), rowid })
       })
       // Our own writes moved the change counts: the memory matches them.
       rows.settle()
