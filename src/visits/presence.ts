@@ -6,10 +6,10 @@ import type { Mac } from '../mac.js'
 import type { VisitBook } from './book.js'
 import { createPresenceRows, standingAt } from './presence-rows.js'
 import {
+  addSighting,
   clockStepMs,
-  planSweep,
+  planLatest,
   type ClockReading,
-  type Sighting,
   type SweepPlan,
   type VisitPolicy,
 } from './rules.js'
@@ -213,7 +213,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       dbMs += u - t
       t = u
 
-      const sightings: Sighting[] = []
+      // Each visitor's latest usable sign of life (`latestPerCustomer`), built as devices match.
+      const latest = new Map<number, number>()
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
       let devicesGone = 0
@@ -239,7 +240,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
         }
         if (deps.staffMacs.has(mac) || row?.isStaff) staffSeen.push(mac)
         else if (row && s!.counts && s!.visitor !== null)
-          sightings.push({ customerId: s!.visitor, at })
+          addSighting(latest, s!.visitor, at, now, deps.policy)
       }
       // A device that left the sample: its last seen is final, written now. (None left when
       // every device known here was just seen: no need to look.)
@@ -251,7 +252,7 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           devicesGone++
         }
       // Planned with the exact last activity: the stored one, or what is known here if newer.
-      const plan = planSweep(rows.open.values(), sightings, now, deps.policy, reason)
+      const plan = planLatest(rows.open.values(), latest, now, deps.policy, reason)
       // The memory takes what is written below as the statements write it (MAX); should the
       // writes fail, the sweep forgets it all (see the catch below).
       // Written by rowid (touchKnown), as the memory read them.
