@@ -143,10 +143,8 @@ describe('kernel presence', () => {
 
   it("reads ip's own output without JSON.parse, with the answer JSON.parse gives", () => {
     for (const text of [IP_OUTPUT, IP_OUTPUT.replaceAll(',"dev":"v0"', ''), NEIGH, '[]\n']) {
-      const scanned = new Map<Mac, number>()
-      expect(scanNeighbourActivity(text, NOW, scanned)).toBe(true)
-      expect(scanned).toEqual(readNeighbourJson(text, NOW))
-      expect(parseNeighbourActivity(text, NOW)).toEqual(scanned)
+      expect(scanNeighbourActivity(text, NOW, { lladdrs: [], ats: [] })).toBe(true)
+      expect(parseNeighbourActivity(text, NOW)).toEqual(readNeighbourJson(text, NOW))
     }
     expect(Object.fromEntries(parseNeighbourActivity(IP_OUTPUT, NOW))).toEqual({
       '02:00:00:00:00:02': NOW - 3_000,
@@ -171,7 +169,7 @@ describe('kernel presence', () => {
       '[{"dst":"10.9.0.2","lladdr":"02:00:00:00:00:02","confirmed":01,"state":["REACHABLE"]}]',
     ]
     for (const text of others) {
-      expect(scanNeighbourActivity(text, NOW, new Map())).toBe(false)
+      expect(scanNeighbourActivity(text, NOW, { lladdrs: [], ats: [] })).toBe(false)
       expect(parseNeighbourActivity(text, NOW)).toEqual(readNeighbourJson(text, NOW))
     }
     expect(parseNeighbourActivity(others[0]!, NOW).size).toBe(5)
@@ -194,6 +192,36 @@ describe('kernel presence', () => {
     expect(watch.grown(m(250))).toEqual(['3a:11:22:33:44:55'])
     expect(watch.grown(m(10))).toEqual([]) // re-added element
     expect(watch.grown(m(11))).toEqual(['3a:11:22:33:44:55'])
+  })
+
+  it('forgets at the next sample a device that left the table, and keeps the freshest of two signs', async () => {
+    const tables = [
+      IP_OUTPUT,
+      // 02:…:02 is gone; 02:…:05 confirmed again; nothing else changed
+      IP_OUTPUT.replace(/\{"dst":"10\.9\.0\.2"[^}]*\},/, '').replace(
+        '"router":null,"refcnt":1,"used":0,"confirmed":60',
+        '"router":null,"refcnt":1,"used":0,"confirmed":1',
+      ),
+    ]
+    let bytes = 0
+    const source = createKernelPresence({
+      // 02:…:08 moved traffic since the last look (from the second look on): seen now
+      gate: {
+        counters: async () =>
+          new Map([['02:00:00:00:00:08' as Mac, { packets: 1, bytes: (bytes += 10) }]]),
+      },
+      run: async () => tables.shift()!,
+    })
+    expect(Object.fromEntries(await source.sample(NOW))).toEqual(
+      Object.fromEntries(readNeighbourJson(IP_OUTPUT, NOW)),
+    )
+    const later = NOW + 30_000
+    expect(Object.fromEntries(await source.sample(later))).toEqual({
+      '02:00:00:00:00:05': later - 1_000,
+      '02:00:00:00:00:08': later,
+      '02:00:00:00:00:03': later - 20_000,
+      '02:00:00:00:00:0a': later - 90_000,
+    })
   })
 
   it('combines the neighbour table and the counters, and still answers when one fails', async () => {
