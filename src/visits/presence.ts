@@ -228,13 +228,13 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           // when it falls a step behind, kept here in between.
           const seenAt = Math.min(at, now)
           const mine = knownDevices.get(mac)
-          const latest = mine !== undefined && mine > seenAt ? mine : seenAt
-          if (latest <= row.stored) knownDevices.delete(mac)
-          else if (stepDue(row.stored, latest, step, row.phase)) {
-            touchedDevices.push([mac, latest])
+          const lastSeen = mine !== undefined && mine > seenAt ? mine : seenAt
+          if (lastSeen <= row.stored) knownDevices.delete(mac)
+          else if (stepDue(row.stored, lastSeen, step, row.phase)) {
+            touchedDevices.push([mac, lastSeen])
             knownDevices.delete(mac)
           } else {
-            knownDevices.set(mac, latest)
+            knownDevices.set(mac, lastSeen)
             knownAndSeen++
           }
         }
@@ -254,8 +254,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       // Planned with the exact last activity: the stored one, or what is known here if newer.
       const plan = planLatest(rows.open.values(), latest, now, deps.policy, reason)
       // The memory takes what is written below as the statements write it (MAX); should the
-      // writes fail, the sweep forgets it all (see the catch below).
-      // Written by rowid (touchKnown), as the memory read them.
+      // writes fail, the sweep forgets it all (see the catch below). Visits are written by the
+      // rowid the memory read them with (touchKnown).
       const touched: Array<SweepPlan['touched'][number] & { rowid: number }> = []
       for (const v of plan.touched) {
         const e = rows.open.get(v.id)!
