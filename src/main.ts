@@ -256,13 +256,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   if (metricsServer)
     log(`metrics on http://${shown(config.metrics.listen!.host)}:${portOf(metricsServer)}/metrics`)
 
+  // Its long-lived ip (the neighbour table per sweep) ends with the jobs, at stop.
+  const presenceSource = createKernelPresence({
+    gate: services.gate,
+    device: config.gate.backend === 'nftables' ? config.gate.guestInterface : null,
+    log,
+  })
   tracker = createPresenceTracker({
     db,
-    source: createKernelPresence({
-      gate: services.gate,
-      device: config.gate.backend === 'nftables' ? config.gate.guestInterface : null,
-      log,
-    }),
+    source: presenceSource,
     visits: services.visitRows,
     book: services.visits,
     policy: { ...visitPolicyOf(config), rememberMs: config.remember.days * 86_400_000 },
@@ -316,7 +318,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
         ),
       checkpointer.stop(),
       consoleWorker.close(),
-    ]).finally(() => neighbourWatch.close())
+    ]).finally(() => {
+      neighbourWatch.close()
+      presenceSource.close()
+    })
     rmSync(pidFile(config), { force: true })
     let gateStopped = false
     const stopGate = () => {

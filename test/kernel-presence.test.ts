@@ -3,6 +3,8 @@ import {
   createCounterWatch,
   createKernelPresence,
   parseNeighbourActivity,
+  readNeighbourJson,
+  scanNeighbourActivity,
 } from '../src/visits/kernel-presence.js'
 import type { Mac } from '../src/mac.js'
 
@@ -126,6 +128,57 @@ describe('kernel presence', () => {
     expect(watch.grown(m(300))).toEqual(['3a:11:22:33:44:55'])
   })
 
+  // `ip -j -s neigh` (iproute2 6.1) on a veth with one entry of each kind: no MAC (FAILED),
+  // refcnt, a flag without a value (router, extern_learn), protocol, NOARP, PERMANENT, IPv6.
+  const IP_OUTPUT =
+    '[{"dst":"10.9.0.6","dev":"v0","used":0,"confirmed":60,"updated":0,"probes":0,"state":["FAILED"]},' +
+    '{"dst":"10.9.0.2","dev":"v0","lladdr":"02:00:00:00:00:02","refcnt":1,"used":0,"confirmed":3,"updated":0,"probes":0,"state":["REACHABLE"]},' +
+    '{"dst":"10.9.0.5","dev":"v0","lladdr":"02:00:00:00:00:05","router":null,"refcnt":1,"used":0,"confirmed":60,"updated":0,"probes":1,"state":["PROBE"]},' +
+    '{"dst":"10.9.0.8","dev":"v0","lladdr":"02:00:00:00:00:08","extern_learn":null,"refcnt":1,"used":0,"confirmed":7,"updated":0,"probes":0,"state":["REACHABLE"]},' +
+    '{"dst":"10.9.0.3","dev":"v0","lladdr":"02:00:00:00:00:03","used":0,"confirmed":60,"updated":0,"probes":0,"state":["STALE"]},' +
+    '{"dst":"10.9.0.10","dev":"v0","lladdr":"02:00:00:00:00:0a","used":0,"confirmed":90,"updated":0,"probes":0,"state":["STALE"],"protocol":"5"},' +
+    '{"dst":"10.9.0.4","dev":"v0","lladdr":"02:00:00:00:00:04","used":0,"confirmed":0,"updated":0,"probes":0,"state":["PERMANENT"]},' +
+    '{"dst":"ff02::16","dev":"v0","lladdr":"33:33:00:00:00:16","used":0,"confirmed":60,"updated":0,"probes":0,"state":["NOARP"]},' +
+    '{"dst":"fd00::9","dev":"v0","lladdr":"02:00:00:00:00:03","used":0,"confirmed":20,"updated":0,"probes":0,"state":["DELAY"]}]\n'
+
+  it("reads ip's own output without JSON.parse, with the answer JSON.parse gives", () => {
+    for (const text of [IP_OUTPUT, IP_OUTPUT.replaceAll(',"dev":"v0"', ''), NEIGH, '[]\n']) {
+      expect(scanNeighbourActivity(text, NOW, { lladdrs: [], ats: [] })).toBe(true)
+      expect(parseNeighbourActivity(text, NOW)).toEqual(readNeighbourJson(text, NOW))
+    }
+    expect(Object.fromEntries(parseNeighbourActivity(IP_OUTPUT, NOW))).toEqual({
+      '02:00:00:00:00:02': NOW - 3_000,
+      '02:00:00:00:00:05': NOW - 60_000,
+      '02:00:00:00:00:08': NOW - 7_000,
+      '02:00:00:00:00:03': NOW - 20_000, // the freshest of its two entries
+      '02:00:00:00:00:0a': NOW - 90_000,
+    })
+  })
+
+  it('reads any other text as JSON: another shape, escapes, spaces, a cut text', () => {
+    const others = [
+      // A key ip does not write, keys in another order, an escape, pretty-printed, cut short.
+      IP_OUTPUT.replace('"probes":1,', '"probes":1,"nud":"x",'),
+      IP_OUTPUT.replace('"dst":"10.9.0.2","dev":"v0"', '"dev":"v0","dst":"10.9.0.2"'),
+      IP_OUTPUT.replace(
+        '"dev":"v0","lladdr":"02:00:00:00:00:05"',
+        '"dev":"v\\"0","lladdr":"02:00:00:00:00:05"',
+      ),
+      JSON.stringify(JSON.parse(IP_OUTPUT), null, 2),
+      IP_OUTPUT.slice(0, 400),
+      '[{"dst":"10.9.0.2","lladdr":"02:00:00:00:00:02","confirmed":01,"state":["REACHABLE"]}]',
+    ]
+    for (const text of others) {
+      expect(scanNeighbourActivity(text, NOW, { lladdrs: [], ats: [] })).toBe(false)
+      expect(parseNeighbourActivity(text, NOW)).toEqual(readNeighbourJson(text, NOW))
+    }
+    expect(parseNeighbourActivity(others[0]!, NOW).size).toBe(5)
+    expect(parseNeighbourActivity(others[2]!, NOW).get('02:00:00:00:00:05' as Mac)).toBe(
+      NOW - 60_000,
+    )
+    expect(parseNeighbourActivity(others[4]!, NOW).size).toBe(0) // not JSON: nobody
+  })
+
   it('reads garbage as nobody', () => {
     expect(parseNeighbourActivity('not json', NOW).size).toBe(0)
     expect(parseNeighbourActivity('{}', NOW).size).toBe(0)
@@ -139,6 +192,36 @@ describe('kernel presence', () => {
     expect(watch.grown(m(250))).toEqual(['3a:11:22:33:44:55'])
     expect(watch.grown(m(10))).toEqual([]) // re-added element
     expect(watch.grown(m(11))).toEqual(['3a:11:22:33:44:55'])
+  })
+
+  it('forgets at the next sample a device that left the table, and keeps the freshest of two signs', async () => {
+    const tables = [
+      IP_OUTPUT,
+      // 02:…:02 is gone; 02:…:05 confirmed again; nothing else changed
+      IP_OUTPUT.replace(/\{"dst":"10\.9\.0\.2"[^}]*\},/, '').replace(
+        '"router":null,"refcnt":1,"used":0,"confirmed":60',
+        '"router":null,"refcnt":1,"used":0,"confirmed":1',
+      ),
+    ]
+    let bytes = 0
+    const source = createKernelPresence({
+      // 02:…:08 moved traffic since the last look (from the second look on): seen now
+      gate: {
+        counters: async () =>
+          new Map([['02:00:00:00:00:08' as Mac, { packets: 1, bytes: (bytes += 10) }]]),
+      },
+      run: async () => tables.shift()!,
+    })
+    expect(Object.fromEntries(await source.sample(NOW))).toEqual(
+      Object.fromEntries(readNeighbourJson(IP_OUTPUT, NOW)),
+    )
+    const later = NOW + 30_000
+    expect(Object.fromEntries(await source.sample(later))).toEqual({
+      '02:00:00:00:00:05': later - 1_000,
+      '02:00:00:00:00:08': later,
+      '02:00:00:00:00:03': later - 20_000,
+      '02:00:00:00:00:0a': later - 90_000,
+    })
   })
 
   it('combines the neighbour table and the counters, and still answers when one fails', async () => {

@@ -216,6 +216,42 @@ describe('the presence sweep keeps its rows in memory', () => {
   })
 })
 
+describe('the sweep writes open visits by rowid', () => {
+  it('writes each visit to its own row when the rows were renumbered since they were read', () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const rows = visitStatements(t.db)
+    t.db
+      .prepare(
+        `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+         VALUES (1, '+525500000001', 'A', 'es', 0, 0, 0), (2, '+525500000002', 'B', 'es', 0, 0, 0),
+                (3, '+525500000003', 'C', 'es', 0, 0, 0)`,
+      )
+      .run()
+    for (const [id, customerId] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ] as const)
+      rows.insert({ id, customerId, branchId: 'x', startedAt: 1000, lastSeenAt: 1000 })
+    const before = rows.openAll()
+    // Renumbered as a VACUUM may do to a table without an INTEGER PRIMARY KEY: a goes, b and c
+    // swap rowids, so b's old rowid is now c's.
+    t.db.exec(`DELETE FROM visits WHERE id = 'a';
+      UPDATE visits SET rowid = 100 WHERE id = 'b';
+      UPDATE visits SET rowid = 2 WHERE id = 'c';
+      UPDATE visits SET rowid = 3 WHERE id = 'b';`)
+    expect(before.slice(1).map((v) => v[4])).toEqual([2, 3])
+    const stale = before.slice(1).map(([id, , , , rowid]) => ({ id, rowid, lastSeenAt: 5000 }))
+    stale[0]!.lastSeenAt = 4000
+    expect(rows.touchKnown(stale)).toBe(2)
+    expect(rows.openAll().map(([id, , , at]) => [id, at])).toEqual([
+      ['b', 4000],
+      ['c', 5000],
+    ])
+  })
+})
+
 describe('the change counts (migration 016)', () => {
   it('move when a customer row goes and the foreign keys set their device and open visit to nobody', () => {
     const t = tempDb()

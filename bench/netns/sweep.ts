@@ -25,9 +25,10 @@ const db = openDb(path.join(config.dataDir, 'branchgate.db'))
 const gate = nftablesGateFor(config, config.gate, { clock: systemClock, log: () => {} })
 const visits = visitStatements(db)
 const policy = visitPolicyOf(config)
+const source = createKernelPresence({ gate, device: config.gate.guestInterface })
 const tracker = createPresenceTracker({
   db,
-  source: createKernelPresence({ gate, device: config.gate.guestInterface }),
+  source,
   visits,
   book: createVisitBook({
     db,
@@ -48,6 +49,7 @@ for (let i = 0; i < Number(n); i++) {
   await new Promise((r) => setTimeout(r, 2000))
 }
 tracker.flush()
+source.close()
 gate.close()
 closeDb(db)
 console.log(JSON.stringify(reports))

@@ -45,14 +45,15 @@ export function createVisitBook(deps: VisitBookDeps) {
   }
 
   /** Writes a plan. Closes come first, so a customer's new visit never meets the old one open. */
-  function apply(plan: SweepPlan): { openedIds: string[] } {
+  function apply(plan: SweepPlan): { openedIds: string[]; openedRowids: number[] } {
     for (const c of plan.closed) closeVisit(c)
     if (plan.touched.length === 1) visits.touch(plan.touched[0]!.id, plan.touched[0]!.lastSeenAt)
     else visits.touchMany(plan.touched.map((t) => [t.id, t.lastSeenAt] as const))
     const openedIds: string[] = []
+    const openedRowids: number[] = []
     for (const o of plan.opened) {
       const id = deps.newId(o.startedAt)
-      visits.insert({
+      const { lastInsertRowid } = visits.insert({
         id,
         customerId: o.customerId,
         branchId: deps.branchId,
@@ -60,8 +61,9 @@ export function createVisitBook(deps: VisitBookDeps) {
         lastSeenAt: o.lastSeenAt,
       })
       openedIds.push(id)
+      openedRowids.push(Number(lastInsertRowid))
     }
-    return { openedIds }
+    return { openedIds, openedRowids }
   }
 
   return {

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process'
 import type { Gate } from '../gate/gate.js'
+import { createIpSession } from '../gate/ip-session.js'
 import { neighbourRows, type RunCommand } from '../gate/neighbours.js'
 import { parseMac, type Mac } from '../mac.js'
 import type { PresenceSource } from './presence.js'
@@ -14,26 +14,92 @@ const ABSENT_STATES = new Set(['FAILED', 'INCOMPLETE', 'NOARP', 'NONE'])
  * Reads `ip -j -s neigh` output: for each usable entry, the device's last activity, taken as the
  * last time the kernel confirmed it reachable (`confirmed`, seconds ago). REACHABLE, DELAY, PROBE
  * and STALE entries count; how old the confirmation may be is the visit rules' business.
+ *
+ * Text in the shape `ip` writes is read by `scanNeighbourActivity`, anything else as JSON: the
+ * answer is the same.
  */
-export function parseNeighbourActivity(
-  stdout: string,
-  now: number,
-  into = new Map<Mac, number>(),
-): Map<Mac, number> {
+export function parseNeighbourActivity(stdout: string, now: number): Map<Mac, number> {
+  const list: ActivityList = { lladdrs: [], ats: [] }
+  if (!scanNeighbourActivity(stdout, now, list)) return readNeighbourJson(stdout, now)
+  const into = new Map<Mac, number>()
+  for (let i = 0; i < list.lladdrs.length; i++) see(into, list.lladdrs[i]!, list.ats[i]!)
+  return into
+}
+
+/** Neighbour entries as read, side by side: the link-layer address as `ip` wrote it, and when. */
+export interface ActivityList {
+  lladdrs: string[]
+  ats: number[]
+}
+
+/** `parseNeighbourActivity` with `JSON.parse`, for any text (garbage reads as nobody). */
+export function readNeighbourJson(stdout: string, now: number): Map<Mac, number> {
+  const into = new Map<Mac, number>()
   for (const row of neighbourRows(stdout)) {
     if (typeof row.lladdr !== 'string') continue
     const states = Array.isArray(row.state) ? (row.state as string[]) : []
     if (states.length === 0 || states.some((s) => ABSENT_STATES.has(s))) continue
     if (states.includes('PERMANENT')) continue
-    const mac = parseMac(row.lladdr)
-    if (!mac) continue
     const confirmed = secondsAgo(row.confirmed) ?? secondsAgo(row.updated)
     if (confirmed === null) continue
-    const at = now - confirmed * 1000
-    const prev = into.get(mac)
-    if (prev === undefined || at > prev) into.set(mac, at)
+    see(into, row.lladdr, now - confirmed * 1000)
   }
   return into
+}
+
+function see(into: Map<Mac, number>, lladdr: string, at: number) {
+  const mac = parseMac(lladdr)
+  if (!mac) return
+  const prev = into.get(mac)
+  if (prev === undefined || at > prev) into.set(mac, at)
+}
+
+// The pieces of an entry: a string without escapes (its capture is then the value JSON.parse
+// gives) and a JSON number as `ip` writes its counters (%u).
+const STR = String.raw`"[^"\\]*"`
+const NUM = String.raw`(?:0|[1-9]\d*)`
+const STATE = String.raw`"[A-Z_]+"`
+/**
+ * One entry of `ip -j -s neigh`, as iproute2 writes it: its keys in this order, each but dst
+ * optional: dst, dev, lladdr, flags without a value (router, proxy, extern_learn, …), refcnt,
+ * used, confirmed, updated, probes, state, protocol. Captures: lladdr, confirmed, updated, the
+ * inside of the state list, and what follows the entry (`,` or `]`).
+ */
+const ENTRY = new RegExp(
+  String.raw`\{"dst":${STR}(?:,"dev":${STR})?(?:,"lladdr":"([^"\\]*)")?(?:,"[a-z_]+":null)*` +
+    String.raw`(?:,"refcnt":${NUM})?(?:,"used":${NUM})?(?:,"confirmed":(${NUM}))?` +
+    String.raw`(?:,"updated":(${NUM}))?(?:,"probes":${NUM})?` +
+    String.raw`(?:,"state":\[((?:${STATE}(?:,${STATE})*)?)\])?(?:,"protocol":${STR})?\}([,\]])`,
+  'y',
+)
+/** A state that says nothing of a device being here (ABSENT_STATES), or a fixed entry. */
+const UNUSABLE = /"(?:FAILED|INCOMPLETE|NOARP|NONE|PERMANENT)"/
+
+/**
+ * Reads `ip -j -s neigh` output into `into` with one sticky regular expression per entry instead
+ * of `JSON.parse`, which built an object of nine fields for each of 5,000 entries: most of a
+ * sweep's reading of the table (issue 20). The entries must follow one another exactly as `ip`
+ * writes them (`ENTRY`); any other text (another shape, escapes, a cut one) gives false, with
+ * `into` partly filled, and is for `JSON.parse`. Each usable entry is added to `into` (a MAC
+ * may come more than once: IPv4 and IPv6; `parseMac` has not looked at it yet).
+ */
+export function scanNeighbourActivity(text: string, now: number, into: ActivityList): boolean {
+  if (text.charCodeAt(0) !== 91 /* [ */) return false
+  if (text.charCodeAt(1) === 93 /* ] */) return text.slice(2).trim() === ''
+  ENTRY.lastIndex = 1
+  for (;;) {
+    const m = ENTRY.exec(text)
+    if (m === null) return false
+    const [, lladdr, confirmed, updated, states, after] = m
+    if (lladdr !== undefined && states && !UNUSABLE.test(states)) {
+      const seconds = confirmed ?? updated
+      if (seconds !== undefined) {
+        into.lladdrs.push(lladdr)
+        into.ats.push(now - Number(seconds) * 1000)
+      }
+    }
+    if (after === ']') return text.slice(ENTRY.lastIndex).trim() === ''
+  }
 }
 
 function secondsAgo(v: unknown): number | null {
@@ -64,15 +130,9 @@ export function createCounterWatch() {
   }
 }
 
-const runIp: RunCommand = (file, args) =>
-  new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 5000, maxBuffer: 64 << 20 }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
-    )
-  })
-
 export interface KernelPresenceDeps {
   gate: Pick<Gate, 'counters'>
+  /** Runs `ip` with these arguments (tests); default: one long-lived `ip -batch -` (ip-session.ts). */
   run?: RunCommand
   /** Limit to the guest interface (e.g. "br-guest"); null: every interface. */
   device?: string | null
@@ -83,28 +143,65 @@ export interface KernelPresenceDeps {
  * The real presence source: the kernel's neighbour table (with its timers) and the firewall's
  * per-MAC counters (the map `up`: what each let-through device sent). When one of them fails the
  * other still answers, and the failure is logged.
+ *
+ * The table is asked of one `ip -j -s -batch -` kept running (a process per sweep cost a fork of
+ * the service), afresh at every sample. The map a sample returns is the same one each time,
+ * updated in place (5,000 insertions into a new map were a tenth of a sweep): it holds until the
+ * next sample.
  */
-export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource {
-  const run = deps.run ?? runIp
+export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource & { close(): void } {
   const watch = createCounterWatch()
-  const args = ['-j', '-s', 'neigh', 'show', ...(deps.device ? ['dev', deps.device] : [])]
+  const show = ['neigh', 'show', ...(deps.device ? ['dev', deps.device] : [])]
+  const session = deps.run ? null : createIpSession(['-j', '-s'])
+  const table = deps.run ? () => deps.run!('ip', ['-j', '-s', ...show]) : () => session!('ip', show)
+  const list: ActivityList = { lladdrs: [], ats: [] }
+  const seen = new Map<Mac, number>()
+  /** The sample that last saw each MAC in `seen`. */
+  const sampleOf = new Map<Mac, number>()
+  let sample = 0
+  let distinct = 0
+  const note = (mac: Mac | null, at: number) => {
+    if (mac === null) return
+    if (sampleOf.get(mac) !== sample) {
+      sampleOf.set(mac, sample)
+      seen.set(mac, at)
+      distinct++
+    } else if (at > seen.get(mac)!) seen.set(mac, at)
+  }
   return {
     async sample(now) {
-      const [neigh, counters] = await Promise.allSettled([run('ip', args), deps.gate.counters()])
-      const seen = new Map<Mac, number>()
-      if (neigh.status === 'fulfilled') parseNeighbourActivity(neigh.value, now, seen)
-      else
+      const [neigh, counters] = await Promise.allSettled([table(), deps.gate.counters()])
+      sample++
+      distinct = 0
+      if (neigh.status === 'fulfilled') {
+        list.lladdrs.length = 0
+        list.ats.length = 0
+        if (scanNeighbourActivity(neigh.value, now, list))
+          for (let i = 0; i < list.lladdrs.length; i++)
+            note(parseMac(list.lladdrs[i]!), list.ats[i]!)
+        else for (const [mac, at] of readNeighbourJson(neigh.value, now)) note(mac, at)
+      } else
         deps.log?.(
           `presence: cannot read the neighbour table: ${(neigh.reason as Error)?.message ?? neigh.reason}`,
         )
       if (counters.status === 'fulfilled') {
-        for (const mac of watch.grown(counters.value)) seen.set(mac, now)
+        for (const mac of watch.grown(counters.value)) note(mac, now)
       } else {
         deps.log?.(
           `presence: cannot read the firewall counters: ${(counters.reason as Error)?.message ?? counters.reason}`,
         )
       }
+      // What this sample did not see leaves the map.
+      if (distinct < seen.size)
+        for (const mac of seen.keys())
+          if (sampleOf.get(mac) !== sample) {
+            seen.delete(mac)
+            sampleOf.delete(mac)
+          }
       return seen
+    },
+    close() {
+      session?.close()
     },
   }
 }

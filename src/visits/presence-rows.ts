@@ -8,6 +8,8 @@ import type { OpenVisit } from './rules.js'
 export interface OpenVisitEntry extends OpenVisit {
   stored: number
   phase: number
+  /** Its rowid when read (the sweep writes by it, `touchKnown`). */
+  rowid: number
 }
 
 /** A device the sweep may count, with what decides whether it counts at a given time. */
@@ -84,7 +86,7 @@ export function createPresenceRows(deps: PresenceRowsDeps) {
   // A read updates the entries in place (their phases stay) and drops those it did not return.
   function readVisits(known: Map<string, number>) {
     const read = ++reads.visits
-    for (const [id, customerId, startedAt, stored] of deps.visits.openAll()) {
+    for (const [id, customerId, startedAt, stored, rowid] of deps.visits.openAll()) {
       const mine = known.get(id)
       const lastSeenAt = mine !== undefined && mine > stored ? mine : stored
       const e = open.get(id)
@@ -93,6 +95,7 @@ export function createPresenceRows(deps: PresenceRowsDeps) {
         e.startedAt = startedAt
         e.lastSeenAt = lastSeenAt
         e.stored = stored
+        e.rowid = rowid
         e.read = read
       } else
         open.set(id, {
@@ -102,6 +105,7 @@ export function createPresenceRows(deps: PresenceRowsDeps) {
           lastSeenAt,
           stored,
           phase: deps.phaseOf(id),
+          rowid,
           read,
         })
     }

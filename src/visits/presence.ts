@@ -6,10 +6,10 @@ import type { Mac } from '../mac.js'
 import type { VisitBook } from './book.js'
 import { createPresenceRows, standingAt } from './presence-rows.js'
 import {
+  addSighting,
   clockStepMs,
-  planSweep,
+  planLatest,
   type ClockReading,
-  type Sighting,
   type SweepPlan,
   type VisitPolicy,
 } from './rules.js'
@@ -213,7 +213,8 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       dbMs += u - t
       t = u
 
-      const sightings: Sighting[] = []
+      // Each visitor's latest usable sign of life (`latestPerCustomer`), built as devices match.
+      const latest = new Map<number, number>()
       const staffSeen: Mac[] = []
       const touchedDevices: Array<[string, number]> = []
       let devicesGone = 0
@@ -227,19 +228,19 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           // when it falls a step behind, kept here in between.
           const seenAt = Math.min(at, now)
           const mine = knownDevices.get(mac)
-          const latest = mine !== undefined && mine > seenAt ? mine : seenAt
-          if (latest <= row.stored) knownDevices.delete(mac)
-          else if (stepDue(row.stored, latest, step, row.phase)) {
-            touchedDevices.push([mac, latest])
+          const lastSeen = mine !== undefined && mine > seenAt ? mine : seenAt
+          if (lastSeen <= row.stored) knownDevices.delete(mac)
+          else if (stepDue(row.stored, lastSeen, step, row.phase)) {
+            touchedDevices.push([mac, lastSeen])
             knownDevices.delete(mac)
           } else {
-            knownDevices.set(mac, latest)
+            knownDevices.set(mac, lastSeen)
             knownAndSeen++
           }
         }
         if (deps.staffMacs.has(mac) || row?.isStaff) staffSeen.push(mac)
         else if (row && s!.counts && s!.visitor !== null)
-          sightings.push({ customerId: s!.visitor, at })
+          addSighting(latest, s!.visitor, at, now, deps.policy)
       }
       // A device that left the sample: its last seen is final, written now. (None left when
       // every device known here was just seen: no need to look.)
@@ -251,14 +252,15 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
           devicesGone++
         }
       // Planned with the exact last activity: the stored one, or what is known here if newer.
-      const plan = planSweep(rows.open.values(), sightings, now, deps.policy, reason)
+      const plan = planLatest(rows.open.values(), latest, now, deps.policy, reason)
       // The memory takes what is written below as the statements write it (MAX); should the
-      // writes fail, the sweep forgets it all (see the catch below).
-      const touched: SweepPlan['touched'] = []
+      // writes fail, the sweep forgets it all (see the catch below). Visits are written by the
+      // rowid the memory read them with (touchKnown).
+      const touched: Array<SweepPlan['touched'][number] & { rowid: number }> = []
       for (const v of plan.touched) {
         const e = rows.open.get(v.id)!
         if (stepDue(e.stored, v.lastSeenAt, step, e.phase)) {
-          touched.push(v)
+          touched.push({ id: v.id, rowid: e.rowid, lastSeenAt: v.lastSeenAt })
           known.delete(v.id)
           if (v.lastSeenAt > e.stored) e.stored = v.lastSeenAt
         } else known.set(v.id, v.lastSeenAt)
@@ -276,11 +278,13 @@ export function createPresenceTracker(deps: PresenceTrackerDeps) {
       cpuMs += u - t
       t = u
 
-      const { openedIds } = deps.book.apply({ ...plan, touched })
+      const { openedIds, openedRowids } = deps.book.apply({ ...plan, touched: [] })
+      deps.visits.touchKnown(touched)
       deps.visits.touchDevices(touchedDevices)
       plan.opened.forEach((o, i) => {
         const id = openedIds[i]!
-        rows.open.set(id, { id, ...o, stored: o.lastSeenAt, phase: phaseOf(id) })
+        const rowid = openedRowids[i]!
+        rows.open.set(id, { id, ...o, stored: o.lastSeenAt, phase: phaseOf(id), rowid })
       })
       // Our own writes moved the change counts: the memory matches them.
       rows.settle()

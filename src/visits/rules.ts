@@ -58,12 +58,7 @@ export function latestPerCustomer(
   policy: VisitPolicy,
 ): Map<number, number> {
   const latest = new Map<number, number>()
-  for (const s of sightings) {
-    const at = Math.min(s.at, now)
-    if (now - at >= policy.idleMs) continue
-    const prev = latest.get(s.customerId)
-    if (prev === undefined || at > prev) latest.set(s.customerId, at)
-  }
+  for (const s of sightings) addSighting(latest, s.customerId, s.at, now, policy)
   return latest
 }
 
@@ -83,11 +78,27 @@ export function planSweep(
   policy: VisitPolicy,
   reasonForGap: CloseReason = 'absent',
 ): SweepPlan {
+  return planLatest(open, latestPerCustomer(sightings, now, policy), now, policy, reasonForGap)
+}
+
+/**
+ * `planSweep` from each customer's latest usable sign of life, as `latestPerCustomer` gives it
+ * (the presence sweep builds it as it matches devices, without a sighting per device). Takes
+ * `latest` over: it is left holding the customers with no open visit.
+ */
+export function planLatest(
+  open: Iterable<OpenVisit>,
+  latest: Map<number, number>,
+  now: number,
+  policy: VisitPolicy,
+  reasonForGap: CloseReason = 'absent',
+): SweepPlan {
   const plan: SweepPlan = { opened: [], touched: [], closed: [] }
-  const latest = latestPerCustomer(sightings, now, policy)
-  const handled = new Set<number>()
+  // Customers with an open visit, taken out of `latest` once every visit had its look (a list:
+  // 5,000 entries in a new Set cost a sweep more than the plan itself).
+  const handled: number[] = []
   for (const v of open) {
-    handled.add(v.customerId)
+    handled.push(v.customerId)
     const at = latest.get(v.customerId)
     if (at !== undefined && at > v.lastSeenAt) {
       if (at - v.lastSeenAt >= policy.idleMs) {
@@ -102,10 +113,26 @@ export function planSweep(
       plan.closed.push(closeAt(v, reasonForGap, policy))
     }
   }
-  for (const [customerId, at] of latest) {
-    if (!handled.has(customerId)) plan.opened.push({ customerId, startedAt: at, lastSeenAt: at })
+  if (latest.size > 0) {
+    for (const customerId of handled) latest.delete(customerId)
+    for (const [customerId, at] of latest)
+      plan.opened.push({ customerId, startedAt: at, lastSeenAt: at })
   }
   return plan
+}
+
+/** Adds one sign of life to `latest` as `latestPerCustomer` counts it. */
+export function addSighting(
+  latest: Map<number, number>,
+  customerId: number,
+  seenAt: number,
+  now: number,
+  policy: VisitPolicy,
+): void {
+  const at = Math.min(seenAt, now)
+  if (now - at >= policy.idleMs) return
+  const prev = latest.get(customerId)
+  if (prev === undefined || at > prev) latest.set(customerId, at)
 }
 
 function closeAt(v: OpenVisit, reason: CloseReason, policy: VisitPolicy): ClosedVisit {
