@@ -242,6 +242,43 @@ describe('the year’s reports, read the fast way', () => {
     expect(plan.join(' | ')).toContain('visits_console ((started_at,id)>(?,?) AND started_at<?)')
   })
 
+  it('writes a page longer than one chunk of bytes across chunks, every line whole and every byte as encoded', async () => {
+    h = consoleHarness()
+    const at = local('2026-02-01T09:00')
+    const name = 'Núñez "la Güera", 🌮'
+    h.db
+      .prepare(
+        `INSERT INTO customers (id, phone_e164, name, locale, first_verified_at, last_verified_at, updated_at)
+         VALUES (1, '+525512345601', @name, 'es', @at, @at, @at)`,
+      )
+      .run({ name, at })
+    const visit = h.db.prepare(
+      `INSERT INTO visits (id, customer_id, branch_id, started_at, last_seen_at, ended_at, end_reason)
+       VALUES (@id, 1, 'demo', @start, @end, @end, 'left')`,
+    )
+    for (let i = 0; i < 3000; i++)
+      visit.run({
+        id: `v${String(i).padStart(4, '0')}`,
+        start: at + i * 60_000,
+        end: at + i * 60_000 + 600_000,
+      })
+    const range = resolveRange({ range: '30' }, h.clock.now(), TZ)
+    const chunks: Uint8Array[] = []
+    const reader = visitsCsvStream(h.db, { range, timeZone: TZ, passByMinutes: 2 }).getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      chunks.push(value)
+    }
+    // One page of 3,000 lines of some 130 bytes: more than one chunk.
+    expect(chunks.length).toBeGreaterThan(1)
+    const text = Buffer.concat(chunks).toString('utf8')
+    for (const c of chunks) expect(Buffer.from(c).toString('utf8').endsWith('\r\n')).toBe(true)
+    const lines = text.split('\r\n').slice(1, -1)
+    expect(lines).toHaveLength(3000)
+    for (const line of lines) expect(line).toContain(',"Núñez ""la Güera"", 🌮",')
+  })
+
   it('exports the same visits in pages of 2 as at once, and the list pages through them', async () => {
     h = consoleHarness()
     seedWeek(h.db)
