@@ -4,12 +4,24 @@ import { SPECS, type Command } from './cli/specs.js'
 export type { Command }
 import { fatalReport } from './errors.js'
 import { versionLine } from './version.js'
+import { holdYoungGeneration } from './young-generation.js'
 
 type Run = Command['run']
 
 /** Where each command's code is: loaded when it runs, so `--help` loads none of it. */
 const LOADERS: Record<keyof typeof SPECS, () => Promise<Run>> = {
-  serve: async () => (await import('./main.js')).main,
+  serve: async () => {
+    // Its start does not size V8's young generation for good (src/young-generation.ts).
+    const release = holdYoungGeneration()
+    const { main } = await import('./main.js')
+    return async (argv, env) => {
+      try {
+        await main(argv, env)
+      } finally {
+        release()
+      }
+    }
+  },
   sync: async () => {
     const { syncCommand } = await import('./cli/sync.js')
     return (argv, env) => syncCommand(argv, env)

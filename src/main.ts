@@ -106,10 +106,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.exit(1)
   }
 
-  // Everything that can refuse the start is built and checked before any port is opened or the
-  // checkpoint thread started: the firewall, the services, the apps (the notice files are read
-  // there). A refusal then leaves nothing open behind it (the database is closed, the gate
-  // stopped) and the operator's sentence is the only trace.
+  // Everything that can refuse the start is built and checked before any port is opened: the
+  // firewall, the services, the apps (the notice files are read there). A refusal then leaves
+  // nothing open behind it (the database is closed, the gate stopped) and the operator's
+  // sentence is the only trace.
   const gateHandle = await openConfiguredGate(config, { clock, log, role: 'service' }).catch(
     (err: Error) => fail(`cannot set up the firewall: ${err.message}`),
   )
@@ -182,8 +182,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return refuse(err)
   }
 
-  // Checked: now the checkpoint thread and the listeners.
-  const checkpointer = startCheckpointer(db, dbFile, log)
+  // Checked: now the listeners.
   let ready!: (apps: { portal: Fetch; admin: Fetch; metrics: Fetch }) => void
   const apps = new Promise<{ portal: Fetch; admin: Fetch; metrics: Fetch }>((r) => (ready = r))
   const portalApp = apps.then((a) => a.portal)
@@ -297,6 +296,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     config,
     clock,
   )
+  // After the jobs' first runs at start: what the start wrote (the migrations, the retention's
+  // record of its run) is copied into the database now, and the checkpoint thread starts when
+  // something writes again (src/db/checkpointer.ts).
+  const checkpointer = startCheckpointer(db, dbFile, log)
 
   let stopping = false
   const stop = (signal: string) => {

@@ -80,6 +80,42 @@ describe('checkpoints off the event loop', () => {
     )
   })
 
+  it('runs its thread only while something writes: started by a write, ended once idle', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, { everyMs: 10, idleMs: 50 })
+    cleanups.push(() => checkpointer.stop())
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    // The migrations' frames were copied at start: nothing to do, no thread.
+    expect(checkpointer.running()).toBe(false)
+    const before = statSync(t.file).size
+    for (let i = 0; i < 300; i++) insert.run({ d: 'x'.repeat(200) })
+    await until(() => checkpointer.running())
+    // It copied the writes before it ended.
+    await until(() => !checkpointer.running())
+    expect(statSync(t.file).size).toBeGreaterThan(before)
+    // The next write starts it again.
+    insert.run({ d: 'again' })
+    await until(() => checkpointer.running())
+  })
+
+  it('copies at start what an earlier run left in the WAL', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    t.db.pragma('wal_autocheckpoint = 0')
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    for (let i = 0; i < 300; i++) insert.run({ d: 'x'.repeat(200) })
+    const before = statSync(t.file).size
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, { everyMs: 10, idleMs: 50 })
+    cleanups.push(() => checkpointer.stop())
+    expect(statSync(t.file).size).toBeGreaterThan(before)
+    expect(checkpointer.running()).toBe(false)
+  })
+
   it('gives checkpointing back to the main connection when stopped', async () => {
     const t = tempDb()
     cleanups.push(t.close)

@@ -51,7 +51,8 @@ require('node:module').syncBuiltinESMExports()
 `,
     )
     const env = { ...process.env, PORT: '0', ADMIN_PORT: '0' }
-    // The spy sees a start that is not refused: two listeners and the checkpoint thread.
+    // The spy sees a start that is not refused: two listeners, and the checkpoint thread once
+    // something writes (an idle service runs none: src/db/checkpointer.ts).
     const good = path.join(t.dir, 'good.json')
     writeFileSync(good, JSON.stringify({ dataDir: path.join(t.dir, 'good') }))
     const service = await startService(['--config', good], {
@@ -65,7 +66,13 @@ require('node:module').syncBuiltinESMExports()
     })
     cleanups.push(() => service.child.exitCode === null && service.child.kill('SIGKILL'))
     expect(service.output().match(/SPY listen/g)?.length).toBeGreaterThanOrEqual(2)
-    expect(service.output()).toContain('SPY thread')
+    expect(service.output()).not.toContain('SPY thread')
+    const other = openDb(path.join(t.dir, 'good', 'branchgate.db'))
+    other
+      .prepare(`INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'test.write')`)
+      .run()
+    closeDb(other)
+    await until(() => service.output().includes('SPY thread'))
     await service.stop()
 
     // A notice file that cannot be read is found when the apps are built: before any listener.

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Db } from './open.js'
@@ -12,13 +13,14 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
 // grows for ever. When it holds more than `restartFrames`, a RESTART follows at once: it has
 // only the frames of the last moment left to copy, holds the writer lock for that and no more
 // (a short busy timeout: a reader still on the WAL makes it give up and try next tick), and the
-// next commit starts the WAL from the beginning.
+// next commit starts the WAL from the beginning. 'stop' copies what is left, closes the
+// connection and lets the thread end.
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads')
 const Database = require(workerData.driver)
 const db = new Database(workerData.file, { fileMustExist: true })
 db.pragma('busy_timeout = ' + workerData.busyMs)
-setInterval(() => {
+const timer = setInterval(() => {
   try {
     const passive = db.pragma('wal_checkpoint(PASSIVE)')[0]
     let restarted = false
@@ -33,6 +35,13 @@ setInterval(() => {
       parentPort.postMessage({ frames: passive.log, restarted, heldMs })
   } catch { /* busy: next time */ }
 }, workerData.everyMs)
+parentPort.on('message', (m) => {
+  if (m !== 'stop') return
+  clearInterval(timer)
+  try { db.pragma('wal_checkpoint(PASSIVE)') } catch { /* busy: the next writer starts a worker */ }
+  db.close()
+  parentPort.close()
+})
 `
 
 export interface CheckpointerOptions {
@@ -52,11 +61,18 @@ export interface CheckpointerOptions {
   onTick?: (t: { frames: number; restarted: boolean; heldMs: number }) => void
   /** A restart that holds writers back this long (ms) is logged; default 1000. */
   slowMs?: number
+  /**
+   * Milliseconds without a write to the WAL after which the worker thread ends (default 30000);
+   * the next write starts it again.
+   */
+  idleMs?: number
 }
 
 export interface Checkpointer {
   /** Stops the worker; the main connection checkpoints by itself again. */
   stop(): Promise<void>
+  /** Whether a worker thread is up (or ending): only while there are writes to copy. */
+  running(): boolean
 }
 
 /**
@@ -65,6 +81,14 @@ export interface Checkpointer {
  * guest's login then waits for the disk. Here a worker thread with its own connection
  * checkpoints every `everyMs` and makes a long WAL start over; if it dies, the main connection
  * goes back to automatic checkpoints, so the WAL never grows without bound.
+ *
+ * The thread runs only while something writes. A worker's V8 instance and connection hold some
+ * 11 MB of the service's memory, for nothing on a branch where nobody is logging in. The main
+ * thread looks at the WAL file's size and modification time every `everyMs` (one stat: any
+ * writer, this connection, the console's thread or a command, changes them), starts the worker
+ * when they change and ends it after `idleMs` without a change. Frames left in the WAL
+ * meanwhile are safe there and stay few: the WAL only grows with writes, and a write starts the
+ * worker within `everyMs`.
  */
 export function startCheckpointer(
   db: Db,
@@ -73,44 +97,100 @@ export function startCheckpointer(
   o: CheckpointerOptions | number = {},
 ): Checkpointer {
   const opts = typeof o === 'number' ? { everyMs: o } : o
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      file,
-      driver,
-      everyMs: opts.everyMs ?? 1000,
-      restartFrames: opts.restartFrames ?? 1000,
-      busyMs: 10,
-      report: opts.onTick !== undefined,
-      slowMs: opts.slowMs ?? 1000,
-    },
-    // It holds one connection and a timer: a small heap is plenty.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
-  })
-  worker.unref()
+  const everyMs = opts.everyMs ?? 1000
+  const idleTicks = Math.max(1, Math.ceil((opts.idleMs ?? 30_000) / everyMs))
   const slowMs = opts.slowMs ?? 1000
-  worker.on('message', (t: { frames: number; restarted: boolean; heldMs: number }) => {
-    // Writers wait for the restart (busy_timeout): one that lasts long is why a login waited.
-    if (t.heldMs > 0 && t.heldMs >= slowMs)
-      log(
-        `database: a WAL restart held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
-      )
-    opts.onTick?.(t)
-  })
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3')
   const fallBack = () => {
     if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`)
   }
-  worker.on('error', (err) => {
-    log(`database: checkpoint worker failed (${err.message}); checkpointing in the main thread`)
-    fallBack()
-  })
+  let worker: Worker | null = null
+  // Workers told to stop and not yet ended (stop() waits for them too).
+  const ending = new Set<Promise<void>>()
+  let failed = false
+  const startWorker = () => {
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        file,
+        driver,
+        everyMs,
+        restartFrames: opts.restartFrames ?? 1000,
+        busyMs: 10,
+        report: opts.onTick !== undefined,
+        slowMs,
+      },
+      // It holds one connection and a timer: a small heap is plenty.
+      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
+    })
+    w.unref()
+    w.on('message', (t: { frames: number; restarted: boolean; heldMs: number }) => {
+      // Writers wait for the restart (busy_timeout): one that lasts long is why a login waited.
+      if (t.heldMs > 0 && t.heldMs >= slowMs)
+        log(
+          `database: a WAL restart held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
+        )
+      opts.onTick?.(t)
+    })
+    w.on('error', (err) => {
+      log(`database: checkpoint worker failed (${err.message}); checkpointing in the main thread`)
+      failed = true
+      clearInterval(watch)
+      fallBack()
+    })
+    w.once('exit', () => {
+      if (worker === w) worker = null
+    })
+    worker = w
+  }
+  const endWorker = (): Promise<void> => {
+    const w = worker
+    if (!w) return Promise.resolve()
+    worker = null
+    const exited = new Promise<void>((r) => w.once('exit', () => r()))
+    ending.add(exited)
+    void exited.then(() => ending.delete(exited))
+    w.postMessage('stop')
+    return exited
+  }
+
   db.pragma('wal_autocheckpoint = 0')
   db.pragma(`journal_size_limit = ${opts.walLimitBytes ?? 8 << 20}`)
+  const wal = `${file}-wal`
+  const stamp = () => {
+    try {
+      const s = statSync(wal, { bigint: true })
+      return `${s.size}:${s.mtimeNs}`
+    } catch {
+      return ''
+    }
+  }
+  // What the last run and the migrations left is copied now, at start, where nobody waits for
+  // the disk; a worker starts only if some of it could not be.
+  const left = db.pragma('wal_checkpoint(PASSIVE)') as Array<{
+    busy: number
+    log: number
+    checkpointed: number
+  }>
+  let seen = stamp()
+  if (left[0] && (left[0].busy !== 0 || left[0].checkpointed < left[0].log)) startWorker()
+  let quiet = 0
+  const watch = setInterval(() => {
+    const now = stamp()
+    if (now !== seen) {
+      seen = now
+      quiet = 0
+      if (!worker && !failed) startWorker()
+    } else if (worker && ++quiet >= idleTicks) void endWorker()
+  }, everyMs)
+  watch.unref()
   return {
     async stop() {
-      await worker.terminate()
+      clearInterval(watch)
+      await endWorker()
+      await Promise.all(ending)
       fallBack()
     },
+    running: () => worker !== null || ending.size > 0,
   }
 }
