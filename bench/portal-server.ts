@@ -25,6 +25,7 @@ import { plainIp } from '../src/gate/neighbours.js'
 import { parseMac, type Mac } from '../src/mac.js'
 import { benchMac } from './bench-phones.js'
 import { smsStatements } from '../src/db/sms.js'
+import { ridersOf } from '../src/db/riders.js'
 import { attemptRecorder } from '../src/sms/metrics.js'
 import { createFailoverSender } from '../src/sms/sender.js'
 import { createServiceMetrics } from '../src/observe/observer.js'
@@ -127,7 +128,8 @@ if (mode === 'hello') {
   const macs = new Map<string, Mac>()
   const prometheus =
     mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null
-  const record = attemptRecorder(smsStatements(db), systemClock, log)
+  // As createSmsChain wires it: tries ride in the commit that records the delivery.
+  const record = attemptRecorder(smsStatements(db), systemClock, log, setImmediate, ridersOf(db))
   const services = createServices({
     ...(prometheus ? { metrics: prometheus.metrics } : {}),
     config,

@@ -37,6 +37,7 @@ import { noMetrics, type Metrics } from './observe/metrics.js'
 import { createLogin } from './portal/login.js'
 import { createSendGuard } from './sms/guard.js'
 import { createSmsChain } from './sms/providers.js'
+import { ridersOf } from './db/riders.js'
 import type { SmsSender } from './sms/sender.js'
 import { smsHealth } from './sms/status.js'
 import { buildOutbox, buildSyncRunner } from './sync/build.js'
@@ -132,7 +133,8 @@ export function createServices(deps: ServiceDeps) {
   // The SMS chain and the login are built from the config, and rebuilt by live reload (their
   // state is in the database, so a login in flight continues on the new ones).
   const buildSms = (c: Config) =>
-    deps.sms ?? createSmsChain({ config: c, sms: smsRows, clock, log, metrics })
+    deps.sms ??
+    createSmsChain({ config: c, sms: smsRows, clock, log, metrics, riders: ridersOf(db) })
   const sms = replaceable(buildSms(config))
   const consents = createConsentDesk({
     db,

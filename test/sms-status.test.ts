@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { smsResumeCommand, smsStatusCommand } from '../src/cli/sms-status.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { smsStatements } from '../src/db/sms.js'
+import { ridersOf } from '../src/db/riders.js'
 import { attemptRecorder, percentile, providerStats, pruneSmsRecords } from '../src/sms/metrics.js'
 import { tempDir } from './helpers.js'
 import { FakeClock } from './fakes/clock.js'
@@ -50,6 +51,48 @@ describe('per-provider figures', () => {
       record({ provider: 'twilio', channel: 'sms', outcome: 'sent', latencyMs: 10 })
       await new Promise((r) => setImmediate(r))
       expect(logs.at(-1)).toMatch(/^sms: could not record 1 provider tries: /)
+    } finally {
+      closeDb(db)
+      t.remove()
+    }
+  })
+
+  it('writes waiting tries in the next commit of the connection when one comes before the turn ends', async () => {
+    const t = tempDir()
+    const db = openDb(path.join(t.dir, 'b.db'))
+    try {
+      const logs: string[] = []
+      const riders = ridersOf(db)
+      const record = attemptRecorder(
+        smsStatements(db),
+        new FakeClock(),
+        (l) => logs.push(l),
+        setImmediate,
+        riders,
+      )
+      const rows = () => db.prepare('SELECT provider, outcome FROM sms_attempts').all()
+      record({ provider: 'twilio', channel: 'sms', outcome: 'sent', latencyMs: 95 })
+      // The login's commit that records who delivered the code boards the waiting rows.
+      db.transaction(() => riders.board())()
+      expect(rows()).toEqual([{ provider: 'twilio', outcome: 'sent' }])
+      // The turn's own flush then finds nothing left: no second copy, no empty commit.
+      const changes = () => db.prepare('SELECT total_changes() AS n').get() as { n: number }
+      const before = changes().n
+      await new Promise((r) => setImmediate(r))
+      expect(rows()).toEqual([{ provider: 'twilio', outcome: 'sent' }])
+      expect(changes().n).toBe(before)
+      // A rider that fails rolls back its own rows only; the commit it rode in stands.
+      record({ provider: 'infobip', channel: 'sms', outcome: 'sent', latencyMs: 10 })
+      db.exec('CREATE TABLE kept (n INTEGER)')
+      db.exec(
+        `CREATE TRIGGER refuse BEFORE INSERT ON sms_attempts BEGIN SELECT RAISE(ABORT, 'full'); END`,
+      )
+      db.transaction(() => {
+        db.prepare('INSERT INTO kept VALUES (1)').run()
+        riders.board()
+      })()
+      expect(db.prepare('SELECT n FROM kept').all()).toEqual([{ n: 1 }])
+      expect(logs.at(-1)).toMatch(/^sms: could not record 1 provider tries: full/)
     } finally {
       closeDb(db)
       t.remove()

@@ -1,3 +1,4 @@
+import { newestFirst } from './newest.js'
 import type { Db } from './open.js'
 
 export type ChallengeStatus = 'pending' | 'verified' | 'exhausted' | 'superseded' | 'send_failed'
@@ -30,16 +31,21 @@ export function otpStatements(db: Db) {
   )
   const byId = db.prepare(`SELECT * FROM otp_challenges WHERE id = ?`)
   // Failed sends cost nothing and must not lock a customer out while a provider is down.
-  const sentToPhoneSince = db.prepare(
-    `SELECT created_at FROM otp_challenges
-     WHERE phone_e164 = @phone AND created_at > @since AND send_failed_at IS NULL
-     ORDER BY created_at DESC LIMIT @limit`,
-  )
-  const sentToMacSince = db.prepare(
-    `SELECT created_at FROM otp_challenges
-     WHERE mac = @mac AND created_at > @since AND send_failed_at IS NULL
-     ORDER BY created_at DESC LIMIT @limit`,
-  )
+  // Newest first, read only as far as the limit (newestFirst: not a bound LIMIT).
+  const sentToPhoneSince = db
+    .prepare(
+      `SELECT created_at FROM otp_challenges
+       WHERE phone_e164 = @phone AND created_at > @since AND send_failed_at IS NULL
+       ORDER BY created_at DESC`,
+    )
+    .pluck()
+  const sentToMacSince = db
+    .prepare(
+      `SELECT created_at FROM otp_challenges
+       WHERE mac = @mac AND created_at > @since AND send_failed_at IS NULL
+       ORDER BY created_at DESC`,
+    )
+    .pluck()
   // Two statements rather than one OR, so each uses its index (a device's or number's codes).
   const supersedeForMac = db.prepare(
     `UPDATE otp_challenges SET status = 'superseded', closed_at = @now
@@ -73,14 +79,10 @@ export function otpStatements(db: Db) {
     byId: (id: string) => byId.get(id) as ChallengeRow | undefined,
     /** Creation times (ascending) of the newest `limit` codes sent to the number since `since`. */
     sentToPhoneSince: (phone: string, since: number, limit: number) =>
-      (sentToPhoneSince.all({ phone, since, limit }) as Array<{ created_at: number }>)
-        .map((r) => r.created_at)
-        .reverse(),
+      newestFirst<number>(sentToPhoneSince, { phone, since }, limit),
     /** Creation times (ascending) of the newest `limit` codes asked for by the device since `since`. */
     sentToMacSince: (mac: string, since: number, limit: number) =>
-      (sentToMacSince.all({ mac, since, limit }) as Array<{ created_at: number }>)
-        .map((r) => r.created_at)
-        .reverse(),
+      newestFirst<number>(sentToMacSince, { mac, since }, limit),
     /** Older pending codes of the same device or number stop working. */
     supersedeOthers(keep: string, mac: string, phone: string, now: number) {
       supersedeForMac.run({ keep, mac, now })

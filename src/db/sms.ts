@@ -1,3 +1,4 @@
+import { newestFirst } from './newest.js'
 import type { SmsFailureKind } from '../errors.js'
 import type { Db } from './open.js'
 
@@ -40,12 +41,15 @@ export function smsStatements(db: Db) {
   const sentSince = db.prepare(
     `SELECT count(*) AS n FROM otp_challenges WHERE created_at > @since AND send_failed_at IS NULL`,
   )
-  // The per-prefix limit only ever looks at the newest `limit` codes: no need to read more.
-  const prefixTimes = db.prepare(
-    `SELECT created_at FROM otp_challenges
-     WHERE phone_prefix = @prefix AND created_at > @since AND send_failed_at IS NULL
-     ORDER BY created_at DESC LIMIT @limit`,
-  )
+  // The per-prefix limit only ever looks at the newest `limit` codes: no need to read more
+  // (newestFirst stops there; a bound LIMIT would compile the statement again on every run).
+  const prefixTimes = db
+    .prepare(
+      `SELECT created_at FROM otp_challenges
+       WHERE phone_prefix = @prefix AND created_at > @since AND send_failed_at IS NULL
+       ORDER BY created_at DESC`,
+    )
+    .pluck()
   // Only decided codes count: verified, or no longer usable. A code still pending is neither.
   const prefixConversion = db.prepare(
     `SELECT count(DISTINCT phone_e164) AS numbers,
@@ -121,9 +125,7 @@ export function smsStatements(db: Db) {
     sentSince: (since: number) => (sentSince.get({ since }) as { n: number }).n,
     /** Creation times (ascending) of the newest `limit` codes sent to the prefix since `since`. */
     prefixTimesSince: (prefix: string, since: number, limit: number) =>
-      (prefixTimes.all({ prefix, since, limit }) as Array<{ created_at: number }>)
-        .map((r) => r.created_at)
-        .reverse(),
+      newestFirst<number>(prefixTimes, { prefix, since }, limit),
     prefixConversion: (prefix: string, since: number, now: number) =>
       prefixConversion.get({ prefix, since, now }) as { numbers: number; verified: number },
     /** The whole branch's conversion: numbers partition by prefix, so rest = total − prefix. */

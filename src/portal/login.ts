@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js'
 import type { ArrivalKind, ArrivalStatements, OsFamily } from '../db/arrivals.js'
 import type { CustomerRow, CustomerStatements } from '../db/customers.js'
 import type { Db } from '../db/open.js'
+import { ridersOf } from '../db/riders.js'
 import type { OtpStatements, ChallengeRow } from '../db/otp.js'
 import {
   ChallengeNotFoundError,
@@ -171,11 +172,16 @@ export function createLogin(deps: LoginDeps) {
     },
   )
 
-  /** Who delivered, in one commit. Only a delivered code replaces the previous one: a failed resend leaves it usable. */
+  /**
+   * Who delivered, in one commit. Only a delivered code replaces the previous one: a failed resend
+   * leaves it usable. The provider tries waiting to be written (src/sms/metrics.ts) go with it.
+   */
+  const riders = ridersOf(db)
   const recordDelivered = db.transaction(
     (id: string, provider: string, channel: SmsChannel, mac: Mac, phone: string, now: number) => {
       otp.setDelivered(id, provider, channel)
       otp.supersedeOthers(id, mac, phone, now)
+      riders.board()
     },
   )
 

@@ -44,13 +44,20 @@ export function createSendGuard(deps: {
       verified: Math.max(0, t.verified - p.verified),
     }
   }
-  /** A window of `ms` back from now, restarted when a hold of that scope/key ended. */
-  const since = (scope: 'branch' | 'prefix', key: string, now: number, ms: number) =>
-    Math.max(now - ms, sms.lastHoldEnd(scope, key, now) ?? -Infinity)
-
   return {
     check(phone, now) {
       const prefix = phonePrefix(phone)
+      // When the last hold of each scope ended, read once per check (the prefix's two windows
+      // asked the same question twice).
+      const ended = {
+        branch: undefined as number | undefined,
+        prefix: undefined as number | undefined,
+      }
+      const holdEnd = (scope: 'branch' | 'prefix', key: string) =>
+        (ended[scope] ??= sms.lastHoldEnd(scope, key, now) ?? -Infinity)
+      /** A window of `ms` back from now, restarted when a hold of that scope/key ended. */
+      const since = (scope: 'branch' | 'prefix', key: string, now: number, ms: number) =>
+        Math.max(now - ms, holdEnd(scope, key))
       const windowMs = policy.conversion.windowHours * HOUR
       const none = { numbers: 0, verified: 0 }
       // Rules turned off (0) are not read at all: they cost nothing on the login.

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { SmsProviderConfig } from './config.js'
 import { SmsSendError } from '../errors.js'
+import type { Riders } from '../db/riders.js'
 import type { SmsStatements } from '../db/sms.js'
 import { createConsoleSender } from './console.js'
 import { createHttpSender } from './http.js'
@@ -46,8 +47,10 @@ export function createSmsChain(deps: {
   fetchImpl?: Fetch
   /** Every try counted and timed per provider; default: nowhere. */
   metrics?: Metrics
+  /** The connection's riders: tries written in the commit that records the delivery. */
+  riders?: Riders
 }): SmsSender {
-  const record = attemptRecorder(deps.sms, deps.clock, deps.log)
+  const record = attemptRecorder(deps.sms, deps.clock, deps.log, setImmediate, deps.riders)
   const metrics = deps.metrics ?? noMetrics
   return createFailoverSender(createSenders(deps.config.sms.providers, deps.fetchImpl), {
     budgetMs: deps.config.sms.sendBudgetMs,
