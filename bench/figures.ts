@@ -63,6 +63,11 @@ export function allFigures(): readonly Figure[] {
   return recorded
 }
 
+/** Keeps figures a section's own process recorded (and printed) as if recorded here. */
+export function adoptFigures(figures: readonly Figure[]): void {
+  recorded.push(...figures)
+}
+
 const fmt = (v: number, unit: string) => {
   const digits = Math.abs(v) >= 100 || Number.isInteger(v) ? 0 : Math.abs(v) >= 10 ? 1 : 2
   const n = v.toLocaleString('en-US', {

@@ -7,6 +7,7 @@
  * `--compare OLD.json` prints each figure beside the old one and flags a change worse than 10 %.
  */
 import { writeFileSync } from 'node:fs'
+import { sectionInOwnProcess } from './isolate.js'
 import { runSections, type BenchSection } from './sections.js'
 import {
   allFigures,
@@ -48,6 +49,8 @@ function usage(message: string): never {
 const filter: string[] = []
 let jsonFile: string | null = null
 let compareFile: string | null = null
+/** Internal: this process runs only the section of that name, for a run's parent (isolate.ts). */
+let ownSection: string | null = null
 const args = process.argv.slice(2)
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!
@@ -58,6 +61,7 @@ for (let i = 0; i < args.length; i++) {
   }
   if (a === '--json') jsonFile = value()
   else if (a === '--compare') compareFile = value()
+  else if (a === '--section') ownSection = value()
   else if (a.startsWith('--json=')) jsonFile = a.slice(7)
   else if (a.startsWith('--compare=')) compareFile = a.slice(10)
   else if (a.startsWith('-')) usage(`unknown option ${a}`)
@@ -75,12 +79,34 @@ if (compareFile) {
 
 const machine = describeMachine()
 const startedAt = new Date().toISOString()
-console.log(
-  `machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, load ${machine.loadAverage.join(' ')}${machine.commit ? `, commit ${machine.commit}` : ''}`,
-)
-const { ran, failed } = await runSections(SECTIONS, filter)
+if (ownSection === null)
+  console.log(
+    `machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.memoryGiB} GiB, ${machine.kernel}, Node ${machine.node}, load ${machine.loadAverage.join(' ')}${machine.commit ? `, commit ${machine.commit}` : ''}`,
+  )
+const { ran, failed } =
+  ownSection !== null
+    ? // The parent printed the section's heading; a failure is printed here, with its stack.
+      await runSections(SECTIONS, [], (line) => line.startsWith('\n## ') || console.log(line), {
+        exact: ownSection,
+      })
+    : await runSections(SECTIONS, filter, undefined, {
+        run: (section) =>
+          sectionInOwnProcess(section.name, [
+            process.execPath,
+            ...process.execArgv,
+            process.argv[1]!,
+          ]),
+      })
 if (filter.length && ran.length === 0) usage(`no section matches ${filter.join(', ')}`)
 
+if (ownSection !== null) {
+  // A section's own process: its figures go to the parent through the file, nothing else.
+  writeFileSync(
+    jsonFile ?? '/dev/null',
+    JSON.stringify({ sections: ran, figures: allFigures(), failed }),
+  )
+  process.exit(0)
+}
 if (jsonFile) {
   const result: BenchResult = {
     machine,

@@ -13,6 +13,9 @@ export interface BenchSection {
   run(): Promise<void>
 }
 
+/** A section's failure that was printed where it happened, with its stack. */
+export class ReportedFailure extends Error {}
+
 /** A section that threw, and what it said. */
 export interface FailedSection {
   section: string
@@ -23,20 +26,40 @@ export async function runSections(
   sections: ReadonlyArray<() => Promise<BenchSection>>,
   filter: readonly string[],
   out: (line: string) => void = (line) => console.log(line),
+  o: {
+    /** Runs one selected section (default: `section.run()` here; bench/run.ts: its own process). */
+    run?: (section: BenchSection) => Promise<void>
+    /** Only the section of exactly this name, named or not (a section's own process). */
+    exact?: string
+  } = {},
 ): Promise<{ ran: string[]; failed: FailedSection[] }> {
   const ran: string[] = []
   const failed: FailedSection[] = []
+  const run = o.run ?? ((section: BenchSection) => section.run())
   for (const load of sections) {
     const section = await load()
     const named = filter.some((f) => section.name.includes(f))
-    if (filter.length ? !named : section.onlyWhenNamed) continue
+    if (
+      o.exact !== undefined
+        ? section.name !== o.exact
+        : filter.length
+          ? !named
+          : section.onlyWhenNamed
+    )
+      continue
     out(`\n## ${section.name}`)
     inSection(section.name)
     ran.push(section.name)
     try {
-      await section.run()
+      await run(section)
     } catch (err) {
-      const error = err instanceof Error ? (err.stack ?? err.message) : String(err)
+      // A section's own process printed its failure with the stack already (bench/isolate.ts).
+      const error =
+        err instanceof Error
+          ? err instanceof ReportedFailure
+            ? err.message
+            : (err.stack ?? err.message)
+          : String(err)
       out(`SECTION FAILED: ${section.name}: ${error}`)
       failed.push({
         section: section.name,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { runSections, type BenchSection } from '../bench/sections.js'
+import { allFigures } from '../bench/figures.js'
+import { sectionInOwnProcess } from '../bench/isolate.js'
+import { ReportedFailure, runSections, type BenchSection } from '../bench/sections.js'
 
 const section =
   (name: string, run: () => Promise<void>, onlyWhenNamed = false) =>
@@ -29,5 +31,39 @@ describe('the bench run', () => {
     const at = lines.indexOf('\n## metrics')
     expect(lines[at + 1]).toMatch(/^SECTION FAILED: metrics: Error: login answered 422\n {4}at /)
     expect(lines[at + 2]).toBe('\n## console')
+  })
+})
+
+describe('a section in its own process', () => {
+  // Stands in for `bench/run.ts --section NAME --json FILE`: writes what its argv asks for.
+  const child = (body: string) => [
+    process.execPath,
+    '-e',
+    `const a = process.argv; const name = a[a.indexOf('--section') + 1]; const file = a[a.indexOf('--json') + 1]; const pid = process.pid; ${body}`,
+    '--',
+  ]
+  const write = (failed: string) =>
+    `require('fs').writeFileSync(file, JSON.stringify({ sections: [name], figures: [{ section: name, key: 'pid', label: 'its pid', value: pid, unit: '', better: 'lower', target: null, met: null }], failed: ${failed} }))`
+
+  it('keeps the figures the section recorded in a process other than this one', async () => {
+    await sectionInOwnProcess('portal', child(write('[]')))
+    const f = allFigures().at(-1)!
+    expect(f).toMatchObject({ section: 'portal', key: 'pid' })
+    expect(f.value).not.toBe(process.pid)
+  })
+
+  it('fails with the section’s own error, already printed there, when the section failed', async () => {
+    const err = await sectionInOwnProcess(
+      'metrics',
+      child(write(`[{ section: name, error: 'login answered 422' }]`)),
+    ).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ReportedFailure)
+    expect((err as Error).message).toBe('login answered 422')
+  })
+
+  it('fails, saying so, when the process ended without writing its figures', async () => {
+    await expect(sectionInOwnProcess('gate', child('process.exit(3)'))).rejects.toThrow(
+      'its process ended (3) without writing its figures',
+    )
   })
 })

@@ -82,8 +82,8 @@ export interface Checkpointer {
  * checkpoints every `everyMs` and makes a long WAL start over; if it dies, the main connection
  * goes back to automatic checkpoints, so the WAL never grows without bound.
  *
- * The thread runs only while something writes. A worker's V8 instance and connection hold some
- * 11 MB of the service's memory, for nothing on a branch where nobody is logging in. The main
+ * The thread runs only while something writes. A worker's V8 instance and connection held ~8 MB
+ * of the service's RSS (the startup bench), for nothing on a branch where nobody logs in. The main
  * thread looks at the WAL file's size and modification time every `everyMs` (one stat: any
  * writer, this connection, the console's thread or a command, changes them), starts the worker
  * when they change and ends it after `idleMs` without a change. Frames left in the WAL
@@ -165,8 +165,9 @@ export function startCheckpointer(
       return ''
     }
   }
-  // What the last run and the migrations left is copied now, at start, where nobody waits for
-  // the disk; a worker starts only if some of it could not be.
+  // What the last run, the migrations and the start's own writes left is copied now, once, on
+  // this thread (main.ts calls this at the end of the start); a worker starts only if some of it
+  // could not be.
   const left = db.pragma('wal_checkpoint(PASSIVE)') as Array<{
     busy: number
     log: number
