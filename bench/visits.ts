@@ -4,6 +4,7 @@
  * Prints the time to read the sources (parsing, CPU), the matching and planning (CPU) and SQLite
  * (DB) separately, and the rows each sweep writes with why. Targets: median ≤ 25 ms, p95 ≤ 50 ms.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -16,6 +17,7 @@ import { createVisitBook } from '../src/visits/book.js'
 import { createKernelPresence } from '../src/visits/kernel-presence.js'
 import { createPresenceTracker, type SweepReport } from '../src/visits/presence.js'
 import { startCheckpointer } from '../src/db/checkpointer.js'
+import { createIpSession } from '../src/gate/ip-session.js'
 import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 
@@ -54,6 +56,51 @@ function median(xs: number[]): number {
 function p95(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!
+}
+
+/**
+ * What the service pays to ask the kernel for the neighbour table at each sweep (the sweeps above
+ * are handed the text): a new `ip` process, as before, against the `ip -batch -` the service keeps
+ * (src/gate/ip-session.ts). Process CPU per ask, this process only (the fork is its cost; ip's own
+ * work is the same both ways), on this machine's own table, in this process (its size is what a
+ * fork copies).
+ */
+async function askingTheKernel() {
+  const ASKS = 20
+  const perAsk = async (ask: () => Promise<string>) => {
+    for (let i = 0; i < 3; i++) await ask()
+    const c0 = process.cpuUsage()
+    for (let i = 0; i < ASKS; i++) await ask()
+    const c = process.cpuUsage(c0)
+    return (c.user + c.system) / 1000 / ASKS
+  }
+  const args = ['-j', '-s', 'neigh', 'show']
+  const session = createIpSession(['-j', '-s'])
+  try {
+    const fork = await perAsk(
+      () =>
+        new Promise<string>((resolve, reject) =>
+          execFile('ip', args, { maxBuffer: 64 << 20 }, (err, out) =>
+            err ? reject(err) : resolve(out),
+          ),
+        ),
+    )
+    const kept = await perAsk(() => session('ip', args.slice(2)))
+    const rss = (process.memoryUsage().rss / 2 ** 20).toFixed(0)
+    figure(
+      'sweep.askForkCpu',
+      `asking for the neighbour table, a process per sweep (RSS ${rss} MB)`,
+      fork,
+      'ms',
+    )
+    figure('sweep.askKeptCpu', 'asking for the neighbour table, the kept ip -batch', kept, 'ms')
+  } catch (err) {
+    console.log(
+      `asking the kernel for its neighbour table: not measured (${(err as Error).message})`,
+    )
+  } finally {
+    session.close()
+  }
 }
 
 const section: BenchSection = {
@@ -224,6 +271,7 @@ const section: BenchSection = {
           `total median ${median(rereadTotals).toFixed(1)} / p95 ${p95(rereadTotals).toFixed(1)} ms, ` +
           `DB median ${median(rereads.map((r) => r.dbMs)).toFixed(1)} ms, process CPU median ${median(rereadCpu).toFixed(1)} ms`,
       )
+      await askingTheKernel()
     } finally {
       await checkpointer.stop()
       closeDb(db)

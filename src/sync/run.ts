@@ -178,17 +178,6 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
   const random = deps.random ?? Math.random
   const redactKey = deps.redactKey ?? randomBytes(32)
   const redactor = eventRedactor(redactKey)
-  // The payload digest as a SQL function of this connection, for the batch acknowledgement. Named
-  // after (a hash of) its key: two runners on one connection may hold different keys, and a
-  // runner made again with the same key (a live reload) replaces the function, not adds one.
-  const digestFn = `branchgate_event_digest_${createHash('sha256')
-    .update('branchgate digest function name v1')
-    .update(redactKey)
-    .digest('hex')
-    .slice(0, 16)}`
-  db.function(digestFn, { deterministic: true }, (payload: unknown) =>
-    redactor.payload(String(payload)),
-  )
   const isAlive = deps.isAlive ?? defaultIsAlive
   const metrics = deps.metrics ?? noMetrics
   const host = hostname()
@@ -287,10 +276,11 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
       // Delivered and redacted in one write per row: the CRM has it, the branch keeps digests.
       // Rows whose subject is already its digest (all written since subjects are stored hashed)
       // go in one statement; an older plain subject is re-keyed row by row.
-      const kept: number[] = []
+      const kept: Array<{ seq: number; payload: string }> = []
       for (const e of delivered) {
         const subject = redactor.subject(e.subject)
-        if (subject === e.subject) kept.push(e.seq)
+        // The digest of exactly the text sent (e.data went into the request as it is).
+        if (subject === e.subject) kept.push({ seq: e.seq, payload: redactor.payload(e.data) })
         else
           tally.delivered += s.deliverRedacted(
             e.seq,
@@ -300,7 +290,7 @@ export function createSyncRunner(deps: SyncRunnerDeps): SyncRunner {
             e.subject,
           )
       }
-      if (kept.length) tally.delivered += s.deliverBatch(kept, now, digestFn)
+      if (kept.length) tally.delivered += s.deliverBatch(kept, now)
       s.succeeded(now)
       return tally
     },
