@@ -1,4 +1,7 @@
-import { statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { until } from './net-helpers.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startCheckpointer } from '../src/db/checkpointer.js'
@@ -114,6 +117,40 @@ describe('checkpoints off the event loop', () => {
     cleanups.push(() => checkpointer.stop())
     expect(statSync(t.file).size).toBeGreaterThan(before)
     expect(checkpointer.running()).toBe(false)
+  })
+
+  it('keeps a process with nothing else to do alive until a running worker has stopped', () => {
+    // The bench's visits section ended with exit 13 (an unsettled top-level await) in stop():
+    // the unref'd worker was all that was left, so Node ended while waiting for it.
+    const dir = mkdtempSync(path.join(tmpdir(), 'checkpointer-'))
+    try {
+      const script = `
+        import { openDb, closeDb } from './src/db/open.ts'
+        import { startCheckpointer } from './src/db/checkpointer.ts'
+        const db = openDb(${JSON.stringify(path.join(dir, 'b.db'))})
+        const c = startCheckpointer(db, db.name, () => {}, { everyMs: 5 })
+        const insert = db.prepare("INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 't', 'x', 'y')")
+        for (let i = 0; i < 50; i++) insert.run()
+        while (!c.running()) await new Promise((r) => setTimeout(r, 5))
+        await c.stop()
+        closeDb(db)
+        console.log('stopped')
+      `
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        {
+          encoding: 'utf8',
+        },
+      )
+      expect({ status: r.status, out: r.stdout.trim(), err: r.stderr }).toEqual({
+        status: 0,
+        out: 'stopped',
+        err: '',
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('gives checkpointing back to the main connection when stopped', async () => {

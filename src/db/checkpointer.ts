@@ -148,6 +148,10 @@ export function startCheckpointer(
     if (!w) return Promise.resolve()
     worker = null
     const exited = new Promise<void>((r) => w.once('exit', () => r()))
+    // The thread is unref'd so it never keeps a quiet service up; once told to stop it is held
+    // until it has closed its connection. Unheld, a process with nothing else to do (a command,
+    // the bench) ended while stop() awaited it: exit 13, an unsettled await, its work lost.
+    w.ref()
     ending.add(exited)
     void exited.then(() => ending.delete(exited))
     w.postMessage('stop')
