@@ -121,13 +121,17 @@ const section: BenchSection = {
           ),
         ),
       )
-      type Sample = { t: number; rss: number; wal: number; db: number; lag: number }
+      type Sample = { t: number; rss: number; wal: number; db: number; lag: number; heap: number }
       const samples: Sample[] = []
       const lagOf = () => {
         const all = [...service.log().matchAll(/\[loop-lag\] p99=([\d.]+)/g)]
         return Number(all.at(-1)?.[1] ?? NaN)
       }
-      console.log(`  t (s)   RSS (MB)   loop p99 (ms)   WAL (MB)   DB (MB)`)
+      const heapOf = () => {
+        const all = [...service.log().matchAll(/\[loop-lag\] .* heap=([\d.]+)/g)]
+        return Number(all.at(-1)?.[1] ?? NaN)
+      }
+      console.log(`  t (s)   RSS (MB)   heap (MB)   loop p99 (ms)   WAL (MB)   DB (MB)`)
       const t0 = performance.now()
       for (let t = 10; t <= seconds; t += 10) {
         await new Promise((r) => setTimeout(r, t0 + t * 1000 - performance.now()))
@@ -137,10 +141,11 @@ const section: BenchSection = {
           wal: sizeOf(`${db}-wal`),
           db: sizeOf(db),
           lag: lagOf(),
+          heap: heapOf(),
         }
         samples.push(s)
         console.log(
-          `  ${String(t).padStart(5)}   ${mb(s.rss).toFixed(1).padStart(8)}   ${s.lag.toFixed(1).padStart(13)}   ${mb(s.wal).toFixed(1).padStart(8)}   ${mb(s.db).toFixed(1).padStart(7)}`,
+          `  ${String(t).padStart(5)}   ${mb(s.rss).toFixed(1).padStart(8)}   ${s.heap.toFixed(1).padStart(9)}   ${s.lag.toFixed(1).padStart(13)}   ${mb(s.wal).toFixed(1).padStart(8)}   ${mb(s.db).toFixed(1).padStart(7)}`,
         )
       }
       const mix = await mixes
@@ -198,6 +203,36 @@ const section: BenchSection = {
         '%',
         { target: { op: '<=', value: 10 } },
       )
+      // New phones arrive for the first loginSpreadSeconds; after that the same phones come and
+      // go. What memory does once no new device arrives, per minute (least squares over the
+      // samples): state kept per device grows with the arrivals, a leak keeps growing after.
+      const settled = samples.filter((s) => s.t > Math.min(300, seconds / 2) + 30)
+      if (settled.length >= 6) {
+        const slope = (ys: number[]) => {
+          const xs = settled.map((s) => s.t / 60)
+          const mx = mean(xs)
+          const my = mean(ys)
+          let num = 0
+          let den = 0
+          for (let i = 0; i < xs.length; i++) {
+            num += (xs[i]! - mx) * (ys[i]! - my)
+            den += (xs[i]! - mx) ** 2
+          }
+          return num / den
+        }
+        figure(
+          'rss.slopeSettled',
+          'RSS per minute once no new phone arrives',
+          slope(settled.map((s) => mb(s.rss))),
+          'MB/min',
+        )
+        figure(
+          'heap.slopeSettled',
+          'V8 heap in use per minute once no new phone arrives',
+          slope(settled.map((s) => s.heap)),
+          'MB/min',
+        )
+      }
       figure(
         'wal.max',
         'WAL, largest after the warm-up',

@@ -2,7 +2,7 @@ import type { AuditStatements } from '../db/audit.js'
 import type { SmsStatements } from '../db/sms.js'
 import type { DomainError } from '../errors.js'
 import { startOfLocalDay, startOfNextLocalDay } from '../time.js'
-import { judgeSend, phonePrefix, type FraudPolicy } from './fraud.js'
+import { judgeSend, phonePrefix, type Conversion, type FraudPolicy } from './fraud.js'
 
 /** The fraud and cost defences as the login sees them. */
 export interface SendGuard {
@@ -36,9 +36,9 @@ export function createSendGuard(deps: {
     }
     return total.value
   }
-  const restOf = (prefix: string, now: number, windowMs: number) => {
+  /** The rest of the branch over the whole window; `p`: the prefix's own over it. */
+  const restOf = (p: Conversion, now: number, windowMs: number) => {
     const t = branchConversion(now, windowMs)
-    const p = sms.prefixConversion(prefix, now - windowMs, now)
     return {
       numbers: Math.max(0, t.numbers - p.numbers),
       verified: Math.max(0, t.verified - p.verified),
@@ -62,6 +62,16 @@ export function createSendGuard(deps: {
       const none = { numbers: 0, verified: 0 }
       // Rules turned off (0) are not read at all: they cost nothing on the login.
       const judgeConversion = policy.conversion.minNumbers > 0
+      // The prefix's conversion since its last hold, and over the whole window for the rest of
+      // the branch: one read when no hold ended inside the window (nearly always), not two.
+      let prefixOwn = none
+      let prefixWhole = none
+      if (judgeConversion) {
+        const from = since('prefix', prefix, now, windowMs)
+        prefixOwn = sms.prefixConversion(prefix, from, now)
+        prefixWhole =
+          from === now - windowMs ? prefixOwn : sms.prefixConversion(prefix, now - windowMs, now)
+      }
       const verdict = judgeSend(
         policy,
         {
@@ -80,10 +90,8 @@ export function createSendGuard(deps: {
                   policy.perPrefixPerHour,
                 )
               : [],
-          prefixConversion: judgeConversion
-            ? sms.prefixConversion(prefix, since('prefix', prefix, now, windowMs), now)
-            : none,
-          restConversion: judgeConversion ? restOf(prefix, now, windowMs) : none,
+          prefixConversion: prefixOwn,
+          restConversion: judgeConversion ? restOf(prefixWhole, now, windowMs) : none,
         },
         now,
       )
