@@ -177,7 +177,7 @@ describe.each(programs)('a batch session over $name', ({ dialect, voice }) => {
 // so its session asks for pipes.
 describe('a session program started for real', () => {
   /** Runs `sh -c SCRIPT` as a session program, writes `input`, ends it; its stderr and its end. */
-  const run = (script: string, input: string, o: { pipe?: boolean }) =>
+  const run = (script: string, input: string, o: { pipe?: boolean; lastWordsMs?: number }) =>
     new Promise<{ stderr: string; why: string }>((resolve) => {
       let stderr = ''
       const p = spawnProgram(
@@ -199,6 +199,22 @@ describe('a session program started for real', () => {
     })
     // Without it, Node's own: sockets.
     expect(await run(script, 'x\n', {})).toEqual({ stderr: 'socket\nsocket\nx\n', why: 'exit 0' })
+  })
+
+  it('tells a program ended only once what it wrote on stderr is read', async () => {
+    // The shell exits at once; what it left running writes after that, and holds stderr open
+    // until it has. Its end was told at 'exit', before its words were read (a flaky failure of
+    // the test above on a loaded machine). No wall clock: the fallback is out of reach.
+    // (A background job's stdin is /dev/null in sh: it reads the shell's through fd 3.)
+    const late = 'exec 3<&0; (read x <&3; echo "late $x" >&2) & echo early >&2; exit 3'
+    for (const pipe of [true, false]) {
+      const r = await run(late, 'go\n', { pipe, lastWordsMs: 2 ** 31 - 1 })
+      expect({ pipe, lines: r.stderr.split('\n').sort(), why: r.why }).toEqual({
+        pipe,
+        lines: ['', 'early', 'late go'],
+        why: 'exit 3',
+      })
+    }
   })
 
   it('leaves no FIFO behind in the temporary folder', async () => {

@@ -270,7 +270,10 @@ export function fifoPipes(): { stdin: FifoEnd; stderr: FifoEnd } | null {
  * session's program. Arguments are an array, never a shell string. `pipe`: its standard input
  * and error are real pipes (fifoPipes), for programs that read and write them byte by byte.
  */
-export function spawnProgram(argv: readonly string[], o: { pipe?: boolean } = {}): SpawnSession {
+export function spawnProgram(
+  argv: readonly string[],
+  o: { pipe?: boolean; lastWordsMs?: number } = {},
+): SpawnSession {
   const [file, ...args] = argv
   if (!file) throw new Error('empty command')
   return (events) => {
@@ -292,12 +295,33 @@ export function spawnProgram(argv: readonly string[], o: { pipe?: boolean } = {}
     stderr.setEncoding('utf8')
     stderr.on('data', (d: string) => events.stderr(d))
     stderr.on('error', () => {})
+    // Told once. Its end is told once its last words on stderr are read too: 'exit' can come
+    // before them (a FIFO is read on our side like any socket), and the reason it ended would
+    // then lack what it said (seen in a test on a loaded machine). A program whose stderr is held
+    // open by something it left running is told ended `lastWordsMs` after it exited all the same.
+    let told = false
+    const tell = (why: string) => {
+      if (told) return
+      told = true
+      events.ended(why)
+    }
+    let exited: string | null = null
+    let errorsRead = false
+    const endOnceRead = () => {
+      if (exited !== null && errorsRead) tell(exited)
+    }
+    stderr.once('close', () => {
+      errorsRead = true
+      endOnceRead()
+    })
     // A missing program fails at spawn ('error', maybe no 'exit'): answer at once, not at the
     // timeout.
-    child.on('error', (err) => events.ended(`cannot run ${file}: ${err.message}`))
+    child.on('error', (err) => tell(`cannot run ${file}: ${err.message}`))
     child.on('exit', (code, signal) => {
-      events.ended(code === null ? `${signal}` : `exit ${code}`)
+      exited = code === null ? `${signal}` : `exit ${code}`
       stdin.destroy()
+      endOnceRead()
+      if (!told) setTimeout(() => tell(exited!), o.lastWordsMs ?? 1000).unref()
     })
     child.on('error', () => stdin.destroy())
     stdin.on('error', () => {})
