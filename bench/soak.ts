@@ -121,17 +121,27 @@ const section: BenchSection = {
           ),
         ),
       )
-      type Sample = { t: number; rss: number; wal: number; db: number; lag: number; heap: number }
+      type Sample = {
+        t: number
+        rss: number
+        wal: number
+        db: number
+        lag: number
+        heap: number
+        live: number
+      }
       const samples: Sample[] = []
       const lagOf = () => {
         const all = [...service.log().matchAll(/\[loop-lag\] p99=([\d.]+)/g)]
         return Number(all.at(-1)?.[1] ?? NaN)
       }
       const heapOf = () => {
-        const all = [...service.log().matchAll(/\[loop-lag\] .* heap=([\d.]+)/g)]
-        return Number(all.at(-1)?.[1] ?? NaN)
+        const all = [...service.log().matchAll(/\[loop-lag\] .* heap=([\d.]+) live=([\d.]+|NaN)/g)]
+        return { heap: Number(all.at(-1)?.[1] ?? NaN), live: Number(all.at(-1)?.[2] ?? NaN) }
       }
-      console.log(`  t (s)   RSS (MB)   heap (MB)   loop p99 (ms)   WAL (MB)   DB (MB)`)
+      console.log(
+        `  t (s)   RSS (MB)   heap (MB)   after full GC (MB)   loop p99 (ms)   WAL (MB)   DB (MB)`,
+      )
       const t0 = performance.now()
       for (let t = 10; t <= seconds; t += 10) {
         await new Promise((r) => setTimeout(r, t0 + t * 1000 - performance.now()))
@@ -141,11 +151,11 @@ const section: BenchSection = {
           wal: sizeOf(`${db}-wal`),
           db: sizeOf(db),
           lag: lagOf(),
-          heap: heapOf(),
+          ...heapOf(),
         }
         samples.push(s)
         console.log(
-          `  ${String(t).padStart(5)}   ${mb(s.rss).toFixed(1).padStart(8)}   ${s.heap.toFixed(1).padStart(9)}   ${s.lag.toFixed(1).padStart(13)}   ${mb(s.wal).toFixed(1).padStart(8)}   ${mb(s.db).toFixed(1).padStart(7)}`,
+          `  ${String(t).padStart(5)}   ${mb(s.rss).toFixed(1).padStart(8)}   ${s.heap.toFixed(1).padStart(9)}   ${s.live.toFixed(1).padStart(18)}   ${s.lag.toFixed(1).padStart(13)}   ${mb(s.wal).toFixed(1).padStart(8)}   ${mb(s.db).toFixed(1).padStart(7)}`,
         )
       }
       const mix = await mixes
@@ -208,8 +218,9 @@ const section: BenchSection = {
       // samples): state kept per device grows with the arrivals, a leak keeps growing after.
       const settled = samples.filter((s) => s.t > Math.min(300, seconds / 2) + 30)
       if (settled.length >= 6) {
-        const slope = (ys: number[]) => {
-          const xs = settled.map((s) => s.t / 60)
+        const slope = (pts: Sample[], y: (s: Sample) => number) => {
+          const xs = pts.map((s) => s.t / 60)
+          const ys = pts.map(y)
           const mx = mean(xs)
           const my = mean(ys)
           let num = 0
@@ -223,15 +234,27 @@ const section: BenchSection = {
         figure(
           'rss.slopeSettled',
           'RSS per minute once no new phone arrives',
-          slope(settled.map((s) => mb(s.rss))),
+          slope(settled, (s) => mb(s.rss)),
           'MB/min',
         )
         figure(
           'heap.slopeSettled',
           'V8 heap in use per minute once no new phone arrives',
-          slope(settled.map((s) => s.heap)),
+          slope(settled, (s) => s.heap),
           'MB/min',
         )
+        const afterGc = settled.filter((s) => Number.isFinite(s.live))
+        if (afterGc.length >= 6 && new Set(afterGc.map((s) => s.live)).size > 1)
+          figure(
+            'live.slopeSettled',
+            'V8 heap after a full GC, per minute once no new phone arrives',
+            slope(afterGc, (s) => s.live),
+            'MB/min',
+          )
+        else
+          console.log(
+            'V8 heap after a full GC: too few full GCs once no new phone arrived to tell a trend',
+          )
       }
       figure(
         'wal.max',

@@ -1,13 +1,22 @@
 // Loaded into the service by the soak (`node --import THIS dist/serve.js`): every 10 s, one line
-// on stderr with the event loop's delay over those 10 s (p99 and max, ms), then it starts over,
-// and the V8 heap in use (MB): whether RSS that grows is JavaScript objects or native memory.
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+// on stderr with the event loop's delay over those 10 s (p99 and max, ms), then it starts over;
+// the V8 heap in use (MB), and the heap in use right after the last full (mark-compact) GC: the
+// first climbs with garbage between collections, the second only with what stays alive, so it
+// tells state that keeps growing from garbage not yet collected. RSS beside them tells
+// JavaScript objects from native memory.
+import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks'
 
 const h = monitorEventLoopDelay({ resolution: 10 })
 h.enable()
+let live = NaN
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+      live = process.memoryUsage().heapUsed / 2 ** 20
+}).observe({ entryTypes: ['gc'] })
 setInterval(() => {
   process.stderr.write(
-    `[loop-lag] p99=${(h.percentile(99) / 1e6).toFixed(1)} max=${(h.max / 1e6).toFixed(1)} heap=${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)}\n`,
+    `[loop-lag] p99=${(h.percentile(99) / 1e6).toFixed(1)} max=${(h.max / 1e6).toFixed(1)} heap=${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} live=${live.toFixed(1)}\n`,
   )
   h.reset()
 }, 10_000).unref()
