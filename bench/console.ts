@@ -265,7 +265,8 @@ export async function guestsWhileManagersWork(dir: string, db: Db, visitCount: n
   const yearCsv = await form({ from: '2025-01-01', to: '2025-12-31', delimiter: 'comma' })
   const dashboard = '/?range=custom&from=2025-01-01&to=2025-12-31'
 
-  const measure = async (label: string, work: () => Promise<unknown>) => {
+  /** `key`: the service's own arrangement, whose target is a figure (the others compare). */
+  const measure = async (label: string, work: () => Promise<unknown>, key?: string) => {
     clients.postMessage('start')
     const t0 = performance.now()
     let last = t0
@@ -300,8 +301,12 @@ export async function guestsWhileManagersWork(dir: string, db: Db, visitCount: n
               .map(([why, n]) => `${n}× ${why}`)
               .join(', ')})`
           : ''
-      }; longest stall ${stall.toFixed(0)} ms (GC pause ${gc.toFixed(0)} ms); ${worst < 100 ? 'ok' : 'OVER'} (target p99 < 100 ms)`,
+      }; longest stall ${stall.toFixed(0)} ms (GC pause ${gc.toFixed(0)} ms)${key ? '' : `; ${worst < 100 ? 'ok' : 'OVER'} (target p99 < 100 ms)`}`,
     )
+    if (key)
+      figure(`guests.${key}`, `    the guests' worst p99 meanwhile`, worst, 'ms', {
+        target: { op: '<=', value: 100 },
+      })
   }
 
   console.log(
@@ -324,30 +329,48 @@ export async function guestsWhileManagersWork(dir: string, db: Db, visitCount: n
     ['portal thread (only the import in chunks)', inline, 'Promo B'],
   ] as const) {
     const upload = await sends(campaign)
-    await measure(`import 100,000 rows (3.7 MB), ${name}`, () =>
-      office(app, '/campaigns/import', upload),
+    // The worker thread is how the service runs the console: its figures carry the target.
+    const key = (k: string) => (app === threaded ? k : undefined)
+    await measure(
+      `import 100,000 rows (3.7 MB), ${name}`,
+      () => office(app, '/campaigns/import', upload),
+      key('import'),
     )
-    await measure(`CSV export of 365 days, ${name}`, () =>
-      office(app, '/export/visits.csv', yearCsv),
+    await measure(
+      `CSV export of 365 days, ${name}`,
+      () => office(app, '/export/visits.csv', yearCsv),
+      key('csv'),
     )
-    await measure(`dashboard of 365 days x3, ${name}`, async () => {
-      for (let i = 0; i < 3; i++) await office(app, dashboard)
-    })
-    await measure(`campaign report (90 days) and a name search x3, ${name}`, async () => {
-      for (let i = 0; i < 3; i++) {
-        await office(app, `/campaigns/report?c=${encodeURIComponent(campaign)}&days=90`)
-        await office(app, '/customers?q=cliente%201')
-      }
-    })
+    await measure(
+      `dashboard of 365 days x3, ${name}`,
+      async () => {
+        for (let i = 0; i < 3; i++) await office(app, dashboard)
+      },
+      key('dashboard'),
+    )
+    await measure(
+      `campaign report (90 days) and a name search x3, ${name}`,
+      async () => {
+        for (let i = 0; i < 3; i++) {
+          await office(app, `/campaigns/report?c=${encodeURIComponent(campaign)}&days=90`)
+          await office(app, '/customers?q=cliente%201')
+        }
+      },
+      key('report'),
+    )
   }
   // The regulars, with the most visits (erasure keeps visits, anonymous, and drops the rest).
   const ids = db.prepare('SELECT id FROM customers ORDER BY id LIMIT 200').all() as Array<{
     id: number
   }>
   const erase = await form({ confirm: 'yes' })
-  await measure('erase 200 customers one by one, portal thread', async () => {
-    for (const { id } of ids) await office(threaded, `/customers/${id}/erase`, erase)
-  })
+  await measure(
+    'erase 200 customers one by one, portal thread',
+    async () => {
+      for (const { id } of ids) await office(threaded, `/customers/${id}/erase`, erase)
+    },
+    'erase',
+  )
 
   await clients.terminate()
   await threaded.consoleWorker.close()
