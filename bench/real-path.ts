@@ -189,16 +189,19 @@ const section: BenchSection = {
 
       // The login flow: every phone its own MAC, 10 at once per namespace; the first
       // WARM_LOGINS phones warm the service up as the loopback server was, and are not counted.
+      // Numbers spread over prefixes as the loopback server's are (benchNational): the fraud
+      // rules read a prefix's codes, and 100 phones in one prefix made the gate's side pay reads
+      // the loopback side did not.
+      const customers = phones.map((_, k) =>
+        branch
+          .customersIn(k, `55${String(k + 1).padStart(2, '0')}`)
+          .map((c, i) => ({ ...c, number: benchNational(k * 1000 + i) })),
+      )
       const loginsOf = async (which: 'warm' | 'counted') =>
         (
           await Promise.all(
             phones.map((p, k) => {
-              // Numbers spread over prefixes as the loopback server's are (benchNational): the
-              // fraud rules read a prefix's codes, and 100 phones in one prefix made the gate's
-              // side pay reads the loopback side did not.
-              const all = branch
-                .customersIn(k, `55${String(k + 1).padStart(2, '0')}`)
-                .map((c, i) => ({ ...c, number: benchNational(k * 1000 + i) }))
+              const all = customers[k]!
               return p.ask<LoginResult[]>(
                 {
                   logins: {

@@ -131,13 +131,18 @@ const section: BenchSection = {
         live: number
       }
       const samples: Sample[] = []
-      const lagOf = () => {
-        const all = [...service.log().matchAll(/\[loop-lag\] p99=([\d.]+)/g)]
-        return Number(all.at(-1)?.[1] ?? NaN)
-      }
-      const heapOf = () => {
-        const all = [...service.log().matchAll(/\[loop-lag\] .* heap=([\d.]+) live=([\d.]+|NaN)/g)]
-        return { heap: Number(all.at(-1)?.[1] ?? NaN), live: Number(all.at(-1)?.[2] ?? NaN) }
+      // The newest line bench/netns/loop-lag.mjs printed: the loop's delay and the heap.
+      const loopLag = () => {
+        const m = [
+          ...service
+            .log()
+            .matchAll(/\[loop-lag\] p99=([\d.]+) max=[\d.]+ heap=([\d.]+) live=([\d.]+|NaN)/g),
+        ].at(-1)
+        return {
+          lag: Number(m?.[1] ?? NaN),
+          heap: Number(m?.[2] ?? NaN),
+          live: Number(m?.[3] ?? NaN),
+        }
       }
       console.log(
         `  t (s)   RSS (MB)   heap (MB)   after full GC (MB)   loop p99 (ms)   WAL (MB)   DB (MB)`,
@@ -150,8 +155,7 @@ const section: BenchSection = {
           rss: rssOf(service.pid),
           wal: sizeOf(`${db}-wal`),
           db: sizeOf(db),
-          lag: lagOf(),
-          ...heapOf(),
+          ...loopLag(),
         }
         samples.push(s)
         console.log(
