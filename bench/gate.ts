@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { letThroughCommand } from '../src/gate/nft-ruleset.js'
+import { createNftRunner } from '../src/gate/nftables.js'
+import { letThroughCommand, type TimeoutUpdate } from '../src/gate/nft-ruleset.js'
 import type { Mac } from '../src/mac.js'
 import { createGateNamespace, gateSkipReason } from '../test/e2e/gate-namespace.js'
 import { figure } from './figures.js'
@@ -34,13 +35,41 @@ function cpuMs(pid: number | 'self', of: 'own' | 'children' = 'own'): number {
   const [u, s] = of === 'own' ? [f[11], f[12]] : [f[13], f[14]]
   return (Number(u) + Number(s)) * tickMs
 }
-/** The pid of the one `nft` running in the namespace (the gate's `nft -i` session). */
+/**
+ * The pid of the one session program running in the namespace: `nft -i`, or the libnftables
+ * helper (python3).
+ */
 function nftSessionPid(ns: string): number {
   const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
     .split(/\s+/)
-    .filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'nft')
+    .filter(
+      (p) =>
+        /^\d+$/.test(p) &&
+        ['nft', 'python3'].includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim()),
+    )
   if (pids.length !== 1) throw new Error(`expected one nft session in ${ns}, found ${pids.length}`)
   return Number(pids[0])
+}
+
+/** `count` one-line changes through `runner`, one after another: times and the session's CPU. */
+async function timedLines(
+  ns: string,
+  runner: { line(command: string): Promise<void> },
+  count: number,
+  command: (i: number) => string,
+): Promise<{ times: number[]; cpu: number }> {
+  for (let i = 0; i < 20; i++) await runner.line(command(count + i)) // warm-up
+  const session = nftSessionPid(ns)
+  const cpu0 = cpuMs(session)
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    const start = performance.now()
+    await runner.line(command(i))
+    times.push(performance.now() - start)
+  }
+  const cpu = (cpuMs(session) - cpu0) / count
+  times.sort((a, b) => a - b)
+  return { times, cpu }
 }
 
 /**
@@ -59,7 +88,18 @@ const section: BenchSection = {
     }
     const space = createGateNamespace('bgbench')
     const { nftArgv } = space
-    const gate = space.gate({ log: (l) => console.log(l) })
+    let which = 'nft -i'
+    /** The change the gate makes per login on this kernel (its start-up probe says). */
+    let how: TimeoutUpdate = 'replace'
+    let closed = false
+    const gate = space.gate({
+      log: (l) => {
+        console.log(l)
+        const m = /^gate: nft session: (.*)$/.exec(l)
+        if (m) which = m[1]!.startsWith('libnftables') ? 'libnftables' : 'nft -i'
+        if (l.endsWith('one add per login')) how = 'update'
+      },
+    })
     try {
       const entries = Array.from({ length: SET_SIZE }, (_, i) => ({
         mac: macOf(i),
@@ -89,18 +129,28 @@ const section: BenchSection = {
       await gate.replaceAll(entries)
       const inSet = (await gate.list()).length
 
-      // One login after another, each a new MAC, with 50,000 already in the set.
-      for (let i = 0; i < 20; i++) await gate.letThrough(macOf(i, 0xcc), Date.now() + 60_000) // warm-up
-      const session = nftSessionPid(space.ns)
-      const sessionCpu0 = cpuMs(session)
-      const times: number[] = []
-      for (let i = 0; i < LOGINS; i++) {
-        const start = performance.now()
-        await gate.letThrough(macOf(i, 0xbb), Date.now() + 3_600_000)
-        times.push(performance.now() - start)
+      // One login after another, each a new MAC, with 50,000 already in the set: the gate's
+      // session as the service chooses it, then `nft -i` beside it, the same change each time.
+      const gateRun = await timedLines(
+        space.ns,
+        { line: (mac) => gate.letThrough(mac as Mac, Date.now() + 3_600_000) },
+        LOGINS,
+        (i) => macOf(i, 0xbb),
+      )
+      const { times, cpu: perChangeCpu } = gateRun
+      let nftI: { times: number[]; cpu: number } | null = null
+      if (which !== 'nft -i') {
+        gate.close() // its session ends: one session program in the namespace at a time
+        closed = true
+        const runner = createNftRunner(nftArgv, { session: 'nft' })
+        try {
+          nftI = await timedLines(space.ns, runner, LOGINS, (i) =>
+            letThroughCommand(macOf(i, 0xab), Date.now() + 3_600_000, Date.now(), how),
+          )
+        } finally {
+          runner.close()
+        }
       }
-      const perChangeCpu = (cpuMs(session) - sessionCpu0) / LOGINS
-      times.sort((a, b) => a - b)
 
       // Baseline: what one nft process per change costs (what the session avoids).
       const spawnTimes: number[] = []
@@ -120,10 +170,19 @@ const section: BenchSection = {
         [`MACs in the set before the logins`, String(inSet)],
         [`start: table + set of ${REBUILD_SIZE} in one batch`, ms(install)],
         [
-          `letThrough, nft -i session (${LOGINS} logins)`,
+          `letThrough, ${which} session (${LOGINS} logins)`,
           `p50 ${ms(percentile(times, 50))}  p99 ${ms(percentile(times, 99))}  max ${ms(times.at(-1)!)}`,
         ],
-        [`nft's CPU (user + system) per letThrough`, ms(perChangeCpu)],
+        [`${which}'s CPU (user + system) per letThrough`, ms(perChangeCpu)],
+        ...(nftI
+          ? ([
+              [
+                `beside it: nft -i session, same change`,
+                `p50 ${ms(percentile(nftI.times, 50))}  p99 ${ms(percentile(nftI.times, 99))}  max ${ms(nftI.times.at(-1)!)}`,
+              ],
+              [`nft -i's CPU per change`, ms(nftI.cpu)],
+            ] as Array<[string, string]>)
+          : []),
         [`nft's CPU per rebuild of ${REBUILD_SIZE}, median of 3`, ms(percentile(rebuildCpu, 50))],
         [
           `baseline: nft process per change (${BASELINE})`,
@@ -148,7 +207,7 @@ const section: BenchSection = {
         'ms',
         { better: 'lower' },
       )
-      figure('letThrough.nftCpu', "nft's CPU per letThrough", perChangeCpu, 'ms', {
+      figure('letThrough.nftCpu', `${which}'s CPU per letThrough`, perChangeCpu, 'ms', {
         better: 'lower',
       })
       figure(
@@ -166,6 +225,17 @@ const section: BenchSection = {
           target: { op: '<=', value: 1 },
         },
       )
+      if (nftI) {
+        figure(
+          'letThrough.nftI.p99',
+          'beside it: nft -i session, same change, p99',
+          percentile(nftI.times, 99),
+          'ms',
+        )
+        figure('letThrough.nftI.cpu', "beside it: nft -i's CPU per change", nftI.cpu, 'ms', {
+          better: 'lower',
+        })
+      }
       figure(
         'spawn.p50',
         'baseline: an nft process per change, p50',
@@ -173,7 +243,7 @@ const section: BenchSection = {
         'ms',
       )
     } finally {
-      gate.close()
+      if (!closed) gate.close()
       space.remove()
     }
   },

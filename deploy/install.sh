@@ -105,6 +105,12 @@ if [ -z "$ROOT" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
+  # The gate's nft session through libnftables (a third of nft -i's CPU per login); without it
+  # the service uses nft -i.
+  if ! dpkg -s python3-nftables >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-nftables ||
+      say "python3-nftables cannot be installed: the gate uses nft -i"
+  fi
   [ "$PACKAGED" -eq 0 ] || node() { "$SRC/node/bin/node" "$@"; }
   # Issue 16: radvd for the router advertisements with option 37, where it can be had.
   if [ -n "$GW6" ] && [ "$RA_OPT" != dnsmasq ]; then

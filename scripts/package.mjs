@@ -143,6 +143,9 @@ writeFileSync(
 tree(path.join(root, 'views'), path.join(lib, 'views'))
 tree(path.join(root, 'public'), path.join(lib, 'public'))
 tree(path.join(root, 'src/db/migrations'), path.join(lib, 'src/db/migrations'))
+// The gate's nft session through libnftables (python3-nftables, a Recommends): run as
+// `/usr/bin/python3 nft-session.py`, so a plain file, not a script of its own.
+put(path.join(root, 'libexec/nft-session.py'), path.join(lib, 'libexec/nft-session.py'))
 for (const f of readdirSync(path.join(root, 'deploy')))
   if (/\.(tmpl|json)$/.test(f)) put(path.join(root, 'deploy', f), path.join(lib, 'deploy', f))
 put(path.join(root, 'deploy/install.sh'), path.join(lib, 'deploy/install.sh'), 0o755)
@@ -255,6 +258,7 @@ Maintainer: ${process.env.BRANCHGATE_MAINTAINER || 'branchgate maintainers <bran
 Installed-Size: ${installedKb}
 Pre-Depends: init-system-helpers (>= 1.54~)
 Depends: ${shlibs}, adduser, nftables, iproute2, dnsmasq, ca-certificates
+Recommends: python3-nftables
 Section: net
 Priority: optional
 Description: captive-portal Wi-Fi gateway for bank and retail branches

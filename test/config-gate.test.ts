@@ -26,6 +26,7 @@ describe('the nftables gate configuration', () => {
       ipv6: null,
       attempts: 3,
       nftPath: 'nft',
+      nftSession: 'auto',
       dnsmasqConfFile: '/etc/dnsmasq.d/branchgate.conf',
       // Issue 17: per-device rates and the daily allowance, off by default.
       tcPath: 'tc',

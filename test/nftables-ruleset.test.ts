@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   briefly,
   coalescedLines,
   createNftablesGate,
   createNftRunner,
+  NFT_SESSION_HELPER,
+  NFT_SESSION_PYTHON,
+  nftSessionProgram,
   type NftRunner,
 } from '../src/gate/nftables.js'
 import {
@@ -446,11 +450,51 @@ describe('the nftables gate', () => {
 
   it('fails at once, not at a timeout, when nft cannot be run', async () => {
     // The rejection carries spawn's ENOENT: it comes from the failed start, not from a timer.
-    const runner = createNftRunner(['/nonexistent/nft'])
+    const runner = createNftRunner(['/nonexistent/nft'], { session: 'nft' })
     await expect(runner.line('list tables')).rejects.toThrow(
       /cannot run \/nonexistent\/nft: spawn \/nonexistent\/nft ENOENT/,
     )
     await expect(runner.batch('list tables\n')).rejects.toThrow(/ENOENT/)
+    runner.close()
+  })
+
+  it("chooses libnftables for the session when the helper's check passes, else nft -i, and says which", async () => {
+    const checked: string[][] = []
+    const check = (answer: string | null) => async (argv: readonly string[]) => {
+      checked.push([...argv])
+      return answer
+    }
+    const ns = ['ip', 'netns', 'exec', 'ns1', 'nft']
+    const lib = await nftSessionProgram(ns, 'auto', check(null))
+    // The helper runs where nft would: after the same prefix, with Debian's python3.
+    expect(lib.argv).toEqual(['ip', 'netns', 'exec', 'ns1', NFT_SESSION_PYTHON, NFT_SESSION_HELPER])
+    expect(checked).toEqual([[...lib.argv, '--check']])
+    expect(lib.which).toBe('libnftables (python3-nftables)')
+    const fallback = await nftSessionProgram(['nft'], 'auto', check("No module named 'nftables'"))
+    expect(fallback).toEqual({
+      argv: ['nft', '-i'],
+      which: "nft -i (libnftables cannot be used: No module named 'nftables')",
+    })
+    checked.length = 0
+    const forced = await nftSessionProgram(['/usr/sbin/nft'], 'nft', check(null))
+    expect(forced.argv).toEqual(['/usr/sbin/nft', '-i'])
+    expect(checked).toEqual([]) // nothing is tried when the config says nft
+    // The helper ships beside the code, and the check runs the real thing (a missing
+    // interpreter is a reason, not a crash).
+    expect(existsSync(NFT_SESSION_HELPER)).toBe(true)
+  })
+
+  it('starts no session program until a line is run, and logs the one it chose', async () => {
+    const logs: string[] = []
+    const runner = createNftRunner(['/nonexistent/nft'], {
+      log: (l) => logs.push(l),
+      check: async () => 'spawn /usr/bin/python3 ENOENT',
+    })
+    expect(logs).toEqual([])
+    await expect(runner.line('list tables')).rejects.toThrow(/cannot run \/nonexistent\/nft/)
+    expect(logs).toEqual([
+      'gate: nft session: nft -i (libnftables cannot be used: spawn /usr/bin/python3 ENOENT)',
+    ])
     runner.close()
   })
 

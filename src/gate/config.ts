@@ -150,6 +150,12 @@ const nftablesGate = z
     attempts: z.number().int().min(1).max(10).default(3),
     /** The nft program (absolute path or name on PATH). */
     nftPath: z.string().min(1).default('nft'),
+    /**
+     * The program that makes each login's firewall change (issue 20): "auto" uses libnftables
+     * through Debian's python3-nftables when it is installed (a third less CPU per change than
+     * `nft -i`), else `nft -i`; "nft" always uses `nft -i`.
+     */
+    nftSession: z.enum(['auto', 'nft'], { error: 'must be "auto" or "nft"' }).default('auto'),
     /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
     dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
     /** The tc program (iproute2), for per-device rates (issue 17). */

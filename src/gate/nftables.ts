@@ -3,12 +3,14 @@ import type { Clock } from '../clock.js'
 import {
   BatchRefusedError,
   createBatchSession,
+  type BatchSession,
   spawnProgram,
   type SessionDialect,
 } from './batch-session.js'
 import type { Config } from '../config.js'
 import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
+import { atRoot } from '../paths.js'
 import type { Mac } from '../mac.js'
 import type { Gate, GateCounter, GateEntry, GateUsage } from './gate.js'
 import {
@@ -139,15 +141,68 @@ export function coalescedLines(
     })
 }
 
-/** `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench). */
-export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
+/**
+ * Which program keeps the one-line session: 'auto' is libnftables through the helper
+ * (libexec/nft-session.py, with Debian's python3-nftables) when it can be loaded, else `nft -i`;
+ * 'nft' is always `nft -i` (the program `gate.nftPath` names).
+ */
+export type NftSessionChoice = 'auto' | 'nft'
+
+/** The interpreter the helper runs with: Debian's, where python3-nftables installs its module. */
+export const NFT_SESSION_PYTHON = '/usr/bin/python3'
+/** The helper: `nft -i`'s job in one read and one write per line (issue 20, docs/bench.md). */
+export const NFT_SESSION_HELPER = atRoot('libexec', 'nft-session.py')
+
+/** Runs the helper's `--check`: null when libnftables can be used, else why not. */
+export type NftSessionCheck = (argv: readonly string[]) => Promise<string | null>
+
+const checkByRunning: NftSessionCheck = ([file, ...args]) =>
+  new Promise((resolve) => {
+    execFile(file!, args, { timeout: 10_000 }, (err, _out, errText) =>
+      resolve(err ? (errText.trim() || err.message).split('\n')[0]! : null),
+    )
+  })
+
+/**
+ * The session's program for the nft command `argv` (its last word is nft; what comes before it,
+ * such as `ip netns exec ns1`, comes before the helper too), and a line saying which.
+ */
+export async function nftSessionProgram(
+  argv: readonly string[],
+  choice: NftSessionChoice,
+  check: NftSessionCheck = checkByRunning,
+): Promise<{ argv: string[]; which: string }> {
+  const nftI = { argv: [...argv, '-i'], which: 'nft -i' }
+  if (choice === 'nft') return { ...nftI, which: 'nft -i (gate.nftSession is "nft")' }
+  const helper = [...argv.slice(0, -1), NFT_SESSION_PYTHON, NFT_SESSION_HELPER]
+  const why = await check([...helper, '--check'])
+  return why === null
+    ? { argv: helper, which: 'libnftables (python3-nftables)' }
+    : { ...nftI, which: `nft -i (libnftables cannot be used: ${why})` }
+}
+
+/**
+ * `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench).
+ * The session's program is chosen when the first line is run (a CLI command that never runs one
+ * starts nothing), and `log` is told which.
+ */
+export function createNftRunner(
+  argv: readonly string[] = ['nft'],
+  o: { session?: NftSessionChoice; log?: (line: string) => void; check?: NftSessionCheck } = {},
+): NftRunner {
   const [file, ...pre] = argv
   if (!file) throw new Error('empty nft command')
-  // A real pipe for its input: nft -i reads it one byte per read(2), cheaper from a pipe.
-  const session = createBatchSession({
-    spawn: spawnProgram([...argv, '-i'], { pipe: true }),
-    dialect: nftDialect,
-  })
+  let session: Promise<BatchSession> | null = null
+  const started = () =>
+    (session ??= nftSessionProgram(argv, o.session ?? 'auto', o.check).then((program) => {
+      o.log?.(`gate: nft session: ${program.which}`)
+      // Real pipes for its input and errors: nft -i reads one byte per read(2), cheaper from a
+      // pipe; the helper reads and writes a line at a time either way.
+      return createBatchSession({
+        spawn: spawnProgram(program.argv, { pipe: true }),
+        dialect: nftDialect,
+      })
+    }))
 
   const exec = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
@@ -161,7 +216,7 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
       if (input !== undefined) child.stdin?.end(input)
     })
 
-  const line = coalescedLines((lines) => session.run(lines))
+  const line = coalescedLines(async (lines) => (await started()).run(lines))
   return {
     line,
     async batch(text) {
@@ -179,7 +234,7 @@ export function createNftRunner(argv: readonly string[] = ['nft']): NftRunner {
           : [...TABLE.split(' '), UP_MAP]),
       ]),
     close() {
-      void session.close()
+      void session?.then((s) => s.close())
     },
   }
 }
@@ -436,7 +491,8 @@ export function nftablesGateFor(
     },
     log: deps.log,
   })
-  const nftRunner = deps.runner ?? createNftRunner([gate.nftPath])
+  const nftRunner =
+    deps.runner ?? createNftRunner([gate.nftPath], { session: gate.nftSession, log: deps.log })
   return createNftablesGate({
     runner: {
       ...nftRunner,

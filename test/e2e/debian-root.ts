@@ -22,8 +22,9 @@ import path from 'node:path'
 
 export const IN_ROOT = path.resolve(import.meta.dirname, 'in-root.sh')
 
-/** What the root holds besides Debian's essential packages: the package's dependencies (so apt
- * installs the .deb offline), python3 and python3-apt for Ansible, sqlite3 to look at the database. */
+/** What the root holds besides Debian's essential packages: the package's dependencies and
+ * recommends (so apt installs the .deb offline), python3 and python3-apt for Ansible, sqlite3 to
+ * look at the database. */
 const INCLUDE = [
   'python3',
   'nftables',
@@ -34,6 +35,8 @@ const INCLUDE = [
   'curl',
   'sqlite3',
   'python3-apt',
+  // The package's Recommends: the gate's nft session through libnftables (issue 20).
+  'python3-nftables',
 ]
 const SUITE = 'bookworm'
 

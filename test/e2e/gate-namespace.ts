@@ -11,6 +11,7 @@ import {
   createNftRunner,
   type NftablesGate,
   type NftablesGateOptions,
+  type NftSessionChoice,
 } from '../../src/gate/nftables.js'
 import { readTemplate, renderRuleset } from '../../src/gate/nft-ruleset.js'
 import { createTcRunner } from '../../src/gate/tc.js'
@@ -45,15 +46,20 @@ export function createGateNamespace(name: string) {
     tcRunner: () => createTcRunner(['ip', 'netns', 'exec', ns, 'tc'], ['ip', '-n', ns]),
     /**
      * The nftables gate in the namespace, its own nft session, one try per change: the guest
-     * port guest0, the uplink up0 (or `uplinkInterface`), the portal on 8080.
+     * port guest0, the uplink up0 (or `uplinkInterface`), the portal on 8080; the session's
+     * program as the service chooses it (`session`: 'auto').
      */
     gate(
       o: Partial<Pick<NftablesGateOptions, 'garden' | 'rates' | 'log'>> & {
         uplinkInterface?: string | null
+        session?: NftSessionChoice
       } = {},
     ): NftablesGate {
       return createNftablesGate({
-        runner: createNftRunner(nftArgv),
+        runner: createNftRunner(nftArgv, {
+          session: o.session ?? 'auto',
+          ...(o.log ? { log: o.log } : {}),
+        }),
         clock: systemClock,
         log: o.log ?? (() => {}),
         attempts: 1,

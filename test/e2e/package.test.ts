@@ -213,6 +213,11 @@ describe.skipIf(skip !== null).sequential('the Debian package', () => {
         '/usr/lib/branchgate/node/bin/node',
       )
       expect(Number(/^Uid:\s+(\d+)/m.exec(status)![1])).toBe(Number(r.sh('id -u branchgate')))
+      // apt brought the Recommends, and the gate's libnftables session can run as the service.
+      expect(r.sh('dpkg-query -W -f "${Status}" python3-nftables')).toBe('install ok installed')
+      r.sh(
+        'setpriv --reuid=branchgate --regid=branchgate --init-groups /usr/bin/python3 /usr/lib/branchgate/libexec/nft-session.py --check',
+      )
       // A second configure run changes nothing and keeps the config.
       r.sh(
         `echo '{"branch":{"id":"mx-042","name":"Sucursal Roma"},"dataDir":"/var/lib/branchgate","listen":{"admin":{"port":8081}}}' > /etc/branchgate/branchgate.json`,
