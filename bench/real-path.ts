@@ -122,7 +122,7 @@ const section: BenchSection = {
     })
     try {
       // BENCH_CPU_PROF=DIR: a V8 CPU profile of the service too (dist/ is minified: build it
-      // without minify to read its names).
+      // with BRANCHGATE_NO_MINIFY=1 node scripts/build.mjs to read its names).
       const profDir = process.env.BENCH_CPU_PROF
       const service = await branch.startService(
         branch.config(),

@@ -7,7 +7,7 @@
 // migrations are read at run time from the installation (src/paths.ts). `tsc --noEmit`
 // (npm run typecheck) stays the type check.
 //
-// Usage: node scripts/build.mjs [--if-stale]
+// Usage: node scripts/build.mjs [--if-stale]   (BRANCHGATE_NO_MINIFY=1: names kept, for profiles)
 // The build is written to a private folder and renamed into place file by file (rename is
 // atomic), so a process already running from dist/ — a second test run on the same checkout —
 // never reads a half-written module.
@@ -88,7 +88,7 @@ try {
     format: 'esm',
     target: 'node20',
     sourcemap: true,
-    minify: true,
+    minify: !process.env.BRANCHGATE_NO_MINIFY,
     external: ['better-sqlite3'],
     define: {
       __BRANCHGATE_VERSION__: JSON.stringify(version),
