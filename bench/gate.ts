@@ -36,19 +36,24 @@ function cpuMs(pid: number | 'self', of: 'own' | 'children' = 'own'): number {
   return (Number(u) + Number(s)) * tickMs
 }
 /**
- * The pid of the one session program running in the namespace: `nft -i`, or the libnftables
- * helper (python3).
+ * The pid of the one session program running in the namespace: `nft -i` (comm `nft`), or the
+ * libnftables helper (`python3`); `comm` picks one of them when both run.
  */
-function nftSessionPid(ns: string): number {
+function nftSessionPid(ns: string, comm?: 'nft' | 'python3'): number {
   const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
     .split(/\s+/)
-    .filter(
-      (p) =>
-        /^\d+$/.test(p) &&
-        ['nft', 'python3'].includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim()),
-    )
+    .filter((p) => {
+      if (!/^\d+$/.test(p)) return false
+      const c = readFileSync(`/proc/${p}/comm`, 'utf8').trim()
+      return comm ? c === comm : c === 'nft' || c === 'python3'
+    })
   if (pids.length !== 1) throw new Error(`expected one nft session in ${ns}, found ${pids.length}`)
   return Number(pids[0])
+}
+
+interface Timed {
+  times: number[]
+  cpu: number
 }
 
 /** `count` one-line changes through `runner`, one after another: times and the session's CPU. */
@@ -57,7 +62,7 @@ async function timedLines(
   runner: { line(command: string): Promise<void> },
   count: number,
   command: (i: number) => string,
-): Promise<{ times: number[]; cpu: number }> {
+): Promise<Timed> {
   for (let i = 0; i < 20; i++) await runner.line(command(count + i)) // warm-up
   const session = nftSessionPid(ns)
   const cpu0 = cpuMs(session)
@@ -70,6 +75,51 @@ async function timedLines(
   const cpu = (cpuMs(session) - cpu0) / count
   times.sort((a, b) => a - b)
   return { times, cpu }
+}
+
+/**
+ * The two session programs side by side on the same changes: each its own runner, taking turns
+ * in rounds of `round` lines (so a change in the machine's load falls on both), `count` each.
+ */
+async function sideBySide(
+  ns: string,
+  nftArgv: readonly string[],
+  count: number,
+  round: number,
+  command: (i: number, tag: number) => string,
+): Promise<{ lib: Timed; nftI: Timed }> {
+  const sides = [
+    { comm: 'python3' as const, runner: createNftRunner(nftArgv, { session: 'auto' }), tag: 0xa1 },
+    { comm: 'nft' as const, runner: createNftRunner(nftArgv, { session: 'nft' }), tag: 0xa2 },
+  ]
+  try {
+    for (const side of sides)
+      for (let i = 0; i < 20; i++) await side.runner.line(command(count + i, side.tag)) // warm-up
+    const timed = sides.map((side) => ({
+      ...side,
+      pid: nftSessionPid(ns, side.comm),
+      cpu: 0,
+      times: [] as number[],
+    }))
+    for (let at = 0; at < count; at += round) {
+      for (const side of timed) {
+        const cpu0 = cpuMs(side.pid)
+        for (let i = at; i < Math.min(count, at + round); i++) {
+          const start = performance.now()
+          await side.runner.line(command(i, side.tag))
+          side.times.push(performance.now() - start)
+        }
+        side.cpu += cpuMs(side.pid) - cpu0
+      }
+    }
+    const [lib, nftI] = timed.map((side) => ({
+      times: side.times.sort((a, b) => a - b),
+      cpu: side.cpu / count,
+    }))
+    return { lib: lib!, nftI: nftI! }
+  } finally {
+    for (const side of sides) side.runner.close()
+  }
 }
 
 /**
@@ -129,27 +179,22 @@ const section: BenchSection = {
       await gate.replaceAll(entries)
       const inSet = (await gate.list()).length
 
-      // One login after another, each a new MAC, with 50,000 already in the set: the gate's
-      // session as the service chooses it, then `nft -i` beside it, the same change each time.
-      const gateRun = await timedLines(
+      // One login after another, each a new MAC, with 50,000 already in the set, through the
+      // gate's session as the service chooses it; then the two session programs side by side
+      // on the same change.
+      const { times, cpu: perChangeCpu } = await timedLines(
         space.ns,
         { line: (mac) => gate.letThrough(mac as Mac, Date.now() + 3_600_000) },
         LOGINS,
         (i) => macOf(i, 0xbb),
       )
-      const { times, cpu: perChangeCpu } = gateRun
-      let nftI: { times: number[]; cpu: number } | null = null
+      let side: { lib: Timed; nftI: Timed } | null = null
       if (which !== 'nft -i') {
-        gate.close() // its session ends: one session program in the namespace at a time
+        gate.close() // its session ends: the side-by-side finds each program by its name
         closed = true
-        const runner = createNftRunner(nftArgv, { session: 'nft' })
-        try {
-          nftI = await timedLines(space.ns, runner, LOGINS, (i) =>
-            letThroughCommand(macOf(i, 0xab), Date.now() + 3_600_000, Date.now(), how),
-          )
-        } finally {
-          runner.close()
-        }
+        side = await sideBySide(space.ns, nftArgv, LOGINS, 100, (i, tag) =>
+          letThroughCommand(macOf(i, tag), Date.now() + 3_600_000, Date.now(), how),
+        )
       }
 
       // Baseline: what one nft process per change costs (what the session avoids).
@@ -174,13 +219,15 @@ const section: BenchSection = {
           `p50 ${ms(percentile(times, 50))}  p99 ${ms(percentile(times, 99))}  max ${ms(times.at(-1)!)}`,
         ],
         [`${which}'s CPU (user + system) per letThrough`, ms(perChangeCpu)],
-        ...(nftI
+        ...(side
           ? ([
-              [
-                `beside it: nft -i session, same change`,
-                `p50 ${ms(percentile(nftI.times, 50))}  p99 ${ms(percentile(nftI.times, 99))}  max ${ms(nftI.times.at(-1)!)}`,
-              ],
-              [`nft -i's CPU per change`, ms(nftI.cpu)],
+              ...(['lib', 'nftI'] as const).map((k): [string, string] => {
+                const t = side![k].times
+                return [
+                  `side by side, ${k === 'lib' ? 'libnftables' : 'nft -i'} (rounds of 100)`,
+                  `p50 ${ms(percentile(t, 50))}  p99 ${ms(percentile(t, 99))}  max ${ms(t.at(-1)!)}  CPU ${ms(side![k].cpu)}`,
+                ]
+              }),
             ] as Array<[string, string]>)
           : []),
         [`nft's CPU per rebuild of ${REBUILD_SIZE}, median of 3`, ms(percentile(rebuildCpu, 50))],
@@ -225,16 +272,27 @@ const section: BenchSection = {
           target: { op: '<=', value: 1 },
         },
       )
-      if (nftI) {
-        figure(
-          'letThrough.nftI.p99',
-          'beside it: nft -i session, same change, p99',
-          percentile(nftI.times, 99),
-          'ms',
-        )
-        figure('letThrough.nftI.cpu', "beside it: nft -i's CPU per change", nftI.cpu, 'ms', {
-          better: 'lower',
-        })
+      if (side) {
+        for (const [k, name] of [
+          ['lib', 'libnftables'],
+          ['nftI', 'nft -i'],
+        ] as const) {
+          figure(
+            `sideBySide.${k}.p99`,
+            `side by side, ${name}: letThrough p99`,
+            percentile(side[k].times, 99),
+            'ms',
+          )
+          figure(
+            `sideBySide.${k}.cpu`,
+            `side by side, ${name}: CPU per change`,
+            side[k].cpu,
+            'ms',
+            {
+              better: 'lower',
+            },
+          )
+        }
       }
       figure(
         'spawn.p50',
