@@ -56,6 +56,39 @@ const gateway = (extra: Record<string, unknown> = {}) =>
 
 const finding = (findings: Finding[], check: string) => findings.find((f) => f.check === check)
 
+describe("doctor and the gate's nft session (issue 20)", () => {
+  it('says libnftables when the helper can load it, and nft -i with the reason and the package when not', async () => {
+    const staged = stagedDnsmasq()
+    expect(finding(await diagnose(gateway(), probes(staged)), 'nft session')).toEqual({
+      check: 'nft session',
+      ok: true,
+      detail: 'libnftables (python3-nftables)',
+    })
+    const without = probes(staged)
+    const run = without.run
+    without.run = async (file, args) =>
+      args[1] === '--check'
+        ? {
+            code: 3,
+            stdout: '',
+            stderr: "libnftables cannot be used: No module named 'nftables'\n",
+          }
+        : run(file, args)
+    expect(finding(await diagnose(gateway(), without), 'nft session')).toEqual({
+      check: 'nft session',
+      ok: true,
+      detail:
+        "nft -i, about twice the CPU per login: libnftables cannot be used (No module named 'nftables'); apt-get install python3-nftables",
+    })
+    const forced = gateway({
+      gate: { backend: 'nftables', guestInterface: 'br-guest', nftSession: 'nft' },
+    })
+    expect(finding(await diagnose(forced, without), 'nft session')!.detail).toBe(
+      'nft -i (gate.nftSession is "nft")',
+    )
+  })
+})
+
 describe('doctor and the captive resolver (the DNS of guests not let through)', () => {
   it('passes when an outside name gets the portal address there, so nothing is forwarded', async () => {
     const f = finding(await diagnose(gateway(), probes(stagedDnsmasq())), 'captive resolver')

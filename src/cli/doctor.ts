@@ -29,6 +29,7 @@ import { readConfig } from '../config-file.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
+import { NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -140,6 +141,21 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
                 fix: 'start the service: systemctl start branchgate (it installs the table)',
               },
       )
+    }
+    // Which program makes each login's change (issue 20). Without the library the gate still
+    // works through nft -i: not a failure, but worth a line on a fleet's dashboard.
+    if (gate.nftSession === 'nft') {
+      out.push({ check: 'nft session', ok: true, detail: 'nft -i (gate.nftSession is "nft")' })
+    } else {
+      const lib = await probes.run(NFT_SESSION_PYTHON, [NFT_SESSION_HELPER, '--check'])
+      out.push({
+        check: 'nft session',
+        ok: true,
+        detail:
+          lib.code === 0
+            ? 'libnftables (python3-nftables)'
+            : `nft -i, about twice the CPU per login: libnftables cannot be used (${(lib.stderr.trim().split('\n')[0] || `exit ${lib.code}`).replace(/^libnftables cannot be used: /, '')}); apt-get install python3-nftables`,
+      })
     }
     const iface = gate.guestInterface
     try {
