@@ -73,6 +73,7 @@ beforeAll(async () => {
       'deploy',
       'systemd',
       'bin',
+      'libexec',
       'docs',
       'README.md',
       'package.json',
