@@ -200,6 +200,7 @@ describe('branchgate doctor', () => {
     expect(findings.filter((f) => !f.ok)).toEqual([])
     expect(findings.map((f) => f.check)).toEqual([
       'nft',
+      'nft session',
       'guest interface',
       'IP forwarding',
       'dnsmasq config',
