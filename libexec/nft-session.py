@@ -10,18 +10,25 @@
 #
 # `--check`: exits 0 when libnftables can be loaded and a context made, 3 with the reason on
 # standard error when not (the service then keeps `nft -i`).
+# `--else NFT`: when libnftables cannot be loaded as the session starts (python3-nftables removed
+# since the service's check), becomes `NFT -i` on the same input and error, saying nothing: the
+# session goes on, as slowly as before, instead of failing every change until a restart.
+import os
 import sys
 
 
 def main():
+    args = sys.argv[1:]
     try:
         from nftables import Nftables
 
         nft = Nftables()
     except Exception as err:  # ImportError, or OSError when libnftables.so.1 is missing
+        if len(args) == 2 and args[0] == "--else":
+            os.execvp(args[1], [args[1], "-i"])
         sys.stderr.write("libnftables cannot be used: %s\n" % err)
         return 3
-    if sys.argv[1:] == ["--check"]:
+    if args == ["--check"]:
         return 0
     stdin = sys.stdin.buffer
     out = sys.stdout.buffer

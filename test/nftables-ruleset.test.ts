@@ -467,8 +467,11 @@ describe('the nftables gate', () => {
     const ns = ['ip', 'netns', 'exec', 'ns1', 'nft']
     const lib = await nftSessionProgram(ns, 'auto', check(null))
     // The helper runs where nft would: after the same prefix, with Debian's python3.
-    expect(lib.argv).toEqual(['ip', 'netns', 'exec', 'ns1', NFT_SESSION_PYTHON, NFT_SESSION_HELPER])
-    expect(checked).toEqual([[...lib.argv, '--check']])
+    expect(lib.argv).toEqual([
+      ...['ip', 'netns', 'exec', 'ns1', NFT_SESSION_PYTHON, NFT_SESSION_HELPER],
+      ...['--else', 'nft'],
+    ])
+    expect(checked).toEqual([[...lib.argv.slice(0, -2), '--check']])
     expect(lib.which).toBe('libnftables (python3-nftables)')
     const fallback = await nftSessionProgram(['nft'], 'auto', check("No module named 'nftables'"))
     expect(fallback).toEqual({

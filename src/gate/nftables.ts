@@ -176,8 +176,9 @@ export async function nftSessionProgram(
   if (choice === 'nft') return { ...nftI, which: 'nft -i (gate.nftSession is "nft")' }
   const helper = [...argv.slice(0, -1), NFT_SESSION_PYTHON, NFT_SESSION_HELPER]
   const why = await check([...helper, '--check'])
+  // `--else`: a helper started after the library went away becomes nft -i itself.
   return why === null
-    ? { argv: helper, which: 'libnftables (python3-nftables)' }
+    ? { argv: [...helper, '--else', argv.at(-1)!], which: 'libnftables (python3-nftables)' }
     : { ...nftI, which: `nft -i (libnftables cannot be used: ${why})` }
 }
 

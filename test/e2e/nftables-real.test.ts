@@ -8,7 +8,13 @@ import {
   createBatchSession,
   spawnProgram,
 } from '../../src/gate/batch-session.js'
-import { createNftRunner, nftDialect, type NftablesGate } from '../../src/gate/nftables.js'
+import {
+  createNftRunner,
+  NFT_SESSION_HELPER,
+  NFT_SESSION_PYTHON,
+  nftDialect,
+  type NftablesGate,
+} from '../../src/gate/nftables.js'
 import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
 import { letThroughCommand, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
 import { createShaper } from '../../src/gate/shaper.js'
@@ -339,6 +345,44 @@ describe.skipIf(why !== null)('the nft and tc sessions against the real programs
     } finally {
       process.env.HOME = before
       rmSync(home, { recursive: true, force: true })
+    }
+  })
+
+  it('becomes nft -i when the helper starts where libnftables cannot be loaded (python3-nftables removed after the check)', async () => {
+    // python3 -S leaves out site-packages, where Debian's nftables module lives: the import
+    // fails as it would once the package is removed.
+    const session = createBatchSession({
+      spawn: spawnProgram(
+        [
+          ...space.nftArgv.slice(0, -1),
+          NFT_SESSION_PYTHON,
+          '-S',
+          NFT_SESSION_HELPER,
+          '--else',
+          'nft',
+        ],
+        { pipe: true },
+      ),
+      dialect: nftDialect,
+    })
+    try {
+      await session.run(['add table inet bgelse'])
+      // The same process, now nft: it has nft's name and answers with nft's words.
+      const comms = execFileSync('ip', ['netns', 'pids', space.ns], { encoding: 'utf8' })
+        .split(/\s+/)
+        .filter((pid) => /^\d+$/.test(pid))
+        .map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim())
+      expect(comms).toEqual(['nft'])
+      const err = await session
+        .run(['add element inet bgelse nosuch { 3a:11:22:33:44:57 }'])
+        .then(refused, (e: Error) => e)
+      expect(err).toBeInstanceOf(BatchRefusedError)
+      expect(err.message).toMatch(
+        /^Error: No such file or directory\nadd element inet bgelse nosuch /,
+      )
+    } finally {
+      await session.close()
+      space.nft('delete', 'table', 'inet', 'bgelse')
     }
   })
 
