@@ -50,9 +50,10 @@ import {
 } from './nft-ruleset.js'
 
 /**
- * How branchgate talks to nft: a long-lived `nft -i` session for the one-line changes of every
- * login (a process per change costs ~20 ms, a line in a session well under 5 ms), and `nft -f -`
- * for big batches. Arguments are arrays, never a shell string.
+ * How branchgate talks to nft: a long-lived session for the one-line changes of every login
+ * (libnftables through libexec/nft-session.py, or `nft -i`: a process per change costs ~20 ms, a
+ * line in a session well under 1 ms), and `nft -f -` for big batches. Arguments are arrays,
+ * never a shell string.
  */
 export interface NftRunner {
   /**
