@@ -105,7 +105,7 @@ if [ -z "$ROOT" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   fi
-  # The gate's nft session through libnftables (a third of nft -i's CPU per login); without it
+  # The gate's nft session through libnftables (about half nft -i's CPU per login); without it
   # the service uses nft -i.
   if ! dpkg -s python3-nftables >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-nftables ||

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   briefly,
+  checkRefusal,
   coalescedLines,
   createNftablesGate,
   createNftRunner,
@@ -485,6 +486,14 @@ describe('the nftables gate', () => {
     // The helper ships beside the code, and the check runs the real thing (a missing
     // interpreter is a reason, not a crash).
     expect(existsSync(NFT_SESSION_HELPER)).toBe(true)
+  })
+
+  it("says why the helper's check refused once, in its own words", () => {
+    // The service's log line and doctor's both add "libnftables cannot be used".
+    expect(
+      checkRefusal("libnftables cannot be used: No module named 'nftables'\nmore\n", 'exit 3'),
+    ).toBe("No module named 'nftables'")
+    expect(checkRefusal('', 'spawn /usr/bin/python3 ENOENT')).toBe('spawn /usr/bin/python3 ENOENT')
   })
 
   it('starts no session program until a line is run, and logs the one it chose', async () => {

@@ -29,7 +29,7 @@ import { readConfig } from '../config-file.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
-import { NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
+import { checkRefusal, NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -154,7 +154,7 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         detail:
           lib.code === 0
             ? 'libnftables (python3-nftables)'
-            : `nft -i, about twice the CPU per login: libnftables cannot be used (${(lib.stderr.trim().split('\n')[0] || `exit ${lib.code}`).replace(/^libnftables cannot be used: /, '')}); apt-get install python3-nftables`,
+            : `nft -i, about twice the CPU per login: libnftables cannot be used (${checkRefusal(lib.stderr, `exit ${lib.code}`)}); apt-get install python3-nftables`,
       })
     }
     const iface = gate.guestInterface

@@ -152,8 +152,8 @@ const nftablesGate = z
     nftPath: z.string().min(1).default('nft'),
     /**
      * The program that makes each login's firewall change (issue 20): "auto" uses libnftables
-     * through Debian's python3-nftables when it is installed (a third less CPU per change than
-     * `nft -i`), else `nft -i`; "nft" always uses `nft -i`.
+     * through Debian's python3-nftables when it is installed (about half the CPU per change
+     * of `nft -i`), else `nft -i`; "nft" always uses `nft -i`.
      */
     nftSession: z.enum(['auto', 'nft'], { error: 'must be "auto" or "nft"' }).default('auto'),
     /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */

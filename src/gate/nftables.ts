@@ -157,10 +157,19 @@ export const NFT_SESSION_HELPER = atRoot('libexec', 'nft-session.py')
 /** Runs the helper's `--check`: null when libnftables can be used, else why not. */
 export type NftSessionCheck = (argv: readonly string[]) => Promise<string | null>
 
+/**
+ * Why the helper's `--check` refused: the first line it wrote, without its own "libnftables
+ * cannot be used: " (the caller says that), or `otherwise` when it wrote nothing.
+ */
+export function checkRefusal(stderr: string, otherwise: string): string {
+  const first = stderr.trim().split('\n')[0] || otherwise
+  return first.replace(/^libnftables cannot be used: /, '')
+}
+
 const checkByRunning: NftSessionCheck = ([file, ...args]) =>
   new Promise((resolve) => {
     execFile(file!, args, { timeout: 10_000 }, (err, _out, errText) =>
-      resolve(err ? (errText.trim() || err.message).split('\n')[0]! : null),
+      resolve(err ? checkRefusal(errText, err.message) : null),
     )
   })
 
