@@ -94,26 +94,27 @@ export function createApp(services: Services, edges: AppEdges) {
       },
     }),
   )
-  portal.route(
-    '/',
-    portalRoutes({
-      config,
-      views,
-      login,
-      access,
-      clock: services.clock,
-      db: services.db,
-      gateBackend: config.gate.backend,
-      consents: services.consents,
-      notices: fullNotices(config),
-      allowance: services.allowance,
-      withoutCode: services.withoutCode,
-      passes: services.passes,
-      extension: services.extension,
-      metrics,
-      splashUrl,
-    }),
-  )
+  const { routes, fast } = portalRoutes({
+    config,
+    views,
+    login,
+    access,
+    clock: services.clock,
+    db: services.db,
+    gateBackend: config.gate.backend,
+    consents: services.consents,
+    notices: fullNotices(config),
+    allowance: services.allowance,
+    withoutCode: services.withoutCode,
+    passes: services.passes,
+    extension: services.extension,
+    metrics,
+    splashUrl,
+    // Only when a request's device is its socket's peer: a clientAddress given by the caller
+    // (tests, a proxy) is asked through the app.
+    ...(edges.neighbours.known && !edges.clientAddress ? { knownMac: edges.neighbours.known } : {}),
+  })
+  portal.route('/', routes)
   portal.notFound((c) => {
     const locale = c.get('voice') ?? 'es'
     return sendPage(
@@ -154,6 +155,13 @@ export function createApp(services: Services, edges: AppEdges) {
     ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
+  if (fast) {
+    // Every listener (main.ts, the tests' servers) serves `portal.fetch`: the splash page's fast
+    // path goes in front of it there (src/portal/fast-splash.ts). A request it does not answer,
+    // and `portal.request()` in tests (no socket), goes through the app as before.
+    const app = portal.fetch
+    portal.fetch = (req, env, ctx) => fast.answer(env) ?? app(req, env, ctx)
+  }
   return { portal, admin, consoleWorker }
 }
 

@@ -46,7 +46,11 @@ function listen(
   secure?: { key: Buffer; cert: Buffer },
 ): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const fetch: Fetch = async (req, env) => (await app)(req, env)
+    // Once the app is known, its answer is passed on as it comes: a Response given at once
+    // (the splash page's fast path) is written by @hono/node-server without a microtask.
+    let known: Fetch | null = null
+    void app.then((f) => (known = f)).catch(() => {})
+    const fetch: Fetch = (req, env) => (known ? known(req, env) : app.then((f) => f(req, env)))
     const options = { fetch, hostname: l.host, port: l.port }
     const server = secure
       ? serve({ ...options, createServer: createHttpsServer, serverOptions: secure }, () =>

@@ -7,6 +7,7 @@ import { createServices, type ServiceDeps } from '../src/services.js'
 import { loadConfig, type Config, type ConfigEnv } from '../src/config.js'
 import { closeDb, openDb, type Db } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
+import type { Metrics } from '../src/observe/metrics.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
 import { FakeSms } from './fakes/sms.js'
@@ -51,13 +52,22 @@ export const PHONE_MAC = '3a:11:22:33:44:55'
  * The whole portal on a real SQLite file with hand-made fakes for the outside world.
  * `request(path, init, ip)` goes through app.request() as if from the TCP peer `ip`.
  */
-export function portalHarness(configOverrides: Record<string, unknown> = {}, env: ConfigEnv = {}) {
+export function portalHarness(
+  configOverrides: Record<string, unknown> = {},
+  env: ConfigEnv = {},
+  /**
+   * `knownNeighbours`: the neighbour fake answers `known`, so the splash fast path runs;
+   * `metrics`: where the funnel and timings go (default: nowhere).
+   */
+  opts: { knownNeighbours?: boolean; metrics?: Metrics } = {},
+) {
   const t = tempDir()
   const config: Config = loadConfig(JSON.stringify({ dataDir: t.dir, ...configOverrides }), env)
   const db = openDb(path.join(t.dir, 'branchgate.db'))
   const clock = new FakeClock()
   const sms = new FakeSms()
   const neighbours = new FakeNeighbours().set(PHONE_IP, PHONE_MAC)
+  if (opts.knownNeighbours) neighbours.knowing()
   const gate = createDryRunGate(clock)
   const logs: string[] = []
   const secret = Buffer.alloc(32, 7)
@@ -70,6 +80,7 @@ export function portalHarness(configOverrides: Record<string, unknown> = {}, env
     clock,
     secret,
     log: (l) => logs.push(l),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   })
   const request = (p: string, init: RequestInit = {}, ip: string = PHONE_IP) =>
     app.portal.request(p, init, { incoming: { socket: { remoteAddress: ip } } })

@@ -131,6 +131,10 @@ describe('neighbour table', () => {
     expect(await wrapped.macFor('127.0.0.1')).toBe(demo)
     expect(await wrapped.macFor('::1')).toBe(demo)
     expect(await wrapped.macFor('10.20.0.15')).toBe('3a:11:22:33:44:55')
+    // Known without a lookup: the demo's loopback MAC; the per-request kernel table knows nothing.
+    expect(wrapped.known?.('::ffff:127.0.0.1')).toBe(demo)
+    expect(wrapped.known?.('10.20.0.15')).toBeUndefined()
+    expect(kernel.known).toBeUndefined()
   })
 })
 
@@ -233,8 +237,10 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
     // The address moves to another phone: the kernel's line replaces the old MAC.
     monitor.line('10.20.0.15 dev br-guest lladdr 3a:99:99:99:99:99 STALE')
     expect(await watch.macFor('10.20.0.15')).toBe('3a:99:99:99:99:99')
+    expect(watch.known('::ffff:10.20.0.15')).toBe('3a:99:99:99:99:99')
     // Deleted or failed entries are forgotten: the next question goes to the kernel.
     monitor.line('Deleted 10.20.0.15 dev br-guest lladdr 3a:99:99:99:99:99 STALE')
+    expect(watch.known('10.20.0.15')).toBeUndefined()
     expect(await watch.macFor('10.20.0.15')).toBeNull()
     monitor.line('10.20.0.40 dev br-guest lladdr 3a:00:00:00:00:40 REACHABLE')
     monitor.line('10.20.0.40 dev br-guest FAILED')
@@ -274,8 +280,11 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
       restartMs: 1,
     })
     await until(() => watch.state().live)
+    expect(watch.known('10.20.0.15')).toBe('3a:11:22:33:44:55')
     monitor.end('ip monitor ended (SIGKILL)')
     expect(watch.state().live).toBe(false)
+    // Nothing is known without asking while the monitor is down.
+    expect(watch.known('10.20.0.15')).toBeUndefined()
     expect(await watch.macFor('10.20.0.15')).toBe('3a:11:22:33:44:55')
     expect(kernel.asked).toEqual(['10.20.0.15'])
     expect(lines).toEqual([

@@ -7,6 +7,11 @@ import { parseMac, type Mac } from '../mac.js'
 export interface NeighbourTable {
   /** The MAC of the host with this IP on a directly attached network, or null if unknown. */
   macFor(ip: string): Promise<Mac | null>
+  /**
+   * What macFor would answer, when the table knows it without asking the kernel (a map read);
+   * undefined when only macFor can tell. Optional: a table that always asks has none.
+   */
+  known?(ip: string): Mac | null | undefined
 }
 
 export type RunCommand = (file: string, args: string[]) => Promise<string>
@@ -121,11 +126,15 @@ export function createKernelNeighbours(
  * locally administered MAC. Any other address still goes to the kernel.
  */
 export function withLoopbackDemoMac(table: NeighbourTable, demoMac: Mac): NeighbourTable {
+  const loopback = (ip: string) => ip === '::1' || /^127\./.test(ip)
   return {
     async macFor(address) {
-      const ip = plainIp(address)
-      if (ip === '::1' || /^127\./.test(ip)) return demoMac
+      if (loopback(plainIp(address))) return demoMac
       return table.macFor(address)
+    },
+    known(address) {
+      if (loopback(plainIp(address))) return demoMac
+      return table.known?.(address)
     },
   }
 }
@@ -220,6 +229,7 @@ export interface NeighbourWatchDeps {
 }
 
 export interface NeighbourWatch extends NeighbourTable {
+  known(ip: string): Mac | undefined
   /** How many addresses the watch knows; `live` once the monitor runs and the table was read. */
   state(): { live: boolean; entries: number; directLookups: number }
   close(): void
@@ -345,6 +355,9 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
       if (isIP(ip) === 0) return null
       directLookups++
       return direct.macFor(ip)
+    },
+    known(address) {
+      return live ? table.get(plainIp(address)) : undefined
     },
     state: () => ({ live, entries: table.size, directLookups }),
     close() {

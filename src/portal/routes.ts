@@ -48,6 +48,7 @@ import type { DeviceVariables } from './device.js'
 import type { ConsentDesk } from '../customers/consent.js'
 import type { FullNotice } from '../privacy/notice.js'
 import { privacyLawOf } from '../customers/config.js'
+import { createFastSplash, type FastSplash, type FastSplashDeps } from './fast-splash.js'
 
 export interface PortalEnv {
   Variables: DeviceVariables & {
@@ -88,13 +89,25 @@ export interface PortalDeps {
   metrics?: Metrics
   /** The splash page's URL (publicUrl's `/`); a portal on port 0 knows it once bound. */
   splashUrl?: () => string
+  /**
+   * The neighbour table's MAC for a socket address when it knows it without a lookup: given,
+   * GET / from a phone it knows is answered without the framework when it can be
+   * (src/portal/fast-splash.ts).
+   */
+  knownMac?: FastSplashDeps['known']
 }
 
 const LANG_COOKIE = 'bg_lang'
 const DEFAULT_LOCALE = (cfg: Config): Locale => asLocale(cfg.defaultLocale) ?? 'es'
 
-/** The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check. */
-export function portalRoutes(deps: PortalDeps) {
+/**
+ * The guest-facing routes: splash, code, welcome, the RFC 8908 API and the health check; and,
+ * with `knownMac`, the splash page's fast path in front of them (`fast`).
+ */
+export function portalRoutes(deps: PortalDeps): {
+  routes: Hono<PortalEnv>
+  fast: FastSplash | null
+} {
   const { config, views, login } = deps
   const metrics = deps.metrics ?? noMetrics
   const configuredSplash = new URL('/', config.publicUrl).href
@@ -206,6 +219,21 @@ export function portalRoutes(deps: PortalDeps) {
     return sendPage(c, html)
   }
 
+  // GET / of a phone with no standing and nothing live, answered before the app when it can be:
+  // the same reads as the route below, and the same page.
+  const fast = deps.knownMac
+    ? createFastSplash({
+        known: deps.knownMac,
+        page(mac, voice, userAgent) {
+          const html = splashCache.get(voice)
+          if (html === undefined || login.standing(mac).kind !== 'unknown') return undefined
+          if (deps.access.live(mac)) return undefined
+          metrics.funnel('splash', OS_GROUP_OF[osFamilyOf(userAgent)])
+          return html
+        },
+      })
+    : null
+
   // The first page every phone opens: one neighbour lookup, and a database read only for a device
   // linked to a customer.
   app.get('/', async (c) => {
@@ -213,7 +241,13 @@ export function portalRoutes(deps: PortalDeps) {
       metrics.funnel('splash', osOf(c))
       return emptySplashPage(c)
     }
-    if (c.req.url.includes('?') && c.req.query('fresh') !== undefined) return splash()
+    if (c.req.url.includes('?')) {
+      if (c.req.query('fresh') !== undefined) return splash()
+    } else if (fast && c.req.header('cookie') === undefined) {
+      // The voice came from Accept-Language alone, and the Host check passed: the fast path may
+      // answer the next request like this one.
+      fast.learn(c.env, c.get('voice'))
+    }
     const { mac } = await c.var.device()
     if (!mac) return splash()
     const standing = login.standing(mac)
@@ -679,7 +713,7 @@ export function portalRoutes(deps: PortalDeps) {
     )
   })
 
-  return app
+  return { routes: app, fast }
 }
 
 /** The first word of a name ("María José Pérez" → "María"), for a greeting. */
