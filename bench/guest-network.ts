@@ -308,6 +308,19 @@ async function packetRate(n: TestNetwork, phone: Client, host: string): Promise<
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!
 
 /**
+ * The mean of the middle half of sorted values (the interquartile mean). ping gives each round
+ * trip in whole microseconds, and a let-through phone's path here takes about 10: its median
+ * moves in steps of 10 %, so it cannot tell 5 % from 0 or 10 (the same arm twice gave +0 and
+ * +10 %). The middle half's mean is as deaf to a lone slow ping as the median, and resolves a
+ * fraction of a microsecond.
+ */
+function midmean(sorted: number[]): number {
+  const q = Math.floor(sorted.length / 4)
+  const mid = sorted.slice(q, sorted.length - q)
+  return mid.reduce((a, b) => a + b, 0) / mid.length
+}
+
+/**
  * Forwarding that costs (almost) nothing: from a let-through phone to the internet host with
  * 10,000 MACs in the set, against the same path with branchgate's table replaced by a bare one
  * doing only the NAT (IPv4 and NAT66), IPv4 and IPv6. branchgate's tables are taken as the
@@ -451,13 +464,20 @@ async function forwarding(n: TestNetwork, phone: Client) {
           },
         )
         figure(
-          `${key}.rtt.p50`,
-          `  IPv${fam} round trip 5 ms apart, p50 added`,
-          delta(percentile(sR, 50), percentile(bareR, 50)),
+          `${key}.rtt.midmean`,
+          `  IPv${fam} round trip 5 ms apart, interquartile mean added`,
+          delta(midmean(sR), midmean(bareR)),
           '%',
           {
             target: { op: '<=', value: 5 },
+            note: `(${us(midmean(sR))} vs ${us(midmean(bareR))})`,
           },
+        )
+        figure(
+          `${key}.rtt.p50`,
+          `  IPv${fam} round trip 5 ms apart, p50 added (in ping's whole microseconds)`,
+          delta(percentile(sR, 50), percentile(bareR, 50)),
+          '%',
         )
         figure(
           `${key}.rtt.p99`,
