@@ -1,4 +1,4 @@
-import autocannon from 'autocannon'
+import autocannon, { type Result } from 'autocannon'
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -122,17 +122,21 @@ export async function rps(port: number, seconds: number, connections = 50): Prom
 }
 
 /** GET / for `seconds`; the average req/s and the server's CPU per request (µs). */
-export async function splashLoad(
+export function splashLoad(server: Server, seconds: number, connections = 50) {
+  return measured(server, () => load(server.port, seconds, connections))
+}
+
+/** The average req/s of a load and the server's CPU per request (µs) while it ran. */
+async function measured(
   server: Server,
-  seconds: number,
-  connections = 50,
+  run: () => Promise<Result>,
 ): Promise<{ rps: number; cpuPerRequestUs: number }> {
   const cpu0 = await serverCpu(server)
-  const result = await load(server.port, seconds, connections)
+  const result = await run()
   const cpu = (await serverCpu(server)) - cpu0
   return {
     rps: result.requests.average,
-    cpuPerRequestUs: (cpu * 1000) / (result.requests as { total?: number }).total!,
+    cpuPerRequestUs: (cpu * 1000) / result.requests.total,
   }
 }
 
@@ -146,6 +150,28 @@ async function load(port: number, seconds: number, connections: number) {
   if (result.non2xx || result.errors)
     throw new Error(`GET / had ${result.non2xx} non-2xx and ${result.errors} errors`)
   return result
+}
+
+/**
+ * A caught phone's captive probe (Android's, by Host, as nftables redirects it) for `seconds`:
+ * every answer the redirect to the splash page. The average req/s and the server's CPU per probe.
+ */
+export function probeLoad(server: Server, seconds: number, connections = 50) {
+  return measured(server, async () => {
+    const result = await autocannon({
+      url: `http://127.0.0.1:${server.port}/generate_204`,
+      headers: { host: 'connectivitycheck.gstatic.com' },
+      connections,
+      duration: seconds,
+      pipelining: 1,
+    })
+    const redirects = result['3xx']
+    if (result.errors || result.non2xx !== redirects || redirects !== result.requests.total)
+      throw new Error(
+        `the probe had ${result.errors} errors and ${result.non2xx - redirects} answers other than a redirect`,
+      )
+    return result
+  })
 }
 
 /** The server's CPU time so far (user + system, all its threads), in ms. */
@@ -304,6 +330,20 @@ const section: BenchSection = {
           better: 'lower',
         })
         figure('splash.cpu', '  server CPU per GET /, splash', splashRun.cpuPerRequestUs, 'µs', {
+          better: 'lower',
+        })
+        // The request a caught phone sends most: its OS's probe, answered with the redirect.
+        const probeRun = await probeLoad(portal, seconds)
+        figure(
+          'probe.rps',
+          "GET /generate_204  a caught phone's probe (redirect)",
+          probeRun.rps,
+          'req/s',
+          {
+            better: 'higher',
+          },
+        )
+        figure('probe.cpu', '  server CPU per probe', probeRun.cpuPerRequestUs, 'µs', {
           better: 'lower',
         })
         // One client first: the service time, with no queue in front of it.

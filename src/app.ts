@@ -15,9 +15,10 @@ import {
   ValidationError,
 } from './errors.js'
 import type { NeighbourTable } from './gate/neighbours.js'
+import type { Mac } from './mac.js'
 import { asLocale, languageOf, t, type Voice } from './i18n/messages.js'
 import { deviceLookup } from './portal/device.js'
-import { captiveDetection } from './portal/probes.js'
+import { captiveDetection, createFastProbes, type Probe } from './portal/probes.js'
 import { osGroupOfProbe, osGroupOfUserAgent, refusalReasonOf } from './observe/labels.js'
 import type { Metrics } from './observe/metrics.js'
 import { renderPage, sendPage } from './portal/page.js'
@@ -69,6 +70,24 @@ export function createApp(services: Services, edges: AppEdges) {
     return splash.href
   }
 
+  // A device with something to be told (its allowance ran out) gets the portal once more.
+  const onlineMac = (mac: Mac) => {
+    const live = access.live(mac)
+    return live !== null && live.notice === 0
+  }
+  const onCaptiveProbe = (probe: Probe, userAgent: string | undefined) => {
+    // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
+    const os = osGroupOfProbe(probe.os)
+    metrics.funnel('probe', os === 'other' ? osGroupOfUserAgent(userAgent) : os)
+  }
+  // The fast paths in front of the app (src/portal/fast-splash.ts, createFastProbes): only when a
+  // request's device is its socket's peer; a clientAddress given by the caller (tests, a proxy)
+  // is asked through the app.
+  const knownMac = !edges.clientAddress ? edges.neighbours.known : undefined
+  const fastProbes = knownMac
+    ? createFastProbes({ known: knownMac, online: onlineMac, onCaptiveProbe, splashUrl })
+    : null
+
   const portal = new Hono<PortalEnv>()
   portal.use('*', deviceLookup({ neighbours: edges.neighbours, clientAddress }))
   portal.use(
@@ -79,19 +98,10 @@ export function createApp(services: Services, edges: AppEdges) {
       listener: config.listen.portal,
       async isOnline(c) {
         const { mac } = await (c as Context<PortalEnv>).var.device()
-        if (mac === null) return false
-        // A device with something to be told (its allowance ran out) gets the portal once more.
-        const live = access.live(mac)
-        return live !== null && live.notice === 0
+        return mac !== null && onlineMac(mac)
       },
-      onCaptiveProbe(probe, c) {
-        // The probe table knows who sends it; a probe others send too (Firefox's) asks the UA.
-        const os = osGroupOfProbe(probe.os)
-        metrics.funnel(
-          'probe',
-          os === 'other' ? osGroupOfUserAgent(c.req.header('user-agent')) : os,
-        )
-      },
+      onCaptiveProbe,
+      ...(fastProbes ? { foreign: (c: Context) => fastProbes.learn(c.env) } : {}),
     }),
   )
   const { routes, fast } = portalRoutes({
@@ -110,9 +120,7 @@ export function createApp(services: Services, edges: AppEdges) {
     extension: services.extension,
     metrics,
     splashUrl,
-    // Only when a request's device is its socket's peer: a clientAddress given by the caller
-    // (tests, a proxy) is asked through the app.
-    ...(edges.neighbours.known && !edges.clientAddress ? { knownMac: edges.neighbours.known } : {}),
+    ...(knownMac ? { knownMac } : {}),
   })
   portal.route('/', routes)
   portal.notFound((c) => {
@@ -155,12 +163,13 @@ export function createApp(services: Services, edges: AppEdges) {
     ...(edges.observe ? { inFront: edges.observe } : {}),
   })
 
-  if (fast) {
-    // Every listener (main.ts, the tests' servers) serves `portal.fetch`: the splash page's fast
-    // path goes in front of it there (src/portal/fast-splash.ts). A request it does not answer,
-    // and `portal.request()` in tests (no socket), goes through the app as before.
+  if (fast && fastProbes) {
+    // Every listener (main.ts, the tests' servers) serves `portal.fetch`: the fast paths go in
+    // front of it there. A request they do not answer, and `portal.request()` in tests (no
+    // socket), goes through the app as before.
     const app = portal.fetch
-    portal.fetch = (req, env, ctx) => fast.answer(env) ?? app(req, env, ctx)
+    portal.fetch = (req, env, ctx) =>
+      fast.answer(env) ?? fastProbes.answer(env) ?? app(req, env, ctx)
   }
   return { portal, admin, consoleWorker }
 }

@@ -73,6 +73,19 @@ function get(
   })
 }
 
+/** The phone let through, and revoked, by the CLI's path. */
+const letThrough = () =>
+  h.app.access.setDeviceState({
+    next: 'allowed',
+    mac: PHONE,
+    customerId: null,
+    until: h.clock.now() + 3_600_000,
+    reason: 'manual-allow',
+    actor: 'cli',
+  })
+const revoke = () =>
+  h.app.access.setDeviceState({ next: 'blocked', mac: PHONE, reason: 'revoke', actor: 'cli' })
+
 /** The answer without the headers that differ from one response to the next. */
 const comparable = (a: Answer) => {
   const { date: _date, ...headers } = a.headers
@@ -147,23 +160,11 @@ describe("the splash page's fast path", () => {
     expect((await get(port)).body.toString()).toContain('action="/login"')
 
     // Let through by the CLI's path: the next GET / shows what it has, not the splash.
-    await h.app.access.setDeviceState({
-      next: 'allowed',
-      mac: PHONE,
-      customerId: null,
-      until: h.clock.now() + 3_600_000,
-      reason: 'manual-allow',
-      actor: 'cli',
-    })
+    await letThrough()
     const online = (await get(port)).body.toString()
     expect(online).toContain(t('es', 'online.title'))
     expect(online).not.toContain('action="/login"')
-    await h.app.access.setDeviceState({
-      next: 'blocked',
-      mac: PHONE,
-      reason: 'revoke',
-      actor: 'cli',
-    })
+    await revoke()
     expect((await get(port)).body.toString()).toContain('action="/login"')
 
     // A customer's device, remembered after a login: welcome back, never the empty splash.
@@ -179,12 +180,7 @@ describe("the splash page's fast path", () => {
       { challenge: challengeOf(code), code: h.sms.lastCodeTo('+525512345678') },
       '127.0.0.1',
     )
-    await h.app.access.setDeviceState({
-      next: 'blocked',
-      mac: PHONE,
-      reason: 'revoke',
-      actor: 'cli',
-    })
+    await revoke()
     const back = (await get(port)).body.toString()
     expect(back).toContain('Ana')
     expect(back).toContain('action="/welcome-back"')
@@ -192,5 +188,78 @@ describe("the splash page's fast path", () => {
     // A staff device is let through and told so.
     const staff = await get(port, { from: '127.0.0.3' })
     expect(staff.body.toString()).toContain(t('es', 'staff.title'))
+  })
+})
+
+describe("the probes' fast path", () => {
+  const probe = (port: number, host: string, path: string) => get(port, { path, headers: { host } })
+
+  it("answers a caught phone's probes with the app's redirect and counts each, without a neighbour lookup", async () => {
+    const { port, funnel } = await listening()
+    h.neighbours.set('127.0.0.1', PHONE)
+    const first = await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
+    expect(h.neighbours.lookups).toBe(1)
+    const second = await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
+    expect(h.neighbours.lookups).toBe(1)
+    expect(first.status).toBe(302)
+    expect(first.headers.location).toMatch(/^http:\/\/[^/]+\/$/)
+    expect(first.headers['cache-control']).toBe('no-store')
+    expect(comparable(second)).toEqual(comparable(first))
+    expect(funnel).toEqual([
+      ['probe', 'android'],
+      ['probe', 'android'],
+    ])
+    // Any other page of a name learned foreign: the same redirect, as the app sends it.
+    const page = await probe(port, 'connectivitycheck.gstatic.com', '/news/today.html')
+    expect(comparable(page)).toEqual(comparable(first))
+  })
+
+  it('gives a phone let through what its OS expects, as the app does, and the redirect again once revoked', async () => {
+    const { port } = await listening()
+    h.neighbours.set('127.0.0.1', PHONE)
+    await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
+    await probe(port, 'captive.apple.com', '/hotspot-detect.html')
+    const asked = h.neighbours.lookups
+    await letThrough()
+    // The app's answers (a host not learned yet), then the fast path's (no lookup).
+    const appAndroid = await probe(port, 'clients3.google.com', '/generate_204')
+    const appApple = await probe(port, 'www.apple.com', '/library/test/success.html')
+    expect(h.neighbours.lookups).toBe(asked + 2)
+    const android = await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
+    const apple = await probe(port, 'captive.apple.com', '/hotspot-detect.html')
+    expect(h.neighbours.lookups).toBe(asked + 2)
+    expect(android.status).toBe(204)
+    expect(comparable(android)).toEqual(comparable(appAndroid))
+    expect(apple.status).toBe(200)
+    expect(apple.body.toString()).toContain('Success')
+    expect(comparable(apple)).toEqual(comparable(appApple))
+    await revoke()
+    expect((await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')).status).toBe(302)
+  })
+
+  it('leaves to the app a query, an encoded path, another method and a phone the table does not know yet', async () => {
+    const { port } = await listening()
+    h.neighbours.set('127.0.0.1', PHONE).set('127.0.0.2', '3a:00:00:00:00:02')
+    await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
+    expect(h.neighbours.lookups).toBe(1)
+    // The app decodes the path before it looks it up in the probe table.
+    const encoded = await probe(port, 'connectivitycheck.gstatic.com', '/generate%5f204')
+    expect(encoded.status).toBe(302)
+    expect(h.neighbours.lookups).toBe(2)
+    await probe(port, 'connectivitycheck.gstatic.com', '/generate_204?t=1')
+    expect(h.neighbours.lookups).toBe(3)
+    await get(port, {
+      method: 'HEAD',
+      path: '/generate_204',
+      headers: { host: 'connectivitycheck.gstatic.com' },
+    })
+    expect(h.neighbours.lookups).toBe(4)
+    h.neighbours.unknown.add('127.0.0.2')
+    await get(port, {
+      from: '127.0.0.2',
+      path: '/generate_204',
+      headers: { host: 'connectivitycheck.gstatic.com' },
+    })
+    expect(h.neighbours.lookups).toBe(5)
   })
 })

@@ -36,8 +36,8 @@ export interface FastSplashDeps {
   page(mac: Mac, voice: Voice, userAgent: string | undefined): Uint8Array | undefined
 }
 
-/** The part of Node's request the fast path reads (`env.incoming` from @hono/node-server). */
-interface Incoming {
+/** The part of Node's request the fast paths read (`env.incoming` from @hono/node-server). */
+export interface Incoming {
   method?: string
   url?: string
   headers: Record<string, string | string[] | undefined>
@@ -61,8 +61,14 @@ export interface FastSplash {
 
 const LIMIT = 1000
 
-const incomingOf = (env: unknown): Incoming | undefined =>
+export const incomingOf = (env: unknown): Incoming | undefined =>
   (env as { incoming?: Incoming } | undefined)?.incoming
+
+/** A request's `Host` and the listener it came in on: what the Host check decides by. */
+export function hostAndListener(incoming: Incoming, host: string): string {
+  const s = incoming.socket
+  return `${host}\n${s.localAddress}\n${s.localPort}\n${s.encrypted ? 's' : ''}`
+}
 
 /** The request's key when it can be answered here at all, else null. */
 function keyOf(incoming: Incoming | undefined): string | null {
@@ -70,8 +76,7 @@ function keyOf(incoming: Incoming | undefined): string | null {
   const h = incoming.headers
   if (h.cookie !== undefined || typeof h.host !== 'string') return null
   const language = h['accept-language']
-  const s = incoming.socket
-  return `${h.host}\n${typeof language === 'string' ? language : ''}\n${s.localAddress}\n${s.localPort}\n${s.encrypted ? 's' : ''}`
+  return `${hostAndListener(incoming, h.host)}\n${typeof language === 'string' ? language : ''}`
 }
 
 export function createFastSplash(deps: FastSplashDeps): FastSplash {

@@ -1,5 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { isOwnAuthority, listenerOf, requestAuthority, type HostRules } from '../host-check.js'
+import type { Mac } from '../mac.js'
+import { hostAndListener, incomingOf } from './fast-splash.js'
 
 /**
  * Captive-portal detection. Phones and laptops fetch a known URL when they join a network; if the
@@ -132,8 +134,10 @@ export interface CaptiveDetectionDeps {
   listener: { host: string; port: number }
   /** Whether the device behind the request is let through now. */
   isOnline(c: Context): Promise<boolean>
-  /** Told of each probe from a device not let through (the funnel's first step). */
-  onCaptiveProbe?: (probe: Probe, c: Context) => void
+  /** Told of each probe from a device not let through, with its User-Agent (the funnel's first step). */
+  onCaptiveProbe?: (probe: Probe, userAgent: string | undefined) => void
+  /** Told of each request whose Host is not the portal's on its listener (the fast path's cue). */
+  foreign?: (c: Context) => void
 }
 
 /**
@@ -157,10 +161,11 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
   return async (c, next) => {
     const authority = requestAuthority(c)
     if (authority && isOwnAuthority(authority, rules, listenerOf(c))) return next()
+    deps.foreign?.(c)
     const probe = findProbe(hostOf(c.req.header('host') ?? new URL(c.req.url).host), c.req.path)
     if (probe) {
       if (!(await deps.isOnline(c))) {
-        deps.onCaptiveProbe?.(probe, c)
+        deps.onCaptiveProbe?.(probe, c.req.header('user-agent'))
         return toSplash(c)
       }
       const a = probe.online
@@ -169,5 +174,84 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
       return c.body(a.body, 200, { 'Content-Type': `${a.contentType}; charset=utf-8` })
     }
     return toSplash(c)
+  }
+}
+
+/**
+ * The probes and redirects of captiveDetection without the framework (issue 20): before login a
+ * phone's OS probes every few seconds, and every plain-HTTP request it makes lands here. Answered
+ * before the app, synchronously, with what captiveDetection answers, when that is certain:
+ *
+ * - `GET` of a plain path (no query, no percent-encoding: the app decodes paths before it looks
+ *   them up in the probe table), with a `Host`.
+ * - captiveDetection already found that `Host` foreign on this listener (`learn`, told by its
+ *   `foreign`): the Host check decides by nothing else.
+ * - Not a probe: the redirect to the splash page, as the app sends it (it asks nothing of the
+ *   device). A probe: the phone's MAC known to the neighbour table without a lookup, and the
+ *   answer by `online` (the same question as captiveDetection's `isOnline`): the redirect and
+ *   the funnel's step, or what the OS expects once online.
+ */
+export interface FastProbesDeps {
+  /** The MAC of a socket's peer when the neighbour table knows it without a lookup. */
+  known(address: string): Mac | null | undefined
+  /** Whether this device is let through now, as `isOnline` answers for it. */
+  online(mac: Mac): boolean
+  onCaptiveProbe?: (probe: Probe, userAgent: string | undefined) => void
+  splashUrl: () => string
+}
+
+export interface FastProbes {
+  /** The answer to this request, or undefined: the app answers it. */
+  answer(env: unknown): Response | undefined
+  /** captiveDetection found this request's Host foreign on its listener. */
+  learn(env: unknown): void
+}
+
+/** Hosts remembered at most: the probe hosts come first; past this, the app answers. */
+const FOREIGN_LIMIT = 1000
+const PLAIN_PATH = /^\/[^?%]*$/
+
+export function createFastProbes(deps: FastProbesDeps): FastProbes {
+  const foreign = new Set<string>()
+  return {
+    answer(env) {
+      const incoming = incomingOf(env)
+      if (!incoming || incoming.method !== 'GET') return undefined
+      const host = incoming.headers.host
+      const path = incoming.url
+      if (typeof host !== 'string' || typeof path !== 'string' || !PLAIN_PATH.test(path))
+        return undefined
+      if (!foreign.has(hostAndListener(incoming, host))) return undefined
+      const probe = findProbe(hostOf(host), path)
+      if (probe) {
+        const address = incoming.socket.remoteAddress
+        const mac = address ? deps.known(address) : undefined
+        if (!mac) return undefined
+        if (deps.online(mac)) {
+          const a = probe.online
+          if (a.status === 204)
+            return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
+          return new Response(a.body, {
+            status: 200,
+            headers: {
+              'cache-control': 'no-store',
+              'content-type': `${a.contentType}; charset=utf-8`,
+            },
+          })
+        }
+        const ua = incoming.headers['user-agent']
+        deps.onCaptiveProbe?.(probe, typeof ua === 'string' ? ua : undefined)
+      }
+      return new Response(null, {
+        status: 302,
+        headers: { 'cache-control': 'no-store', location: deps.splashUrl() },
+      })
+    },
+    learn(env) {
+      const incoming = incomingOf(env)
+      const host = incoming?.headers.host
+      if (incoming && typeof host === 'string' && foreign.size < FOREIGN_LIMIT)
+        foreign.add(hostAndListener(incoming, host))
+    },
   }
 }
