@@ -237,7 +237,7 @@ describe("the probes' fast path", () => {
     expect((await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')).status).toBe(302)
   })
 
-  it('leaves to the app a query, an encoded path, another method and a phone the table does not know yet', async () => {
+  it('leaves to the app a query, an encoded or dotted path, a backslash, another method and a phone the table does not know yet', async () => {
     const { port } = await listening()
     h.neighbours.set('127.0.0.1', PHONE).set('127.0.0.2', '3a:00:00:00:00:02')
     await probe(port, 'connectivitycheck.gstatic.com', '/generate_204')
@@ -246,20 +246,26 @@ describe("the probes' fast path", () => {
     const encoded = await probe(port, 'connectivitycheck.gstatic.com', '/generate%5f204')
     expect(encoded.status).toBe(302)
     expect(h.neighbours.lookups).toBe(2)
-    await probe(port, 'connectivitycheck.gstatic.com', '/generate_204?t=1')
+    // … and resolves dot segments: this is the probe, for the app.
+    const dotted = await probe(port, 'connectivitycheck.gstatic.com', '/./generate_204')
+    expect(dotted.status).toBe(302)
     expect(h.neighbours.lookups).toBe(3)
+    // A backslash is refused by the server in front of the app, never redirected.
+    expect((await probe(port, 'connectivitycheck.gstatic.com', '/a\\b')).status).toBe(400)
+    await probe(port, 'connectivitycheck.gstatic.com', '/generate_204?t=1')
+    expect(h.neighbours.lookups).toBe(4)
     await get(port, {
       method: 'HEAD',
       path: '/generate_204',
       headers: { host: 'connectivitycheck.gstatic.com' },
     })
-    expect(h.neighbours.lookups).toBe(4)
+    expect(h.neighbours.lookups).toBe(5)
     h.neighbours.unknown.add('127.0.0.2')
     await get(port, {
       from: '127.0.0.2',
       path: '/generate_204',
       headers: { host: 'connectivitycheck.gstatic.com' },
     })
-    expect(h.neighbours.lookups).toBe(5)
+    expect(h.neighbours.lookups).toBe(6)
   })
 })

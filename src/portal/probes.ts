@@ -182,8 +182,8 @@ export function captiveDetection(deps: CaptiveDetectionDeps): MiddlewareHandler 
  * phone's OS probes every few seconds, and every plain-HTTP request it makes lands here. Answered
  * before the app, synchronously, with what captiveDetection answers, when that is certain:
  *
- * - `GET` of a plain path (no query, no percent-encoding: the app decodes paths before it looks
- *   them up in the probe table), with a `Host`.
+ * - `GET` of a plain path (no query, no percent-encoding, no dot segment: the app decodes and
+ *   resolves paths before it looks them up in the probe table), with a `Host`.
  * - captiveDetection already found that `Host` foreign on this listener (`learn`, told by its
  *   `foreign`): the Host check decides by nothing else.
  * - Not a probe: the redirect to the splash page, as the app sends it (it asks nothing of the
@@ -209,7 +209,13 @@ export interface FastProbes {
 
 /** Hosts remembered at most: the probe hosts come first; past this, the app answers. */
 const FOREIGN_LIMIT = 1000
-const PLAIN_PATH = /^\/[^?%]*$/
+/**
+ * A path the app reads exactly as sent: only characters @hono/node-server passes through
+ * untouched (no `%`, which the app decodes; no `?`; no backslash, which it refuses with 400) and no
+ * `.` or `..` segment (which it resolves).
+ */
+const PLAIN_PATH = /^\/[A-Za-z0-9_.~!$&'()*+,;=:@/-]*$/
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/
 
 export function createFastProbes(deps: FastProbesDeps): FastProbes {
   const foreign = new Set<string>()
@@ -219,8 +225,8 @@ export function createFastProbes(deps: FastProbesDeps): FastProbes {
       if (!incoming || incoming.method !== 'GET') return undefined
       const host = incoming.headers.host
       const path = incoming.url
-      if (typeof host !== 'string' || typeof path !== 'string' || !PLAIN_PATH.test(path))
-        return undefined
+      if (typeof host !== 'string' || typeof path !== 'string') return undefined
+      if (!PLAIN_PATH.test(path) || DOT_SEGMENT.test(path)) return undefined
       if (!foreign.has(hostAndListener(incoming, host))) return undefined
       const probe = findProbe(hostOf(host), path)
       if (probe) {
