@@ -13,7 +13,7 @@ import {
   SendingPausedError,
   SmsSendError,
 } from '../errors.js'
-import { OS_GROUP_OF, type OsGroup } from '../observe/labels.js'
+import { OS_GROUP_OF, osGroupOfUserAgent, type OsGroup } from '../observe/labels.js'
 import { noMetrics, secondsSince, type Metrics } from '../observe/metrics.js'
 import type { DeviceAccess } from '../access/device-access.js'
 import type { Allowance } from '../access/allowance.js'
@@ -228,7 +228,7 @@ export function portalRoutes(deps: PortalDeps): {
           const html = splashCache.get(voice)
           if (html === undefined || login.standing(mac).kind !== 'unknown') return undefined
           if (deps.access.live(mac)) return undefined
-          metrics.funnel('splash', OS_GROUP_OF[osFamilyOf(userAgent)])
+          metrics.funnel('splash', osGroupOfUserAgent(userAgent))
           return html
         },
       })
