@@ -183,6 +183,7 @@ function machine(
       quickCheck: 'ok',
     }),
     dns: dnsmasq.dns,
+    nftLibrary: () => null,
   }
 }
 

@@ -42,6 +42,7 @@ function probes(dnsmasq: StagedDnsmasq, files: Record<string, string> = {}): Doc
       quickCheck: 'ok',
     }),
     dns: dnsmasq.dns,
+    nftLibrary: () => null,
   }
 }
 
@@ -57,14 +58,31 @@ const gateway = (extra: Record<string, unknown> = {}) =>
 const finding = (findings: Finding[], check: string) => findings.find((f) => f.check === check)
 
 describe("doctor and the gate's nft session (issue 20)", () => {
-  it('says libnftables when the helper can load it, and nft -i with the reason and the package when not', async () => {
+  it("says libnftables in the service's process when it loads, else through the helper, else nft -i with the reasons and the package", async () => {
     const staged = stagedDnsmasq()
     expect(finding(await diagnose(gateway(), probes(staged)), 'nft session')).toEqual({
       check: 'nft session',
       ok: true,
-      detail: 'libnftables (python3-nftables)',
+      detail: "libnftables (in the service's process)",
     })
+    const noKoffi = 'koffi cannot be loaded: Cannot find module'
+    const helper = probes(staged)
+    helper.nftLibrary = () => noKoffi
+    expect(finding(await diagnose(gateway(), helper), 'nft session')!.detail).toBe(
+      `libnftables (python3-nftables) (in the service's process: ${noKoffi})`,
+    )
+    // Asked for the helper, doctor neither loads the library nor mentions it.
+    helper.nftLibrary = () => {
+      throw new Error('not asked')
+    }
+    const asHelper = gateway({
+      gate: { backend: 'nftables', guestInterface: 'br-guest', nftSession: 'helper' },
+    })
+    expect(finding(await diagnose(asHelper, helper), 'nft session')!.detail).toBe(
+      'libnftables (python3-nftables)',
+    )
     const without = probes(staged)
+    without.nftLibrary = () => noKoffi
     const run = without.run
     without.run = async (file, args) =>
       args[1] === '--check'
@@ -77,8 +95,7 @@ describe("doctor and the gate's nft session (issue 20)", () => {
     expect(finding(await diagnose(gateway(), without), 'nft session')).toEqual({
       check: 'nft session',
       ok: true,
-      detail:
-        "nft -i, about twice the CPU per login: libnftables cannot be used (No module named 'nftables'); apt-get install python3-nftables",
+      detail: `nft -i, about twice the CPU per login: libnftables cannot be used (No module named 'nftables'); apt-get install python3-nftables (in the service's process: ${noKoffi})`,
     })
     const forced = gateway({
       gate: { backend: 'nftables', guestInterface: 'br-guest', nftSession: 'nft' },

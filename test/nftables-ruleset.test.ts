@@ -4,6 +4,7 @@ import {
   briefly,
   checkRefusal,
   coalescedLines,
+  netnsOf,
   createNftablesGate,
   createNftRunner,
   NFT_SESSION_HELPER,
@@ -498,16 +499,105 @@ describe('the nftables gate', () => {
 
   it('starts no session program until a line is run, and logs the one it chose', async () => {
     const logs: string[] = []
+    let opened = 0
     const runner = createNftRunner(['/nonexistent/nft'], {
       log: (l) => logs.push(l),
       check: async () => 'spawn /usr/bin/python3 ENOENT',
+      library: () => {
+        opened++
+        return 'libnftables.so.1 cannot be loaded: not found'
+      },
     })
     expect(logs).toEqual([])
+    expect(opened).toBe(0)
     await expect(runner.line('list tables')).rejects.toThrow(/cannot run \/nonexistent\/nft/)
     expect(logs).toEqual([
-      'gate: nft session: nft -i (libnftables cannot be used: spawn /usr/bin/python3 ENOENT)',
+      "gate: nft session: nft -i (libnftables cannot be used: spawn /usr/bin/python3 ENOENT) (in the service's process: libnftables.so.1 cannot be loaded: not found)",
     ])
+    expect(opened).toBe(1)
     runner.close()
+  })
+
+  /** A library that records what it ran and refuses the lines `refuse` says. */
+  function fakeLibrary(refuse: (line: string) => string | null = () => null) {
+    const ran: string[] = []
+    const opened: Array<string | null> = []
+    let closed = 0
+    const open = ({ netns }: { netns: string | null }) => {
+      opened.push(netns)
+      return {
+        run(line: string) {
+          ran.push(line)
+          return refuse(line)
+        },
+        close: () => void closed++,
+      }
+    }
+    return { ran, opened, open, closed: () => closed }
+  }
+
+  it("runs each line in the service's process when libnftables loads: no program, nft's own error for a refused line", async () => {
+    const logs: string[] = []
+    const lib = fakeLibrary((l) =>
+      l.startsWith('bad') ? 'Error: syntax error, unexpected junk\nbad line\n^^^' : null,
+    )
+    const runner = createNftRunner(['/nonexistent/nft'], {
+      log: (l) => logs.push(l),
+      check: async () => {
+        throw new Error('the helper is not checked')
+      },
+      library: lib.open,
+    })
+    await runner.line('add element inet branchgate allowed { 02:00:00:00:00:01 }')
+    const refused = await runner.line('bad line').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(BatchRefusedError)
+    expect((refused as Error).message).toBe('Error: syntax error, unexpected junk\nbad line\n^^^')
+    // The session goes on after a refused line; the gate's messages read the same words.
+    await runner.line('add element inet branchgate allowed { 02:00:00:00:00:02 }')
+    expect(lib.ran).toEqual([
+      'add element inet branchgate allowed { 02:00:00:00:00:01 }',
+      'bad line',
+      'add element inet branchgate allowed { 02:00:00:00:00:02 }',
+    ])
+    expect(lib.opened).toEqual([null]) // once, in the process's own network namespace
+    expect(logs).toEqual(["gate: nft session: libnftables (in the service's process)"])
+    runner.close()
+    expect(lib.closed()).toBe(1)
+  })
+
+  it('opens the library inside the namespace of `ip netns exec NAME nft`, and never through another prefix or when the config says otherwise', async () => {
+    expect(netnsOf(['nft'])).toBeNull()
+    expect(netnsOf(['/usr/sbin/nft'])).toBeNull()
+    expect(netnsOf(['ip', 'netns', 'exec', 'bg1', 'nft'])).toBe('bg1')
+    expect(netnsOf(['sudo', 'nft'])).toBeUndefined()
+    expect(netnsOf(['ip', 'netns', 'exec', 'bg1', 'env', 'nft'])).toBeUndefined()
+
+    const inNs = fakeLibrary()
+    const runner = createNftRunner(['ip', 'netns', 'exec', 'bg1', 'nft'], { library: inNs.open })
+    await runner.line('list tables')
+    expect(inNs.opened).toEqual(['bg1'])
+    runner.close()
+
+    for (const [argv, session] of [
+      [['sudo', '/nonexistent/nft'], 'auto'],
+      [['/nonexistent/nft'], 'helper'],
+      [['/nonexistent/nft'], 'nft'],
+    ] as const) {
+      const logs: string[] = []
+      const lib = fakeLibrary()
+      const other = createNftRunner(argv, {
+        session,
+        log: (l) => logs.push(l),
+        check: async () => 'no helper here',
+        library: lib.open,
+      })
+      await expect(other.line('list tables')).rejects.toThrow(/cannot run/)
+      expect(lib.opened).toEqual([])
+      expect(logs[0]).toMatch(/^gate: nft session: nft -i/)
+      if (argv[0] === 'sudo')
+        expect(logs[0]).toContain("(in the service's process: the nft command runs through sudo)")
+      other.close()
+    }
   })
 
   it('explains a missing table', () => {

@@ -30,6 +30,7 @@ import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import { checkRefusal, NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
+import { openNftLibrary } from '../gate/nft-library.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -58,6 +59,8 @@ export interface DoctorProbes {
   openDb(file: string): { version: number; quickCheck: string }
   /** The A records a DNS server at address:port gives for a name; rejects with the resolver's code (ETIMEOUT, ECONNREFUSED, ENOTFOUND...). */
   dns(server: string, port: number, name: string): Promise<string[]>
+  /** null when libnftables can be called in this process (the service's way), else why not. */
+  nftLibrary(): string | null
 }
 
 export const systemProbes: DoctorProbes = {
@@ -69,6 +72,12 @@ export const systemProbes: DoctorProbes = {
       })
     }),
   readFile: (file) => readFile(file, 'utf8'),
+  nftLibrary() {
+    const lib = openNftLibrary({ netns: null })
+    if (typeof lib === 'string') return lib
+    lib.close()
+    return null
+  },
   mtimeMs: async (file) => (await stat(file)).mtimeMs,
   fetch: (input, init) => fetch(input, init),
   async reach(url) {
@@ -144,17 +153,25 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
     }
     // Which program makes each login's change (issue 20). Without the library the gate still
     // works through nft -i: not a failure, but worth a line on a fleet's dashboard.
+    const inProcess = gate.nftSession === 'auto' ? probes.nftLibrary() : ''
     if (gate.nftSession === 'nft') {
       out.push({ check: 'nft session', ok: true, detail: 'nft -i (gate.nftSession is "nft")' })
+    } else if (inProcess === null) {
+      out.push({
+        check: 'nft session',
+        ok: true,
+        detail: "libnftables (in the service's process)",
+      })
     } else {
       const lib = await probes.run(NFT_SESSION_PYTHON, [NFT_SESSION_HELPER, '--check'])
       out.push({
         check: 'nft session',
         ok: true,
         detail:
-          lib.code === 0
+          (lib.code === 0
             ? 'libnftables (python3-nftables)'
-            : `nft -i, about twice the CPU per login: libnftables cannot be used (${checkRefusal(lib.stderr, `exit ${lib.code}`)}); apt-get install python3-nftables`,
+            : `nft -i, about twice the CPU per login: libnftables cannot be used (${checkRefusal(lib.stderr, `exit ${lib.code}`)}); apt-get install python3-nftables`) +
+          (inProcess ? ` (in the service's process: ${inProcess})` : ''),
       })
     }
     const iface = gate.guestInterface

@@ -151,11 +151,14 @@ const nftablesGate = z
     /** The nft program (absolute path or name on PATH). */
     nftPath: z.string().min(1).default('nft'),
     /**
-     * The program that makes each login's firewall change (issue 20): "auto" uses libnftables
-     * through Debian's python3-nftables when it is installed (about half the CPU per change
-     * of `nft -i`), else `nft -i`; "nft" always uses `nft -i`.
+     * What makes each login's firewall change (issue 20): "auto" calls libnftables in the
+     * service's own process (no process woken per change), else does as "helper"; "helper"
+     * uses libnftables through Debian's python3-nftables when it is installed (about half the
+     * CPU per change of `nft -i`), else `nft -i`; "nft" always uses `nft -i`.
      */
-    nftSession: z.enum(['auto', 'nft'], { error: 'must be "auto" or "nft"' }).default('auto'),
+    nftSession: z
+      .enum(['auto', 'helper', 'nft'], { error: 'must be "auto", "helper" or "nft"' })
+      .default('auto'),
     /** branchgate's dnsmasq file for the guest network (deploy/install.sh writes it); doctor checks it. */
     dnsmasqConfFile: z.string().min(1).default('/etc/dnsmasq.d/branchgate.conf'),
     /** The tc program (iproute2), for per-device rates (issue 17). */

@@ -27,6 +27,7 @@ import {
   renderRatesRuleset,
   unclassifyCommand,
 } from './nft-rates.js'
+import { openNftLibrary, type NftLibrary, type NftLibraryOpener } from './nft-library.js'
 import { createShaper, type Shaper } from './shaper.js'
 import { createTcRunner, type TcRunner } from './tc.js'
 import {
@@ -143,11 +144,12 @@ export function coalescedLines(
 }
 
 /**
- * Which program keeps the one-line session: 'auto' is libnftables through the helper
- * (libexec/nft-session.py, with Debian's python3-nftables) when it can be loaded, else `nft -i`;
- * 'nft' is always `nft -i` (the program `gate.nftPath` names).
+ * What makes the one-line changes: 'auto' is libnftables in the service's own process
+ * (src/gate/nft-library.ts) when it can be loaded, else as 'helper'; 'helper' is libnftables
+ * through a session program (libexec/nft-session.py, with Debian's python3-nftables) when it can
+ * be loaded, else `nft -i`; 'nft' is always `nft -i` (the program `gate.nftPath` names).
  */
-export type NftSessionChoice = 'auto' | 'nft'
+export type NftSessionChoice = 'auto' | 'helper' | 'nft'
 
 /** The interpreter the helper runs with: Debian's, where python3-nftables installs its module. */
 export const NFT_SESSION_PYTHON = '/usr/bin/python3'
@@ -193,27 +195,69 @@ export async function nftSessionProgram(
 }
 
 /**
+ * The network namespace of an nft command the library can follow: null for nft alone, the name
+ * for `ip netns exec NAME nft` (the bench's and the tests' namespaces), undefined for any other
+ * prefix (the library cannot run through a program).
+ */
+export function netnsOf(argv: readonly string[]): string | null | undefined {
+  if (argv.length === 1) return null
+  const [ip, netns, exec, name] = argv
+  return argv.length === 5 && ip === 'ip' && netns === 'netns' && exec === 'exec' ? name : undefined
+}
+
+/**
  * `argv` is the nft command, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft'] (bench).
- * The session's program is chosen when the first line is run (a CLI command that never runs one
- * starts nothing), and `log` is told which.
+ * What makes the changes is chosen when the first line is run (a CLI command that never runs one
+ * loads and starts nothing), and `log` is told which.
  */
 export function createNftRunner(
   argv: readonly string[] = ['nft'],
-  o: { session?: NftSessionChoice; log?: (line: string) => void; check?: NftSessionCheck } = {},
+  o: {
+    session?: NftSessionChoice
+    log?: (line: string) => void
+    check?: NftSessionCheck
+    library?: NftLibraryOpener
+  } = {},
 ): NftRunner {
   const [file, ...pre] = argv
   if (!file) throw new Error('empty nft command')
+  const choice = o.session ?? 'auto'
+  let inProcess: NftLibrary | null = null
+  let closed = false
   let session: Promise<BatchSession> | null = null
-  const started = () =>
-    (session ??= nftSessionProgram(argv, o.session ?? 'auto', o.check).then((program) => {
-      o.log?.(`gate: nft session: ${program.which}`)
-      // Real pipes for its input and errors: nft -i reads one byte per read(2), cheaper from a
-      // pipe; the helper reads and writes a line at a time either way.
-      return createBatchSession({
-        spawn: spawnProgram(program.argv, { pipe: true }),
-        dialect: nftDialect,
-      })
-    }))
+  /** The library in this process, or why not ('' when the config did not ask for it). */
+  let chosen: Promise<NftLibrary | null> | null = null
+  const choose = async (): Promise<NftLibrary | null> => {
+    let why = ''
+    if (choice === 'auto') {
+      const netns = netnsOf(argv)
+      const lib =
+        netns === undefined
+          ? `the nft command runs through ${argv.slice(0, -1).join(' ')}`
+          : (o.library ?? openNftLibrary)({ netns })
+      if (typeof lib !== 'string') {
+        if (closed) lib.close()
+        else o.log?.("gate: nft session: libnftables (in the service's process)")
+        return (inProcess = lib)
+      }
+      why = lib
+    }
+    session = nftSessionProgram(argv, choice === 'nft' ? 'nft' : 'helper', o.check).then(
+      (program) => {
+        o.log?.(
+          `gate: nft session: ${program.which}${why ? ` (in the service's process: ${why})` : ''}`,
+        )
+        // Real pipes for its input and errors: nft -i reads one byte per read(2), cheaper from
+        // a pipe; the helper reads and writes a line at a time either way.
+        return createBatchSession({
+          spawn: spawnProgram(program.argv, { pipe: true }),
+          dialect: nftDialect,
+        })
+      },
+    )
+    await session
+    return null
+  }
 
   const exec = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
@@ -227,9 +271,14 @@ export function createNftRunner(
       if (input !== undefined) child.stdin?.end(input)
     })
 
-  const line = coalescedLines(async (lines) => (await started()).run(lines))
+  const viaSession = coalescedLines(async (lines) => (await session!).run(lines))
   return {
-    line,
+    async line(command) {
+      const lib = await (chosen ??= choose())
+      if (!lib) return viaSession(command)
+      const refused = lib.run(command)
+      if (refused !== null) throw new BatchRefusedError(refused)
+    },
     async batch(text) {
       await exec(['-f', '-'], text)
     },
@@ -245,6 +294,8 @@ export function createNftRunner(
           : [...TABLE.split(' '), UP_MAP]),
       ]),
     close() {
+      closed = true
+      inProcess?.close()
       void session?.then((s) => s.close())
     },
   }
