@@ -56,30 +56,57 @@ interface Timed {
   cpu: number
 }
 
-/** `count` one-line changes through `runner`, one after another: times and the session's CPU. */
+/** This process's own CPU (user + system, all its threads), in ms: libnftables in-process. */
+const selfCpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+/** Where the CPU of a change is spent: this process (the library in it) or a session program. */
+type CpuOf = 'self' | { ns: string; comm?: 'nft' | 'python3' }
+const cpuReader = (of: CpuOf): (() => number) => {
+  if (of === 'self') return selfCpuMs
+  const pid = nftSessionPid(of.ns, of.comm)
+  return () => cpuMs(pid)
+}
+
+/**
+ * `count` one-line changes through `runner`, one after another: times and the CPU of what makes
+ * them (the session program's; with the library in this process, this process's, which also
+ * counts the loop that times them).
+ */
 async function timedLines(
-  ns: string,
+  of: CpuOf,
   runner: { line(command: string): Promise<void> },
   count: number,
   command: (i: number) => string,
 ): Promise<Timed> {
   for (let i = 0; i < 20; i++) await runner.line(command(count + i)) // warm-up
-  const session = nftSessionPid(ns)
-  const cpu0 = cpuMs(session)
+  const cpuNow = cpuReader(of)
+  const cpu0 = cpuNow()
   const times: number[] = []
   for (let i = 0; i < count; i++) {
     const start = performance.now()
     await runner.line(command(i))
     times.push(performance.now() - start)
   }
-  const cpu = (cpuMs(session) - cpu0) / count
+  const cpu = (cpuNow() - cpu0) / count
   times.sort((a, b) => a - b)
   return { times, cpu }
 }
 
+const SIDE_NAMES = [
+  ['inProcess', 'libnftables in-process'],
+  ['lib', 'libnftables through the helper'],
+  ['nftI', 'nft -i'],
+] as const
+
+type Sides = { inProcess: Timed; lib: Timed; nftI: Timed }
+
 /**
- * The two session programs side by side on the same changes: each its own runner, taking turns
- * in rounds of `round` lines (so a change in the machine's load falls on both), `count` each.
+ * The three ways side by side on the same changes: libnftables in this process, through the
+ * helper, and `nft -i`; each its own runner, taking turns in rounds of `round` lines (so a
+ * change in the machine's load falls on all three), `count` each.
  */
 async function sideBySide(
   ns: string,
@@ -87,38 +114,40 @@ async function sideBySide(
   count: number,
   round: number,
   command: (i: number, tag: number) => string,
-): Promise<{ lib: Timed; nftI: Timed }> {
+): Promise<Sides> {
   const sides = [
-    { comm: 'python3' as const, runner: createNftRunner(nftArgv, { session: 'auto' }), tag: 0xa1 },
-    { comm: 'nft' as const, runner: createNftRunner(nftArgv, { session: 'nft' }), tag: 0xa2 },
-  ]
+    { key: 'inProcess', of: 'self', session: 'auto', tag: 0xa0 },
+    { key: 'lib', of: { ns, comm: 'python3' }, session: 'helper', tag: 0xa1 },
+    { key: 'nftI', of: { ns, comm: 'nft' }, session: 'nft', tag: 0xa2 },
+  ] as const
+  const runners = sides.map((side) => createNftRunner(nftArgv, { session: side.session }))
   try {
-    for (const side of sides)
-      for (let i = 0; i < 20; i++) await side.runner.line(command(count + i, side.tag)) // warm-up
+    for (const [k, side] of sides.entries())
+      for (let i = 0; i < 20; i++) await runners[k]!.line(command(count + i, side.tag)) // warm-up
     const timed = sides.map((side) => ({
-      ...side,
-      pid: nftSessionPid(ns, side.comm),
+      cpuNow: cpuReader(side.of),
       cpu: 0,
       times: [] as number[],
     }))
     for (let at = 0; at < count; at += round) {
-      for (const side of timed) {
-        const cpu0 = cpuMs(side.pid)
+      for (const [k, side] of sides.entries()) {
+        const t = timed[k]!
+        const cpu0 = t.cpuNow()
         for (let i = at; i < Math.min(count, at + round); i++) {
           const start = performance.now()
-          await side.runner.line(command(i, side.tag))
-          side.times.push(performance.now() - start)
+          await runners[k]!.line(command(i, side.tag))
+          t.times.push(performance.now() - start)
         }
-        side.cpu += cpuMs(side.pid) - cpu0
+        t.cpu += t.cpuNow() - cpu0
       }
     }
-    const [lib, nftI] = timed.map((side) => ({
-      times: side.times.sort((a, b) => a - b),
-      cpu: side.cpu / count,
+    const [inProcess, lib, nftI] = timed.map((t) => ({
+      times: t.times.sort((a, b) => a - b),
+      cpu: t.cpu / count,
     }))
-    return { lib: lib!, nftI: nftI! }
+    return { inProcess: inProcess!, lib: lib!, nftI: nftI! }
   } finally {
-    for (const side of sides) side.runner.close()
+    for (const runner of runners) runner.close()
   }
 }
 
@@ -146,7 +175,12 @@ const section: BenchSection = {
       log: (l) => {
         console.log(l)
         const m = /^gate: nft session: (.*)$/.exec(l)
-        if (m) which = m[1]!.startsWith('libnftables') ? 'libnftables' : 'nft -i'
+        if (m)
+          which = m[1]!.startsWith("libnftables (in the service's process)")
+            ? 'libnftables in-process'
+            : m[1]!.startsWith('libnftables')
+              ? 'libnftables helper'
+              : 'nft -i'
         if (l.endsWith('one add per login')) how = 'update'
       },
     })
@@ -183,13 +217,13 @@ const section: BenchSection = {
       // gate's session as the service chooses it; then the two session programs side by side
       // on the same change.
       const { times, cpu: perChangeCpu } = await timedLines(
-        space.ns,
+        which === 'libnftables in-process' ? 'self' : { ns: space.ns },
         { line: (mac) => gate.letThrough(mac as Mac, Date.now() + 3_600_000) },
         LOGINS,
         (i) => macOf(i, 0xbb),
       )
-      let side: { lib: Timed; nftI: Timed } | null = null
-      if (which !== 'nft -i') {
+      let side: Sides | null = null
+      if (which === 'libnftables in-process') {
         gate.close() // its session ends: the side-by-side finds each program by its name
         closed = true
         side = await sideBySide(space.ns, nftArgv, LOGINS, 100, (i, tag) =>
@@ -221,10 +255,10 @@ const section: BenchSection = {
         [`${which}'s CPU (user + system) per letThrough`, ms(perChangeCpu)],
         ...(side
           ? ([
-              ...(['lib', 'nftI'] as const).map((k): [string, string] => {
+              ...SIDE_NAMES.map(([k, name]): [string, string] => {
                 const t = side![k].times
                 return [
-                  `side by side, ${k === 'lib' ? 'libnftables' : 'nft -i'} (rounds of 100)`,
+                  `side by side, ${name} (rounds of 100)`,
                   `p50 ${ms(percentile(t, 50))}  p99 ${ms(percentile(t, 99))}  max ${ms(t.at(-1)!)}  CPU ${ms(side![k].cpu)}`,
                 ]
               }),
@@ -273,10 +307,7 @@ const section: BenchSection = {
         },
       )
       if (side) {
-        for (const [k, name] of [
-          ['lib', 'libnftables'],
-          ['nftI', 'nft -i'],
-        ] as const) {
+        for (const [k, name] of SIDE_NAMES) {
           figure(
             `sideBySide.${k}.p99`,
             `side by side, ${name}: letThrough p99`,

@@ -89,7 +89,8 @@ try {
     target: 'node20',
     sourcemap: true,
     minify: !process.env.BRANCHGATE_NO_MINIFY,
-    external: ['better-sqlite3'],
+    // Native: loaded from node_modules at run time (koffi is required lazily by the gate).
+    external: ['better-sqlite3', 'koffi'],
     define: {
       __BRANCHGATE_VERSION__: JSON.stringify(version),
       __BRANCHGATE_COMMIT__: JSON.stringify(commit),

@@ -92,9 +92,15 @@ function elfMachine(file) {
 }
 const addon = path.join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')
 if (!existsSync(addon)) die(`${addon} is missing: run npm ci first`)
+const koffiBinary = path.join(
+  root,
+  `node_modules/@koromix/koffi-linux-${process.arch}/linux_${process.arch}/koffi.node`,
+)
+if (!existsSync(koffiBinary)) die(`${koffiBinary} is missing: run npm ci first`)
 for (const [what, file] of [
   ['the Node.js runtime', process.execPath],
   ['better-sqlite3', addon],
+  ['koffi', koffiBinary],
 ]) {
   if (elfMachine(file) !== MACHINES[arch])
     die(`${what} (${file}) is not built for ${arch}: pack on a ${arch} machine after npm ci`)
@@ -176,6 +182,23 @@ for (const dep of ['bindings', 'file-uri-to-path']) {
   )
 }
 
+// koffi (the gate calls libnftables in-process through it, src/gate/nft-library.ts): its
+// JavaScript and this architecture's prebuilt glibc binary; no C++ sources, no musl binary.
+const koffi = path.join(root, 'node_modules/koffi')
+tree(koffi, path.join(modules, 'koffi'), (src) => {
+  const rel = path.relative(koffi, src)
+  return (
+    (/\.(c?js|json)$/.test(rel) || rel === 'LICENSE.txt' || !path.extname(rel)) &&
+    // Build tools: cnoke (its installer), trampolines.cjs (a generator with a #! node line).
+    !/^(vendor|lib|doc)(\/|$)|\/abi$|^cnoke\.cjs$|trampolines\.cjs$/.test(rel)
+  )
+})
+const koffiArch = `@koromix/koffi-linux-${process.arch}`
+const koffiNative = path.join(modules, koffiArch, `linux_${process.arch}/koffi.node`)
+for (const f of ['package.json', 'index.js'])
+  put(path.join(root, 'node_modules', koffiArch, f), path.join(modules, koffiArch, f))
+put(koffiBinary, koffiNative)
+
 // 3. The Node.js runtime this was tested with, without its debug symbols.
 mkdirSync(path.join(lib, 'node/bin'), { recursive: true })
 run('strip', [
@@ -191,6 +214,7 @@ run('strip', [
   '--remove-section=.comment',
   '--remove-section=.note',
   path.join(modules, 'better-sqlite3/build/Release/better_sqlite3.node'),
+  koffiNative,
 ])
 
 // 4. The command, the unit, the SysV script, forwarding.
@@ -247,6 +271,7 @@ writeFileSync(path.join(debian, 'conffiles'), '/etc/init.d/branchgate\n')
 const shlibs = shlibDepends([
   path.join(lib, 'node/bin/node'),
   path.join(modules, 'better-sqlite3/build/Release/better_sqlite3.node'),
+  koffiNative,
 ])
 const installedKb = Math.ceil(duBytes(stage, debian) / 1024)
 writeFileSync(
@@ -388,7 +413,7 @@ License: Expat
 
 Files: usr/lib/branchgate/node_modules/*
 Copyright: 2016-2026 Joshua Wise (better-sqlite3), 2012-2026 Nathan Rajlich
- (bindings, file-uri-to-path)
+ (bindings, file-uri-to-path), 2020-2026 Niels Martignène (koffi)
 License: Expat
 
 License: Expat

@@ -529,13 +529,16 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         ok: true,
         detail: expect.stringContaining('fd42:78::1 on bg-guest'),
       })
-      // python3-nftables is there (the root holds it, as apt's Recommends and the role's task
-      // would bring it): doctor finds the gate's session can be libnftables.
+      // The package's koffi loads libnftables: doctor finds the gate's changes can be made in
+      // the service's own process, and the service, unprivileged with CAP_NET_ADMIN, makes them.
       expect(doctor.findings.find((f) => f.check === 'nft session')).toEqual({
         check: 'nft session',
         ok: true,
-        detail: 'libnftables (python3-nftables)',
+        detail: "libnftables (in the service's process)",
       })
+      expect(v6.sh('cat /var/log/branchgate.log')).toContain(
+        "gate: nft session: libnftables (in the service's process)",
+      )
 
       const second = playbook(inv, pass)
       expect(recaps(second.stdout), second.stdout).toHaveLength(2)
