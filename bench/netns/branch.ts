@@ -386,7 +386,13 @@ export async function createBranch(o: BranchOptions) {
           admin: { host: '127.0.0.1', port: 0 },
         },
         dataDir: path.join(tmp, 'data'),
-        gate: { backend: 'nftables', guestInterface: 'guest', uplinkInterface: 'up0' },
+        gate: {
+          backend: 'nftables',
+          guestInterface: 'guest',
+          uplinkInterface: 'up0',
+          // BENCH_NFT_SESSION=helper|nft: the service's other ways, to set beside the default.
+          ...(process.env.BENCH_NFT_SESSION ? { nftSession: process.env.BENCH_NFT_SESSION } : {}),
+        },
         sms: {
           providers: [{ type: 'console' }],
           fraud: { perPrefixPerHour: 1e9, branchPerHour: 1e9, dailyBudget: 1e9 },
