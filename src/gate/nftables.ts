@@ -225,7 +225,7 @@ export function createNftRunner(
   let inProcess: NftLibrary | null = null
   let closed = false
   let session: Promise<BatchSession> | null = null
-  /** The library in this process, or why not ('' when the config did not ask for it). */
+  /** The library in this process, or null once a session program makes the changes. */
   let chosen: Promise<NftLibrary | null> | null = null
   const choose = async (): Promise<NftLibrary | null> => {
     let why = ''
