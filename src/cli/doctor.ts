@@ -151,8 +151,9 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
               },
       )
     }
-    // Which program makes each login's change (issue 20). Without the library the gate still
-    // works through nft -i: not a failure, but worth a line on a fleet's dashboard.
+    // What makes each login's change (issue 20): libnftables in the service's process, through
+    // the helper, or nft -i. Without the library the gate still works through nft -i: not a
+    // failure, but worth a line on a fleet's dashboard.
     const inProcess = gate.nftSession === 'auto' ? probes.nftLibrary() : ''
     if (gate.nftSession === 'nft') {
       out.push({ check: 'nft session', ok: true, detail: 'nft -i (gate.nftSession is "nft")' })
