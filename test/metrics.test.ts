@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { outboxStatements } from '../src/db/outbox.js'
 import { smsStatements } from '../src/db/sms.js'
+import type { GateWay } from '../src/gate/gate.js'
 import type { Mac } from '../src/mac.js'
 import { osGroupOfUserAgent, refusalReasonOf } from '../src/observe/labels.js'
 import { InvalidPassError, RateLimitedError } from '../src/errors.js'
@@ -259,6 +260,23 @@ describe('GET /metrics', () => {
     expect(sample(text, 'branchgate_devices_allowed_mismatch', { kind: 'missing' })).toBe(1)
     expect(sample(text, 'branchgate_devices_allowed_mismatch', { kind: 'stray' })).toBe(1)
     expect(sample(text, 'branchgate_firewall_check_timestamp_seconds')).toBe(h.clock.now() / 1000)
+  })
+
+  it("says which way the firewall's changes are made, once the gate has chosen one", async () => {
+    withPhones()
+    // The dry-run gate has no choice to make: no series.
+    expect((await h.scrape()).text).not.toContain('branchgate_firewall_session_info{')
+    let way: GateWay | null = null
+    h.gate.way = () => way
+    expect((await h.scrape()).text).not.toContain('branchgate_firewall_session_info{')
+    way = 'helper'
+    let text = (await h.scrape()).text
+    expect(sample(text, 'branchgate_firewall_session_info', { way: 'helper' })).toBe(1)
+    // One series at a time: a way given up is not left behind.
+    way = 'in-process'
+    text = (await h.scrape()).text
+    expect(sample(text, 'branchgate_firewall_session_info', { way: 'in-process' })).toBe(1)
+    expect(sample(text, 'branchgate_firewall_session_info', { way: 'helper' })).toBeUndefined()
   })
 
   it('reports the SMS defences and providers: breaker, budget, blocked prefixes, last error', async () => {

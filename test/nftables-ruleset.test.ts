@@ -479,7 +479,9 @@ describe('the nftables gate', () => {
     expect(fallback).toEqual({
       argv: ['nft', '-i'],
       which: "nft -i (libnftables cannot be used: No module named 'nftables')",
+      way: 'nft',
     })
+    expect(lib.way).toBe('helper')
     checked.length = 0
     const forced = await nftSessionProgram(['/usr/sbin/nft'], 'nft', check(null))
     expect(forced.argv).toEqual(['/usr/sbin/nft', '-i'])
@@ -510,7 +512,9 @@ describe('the nftables gate', () => {
     })
     expect(logs).toEqual([])
     expect(opened).toBe(0)
+    expect(runner.way!()).toBeNull() // nothing chosen before the first line
     await expect(runner.line('list tables')).rejects.toThrow(/cannot run \/nonexistent\/nft/)
+    expect(runner.way!()).toBe('nft')
     expect(logs).toEqual([
       "gate: nft session: nft -i (libnftables cannot be used: spawn /usr/bin/python3 ENOENT) (in the service's process: libnftables.so.1 cannot be loaded: not found)",
     ])
@@ -560,6 +564,7 @@ describe('the nftables gate', () => {
       'add element inet branchgate allowed { 02:00:00:00:00:02 }',
     ])
     expect(lib.opened).toEqual([null]) // once, in the process's own network namespace
+    expect(runner.way!()).toBe('in-process')
     expect(logs).toEqual(["gate: nft session: libnftables (in the service's process)"])
     runner.close()
     expect(lib.closed()).toBe(1)

@@ -68,4 +68,12 @@ export interface Gate {
    * through, or at the last replaceAll). A revoked device's counts are gone.
    */
   usage(): Promise<Map<Mac, GateUsage>>
+  /**
+   * How the one-line changes are made, once the first one was (null before, and for gates
+   * that have no choice): libnftables in this process, through the helper, or `nft -i`.
+   */
+  way?(): GateWay | null
 }
+
+/** What makes the nftables gate's one-line changes (issue 20; `gate.nftSession`). */
+export type GateWay = 'in-process' | 'helper' | 'nft'

@@ -12,7 +12,7 @@ import type { NftablesGateConfig } from './config.js'
 import { GateError } from '../errors.js'
 import { atRoot } from '../paths.js'
 import type { Mac } from '../mac.js'
-import type { Gate, GateCounter, GateEntry, GateUsage } from './gate.js'
+import type { Gate, GateCounter, GateEntry, GateUsage, GateWay } from './gate.js'
 import {
   classifyCommand,
   DOWN_MAP,
@@ -71,6 +71,8 @@ export interface NftRunner {
    * download or upload counts.
    */
   listMapJson(which: 'down' | 'up'): Promise<string>
+  /** What makes the lines, once the first was run; null before. */
+  way?(): GateWay | null
   close(): void
 }
 
@@ -183,14 +185,18 @@ export async function nftSessionProgram(
   argv: readonly string[],
   choice: NftSessionChoice,
   check: NftSessionCheck = checkByRunning,
-): Promise<{ argv: string[]; which: string }> {
-  const nftI = { argv: [...argv, '-i'], which: 'nft -i' }
+): Promise<{ argv: string[]; which: string; way: 'helper' | 'nft' }> {
+  const nftI = { argv: [...argv, '-i'], which: 'nft -i', way: 'nft' as const }
   if (choice === 'nft') return { ...nftI, which: 'nft -i (gate.nftSession is "nft")' }
   const helper = [...argv.slice(0, -1), NFT_SESSION_PYTHON, NFT_SESSION_HELPER]
   const why = await check([...helper, '--check'])
   // `--else`: a helper started after the library went away becomes nft -i itself.
   return why === null
-    ? { argv: [...helper, '--else', argv.at(-1)!], which: 'libnftables (python3-nftables)' }
+    ? {
+        argv: [...helper, '--else', argv.at(-1)!],
+        which: 'libnftables (python3-nftables)',
+        way: 'helper',
+      }
     : { ...nftI, which: `nft -i (libnftables cannot be used: ${why})` }
 }
 
@@ -223,6 +229,7 @@ export function createNftRunner(
   if (!file) throw new Error('empty nft command')
   const choice = o.session ?? 'auto'
   let inProcess: NftLibrary | null = null
+  let way: GateWay | null = null
   let closed = false
   let session: Promise<BatchSession> | null = null
   /** The library in this process, or null once a session program makes the changes. */
@@ -238,6 +245,7 @@ export function createNftRunner(
       if (typeof lib !== 'string') {
         if (closed) lib.close()
         else o.log?.("gate: nft session: libnftables (in the service's process)")
+        way = 'in-process'
         return (inProcess = lib)
       }
       why = lib
@@ -247,6 +255,7 @@ export function createNftRunner(
         o.log?.(
           `gate: nft session: ${program.which}${why ? ` (in the service's process: ${why})` : ''}`,
         )
+        way = program.way
         // Real pipes for its input and errors: nft -i reads one byte per read(2), cheaper from
         // a pipe; the helper reads and writes a line at a time either way.
         return createBatchSession({
@@ -293,6 +302,7 @@ export function createNftRunner(
           ? [...RATES_TABLE.split(' '), DOWN_MAP]
           : [...TABLE.split(' '), UP_MAP]),
       ]),
+    way: () => way,
     close() {
       closed = true
       inProcess?.close()
@@ -514,6 +524,7 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
       await tried('remove the table', () => o.runner.batch(flushBatch(ratesFlushLines())))
       await shaper?.teardown()
     },
+    way: () => o.runner.way?.() ?? null,
     close: () => o.runner.close(),
   }
 }

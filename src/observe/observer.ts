@@ -74,6 +74,8 @@ export function createObserver(p: {
     clock,
     dbFile: p.dbFile,
     firewall: firewallCheck,
+    // Read at each scrape: the gate chooses its way at its first change.
+    firewallWay: () => services.gate.way?.() ?? null,
     ...(p.presence ? { presence: p.presence } : {}),
   })
   const hosts = observeHosts(config)

@@ -237,6 +237,11 @@ export function createPrometheusMetrics(opts: {
     'branchgate_firewall_check_failing',
     '1 when the last attempt to read the firewall set failed.',
   )
+  const firewallWay = gauge(
+    'branchgate_firewall_session_info',
+    "Always 1, for the way the firewall's changes are made (gate.nftSession): in-process (libnftables in the service), helper (libnftables through python3-nftables) or nft (nft -i). Absent before the first change and without nftables.",
+    ['way'],
+  )
   const present = gauge(
     'branchgate_devices_present',
     'Devices with a sign of life at the last presence sweep.',
@@ -326,6 +331,8 @@ export function createPrometheusMetrics(opts: {
         mismatch.set({ kind: 'missing' }, fw.missing)
         mismatch.set({ kind: 'stray' }, fw.stray)
       }
+      firewallWay.reset()
+      if (s.devices.firewallWay) firewallWay.set({ way: s.devices.firewallWay }, 1)
       firewallCheckedAt.set(fw ? fw.at / 1000 : 0)
       firewallCheckFailing.set(
         s.devices.firewallError !== null && (!fw || s.devices.firewallError.at > fw.at) ? 1 : 0,

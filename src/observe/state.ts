@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Db } from '../db/open.js'
 import { outboxStatements } from '../db/outbox.js'
+import type { GateWay } from '../gate/gate.js'
 import { smsStatements } from '../db/sms.js'
 import type { SmsFailureKind } from '../errors.js'
 import { providerHealth } from '../sms/status.js'
@@ -25,6 +26,8 @@ export interface BranchState {
     firewall: FirewallReading | null
     /** The last failure to read the firewall's set, or null. */
     firewallError: { at: number; message: string } | null
+    /** What makes the firewall's changes (nftables, once the first was made), or null. */
+    firewallWay: GateWay | null
   }
   /** Devices with a sign of life at the last presence sweep, or null before the first. */
   presence: { present: number; at: number } | null
@@ -74,6 +77,8 @@ export interface StateDeps {
   firewall: FirewallCheck
   /** The last presence sweep's figure, when the service runs one. */
   presence?: () => { present: number; at: number } | null
+  /** What makes the firewall's changes (the gate's `way`), when the gate says. */
+  firewallWay?: () => GateWay | null
 }
 
 const sizeOf = (file: string): number => {
@@ -114,6 +119,7 @@ export function createStateReader(deps: StateDeps): { read(): BranchState } {
           database: (liveCount.get({ now }) as { n: number }).n,
           firewall: deps.firewall.last(),
           firewallError: deps.firewall.lastError(),
+          firewallWay: deps.firewallWay?.() ?? null,
         },
         presence: deps.presence?.() ?? null,
         openVisits: (openVisits.get() as { n: number }).n,

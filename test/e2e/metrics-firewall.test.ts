@@ -84,6 +84,8 @@ describe.skipIf(why !== null)('the firewall figures against the kernel', () => {
     expect(sample(text, 'branchgate_firewall_change_seconds_count', { change: 'allow' })).toBe(2)
     expect(sample(text, 'branchgate_devices_allowed', { source: 'firewall' })).toBe(2)
     expect(sample(text, 'branchgate_devices_allowed_mismatch', { kind: 'missing' })).toBe(0)
+    // The gate's changes went through libnftables in this process (issue 20).
+    expect(sample(text, 'branchgate_firewall_session_info', { way: 'in-process' })).toBe(1)
 
     // Someone edits the set by hand: A removed, a stranger added.
     nft('delete', 'element', 'inet', 'branchgate', 'allowed', `{ ${A} }`)
