@@ -25,8 +25,10 @@ if (noPromtool) console.warn(`alert rule tests skipped: ${noPromtool}`)
 async function exposedNames(): Promise<Set<string>> {
   const h = metricsHarness()
   try {
-    // Series that exist once something happened: a firewall check, a provider's error.
+    // Series that exist once something happened: a firewall check, a provider's error, the
+    // nftables gate's first change (the dry-run gate has no way to report).
     await h.observer.firewallCheck.run(h.clock.now())
+    h.gate.way = () => 'in-process'
     smsStatements(h.db).recordAttempts([
       {
         at: h.clock.now(),
