@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createNftRunner } from '../src/gate/nftables.js'
 import { letThroughCommand, type TimeoutUpdate } from '../src/gate/nft-ruleset.js'
+import type { GateWay } from '../src/gate/gate.js'
 import type { Mac } from '../src/mac.js'
 import { createGateNamespace, gateSkipReason } from '../test/e2e/gate-namespace.js'
 import { figure } from './figures.js'
@@ -95,11 +96,20 @@ async function timedLines(
   return { times, cpu }
 }
 
-const SIDE_NAMES = [
-  ['inProcess', 'libnftables in-process'],
-  ['lib', 'libnftables through the helper'],
-  ['nftI', 'nft -i'],
+/** How the bench names each of the gate's ways (`gate.nftSession`). */
+const WAY_NAMES: Record<GateWay, string> = {
+  'in-process': 'libnftables in-process',
+  helper: 'libnftables through the helper',
+  nft: 'nft -i',
+}
+
+/** The three ways side by side: each one's figure key, where its CPU is read, its config. */
+const SIDES = [
+  { key: 'inProcess', way: 'in-process', of: 'self', session: 'auto', tag: 0xa0 },
+  { key: 'lib', way: 'helper', of: { comm: 'python3' }, session: 'helper', tag: 0xa1 },
+  { key: 'nftI', way: 'nft', of: { comm: 'nft' }, session: 'nft', tag: 0xa2 },
 ] as const
+const SIDE_NAMES = SIDES.map((side) => [side.key, WAY_NAMES[side.way]] as const)
 
 type Sides = { inProcess: Timed; lib: Timed; nftI: Timed }
 
@@ -115,22 +125,17 @@ async function sideBySide(
   round: number,
   command: (i: number, tag: number) => string,
 ): Promise<Sides> {
-  const sides = [
-    { key: 'inProcess', of: 'self', session: 'auto', tag: 0xa0 },
-    { key: 'lib', of: { ns, comm: 'python3' }, session: 'helper', tag: 0xa1 },
-    { key: 'nftI', of: { ns, comm: 'nft' }, session: 'nft', tag: 0xa2 },
-  ] as const
-  const runners = sides.map((side) => createNftRunner(nftArgv, { session: side.session }))
+  const runners = SIDES.map((side) => createNftRunner(nftArgv, { session: side.session }))
   try {
-    for (const [k, side] of sides.entries())
+    for (const [k, side] of SIDES.entries())
       for (let i = 0; i < 20; i++) await runners[k]!.line(command(count + i, side.tag)) // warm-up
-    const timed = sides.map((side) => ({
-      cpuNow: cpuReader(side.of),
+    const timed = SIDES.map((side) => ({
+      cpuNow: cpuReader(side.of === 'self' ? 'self' : { ns, ...side.of }),
       cpu: 0,
       times: [] as number[],
     }))
     for (let at = 0; at < count; at += round) {
-      for (const [k, side] of sides.entries()) {
+      for (const [k, side] of SIDES.entries()) {
         const t = timed[k]!
         const cpu0 = t.cpuNow()
         for (let i = at; i < Math.min(count, at + round); i++) {
@@ -167,20 +172,12 @@ const section: BenchSection = {
     }
     const space = createGateNamespace('bgbench')
     const { nftArgv } = space
-    let which = 'nft -i'
     /** The change the gate makes per login on this kernel (its start-up probe says). */
     let how: TimeoutUpdate = 'replace'
     let closed = false
     const gate = space.gate({
       log: (l) => {
         console.log(l)
-        const m = /^gate: nft session: (.*)$/.exec(l)
-        if (m)
-          which = m[1]!.startsWith("libnftables (in the service's process)")
-            ? 'libnftables in-process'
-            : m[1]!.startsWith('libnftables')
-              ? 'libnftables helper'
-              : 'nft -i'
         if (l.endsWith('one add per login')) how = 'update'
       },
     })
@@ -212,18 +209,21 @@ const section: BenchSection = {
       rebuildCpu.sort((a, b) => a - b)
       await gate.replaceAll(entries)
       const inSet = (await gate.list()).length
+      // The way the gate took at its first change (the start-up probe's).
+      const way = gate.way() ?? 'nft'
+      const which = WAY_NAMES[way]
 
       // One login after another, each a new MAC, with 50,000 already in the set, through the
       // gate's session as the service chooses it; then the two session programs side by side
       // on the same change.
       const { times, cpu: perChangeCpu } = await timedLines(
-        which === 'libnftables in-process' ? 'self' : { ns: space.ns },
+        way === 'in-process' ? 'self' : { ns: space.ns },
         { line: (mac) => gate.letThrough(mac as Mac, Date.now() + 3_600_000) },
         LOGINS,
         (i) => macOf(i, 0xbb),
       )
       let side: Sides | null = null
-      if (which === 'libnftables in-process') {
+      if (way === 'in-process') {
         gate.close() // its session ends: the side-by-side finds each program by its name
         closed = true
         side = await sideBySide(space.ns, nftArgv, LOGINS, 100, (i, tag) =>

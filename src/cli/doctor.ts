@@ -154,7 +154,8 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
     // What makes each login's change (issue 20): libnftables in the service's process, through
     // the helper, or nft -i. Without the library the gate still works through nft -i: not a
     // failure, but worth a line on a fleet's dashboard.
-    const inProcess = gate.nftSession === 'auto' ? probes.nftLibrary() : ''
+    // undefined: not asked (the config names another way); null: it loads; else why not.
+    const inProcess = gate.nftSession === 'auto' ? probes.nftLibrary() : undefined
     if (gate.nftSession === 'nft') {
       out.push({ check: 'nft session', ok: true, detail: 'nft -i (gate.nftSession is "nft")' })
     } else if (inProcess === null) {

@@ -49,11 +49,21 @@ function inNamespace<T>(k: Koffi, netns: string, open: () => T): T | string {
     fd: number,
     type: number,
   ) => number
-  let own: number | null = null
-  let target: number | null = null
+  const opened = (file: string): number | string => {
+    try {
+      return openSync(file, 'r')
+    } catch (err) {
+      return `cannot enter network namespace ${netns}: ${(err as Error).message}`
+    }
+  }
+  const own = opened('/proc/thread-self/ns/net')
+  if (typeof own === 'string') return own
+  const target = opened(`/run/netns/${netns}`)
+  if (typeof target === 'string') {
+    closeSync(own)
+    return target
+  }
   try {
-    own = openSync('/proc/thread-self/ns/net', 'r')
-    target = openSync(`/run/netns/${netns}`, 'r')
     if (setns(target, CLONE_NEWNET) !== 0) return `cannot enter network namespace ${netns}`
     try {
       return open()
@@ -61,12 +71,9 @@ function inNamespace<T>(k: Koffi, netns: string, open: () => T): T | string {
       // Failing to come back would leave the process's main thread in the wrong namespace.
       if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot leave network namespace')
     }
-  } catch (err) {
-    if ((err as Error).message === 'cannot leave network namespace') throw err
-    return `cannot enter network namespace ${netns}: ${(err as Error).message}`
   } finally {
-    if (own !== null) closeSync(own)
-    if (target !== null) closeSync(target)
+    closeSync(own)
+    closeSync(target)
   }
 }
 

@@ -335,6 +335,8 @@ export interface NftablesGate extends Gate {
   setGarden(cidrs: readonly string[]): Promise<void>
   /** Removes the whole table (`branchgate stop --flush`). */
   flush(): Promise<void>
+  /** What makes its one-line changes, once the first was made; null before. */
+  way(): GateWay | null
   close(): void
 }
 

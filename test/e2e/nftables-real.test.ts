@@ -15,6 +15,7 @@ import {
   nftDialect,
   type NftablesGate,
 } from '../../src/gate/nftables.js'
+import { openNftLibrary } from '../../src/gate/nft-library.js'
 import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
 import { letThroughCommand, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
 import { createShaper } from '../../src/gate/shaper.js'
@@ -359,6 +360,11 @@ describe.skipIf(why !== null)('the nft and tc sessions against the real programs
       space.nft('delete', 'table', 'inet', 'bglib')
     }
     await expect(lib.line('list tables')).rejects.toThrow(/closed/)
+    // A namespace that is not there is a reason, not a crash: the runner takes another way.
+    expect(openNftLibrary({ netns: `${space.ns}-gone` })).toMatch(
+      /^cannot enter network namespace bgsess-\w+-gone: ENOENT/,
+    )
+    expect(readlinkSync('/proc/thread-self/ns/net')).toBe(here)
   })
 
   it("leaves no command history behind (nft -i writes every line, every guest's MAC, to $HOME/.nft.history)", async () => {
