@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
-import type { Db } from './open.js'
+import { shareWriterTurn, type Db } from './open.js'
 
 /** SQLite's default: checkpoint when the WAL reaches this many pages. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
@@ -11,25 +11,65 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
 // event loop). Under sustained writes that is not enough: the WAL starts over only when a
 // writer finds every frame copied, and some commit always lands during the copy, so the file
 // grows for ever. When it holds more than `restartFrames`, a RESTART follows at once: it has
-// only the frames of the last moment left to copy, holds the writer lock for that and no more
-// (a short busy timeout: a reader still on the WAL makes it give up and try next tick), and the
-// next commit starts the WAL from the beginning. 'stop' copies what is left, closes the
+// only the frames of the last moment left to copy, and holds the write lock for that and its
+// two fsyncs. The next commit starts the WAL from the beginning.
+//
+// The main connection does not wait for that lock in SQLite's busy handler, whose sleeps (1, 2,
+// 5, 10 ms…) kept the event loop waiting twice as long as the restart held it (bench portal,
+// strace: the main thread slept 18 ms for a restart that held it 8 ms, every second under
+// load). This thread raises `turn` before it asks for the lock and lowers it when done; the main
+// connection's write transactions (src/db/open.ts) wait on it before BEGIN and are woken at
+// once (Atomics.notify). A writer still holding the lock after `busyMs` (the console's thread, a
+// command) makes it give up until the next tick.
+//
+// The WAL file is cut back here too, never in a login's commit: SQLite's journal_size_limit
+// truncates it in the first commit after a restart, on the event loop (3-40 ms of ftruncate
+// each second under load). While writes keep coming the file keeps its size and is written over
+// from the start; at a lull (few frames written since the last tick) or when the thread ends, a file
+// larger than `limitBytes` is truncated (TRUNCATE). 'stop' copies what is left, closes the
 // connection and lets the thread end.
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads')
+const { statSync } = require('node:fs')
 const Database = require(workerData.driver)
 const db = new Database(workerData.file, { fileMustExist: true })
+const turn = workerData.turn
 db.pragma('busy_timeout = ' + workerData.busyMs)
+const walBytes = () => { try { return statSync(workerData.file + '-wal').size } catch { return 0 } }
+// A RESTART or TRUNCATE in this thread's turn (see above): whether it was done, and how long
+// the main connection's writers were held back.
+function byTurns(mode) {
+  const t0 = performance.now()
+  Atomics.store(turn, 0, 1)
+  try {
+    const r = db.pragma('wal_checkpoint(' + mode + ')')[0]
+    return { done: r.busy === 0, heldMs: performance.now() - t0 }
+  } finally {
+    Atomics.store(turn, 0, 0)
+    Atomics.notify(turn, 0)
+  }
+}
+// The WAL's frames at the last tick: what was written since tells a lull.
+let lastLog = 0
 const timer = setInterval(() => {
   try {
     const passive = db.pragma('wal_checkpoint(PASSIVE)')[0]
+    const written = passive.log >= lastLog ? passive.log - lastLog : passive.log
+    lastLog = passive.log
     let restarted = false
     let heldMs = 0
-    if (passive.log >= workerData.restartFrames) {
-      const t0 = performance.now()
-      const r = db.pragma('wal_checkpoint(RESTART)')[0]
-      heldMs = performance.now() - t0
-      restarted = r.busy === 0
+    // Nothing written since the last restart: its frames are all copied, and the next commit
+    // starts the WAL over by itself (without this, one RESTART a tick until the thread ended).
+    if (passive.log >= workerData.restartFrames && written > 0) {
+      // A second copy syncs what landed during the first, so that the restart, which holds
+      // every writer back, has only the last moment's frames to copy and sync.
+      db.pragma('wal_checkpoint(PASSIVE)')
+      const r = byTurns('RESTART')
+      heldMs = r.heldMs
+      restarted = r.done
+    } else if (written <= workerData.lullFrames && walBytes() > workerData.limitBytes) {
+      heldMs = byTurns('TRUNCATE').heldMs
+      lastLog = 0
     }
     if (workerData.report || (heldMs > 0 && heldMs >= workerData.slowMs))
       parentPort.postMessage({ frames: passive.log, restarted, heldMs })
@@ -38,7 +78,10 @@ const timer = setInterval(() => {
 parentPort.on('message', (m) => {
   if (m !== 'stop') return
   clearInterval(timer)
-  try { db.pragma('wal_checkpoint(PASSIVE)') } catch { /* busy: the next writer starts a worker */ }
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)')
+    if (walBytes() > workerData.limitBytes) byTurns('TRUNCATE')
+  } catch { /* busy: the next writer starts a worker */ }
   db.close()
   parentPort.close()
 })
@@ -50,13 +93,16 @@ export interface CheckpointerOptions {
   /** WAL frames (pages) above which the worker makes the WAL start over. */
   restartFrames?: number
   /**
-   * Bytes the WAL file is cut back to when it starts over (journal_size_limit): its size stays
-   * near what a few seconds of writes need instead of its all-time high.
+   * A WAL file larger than this (bytes) is truncated at the next lull or when the worker ends
+   * (default 8 MiB): its size stays near what a tick of writes needs instead of its all-time
+   * high. If the worker fails, the main connection's journal_size_limit.
    */
   walLimitBytes?: number
+  /** At most this many frames written in a tick is a lull (default 64). */
+  lullFrames?: number
   /**
    * Called after each tick with the WAL's size in frames before it, whether it restarted, and
-   * how long the restart held the write lock (every writer waits meanwhile), in ms.
+   * how long the restart or truncation held the main connection's writers back, in ms.
    */
   onTick?: (t: { frames: number; restarted: boolean; heldMs: number }) => void
   /** A restart that holds writers back this long (ms) is logged; default 1000. */
@@ -101,8 +147,14 @@ export function startCheckpointer(
   const idleTicks = Math.max(1, Math.ceil((opts.idleMs ?? 30_000) / everyMs))
   const slowMs = opts.slowMs ?? 1000
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
+  const limitBytes = opts.walLimitBytes ?? 8 << 20
+  // 1 while the worker wants or holds the write lock (see WORKER_SOURCE).
+  const turn = new Int32Array(new SharedArrayBuffer(4))
   const fallBack = () => {
-    if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`)
+    shareWriterTurn(db, null)
+    if (!db.open) return
+    db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`)
+    db.pragma(`journal_size_limit = ${limitBytes}`)
   }
   let worker: Worker | null = null
   // Workers told to stop and not yet ended (stop() waits for them too).
@@ -116,6 +168,9 @@ export function startCheckpointer(
         driver,
         everyMs,
         restartFrames: opts.restartFrames ?? 1000,
+        lullFrames: opts.lullFrames ?? 64,
+        limitBytes,
+        turn,
         busyMs: 10,
         report: opts.onTick !== undefined,
         slowMs,
@@ -125,7 +180,7 @@ export function startCheckpointer(
     })
     w.unref()
     w.on('message', (t: { frames: number; restarted: boolean; heldMs: number }) => {
-      // Writers wait for the restart (busy_timeout): one that lasts long is why a login waited.
+      // Writers wait for the restart: one that lasts long is why a login waited.
       if (t.heldMs > 0 && t.heldMs >= slowMs)
         log(
           `database: a WAL restart held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
@@ -139,6 +194,9 @@ export function startCheckpointer(
       fallBack()
     })
     w.once('exit', () => {
+      // A thread that ended in the middle of its turn (killed, out of memory) never lowered it.
+      Atomics.store(turn, 0, 0)
+      Atomics.notify(turn, 0)
       if (worker === w) worker = null
     })
     worker = w
@@ -153,13 +211,19 @@ export function startCheckpointer(
     // the bench) ended while stop() awaited it: exit 13, an unsettled await, its work lost.
     w.ref()
     ending.add(exited)
-    void exited.then(() => ending.delete(exited))
+    void exited.then(() => {
+      ending.delete(exited)
+      // Its own last truncation is not a write to copy: no new worker for it.
+      seen = stamp()
+    })
     w.postMessage('stop')
     return exited
   }
 
   db.pragma('wal_autocheckpoint = 0')
-  db.pragma(`journal_size_limit = ${opts.walLimitBytes ?? 8 << 20}`)
+  // No truncation in a commit: the worker cuts the file back (see WORKER_SOURCE).
+  db.pragma('journal_size_limit = -1')
+  shareWriterTurn(db, turn)
   const wal = `${file}-wal`
   const stamp = () => {
     try {

@@ -305,6 +305,11 @@ function immediateByDefault(db: Db): void {
     const tx = made.immediate
     const retrying = function (this: unknown, ...args: never[]) {
       const t0 = performance.now()
+      // The checkpoint worker's turn (shareWriterTurn): wait until it is done, woken at once,
+      // rather than in SQLite's busy handler's sleeps. Not inside a transaction: this connection
+      // holds the lock, and the worker is waiting for it.
+      const turn = db.inTransaction ? undefined : writerTurns.get(db)
+      if (turn && Atomics.load(turn, 0) !== 0) Atomics.wait(turn, 0, 1, BUSY_BUDGET_MS)
       for (let tries = 0; ; tries++) {
         entered = false
         try {
@@ -350,6 +355,19 @@ export interface BusyPolicy {
   onRetry?: () => void
 }
 const busyPolicies = new WeakMap<Db, BusyPolicy>()
+
+const writerTurns = new WeakMap<Db, Int32Array>()
+
+/**
+ * Shares a flag with the thread that checkpoints this connection's database
+ * (src/db/checkpointer.ts): while it is 1 that thread wants or holds the write lock, and this
+ * connection's write transactions wait for it to drop to 0 (woken by Atomics.notify) before
+ * BEGIN. null stops sharing.
+ */
+export function shareWriterTurn(db: Db, turn: Int32Array | null): void {
+  if (turn) writerTurns.set(db, turn)
+  else writerTurns.delete(db)
+}
 
 /** Changes how a connection's write transactions wait for the lock (tests, tools). */
 export function setBusyPolicy(db: Db, policy: BusyPolicy): void {
