@@ -7,7 +7,8 @@
  * `hello`: a bare Hono "hello" server, the ceiling. `stub`: the three routes of a login answered
  * with fixed pages and no work, to measure the load generator and the machine on their own.
  *
- * Messages from the parent: 'cpu' answers with this process's CPU time so far (µs).
+ * Messages from the parent: 'cpu' answers with this process's CPU time so far (µs); 'held', with
+ * how long each WAL restart or truncation so far held the portal's writers back (ms).
  */
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -46,11 +47,13 @@ function deliver(to: string, code: string) {
   codes.push({ to, code })
 }
 
+// Each WAL restart's or truncation's hold on the writers (src/db/checkpointer.ts), in ms.
+const held: number[] = []
 process.on('message', (m) => {
   if (m === 'cpu') {
     const u = process.cpuUsage()
     send({ cpu: u.user + u.system })
-  }
+  } else if (m === 'held') send({ held })
 })
 
 function listen(fetch: Parameters<typeof serve>[0]['fetch'], cleanUp = () => {}) {
@@ -124,7 +127,12 @@ if (mode === 'hello') {
   })
   // As main.ts does: checkpoints in a worker, off the event loop.
   // Any restart that kept writers waiting 200 ms or more is logged, to tell a slow disk apart.
-  startCheckpointer(db, file, log, { slowMs: Number(process.env.BENCH_SLOW_RESTART_MS ?? 200) })
+  startCheckpointer(db, file, log, {
+    slowMs: Number(process.env.BENCH_SLOW_RESTART_MS ?? 200),
+    onTick: (t) => {
+      if (t.heldMs > 0) held.push(t.heldMs)
+    },
+  })
   const macs = new Map<string, Mac>()
   const prometheus =
     mode === 'portal-metrics' ? createServiceMetrics(config, { providers: ['in-process'] }) : null

@@ -187,6 +187,19 @@ function serverCpu(server: Server): Promise<number> {
   })
 }
 
+/** How long each WAL restart so far held the server's writers back (ms; the portal server only). */
+function serverHeld(server: Server): Promise<number[]> {
+  return new Promise((resolve) => {
+    const on = (m: any) => {
+      if (m?.held === undefined) return
+      server.child.off('message', on)
+      resolve(m.held)
+    }
+    server.child.on('message', on)
+    server.child.send('held')
+  })
+}
+
 /** Numbers handed out so far: every login in the run texts a fresh number. */
 let serial = 0
 
@@ -355,11 +368,24 @@ const section: BenchSection = {
         // helper-thread CPU per login over the next 2,000 (a fifth of the figure), work a server
         // does once in its life, not per login (issue 20).
         await loginVerify(portal, 20, 50)
+        const heldBefore = (await serverHeld(portal)).length
         const r = await loginVerify(portal, 20, perClient)
+        const held = (await serverHeld(portal)).slice(heldBefore).sort((a, b) => a - b)
         console.log(
           `login + verify, 20 concurrent clients, ${r.pairs.length} logins (each a new phone and connection):`,
         )
         report(r, true)
+        // The WAL restarts during those logins (about one a second: the logins write ~10,000
+        // pages a second): every write transaction waits for each one (src/db/checkpointer.ts).
+        figure('walRestarts', '  WAL restarts during them', held.length, 'restarts')
+        if (held.length) {
+          figure('walRestart.p50', '    each held the writers back, median', pct(held, 50), 'ms', {
+            better: 'lower',
+          })
+          figure('walRestart.max', '    … longest', held[held.length - 1]!, 'ms', {
+            better: 'lower',
+          })
+        }
         posts20 = pct(r.posts, 99)
         figure('post.p99', '  each POST, login or verify, p99', posts20, 'ms')
         figure(
