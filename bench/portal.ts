@@ -2,13 +2,10 @@ import autocannon, { type Result } from 'autocannon'
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { LeanConnection } from './lean-http.js'
 import { benchAddress, benchNational } from './bench-phones.js'
 import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
-
-const SERVER = fileURLToPath(new URL('./portal-server.ts', import.meta.url))
 
 type Mode = 'portal' | 'portal-metrics' | 'hello' | 'stub'
 
@@ -88,16 +85,19 @@ export function unpinSelf(): void {
   if (pinned) taskset(['-a', '-pc', `0-${CPUS - 1}`, String(process.pid)])
 }
 
-/** With BENCH_CPU_PROF=DIR: the servers run from a readable bundle (bench/profile.ts). */
-let profiled: Promise<string> | null = null
+/**
+ * The servers run from a bundle made as the service's is (bench/profile.ts); with
+ * BENCH_CPU_PROF=DIR from a readable one.
+ */
+let bundled: Promise<string> | null = null
 
 export async function start(mode: Mode): Promise<Server> {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server to DIR, to see where time goes.
   const dir = process.env.BENCH_CPU_PROF
   const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
-  if (dir) profiled ??= import('./profile.js').then((p) => p.bundledServer())
-  const child = fork(dir ? await profiled! : SERVER, [mode], {
-    execArgv: dir ? prof : ['--import', 'tsx'],
+  bundled ??= import('./profile.js').then((p) => p.bundledServer(dir !== undefined))
+  const child = fork(await bundled, [mode], {
+    execArgv: prof,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   return new Promise((resolve, reject) => {
