@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /**
- * Bundles bench/portal-server.ts into dist/bench/ (so it finds views/ above it). By default as
+ * Bundles bench/portal-server.ts into bench/.built/ (it finds views/ above it; not in dist/, which
+ * the Debian package copies whole). By default as
  * scripts/build.mjs bundles the service (minified, no kept names): the figures are the shipped
  * code's. Run through tsx, as the servers were before, every arrow function kept in a `const`
  * was wrapped in a `__name(…)` call (tsx's esbuild keeps names), on each request for the ones
@@ -19,7 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
  * `readable`: not minified, names kept, for a CPU profile whose entries can be read.
  */
 export async function bundledServer(readable = false): Promise<string> {
-  const out = path.join(ROOT, `dist/bench/portal-server${readable ? '' : '.min'}.mjs`)
+  const out = path.join(ROOT, `bench/.built/portal-server${readable ? '' : '.min'}.mjs`)
   await build({
     absWorkingDir: ROOT,
     entryPoints: ['bench/portal-server.ts'],
