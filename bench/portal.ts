@@ -174,31 +174,24 @@ export function probeLoad(server: Server, seconds: number, connections = 50) {
   })
 }
 
-/** The server's CPU time so far (user + system, all its threads), in ms. */
-function serverCpu(server: Server): Promise<number> {
+/** Asks the server `question` ('cpu', 'held') and resolves with its answer's field of that name. */
+function askServer<T>(server: Server, question: 'cpu' | 'held'): Promise<T> {
   return new Promise((resolve) => {
     const on = (m: any) => {
-      if (m?.cpu === undefined) return
+      if (m?.[question] === undefined) return
       server.child.off('message', on)
-      resolve(m.cpu / 1000)
+      resolve(m[question])
     }
     server.child.on('message', on)
-    server.child.send('cpu')
+    server.child.send(question)
   })
 }
 
+/** The server's CPU time so far (user + system, all its threads), in ms. */
+const serverCpu = async (server: Server) => (await askServer<number>(server, 'cpu')) / 1000
+
 /** How long each WAL restart so far held the server's writers back (ms; the portal server only). */
-function serverHeld(server: Server): Promise<number[]> {
-  return new Promise((resolve) => {
-    const on = (m: any) => {
-      if (m?.held === undefined) return
-      server.child.off('message', on)
-      resolve(m.held)
-    }
-    server.child.on('message', on)
-    server.child.send('held')
-  })
-}
+const serverHeld = (server: Server) => askServer<number[]>(server, 'held')
 
 /** Numbers handed out so far: every login in the run texts a fresh number. */
 let serial = 0
