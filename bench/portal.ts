@@ -86,6 +86,15 @@ export function unpinSelf(): void {
 }
 
 /**
+ * Node's options for a V8 CPU profile into `dir`; BENCH_CPU_PROF_US sets the sampling interval
+ * (µs; V8's default 1,000 gives a login a handful of samples).
+ */
+export function cpuProfArgs(dir: string): string[] {
+  const us = process.env.BENCH_CPU_PROF_US
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...(us ? [`--cpu-prof-interval=${us}`] : [])]
+}
+
+/**
  * The servers run from a bundle made as the service's is (bench/profile.ts); with
  * BENCH_CPU_PROF=DIR from a readable one.
  */
@@ -94,7 +103,7 @@ let bundled: Promise<string> | null = null
 export async function start(mode: Mode): Promise<Server> {
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of each server to DIR, to see where time goes.
   const dir = process.env.BENCH_CPU_PROF
-  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+  const prof = dir ? cpuProfArgs(dir) : []
   bundled ??= import('./profile.js').then((p) => p.bundledServer(dir !== undefined))
   const child = fork(await bundled, [mode], {
     execArgv: prof,
@@ -209,6 +218,19 @@ export interface Latencies {
   pairs: number[]
   /** Server CPU per login (GET /, POST /login, POST /verify), ms. */
   cpuPerLogin: number
+  /** Of it, the server's main thread (its event loop), ms. */
+  mainCpuPerLogin: number
+}
+
+/** A thread's CPU time so far (user + system, ms); the main thread's when `tid` is the pid. */
+export function threadCpuMs(pid: number, tid = pid): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) * 10 // USER_HZ is 100 on Linux
+  } catch {
+    return NaN
+  }
 }
 
 /**
@@ -243,6 +265,7 @@ export async function loginVerify(
   const verify: number[] = []
   const pairs: number[] = []
   const cpu0 = await serverCpu(server)
+  const main0 = threadCpuMs(server.child.pid!)
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
       for (let k = 0; k < perClient; k++) {
@@ -281,10 +304,11 @@ export async function loginVerify(
     }),
   )
   const cpuPerLogin = ((await serverCpu(server)) - cpu0) / (clients * perClient)
+  const mainCpuPerLogin = (threadCpuMs(server.child.pid!) - main0) / (clients * perClient)
   server.child.off('message', onCodes)
   const posts = [...login, ...verify]
   for (const a of [login, verify, posts, pairs]) a.sort((x, y) => x - y)
-  return { login, verify, posts, pairs, cpuPerLogin }
+  return { login, verify, posts, pairs, cpuPerLogin, mainCpuPerLogin }
 }
 
 function report(r: Latencies, target: boolean) {

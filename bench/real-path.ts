@@ -10,6 +10,7 @@ import { figure } from './figures.js'
 import { createBranch, GATEWAY_IP, netnsBenchReady, PORTAL_PORT } from './netns/branch.js'
 import type { LoginResult } from './netns/phones.js'
 import {
+  cpuProfArgs,
   isPinned,
   loginVerify,
   OTHERS,
@@ -33,12 +34,15 @@ function treeCpuMs(pid: number): {
   all: number
   own: number
   ownSystem: number
+  /** The service's main thread (its event loop), of `own`. */
+  ownMain: number
   by: Map<string, number>
 } {
   const tick = 1000 / 100 // USER_HZ is 100 on Linux
   let all = 0
   let own = 0
   let ownSystem = 0
+  let ownMain = 0
   const by = new Map<string, number>()
   const todo = [pid]
   while (todo.length) {
@@ -52,6 +56,13 @@ function treeCpuMs(pid: number): {
       if (p === pid) {
         own = ms
         ownSystem = Number(f[12]) * tick
+        try {
+          const m = readFileSync(`/proc/${p}/task/${p}/stat`, 'utf8')
+          const g = m.slice(m.lastIndexOf(')') + 2).split(' ')
+          ownMain = (Number(g[11]) + Number(g[12])) * tick
+        } catch {
+          // gone meanwhile
+        }
       } else by.set(name, (by.get(name) ?? 0) + ms)
       for (const t of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' '))
         if (t.trim()) todo.push(Number(t))
@@ -59,7 +70,7 @@ function treeCpuMs(pid: number): {
       // gone meanwhile
     }
   }
-  return { all, own, ownSystem, by }
+  return { all, own, ownSystem, ownMain, by }
 }
 
 /** The service's own CPU and each kind of child's, between two readings, per unit (ms). */
@@ -71,7 +82,7 @@ function cpuSplit(
   // The service's system time: its sockets' sends run the kernel's path to the phone (the
   // bridge, the gate's rules, the tiers' qdiscs, the peer's receive) in its own syscalls.
   const parts = [
-    `service ${((b.own - a.own) / per).toFixed(2)} (system ${((b.ownSystem - a.ownSystem) / per).toFixed(2)})`,
+    `service ${((b.own - a.own) / per).toFixed(2)} (system ${((b.ownSystem - a.ownSystem) / per).toFixed(2)}; event loop ${((b.ownMain - a.ownMain) / per).toFixed(2)}, other threads ${((b.own - a.own - (b.ownMain - a.ownMain)) / per).toFixed(2)})`,
   ]
   for (const [name, ms] of b.by) {
     const d = (ms - (a.by.get(name) ?? 0)) / per
@@ -102,6 +113,7 @@ const section: BenchSection = {
     let loopSplash: number
     let loopLogins: number
     let loopCpu: number
+    let loopMainCpu: number
     try {
       await rps(loop.port, 1, CONNECTIONS)
       loopSplash = await rps(loop.port, seconds, CONNECTIONS)
@@ -110,6 +122,7 @@ const section: BenchSection = {
       const counted = await loginVerify(loop, 20, (NAMESPACES * loginsPerNs) / 20)
       loopLogins = (NAMESPACES * loginsPerNs) / ((performance.now() - t0) / 1000)
       loopCpu = counted.cpuPerLogin
+      loopMainCpu = counted.mainCpuPerLogin
     } finally {
       await stop(loop)
       unpinSelf()
@@ -126,7 +139,7 @@ const section: BenchSection = {
       const profDir = process.env.BENCH_CPU_PROF
       const service = await branch.startService(
         branch.config(),
-        profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+        profDir ? cpuProfArgs(profDir) : [],
       )
       pin(service.pid)
       const unpinChildren = pinChildren(service.pid)
@@ -265,6 +278,7 @@ const section: BenchSection = {
       // The same count of logins after the same warm-up: what the service's figure is set against.
       figure('logins.loopbackCpu', '  loopback server CPU per login', loopCpu!, 'ms', {
         better: 'lower',
+        note: `(event loop ${loopMainCpu!.toFixed(2)}, other threads ${(loopCpu! - loopMainCpu!).toFixed(2)})`,
       })
       unpinChildren()
       await service.stop()
