@@ -6,7 +6,7 @@ import { until } from './net-helpers.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Worker } from 'node:worker_threads'
 import { startCheckpointer } from '../src/db/checkpointer.js'
-import { shareWriterTurn } from '../src/db/open.js'
+import { setBusyPolicy, shareWriterTurn } from '../src/db/open.js'
 import { tempDb } from './helpers.js'
 
 const cleanups: Array<() => unknown> = []
@@ -159,6 +159,52 @@ describe('checkpoints off the event loop', () => {
     expect(lines.find((l) => l.includes('WAL restart'))).toMatch(
       /^database: a WAL restart held writers back for \d+ ms \(\d+ frames; the disk was slow to sync\)$/,
     )
+  })
+
+  it('names a slow truncation as a truncation, not a restart', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const lines: string[] = []
+    // No restart (restartFrames far away); a WAL over 4 KiB is cut back at the lull after the
+    // burst, and with slowMs 0 every one is logged.
+    const checkpointer = startCheckpointer(t.db, t.file, (l) => lines.push(l), {
+      everyMs: 10,
+      restartFrames: 1_000_000,
+      walLimitBytes: 4096,
+      slowMs: 0,
+    })
+    cleanups.push(() => checkpointer.stop())
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    for (let i = 0; i < 200; i++) insert.run({ d: 'x'.repeat(2000) })
+    await until(() => lines.some((l) => l.includes('WAL truncation')))
+    expect(lines.find((l) => l.includes('WAL truncation'))).toMatch(
+      /^database: a WAL truncation held writers back for \d+ ms \(\d+ frames; the disk was slow to sync\)$/,
+    )
+    expect(lines.some((l) => l.includes('WAL restart'))).toBe(false)
+  })
+
+  it('waits for the worker’s turn no longer than the connection’s busy budget', () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const turn = new Int32Array(new SharedArrayBuffer(4))
+    shareWriterTurn(t.db, turn)
+    cleanups.push(() => shareWriterTurn(t.db, null))
+    // The turn is up and nobody will lower it (a worker stuck in its turn): the wait is bounded
+    // by the budget the connection was given, here 20 ms, not the default 5 s.
+    Atomics.store(turn, 0, 1)
+    setBusyPolicy(t.db, { budgetMs: 20 })
+    cleanups.push(() => setBusyPolicy(t.db, {}))
+    const wait = vi.spyOn(Atomics, 'wait')
+    cleanups.push(() => wait.mockRestore())
+    expect(t.db.transaction(() => 'ran')()).toBe('ran')
+    expect(wait).toHaveBeenCalledWith(turn, 0, 1, 20)
+    // A budget of 0: no wait at all.
+    wait.mockClear()
+    setBusyPolicy(t.db, { budgetMs: 0 })
+    expect(t.db.transaction(() => 'ran')()).toBe('ran')
+    expect(wait).not.toHaveBeenCalled()
   })
 
   it('runs its thread only while something writes: started by a write, ended once idle', async () => {

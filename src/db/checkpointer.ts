@@ -57,6 +57,7 @@ const timer = setInterval(() => {
     const written = passive.log >= lastLog ? passive.log - lastLog : passive.log
     lastLog = passive.log
     let restarted = false
+    let truncated = false
     let heldMs = 0
     // Nothing written since the last restart: its frames are all copied, and the next commit
     // starts the WAL over by itself (without this, one RESTART a tick until the thread ended).
@@ -68,11 +69,13 @@ const timer = setInterval(() => {
       heldMs = r.heldMs
       restarted = r.done
     } else if (written <= workerData.lullFrames && walBytes() > workerData.limitBytes) {
-      heldMs = byTurns('TRUNCATE').heldMs
+      const r = byTurns('TRUNCATE')
+      heldMs = r.heldMs
+      truncated = r.done
       lastLog = 0
     }
     if (workerData.report || (heldMs > 0 && heldMs >= workerData.slowMs))
-      parentPort.postMessage({ frames: passive.log, restarted, heldMs })
+      parentPort.postMessage({ frames: passive.log, restarted, truncated, heldMs })
   } catch { /* busy: next time */ }
 }, workerData.everyMs)
 parentPort.on('message', (m) => {
@@ -86,6 +89,15 @@ parentPort.on('message', (m) => {
   parentPort.close()
 })
 `
+
+/** What the worker did in one tick (CheckpointerOptions.onTick). */
+export interface CheckpointTick {
+  /** The WAL's size in frames before the tick. */
+  frames: number
+  restarted: boolean
+  truncated: boolean
+  heldMs: number
+}
 
 export interface CheckpointerOptions {
   /** Milliseconds between two checkpoints. */
@@ -101,11 +113,11 @@ export interface CheckpointerOptions {
   /** At most this many frames written in a tick is a lull (default 64). */
   lullFrames?: number
   /**
-   * Called after each tick with the WAL's size in frames before it, whether it restarted, and
-   * how long the restart or truncation held the main connection's writers back, in ms.
+   * Called after each tick with the WAL's size in frames before it, whether it restarted or
+   * truncated the WAL, and how long that held the main connection's writers back, in ms.
    */
-  onTick?: (t: { frames: number; restarted: boolean; heldMs: number }) => void
-  /** A restart that holds writers back this long (ms) is logged; default 1000. */
+  onTick?: (t: CheckpointTick) => void
+  /** A restart or truncation that holds writers back this long (ms) is logged; default 1000. */
   slowMs?: number
   /**
    * Milliseconds without a write to the WAL after which the worker thread ends (default 30000);
@@ -179,11 +191,11 @@ export function startCheckpointer(
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
     })
     w.unref()
-    w.on('message', (t: { frames: number; restarted: boolean; heldMs: number }) => {
-      // Writers wait for the restart: one that lasts long is why a login waited.
+    w.on('message', (t: CheckpointTick) => {
+      // Writers wait for the restart or truncation: one that lasts long is why a login waited.
       if (t.heldMs > 0 && t.heldMs >= slowMs)
         log(
-          `database: a WAL restart held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
+          `database: a WAL ${t.truncated ? 'truncation' : 'restart'} held writers back for ${Math.round(t.heldMs)} ms (${t.frames} frames; the disk was slow to sync)`,
         )
       opts.onTick?.(t)
     })

@@ -308,16 +308,17 @@ function immediateByDefault(db: Db): void {
       // The checkpoint worker's turn (shareWriterTurn): wait until it is done, woken at once,
       // rather than in SQLite's busy handler's sleeps. Not inside a transaction: this connection
       // holds the lock, and the worker is waiting for it.
+      // The wait counts against the same budget as BEGIN's retries.
+      const policy = busyPolicies.get(db)
+      const budget = policy?.budgetMs ?? BUSY_BUDGET_MS
       const turn = db.inTransaction ? undefined : writerTurns.get(db)
-      if (turn && Atomics.load(turn, 0) !== 0) Atomics.wait(turn, 0, 1, BUSY_BUDGET_MS)
+      if (turn && budget > 0 && Atomics.load(turn, 0) !== 0) Atomics.wait(turn, 0, 1, budget)
       for (let tries = 0; ; tries++) {
         entered = false
         try {
           return tx.apply(this, args)
         } catch (err) {
           // Only BEGIN IMMEDIATE refused (nothing ran, nothing to undo), within the budget.
-          const policy = busyPolicies.get(db)
-          const budget = policy?.budgetMs ?? BUSY_BUDGET_MS
           if (entered || !isBusy(err) || performance.now() - t0 >= budget) throw err
           policy?.onRetry?.()
           Atomics.wait(PAUSE, 0, 0, Math.min(25, 1 << tries))
