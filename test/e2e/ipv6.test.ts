@@ -209,6 +209,34 @@ describe.skipIf(skip !== null)('IPv6 guests and the walled garden by name', () =
     )
   })
 
+  it('answers neighbour discovery from a phone whose ICMP allowance before login is spent', async () => {
+    const icmpDrops = async () => {
+      const doc = JSON.parse(
+        (await n.nft(['-j', 'list', 'chain', 'inet', 'branchgate', 'prelogin_icmp'])).stdout,
+      ) as { nftables: Array<{ rule?: { expr: Array<Record<string, any>> } }> }
+      const rule = doc.nftables.find((x) => x.rule?.expr.some((e) => e.counter))
+      return rule!.rule!.expr.find((e) => e.counter)!.counter.packets as number
+    }
+    // Pings to the gateway, 500 a second until stopped: the phone's ICMP meter (10 a second)
+    // stays spent for as long as the solicitations below take.
+    const before = await icmpDrops()
+    const flood = n.spawnIn(only6.ns, 'ping', ['-6', '-n', '-q', '-i', '0.002', GATEWAY_IP6])
+    try {
+      await until(async () => (await icmpDrops()) > before, 'pings dropped by the meter')
+      // Each solicitation is sent once (-r 1): a metered one would go unanswered, as a phone's
+      // did, which then waited the kernel's 1 s to ask again.
+      for (let i = 0; i < 20; i++) {
+        const r = await n.exec(only6.ns, 'ndisc6', [
+          ...['-1', '-q', '-n', '-r', '1', '-w', '5000'],
+          ...[GATEWAY_IP6, 'eth0'],
+        ])
+        expect(r.code, `solicitation ${i + 1}: ${r.stdout}${r.stderr}`).toBe(0)
+      }
+    } finally {
+      flood.child.kill()
+    }
+  })
+
   it('lets the IPv6-only phone log in over IPv6 (its MAC from the IPv6 neighbour table); then every address of it gets out, and presence sees it', async () => {
     const form = await n.curl(only6, [
       ...['--data-urlencode', 'name=Eva Ruiz', '--data-urlencode', 'phone=55 8765 4321'],
