@@ -114,7 +114,7 @@ const nftablesGate = z
         dnsPerSecond: z.number().int().min(1).max(10_000).default(20),
         /** DNS packets a device may send at once above that rate (1–100000). */
         dnsBurst: z.number().int().min(1).max(100_000).default(100),
-        /** ICMP and ICMPv6 packets a second per device (1–10000), pings and neighbour discovery alike. */
+        /** ICMP and ICMPv6 packets a second per device (1–10000); neighbour discovery and MLD reports are never metered. */
         icmpPerSecond: z.number().int().min(1).max(10_000).default(10),
         /** ICMP packets a device may send at once above that rate (1–100000). */
         icmpBurst: z.number().int().min(1).max(100_000).default(20),
