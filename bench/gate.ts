@@ -98,7 +98,7 @@ async function timedLines(
 
 /** How the bench names each of the gate's ways (`gate.nftSession`). */
 const WAY_NAMES: Record<GateWay, string> = {
-  'in-process': 'libnftables in-process',
+  'in-process': 'in-process (libnftnl, else libnftables)',
   helper: 'libnftables through the helper',
   nft: 'nft -i',
 }

@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { parseAcks, parseElementCommand, type ElementOp } from './nft-elements.js'
 
 /**
  * libnftables, netfilter's own library (the `nft` program is a thin shell around it), called in
@@ -12,6 +13,10 @@ import { createRequire } from 'node:module'
 export interface NftLibrary {
   /** Runs one command as its own transaction: null when nft took it, else nft's errors. */
   run(command: string): string | null
+  /** Why element changes do not go straight to the kernel (see openElementPath), or null. */
+  elementsVia?: string | null
+  /** How many commands went straight to the kernel as element changes. */
+  direct?: () => number
   close(): void
 }
 
@@ -102,20 +107,37 @@ export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
   ) => number
   const ctxFree = lib.func('void nft_ctx_free(void *ctx)') as (ctx: Ptr) => void
 
-  // NFT_CTX_DEFAULT. The context opens its netlink socket here, in the namespace it is made in.
-  const made = netns === null ? ctxNew(0) : inNamespace(k, netns, () => ctxNew(0))
+  // NFT_CTX_DEFAULT. The context opens its netlink socket here, in the namespace it is made in,
+  // and so does the element path.
+  const both = () => ({ ctx: ctxNew(0), elements: openElementPath(k) })
+  const made = netns === null ? both() : inNamespace(k, netns, both)
   if (typeof made === 'string') return made
-  if (!made) return 'nft_ctx_new failed'
-  const ctx = made
+  if (!made.ctx) {
+    if (typeof made.elements !== 'string') made.elements.close()
+    return 'nft_ctx_new failed'
+  }
+  const ctx = made.ctx
+  const elements = typeof made.elements === 'string' ? null : made.elements
   // Both into memory, never onto the service's own standard output and error.
   if (bufferOutput(ctx) !== 0 || bufferError(ctx) !== 0) {
     ctxFree(ctx)
     return 'nft_ctx_buffer_output failed'
   }
   let open = true
+  let direct = 0
   return {
+    direct: () => direct,
+    elementsVia: typeof made.elements === 'string' ? made.elements : null,
     run(command) {
       if (!open) return 'libnftables: the context is closed'
+      // A login's element changes straight to the kernel. Refused (the batch is all or nothing,
+      // so nothing changed), the same line goes through libnftables, which says why in nft's
+      // own words, or takes it.
+      const ops = elements ? parseElementCommand(command) : null
+      if (ops && elements!.send(ops)) {
+        direct++
+        return null
+      }
       const rc = runCmd(ctx, command)
       // Reading a buffer empties it: a `list` command's output must not pile up.
       output(ctx)
@@ -126,6 +148,170 @@ export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
       if (!open) return
       open = false
       ctxFree(ctx)
+      elements?.close()
+    },
+  }
+}
+
+/** Element changes sent to the kernel as netlink messages (see src/gate/nft-elements.ts). */
+interface ElementPath {
+  /** true when the kernel took the whole batch; false when it refused it or did not answer. */
+  send(ops: ElementOp[]): boolean
+  close(): void
+}
+
+const NETLINK_NETFILTER = 12
+const NFT_MSG_NEWSETELEM = 12
+const NFT_MSG_DELSETELEM = 14
+const NLM_F_ACK = 0x4
+const NLM_F_CREATE = 0x400
+const MSG_DONTWAIT = 0x40
+// libnftnl's attribute numbers (libnftnl/set.h): a set's table and name; an element's key,
+// data and timeout.
+const NFTNL_SET_TABLE = 0
+const NFTNL_SET_NAME = 1
+const NFTNL_SET_ELEM_KEY = 1
+const NFTNL_SET_ELEM_DATA = 4
+const NFTNL_SET_ELEM_TIMEOUT = 5
+
+/**
+ * libnftnl builds the messages (netfilter's own library under nft, as libnftables is) and libmnl
+ * owns the socket, opened in the calling thread's namespace. The kernel runs a batch while the
+ * send is in progress, so its answers are waiting when `sendto` returns: they are read without
+ * blocking, and a batch with an answer missing counts as refused (libnftables then runs it).
+ */
+function openElementPath(k: Koffi): ElementPath | string {
+  let nftnl: ReturnType<Koffi['load']>
+  let mnl: ReturnType<Koffi['load']>
+  try {
+    nftnl = k.load('libnftnl.so.11')
+    mnl = k.load('libmnl.so.0')
+  } catch (err) {
+    return `libnftnl or libmnl cannot be loaded: ${(err as Error).message.split('\n')[0]}`
+  }
+  type Ptr = unknown
+  type Fn = (...args: never[]) => unknown
+  const fn = <F extends Fn>(lib: ReturnType<Koffi['load']>, sig: string) =>
+    lib.func(sig) as unknown as F
+  const setAlloc = fn<() => Ptr>(nftnl, 'void *nftnl_set_alloc()')
+  const setFree = fn<(s: Ptr) => void>(nftnl, 'void nftnl_set_free(void *s)')
+  const setStr = fn<(s: Ptr, attr: number, v: string) => number>(
+    nftnl,
+    'int nftnl_set_set_str(void *s, uint16_t attr, const char *v)',
+  )
+  const elemAlloc = fn<() => Ptr>(nftnl, 'void *nftnl_set_elem_alloc()')
+  const elemSet = fn<(e: Ptr, attr: number, v: Buffer, len: number) => number>(
+    nftnl,
+    'int nftnl_set_elem_set(void *e, uint16_t attr, const void *v, uint32_t len)',
+  )
+  const elemSetU64 = fn<(e: Ptr, attr: number, v: number) => void>(
+    nftnl,
+    'void nftnl_set_elem_set_u64(void *e, uint16_t attr, uint64_t v)',
+  )
+  const elemAdd = fn<(s: Ptr, e: Ptr) => void>(nftnl, 'void nftnl_set_elem_add(void *s, void *e)')
+  const batchBegin = fn<(buf: Buffer, seq: number) => Ptr>(
+    nftnl,
+    'void *nftnl_batch_begin(void *buf, uint32_t seq)',
+  )
+  const batchEnd = fn<(buf: Buffer, seq: number) => Ptr>(
+    nftnl,
+    'void *nftnl_batch_end(void *buf, uint32_t seq)',
+  )
+  const buildHdr = fn<
+    (buf: Buffer, type: number, family: number, flags: number, seq: number) => Ptr
+  >(
+    nftnl,
+    'void *nftnl_nlmsg_build_hdr(void *buf, uint16_t type, uint16_t family, uint16_t flags, uint32_t seq)',
+  )
+  const payload = fn<(nlh: Buffer, s: Ptr) => void>(
+    nftnl,
+    'void nftnl_set_elems_nlmsg_build_payload(void *nlh, void *s)',
+  )
+  const sockOpen = fn<(bus: number) => Ptr>(mnl, 'void *mnl_socket_open(int bus)')
+  const sockBind = fn<(nl: Ptr, groups: number, pid: number) => number>(
+    mnl,
+    'int mnl_socket_bind(void *nl, unsigned int groups, int pid)',
+  )
+  const sockFd = fn<(nl: Ptr) => number>(mnl, 'int mnl_socket_get_fd(void *nl)')
+  const sockSend = fn<(nl: Ptr, buf: Buffer, len: number) => number>(
+    mnl,
+    'intptr_t mnl_socket_sendto(void *nl, const void *buf, size_t len)',
+  )
+  const sockClose = fn<(nl: Ptr) => number>(mnl, 'int mnl_socket_close(void *nl)')
+  const recv = fn<(fd: number, buf: Buffer, len: number, flags: number) => number>(
+    k.load('libc.so.6'),
+    'intptr_t recv(int fd, void *buf, size_t len, int flags)',
+  )
+
+  const sock = sockOpen(NETLINK_NETFILTER)
+  if (!sock) return 'cannot open a netfilter netlink socket'
+  if (sockBind(sock, 0, 0) < 0) {
+    sockClose(sock)
+    return 'cannot bind a netfilter netlink socket'
+  }
+  const fd = sockFd(sock)
+  const out = Buffer.alloc(8192)
+  const answers = Buffer.alloc(8192)
+  const drain = () => {
+    while (recv(fd, answers, answers.length, MSG_DONTWAIT) > 0);
+  }
+  let seq = 1
+  let open = true
+  return {
+    send(ops) {
+      if (!open) return false
+      let off = 0
+      const next = () => (off += (out.readUInt32LE(off) + 3) & ~3)
+      batchBegin(out.subarray(off), seq++)
+      next()
+      const waiting = new Set<number>()
+      for (const op of ops) {
+        const s = setAlloc()
+        try {
+          setStr(s, NFTNL_SET_TABLE, op.table)
+          setStr(s, NFTNL_SET_NAME, op.set)
+          const e = elemAlloc()
+          elemSet(e, NFTNL_SET_ELEM_KEY, op.key, op.key.length)
+          if (op.timeoutMs !== undefined) elemSetU64(e, NFTNL_SET_ELEM_TIMEOUT, op.timeoutMs)
+          if (op.classid !== undefined) {
+            const data = Buffer.alloc(4)
+            data.writeUInt32LE(op.classid) // host order, as nft sends a classid (x86, arm64)
+            elemSet(e, NFTNL_SET_ELEM_DATA, data, 4)
+          }
+          elemAdd(s, e)
+          const type = op.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM
+          const flags = NLM_F_ACK | (op.verb === 'add' ? NLM_F_CREATE : 0)
+          waiting.add(seq)
+          buildHdr(out.subarray(off), type, op.family, flags, seq++)
+          payload(out.subarray(off), s)
+          next()
+        } finally {
+          setFree(s)
+        }
+      }
+      batchEnd(out.subarray(off), seq++)
+      next()
+      seq &= 0x7fffffff
+      if (sockSend(sock, out, off) !== off) return false
+      let refused = false
+      while (waiting.size > 0) {
+        const n = recv(fd, answers, answers.length, MSG_DONTWAIT)
+        if (n <= 0) return false
+        for (const a of parseAcks(answers, n)) {
+          if (!waiting.delete(a.seq)) continue
+          if (a.error !== 0) refused = true
+        }
+        if (refused) {
+          drain()
+          return false
+        }
+      }
+      return true
+    },
+    close() {
+      if (!open) return
+      open = false
+      sockClose(sock)
     },
   }
 }

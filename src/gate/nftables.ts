@@ -244,7 +244,15 @@ export function createNftRunner(
           : (o.library ?? openNftLibrary)({ netns })
       if (typeof lib !== 'string') {
         if (closed) lib.close()
-        else o.log?.("gate: nft session: libnftables (in the service's process)")
+        else
+          o.log?.(
+            "gate: nft session: libnftables (in the service's process)" +
+              (lib.elementsVia === null
+                ? "; a login's element changes straight to the kernel (libnftnl)"
+                : lib.elementsVia
+                  ? `; element changes through it too: ${lib.elementsVia}`
+                  : ''),
+          )
         way = 'in-process'
         return (inProcess = lib)
       }

@@ -99,7 +99,10 @@ describe.skipIf(why !== null)('the nftables gate against the kernel', () => {
   // The three ways (issue 20): libnftables in the process, which the service chooses; through
   // the helper, where python3-nftables is installed (.ci/run installs it); `nft -i`. Same answers.
   it.each([
-    ["libnftables (in the service's process)", 'auto'],
+    [
+      "libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
+      'auto',
+    ],
     ['libnftables (python3-nftables)', 'helper'],
     ['nft -i (gate.nftSession is "nft")', 'nft'],
   ] as const)(
@@ -365,6 +368,69 @@ describe.skipIf(why !== null)('the nft and tc sessions against the real programs
       /^cannot enter network namespace bgsess-\w+-gone: ENOENT/,
     )
     expect(readlinkSync('/proc/thread-self/ns/net')).toBe(here)
+  })
+
+  it("sends a login's element changes straight to the kernel (libnftnl), leaving what nft's parser leaves, and nft's words when refused", () => {
+    const lib = openNftLibrary({ netns: space.ns })
+    if (typeof lib === 'string') throw new Error(lib)
+    const X = '3a:11:22:33:44:a1'
+    const Y = '3a:11:22:33:44:a2'
+    try {
+      expect(lib.elementsVia).toBeNull()
+      expect(lib.run('add table inet bgfast')).toBeNull()
+      expect(lib.run('add set inet bgfast s { type ether_addr; flags timeout; }')).toBeNull()
+      expect(lib.run('add map inet bgfast m { type ether_addr : classid; counter; }')).toBeNull()
+      expect(lib.direct!()).toBe(0)
+      const login = (mac: string) =>
+        `add element inet bgfast s { ${mac} timeout 3600s }; add element inet bgfast m { ${mac} : 1:1a2 }`
+      expect(lib.run(login(X))).toBeNull()
+      expect(lib.direct!()).toBe(1)
+      // The same change through nft's parser, for comparison.
+      space.nft(login(Y))
+      const elements = (set: 's' | 'm') => {
+        const doc = JSON.parse(
+          space.nft('-j', 'list', set === 's' ? 'set' : 'map', 'inet', 'bgfast', set),
+        )
+        const found = doc.nftables.find((x: Record<string, any>) => x.set ?? x.map)
+        return (found.set ?? found.map).elem as unknown[]
+      }
+      const byMac = (list: unknown[]) => {
+        const out: Record<string, unknown> = {}
+        for (const e of list) {
+          const text = JSON.stringify(e)
+          const mac = [X, Y].find((m) => text.includes(m))
+          // Each element as nft shows it, its MAC and what is left of its timeout taken out.
+          if (mac)
+            out[mac] = JSON.parse(text.replaceAll(mac, 'MAC'), (k, v) =>
+              k === 'expires' ? undefined : v,
+            )
+        }
+        return out
+      }
+      const s = byMac(elements('s'))
+      expect(s[X]).toEqual(s[Y])
+      expect(JSON.stringify(s[X])).toContain('"timeout":3600')
+      const m = byMac(elements('m'))
+      expect(m[X]).toEqual(m[Y])
+      expect(JSON.stringify(m[X])).toContain('"1:1a2"')
+      expect(JSON.stringify(m[X])).toContain('"counter"')
+      // A revoke's add-then-delete, straight too.
+      expect(
+        lib.run(`add element inet bgfast s { ${X} }; delete element inet bgfast s { ${X} }`),
+      ).toBeNull()
+      expect(lib.direct!()).toBe(2)
+      expect(space.nft('list', 'set', 'inet', 'bgfast', 's')).not.toContain(X)
+      // Refused by the kernel (nothing changed): the line goes through libnftables, in its words.
+      const refusedLine = `delete element inet bgfast s { ${X} }`
+      expect(lib.run(refusedLine)).toMatch(/^Error: .*No such file or directory\n/)
+      expect(lib.direct!()).toBe(2)
+      // It goes on after it.
+      expect(lib.run(login(X))).toBeNull()
+      expect(lib.direct!()).toBe(3)
+    } finally {
+      lib.close()
+      space.nft('delete', 'table', 'inet', 'bgfast')
+    }
   })
 
   it("leaves no command history behind (nft -i writes every line, every guest's MAC, to $HOME/.nft.history)", async () => {

@@ -530,14 +530,15 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         detail: expect.stringContaining('fd42:78::1 on bg-guest'),
       })
       // The package's koffi loads libnftables: doctor finds the gate's changes can be made in
-      // the service's own process, and the service, unprivileged with CAP_NET_ADMIN, makes them.
+      // the service's own process, and the service, unprivileged with CAP_NET_ADMIN, makes them,
+      // a login's element changes through libnftnl (libnftables' own dependency).
       expect(doctor.findings.find((f) => f.check === 'nft session')).toEqual({
         check: 'nft session',
         ok: true,
         detail: "libnftables (in the service's process)",
       })
       expect(v6.sh('cat /var/log/branchgate.log')).toContain(
-        "gate: nft session: libnftables (in the service's process)",
+        "gate: nft session: libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
       )
 
       const second = playbook(inv, pass)

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { parseAcks, parseElementCommand } from '../src/gate/nft-elements.js'
+import { classifyCommand, noticeCommand, unclassifyCommand } from '../src/gate/nft-rates.js'
+import { letThroughCommand, revokeCommand } from '../src/gate/nft-ruleset.js'
+import type { Mac } from '../src/mac.js'
+
+const MAC = '3a:11:22:33:44:55' as Mac
+const KEY = Buffer.from([0x3a, 0x11, 0x22, 0x33, 0x44, 0x55])
+
+describe('a login’s firewall change read back as element changes', () => {
+  it('reads every line the gate builds for a login, a revoke and the tiers', () => {
+    const now = 1_000_000
+    expect(parseElementCommand(letThroughCommand(MAC, now + 3_600_000, now, 'update'))).toEqual([
+      {
+        verb: 'add',
+        family: 1,
+        table: 'branchgate',
+        set: 'allowed',
+        key: KEY,
+        timeoutMs: 3_600_000,
+      },
+    ])
+    // Before Linux 6.10: add, delete, add.
+    expect(
+      parseElementCommand(letThroughCommand(MAC, now + 60_000, now, 'replace'))?.map((o) => [
+        o.verb,
+        o.timeoutMs,
+      ]),
+    ).toEqual([
+      ['add', undefined],
+      ['delete', undefined],
+      ['add', 60_000],
+    ])
+    expect(parseElementCommand(revokeCommand(MAC))?.map((o) => o.verb)).toEqual(['add', 'delete'])
+    const classify = parseElementCommand(classifyCommand(MAC, 0x1a2))!
+    expect(classify.map((o) => [o.family, o.table, o.set, o.classid])).toEqual([
+      [5, 'branchgate', 'down', 0x101a2],
+      [1, 'branchgate', 'up', 0x101a2],
+    ])
+    expect(parseElementCommand(unclassifyCommand(MAC, 0x10))).toHaveLength(6)
+    expect(parseElementCommand(noticeCommand(MAC, true))).toHaveLength(1)
+    // A login with its class: the two joined as the gate joins them.
+    expect(
+      parseElementCommand(
+        `${letThroughCommand(MAC, now + 1000, now, 'update')}; ${classifyCommand(MAC, 0x10)}`,
+      ),
+    ).toHaveLength(3)
+  })
+
+  it('leaves every other line to nft: lists, several elements, tables, sets, malformed MACs', () => {
+    for (const line of [
+      'list tables',
+      'add table inet branchgate',
+      'add element inet branchgate allowed { 3a:11:22:33:44:55, 3a:11:22:33:44:56 }',
+      'add element inet branchgate allowed { 3A:11:22:33:44:55 }',
+      'add element inet branchgate allowed { 3a:11:22:33:44 }',
+      'delete element inet branchgate allowed { 3a:11:22:33:44:55 timeout 10s }',
+      'add element inet branchgate garden4 { 192.0.2.1 }',
+      'add element bridge branchgate allowed { 3a:11:22:33:44:55 }',
+      `${revokeCommand(MAC)}; flush set inet branchgate allowed`,
+      Array.from({ length: 17 }, () => noticeCommand(MAC, true)).join('; '),
+      '',
+    ])
+      expect(parseElementCommand(line), line).toBeNull()
+  })
+})
+
+describe('netlink answers', () => {
+  /** An NLMSG_ERROR message: its header, the error, and the request's header. */
+  const ack = (seq: number, error: number) => {
+    const b = Buffer.alloc(36)
+    b.writeUInt32LE(36, 0)
+    b.writeUInt16LE(2, 4)
+    b.writeUInt32LE(seq, 8)
+    b.writeInt32LE(error, 16)
+    return b
+  }
+  it('reads each acknowledgement and error with its sequence number, and stops at a cut message', () => {
+    const other = Buffer.alloc(20)
+    other.writeUInt32LE(20, 0)
+    other.writeUInt16LE(0x10, 4) // not an answer: skipped
+    const all = Buffer.concat([ack(7, 0), other, ack(8, -2), ack(9, 0)])
+    expect(parseAcks(all, all.length)).toEqual([
+      { seq: 7, error: 0 },
+      { seq: 8, error: -2 },
+      { seq: 9, error: 0 },
+    ])
+    expect(parseAcks(all, all.length - 10)).toEqual([
+      { seq: 7, error: 0 },
+      { seq: 8, error: -2 },
+    ])
+    const bad = ack(1, 0)
+    bad.writeUInt32LE(4, 0) // shorter than a header
+    expect(parseAcks(bad, bad.length)).toEqual([])
+  })
+})
