@@ -183,7 +183,7 @@ function machine(
       quickCheck: 'ok',
     }),
     dns: dnsmasq.dns,
-    nftLibrary: () => null,
+    nftLibrary: () => ({ elementsVia: null }),
   }
 }
 

@@ -42,7 +42,7 @@ function probes(dnsmasq: StagedDnsmasq, files: Record<string, string> = {}): Doc
       quickCheck: 'ok',
     }),
     dns: dnsmasq.dns,
-    nftLibrary: () => null,
+    nftLibrary: () => ({ elementsVia: null }),
   }
 }
 
@@ -63,8 +63,15 @@ describe("doctor and the gate's nft session (issue 20)", () => {
     expect(finding(await diagnose(gateway(), probes(staged)), 'nft session')).toEqual({
       check: 'nft session',
       ok: true,
-      detail: "libnftables (in the service's process)",
+      detail:
+        "libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
     })
+    // libnftnl missing: libnftables does every change.
+    const noNftnl = probes(staged)
+    noNftnl.nftLibrary = () => ({ elementsVia: 'libnftnl or libmnl cannot be loaded: not found' })
+    expect(finding(await diagnose(gateway(), noNftnl), 'nft session')!.detail).toBe(
+      "libnftables (in the service's process); element changes through it too: libnftnl or libmnl cannot be loaded: not found",
+    )
     const noKoffi = 'koffi cannot be loaded: Cannot find module'
     const helper = probes(staged)
     helper.nftLibrary = () => noKoffi

@@ -59,8 +59,11 @@ export interface DoctorProbes {
   openDb(file: string): { version: number; quickCheck: string }
   /** The A records a DNS server at address:port gives for a name; rejects with the resolver's code (ETIMEOUT, ECONNREFUSED, ENOTFOUND...). */
   dns(server: string, port: number, name: string): Promise<string[]>
-  /** null when libnftables can be called in this process (the service's way), else why not. */
-  nftLibrary(): string | null
+  /**
+   * When libnftables can be called in this process (the service's way): why a login's element
+   * changes cannot go straight to the kernel through libnftnl, null when they can. Else why not.
+   */
+  nftLibrary(): string | { elementsVia: string | null }
 }
 
 export const systemProbes: DoctorProbes = {
@@ -76,7 +79,7 @@ export const systemProbes: DoctorProbes = {
     const lib = openNftLibrary({ netns: null })
     if (typeof lib === 'string') return lib
     lib.close()
-    return null
+    return { elementsVia: lib.elementsVia ?? null }
   },
   mtimeMs: async (file) => (await stat(file)).mtimeMs,
   fetch: (input, init) => fetch(input, init),
@@ -158,11 +161,15 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
     const inProcess = gate.nftSession === 'auto' ? probes.nftLibrary() : undefined
     if (gate.nftSession === 'nft') {
       out.push({ check: 'nft session', ok: true, detail: 'nft -i (gate.nftSession is "nft")' })
-    } else if (inProcess === null) {
+    } else if (inProcess !== undefined && typeof inProcess !== 'string') {
       out.push({
         check: 'nft session',
         ok: true,
-        detail: "libnftables (in the service's process)",
+        detail:
+          "libnftables (in the service's process)" +
+          (inProcess.elementsVia === null
+            ? "; a login's element changes straight to the kernel (libnftnl)"
+            : `; element changes through it too: ${inProcess.elementsVia}`),
       })
     } else {
       const lib = await probes.run(NFT_SESSION_PYTHON, [NFT_SESSION_HELPER, '--check'])

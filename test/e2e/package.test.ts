@@ -535,7 +535,8 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       expect(doctor.findings.find((f) => f.check === 'nft session')).toEqual({
         check: 'nft session',
         ok: true,
-        detail: "libnftables (in the service's process)",
+        detail:
+          "libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
       })
       expect(v6.sh('cat /var/log/branchgate.log')).toContain(
         "gate: nft session: libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
