@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { endianness } from 'node:os'
 import { parseAcks, parseElementCommand, type ElementOp } from './nft-elements.js'
 
 /**
@@ -275,7 +276,9 @@ function openElementPath(k: Koffi): ElementPath | string {
           if (op.timeoutMs !== undefined) elemSetU64(e, NFTNL_SET_ELEM_TIMEOUT, op.timeoutMs)
           if (op.classid !== undefined) {
             const data = Buffer.alloc(4)
-            data.writeUInt32LE(op.classid) // host order, as nft sends a classid (x86, arm64)
+            // In host order, as nft sends a classid.
+            if (endianness() === 'LE') data.writeUInt32LE(op.classid)
+            else data.writeUInt32BE(op.classid)
             elemSet(e, NFTNL_SET_ELEM_DATA, data, 4)
           }
           elemAdd(s, e)
