@@ -5,7 +5,7 @@ import { letThroughCommand, revokeCommand } from '../src/gate/nft-ruleset.js'
 import type { Mac } from '../src/mac.js'
 
 const MAC = '3a:11:22:33:44:55' as Mac
-const KEY = Buffer.from([0x3a, 0x11, 0x22, 0x33, 0x44, 0x55])
+const KEY = '3a1122334455'
 
 describe('a login’s firewall change read back as element changes', () => {
   it('reads every line the gate builds for a login, a revoke and the tiers', () => {

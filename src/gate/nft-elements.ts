@@ -14,8 +14,8 @@ export interface ElementOp {
   family: number
   table: string
   set: string
-  /** The MAC's six bytes. */
-  key: Buffer
+  /** The MAC's six bytes as 12 hex digits (written into the message's buffer, no copy made here). */
+  key: string
   /** `timeout Ns`, in milliseconds. */
   timeoutMs?: number
   /** A map element's classid (`: 1:1a2`), as the kernel keeps it: major << 16 | minor. */
@@ -25,7 +25,7 @@ export interface ElementOp {
 const FAMILIES: Record<string, number> = { inet: 1, ip: 2, ip6: 10, netdev: 5 }
 
 const STATEMENT =
-  /^(add|delete) element (inet|ip|ip6|netdev) ([A-Za-z0-9_]{1,64}) ([A-Za-z0-9_]{1,64}) \{ ([0-9a-f:]{17})(?: timeout (\d{1,10})s)?(?: : ([0-9a-f]{1,4}):([0-9a-f]{1,4}))? \}$/
+  /^(add|delete) element (inet|ip|ip6|netdev) ([A-Za-z0-9_]{1,64}) ([A-Za-z0-9_]{1,64}) \{ ((?:[0-9a-f]{2}:){5}[0-9a-f]{2})(?: timeout (\d{1,10})s)?(?: : ([0-9a-f]{1,4}):([0-9a-f]{1,4}))? \}$/
 
 /** At most this many statements in one line go straight to the kernel (a login's change has ≤ 8). */
 const MAX_OPS = 16
@@ -45,7 +45,7 @@ export function parseElementCommand(command: string): ElementOp[] | null {
       family: FAMILIES[family!]!,
       table: table!,
       set: set!,
-      key: Buffer.from(mac!.split(':').map((h) => parseInt(h, 16))),
+      key: mac!.replaceAll(':', ''),
     }
     if (timeout !== undefined) {
       if (verb !== 'add') return null

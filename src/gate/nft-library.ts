@@ -167,6 +167,7 @@ const NFT_MSG_DELSETELEM = 14
 const NLM_F_ACK = 0x4
 const NLM_F_CREATE = 0x400
 const MSG_DONTWAIT = 0x40
+const LITTLE_ENDIAN = endianness() === 'LE'
 // libnftnl's attribute numbers (libnftnl/set.h): a set's table and name; an element's key,
 // data and timeout.
 const NFTNL_SET_TABLE = 0
@@ -253,6 +254,9 @@ function openElementPath(k: Koffi): ElementPath | string {
   const fd = sockFd(sock)
   const out = Buffer.alloc(8192)
   const answers = Buffer.alloc(8192)
+  // libnftnl copies an attribute's bytes: one buffer each serves every element.
+  const key = Buffer.alloc(6)
+  const data = Buffer.alloc(4)
   const drain = () => {
     while (recv(fd, answers, answers.length, MSG_DONTWAIT) > 0);
   }
@@ -272,12 +276,12 @@ function openElementPath(k: Koffi): ElementPath | string {
           setStr(s, NFTNL_SET_TABLE, op.table)
           setStr(s, NFTNL_SET_NAME, op.set)
           const e = elemAlloc()
-          elemSet(e, NFTNL_SET_ELEM_KEY, op.key, op.key.length)
+          key.write(op.key, 'hex')
+          elemSet(e, NFTNL_SET_ELEM_KEY, key, 6)
           if (op.timeoutMs !== undefined) elemSetU64(e, NFTNL_SET_ELEM_TIMEOUT, op.timeoutMs)
           if (op.classid !== undefined) {
-            const data = Buffer.alloc(4)
             // In host order, as nft sends a classid.
-            if (endianness() === 'LE') data.writeUInt32LE(op.classid)
+            if (LITTLE_ENDIAN) data.writeUInt32LE(op.classid)
             else data.writeUInt32BE(op.classid)
             elemSet(e, NFTNL_SET_ELEM_DATA, data, 4)
           }
