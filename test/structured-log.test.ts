@@ -71,6 +71,26 @@ describe('the log', () => {
     )
   })
 
+  it('gives a MAC the same tag every time, in events and lines, before and after many others', () => {
+    const lines: string[] = []
+    const log = createLog({ format: 'text', branch: 'b', key: KEY, write: (l) => lines.push(l) })
+    const mac = '3a:11:22:33:44:55'
+    const want = macTag(KEY, mac)
+    log.event('a', { mac })
+    log(`device ${mac} seen`)
+    // More devices than the log keeps tags for: the first one's is made again, the same.
+    for (let i = 0; i < 1100; i++)
+      log.event('b', {
+        mac: `3a:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      })
+    log.event('c', { mac, otherMac: mac.toUpperCase() })
+    expect(lines[0]).toContain(`a mac=${want}`)
+    expect(lines[1]).toContain(`device ${want} seen`)
+    expect(lines.at(-1)).toContain(`c mac=${want} otherMac=${want}`)
+    expect(lines[2]).toContain(`mac=${macTag(KEY, '3a:00:00:00:00:00')}`)
+    expect(new Set(lines.slice(2, -1).map((l) => /mac=(\S+)/.exec(l)![1])).size).toBe(1100)
+  })
+
   it('takes events from call sites that were handed a plain line function (tests)', () => {
     const lines: string[] = []
     logEvent((l) => lines.push(l), 'sync.run', {
