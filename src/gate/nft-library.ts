@@ -122,6 +122,7 @@ export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
   // Both into memory, never onto the service's own standard output and error.
   if (bufferOutput(ctx) !== 0 || bufferError(ctx) !== 0) {
     ctxFree(ctx)
+    elements?.close()
     return 'nft_ctx_buffer_output failed'
   }
   let open = true
