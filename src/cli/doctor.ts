@@ -30,7 +30,7 @@ import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import { checkRefusal, NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
-import { openNftLibrary } from '../gate/nft-library.js'
+import { inProcessWay, openNftLibrary } from '../gate/nft-library.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -165,11 +165,7 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       out.push({
         check: 'nft session',
         ok: true,
-        detail:
-          "libnftables (in the service's process)" +
-          (inProcess.elementsVia === null
-            ? "; a login's element changes straight to the kernel (libnftnl)"
-            : `; element changes through it too: ${inProcess.elementsVia}`),
+        detail: inProcessWay(inProcess.elementsVia),
       })
     } else {
       const lib = await probes.run(NFT_SESSION_PYTHON, [NFT_SESSION_HELPER, '--check'])

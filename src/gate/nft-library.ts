@@ -22,6 +22,21 @@ export interface NftLibrary {
 }
 
 /**
+ * How the service and doctor name the in-process way: libnftables, and whether a login's element
+ * changes go straight to the kernel (`elementsVia` null) or why not (undefined: not known).
+ */
+export function inProcessWay(elementsVia: string | null | undefined): string {
+  return (
+    "libnftables (in the service's process)" +
+    (elementsVia === null
+      ? "; a login's element changes straight to the kernel (libnftnl)"
+      : elementsVia
+        ? `; element changes through it too: ${elementsVia}`
+        : '')
+  )
+}
+
+/**
  * Opens libnftables; a string says why it cannot be used. `netns` names a network namespace
  * (`ip netns add`) whose firewall it changes: the library's netlink socket is opened inside it
  * (the bench and the tests against the kernel, which never touch the host's firewall), null for

@@ -27,7 +27,12 @@ import {
   renderRatesRuleset,
   unclassifyCommand,
 } from './nft-rates.js'
-import { openNftLibrary, type NftLibrary, type NftLibraryOpener } from './nft-library.js'
+import {
+  inProcessWay,
+  openNftLibrary,
+  type NftLibrary,
+  type NftLibraryOpener,
+} from './nft-library.js'
 import { createShaper, type Shaper } from './shaper.js'
 import { createTcRunner, type TcRunner } from './tc.js'
 import {
@@ -244,15 +249,7 @@ export function createNftRunner(
           : (o.library ?? openNftLibrary)({ netns })
       if (typeof lib !== 'string') {
         if (closed) lib.close()
-        else
-          o.log?.(
-            "gate: nft session: libnftables (in the service's process)" +
-              (lib.elementsVia === null
-                ? "; a login's element changes straight to the kernel (libnftnl)"
-                : lib.elementsVia
-                  ? `; element changes through it too: ${lib.elementsVia}`
-                  : ''),
-          )
+        else o.log?.(`gate: nft session: ${inProcessWay(lib.elementsVia)}`)
         way = 'in-process'
         return (inProcess = lib)
       }
