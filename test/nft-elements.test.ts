@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { parseAcks, parseElementCommand } from '../src/gate/nft-elements.js'
-import { classifyCommand, noticeCommand, unclassifyCommand } from '../src/gate/nft-rates.js'
-import { letThroughCommand, revokeCommand } from '../src/gate/nft-ruleset.js'
+import {
+  macOfKey,
+  parseAcks,
+  parseElementCommand,
+  parseElementDump,
+  type DumpedElement,
+} from '../src/gate/nft-elements.js'
+import {
+  classElementsOf,
+  classifyCommand,
+  noticeCommand,
+  unclassifyCommand,
+} from '../src/gate/nft-rates.js'
+import { letThroughCommand, revokeCommand, setElementsOf } from '../src/gate/nft-ruleset.js'
 import type { Mac } from '../src/mac.js'
 
 const MAC = '3a:11:22:33:44:55' as Mac
@@ -92,5 +103,158 @@ describe('netlink answers', () => {
     const bad = ack(1, 0)
     bad.writeUInt32LE(4, 0) // shorter than a header
     expect(parseAcks(bad, bad.length)).toEqual([])
+  })
+})
+
+describe('a set read back from a netlink dump', () => {
+  // Netlink attributes as the kernel writes them: length, type (nests with NLA_F_NESTED), the
+  // payload padded to four bytes.
+  const attr = (type: number, payload: Buffer, nested = false) => {
+    const head = Buffer.alloc(4)
+    head.writeUInt16LE(4 + payload.length, 0)
+    head.writeUInt16LE(type | (nested ? 0x8000 : 0), 2)
+    return Buffer.concat([head, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)])
+  }
+  const nest = (type: number, ...parts: Buffer[]) => attr(type, Buffer.concat(parts), true)
+  const u64 = (n: number) => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64BE(BigInt(n))
+    return b
+  }
+  const hostU32 = (n: number) => {
+    const b = Buffer.alloc(4)
+    if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) b.writeUInt32LE(n)
+    else b.writeUInt32BE(n)
+    return b
+  }
+  const counter = (bytes: number, packets: number) =>
+    Buffer.concat([
+      attr(1, Buffer.from('counter\0')),
+      nest(2, attr(1, u64(bytes)), attr(2, u64(packets)), attr(3, Buffer.alloc(0))),
+    ])
+  /** One element: key, then data, expiration and expressions when given. */
+  const element = (
+    key: string,
+    o: { data?: number; expiresMs?: number; counter?: [number, number]; list?: boolean } = {},
+  ) =>
+    nest(
+      1,
+      nest(1, attr(1, Buffer.from(key, 'hex'))),
+      ...(o.data === undefined ? [] : [nest(2, attr(1, hostU32(o.data)))]),
+      attr(3, Buffer.from([0, 0, 0, 0])), // flags
+      ...(o.expiresMs === undefined ? [] : [attr(4, u64(3_600_000)), attr(5, u64(o.expiresMs))]),
+      ...(o.counter === undefined
+        ? []
+        : o.list
+          ? // Two expressions or more come as a list; a non-counter one is left alone.
+            [
+              nest(
+                11,
+                nest(1, attr(1, Buffer.from('limit\0')), nest(2, attr(1, u64(5)))),
+                nest(1, counter(...o.counter)),
+              ),
+            ]
+          : [nest(7, counter(...o.counter))]),
+    )
+  const message = (type: number, seq: number, body: Buffer, flags = 0x2) => {
+    const head = Buffer.alloc(20)
+    head.writeUInt32LE(20 + body.length, 0)
+    head.writeUInt16LE(type, 4)
+    head.writeUInt16LE(flags, 6)
+    head.writeUInt32LE(seq, 8)
+    head.writeUInt8(1, 16) // nfgenmsg: family inet
+    return Buffer.concat([head, body])
+  }
+  const NEWSETELEM = (10 << 8) | 12
+  const elements = (seq: number, ...els: Buffer[]) =>
+    message(
+      NEWSETELEM,
+      seq,
+      Buffer.concat([
+        attr(1, Buffer.from('branchgate\0')),
+        attr(2, Buffer.from('up\0')),
+        nest(3, ...els),
+      ]),
+    )
+  const done = (seq: number) => {
+    const b = message(3, seq, Buffer.alloc(0))
+    return b
+  }
+  const error = (seq: number, errno: number) => {
+    const b = Buffer.alloc(36)
+    b.writeUInt32LE(36, 0)
+    b.writeUInt16LE(2, 4)
+    b.writeUInt32LE(seq, 8)
+    b.writeInt32LE(-errno, 16)
+    return b
+  }
+
+  it('reads each element’s key, class, time left and counter, across reads, to the end', () => {
+    const into: DumpedElement[] = []
+    const first = Buffer.concat([
+      elements(
+        5,
+        element('3a1122334455', { data: 0x101a2, counter: [2 ** 40 + 7, 3] }),
+        element('3a1122334466', { data: 0x10010, counter: [900, 7], list: true }),
+      ),
+      // Another request's message in the same read: not this dump's.
+      elements(4, element('3a11223344ff')),
+    ])
+    expect(parseElementDump(first, first.length, 5, into)).toEqual({ done: false })
+    const second = Buffer.concat([
+      elements(5, element('3a1122334477', { expiresMs: 59_999 })),
+      done(5),
+    ])
+    expect(parseElementDump(second, second.length, 5, into)).toEqual({
+      done: true,
+      error: 0,
+      interrupted: false,
+    })
+    expect(into).toEqual([
+      { key: '3a1122334455', data: 0x101a2, bytes: 2 ** 40 + 7, packets: 3 },
+      { key: '3a1122334466', data: 0x10010, bytes: 900, packets: 7 },
+      { key: '3a1122334477', expiresMs: 59_999 },
+    ])
+    expect(classElementsOf(into)).toEqual([
+      { mac: '3a:11:22:33:44:55', minor: 0x1a2, bytes: 2 ** 40 + 7, packets: 3 },
+      { mac: '3a:11:22:33:44:66', minor: 0x10, bytes: 900, packets: 7 },
+    ])
+    expect(setElementsOf(into)).toEqual([
+      { mac: '3a:11:22:33:44:55', expiresSeconds: Number.POSITIVE_INFINITY },
+      { mac: '3a:11:22:33:44:66', expiresSeconds: Number.POSITIVE_INFINITY },
+      { mac: '3a:11:22:33:44:77', expiresSeconds: 59 },
+    ])
+  })
+
+  it('ends at an error, says when the set changed while read, and skips what it cannot read', () => {
+    const missing = error(9, 2)
+    expect(parseElementDump(missing, missing.length, 9, [])).toEqual({
+      done: true,
+      error: -2,
+      interrupted: false,
+    })
+    const into: DumpedElement[] = []
+    const cut = Buffer.concat([elements(9, element('3a1122334455', { data: 0x101a2 })), done(9)])
+    cut.writeUInt16LE(cut.readUInt16LE(6) | 0x10, 6) // NLM_F_DUMP_INTR on the first message
+    expect(parseElementDump(cut, cut.length, 9, into)).toEqual({
+      done: true,
+      error: 0,
+      interrupted: true,
+    })
+    // A message cut short is not read past its end.
+    const whole = elements(9, element('3a1122334466', { data: 0x10011 }))
+    const later: DumpedElement[] = []
+    expect(parseElementDump(whole, whole.length - 8, 9, later)).toEqual({ done: false })
+    expect(later).toEqual([])
+    // Another class tree's class, or a key that is not a MAC, is not a device's.
+    expect(
+      classElementsOf([
+        { key: '3a1122334455', data: 0x201a2 },
+        { key: '3a11223344', data: 0x101a2 },
+        { key: '3a1122334466' },
+      ]),
+    ).toEqual([])
+    expect(macOfKey('3a1122334455')).toBe('3a:11:22:33:44:55')
+    expect(macOfKey('3a11')).toBeNull()
   })
 })

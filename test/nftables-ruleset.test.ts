@@ -448,6 +448,34 @@ describe('the nftables gate', () => {
     })
     expect([...(await withRates.counters())]).toEqual([[MAC, { packets: 7, bytes: 900 }]])
     expect((await make(flakyRunner(0, { up })).counters()).size).toBe(0)
+
+    // Read straight from the kernel when the runner can (the library in this process), the
+    // JSON listing when it cannot (null).
+    const asked: string[] = []
+    const dumping = (answer: 'dump' | null): NftRunner => ({
+      ...flakyRunner(0, { up }),
+      async elements(which) {
+        asked.push(which)
+        return answer && [{ key: '3a1122334466', data: 0x10010, bytes: 5, packets: 1 }]
+      },
+    })
+    const gateOf = (runner: NftRunner) =>
+      createNftablesGate({
+        runner,
+        clock: new FakeClock(),
+        log: () => {},
+        ruleset: renderRuleset(readTemplate(), params),
+        attempts: 1,
+        rates: { shaper, ruleset: 'table netdev branchgate {\n}' },
+      })
+    expect([...(await gateOf(dumping('dump')).counters())]).toEqual([
+      ['3a:11:22:33:44:66', { packets: 1, bytes: 5 }],
+    ])
+    expect([...(await gateOf(dumping(null)).counters())]).toEqual([
+      [MAC, { packets: 7, bytes: 900 }],
+    ])
+    expect((await gateOf(dumping('dump')).list()).map((e) => e.mac)).toEqual(['3a:11:22:33:44:66'])
+    expect(asked).toEqual(['up', 'up', 'allowed'])
   })
 
   it('fails at once, not at a timeout, when nft cannot be run', async () => {

@@ -1,7 +1,13 @@
 import { closeSync, openSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { endianness } from 'node:os'
-import { parseAcks, parseElementCommand, type ElementOp } from './nft-elements.js'
+import {
+  parseAcks,
+  parseElementCommand,
+  parseElementDump,
+  type DumpedElement,
+  type ElementOp,
+} from './nft-elements.js'
 
 /**
  * libnftables, netfilter's own library (the `nft` program is a thin shell around it), called in
@@ -18,6 +24,11 @@ export interface NftLibrary {
   elementsVia?: string | null
   /** How many commands went straight to the kernel as element changes. */
   direct?: () => number
+  /**
+   * A set's or map's elements read straight from the kernel (a netlink dump, as `nft list set`
+   * asks), or why not: the gate then asks nft. NFPROTO family, table and set names.
+   */
+  elements?(family: number, table: string, set: string): DumpedElement[] | string
   close(): void
 }
 
@@ -144,6 +155,10 @@ export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
   let direct = 0
   return {
     direct: () => direct,
+    elements(family, table, set) {
+      if (!open) return 'libnftables: the context is closed'
+      return elements ? elements.dump(family, table, set) : (made.elements as string)
+    },
     elementsVia: typeof made.elements === 'string' ? made.elements : null,
     run(command) {
       if (!open) return 'libnftables: the context is closed'
@@ -174,13 +189,17 @@ export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
 interface ElementPath {
   /** true when the kernel took the whole batch; false when it refused it or did not answer. */
   send(ops: ElementOp[]): boolean
+  /** A set's elements, or why they could not be read (a missing set: the kernel's errno). */
+  dump(family: number, table: string, set: string): DumpedElement[] | string
   close(): void
 }
 
 const NETLINK_NETFILTER = 12
 const NFT_MSG_NEWSETELEM = 12
 const NFT_MSG_DELSETELEM = 14
+const NFT_MSG_GETSETELEM = 13
 const NLM_F_ACK = 0x4
+const NLM_F_DUMP = 0x300
 const NLM_F_CREATE = 0x400
 const MSG_DONTWAIT = 0x40
 const LITTLE_ENDIAN = endianness() === 'LE'
@@ -270,6 +289,9 @@ function openElementPath(k: Koffi): ElementPath | string {
   const fd = sockFd(sock)
   const out = Buffer.alloc(8192)
   const answers = Buffer.alloc(8192)
+  // A dump's answers come in messages of up to 32 KB (the kernel sizes them to the reader's
+  // buffer): made on the first dump, kept for the next.
+  let dumped: Buffer | null = null
   // libnftnl copies an attribute's bytes: one buffer each serves every element.
   const key = Buffer.alloc(6)
   const data = Buffer.alloc(4)
@@ -330,6 +352,44 @@ function openElementPath(k: Koffi): ElementPath | string {
         }
       }
       return true
+    },
+    dump(family, table, set) {
+      if (!open) return 'the netlink socket is closed'
+      drain()
+      dumped ??= Buffer.alloc(64 * 1024)
+      // The kernel marks a dump that a change cut across (another program's, or a timeout's
+      // removal): read again, a few times at most.
+      for (let tries = 0; tries < 3; tries++) {
+        const s = setAlloc()
+        let off = 0
+        const request = seq++
+        seq &= 0x7fffffff
+        try {
+          setStr(s, NFTNL_SET_TABLE, table)
+          setStr(s, NFTNL_SET_NAME, set)
+          buildHdr(out, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, request)
+          payload(out, s)
+          off = out.readUInt32LE(0)
+        } finally {
+          setFree(s)
+        }
+        if (sockSend(sock, out, off) !== off) return 'the element dump could not be sent'
+        const into: DumpedElement[] = []
+        for (;;) {
+          // Each read makes the kernel write the dump's next message: it is there at once.
+          const n = recv(fd, dumped, dumped.length, MSG_DONTWAIT)
+          if (n <= 0) {
+            drain()
+            return 'the element dump stopped without its end'
+          }
+          const step = parseElementDump(dumped, n, request, into)
+          if (!step.done) continue
+          if (step.error !== 0) return `the kernel refused the element dump (errno ${-step.error})`
+          if (!step.interrupted) return into
+          break
+        }
+      }
+      return 'the set kept changing while it was read'
     },
     close() {
       if (!open) return

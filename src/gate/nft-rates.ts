@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseMac, type Mac } from '../mac.js'
 import { atRoot } from '../paths.js'
 import { fillPlaceholders, TABLE } from './nft-ruleset.js'
+import { macOfKey, type DumpedElement } from './nft-elements.js'
 
 /**
  * The nftables half of per-device rates and counts (issue 17), as text built by pure functions:
@@ -136,6 +137,17 @@ export interface ClassElement {
 }
 
 /** Reads `nft -j list map …` of a class map; unknown shapes are skipped, never guessed. */
+/** A rates map's elements as the kernel's dump gave them; classes outside 1: are skipped. */
+export function classElementsOf(dumped: readonly DumpedElement[]): ClassElement[] {
+  const out: ClassElement[] = []
+  for (const d of dumped) {
+    const mac = macOfKey(d.key)
+    if (!mac || d.data === undefined || d.data >>> 16 !== 1) continue
+    out.push({ mac, minor: d.data & 0xffff, bytes: d.bytes ?? 0, packets: d.packets ?? 0 })
+  }
+  return out
+}
+
 export function parseClassMapJson(json: string): ClassElement[] {
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, any>> }
   const out: ClassElement[] = []

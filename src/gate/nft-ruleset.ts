@@ -3,6 +3,7 @@ import { atRoot } from '../paths.js'
 import { isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
 import type { GateEntry } from './gate.js'
+import { macOfKey, type DumpedElement } from './nft-elements.js'
 
 /**
  * The nftables ruleset as text, built by pure functions: the table from the template in
@@ -272,6 +273,21 @@ export interface SetElement {
   mac: Mac
   /** Seconds until the kernel drops it. */
   expiresSeconds: number
+}
+
+/** The set's elements as the kernel's dump gave them (src/gate/nft-elements.ts). */
+export function setElementsOf(dumped: readonly DumpedElement[]): SetElement[] {
+  const out: SetElement[] = []
+  for (const d of dumped) {
+    const mac = macOfKey(d.key)
+    if (!mac) continue
+    out.push({
+      mac,
+      expiresSeconds:
+        d.expiresMs === undefined ? Number.POSITIVE_INFINITY : Math.floor(d.expiresMs / 1000),
+    })
+  }
+  return out
 }
 
 /** Reads `nft -j list set inet branchgate allowed`; unknown shapes are skipped, never guessed. */

@@ -14,6 +14,7 @@ import { atRoot } from '../paths.js'
 import type { Mac } from '../mac.js'
 import type { Gate, GateCounter, GateEntry, GateUsage, GateWay } from './gate.js'
 import {
+  classElementsOf,
   classifyCommand,
   DOWN_MAP,
   noticeCommand,
@@ -33,6 +34,7 @@ import {
   type NftLibrary,
   type NftLibraryOpener,
 } from './nft-library.js'
+import { FAMILIES, type DumpedElement } from './nft-elements.js'
 import { createShaper, type Shaper } from './shaper.js'
 import { createTcRunner, type TcRunner } from './tc.js'
 import {
@@ -49,6 +51,7 @@ import {
   replaceSetBatch,
   revokeCommand,
   SET,
+  setElementsOf,
   TABLE,
   timeoutProbeLines,
   timeoutProbeVerdict,
@@ -76,6 +79,13 @@ export interface NftRunner {
    * download or upload counts.
    */
   listMapJson(which: 'down' | 'up'): Promise<string>
+  /**
+   * The set `allowed` or the map `down` or `up` read straight from the kernel by the library in
+   * this process (a netlink dump: no `nft -j` process per presence sweep), or null when the
+   * library is not in use or the read failed: the JSON listing then answers, in nft's own words
+   * if it fails too.
+   */
+  elements?(which: 'allowed' | 'down' | 'up'): Promise<DumpedElement[] | null>
   /** What makes the lines, once the first was run; null before. */
   way?(): GateWay | null
   close(): void
@@ -285,6 +295,7 @@ export function createNftRunner(
       if (input !== undefined) child.stdin?.end(input)
     })
 
+  const dumpFailures = new Set<string>()
   const viaSession = coalescedLines(async (lines) => (await session!).run(lines))
   return {
     async line(command) {
@@ -307,6 +318,26 @@ export function createNftRunner(
           ? [...RATES_TABLE.split(' '), DOWN_MAP]
           : [...TABLE.split(' '), UP_MAP]),
       ]),
+    async elements(which) {
+      if (choice !== 'auto') return null
+      const lib = await (chosen ??= choose())
+      if (!lib?.elements) return null
+      const [table, set] =
+        which === 'allowed'
+          ? [TABLE, SET]
+          : which === 'down'
+            ? [RATES_TABLE, DOWN_MAP]
+            : [TABLE, UP_MAP]
+      const [family, name] = table.split(' ') as [string, string]
+      const read = lib.elements(FAMILIES[family]!, name, set)
+      if (typeof read !== 'string') return read
+      // Said once a reason: a sweep every few seconds would repeat it all day.
+      if (!dumpFailures.has(read)) {
+        dumpFailures.add(read)
+        o.log?.(`gate: cannot read ${set} straight from the kernel (${read}): nft -j answers`)
+      }
+      return null
+    },
     way: () => way,
     close() {
       closed = true
@@ -381,9 +412,14 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
     throw new GateError(`${what}: ${last}`)
   }
 
-  const elements = async () => parseSetJson(await o.runner.listSetJson())
-  const classElements = async (which: 'down' | 'up') =>
-    parseClassMapJson(await o.runner.listMapJson(which))
+  const elements = async () => {
+    const read = await o.runner.elements?.('allowed')
+    return read ? setElementsOf(read) : parseSetJson(await o.runner.listSetJson())
+  }
+  const classElements = async (which: 'down' | 'up') => {
+    const read = await o.runner.elements?.(which)
+    return read ? classElementsOf(read) : parseClassMapJson(await o.runner.listMapJson(which))
+  }
 
   /**
    * Which device has which class, as the kernel says: a one-shot command (or a service that has

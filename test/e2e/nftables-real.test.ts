@@ -16,8 +16,13 @@ import {
   type NftablesGate,
 } from '../../src/gate/nftables.js'
 import { openNftLibrary } from '../../src/gate/nft-library.js'
-import { readRatesTemplate, renderRatesRuleset } from '../../src/gate/nft-rates.js'
-import { letThroughCommand, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
+import {
+  classElementsOf,
+  parseClassMapJson,
+  readRatesTemplate,
+  renderRatesRuleset,
+} from '../../src/gate/nft-rates.js'
+import { letThroughCommand, setElementsOf, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
 import { createShaper } from '../../src/gate/shaper.js'
 import type { Mac } from '../../src/mac.js'
 import { createGateNamespace, gateSkipReason, type GateNamespace } from './gate-namespace.js'
@@ -244,9 +249,33 @@ describe.skipIf(why !== null)('per-device rates against the kernel', () => {
     await gate.setNotice(A, false)
     expect(inNs('nft', 'list', 'set', 'inet', 'branchgate', 'notice')).not.toContain(A)
 
+    // Three frames out of the guest port to B: the map down counts them (its egress hook).
+    inNs(
+      'python3',
+      '-c',
+      `import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('guest0', 0))
+for _ in range(3): s.send(bytes.fromhex('${B.replaceAll(':', '')}') + bytes(6) + b'\\x08\\x00' + bytes(100))`,
+    )
     const usage = await gate.usage()
     expect([...usage.keys()].sort()).toEqual([A, B])
     expect(usage.get(A)).toEqual({ downBytes: 0, upBytes: 0 })
+    // Read straight from the kernel (a netlink dump), as nft -j reads them.
+    const json = parseClassMapJson(inNs('nft', '-j', 'list', 'map', 'netdev', 'branchgate', 'down'))
+    const sentToB = json.find((e) => e.mac === B)!
+    expect(sentToB).toMatchObject({ packets: 3, bytes: 3 * 114 })
+    expect(usage.get(B)).toEqual({ downBytes: sentToB.bytes, upBytes: 0 })
+    const runner = createNftRunner(space.nftArgv)
+    try {
+      const dumped = classElementsOf((await runner.elements!('down'))!)
+      expect(dumped.sort((x, y) => x.mac.localeCompare(y.mac))).toEqual(
+        json.sort((x, y) => x.mac.localeCompare(y.mac)),
+      )
+    } finally {
+      runner.close()
+    }
+    expect(logs.filter((l) => /straight from the kernel \(/.test(l))).toEqual([])
     // Presence reads what each device sent from the same map.
     expect([...(await gate.counters())].sort()).toEqual([
       [A, { packets: 0, bytes: 0 }],
@@ -414,6 +443,24 @@ describe.skipIf(why !== null)('the nft and tc sessions against the real programs
       expect(m[X]).toEqual(m[Y])
       expect(JSON.stringify(m[X])).toContain('"1:1a2"')
       expect(JSON.stringify(m[X])).toContain('"counter"')
+      // Read back straight from the kernel, the same elements as nft -j gives.
+      const dumpedSet = lib.elements!(1, 'bgfast', 's')
+      if (typeof dumpedSet === 'string') throw new Error(dumpedSet)
+      expect(
+        setElementsOf(dumpedSet)
+          .map((e) => e.mac)
+          .sort(),
+      ).toEqual([X, Y])
+      for (const e of setElementsOf(dumpedSet)) expect(e.expiresSeconds).toBeGreaterThan(3500)
+      const dumpedMap = lib.elements!(1, 'bgfast', 'm')
+      if (typeof dumpedMap === 'string') throw new Error(dumpedMap)
+      expect(classElementsOf(dumpedMap).sort((a, b) => a.mac.localeCompare(b.mac))).toEqual([
+        { mac: X, minor: 0x1a2, bytes: 0, packets: 0 },
+        { mac: Y, minor: 0x1a2, bytes: 0, packets: 0 },
+      ])
+      expect(lib.elements!(1, 'bgfast', 'nosuch')).toBe(
+        'the kernel refused the element dump (errno 2)',
+      )
       // A revoke's add-then-delete, straight too.
       expect(
         lib.run(`add element inet bgfast s { ${X} }; delete element inet bgfast s { ${X} }`),
