@@ -68,9 +68,9 @@ describe("doctor and the gate's nft session (issue 20)", () => {
     })
     // libnftnl missing: libnftables does every change.
     const noNftnl = probes(staged)
-    noNftnl.nftLibrary = () => ({ elementsVia: 'libnftnl or libmnl cannot be loaded: not found' })
+    noNftnl.nftLibrary = () => ({ elementsVia: 'libnftnl cannot be loaded: not found' })
     expect(finding(await diagnose(gateway(), noNftnl), 'nft session')!.detail).toBe(
-      "libnftables (in the service's process); element changes through it too: libnftnl or libmnl cannot be loaded: not found",
+      "libnftables (in the service's process); element changes through it too: libnftnl cannot be loaded: not found",
     )
     const noKoffi = 'koffi cannot be loaded: Cannot find module'
     const helper = probes(staged)

@@ -224,6 +224,53 @@ describe('kernel presence', () => {
     })
   })
 
+  it('reads the table from the dump in this process, and through ip while the dump cannot read it', async () => {
+    const logs: string[] = []
+    let broken = false
+    const asked: Array<string | null> = []
+    const dump = {
+      read(device: string | null, now: number, into: { lladdrs: string[]; ats: number[] }) {
+        asked.push(device)
+        if (broken) return 'the neighbour dump stopped without its end'
+        into.lladdrs.push('3a1122334455', '3a11223344')
+        into.ats.push(now - 2_000, now)
+        return null
+      },
+      closed: false,
+      close() {
+        this.closed = true
+      },
+    }
+    let ipRuns = 0
+    const source = createKernelPresence({
+      gate: { counters: async () => new Map() },
+      dump,
+      run: async () => {
+        ipRuns++
+        return NEIGH
+      },
+      device: 'br-guest',
+      log: (l) => logs.push(l),
+    })
+    // A key that is not a MAC's six bytes is nobody.
+    expect(Object.fromEntries(await source.sample(NOW))).toEqual({
+      '3a:11:22:33:44:55': NOW - 2_000,
+    })
+    expect(ipRuns).toBe(0)
+    broken = true
+    const fromIp = await source.sample(NOW)
+    await source.sample(NOW)
+    expect(Object.fromEntries(fromIp)).toEqual(Object.fromEntries(readNeighbourJson(NEIGH, NOW)))
+    expect(ipRuns).toBe(2)
+    expect(asked).toEqual(['br-guest', 'br-guest', 'br-guest'])
+    // Said once, not at every sweep.
+    expect(logs).toEqual([
+      'presence: cannot dump the neighbour table (the neighbour dump stopped without its end): ip answers',
+    ])
+    source.close()
+    expect(dump.closed).toBe(true)
+  })
+
   it('combines the neighbour table and the counters, and still answers when one fails', async () => {
     let bytes = 0
     const gate = {

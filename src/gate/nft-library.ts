@@ -1,5 +1,3 @@
-import { closeSync, openSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { endianness } from 'node:os'
 import {
   parseAcks,
@@ -8,6 +6,13 @@ import {
   type DumpedElement,
   type ElementOp,
 } from './nft-elements.js'
+import {
+  inNamespace,
+  loadKoffi,
+  NETLINK_NETFILTER,
+  openNetlinkSocket,
+  type Koffi,
+} from './netlink.js'
 
 /**
  * libnftables, netfilter's own library (the `nft` program is a thin shell around it), called in
@@ -54,60 +59,6 @@ export function inProcessWay(elementsVia: string | null | undefined): string {
  * the process's own.
  */
 export type NftLibraryOpener = (o: { netns: string | null }) => NftLibrary | string
-
-const CLONE_NEWNET = 0x40000000
-
-interface Koffi {
-  load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
-}
-
-let koffi: Koffi | string | null = null
-function loadKoffi(): Koffi | string {
-  if (koffi !== null) return koffi
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi
-  } catch (err) {
-    koffi = `koffi cannot be loaded: ${(err as Error).message.split('\n')[0]}`
-  }
-  return koffi
-}
-
-/**
- * Runs `open` with the calling thread in network namespace `netns`, and puts it back. Only the
- * main thread moves, and only for the synchronous call: nothing else runs on it meanwhile.
- */
-function inNamespace<T>(k: Koffi, netns: string, open: () => T): T | string {
-  const setns = k.load('libc.so.6').func('int setns(int fd, int nstype)') as (
-    fd: number,
-    type: number,
-  ) => number
-  const opened = (file: string): number | string => {
-    try {
-      return openSync(file, 'r')
-    } catch (err) {
-      return `cannot enter network namespace ${netns}: ${(err as Error).message}`
-    }
-  }
-  const own = opened('/proc/thread-self/ns/net')
-  if (typeof own === 'string') return own
-  const target = opened(`/run/netns/${netns}`)
-  if (typeof target === 'string') {
-    closeSync(own)
-    return target
-  }
-  try {
-    if (setns(target, CLONE_NEWNET) !== 0) return `cannot enter network namespace ${netns}`
-    try {
-      return open()
-    } finally {
-      // Failing to come back would leave the process's main thread in the wrong namespace.
-      if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot leave network namespace')
-    }
-  } finally {
-    closeSync(own)
-    closeSync(target)
-  }
-}
 
 export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
   const k = loadKoffi()
@@ -194,14 +145,12 @@ interface ElementPath {
   close(): void
 }
 
-const NETLINK_NETFILTER = 12
 const NFT_MSG_NEWSETELEM = 12
 const NFT_MSG_DELSETELEM = 14
 const NFT_MSG_GETSETELEM = 13
 const NLM_F_ACK = 0x4
 const NLM_F_DUMP = 0x300
 const NLM_F_CREATE = 0x400
-const MSG_DONTWAIT = 0x40
 const LITTLE_ENDIAN = endianness() === 'LE'
 // libnftnl's attribute numbers (libnftnl/set.h): a set's table and name; an element's key,
 // data and timeout.
@@ -219,12 +168,10 @@ const NFTNL_SET_ELEM_TIMEOUT = 5
  */
 function openElementPath(k: Koffi): ElementPath | string {
   let nftnl: ReturnType<Koffi['load']>
-  let mnl: ReturnType<Koffi['load']>
   try {
     nftnl = k.load('libnftnl.so.11')
-    mnl = k.load('libmnl.so.0')
   } catch (err) {
-    return `libnftnl or libmnl cannot be loaded: ${(err as Error).message.split('\n')[0]}`
+    return `libnftnl cannot be loaded: ${(err as Error).message.split('\n')[0]}`
   }
   type Ptr = unknown
   type Fn = (...args: never[]) => unknown
@@ -264,29 +211,8 @@ function openElementPath(k: Koffi): ElementPath | string {
     nftnl,
     'void nftnl_set_elems_nlmsg_build_payload(void *nlh, void *s)',
   )
-  const sockOpen = fn<(bus: number) => Ptr>(mnl, 'void *mnl_socket_open(int bus)')
-  const sockBind = fn<(nl: Ptr, groups: number, pid: number) => number>(
-    mnl,
-    'int mnl_socket_bind(void *nl, unsigned int groups, int pid)',
-  )
-  const sockFd = fn<(nl: Ptr) => number>(mnl, 'int mnl_socket_get_fd(void *nl)')
-  const sockSend = fn<(nl: Ptr, buf: Buffer, len: number) => number>(
-    mnl,
-    'intptr_t mnl_socket_sendto(void *nl, const void *buf, size_t len)',
-  )
-  const sockClose = fn<(nl: Ptr) => number>(mnl, 'int mnl_socket_close(void *nl)')
-  const recv = fn<(fd: number, buf: Buffer, len: number, flags: number) => number>(
-    k.load('libc.so.6'),
-    'intptr_t recv(int fd, void *buf, size_t len, int flags)',
-  )
-
-  const sock = sockOpen(NETLINK_NETFILTER)
-  if (!sock) return 'cannot open a netfilter netlink socket'
-  if (sockBind(sock, 0, 0) < 0) {
-    sockClose(sock)
-    return 'cannot bind a netfilter netlink socket'
-  }
-  const fd = sockFd(sock)
+  const socket = openNetlinkSocket(k, NETLINK_NETFILTER)
+  if (typeof socket === 'string') return socket
   const out = Buffer.alloc(8192)
   const answers = Buffer.alloc(8192)
   // A dump's answers come in messages of up to 32 KB (the kernel sizes them to the reader's
@@ -295,9 +221,7 @@ function openElementPath(k: Koffi): ElementPath | string {
   // libnftnl copies an attribute's bytes: one buffer each serves every element.
   const key = Buffer.alloc(6)
   const data = Buffer.alloc(4)
-  const drain = () => {
-    while (recv(fd, answers, answers.length, MSG_DONTWAIT) > 0);
-  }
+  const drain = () => socket.drain(answers)
   let seq = 1
   let open = true
   return {
@@ -337,10 +261,10 @@ function openElementPath(k: Koffi): ElementPath | string {
       batchEnd(out.subarray(off), seq++)
       next()
       seq &= 0x7fffffff
-      if (sockSend(sock, out, off) !== off) return false
+      if (!socket.send(out, off)) return false
       let refused = false
       while (waiting.size > 0) {
-        const n = recv(fd, answers, answers.length, MSG_DONTWAIT)
+        const n = socket.recv(answers)
         if (n <= 0) return false
         for (const a of parseAcks(answers, n)) {
           if (!waiting.delete(a.seq)) continue
@@ -373,11 +297,11 @@ function openElementPath(k: Koffi): ElementPath | string {
         } finally {
           setFree(s)
         }
-        if (sockSend(sock, out, off) !== off) return 'the element dump could not be sent'
+        if (!socket.send(out, off)) return 'the element dump could not be sent'
         const into: DumpedElement[] = []
         for (;;) {
           // Each read makes the kernel write the dump's next message: it is there at once.
-          const n = recv(fd, dumped, dumped.length, MSG_DONTWAIT)
+          const n = socket.recv(dumped)
           if (n <= 0) {
             drain()
             return 'the element dump stopped without its end'
@@ -394,7 +318,7 @@ function openElementPath(k: Koffi): ElementPath | string {
     close() {
       if (!open) return
       open = false
-      sockClose(sock)
+      socket.close()
     },
   }
 }

@@ -1,5 +1,11 @@
 import type { Gate } from '../gate/gate.js'
 import { createIpSession } from '../gate/ip-session.js'
+import { macOfKey } from '../gate/nft-elements.js'
+import {
+  openNeighbourDump,
+  type NeighbourActivity,
+  type NeighbourDump,
+} from '../gate/neighbour-dump.js'
 import { neighbourRows, type RunCommand } from '../gate/neighbours.js'
 import { parseMac, type Mac } from '../mac.js'
 import type { PresenceSource } from './presence.js'
@@ -132,6 +138,11 @@ export function createCounterWatch() {
 
 export interface KernelPresenceDeps {
   gate: Pick<Gate, 'counters'>
+  /**
+   * The neighbour table read in this process (src/gate/neighbour-dump.ts); default: opened here
+   * unless `run` is given. null, or a table it cannot read: `ip` answers.
+   */
+  dump?: NeighbourDump | null
   /** Runs `ip` with these arguments (tests); default: one long-lived `ip -batch -` (ip-session.ts). */
   run?: RunCommand
   /** Limit to the guest interface (e.g. "br-guest"); null: every interface. */
@@ -144,17 +155,45 @@ export interface KernelPresenceDeps {
  * per-MAC counters (the map `up`: what each let-through device sent). When one of them fails the
  * other still answers, and the failure is logged.
  *
- * The table is asked of one `ip -j -s -batch -` kept running (a process per sweep cost a fork of
- * the service), afresh at every sample. The map a sample returns is the same one each time,
- * updated in place (5,000 insertions into a new map were a tenth of a sweep): it holds until the
- * next sample.
+ * The table is dumped afresh at every sample on a netlink socket of this process (no program
+ * between); where that cannot be opened or read, one `ip -j -s -batch -` kept running answers
+ * (a process per sweep cost a fork of the service). The map a sample returns is the same one
+ * each time, updated in place (5,000 insertions into a new map were a tenth of a sweep): it
+ * holds until the next sample.
  */
 export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource & { close(): void } {
   const watch = createCounterWatch()
   const show = ['neigh', 'show', ...(deps.device ? ['dev', deps.device] : [])]
-  const session = deps.run ? null : createIpSession(['-j', '-s'])
-  const table = deps.run ? () => deps.run!('ip', ['-j', '-s', ...show]) : () => session!('ip', show)
+  let dump: NeighbourDump | null
+  if (deps.dump !== undefined) dump = deps.dump
+  else if (deps.run) dump = null
+  else {
+    const opened = openNeighbourDump()
+    dump = typeof opened === 'string' ? null : opened
+    if (typeof opened === 'string')
+      deps.log?.(`presence: the neighbour table through ip (in this process: ${opened})`)
+  }
+  let session: ReturnType<typeof createIpSession> | null = null
+  const table = deps.run
+    ? () => deps.run!('ip', ['-j', '-s', ...show])
+    : () => (session ??= createIpSession(['-j', '-s']))('ip', show)
   const list: ActivityList = { lladdrs: [], ats: [] }
+  const dumped: NeighbourActivity = { lladdrs: [], ats: [] }
+  /** Why the dump failed, each said once (a sweep every few seconds would repeat it all day). */
+  const failures = new Set<string>()
+  /** The table from the dump; null when it could not be read (ip then answers). */
+  const fromDump = (now: number): NeighbourActivity | null => {
+    if (!dump) return null
+    dumped.lladdrs.length = 0
+    dumped.ats.length = 0
+    const why = dump.read(deps.device ?? null, now, dumped)
+    if (why === null) return dumped
+    if (!failures.has(why)) {
+      failures.add(why)
+      deps.log?.(`presence: cannot dump the neighbour table (${why}): ip answers`)
+    }
+    return null
+  }
   const seen = new Map<Mac, number>()
   /** The sample that last saw each MAC in `seen`. */
   const sampleOf = new Map<Mac, number>()
@@ -170,10 +209,18 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource &
   }
   return {
     async sample(now) {
-      const [neigh, counters] = await Promise.allSettled([table(), deps.gate.counters()])
+      const counting = deps.gate.counters()
+      const direct = fromDump(now)
+      const [neigh, counters] = await Promise.allSettled([
+        direct ? Promise.resolve('') : table(),
+        counting,
+      ])
       sample++
       distinct = 0
-      if (neigh.status === 'fulfilled') {
+      if (direct) {
+        for (let i = 0; i < direct.lladdrs.length; i++)
+          note(macOfKey(direct.lladdrs[i]!), direct.ats[i]!)
+      } else if (neigh.status === 'fulfilled') {
         list.lladdrs.length = 0
         list.ats.length = 0
         if (scanNeighbourActivity(neigh.value, now, list))
@@ -201,6 +248,7 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource &
       return seen
     },
     close() {
+      dump?.close()
       session?.close()
     },
   }

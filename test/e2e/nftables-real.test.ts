@@ -16,6 +16,9 @@ import {
   type NftablesGate,
 } from '../../src/gate/nftables.js'
 import { openNftLibrary } from '../../src/gate/nft-library.js'
+import { openNeighbourDump } from '../../src/gate/neighbour-dump.js'
+import { macOfKey } from '../../src/gate/nft-elements.js'
+import { parseNeighbourActivity } from '../../src/visits/kernel-presence.js'
 import {
   classElementsOf,
   parseClassMapJson,
@@ -302,6 +305,65 @@ for _ in range(3): s.send(bytes.fromhex('${B.replaceAll(':', '')}') + bytes(6) +
     expect(inNs('tc', 'qdisc', 'show', 'dev', 'guest0')).not.toContain('htb')
     expect(inNs('ip', '-d', 'link', 'show', 'up0')).toContain('gro_max_size 65536')
     expect(logs.filter((l) => /failed/.test(l))).toEqual([])
+  })
+})
+
+// The presence sweep's neighbour table, dumped on a netlink socket of the service's own
+// (src/gate/neighbour-dump.ts), against what `ip -j -s neigh` says of the same table.
+describe.skipIf(why !== null)('the neighbour table read in the process', () => {
+  let space: GateNamespace
+  beforeAll(() => {
+    space = createGateNamespace('bgneigh')
+    for (const dev of ['guest0', 'other0']) {
+      space.inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
+      space.inNs('ip', 'link', 'set', dev, 'up')
+    }
+    space.inNs('ip', 'addr', 'add', '10.9.0.1/24', 'dev', 'guest0')
+    space.inNs('ip', 'addr', 'add', '10.8.0.1/24', 'dev', 'other0')
+  })
+  afterAll(() => space?.remove())
+
+  it('gives the usable entries of the guest interface, as ip reads them', () => {
+    const states = [
+      'reachable',
+      'stale',
+      'delay',
+      'probe',
+      'permanent',
+      'noarp',
+      'failed',
+      'incomplete',
+    ]
+    const lines = states.flatMap((state, i) => [
+      `neigh replace 10.9.0.${10 + i} lladdr 3a:11:22:33:44:${(0x10 + i).toString(16)} dev guest0 nud ${state}`,
+      `neigh replace fd00::${10 + i} lladdr 3a:11:22:33:45:${(0x10 + i).toString(16)} dev guest0 nud ${state}`,
+    ])
+    lines.push('neigh replace 10.8.0.9 lladdr 3a:11:22:33:46:99 dev other0 nud reachable')
+    execFileSync('ip', ['-n', space.ns, '-batch', '-'], { input: lines.join('\n') + '\n' })
+    const dump = openNeighbourDump({ netns: space.ns })
+    if (typeof dump === 'string') throw new Error(dump)
+    try {
+      const now = Date.now()
+      // ip first: the dump, read after it, finds each entry as old or older.
+      const byIp = parseNeighbourActivity(
+        space.inNs('ip', '-j', '-s', 'neigh', 'show', 'dev', 'guest0'),
+        now,
+      )
+      const into = { lladdrs: [] as string[], ats: [] as number[] }
+      expect(dump.read('guest0', now, into)).toBeNull()
+      const dumped = new Map(into.lladdrs.map((l, i) => [macOfKey(l), into.ats[i]!]))
+      // REACHABLE, STALE, DELAY and PROBE, for IPv4 and IPv6: eight.
+      expect([...dumped.keys()].sort()).toEqual([...byIp.keys()].sort())
+      expect(dumped.size).toBe(8)
+      // ip gives whole seconds (rounded down), the dump hundredths.
+      for (const [mac, at] of byIp) expect(dumped.get(mac)!).toBeLessThanOrEqual(at)
+      expect(dump.read('nosuch0', now, { lladdrs: [], ats: [] })).toBe('no interface nosuch0')
+      const all = { lladdrs: [] as string[], ats: [] as number[] }
+      expect(dump.read(null, now, all)).toBeNull()
+      expect(all.lladdrs).toContain('3a1122334699')
+    } finally {
+      dump.close()
+    }
   })
 })
 

@@ -1,0 +1,220 @@
+import { endianness } from 'node:os'
+import {
+  inNamespace,
+  loadKoffi,
+  NETLINK_ROUTE,
+  openNetlinkSocket,
+  type NetlinkSocket,
+} from './netlink.js'
+
+/**
+ * The kernel's neighbour table read in the service's own process: one RTM_GETNEIGH dump on a
+ * netlink socket, the answer read as it comes (issue 20). The presence sweep asked a kept
+ * `ip -j -s -batch -` instead: ip's own dump, its JSON of every entry written to a pipe, and
+ * that text read back here, 14 ms of a sweep over 1,000 real entries in the scale bench.
+ */
+
+/** Neighbour entries as read, side by side: the link-layer address as hex digits, and when. */
+export interface NeighbourActivity {
+  lladdrs: string[]
+  ats: number[]
+}
+
+// rtnetlink.h and neighbour.h: the message types, the ndmsg header's size, the attributes of
+// an entry, and the states that say nothing of a device being here (FAILED, INCOMPLETE, NOARP,
+// or none at all) or a fixed entry (PERMANENT).
+const RTM_NEWLINK = 16
+const RTM_GETLINK = 18
+const IFINFOMSG_LEN = 16
+const IFLA_IFNAME = 3
+const RTM_NEWNEIGH = 28
+const RTM_GETNEIGH = 30
+const NLM_F_REQUEST = 0x1
+const NLM_F_DUMP = 0x300
+const NLMSG_ERROR = 2
+const NLMSG_DONE = 3
+const NLMSG_HDRLEN = 16
+const NDMSG_LEN = 12
+const NDA_LLADDR = 2
+const NDA_CACHEINFO = 3
+const NUD_INCOMPLETE = 0x01
+const NUD_FAILED = 0x20
+const NUD_NOARP = 0x40
+const NUD_PERMANENT = 0x80
+const UNUSABLE = NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP | NUD_PERMANENT
+/**
+ * nda_cacheinfo's times are in clock ticks of USER_HZ, 100 a second on Linux (jiffies_to_clock_t):
+ * ms = ticks × 10. iproute2 divides by the same (`ip -s neigh`'s seconds).
+ */
+const MS_PER_TICK = 10
+
+/** Where a dump stands after one read. */
+export type NeighbourStep = { done: false } | { done: true; error: number }
+
+/**
+ * Reads what one recv of a neighbour dump returned: for each usable entry on interface
+ * `ifindex` (any, when null), its link-layer address and the last time the kernel confirmed it
+ * reachable, into `into`. REACHABLE, DELAY, PROBE and STALE entries count, as with `ip -j -s
+ * neigh` (parseNeighbourActivity). Over at NLMSG_DONE, or at an error.
+ */
+export function parseNeighbourDump(
+  buf: Buffer,
+  length: number,
+  seq: number,
+  ifindex: number | null,
+  now: number,
+  into: NeighbourActivity,
+): NeighbourStep {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = buf.readUInt32LE(off)
+    if (len < NLMSG_HDRLEN || off + len > length) break
+    const type = buf.readUInt16LE(off + 4)
+    if (buf.readUInt32LE(off + 8) === seq) {
+      if (type === NLMSG_DONE) return { done: true, error: 0 }
+      if (type === NLMSG_ERROR)
+        return {
+          done: true,
+          error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
+        }
+      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN) {
+        const nd = off + NLMSG_HDRLEN
+        const state = buf.readUInt16LE(nd + 8)
+        if (
+          (ifindex === null || buf.readInt32LE(nd + 4) === ifindex) &&
+          state !== 0 &&
+          (state & UNUSABLE) === 0
+        )
+          readEntry(buf, nd + NDMSG_LEN, off + len, now, into)
+      }
+    }
+    off += (len + 3) & ~3
+  }
+  return { done: false }
+}
+
+/**
+ * The index in an RTM_GETLINK answer: the interface's index (> 0), or the kernel's error
+ * (-19: no such interface), or -1 when the answer is not there.
+ */
+export function linkIndex(buf: Buffer, length: number, seq: number): number {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = buf.readUInt32LE(off)
+    if (len < NLMSG_HDRLEN || off + len > length) break
+    const type = buf.readUInt16LE(off + 4)
+    if (buf.readUInt32LE(off + 8) === seq) {
+      if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
+        return buf.readInt32LE(off + NLMSG_HDRLEN)
+      // ifinfomsg: family, pad, type (u16), then the index (s32).
+      if (type === RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN)
+        return buf.readInt32LE(off + NLMSG_HDRLEN + 4)
+    }
+    off += (len + 3) & ~3
+  }
+  return -1
+}
+
+function readEntry(buf: Buffer, start: number, end: number, now: number, into: NeighbourActivity) {
+  let lladdr = ''
+  let confirmed = -1
+  for (let off = start; off + 4 <= end;) {
+    const len = buf.readUInt16LE(off)
+    if (len < 4 || off + len > end) return
+    const type = buf.readUInt16LE(off + 2) & 0x3fff
+    if (type === NDA_LLADDR) lladdr = buf.toString('hex', off + 4, off + len)
+    // struct nda_cacheinfo: confirmed, used, updated, refcnt (u32 each, host order).
+    else if (type === NDA_CACHEINFO && len >= 4 + 16) confirmed = buf.readUInt32LE(off + 4)
+    off += (len + 3) & ~3
+  }
+  if (lladdr === '' || confirmed < 0) return
+  into.lladdrs.push(lladdr)
+  into.ats.push(now - confirmed * MS_PER_TICK)
+}
+
+/** The neighbour table, asked afresh at each read. */
+export interface NeighbourDump {
+  /**
+   * Fills `into` with the usable entries of interface `device` (every interface when null):
+   * null when done, else why the table could not be read (`into` then holds part of it).
+   */
+  read(device: string | null, now: number, into: NeighbourActivity): string | null
+  close(): void
+}
+
+/**
+ * The dump on a NETLINK_ROUTE socket, or why it cannot be opened: of this process's network
+ * namespace, or of namespace `netns` (`ip netns add`; the tests').
+ */
+export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | string {
+  // Netlink speaks the host's byte order; this reader, like the element path's, reads x86's
+  // and arm64's.
+  if (endianness() !== 'LE')
+    return 'this machine is big-endian; the netlink reader reads little-endian'
+  const k = loadKoffi()
+  if (typeof k === 'string') return k
+  const socket: NetlinkSocket | string =
+    o.netns === undefined
+      ? openNetlinkSocket(k, NETLINK_ROUTE)
+      : inNamespace(k, o.netns, () => openNetlinkSocket(k, NETLINK_ROUTE))
+  if (typeof socket === 'string') return socket
+  const request = Buffer.alloc(NLMSG_HDRLEN + NDMSG_LEN)
+  // Answers come in messages of up to 32 KB (the kernel sizes them to the reader's buffer).
+  const answers = Buffer.alloc(64 * 1024)
+  let seq = 1
+  const indexOf = (device: string): number | string => {
+    const name = Buffer.from(`${device}\0`, 'latin1')
+    const attrLen = 4 + name.length
+    const length = NLMSG_HDRLEN + IFINFOMSG_LEN + ((attrLen + 3) & ~3)
+    const ask = Buffer.alloc(length)
+    const at = seq++
+    seq &= 0x7fffffff
+    ask.writeUInt32LE(length, 0)
+    ask.writeUInt16LE(RTM_GETLINK, 4)
+    ask.writeUInt16LE(NLM_F_REQUEST, 6)
+    ask.writeUInt32LE(at, 8)
+    const attr = NLMSG_HDRLEN + IFINFOMSG_LEN
+    ask.writeUInt16LE(attrLen, attr)
+    ask.writeUInt16LE(IFLA_IFNAME, attr + 2)
+    name.copy(ask, attr + 4)
+    if (!socket.send(ask, length)) return 'the interface lookup could not be sent'
+    const n = socket.recv(answers)
+    const found = n > 0 ? linkIndex(answers, n, at) : -1
+    if (found === -19) return `no interface ${device}`
+    return found > 0 ? found : `cannot look up interface ${device} (${found})`
+  }
+  return {
+    read(device, now, into) {
+      socket.drain(answers)
+      let ifindex: number | null = null
+      if (device !== null) {
+        // Asked of the socket's own namespace each time: an interface made again gets a new index.
+        const found = indexOf(device)
+        if (typeof found === 'string') return found
+        ifindex = found
+      }
+      const at = seq++
+      seq &= 0x7fffffff
+      request.fill(0)
+      request.writeUInt32LE(request.length, 0)
+      request.writeUInt16LE(RTM_GETNEIGH, 4)
+      request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
+      request.writeUInt32LE(at, 8)
+      // ndmsg: family AF_UNSPEC (IPv4 and IPv6), every interface: the filter is ours.
+      if (!socket.send(request, request.length)) return 'the neighbour dump could not be sent'
+      for (;;) {
+        const n = socket.recv(answers)
+        if (n <= 0) {
+          socket.drain(answers)
+          return 'the neighbour dump stopped without its end'
+        }
+        const step = parseNeighbourDump(answers, n, at, ifindex, now, into)
+        if (!step.done) continue
+        return step.error === 0
+          ? null
+          : `the kernel refused the neighbour dump (errno ${-step.error})`
+      }
+    },
+    close: () => socket.close(),
+  }
+}

@@ -1,0 +1,132 @@
+import { closeSync, openSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+/**
+ * koffi, a maintained FFI for Node.js with prebuilt binaries: how the service calls netfilter's
+ * libraries (src/gate/nft-library.ts) and libmnl's sockets (below) in its own process.
+ */
+export interface Koffi {
+  load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
+}
+
+let koffi: Koffi | string | null = null
+
+/** koffi, or why it cannot be loaded (said once, kept). */
+export function loadKoffi(): Koffi | string {
+  if (koffi !== null) return koffi
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as Koffi
+  } catch (err) {
+    koffi = `koffi cannot be loaded: ${(err as Error).message.split('\n')[0]}`
+  }
+  return koffi
+}
+
+export const NETLINK_ROUTE = 0
+export const NETLINK_NETFILTER = 12
+const MSG_DONTWAIT = 0x40
+
+/**
+ * A netlink socket of the calling thread's network namespace, opened and bound by libmnl
+ * (netfilter's own small netlink library, a dependency of libnftables). Reads never block: the
+ * kernel answers a request while it is being sent, and writes a dump's next message while the
+ * one before is read, so what a request gets back is there at once.
+ */
+export interface NetlinkSocket {
+  /** Sends buf[0, length); false when not all of it went. */
+  send(buf: Buffer, length: number): boolean
+  /** One message batch into `into`: its length, or 0 or less when nothing is waiting. */
+  recv(into: Buffer): number
+  /** Throws away whatever is waiting (a refused batch's other answers). */
+  drain(scratch: Buffer): void
+  close(): void
+}
+
+export function openNetlinkSocket(k: Koffi, bus: number): NetlinkSocket | string {
+  let mnl: ReturnType<Koffi['load']>
+  let libc: ReturnType<Koffi['load']>
+  try {
+    mnl = k.load('libmnl.so.0')
+    libc = k.load('libc.so.6')
+  } catch (err) {
+    return `libmnl cannot be loaded: ${(err as Error).message.split('\n')[0]}`
+  }
+  type Ptr = unknown
+  const sockOpen = mnl.func('void *mnl_socket_open(int bus)') as (bus: number) => Ptr
+  const sockBind = mnl.func('int mnl_socket_bind(void *nl, unsigned int groups, int pid)') as (
+    nl: Ptr,
+    groups: number,
+    pid: number,
+  ) => number
+  const sockFd = mnl.func('int mnl_socket_get_fd(void *nl)') as (nl: Ptr) => number
+  const sockSend = mnl.func(
+    'intptr_t mnl_socket_sendto(void *nl, const void *buf, size_t len)',
+  ) as (nl: Ptr, buf: Buffer, len: number) => number
+  const sockClose = mnl.func('int mnl_socket_close(void *nl)') as (nl: Ptr) => number
+  const recv = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as (
+    fd: number,
+    buf: Buffer,
+    len: number,
+    flags: number,
+  ) => number
+
+  const sock = sockOpen(bus)
+  if (!sock) return 'cannot open a netlink socket'
+  if (sockBind(sock, 0, 0) < 0) {
+    sockClose(sock)
+    return 'cannot bind a netlink socket'
+  }
+  const fd = sockFd(sock)
+  let open = true
+  return {
+    send: (buf, length) => open && sockSend(sock, buf, length) === length,
+    recv: (into) => (open ? recv(fd, into, into.length, MSG_DONTWAIT) : -1),
+    drain(scratch) {
+      while (open && recv(fd, scratch, scratch.length, MSG_DONTWAIT) > 0);
+    },
+    close() {
+      if (!open) return
+      open = false
+      sockClose(sock)
+    },
+  }
+}
+
+const CLONE_NEWNET = 0x40000000
+
+/**
+ * Runs `open` with the calling thread in network namespace `netns`, and puts it back. Only the
+ * main thread moves, and only for the synchronous call: nothing else runs on it meanwhile.
+ */
+export function inNamespace<T>(k: Koffi, netns: string, open: () => T): T | string {
+  const setns = k.load('libc.so.6').func('int setns(int fd, int nstype)') as (
+    fd: number,
+    type: number,
+  ) => number
+  const opened = (file: string): number | string => {
+    try {
+      return openSync(file, 'r')
+    } catch (err) {
+      return `cannot enter network namespace ${netns}: ${(err as Error).message}`
+    }
+  }
+  const own = opened('/proc/thread-self/ns/net')
+  if (typeof own === 'string') return own
+  const target = opened(`/run/netns/${netns}`)
+  if (typeof target === 'string') {
+    closeSync(own)
+    return target
+  }
+  try {
+    if (setns(target, CLONE_NEWNET) !== 0) return `cannot enter network namespace ${netns}`
+    try {
+      return open()
+    } finally {
+      // Failing to come back would leave the process's main thread in the wrong namespace.
+      if (setns(own, CLONE_NEWNET) !== 0) throw new Error('cannot leave network namespace')
+    }
+  } finally {
+    closeSync(own)
+    closeSync(target)
+  }
+}
