@@ -1,6 +1,8 @@
 /**
- * One presence sweep over 5,000 present devices: the neighbour table (`ip -j -s neigh` text) and
- * the firewall counters come from fixtures, the database is a real SQLite file in WAL mode.
+ * One presence sweep over 5,000 present devices: the neighbour table and the firewall counters
+ * come from fixtures, netlink dumps' bytes as the kernel sends them, read by the service's own
+ * readers (src/gate/neighbour-dump.ts, src/gate/nft-elements.ts); the database is a real SQLite
+ * file in WAL mode.
  * Prints the time to read the sources (parsing, CPU), the matching and planning (CPU) and SQLite
  * (DB) separately, and the rows each sweep writes with why. Targets: median ≤ 25 ms, p95 ≤ 50 ms.
  */
@@ -18,6 +20,10 @@ import { createKernelPresence } from '../src/visits/kernel-presence.js'
 import { createPresenceTracker, type SweepReport } from '../src/visits/presence.js'
 import { startCheckpointer } from '../src/db/checkpointer.js'
 import { createIpSession } from '../src/gate/ip-session.js'
+import { openNeighbourDump, parseNeighbourDump } from '../src/gate/neighbour-dump.js'
+import { parseElementDump, type DumpedElement } from '../src/gate/nft-elements.js'
+import { classElementsOf } from '../src/gate/nft-rates.js'
+import { done, neighbour, reads, setElement, setElements } from '../test/fakes/netlink.js'
 import { figure } from './figures.js'
 import type { BenchSection } from './run.js'
 
@@ -32,21 +38,35 @@ const MIN = 60_000
 const macOf = (i: number) =>
   ('3a' + i.toString(16).padStart(10, '0')).match(/../g)!.join(':') as Mac
 
-function fixtures(now: number) {
-  const neigh = JSON.stringify(
-    Array.from({ length: DEVICES }, (_, i) => ({
-      dst: `10.${20 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
-      dev: 'br-guest',
-      lladdr: macOf(i),
-      used: i % 30,
-      confirmed: i % 25,
-      updated: i % 25,
-      probes: 0,
-      state: [i % 3 === 0 ? 'STALE' : 'REACHABLE'],
-    })),
-  )
-  void now
-  return { neigh }
+/** What the kernel answers a neighbour dump of the guest interface (index 4), in its reads. */
+function neighbourFixture(seq: number): Buffer[] {
+  return reads([
+    ...Array.from({ length: DEVICES }, (_, i) =>
+      // REACHABLE, or STALE for one in three; confirmed 0–24 s ago.
+      neighbour(seq, 4, i % 3 === 0 ? 0x04 : 0x02, macOf(i).replaceAll(':', ''), (i % 25) * 100),
+    ),
+    done(seq),
+  ])
+}
+
+/**
+ * What the kernel answers a dump of the map `up`: each device's class and counter, in messages
+ * of 200 elements (~22 KB; the kernel fills each up to the reader's buffer, 32 KB at most).
+ */
+function counterFixture(seq: number, bytes: number): Buffer[] {
+  const messages: Buffer[] = []
+  for (let from = 0; from < DEVICES; from += 200) {
+    const elements: Buffer[] = []
+    for (let i = from; i < Math.min(DEVICES, from + 200); i++)
+      elements.push(
+        setElement(macOf(i).replaceAll(':', ''), {
+          data: 0x10000 + 16 + i,
+          counter: [bytes + i, bytes / 100],
+        }),
+      )
+    messages.push(setElements(seq, 'up', ...elements))
+  }
+  return reads([...messages, done(seq)])
 }
 
 function median(xs: number[]): number {
@@ -60,8 +80,8 @@ function p95(xs: number[]): number {
 
 /**
  * What the service pays to ask the kernel for the neighbour table at each sweep (the sweeps above
- * are handed the text): a new `ip` process, as before, against the `ip -batch -` the service keeps
- * (src/gate/ip-session.ts). Process CPU per ask, this process only (the fork is its cost; ip's own
+ * are handed the dump's bytes): a new `ip` process, as at first, the `ip -batch -` it kept next
+ * (src/gate/ip-session.ts, now where the dump cannot be read), and the netlink dump it makes now. Process CPU per ask, this process only (the fork is its cost; ip's own
  * work is the same both ways), on this machine's own table, in this process (its size is what a
  * fork copies).
  */
@@ -94,6 +114,24 @@ async function askingTheKernel() {
       'ms',
     )
     figure('sweep.askKeptCpu', 'asking for the neighbour table, the kept ip -batch', kept, 'ms')
+    const dump = openNeighbourDump()
+    if (typeof dump === 'string')
+      console.log(`the neighbour table's netlink dump: not measured (${dump})`)
+    else
+      try {
+        const direct = await perAsk(async () => {
+          dump.read(null, Date.now(), { macs: [], ats: [] })
+          return ''
+        })
+        figure(
+          'sweep.askDumpCpu',
+          "asking for the neighbour table, a netlink dump in the service's process (its way)",
+          direct,
+          'ms',
+        )
+      } finally {
+        dump.close()
+      }
   } catch (err) {
     console.log(
       `asking the kernel for its neighbour table: not measured (${(err as Error).message})`,
@@ -138,20 +176,33 @@ const section: BenchSection = {
           a.run(row)
         }
       })()
-      const { neigh } = fixtures(now)
-      let bytes = 0
-      const counters = () => {
-        bytes += 1000
-        const m = new Map<Mac, { packets: number; bytes: number }>()
-        for (let i = 0; i < DEVICES; i++)
-          m.set(macOf(i), { packets: bytes / 100, bytes: bytes + i })
-        return m
-      }
-      const counterFixtures = Array.from({ length: SWEEPS + REREADS + 2 }, counters)
+      const neigh = neighbourFixture(1)
+      const counterFixtures = Array.from({ length: SWEEPS + REREADS + 2 }, (_, i) =>
+        counterFixture(1, (i + 1) * 1000),
+      )
       let k = 0
+      // The dumps' reads as the service's readers take them, without the kernel's own side
+      // (asked below, on this machine's table).
       const source = createKernelPresence({
-        gate: { counters: async () => counterFixtures[k++]! },
-        run: async () => neigh,
+        gate: {
+          async counters() {
+            const dumped: DumpedElement[] = []
+            for (const chunk of counterFixtures[k++]!)
+              parseElementDump(chunk, chunk.length, 1, dumped)
+            // As the nftables gate's counters() makes them.
+            const out = new Map<Mac, { packets: number; bytes: number }>()
+            for (const e of classElementsOf(dumped))
+              out.set(e.mac, { packets: e.packets, bytes: e.bytes })
+            return out
+          },
+        },
+        dump: {
+          read(_device, at, into) {
+            for (const chunk of neigh) parseNeighbourDump(chunk, chunk.length, 1, 4, at, into)
+            return null
+          },
+          close() {},
+        },
       })
       const rows = visitStatements(db)
       const policy = { idleMs: 15 * MIN, minMs: 2 * MIN }
@@ -200,7 +251,7 @@ const section: BenchSection = {
         `steady sweeps (${SWEEPS}, ${GAP_MS} ms apart, ${DEVICES} present, every visit extended):`,
       )
       console.log(
-        `  sources (parse ${(neigh.length / 1e6).toFixed(1)} MB JSON + counters): ${col((r) => r.sourceMs)} ms`,
+        `  sources (read ${(neigh.reduce((n, c) => n + c.length, 0) / 1e6).toFixed(1)} + ${(counterFixtures[0]!.reduce((n, c) => n + c.length, 0) / 1e6).toFixed(1)} MB of dumps): ${col((r) => r.sourceMs)} ms`,
       )
       console.log(`  CPU (match + plan):                       ${col((r) => r.cpuMs)} ms`)
       console.log(`  DB (reads + one write transaction):       ${col((r) => r.dbMs)} ms`)

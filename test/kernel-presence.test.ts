@@ -229,11 +229,11 @@ describe('kernel presence', () => {
     let broken = false
     const asked: Array<string | null> = []
     const dump = {
-      read(device: string | null, now: number, into: { lladdrs: string[]; ats: number[] }) {
+      read(device: string | null, now: number, into: { macs: Mac[]; ats: number[] }) {
         asked.push(device)
         if (broken) return 'the neighbour dump stopped without its end'
-        into.lladdrs.push('3a1122334455', '3a11223344')
-        into.ats.push(now - 2_000, now)
+        into.macs.push('3a:11:22:33:44:55' as Mac)
+        into.ats.push(now - 2_000)
         return null
       },
       closed: false,
@@ -252,7 +252,6 @@ describe('kernel presence', () => {
       device: 'br-guest',
       log: (l) => logs.push(l),
     })
-    // A key that is not a MAC's six bytes is nobody.
     expect(Object.fromEntries(await source.sample(NOW))).toEqual({
       '3a:11:22:33:44:55': NOW - 2_000,
     })

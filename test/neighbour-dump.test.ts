@@ -4,51 +4,16 @@ import {
   parseNeighbourDump,
   type NeighbourActivity,
 } from '../src/gate/neighbour-dump.js'
+import { attr, done, errorMessage, message, neighbour } from './fakes/netlink.js'
 
-// rtnetlink messages as the kernel writes them (little-endian host): header, ndmsg, attributes.
-const attr = (type: number, payload: Buffer) => {
-  const head = Buffer.alloc(4)
-  head.writeUInt16LE(4 + payload.length, 0)
-  head.writeUInt16LE(type, 2)
-  return Buffer.concat([head, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)])
-}
-const message = (type: number, seq: number, body: Buffer) => {
-  const head = Buffer.alloc(16)
-  head.writeUInt32LE(16 + body.length, 0)
-  head.writeUInt16LE(type, 4)
-  head.writeUInt16LE(0x2, 6)
-  head.writeUInt32LE(seq, 8)
-  return Buffer.concat([head, body])
-}
-/** One RTM_NEWNEIGH: interface, NUD state, MAC (hex), confirmed (clock ticks, 100 a second). */
-const entry = (seq: number, ifindex: number, state: number, mac: string | null, ticks: number) => {
-  const nd = Buffer.alloc(12)
-  nd.writeUInt8(2, 0) // AF_INET
-  nd.writeInt32LE(ifindex, 4)
-  nd.writeUInt16LE(state, 8)
-  const cache = Buffer.alloc(16)
-  cache.writeUInt32LE(ticks, 0)
-  cache.writeUInt32LE(5, 4)
-  cache.writeUInt32LE(ticks + 1, 8)
-  return message(
-    28,
-    seq,
-    Buffer.concat([
-      nd,
-      attr(1, Buffer.from([10, 9, 0, 2])),
-      ...(mac === null ? [] : [attr(2, Buffer.from(mac, 'hex'))]),
-      attr(3, cache),
-    ]),
-  )
-}
-const done = (seq: number) => message(3, seq, Buffer.alloc(4))
+const entry = neighbour
 const REACHABLE = 0x02
 const STALE = 0x04
 const NOW = 1_800_000_000_000
 
 describe('the neighbour table read from a netlink dump', () => {
   it('keeps usable entries of the interface asked for, each with when it was last confirmed', () => {
-    const into: NeighbourActivity = { lladdrs: [], ats: [] }
+    const into: NeighbourActivity = { macs: [], ats: [] }
     const first = Buffer.concat([
       entry(7, 4, REACHABLE, '020000000005', 150),
       entry(7, 4, STALE, '020000000006', 6000),
@@ -67,31 +32,27 @@ describe('the neighbour table read from a netlink dump', () => {
       error: 0,
     })
     expect(into).toEqual({
-      lladdrs: ['020000000005', '020000000006', '02000000000d'],
+      macs: ['02:00:00:00:00:05', '02:00:00:00:00:06', '02:00:00:00:00:0d'],
       ats: [NOW - 1_500, NOW - 60_000, NOW],
     })
     // Every interface when none is asked for.
-    const all: NeighbourActivity = { lladdrs: [], ats: [] }
+    const all: NeighbourActivity = { macs: [], ats: [] }
     parseNeighbourDump(first, first.length, 7, null, NOW, all)
-    expect(all.lladdrs).toEqual(['020000000005', '020000000006', '020000000007'])
+    expect(all.macs).toEqual(['02:00:00:00:00:05', '02:00:00:00:00:06', '02:00:00:00:00:07'])
   })
 
   it('ends at an error and never reads past a cut message', () => {
-    const err = Buffer.alloc(36)
-    err.writeUInt32LE(36, 0)
-    err.writeUInt16LE(2, 4)
-    err.writeUInt32LE(3, 8)
-    err.writeInt32LE(-1, 16)
-    expect(parseNeighbourDump(err, err.length, 3, null, NOW, { lladdrs: [], ats: [] })).toEqual({
+    const err = errorMessage(3, 1)
+    expect(parseNeighbourDump(err, err.length, 3, null, NOW, { macs: [], ats: [] })).toEqual({
       done: true,
       error: -1,
     })
     const whole = entry(3, 4, REACHABLE, '020000000005', 1)
-    const into: NeighbourActivity = { lladdrs: [], ats: [] }
+    const into: NeighbourActivity = { macs: [], ats: [] }
     expect(parseNeighbourDump(whole, whole.length - 4, 3, null, NOW, into)).toEqual({
       done: false,
     })
-    expect(into.lladdrs).toEqual([])
+    expect(into.macs).toEqual([])
   })
 
   it("reads an interface's index from the answer to its lookup, or the kernel's error", () => {
@@ -102,11 +63,7 @@ describe('the neighbour table read from a netlink dump', () => {
     ])
     expect(linkIndex(link, link.length, 5)).toBe(12)
     expect(linkIndex(link, link.length, 6)).toBe(-1)
-    const missing = Buffer.alloc(36)
-    missing.writeUInt32LE(36, 0)
-    missing.writeUInt16LE(2, 4)
-    missing.writeUInt32LE(5, 8)
-    missing.writeInt32LE(-19, 16)
+    const missing = errorMessage(5, 19)
     expect(linkIndex(missing, missing.length, 5)).toBe(-19)
   })
 })

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import {
-  macOfKey,
   parseAcks,
   parseElementCommand,
   parseElementDump,
@@ -14,6 +13,7 @@ import {
 } from '../src/gate/nft-rates.js'
 import { letThroughCommand, revokeCommand, setElementsOf } from '../src/gate/nft-ruleset.js'
 import type { Mac } from '../src/mac.js'
+import { done, errorMessage, setElement, setElements } from './fakes/netlink.js'
 
 const MAC = '3a:11:22:33:44:55' as Mac
 const KEY = '3a1122334455'
@@ -107,87 +107,9 @@ describe('netlink answers', () => {
 })
 
 describe('a set read back from a netlink dump', () => {
-  // Netlink attributes as the kernel writes them: length, type (nests with NLA_F_NESTED), the
-  // payload padded to four bytes.
-  const attr = (type: number, payload: Buffer, nested = false) => {
-    const head = Buffer.alloc(4)
-    head.writeUInt16LE(4 + payload.length, 0)
-    head.writeUInt16LE(type | (nested ? 0x8000 : 0), 2)
-    return Buffer.concat([head, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)])
-  }
-  const nest = (type: number, ...parts: Buffer[]) => attr(type, Buffer.concat(parts), true)
-  const u64 = (n: number) => {
-    const b = Buffer.alloc(8)
-    b.writeBigUInt64BE(BigInt(n))
-    return b
-  }
-  const hostU32 = (n: number) => {
-    const b = Buffer.alloc(4)
-    if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) b.writeUInt32LE(n)
-    else b.writeUInt32BE(n)
-    return b
-  }
-  const counter = (bytes: number, packets: number) =>
-    Buffer.concat([
-      attr(1, Buffer.from('counter\0')),
-      nest(2, attr(1, u64(bytes)), attr(2, u64(packets)), attr(3, Buffer.alloc(0))),
-    ])
-  /** One element: key, then data, expiration and expressions when given. */
-  const element = (
-    key: string,
-    o: { data?: number; expiresMs?: number; counter?: [number, number]; list?: boolean } = {},
-  ) =>
-    nest(
-      1,
-      nest(1, attr(1, Buffer.from(key, 'hex'))),
-      ...(o.data === undefined ? [] : [nest(2, attr(1, hostU32(o.data)))]),
-      attr(3, Buffer.from([0, 0, 0, 0])), // flags
-      ...(o.expiresMs === undefined ? [] : [attr(4, u64(3_600_000)), attr(5, u64(o.expiresMs))]),
-      ...(o.counter === undefined
-        ? []
-        : o.list
-          ? // Two expressions or more come as a list; a non-counter one is left alone.
-            [
-              nest(
-                11,
-                nest(1, attr(1, Buffer.from('limit\0')), nest(2, attr(1, u64(5)))),
-                nest(1, counter(...o.counter)),
-              ),
-            ]
-          : [nest(7, counter(...o.counter))]),
-    )
-  const message = (type: number, seq: number, body: Buffer, flags = 0x2) => {
-    const head = Buffer.alloc(20)
-    head.writeUInt32LE(20 + body.length, 0)
-    head.writeUInt16LE(type, 4)
-    head.writeUInt16LE(flags, 6)
-    head.writeUInt32LE(seq, 8)
-    head.writeUInt8(1, 16) // nfgenmsg: family inet
-    return Buffer.concat([head, body])
-  }
-  const NEWSETELEM = (10 << 8) | 12
-  const elements = (seq: number, ...els: Buffer[]) =>
-    message(
-      NEWSETELEM,
-      seq,
-      Buffer.concat([
-        attr(1, Buffer.from('branchgate\0')),
-        attr(2, Buffer.from('up\0')),
-        nest(3, ...els),
-      ]),
-    )
-  const done = (seq: number) => {
-    const b = message(3, seq, Buffer.alloc(0))
-    return b
-  }
-  const error = (seq: number, errno: number) => {
-    const b = Buffer.alloc(36)
-    b.writeUInt32LE(36, 0)
-    b.writeUInt16LE(2, 4)
-    b.writeUInt32LE(seq, 8)
-    b.writeInt32LE(-errno, 16)
-    return b
-  }
+  const elements = (seq: number, ...els: Buffer[]) => setElements(seq, 'up', ...els)
+  const element = setElement
+  const error = errorMessage
 
   it('reads each element’s key, class, time left and counter, across reads, to the end', () => {
     const into: DumpedElement[] = []
@@ -211,9 +133,9 @@ describe('a set read back from a netlink dump', () => {
       interrupted: false,
     })
     expect(into).toEqual([
-      { key: '3a1122334455', data: 0x101a2, bytes: 2 ** 40 + 7, packets: 3 },
-      { key: '3a1122334466', data: 0x10010, bytes: 900, packets: 7 },
-      { key: '3a1122334477', expiresMs: 59_999 },
+      { mac: '3a:11:22:33:44:55', data: 0x101a2, bytes: 2 ** 40 + 7, packets: 3 },
+      { mac: '3a:11:22:33:44:66', data: 0x10010, bytes: 900, packets: 7 },
+      { mac: '3a:11:22:33:44:77', expiresMs: 59_999 },
     ])
     expect(classElementsOf(into)).toEqual([
       { mac: '3a:11:22:33:44:55', minor: 0x1a2, bytes: 2 ** 40 + 7, packets: 3 },
@@ -246,15 +168,12 @@ describe('a set read back from a netlink dump', () => {
     const later: DumpedElement[] = []
     expect(parseElementDump(whole, whole.length - 8, 9, later)).toEqual({ done: false })
     expect(later).toEqual([])
-    // Another class tree's class, or a key that is not a MAC, is not a device's.
-    expect(
-      classElementsOf([
-        { key: '3a1122334455', data: 0x201a2 },
-        { key: '3a11223344', data: 0x101a2 },
-        { key: '3a1122334466' },
-      ]),
-    ).toEqual([])
-    expect(macOfKey('3a1122334455')).toBe('3a:11:22:33:44:55')
-    expect(macOfKey('3a11')).toBeNull()
+    // A key that is not a MAC's six bytes is not read; another class tree's class, or no class,
+    // is not a device's.
+    const short: DumpedElement[] = []
+    const odd = Buffer.concat([elements(9, element('3a11223344', { data: 0x101a2 })), done(9)])
+    parseElementDump(odd, odd.length, 9, short)
+    expect(short).toEqual([])
+    expect(classElementsOf([{ mac: MAC, data: 0x201a2 }, { mac: MAC }])).toEqual([])
   })
 })

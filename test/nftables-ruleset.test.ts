@@ -456,7 +456,7 @@ describe('the nftables gate', () => {
       ...flakyRunner(0, { up }),
       async elements(which) {
         asked.push(which)
-        return answer && [{ key: '3a1122334466', data: 0x10010, bytes: 5, packets: 1 }]
+        return answer && [{ mac: '3a:11:22:33:44:66' as Mac, data: 0x10010, bytes: 5, packets: 1 }]
       },
     })
     const gateOf = (runner: NftRunner) =>

@@ -1,7 +1,9 @@
 import { endianness } from 'node:os'
+import type { Mac } from '../mac.js'
 import {
   inNamespace,
   loadKoffi,
+  macAt,
   NETLINK_ROUTE,
   openNetlinkSocket,
   type NetlinkSocket,
@@ -14,9 +16,9 @@ import {
  * that text read back here, 14 ms of a sweep over 1,000 real entries in the scale bench.
  */
 
-/** Neighbour entries as read, side by side: the link-layer address as hex digits, and when. */
+/** Neighbour entries as read, side by side: the device's MAC, and when. */
 export interface NeighbourActivity {
-  lladdrs: string[]
+  macs: Mac[]
   ats: number[]
 }
 
@@ -57,6 +59,12 @@ export type NeighbourStep = { done: false } | { done: true; error: number }
  * reachable, into `into`. REACHABLE, DELAY, PROBE and STALE entries count, as with `ip -j -s
  * neigh` (parseNeighbourActivity). Over at NLMSG_DONE, or at an error.
  */
+// Bytes read by index, not Buffer's read methods: each entry is its own message, so a header's
+// reads are per entry, and their checks were most of the reading.
+const u16 = (buf: Buffer, at: number) => buf[at]! | (buf[at + 1]! << 8)
+const u32 = (buf: Buffer, at: number) =>
+  (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
+
 export function parseNeighbourDump(
   buf: Buffer,
   length: number,
@@ -67,10 +75,10 @@ export function parseNeighbourDump(
 ): NeighbourStep {
   let off = 0
   while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
+    const len = u32(buf, off)
     if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = buf.readUInt16LE(off + 4)
-    if (buf.readUInt32LE(off + 8) === seq) {
+    const type = u16(buf, off + 4)
+    if (u32(buf, off + 8) === seq) {
       if (type === NLMSG_DONE) return { done: true, error: 0 }
       if (type === NLMSG_ERROR)
         return {
@@ -79,9 +87,9 @@ export function parseNeighbourDump(
         }
       if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN) {
         const nd = off + NLMSG_HDRLEN
-        const state = buf.readUInt16LE(nd + 8)
+        const state = u16(buf, nd + 8)
         if (
-          (ifindex === null || buf.readInt32LE(nd + 4) === ifindex) &&
+          (ifindex === null || u32(buf, nd + 4) === ifindex) &&
           state !== 0 &&
           (state & UNUSABLE) === 0
         )
@@ -116,19 +124,20 @@ export function linkIndex(buf: Buffer, length: number, seq: number): number {
 }
 
 function readEntry(buf: Buffer, start: number, end: number, now: number, into: NeighbourActivity) {
-  let lladdr = ''
+  let lladdr = -1
   let confirmed = -1
   for (let off = start; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off)
+    const len = u16(buf, off)
     if (len < 4 || off + len > end) return
-    const type = buf.readUInt16LE(off + 2) & 0x3fff
-    if (type === NDA_LLADDR) lladdr = buf.toString('hex', off + 4, off + len)
+    const type = u16(buf, off + 2) & 0x3fff
+    // A device's MAC: six bytes (another link's address, of another length, is not one).
+    if (type === NDA_LLADDR) lladdr = len === 4 + 6 ? off + 4 : -1
     // struct nda_cacheinfo: confirmed, used, updated, refcnt (u32 each, host order).
-    else if (type === NDA_CACHEINFO && len >= 4 + 16) confirmed = buf.readUInt32LE(off + 4)
+    else if (type === NDA_CACHEINFO && len >= 4 + 16) confirmed = u32(buf, off + 4)
     off += (len + 3) & ~3
   }
-  if (lladdr === '' || confirmed < 0) return
-  into.lladdrs.push(lladdr)
+  if (lladdr < 0 || confirmed < 0) return
+  into.macs.push(macAt(buf, lladdr))
   into.ats.push(now - confirmed * MS_PER_TICK)
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseMac, type Mac } from '../mac.js'
 import { atRoot } from '../paths.js'
 import { fillPlaceholders, TABLE } from './nft-ruleset.js'
-import { macOfKey, type DumpedElement } from './nft-elements.js'
+import type { DumpedElement } from './nft-elements.js'
 
 /**
  * The nftables half of per-device rates and counts (issue 17), as text built by pure functions:
@@ -141,9 +141,8 @@ export interface ClassElement {
 export function classElementsOf(dumped: readonly DumpedElement[]): ClassElement[] {
   const out: ClassElement[] = []
   for (const d of dumped) {
-    const mac = macOfKey(d.key)
-    if (!mac || d.data === undefined || d.data >>> 16 !== 1) continue
-    out.push({ mac, minor: d.data & 0xffff, bytes: d.bytes ?? 0, packets: d.packets ?? 0 })
+    if (d.data === undefined || d.data >>> 16 !== 1) continue
+    out.push({ mac: d.mac, minor: d.data & 0xffff, bytes: d.bytes ?? 0, packets: d.packets ?? 0 })
   }
   return out
 }

@@ -3,7 +3,7 @@ import { atRoot } from '../paths.js'
 import { isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
 import type { GateEntry } from './gate.js'
-import { macOfKey, type DumpedElement } from './nft-elements.js'
+import type { DumpedElement } from './nft-elements.js'
 
 /**
  * The nftables ruleset as text, built by pure functions: the table from the template in
@@ -279,10 +279,8 @@ export interface SetElement {
 export function setElementsOf(dumped: readonly DumpedElement[]): SetElement[] {
   const out: SetElement[] = []
   for (const d of dumped) {
-    const mac = macOfKey(d.key)
-    if (!mac) continue
     out.push({
-      mac,
+      mac: d.mac,
       expiresSeconds:
         d.expiresMs === undefined ? Number.POSITIVE_INFINITY : Math.floor(d.expiresMs / 1000),
     })

@@ -1,6 +1,5 @@
 import type { Gate } from '../gate/gate.js'
 import { createIpSession } from '../gate/ip-session.js'
-import { macOfKey } from '../gate/nft-elements.js'
 import {
   openNeighbourDump,
   type NeighbourActivity,
@@ -178,13 +177,13 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource &
     ? () => deps.run!('ip', ['-j', '-s', ...show])
     : () => (session ??= createIpSession(['-j', '-s']))('ip', show)
   const list: ActivityList = { lladdrs: [], ats: [] }
-  const dumped: NeighbourActivity = { lladdrs: [], ats: [] }
+  const dumped: NeighbourActivity = { macs: [], ats: [] }
   /** Why the dump failed, each said once (a sweep every few seconds would repeat it all day). */
   const failures = new Set<string>()
   /** The table from the dump; null when it could not be read (ip then answers). */
   const fromDump = (now: number): NeighbourActivity | null => {
     if (!dump) return null
-    dumped.lladdrs.length = 0
+    dumped.macs.length = 0
     dumped.ats.length = 0
     const why = dump.read(deps.device ?? null, now, dumped)
     if (why === null) return dumped
@@ -218,8 +217,7 @@ export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource &
       sample++
       distinct = 0
       if (direct) {
-        for (let i = 0; i < direct.lladdrs.length; i++)
-          note(macOfKey(direct.lladdrs[i]!), direct.ats[i]!)
+        for (let i = 0; i < direct.macs.length; i++) note(direct.macs[i]!, direct.ats[i]!)
       } else if (neigh.status === 'fulfilled') {
         list.lladdrs.length = 0
         list.ats.length = 0

@@ -17,7 +17,6 @@ import {
 } from '../../src/gate/nftables.js'
 import { openNftLibrary } from '../../src/gate/nft-library.js'
 import { openNeighbourDump } from '../../src/gate/neighbour-dump.js'
-import { macOfKey } from '../../src/gate/nft-elements.js'
 import { parseNeighbourActivity } from '../../src/visits/kernel-presence.js'
 import {
   classElementsOf,
@@ -349,18 +348,18 @@ describe.skipIf(why !== null)('the neighbour table read in the process', () => {
         space.inNs('ip', '-j', '-s', 'neigh', 'show', 'dev', 'guest0'),
         now,
       )
-      const into = { lladdrs: [] as string[], ats: [] as number[] }
+      const into = { macs: [] as Mac[], ats: [] as number[] }
       expect(dump.read('guest0', now, into)).toBeNull()
-      const dumped = new Map(into.lladdrs.map((l, i) => [macOfKey(l), into.ats[i]!]))
+      const dumped = new Map(into.macs.map((m, i) => [m, into.ats[i]!]))
       // REACHABLE, STALE, DELAY and PROBE, for IPv4 and IPv6: eight.
       expect([...dumped.keys()].sort()).toEqual([...byIp.keys()].sort())
       expect(dumped.size).toBe(8)
       // ip gives whole seconds (rounded down), the dump hundredths.
       for (const [mac, at] of byIp) expect(dumped.get(mac)!).toBeLessThanOrEqual(at)
-      expect(dump.read('nosuch0', now, { lladdrs: [], ats: [] })).toBe('no interface nosuch0')
-      const all = { lladdrs: [] as string[], ats: [] as number[] }
+      expect(dump.read('nosuch0', now, { macs: [], ats: [] })).toBe('no interface nosuch0')
+      const all = { macs: [] as Mac[], ats: [] as number[] }
       expect(dump.read(null, now, all)).toBeNull()
-      expect(all.lladdrs).toContain('3a1122334699')
+      expect(all.macs).toContain('3a:11:22:33:46:99')
     } finally {
       dump.close()
     }
