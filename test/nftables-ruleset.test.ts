@@ -633,6 +633,74 @@ describe('the nftables gate', () => {
     }
   })
 
+  it("reads the gate's set and maps straight from the kernel: through a reader of its own before any line, through the library after, and through nft when neither can", async () => {
+    const logs: string[] = []
+    const read: string[] = []
+    const answer = (who: string) => (family: number, table: string, set: string) => {
+      read.push(`${who} ${family} ${table} ${set}`)
+      return who === 'broken'
+        ? 'the element dump stopped without its end'
+        : [{ mac: '3a:11:22:33:44:55' as Mac, data: 0x10010 }]
+    }
+    const lib = fakeLibrary()
+    const readers: Array<string | null> = []
+    let readerClosed = 0
+    const runner = createNftRunner(['ip', 'netns', 'exec', 'bg1', 'nft'], {
+      log: (l) => logs.push(l),
+      library: (o) => {
+        const opened = lib.open(o)
+        return typeof opened === 'string' ? opened : { ...opened, elements: answer('library') }
+      },
+      reader: ({ netns }) => {
+        readers.push(netns)
+        return { elements: answer('reader'), close: () => void readerClosed++ }
+      },
+    })
+    // A one-shot command that only reads: no library loaded, nothing logged.
+    expect(await runner.elements!('allowed')).toEqual([{ mac: '3a:11:22:33:44:55', data: 0x10010 }])
+    expect(await runner.elements!('down')).toHaveLength(1)
+    expect(readers).toEqual(['bg1'])
+    expect(lib.opened).toEqual([])
+    expect(logs).toEqual([])
+    await runner.line('list tables')
+    expect(await runner.elements!('up')).toHaveLength(1)
+    expect(read).toEqual([
+      'reader 1 branchgate allowed',
+      'reader 5 branchgate down',
+      'library 1 branchgate up',
+    ])
+    expect(logs).toEqual(["gate: nft session: libnftables (in the service's process)"])
+    runner.close()
+    expect(readerClosed).toBe(1)
+    logs.length = 0
+
+    // A dump that fails: nft answers, and the log says why once.
+    const failing = createNftRunner(['nft'], {
+      log: (l) => logs.push(l),
+      reader: () => ({ elements: answer('broken'), close: () => {} }),
+    })
+    expect(await failing.elements!('up')).toBeNull()
+    expect(await failing.elements!('up')).toBeNull()
+    expect(logs).toEqual([
+      'gate: cannot read up straight from the kernel (the element dump stopped without its end): nft -j answers',
+    ])
+    failing.close()
+    // Another prefix than `ip netns exec`, or a session chosen in the config: nft only.
+    for (const [argv, session] of [
+      [['sudo', 'nft'], 'auto'],
+      [['nft'], 'helper'],
+    ] as const) {
+      const other = createNftRunner(argv, {
+        session,
+        reader: () => {
+          throw new Error('not opened')
+        },
+      })
+      expect(await other.elements!('allowed')).toBeNull()
+      other.close()
+    }
+  })
+
   it('explains a missing table', () => {
     expect(
       briefly('Error: No such file or directory\nadd element inet branchgate allowed { }\n   ^^^'),

@@ -60,6 +60,26 @@ export function inProcessWay(elementsVia: string | null | undefined): string {
  */
 export type NftLibraryOpener = (o: { netns: string | null }) => NftLibrary | string
 
+/** What reads a set's elements straight from the kernel (NftLibrary.elements, alone). */
+export type ElementReader = Required<Pick<NftLibrary, 'elements' | 'close'>>
+
+/**
+ * A reader of sets and maps without libnftables: only the netlink socket and libnftnl. For a
+ * command that reads the gate's set and changes nothing (`branchgate status`), or a sweep made
+ * before any change chose the library. A string says why it cannot be opened.
+ */
+export function openElementReader(o: { netns: string | null }): ElementReader | string {
+  const k = loadKoffi()
+  if (typeof k === 'string') return k
+  const path =
+    o.netns === null ? openElementPath(k) : inNamespace(k, o.netns, () => openElementPath(k))
+  if (typeof path === 'string') return path
+  return {
+    elements: (family, table, set) => path.dump(family, table, set),
+    close: () => path.close(),
+  }
+}
+
 export const openNftLibrary: NftLibraryOpener = ({ netns }) => {
   const k = loadKoffi()
   if (typeof k === 'string') return k

@@ -30,7 +30,9 @@ import {
 } from './nft-rates.js'
 import {
   inProcessWay,
+  openElementReader,
   openNftLibrary,
+  type ElementReader,
   type NftLibrary,
   type NftLibraryOpener,
 } from './nft-library.js'
@@ -238,6 +240,8 @@ export function createNftRunner(
     log?: (line: string) => void
     check?: NftSessionCheck
     library?: NftLibraryOpener
+    /** Opens the reader used before the library is chosen (tests); default openElementReader. */
+    reader?: (o: { netns: string | null }) => ElementReader | string
   } = {},
 ): NftRunner {
   const [file, ...pre] = argv
@@ -296,6 +300,13 @@ export function createNftRunner(
     })
 
   const dumpFailures = new Set<string>()
+  let reader: ElementReader | null | undefined
+  const openReader = (): ElementReader | null => {
+    const netns = netnsOf(argv)
+    if (netns === undefined) return null
+    const opened = (o.reader ?? openElementReader)({ netns })
+    return typeof opened === 'string' ? null : opened
+  }
   const viaSession = coalescedLines(async (lines) => (await session!).run(lines))
   return {
     async line(command) {
@@ -320,7 +331,11 @@ export function createNftRunner(
       ]),
     async elements(which) {
       if (choice !== 'auto') return null
-      const lib = await (chosen ??= choose())
+      // The library once a line has chosen it (the service's start-up probe runs lines); before
+      // that, a reader of its own, opened without a word (a one-shot command that only reads,
+      // `status`, has nothing to tell), or nft where it cannot be opened.
+      if (!chosen && reader === undefined) reader = openReader()
+      const lib = chosen ? await chosen : reader
       if (!lib?.elements) return null
       const [table, set] =
         which === 'allowed'
@@ -341,6 +356,7 @@ export function createNftRunner(
     way: () => way,
     close() {
       closed = true
+      reader?.close()
       inProcess?.close()
       void session?.then((s) => s.close())
     },

@@ -21,6 +21,7 @@ import { parseNeighbourActivity } from '../../src/visits/kernel-presence.js'
 import {
   classElementsOf,
   parseClassMapJson,
+  type ClassElement,
   readRatesTemplate,
   renderRatesRuleset,
 } from '../../src/gate/nft-rates.js'
@@ -270,10 +271,12 @@ for _ in range(3): s.send(bytes.fromhex('${B.replaceAll(':', '')}') + bytes(6) +
     expect(usage.get(B)).toEqual({ downBytes: sentToB.bytes, upBytes: 0 })
     const runner = createNftRunner(space.nftArgv)
     try {
-      const dumped = classElementsOf((await runner.elements!('down'))!)
-      expect(dumped.sort((x, y) => x.mac.localeCompare(y.mac))).toEqual(
-        json.sort((x, y) => x.mac.localeCompare(y.mac)),
-      )
+      const byMac = (list: ClassElement[]) => list.sort((x, y) => x.mac.localeCompare(y.mac))
+      // Before any line (a one-shot command that only reads) through a reader of its own, then
+      // through the library a line chose.
+      expect(byMac(classElementsOf((await runner.elements!('down'))!))).toEqual(byMac(json))
+      await runner.line('list tables')
+      expect(byMac(classElementsOf((await runner.elements!('down'))!))).toEqual(byMac(json))
     } finally {
       runner.close()
     }
