@@ -138,7 +138,12 @@ const section: BenchSection = {
         `presence sweeps over the kernel (${steady.length} after 2 warm-up): ${steady[0]?.present} present, ` +
           `${steady.map((r) => r.written.visits + r.written.devices).join('/')} rows written`,
       )
-      figure('sweep.source.median', '  reading ip neigh + nft counters, median', pct(src, 50), 'ms')
+      figure(
+        'sweep.source.median',
+        "  reading the neighbour table and the map up's counters (netlink dumps), median",
+        pct(src, 50),
+        'ms',
+      )
       figure('sweep.median', '  whole sweep, median', pct(total, 50), 'ms')
       figure('sweep.max', '  whole sweep, max', total.at(-1)!, 'ms')
       if (failed.length) console.log(service.log().split('\n').slice(-20).join('\n'))

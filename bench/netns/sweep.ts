@@ -1,8 +1,8 @@
 /**
  * Presence sweeps against the real kernel (run in the gateway's namespace, next to the running
- * service, on its database): the neighbour table (`ip -j -s neigh`) and the nftables map
- * `up`'s counters, then the visit rules and one transaction. `sweep.ts CONFIG N`: N sweeps 2 s apart;
- * prints one JSON line with every sweep's report.
+ * service, on its database): the neighbour table and the nftables map `up`'s counters, each
+ * read with a netlink dump as the service reads them, then the visit rules and one transaction.
+ * `sweep.ts CONFIG N`: N sweeps 2 s apart; prints one JSON line with every sweep's report.
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
