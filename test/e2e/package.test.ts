@@ -538,9 +538,14 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         detail:
           "libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
       })
-      expect(v6.sh('cat /var/log/branchgate.log')).toContain(
+      const serviceLog = v6.sh('cat /var/log/branchgate.log')
+      expect(serviceLog).toContain(
         "gate: nft session: libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
       )
+      // Its presence sweeps read the neighbour table and the counters with netlink dumps there
+      // too (AF_NETLINK is among the unit's address families): no fallback to ip or nft said.
+      expect(serviceLog).not.toMatch(/presence: (the neighbour table through ip|cannot)/)
+      expect(serviceLog).not.toMatch(/straight from the kernel \(/)
 
       const second = playbook(inv, pass)
       expect(recaps(second.stdout), second.stdout).toHaveLength(2)
