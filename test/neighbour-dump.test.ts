@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
+  addressBytes,
+  findNeighbour,
   linkIndex,
   parseNeighbourDump,
   type NeighbourActivity,
 } from '../src/gate/neighbour-dump.js'
+import type { Mac } from '../src/mac.js'
 import { attr, done, errorMessage, message, neighbour } from './fakes/netlink.js'
 
 const entry = neighbour
@@ -65,5 +68,42 @@ describe('the neighbour table read from a netlink dump', () => {
     expect(linkIndex(link, link.length, 6)).toBe(-1)
     const missing = errorMessage(5, 19)
     expect(linkIndex(missing, missing.length, 5)).toBe(-19)
+  })
+
+  it('finds the entry of one address, in any usable state but FAILED, INCOMPLETE or NOARP', () => {
+    // neighbour() writes 10.9.0.2 as every entry's address.
+    const dst = addressBytes('10.9.0.2')!
+    const find = (...messages: Buffer[]) => {
+      const found = { mac: null as Mac | null }
+      const all = Buffer.concat([...messages, done(4)])
+      expect(findNeighbour(all, all.length, 4, dst, found)).toEqual({ done: true, error: 0 })
+      return found.mac
+    }
+    expect(find(neighbour(4, 2, 0x80, '020000000005', 0))).toBe('02:00:00:00:00:05') // PERMANENT
+    expect(find(neighbour(4, 2, 0x04, '020000000006', 0))).toBe('02:00:00:00:00:06') // STALE
+    expect(find(neighbour(4, 2, 0x20, '020000000007', 0))).toBeNull() // FAILED
+    expect(find(neighbour(4, 2, 0x01, null, 0))).toBeNull() // INCOMPLETE, no address yet
+    expect(find(neighbour(3, 2, 0x02, '020000000008', 0))).toBeNull() // another request's
+    const other = { mac: null as Mac | null }
+    const elsewhere = neighbour(4, 2, 0x02, '020000000009', 0)
+    findNeighbour(elsewhere, elsewhere.length, 4, addressBytes('10.9.0.3')!, other)
+    expect(other.mac).toBeNull()
+  })
+
+  it("reads an address's bytes as the kernel keeps them", () => {
+    expect(addressBytes('10.9.0.2')).toEqual(Buffer.from([10, 9, 0, 2]))
+    expect(addressBytes('fd00::1')!.toString('hex')).toBe('fd000000000000000000000000000001')
+    expect(addressBytes('2001:db8:0:1::a:b')!.toString('hex')).toBe(
+      '20010db80000000100000000000a000b',
+    )
+    expect(addressBytes('::ffff:10.9.0.2')!.toString('hex')).toBe(
+      '00000000000000000000ffff0a090002',
+    )
+    expect(addressBytes('fe80::1%eth0')!.toString('hex')).toBe('fe800000000000000000000000000001')
+    expect(addressBytes('1:2:3:4:5:6:7:8')!.toString('hex')).toBe(
+      '00010002000300040005000600070008',
+    )
+    expect(addressBytes('::')!.toString('hex')).toBe('0'.repeat(32))
+    expect(addressBytes('not an address')).toBeNull()
   })
 })

@@ -315,4 +315,38 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
     expect(await direct.macFor('not an address')).toBeNull()
     expect(calls.length).toBe(1)
   })
+
+  it("asks the kernel's table on netlink first, for both families, and the other ways only when it cannot be read", async () => {
+    const calls: string[] = []
+    const asked: string[] = []
+    let answer: Mac | null | { failed: string } = '3a:00:00:00:00:07' as Mac
+    const direct = createDirectNeighbours(
+      async (_file, args) => {
+        calls.push(args.at(-1)!)
+        return JSON.stringify([{ dst: 'fd00::5', lladdr: '3a:00:00:00:00:05', state: ['STALE'] }])
+      },
+      async () => {
+        calls.push('arp')
+        return PROC_ARP
+      },
+      () => (ip) => {
+        asked.push(ip)
+        return answer
+      },
+    )
+    expect(await direct.macFor('::ffff:10.20.0.15')).toBe('3a:00:00:00:00:07')
+    expect(await direct.macFor('fd00::5')).toBe('3a:00:00:00:00:07')
+    // The kernel knows no entry: that is the answer, not a reason to ask again.
+    answer = null
+    expect(await direct.macFor('fd00::5')).toBeNull()
+    expect(calls).toEqual([])
+    // A table that cannot be read: /proc/net/arp or ip answers.
+    answer = { failed: 'the neighbour lookup stopped without its end' }
+    expect(await direct.macFor('10.20.0.15')).toBe('3a:11:22:33:44:55')
+    expect(await direct.macFor('fd00::5')).toBe('3a:00:00:00:00:05')
+    expect(calls).toEqual(['arp', 'fd00::5'])
+    expect(asked).toEqual(['10.20.0.15', 'fd00::5', 'fd00::5', '10.20.0.15', 'fd00::5'])
+    expect(await direct.macFor('not an address')).toBeNull()
+    expect(asked).toHaveLength(5)
+  })
 })

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { endianness } from 'node:os'
 import type { Mac } from '../mac.js'
 import {
@@ -36,7 +37,10 @@ const NLM_F_DUMP = 0x300
 const NLMSG_ERROR = 2
 const NLMSG_DONE = 3
 const NLMSG_HDRLEN = 16
+const AF_INET = 2
+const AF_INET6 = 10
 const NDMSG_LEN = 12
+const NDA_DST = 1
 const NDA_LLADDR = 2
 const NDA_CACHEINFO = 3
 const NUD_INCOMPLETE = 0x01
@@ -141,6 +145,85 @@ function readEntry(buf: Buffer, start: number, end: number, now: number, into: N
   into.ats.push(now - confirmed * MS_PER_TICK)
 }
 
+/**
+ * An address's bytes as the kernel keeps it (4 for IPv4, 16 for IPv6; an IPv6 zone is dropped),
+ * or null for text that is not an address.
+ */
+export function addressBytes(ip: string): Buffer | null {
+  const bare = ip.split('%')[0]!
+  const family = isIP(bare)
+  if (family === 4) return Buffer.from(bare.split('.').map(Number))
+  if (family !== 6) return null
+  let text = bare
+  let v4: number[] = []
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (dotted) {
+    v4 = dotted[1]!.split('.').map(Number)
+    text = `${text.slice(0, -dotted[1]!.length)}0:0`
+  }
+  const [head = '', tail] = text.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail === undefined ? null : tail ? tail.split(':') : []
+  const groups =
+    right === null
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  if (groups.length !== 8) return null
+  const out = Buffer.alloc(16)
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2))
+  if (dotted) out.set(v4, 12)
+  return out
+}
+
+/**
+ * Reads what one recv of a neighbour dump returned, looking for the entry of `dst` (its bytes)
+ * with a MAC in a usable state (PERMANENT counts here: a fixed entry names its device): its
+ * MAC into `found.mac`.
+ */
+export function findNeighbour(
+  buf: Buffer,
+  length: number,
+  seq: number,
+  dst: Buffer,
+  found: { mac: Mac | null },
+): NeighbourStep {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = u32(buf, off)
+    if (len < NLMSG_HDRLEN || off + len > length) break
+    const type = u16(buf, off + 4)
+    if (u32(buf, off + 8) === seq) {
+      if (type === NLMSG_DONE) return { done: true, error: 0 }
+      if (type === NLMSG_ERROR)
+        return {
+          done: true,
+          error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
+        }
+      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN && found.mac === null) {
+        const nd = off + NLMSG_HDRLEN
+        const state = u16(buf, nd + 8)
+        if (state !== 0 && (state & (UNUSABLE & ~NUD_PERMANENT)) === 0) {
+          let mac: Mac | null = null
+          let same = false
+          for (let a = nd + NDMSG_LEN; a + 4 <= off + len;) {
+            const alen = u16(buf, a)
+            if (alen < 4 || a + alen > off + len) break
+            const atype = u16(buf, a + 2) & 0x3fff
+            if (atype === NDA_DST)
+              same =
+                alen - 4 === dst.length && buf.compare(dst, 0, dst.length, a + 4, a + alen) === 0
+            else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
+            a += (alen + 3) & ~3
+          }
+          if (same && mac) found.mac = mac
+        }
+      }
+    }
+    off += (len + 3) & ~3
+  }
+  return { done: false }
+}
+
 /** The neighbour table, asked afresh at each read. */
 export interface NeighbourDump {
   /**
@@ -148,6 +231,11 @@ export interface NeighbourDump {
    * null when done, else why the table could not be read (`into` then holds part of it).
    */
   read(device: string | null, now: number, into: NeighbourActivity): string | null
+  /**
+   * The MAC the kernel has for `ip` (IPv4 or IPv6) in a usable entry, null when it has none, or
+   * why the table could not be read.
+   */
+  lookup(ip: string): Mac | null | { failed: string }
   close(): void
 }
 
@@ -222,6 +310,35 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
         return step.error === 0
           ? null
           : `the kernel refused the neighbour dump (errno ${-step.error})`
+      }
+    },
+    lookup(ip) {
+      const dst = addressBytes(ip)
+      if (dst === null) return null
+      socket.drain(answers)
+      const at = seq++
+      seq &= 0x7fffffff
+      request.fill(0)
+      request.writeUInt32LE(request.length, 0)
+      request.writeUInt16LE(RTM_GETNEIGH, 4)
+      request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
+      request.writeUInt32LE(at, 8)
+      // Only the address's family's table (ARP or neighbour discovery) is dumped.
+      request.writeUInt8(dst.length === 4 ? AF_INET : AF_INET6, NLMSG_HDRLEN)
+      if (!socket.send(request, request.length))
+        return { failed: 'the neighbour lookup could not be sent' }
+      const found: { mac: Mac | null } = { mac: null }
+      for (;;) {
+        const n = socket.recv(answers)
+        if (n <= 0) {
+          socket.drain(answers)
+          return { failed: 'the neighbour lookup stopped without its end' }
+        }
+        const step = findNeighbour(answers, n, at, dst, found)
+        if (!step.done) continue
+        return step.error === 0
+          ? found.mac
+          : { failed: `the kernel refused the neighbour lookup (errno ${-step.error})` }
       }
     },
     close: () => socket.close(),

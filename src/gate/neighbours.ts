@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { BlockList, isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
+import { openNeighbourDump } from './neighbour-dump.js'
 
 /** The kernel's neighbour table, as the one question the portal asks of it. */
 export interface NeighbourTable {
@@ -15,6 +16,8 @@ export interface NeighbourTable {
 }
 
 export type RunCommand = (file: string, args: string[]) => Promise<string>
+
+const readProcArp = () => readFile('/proc/net/arp', 'utf8')
 
 const runCommand: RunCommand = (file, args) =>
   new Promise((resolve, reject) => {
@@ -247,7 +250,7 @@ export interface NeighbourWatch extends NeighbourTable {
 export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWatch {
   const monitor = deps.monitor ?? ipMonitor()
   const dump = deps.dump ?? (() => runCommand('ip', ['-j', 'neigh', 'show']))
-  const direct = deps.direct ?? createDirectNeighbours()
+  const direct = deps.direct ?? createDirectNeighbours(runCommand, readProcArp, netlinkLookup())
   const log = deps.log ?? (() => {})
   const baseRestart = deps.restartMs ?? 1000
   const settleMs = deps.settleMs ?? 100
@@ -371,18 +374,42 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
   }
 }
 
+/** Asks the kernel's table about one address: the MAC, null for none, or why it cannot. */
+export type KernelLookup = (ip: string) => Mac | null | { failed: string }
+
 /**
- * One question to the kernel per lookup, without a process for IPv4: /proc/net/arp, and
+ * The kernel's own answer on a netlink socket of this process (src/gate/neighbour-dump.ts),
+ * opened at the first lookup; null when it cannot be (the caller asks another way).
+ */
+export function netlinkLookup(): () => KernelLookup | null {
+  let opened: KernelLookup | null | undefined
+  return () => {
+    if (opened === undefined) {
+      const dump = openNeighbourDump()
+      opened = typeof dump === 'string' ? null : (ip) => dump.lookup(ip)
+    }
+    return opened
+  }
+}
+
+/**
+ * One question to the kernel per lookup, without a process: a netlink dump of the address's
+ * family (`kernel`, the service's default), else /proc/net/arp for IPv4 and
  * `ip -j neigh show to IP` for IPv6 (which has no /proc file).
  */
 export function createDirectNeighbours(
   run: RunCommand = runCommand,
-  readArp: () => Promise<string> = () => readFile('/proc/net/arp', 'utf8'),
+  readArp: () => Promise<string> = readProcArp,
+  kernel: () => KernelLookup | null = () => null,
 ): NeighbourTable {
   return {
     async macFor(address) {
       const ip = plainIp(address)
       const family = isIP(ip)
+      if (family === 0) return null
+      const asked = kernel()?.(ip)
+      // The kernel's answer, a MAC or none; only a table it could not read is asked again below.
+      if (asked === null || typeof asked === 'string') return asked
       if (family === 4) {
         try {
           return parseProcArp(await readArp(), ip)
@@ -390,7 +417,6 @@ export function createDirectNeighbours(
           return null
         }
       }
-      if (family !== 6) return null
       try {
         return parseIpNeighJson(await run('ip', ['-j', 'neigh', 'show', 'to', ip]), ip)
       } catch {

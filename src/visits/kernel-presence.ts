@@ -141,7 +141,7 @@ export interface KernelPresenceDeps {
    * The neighbour table read in this process (src/gate/neighbour-dump.ts); default: opened here
    * unless `run` is given. null, or a table it cannot read: `ip` answers.
    */
-  dump?: NeighbourDump | null
+  dump?: Pick<NeighbourDump, 'read' | 'close'> | null
   /** Runs `ip` with these arguments (tests); default: one long-lived `ip -batch -` (ip-session.ts). */
   run?: RunCommand
   /** Limit to the guest interface (e.g. "br-guest"); null: every interface. */
@@ -163,7 +163,7 @@ export interface KernelPresenceDeps {
 export function createKernelPresence(deps: KernelPresenceDeps): PresenceSource & { close(): void } {
   const watch = createCounterWatch()
   const show = ['neigh', 'show', ...(deps.device ? ['dev', deps.device] : [])]
-  let dump: NeighbourDump | null
+  let dump: Pick<NeighbourDump, 'read' | 'close'> | null
   if (deps.dump !== undefined) dump = deps.dump
   else if (deps.run) dump = null
   else {

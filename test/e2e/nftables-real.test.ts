@@ -363,6 +363,19 @@ describe.skipIf(why !== null)('the neighbour table read in the process', () => {
       const all = { macs: [] as Mac[], ats: [] as number[] }
       expect(dump.read(null, now, all)).toBeNull()
       expect(all.macs).toContain('3a:11:22:33:46:99')
+      // The portal's lookup of one address (a request the watch cannot answer yet), both
+      // families, as `ip -j neigh show to IP` answers it: a fixed entry names its device too.
+      for (const [i, state] of states.entries()) {
+        const usable = !['failed', 'incomplete', 'noarp'].includes(state)
+        expect(dump.lookup(`10.9.0.${10 + i}`), state).toBe(
+          usable ? `3a:11:22:33:44:${(0x10 + i).toString(16)}` : null,
+        )
+        expect(dump.lookup(`fd00::${10 + i}`), state).toBe(
+          usable ? `3a:11:22:33:45:${(0x10 + i).toString(16)}` : null,
+        )
+      }
+      expect(dump.lookup('10.8.0.9')).toBe('3a:11:22:33:46:99')
+      expect(dump.lookup('10.9.0.99')).toBeNull()
     } finally {
       dump.close()
     }
