@@ -685,6 +685,18 @@ describe('the nftables gate', () => {
       'gate: cannot read up straight from the kernel (the element dump stopped without its end): nft -j answers',
     ])
     failing.close()
+    expect(await failing.elements!('up')).toBeNull() // closed: nothing opened again
+    // A set that is not there (no service running): nft says so in its own words, not the log.
+    const missing = createNftRunner(['nft'], {
+      log: (l) => logs.push(l),
+      reader: () => ({
+        elements: () => 'the kernel refused the element dump (errno 2)',
+        close: () => {},
+      }),
+    })
+    expect(await missing.elements!('allowed')).toBeNull()
+    expect(logs).toHaveLength(1)
+    missing.close()
     // Another prefix than `ip netns exec`, or a session chosen in the config: nft only.
     for (const [argv, session] of [
       [['sudo', 'nft'], 'auto'],

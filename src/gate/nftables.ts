@@ -82,10 +82,9 @@ export interface NftRunner {
    */
   listMapJson(which: 'down' | 'up'): Promise<string>
   /**
-   * The set `allowed` or the map `down` or `up` read straight from the kernel by the library in
-   * this process (a netlink dump: no `nft -j` process per presence sweep), or null when the
-   * library is not in use or the read failed: the JSON listing then answers, in nft's own words
-   * if it fails too.
+   * The set `allowed` or the map `down` or `up` read straight from the kernel in this process (a
+   * netlink dump: no `nft -j` process per presence sweep), or null where that cannot be done or
+   * the read failed: the JSON listing then answers, in nft's own words if it fails too.
    */
   elements?(which: 'allowed' | 'down' | 'up'): Promise<DumpedElement[] | null>
   /** What makes the lines, once the first was run; null before. */
@@ -330,7 +329,7 @@ export function createNftRunner(
           : [...TABLE.split(' '), UP_MAP]),
       ]),
     async elements(which) {
-      if (choice !== 'auto') return null
+      if (choice !== 'auto' || closed) return null
       // The library once a line has chosen it (the service's start-up probe runs lines); before
       // that, a reader of its own, opened without a word (a one-shot command that only reads,
       // `status`, has nothing to tell), or nft where it cannot be opened.
@@ -346,8 +345,9 @@ export function createNftRunner(
       const [family, name] = table.split(' ') as [string, string]
       const read = lib.elements(FAMILIES[family]!, name, set)
       if (typeof read !== 'string') return read
-      // Said once a reason: a sweep every few seconds would repeat it all day.
-      if (!dumpFailures.has(read)) {
+      // Said once a reason: a sweep every few seconds would repeat it all day. A table or set
+      // that is not there (ENOENT: no service running) is for nft to say, in its own words.
+      if (!dumpFailures.has(read) && !/\(errno 2\)$/.test(read)) {
         dumpFailures.add(read)
         o.log?.(`gate: cannot read ${set} straight from the kernel (${read}): nft -j answers`)
       }
