@@ -184,6 +184,7 @@ function machine(
     }),
     dns: dnsmasq.dns,
     nftLibrary: () => ({ elementsVia: null }),
+    kernelReads: () => null,
   }
 }
 
@@ -202,6 +203,7 @@ describe('branchgate doctor', () => {
     expect(findings.map((f) => f.check)).toEqual([
       'nft',
       'nft session',
+      'presence',
       'guest interface',
       'IP forwarding',
       'dnsmasq config',

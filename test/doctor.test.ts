@@ -43,6 +43,7 @@ function probes(dnsmasq: StagedDnsmasq, files: Record<string, string> = {}): Doc
     }),
     dns: dnsmasq.dns,
     nftLibrary: () => ({ elementsVia: null }),
+    kernelReads: () => null,
   }
 }
 
@@ -56,6 +57,33 @@ const gateway = (extra: Record<string, unknown> = {}) =>
   )
 
 const finding = (findings: Finding[], check: string) => findings.find((f) => f.check === check)
+
+describe("doctor and the presence sweep's reads (issue 20)", () => {
+  it("says whether the sweep reads the kernel in the service's process, else why it goes through ip and nft", async () => {
+    const staged = stagedDnsmasq()
+    const asked: string[] = []
+    const direct = probes(staged)
+    direct.kernelReads = (iface) => {
+      asked.push(iface)
+      return null
+    }
+    expect(finding(await diagnose(gateway(), direct), 'presence')).toEqual({
+      check: 'presence',
+      ok: true,
+      detail:
+        "the neighbour table and the firewall's counters read in the service's process (netlink)",
+    })
+    expect(asked).toEqual(['br-guest'])
+    const fallback = probes(staged)
+    fallback.kernelReads = () => 'libmnl cannot be loaded: not found'
+    expect(finding(await diagnose(gateway(), fallback), 'presence')).toEqual({
+      check: 'presence',
+      ok: true,
+      detail:
+        'the neighbour table through ip and the counters through nft -j: libmnl cannot be loaded: not found',
+    })
+  })
+})
 
 describe("doctor and the gate's nft session (issue 20)", () => {
   it("says libnftables in the service's process when it loads, else through the helper, else nft -i with the reasons and the package", async () => {

@@ -30,7 +30,9 @@ import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import { checkRefusal, NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
-import { inProcessWay, openNftLibrary } from '../gate/nft-library.js'
+import { inProcessWay, openElementReader, openNftLibrary } from '../gate/nft-library.js'
+import { FAMILIES } from '../gate/nft-elements.js'
+import { openNeighbourDump } from '../gate/neighbour-dump.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -64,6 +66,11 @@ export interface DoctorProbes {
    * changes cannot go straight to the kernel through libnftnl, null when they can. Else why not.
    */
   nftLibrary(): string | { elementsVia: string | null }
+  /**
+   * Whether the presence sweep can read the kernel in the service's process (netlink dumps): null
+   * when it can, else why not. `guestInterface`: whose neighbours the sweep reads.
+   */
+  kernelReads(guestInterface: string): string | null
 }
 
 export const systemProbes: DoctorProbes = {
@@ -80,6 +87,25 @@ export const systemProbes: DoctorProbes = {
     if (typeof lib === 'string') return lib
     lib.close()
     return { elementsVia: lib.elementsVia ?? null }
+  },
+  kernelReads(guestInterface) {
+    const dump = openNeighbourDump()
+    if (typeof dump === 'string') return dump
+    try {
+      const why = dump.read(guestInterface, Date.now(), { macs: [], ats: [] })
+      if (why !== null) return why
+    } finally {
+      dump.close()
+    }
+    const reader = openElementReader({ netns: null })
+    if (typeof reader === 'string') return reader
+    try {
+      // The map `up` (the sweep's counters); a table not there is the nft check's finding.
+      const read = reader.elements(FAMILIES.inet!, 'branchgate', 'up')
+      return typeof read === 'string' && !/\(errno 2\)$/.test(read) ? read : null
+    } finally {
+      reader.close()
+    }
   },
   mtimeMs: async (file) => (await stat(file)).mtimeMs,
   fetch: (input, init) => fetch(input, init),
@@ -179,6 +205,17 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
           (inProcess ? ` (in the service's process: ${inProcess})` : ''),
       })
     }
+    // How the presence sweep reads the neighbour table and the counters (issue 20): netlink dumps
+    // in the service's process, else `ip` and `nft -j` (it works either way).
+    const reads = probes.kernelReads(gate.guestInterface)
+    out.push({
+      check: 'presence',
+      ok: true,
+      detail:
+        reads === null
+          ? "the neighbour table and the firewall's counters read in the service's process (netlink)"
+          : `the neighbour table through ip and the counters through nft -j: ${reads}`,
+    })
     const iface = gate.guestInterface
     try {
       const state = (await probes.readFile(`/sys/class/net/${iface}/operstate`)).trim()

@@ -538,6 +538,13 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         detail:
           "libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
       })
+      // And its presence sweeps read the kernel there with netlink dumps.
+      expect(doctor.findings.find((f) => f.check === 'presence')).toEqual({
+        check: 'presence',
+        ok: true,
+        detail:
+          "the neighbour table and the firewall's counters read in the service's process (netlink)",
+      })
       const serviceLog = v6.sh('cat /var/log/branchgate.log')
       expect(serviceLog).toContain(
         "gate: nft session: libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
