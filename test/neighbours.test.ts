@@ -303,15 +303,15 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
     const direct = createDirectNeighbours(
       async (file, args) => {
         calls.push([file, ...args])
-        return JSON.stringify([{ dst: 'fe80::5', lladdr: '3a:00:00:00:00:05', state: ['STALE'] }])
+        return JSON.stringify([{ dst: 'fd00::5', lladdr: '3a:00:00:00:00:05', state: ['STALE'] }])
       },
       async () => PROC_ARP,
     )
     expect(await direct.macFor('10.20.0.15')).toBe('3a:11:22:33:44:55')
     expect(await direct.macFor('10.20.0.18')).toBeNull()
     expect(calls).toEqual([])
-    expect(await direct.macFor('fe80::5')).toBe('3a:00:00:00:00:05')
-    expect(calls).toEqual([['ip', '-j', 'neigh', 'show', 'to', 'fe80::5']])
+    expect(await direct.macFor('fd00::5')).toBe('3a:00:00:00:00:05')
+    expect(calls).toEqual([['ip', '-j', 'neigh', 'show', 'to', 'fd00::5']])
     expect(await direct.macFor('not an address')).toBeNull()
     expect(calls.length).toBe(1)
   })
@@ -347,6 +347,12 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
     expect(calls).toEqual(['arp', 'fd00::5'])
     expect(asked).toEqual(['10.20.0.15', 'fd00::5', 'fd00::5', '10.20.0.15', 'fd00::5'])
     expect(await direct.macFor('not an address')).toBeNull()
+    // A link-local source is nobody's device, with or without its zone: never asked, even of
+    // a table that has it.
+    answer = '3a:00:00:00:00:07' as Mac
+    expect(await direct.macFor('fe80::5')).toBeNull()
+    expect(await direct.macFor('fe80::5%guest')).toBeNull()
+    expect(await direct.macFor('127.0.0.1')).toBeNull()
     expect(asked).toHaveLength(5)
   })
 })

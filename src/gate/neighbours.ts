@@ -406,7 +406,9 @@ export function createDirectNeighbours(
     async macFor(address) {
       const ip = plainIp(address)
       const family = isIP(ip)
-      if (family === 0) return null
+      // A link-local (or loopback, multicast…) source names no guest, with its zone or without:
+      // the same fe80:: address can sit on the uplink too.
+      if (family === 0 || !isGuestAddress(ip.split('%')[0]!)) return null
       const asked = kernel()?.(ip)
       // The kernel's answer, a MAC or none; only a table it could not read is asked again below.
       if (asked === null || typeof asked === 'string') return asked
