@@ -30,7 +30,12 @@ import { systemClock, type Clock } from '../clock.js'
 import type { Db } from '../db/open.js'
 import { openConfiguredGate } from '../gate/configured.js'
 import { checkRefusal, NFT_SESSION_HELPER, NFT_SESSION_PYTHON } from '../gate/nftables.js'
-import { inProcessWay, openElementReader, openNftLibrary } from '../gate/nft-library.js'
+import {
+  inProcessWay,
+  openElementReader,
+  openNftLibrary,
+  setIsMissing,
+} from '../gate/nft-library.js'
 import { FAMILIES } from '../gate/nft-elements.js'
 import { openNeighbourDump } from '../gate/neighbour-dump.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
@@ -102,7 +107,7 @@ export const systemProbes: DoctorProbes = {
     try {
       // The map `up` (the sweep's counters); a table not there is the nft check's finding.
       const read = reader.elements(FAMILIES.inet!, 'branchgate', 'up')
-      return typeof read === 'string' && !/\(errno 2\)$/.test(read) ? read : null
+      return typeof read === 'string' && !setIsMissing(read) ? read : null
     } finally {
       reader.close()
     }

@@ -37,6 +37,7 @@ const NLM_F_DUMP = 0x300
 const NLMSG_ERROR = 2
 const NLMSG_DONE = 3
 const NLMSG_HDRLEN = 16
+const AF_UNSPEC = 0
 const AF_INET = 2
 const AF_INET6 = 10
 const NDMSG_LEN = 12
@@ -57,25 +58,22 @@ const MS_PER_TICK = 10
 /** Where a dump stands after one read. */
 export type NeighbourStep = { done: false } | { done: true; error: number }
 
-/**
- * Reads what one recv of a neighbour dump returned: for each usable entry on interface
- * `ifindex` (any, when null), its link-layer address and the last time the kernel confirmed it
- * reachable, into `into`. REACHABLE, DELAY, PROBE and STALE entries count, as with `ip -j -s
- * neigh` (parseNeighbourActivity). Over at NLMSG_DONE, or at an error.
- */
 // Bytes read by index, not Buffer's read methods: each entry is its own message, so a header's
 // reads are per entry, and their checks were most of the reading.
 const u16 = (buf: Buffer, at: number) => buf[at]! | (buf[at + 1]! << 8)
 const u32 = (buf: Buffer, at: number) =>
   (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
 
-export function parseNeighbourDump(
+/**
+ * Walks what one recv of a neighbour dump returned: `entry` is called with each RTM_NEWNEIGH of
+ * request `seq` (where its ndmsg starts, where the message ends). Over at NLMSG_DONE, or at an
+ * error; a cut message ends the walk.
+ */
+function walkDump(
   buf: Buffer,
   length: number,
   seq: number,
-  ifindex: number | null,
-  now: number,
-  into: NeighbourActivity,
+  entry: (nd: number, end: number) => void,
 ): NeighbourStep {
   let off = 0
   while (off + NLMSG_HDRLEN <= length) {
@@ -89,20 +87,37 @@ export function parseNeighbourDump(
           done: true,
           error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
         }
-      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN) {
-        const nd = off + NLMSG_HDRLEN
-        const state = u16(buf, nd + 8)
-        if (
-          (ifindex === null || u32(buf, nd + 4) === ifindex) &&
-          state !== 0 &&
-          (state & UNUSABLE) === 0
-        )
-          readEntry(buf, nd + NDMSG_LEN, off + len, now, into)
-      }
+      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN)
+        entry(off + NLMSG_HDRLEN, off + len)
     }
     off += (len + 3) & ~3
   }
   return { done: false }
+}
+
+/**
+ * Reads what one recv of a neighbour dump returned: for each usable entry on interface
+ * `ifindex` (any, when null), its link-layer address and the last time the kernel confirmed it
+ * reachable, into `into`. REACHABLE, DELAY, PROBE and STALE entries count, as with `ip -j -s
+ * neigh` (parseNeighbourActivity). Over at NLMSG_DONE, or at an error.
+ */
+export function parseNeighbourDump(
+  buf: Buffer,
+  length: number,
+  seq: number,
+  ifindex: number | null,
+  now: number,
+  into: NeighbourActivity,
+): NeighbourStep {
+  return walkDump(buf, length, seq, (nd, end) => {
+    const state = u16(buf, nd + 8)
+    if (
+      (ifindex === null || u32(buf, nd + 4) === ifindex) &&
+      state !== 0 &&
+      (state & UNUSABLE) === 0
+    )
+      readEntry(buf, nd + NDMSG_LEN, end, now, into)
+  })
 }
 
 /**
@@ -187,41 +202,22 @@ export function findNeighbour(
   dst: Buffer,
   found: { mac: Mac | null },
 ): NeighbourStep {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = u32(buf, off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = u16(buf, off + 4)
-    if (u32(buf, off + 8) === seq) {
-      if (type === NLMSG_DONE) return { done: true, error: 0 }
-      if (type === NLMSG_ERROR)
-        return {
-          done: true,
-          error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
-        }
-      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN && found.mac === null) {
-        const nd = off + NLMSG_HDRLEN
-        const state = u16(buf, nd + 8)
-        if (state !== 0 && (state & (UNUSABLE & ~NUD_PERMANENT)) === 0) {
-          let mac: Mac | null = null
-          let same = false
-          for (let a = nd + NDMSG_LEN; a + 4 <= off + len;) {
-            const alen = u16(buf, a)
-            if (alen < 4 || a + alen > off + len) break
-            const atype = u16(buf, a + 2) & 0x3fff
-            if (atype === NDA_DST)
-              same =
-                alen - 4 === dst.length && buf.compare(dst, 0, dst.length, a + 4, a + alen) === 0
-            else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
-            a += (alen + 3) & ~3
-          }
-          if (same && mac) found.mac = mac
-        }
-      }
+  return walkDump(buf, length, seq, (nd, end) => {
+    const state = u16(buf, nd + 8)
+    if (found.mac !== null || state === 0 || (state & (UNUSABLE & ~NUD_PERMANENT)) !== 0) return
+    let mac: Mac | null = null
+    let same = false
+    for (let a = nd + NDMSG_LEN; a + 4 <= end;) {
+      const alen = u16(buf, a)
+      if (alen < 4 || a + alen > end) break
+      const atype = u16(buf, a + 2) & 0x3fff
+      if (atype === NDA_DST)
+        same = alen - 4 === dst.length && buf.compare(dst, 0, dst.length, a + 4, a + alen) === 0
+      else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
+      a += (alen + 3) & ~3
     }
-    off += (len + 3) & ~3
-  }
-  return { done: false }
+    if (same && mac) found.mac = mac
+  })
 }
 
 /** The neighbour table, asked afresh at each read. */
@@ -280,6 +276,35 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
     if (found === -19) return `no interface ${device}`
     return found > 0 ? found : `cannot look up interface ${device} (${found})`
   }
+  /**
+   * One RTM_GETNEIGH dump of `family`'s table (0: IPv4 and IPv6), each read handed to `parse`:
+   * null when it ended, else why not (`what` names it in the answer).
+   */
+  const dump = (
+    family: number,
+    what: string,
+    parse: (n: number, seq: number) => NeighbourStep,
+  ): string | null => {
+    const at = seq++
+    seq &= 0x7fffffff
+    request.fill(0)
+    request.writeUInt32LE(request.length, 0)
+    request.writeUInt16LE(RTM_GETNEIGH, 4)
+    request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
+    request.writeUInt32LE(at, 8)
+    request.writeUInt8(family, NLMSG_HDRLEN)
+    if (!socket.send(request, request.length)) return `the ${what} could not be sent`
+    for (;;) {
+      const n = socket.recv(answers)
+      if (n <= 0) {
+        socket.drain(answers)
+        return `the ${what} stopped without its end`
+      }
+      const step = parse(n, at)
+      if (step.done)
+        return step.error === 0 ? null : `the kernel refused the ${what} (errno ${-step.error})`
+    }
+  }
   return {
     read(device, now, into) {
       socket.drain(answers)
@@ -290,56 +315,21 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
         if (typeof found === 'string') return found
         ifindex = found
       }
-      const at = seq++
-      seq &= 0x7fffffff
-      request.fill(0)
-      request.writeUInt32LE(request.length, 0)
-      request.writeUInt16LE(RTM_GETNEIGH, 4)
-      request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
-      request.writeUInt32LE(at, 8)
-      // ndmsg: family AF_UNSPEC (IPv4 and IPv6), every interface: the filter is ours.
-      if (!socket.send(request, request.length)) return 'the neighbour dump could not be sent'
-      for (;;) {
-        const n = socket.recv(answers)
-        if (n <= 0) {
-          socket.drain(answers)
-          return 'the neighbour dump stopped without its end'
-        }
-        const step = parseNeighbourDump(answers, n, at, ifindex, now, into)
-        if (!step.done) continue
-        return step.error === 0
-          ? null
-          : `the kernel refused the neighbour dump (errno ${-step.error})`
-      }
+      // Both families, every interface: the filter is ours.
+      return dump(AF_UNSPEC, 'neighbour dump', (n, at) =>
+        parseNeighbourDump(answers, n, at, ifindex, now, into),
+      )
     },
     lookup(ip) {
       const dst = addressBytes(ip)
       if (dst === null) return null
       socket.drain(answers)
-      const at = seq++
-      seq &= 0x7fffffff
-      request.fill(0)
-      request.writeUInt32LE(request.length, 0)
-      request.writeUInt16LE(RTM_GETNEIGH, 4)
-      request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
-      request.writeUInt32LE(at, 8)
-      // Only the address's family's table (ARP or neighbour discovery) is dumped.
-      request.writeUInt8(dst.length === 4 ? AF_INET : AF_INET6, NLMSG_HDRLEN)
-      if (!socket.send(request, request.length))
-        return { failed: 'the neighbour lookup could not be sent' }
       const found: { mac: Mac | null } = { mac: null }
-      for (;;) {
-        const n = socket.recv(answers)
-        if (n <= 0) {
-          socket.drain(answers)
-          return { failed: 'the neighbour lookup stopped without its end' }
-        }
-        const step = findNeighbour(answers, n, at, dst, found)
-        if (!step.done) continue
-        return step.error === 0
-          ? found.mac
-          : { failed: `the kernel refused the neighbour lookup (errno ${-step.error})` }
-      }
+      // Only the address's family's table (ARP or neighbour discovery).
+      const why = dump(dst.length === 4 ? AF_INET : AF_INET6, 'neighbour lookup', (n, at) =>
+        findNeighbour(answers, n, at, dst, found),
+      )
+      return why === null ? found.mac : { failed: why }
     },
     close: () => socket.close(),
   }

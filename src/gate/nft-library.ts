@@ -60,6 +60,12 @@ export function inProcessWay(elementsVia: string | null | undefined): string {
  */
 export type NftLibraryOpener = (o: { netns: string | null }) => NftLibrary | string
 
+/**
+ * Whether a refused element dump (NftLibrary.elements) only found no such table or set (ENOENT:
+ * no service running): nft says so in its own words, and doctor's nft check already does.
+ */
+export const setIsMissing = (why: string): boolean => why.endsWith('(errno 2)')
+
 /** What reads a set's elements straight from the kernel (NftLibrary.elements, alone). */
 export type ElementReader = Required<Pick<NftLibrary, 'elements' | 'close'>>
 

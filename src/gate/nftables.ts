@@ -32,6 +32,7 @@ import {
   inProcessWay,
   openElementReader,
   openNftLibrary,
+  setIsMissing,
   type ElementReader,
   type NftLibrary,
   type NftLibraryOpener,
@@ -347,7 +348,7 @@ export function createNftRunner(
       if (typeof read !== 'string') return read
       // Said once a reason: a sweep every few seconds would repeat it all day. A table or set
       // that is not there (ENOENT: no service running) is for nft to say, in its own words.
-      if (!dumpFailures.has(read) && !/\(errno 2\)$/.test(read)) {
+      if (!dumpFailures.has(read) && !setIsMissing(read)) {
         dumpFailures.add(read)
         o.log?.(`gate: cannot read ${set} straight from the kernel (${read}): nft -j answers`)
       }
