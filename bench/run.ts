@@ -27,6 +27,7 @@ const SECTIONS: Array<() => Promise<BenchSection>> = [
   async () => (await import('./visits.js')).default,
   async () => (await import('./sms.js')).default,
   async () => (await import('./gate.js')).default,
+  async () => (await import('./neighbours.js')).default,
   async () => (await import('./console.js')).default,
   async () => (await import('./startup.js')).default,
   async () => (await import('./scale.js')).default,

@@ -16,6 +16,7 @@ import { prepareDataDir } from './data-dir.js'
 import { startCheckpointer } from './db/checkpointer.js'
 import { closeDb, openDb } from './db/open.js'
 import { openConfiguredGate } from './gate/configured.js'
+import { openNeighbourFeed } from './gate/neighbour-monitor.js'
 import { createNeighbourWatch, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
 import { createLog, logKey } from './log.js'
@@ -159,8 +160,16 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const demoMac = parseMac(
     '02' + createHmac('sha256', secret).update('demo-mac').digest('hex').slice(0, 10),
   ) as Mac
-  // One long-lived `ip monitor neigh` instead of a process per request (src/gate/neighbours.ts).
-  const neighbourWatch = createNeighbourWatch({ log })
+  // The neighbour table kept from the kernel's changes instead of a process per request
+  // (src/gate/neighbours.ts): read on a netlink socket of the service's own
+  // (src/gate/neighbour-monitor.ts), else through `ip monitor neigh`.
+  const feed = openNeighbourFeed()
+  if (typeof feed === 'string')
+    log(`neighbours: the table's changes through ip monitor (in this process: ${feed})`)
+  const neighbourWatch = createNeighbourWatch({
+    log,
+    ...(typeof feed === 'string' ? {} : { feed }),
+  })
   // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
   const neighbours =
     config.gate.backend === 'dry-run'

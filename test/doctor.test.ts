@@ -71,7 +71,7 @@ describe("doctor and the presence sweep's reads (issue 20)", () => {
       check: 'presence',
       ok: true,
       detail:
-        "the neighbour table and the firewall's counters read in the service's process (netlink)",
+        "the neighbour table, its changes and the firewall's counters read in the service's process (netlink)",
     })
     expect(asked).toEqual(['br-guest'])
     const fallback = probes(staged)

@@ -10,6 +10,7 @@ import {
   isGuestAddress,
   withLoopbackDemoMac,
 } from '../src/gate/neighbours.js'
+import type { NeighbourFeedHandlers } from '../src/gate/neighbour-monitor.js'
 import { parseMac, type Mac } from '../src/mac.js'
 import { until } from './net-helpers.js'
 
@@ -160,6 +161,17 @@ class FakeMonitor {
   }
 }
 
+/** A hand-driven feed (the service's netlink one is test/neighbour-monitor.test.ts's). */
+class FakeFeed {
+  on: NeighbourFeedHandlers | null = null
+  refreshes = 0
+  stops = 0
+  readonly start = (on: NeighbourFeedHandlers) => {
+    this.on = on
+    return { refresh: () => void this.refreshes++, stop: () => void this.stops++ }
+  }
+}
+
 /** A kernel the direct lookups ask, counting the questions. */
 function countingKernel(answers: Record<string, string>) {
   const asked: string[] = []
@@ -296,6 +308,84 @@ describe('the neighbour watch (one ip monitor, no process per request)', () => {
     expect(kernel.asked).toEqual(['10.20.0.15'])
     watch.close()
     expect(monitor.stops).toBe(1)
+  })
+
+  it('asks the kernel per request once its feed lost changes, until the next table comes', async () => {
+    const feed = new FakeFeed()
+    const kernel = countingKernel({ '10.20.0.15': '3a:00:00:00:00:02' })
+    const lines: string[] = []
+    const watch = createNeighbourWatch({
+      feed: feed.start,
+      direct: kernel.table,
+      log: (l) => lines.push(l),
+      settleMs: 0,
+    })
+    await until(() => feed.refreshes === 1)
+    feed.on!.table(new Map([['10.20.0.15', '3a:00:00:00:00:01' as Mac]]))
+    expect(watch.known('10.20.0.15')).toBe('3a:00:00:00:00:01')
+    // The address moved, but the change was among those lost: the old MAC is never answered.
+    feed.on!.lost('the kernel dropped changes (the socket had no room)')
+    feed.on!.lost('the kernel dropped changes (the socket had no room)')
+    expect(watch.known('10.20.0.15')).toBeUndefined()
+    expect(await watch.macFor('10.20.0.15')).toBe('3a:00:00:00:00:02')
+    expect(lines).toEqual([
+      'neighbours: the kernel dropped changes (the socket had no room); asking the kernel per request until the table is read again',
+    ])
+    feed.on!.table(new Map([['10.20.0.15', '3a:00:00:00:00:02' as Mac]]))
+    expect(watch.known('10.20.0.15')).toBe('3a:00:00:00:00:02')
+    expect(kernel.asked).toEqual(['10.20.0.15'])
+    watch.close()
+    expect(feed.stops).toBe(1)
+  })
+
+  it('starts its feed again when the first table cannot be read, and keeps the table it has at a later failure', async () => {
+    const feed = new FakeFeed()
+    const lines: string[] = []
+    const watch = createNeighbourWatch({
+      feed: feed.start,
+      direct: countingKernel({}).table,
+      log: (l) => lines.push(l),
+      settleMs: 0,
+      restartMs: 1,
+    })
+    await until(() => feed.refreshes === 1)
+    feed.on!.table({ failed: 'the kernel refused the table (errno 16)' })
+    expect(feed.stops).toBe(1)
+    await until(() => feed.refreshes === 2)
+    feed.on!.table(new Map([['10.20.0.15', '3a:00:00:00:00:01' as Mac]]))
+    expect(watch.state()).toMatchObject({ live: true, entries: 1 })
+    feed.on!.table({ failed: 'the table request could not be sent' })
+    expect(watch.known('10.20.0.15')).toBe('3a:00:00:00:00:01')
+    expect(lines).toEqual([
+      'neighbours: cannot read the neighbour table: the kernel refused the table (errno 16)',
+      'neighbours: the monitor runs but the table cannot be read; asking the kernel per request until it runs again',
+      'neighbours: cannot read the neighbour table: the table request could not be sent',
+    ])
+    watch.close()
+  })
+
+  it('applies the lines that came while ip could not give the table, once it failed', async () => {
+    const monitor = new FakeMonitor()
+    let fail: ((err: Error) => void) | null = null
+    let dumps = 0
+    const watch = createNeighbourWatch({
+      monitor: monitor.start,
+      dump: () => {
+        dumps++
+        return dumps === 1
+          ? Promise.resolve(IP_NEIGH)
+          : new Promise<string>((_, reject) => (fail = reject))
+      },
+      direct: countingKernel({}).table,
+      settleMs: 0,
+      resyncMs: 5,
+    })
+    await until(() => fail !== null)
+    monitor.line('10.20.0.15 dev br-guest lladdr 3a:00:00:00:00:02 REACHABLE')
+    expect(watch.known('10.20.0.15')).toBe('3a:11:22:33:44:55')
+    fail!(new Error('ip exited 1'))
+    await until(() => watch.known('10.20.0.15') === '3a:00:00:00:00:02')
+    watch.close()
   })
 
   it('reads IPv4 from /proc/net/arp without a process, and runs ip only for IPv6', async () => {

@@ -38,6 +38,7 @@ import {
 } from '../gate/nft-library.js'
 import { FAMILIES } from '../gate/nft-elements.js'
 import { openNeighbourDump } from '../gate/neighbour-dump.js'
+import { openNeighbourFeed } from '../gate/neighbour-monitor.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -72,8 +73,9 @@ export interface DoctorProbes {
    */
   nftLibrary(): string | { elementsVia: string | null }
   /**
-   * Whether the presence sweep can read the kernel in the service's process (netlink dumps): null
-   * when it can, else why not. `guestInterface`: whose neighbours the sweep reads.
+   * Whether the presence sweep and the neighbour watch can read the kernel in the service's
+   * process (netlink dumps, and the neighbour changes' group): null when they can, else why not.
+   * `guestInterface`: whose neighbours the sweep reads.
    */
   kernelReads(guestInterface: string): string | null
 }
@@ -102,6 +104,9 @@ export const systemProbes: DoctorProbes = {
     } finally {
       dump.close()
     }
+    // The neighbour watch's feed of the table's changes: a socket joined to their group.
+    const feed = openNeighbourFeed()
+    if (typeof feed === 'string') return feed
     const reader = openElementReader({ netns: null })
     if (typeof reader === 'string') return reader
     try {
@@ -218,7 +223,7 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
       ok: true,
       detail:
         reads === null
-          ? "the neighbour table and the firewall's counters read in the service's process (netlink)"
+          ? "the neighbour table, its changes and the firewall's counters read in the service's process (netlink)"
           : `the neighbour table through ip and the counters through nft -j: ${reads}`,
     })
     const iface = gate.guestInterface

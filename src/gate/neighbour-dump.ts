@@ -31,6 +31,7 @@ const RTM_GETLINK = 18
 const IFINFOMSG_LEN = 16
 const IFLA_IFNAME = 3
 const RTM_NEWNEIGH = 28
+const RTM_DELNEIGH = 29
 const RTM_GETNEIGH = 30
 const NLM_F_REQUEST = 0x1
 const NLM_F_DUMP = 0x300
@@ -218,6 +219,134 @@ export function findNeighbour(
     }
     if (same && mac) found.mac = mac
   })
+}
+
+/**
+ * An address's text from its bytes, as Node writes a client's address (and ip, and inet_ntop):
+ * IPv4 dotted; IPv6 in lower-case hex without leading zeros, the first longest run of two zero
+ * groups or more written `::`, and the IPv4-mapped and -compatible forms with their last four
+ * bytes dotted (BIND's inet_ntop6, which libuv and glibc both carry).
+ */
+export function addressText(buf: Buffer, at: number, length: number): string | null {
+  if (length === 4) return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`
+  if (length !== 16) return null
+  const words: number[] = []
+  for (let i = 0; i < 8; i++) words.push((buf[at + 2 * i]! << 8) | buf[at + 2 * i + 1]!)
+  let best = -1
+  let bestLen = 0
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && words[j] === 0) j++
+    if (j - i > bestLen) {
+      best = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  if (bestLen < 2) best = -1
+  let out = ''
+  for (let i = 0; i < 8; i++) {
+    if (best >= 0 && i >= best && i < best + bestLen) {
+      if (i === best) out += ':'
+      continue
+    }
+    if (i > 0) out += ':'
+    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff)))
+      return `${out}${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}`
+    out += words[i]!.toString(16)
+  }
+  if (best >= 0 && best + bestLen === 8) out += ':'
+  return out
+}
+
+/** A neighbour entry added or changed, or gone: what `ip monitor neigh` says in a line. */
+export interface NeighbourEvent {
+  ip: string
+  /** The link-layer address, when the entry has a usable one. */
+  mac: Mac | null
+  /** The entry is gone (deleted), or in a state that names no device, or has no MAC. */
+  gone: boolean
+}
+
+/** What a read of a socket subscribed to the neighbour changes hands on, in the kernel's order. */
+export interface NeighbourMessages {
+  /** A change the kernel announced (sequence 0). */
+  change(e: NeighbourEvent): void
+  /** An entry of the table dump asked for; null for one that is no address's (a bridge's). */
+  entry(e: NeighbourEvent | null): void
+  /** The dump's end: 0, or the kernel's error (negative errno). */
+  end(error: number): void
+}
+
+/** NOARP, INCOMPLETE and FAILED name no device; PERMANENT does (a fixed entry). */
+const NO_DEVICE = NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP
+
+function eventOf(buf: Buffer, nd: number, end: number, deleted: boolean): NeighbourEvent | null {
+  // ARP's and neighbour discovery's tables only: a bridge's forwarding entries come on the same
+  // group (family AF_BRIDGE, no address).
+  const family = buf[nd]!
+  if (family !== AF_INET && family !== AF_INET6) return null
+  const state = u16(buf, nd + 8)
+  let ip: string | null = null
+  let mac: Mac | null = null
+  for (let a = nd + NDMSG_LEN; a + 4 <= end;) {
+    const alen = u16(buf, a)
+    if (alen < 4 || a + alen > end) return null
+    const atype = u16(buf, a + 2) & 0x3fff
+    if (atype === NDA_DST) ip = addressText(buf, a + 4, alen - 4)
+    else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
+    a += (alen + 3) & ~3
+  }
+  if (ip === null) return null
+  const gone = deleted || (state & NO_DEVICE) !== 0 || mac === null
+  return { ip, mac: gone ? null : mac, gone }
+}
+
+/**
+ * Reads what one read of a socket subscribed to the kernel's neighbour changes returned, handing
+ * each message on in order: the changes (sequence 0), and the entries and end of table dump
+ * `dumpSeq`. Other answers (an acknowledgement) are skipped; a cut message ends the read.
+ */
+export function parseNeighbourMessages(
+  buf: Buffer,
+  length: number,
+  dumpSeq: number,
+  on: NeighbourMessages,
+): void {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = u32(buf, off)
+    if (len < NLMSG_HDRLEN || off + len > length) return
+    const type = u16(buf, off + 4)
+    const seq = u32(buf, off + 8)
+    const neigh =
+      len >= NLMSG_HDRLEN + NDMSG_LEN && (type === RTM_NEWNEIGH || type === RTM_DELNEIGH)
+    if (seq === 0) {
+      const e = neigh ? eventOf(buf, off + NLMSG_HDRLEN, off + len, type === RTM_DELNEIGH) : null
+      if (e) on.change(e)
+    } else if (seq === dumpSeq) {
+      if (type === NLMSG_DONE) on.end(0)
+      else if (type === NLMSG_ERROR)
+        on.end(len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1)
+      else if (neigh) on.entry(eventOf(buf, off + NLMSG_HDRLEN, off + len, false))
+    }
+    off += (len + 3) & ~3
+  }
+}
+
+/** An RTM_GETNEIGH dump request of every family's table, numbered `seq`. */
+export function neighbourDumpRequest(seq: number): Buffer {
+  const request = Buffer.alloc(NLMSG_HDRLEN + NDMSG_LEN)
+  request.writeUInt32LE(request.length, 0)
+  request.writeUInt16LE(RTM_GETNEIGH, 4)
+  request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
+  request.writeUInt32LE(seq, 8)
+  request.writeUInt8(AF_UNSPEC, NLMSG_HDRLEN)
+  return request
 }
 
 /** The neighbour table, asked afresh at each read. */

@@ -2,7 +2,10 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { BlockList, isIP } from 'node:net'
 import { parseMac, type Mac } from '../mac.js'
-import { openNeighbourDump } from './neighbour-dump.js'
+import { openNeighbourDump, type NeighbourEvent } from './neighbour-dump.js'
+import type { StartNeighbourFeed } from './neighbour-monitor.js'
+
+export type { NeighbourEvent } from './neighbour-dump.js'
 
 /** The kernel's neighbour table, as the one question the portal asks of it. */
 export interface NeighbourTable {
@@ -142,15 +145,6 @@ export function withLoopbackDemoMac(table: NeighbourTable, demoMac: Mac): Neighb
   }
 }
 
-/** One line of `ip monitor neigh`: an entry added or changed, or deleted. */
-export interface NeighbourEvent {
-  ip: string
-  /** The link-layer address, when the line has one. */
-  mac: Mac | null
-  /** The entry is gone (`Deleted …`), or in a state that names no device. */
-  gone: boolean
-}
-
 /**
  * Reads one line of `ip monitor neigh` (iproute2 has no JSON for monitor): `[Deleted |miss ]IP
  * dev DEV [lladdr MAC] [router] [proxy] STATE…`. Lines that are not about a neighbour entry read
@@ -211,21 +205,78 @@ export const ipMonitor =
     }
   }
 
+/** The table's rows from `ip -j neigh show`: usable entries, IP → MAC. */
+export function tableOfRows(stdout: string): Map<string, Mac> {
+  const table = new Map<string, Mac>()
+  for (const row of neighbourRows(stdout)) {
+    if (typeof row.dst !== 'string' || typeof row.lladdr !== 'string') continue
+    const states = Array.isArray(row.state) ? (row.state as string[]) : []
+    if (states.some((s) => UNUSABLE_STATES.has(s))) continue
+    const mac = parseMac(row.lladdr)
+    if (mac) table.set(row.dst, mac)
+  }
+  return table
+}
+
+/**
+ * The feed through ip: `monitor`'s lines (`ip monitor neigh`) and `dump`'s tables (`ip -j neigh
+ * show`, a process each). Lines that arrive while a table is read wait for it, then follow it.
+ */
+export function ipNeighbourFeed(
+  monitor: StartMonitor = ipMonitor(),
+  dump: () => Promise<string> = () => runCommand('ip', ['-j', 'neigh', 'show']),
+): StartNeighbourFeed {
+  return (on) => {
+    let pending: NeighbourEvent[] | null = null
+    const handle = monitor(
+      (line) => {
+        const e = parseMonitorLine(line)
+        if (!e) return
+        if (pending) pending.push(e)
+        else on.change(e)
+      },
+      (why) => on.end(why),
+    )
+    return {
+      refresh() {
+        if (pending) return
+        const waiting: NeighbourEvent[] = (pending = [])
+        void dump()
+          .then(
+            (stdout) => on.table(tableOfRows(stdout)),
+            (err: Error) => on.table({ failed: err.message }),
+          )
+          .finally(() => {
+            pending = null
+            // Changes are changes whether the table could be read or not.
+            for (const e of waiting) on.change(e)
+          })
+      },
+      stop: () => handle.stop(),
+    }
+  }
+}
+
 export interface NeighbourWatchDeps {
-  /** Starts the long-lived source of changes (default: `ip monitor neigh`). */
+  /**
+   * The source of the table's changes and whole tables. Default: through ip (`monitor` and
+   * `dump`); the service passes its own netlink socket's (src/gate/neighbour-monitor.ts).
+   */
+  feed?: StartNeighbourFeed
+  /** The ip feed's long-lived source of changes (default: `ip monitor neigh`). */
   monitor?: StartMonitor
-  /** The whole table now (default: `ip -j neigh show`). */
+  /** The ip feed's whole table now (default: `ip -j neigh show`). */
   dump?: () => Promise<string>
   /**
    * Asks the kernel about one address the watch has no usable entry for (a new device whose
-   * entry the monitor has not reported yet, or the monitor is down). Default: /proc/net/arp for
-   * IPv4 (a file read, no process), `ip -j neigh show to IP` for IPv6.
+   * entry the feed has not reported yet, or the feed is down). Default: a netlink dump, else
+   * /proc/net/arp for IPv4 (a file read, no process), `ip -j neigh show to IP` for IPv6.
    */
   direct?: NeighbourTable
   log?: (line: string) => void
-  /** Waits before restarting a monitor that ended (ms); doubles up to 60 s. */
+  /** Waits before restarting a feed that ended (ms); doubles up to 60 s. */
   restartMs?: number
-  /** Waits after starting the monitor before taking the first full table (ms). */
+  /** Waits after starting the feed before taking the first full table (ms). */
   settleMs?: number
   /** Takes the whole table again this often, in case a change was missed (ms; 0: never). */
   resyncMs?: number
@@ -233,23 +284,23 @@ export interface NeighbourWatchDeps {
 
 export interface NeighbourWatch extends NeighbourTable {
   known(ip: string): Mac | undefined
-  /** How many addresses the watch knows; `live` once the monitor runs and the table was read. */
+  /** How many addresses the watch knows; `live` once the feed runs and the table was read. */
   state(): { live: boolean; entries: number; directLookups: number }
   close(): void
 }
 
 /**
- * The neighbour table without a process per request: one long-lived `ip monitor neigh` keeps a
- * map of IP → MAC, filled from one `ip -j neigh show` after the monitor started, so a lookup is a
- * map read. What the map cannot answer goes to the kernel directly, never to an old answer:
- * an address it has no usable entry for (a new device's first packets can reach the portal
- * before its entry is reported), and every address while the monitor is down or starting. An
- * address that moves to another device is reported by the kernel when the new device's ARP or
- * NDP reaches the box, before its first TCP segment; the map takes the new MAC from that line.
+ * The neighbour table without a process per request: one long-lived feed of the kernel's
+ * changes keeps a map of IP → MAC, filled from one whole table after the feed started, so a
+ * lookup is a map read. What the map cannot answer goes to the kernel directly, never to an old
+ * answer: an address it has no usable entry for (a new device's first packets can reach the
+ * portal before its entry is reported), and every address while the feed is down, starting, or
+ * has lost changes. An address that moves to another device is reported by the kernel when the
+ * new device's ARP or NDP reaches the box, before its first TCP segment; the map takes the new
+ * MAC from that change.
  */
 export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWatch {
-  const monitor = deps.monitor ?? ipMonitor()
-  const dump = deps.dump ?? (() => runCommand('ip', ['-j', 'neigh', 'show']))
+  const startFeed = deps.feed ?? ipNeighbourFeed(deps.monitor, deps.dump)
   const direct = deps.direct ?? createDirectNeighbours(runCommand, readProcArp, netlinkLookup())
   const log = deps.log ?? (() => {})
   const baseRestart = deps.restartMs ?? 1000
@@ -260,43 +311,21 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
   let closed = false
   let directLookups = 0
   let restartMs = baseRestart
-  let handle: { stop(): void } | null = null
+  let feed: { refresh(): void; stop(): void } | null = null
   let timer: NodeJS.Timeout | null = null
   let resync: NodeJS.Timeout | null = null
-  // Lines that arrive while a full table is being read wait for it, then apply in order.
-  let pending: NeighbourEvent[] | null = null
+  /** Why changes were lost, each said once (a busy branch could lose them more than once). */
+  const losses = new Set<string>()
 
   const apply = (e: NeighbourEvent) => {
     if (e.gone) table.delete(e.ip)
     else table.set(e.ip, e.mac!)
   }
 
-  const readAll = async () => {
-    pending = []
-    try {
-      const rows = neighbourRows(await dump())
-      table.clear()
-      for (const row of rows) {
-        if (typeof row.dst !== 'string' || typeof row.lladdr !== 'string') continue
-        const states = Array.isArray(row.state) ? (row.state as string[]) : []
-        if (states.some((s) => UNUSABLE_STATES.has(s))) continue
-        const mac = parseMac(row.lladdr)
-        if (mac) table.set(row.dst, mac)
-      }
-      for (const e of pending) apply(e)
-      return true
-    } catch (err) {
-      log(`neighbours: cannot read the neighbour table: ${(err as Error).message}`)
-      return false
-    } finally {
-      pending = null
-    }
-  }
-
   const restartLater = (why: string) => {
     live = false
     table.clear()
-    handle = null
+    feed = null
     if (closed) return
     if (/^cannot run /.test(why)) {
       // No iproute2 (a developer's machine): the direct lookups answer, and nothing to retry.
@@ -313,36 +342,49 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
     timer = null
     if (closed) return
     let up = true
-    const h = monitor(
-      (line) => {
-        const e = parseMonitorLine(line)
-        if (!e) return
-        if (pending) pending.push(e)
-        else apply(e)
+    const f: { refresh(): void; stop(): void } = startFeed({
+      change: apply,
+      table(entries) {
+        if (!up || closed) return
+        if (!(entries instanceof Map)) {
+          log(`neighbours: cannot read the neighbour table: ${entries.failed}`)
+          // Not live yet: the feed runs but its table cannot be had; start again later.
+          if (!live && feed === f) {
+            feed = null
+            up = false
+            f.stop()
+            restartLater('the monitor runs but the table cannot be read')
+          }
+          return
+        }
+        table.clear()
+        for (const [ip, mac] of entries) table.set(ip, mac)
+        live = true
+        restartMs = baseRestart
       },
-      (why) => {
+      lost(why) {
+        // Until the table the feed asks for comes, the kernel answers each request.
+        live = false
+        if (!losses.has(why)) {
+          losses.add(why)
+          log(`neighbours: ${why}; asking the kernel per request until the table is read again`)
+        }
+      },
+      end(why) {
         up = false
-        if (handle === h) restartLater(why)
+        if (feed === f) restartLater(why)
       },
-    )
-    handle = h
-    const settle = setTimeout(async () => {
-      if (!up || closed) return
-      if (await readAll()) {
-        live = up && !closed
-        if (live) restartMs = baseRestart
-      } else if (up && handle === h) {
-        handle = null
-        h.stop()
-        restartLater('the monitor runs but the table cannot be read')
-      }
+    })
+    feed = f
+    const settle = setTimeout(() => {
+      if (up && !closed) f.refresh()
     }, settleMs)
     settle.unref()
   }
 
   if (resyncMs > 0) {
     resync = setInterval(() => {
-      if (live) void readAll()
+      if (live) feed?.refresh()
     }, resyncMs)
     resync.unref()
   }
@@ -368,8 +410,8 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
       live = false
       if (timer) clearTimeout(timer)
       if (resync) clearInterval(resync)
-      handle?.stop()
-      handle = null
+      feed?.stop()
+      feed = null
     },
   }
 }

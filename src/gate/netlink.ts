@@ -8,6 +8,8 @@ import type { Mac } from '../mac.js'
  */
 export interface Koffi {
   load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
+  /** The calling thread's errno after the last foreign call. */
+  errno(): number
 }
 
 let koffi: Koffi | string | null = null
@@ -26,6 +28,12 @@ export function loadKoffi(): Koffi | string {
 export const NETLINK_ROUTE = 0
 export const NETLINK_NETFILTER = 12
 const MSG_DONTWAIT = 0x40
+const SOL_SOCKET = 1
+const SO_RCVBUF = 8
+const SO_RCVTIMEO = 20
+const SO_RCVBUFFORCE = 33
+const EAGAIN = 11
+const EBADF = 9
 
 /**
  * A netlink socket of the calling thread's network namespace, opened and bound by libmnl
@@ -34,16 +42,37 @@ const MSG_DONTWAIT = 0x40
  * one before is read, so what a request gets back is there at once.
  */
 export interface NetlinkSocket {
+  /** The socket's descriptor (a reader in libuv's thread pool reads it: neighbour-monitor.ts). */
+  readonly fd: number
+  /**
+   * Asks for a receive buffer of `bytes` (SO_RCVBUFFORCE, past the system's limit: the service
+   * has CAP_NET_ADMIN; else SO_RCVBUF, up to the limit). Whether the forced size was taken.
+   */
+  growReceiveBuffer(bytes: number): boolean
   /** Sends buf[0, length); false when not all of it went. */
   send(buf: Buffer, length: number): boolean
   /** One message batch into `into`: its length, or 0 or less when nothing is waiting. */
   recv(into: Buffer): number
+  /**
+   * One message batch into `into` without waiting: its length, 0 when nothing waits, or the
+   * error as a negative errno (-105, ENOBUFS: the kernel dropped messages for want of room).
+   */
+  take(into: Buffer): number
+  /**
+   * A read that waits (in libuv's thread pool) gives up after `ms` with EAGAIN; false when the
+   * option was refused.
+   */
+  setReceiveTimeout(ms: number): boolean
   /** Throws away whatever is waiting (a refused batch's other answers). */
   drain(scratch: Buffer): void
   close(): void
 }
 
-export function openNetlinkSocket(k: Koffi, bus: number): NetlinkSocket | string {
+/**
+ * `groups`: the multicast groups to join at bind (RTMGRP_NEIGH for the neighbour table's changes);
+ * none by default, for a socket that only asks.
+ */
+export function openNetlinkSocket(k: Koffi, bus: number, groups = 0): NetlinkSocket | string {
   let mnl: ReturnType<Koffi['load']>
   let libc: ReturnType<Koffi['load']>
   try {
@@ -71,17 +100,43 @@ export function openNetlinkSocket(k: Koffi, bus: number): NetlinkSocket | string
     flags: number,
   ) => number
 
+  const setsockopt = libc.func(
+    'int setsockopt(int fd, int level, int name, const void *value, uint32_t length)',
+  ) as (fd: number, level: number, name: number, value: Buffer, length: number) => number
+
   const sock = sockOpen(bus)
   if (!sock) return 'cannot open a netlink socket'
-  if (sockBind(sock, 0, 0) < 0) {
+  if (sockBind(sock, groups, 0) < 0) {
     sockClose(sock)
     return 'cannot bind a netlink socket'
   }
   const fd = sockFd(sock)
   let open = true
   return {
+    fd,
+    growReceiveBuffer(bytes) {
+      const size = Buffer.alloc(4)
+      size.writeInt32LE(bytes)
+      if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) === 0) return true
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4)
+      return false
+    },
+    setReceiveTimeout(ms) {
+      // struct timeval: two longs, 8 bytes each on the 64-bit machines this runs on.
+      const tv = Buffer.alloc(16)
+      tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0)
+      tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8)
+      return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) === 0
+    },
     send: (buf, length) => open && sockSend(sock, buf, length) === length,
     recv: (into) => (open ? recv(fd, into, into.length, MSG_DONTWAIT) : -1),
+    take(into) {
+      if (!open) return -EBADF
+      const n = recv(fd, into, into.length, MSG_DONTWAIT)
+      if (n >= 0) return n
+      const errno = k.errno()
+      return errno === EAGAIN ? 0 : -errno
+    },
     drain(scratch) {
       while (open && recv(fd, scratch, scratch.length, MSG_DONTWAIT) > 0);
     },

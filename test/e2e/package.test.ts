@@ -543,7 +543,7 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         check: 'presence',
         ok: true,
         detail:
-          "the neighbour table and the firewall's counters read in the service's process (netlink)",
+          "the neighbour table, its changes and the firewall's counters read in the service's process (netlink)",
       })
       const serviceLog = v6.sh('cat /var/log/branchgate.log')
       expect(serviceLog).toContain(
@@ -553,6 +553,8 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       // too (AF_NETLINK is among the unit's address families): no fallback to ip or nft said.
       expect(serviceLog).not.toMatch(/presence: (the neighbour table through ip|cannot)/)
       expect(serviceLog).not.toMatch(/straight from the kernel \(/)
+      // Its neighbour watch follows the table's changes on its own netlink socket, not ip monitor.
+      expect(serviceLog).not.toMatch(/neighbours: the table's changes through ip monitor/)
 
       const second = playbook(inv, pass)
       expect(recaps(second.stdout), second.stdout).toHaveLength(2)

@@ -169,6 +169,8 @@ describe.skipIf(skip !== null)('visits, end to end', () => {
     // (netlink dumps), with no ip or nft program between.
     expect(service.output()).not.toMatch(/presence: (the neighbour table through ip|cannot)/)
     expect(service.output()).not.toMatch(/straight from the kernel \(/)
+    // And its neighbour watch follows the table's changes on its own netlink socket.
+    expect(service.output()).not.toMatch(/neighbours: /)
   })
 
   it('closes at the last seen time, never stretched, when branchgate was down longer than the idle gap', async () => {

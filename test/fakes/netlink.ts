@@ -122,6 +122,51 @@ export function neighbour(
 }
 
 /**
+ * An RTM_NEWNEIGH (or RTM_DELNEIGH) of address `dst` (text: IPv4 or IPv6, or a bridge's entry
+ * without one when null) as the kernel announces a change (seq 0) or answers a dump.
+ */
+export function neighbourMessage(o: {
+  seq?: number
+  deleted?: boolean
+  dst: string | null
+  mac?: string | null
+  state?: number
+}): Buffer {
+  const family = o.dst === null ? 7 : o.dst.includes(':') ? 10 : 2
+  const nd = Buffer.alloc(12)
+  nd.writeUInt8(family, 0)
+  nd.writeInt32LE(4, 4)
+  nd.writeUInt16LE(o.state ?? 0x02, 8)
+  const dst =
+    o.dst === null
+      ? []
+      : family === 2
+        ? [attr(1, Buffer.from(o.dst.split('.').map(Number)))]
+        : [attr(1, v6Bytes(o.dst))]
+  return message(
+    o.deleted ? 29 : 28,
+    o.seq ?? 0,
+    Buffer.concat([
+      nd,
+      ...dst,
+      ...(o.mac === null || o.mac === undefined ? [] : [attr(2, Buffer.from(o.mac, 'hex'))]),
+    ]),
+    o.seq ? 0x2 : 0,
+  )
+}
+
+/** An IPv6 address's 16 bytes from its full or `::` text (no embedded IPv4). */
+export function v6Bytes(text: string): Buffer {
+  const [head = '', tail] = text.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail === undefined ? [] : tail ? tail.split(':') : []
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  const out = Buffer.alloc(16)
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2))
+  return out
+}
+
+/**
  * Messages as a dump's reads return them: as many whole messages as fit in `size` bytes each
  * (the kernel's are up to 32 KB).
  */
