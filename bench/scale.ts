@@ -147,6 +147,17 @@ const section: BenchSection = {
       figure('sweep.median', '  whole sweep, median', pct(total, 50), 'ms')
       figure('sweep.max', '  whole sweep, max', total.at(-1)!, 'ms')
       if (failed.length) console.log(service.log().split('\n').slice(-20).join('\n'))
+      // The neighbour watch through the burst of a thousand arrivals: what it said, if anything
+      // (changes lost, a fallback to ip).
+      const watchLines = service
+        .log()
+        .split('\n')
+        .filter((l) => /\bneighbours: /.test(l))
+      console.log(
+        watchLines.length
+          ? `the service's neighbour watch said:\n${watchLines.slice(0, 5).join('\n')}`
+          : "the service's neighbour watch: its netlink feed, no change lost",
+      )
       await service.stop()
     } finally {
       await branch?.close()
