@@ -20,6 +20,7 @@ import { openNeighbourFeed } from './gate/neighbour-monitor.js'
 import { createNeighbourWatch, withLoopbackDemoMac } from './gate/neighbours.js'
 import { JOBS, startJobs } from './jobs.js'
 import { createLog, logKey } from './log.js'
+import type { NeighbourWatchState } from './observe/state.js'
 import { createObserver, createServiceMetrics } from './observe/observer.js'
 import { configHash, versionInfo, versionLine } from './version.js'
 import { parseMac, type Mac } from './mac.js'
@@ -141,12 +142,14 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return refuse(err)
   }
   let tracker: ReturnType<typeof createPresenceTracker> | null = null
+  let watchState: (() => NeighbourWatchState) | null = null
   const observer = prometheus
     ? createObserver({
         services,
         prometheus,
         dbFile,
         presence: () => tracker?.lastSweep() ?? null,
+        neighbours: () => watchState?.() ?? null,
       })
     : null
   try {
@@ -170,6 +173,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     log,
     ...(typeof feed === 'string' ? {} : { feed }),
   })
+  const watchWay = typeof feed === 'string' ? 'ip' : 'netlink'
+  watchState = () => ({ ...neighbourWatch.state(), way: watchWay })
   // Only the demo invents a MAC for loopback; a real gate knows devices by the kernel alone.
   const neighbours =
     config.gate.backend === 'dry-run'

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../src/config.js'
 import { closeDb, openDb } from '../src/db/open.js'
 import { createDryRunGate } from '../src/gate/dry-run.js'
 import { createObserver, createServiceMetrics, providerNames } from '../src/observe/observer.js'
+import type { NeighbourWatchState } from '../src/observe/state.js'
 import { createServices } from '../src/services.js'
 import { FakeClock } from './fakes/clock.js'
 import { FakeNeighbours } from './fakes/neighbours.js'
@@ -49,7 +50,9 @@ export function metricsHarness(configOverrides: Record<string, unknown> = {}) {
     passwordCost: TEST_SCRYPT_COST,
     metrics: prometheus.metrics,
   })
-  const observer = createObserver({ services, prometheus, dbFile })
+  /** What the neighbour watch says at each scrape (a test sets it; none by default). */
+  const watch: { state: NeighbourWatchState | null } = { state: null }
+  const observer = createObserver({ services, prometheus, dbFile, neighbours: () => watch.state })
   const app = createApp(services, { neighbours, observe: observer.routes })
 
   const request = (p: string, init: RequestInit = {}, ip = '10.20.0.15') =>
@@ -76,6 +79,7 @@ export function metricsHarness(configOverrides: Record<string, unknown> = {}) {
     clock,
     sms,
     neighbours,
+    watch,
     gate,
     logs,
     services,

@@ -280,6 +280,29 @@ describe('GET /metrics', () => {
     expect(sample(text, 'branchgate_firewall_session_info', { way: 'helper' })).toBeUndefined()
   })
 
+  it("says whether the portal's map of the neighbour table answers, and counts what it could not", async () => {
+    withPhones()
+    // No watch (the harness's portal asks its fake directly): no series.
+    expect((await h.scrape()).text).not.toContain('branchgate_neighbour_watch_live{')
+    h.watch.state = { way: 'netlink', live: true, entries: 12, directLookups: 3, losses: 0 }
+    let text = (await h.scrape()).text
+    expect(sample(text, 'branchgate_neighbour_watch_live', { way: 'netlink' })).toBe(1)
+    expect(sample(text, 'branchgate_neighbour_watch_entries')).toBe(12)
+    expect(sample(text, 'branchgate_neighbour_direct_lookups_total')).toBe(3)
+    expect(sample(text, 'branchgate_neighbour_changes_lost_total')).toBe(0)
+    // Changes lost: not live until the table is read again; the counters carry on.
+    h.watch.state = { way: 'netlink', live: false, entries: 12, directLookups: 7, losses: 1 }
+    text = (await h.scrape()).text
+    expect(sample(text, 'branchgate_neighbour_watch_live', { way: 'netlink' })).toBe(0)
+    expect(sample(text, 'branchgate_neighbour_direct_lookups_total')).toBe(7)
+    expect(sample(text, 'branchgate_neighbour_changes_lost_total')).toBe(1)
+    // Through ip where the socket cannot be had: one series, the way it has.
+    h.watch.state = { way: 'ip', live: true, entries: 12, directLookups: 7, losses: 1 }
+    text = (await h.scrape()).text
+    expect(sample(text, 'branchgate_neighbour_watch_live', { way: 'ip' })).toBe(1)
+    expect(sample(text, 'branchgate_neighbour_watch_live', { way: 'netlink' })).toBeUndefined()
+  })
+
   it('reports the SMS defences and providers: breaker, budget, blocked prefixes, last error', async () => {
     withPhones({ sms: { fraud: { dailyBudget: 3 } } })
     await logIn('ana', IPHONE_UA, '55 1234 5678', 'Ana')

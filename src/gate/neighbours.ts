@@ -284,8 +284,11 @@ export interface NeighbourWatchDeps {
 
 export interface NeighbourWatch extends NeighbourTable {
   known(ip: string): Mac | undefined
-  /** How many addresses the watch knows; `live` once the feed runs and the table was read. */
-  state(): { live: boolean; entries: number; directLookups: number }
+  /**
+   * How many addresses the watch knows; `live` once the feed runs and the table was read; the
+   * requests asked of the kernel, and the times changes were lost, so far.
+   */
+  state(): { live: boolean; entries: number; directLookups: number; losses: number }
   close(): void
 }
 
@@ -310,12 +313,13 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
   let live = false
   let closed = false
   let directLookups = 0
+  let losses = 0
   let restartMs = baseRestart
   let feed: { refresh(): void; stop(): void } | null = null
   let timer: NodeJS.Timeout | null = null
   let resync: NodeJS.Timeout | null = null
   /** Why changes were lost, each said once (a busy branch could lose them more than once). */
-  const losses = new Set<string>()
+  const lossReasons = new Set<string>()
 
   const apply = (e: NeighbourEvent) => {
     if (e.gone) table.delete(e.ip)
@@ -365,8 +369,9 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
       lost(why) {
         // Until the table the feed asks for comes, the kernel answers each request.
         live = false
-        if (!losses.has(why)) {
-          losses.add(why)
+        losses++
+        if (!lossReasons.has(why)) {
+          lossReasons.add(why)
           log(`neighbours: ${why}; asking the kernel per request until the table is read again`)
         }
       },
@@ -404,7 +409,7 @@ export function createNeighbourWatch(deps: NeighbourWatchDeps = {}): NeighbourWa
     known(address) {
       return live ? table.get(plainIp(address)) : undefined
     },
-    state: () => ({ live, entries: table.size, directLookups }),
+    state: () => ({ live, entries: table.size, directLookups, losses }),
     close() {
       closed = true
       live = false

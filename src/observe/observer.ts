@@ -7,7 +7,7 @@ import { configHash, versionInfo } from '../version.js'
 import { createFirewallCheck, type FirewallCheck } from './firewall-check.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js'
 import { observeRoutes } from './routes.js'
-import { createStateReader } from './state.js'
+import { createStateReader, type NeighbourWatchState } from './state.js'
 
 /** The MACs the database lets through at a time, read as one column (10,000 rows in a few ms). */
 export function liveMacsOf(db: Db): (now: number) => string[] {
@@ -62,6 +62,8 @@ export function createObserver(p: {
   dbFile: string
   /** The last presence sweep (the service's tracker), when there is one. */
   presence?: () => { present: number; at: number } | null
+  /** The portal's neighbour watch, once there is one. */
+  neighbours?: () => NeighbourWatchState | null
   /** The port the admin side really listens on (a port of 0 in the config: the bound one). */
   port?: number
 }): { firewallCheck: FirewallCheck; routes: ReturnType<typeof observeRoutes> } {
@@ -77,6 +79,7 @@ export function createObserver(p: {
     // Read at each scrape: the gate chooses its way at its first change.
     firewallWay: () => services.gate.way?.() ?? null,
     ...(p.presence ? { presence: p.presence } : {}),
+    ...(p.neighbours ? { neighbours: p.neighbours } : {}),
   })
   const hosts = observeHosts(config)
   const routes = observeRoutes({

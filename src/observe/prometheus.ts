@@ -246,6 +246,28 @@ export function createPrometheusMetrics(opts: {
     'branchgate_devices_present',
     'Devices with a sign of life at the last presence sweep.',
   )
+  const watchLive = gauge(
+    'branchgate_neighbour_watch_live',
+    "1 while the portal's map of the neighbour table answers requests, 0 while each is asked of the kernel (the watch starting, down, or changes lost); by how it follows the kernel: netlink (the service's own socket) or ip (ip monitor).",
+    ['way'],
+  )
+  const watchEntries = gauge(
+    'branchgate_neighbour_watch_entries',
+    "Addresses in the portal's map of the neighbour table.",
+  )
+  // Counters from the watch's own totals, read at each scrape: what grew since the last one.
+  const directLookups = new Counter({
+    name: 'branchgate_neighbour_direct_lookups_total',
+    help: "Portal requests whose device was asked of the kernel because the map could not answer (a phone newer than the kernel's report of it, or the map not live).",
+    registers,
+  })
+  const lostChanges = new Counter({
+    name: 'branchgate_neighbour_changes_lost_total',
+    help: 'Times the kernel dropped neighbour changes before the watch read them (the map is then read again whole).',
+    registers,
+  })
+  let seenDirect = 0
+  let seenLost = 0
   const openVisits = gauge('branchgate_visits_open', 'Visits open now.')
   const outboxEvents = gauge(
     'branchgate_outbox_events',
@@ -338,6 +360,16 @@ export function createPrometheusMetrics(opts: {
         s.devices.firewallError !== null && (!fw || s.devices.firewallError.at > fw.at) ? 1 : 0,
       )
       if (s.presence) present.set(s.presence.present)
+      watchLive.reset()
+      if (s.neighbours) {
+        const w = s.neighbours
+        watchLive.set({ way: w.way }, w.live ? 1 : 0)
+        watchEntries.set(w.entries)
+        if (w.directLookups > seenDirect) directLookups.inc(w.directLookups - seenDirect)
+        if (w.losses > seenLost) lostChanges.inc(w.losses - seenLost)
+        seenDirect = w.directLookups
+        seenLost = w.losses
+      }
       openVisits.set(s.openVisits)
       outboxEvents.set({ status: 'pending' }, s.outbox.pending)
       outboxEvents.set({ status: 'parked' }, s.outbox.parked)

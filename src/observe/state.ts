@@ -31,6 +31,8 @@ export interface BranchState {
   }
   /** Devices with a sign of life at the last presence sweep, or null before the first. */
   presence: { present: number; at: number } | null
+  /** The portal's neighbour watch, when the service runs one. */
+  neighbours: NeighbourWatchState | null
   openVisits: number
   outbox: {
     pending: number
@@ -68,6 +70,20 @@ export interface BranchState {
   branchOpen: boolean
 }
 
+/** The portal's map of the neighbour table (src/gate/neighbours.ts), as the metrics show it. */
+export interface NeighbourWatchState {
+  /** How it follows the kernel: the service's own netlink socket, or `ip monitor`. */
+  way: 'netlink' | 'ip'
+  /** The map answers requests (false: starting, down, or changes were lost: the kernel answers). */
+  live: boolean
+  /** Addresses in the map. */
+  entries: number
+  /** Requests whose device was asked of the kernel because the map could not answer, so far. */
+  directLookups: number
+  /** Times the kernel dropped changes before the watch read them, so far. */
+  losses: number
+}
+
 export interface StateDeps {
   db: Db
   config: Config
@@ -79,6 +95,8 @@ export interface StateDeps {
   presence?: () => { present: number; at: number } | null
   /** What makes the firewall's changes (the gate's `way`), when the gate says. */
   firewallWay?: () => GateWay | null
+  /** The neighbour watch's state, when the service runs one. */
+  neighbours?: () => NeighbourWatchState | null
 }
 
 const sizeOf = (file: string): number => {
@@ -122,6 +140,7 @@ export function createStateReader(deps: StateDeps): { read(): BranchState } {
           firewallWay: deps.firewallWay?.() ?? null,
         },
         presence: deps.presence?.() ?? null,
+        neighbours: deps.neighbours?.() ?? null,
         openVisits: (openVisits.get() as { n: number }).n,
         outbox: {
           pending: counts.pending,

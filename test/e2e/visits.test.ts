@@ -10,6 +10,7 @@
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sample } from '../metrics-harness.js'
 import {
   createTestNetwork,
   e2eSkipReason,
@@ -169,8 +170,12 @@ describe.skipIf(skip !== null)('visits, end to end', () => {
     // (netlink dumps), with no ip or nft program between.
     expect(service.output()).not.toMatch(/presence: (the neighbour table through ip|cannot)/)
     expect(service.output()).not.toMatch(/straight from the kernel \(/)
-    // And its neighbour watch follows the table's changes on its own netlink socket.
+    // And its neighbour watch follows the table's changes on its own netlink socket, live and
+    // with nothing lost, as its metrics say too.
     expect(service.output()).not.toMatch(/neighbours: /)
+    const metrics = await n.exec(n.gw, 'curl', ['-s', 'http://127.0.0.1:8081/metrics'])
+    expect(sample(metrics.stdout, 'branchgate_neighbour_watch_live', { way: 'netlink' })).toBe(1)
+    expect(sample(metrics.stdout, 'branchgate_neighbour_changes_lost_total')).toBe(0)
   })
 
   it('closes at the last seen time, never stretched, when branchgate was down longer than the idle gap', async () => {
