@@ -38,7 +38,7 @@ import {
 } from '../gate/nft-library.js'
 import { FAMILIES } from '../gate/nft-elements.js'
 import { openNeighbourDump } from '../gate/neighbour-dump.js'
-import { openNeighbourFeed } from '../gate/neighbour-monitor.js'
+import { neighbourFeedRefusal } from '../gate/neighbour-monitor.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'
 import { readinessOf, type Readiness } from '../observe/readiness.js'
@@ -105,8 +105,8 @@ export const systemProbes: DoctorProbes = {
       dump.close()
     }
     // The neighbour watch's feed of the table's changes: a socket joined to their group.
-    const feed = openNeighbourFeed()
-    if (typeof feed === 'string') return feed
+    const feed = neighbourFeedRefusal()
+    if (feed !== null) return feed
     const reader = openElementReader({ netns: null })
     if (typeof reader === 'string') return reader
     try {

@@ -42,6 +42,8 @@ const AF_UNSPEC = 0
 const AF_INET = 2
 const AF_INET6 = 10
 const NDMSG_LEN = 12
+/** A neighbour dump request: the netlink header and an ndmsg. */
+const NEIGH_REQUEST_BYTES = NLMSG_HDRLEN + NDMSG_LEN
 const NDA_DST = 1
 const NDA_LLADDR = 2
 const NDA_CACHEINFO = 3
@@ -206,19 +208,42 @@ export function findNeighbour(
   return walkDump(buf, length, seq, (nd, end) => {
     const state = u16(buf, nd + 8)
     if (found.mac !== null || state === 0 || (state & (UNUSABLE & ~NUD_PERMANENT)) !== 0) return
-    let mac: Mac | null = null
-    let same = false
-    for (let a = nd + NDMSG_LEN; a + 4 <= end;) {
-      const alen = u16(buf, a)
-      if (alen < 4 || a + alen > end) break
-      const atype = u16(buf, a + 2) & 0x3fff
-      if (atype === NDA_DST)
-        same = alen - 4 === dst.length && buf.compare(dst, 0, dst.length, a + 4, a + alen) === 0
-      else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
-      a += (alen + 3) & ~3
-    }
-    if (same && mac) found.mac = mac
+    readAddresses(buf, nd, end, where)
+    const same =
+      where.dst >= 0 &&
+      where.dstLength === dst.length &&
+      buf.compare(dst, 0, dst.length, where.dst, where.dst + where.dstLength) === 0
+    if (same && where.lladdr >= 0) found.mac = macAt(buf, where.lladdr)
   })
+}
+
+/** Where an entry's address and MAC sit in a message (-1: not there), read by readAddresses. */
+interface EntryAddresses {
+  dst: number
+  dstLength: number
+  lladdr: number
+}
+const where: EntryAddresses = { dst: -1, dstLength: 0, lladdr: -1 }
+
+/**
+ * Finds the address (NDA_DST) and the six-byte MAC (NDA_LLADDR) of the entry whose ndmsg starts
+ * at `nd`: false when an attribute is cut (what was found before it is kept).
+ */
+function readAddresses(buf: Buffer, nd: number, end: number, into: EntryAddresses): boolean {
+  into.dst = -1
+  into.dstLength = 0
+  into.lladdr = -1
+  for (let a = nd + NDMSG_LEN; a + 4 <= end;) {
+    const alen = u16(buf, a)
+    if (alen < 4 || a + alen > end) return false
+    const atype = u16(buf, a + 2) & 0x3fff
+    if (atype === NDA_DST) {
+      into.dst = a + 4
+      into.dstLength = alen - 4
+    } else if (atype === NDA_LLADDR) into.lladdr = alen === 4 + 6 ? a + 4 : -1
+    a += (alen + 3) & ~3
+  }
+  return true
 }
 
 /**
@@ -291,19 +316,11 @@ function eventOf(buf: Buffer, nd: number, end: number, deleted: boolean): Neighb
   const family = buf[nd]!
   if (family !== AF_INET && family !== AF_INET6) return null
   const state = u16(buf, nd + 8)
-  let ip: string | null = null
-  let mac: Mac | null = null
-  for (let a = nd + NDMSG_LEN; a + 4 <= end;) {
-    const alen = u16(buf, a)
-    if (alen < 4 || a + alen > end) return null
-    const atype = u16(buf, a + 2) & 0x3fff
-    if (atype === NDA_DST) ip = addressText(buf, a + 4, alen - 4)
-    else if (atype === NDA_LLADDR && alen === 4 + 6) mac = macAt(buf, a + 4)
-    a += (alen + 3) & ~3
-  }
+  if (!readAddresses(buf, nd, end, where) || where.dst < 0) return null
+  const ip = addressText(buf, where.dst, where.dstLength)
   if (ip === null) return null
-  const gone = deleted || (state & NO_DEVICE) !== 0 || mac === null
-  return { ip, mac: gone ? null : mac, gone }
+  const gone = deleted || (state & NO_DEVICE) !== 0 || where.lladdr < 0
+  return { ip, mac: gone ? null : macAt(buf, where.lladdr), gone }
 }
 
 /**
@@ -338,15 +355,22 @@ export function parseNeighbourMessages(
   }
 }
 
-/** An RTM_GETNEIGH dump request of every family's table, numbered `seq`. */
-export function neighbourDumpRequest(seq: number): Buffer {
-  const request = Buffer.alloc(NLMSG_HDRLEN + NDMSG_LEN)
-  request.writeUInt32LE(request.length, 0)
-  request.writeUInt16LE(RTM_GETNEIGH, 4)
-  request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
-  request.writeUInt32LE(seq, 8)
-  request.writeUInt8(AF_UNSPEC, NLMSG_HDRLEN)
-  return request
+/**
+ * Writes an RTM_GETNEIGH dump request of `family`'s table (AF_UNSPEC, the default: IPv4's and
+ * IPv6's) numbered `seq` into `into` (NEIGH_REQUEST_BYTES long), and returns it.
+ */
+export function neighbourDumpRequest(
+  seq: number,
+  family = AF_UNSPEC,
+  into: Buffer = Buffer.alloc(NEIGH_REQUEST_BYTES),
+): Buffer {
+  into.fill(0)
+  into.writeUInt32LE(NEIGH_REQUEST_BYTES, 0)
+  into.writeUInt16LE(RTM_GETNEIGH, 4)
+  into.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
+  into.writeUInt32LE(seq, 8)
+  into.writeUInt8(family, NLMSG_HDRLEN)
+  return into
 }
 
 /** The neighbour table, asked afresh at each read. */
@@ -380,7 +404,7 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
       ? openNetlinkSocket(k, NETLINK_ROUTE)
       : inNamespace(k, o.netns, () => openNetlinkSocket(k, NETLINK_ROUTE))
   if (typeof socket === 'string') return socket
-  const request = Buffer.alloc(NLMSG_HDRLEN + NDMSG_LEN)
+  const request = Buffer.alloc(NEIGH_REQUEST_BYTES)
   // Answers come in messages of up to 32 KB (the kernel sizes them to the reader's buffer).
   const answers = Buffer.alloc(64 * 1024)
   let seq = 1
@@ -416,12 +440,7 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
   ): string | null => {
     const at = seq++
     seq &= 0x7fffffff
-    request.fill(0)
-    request.writeUInt32LE(request.length, 0)
-    request.writeUInt16LE(RTM_GETNEIGH, 4)
-    request.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6)
-    request.writeUInt32LE(at, 8)
-    request.writeUInt8(family, NLMSG_HDRLEN)
+    neighbourDumpRequest(at, family, request)
     if (!socket.send(request, request.length)) return `the ${what} could not be sent`
     for (;;) {
       const n = socket.recv(answers)

@@ -96,6 +96,7 @@ export function netlinkNeighbourFeed(deps: {
       return { refresh() {}, stop() {} }
     }
     const buf = Buffer.alloc(BUFFER_BYTES)
+    const request = neighbourDumpRequest(0)
     let seq = 0
     /** The dump being read (0: none), whether its first entry came, and what it holds. */
     let dumpSeq = 0
@@ -146,7 +147,7 @@ export function netlinkNeighbourFeed(deps: {
       seq = seq >= 0x7fffffff ? 1 : seq + 1
       dumpSeq = seq
       started = false
-      const request = neighbourDumpRequest(dumpSeq)
+      neighbourDumpRequest(dumpSeq, undefined, request)
       if (!socket.send(request, request.length)) {
         dumpSeq = 0
         on.table({ failed: 'the table request could not be sent' })
@@ -207,27 +208,45 @@ export function netlinkNeighbourFeed(deps: {
 /** RTMGRP_NEIGH: the neighbour tables' changes (rtnetlink.h). */
 const RTMGRP_NEIGH = 0x4
 
-/**
- * The netlink feed of this process's network namespace (or of `netns`, for tests), or why it
- * cannot be had here: a socket is opened and closed once to tell.
- */
-export function openNeighbourFeed(
-  o: { netns?: string; read?: ReadFd } = {},
-): StartNeighbourFeed | string {
+/** Why the netlink feed cannot be had here, or null when it can (a socket opened and closed). */
+export function neighbourFeedRefusal(): string | null {
+  const socket = openMonitorSocket({})
+  if (typeof socket === 'string') return socket
+  socket.close()
+  return null
+}
+
+/** A socket joined to the neighbour changes, or why it cannot be opened. */
+function openMonitorSocket(o: { netns?: string }): MonitorSocket | string {
   if (endianness() !== 'LE')
     return 'this machine is big-endian; the netlink reader reads little-endian'
   const k = loadKoffi()
   if (typeof k === 'string') return k
-  const open = (): MonitorSocket | string => {
-    const opened = () => openNetlinkSocket(k, NETLINK_ROUTE, RTMGRP_NEIGH)
-    const socket = o.netns === undefined ? opened() : inNamespace(k, o.netns, opened)
-    if (typeof socket === 'string') return socket
-    socket.growReceiveBuffer(RECEIVE_BUFFER_BYTES)
-    socket.setReceiveTimeout(READ_TIMEOUT_MS)
-    return socket
-  }
-  const probe = open()
-  if (typeof probe === 'string') return probe
-  probe.close()
-  return netlinkNeighbourFeed({ open, read: o.read })
+  const opened = () => openNetlinkSocket(k, NETLINK_ROUTE, RTMGRP_NEIGH)
+  const socket = o.netns === undefined ? opened() : inNamespace(k, o.netns, opened)
+  if (typeof socket === 'string') return socket
+  socket.growReceiveBuffer(RECEIVE_BUFFER_BYTES)
+  socket.setReceiveTimeout(READ_TIMEOUT_MS)
+  return socket
+}
+
+/**
+ * The netlink feed of this process's network namespace (or of `netns`, for tests), or why it
+ * cannot be had here: the socket that tells is the one the feed's first start reads.
+ */
+export function openNeighbourFeed(
+  o: { netns?: string; read?: ReadFd } = {},
+): StartNeighbourFeed | string {
+  const open = () => openMonitorSocket(o)
+  // Opened here to tell whether it can be; the watch's first start takes it.
+  let first: MonitorSocket | string | null = open()
+  if (typeof first === 'string') return first
+  return netlinkNeighbourFeed({
+    open() {
+      const socket = first ?? open()
+      first = null
+      return socket
+    },
+    read: o.read,
+  })
 }

@@ -76,13 +76,18 @@ export function neighbourRows(stdout: string): Array<Record<string, unknown>> {
   }
 }
 
+/** The MAC of a row of `ip -j neigh`, when it has one in a usable state. */
+function macOfRow(row: Record<string, unknown>): Mac | null {
+  if (typeof row.lladdr !== 'string') return null
+  const states = Array.isArray(row.state) ? (row.state as string[]) : []
+  if (states.some((s) => UNUSABLE_STATES.has(s))) return null
+  return parseMac(row.lladdr)
+}
+
 /** Reads `ip -j neigh show to IP` output. */
 export function parseIpNeighJson(stdout: string, ip: string): Mac | null {
   for (const row of neighbourRows(stdout)) {
-    if (row.dst !== ip || typeof row.lladdr !== 'string') continue
-    const states = Array.isArray(row.state) ? (row.state as string[]) : []
-    if (states.some((s) => UNUSABLE_STATES.has(s))) continue
-    const mac = parseMac(row.lladdr)
+    const mac = row.dst === ip ? macOfRow(row) : null
     if (mac) return mac
   }
   return null
@@ -209,11 +214,8 @@ export const ipMonitor =
 export function tableOfRows(stdout: string): Map<string, Mac> {
   const table = new Map<string, Mac>()
   for (const row of neighbourRows(stdout)) {
-    if (typeof row.dst !== 'string' || typeof row.lladdr !== 'string') continue
-    const states = Array.isArray(row.state) ? (row.state as string[]) : []
-    if (states.some((s) => UNUSABLE_STATES.has(s))) continue
-    const mac = parseMac(row.lladdr)
-    if (mac) table.set(row.dst, mac)
+    const mac = typeof row.dst === 'string' ? macOfRow(row) : null
+    if (mac) table.set(row.dst as string, mac)
   }
   return table
 }
