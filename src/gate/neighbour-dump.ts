@@ -389,6 +389,35 @@ export interface NeighbourDump {
 }
 
 /**
+ * The index of interface `device` in the socket's network namespace (RTM_GETLINK, numbered
+ * `seq`; `answers` takes the reply), or why it has none.
+ */
+export function interfaceIndex(
+  socket: NetlinkSocket,
+  device: string,
+  seq: number,
+  answers: Buffer,
+): number | string {
+  const name = Buffer.from(`${device}\0`, 'latin1')
+  const attrLen = 4 + name.length
+  const length = NLMSG_HDRLEN + IFINFOMSG_LEN + ((attrLen + 3) & ~3)
+  const ask = Buffer.alloc(length)
+  ask.writeUInt32LE(length, 0)
+  ask.writeUInt16LE(RTM_GETLINK, 4)
+  ask.writeUInt16LE(NLM_F_REQUEST, 6)
+  ask.writeUInt32LE(seq, 8)
+  const attr = NLMSG_HDRLEN + IFINFOMSG_LEN
+  ask.writeUInt16LE(attrLen, attr)
+  ask.writeUInt16LE(IFLA_IFNAME, attr + 2)
+  name.copy(ask, attr + 4)
+  if (!socket.send(ask, length)) return 'the interface lookup could not be sent'
+  const n = socket.recv(answers)
+  const found = n > 0 ? linkIndex(answers, n, seq) : -1
+  if (found === -19) return `no interface ${device}`
+  return found > 0 ? found : `cannot look up interface ${device} (${found})`
+}
+
+/**
  * The dump on a NETLINK_ROUTE socket, or why it cannot be opened: of this process's network
  * namespace, or of namespace `netns` (`ip netns add`; the tests').
  */
@@ -409,25 +438,9 @@ export function openNeighbourDump(o: { netns?: string } = {}): NeighbourDump | s
   const answers = Buffer.alloc(64 * 1024)
   let seq = 1
   const indexOf = (device: string): number | string => {
-    const name = Buffer.from(`${device}\0`, 'latin1')
-    const attrLen = 4 + name.length
-    const length = NLMSG_HDRLEN + IFINFOMSG_LEN + ((attrLen + 3) & ~3)
-    const ask = Buffer.alloc(length)
-    const at = seq++
+    const found = interfaceIndex(socket, device, seq++, answers)
     seq &= 0x7fffffff
-    ask.writeUInt32LE(length, 0)
-    ask.writeUInt16LE(RTM_GETLINK, 4)
-    ask.writeUInt16LE(NLM_F_REQUEST, 6)
-    ask.writeUInt32LE(at, 8)
-    const attr = NLMSG_HDRLEN + IFINFOMSG_LEN
-    ask.writeUInt16LE(attrLen, attr)
-    ask.writeUInt16LE(IFLA_IFNAME, attr + 2)
-    name.copy(ask, attr + 4)
-    if (!socket.send(ask, length)) return 'the interface lookup could not be sent'
-    const n = socket.recv(answers)
-    const found = n > 0 ? linkIndex(answers, n, at) : -1
-    if (found === -19) return `no interface ${device}`
-    return found > 0 ? found : `cannot look up interface ${device} (${found})`
+    return found
   }
   /**
    * One RTM_GETNEIGH dump of `family`'s table (0: IPv4 and IPv6), each read handed to `parse`:

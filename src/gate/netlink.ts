@@ -148,6 +148,17 @@ export function openNetlinkSocket(k: Koffi, bus: number, groups = 0): NetlinkSoc
   }
 }
 
+/**
+ * The network namespace of a command (nft, tc) a socket of this process can follow: null for
+ * the program alone, the name for `ip netns exec NAME PROGRAM` (the bench's and the tests'
+ * namespaces), undefined for any other prefix (a socket cannot follow a program).
+ */
+export function netnsOf(argv: readonly string[]): string | null | undefined {
+  if (argv.length === 1) return null
+  const [ip, netns, exec, name] = argv
+  return argv.length === 5 && ip === 'ip' && netns === 'netns' && exec === 'exec' ? name : undefined
+}
+
 const CLONE_NEWNET = 0x40000000
 
 /**

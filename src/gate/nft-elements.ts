@@ -188,7 +188,16 @@ function readExpression(buf: Buffer, start: number, end: number, el: DumpedEleme
 }
 
 function readElement(buf: Buffer, start: number, end: number, into: DumpedElement[]): void {
-  const el = { mac: '' } as DumpedElement
+  // Every field at once, in one order: each element has the same shape whatever its attributes,
+  // so the code that reads them stays monomorphic (fields added as found gave each kind of
+  // element its own shape, and the sweep's first optimised code was thrown away on the next).
+  const el: DumpedElement = {
+    mac: '' as Mac,
+    data: undefined,
+    expiresMs: undefined,
+    bytes: undefined,
+    packets: undefined,
+  }
   for (let off = start; off + 4 <= end;) {
     const len = attrLen(buf, off)
     if (len < 4 || off + len > end) break

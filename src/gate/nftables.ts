@@ -40,6 +40,7 @@ import {
 import { FAMILIES, type DumpedElement } from './nft-elements.js'
 import { createShaper, type Shaper } from './shaper.js'
 import { createTcRunner, type TcRunner } from './tc.js'
+import { netnsOf } from './netlink.js'
 import {
   flushBatch,
   gardenBatch,
@@ -215,17 +216,6 @@ export async function nftSessionProgram(
         way: 'helper',
       }
     : { ...nftI, which: `nft -i (libnftables cannot be used: ${why})` }
-}
-
-/**
- * The network namespace of an nft command the library can follow: null for nft alone, the name
- * for `ip netns exec NAME nft` (the bench's and the tests' namespaces), undefined for any other
- * prefix (the library cannot run through a program).
- */
-export function netnsOf(argv: readonly string[]): string | null | undefined {
-  if (argv.length === 1) return null
-  const [ip, netns, exec, name] = argv
-  return argv.length === 5 && ip === 'ip' && netns === 'netns' && exec === 'exec' ? name : undefined
 }
 
 /**
@@ -589,6 +579,8 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   }
 }
 
+export { netnsOf }
+
 /** nft's answer in one line: its distinct "Error:" lines, with a hint when the table is missing. */
 export function briefly(message: string): string {
   const errors = [...new Set(message.split('\n').filter((l) => l.startsWith('Error:')))]
@@ -613,7 +605,7 @@ export function nftablesGateFor(
   const portalPort = gate.portalPort ?? config.listen.portal.port
   const ports = [portalPort, config.listen.portal.port]
   if (config.listen.tls) ports.push(config.listen.tls.port)
-  const tcRunner = deps.tc ?? createTcRunner([gate.tcPath])
+  const tcRunner = deps.tc ?? createTcRunner([gate.tcPath], ['ip'], { log: deps.log })
   const shaper = createShaper({
     runner: tcRunner,
     params: {

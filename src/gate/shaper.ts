@@ -3,6 +3,7 @@ import type { Mac } from '../mac.js'
 import type { DeviceRate } from './gate.js'
 import { MINOR_FIRST, MINOR_LAST } from './nft-rates.js'
 import {
+  defaultLeafLines,
   deviceLines,
   deviceRemoveLines,
   leafProbeLine,
@@ -86,7 +87,7 @@ export function createShaper(o: ShaperOptions): Shaper {
         () => 'fq_codel' as const,
         () => 'pfifo' as const,
       )
-      if (leaf === 'fq_codel') await lines(setupLines(params, leaf))
+      if (leaf === 'fq_codel') await lines(defaultLeafLines(params, leaf))
       o.log(
         `gate: per-device rates with tc HTB, ${leaf} queues${params.uplinkInterface ? '' : '; uploads counted, not shaped (no gate.uplinkInterface)'}`,
       )

@@ -113,6 +113,17 @@ export function setupLines(p: ShapingParams, leaf: LeafQdisc): string[] {
   return lines
 }
 
+/**
+ * Lines that set the default class's leaf queue on each side: after setupLines, once the probe
+ * found fq_codel. Not setupLines again: the kernel refuses to replace a root HTB with another
+ * ("Change operation not supported by specified qdisc"; HTB has no change operation).
+ */
+export function defaultLeafLines(p: ShapingParams, leaf: LeafQdisc): string[] {
+  return sides(p).map(
+    ({ dev }) => `qdisc replace dev ${dev} parent 1:2 handle 2: ${leafQdisc(leaf, UNLIMITED_KBPS)}`,
+  )
+}
+
 /** A device's ceiling on one side: its own rate, never above the total. */
 function ceilOf(own: number | null, total: number): number {
   return own === null ? total : Math.min(own, total)

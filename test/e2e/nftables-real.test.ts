@@ -27,6 +27,17 @@ import {
 } from '../../src/gate/nft-rates.js'
 import { letThroughCommand, setElementsOf, type TimeoutUpdate } from '../../src/gate/nft-ruleset.js'
 import { createShaper } from '../../src/gate/shaper.js'
+import {
+  defaultLeafLines,
+  deviceLines,
+  deviceRemoveLines,
+  leafProbeLine,
+  setupLines,
+  type LeafQdisc,
+  type ShapingParams,
+} from '../../src/gate/shaping.js'
+import { createTcRunner } from '../../src/gate/tc.js'
+import type { DeviceRate } from '../../src/gate/gate.js'
 import type { Mac } from '../../src/mac.js'
 import { createGateNamespace, gateSkipReason, type GateNamespace } from './gate-namespace.js'
 import { until } from './netns.js'
@@ -307,6 +318,89 @@ for _ in range(3): s.send(bytes.fromhex('${B.replaceAll(':', '')}') + bytes(6) +
     expect(inNs('tc', 'qdisc', 'show', 'dev', 'guest0')).not.toContain('htb')
     expect(inNs('ip', '-d', 'link', 'show', 'up0')).toContain('gro_max_size 65536')
     expect(logs.filter((l) => /failed/.test(l))).toEqual([])
+  })
+})
+
+// A device's tc lines as netlink messages of the service's own (src/gate/tc-netlink.ts), against
+// the same lines through tc: the kernel must end up with the same classes and queues.
+describe.skipIf(why !== null)("a device's tc classes on the netlink socket", () => {
+  let space: GateNamespace
+  beforeAll(() => {
+    space = createGateNamespace('bgtcnl')
+    for (const dev of ['viatc', 'vianl'])
+      space.inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
+    for (const dev of ['viatc', 'vianl']) space.inNs('ip', 'link', 'set', dev, 'up')
+  })
+  afterAll(() => space?.remove())
+
+  it('makes, changes and removes the same classes and queues as tc', async () => {
+    const logs: string[] = []
+    const tcArgv = ['ip', 'netns', 'exec', space.ns, 'tc']
+    const viaTc = createTcRunner(tcArgv, ['ip', '-n', space.ns], { netlink: null })
+    const viaNetlink = createTcRunner(tcArgv, ['ip', '-n', space.ns], {
+      log: (l) => logs.push(l),
+    })
+    const side = (dev: string): ShapingParams => ({
+      guestInterface: dev,
+      uplinkInterface: null,
+      totalDownKbps: 20_000,
+      totalUpKbps: null,
+    })
+    /** What tc shows of a device's classes and queues, with the interface's name left out. */
+    const shown = (dev: string) =>
+      ['class', 'qdisc']
+        .map((what) => space.inNs('tc', '-d', what, 'show', 'dev', dev).replaceAll(dev, 'DEV'))
+        .join('')
+    // fq_codel where this kernel has it (a module some kernels leave out).
+    let leaf: LeafQdisc = 'pfifo'
+    try {
+      for (const dev of ['viatc', 'vianl']) await viaTc.lines(setupLines(side(dev), 'pfifo'))
+      leaf = await viaTc.line(leafProbeLine(side('viatc'))).then(
+        () => 'fq_codel' as const,
+        () => 'pfifo' as const,
+      )
+      if (leaf === 'fq_codel')
+        for (const dev of ['viatc', 'vianl']) await viaTc.lines(defaultLeafLines(side(dev), leaf))
+      const devices: Array<[number, DeviceRate | null]> = [
+        [0x10, null],
+        [0x1a2, { downKbps: 5000, upKbps: null }],
+        [0xfff, { downKbps: 256, upKbps: 64 }],
+        [0x11, { downKbps: 64, upKbps: null }],
+      ]
+      for (const [minor, rate] of devices) {
+        await viaTc.lines(deviceLines(side('viatc'), leaf, minor, rate))
+        await viaNetlink.lines(deviceLines(side('vianl'), leaf, minor, rate))
+      }
+      expect(shown('vianl')).toBe(shown('viatc'))
+      expect(shown('vianl')).toMatch(
+        /class htb 1:1a2 parent 1:1 leaf 1a2: .*ceil 5Mbit linklayer ethernet burst 6249b\/1 mpu 0b cburst 6250b/,
+      )
+      // A new rate keeps the class (and its counters).
+      for (const [runner, dev] of [
+        [viaTc, 'viatc'],
+        [viaNetlink, 'vianl'],
+      ] as const)
+        await runner.lines(deviceLines(side(dev), leaf, 0x1a2, { downKbps: 1000, upKbps: null }))
+      expect(shown('vianl')).toBe(shown('viatc'))
+      expect(shown('vianl')).toMatch(/class htb 1:1a2 parent 1:1 leaf 1a2: .*ceil 1Mbit/)
+      for (const [runner, dev] of [
+        [viaTc, 'viatc'],
+        [viaNetlink, 'vianl'],
+      ] as const)
+        for (const minor of [0x10, 0xfff]) await runner.lines(deviceRemoveLines(side(dev), minor))
+      expect(shown('vianl')).toBe(shown('viatc'))
+      expect(shown('vianl')).not.toMatch(/1:fff|1:10 /)
+      // A line the kernel refuses (no HTB tree on the peer) goes to tc, which says why.
+      await expect(viaNetlink.lines(deviceLines(side('vianlp'), leaf, 0x20, null))).rejects.toThrow(
+        BatchRefusedError,
+      )
+      expect(logs).toEqual([
+        "gate: each device's tc classes on a netlink socket of the service's own",
+      ])
+    } finally {
+      viaTc.close()
+      viaNetlink.close()
+    }
   })
 })
 

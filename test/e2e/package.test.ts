@@ -555,6 +555,11 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
       expect(serviceLog).not.toMatch(/straight from the kernel \(/)
       // Its neighbour watch follows the table's changes on its own netlink socket, not ip monitor.
       expect(serviceLog).not.toMatch(/neighbours: the table's changes through ip monitor/)
+      // Each device's tc classes go on a netlink socket of its own too (CAP_NET_ADMIN).
+      expect(serviceLog).toContain(
+        "gate: each device's tc classes on a netlink socket of the service's own",
+      )
+      expect(serviceLog).not.toMatch(/tc changes on the netlink socket failed/)
 
       const second = playbook(inv, pass)
       expect(recaps(second.stdout), second.stdout).toHaveLength(2)

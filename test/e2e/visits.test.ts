@@ -173,6 +173,11 @@ describe.skipIf(skip !== null)('visits, end to end', () => {
     // And its neighbour watch follows the table's changes on its own netlink socket, live and
     // with nothing lost, as its metrics say too.
     expect(service.output()).not.toMatch(/neighbours: /)
+    // Each login's tc classes went on the service's own netlink socket, none through tc.
+    expect(service.output()).toContain(
+      "gate: each device's tc classes on a netlink socket of the service's own",
+    )
+    expect(service.output()).not.toMatch(/tc changes on the netlink socket failed/)
     const metrics = await n.exec(n.gw, 'curl', ['-s', 'http://127.0.0.1:8081/metrics'])
     expect(sample(metrics.stdout, 'branchgate_neighbour_watch_live', { way: 'netlink' })).toBe(1)
     expect(sample(metrics.stdout, 'branchgate_neighbour_changes_lost_total')).toBe(0)
