@@ -59,7 +59,51 @@ describe('the portal per request', () => {
     expect(a.live('02:00:00:00:00:01', 3_000)).toBeUndefined()
   })
 
-  it('sees a MAC let through by another connection (the CLI, another process) from the next turn of the event loop', async () => {
+  it('sees a MAC let through by another connection (the CLI, another process) at once, the WAL index header mapped', () => {
+    const t = tempDir()
+    const file = path.join(t.dir, 'branchgate.db')
+    const service = openDb(file)
+    const cli = openDb(file)
+    let open = true
+    cleanups.push(() => {
+      closeDb(cli)
+      if (open) closeDb(service)
+      t.remove()
+    })
+    const mine = accessStatements(service)
+    const theirs = accessStatements(cli)
+    const mac = '02:00:00:00:00:08'
+    const grant = (now: number) =>
+      theirs.grant({
+        mac,
+        customerId: null,
+        now,
+        until: now + 8_000,
+        reason: 'manual-allow',
+        tier: 'manual',
+        downKbps: null,
+        upKbps: null,
+        slowed: false,
+        notice: false,
+        extensions: 0,
+        passId: null,
+      })
+    // Before the file exists at its full size (no write yet), and after.
+    expect(mine.live(mac, 500)).toBeUndefined()
+    for (const now of [1_000, 20_000, 40_000]) {
+      expect(mine.live(mac, now)).toBeUndefined()
+      grant(now)
+      expect(mine.live(mac, now + 1)).toMatchObject({ tier: 'manual', ends_at: now + 8_000 })
+      theirs.endFor(mac, now + 2, 'revoke')
+      expect(mine.live(mac, now + 3)).toBeUndefined()
+    }
+    // The mapping is let go with the connection; the set answers nothing more.
+    closeDb(service)
+    open = false
+    expect(() => mine.live(mac, 50_000)).toThrow(/not open/)
+  })
+
+  it('sees a MAC let through by another connection (the CLI, another process) from the next turn of the event loop, the header read by pread', async () => {
     const t = tempDir()
     const file = path.join(t.dir, 'branchgate.db')
     const service = openDb(file)
@@ -69,7 +113,7 @@ describe('the portal per request', () => {
       closeDb(service)
       t.remove()
     })
-    const mine = accessStatements(service)
+    const mine = accessStatements(service, { mapWalIndex: false })
     const theirs = accessStatements(cli)
     const mac = '02:00:00:00:00:07'
     // Known to have nothing live: the set is read now, before the other connection writes.

@@ -1,5 +1,6 @@
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { endianness } from 'node:os'
+import { loadKoffi } from '../ffi.js'
 import type { Db } from './open.js'
 
 export interface AuthorizationRow {
@@ -67,22 +68,28 @@ export const LIVE_AUTHORIZATION_SQL = `SELECT * FROM authorizations
  * authorizations), ~0.1 ms for a few hundred. A grant counter kept by a trigger (a migration)
  * would narrow that to other connections' grants.
  *
- * The header is looked at once per turn of the event loop, not per call: under load a turn
- * answers many requests, and each look is a system call (~2 µs idle; the pread was 8 % of the
- * service's CPU profile through the real gate, issue 20). So another connection's commit is seen
- * from the next turn at the latest (a fraction of a millisecond under load). The service's other
- * writers are other threads and processes (the CLI's `allow`, the console worker; it opens one
- * connection on its main thread), for which that is the same as their commit landing a moment
- * later. This connection's own grants are in the set at once, as before.
+ * The header is read where SQLite keeps it: the -shm file mapped into this process (read-only,
+ * shared: the same pages every connection's commit writes), 96 bytes compared at each call,
+ * ~50 ns and no system call. Where the mapping cannot be made (no koffi), one pread per turn of
+ * the event loop instead (~2 µs each, plus the turn's setImmediate: under load a turn answers
+ * many requests; the pread per call was 8 % of the service's CPU profile through the real gate,
+ * issue 20), so another connection's commit is seen from the next turn at the latest. The
+ * service's other writers are other threads and processes (the CLI's `allow`, the console
+ * worker; it opens one connection on its main thread). This connection's own grants are in the
+ * set at once.
  */
-export function liveMacs(db: Db) {
+export function liveMacs(
+  db: Db,
+  /** false: read the header by pread, once a turn, as where it cannot be mapped (tests). */
+  o: { map?: boolean } = {},
+) {
   const version = db.prepare('PRAGMA data_version').pluck()
   // The partial index authorizations_live holds exactly these: read without the table.
   const open = db.prepare('SELECT DISTINCT mac FROM authorizations WHERE ended_at IS NULL').pluck()
   let seen: unknown = null
   let macs = new Set<string>()
   let loaded = 0
-  const index = walIndexHeader(db)
+  const index = walIndexHeader(db, o.map ?? true)
   /** Whether the header was looked at in this turn of the event loop. */
   let looked = false
   const nextTurn = () => {
@@ -91,8 +98,10 @@ export function liveMacs(db: Db) {
   const current = () => {
     if (looked) return macs
     if (index) {
-      looked = true
-      setImmediate(nextTurn).unref()
+      if (!index.mapped) {
+        looked = true
+        setImmediate(nextTurn).unref()
+      }
       if (index.unchanged()) return macs
     }
     // The version first: a commit landing between the two reads shows next time.
@@ -122,48 +131,133 @@ const WAL_INDEX_HEADER_BYTES = 96
 
 /**
  * Whether no connection committed since the last call: the WAL index header (the start of the
- * -shm file) byte for byte the same. Null when it cannot be read this way. The file is opened on
- * first use and closed once the connection is.
+ * -shm file) byte for byte the same. Null when it cannot be read this way. `mapped`: read from
+ * the file mapped into memory (no system call), else by pread. The file is opened (and mapped)
+ * on first use, and let go once the connection is closed.
  */
-function walIndexHeader(db: Db): { unchanged(): boolean } | null {
+function walIndexHeader(
+  db: Db,
+  map: boolean,
+): { unchanged(): boolean; readonly mapped: boolean } | null {
   if (db.memory || !db.name) return null
   let fd: number | null = null
-  const now = Buffer.alloc(WAL_INDEX_HEADER_BYTES)
+  let view: Uint8Array | null = null
+  let unmap: (() => void) | null = null
+  const buf = Buffer.alloc(WAL_INDEX_HEADER_BYTES)
   const last = Buffer.alloc(WAL_INDEX_HEADER_BYTES)
   let usable = true
-  // The header is in the machine's own byte order.
-  const versionOf = (b: Buffer) => (endianness() === 'LE' ? b.readUInt32LE(0) : b.readUInt32BE(0))
-  return {
+  /** Whether the header is read from the mapping; asked on first use (koffi loads then). */
+  let mapped: boolean | undefined
+  const header = {
+    get mapped() {
+      return (mapped ??= map && mapping() !== null)
+    },
     unchanged() {
       if (!usable) return false
       if (!db.open) {
+        // Let go before another connection could be the first again (it truncates the file).
+        unmap?.()
         if (fd !== null) closeSync(fd)
         usable = false
         return false
       }
       try {
         fd ??= openSync(`${db.name}-shm`, 'r')
-        const n = readSync(fd, now, 0, WAL_INDEX_HEADER_BYTES, 0)
-        const v = n >= 4 ? versionOf(now) : 0
-        if (n < WAL_INDEX_HEADER_BYTES || v !== WAL_INDEX_VERSION) {
+        if (view === null && header.mapped) {
+          // Mapped once SQLite has sized the file (32 KB at its first write): reading a mapped
+          // page past the end of a file is a SIGBUS. No connection truncates it while this one
+          // is open (it holds the file's shared lock).
+          if (fstatSync(fd).size >= WAL_INDEX_HEADER_BYTES) {
+            const m = mapping()!(fd)
+            if (typeof m === 'string') mapped = false
+            else ({ view, unmap } = m)
+          }
+        }
+        let now: Uint8Array
+        if (view !== null) now = view
+        else {
+          const n = readSync(fd, buf, 0, WAL_INDEX_HEADER_BYTES, 0)
+          if (n < WAL_INDEX_HEADER_BYTES) return false
+          now = buf
+        }
+        const v = versionOf(now)
+        if (v !== WAL_INDEX_VERSION) {
           // Not yet written (a new file): ask SQLite. A layout this code does not know: always.
           if (v !== 0) usable = false
           return false
         }
+        if (last.equals(now)) return true
+        last.set(now)
+        return false
       } catch {
         usable = false
         return false
       }
-      if (now.equals(last)) return true
-      now.copy(last)
-      return false
     },
   }
+  return header
+}
+
+/** The header is in the machine's own byte order. */
+function versionOf(b: Uint8Array): number {
+  return endianness() === 'LE'
+    ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0
+    : ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0
+}
+
+const PROT_READ = 1
+const MAP_SHARED = 1
+const PAGE = 4096
+let mapper: ((fd: number) => { view: Uint8Array; unmap: () => void } | string) | null | undefined
+
+/** mmap through koffi (the first page of a file, read-only, shared), or null without koffi. */
+function mapping() {
+  if (mapper !== undefined) return mapper
+  const k = loadKoffi()
+  if (typeof k === 'string') return (mapper = null)
+  try {
+    const libc = k.load('libc.so.6')
+    const mmap = libc.func(
+      'void *mmap(void *addr, size_t length, int prot, int flags, int fd, intptr_t offset)',
+    ) as (
+      addr: null,
+      length: number,
+      prot: number,
+      flags: number,
+      fd: number,
+      offset: number,
+    ) => unknown
+    const munmap = libc.func('int munmap(void *addr, size_t length)') as (
+      addr: unknown,
+      length: number,
+    ) => number
+    mapper = (fd) => {
+      const at = mmap(null, PAGE, PROT_READ, MAP_SHARED, fd, 0)
+      const address = at === null ? 0n : k.address(at)
+      // MAP_FAILED is (void *) -1.
+      if (address === 0n || address === 0xffff_ffff_ffff_ffffn) return 'mmap failed'
+      let mapped = true
+      return {
+        view: new Uint8Array(k.view(at, WAL_INDEX_HEADER_BYTES)),
+        unmap: () => {
+          if (mapped) munmap(at, PAGE)
+          mapped = false
+        },
+      }
+    }
+  } catch {
+    mapper = null
+  }
+  return mapper
 }
 
 /** Prepared statements over authorizations. */
-export function accessStatements(db: Db) {
-  const liveOnes = liveMacs(db)
+export function accessStatements(
+  db: Db,
+  /** false: the WAL index header read by pread (tests: as where it cannot be mapped). */
+  o: { mapWalIndex?: boolean } = {},
+) {
+  const liveOnes = liveMacs(db, { map: o.mapWalIndex ?? true })
   // The newest by id (ids grow with each grant, and a grant ends the MAC's others first): read in
   // the index's order. ORDER BY starts_at sorted in a temporary B-tree on every read, and this read
   // runs on every splash page, probe and login (issue 20: 11 % of the splash's CPU profile).

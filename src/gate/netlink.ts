@@ -1,29 +1,8 @@
 import { closeSync, openSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import type { Koffi } from '../ffi.js'
 import type { Mac } from '../mac.js'
 
-/**
- * koffi, a maintained FFI for Node.js with prebuilt binaries: how the service calls netfilter's
- * libraries (src/gate/nft-library.ts) and libmnl's sockets (below) in its own process.
- */
-export interface Koffi {
-  load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
-  /** The calling thread's errno after the last foreign call. */
-  errno(): number
-}
-
-let koffi: Koffi | string | null = null
-
-/** koffi, or why it cannot be loaded (said once, kept). */
-export function loadKoffi(): Koffi | string {
-  if (koffi !== null) return koffi
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi
-  } catch (err) {
-    koffi = `koffi cannot be loaded: ${(err as Error).message.split('\n')[0]}`
-  }
-  return koffi
-}
+export { loadKoffi, type Koffi } from '../ffi.js'
 
 export const NETLINK_ROUTE = 0
 export const NETLINK_NETFILTER = 12
