@@ -10,7 +10,6 @@ import {
 import { createTcRunner } from '../src/gate/tc.js'
 import {
   parseTcLine,
-  readAcks,
   tcMessage,
   ticksPerMicrosecond,
   TC_MESSAGE_MAX,
@@ -198,28 +197,6 @@ describe('the messages', () => {
     expect(buf.readUInt16LE(4)).toBe(41) // RTM_DELTCLASS
     expect(buf.readUInt16LE(6)).toBe(0x1 | 0x4)
     expect(buf.readUInt32LE(24)).toBe(0x10010)
-  })
-
-  it('reads the acknowledgements', () => {
-    const ack = (seq: number, error: number) => {
-      const b = Buffer.alloc(36)
-      b.writeUInt32LE(36, 0)
-      b.writeUInt16LE(2, 4)
-      b.writeUInt32LE(seq, 8)
-      b.writeInt32LE(error, 16)
-      return b
-    }
-    const seen: Array<[number, number]> = []
-    const all = Buffer.concat([ack(5, 0), ack(6, -22), ack(7, 0)])
-    readAcks(all, all.length, (s, e) => seen.push([s, e]))
-    expect(seen).toEqual([
-      [5, 0],
-      [6, -22],
-      [7, 0],
-    ])
-    seen.length = 0
-    readAcks(all, 50, (s, e) => seen.push([s, e])) // the second cut: only the first is read
-    expect(seen).toEqual([[5, 0]])
   })
 })
 

@@ -200,3 +200,26 @@ export function macAt(buf: Buffer, at: number): Mac {
   }
   return mac
 }
+
+const NLMSG_ERROR = 2
+const NLMSG_HDRLEN = 16
+
+/** One netlink answer in a buffer of answers: its sequence number and error (0: done). */
+export interface NetlinkAck {
+  seq: number
+  error: number
+}
+
+/** The acknowledgements and errors (NLMSG_ERROR messages) in what one recv returned. */
+export function parseAcks(buf: Buffer, length: number): NetlinkAck[] {
+  const acks: NetlinkAck[] = []
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = buf.readUInt32LE(off)
+    if (len < NLMSG_HDRLEN || off + len > length) break
+    if (buf.readUInt16LE(off + 4) === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
+      acks.push({ seq: buf.readUInt32LE(off + 8), error: buf.readInt32LE(off + NLMSG_HDRLEN) })
+    off += (len + 3) & ~3
+  }
+  return acks
+}

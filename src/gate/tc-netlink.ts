@@ -6,6 +6,7 @@ import {
   loadKoffi,
   NETLINK_ROUTE,
   openNetlinkSocket,
+  parseAcks,
   type NetlinkSocket,
 } from './netlink.js'
 
@@ -102,7 +103,6 @@ const NLM_F_REQUEST = 0x1
 const NLM_F_ACK = 0x4
 const NLM_F_REPLACE = 0x100
 const NLM_F_CREATE = 0x400
-const NLMSG_ERROR = 2
 const NLMSG_HDRLEN = 16
 const TCMSG_LEN = 20
 const TCA_KIND = 1
@@ -260,21 +260,6 @@ export function tcMessage(
   return length
 }
 
-/**
- * The acknowledgements in what one recv returned: each answered seq and its error (0: done),
- * handed to `each`. Other messages are passed over.
- */
-export function readAcks(buf: Buffer, length: number, each: (seq: number, error: number) => void) {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
-    if (len < NLMSG_HDRLEN || off + len > length) return
-    if (buf.readUInt16LE(off + 4) === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
-      each(buf.readUInt32LE(off + 8), buf.readInt32LE(off + NLMSG_HDRLEN))
-    off += (len + 3) & ~3
-  }
-}
-
 /** Device lines sent on the service's own socket. */
 export interface TcNetlink {
   /**
@@ -347,12 +332,12 @@ export function openTcNetlink(
       while (waiting > 0) {
         const n = socket.recv(answers)
         if (n <= 0) return 'the kernel did not answer every tc change'
-        readAcks(answers, n, (s, error) => {
-          const i = s - first
-          if (i < 0 || i >= changes.length) return
+        for (const a of parseAcks(answers, n)) {
+          const i = a.seq - first
+          if (i < 0 || i >= changes.length) continue
           waiting--
-          if (error !== 0) refused.push(i)
-        })
+          if (a.error !== 0) refused.push(i)
+        }
       }
       if (refused.length) indexes.clear()
       return refused
