@@ -185,6 +185,7 @@ function machine(
     dns: dnsmasq.dns,
     nftLibrary: () => ({ elementsVia: null }),
     kernelReads: () => null,
+    tcNetlink: () => null,
   }
 }
 
@@ -204,6 +205,7 @@ describe('branchgate doctor', () => {
       'nft',
       'nft session',
       'presence',
+      'rates',
       'guest interface',
       'IP forwarding',
       'dnsmasq config',

@@ -44,6 +44,7 @@ function probes(dnsmasq: StagedDnsmasq, files: Record<string, string> = {}): Doc
     dns: dnsmasq.dns,
     nftLibrary: () => ({ elementsVia: null }),
     kernelReads: () => null,
+    tcNetlink: () => null,
   }
 }
 
@@ -81,6 +82,25 @@ describe("doctor and the presence sweep's reads (issue 20)", () => {
       ok: true,
       detail:
         'the neighbour table through ip and the counters through nft -j: libmnl cannot be loaded: not found',
+    })
+  })
+})
+
+describe("doctor and the devices' tc classes (issue 20)", () => {
+  it("says whether each device's classes go on the service's netlink socket, else why through tc", async () => {
+    const staged = stagedDnsmasq()
+    expect(finding(await diagnose(gateway(), probes(staged)), 'rates')).toEqual({
+      check: 'rates',
+      ok: true,
+      detail:
+        "each device's tc classes on a netlink socket of the service's own (the trees at start through tc)",
+    })
+    const fallback = probes(staged)
+    fallback.tcNetlink = () => 'libmnl cannot be loaded: not found'
+    expect(finding(await diagnose(gateway(), fallback), 'rates')).toEqual({
+      check: 'rates',
+      ok: true,
+      detail: "each device's tc classes through tc -batch: libmnl cannot be loaded: not found",
     })
   })
 })

@@ -1,3 +1,4 @@
+import { openTcNetlink } from '../gate/tc-netlink.js'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { BlockList, isIPv6 } from 'node:net'
@@ -78,6 +79,11 @@ export interface DoctorProbes {
    * `guestInterface`: whose neighbours the sweep reads.
    */
   kernelReads(guestInterface: string): string | null
+  /**
+   * Whether each device's tc classes can be sent on a netlink socket of the service's process
+   * (src/gate/tc-netlink.ts): null when they can, else why they go through tc.
+   */
+  tcNetlink(): string | null
 }
 
 export const systemProbes: DoctorProbes = {
@@ -94,6 +100,12 @@ export const systemProbes: DoctorProbes = {
     if (typeof lib === 'string') return lib
     lib.close()
     return { elementsVia: lib.elementsVia ?? null }
+  },
+  tcNetlink() {
+    const socket = openTcNetlink()
+    if (typeof socket === 'string') return socket
+    socket.close()
+    return null
   },
   kernelReads(guestInterface) {
     const dump = openNeighbourDump()
@@ -225,6 +237,17 @@ export async function diagnose(config: Config, probes: DoctorProbes): Promise<Fi
         reads === null
           ? "the neighbour table, its changes and the firewall's counters read in the service's process (netlink)"
           : `the neighbour table through ip and the counters through nft -j: ${reads}`,
+    })
+    // How each let-through device's tc classes (its rates) are made (issue 20): on a netlink
+    // socket of the service's own, else through the tc session (it works either way).
+    const tc = probes.tcNetlink()
+    out.push({
+      check: 'rates',
+      ok: true,
+      detail:
+        tc === null
+          ? "each device's tc classes on a netlink socket of the service's own (the trees at start through tc)"
+          : `each device's tc classes through tc -batch: ${tc}`,
     })
     const iface = gate.guestInterface
     try {

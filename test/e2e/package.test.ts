@@ -545,6 +545,13 @@ describe.skipIf(skip !== null).sequential('the Ansible role', () => {
         detail:
           "the neighbour table, its changes and the firewall's counters read in the service's process (netlink)",
       })
+      // And each device's tc classes on a netlink socket there.
+      expect(doctor.findings.find((f) => f.check === 'rates')).toEqual({
+        check: 'rates',
+        ok: true,
+        detail:
+          "each device's tc classes on a netlink socket of the service's own (the trees at start through tc)",
+      })
       const serviceLog = v6.sh('cat /var/log/branchgate.log')
       expect(serviceLog).toContain(
         "gate: nft session: libnftables (in the service's process); a login's element changes straight to the kernel (libnftnl)",
