@@ -1,9 +1,9 @@
+import { linkIndex } from '../src/gate/netlink.js'
 import { describe, expect, it } from 'vitest'
 import {
   addressBytes,
   addressText,
   findNeighbour,
-  linkIndex,
   neighbourDumpRequest,
   parseNeighbourDump,
   parseNeighbourMessages,

@@ -1,6 +1,6 @@
+import { parseAcks } from '../src/gate/netlink.js'
 import { describe, expect, it } from 'vitest'
 import {
-  parseAcks,
   parseElementCommand,
   parseElementDump,
   type DumpedElement,

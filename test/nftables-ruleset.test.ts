@@ -1,10 +1,10 @@
+import { netnsOf } from '../src/gate/netlink.js'
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   briefly,
   checkRefusal,
   coalescedLines,
-  netnsOf,
   createNftablesGate,
   createNftRunner,
   NFT_SESSION_HELPER,

@@ -1,4 +1,3 @@
-import { openTcNetlink } from '../gate/tc-netlink.js'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { BlockList, isIPv6 } from 'node:net'
@@ -39,6 +38,7 @@ import {
 } from '../gate/nft-library.js'
 import { FAMILIES } from '../gate/nft-elements.js'
 import { openNeighbourDump } from '../gate/neighbour-dump.js'
+import { openTcNetlink } from '../gate/tc-netlink.js'
 import { neighbourFeedRefusal } from '../gate/neighbour-monitor.js'
 import { createFirewallCheck } from '../observe/firewall-check.js'
 import { liveMacsOf } from '../observe/observer.js'

@@ -198,9 +198,10 @@ function walIndexHeader(
   return header
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE'
 /** The header is in the machine's own byte order. */
 function versionOf(b: Uint8Array): number {
-  return endianness() === 'LE'
+  return LITTLE_ENDIAN
     ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0
     : ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0
 }

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net'
 import { endianness } from 'node:os'
 import type { Mac } from '../mac.js'
+import { loadKoffi } from '../ffi.js'
 import {
   inNamespace,
-  loadKoffi,
+  interfaceIndex,
   macAt,
   NETLINK_ROUTE,
   openNetlinkSocket,
@@ -26,10 +27,6 @@ export interface NeighbourActivity {
 // rtnetlink.h and neighbour.h: the message types, the ndmsg header's size, the attributes of
 // an entry, and the states that say nothing of a device being here (FAILED, INCOMPLETE, NOARP,
 // or none at all) or a fixed entry (PERMANENT).
-const RTM_NEWLINK = 16
-const RTM_GETLINK = 18
-const IFINFOMSG_LEN = 16
-const IFLA_IFNAME = 3
 const RTM_NEWNEIGH = 28
 const RTM_DELNEIGH = 29
 const RTM_GETNEIGH = 30
@@ -121,28 +118,6 @@ export function parseNeighbourDump(
     )
       readEntry(buf, nd + NDMSG_LEN, end, now, into)
   })
-}
-
-/**
- * The index in an RTM_GETLINK answer: the interface's index (> 0), or the kernel's error
- * (-19: no such interface), or -1 when the answer is not there.
- */
-export function linkIndex(buf: Buffer, length: number, seq: number): number {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = buf.readUInt16LE(off + 4)
-    if (buf.readUInt32LE(off + 8) === seq) {
-      if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
-        return buf.readInt32LE(off + NLMSG_HDRLEN)
-      // ifinfomsg: family, pad, type (u16), then the index (s32).
-      if (type === RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN)
-        return buf.readInt32LE(off + NLMSG_HDRLEN + 4)
-    }
-    off += (len + 3) & ~3
-  }
-  return -1
 }
 
 function readEntry(buf: Buffer, start: number, end: number, now: number, into: NeighbourActivity) {
@@ -386,35 +361,6 @@ export interface NeighbourDump {
    */
   lookup(ip: string): Mac | null | { failed: string }
   close(): void
-}
-
-/**
- * The index of interface `device` in the socket's network namespace (RTM_GETLINK, numbered
- * `seq`; `answers` takes the reply), or why it has none.
- */
-export function interfaceIndex(
-  socket: NetlinkSocket,
-  device: string,
-  seq: number,
-  answers: Buffer,
-): number | string {
-  const name = Buffer.from(`${device}\0`, 'latin1')
-  const attrLen = 4 + name.length
-  const length = NLMSG_HDRLEN + IFINFOMSG_LEN + ((attrLen + 3) & ~3)
-  const ask = Buffer.alloc(length)
-  ask.writeUInt32LE(length, 0)
-  ask.writeUInt16LE(RTM_GETLINK, 4)
-  ask.writeUInt16LE(NLM_F_REQUEST, 6)
-  ask.writeUInt32LE(seq, 8)
-  const attr = NLMSG_HDRLEN + IFINFOMSG_LEN
-  ask.writeUInt16LE(attrLen, attr)
-  ask.writeUInt16LE(IFLA_IFNAME, attr + 2)
-  name.copy(ask, attr + 4)
-  if (!socket.send(ask, length)) return 'the interface lookup could not be sent'
-  const n = socket.recv(answers)
-  const found = n > 0 ? linkIndex(answers, n, seq) : -1
-  if (found === -19) return `no interface ${device}`
-  return found > 0 ? found : `cannot look up interface ${device} (${found})`
 }
 
 /**

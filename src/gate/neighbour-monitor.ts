@@ -7,7 +7,8 @@ import {
   type NeighbourEvent,
   type NeighbourMessages,
 } from './neighbour-dump.js'
-import { inNamespace, loadKoffi, NETLINK_ROUTE, openNetlinkSocket } from './netlink.js'
+import { loadKoffi } from '../ffi.js'
+import { inNamespace, NETLINK_ROUTE, openNetlinkSocket } from './netlink.js'
 
 /**
  * The neighbour table's changes and whole tables, for the neighbour watch (src/gate/neighbours.ts):

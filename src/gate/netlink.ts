@@ -2,8 +2,6 @@ import { closeSync, openSync } from 'node:fs'
 import type { Koffi } from '../ffi.js'
 import type { Mac } from '../mac.js'
 
-export { loadKoffi, type Koffi } from '../ffi.js'
-
 export const NETLINK_ROUTE = 0
 export const NETLINK_NETFILTER = 12
 const MSG_DONTWAIT = 0x40
@@ -203,6 +201,11 @@ export function macAt(buf: Buffer, at: number): Mac {
 
 const NLMSG_ERROR = 2
 const NLMSG_HDRLEN = 16
+const NLM_F_REQUEST = 0x1
+const RTM_NEWLINK = 16
+const RTM_GETLINK = 18
+const IFINFOMSG_LEN = 16
+const IFLA_IFNAME = 3
 
 /** One netlink answer in a buffer of answers: its sequence number and error (0: done). */
 export interface NetlinkAck {
@@ -222,4 +225,55 @@ export function parseAcks(buf: Buffer, length: number): NetlinkAck[] {
     off += (len + 3) & ~3
   }
   return acks
+}
+
+/**
+ * The index in an RTM_GETLINK answer: the interface's index (> 0), or the kernel's error
+ * (-19: no such interface), or -1 when the answer is not there.
+ */
+export function linkIndex(buf: Buffer, length: number, seq: number): number {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = buf.readUInt32LE(off)
+    if (len < NLMSG_HDRLEN || off + len > length) break
+    const type = buf.readUInt16LE(off + 4)
+    if (buf.readUInt32LE(off + 8) === seq) {
+      if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
+        return buf.readInt32LE(off + NLMSG_HDRLEN)
+      // ifinfomsg: family, pad, type (u16), then the index (s32).
+      if (type === RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN)
+        return buf.readInt32LE(off + NLMSG_HDRLEN + 4)
+    }
+    off += (len + 3) & ~3
+  }
+  return -1
+}
+
+/**
+ * The index of interface `device` in the socket's network namespace (RTM_GETLINK, numbered
+ * `seq`; `answers` takes the reply), or why it has none.
+ */
+export function interfaceIndex(
+  socket: NetlinkSocket,
+  device: string,
+  seq: number,
+  answers: Buffer,
+): number | string {
+  const name = Buffer.from(`${device}\0`, 'latin1')
+  const attrLen = 4 + name.length
+  const length = NLMSG_HDRLEN + IFINFOMSG_LEN + ((attrLen + 3) & ~3)
+  const ask = Buffer.alloc(length)
+  ask.writeUInt32LE(length, 0)
+  ask.writeUInt16LE(RTM_GETLINK, 4)
+  ask.writeUInt16LE(NLM_F_REQUEST, 6)
+  ask.writeUInt32LE(seq, 8)
+  const attr = NLMSG_HDRLEN + IFINFOMSG_LEN
+  ask.writeUInt16LE(attrLen, attr)
+  ask.writeUInt16LE(IFLA_IFNAME, attr + 2)
+  name.copy(ask, attr + 4)
+  if (!socket.send(ask, length)) return 'the interface lookup could not be sent'
+  const n = socket.recv(answers)
+  const found = n > 0 ? linkIndex(answers, n, seq) : -1
+  if (found === -19) return `no interface ${device}`
+  return found > 0 ? found : `cannot look up interface ${device} (${found})`
 }

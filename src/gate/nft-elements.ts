@@ -61,8 +61,6 @@ export function parseElementCommand(command: string): ElementOp[] | null {
   return ops
 }
 
-export { parseAcks, type NetlinkAck } from './netlink.js'
-
 const NLMSG_ERROR = 2
 const NLMSG_HDRLEN = 16
 

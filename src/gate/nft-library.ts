@@ -1,18 +1,12 @@
 import { endianness } from 'node:os'
+import { loadKoffi, type Koffi } from '../ffi.js'
 import {
-  parseAcks,
   parseElementCommand,
   parseElementDump,
   type DumpedElement,
   type ElementOp,
 } from './nft-elements.js'
-import {
-  inNamespace,
-  loadKoffi,
-  NETLINK_NETFILTER,
-  openNetlinkSocket,
-  type Koffi,
-} from './netlink.js'
+import { inNamespace, NETLINK_NETFILTER, openNetlinkSocket, parseAcks } from './netlink.js'
 
 /**
  * libnftables, netfilter's own library (the `nft` program is a thin shell around it), called in

@@ -579,8 +579,6 @@ export function createNftablesGate(o: NftablesGateOptions): NftablesGate {
   }
 }
 
-export { netnsOf }
-
 /** nft's answer in one line: its distinct "Error:" lines, with a hint when the table is missing. */
 export function briefly(message: string): string {
   const errors = [...new Set(message.split('\n').filter((l) => l.startsWith('Error:')))]

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { endianness } from 'node:os'
-import { interfaceIndex } from './neighbour-dump.js'
+import { loadKoffi } from '../ffi.js'
 import {
   inNamespace,
-  loadKoffi,
+  interfaceIndex,
   NETLINK_ROUTE,
   openNetlinkSocket,
   parseAcks,
@@ -114,8 +114,11 @@ const TCA_FQ_CODEL_FLOWS = 5
 const TC_LINKLAYER_ETHERNET = 1
 /** struct tc_htb_opt: two tc_ratespec (12 bytes each), then buffer, cbuffer, quantum, level, prio. */
 const HTB_OPT_LEN = 44
-/** tc's packet size for its rate tables (htb_parse_class_opt's mtu), which sets cell_log. */
-const HTB_MTU = 1600
+/**
+ * tc_calc_rtable's cell_log for htb_parse_class_opt's MTU of 1600: the smallest shift that
+ * brings the MTU under 256.
+ */
+const CELL_LOG = 3
 
 /**
  * The kernel's scheduler clock as tc reads it from /proc/net/psched: ticks per microsecond
@@ -145,9 +148,7 @@ export function xmitTicks(rate: number, size: number, perUs: number): number {
  * they are left out here.
  */
 function rateSpec(buf: Buffer, at: number, rate: number) {
-  let cellLog = 0
-  while (HTB_MTU >> cellLog > 255) cellLog++
-  buf.writeUInt8(cellLog, at)
+  buf.writeUInt8(CELL_LOG, at)
   buf.writeUInt8(TC_LINKLAYER_ETHERNET, at + 1)
   buf.writeUInt16LE(0, at + 2) // overhead
   buf.writeInt16LE(-1, at + 4) // cell_align
@@ -156,17 +157,14 @@ function rateSpec(buf: Buffer, at: number, rate: number) {
 }
 
 /** Writes one netlink attribute at `at`; returns where the next one goes. */
-function attr(buf: Buffer, at: number, type: number, value: Buffer | number | string): number {
+function attr(buf: Buffer, at: number, type: number, value: number | string): number {
   let len: number
   if (typeof value === 'number') {
     buf.writeUInt32LE(value >>> 0, at + 4)
     len = 4 + 4
-  } else if (typeof value === 'string') {
+  } else {
     const n = buf.write(`${value}\0`, at + 4, 'latin1')
     len = 4 + n
-  } else {
-    value.copy(buf, at + 4)
-    len = 4 + value.length
   }
   buf.writeUInt16LE(len, at)
   buf.writeUInt16LE(type, at + 2)
