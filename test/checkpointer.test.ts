@@ -6,7 +6,7 @@ import { until } from './net-helpers.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Worker } from 'node:worker_threads'
 import { startCheckpointer } from '../src/db/checkpointer.js'
-import { setBusyPolicy, shareWriterTurn } from '../src/db/open.js'
+import { setBusyPolicy, shareWriterTurn, writerTurnOf } from '../src/db/open.js'
 import { tempDb } from './helpers.js'
 
 const cleanups: Array<() => unknown> = []
@@ -138,6 +138,85 @@ describe('checkpoints off the event loop', () => {
     expect(wait).not.toHaveBeenCalled()
   })
 
+  it('holds its transaction flag up while a write transaction runs, and steps back for the worker’s turn', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    // [turn, writing, stage]
+    const shared = new Int32Array(new SharedArrayBuffer(12))
+    const turn = shared.subarray(0, 2)
+    shareWriterTurn(t.db, turn)
+    cleanups.push(() => shareWriterTurn(t.db, null))
+    const insert = t.db.prepare(`INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'x')`)
+    let inside = -1
+    t.db.transaction(() => {
+      inside = Atomics.load(turn, 1)
+      insert.run()
+    })()
+    expect(inside).toBe(1)
+    expect(Atomics.load(turn, 1)).toBe(0)
+    // A thread that raises the turn as the worker does, waits for this side to step back (the
+    // flag down while the turn is up), then notes it (stage 1) and lowers the turn.
+    const other = new Worker(
+      `const { workerData: s } = require('node:worker_threads')
+       Atomics.store(s, 0, 1); Atomics.store(s, 2, 9); Atomics.notify(s, 2)
+       while (Atomics.load(s, 1) !== 0 || Atomics.load(s, 2) !== 10) Atomics.wait(s, 2, 9, 5)
+       Atomics.store(s, 2, 1); Atomics.store(s, 0, 0); Atomics.notify(s, 0)`,
+      { eval: true, workerData: shared },
+    )
+    cleanups.push(() => other.terminate())
+    await until(() => Atomics.load(shared, 2) === 9)
+    Atomics.store(shared, 2, 10)
+    let stageSeen = 0
+    t.db.transaction(() => {
+      stageSeen = Atomics.load(shared, 2)
+      inside = Atomics.load(turn, 1)
+      insert.run()
+    })()
+    // It began only once the other thread's turn was over, with its flag up again.
+    expect(stageSeen).toBe(1)
+    expect(inside).toBe(1)
+    expect(Atomics.load(turn, 1)).toBe(0)
+  })
+
+  it('has the worker wait for a write transaction in progress to end, not be refused the lock', async () => {
+    const t = tempDb()
+    cleanups.push(t.close)
+    const ticks: Array<{ restarted: boolean; heldMs: number }> = []
+    const checkpointer = startCheckpointer(t.db, t.file, () => {}, {
+      everyMs: 10,
+      restartFrames: 1,
+      onTick: (tick) => ticks.push(tick),
+    })
+    cleanups.push(() => checkpointer.stop())
+    const turn = writerTurnOf(t.db)!
+    const insert = t.db.prepare(
+      `INSERT INTO audit_log (at, actor, action, detail) VALUES (1, 'test', 'x', @d)`,
+    )
+    const pause = new Int32Array(new SharedArrayBuffer(4))
+    // The worker runs once something was written.
+    insert.run({ d: 'x'.repeat(2000) })
+    await until(() => checkpointer.running())
+    let before = -1
+    while (before < 0) {
+      // A commit gives the worker frames to copy and a restart to make; the write transaction
+      // right after is still running when the worker asks for its turn, and goes on for longer
+      // than the worker's busy_timeout (10 ms): SQLite alone would refuse the worker the lock.
+      // (When the worker's tick fell between the two, nothing is left to restart: again.)
+      insert.run({ d: 'x'.repeat(2000) })
+      t.db.transaction(() => {
+        insert.run({ d: 'y'.repeat(2000) })
+        for (let i = 0; i < 200 && Atomics.load(turn, 0) === 0; i++) Atomics.wait(pause, 0, 0, 1)
+        if (Atomics.load(turn, 0) === 0) return
+        before = ticks.length
+        Atomics.wait(pause, 0, 0, 50)
+      })()
+      await new Promise((r) => setImmediate(r))
+    }
+    await until(() => ticks.slice(before).some((x) => x.heldMs > 0))
+    // The restart asked for during the transaction was made once it ended.
+    expect(ticks.slice(before).find((x) => x.heldMs > 0)!.restarted).toBe(true)
+  })
+
   it('logs a WAL restart that held writers back at least slowMs, with how long', async () => {
     const t = tempDb()
     cleanups.push(t.close)
@@ -192,14 +271,18 @@ describe('checkpoints off the event loop', () => {
     shareWriterTurn(t.db, turn)
     cleanups.push(() => shareWriterTurn(t.db, null))
     // The turn is up and nobody will lower it (a worker stuck in its turn): the wait is bounded
-    // by the budget the connection was given, here 20 ms, not the default 5 s.
+    // by the budget the connection was given, here 200 ms, not the default 5 s.
     Atomics.store(turn, 0, 1)
-    setBusyPolicy(t.db, { budgetMs: 20 })
+    setBusyPolicy(t.db, { budgetMs: 200 })
     cleanups.push(() => setBusyPolicy(t.db, {}))
     const wait = vi.spyOn(Atomics, 'wait')
     cleanups.push(() => wait.mockRestore())
     expect(t.db.transaction(() => 'ran')()).toBe('ran')
-    expect(wait).toHaveBeenCalledWith(turn, 0, 1, 20)
+    // What is left of the budget, 200 ms at most.
+    expect(wait).toHaveBeenCalledWith(turn, 0, 1, expect.any(Number))
+    const waited = wait.mock.calls[0]![3]!
+    expect(waited).toBeGreaterThan(0)
+    expect(waited).toBeLessThanOrEqual(200)
     // A budget of 0: no wait at all.
     wait.mockClear()
     setBusyPolicy(t.db, { budgetMs: 0 })

@@ -17,10 +17,19 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000
 // The main connection does not wait for that lock in SQLite's busy handler, whose sleeps (1, 2,
 // 5, 10 ms…) kept the event loop waiting twice as long as the restart held it (bench portal,
 // strace: the main thread slept 18 ms for a restart that held it 8 ms, every second under
-// load). This thread raises `turn` before it asks for the lock and lowers it when done; the main
-// connection's write transactions (src/db/open.ts) wait on it before BEGIN and are woken at
-// once (Atomics.notify). A writer still holding the lock after `busyMs` (the console's thread, a
-// command) makes it give up until the next tick.
+// load). This thread raises `turn[0]` before it asks for the lock and lowers it when done; the
+// main connection's write transactions (src/db/open.ts) wait on it before BEGIN and are woken at
+// once (Atomics.notify). The same goes the other way: the main connection holds `turn[1]` up for
+// the length of each write transaction, and this thread, its turn raised, waits for it to drop
+// before it asks. Asked while a login's transaction was running, SQLite refused the lock and
+// slept 1 ms, then 2 (its busy handler's first sleeps): 3 of the 13 ms a restart held the
+// writers (bench portal, strace). A writer still holding the lock after `busyMs` (the console's
+// thread, a command) makes it give up until the next tick.
+//
+// What a restart holds the writers for is its copy of the frames written since the last PASSIVE
+// began, and two fsyncs. The PASSIVE copies go on until one leaves only a moment's frames
+// (`tailFrames`, at most `passes` copies): the last one took 17 ms, and the 340 frames the logins
+// wrote meanwhile took 6 ms to copy inside the restart.
 //
 // The WAL file is cut back here too, never in a login's commit: SQLite's journal_size_limit
 // truncates it in the first commit after a restart, on the event loop (3-40 ms of ftruncate
@@ -42,6 +51,10 @@ function byTurns(mode) {
   const t0 = performance.now()
   Atomics.store(turn, 0, 1)
   try {
+    // A write transaction of the main connection in progress: woken at its end. Only this
+    // connection's own transactions raise the flag, and they are short; a long one (a purge) is
+    // waited for no longer than a second, then SQLite's busy_timeout decides.
+    Atomics.wait(turn, 1, 1, 1000)
     const r = db.pragma('wal_checkpoint(' + mode + ')')[0]
     return { done: r.busy === 0, heldMs: performance.now() - t0 }
   } finally {
@@ -62,9 +75,15 @@ const timer = setInterval(() => {
     // Nothing written since the last restart: its frames are all copied, and the next commit
     // starts the WAL over by itself (without this, one RESTART a tick until the thread ended).
     if (passive.log >= workerData.restartFrames && written > 0) {
-      // A second copy syncs what landed during the first, so that the restart, which holds
+      // More copies sync what landed during the one before, so that the restart, which holds
       // every writer back, has only the last moment's frames to copy and sync.
-      db.pragma('wal_checkpoint(PASSIVE)')
+      let before = passive.log
+      for (let i = 0; i < workerData.passes; i++) {
+        const again = db.pragma('wal_checkpoint(PASSIVE)')[0]
+        const landed = again.log - before
+        before = again.log
+        if (landed <= workerData.tailFrames) break
+      }
       const r = byTurns('RESTART')
       heldMs = r.heldMs
       restarted = r.done
@@ -113,6 +132,13 @@ export interface CheckpointerOptions {
   /** At most this many frames written in a tick is a lull (default 64). */
   lullFrames?: number
   /**
+   * Before a restart, PASSIVE copies go on until at most this many frames landed during one
+   * (default 64), at most `restartPasses` of them (default 4): what is left is copied while the
+   * writers wait.
+   */
+  tailFrames?: number
+  restartPasses?: number
+  /**
    * Called after each tick with the WAL's size in frames before it, whether it restarted or
    * truncated the WAL, and how long that held the main connection's writers back, in ms.
    */
@@ -160,8 +186,9 @@ export function startCheckpointer(
   const slowMs = opts.slowMs ?? 1000
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
   const limitBytes = opts.walLimitBytes ?? 8 << 20
-  // 1 while the worker wants or holds the write lock (see WORKER_SOURCE).
-  const turn = new Int32Array(new SharedArrayBuffer(4))
+  // [0]: 1 while the worker wants or holds the write lock; [1]: 1 while the main connection is in
+  // a write transaction (see WORKER_SOURCE and src/db/open.ts).
+  const turn = new Int32Array(new SharedArrayBuffer(8))
   const fallBack = () => {
     shareWriterTurn(db, null)
     if (!db.open) return
@@ -181,6 +208,8 @@ export function startCheckpointer(
         everyMs,
         restartFrames: opts.restartFrames ?? 1000,
         lullFrames: opts.lullFrames ?? 64,
+        tailFrames: opts.tailFrames ?? 64,
+        passes: opts.restartPasses ?? 4,
         limitBytes,
         turn,
         busyMs: 10,

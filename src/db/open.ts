@@ -312,16 +312,25 @@ function immediateByDefault(db: Db): void {
       const policy = busyPolicies.get(db)
       const budget = policy?.budgetMs ?? BUSY_BUDGET_MS
       const turn = db.inTransaction ? undefined : writerTurns.get(db)
-      if (turn && budget > 0 && Atomics.load(turn, 0) !== 0) Atomics.wait(turn, 0, 1, budget)
-      for (let tries = 0; ; tries++) {
-        entered = false
-        try {
-          return tx.apply(this, args)
-        } catch (err) {
-          // Only BEGIN IMMEDIATE refused (nothing ran, nothing to undo), within the budget.
-          if (entered || !isBusy(err) || performance.now() - t0 >= budget) throw err
-          policy?.onRetry?.()
-          Atomics.wait(PAUSE, 0, 0, Math.min(25, 1 << tries))
+      const writing = turn !== undefined && turn.length > 1 && budget > 0
+      if (turn && budget > 0) awaitTurn(turn, writing, t0, budget)
+      try {
+        for (let tries = 0; ; tries++) {
+          entered = false
+          try {
+            return tx.apply(this, args)
+          } catch (err) {
+            // Only BEGIN IMMEDIATE refused (nothing ran, nothing to undo), within the budget.
+            if (entered || !isBusy(err) || performance.now() - t0 >= budget) throw err
+            policy?.onRetry?.()
+            Atomics.wait(PAUSE, 0, 0, Math.min(25, 1 << tries))
+          }
+        }
+      } finally {
+        if (writing) {
+          Atomics.store(turn, 1, 0)
+          // The worker, its turn raised, waits for this transaction's end.
+          if (Atomics.load(turn, 0) !== 0) Atomics.notify(turn, 1)
         }
       }
     }
@@ -344,6 +353,30 @@ function immediateByDefault(db: Db): void {
  * spent. It blocks the event loop as busy_timeout's own wait does.
  */
 const BUSY_BUDGET_MS = 5000
+
+/**
+ * Waits while the checkpoint worker has its turn (turn[0]), within the budget. With `writing`,
+ * raises turn[1] for the transaction about to begin: raised first and the worker's turn read
+ * after (the worker does the reverse), so either this side sees the worker's turn and steps back,
+ * or the worker sees the transaction and waits for its end (src/db/checkpointer.ts).
+ */
+function awaitTurn(turn: Int32Array, writing: boolean, t0: number, budget: number): void {
+  for (;;) {
+    if (writing) Atomics.store(turn, 1, 1)
+    if (Atomics.load(turn, 0) === 0) return
+    if (writing) {
+      Atomics.store(turn, 1, 0)
+      Atomics.notify(turn, 1)
+    }
+    const left = budget - (performance.now() - t0)
+    // Out of budget: BEGIN asks SQLite, whose refusal ends the transaction's tries.
+    if (left <= 0) {
+      if (writing) Atomics.store(turn, 1, 1)
+      return
+    }
+    Atomics.wait(turn, 0, 1, left)
+  }
+}
 const PAUSE = new Int32Array(new SharedArrayBuffer(4))
 
 const isBusy = (err: unknown) =>
@@ -360,14 +393,20 @@ const busyPolicies = new WeakMap<Db, BusyPolicy>()
 const writerTurns = new WeakMap<Db, Int32Array>()
 
 /**
- * Shares a flag with the thread that checkpoints this connection's database
- * (src/db/checkpointer.ts): while it is 1 that thread wants or holds the write lock, and this
- * connection's write transactions wait for it to drop to 0 (woken by Atomics.notify) before
- * BEGIN. null stops sharing.
+ * Shares flags with the thread that checkpoints this connection's database
+ * (src/db/checkpointer.ts): while turn[0] is 1 that thread wants or holds the write lock, and
+ * this connection's write transactions wait for it to drop to 0 (woken by Atomics.notify) before
+ * BEGIN. turn[1], when the array has it, is 1 while one of them runs: that thread waits for its
+ * end before asking for the lock. null stops sharing.
  */
 export function shareWriterTurn(db: Db, turn: Int32Array | null): void {
   if (turn) writerTurns.set(db, turn)
   else writerTurns.delete(db)
+}
+
+/** The flags a connection shares with its checkpoint thread, if any (tests, the bench). */
+export function writerTurnOf(db: Db): Int32Array | undefined {
+  return writerTurns.get(db)
 }
 
 /** Changes how a connection's write transactions wait for the lock (tests, tools). */
