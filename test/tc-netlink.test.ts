@@ -178,7 +178,7 @@ describe('the messages', () => {
     expect(top.get(1)!.toString('latin1')).toBe('fq_codel\0')
     const o = attrs(top.get(2)!, 0, top.get(2)!.length)
     expect([o.get(2)!.readUInt32LE(0), o.get(5)!.readUInt32LE(0)]).toEqual([1000, 64])
-    expect(buf.readUInt16LE(36 + 16 + 2) & 0x8000).toBe(0x8000) // TCA_OPTIONS nested
+    expect(buf.readUInt16LE(36 + 16 + 2)).toBe(2) // TCA_OPTIONS, without NLA_F_NESTED, as tc
 
     const fifo = tcMessage(
       parseTcLine('qdisc replace dev up0 parent 1:10 handle 10: pfifo limit 165')!,

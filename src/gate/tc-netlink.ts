@@ -106,8 +106,9 @@ const NLM_F_CREATE = 0x400
 const NLMSG_HDRLEN = 16
 const TCMSG_LEN = 20
 const TCA_KIND = 1
+// Nested as iproute2's addattr_nest makes it: without NLA_F_NESTED (the kernel parses a qdisc's
+// and a class's options either way; tc's own bytes are the ones every kernel has taken).
 const TCA_OPTIONS = 2
-const NLA_F_NESTED = 0x8000
 const TCA_HTB_PARMS = 1
 const TCA_FQ_CODEL_LIMIT = 2
 const TCA_FQ_CODEL_FLOWS = 5
@@ -231,7 +232,7 @@ export function tcMessage(
     buf.writeUInt32LE(change.quantum, opt + 32)
     off = opt + HTB_OPT_LEN
     buf.writeUInt16LE(off - nest, nest)
-    buf.writeUInt16LE(TCA_OPTIONS | NLA_F_NESTED, nest + 2)
+    buf.writeUInt16LE(TCA_OPTIONS, nest + 2)
   } else if (change.kind === 'class del') {
     buf.writeUInt32LE(change.classid, t + 8)
     buf.writeUInt32LE(0, t + 12)
@@ -250,7 +251,7 @@ export function tcMessage(
       off = attr(buf, off, TCA_FQ_CODEL_LIMIT, change.limit)
       off = attr(buf, off, TCA_FQ_CODEL_FLOWS, change.flows)
       buf.writeUInt16LE(off - nest, nest)
-      buf.writeUInt16LE(TCA_OPTIONS | NLA_F_NESTED, nest + 2)
+      buf.writeUInt16LE(TCA_OPTIONS, nest + 2)
     }
   }
   const length = off - at
