@@ -1,5 +1,6 @@
+import { parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max'
 import { describe, expect, it } from 'vitest'
-import { parsePhone } from '../src/customers/phone.js'
+import { parsePhone, type PhoneResult } from '../src/customers/phone.js'
 
 const MX = { defaultRegion: 'MX', allowedRegions: ['MX'] }
 
@@ -95,5 +96,94 @@ describe('phone rules', () => {
       ok: false,
       reason: 'notMobile',
     })
+  })
+
+  it('decides as the whole way did: every formatting step, isValid() and getType() apart', () => {
+    // The rules as they were written before the fast paths (a plain typed number skips the
+    // Unicode clean-up; one type look-up stands for isValid() and getType()), kept here to hold
+    // the new ones to the same verdict on thousands of inputs.
+    const reference = (input: string, rules: typeof MX): PhoneResult => {
+      if (input.length > 200) return { ok: false, reason: 'invalid' }
+      const text = input
+        .normalize('NFKC')
+        .replace(/\p{Cf}/gu, '')
+        .replace(/\p{Zs}/gu, ' ')
+        .replace(/\p{Pd}/gu, '-')
+        .trim()
+      if (text === '') return { ok: false, reason: 'required' }
+      if (text.length > 40 || !/^[+\d\s().\-/]+$/.test(text))
+        return { ok: false, reason: 'invalid' }
+      const tryParse = (t: string) => {
+        try {
+          const p = parsePhoneNumberWithError(t, rules.defaultRegion as CountryCode)
+          return p.isValid() ? p : null
+        } catch {
+          return null
+        }
+      }
+      const digits = text.replace(/[^\d+]/g, '')
+      const legacy =
+        /^(?:\+|00)521(\d{10})$/.exec(digits)?.[1] ?? /^04[45](\d{10})$/.exec(digits)?.[1]
+      const parsed = tryParse(text) ?? tryParse(legacy ? `+52${legacy}` : text)
+      if (!parsed) return { ok: false, reason: 'invalid' }
+      if (!parsed.country || !rules.allowedRegions.includes(parsed.country))
+        return { ok: false, reason: 'region' }
+      const type = parsed.getType()
+      if (!type || !['MOBILE', 'FIXED_LINE_OR_MOBILE'].includes(type))
+        return { ok: false, reason: 'notMobile' }
+      return { ok: true, e164: parsed.number, region: parsed.country }
+    }
+    // Deterministic "random" inputs: digits of every length, with the prefixes people type, the
+    // separators, and characters only the Unicode clean-up handles.
+    let seed = 20
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+    const pieces = [
+      '',
+      ' ',
+      '+',
+      '+52',
+      '+1',
+      '+1 800',
+      '+34 6',
+      '+34 9',
+      '00',
+      '044',
+      '01',
+      '800',
+      '900',
+      '55',
+      '33',
+      '81',
+    ]
+    const separators = [
+      ' ',
+      '-',
+      '.',
+      '(',
+      ')',
+      '/',
+      '\u00a0',
+      '\u2011',
+      '\u202d',
+      '\u200b',
+      '５',
+      'x',
+    ]
+    const rules = [MX, { defaultRegion: 'MX', allowedRegions: ['MX', 'US', 'ES'] }]
+    const seen = new Set<string>()
+    for (let i = 0; i < 6000; i++) {
+      let typed = pieces[next(pieces.length)]!
+      const length = [0, 4, 7, 8, 9, 10, 10, 10, 11, 12][next(10)]!
+      for (let d = 0; d < length; d++) {
+        typed += String(next(10))
+        if (next(5) === 0) typed += separators[next(separators.length)]
+      }
+      const r = rules[i % 2]!
+      const verdict = parsePhone(typed, r)
+      expect(verdict, JSON.stringify(typed)).toEqual(reference(typed, r))
+      seen.add(verdict.ok ? 'ok' : verdict.reason)
+    }
+    // Every verdict was reached: numbers taken, and numbers refused for each reason.
+    expect([...seen].sort()).toEqual(['invalid', 'notMobile', 'ok', 'region', 'required'])
   })
 })

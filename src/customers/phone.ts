@@ -21,14 +21,14 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
   const text = withoutFormatting(input)
   if (text === '') return { ok: false, reason: 'required' }
   if (text.length > 40 || !/^[+\d\s().\-/]+$/.test(text)) return { ok: false, reason: 'invalid' }
-  const parsed =
+  const typed =
     tryParse(text, rules.defaultRegion) ??
     tryParse(withoutLegacyMexicanPrefix(text), rules.defaultRegion)
-  if (!parsed) return { ok: false, reason: 'invalid' }
+  if (!typed) return { ok: false, reason: 'invalid' }
+  const { parsed, type } = typed
   const region = parsed.country
   if (!region || !rules.allowedRegions.includes(region)) return { ok: false, reason: 'region' }
-  const type = parsed.getType()
-  if (!type || !SMS_TYPES.has(type)) return { ok: false, reason: 'notMobile' }
+  if (!SMS_TYPES.has(type)) return { ok: false, reason: 'notMobile' }
   // The code page shows the number right after: format it now, from the parse already done.
   remember(parsed.number, parsed.formatInternational())
   return { ok: true, e164: parsed.number, region }
@@ -41,6 +41,8 @@ export function parsePhone(input: string, rules: PhoneRules): PhoneResult {
  * hyphen; NFKC first turns full-width digits into ASCII ones. Controls (Cc) stay and are refused.
  */
 function withoutFormatting(input: string): string {
+  // What people type (digits, spaces, + ( ) - . /) is already what the rest would make of it.
+  if (PLAIN.test(input)) return input.trim()
   return input
     .normalize('NFKC')
     .replace(/\p{Cf}/gu, '')
@@ -49,10 +51,18 @@ function withoutFormatting(input: string): string {
     .trim()
 }
 
+const PLAIN = /^[\d +().\-/]*$/
+
+/**
+ * The number and its type, or null when it is not a valid one. With the full ("max") metadata
+ * every region has its types, and libphonenumber's isValid() is "has a type" (isValid.js): the
+ * type is worked out once, not twice (its regular expressions were 5 µs of a 20 µs parse).
+ */
 function tryParse(text: string, region: string) {
   try {
-    const p = parsePhoneNumberWithError(text, region as CountryCode)
-    return p.isValid() ? p : null
+    const parsed = parsePhoneNumberWithError(text, region as CountryCode)
+    const type = parsed.getType()
+    return type === undefined ? null : { parsed, type }
   } catch {
     return null
   }
