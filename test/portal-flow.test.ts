@@ -384,6 +384,33 @@ describe('refusals keep what was typed and say why', () => {
     expect((await h.post('/verify', { challenge, code })).status).toBe(410)
   })
 
+  it('a code sent twice at once lets the device through once, and the other is told it is used', async () => {
+    const { html } = await startLogin()
+    const challenge = challengeOf(html)
+    const code = h.sms.sent.at(-1)!.code
+    // Both requests have checked the code (it is right, and pending) before either commits: the
+    // firewall answers only once both are waiting for it.
+    const letThrough = h.gate.letThrough.bind(h.gate)
+    let waiting = 0
+    let release!: () => void
+    const both = new Promise<void>((r) => (release = r))
+    h.gate.letThrough = async (...args) => {
+      if (++waiting === 2) release()
+      await both
+      return letThrough(...args)
+    }
+    const answers = await Promise.all([
+      h.post('/verify', { challenge, code }),
+      h.post('/verify', { challenge, code }),
+    ])
+    expect(waiting).toBe(2)
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 410])
+    expect(h.db.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 1 })
+    expect(h.db.prepare('SELECT count(*) AS n FROM authorizations').get()).toEqual({ n: 1 })
+    expect(h.db.prepare('SELECT count(*) AS n FROM visits').get()).toEqual({ n: 1 })
+    expect(h.db.prepare('SELECT status FROM otp_challenges').get()).toEqual({ status: 'verified' })
+  })
+
   it('a code texted for one device cannot be used from another', async () => {
     const { html } = await startLogin()
     h.neighbours.set('10.20.0.66', '3a:00:00:00:00:66')

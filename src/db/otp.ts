@@ -58,6 +58,10 @@ export function otpStatements(db: Db) {
   const setStatus = db.prepare(
     `UPDATE otp_challenges SET status = @status, closed_at = @now WHERE id = @id`,
   )
+  const closePending = db.prepare(
+    `UPDATE otp_challenges SET status = @status, closed_at = @now
+     WHERE id = @id AND status = 'pending'`,
+  )
   // Its own statement: `send_failed_at` filters the "sent" indexes, so only this write touches them.
   const markSendFailed = db.prepare(
     `UPDATE otp_challenges SET status = 'send_failed', closed_at = @now, send_failed_at = @now
@@ -90,6 +94,12 @@ export function otpStatements(db: Db) {
     },
     setStatus: (id: string, status: Exclude<ChallengeStatus, 'send_failed'>, now: number | null) =>
       setStatus.run({ id, status, now }),
+    /**
+     * Closes a code that is still pending, in one statement (no read before it); false when it
+     * was not (used, spent or replaced meanwhile).
+     */
+    closePending: (id: string, status: 'verified', now: number) =>
+      closePending.run({ id, status, now }).changes === 1,
     /** The code could not be sent: it counts against nothing and cannot be used. */
     markSendFailed: (id: string, now: number) => markSendFailed.run({ id, now }),
     /** Who delivered the code, and on which channel. */

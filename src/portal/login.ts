@@ -291,8 +291,7 @@ export function createLogin(deps: LoginDeps) {
       const now = clock.now()
       const challenge = checkCode(challengeId, mac, code, now, 'opt-out')
       db.transaction(() => {
-        if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
-        otp.setStatus(challenge.id, 'verified', now)
+        if (!otp.closePending(challenge.id, 'verified', now)) throw new ChallengeNotFoundError()
         deps.optOut?.(challenge.phone_e164, now)
       })()
     },
@@ -386,9 +385,8 @@ export function createLogin(deps: LoginDeps) {
       const { visitId } = await deps.access.setDeviceState(
         { next: 'allowed', mac, customerId: known, until, reason: 'login', actor: 'portal' },
         () => {
-          // A parallel request may have used or spent the code meanwhile.
-          if (otp.byId(challenge.id)?.status !== 'pending') throw new ChallengeNotFoundError()
-          otp.setStatus(challenge.id, 'verified', now)
+          // A parallel request may have used or spent the code meanwhile: closed only if pending.
+          if (!otp.closePending(challenge.id, 'verified', now)) throw new ChallengeNotFoundError()
           ;({ customer, arrival } = deps.book.recordVerified(
             {
               phone: challenge.phone_e164,
