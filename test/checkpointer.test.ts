@@ -14,6 +14,20 @@ afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f()
 })
 
+/**
+ * A database whose connection shares `flags` slots with a checkpoint thread (shareWriterTurn),
+ * followed by `stages` slots of the test's own, all in one shared array.
+ */
+function sharedTurn(flags: number, stages: number) {
+  const t = tempDb()
+  cleanups.push(t.close)
+  const shared = new Int32Array(new SharedArrayBuffer(4 * (flags + stages)))
+  const turn = shared.subarray(0, flags)
+  shareWriterTurn(t.db, turn)
+  cleanups.push(() => shareWriterTurn(t.db, null))
+  return { t, shared, turn }
+}
+
 describe('checkpoints off the event loop', () => {
   it('copies committed pages into the database file from a worker, not from the commits', async () => {
     const t = tempDb()
@@ -94,13 +108,8 @@ describe('checkpoints off the event loop', () => {
   })
 
   it('has a write transaction wait for the worker’s turn, and begin once it is over', async () => {
-    const t = tempDb()
-    cleanups.push(t.close)
     // [turn, stage]: the turn as the checkpoint worker shares it, and how far the other thread is.
-    const shared = new Int32Array(new SharedArrayBuffer(8))
-    const turn = shared.subarray(0, 1)
-    shareWriterTurn(t.db, turn)
-    cleanups.push(() => shareWriterTurn(t.db, null))
+    const { t, shared, turn } = sharedTurn(1, 1)
     // Another thread takes its turn as the worker does, waits until this one is about to write,
     // holds the turn a little longer (so a transaction that did not wait would run meanwhile),
     // then notes that it is over (stage 3) and lowers the turn.
@@ -139,13 +148,8 @@ describe('checkpoints off the event loop', () => {
   })
 
   it('holds its transaction flag up while a write transaction runs, and steps back for the worker’s turn', async () => {
-    const t = tempDb()
-    cleanups.push(t.close)
     // [turn, writing, stage]
-    const shared = new Int32Array(new SharedArrayBuffer(12))
-    const turn = shared.subarray(0, 2)
-    shareWriterTurn(t.db, turn)
-    cleanups.push(() => shareWriterTurn(t.db, null))
+    const { t, shared, turn } = sharedTurn(2, 1)
     const insert = t.db.prepare(`INSERT INTO audit_log (at, actor, action) VALUES (1, 'test', 'x')`)
     let inside = -1
     t.db.transaction(() => {

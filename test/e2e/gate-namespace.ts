@@ -43,6 +43,13 @@ export function createGateNamespace(name: string) {
     nftArgv,
     inNs,
     nft: (...args: string[]) => inNs('nft', ...args),
+    /** A veth pair for each name (its peer: the name and `p`), the named end up. */
+    veths(...names: string[]) {
+      for (const dev of names) {
+        inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
+        inNs('ip', 'link', 'set', dev, 'up')
+      }
+    },
     tcRunner: () => createTcRunner(['ip', 'netns', 'exec', ns, 'tc'], ['ip', '-n', ns]),
     /**
      * The nftables gate in the namespace, its own nft session, one try per change: the guest

@@ -333,9 +333,7 @@ describe.skipIf(why !== null)("a device's tc classes on the netlink socket", () 
   let space: GateNamespace
   beforeAll(() => {
     space = createGateNamespace('bgtcnl')
-    for (const dev of ['viatc', 'vianl'])
-      space.inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
-    for (const dev of ['viatc', 'vianl']) space.inNs('ip', 'link', 'set', dev, 'up')
+    space.veths('viatc', 'vianl')
   })
   afterAll(() => space?.remove())
 
@@ -419,10 +417,7 @@ describe.skipIf(noStrace !== null)("a device's tc lines in tc's own bytes", () =
   let space: GateNamespace
   beforeAll(() => {
     space = createGateNamespace('bgtcby')
-    for (const dev of ['guest9', 'up9']) {
-      space.inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
-      space.inNs('ip', 'link', 'set', dev, 'up')
-    }
+    space.veths('guest9', 'up9')
   })
   afterAll(() => space?.remove())
 
@@ -530,10 +525,7 @@ describe.skipIf(why !== null)('the neighbour table read in the process', () => {
   let space: GateNamespace
   beforeAll(() => {
     space = createGateNamespace('bgneigh')
-    for (const dev of ['guest0', 'other0']) {
-      space.inNs('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`)
-      space.inNs('ip', 'link', 'set', dev, 'up')
-    }
+    space.veths('guest0', 'other0')
     space.inNs('ip', 'addr', 'add', '10.9.0.1/24', 'dev', 'guest0')
     space.inNs('ip', 'addr', 'add', '10.8.0.1/24', 'dev', 'other0')
   })
