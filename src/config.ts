@@ -1,6 +1,5 @@
-import { z } from 'zod'
 import { openingHours, sessionConfig, staffMacsConfig, tiersConfig } from './access/config.js'
-import { pemFiles } from './config-kit.js'
+import { z, pemFiles } from './config-kit.js'
 import { resolveSecretFiles, type ReadSecretFile } from './config-secrets.js'
 import { consoleConfig } from './console/config.js'
 import {

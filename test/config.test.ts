@@ -14,6 +14,26 @@ function problemsOf(text: string | null, env = {}): string[] {
 }
 
 describe('configuration', () => {
+  it('is parsed without zod writing code at run time (its JIT costs a one-off parse more than it saves)', () => {
+    // Whoever imports the config's schemas gets zod's jitless mode (src/config-kit.ts).
+    expect(z.config().jitless).toBe(true)
+    const made = new Set<string>()
+    const Real = Function
+    const spy = new Proxy(Real, {
+      construct(target, args) {
+        made.add(String(args.at(-1)).slice(0, 40))
+        return Reflect.construct(target, args)
+      },
+    })
+    globalThis.Function = spy
+    try {
+      loadConfig(JSON.stringify({ dataDir: '/tmp/branchgate-config-test' }))
+    } finally {
+      globalThis.Function = Real
+    }
+    expect([...made]).toEqual([])
+  })
+
   it('needs nothing in demo mode', () => {
     const c = loadConfig(null, {})
     expect(c.listen.portal).toEqual({ host: '0.0.0.0', port: 8080 })

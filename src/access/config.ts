@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 import { parseMac } from '../mac.js'
 
 /**

@@ -1,5 +1,4 @@
-import { z } from 'zod'
-import { pemFiles } from '../config-kit.js'
+import { z, pemFiles } from '../config-kit.js'
 import { parseAuthority } from '../host-check.js'
 
 /** The `console` keys: manager sessions, sign-in throttling, report windows, TLS and host names. */

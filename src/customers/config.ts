@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 import type { KeyProblem } from '../config-kit.js'
 
 /** The `phone` and `privacy` keys: whose numbers are accepted, and the notice they consent to. */

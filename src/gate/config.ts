@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 
 /**
  * The `gate` key: which firewall backend; for nftables the interfaces, the walled garden and the

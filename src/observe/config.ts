@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 
 /**
  * The `metrics` and `log` keys: how a fleet watches the box (Prometheus on the admin side) and

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 
 /**
  * The `otp`, `remember` and `reverify` keys: the codes the splash page asks for, and when a known

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 import type { KeyProblem } from '../config-kit.js'
 
 /** The `sms` keys: providers tried in order, the time budget, code templates and fraud defences. */

@@ -1,5 +1,5 @@
+import { z } from '../config-kit.js'
 import { validate as isCronExpression } from 'node-cron'
-import { z } from 'zod'
 
 /**
  * The `sync` key: the CRM adapter (none, webhook, Salesforce), the schedule, batching, backoff

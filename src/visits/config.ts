@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import { z } from '../config-kit.js'
 import type { KeyProblem } from '../config-kit.js'
 
 /** The `visits` and `presence` keys: the visit rules and the presence sweep that feeds them. */
