@@ -3,11 +3,20 @@ import { endianness } from 'node:os'
 import type { Mac } from '../mac.js'
 import { loadKoffi } from '../ffi.js'
 import {
+  eachMessage,
+  errnoOf,
   inNamespace,
   interfaceIndex,
   macAt,
   NETLINK_ROUTE,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
   openNetlinkSocket,
+  u16,
+  u32,
   type NetlinkSocket,
 } from './netlink.js'
 
@@ -30,11 +39,6 @@ export interface NeighbourActivity {
 const RTM_NEWNEIGH = 28
 const RTM_DELNEIGH = 29
 const RTM_GETNEIGH = 30
-const NLM_F_REQUEST = 0x1
-const NLM_F_DUMP = 0x300
-const NLMSG_ERROR = 2
-const NLMSG_DONE = 3
-const NLMSG_HDRLEN = 16
 const AF_UNSPEC = 0
 const AF_INET = 2
 const AF_INET6 = 10
@@ -58,12 +62,6 @@ const MS_PER_TICK = 10
 /** Where a dump stands after one read. */
 export type NeighbourStep = { done: false } | { done: true; error: number }
 
-// Bytes read by index, not Buffer's read methods: each entry is its own message, so a header's
-// reads are per entry, and their checks were most of the reading.
-const u16 = (buf: Buffer, at: number) => buf[at]! | (buf[at + 1]! << 8)
-const u32 = (buf: Buffer, at: number) =>
-  (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
-
 /**
  * Walks what one recv of a neighbour dump returned: `entry` is called with each RTM_NEWNEIGH of
  * request `seq` (where its ndmsg starts, where the message ends). Over at NLMSG_DONE, or at an
@@ -75,24 +73,18 @@ function walkDump(
   seq: number,
   entry: (nd: number, end: number) => void,
 ): NeighbourStep {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = u32(buf, off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = u16(buf, off + 4)
-    if (u32(buf, off + 8) === seq) {
-      if (type === NLMSG_DONE) return { done: true, error: 0 }
-      if (type === NLMSG_ERROR)
-        return {
-          done: true,
-          error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
-        }
-      if (type === RTM_NEWNEIGH && len >= NLMSG_HDRLEN + NDMSG_LEN)
-        entry(off + NLMSG_HDRLEN, off + len)
+  let step: NeighbourStep = { done: false }
+  eachMessage(buf, length, (type, _flags, s, payload, end) => {
+    if (s !== seq) return
+    if (type === NLMSG_DONE) step = { done: true, error: 0 }
+    else if (type === NLMSG_ERROR) step = { done: true, error: errnoOf(buf, payload, end) }
+    else {
+      if (type === RTM_NEWNEIGH && end - payload >= NDMSG_LEN) entry(payload, end)
+      return
     }
-    off += (len + 3) & ~3
-  }
-  return { done: false }
+    return true
+  })
+  return step
 }
 
 /**
@@ -309,25 +301,17 @@ export function parseNeighbourMessages(
   dumpSeq: number,
   on: NeighbourMessages,
 ): void {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = u32(buf, off)
-    if (len < NLMSG_HDRLEN || off + len > length) return
-    const type = u16(buf, off + 4)
-    const seq = u32(buf, off + 8)
-    const neigh =
-      len >= NLMSG_HDRLEN + NDMSG_LEN && (type === RTM_NEWNEIGH || type === RTM_DELNEIGH)
+  eachMessage(buf, length, (type, _flags, seq, payload, end) => {
+    const neigh = end - payload >= NDMSG_LEN && (type === RTM_NEWNEIGH || type === RTM_DELNEIGH)
     if (seq === 0) {
-      const e = neigh ? eventOf(buf, off + NLMSG_HDRLEN, off + len, type === RTM_DELNEIGH) : null
+      const e = neigh ? eventOf(buf, payload, end, type === RTM_DELNEIGH) : null
       if (e) on.change(e)
     } else if (seq === dumpSeq) {
       if (type === NLMSG_DONE) on.end(0)
-      else if (type === NLMSG_ERROR)
-        on.end(len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1)
-      else if (neigh) on.entry(eventOf(buf, off + NLMSG_HDRLEN, off + len, false))
+      else if (type === NLMSG_ERROR) on.end(errnoOf(buf, payload, end))
+      else if (neigh) on.entry(eventOf(buf, payload, end, false))
     }
-    off += (len + 3) & ~3
-  }
+  })
 }
 
 /**

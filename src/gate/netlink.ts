@@ -199,9 +199,15 @@ export function macAt(buf: Buffer, at: number): Mac {
   return mac
 }
 
-const NLMSG_ERROR = 2
-const NLMSG_HDRLEN = 16
-const NLM_F_REQUEST = 0x1
+// netlink.h: the header's length, the messages and request flags every family shares.
+export const NLMSG_HDRLEN = 16
+export const NLMSG_ERROR = 2
+export const NLMSG_DONE = 3
+export const NLM_F_REQUEST = 0x1
+export const NLM_F_ACK = 0x4
+export const NLM_F_REPLACE = 0x100
+export const NLM_F_CREATE = 0x400
+export const NLM_F_DUMP = 0x300
 const RTM_NEWLINK = 16
 const RTM_GETLINK = 18
 const IFINFOMSG_LEN = 16
@@ -213,17 +219,45 @@ export interface NetlinkAck {
   error: number
 }
 
+// Bytes read by index, not Buffer's read methods: a dump's entries are a message each, so a
+// header's reads are per entry, and their checks were most of reading a neighbour.
+export const u16 = (buf: Buffer, at: number) => buf[at]! | (buf[at + 1]! << 8)
+export const u32 = (buf: Buffer, at: number) =>
+  (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
+
+/**
+ * Calls `visit` for each whole message in buf[0, length): its type, flags and sequence number,
+ * where its payload starts and where it ends. A cut message ends the walk, and so does `visit`
+ * returning true.
+ */
+export function eachMessage(
+  buf: Buffer,
+  length: number,
+  visit: (type: number, flags: number, seq: number, payload: number, end: number) => boolean | void,
+): void {
+  let off = 0
+  while (off + NLMSG_HDRLEN <= length) {
+    const len = u32(buf, off)
+    if (len < NLMSG_HDRLEN || off + len > length) return
+    if (
+      visit(u16(buf, off + 4), u16(buf, off + 6), u32(buf, off + 8), off + NLMSG_HDRLEN, off + len)
+    )
+      return
+    off += (len + 3) & ~3
+  }
+}
+
+/** The errno an NLMSG_ERROR message carries (0: an acknowledgement); -1 when it is cut short. */
+export const errnoOf = (buf: Buffer, payload: number, end: number) =>
+  end - payload >= 4 ? buf.readInt32LE(payload) : -1
+
 /** The acknowledgements and errors (NLMSG_ERROR messages) in what one recv returned. */
 export function parseAcks(buf: Buffer, length: number): NetlinkAck[] {
   const acks: NetlinkAck[] = []
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    if (buf.readUInt16LE(off + 4) === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
-      acks.push({ seq: buf.readUInt32LE(off + 8), error: buf.readInt32LE(off + NLMSG_HDRLEN) })
-    off += (len + 3) & ~3
-  }
+  eachMessage(buf, length, (type, _flags, seq, payload, end) => {
+    if (type === NLMSG_ERROR && end - payload >= 4)
+      acks.push({ seq, error: errnoOf(buf, payload, end) })
+  })
   return acks
 }
 
@@ -232,21 +266,17 @@ export function parseAcks(buf: Buffer, length: number): NetlinkAck[] {
  * (-19: no such interface), or -1 when the answer is not there.
  */
 export function linkIndex(buf: Buffer, length: number, seq: number): number {
-  let off = 0
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = buf.readUInt16LE(off + 4)
-    if (buf.readUInt32LE(off + 8) === seq) {
-      if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4)
-        return buf.readInt32LE(off + NLMSG_HDRLEN)
-      // ifinfomsg: family, pad, type (u16), then the index (s32).
-      if (type === RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN)
-        return buf.readInt32LE(off + NLMSG_HDRLEN + 4)
-    }
-    off += (len + 3) & ~3
-  }
-  return -1
+  let index = -1
+  eachMessage(buf, length, (type, _flags, s, payload, end) => {
+    if (s !== seq) return
+    if (type === NLMSG_ERROR && end - payload >= 4) index = errnoOf(buf, payload, end)
+    // ifinfomsg: family, pad, type (u16), then the index (s32).
+    else if (type === RTM_NEWLINK && end - payload >= IFINFOMSG_LEN)
+      index = buf.readInt32LE(payload + 4)
+    else return
+    return true
+  })
+  return index
 }
 
 /**

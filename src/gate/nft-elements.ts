@@ -1,6 +1,6 @@
 import { endianness } from 'node:os'
 import { parseMac, type Mac } from '../mac.js'
-import { macAt } from './netlink.js'
+import { eachMessage, errnoOf, macAt, NLMSG_DONE, NLMSG_ERROR } from './netlink.js'
 
 const LITTLE_ENDIAN = endianness() === 'LE'
 
@@ -61,9 +61,6 @@ export function parseElementCommand(command: string): ElementOp[] | null {
   return ops
 }
 
-const NLMSG_ERROR = 2
-const NLMSG_HDRLEN = 16
-
 /**
  * One element of a set or map as a netlink dump gives it (NFT_MSG_NEWSETELEM): what the gate
  * reads back of `allowed`, `up` and `down`.
@@ -83,7 +80,6 @@ export interface DumpedElement {
 /** Where a dump stands after one recv's messages. */
 export type DumpStep = { done: false } | { done: true; error: number; interrupted: boolean }
 
-const NLMSG_DONE = 3
 const NFT_MSG_NEWSETELEM_OF = (10 << 8) | 12
 const NLM_F_DUMP_INTR = 0x10
 const NLA_TYPE_MASK = 0x3fff
@@ -233,27 +229,20 @@ export function parseElementDump(
   seq: number,
   into: DumpedElement[],
 ): DumpStep {
-  let off = 0
   let interrupted = false
-  while (off + NLMSG_HDRLEN <= length) {
-    const len = buf.readUInt32LE(off)
-    if (len < NLMSG_HDRLEN || off + len > length) break
-    const type = buf.readUInt16LE(off + 4)
-    const flags = buf.readUInt16LE(off + 6)
-    if (buf.readUInt32LE(off + 8) === seq) {
-      if (flags & NLM_F_DUMP_INTR) interrupted = true
-      if (type === NLMSG_DONE) return { done: true, error: 0, interrupted }
-      if (type === NLMSG_ERROR)
-        return {
-          done: true,
-          error: len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -1,
-          interrupted,
-        }
+  let step: DumpStep = { done: false }
+  eachMessage(buf, length, (type, flags, s, payload, end) => {
+    if (s !== seq) return
+    if (flags & NLM_F_DUMP_INTR) interrupted = true
+    if (type === NLMSG_DONE) step = { done: true, error: 0, interrupted }
+    else if (type === NLMSG_ERROR)
+      step = { done: true, error: errnoOf(buf, payload, end), interrupted }
+    else {
       // After the header, the 4-byte nfgenmsg, then the list's attributes.
-      if (type === NFT_MSG_NEWSETELEM_OF)
-        readElementList(buf, off + NLMSG_HDRLEN + 4, off + len, into)
+      if (type === NFT_MSG_NEWSETELEM_OF) readElementList(buf, payload + 4, end, into)
+      return
     }
-    off += (len + 3) & ~3
-  }
-  return { done: false }
+    return true
+  })
+  return step
 }

@@ -6,7 +6,15 @@ import {
   type DumpedElement,
   type ElementOp,
 } from './nft-elements.js'
-import { inNamespace, NETLINK_NETFILTER, openNetlinkSocket, parseAcks } from './netlink.js'
+import {
+  inNamespace,
+  NETLINK_NETFILTER,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  openNetlinkSocket,
+  parseAcks,
+} from './netlink.js'
 
 /**
  * libnftables, netfilter's own library (the `nft` program is a thin shell around it), called in
@@ -168,9 +176,6 @@ interface ElementPath {
 const NFT_MSG_NEWSETELEM = 12
 const NFT_MSG_DELSETELEM = 14
 const NFT_MSG_GETSETELEM = 13
-const NLM_F_ACK = 0x4
-const NLM_F_DUMP = 0x300
-const NLM_F_CREATE = 0x400
 const LITTLE_ENDIAN = endianness() === 'LE'
 // libnftnl's attribute numbers (libnftnl/set.h): a set's table and name; an element's key,
 // data and timeout.

@@ -5,6 +5,11 @@ import {
   inNamespace,
   interfaceIndex,
   NETLINK_ROUTE,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+  NLM_F_REQUEST,
+  NLMSG_HDRLEN,
   openNetlinkSocket,
   parseAcks,
   type NetlinkSocket,
@@ -95,15 +100,10 @@ export function parseTcLine(line: string): TcChange | null {
   return null
 }
 
-// rtnetlink.h, pkt_sched.h, pkt_cls.h: message types, flags, attributes.
+// rtnetlink.h, pkt_sched.h, pkt_cls.h: message types and attributes.
 const RTM_NEWQDISC = 36
 const RTM_NEWTCLASS = 40
 const RTM_DELTCLASS = 41
-const NLM_F_REQUEST = 0x1
-const NLM_F_ACK = 0x4
-const NLM_F_REPLACE = 0x100
-const NLM_F_CREATE = 0x400
-const NLMSG_HDRLEN = 16
 const TCMSG_LEN = 20
 const TCA_KIND = 1
 // Nested as iproute2's addattr_nest makes it: without NLA_F_NESTED (the kernel parses a qdisc's
