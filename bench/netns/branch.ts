@@ -300,13 +300,16 @@ export async function createBranch(o: BranchOptions) {
     })
     const ask = <T>(msg: Record<string, unknown>, key: string) =>
       new Promise<T>((resolve, reject) => {
+        const exit = (code: number | null) =>
+          reject(new Error(`phones in ${ns} exited (${code}): ${err}`))
         const on = (m: any) => {
           if (m?.[key] === undefined) return
           child.off('message', on)
+          child.off('exit', exit)
           resolve(m[key] as T)
         }
         child.on('message', on)
-        child.once('exit', (code) => reject(new Error(`phones in ${ns} exited (${code}): ${err}`)))
+        child.once('exit', exit)
         child.send(msg)
       })
     return { child, ask }

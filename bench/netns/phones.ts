@@ -53,6 +53,7 @@ process.on('message', async (m: any) => {
         errors: r.errors,
         timeouts: r.timeouts,
         requests: (r.requests as { total?: number }).total,
+        seconds: (r as { duration?: number }).duration,
       },
     })
   } else if (m?.logins) {
