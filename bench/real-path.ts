@@ -194,7 +194,6 @@ const section: BenchSection = {
             const r = await load(loop.port, splashSeconds, CONNECTIONS)
             loopSplash.requests += r.requests.total
             loopSplash.seconds += durationOf(r, splashSeconds)
-            console.log('loop block', k, r.requests.total / durationOf(r, splashSeconds))
             continue
           }
           const c0 = treeCpuMs(service.pid)
